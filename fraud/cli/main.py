@@ -1,0 +1,219 @@
+"""The ``fraud`` command line: thin commands that parse options, call one library function and render.
+
+Exit codes: 0 success, 2 a :class:`~fraud.errors.FraudError` (one line on stderr), 3 ``--fail-on`` tripped.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fraud.config import SEVERITIES, load_config
+from fraud.errors import FraudError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Device and fraud risk detection: scan login, device and location logs into findings and "
+                       "credit scores.")
+out_console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(e: FraudError) -> typer.Exit:
+    err_console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _progress():
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    prog = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console,
+                    transient=True)
+    task = prog.add_task("starting")
+    return prog, lambda stage: prog.update(task, description=f"{stage} …")
+
+
+def _print_summary(summary: dict, out: Path) -> None:
+    t = Table(title="scan summary", show_header=True)
+    t.add_column("rule")
+    t.add_column("findings", justify="right")
+    for rule, n in sorted(summary["findings"]["by_rule"].items(), key=lambda kv: -kv[1]):
+        t.add_row(rule, str(n))
+    out_console.print(t)
+    rows_read = summary["rows_read"]
+    out_console.print(f"{summary['users']:,} users, {rows_read:,} rows read, {summary['rows_rejected']:,} rejected, "
+                      f"{summary['findings']['total']:,} findings in {summary['timings_s'].get('total', 0):.1f}s",
+                      highlight=False)
+    skipped = {k: v for k, v in summary["checks"].items() if v.get("status") == "not evaluated"}
+    for k, v in skipped.items():
+        out_console.print(f"not evaluated: {k} ({v.get('reason', '')})", highlight=False)
+    out_console.print(f"report: {out / 'report.html'}", highlight=False)
+
+
+@app.command()
+def scan(
+    folder: Annotated[Path | None, typer.Argument(help="folder holding logins.*, devices.*, locations.*, scores.*, "
+                                                       "decisions.*")] = None,
+    out: Annotated[Path, typer.Option("--out", help="output folder")] = Path("fraud-scan"),
+    logins: Annotated[str | None, typer.Option(help="logins file, glob or folder")] = None,
+    devices: Annotated[str | None, typer.Option(help="device snapshots file, glob or folder")] = None,
+    locations: Annotated[str | None, typer.Option(help="location pings file, glob or folder")] = None,
+    scores: Annotated[str | None, typer.Option(help="current scores file")] = None,
+    decisions: Annotated[str | None, typer.Option(help="reviewer decisions file")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML config overriding the default rules")] = None,
+    fail_on: Annotated[str | None, typer.Option("--fail-on", help="exit 3 when a finding has this severity or "
+                                                                 "above (info|low|medium|high|critical)")] = None,
+) -> None:
+    """Scan inputs and write findings, scores, profiles, summary.json, rejected.csv and report.html."""
+    from fraud.pipeline import ScanInputs
+    from fraud.runner import scan_to
+
+    try:
+        if fail_on is not None and fail_on not in SEVERITIES:
+            raise FraudError(f"--fail-on must be one of {', '.join(SEVERITIES)}, got {fail_on!r}")
+        cfg = load_config(config)
+        given = dict(logins=logins, devices=devices, locations=locations, scores=scores, decisions=decisions)
+        inputs = ScanInputs.from_folder(folder, **given) if folder is not None else ScanInputs(**given)
+        prog, cb = _progress()
+        with prog:
+            res = scan_to(inputs, out, cfg, progress=cb)
+    except FraudError as e:
+        raise fail(e) from None
+    _print_summary(res.summary, out)
+    if fail_on is not None:
+        worst = SEVERITIES.index(fail_on)
+        hit = res.findings.filter(pl.col("severity").is_in(list(SEVERITIES[worst:]))).height
+        if hit:
+            err_console.print(f"{hit} findings at severity {fail_on} or above", highlight=False)
+            raise typer.Exit(3)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="folder for data/ and scan/")] = Path("fraud-demo"),
+    users: Annotated[int, typer.Option(help="number of synthetic users", min=50)] = 2000,
+    seed: Annotated[int, typer.Option(help="random seed")] = 7,
+) -> None:
+    """Generate a synthetic data set with injected anomalies, scan it and print where the report is."""
+    from fraud.runner import run_demo
+
+    try:
+        prog, cb = _progress()
+        with prog:
+            base, res = run_demo(out, users=users, seed=seed, progress=cb)
+    except FraudError as e:
+        raise fail(e) from None
+    _print_summary(res.summary, base / "scan")
+    out_console.print(f"data and labels: {base / 'data'}  (try: fraud evaluate --labels {base / 'data' / 'labels.csv'} "
+                      f"--out {base / 'scan'})", highlight=False)
+
+
+@app.command()
+def rules(config: Annotated[Path | None, typer.Option(help="TOML config overriding the default rules")] = None,
+          as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False) -> None:
+    """Print the rules with their thresholds and points as configured."""
+    try:
+        cfg = load_config(config)
+    except FraudError as e:
+        raise fail(e) from None
+    if as_json:
+        out_console.print_json(json.dumps({r: v.as_dict() for r, v in cfg.rules.items()}))
+        return
+    t = Table(title=f"rules ({cfg.source})")
+    for c in ("rule", "family", "severity", "points", "window (days)", "enabled", "thresholds"):
+        t.add_column(c)
+    for rid, r in cfg.rules.items():
+        t.add_row(rid, r.family, r.severity, str(r.points), f"{r.window_days:g}", "yes" if r.enabled else "no",
+                  ", ".join(f"{k}={v}" for k, v in r.params.items()))
+    out_console.print(t)
+    out_console.print(f"timezone={cfg.timezone}  default_score={cfg.default_score}  tiers="
+                      + ", ".join(f"{n} {lo}-{hi}" for n, lo, hi in cfg.tier_bands()), highlight=False)
+
+
+@app.command()
+def review(
+    finding_id: Annotated[str, typer.Argument(help="the finding's id")],
+    confirm: Annotated[bool, typer.Option("--confirm", help="keep the finding's points")] = False,
+    dismiss: Annotated[bool, typer.Option("--dismiss", help="the finding counts no points")] = False,
+    note: Annotated[str, typer.Option(help="free-text note")] = "",
+    reviewer: Annotated[str, typer.Option(help="reviewer name")] = "",
+    decisions: Annotated[Path, typer.Option(help="decisions file to append to")] = Path("decisions.csv"),
+    out: Annotated[Path | None, typer.Option("--out", help="scan folder whose findings the id must be in")] = None,
+    force: Annotated[bool, typer.Option(help="record an id that is not in the scan's findings")] = False,
+) -> None:
+    """Record a reviewer's decision on a finding (appended to the decisions file)."""
+    from fraud.decisions import append_decision
+    from fraud.evaluate import load_findings
+
+    try:
+        if confirm == dismiss:
+            raise FraudError("give exactly one of --confirm or --dismiss")
+        known = set(load_findings(out)["finding_id"]) if out is not None else None
+        row = append_decision(decisions, finding_id, "confirm" if confirm else "dismiss", note=note,
+                              reviewer=reviewer, known_ids=known, force=force)
+    except FraudError as e:
+        raise fail(e) from None
+    out_console.print(f"recorded: {row['decision']} {row['finding_id']} at {row['decided_at']} in {decisions}",
+                      highlight=False)
+
+
+@app.command()
+def show(user_id: Annotated[str, typer.Argument(help="the user's id")],
+         out: Annotated[Path, typer.Option("--out", help="scan output folder")] = Path("fraud-scan")) -> None:
+    """One user's findings, score change and evidence."""
+    from fraud.evaluate import load_findings
+
+    try:
+        findings = load_findings(out)
+        scores_p = out / "scores.parquet"
+        scores = pl.read_parquet(scores_p)
+    except FraudError as e:
+        raise fail(e) from None
+    s = scores.filter(pl.col("user_id") == user_id)
+    if s.height == 0:
+        raise fail(FraudError(f"user {user_id!r} not found in {scores_p}"))
+    r = s.row(0, named=True)
+    out_console.print(f"[bold]{user_id}[/bold]: {r['score_before']} ({r['tier_before']}) -> {r['score_after']} "
+                      f"({r['tier_after']}); penalty {r['penalty']}, bonus +{r['bonus']}, top rule {r['top_rule']}")
+    t = Table(show_lines=True)
+    for c in ("first seen", "rule", "severity", "points", "summary", "evidence"):
+        t.add_column(c)
+    for f in findings.filter(pl.col("user_id") == user_id).sort("first_ts").iter_rows(named=True):
+        counted = "" if f.get("counted", True) else " (not counted)"
+        t.add_row(f["first_ts"].strftime("%Y-%m-%d %H:%M"), f["rule"], f["severity"], f"{f['points']}{counted}",
+                  f["summary"], f["evidence"])
+    out_console.print(t)
+
+
+@app.command()
+def evaluate(labels: Annotated[Path, typer.Option(help="labels CSV (user_id, rule[, ip])")],
+             out: Annotated[Path, typer.Option("--out", help="scan output folder")] = Path("fraud-scan")) -> None:
+    """Precision and recall per rule of the scan in --out against a labels file; writes eval.json."""
+    from fraud.evaluate import evaluate as run_eval
+    from fraud.evaluate import load_findings, load_labels
+    from fraud.outputs import write_json
+
+    try:
+        res = run_eval(load_findings(out), load_labels(labels))
+    except FraudError as e:
+        raise fail(e) from None
+    write_json(out / "eval.json", res)
+    t = Table(title="precision and recall per rule")
+    for c in ("rule", "labelled", "flagged", "TP", "FP", "FN", "precision", "recall"):
+        t.add_column(c, justify="right" if c != "rule" else "left")
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    for rule, v in res["rules"].items():
+        t.add_row(rule, str(v["labelled"]), str(v["flagged"]), str(v["tp"]), str(v["fp"]), str(v["fn"]),
+                  fmt(v["precision"]), fmt(v["recall"]))
+    m = res["micro"]
+    t.add_row("all (micro)", "", "", str(m["tp"]), str(m["fp"]), str(m["fn"]), fmt(m["precision"]), fmt(m["recall"]))
+    out_console.print(t)
+    out_console.print(f"written: {out / 'eval.json'}", highlight=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

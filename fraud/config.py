@@ -1,0 +1,187 @@
+"""Configuration: the default rules file shipped in the package, overridden by a user TOML file.
+
+Everything a check compares against (thresholds, windows, points) lives here, never in check code. Loading
+validates the user file against the defaults: an unknown top-level key, rule id or rule key, a value of the
+wrong type or an unknown time zone is a :class:`~fraud.errors.ConfigError` that names it.
+"""
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fraud.errors import ConfigError
+from fraud.schema import INPUT_SCHEMAS
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+FAMILIES = ("fingerprint", "geo", "behavior")
+RULE_CORE_KEYS = ("family", "severity", "points", "window_days", "enabled")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule's effective settings: the core keys plus its thresholds (``rule["max_speed_kmh"]``)."""
+
+    id: str
+    family: str
+    severity: str
+    points: int
+    window_days: float
+    enabled: bool
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self.params[key]
+        except KeyError:
+            raise ConfigError(f"rule {self.id!r} has no setting {key!r}") from None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"family": self.family, "severity": self.severity, "points": self.points,
+                "window_days": self.window_days, "enabled": self.enabled, **self.params}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Effective configuration of a scan (defaults merged with the user's file)."""
+
+    timezone: str
+    default_score: int
+    min_score: int
+    max_score: int
+    tiers: dict[str, int]
+    dismiss_cap_share: float
+    observation_days: int
+    report_top_n: int
+    geoip_db: str
+    columns: dict[str, str]
+    rules: dict[str, Rule]
+    source: str = "defaults"
+
+    def rule(self, rule_id: str) -> Rule:
+        try:
+            return self.rules[rule_id]
+        except KeyError:
+            raise ConfigError(f"unknown rule id {rule_id!r}") from None
+
+    def tier_bands(self) -> list[tuple[str, int, int]]:
+        """Tiers as (name, low, high) inclusive bands, lowest first."""
+        items = sorted(self.tiers.items(), key=lambda kv: kv[1])
+        return [(name, lo, (items[i + 1][1] - 1) if i + 1 < len(items) else self.max_score)
+                for i, (name, lo) in enumerate(items)]
+
+
+def _default_raw() -> dict[str, Any]:
+    with resources.files("fraud").joinpath("rules.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _same_type(default: Any, value: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, list):
+        return isinstance(value, list)
+    return isinstance(value, type(default))
+
+
+def _merge(defaults: dict[str, Any], user: dict[str, Any], where: str) -> dict[str, Any]:
+    merged = copy.deepcopy(defaults)
+    for key, value in user.items():
+        if key == "columns":
+            merged["columns"] = value
+            continue
+        if key not in defaults:
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(defaults))}, columns)")
+        if key == "rules":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: [rules] must be a table")
+            for rid, table in value.items():
+                if rid not in defaults["rules"]:
+                    raise ConfigError(f"{where}: unknown rule id {rid!r}")
+                if not isinstance(table, dict):
+                    raise ConfigError(f"{where}: rules.{rid!r} must be a table")
+                for k, v in table.items():
+                    if k not in defaults["rules"][rid]:
+                        raise ConfigError(f"{where}: unknown key {k!r} for rule {rid!r} "
+                                          f"(known: {', '.join(sorted(defaults['rules'][rid]))})")
+                    if not _same_type(defaults["rules"][rid][k], v):
+                        raise ConfigError(f"{where}: rule {rid!r} key {k!r} must be of type "
+                                          f"{type(defaults['rules'][rid][k]).__name__}, got {v!r}")
+                    merged["rules"][rid][k] = v
+        elif key == "tiers":
+            if not isinstance(value, dict) or not value:
+                raise ConfigError(f"{where}: tiers must be a table of name = lower bound")
+            merged["tiers"] = value
+        else:
+            if not _same_type(defaults[key], value):
+                raise ConfigError(f"{where}: key {key!r} must be of type {type(defaults[key]).__name__}, got {value!r}")
+            merged[key] = value
+    return merged
+
+
+def _validate_columns(columns: Any, where: str) -> dict[str, str]:
+    if not isinstance(columns, dict):
+        raise ConfigError(f"{where}: [columns] must be a table of canonical = source column")
+    known = {c for schema in INPUT_SCHEMAS.values() for c in schema.columns}
+    for canon, src in columns.items():
+        if canon not in known:
+            raise ConfigError(f"{where}: [columns] names unknown canonical column {canon!r}")
+        if not isinstance(src, str) or not src:
+            raise ConfigError(f"{where}: [columns] {canon!r} must map to a column name")
+    return dict(columns)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Load the default rules, overridden by the TOML file at ``path`` when given."""
+    raw = _default_raw()
+    where = "defaults"
+    if path is not None:
+        p = Path(path)
+        where = str(p)
+        try:
+            user = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{p}: config file not found") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{p}: cannot read config file ({e})") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{p}: not valid TOML ({e})") from None
+        raw = _merge(raw, user, where)
+    return _build(raw, where)
+
+
+def _build(raw: dict[str, Any], where: str) -> Config:
+    try:
+        ZoneInfo(raw["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}: unknown time zone {raw['timezone']!r} (use an IANA name such as 'Asia/Shanghai')")
+    if not raw["min_score"] <= raw["default_score"] <= raw["max_score"]:
+        raise ConfigError(f"{where}: default_score {raw['default_score']} outside {raw['min_score']}..{raw['max_score']}")
+    for name, lo in raw["tiers"].items():
+        if not isinstance(lo, int) or isinstance(lo, bool):
+            raise ConfigError(f"{where}: tier {name!r} lower bound must be an integer, got {lo!r}")
+    if min(raw["tiers"].values()) != raw["min_score"]:
+        raise ConfigError(f"{where}: the lowest tier must start at min_score {raw['min_score']}")
+    rules = {}
+    for rid, table in raw["rules"].items():
+        t = dict(table)
+        if t["severity"] not in SEVERITIES:
+            raise ConfigError(f"{where}: rule {rid!r} severity {t['severity']!r} not one of {', '.join(SEVERITIES)}")
+        if t["family"] not in FAMILIES:
+            raise ConfigError(f"{where}: rule {rid!r} family {t['family']!r} not one of {', '.join(FAMILIES)}")
+        if t["window_days"] <= 0:
+            raise ConfigError(f"{where}: rule {rid!r} window_days must be > 0")
+        core = {k: t.pop(k) for k in RULE_CORE_KEYS}
+        rules[rid] = Rule(id=rid, family=core["family"], severity=core["severity"], points=int(core["points"]),
+                          window_days=float(core["window_days"]), enabled=bool(core["enabled"]), params=t)
+    return Config(timezone=raw["timezone"], default_score=raw["default_score"], min_score=raw["min_score"],
+                  max_score=raw["max_score"], tiers=dict(raw["tiers"]), dismiss_cap_share=float(raw["dismiss_cap_share"]),
+                  observation_days=int(raw["observation_days"]), report_top_n=int(raw["report_top_n"]),
+                  geoip_db=raw["geoip_db"], columns=_validate_columns(raw.get("columns", {}), where),
+                  rules=rules, source=where)

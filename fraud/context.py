@@ -1,0 +1,75 @@
+"""The scan context: the parsed inputs as LazyFrames, the config, and a cache of derived frames shared by
+checks (parsed user agents, event positions, per-user time zones, places ...)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from fraud.config import Config
+from fraud.schema import INPUT_SCHEMAS
+
+
+@dataclass
+class ScanContext:
+    """Inputs of one scan. An input that was not given is an empty frame with its canonical schema, and
+    ``has(kind)`` is False for it, so checks can say "not evaluated" instead of "clean"."""
+
+    cfg: Config
+    frames: dict[str, pl.LazyFrame]
+    given: set[str]
+    model: Any = None
+    notes: dict[str, Any] = field(default_factory=dict)
+    _cache: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_frames(cls, cfg: Config, model: Any = None, **frames: pl.DataFrame | pl.LazyFrame | None) -> "ScanContext":
+        """Build a context from (possibly partial) frames; missing canonical columns are added as nulls."""
+        out, given = {}, set()
+        for kind in ("logins", "devices", "locations", "scores"):
+            schema = INPUT_SCHEMAS[kind].polars_schema()
+            f = frames.get(kind)
+            if f is None:
+                out[kind] = pl.LazyFrame(schema=schema)
+                continue
+            given.add(kind)
+            lf = f.lazy()
+            names = lf.collect_schema().names()
+            defaults = INPUT_SCHEMAS[kind].defaults
+            lf = lf.with_columns([pl.lit(defaults.get(c), dtype=t).alias(c) for c, t in schema.items()
+                                  if c not in names])
+            out[kind] = lf.with_columns([pl.col(c).cast(t) for c, t in schema.items()])
+        return cls(cfg=cfg, frames=out, given=given, model=model)
+
+    def has(self, kind: str) -> bool:
+        return kind in self.given
+
+    @property
+    def logins(self) -> pl.LazyFrame:
+        return self.frames["logins"]
+
+    @property
+    def devices(self) -> pl.LazyFrame:
+        return self.frames["devices"]
+
+    @property
+    def locations(self) -> pl.LazyFrame:
+        return self.frames["locations"]
+
+    @property
+    def scores(self) -> pl.LazyFrame:
+        return self.frames["scores"]
+
+    def cached(self, name: str, build: Callable[[], Any]) -> Any:
+        """A derived value computed once per scan (e.g. a materialised frame shared by several checks)."""
+        if name not in self._cache:
+            self._cache[name] = build()
+        return self._cache[name]
+
+    def users(self) -> pl.LazyFrame:
+        """Every user seen in any input (one ``user_id`` column, sorted)."""
+        parts = [self.frames[k].select(pl.col("user_id").cast(pl.String)) for k in
+                 ("logins", "devices", "locations", "scores")]
+        return pl.concat(parts).drop_nulls().unique().sort("user_id")

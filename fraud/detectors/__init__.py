@@ -1,0 +1,1 @@
+"""Behaviour detectors: per-user 3-sigma baselines and a PyOD ensemble."""

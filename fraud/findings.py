@@ -1,0 +1,98 @@
+"""Findings: the one output row shape every check produces (contract section 2).
+
+A check builds its findings with :func:`emit`, which fills the contract's columns from expressions over the
+check's own frame. The pipeline then adds ``family`` and a stable ``finding_id`` (:func:`finalize`): a hash
+of rule, subject (user, device, ip) and evidence window, so the same evidence scanned again gives the same id,
+whatever the clock or the row order.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+
+import polars as pl
+
+from fraud.config import Config, Rule
+from fraud.schema import CHECK_COLUMNS, FINDINGS_SCHEMA, TS
+
+ExprLike = pl.Expr | str | int | float | bool | None
+
+
+def _expr(v: ExprLike, dtype: pl.DataType | None = None) -> pl.Expr:
+    if isinstance(v, pl.Expr):
+        return v
+    return pl.lit(v, dtype=dtype)
+
+
+def evidence_json(fields: Mapping[str, ExprLike]) -> pl.Expr:
+    """A JSON object string built from named expressions (keys in the given order)."""
+    if not fields:
+        return pl.lit("{}")
+    return pl.struct([_expr(v).alias(k) for k, v in fields.items()]).struct.json_encode()
+
+
+def emit(
+    lf: pl.LazyFrame,
+    rule: Rule,
+    *,
+    summary: pl.Expr,
+    evidence: Mapping[str, ExprLike],
+    first_ts: ExprLike = "first_ts",
+    last_ts: ExprLike = "last_ts",
+    user_id: ExprLike = "user_id",
+    device_id: ExprLike = None,
+    ip: ExprLike = None,
+    points: ExprLike = None,
+    severity: ExprLike = None,
+) -> pl.LazyFrame:
+    """Turn a frame with one row per finding into the contract's finding columns.
+
+    String arguments name columns of ``lf``; expressions are evaluated on it; ``None`` gives a null
+    (``points``/``severity`` default to the rule's configured values).
+    """
+    col = lambda v, dt: (pl.col(v) if isinstance(v, str) else _expr(v, dt)).cast(dt)  # noqa: E731
+    return lf.select(
+        col(user_id, pl.String).alias("user_id"),
+        pl.lit(rule.id).alias("rule"),
+        (col(severity, pl.String) if severity is not None else pl.lit(rule.severity)).alias("severity"),
+        (col(points, pl.Int64) if points is not None else pl.lit(rule.points, pl.Int64)).alias("points"),
+        col(first_ts, TS).alias("first_ts"),
+        col(last_ts, TS).alias("last_ts"),
+        col(device_id, pl.String).alias("device_id"),
+        col(ip, pl.String).alias("ip"),
+        evidence_json(evidence).alias("evidence"),
+        summary.cast(pl.String).alias("summary"),
+    )
+
+
+def empty_findings() -> pl.LazyFrame:
+    """A findings frame with no rows and the check columns."""
+    return pl.LazyFrame(schema=CHECK_COLUMNS)
+
+
+def _stable_id(key: str) -> str:
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:20]
+
+
+def finalize(findings: pl.DataFrame, cfg: Config) -> pl.DataFrame:
+    """Add ``family`` and ``finding_id``, enforce the contract's column order and types, sort stably."""
+    fam = {rid: r.family for rid, r in cfg.rules.items()}
+    df = findings.select([pl.col(c).cast(t) for c, t in CHECK_COLUMNS.items()])
+    key = pl.concat_str(
+        [pl.col("rule"), pl.col("user_id").fill_null(""), pl.col("device_id").fill_null(""),
+         pl.col("ip").fill_null(""), pl.col("first_ts").dt.epoch("us").cast(pl.String).fill_null(""),
+         pl.col("last_ts").dt.epoch("us").cast(pl.String).fill_null("")],
+        separator="|",
+    )
+    df = df.with_columns(
+        pl.col("rule").replace_strict(fam, default=None, return_dtype=pl.String).alias("family"),
+        key.map_batches(lambda s: pl.Series([_stable_id(k) for k in s.to_list()], dtype=pl.String),
+                        return_dtype=pl.String).alias("finding_id"),
+    )
+    # Two findings with identical subject and window but different evidence get a distinguishing suffix.
+    df = df.sort(["finding_id", "evidence"]).with_columns(
+        pl.when(pl.int_range(pl.len()).over("finding_id") > 0)
+        .then(pl.format("{}-{}", "finding_id", pl.int_range(pl.len()).over("finding_id")))
+        .otherwise(pl.col("finding_id")).alias("finding_id"))
+    return df.select(list(FINDINGS_SCHEMA)).sort(
+        ["user_id", "rule", "first_ts", "device_id", "ip", "finding_id"], nulls_last=True)

@@ -1,0 +1,273 @@
+"""Reading inputs at the edge: files or globs of CSV(.gz) / Parquet / NDJSON(.gz), mapped onto the canonical
+columns, parsed into typed frames, with every unparseable row set aside (never silently dropped).
+
+A missing required column, an unreadable file or an unknown format raises :class:`~fraud.errors.InputError`
+naming the file and the column. Rows with a bad timestamp, a missing required value, an unparseable
+number/boolean or an out-of-range coordinate or score go to the rejected frame with the source file, the
+1-based data row number (the header is not counted) and the reason.
+"""
+from __future__ import annotations
+
+import glob as globmod
+import gzip
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from fraud.config import Config
+from fraud.errors import InputError
+from fraud.schema import BOOL, FLOAT, INPUT_SCHEMAS, INT, STRING, TIMESTAMP, InputSchema
+from fraud.timeparse import parse_timestamp, timestamp_from_native
+
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "ndjson", ".ndjson": "ndjson"}
+TRUE_WORDS = ("true", "1", "yes", "y", "t")
+FALSE_WORDS = ("false", "0", "no", "n", "f")
+REJECTED_COLUMNS = {"input": pl.String, "file": pl.String, "row": pl.Int64, "reason": pl.String, "raw": pl.String}
+RAW_PREVIEW_CHARS = 300
+
+
+@dataclass
+class LoadedInput:
+    """One input kind after parsing: valid rows (canonical columns + ``_file``/``_row``), rejected rows, counts."""
+
+    kind: str
+    frame: pl.DataFrame
+    rejected: pl.DataFrame
+    files: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    extra_columns: list[str] = field(default_factory=list)
+
+    @property
+    def rows_rejected(self) -> int:
+        return self.rejected.height
+
+    @property
+    def rows_used(self) -> int:
+        return self.frame.height
+
+
+def file_format(path: str | Path) -> str:
+    """The format taken from the extension (``.csv``, ``.csv.gz``, ``.parquet``, ``.jsonl.gz`` ...)."""
+    name = Path(path).name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+        fmt = FORMATS.get(Path(name).suffix)
+        if fmt == "parquet":
+            fmt = None
+    else:
+        fmt = FORMATS.get(Path(name).suffix)
+    if fmt is None:
+        raise InputError(f"{path}: unknown input format (expected .csv, .csv.gz, .parquet, .jsonl, .ndjson, "
+                         ".jsonl.gz or .ndjson.gz)")
+    return fmt
+
+
+def resolve_paths(spec: str | Path) -> list[Path]:
+    """A file, a glob or a folder -> the sorted list of input files it names."""
+    s = str(spec)
+    p = Path(s)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.is_file() and _supported(f))
+        if not files:
+            raise InputError(f"{p}: folder holds no .csv, .parquet or .jsonl files")
+        return files
+    if any(ch in s for ch in "*?["):
+        files = sorted(Path(f) for f in globmod.glob(s, recursive=True) if Path(f).is_file())
+        if not files:
+            raise InputError(f"{s}: no file matches this pattern")
+        return files
+    if not p.exists():
+        raise InputError(f"{p}: file not found")
+    return [p]
+
+
+def _supported(path: Path) -> bool:
+    try:
+        file_format(path)
+        return True
+    except InputError:
+        return False
+
+
+def _read_raw(path: Path) -> pl.DataFrame:
+    fmt = file_format(path)
+    try:
+        if fmt == "parquet":
+            return pl.read_parquet(path)
+        data = path.read_bytes()
+        if path.name.lower().endswith(".gz"):
+            data = gzip.decompress(data)
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        if not data.strip():
+            return pl.DataFrame()
+        if fmt == "csv":
+            return pl.read_csv(io.BytesIO(data), infer_schema=False, encoding="utf8-lossy",
+                               truncate_ragged_lines=True)
+        return _read_ndjson(data, path)
+    except InputError:
+        raise
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise InputError(f"{path}: cannot read file ({e})") from None
+    except Exception as e:  # noqa: BLE001 - any parser failure is an unreadable file
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
+        raise InputError(f"{path}: cannot parse as {fmt} ({msg[:200]})") from None
+
+
+def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:
+    text = data.decode("utf-8", errors="replace")
+    lines = text.splitlines()
+    # Read every field as text so that one file's mixed types (epoch ints and ISO strings) parse uniformly.
+    keys: dict[str, None] = {}
+    probe = pl.read_ndjson(io.StringIO(text), infer_schema_length=None, ignore_errors=True)
+    for c in probe.columns:
+        keys[c] = None
+    schema = {c: pl.String for c in keys}
+    df = pl.read_ndjson(io.StringIO(text), schema=schema, ignore_errors=True)
+    if df.height != sum(1 for ln in lines if ln.strip()):
+        raise InputError(f"{path}: cannot parse as ndjson (some lines are not JSON objects)")
+    return df
+
+
+def _apply_mapping(df: pl.DataFrame, schema: InputSchema, cfg: Config, path: Path) -> pl.DataFrame:
+    rename = {}
+    for canon, src in cfg.columns.items():
+        if canon in schema.columns and src in df.columns and src != canon:
+            rename[src] = canon
+    if rename:
+        df = df.drop([c for c in rename.values() if c in df.columns and c not in rename]).rename(rename)
+    # Tolerate surrounding spaces and case in header names.
+    norm = {c: c.strip().lower() for c in df.columns if c.strip().lower() in schema.columns and c not in schema.columns}
+    if norm:
+        df = df.rename(norm)
+    for col in schema.required:
+        if col not in df.columns:
+            mapped = cfg.columns.get(col)
+            hint = f" (mapped from {mapped!r})" if mapped else ""
+            raise InputError(f"{path}: missing required column {col!r}{hint}")
+    return df
+
+
+def _parse(df: pl.DataFrame, schema: InputSchema, tz: str) -> tuple[list[pl.Expr], list[pl.Expr]]:
+    """Expressions that parse each canonical column, and expressions giving a reason (or null) per row."""
+    values: list[pl.Expr] = []
+    reasons: list[pl.Expr] = []
+    for col, kind in schema.columns.items():
+        if col not in df.columns:
+            default = schema.defaults.get(col)
+            dtype = schema.polars_schema()[col]
+            values.append(pl.lit(default, dtype=dtype).alias(col))
+            continue
+        dtype = df.schema[col]
+        raw = pl.col(col)
+        text = raw.cast(pl.String).str.strip_chars()
+        present = text.is_not_null() & (text != "")
+        if kind == TIMESTAMP:
+            v = parse_timestamp(raw, tz) if dtype == pl.String else timestamp_from_native(raw, dtype, tz)
+            bad = present & v.is_null()
+            reasons.append(pl.when(bad).then(pl.format(f"bad timestamp in column {col}: {{}}", text.str.slice(0, 40))))
+        elif kind == FLOAT:
+            v = raw.cast(pl.Float64, strict=False) if dtype != pl.String else text.cast(pl.Float64, strict=False)
+            bad = present & (v.is_null() | v.is_nan() | v.is_infinite())
+            reasons.append(pl.when(bad).then(pl.format(f"bad number in column {col}: {{}}", text.str.slice(0, 40))))
+            v = pl.when(bad).then(None).otherwise(v)
+            if col in schema.ranges:
+                lo, hi = schema.ranges[col]
+                reasons.append(pl.when(v.is_not_null() & ~v.is_between(lo, hi))
+                               .then(pl.format(f"{col} out of range {lo:g}..{hi:g}: {{}}", v)))
+        elif kind == INT:
+            f = raw.cast(pl.Float64, strict=False) if dtype != pl.String else text.cast(pl.Float64, strict=False)
+            bad = present & (f.is_null() | f.is_nan() | f.is_infinite() | (f != f.round(0)))
+            reasons.append(pl.when(bad).then(pl.format(f"bad integer in column {col}: {{}}", text.str.slice(0, 40))))
+            v = pl.when(bad).then(None).otherwise(f).cast(pl.Int64, strict=False)
+            if col in schema.ranges:
+                lo, hi = schema.ranges[col]
+                reasons.append(pl.when(v.is_not_null() & ~v.is_between(lo, hi))
+                               .then(pl.format(f"{col} out of range {lo:g}..{hi:g}: {{}}", v)))
+        elif kind == BOOL:
+            if dtype == pl.Boolean:
+                v = raw
+                bad = pl.lit(False)
+            else:
+                low = text.str.to_lowercase()
+                v = pl.when(low.is_in(TRUE_WORDS)).then(True).when(low.is_in(FALSE_WORDS)).then(False) \
+                    .otherwise(None)
+                bad = present & v.is_null()
+            reasons.append(pl.when(bad).then(pl.format(f"bad boolean in column {col}: {{}}", text.str.slice(0, 40))))
+            if col in schema.defaults:
+                v = v.fill_null(schema.defaults[col])
+        else:  # STRING
+            v = pl.when(present).then(text).otherwise(None)
+            if col in schema.defaults:
+                v = v.fill_null(pl.lit(schema.defaults[col]))
+        if col in schema.required:
+            reasons.append(pl.when(~present).then(pl.lit(f"missing required value {col}")))
+        values.append(v.alias(col))
+    if "lat" in schema.columns and "lon" in schema.columns and "lat" in df.columns and "lon" in df.columns:
+        lat_t = pl.col("lat").cast(pl.String).str.strip_chars()
+        lon_t = pl.col("lon").cast(pl.String).str.strip_chars()
+        has_lat = lat_t.is_not_null() & (lat_t != "")
+        has_lon = lon_t.is_not_null() & (lon_t != "")
+        reasons.append(pl.when(has_lat != has_lon).then(pl.lit("only one of lat/lon given")))
+    return values, reasons
+
+
+def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
+    """Read one input kind from a file, glob or folder (or a list of them) and parse it.
+
+    Returns the valid rows with canonical typed columns (plus ``_file`` and ``_row`` for provenance),
+    the rejected rows (``input, file, row, reason, raw``) and row counts.
+    """
+    schema = INPUT_SCHEMAS[kind]
+    specs = spec if isinstance(spec, list) else [spec]
+    paths = [p for s in specs for p in resolve_paths(s)]
+    frames, rejects, extras = [], [], set()
+    rows_read = 0
+    for path in paths:
+        raw = _read_raw(path)
+        if raw.width == 0:  # empty file: nothing to read, no header to check
+            continue
+        raw = _apply_mapping(raw, schema, cfg, path)
+        extras |= {c for c in raw.columns if c not in schema.columns}
+        raw = raw.select([c for c in raw.columns if c in schema.columns])
+        rows_read += raw.height
+        values, reasons = _parse(raw, schema, cfg.timezone)
+        reason = pl.concat_str(reasons, separator="; ", ignore_nulls=True) if reasons else pl.lit(None, pl.String)
+        parsed = raw.with_row_index("_row", offset=1).with_columns(
+            pl.col("_row").cast(pl.Int64),
+            pl.when(reason == "").then(None).otherwise(reason).alias("_reason"),
+            pl.lit(str(path)).alias("_file"),
+        )
+        bad = parsed.filter(pl.col("_reason").is_not_null())
+        if bad.height:
+            raw_cols = [c for c in raw.columns]
+            rejects.append(bad.select(
+                pl.lit(kind).alias("input"), pl.col("_file").alias("file"), pl.col("_row").alias("row"),
+                pl.col("_reason").alias("reason"),
+                pl.struct(pl.col(raw_cols).cast(pl.String)).struct.json_encode().str.slice(0, RAW_PREVIEW_CHARS)
+                .alias("raw"),
+            ))
+        good = parsed.filter(pl.col("_reason").is_null()).select(*values, "_file", "_row")
+        frames.append(good)
+    empty = pl.DataFrame(schema={**schema.polars_schema(), "_file": pl.String, "_row": pl.Int64})
+    frame = pl.concat([empty, *frames], how="vertical_relaxed") if frames else empty
+    rejected = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTED_COLUMNS)
+    return LoadedInput(kind=kind, frame=frame, rejected=rejected, files=[str(p) for p in paths],
+                       rows_read=rows_read, extra_columns=sorted(extras))
+
+
+def find_inputs(folder: str | Path) -> dict[str, list[Path]]:
+    """In a scan folder, the files named ``logins.*``, ``devices.*``, ``locations.*``, ``scores.*``, ``decisions.*``."""
+    d = Path(folder)
+    if not d.is_dir():
+        raise InputError(f"{d}: not a folder")
+    found: dict[str, list[Path]] = {}
+    for f in sorted(d.iterdir()):
+        if not f.is_file():
+            continue
+        stem = f.name.split(".")[0].lower()
+        if stem in INPUT_SCHEMAS and _supported(f):
+            found.setdefault(stem, []).append(f)
+    return found

@@ -1,0 +1,79 @@
+"""Writing a scan's outputs (contract section 2) atomically: each file is written under a temporary name in
+the output folder and renamed into place, so an interrupted scan leaves the previous outputs intact."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+
+from fraud.errors import FraudError
+
+FORMULA_RE = r"^[=+\-@\t\r]"
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def csv_safe(df: pl.DataFrame) -> pl.DataFrame:
+    """CSV form of a frame: UTC timestamps as ISO 8601 with ``Z``, and text cells that a spreadsheet would run
+    as a formula (starting with ``=``, ``+``, ``-``, ``@``) prefixed with a single quote. JSON evidence is
+    left as is (it always starts with ``{``)."""
+    exprs = []
+    for c, t in df.schema.items():
+        if isinstance(t, pl.Datetime):
+            e = pl.col(c)
+            if t.time_zone is None:
+                e = e.dt.replace_time_zone("UTC")
+            exprs.append(e.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ")
+                         .str.replace(r"\.000000Z$", "Z").alias(c))
+        elif t == pl.String:
+            exprs.append(pl.when(pl.col(c).str.contains(FORMULA_RE)).then(pl.lit("'") + pl.col(c))
+                         .otherwise(pl.col(c)).alias(c))
+        elif isinstance(t, (pl.List, pl.Struct)):
+            exprs.append(pl.col(c).cast(pl.String) if isinstance(t, pl.List) and t.inner == pl.String
+                         else pl.col(c).map_batches(lambda s: s.to_frame().select(
+                             pl.struct(pl.all()).struct.json_encode()).to_series(), return_dtype=pl.String).alias(c))
+        else:
+            exprs.append(pl.col(c))
+    return df.select(exprs)
+
+
+def write_table(df: pl.DataFrame, out: Path, stem: str) -> None:
+    """``stem.parquet`` and ``stem.csv`` in ``out``."""
+    _atomic(out / f"{stem}.parquet", lambda p: df.write_parquet(p, statistics=False, compression="zstd"))
+    _atomic(out / f"{stem}.csv", lambda p: csv_safe(df).write_csv(p))
+
+
+def write_csv(df: pl.DataFrame, path: Path) -> None:
+    _atomic(path, lambda p: csv_safe(df).write_csv(p))
+
+
+def write_text(path: Path, text: str) -> None:
+    _atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_json(path: Path, obj: object) -> None:
+    write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def prepare_out(out: str | Path) -> Path:
+    p = Path(out)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FraudError(f"{p}: cannot create output folder ({e.strerror})") from None
+    if not os.access(p, os.W_OK):
+        raise FraudError(f"{p}: output folder is not writable")
+    return p

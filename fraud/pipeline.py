@@ -1,0 +1,211 @@
+"""The scan pipeline: inputs -> registered checks (fingerprint, geo, behaviour) -> findings -> scores ->
+profiles -> outputs. :func:`run_checks` is the I/O-free core; :func:`scan` adds reading and writing."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from fraud.config import Config, load_config
+from fraud.context import ScanContext
+from fraud.decisions import load_decisions
+from fraud.errors import InputError
+from fraud.findings import empty_findings, finalize
+from fraud.inputs import REJECTED_COLUMNS, LoadedInput, find_inputs, read_input
+from fraud.registry import PROFILE_PARTS, NotEvaluated, all_checks
+from fraud.schema import FINDINGS_SCHEMA, PROFILES_SCHEMA, SEVERITY_ORDER
+from fraud.scoring import score_users
+
+INPUT_KINDS = ("logins", "devices", "locations", "scores")
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ScanInputs:
+    """Where a scan reads from: a file, glob or folder per input kind (``logins`` required)."""
+
+    logins: Any = None
+    devices: Any = None
+    locations: Any = None
+    scores: Any = None
+    decisions: Any = None
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, **overrides: Any) -> "ScanInputs":
+        found = find_inputs(folder)
+        kw = {k: (v if len(v) > 1 else v[0]) for k, v in found.items()}
+        kw.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**kw)
+
+
+@dataclass
+class ScanResult:
+    findings: pl.DataFrame
+    scores: pl.DataFrame
+    profiles: pl.DataFrame
+    rejected: pl.DataFrame
+    summary: dict[str, Any]
+    context: ScanContext | None = None
+    loaded: dict[str, LoadedInput] = field(default_factory=dict)
+
+
+class Timer:
+    """Wall-clock seconds per named stage, in the order the stages ran."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, float] = {}
+
+    def __call__(self, name: str):
+        timer = self
+
+        class _T:
+            def __enter__(self):
+                self.t = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.stages[name] = round(timer.stages.get(name, 0.0) + time.perf_counter() - self.t, 4)
+
+        return _T()
+
+
+def run_checks(ctx: ScanContext, timer: Timer | None = None,
+               progress: Progress | None = None) -> tuple[pl.DataFrame, dict[str, dict[str, Any]]]:
+    """Run every enabled registered check on the context; findings (finalised) and a status per check."""
+    timer = timer or Timer()
+    status: dict[str, dict[str, Any]] = {}
+    by_family: dict[str, list[tuple[str, pl.LazyFrame]]] = {}
+    for check in all_checks():
+        enabled = [r for r in check.rules if ctx.cfg.rule(r).enabled]
+        if not enabled:
+            status[check.name] = {"status": "disabled"}
+            continue
+        missing = [k for k in check.needs if not ctx.has(k)]
+        if missing:
+            status[check.name] = {"status": "not evaluated", "reason": f"no {', '.join(missing)} input"}
+            continue
+        try:
+            with timer(check.family):
+                lf = check.fn(ctx)
+        except NotEvaluated as e:
+            status[check.name] = {"status": "not evaluated", "reason": str(e)}
+            continue
+        by_family.setdefault(check.family, []).append((check.name, lf.filter(pl.col("rule").is_in(enabled))))
+    parts = [empty_findings().collect()]
+    for family in ("fingerprint", "geo", "behavior"):
+        items = by_family.get(family, [])
+        if not items:
+            continue
+        if progress:
+            progress(family)
+        with timer(family):
+            frames = pl.collect_all([lf for _, lf in items])
+        for (name, _), df in zip(items, frames):
+            status[name] = {"status": "ok", "findings": df.height}
+            parts.append(df)
+    with timer("findings"):
+        findings = finalize(pl.concat(parts, how="vertical_relaxed"), ctx.cfg)
+    for name, extra in ctx.notes.items():
+        status.setdefault(name, {}).update(extra)
+    return findings, status
+
+
+def build_profiles(ctx: ScanContext, users: pl.DataFrame) -> pl.DataFrame:
+    """One row per user: what registered profile parts inferred (home, work, time zone, main device)."""
+    prof = users.lazy()
+    for _, part in sorted(PROFILE_PARTS.items()):
+        lf = part(ctx)
+        cols = [c for c in lf.collect_schema().names() if c != "user_id"]
+        prof = prof.drop([c for c in cols if c in prof.collect_schema().names()]).join(lf, on="user_id", how="left")
+    have = prof.collect_schema().names()
+    prof = prof.with_columns([pl.lit(None, t).alias(c) for c, t in PROFILES_SCHEMA.items() if c not in have])
+    prof = prof.with_columns(pl.col("timezone").fill_null(ctx.cfg.timezone))
+    return prof.select([pl.col(c).cast(t) for c, t in PROFILES_SCHEMA.items()]).sort("user_id").collect()
+
+
+def read_inputs(inputs: ScanInputs, cfg: Config, timer: Timer) -> dict[str, LoadedInput]:
+    if inputs.logins is None:
+        raise InputError("no logins input given (use --logins FILE or a folder holding logins.*)")
+    loaded = {}
+    for kind in INPUT_KINDS:
+        spec = getattr(inputs, kind)
+        if spec is not None:
+            with timer("read"):
+                loaded[kind] = read_input(kind, spec, cfg)
+    return loaded
+
+
+def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl.DataFrame,
+              status: dict[str, Any], timer: Timer, cfg: Config, rejected: pl.DataFrame,
+              decisions: LoadedInput | None) -> dict[str, Any]:
+    def counts(col: str, order: list[str] | None = None) -> dict[str, int]:
+        d = dict(findings.group_by(col).len().sort(col).iter_rows())
+        return {k: d.get(k, 0) for k in order} if order else d
+
+    inputs = {k: {"files": li.files, "rows_read": li.rows_read, "rows_used": li.rows_used,
+                  "rows_rejected": li.rows_rejected, "extra_columns": li.extra_columns}
+              for k, li in loaded.items()}
+    if decisions is not None:
+        inputs["decisions"] = {"files": decisions.files, "rows_read": decisions.rows_read,
+                               "rows_used": decisions.rows_used,
+                               "rows_rejected": int(rejected.filter(pl.col("input") == "decisions").height)}
+    tiers = [t for t, _, _ in cfg.tier_bands()]
+    return {
+        "tool": "fraud",
+        "config": cfg.source,
+        "inputs": inputs,
+        "rows_read": sum(v["rows_read"] for v in inputs.values()),
+        "rows_rejected": rejected.height,
+        "users": scores.height,
+        "findings": {"total": findings.height, "by_rule": counts("rule"),
+                     "by_severity": counts("severity", list(SEVERITY_ORDER)), "by_family": counts("family")},
+        "checks": dict(sorted(status.items())),
+        "scores": {
+            "tier_before": {t: int((scores["tier_before"] == t).sum()) for t in tiers},
+            "tier_after": {t: int((scores["tier_after"] == t).sum()) for t in tiers},
+            "mean_before": round(float(scores["score_before"].mean() or 0), 2),
+            "mean_after": round(float(scores["score_after"].mean() or 0), 2),
+            "users_penalised": int((scores["penalty"] < 0).sum()),
+        },
+        "timings_s": timer.stages,
+    }
+
+
+def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
+         progress: Progress | None = None) -> ScanResult:
+    """Read the inputs, run every check, score the users and build profiles and the summary (no writing)."""
+    cfg = cfg or load_config()
+    timer = Timer()
+    t0 = time.perf_counter()
+    if progress:
+        progress("read")
+    loaded = read_inputs(inputs, cfg, timer)
+    dec, dec_bad, dec_loaded = (None, None, None)
+    if inputs.decisions is not None:
+        with timer("read"):
+            dec, dec_bad, dec_loaded = load_decisions(inputs.decisions, cfg)
+    ctx = ScanContext.from_frames(cfg, model=model, **{k: v.frame.drop("_file", "_row") for k, v in loaded.items()})
+    findings, status = run_checks(ctx, timer, progress)
+    if progress:
+        progress("score")
+    with timer("score"):
+        users = ctx.users().collect()
+        scores, findings = score_users(findings, users, loaded["scores"].frame if "scores" in loaded
+                                       else pl.DataFrame(schema={"user_id": pl.String, "score": pl.Int64}),
+                                       cfg, dec)
+    with timer("profiles"):
+        profiles = build_profiles(ctx, users)
+    rejected = pl.concat([pl.DataFrame(schema=REJECTED_COLUMNS)]
+                         + [li.rejected for li in loaded.values()]
+                         + ([dec_loaded.rejected, dec_bad] if dec_loaded is not None else []), how="vertical_relaxed")
+    timer.stages["total"] = round(time.perf_counter() - t0, 4)
+    summary = summarize(loaded, findings, scores, status, timer, cfg, rejected, dec_loaded)
+    return ScanResult(findings=findings, scores=scores, profiles=profiles, rejected=rejected, summary=summary,
+                      context=ctx, loaded=loaded)
+
+
+def findings_columns() -> list[str]:
+    return list(FINDINGS_SCHEMA)

@@ -1,0 +1,47 @@
+"""Library entry points behind the CLI commands: scan-and-write, and the demo."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fraud.config import Config, load_config
+from fraud.outputs import prepare_out, write_csv, write_json, write_table, write_text
+from fraud.pipeline import Progress, ScanInputs, ScanResult, Timer, scan
+from fraud.report import render_report
+
+
+def scan_to(inputs: ScanInputs, out: str | Path, cfg: Config | None = None, *, model: Any = None,
+            progress: Progress | None = None) -> ScanResult:
+    """Scan and write every contract output into ``out`` (each file replaced atomically)."""
+    cfg = cfg or load_config()
+    out_dir = prepare_out(out)
+    res = scan(inputs, cfg, model=model, progress=progress)
+    if progress:
+        progress("write")
+    t = Timer()
+    with t("write"):
+        write_table(res.findings, out_dir, "findings")
+        write_table(res.scores, out_dir, "scores")
+        write_table(res.profiles, out_dir, "profiles")
+        write_csv(res.rejected, out_dir / "rejected.csv")
+    with t("report"):
+        decisions = str(inputs.decisions) if isinstance(inputs.decisions, (str, Path)) else "decisions.csv"
+        write_text(out_dir / "report.html", render_report(res.findings, res.scores, res.profiles, res.summary, cfg,
+                                                          decisions))
+    res.summary["timings_s"].update(t.stages)
+    write_json(out_dir / "summary.json", res.summary)
+    return res
+
+
+def run_demo(out: str | Path = "fraud-demo", users: int = 2000, seed: int = 7,
+             progress: Progress | None = None) -> tuple[Path, ScanResult]:
+    """Generate the synthetic data set into ``out/data`` and scan it into ``out/scan``."""
+    from fraud.synth import generate
+
+    base = Path(out)
+    data = base / "data"
+    if progress:
+        progress("generate")
+    generate(data, users=users, seed=seed)
+    res = scan_to(ScanInputs.from_folder(data), base / "scan", progress=progress)
+    return base, res

@@ -1,0 +1,93 @@
+"""Canonical column sets of the inputs and outputs (contract sections 1 and 2)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+TS = pl.Datetime("us", "UTC")
+
+# Logical types of input columns; `inputs.py` parses raw values into these.
+STRING, FLOAT, BOOL, TIMESTAMP, INT = "string", "float", "bool", "timestamp", "int"
+DTYPES = {STRING: pl.String, FLOAT: pl.Float64, BOOL: pl.Boolean, TIMESTAMP: TS, INT: pl.Int64}
+
+
+@dataclass(frozen=True)
+class InputSchema:
+    """One input kind: its canonical columns (name -> logical type), required ones and defaults."""
+
+    kind: str
+    columns: dict[str, str]
+    required: tuple[str, ...]
+    defaults: dict[str, object]
+    # Closed numeric ranges; a value outside is a rejected row.
+    ranges: dict[str, tuple[float, float]]
+
+    def polars_schema(self) -> dict[str, pl.DataType]:
+        return {c: DTYPES[t] for c, t in self.columns.items()}
+
+
+INPUT_SCHEMAS: dict[str, InputSchema] = {
+    "logins": InputSchema(
+        "logins",
+        {"ts": TIMESTAMP, "user_id": STRING, "event": STRING, "success": BOOL, "ip": STRING, "user_agent": STRING,
+         "device_id": STRING, "lat": FLOAT, "lon": FLOAT, "country": STRING, "city": STRING, "amount": FLOAT},
+        required=("ts", "user_id"),
+        defaults={"event": "login", "success": True},
+        ranges={"lat": (-90.0, 90.0), "lon": (-180.0, 180.0)},
+    ),
+    "devices": InputSchema(
+        "devices",
+        {"ts": TIMESTAMP, "device_id": STRING, "user_id": STRING, "imei": STRING, "mac": STRING, "hw_uuid": STRING,
+         "model": STRING, "os": STRING, "os_version": STRING, "is_emulator": BOOL, "is_rooted": BOOL,
+         "has_hook": BOOL, "device_lock": BOOL},
+        required=("ts", "device_id"),
+        defaults={},
+        ranges={},
+    ),
+    "locations": InputSchema(
+        "locations",
+        {"ts": TIMESTAMP, "user_id": STRING, "lat": FLOAT, "lon": FLOAT, "accuracy_m": FLOAT},
+        required=("ts", "user_id", "lat", "lon"),
+        defaults={},
+        ranges={"lat": (-90.0, 90.0), "lon": (-180.0, 180.0), "accuracy_m": (0.0, 1e7)},
+    ),
+    "scores": InputSchema(
+        "scores",
+        {"user_id": STRING, "score": INT, "registered_city": STRING, "registered_country": STRING},
+        required=("user_id", "score"),
+        defaults={},
+        ranges={"score": (300, 850)},
+    ),
+    "decisions": InputSchema(
+        "decisions",
+        {"finding_id": STRING, "decision": STRING, "decided_at": TIMESTAMP, "reviewer": STRING, "note": STRING},
+        required=("finding_id", "decision", "decided_at"),
+        defaults={},
+        ranges={},
+    ),
+}
+
+FINDINGS_SCHEMA: dict[str, pl.DataType] = {
+    "finding_id": pl.String, "user_id": pl.String, "rule": pl.String, "family": pl.String,
+    "severity": pl.String, "points": pl.Int64, "first_ts": TS, "last_ts": TS, "device_id": pl.String,
+    "ip": pl.String, "evidence": pl.String, "summary": pl.String,
+}
+# What a check returns: the findings columns the pipeline does not fill itself.
+CHECK_COLUMNS: dict[str, pl.DataType] = {
+    k: v for k, v in FINDINGS_SCHEMA.items() if k not in ("finding_id", "family")
+}
+
+SCORES_SCHEMA: dict[str, pl.DataType] = {
+    "user_id": pl.String, "score_before": pl.Int64, "penalty": pl.Int64, "bonus": pl.Int64,
+    "score_after": pl.Int64, "tier_before": pl.String, "tier_after": pl.String, "n_findings": pl.Int64,
+    "top_rule": pl.String, "observation_until": TS,
+}
+
+PROFILES_SCHEMA: dict[str, pl.DataType] = {
+    "user_id": pl.String, "home_lat": pl.Float64, "home_lon": pl.Float64, "home_city": pl.String,
+    "work_lat": pl.Float64, "work_lon": pl.Float64, "work_city": pl.String, "timezone": pl.String,
+    "main_device_id": pl.String, "main_device_days": pl.Int64,
+}
+
+SEVERITY_ORDER = ("info", "low", "medium", "high", "critical")

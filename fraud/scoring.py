@@ -1,0 +1,92 @@
+"""Credit score (contract section 4): findings' points -> penalty and bonus per user -> 300..850 score.
+
+* Points of one rule count at most once per user per window of that rule: a user's findings of a rule fall
+  into consecutive ``window_days`` windows anchored at that user's first finding of the rule; in each window
+  only the finding with the largest points (by magnitude) counts.
+* A reviewer's decision overrides a finding: confirmed keeps its points, dismissed counts none. What
+  dismissals give back to one user in one scan is capped at ``dismiss_cap_share`` of ``score_before``
+  (the rest stays in ``penalty``), and the user is under observation until ``observation_days`` after the
+  latest dismissal.
+* ``score_after = clamp(score_before + penalty + bonus, min_score, max_score)``.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from fraud.config import Config
+from fraud.schema import SCORES_SCHEMA, TS
+
+
+def tier_expr(score: pl.Expr, cfg: Config) -> pl.Expr:
+    """The tier name of a score from the configured contiguous bands."""
+    out = pl.lit(None, pl.String)
+    for name, lo, hi in cfg.tier_bands():
+        out = pl.when(score.is_between(lo, hi)).then(pl.lit(name)).otherwise(out)
+    return out
+
+
+def counted_flags(findings: pl.DataFrame, cfg: Config, dismissed: pl.Expr | None = None) -> pl.Series:
+    """Per finding, whether its points count (first-choice finding of its rule window), as a Boolean Series.
+
+    ``dismissed`` (a Boolean expression) removes findings before the windows are formed.
+    """
+    window_us = {rid: int(r.window_days * 86_400e6) for rid, r in cfg.rules.items()}
+    keep = ~dismissed.fill_null(False) if dismissed is not None else pl.lit(True)
+    f = findings.with_row_index("_i").with_columns(
+        keep.alias("_keep"),
+        pl.col("rule").replace_strict(window_us, default=86_400_000_000, return_dtype=pl.Int64).alias("_win"),
+    )
+    cand = f.filter(pl.col("_keep") & pl.col("user_id").is_not_null() & (pl.col("points") != 0))
+    cand = cand.with_columns(
+        ((pl.col("first_ts") - pl.col("first_ts").min().over("user_id", "rule")).dt.total_microseconds()
+         // pl.col("_win")).alias("_bucket"),
+        pl.col("points").abs().alias("_mag"),
+    ).sort(["user_id", "rule", "_bucket", "_mag", "first_ts", "finding_id"],
+           descending=[False, False, False, True, False, False])
+    winners = cand.group_by("user_id", "rule", "_bucket", maintain_order=True).agg(pl.col("_i").first())
+    return f.select(pl.col("_i").is_in(winners["_i"].implode()).alias("counted")).to_series()
+
+
+def score_users(findings: pl.DataFrame, users: pl.DataFrame, scores_in: pl.DataFrame, cfg: Config,
+                decisions: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return ``(scores, findings_with_status)``.
+
+    ``users`` has one ``user_id`` per user seen; ``scores_in`` the ``scores`` input (``user_id, score``);
+    ``decisions`` the latest decision per finding (``finding_id, decision, decided_at``). The returned
+    findings gain ``counted`` (bool) and ``decision`` (``confirm``/``dismiss``/null).
+    """
+    dec = (decisions.select("finding_id", "decision", "decided_at") if decisions is not None and decisions.height
+           else pl.DataFrame(schema={"finding_id": pl.String, "decision": pl.String, "decided_at": TS}))
+    f = findings.join(dec, on="finding_id", how="left")
+    f = f.with_columns(counted_flags(f, cfg).alias("_counted_raw"),
+                       counted_flags(f, cfg, pl.col("decision") == "dismiss").alias("counted"))
+    pts = pl.col("points")
+    per_user = f.filter(pl.col("user_id").is_not_null()).group_by("user_id").agg(
+        pts.filter(pl.col("_counted_raw") & (pts < 0)).sum().alias("penalty_raw"),
+        pts.filter(pl.col("counted") & (pts < 0)).sum().alias("penalty_dec"),
+        pts.filter(pl.col("counted") & (pts > 0)).sum().alias("bonus"),
+        pl.len().alias("n_findings"),
+        pl.col("decided_at").filter(pl.col("decision") == "dismiss").max().alias("last_dismissal"),
+    )
+    by_rule = (f.filter(pl.col("counted") & (pts < 0)).group_by("user_id", "rule").agg(pts.sum().alias("p"))
+               .sort(["user_id", "p", "rule"]).group_by("user_id", maintain_order=True)
+               .agg(pl.col("rule").first().alias("top_rule")))
+    before = scores_in.select("user_id", pl.col("score").cast(pl.Int64)).unique("user_id", keep="last")
+    lo, hi = cfg.min_score, cfg.max_score
+    s = (users.select("user_id").join(before, on="user_id", how="left")
+         .join(per_user, on="user_id", how="left").join(by_rule, on="user_id", how="left")
+         .with_columns(pl.col("score").fill_null(cfg.default_score).alias("score_before"),
+                       pl.col("penalty_raw", "penalty_dec", "bonus", "n_findings").fill_null(0).cast(pl.Int64)))
+    cap = (pl.col("score_before") * cfg.dismiss_cap_share).floor().cast(pl.Int64)
+    giveback = pl.min_horizontal(pl.col("penalty_dec") - pl.col("penalty_raw"), cap)
+    s = s.with_columns((pl.col("penalty_raw") + giveback).alias("penalty"))
+    s = s.with_columns(
+        (pl.col("score_before") + pl.col("penalty") + pl.col("bonus")).clip(lo, hi).alias("score_after"),
+        (pl.col("last_dismissal") + pl.duration(days=cfg.observation_days)).cast(TS).alias("observation_until"),
+    ).with_columns(
+        tier_expr(pl.col("score_before"), cfg).alias("tier_before"),
+        tier_expr(pl.col("score_after"), cfg).alias("tier_after"),
+        pl.when(pl.col("penalty") < 0).then(pl.col("top_rule")).otherwise(None).alias("top_rule"),
+    )
+    scores = s.select([pl.col(c).cast(t) for c, t in SCORES_SCHEMA.items()]).sort("user_id")
+    return scores, f.drop("_counted_raw", "decided_at")

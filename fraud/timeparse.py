@@ -1,0 +1,63 @@
+"""Timestamp parsing as Polars expressions: ISO 8601 with or without offset, epoch s/ms/us (detected)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import polars as pl
+
+# Timestamps outside this range are rejected as implausible (never clamped).
+EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
+
+_NUMERIC = r"^[+-]?\d+(\.\d+)?$"
+
+
+def _epoch(v: pl.Expr) -> pl.Expr:
+    """Epoch number -> UTC datetime; the unit is detected from the magnitude (s < 1e11 <= ms < 1e14 <= us)."""
+    a = v.abs()
+    micros = (pl.when(a < 1e11).then(v * 1e6).when(a < 1e14).then(v * 1e3).when(a < 1e17).then(v)
+              .otherwise(None))
+    return micros.round(0).cast(pl.Int64, strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
+def parse_timestamp(raw: pl.Expr, tz: str) -> pl.Expr:
+    """Parse a string column of timestamps into ``Datetime("us", "UTC")``; unparseable values become null.
+
+    Accepts ISO 8601 date-times with ``T`` or a space, optional fractional seconds, an offset (``Z``,
+    ``+08:00``, ``+0800``, ``+08``) or none (then the value is local time in ``tz``), a bare date (midnight
+    in ``tz``), and integer or decimal epoch seconds, milliseconds or microseconds.
+    """
+    s = raw.cast(pl.String).str.strip_chars()
+    iso = (s.str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
+           .str.replace(r"[Zz]$", "+00:00")
+           .str.replace(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*([+-]\d{2})(\d{2})$", "${1}${2}:${3}")
+           .str.replace(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*([+-]\d{2})$", "${1}${2}:00")
+           .str.replace(r"T(\d{2}:\d{2})([+-]|$)", "T${1}:00${2}"))
+    has_offset = iso.str.contains(r"T.*[+-]\d{2}:\d{2}$")
+    aware = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", time_zone="UTC", strict=False, time_unit="us")
+    naive = pl.coalesce(
+        iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"),
+        iso.str.to_datetime("%Y-%m-%d", strict=False, time_unit="us"),
+    )
+    local = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+    numeric = _epoch(s.cast(pl.Float64, strict=False))
+    out = (pl.when(s.str.contains(_NUMERIC)).then(numeric)
+           .when(has_offset).then(aware)
+           .otherwise(local))
+    return pl.when(out.is_between(pl.lit(EARLIEST), pl.lit(LATEST), closed="left")).then(out).otherwise(None)
+
+
+def timestamp_from_native(col: pl.Expr, dtype: pl.DataType, tz: str) -> pl.Expr:
+    """A non-string timestamp column (Parquet datetime, integer epoch, date) -> UTC datetime."""
+    if isinstance(dtype, pl.Datetime):
+        out = col.dt.cast_time_unit("us")
+        out = out.dt.convert_time_zone("UTC") if dtype.time_zone else out.dt.replace_time_zone(
+            tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+    elif dtype == pl.Date:
+        out = col.cast(pl.Datetime("us")).dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null") \
+            .dt.convert_time_zone("UTC")
+    elif dtype.is_numeric():
+        out = _epoch(col.cast(pl.Float64))
+    else:
+        return parse_timestamp(col.cast(pl.String), tz)
+    return pl.when(out.is_between(pl.lit(EARLIEST), pl.lit(LATEST), closed="left")).then(out).otherwise(None)
