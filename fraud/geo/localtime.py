@@ -1,0 +1,61 @@
+"""Per-user local time (contract section 1): each user's clock is the time zone of that user's most frequent
+position (looked up offline with ``tzfpy``); users without positions use the configured ``timezone``."""
+from __future__ import annotations
+
+import polars as pl
+import tzfpy
+
+from fraud.context import ScanContext
+
+CELL_DEG = 0.01  # ~1 km grid used to find a user's most frequent position
+
+
+def all_positions(ctx: ScanContext) -> pl.LazyFrame:
+    """(user_id, lat, lon) of every position the inputs give: location pings and positioned account events."""
+    ev = ctx.logins.filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null()).select("user_id", "lat", "lon")
+    return pl.concat([ctx.locations.select("user_id", "lat", "lon"), ev])
+
+
+def _zone_of(lat: float, lon: float) -> str | None:
+    return tzfpy.get_tz(lon, lat) or None
+
+
+def user_timezones(ctx: ScanContext) -> pl.DataFrame:
+    """One row per user seen: ``user_id, timezone`` (materialised once per scan and cached)."""
+
+    def build() -> pl.DataFrame:
+        cells = (all_positions(ctx)
+                 .with_columns((pl.col("lat") / CELL_DEG).round(0).cast(pl.Int32).alias("ci"),
+                               (pl.col("lon") / CELL_DEG).round(0).cast(pl.Int32).alias("cj"))
+                 .group_by("user_id", "ci", "cj").agg(pl.len().alias("n"), pl.col("lat").mean(), pl.col("lon").mean())
+                 .sort(["user_id", "n", "ci", "cj"], descending=[False, True, False, False])
+                 .group_by("user_id", maintain_order=True).first()
+                 .collect())
+        distinct = cells.select("ci", "cj").unique().sort("ci", "cj")
+        zones = [_zone_of(i * CELL_DEG, j * CELL_DEG) for i, j in distinct.iter_rows()]
+        distinct = distinct.with_columns(pl.Series("timezone", zones, dtype=pl.String))
+        tz = cells.join(distinct, on=["ci", "cj"], how="left").select("user_id", "timezone")
+        users = ctx.users().collect()
+        return (users.join(tz, on="user_id", how="left")
+                .with_columns(pl.col("timezone").fill_null(ctx.cfg.timezone)).sort("user_id"))
+
+    return ctx.cached("user_timezones", build)
+
+
+def with_local_time(lf: pl.LazyFrame, ctx: ScanContext, ts: str = "ts", out: str = "local_ts") -> pl.LazyFrame:
+    """Add ``out``: the naive local wall-clock time of ``ts`` in the user's time zone (``user_id`` column).
+
+    Rows whose user has no entry use the configured time zone. One conversion per distinct zone, not per user.
+    """
+    tzs = user_timezones(ctx)
+    zones = sorted(set(tzs["timezone"].to_list()) | {ctx.cfg.timezone})
+    joined = lf.join(tzs.lazy(), on="user_id", how="left").with_columns(
+        pl.col("timezone").fill_null(ctx.cfg.timezone).alias("_tz"))
+    if len(zones) == 1:
+        return joined.with_columns(
+            pl.col(ts).dt.convert_time_zone(zones[0]).dt.replace_time_zone(None).alias(out)).drop("_tz", "timezone")
+    local = pl.lit(None, pl.Datetime("us"))
+    for z in zones:
+        local = pl.when(pl.col("_tz") == z).then(pl.col(ts).dt.convert_time_zone(z).dt.replace_time_zone(None)) \
+            .otherwise(local)
+    return joined.with_columns(local.alias(out)).drop("_tz", "timezone")
