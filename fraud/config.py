@@ -80,10 +80,18 @@ def _default_raw() -> dict[str, Any]:
         return tomllib.load(fh)
 
 
+def _type_name(v: Any) -> str:
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, (int, float)):
+        return "number"
+    return {str: "string", list: "list", dict: "table"}.get(type(v), type(v).__name__)
+
+
 def _same_type(default: Any, value: Any) -> bool:
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(default, bool) and isinstance(value, bool)
-    if isinstance(default, float):
+    if isinstance(default, (int, float)):
         return isinstance(value, (int, float))
     if isinstance(default, list):
         return isinstance(value, list)
@@ -112,7 +120,7 @@ def _merge(defaults: dict[str, Any], user: dict[str, Any], where: str) -> dict[s
                                           f"(known: {', '.join(sorted(defaults['rules'][rid]))})")
                     if not _same_type(defaults["rules"][rid][k], v):
                         raise ConfigError(f"{where}: rule {rid!r} key {k!r} must be of type "
-                                          f"{type(defaults['rules'][rid][k]).__name__}, got {v!r}")
+                                          f"{_type_name(defaults['rules'][rid][k])}, got {v!r}")
                     merged["rules"][rid][k] = v
         elif key == "tiers":
             if not isinstance(value, dict) or not value:
@@ -120,7 +128,7 @@ def _merge(defaults: dict[str, Any], user: dict[str, Any], where: str) -> dict[s
             merged["tiers"] = value
         else:
             if not _same_type(defaults[key], value):
-                raise ConfigError(f"{where}: key {key!r} must be of type {type(defaults[key]).__name__}, got {value!r}")
+                raise ConfigError(f"{where}: key {key!r} must be of type {_type_name(defaults[key])}, got {value!r}")
             merged[key] = value
     return merged
 
@@ -160,9 +168,11 @@ def _build(raw: dict[str, Any], where: str) -> Config:
     try:
         ZoneInfo(raw["timezone"])
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{where}: unknown time zone {raw['timezone']!r} (use an IANA name such as 'Asia/Shanghai')")
+        raise ConfigError(f"{where}: unknown time zone {raw['timezone']!r} (use an IANA name such as "
+                          "'Asia/Shanghai')") from None
     if not raw["min_score"] <= raw["default_score"] <= raw["max_score"]:
-        raise ConfigError(f"{where}: default_score {raw['default_score']} outside {raw['min_score']}..{raw['max_score']}")
+        raise ConfigError(f"{where}: default_score {raw['default_score']} outside "
+                          f"{raw['min_score']}..{raw['max_score']}")
     for name, lo in raw["tiers"].items():
         if not isinstance(lo, int) or isinstance(lo, bool):
             raise ConfigError(f"{where}: tier {name!r} lower bound must be an integer, got {lo!r}")
@@ -181,7 +191,8 @@ def _build(raw: dict[str, Any], where: str) -> Config:
         rules[rid] = Rule(id=rid, family=core["family"], severity=core["severity"], points=int(core["points"]),
                           window_days=float(core["window_days"]), enabled=bool(core["enabled"]), params=t)
     return Config(timezone=raw["timezone"], default_score=raw["default_score"], min_score=raw["min_score"],
-                  max_score=raw["max_score"], tiers=dict(raw["tiers"]), dismiss_cap_share=float(raw["dismiss_cap_share"]),
+                  max_score=raw["max_score"], tiers=dict(raw["tiers"]),
+                  dismiss_cap_share=float(raw["dismiss_cap_share"]),
                   observation_days=int(raw["observation_days"]), report_top_n=int(raw["report_top_n"]),
                   geoip_db=raw["geoip_db"], columns=_validate_columns(raw.get("columns", {}), where),
                   rules=rules, source=where)

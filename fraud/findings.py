@@ -25,10 +25,12 @@ def _expr(v: ExprLike, dtype: pl.DataType | None = None) -> pl.Expr:
 
 
 def evidence_json(fields: Mapping[str, ExprLike]) -> pl.Expr:
-    """A JSON object string built from named expressions (keys in the given order)."""
+    """A JSON object string built from named values (keys in the given order): a ``str`` names a column,
+    an expression is evaluated, a number or bool is a literal (use ``pl.lit("text")`` for literal text)."""
     if not fields:
         return pl.lit("{}")
-    return pl.struct([_expr(v).alias(k) for k, v in fields.items()]).struct.json_encode()
+    return pl.struct([(pl.col(v) if isinstance(v, str) else _expr(v)).alias(k)
+                      for k, v in fields.items()]).struct.json_encode()
 
 
 def emit(

@@ -18,7 +18,7 @@ import polars as pl
 
 from fraud.config import Config
 from fraud.errors import InputError
-from fraud.schema import BOOL, FLOAT, INPUT_SCHEMAS, INT, STRING, TIMESTAMP, InputSchema
+from fraud.schema import BOOL, FLOAT, INPUT_SCHEMAS, INT, TIMESTAMP, InputSchema
 from fraud.timeparse import parse_timestamp, timestamp_from_native
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "ndjson", ".ndjson": "ndjson"}

@@ -32,7 +32,7 @@ def _progress():
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     prog = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console,
-                    transient=True)
+                    transient=True, disable=not err_console.is_terminal)
     task = prog.add_task("starting")
     return prog, lambda stage: prog.update(task, description=f"{stage} …")
 
@@ -179,14 +179,21 @@ def show(user_id: Annotated[str, typer.Argument(help="the user's id")],
     r = s.row(0, named=True)
     out_console.print(f"[bold]{user_id}[/bold]: {r['score_before']} ({r['tier_before']}) -> {r['score_after']} "
                       f"({r['tier_after']}); penalty {r['penalty']}, bonus +{r['bonus']}, top rule {r['top_rule']}")
-    t = Table(show_lines=True)
-    for c in ("first seen", "rule", "severity", "points", "summary", "evidence"):
-        t.add_column(c)
-    for f in findings.filter(pl.col("user_id") == user_id).sort("first_ts").iter_rows(named=True):
-        counted = "" if f.get("counted", True) else " (not counted)"
-        t.add_row(f["first_ts"].strftime("%Y-%m-%d %H:%M"), f["rule"], f["severity"], f"{f['points']}{counted}",
-                  f["summary"], f["evidence"])
-    out_console.print(t)
+    rows = findings.filter(pl.col("user_id") == user_id).sort("first_ts", "rule")
+    out_console.print(f"{rows.height} findings", highlight=False)
+    for f in rows.iter_rows(named=True):
+        status = []
+        if f.get("decision"):
+            status.append(f"{f['decision']}ed")
+        if f.get("counted") is False:
+            status.append("not counted")
+        tag = f" ({', '.join(status)})" if status else ""
+        out_console.print(f"\n[bold]{f['rule']}[/bold]  {f['severity']}  {f['points']:+d} points{tag}  "
+                          f"{f['first_ts']:%Y-%m-%d %H:%M} .. {f['last_ts']:%Y-%m-%d %H:%M} UTC  id {f['finding_id']}",
+                          highlight=False)
+        out_console.print(f"  {f['summary']}", markup=False, highlight=False)
+        for k, v in json.loads(f["evidence"]).items():
+            out_console.print(f"    {k}: {v}", markup=False, highlight=False)
 
 
 @app.command()

@@ -1,0 +1,136 @@
+"""The CLI: every error path gives one line on stderr and the documented exit code."""
+import json
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from fraud.cli.main import app
+
+runner = CliRunner()
+LOGINS = (
+    "ts,user_id,event,success,ip,user_agent,device_id,lat,lon,city,country\n"
+    "2024-03-01T08:00:00+08:00,u1,login,true,1.2.3.4,Mozilla/5.0 (iPhone),d1,31.23,121.47,Shanghai,CN\n"
+    "2024-03-01T08:40:00+08:00,u1,login,true,1.2.3.4,Mozilla/5.0 (iPhone),d1,39.90,116.40,Beijing,CN\n"
+    "2024-03-01T09:00:00Z,u2,login,true,5.6.7.8,python-requests/2.31.0,d2,,,,\n"
+    "not-a-time,u3,login,true,,,,,,,\n"
+)
+
+
+@pytest.fixture
+def data(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text(LOGINS)
+    (d / "scores.csv").write_text("user_id,score\nu1,700\nu2,500\n")
+    return d
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_scan_writes_every_output(data, tmp_path):
+    out = tmp_path / "out"
+    r = run("scan", data, "--out", out)
+    assert r.exit_code == 0, r.stderr
+    for name in ("findings.parquet", "findings.csv", "scores.parquet", "scores.csv", "profiles.parquet",
+                 "profiles.csv", "summary.json", "rejected.csv", "report.html"):
+        assert (out / name).stat().st_size > 0, name
+    s = json.loads((out / "summary.json").read_text())
+    assert s["inputs"]["logins"] | {"files": None} == {"files": None, "rows_read": 4, "rows_used": 3,
+                                                       "rows_rejected": 1, "extra_columns": []}
+    assert s["findings"]["by_rule"] == {"device.bot_agent": 1, "geo.impossible_travel": 1}
+    rej = pl.read_csv(out / "rejected.csv")
+    assert rej.select("input", "row", "reason").rows() == [("logins", 4, "bad timestamp in column ts: not-a-time")]
+    sc = pl.read_parquet(out / "scores.parquet").select("user_id", "score_before", "score_after").rows()
+    assert sc == [("u1", 700, 670), ("u2", 500, 440), ("u3", 600, 600)] or sc == [("u1", 700, 670), ("u2", 500, 440)]
+    assert "report:" in r.stdout
+
+
+def test_scan_is_byte_identical_twice(data, tmp_path):
+    for name in ("a", "b"):
+        assert run("scan", data, "--out", tmp_path / name).exit_code == 0
+    for f in ("findings.parquet", "scores.parquet", "findings.csv", "scores.csv", "profiles.parquet"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+def test_fail_on(data, tmp_path):
+    r = run("scan", data, "--out", tmp_path / "o", "--fail-on", "high")
+    assert r.exit_code == 3
+    assert "findings at severity high or above" in r.stderr
+    assert run("scan", data, "--out", tmp_path / "o", "--fail-on", "critical").exit_code == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["scan", "--logins", "{tmp}/nope.csv"], "error: {tmp}/nope.csv: file not found"),
+    (["scan", "--logins", "{tmp}/logins.xlsx"], "error: {tmp}/logins.xlsx: unknown input format (expected .csv, "
+                                                ".csv.gz, .parquet, .jsonl, .ndjson, .jsonl.gz or .ndjson.gz)"),
+    (["scan", "--logins", "{tmp}/nouser.csv"], "error: {tmp}/nouser.csv: missing required column 'user_id'"),
+    (["scan", "--logins", "{tmp}/broken.parquet"], "error: {tmp}/broken.parquet: cannot parse as parquet"),
+    (["scan", "--logins", "{tmp}/ok.csv", "--config", "{tmp}/bad.toml"],
+     "error: {tmp}/bad.toml: unknown rule id 'geo.teleport'"),
+    (["scan", "--logins", "{tmp}/ok.csv", "--fail-on", "dire"],
+     "error: --fail-on must be one of info, low, medium, high, critical, got 'dire'"),
+    (["scan", "{tmp}/empty"], "error: no logins input given (use --logins FILE or a folder holding logins.*)"),
+    (["rules", "--config", "{tmp}/bad.toml"], "error: {tmp}/bad.toml: unknown rule id 'geo.teleport'"),
+    (["review", "abc", "--decisions", "{tmp}/d.csv"], "error: give exactly one of --confirm or --dismiss"),
+    (["review", "abc", "--dismiss", "--decisions", "{tmp}/d.csv", "--out", "{tmp}/scan"],
+     "error: unknown finding id 'abc' (not in the scan's findings; use --force to record it anyway)"),
+    (["show", "u1", "--out", "{tmp}/empty"], "error: {tmp}/empty/findings.parquet: no findings here (run `fraud scan "
+                                             "--out {tmp}/empty` first)"),
+    (["evaluate", "--labels", "{tmp}/nolabels.csv", "--out", "{tmp}/scan"], "error: {tmp}/nolabels.csv: labels file "
+                                                                            "not found"),
+])
+def test_error_paths(tmp_path, args, message):
+    (tmp_path / "nouser.csv").write_text("ts,account\n2024-01-01T00:00:00Z,u1\n")
+    (tmp_path / "broken.parquet").write_bytes(b"garbage")
+    (tmp_path / "ok.csv").write_text(LOGINS)
+    (tmp_path / "bad.toml").write_text('[rules."geo.teleport"]\npoints = 1\n')
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "logins.xlsx").write_bytes(b"x")
+    assert run("scan", "--logins", tmp_path / "ok.csv", "--out", tmp_path / "scan").exit_code == 0
+    r = run(*[a.format(tmp=tmp_path) for a in args])
+    assert r.exit_code == 2
+    assert r.stderr.strip().startswith(message.format(tmp=tmp_path))
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_review_show_and_rescan_with_decision(data, tmp_path):
+    out = tmp_path / "out"
+    assert run("scan", data, "--out", out).exit_code == 0
+    f = pl.read_parquet(out / "findings.parquet").filter(pl.col("rule") == "device.bot_agent")
+    fid = f["finding_id"][0]
+    dec = data / "decisions.csv"
+    r = run("review", fid, "--dismiss", "--note", "QA script", "--decisions", dec, "--out", out)
+    assert r.exit_code == 0 and f"dismiss {fid}" in r.stdout
+    rows = pl.read_csv(dec)
+    assert rows.select("finding_id", "decision", "note").rows() == [(fid, "dismiss", "QA script")]
+    assert run("scan", data, "--out", out).exit_code == 0  # the folder's decisions.csv is picked up
+    s = pl.read_parquet(out / "scores.parquet").filter(pl.col("user_id") == "u2").row(0, named=True)
+    assert (s["penalty"], s["score_after"]) == (0, 500)
+    assert s["observation_until"] is not None
+    r = run("show", "u2", "--out", out)
+    assert r.exit_code == 0 and "device.bot_agent" in r.stdout and "not counted" in r.stdout
+
+
+def test_rules_lists_every_rule():
+    r = run("rules", "--json")
+    assert r.exit_code == 0
+    d = json.loads(r.stdout)
+    assert len(d) == 23 and d["geo.impossible_travel"]["max_speed_kmh"] == 900
+
+
+def test_evaluate_prints_precision_recall(data, tmp_path):
+    out = tmp_path / "out"
+    assert run("scan", data, "--out", out).exit_code == 0
+    (tmp_path / "labels.csv").write_text("user_id,rule,ip\nu2,device.bot_agent,\nu3,device.bot_agent,\n"
+                                         ",ip.spray,9.9.9.9\n")
+    r = run("evaluate", "--labels", tmp_path / "labels.csv", "--out", out)
+    assert r.exit_code == 0, r.stderr
+    ev = json.loads((out / "eval.json").read_text())
+    assert ev["rules"]["device.bot_agent"] == {"labelled": 2, "flagged": 1, "tp": 1, "fp": 0, "fn": 1,
+                                               "precision": 1.0, "recall": 0.5}
+    assert ev["rules"]["ip.spray"]["recall"] == 0.0
+    assert ev["rules"]["geo.impossible_travel"]["precision"] == 0.0

@@ -1,0 +1,137 @@
+import gzip
+from datetime import datetime, timezone
+
+import polars as pl
+import pytest
+
+from fraud.config import load_config
+from fraud.errors import InputError
+from fraud.inputs import file_format, find_inputs, read_input, resolve_paths
+
+U = timezone.utc
+HEADER = "ts,user_id,event,success,lat,lon,amount\n"
+
+
+def write(p, text):
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_valid_rows_are_typed_and_defaults_filled(tmp_path, cfg):
+    p = write(tmp_path / "logins.csv", "ts,user_id\n2024-01-01T10:00:00+08:00, u1 \n")
+    li = read_input("logins", p, cfg)
+    assert li.frame.select("ts", "user_id", "event", "success").row(0) == (
+        datetime(2024, 1, 1, 2, tzinfo=U), "u1", "login", True)
+    assert li.frame.schema["lat"] == pl.Float64 and li.rows_read == 1 and li.rows_rejected == 0
+
+
+def test_bad_rows_are_rejected_with_file_row_and_reason(tmp_path, cfg):
+    p = write(tmp_path / "logins.csv", HEADER
+              + "2024-01-01T10:00:00Z,u1,login,true,31.2,121.5,\n"
+              + "yesterday,u2,login,true,,,\n"
+              + "2024-01-01T10:00:00Z,,login,true,,,\n"
+              + "2024-01-01T10:00:00Z,u3,login,maybe,,,\n"
+              + "2024-01-01T10:00:00Z,u4,login,true,95,10,\n"
+              + "2024-01-01T10:00:00Z,u5,login,true,10,,\n"
+              + "2024-01-01T10:00:00Z,u6,payment,true,,,12abc\n"
+              + "2024-01-01T10:00:00Z,u7,login,true,nan,1,\n")
+    li = read_input("logins", p, cfg)
+    assert li.frame["user_id"].to_list() == ["u1"]
+    assert li.rows_read == 8 and li.rows_used == 1 and li.rows_rejected == 7
+    got = li.rejected.select("file", "row", "reason").rows()
+    assert got == [
+        (str(p), 2, "bad timestamp in column ts: yesterday"),
+        (str(p), 3, "missing required value user_id"),
+        (str(p), 4, "bad boolean in column success: maybe"),
+        (str(p), 5, "lat out of range -90..90: 95.0"),
+        (str(p), 6, "only one of lat/lon given"),
+        (str(p), 7, "bad number in column amount: 12abc"),
+        (str(p), 8, "bad number in column lat: nan"),
+    ]
+
+
+def test_booleans_in_any_case(tmp_path, cfg):
+    p = write(tmp_path / "l.csv", "ts,user_id,success\n" + "".join(
+        f"2024-01-01T00:00:00Z,u,{w}\n" for w in ("TRUE", "false", "Yes", "no", "1", "0")))
+    assert read_input("logins", p, cfg).frame["success"].to_list() == [True, False, True, False, True, False]
+
+
+def test_missing_required_column_names_file_and_column(tmp_path, cfg):
+    p = write(tmp_path / "logins.csv", "ts,account\n2024-01-01T00:00:00Z,u1\n")
+    with pytest.raises(InputError) as e:
+        read_input("logins", p, cfg)
+    assert str(e.value) == f"{p}: missing required column 'user_id'"
+
+
+def test_column_mapping_from_config(tmp_path):
+    c = write(tmp_path / "c.toml", '[columns]\nts = "login_time"\nuser_id = "account"\n')
+    p = write(tmp_path / "logins.csv", "login_time,account,extra\n1700000000,u1,x\n")
+    li = read_input("logins", p, load_config(c))
+    assert li.frame.select("ts", "user_id").row(0) == (datetime(2023, 11, 14, 22, 13, 20, tzinfo=U), "u1")
+    assert li.extra_columns == ["extra"]
+
+
+def test_mapped_column_missing_says_so(tmp_path):
+    c = write(tmp_path / "c.toml", '[columns]\nuser_id = "account"\n')
+    p = write(tmp_path / "logins.csv", "ts,uid\n1700000000,u1\n")
+    with pytest.raises(InputError, match="missing required column 'user_id' \\(mapped from 'account'\\)"):
+        read_input("logins", p, load_config(c))
+
+
+def test_gzip_parquet_ndjson_and_globs_agree(tmp_path, cfg):
+    rows = "ts,user_id,lat,lon\n2024-01-01T00:00:00Z,u1,1.5,2.5\n1704067200000,u2,,\n"
+    (tmp_path / "a.csv.gz").write_bytes(gzip.compress(rows.encode()))
+    pl.DataFrame({"ts": [datetime(2024, 1, 1, tzinfo=U)], "user_id": ["u3"], "lat": [1.0], "lon": [2.0]}) \
+        .write_parquet(tmp_path / "b.parquet")
+    write(tmp_path / "c.jsonl", '{"ts": 1704067200, "user_id": "u4"}\n{"ts": "2024-01-01T08:00:00+08:00", '
+                                '"user_id": 5}\n')
+    li = read_input("logins", str(tmp_path / "*"), cfg)
+    assert sorted(li.frame["user_id"].to_list()) == ["5", "u1", "u2", "u3", "u4"]
+    assert li.frame["ts"].n_unique() == 1
+    assert len(li.files) == 3
+    assert read_input("logins", tmp_path, cfg).rows_read == 5  # a folder reads every supported file
+
+
+def test_bom_and_empty_file(tmp_path, cfg):
+    p = tmp_path / "logins.csv"
+    p.write_bytes(b"\xef\xbb\xbfts,user_id\n2024-01-01T00:00:00Z,u1\n")
+    assert read_input("logins", p, cfg).frame["user_id"].to_list() == ["u1"]
+    e = tmp_path / "e" / "logins.csv"
+    e.parent.mkdir()
+    e.write_bytes(b"")
+    li = read_input("logins", e, cfg)
+    assert (li.rows_read, li.rows_used) == (0, 0)
+
+
+def test_unknown_format_and_missing_file(tmp_path, cfg):
+    with pytest.raises(InputError, match=r"logins\.xlsx: unknown input format"):
+        file_format(tmp_path / "logins.xlsx")
+    with pytest.raises(InputError, match="file not found"):
+        resolve_paths(tmp_path / "nope.csv")
+    with pytest.raises(InputError, match="no file matches this pattern"):
+        resolve_paths(str(tmp_path / "*.csv"))
+
+
+def test_unreadable_file_is_one_clear_error(tmp_path, cfg):
+    p = tmp_path / "logins.parquet"
+    p.write_bytes(b"not parquet at all")
+    with pytest.raises(InputError, match=r"logins\.parquet: cannot parse as parquet"):
+        read_input("logins", p, cfg)
+    g = tmp_path / "logins.csv.gz"
+    g.write_bytes(b"not gzip")
+    with pytest.raises(InputError, match=r"logins\.csv\.gz: cannot read file"):
+        read_input("logins", g, cfg)
+
+
+def test_scores_range_and_integer(tmp_path, cfg):
+    p = write(tmp_path / "scores.csv", "user_id,score\nu1,700\nu2,900\nu3,650.5\nu4,\n")
+    li = read_input("scores", p, cfg)
+    assert li.frame["user_id"].to_list() == ["u1"]
+    assert li.rejected["reason"].to_list() == ["score out of range 300..850: 900", "bad integer in column score: 650.5",
+                                               "missing required value score"]
+
+
+def test_find_inputs_by_stem(tmp_path):
+    for n in ("logins.csv", "devices.parquet", "locations.jsonl.gz", "notes.txt", "scores.csv"):
+        (tmp_path / n).write_text("")
+    assert sorted(find_inputs(tmp_path)) == ["devices", "locations", "logins", "scores"]

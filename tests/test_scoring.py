@@ -1,0 +1,91 @@
+from datetime import timedelta
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fraud.config import load_config
+from fraud.findings import finalize
+from fraud.schema import CHECK_COLUMNS
+from fraud.scoring import score_users
+from tests.conftest import at
+
+
+def findings(rows):
+    """rows: (user, rule, points, day)"""
+    df = pl.DataFrame({
+        "user_id": [r[0] for r in rows], "rule": [r[1] for r in rows], "severity": ["low"] * len(rows),
+        "points": [r[2] for r in rows], "first_ts": [at(days=r[3]) for r in rows],
+        "last_ts": [at(days=r[3]) for r in rows], "device_id": [None] * len(rows), "ip": [None] * len(rows),
+        "evidence": ["{}"] * len(rows), "summary": ["s"] * len(rows)}, schema=CHECK_COLUMNS)
+    return finalize(df, load_config())
+
+
+USERS = pl.DataFrame({"user_id": ["a", "b", "c"]})
+NO_SCORES = pl.DataFrame(schema={"user_id": pl.String, "score": pl.Int64})
+
+
+def test_points_count_once_per_rule_window():
+    cfg = load_config()
+    f = findings([("a", "geo.impossible_travel", -30, 0), ("a", "geo.impossible_travel", -30, 5),
+                  ("a", "geo.impossible_travel", -30, 31), ("a", "device.lock_enabled", 5, 0),
+                  ("b", "behavior.sigma", -5, 0), ("b", "behavior.sigma", -5, 1)])
+    s, f2 = score_users(f, USERS, pl.DataFrame({"user_id": ["a"], "score": [700]}), cfg)
+    got = {r["user_id"]: (r["score_before"], r["penalty"], r["bonus"], r["score_after"], r["n_findings"],
+                          r["top_rule"], r["tier_before"], r["tier_after"]) for r in s.iter_rows(named=True)}
+    assert got == {"a": (700, -60, 5, 645, 4, "geo.impossible_travel", "excellent", "good"),
+                   "b": (600, -10, 0, 590, 2, "behavior.sigma", "good", "good"),
+                   "c": (600, 0, 0, 600, 0, None, "good", "good")}
+    assert f2.filter(pl.col("user_id") == "a").sort("first_ts")["counted"].to_list() == [True, True, False, True]
+
+
+def test_clamped_to_range():
+    cfg = load_config()
+    f = findings([("a", r, -100, 0) for r in ("device.emulator", "device.rooted", "device.bot_agent",
+                                              "device.id_conflict", "device.shared")])
+    s, _ = score_users(f, USERS.head(1), pl.DataFrame({"user_id": ["a"], "score": [320]}), cfg)
+    assert s.row(0, named=True)["score_after"] == 300 and s.row(0, named=True)["tier_after"] == "watch"
+
+
+def test_dismissals_count_nothing_and_giveback_is_capped():
+    cfg = load_config()
+    f = findings([("a", "device.emulator", -80, 0), ("a", "device.rooted", -50, 0), ("a", "device.shared", -40, 0),
+                  ("b", "device.emulator", -80, 0)])
+    ids = dict(zip(zip(f["user_id"], f["rule"]), f["finding_id"]))
+    dec = pl.DataFrame({"finding_id": [ids[("a", "device.emulator")], ids[("a", "device.rooted")],
+                                       ids[("b", "device.emulator")]],
+                        "decision": ["dismiss", "dismiss", "confirm"],
+                        "decided_at": [at(days=10)] * 3})
+    s, f2 = score_users(f, USERS.head(2), pl.DataFrame({"user_id": ["a", "b"], "score": [400, 700]}), cfg, dec)
+    a, b = s.row(0, named=True), s.row(1, named=True)
+    # a: raw penalty -170; dismissals would give back 130, capped at 15% of 400 = 60
+    assert (a["penalty"], a["score_after"]) == (-110, 300)  # 400 - 110 = 290, clamped
+    assert a["observation_until"] == at(days=55)
+    assert (b["penalty"], b["score_after"], b["observation_until"]) == (-80, 620, None)
+    assert f2.filter(pl.col("user_id") == "a").sort("rule")["decision"].to_list() == ["dismiss", "dismiss", None]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]),
+                          st.sampled_from(["geo.impossible_travel", "device.emulator", "device.stable_main",
+                                           "behavior.sigma", "device.lock_enabled"]),
+                          st.integers(-120, 60), st.integers(0, 90)), max_size=25),
+       st.lists(st.integers(300, 850), min_size=3, max_size=3))
+def test_score_invariants(rows, before):
+    cfg = load_config()
+    s, _ = score_users(findings(rows), USERS, pl.DataFrame({"user_id": ["a", "b", "c"], "score": before}), cfg)
+    for r in s.iter_rows(named=True):
+        assert r["score_after"] == min(850, max(300, r["score_before"] + r["penalty"] + r["bonus"]))
+        assert r["penalty"] <= 0 <= r["bonus"]
+        for t, key in (("tier_before", "score_before"), ("tier_after", "score_after")):
+            assert [n for n, lo, hi in cfg.tier_bands() if lo <= r[key] <= hi] == [r[t]]
+
+
+@pytest.mark.parametrize("days, counted", [(29, 1), (30, 2)])
+def test_window_boundary(days, counted):
+    cfg = load_config()
+    f = findings([("a", "geo.impossible_travel", -30, 0), ("a", "geo.impossible_travel", -30, days)])
+    s, f2 = score_users(f, USERS.head(1), NO_SCORES, cfg)
+    assert int(f2["counted"].sum()) == counted and s["penalty"][0] == -30 * counted
+    assert timedelta(days=days)

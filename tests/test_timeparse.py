@@ -1,0 +1,46 @@
+from datetime import datetime, timezone
+
+import polars as pl
+import pytest
+
+from fraud.timeparse import parse_timestamp, timestamp_from_native
+
+U = timezone.utc
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("2024-01-01T10:00:00+08:00", datetime(2024, 1, 1, 2, tzinfo=U)),
+    ("2024-01-01T10:00:00Z", datetime(2024, 1, 1, 10, tzinfo=U)),
+    ("2024-01-01 10:00:00.250Z", datetime(2024, 1, 1, 10, 0, 0, 250000, tzinfo=U)),
+    ("2024-01-01T10:00+0800", datetime(2024, 1, 1, 2, tzinfo=U)),
+    ("2024-01-01T10:00:00+08", datetime(2024, 1, 1, 2, tzinfo=U)),
+    ("2024-01-01T10:00:00", datetime(2024, 1, 1, 2, tzinfo=U)),  # naive: configured zone Asia/Shanghai
+    ("2024-01-01", datetime(2023, 12, 31, 16, tzinfo=U)),
+    ("1700000000", datetime(2023, 11, 14, 22, 13, 20, tzinfo=U)),
+    ("1700000000123", datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=U)),
+    ("1700000000123456", datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=U)),
+])
+def test_parses_iso_and_epoch(raw, expected):
+    out = pl.select(parse_timestamp(pl.lit(raw), "Asia/Shanghai")).item()
+    assert out == expected
+
+
+@pytest.mark.parametrize("raw", ["junk", "", "2024-13-01T00:00:00Z", "1800-01-01T00:00:00Z", "2200-01-01T00:00:00Z",
+                                 "99999999999999999999"])
+def test_unparseable_or_implausible_is_null(raw):
+    assert pl.select(parse_timestamp(pl.lit(raw), "UTC")).item() is None
+
+
+def test_same_instant_in_two_offsets_is_equal():
+    s = pl.DataFrame({"ts": ["2024-06-01T08:00:00+08:00", "2024-06-01T01:00:00+01:00", "2024-06-01T00:00:00Z"]})
+    out = s.select(parse_timestamp(pl.col("ts"), "UTC")).to_series()
+    assert out.n_unique() == 1
+
+
+def test_native_parquet_types():
+    naive = pl.Series([datetime(2024, 1, 1, 8)])
+    out = pl.select(timestamp_from_native(pl.lit(naive), naive.dtype, "Asia/Shanghai")).item()
+    assert out == datetime(2024, 1, 1, 0, tzinfo=U)
+    ints = pl.Series([1_700_000_000_000])
+    assert pl.select(timestamp_from_native(pl.lit(ints), ints.dtype, "UTC")).item() == \
+        datetime(2023, 11, 14, 22, 13, 20, tzinfo=U)
