@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Benchmark: the full `fraud scan` against the Polars floor on the same files.
+
+    python bench/run.py                    # 10M login events (~200k users), Parquet
+    python bench/run.py --events 1e6       # a quick run
+    python bench/run.py --events 1e6 --csv # also time the scan on CSV input
+
+Generates (or reuses, under bench/data/) a synthetic data set with `fraud.synth.generate`, widened to real-log
+cardinalities (100k+ distinct user agents, 1M+ distinct IPs at 10M events), runs `fraud scan` in a child process
+and, in the same run, the floor: bare Polars reading the same files, sorting logins by (user, ts) and one
+group_by(user) with counts and distinct counts. Prints rows/s, seconds per stage (from summary.json), peak RSS
+of each child and the ratio scan/floor.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+HERE = Path(__file__).resolve().parent
+EVENTS_PER_USER = 50  # roughly what the synthetic population logs in 90 days
+
+FLOOR = r"""
+import sys, time, polars as pl
+d = sys.argv[1]; ext = sys.argv[2]
+t = time.perf_counter()
+read = pl.scan_parquet if ext == "parquet" else pl.scan_csv
+lg = read(f"{d}/logins.{ext}")
+out = (lg.sort(["user_id", "ts"]).group_by("user_id")
+       .agg(pl.len(), pl.col("ip").n_unique(), pl.col("device_id").n_unique(), pl.col("user_agent").n_unique())
+       .collect())
+for k in ("devices", "locations"):
+    read(f"{d}/{k}.{ext}").select(pl.len()).collect()
+print(time.perf_counter() - t)
+"""
+
+
+WRAP = r"""
+import resource, subprocess, sys
+rc = subprocess.call(sys.argv[1:], stdout=sys.stdout, stderr=sys.stderr)
+print("PEAK_RSS_KB", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)
+sys.exit(rc)
+"""
+
+
+def child(cmd: list[str]) -> tuple[float, float, str]:
+    """Run a command in its own wrapper process; wall seconds, the command's peak RSS in GiB, its stdout."""
+    t = time.perf_counter()
+    p = subprocess.run([sys.executable, "-c", WRAP, *cmd], capture_output=True, text=True)
+    secs = time.perf_counter() - t
+    if p.returncode not in (0, 3):
+        sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-3000:]}")
+    kb = int(p.stderr.rsplit("PEAK_RSS_KB", 1)[1].split()[0])
+    return secs, kb / 1024 / 1024, p.stdout
+
+
+def widen(data: Path, seed: int) -> None:
+    """Give the logins real-log cardinalities: per-user browser builds and per-session IPs."""
+    lg = pl.read_parquet(data / "logins.parquet")
+    n = lg.height
+    h = pl.col("user_id").hash(seed) % 997
+    lg = lg.with_columns(
+        pl.when(pl.col("user_agent").str.contains(r"Chrome/\d+"))
+        .then(pl.col("user_agent").str.replace(r"Chrome/(\d+)\.0\.\d+\.\d+", "Chrome/$1.0.BUILD")
+              .str.replace("BUILD", pl.format("{}.{}", h, pl.col("user_id").hash(seed + 1) % 211), literal=True))
+        .otherwise(pl.col("user_agent")).alias("user_agent"),
+        pl.when(pl.int_range(n) % 3 == 0)
+        .then(pl.format("{}.{}.{}.{}", 1 + pl.int_range(n).hash(seed) % 223, pl.int_range(n).hash(seed + 2) % 256,
+                        pl.int_range(n).hash(seed + 3) % 256, 1 + pl.int_range(n).hash(seed + 4) % 254))
+        .otherwise(pl.col("ip")).alias("ip"),
+    )
+    lg.write_parquet(data / "logins.parquet")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=float, default=1e7, help="login events (default 1e7)")
+    ap.add_argument("--data", type=Path, default=None, help="data folder (default bench/data/<events>)")
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--csv", action="store_true", help="also time the scan on CSV copies of the inputs")
+    ap.add_argument("--regenerate", action="store_true")
+    a = ap.parse_args()
+    events = int(a.events)
+    users = max(100, events // EVENTS_PER_USER)
+    data = a.data or HERE / "data" / f"e{events}"
+    if a.regenerate or not (data / "logins.parquet").exists():
+        from fraud.synth import generate
+
+        t = time.perf_counter()
+        generate(data, users=users, seed=a.seed, fmt="parquet")
+        widen(data, a.seed)
+        print(f"generated {data} in {time.perf_counter() - t:.1f}s")
+    counts = {k: pl.scan_parquet(data / f"{k}.parquet").select(pl.len()).collect().item()
+              for k in ("logins", "devices", "locations")}
+    lg = pl.scan_parquet(data / "logins.parquet")
+    card = lg.select(pl.col("user_id").n_unique().alias("users"), pl.col("user_agent").n_unique().alias("uas"),
+                     pl.col("ip").n_unique().alias("ips")).collect().row(0, named=True)
+    total = sum(counts.values())
+    print(f"data: {counts['logins']:,} login events, {counts['devices']:,} device snapshots, "
+          f"{counts['locations']:,} location pings; {card['users']:,} users, {card['uas']:,} distinct UAs, "
+          f"{card['ips']:,} distinct IPs")
+
+    floor_s, floor_rss, _ = child([sys.executable, "-c", FLOOR, str(data), "parquet"])
+    out = Path(tempfile.mkdtemp(prefix="fraud-bench-"))
+    scan_s, scan_rss, _ = child([sys.executable, "-m", "fraud.cli.main", "scan", str(data), "--out", str(out)])
+    summ = json.loads((out / "summary.json").read_text())
+    print(f"\nfloor (polars read + sort + group_by): {floor_s:8.1f} s  peak RSS {floor_rss:5.2f} GiB")
+    print(f"fraud scan (parquet):                  {scan_s:8.1f} s  peak RSS {scan_rss:5.2f} GiB  "
+          f"{total / scan_s:,.0f} rows/s  ratio scan/floor {scan_s / floor_s:.1f}x")
+    print("stages (s): " + ", ".join(f"{k}={v:.1f}" for k, v in summ["timings_s"].items()))
+    for k, v in summ.get("checks", {}).items():
+        extra = {kk: vv for kk, vv in v.items() if kk not in ("status", "findings")}
+        if extra:
+            print(f"  {k}: {extra}")
+    print(f"findings: {summ['findings']['total']:,}")
+    if a.csv:
+        csv_dir = data / "csv"
+        if not (csv_dir / "logins.csv").exists():
+            csv_dir.mkdir(exist_ok=True)
+            for k in ("logins", "devices", "locations", "scores"):
+                pl.read_parquet(data / f"{k}.parquet").write_csv(csv_dir / f"{k}.csv")
+        out2 = Path(tempfile.mkdtemp(prefix="fraud-bench-csv-"))
+        csv_s, csv_rss, _ = child([sys.executable, "-m", "fraud.cli.main", "scan", str(csv_dir), "--out", str(out2)])
+        print(f"fraud scan (csv):                      {csv_s:8.1f} s  peak RSS {csv_rss:5.2f} GiB  "
+              f"{total / csv_s:,.0f} rows/s")
+
+
+if __name__ == "__main__":
+    main()
