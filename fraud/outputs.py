@@ -77,3 +77,29 @@ def prepare_out(out: str | Path) -> Path:
     if not os.access(p, os.W_OK):
         raise FraudError(f"{p}: output folder is not writable")
     return p
+
+
+class staged_output:  # noqa: N801 - used as a context manager
+    """Write a scan's files into a hidden staging folder inside ``out`` and move them into place only when
+    all were written: an interrupted scan leaves the previous outputs as they were.
+
+        with staged_output(out) as stage:
+            write_table(df, stage, "findings")
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+
+    def __enter__(self) -> Path:
+        self.stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.out))
+        return self.stage
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                for f in sorted(self.stage.iterdir()):
+                    os.replace(f, self.out / f.name)
+        finally:
+            for f in self.stage.iterdir():
+                f.unlink(missing_ok=True)
+            self.stage.rmdir()

@@ -5,20 +5,26 @@ from pathlib import Path
 from typing import Any
 
 from fraud.config import Config, load_config
-from fraud.outputs import prepare_out, write_csv, write_json, write_table, write_text
+from fraud.outputs import prepare_out, staged_output, write_csv, write_json, write_table, write_text
 from fraud.pipeline import Progress, ScanInputs, ScanResult, Timer, scan
 from fraud.report import render_report
 
 
 def scan_to(inputs: ScanInputs, out: str | Path, cfg: Config | None = None, *, model: Any = None,
             progress: Progress | None = None) -> ScanResult:
-    """Scan and write every contract output into ``out`` (each file replaced atomically)."""
+    """Scan and write every contract output into ``out``; the files replace the previous ones only once all
+    of them are written."""
     cfg = cfg or load_config()
-    out_dir = prepare_out(out)
     res = scan(inputs, cfg, model=model, progress=progress)
     if progress:
         progress("write")
     t = Timer()
+    with staged_output(prepare_out(out)) as out_dir:
+        _write_all(res, out_dir, inputs, cfg, t)
+    return res
+
+
+def _write_all(res: ScanResult, out_dir: Path, inputs: ScanInputs, cfg: Config, t: Timer) -> None:
     with t("write"):
         write_table(res.findings, out_dir, "findings")
         write_table(res.scores, out_dir, "scores")
@@ -30,7 +36,6 @@ def scan_to(inputs: ScanInputs, out: str | Path, cfg: Config | None = None, *, m
                                                           decisions))
     res.summary["timings_s"].update(t.stages)
     write_json(out_dir / "summary.json", res.summary)
-    return res
 
 
 def run_demo(out: str | Path = "fraud-demo", users: int = 2000, seed: int = 7,

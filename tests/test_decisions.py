@@ -1,0 +1,48 @@
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
+
+import polars as pl
+import pytest
+
+from fraud.config import load_config
+from fraud.decisions import append_decision, load_decisions
+from fraud.errors import DecisionError
+
+
+def _append_many(args):
+    path, who = args
+    for i in range(40):
+        append_decision(path, f"f{who}-{i}", "dismiss", reviewer=who, note="same, time")
+    return who
+
+
+def test_concurrent_reviews_all_land(tmp_path):
+    path = tmp_path / "decisions.csv"
+    with ProcessPoolExecutor(2) as ex:
+        list(ex.map(_append_many, [(path, "a"), (path, "b")]))
+    df = pl.read_csv(path)
+    assert df.height == 80 and df["finding_id"].n_unique() == 80
+    assert df.columns == ["finding_id", "decision", "decided_at", "reviewer", "note"]
+
+
+def test_latest_decision_wins_and_bad_words_are_rejected(tmp_path, cfg):
+    path = tmp_path / "decisions.csv"
+    append_decision(path, "f1", "dismiss", now=datetime(2024, 1, 1, tzinfo=timezone.utc))
+    append_decision(path, "f1", "confirm", now=datetime(2024, 1, 2, tzinfo=timezone.utc))
+    with open(path, "a") as fh:
+        fh.write("f2,maybe,2024-01-03T00:00:00Z,x,\n")
+    good, bad, loaded = load_decisions(path, cfg)
+    assert good.select("finding_id", "decision").rows() == [("f1", "confirm")]
+    assert bad.select("row", "reason").rows() == [(3, "decision must be confirm or dismiss: maybe")]
+
+
+def test_unknown_finding_refused_unless_forced(tmp_path):
+    with pytest.raises(DecisionError, match="unknown finding id 'zz'"):
+        append_decision(tmp_path / "d.csv", "zz", "dismiss", known_ids={"a"})
+    assert append_decision(tmp_path / "d.csv", "zz", "dismiss", known_ids={"a"}, force=True)["finding_id"] == "zz"
+    with pytest.raises(DecisionError, match="decision must be one of confirm, dismiss"):
+        append_decision(tmp_path / "d.csv", "a", "maybe")
+
+
+def test_config_fixture_is_default():
+    assert load_config().observation_days == 45

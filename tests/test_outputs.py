@@ -1,0 +1,70 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+
+import polars as pl
+import pytest
+
+import fraud.runner
+from fraud.config import load_config
+from fraud.outputs import csv_safe, staged_output, write_table
+from fraud.pipeline import ScanInputs
+from fraud.runner import scan_to
+
+LOGINS = ("ts,user_id,user_agent\n2024-03-01T08:00:00Z,u1,curl/8.4.0\n2024-03-01T09:00:00Z,u2,Mozilla/5.0 (X11)\n")
+
+
+def test_csv_form_neutralises_formulas_and_writes_utc_z():
+    df = pl.DataFrame({"s": ["=cmd()", "+1", "-2", "@x", "ok", None, "{\"a\": 1}"],
+                       "t": [datetime(2024, 1, 1, 8, tzinfo=timezone.utc)] * 7, "n": [-30] * 7})
+    out = csv_safe(df)
+    assert out["s"].to_list() == ["'=cmd()", "'+1", "'-2", "'@x", "ok", None, "{\"a\": 1}"]
+    assert out["t"][0] == "2024-01-01T08:00:00Z" and out["n"][0] == -30
+
+
+def test_failed_write_leaves_previous_outputs(tmp_path, monkeypatch):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text(LOGINS)
+    out = tmp_path / "out"
+    scan_to(ScanInputs.from_folder(d), out, load_config())
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (d / "logins.csv").write_text(LOGINS.replace("u2,Mozilla/5.0 (X11)", "u2,python-requests/2.31"))
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(fraud.runner, "render_report", boom)
+    with pytest.raises(OSError):
+        scan_to(ScanInputs.from_folder(d), out, load_config())
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no staging folder left, nothing changed
+
+
+def test_staged_output_moves_all_files_at_the_end(tmp_path):
+    with staged_output(tmp_path) as stage:
+        write_table(pl.DataFrame({"a": [1]}), stage, "t")
+        assert not (tmp_path / "t.parquet").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.csv", "t.parquet"]
+
+
+def test_killed_scan_leaves_previous_outputs_intact(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text(LOGINS)
+    out = tmp_path / "out"
+    scan_to(ScanInputs.from_folder(d), out, load_config())
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    n = 400_000  # big enough that the scan is still reading when killed
+    big = pl.DataFrame({"ts": ["2024-03-01T08:00:00Z"] * n, "user_id": [f"u{i % 5000}" for i in range(n)],
+                        "user_agent": ["curl/8.4.0"] * n})
+    big.write_csv(d / "logins.csv")
+    p = subprocess.Popen([sys.executable, "-m", "fraud.cli.main", "scan", str(d), "--out", str(out)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert after == before
