@@ -6,22 +6,35 @@ from typing import Any
 
 from fraud.config import Config, load_config
 from fraud.outputs import prepare_out, staged_output, write_csv, write_json, write_table, write_text
+from fraud.privacy import Pseudonymizer
 from fraud.pipeline import Progress, ScanInputs, ScanResult, Timer, scan
 from fraud.report import render_report
 
 
 def scan_to(inputs: ScanInputs, out: str | Path, cfg: Config | None = None, *, model: Any = None,
-            progress: Progress | None = None) -> ScanResult:
+            progress: Progress | None = None, pseudonymize: str | None = None) -> ScanResult:
     """Scan and write every contract output into ``out``; the files replace the previous ones only once all
-    of them are written."""
+    of them are written. With ``pseudonymize`` (a key), identifiers in every output are keyed tokens."""
     cfg = cfg or load_config()
     res = scan(inputs, cfg, model=model, progress=progress)
+    if pseudonymize is not None:
+        pseudonymize_result(res, pseudonymize)
     if progress:
         progress("write")
     t = Timer()
     with staged_output(prepare_out(out)) as out_dir:
         _write_all(res, out_dir, inputs, cfg, t)
     return res
+
+
+def pseudonymize_result(res: ScanResult, key: str) -> None:
+    """Replace identifiers in the result's tables and in the parsed inputs the report reads (in place)."""
+    p = Pseudonymizer(key, res.context.frames, res.rejected)
+    res.findings, res.scores, res.profiles, res.rejected = (p.apply(df) for df in (res.findings, res.scores,
+                                                                                   res.profiles, res.rejected))
+    res.context.frames = {k: p.apply(lf) for k, lf in res.context.frames.items()}
+    res.context._cache.clear()
+    res.summary["pseudonymized"] = True
 
 
 def _write_all(res: ScanResult, out_dir: Path, inputs: ScanInputs, cfg: Config, t: Timer) -> None:

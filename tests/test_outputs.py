@@ -68,3 +68,22 @@ def test_killed_scan_leaves_previous_outputs_intact(tmp_path):
     p.wait()
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     assert after == before
+
+
+def test_pseudonymize_replaces_identifiers_everywhere(tmp_path):
+    from fraud.privacy import token
+
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text("ts,user_id,user_agent,ip,device_id\n"
+                                  "2024-03-01T08:00:00Z,alice,curl/8.4.0,9.8.7.6,dev-1\n"
+                                  "bad-time,bob,x,9.8.7.5,dev-2\n")
+    out = tmp_path / "out"
+    scan_to(ScanInputs.from_folder(d), out, load_config(), pseudonymize="s3cret")
+    text = "".join(p.read_text(errors="replace") for p in out.iterdir() if p.suffix in (".csv", ".html", ".json"))
+    text += "".join(str(pl.read_parquet(p).to_dicts()) for p in out.glob("*.parquet"))
+    for clear in ("alice", "bob", "9.8.7.6", "9.8.7.5", "dev-1", "dev-2"):
+        assert clear not in text, clear
+    f = pl.read_parquet(out / "findings.parquet")
+    assert f["user_id"].to_list() == [token("alice", b"s3cret")]
+    assert f["ip"].to_list() == [token("9.8.7.6", b"s3cret")]

@@ -67,6 +67,9 @@ def scan(
     config: Annotated[Path | None, typer.Option(help="TOML config overriding the default rules")] = None,
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="exit 3 when a finding has this severity or "
                                                                  "above (info|low|medium|high|critical)")] = None,
+    pseudonymize: Annotated[str | None, typer.Option(help="replace user, device and network ids in every output "
+                                                          "with keyed HMAC-SHA256 tokens", envvar="FRAUD_PSEUDO_KEY",
+                                                     show_envvar=True)] = None,
 ) -> None:
     """Scan inputs and write findings, scores, profiles, summary.json, rejected.csv and report.html."""
     from fraud.pipeline import ScanInputs
@@ -80,7 +83,7 @@ def scan(
         inputs = ScanInputs.from_folder(folder, **given) if folder is not None else ScanInputs(**given)
         prog, cb = _progress()
         with prog:
-            res = scan_to(inputs, out, cfg, progress=cb)
+            res = scan_to(inputs, out, cfg, progress=cb, pseudonymize=pseudonymize)
     except FraudError as e:
         raise fail(e) from None
     _print_summary(res.summary, out)
