@@ -150,10 +150,10 @@ def _apply_mapping(df: pl.DataFrame, schema: InputSchema, cfg: Config, path: Pat
     return df
 
 
-def _parse(df: pl.DataFrame, schema: InputSchema, tz: str) -> tuple[list[pl.Expr], list[pl.Expr]]:
-    """Expressions that parse each canonical column, and expressions giving a reason (or null) per row."""
+def _parse(df: pl.DataFrame, schema: InputSchema, tz: str) -> tuple[list[pl.Expr], list[tuple[pl.Expr, pl.Expr]]]:
+    """Expressions that parse each canonical column, and (is-bad, reason) expression pairs per check."""
     values: list[pl.Expr] = []
-    reasons: list[pl.Expr] = []
+    checks: list[tuple[pl.Expr, pl.Expr]] = []
     for col, kind in schema.columns.items():
         if col not in df.columns:
             default = schema.defaults.get(col)
@@ -163,39 +163,33 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str) -> tuple[list[pl.Expr
         dtype = df.schema[col]
         raw = pl.col(col)
         text = raw.cast(pl.String).str.strip_chars()
-        present = text.is_not_null() & (text != "")
+        shown = text.str.slice(0, 40)
+        # Native (Parquet/JSON) values need no text round trip to tell present from missing.
+        present = (text.is_not_null() & (text != "")) if dtype == pl.String else raw.is_not_null()
         if kind == TIMESTAMP:
             v = parse_timestamp(raw, tz) if dtype == pl.String else timestamp_from_native(raw, dtype, tz)
-            bad = present & v.is_null()
-            reasons.append(pl.when(bad).then(pl.format(f"bad timestamp in column {col}: {{}}", text.str.slice(0, 40))))
-        elif kind == FLOAT:
-            v = raw.cast(pl.Float64, strict=False) if dtype != pl.String else text.cast(pl.Float64, strict=False)
-            bad = present & (v.is_null() | v.is_nan() | v.is_infinite())
-            reasons.append(pl.when(bad).then(pl.format(f"bad number in column {col}: {{}}", text.str.slice(0, 40))))
-            v = pl.when(bad).then(None).otherwise(v)
-            if col in schema.ranges:
-                lo, hi = schema.ranges[col]
-                reasons.append(pl.when(v.is_not_null() & ~v.is_between(lo, hi))
-                               .then(pl.format(f"{col} out of range {lo:g}..{hi:g}: {{}}", v)))
-        elif kind == INT:
+            checks.append((present & v.is_null(), pl.format(f"bad timestamp in column {col}: {{}}", shown)))
+        elif kind in (FLOAT, INT):
             f = raw.cast(pl.Float64, strict=False) if dtype != pl.String else text.cast(pl.Float64, strict=False)
-            bad = present & (f.is_null() | f.is_nan() | f.is_infinite() | (f != f.round(0)))
-            reasons.append(pl.when(bad).then(pl.format(f"bad integer in column {col}: {{}}", text.str.slice(0, 40))))
-            v = pl.when(bad).then(None).otherwise(f).cast(pl.Int64, strict=False)
+            bad = present & (f.is_null() | f.is_nan() | f.is_infinite())
+            if kind == INT:
+                bad = bad | (present & (f != f.round(0)))
+            word = "number" if kind == FLOAT else "integer"
+            checks.append((bad, pl.format(f"bad {word} in column {col}: {{}}", shown)))
+            v = pl.when(bad).then(None).otherwise(f)
+            v = v.cast(pl.Int64, strict=False) if kind == INT else v
             if col in schema.ranges:
                 lo, hi = schema.ranges[col]
-                reasons.append(pl.when(v.is_not_null() & ~v.is_between(lo, hi))
-                               .then(pl.format(f"{col} out of range {lo:g}..{hi:g}: {{}}", v)))
+                checks.append((v.is_not_null() & ~v.is_between(lo, hi),
+                               pl.format(f"{col} out of range {lo:g}..{hi:g}: {{}}", v)))
         elif kind == BOOL:
             if dtype == pl.Boolean:
                 v = raw
-                bad = pl.lit(False)
             else:
                 low = text.str.to_lowercase()
                 v = pl.when(low.is_in(TRUE_WORDS)).then(True).when(low.is_in(FALSE_WORDS)).then(False) \
                     .otherwise(None)
-                bad = present & v.is_null()
-            reasons.append(pl.when(bad).then(pl.format(f"bad boolean in column {col}: {{}}", text.str.slice(0, 40))))
+                checks.append((present & v.is_null(), pl.format(f"bad boolean in column {col}: {{}}", shown)))
             if col in schema.defaults:
                 v = v.fill_null(schema.defaults[col])
         else:  # STRING
@@ -203,15 +197,33 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str) -> tuple[list[pl.Expr
             if col in schema.defaults:
                 v = v.fill_null(pl.lit(schema.defaults[col]))
         if col in schema.required:
-            reasons.append(pl.when(~present).then(pl.lit(f"missing required value {col}")))
+            checks.append((~present, pl.lit(f"missing required value {col}")))
         values.append(v.alias(col))
     if "lat" in schema.columns and "lon" in schema.columns and "lat" in df.columns and "lon" in df.columns:
-        lat_t = pl.col("lat").cast(pl.String).str.strip_chars()
-        lon_t = pl.col("lon").cast(pl.String).str.strip_chars()
-        has_lat = lat_t.is_not_null() & (lat_t != "")
-        has_lon = lon_t.is_not_null() & (lon_t != "")
-        reasons.append(pl.when(has_lat != has_lon).then(pl.lit("only one of lat/lon given")))
-    return values, reasons
+        given = [(pl.col(c).cast(pl.String).str.strip_chars().fill_null("") != "") for c in ("lat", "lon")]
+        checks.append((given[0] != given[1], pl.lit("only one of lat/lon given")))
+    return values, checks
+
+
+def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: str) -> tuple[pl.DataFrame,
+                                                                                             pl.DataFrame]:
+    """Parse one file's raw frame: (valid typed rows with ``_file``/``_row``, rejected rows with reasons).
+
+    The reason strings are built only for the (few) bad rows."""
+    values, checks = _parse(raw, schema, tz)
+    bad_any = pl.any_horizontal([b.fill_null(False) for b, _ in checks]) if checks else pl.lit(False)
+    lf = raw.lazy().with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64),
+                                                                  bad_any.alias("_bad"))
+    good = lf.filter(~pl.col("_bad")).select(*values, pl.lit(str(path)).alias("_file"), "_row")
+    reason = pl.concat_str([pl.when(b.fill_null(False)).then(m) for b, m in checks], separator="; ",
+                           ignore_nulls=True)
+    bad = lf.filter(pl.col("_bad")).select(
+        pl.lit(kind).alias("input"), pl.lit(str(path)).alias("file"), pl.col("_row").alias("row"),
+        reason.alias("reason"),
+        pl.struct(pl.col(raw.columns).cast(pl.String)).struct.json_encode().str.slice(0, RAW_PREVIEW_CHARS)
+        .alias("raw"))
+    good_df, bad_df = pl.collect_all([good, bad])
+    return good_df, bad_df
 
 
 def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
@@ -233,24 +245,10 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         extras |= {c for c in raw.columns if c not in schema.columns}
         raw = raw.select([c for c in raw.columns if c in schema.columns])
         rows_read += raw.height
-        values, reasons = _parse(raw, schema, cfg.timezone)
-        reason = pl.concat_str(reasons, separator="; ", ignore_nulls=True) if reasons else pl.lit(None, pl.String)
-        parsed = raw.with_row_index("_row", offset=1).with_columns(
-            pl.col("_row").cast(pl.Int64),
-            pl.when(reason == "").then(None).otherwise(reason).alias("_reason"),
-            pl.lit(str(path)).alias("_file"),
-        )
-        bad = parsed.filter(pl.col("_reason").is_not_null())
-        if bad.height:
-            raw_cols = [c for c in raw.columns]
-            rejects.append(bad.select(
-                pl.lit(kind).alias("input"), pl.col("_file").alias("file"), pl.col("_row").alias("row"),
-                pl.col("_reason").alias("reason"),
-                pl.struct(pl.col(raw_cols).cast(pl.String)).struct.json_encode().str.slice(0, RAW_PREVIEW_CHARS)
-                .alias("raw"),
-            ))
-        good = parsed.filter(pl.col("_reason").is_null()).select(*values, "_file", "_row")
+        good, bad = _split(raw, schema, cfg.timezone, path, kind)
         frames.append(good)
+        if bad.height:
+            rejects.append(bad)
     empty = pl.DataFrame(schema={**schema.polars_schema(), "_file": pl.String, "_row": pl.Int64})
     frame = pl.concat([empty, *frames], how="vertical_relaxed") if frames else empty
     rejected = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTED_COLUMNS)
