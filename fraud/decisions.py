@@ -9,6 +9,8 @@ from pathlib import Path
 
 import polars as pl
 
+from fraud.exprs import fmt
+
 from fraud.config import Config
 from fraud.errors import DecisionError
 from fraud.inputs import LoadedInput, read_input
@@ -22,7 +24,7 @@ def latest_decisions(loaded: LoadedInput) -> tuple[pl.DataFrame, pl.DataFrame]:
     f = loaded.frame.with_columns(pl.col("decision").str.to_lowercase())
     bad = f.filter(~pl.col("decision").is_in(VALID)).select(
         pl.lit("decisions").alias("input"), pl.col("_file").alias("file"), pl.col("_row").alias("row"),
-        pl.format("decision must be confirm or dismiss: {}", pl.col("decision")).alias("reason"),
+        fmt("decision must be confirm or dismiss: {}", pl.col("decision")).alias("reason"),
         pl.col("finding_id").alias("raw"))
     good = (f.filter(pl.col("decision").is_in(VALID)).sort(["finding_id", "decided_at", "_file", "_row"])
             .group_by("finding_id", maintain_order=True).last())

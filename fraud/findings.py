@@ -12,6 +12,8 @@ from collections.abc import Mapping
 
 import polars as pl
 
+from fraud.exprs import fmt
+
 from fraud.config import Config, Rule
 from fraud.schema import CHECK_COLUMNS, FINDINGS_SCHEMA, TS
 
@@ -94,7 +96,7 @@ def finalize(findings: pl.DataFrame, cfg: Config) -> pl.DataFrame:
     # Two findings with identical subject and window but different evidence get a distinguishing suffix.
     df = df.sort(["finding_id", "evidence"]).with_columns(
         pl.when(pl.int_range(pl.len()).over("finding_id") > 0)
-        .then(pl.format("{}-{}", "finding_id", pl.int_range(pl.len()).over("finding_id")))
+        .then(fmt("{}-{}", "finding_id", pl.int_range(pl.len()).over("finding_id")))
         .otherwise(pl.col("finding_id")).alias("finding_id"))
     return df.select(list(FINDINGS_SCHEMA)).sort(
         ["user_id", "rule", "first_ts", "device_id", "ip", "finding_id"], nulls_last=True)

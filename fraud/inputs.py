@@ -16,6 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
+from fraud.exprs import fmt
+
 from fraud.config import Config
 from fraud.errors import InputError
 from fraud.schema import BOOL, FLOAT, INPUT_SCHEMAS, INT, TIMESTAMP, InputSchema
@@ -168,20 +170,20 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str) -> tuple[list[pl.Expr
         present = (text.is_not_null() & (text != "")) if dtype == pl.String else raw.is_not_null()
         if kind == TIMESTAMP:
             v = parse_timestamp(raw, tz) if dtype == pl.String else timestamp_from_native(raw, dtype, tz)
-            checks.append((present & v.is_null(), pl.format(f"bad timestamp in column {col}: {{}}", shown)))
+            checks.append((present & v.is_null(), fmt(f"bad timestamp in column {col}: {{}}", shown)))
         elif kind in (FLOAT, INT):
             f = raw.cast(pl.Float64, strict=False) if dtype != pl.String else text.cast(pl.Float64, strict=False)
             bad = present & (f.is_null() | f.is_nan() | f.is_infinite())
             if kind == INT:
                 bad = bad | (present & (f != f.round(0)))
             word = "number" if kind == FLOAT else "integer"
-            checks.append((bad, pl.format(f"bad {word} in column {col}: {{}}", shown)))
+            checks.append((bad, fmt(f"bad {word} in column {col}: {{}}", shown)))
             v = pl.when(bad).then(None).otherwise(f)
             v = v.cast(pl.Int64, strict=False) if kind == INT else v
             if col in schema.ranges:
                 lo, hi = schema.ranges[col]
                 checks.append((v.is_not_null() & ~v.is_between(lo, hi),
-                               pl.format(f"{col} out of range {lo:g}..{hi:g}: {{}}", v)))
+                               fmt(f"{col} out of range {lo:g}..{hi:g}: {{}}", v)))
         elif kind == BOOL:
             if dtype == pl.Boolean:
                 v = raw
@@ -189,7 +191,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str) -> tuple[list[pl.Expr
                 low = text.str.to_lowercase()
                 v = pl.when(low.is_in(TRUE_WORDS)).then(True).when(low.is_in(FALSE_WORDS)).then(False) \
                     .otherwise(None)
-                checks.append((present & v.is_null(), pl.format(f"bad boolean in column {col}: {{}}", shown)))
+                checks.append((present & v.is_null(), fmt(f"bad boolean in column {col}: {{}}", shown)))
             if col in schema.defaults:
                 v = v.fill_null(schema.defaults[col])
         else:  # STRING

@@ -2,7 +2,8 @@
 
 * Points of one rule count at most once per user per window of that rule: a user's findings of a rule fall
   into consecutive ``window_days`` windows anchored at that user's first finding of the rule; in each window
-  only the finding with the largest points (by magnitude) counts.
+  only the finding with the largest points (by magnitude) counts. A rule with ``count_per_device`` (the
+  device-lock bonus, one finding per device) counts once per user and device per window instead.
 * A reviewer's decision overrides a finding: confirmed keeps its points, dismissed counts none. What
   dismissals give back to one user in one scan is capped at ``dismiss_cap_share`` of ``score_before``
   (the rest stays in ``penalty``), and the user is under observation until ``observation_days`` after the
@@ -31,19 +32,23 @@ def counted_flags(findings: pl.DataFrame, cfg: Config, dismissed: pl.Expr | None
     ``dismissed`` (a Boolean expression) removes findings before the windows are formed.
     """
     window_us = {rid: int(r.window_days * 86_400e6) for rid, r in cfg.rules.items()}
+    per_device = [rid for rid, r in cfg.rules.items() if r.params.get("count_per_device")]
     keep = ~dismissed.fill_null(False) if dismissed is not None else pl.lit(True)
     f = findings.with_row_index("_i").with_columns(
         keep.alias("_keep"),
         pl.col("rule").replace_strict(window_us, default=86_400_000_000, return_dtype=pl.Int64).alias("_win"),
+        # Rules counted per device window by window (e.g. device.lock_enabled) key their windows by device too.
+        pl.when(pl.col("rule").is_in(per_device)).then(pl.col("device_id")).otherwise(pl.lit("")).fill_null("")
+        .alias("_sub"),
     )
     cand = f.filter(pl.col("_keep") & pl.col("user_id").is_not_null() & (pl.col("points") != 0))
     cand = cand.with_columns(
-        ((pl.col("first_ts") - pl.col("first_ts").min().over("user_id", "rule")).dt.total_microseconds()
+        ((pl.col("first_ts") - pl.col("first_ts").min().over("user_id", "rule", "_sub")).dt.total_microseconds()
          // pl.col("_win")).alias("_bucket"),
         pl.col("points").abs().alias("_mag"),
-    ).sort(["user_id", "rule", "_bucket", "_mag", "first_ts", "finding_id"],
-           descending=[False, False, False, True, False, False])
-    winners = cand.group_by("user_id", "rule", "_bucket", maintain_order=True).agg(pl.col("_i").first())
+    ).sort(["user_id", "rule", "_sub", "_bucket", "_mag", "first_ts", "finding_id"],
+           descending=[False, False, False, False, True, False, False])
+    winners = cand.group_by("user_id", "rule", "_sub", "_bucket", maintain_order=True).agg(pl.col("_i").first())
     return f.select(pl.col("_i").is_in(winners["_i"].implode()).alias("counted")).to_series()
 
 

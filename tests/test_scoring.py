@@ -89,3 +89,13 @@ def test_window_boundary(days, counted):
     s, f2 = score_users(f, USERS.head(1), NO_SCORES, cfg)
     assert int(f2["counted"].sum()) == counted and s["penalty"][0] == -30 * counted
     assert timedelta(days=days)
+
+
+def test_lock_bonus_counts_per_device():
+    cfg = load_config()
+    df = pl.DataFrame({
+        "user_id": ["a"] * 3, "rule": ["device.lock_enabled"] * 3, "severity": ["info"] * 3, "points": [5] * 3,
+        "first_ts": [at()] * 3, "last_ts": [at()] * 3, "device_id": ["d1", "d2", "d3"], "ip": [None] * 3,
+        "evidence": ["{}"] * 3, "summary": ["s"] * 3}, schema=CHECK_COLUMNS)
+    s, _ = score_users(finalize(df, cfg), USERS.head(1), NO_SCORES, cfg)
+    assert s["bonus"].to_list() == [15]

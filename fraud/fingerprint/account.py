@@ -1,50 +1,117 @@
-"""Account-event checks. ``account.login_failures``: a burst of failed logins followed by a success (a
-guessed or stuffed password that worked)."""
+"""Account-event checks: ``account.login_failures`` (a burst of failed logins followed by a success: a guessed
+or stuffed password that worked), ``account.password_churn`` (too many password changes) and ``ip.spray``
+(one IP failing logins on many accounts: password spraying; an IP-only alert, victims are not penalised).
+"""
 from __future__ import annotations
 
 import polars as pl
 
 from fraud.context import ScanContext
 from fraud.findings import emit
+from fraud.fingerprint.common import US_PER_DAY, US_PER_MINUTE, coverage_episodes, fmt, iso, member_runs, window_members
 from fraud.registry import register
+
+
+def _failed() -> pl.Expr:
+    return ~pl.col("success").fill_null(True)
 
 
 @register("account.login_failures", rules="account.login_failures", family="fingerprint")
 def login_failures(ctx: ScanContext) -> pl.LazyFrame:
-    """Flags ``min_failures``+ failed logins within ``failure_window_minutes`` followed by a successful login
-    of the same user within ``success_within_minutes`` of the last failure (one finding per success)."""
+    """Flags a successful login preceded by ``min_failures``+ failed logins of the same user within
+    ``failure_window_minutes`` (minutes), the success coming at most ``success_within_minutes`` after the
+    last of those failures. One finding per such success; the evidence counts every failure from the start of
+    the burst up to the success (an earlier success inside the burst does not reset it)."""
     rule = ctx.cfg.rule("account.login_failures")
     n_min = int(rule["min_failures"])
-    win = f"{int(rule['failure_window_minutes'] * 60)}s"
-    within_us = int(rule["success_within_minutes"] * 60e6)
-    ev = (ctx.logins.filter(pl.col("event") == "login")
-          .select("user_id", "ts", "success", "ip", "device_id")
-          .sort(["user_id", "ts", "success"]))
-    fail = ~pl.col("success")
+    win = f"{int(rule['failure_window_minutes'] * US_PER_MINUTE)}i"
+    within_us = int(rule["success_within_minutes"] * US_PER_MINUTE)
+    ts = pl.col("ts")
+    ev = (ctx.logins.filter((pl.col("event") == "login") & pl.col("user_id").is_not_null())
+          .select("user_id", "ts", pl.col("success").fill_null(True), "ip", "device_id")
+          .with_columns(ts.dt.epoch("us").alias("_t"))
+          .sort(["user_id", "ts", "success", "ip", "device_id"], nulls_last=True))
+    ok = pl.col("success")
     marked = ev.with_columns(
-        fail.cast(pl.Int32).rolling_sum_by("ts", win).over("user_id").alias("n_fail"),
-        pl.when(fail).then(pl.col("ts")).rolling_min_by("ts", win).over("user_id").alias("burst_start"),
-        pl.when(pl.col("success")).then(pl.col("ts")).backward_fill().over("user_id").alias("next_success"),
-        pl.when(pl.col("success")).then(pl.col("ip")).backward_fill().over("user_id").alias("success_ip"),
-        pl.when(pl.col("success")).then(pl.col("device_id")).backward_fill().over("user_id").alias("success_device"),
+        (~ok).cast(pl.Int32).rolling_sum_by("_t", win).over("user_id").alias("n_fail"),
+        pl.when(~ok).then(ts).rolling_min_by("_t", win).over("user_id").alias("burst_start"),
+        pl.when(ok).then(ts).backward_fill().over("user_id").alias("next_success"),
+        pl.when(ok).then(pl.col("ip")).backward_fill().over("user_id").alias("success_ip"),
+        pl.when(ok).then(pl.col("device_id")).backward_fill().over("user_id").alias("success_device"),
     )
-    hits = marked.filter(
-        fail & (pl.col("n_fail") >= n_min) & pl.col("next_success").is_not_null()
-        & ((pl.col("next_success") - pl.col("ts")).dt.total_microseconds() <= within_us)
-    )
-    per = hits.group_by("user_id", "next_success").agg(
-        pl.col("burst_start").min().alias("first_ts"), pl.col("n_fail").max().alias("failures"),
-        pl.col("ts").max().alias("last_failure"), pl.col("ip").drop_nulls().unique().sort().alias("ips"),
-        pl.col("success_ip").first(), pl.col("success_device").first(),
-    )
+    fails = marked.filter(~ok & pl.col("next_success").is_not_null())
+    starts = fails.filter((pl.col("n_fail") >= n_min)
+                          & ((pl.col("next_success") - ts).dt.total_microseconds() <= within_us)
+                          ).group_by("user_id", "next_success").agg(pl.col("burst_start").min().alias("first_ts"))
+    success = (marked.filter(ok).select("user_id", pl.col("ts").alias("next_success"), "success_ip", "success_device")
+               .unique(["user_id", "next_success"], keep="first", maintain_order=True))
+    burst = (starts.join(fails.select("user_id", "ts", "ip"), on="user_id", how="inner")
+             .filter((ts >= pl.col("first_ts")) & (ts <= pl.col("next_success")))
+             .group_by("user_id", "next_success", "first_ts").agg(
+                 pl.len().alias("failures"), ts.max().alias("last_failure"),
+                 pl.col("ip").drop_nulls().unique().sort().alias("ips")))
+    per = burst.join(success, on=["user_id", "next_success"], how="left")
     return emit(
         per, rule, last_ts="next_success", device_id="success_device", ip="success_ip",
-        evidence={"failures": "failures", "first_failure": pl.col("first_ts").dt.to_string("%Y-%m-%dT%H:%M:%SZ"),
-                  "last_failure": pl.col("last_failure").dt.to_string("%Y-%m-%dT%H:%M:%SZ"),
-                  "success": pl.col("next_success").dt.to_string("%Y-%m-%dT%H:%M:%SZ"),
-                  "failure_ips": pl.col("ips"), "min_failures": n_min,
-                  "failure_window_minutes": rule["failure_window_minutes"]},
-        summary=pl.format("{} failed logins within {} min, then a successful login {} min after the last failure",
-                          pl.col("failures"), pl.lit(rule["failure_window_minutes"]),
-                          ((pl.col("next_success") - pl.col("last_failure")).dt.total_seconds() / 60).round(1)),
+        evidence={"failures": "failures", "first_failure": iso("first_ts"), "last_failure": iso("last_failure"),
+                  "success": iso("next_success"), "failure_ips": "ips", "min_failures": n_min,
+                  "failure_window_minutes": rule["failure_window_minutes"],
+                  "success_within_minutes": rule["success_within_minutes"]},
+        summary=fmt("{} failed logins from {} to {}, then a successful login {} min after the last failure",
+                    pl.col("failures"), iso("first_ts"), iso("last_failure"),
+                    ((pl.col("next_success") - pl.col("last_failure")).dt.total_seconds() / 60).round(1)),
+    )
+
+
+@register("account.password_churn", rules="account.password_churn", family="fingerprint")
+def password_churn(ctx: ScanContext) -> pl.LazyFrame:
+    """Flags more than ``max_changes`` (successful) ``password_change`` events of one user within a rolling
+    ``window_days``-day window ``(t - window, t]``. One finding per episode: the window ending at the change
+    that first exceeded the limit, listing the changes in it."""
+    rule = ctx.cfg.rule("account.password_churn")
+    window_us = int(rule.window_days * US_PER_DAY)
+    limit = int(rule["max_changes"])
+    ts = pl.col("ts")
+    ch = ctx.logins.filter((pl.col("event") == "password_change") & pl.col("success").fill_null(True)
+                           & pl.col("user_id").is_not_null()).select("user_id", "ts")
+    per_ts = (ch.group_by("user_id", "ts").agg(pl.len().alias("n")).sort("user_id", "ts")
+              .with_columns(ts.dt.epoch("us").alias("_t")))
+    rolled = per_ts.with_columns(pl.col("n").rolling_sum_by("_t", f"{window_us}i").over("user_id").alias("cnt"))
+    over = pl.col("cnt") > limit
+    ends = rolled.filter(over & ~over.shift(1).over("user_id").fill_null(False)).select(
+        "user_id", ts.alias("t_ref"), "cnt")
+    inside = ends.join(ch, on="user_id", how="inner").filter(
+        (ts <= pl.col("t_ref")) & ((pl.col("t_ref") - ts).dt.total_microseconds() < window_us))
+    per = inside.group_by("user_id", "t_ref", "cnt").agg(ts.min().alias("first_ts"), iso(ts.sort()).alias("changes"))
+    return emit(
+        per, rule, last_ts="t_ref",
+        evidence={"changes": "changes", "n_changes": "cnt", "max_changes": limit, "window_days": rule.window_days,
+                  "window_start": iso(pl.col("t_ref") - pl.duration(microseconds=window_us)),
+                  "window_end": iso("t_ref")},
+        summary=fmt("{} password changes within {} days (limit {})", pl.col("cnt"),
+                    rule.window_days, limit),
+    )
+
+
+@register("ip.spray", rules="ip.spray", family="fingerprint")
+def ip_spray(ctx: ScanContext) -> pl.LazyFrame:
+    """Flags an IP whose failed logins hit ``min_accounts``+ distinct accounts within a rolling
+    ``window_minutes``-minute window ``(t - window, t]``. One IP-only finding (null user_id, the rule's points,
+    0 by default) per episode, for the window ending at the failure that first reached the limit."""
+    rule = ctx.cfg.rule("ip.spray")
+    window_us = int(rule["window_minutes"] * US_PER_MINUTE)
+    limit = int(rule["min_accounts"]) - 1
+    ev = ctx.logins.filter((pl.col("event") == "login") & _failed()).select("ip", "user_id", "ts")
+    eps = coverage_episodes(member_runs(ev, "ip", "user_id", window_us), "ip", limit)
+    ends = eps.select("ip", pl.col("ep_start").alias("t_ref"), "ep_end", "peak")
+    per = ends.join(window_members(ev, ends, "ip", "user_id", window_us), on=["ip", "t_ref"])
+    return emit(
+        per, rule, user_id=None, ip="ip", first_ts="win_first", last_ts="t_ref",
+        evidence={"accounts": "members", "n_accounts": "n_members", "failures": "n_events",
+                  "peak_accounts": "peak", "min_accounts": int(rule["min_accounts"]),
+                  "window_minutes": rule["window_minutes"],
+                  "window_start": iso(pl.col("t_ref") - pl.duration(microseconds=window_us)),
+                  "window_end": iso("t_ref")},
+        summary=fmt("IP {} failed logins on {} accounts within {} min", pl.col("ip"), pl.col("n_members"),
+                    rule["window_minutes"]),
     )

@@ -1,70 +1,58 @@
-"""``device.bot_agent``: sign-ins whose user agent is a crawler, an HTTP library or command-line client,
-an automation tool or a headless browser, or is empty.
+"""``device.bot_agent``: account events whose user agent is a known crawler (the maintained
+``crawler-user-agents`` patterns), an HTTP library or command-line client (python-requests, curl,
+Go-http-client, a bare okhttp ...), an automation tool or headless browser (Selenium/WebDriver markers,
+HeadlessChrome, PhantomJS), or is empty, missing or garbage.
 
-Known crawlers come from the maintained ``crawler-user-agents`` patterns; the tool and headless patterns
-below cover what those leave out. Each distinct user agent is matched once and joined back.
+Each distinct user agent is classified once (:func:`fraud.fingerprint.useragent.agent_table`) and joined back;
+the finding's evidence names the matched pattern.
 """
 from __future__ import annotations
 
-import crawleruseragents
 import polars as pl
 
 from fraud.context import ScanContext
 from fraud.findings import emit
-from fraud.registry import register
+from fraud.fingerprint.common import fmt, iso
+from fraud.fingerprint.useragent import agent_table
+from fraud.registry import NotEvaluated, register
 
-# (name, regex) pairs checked in order; the first that matches names the finding's pattern.
-TOOL_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("headless browser", r"(?i)HeadlessChrome|PhantomJS|SlimerJS|Electron/.*HeadlessChrome"),
-    ("automation", r"(?i)selenium|webdriver|puppeteer|playwright|cypress"),
-    ("http library", r"(?i)^(python-requests|python-urllib|python-httpx|aiohttp|Go-http-client|okhttp|"
-                     r"Java/|Apache-HttpClient|libwww-perl|node-fetch|axios|Wget|curl|HTTPie|Scrapy|"
-                     r"PostmanRuntime|insomnia|Dalvik/[0-9.]+$)"),
-)
-CRAWLER_PATTERNS: tuple[str, ...] = tuple(d["pattern"] for d in crawleruseragents.CRAWLER_USER_AGENTS_DATA)
+EMPTY_KIND = "empty or garbage"
 
 
-def classify_agents(agents: pl.LazyFrame) -> pl.LazyFrame:
-    """For distinct ``user_agent`` values: ``bot_kind`` and ``bot_pattern`` (null when not a bot)."""
-    ua = pl.col("user_agent")
-    crawler_any = "|".join(f"(?:{p})" for p in CRAWLER_PATTERNS)
-    kind = pl.lit(None, pl.String)
-    pattern = pl.lit(None, pl.String)
-    for name, rx in reversed(TOOL_PATTERNS):
-        hit = ua.str.contains(rx)
-        kind = pl.when(hit).then(pl.lit(name)).otherwise(kind)
-        pattern = pl.when(hit).then(ua.str.extract(f"({rx.removeprefix('(?i)')})" if not rx.startswith("(?i)")
-                                                   else f"(?i)({rx.removeprefix('(?i)')})", 1)).otherwise(pattern)
-    is_crawler = ua.str.contains(crawler_any)
-    empty = ua.is_null() | (ua.str.strip_chars().str.len_chars() < 4)
-    return agents.with_columns(
-        pl.when(empty).then(pl.lit("empty"))
-        .when(kind.is_not_null()).then(kind)
-        .when(is_crawler).then(pl.lit("crawler")).otherwise(None).alias("bot_kind"),
-        pl.when(empty).then(pl.lit("empty or too short"))
-        .when(kind.is_not_null()).then(pattern)
-        .when(is_crawler).then(ua.str.extract(f"({crawler_any})", 1)).otherwise(None).alias("bot_pattern"),
-    )
+def bot_events(ctx: ScanContext) -> pl.LazyFrame:
+    """Account events with a bot user agent: the event columns plus ``bot_kind`` and ``bot_pattern``.
+
+    A missing user agent counts only on ``login`` events, and empty/garbage agents only when the rule's
+    ``flag_empty`` is set (apps and back-office events may legitimately send none)."""
+    rule = ctx.cfg.rule("device.bot_agent")
+    agents = agent_table(ctx)
+    if agents.height == 0:
+        raise NotEvaluated("no user_agent values in the logins")
+    bots = agents.lazy().filter(pl.col("bot_kind").is_not_null()).select("user_agent", "bot_kind", "bot_pattern")
+    if not rule["flag_empty"]:
+        bots = bots.filter(pl.col("bot_kind") != EMPTY_KIND)
+    ev = ctx.logins.filter(pl.col("user_id").is_not_null())
+    hits = ev.join(bots, on="user_agent", how="inner")
+    if rule["flag_empty"]:
+        missing = ev.filter(pl.col("user_agent").is_null() & (pl.col("event") == "login")).with_columns(
+            pl.lit(EMPTY_KIND).alias("bot_kind"), pl.lit("missing user agent").alias("bot_pattern"))
+        hits = pl.concat([hits, missing], how="vertical_relaxed")
+    return hits
 
 
 @register("device.bot_agent", rules="device.bot_agent", family="fingerprint")
 def bot_agent(ctx: ScanContext) -> pl.LazyFrame:
+    """One finding per user and bot user agent: the span and number of events it was seen on."""
     rule = ctx.cfg.rule("device.bot_agent")
-    ev = ctx.logins
-    if not rule["flag_empty"]:
-        ev = ev.filter(pl.col("user_agent").is_not_null())
-    agents = classify_agents(ev.select("user_agent").unique())
-    hits = ev.join(agents.filter(pl.col("bot_kind").is_not_null()), on="user_agent", how="inner", nulls_equal=True)
-    if not rule["flag_empty"]:
-        hits = hits.filter(pl.col("bot_kind") != "empty")
-    per = hits.group_by("user_id", "user_agent", "bot_kind", "bot_pattern").agg(
+    per = bot_events(ctx).group_by("user_id", "user_agent", "bot_kind", "bot_pattern").agg(
         pl.col("ts").min().alias("first_ts"), pl.col("ts").max().alias("last_ts"), pl.len().alias("events"),
         pl.col("device_id").drop_nulls().min().alias("device_id"), pl.col("ip").drop_nulls().min().alias("ip"),
     )
     return emit(
         per, rule, device_id="device_id", ip="ip",
         evidence={"user_agent": pl.col("user_agent").str.slice(0, 300), "kind": "bot_kind",
-                  "pattern": "bot_pattern", "events": "events"},
-        summary=pl.format("{} events with a {} user agent ({})", pl.col("events"), pl.col("bot_kind"),
-                          pl.col("bot_pattern").str.slice(0, 60)),
+                  "pattern": "bot_pattern", "events": "events", "first_seen": iso("first_ts"),
+                  "last_seen": iso("last_ts")},
+        summary=fmt("{} event(s) with a {} user agent (matched {})", pl.col("events"), pl.col("bot_kind"),
+                    pl.col("bot_pattern").str.slice(0, 60)),
     )

@@ -1,0 +1,78 @@
+"""Bonuses for trustworthy devices: ``device.stable_main`` (a long-used main device) and
+``device.lock_enabled`` (device lock turned on), and the ``main_device_id`` / ``main_device_days`` profile
+columns.
+
+The main device is the one with the most sign-in days (distinct local calendar days with a sign-in); ties go
+to the earlier first sign-in, then the smaller device_id. Its tenure is the whole days elapsed from its first
+to its last sign-in.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from fraud.context import ScanContext
+from fraud.findings import emit
+from fraud.fingerprint.common import device_users, fmt, iso, local_date, require_device_ids, sign_ins
+from fraud.registry import NotEvaluated, profile_part, register
+
+
+def main_devices(ctx: ScanContext) -> pl.LazyFrame:
+    """One row per user with sign-ins: ``user_id, main_device_id, sign_in_days, first_ts, last_ts,
+    main_device_days`` (tenure in whole days)."""
+    si = local_date(sign_ins(ctx).select("user_id", "device_id", "ts"), ctx)
+    per = si.group_by("user_id", "device_id").agg(
+        pl.col("day").n_unique().alias("sign_in_days"), pl.col("ts").min().alias("first_ts"),
+        pl.col("ts").max().alias("last_ts"))
+    return (per.sort(["user_id", "sign_in_days", "first_ts", "device_id"], descending=[False, True, False, False])
+            .group_by("user_id", maintain_order=True).first()
+            .select("user_id", pl.col("device_id").alias("main_device_id"), "sign_in_days", "first_ts", "last_ts",
+                    (pl.col("last_ts") - pl.col("first_ts")).dt.total_days().cast(pl.Int64).alias("main_device_days")))
+
+
+@profile_part("fingerprint.main_device")
+def main_device_part(ctx: ScanContext) -> pl.LazyFrame:
+    """Profile columns ``main_device_id`` and ``main_device_days`` (null for users without sign-ins)."""
+    return main_devices(ctx).select("user_id", "main_device_id", "main_device_days")
+
+
+@register("device.stable_main", rules="device.stable_main", family="fingerprint")
+def stable_main(ctx: ScanContext) -> pl.LazyFrame:
+    """Bonus when the main device's tenure reaches ``min_days`` days (``points``) or ``long_days`` days
+    (``long_points``, replacing the shorter bonus): one finding per user with the applicable points."""
+    rule = ctx.cfg.rule("device.stable_main")
+    require_device_ids(sign_ins(ctx), "sign-ins")
+    long_ = pl.col("main_device_days") >= int(rule["long_days"])
+    per = main_devices(ctx).filter(pl.col("main_device_days") >= int(rule["min_days"]))
+    return emit(
+        per, rule, device_id="main_device_id",
+        points=pl.when(long_).then(pl.lit(int(rule["long_points"]))).otherwise(pl.lit(rule.points)),
+        evidence={"main_device_id": "main_device_id", "tenure_days": "main_device_days",
+                  "sign_in_days": "sign_in_days", "first_sign_in": iso("first_ts"), "last_sign_in": iso("last_ts"),
+                  "min_days": int(rule["min_days"]), "long_days": int(rule["long_days"])},
+        summary=fmt("Main device {} used for {} days ({} sign-in days)", pl.col("main_device_id"),
+                    pl.col("main_device_days"), pl.col("sign_in_days")),
+    )
+
+
+@register("device.lock_enabled", rules="device.lock_enabled", family="fingerprint", needs=("devices",))
+def lock_enabled(ctx: ScanContext) -> pl.LazyFrame:
+    """Bonus per device whose latest snapshot with a ``device_lock`` value says the lock is on, for every
+    account of the device; at most ``max_per_user`` devices per user (earliest locked first)."""
+    rule = ctx.cfg.rule("device.lock_enabled")
+    snap = ctx.devices.filter(pl.col("device_lock").is_not_null() & pl.col("device_id").is_not_null())
+    if snap.select(pl.len()).collect().item() == 0:
+        raise NotEvaluated("no device_lock values in the device snapshots")
+    dev = snap.sort("device_id", "ts", "device_lock").group_by("device_id").agg(
+        pl.col("device_lock").last().alias("locked"),
+        pl.col("ts").filter(pl.col("device_lock")).min().alias("first_ts"), pl.col("ts").max().alias("last_ts"),
+        pl.col("device_lock").sum().alias("locked_snapshots"))
+    per = (dev.filter("locked").join(device_users(ctx), on="device_id", how="inner")
+           .sort("user_id", "first_ts", "device_id")
+           .with_columns(pl.int_range(1, pl.len() + 1).over("user_id").alias("rank"))
+           .filter(pl.col("rank") <= int(rule["max_per_user"])))
+    return emit(
+        per, rule, device_id="device_id",
+        evidence={"device_id": "device_id", "locked_since": iso("first_ts"), "last_snapshot": iso("last_ts"),
+                  "locked_snapshots": "locked_snapshots", "rank": "rank", "max_per_user": int(rule["max_per_user"])},
+        summary=fmt("Device lock enabled on device {}", pl.col("device_id")),
+    )

@@ -1,0 +1,112 @@
+"""Shared building blocks of the fingerprint checks: the event subsets the rules count (sign-ins, device users),
+OS-family normalisation, timestamp formatting and the rolling-window "how many distinct members" sweep.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from fraud.context import ScanContext
+from fraud.exprs import fmt  # noqa: F401  (re-exported for the fingerprint modules)
+from fraud.geo.localtime import with_local_time
+
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+US_PER_DAY = 86_400_000_000
+US_PER_MINUTE = 60_000_000
+
+
+def iso(e: str | pl.Expr) -> pl.Expr:
+    """A UTC timestamp as an ISO 8601 string with ``Z`` (second precision), for evidence."""
+    return (pl.col(e) if isinstance(e, str) else e).dt.to_string(ISO)
+
+
+def sign_ins(ctx: ScanContext) -> pl.LazyFrame:
+    """Sign-ins (contract section 5): successful ``login`` events that carry a ``device_id`` and a ``user_id``."""
+    return ctx.logins.filter((pl.col("event") == "login") & pl.col("success").fill_null(True)
+                             & pl.col("device_id").is_not_null() & pl.col("user_id").is_not_null())
+
+
+def require_device_ids(lf: pl.LazyFrame, what: str) -> None:
+    """Raise NotEvaluated when ``lf`` has no ``device_id`` at all (a scan without device ids is not "clean")."""
+    from fraud.registry import NotEvaluated
+
+    if lf.select(pl.col("device_id").is_not_null().any()).collect().item() is not True:
+        raise NotEvaluated(f"no {what} with a device_id")
+
+
+def local_date(lf: pl.LazyFrame, ctx: ScanContext, out: str = "day") -> pl.LazyFrame:
+    """Add ``out``: the calendar date of ``ts`` in the user's own time zone (contract section 1)."""
+    return with_local_time(lf, ctx, out="_local").with_columns(pl.col("_local").dt.date().alias(out)).drop("_local")
+
+
+def device_users(ctx: ScanContext) -> pl.LazyFrame:
+    """Distinct (device_id, user_id) pairs: accounts that reported a snapshot of or had an event on a device."""
+    snap = ctx.devices.select("device_id", "user_id")
+    ev = ctx.logins.select("device_id", "user_id")
+    return pl.concat([snap, ev]).drop_nulls().unique()
+
+
+def os_family(e: str | pl.Expr) -> pl.Expr:
+    """A comparable OS family: ``android`` (Android and HarmonyOS are one family), ``ios`` (iOS, iPadOS),
+    ``macos``, ``windows``, ``chromeos``, ``linux``, else the lower-cased name; null when unknown/"Other"."""
+    s = (pl.col(e) if isinstance(e, str) else e).str.strip_chars().str.to_lowercase()
+    return (pl.when(s.is_null() | s.is_in(["", "other", "unknown"])).then(pl.lit(None, pl.String))
+            .when(s.str.contains("android|harmony")).then(pl.lit("android"))
+            .when(s.str.contains(r"^(ios|ipados|iphone ?os)\b")).then(pl.lit("ios"))
+            .when(s.str.contains(r"mac ?os|^darwin")).then(pl.lit("macos"))
+            .when(s.str.contains("windows")).then(pl.lit("windows"))
+            .when(s.str.contains(r"chrome ?os|chromium ?os")).then(pl.lit("chromeos"))
+            .when(s.str.contains("linux|ubuntu|debian|fedora|red hat|suse|mint|arch")).then(pl.lit("linux"))
+            .otherwise(s))
+
+
+def member_runs(ev: pl.LazyFrame, group: str, member: str, window_us: int) -> pl.LazyFrame:
+    """The spans of window ends in which a ``member`` counts for its ``group`` (true rolling window of
+    ``window_us`` microseconds over event time).
+
+    A member counts in the window ending at ``t`` when it has an event in ``(t - window, t]``, i.e. an event at
+    ``s`` covers window ends ``[s, s + window)``; overlapping or touching spans are merged. Returns
+    ``group, member, run_start, run_end`` (``run_end`` exclusive).
+    """
+    ts = pl.col("ts")
+    return (ev.select(group, member, "ts").drop_nulls().unique().sort(group, member, "ts")
+            .with_columns(((ts - ts.shift(1)).dt.total_microseconds() > window_us).fill_null(True)
+                          .over(group, member).alias("_new"))
+            .with_columns(pl.col("_new").cum_sum().over(group, member).alias("_run"))
+            .group_by(group, member, "_run").agg(ts.min().alias("run_start"), ts.max().alias("_last"))
+            .select(group, member, "run_start",
+                    (pl.col("_last") + pl.duration(microseconds=window_us)).alias("run_end")))
+
+
+def coverage_episodes(runs: pl.LazyFrame, group: str, limit: int) -> pl.LazyFrame:
+    """Spans of time in which a ``group`` (user, device, ip) has more than ``limit`` distinct members in the
+    rolling window, from :func:`member_runs`: a sweep over run starts (+1) and ends (-1) gives the number of
+    distinct members of every window.
+
+    Returns one row per episode (a maximal span in which the count exceeds ``limit``):
+    ``group, ep_start, ep_end, peak`` where ``ep_start`` is the event that first pushed the count over the
+    limit (the exceeding window is ``(ep_start - window, ep_start]``) and ``ep_end`` the first window end at
+    which the count is back at or below the limit.
+    """
+    sweep = pl.concat([runs.select(group, pl.col("run_start").alias("t"), pl.lit(1, pl.Int64).alias("d")),
+                       runs.select(group, pl.col("run_end").alias("t"), pl.lit(-1, pl.Int64).alias("d"))])
+    cov = (sweep.group_by(group, "t").agg(pl.col("d").sum()).sort(group, "t")
+           .with_columns(pl.col("d").cum_sum().over(group).alias("cov"))
+           .with_columns((pl.col("cov") > limit).alias("_over"), pl.col("t").shift(-1).over(group).alias("_next")))
+    cov = cov.with_columns((pl.col("_over") != pl.col("_over").shift(1).over(group).fill_null(False))
+                           .cum_sum().over(group).alias("_seg"))
+    return (cov.filter("_over").group_by(group, "_seg")
+            .agg(pl.col("t").min().alias("ep_start"), pl.col("_next").max().alias("ep_end"),
+                 pl.col("cov").max().alias("peak"))
+            .drop("_seg"))
+
+
+def window_members(ev: pl.LazyFrame, ends: pl.LazyFrame, group: str, member: str, window_us: int) -> pl.LazyFrame:
+    """For each ``(group, t_ref)`` row of ``ends``: the members with an event in ``(t_ref - window, t_ref]``:
+    ``members`` (sorted distinct list), ``n_members``, ``n_events`` and ``win_first`` (earliest such event)."""
+    keys = ends.select(group, "t_ref").unique()
+    ts = pl.col("ts")
+    inside = keys.join(ev.select(group, member, "ts").drop_nulls(), on=group, how="inner").filter(
+        (ts <= pl.col("t_ref")) & ((pl.col("t_ref") - ts).dt.total_microseconds() < window_us))
+    return inside.group_by(group, "t_ref").agg(
+        pl.col(member).unique().sort().alias("members"), pl.col(member).n_unique().alias("n_members"),
+        pl.len().alias("n_events"), ts.min().alias("win_first"))

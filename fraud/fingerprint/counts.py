@@ -1,0 +1,85 @@
+"""Device counts over true rolling windows of event time: ``device.many_devices`` (one account signing in
+from many devices) and ``device.shared`` (one device used by many accounts: a device farm).
+
+A window is ``(t - window_days, t]`` for every instant ``t``; a rule fires when some window holds more than the
+configured number of distinct devices (accounts). The exceeding window is the evidence.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from fraud.context import ScanContext
+from fraud.findings import emit
+from fraud.fingerprint.common import (
+    fmt,
+    US_PER_DAY,
+    coverage_episodes,
+    iso,
+    member_runs,
+    require_device_ids,
+    sign_ins,
+    window_members,
+)
+from fraud.registry import register
+
+
+def _window_evidence(window_us: int) -> dict[str, pl.Expr]:
+    return {"window_start": iso(pl.col("t_ref") - pl.duration(microseconds=window_us)),
+            "window_end": iso("t_ref")}
+
+
+@register("device.many_devices", rules="device.many_devices", family="fingerprint")
+def many_devices(ctx: ScanContext) -> pl.LazyFrame:
+    """Flags a user with more than ``max_devices`` distinct devices among the sign-ins (successful ``login``
+    events with a device_id) of some rolling ``window_days``-day window. One finding per episode: the window
+    ending at the sign-in that first exceeded the limit, with the devices signed in from within it."""
+    rule = ctx.cfg.rule("device.many_devices")
+    window_us = int(rule.window_days * US_PER_DAY)
+    limit = int(rule["max_devices"])
+    ev = sign_ins(ctx).select("user_id", "device_id", "ts")
+    require_device_ids(ev, "sign-ins")
+    eps = coverage_episodes(member_runs(ev, "user_id", "device_id", window_us), "user_id", limit)
+    ends = eps.select("user_id", pl.col("ep_start").alias("t_ref"))
+    per = ends.join(window_members(ev, ends, "user_id", "device_id", window_us), on=["user_id", "t_ref"])
+    return emit(
+        per, rule, first_ts="win_first", last_ts="t_ref",
+        evidence={**_window_evidence(window_us), "devices": "members", "n_devices": "n_members",
+                  "sign_ins": "n_events", "max_devices": limit, "window_days": rule.window_days},
+        summary=fmt("Signed in from {} devices within {} days (limit {})", pl.col("n_members"),
+                    rule.window_days, limit),
+    )
+
+
+def device_use(ctx: ScanContext) -> pl.LazyFrame:
+    """``device_id, user_id, ts`` of every use of a device by an account: successful account events (any kind)
+    with a device_id, and device snapshots naming an account. Failed logins are not use (a stuffing victim's
+    account never used the attacker's device)."""
+    ev = ctx.logins.filter(pl.col("success").fill_null(True)).select("device_id", "user_id", "ts")
+    snap = ctx.devices.select("device_id", "user_id", "ts")
+    return pl.concat([ev, snap]).drop_nulls()
+
+
+@register("device.shared", rules="device.shared", family="fingerprint")
+def shared(ctx: ScanContext) -> pl.LazyFrame:
+    """Flags every account of a device used by more than ``max_accounts`` distinct accounts within some rolling
+    ``window_days``-day window. One finding per account and episode; the evidence window ends at the first use
+    at which that account was among too many (the episode start, or the account's later arrival)."""
+    rule = ctx.cfg.rule("device.shared")
+    window_us = int(rule.window_days * US_PER_DAY)
+    limit = int(rule["max_accounts"])
+    ev = device_use(ctx)
+    require_device_ids(ev, "account events or snapshots")
+    runs = member_runs(ev, "device_id", "user_id", window_us)
+    eps = coverage_episodes(runs, "device_id", limit)
+    acc = (runs.join(eps, on="device_id", how="inner")
+           .filter((pl.col("run_start") < pl.col("ep_end")) & (pl.col("run_end") > pl.col("ep_start")))
+           .group_by("device_id", "user_id", "ep_start")
+           .agg(pl.max_horizontal("run_start", "ep_start").min().alias("t_ref")))
+    per = acc.join(window_members(ev, acc, "device_id", "user_id", window_us), on=["device_id", "t_ref"])
+    return emit(
+        per, rule, device_id="device_id", first_ts="win_first", last_ts="t_ref",
+        evidence={**_window_evidence(window_us), "accounts": "members", "n_accounts": "n_members",
+                  "max_accounts": limit, "window_days": rule.window_days},
+        summary=fmt("Device {} used by {} accounts within {} days (limit {})", pl.col("device_id"),
+                    pl.col("n_members"), rule.window_days, limit),
+    )

@@ -1,0 +1,117 @@
+"""Signature tables of the fingerprint checks (what a user agent or device model looks like when it is a bot,
+an automation tool, an HTTP library or an emulator), as Polars expressions over a ``user_agent`` column.
+
+These are detection vocabularies, not thresholds: the rules' numbers live in ``rules.toml``.
+"""
+from __future__ import annotations
+
+import crawleruseragents
+import polars as pl
+
+# (kind, name, regex) in priority order: the first match names the finding's pattern.
+TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
+    ("headless browser", "HeadlessChrome", r"Headless(?:Chrome|Edg)"),
+    ("headless browser", "PhantomJS", r"PhantomJS"),
+    ("headless browser", "SlimerJS", r"SlimerJS"),
+    ("automation", "Selenium", r"(?i)selenium"),
+    ("automation", "WebDriver", r"(?i)webdriver"),
+    ("automation", "Puppeteer", r"(?i)puppeteer"),
+    ("automation", "Playwright", r"(?i)playwright"),
+    ("automation", "Cypress", r"(?i)\bcypress/"),
+    ("http library", "python-requests", r"(?i)python-requests"),
+    ("http library", "python-urllib", r"(?i)python-urllib"),
+    ("http library", "python-httpx", r"(?i)python-httpx|^httpx/"),
+    ("http library", "aiohttp", r"(?i)aiohttp"),
+    ("http library", "Go-http-client", r"Go-http-client"),
+    ("http library", "okhttp (no app token)", r"(?i)^okhttp/[0-9.]+$"),
+    ("http library", "Java HTTP client", r"^Java/[0-9._]+|^Apache-HttpClient|^Jakarta Commons-HttpClient"),
+    ("http library", "node HTTP client", r"(?i)^(?:node-fetch|axios|undici|got)\b|^node$"),
+    ("http library", "libwww-perl", r"(?i)libwww-perl|^lwp-"),
+    ("http library", "Ruby HTTP client", r"(?i)^(?:Ruby|Faraday|rest-client)\b"),
+    ("http library", "PHP HTTP client", r"(?i)^(?:GuzzleHttp|PHP-Curl-Class)\b"),
+    ("http library", "RestSharp", r"(?i)^RestSharp"),
+    ("http library", "Scrapy", r"(?i)\bScrapy/"),
+    ("http library", "Dalvik (no app token)", r"^Dalvik/[0-9.]+$"),
+    ("cli client", "curl", r"(?i)^curl/|^PycURL"),
+    ("cli client", "Wget", r"(?i)^Wget/"),
+    ("cli client", "HTTPie", r"(?i)^HTTPie/"),
+    ("cli client", "PostmanRuntime", r"PostmanRuntime/"),
+    ("cli client", "Insomnia", r"(?i)^insomnia/"),
+)
+# Crawler patterns we handle more precisely above: ``okhttp`` also sits inside legitimate app user agents
+# ("MyBank/5.1 (Android 13) okhttp/4.12.0"); only a bare okhttp agent is a bot signal.
+CRAWLER_EXCLUDED = frozenset({"okhttp"})
+CRAWLER_PATTERNS: tuple[str, ...] = tuple(
+    d["pattern"] for d in crawleruseragents.CRAWLER_USER_AGENTS_DATA if d["pattern"] not in CRAWLER_EXCLUDED)
+CRAWLER_ANY = "|".join(f"(?:{p})" for p in CRAWLER_PATTERNS)
+# Placeholders that stand for "no user agent" (compared lower-cased after trimming).
+PLACEHOLDER_AGENTS = ("", "-", "null", "none", "nil", "undefined", "unknown", "n/a", "na", "test", "user-agent",
+                      "mozilla", "mozilla/4.0", "mozilla/5.0", "*")
+
+# Emulator signatures of device models and user agents (Android SDK images, Genymotion, desktop emulators).
+EMULATOR_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("Android SDK built for", r"(?i)Android SDK built for"),
+    ("sdk_gphone", r"(?i)\bsdk_gphone"),
+    ("sdk_google", r"(?i)\bsdk_google"),
+    ("google_sdk", r"(?i)\bgoogle_sdk\b"),
+    ("generic_x86", r"(?i)\bgeneric_(?:x86|arm64)"),
+    ("Genymotion", r"(?i)genymotion"),
+    ("vbox86p", r"(?i)\bvbox86"),
+    ("goldfish/ranchu", r"(?i)\b(?:goldfish|ranchu)\b"),
+    ("BlueStacks", r"(?i)bluestacks"),
+    ("Nox", r"(?i)\bnox(?:player)?\b"),
+    ("MuMu", r"(?i)\bmumu\b"),
+    ("LDPlayer", r"(?i)\bldplayer\b"),
+    ("MEmu", r"(?i)\bmemu\b"),
+    ("Droid4X", r"(?i)droid4x"),
+    ("TiantianVM", r"(?i)tiantianvm|\bttvm\b"),
+    ("KOPlayer", r"(?i)\bkoplayer\b"),
+    ("AMIDuOS", r"(?i)amiduos"),
+    ("Emulator", r"(?i)^emulator\b|\bemulator$"),
+)
+
+
+def first_match(col: pl.Expr, table: tuple[tuple[str, str], ...]) -> pl.Expr:
+    """The name of the first pattern of ``(name, regex)`` pairs that ``col`` matches, else null."""
+    out = pl.lit(None, pl.String)
+    for name, rx in reversed(table):
+        out = pl.when(col.str.contains(rx)).then(pl.lit(name)).otherwise(out)
+    return out
+
+
+def emulator_signature(col: str | pl.Expr) -> pl.Expr:
+    """The emulator signature a model name or user agent carries (e.g. ``sdk_gphone``), else null."""
+    return first_match(pl.col(col) if isinstance(col, str) else col, EMULATOR_PATTERNS)
+
+
+def is_placeholder(col: pl.Expr, min_length: int) -> pl.Expr:
+    """Empty, missing, too short (``min_length`` characters), letterless or placeholder user agents."""
+    s = col.str.strip_chars()
+    return (col.is_null() | (s.str.len_chars() < min_length) | ~s.str.contains(r"[A-Za-z]{2}")
+            | s.str.to_lowercase().is_in(list(PLACEHOLDER_AGENTS)))
+
+
+def bot_columns(ua: pl.Expr, min_length: int, ua_parser_bot: pl.Expr) -> list[pl.Expr]:
+    """``bot_kind`` (empty / headless browser / automation / http library / cli client / crawler) and
+    ``bot_pattern`` (the name of the matched pattern, or the crawler-user-agents regex) for a UA column.
+    ``ua_parser_bot`` marks agents ua-parser calls a Spider, the last resort."""
+    tool_kind = first_match(ua, tuple((k, rx) for k, _, rx in TOOL_PATTERNS))
+    tool_name = first_match(ua, tuple((n, rx) for _, n, rx in TOOL_PATTERNS))
+    crawler = ua.str.contains(CRAWLER_ANY)
+    empty = is_placeholder(ua, min_length)
+    kind = (pl.when(empty).then(pl.lit("empty or garbage")).when(tool_kind.is_not_null()).then(tool_kind)
+            .when(crawler | ua_parser_bot).then(pl.lit("crawler")).otherwise(pl.lit(None, pl.String)))
+    pattern = (pl.when(empty).then(pl.lit("empty or garbage user agent")).when(tool_name.is_not_null())
+               .then(tool_name).when(crawler).then(pl.lit(None, pl.String))
+               .when(ua_parser_bot).then(pl.lit("ua-parser Spider")).otherwise(pl.lit(None, pl.String)))
+    return [kind.alias("bot_kind"), pattern.alias("bot_pattern")]
+
+
+def crawler_pattern(ua: str) -> str | None:
+    """The first crawler-user-agents pattern matching ``ua`` (for evidence; called on flagged distinct UAs)."""
+    import re
+
+    for p in CRAWLER_PATTERNS:
+        if re.search(p, ua):
+            return p
+    return None

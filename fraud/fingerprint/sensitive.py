@@ -1,0 +1,53 @@
+"""``device.new_device_sensitive``: a sensitive account change (password, phone, bound card, withdrawal) right
+after the account's first sign-in from a new device — the classic account-takeover pattern.
+
+Contract section 5: a device's first sign-in for a user is *new* when the user has events on at least
+``min_history_days`` earlier (local calendar) days; sensitive events count from that first sign-in up to
+``within_hours`` after it, from any device.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from fraud.context import ScanContext
+from fraud.findings import emit
+from fraud.fingerprint.common import fmt, iso, local_date, require_device_ids, sign_ins
+from fraud.registry import register
+
+US_PER_HOUR = 3_600_000_000
+
+
+@register("device.new_device_sensitive", rules="device.new_device_sensitive", family="fingerprint")
+def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
+    """Flags each new device's first sign-in (the user having events on ``min_history_days``+ earlier local
+    days) followed within ``within_hours`` hours (inclusive) by one of ``sensitive_events`` (successful).
+    One finding per user and new device; evidence lists the sensitive events."""
+    rule = ctx.cfg.rule("device.new_device_sensitive")
+    within_us = int(rule["within_hours"] * US_PER_HOUR)
+    min_days = int(rule["min_history_days"])
+    si = sign_ins(ctx)
+    require_device_ids(si, "sign-ins")
+    first = local_date(si.group_by("user_id", "device_id").agg(pl.col("ts").min()), ctx, out="first_day")
+    days = local_date(ctx.logins.filter(pl.col("user_id").is_not_null()).select("user_id", "ts"), ctx).select(
+        "user_id", "day").unique()
+    history = (first.join(days, on="user_id", how="inner").filter(pl.col("day") < pl.col("first_day"))
+               .group_by("user_id", "device_id").agg(pl.len().alias("history_days")))
+    new = first.join(history, on=["user_id", "device_id"], how="inner").filter(
+        pl.col("history_days") >= min_days).rename({"ts": "first_sign_in"})
+    sens = ctx.logins.filter(pl.col("event").is_in(list(rule["sensitive_events"])) & pl.col("success").fill_null(True)
+                             & pl.col("user_id").is_not_null()).select(
+        "user_id", "ts", "event", pl.col("device_id").alias("event_device"))
+    ts = pl.col("ts")
+    hits = new.join(sens, on="user_id", how="inner").filter(
+        (ts >= pl.col("first_sign_in")) & ((ts - pl.col("first_sign_in")).dt.total_microseconds() <= within_us))
+    per = (hits.sort("user_id", "device_id", "ts", "event", "event_device", nulls_last=True)
+           .group_by("user_id", "device_id", "first_sign_in", "history_days").agg(
+               ts.max().alias("last_ts"), pl.len().alias("n"), pl.col("event").unique().sort().alias("kinds"),
+               pl.struct("event", iso(ts).alias("ts"), pl.col("event_device").alias("device_id")).alias("events")))
+    return emit(
+        per, rule, device_id="device_id", first_ts="first_sign_in", last_ts="last_ts",
+        evidence={"first_sign_in": iso("first_sign_in"), "history_days": "history_days", "sensitive_events": "events",
+                  "within_hours": rule["within_hours"], "min_history_days": min_days},
+        summary=fmt("{} within {} h of the first sign-in from new device {}",
+                    pl.col("kinds").list.join(", "), rule["within_hours"], pl.col("device_id")),
+    )

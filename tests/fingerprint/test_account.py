@@ -1,0 +1,77 @@
+import polars as pl
+
+from fraud.fingerprint.account import ip_spray, login_failures, password_churn
+from tests.conftest import at
+from tests.fingerprint.conftest import ev, iso, run
+
+
+def _attempts(user, minutes, ok, ip="9.9.9.9"):
+    return pl.DataFrame({"user_id": [user] * len(minutes), "ts": [at(m) for m in minutes], "event": "login",
+                         "success": ok, "ip": ip, "device_id": "d1"})
+
+
+def test_login_failures_burst_then_success():
+    lf = pl.concat([_attempts("u1", [0, 2, 4, 6, 8, 9], [False] * 6),
+                    _attempts("u1", [18], [True], ip="5.5.5.5"), _attempts("u1", [20], [True])])
+    df = run(login_failures, logins=lf)
+    assert df.height == 1
+    r = df.row(0, named=True)
+    assert (r["points"], r["first_ts"], r["last_ts"], r["ip"], r["device_id"]) == (-15, at(0), at(18), "5.5.5.5",
+                                                                                   "d1")
+    assert ev(df) == {"failures": 6, "first_failure": iso(0), "last_failure": iso(9), "success": iso(18),
+                      "failure_ips": ["9.9.9.9"], "min_failures": 5, "failure_window_minutes": 10,
+                      "success_within_minutes": 10}
+
+
+def test_login_failures_quiet_when_slow_or_no_success():
+    too_late = pl.concat([_attempts("u1", [0, 1, 2, 3, 4], [False] * 5), _attempts("u1", [14.5], [True])])
+    spread = pl.concat([_attempts("u2", [0, 3, 6, 9, 12], [False] * 5), _attempts("u2", [13], [True])])
+    no_success = _attempts("u3", [0, 1, 2, 3, 4, 5], [False] * 6)
+    assert run(login_failures, logins=pl.concat([too_late, spread, no_success])).height == 0
+
+
+def _changes(user, days):
+    return pl.DataFrame({"user_id": user, "ts": [at(days=d) for d in days], "event": "password_change"})
+
+
+def test_password_churn_fires_on_third_change_in_90_days():
+    df = run(password_churn, logins=_changes("u1", [0, 40, 89.9, 95]))
+    assert df.height == 1
+    r = df.row(0, named=True)
+    assert (r["points"], r["first_ts"], r["last_ts"]) == (-10, at(days=0), at(days=89.9))
+    assert ev(df) == {"changes": [iso(days=0), iso(days=40), iso(days=89.9)], "n_changes": 3, "max_changes": 2,
+                      "window_days": 90.0, "window_start": iso(days=-0.1), "window_end": iso(days=89.9)}
+
+
+def test_password_churn_quiet_at_limit_and_when_spread():
+    failed = _changes("u2", [1, 2]).with_columns(success=pl.lit(False))
+    lf = pl.concat([_changes("u1", [0, 45, 90]), _changes("u2", [0, 3]), failed], how="diagonal")
+    assert run(password_churn, logins=lf).height == 0
+
+
+def _spray(n_accounts, minutes_apart, ip="6.6.6.6"):
+    return pl.DataFrame({"user_id": [f"v{i}" for i in range(n_accounts)],
+                         "ts": [at(i * minutes_apart) for i in range(n_accounts)], "event": "login",
+                         "success": False, "ip": ip})
+
+
+def test_ip_spray_ip_only_finding():
+    df = run(ip_spray, logins=pl.concat([_spray(10, 6), _spray(3, 1, ip="7.7.7.7")]))
+    assert df.height == 1
+    r = df.row(0, named=True)
+    assert (r["user_id"], r["ip"], r["points"], r["first_ts"], r["last_ts"]) == (None, "6.6.6.6", 0, at(0), at(54))
+    assert ev(df) == {"accounts": [f"v{i}" for i in range(10)], "n_accounts": 10, "failures": 10, "peak_accounts": 10,
+                      "min_accounts": 10, "window_minutes": 60, "window_start": iso(-6), "window_end": iso(54)}
+
+
+def test_ip_spray_quiet_when_slower_than_an_hour():
+    assert run(ip_spray, logins=_spray(10, 7)).height == 0
+
+
+def test_login_failures_counts_the_whole_burst_across_an_earlier_success():
+    lf = pl.concat([_attempts("u1", [0, 1, 2, 3], [False] * 4), _attempts("u1", [3.5], [True]),
+                    _attempts("u1", [4, 5], [False] * 2), _attempts("u1", [7], [True])])
+    df = run(login_failures, logins=lf)
+    assert df.height == 1
+    assert (df["first_ts"][0], df["last_ts"][0]) == (at(0), at(7))
+    assert ev(df)["failures"] == 6 and ev(df)["last_failure"] == iso(5)

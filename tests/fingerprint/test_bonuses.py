@@ -1,0 +1,52 @@
+import polars as pl
+
+from fraud.fingerprint.bonuses import lock_enabled, main_device_part, stable_main
+from fraud.pipeline import build_profiles
+from tests.conftest import at, make_ctx
+from tests.fingerprint.conftest import ev, iso, logins, run
+
+
+def _signins():
+    return logins(("u1", at(days=0), "d1"), ("u1", at(days=1), "d1"), ("u1", at(days=200), "d1"),
+                  ("u1", at(days=5), "d2"),
+                  ("u2", at(days=0), "d3"), ("u2", at(days=800), "d3"),
+                  ("u3", at(days=0), "d4"), ("u3", at(days=179.9), "d4"), ("u3", at(days=1), "d5"))
+
+
+def test_stable_main_one_finding_with_applicable_points():
+    df = run(stable_main, logins=_signins())
+    assert [(r["user_id"], r["device_id"], r["points"]) for r in df.iter_rows(named=True)] == [
+        ("u1", "d1", 20), ("u2", "d3", 50)]
+    assert (df["first_ts"][1], df["last_ts"][1]) == (at(days=0), at(days=800))
+    assert ev(df, 0) == {"main_device_id": "d1", "tenure_days": 200, "sign_in_days": 3, "first_sign_in": iso(),
+                         "last_sign_in": iso(days=200), "min_days": 180, "long_days": 730}
+
+
+def test_stable_main_quiet_below_180_days():
+    assert run(stable_main, logins=_signins().filter(pl.col("user_id") == "u3")).height == 0
+
+
+def test_main_device_profile_columns():
+    ctx = make_ctx(logins=_signins())
+    part = main_device_part(ctx).collect().sort("user_id")
+    assert part.rows() == [("u1", "d1", 200), ("u2", "d3", 800), ("u3", "d4", 179)]
+    prof = build_profiles(ctx, pl.DataFrame({"user_id": ["u1", "u9"]}))
+    assert prof.select("user_id", "main_device_id", "main_device_days").rows() == [("u1", "d1", 200),
+                                                                                   ("u9", None, None)]
+
+
+def test_lock_enabled_per_device_at_most_three():
+    devices = pl.DataFrame({
+        "ts": [at(i) for i in range(7)], "device_id": ["a", "b", "c", "d", "e", "e", "f"], "user_id": "u1",
+        "device_lock": [True, True, True, True, True, False, None],
+    })
+    df = run(lock_enabled, devices=devices)
+    assert df["device_id"].to_list() == ["a", "b", "c"] and set(df["points"]) == {5}
+    assert ev(df, 0) == {"device_id": "a", "locked_since": iso(0), "last_snapshot": iso(0), "locked_snapshots": 1,
+                         "rank": 1, "max_per_user": 3}
+
+
+def test_lock_enabled_quiet_when_unlocked_since():
+    devices = pl.DataFrame({"ts": [at(0), at(5)], "device_id": ["e", "e"], "user_id": "u1",
+                            "device_lock": [True, False]})
+    assert run(lock_enabled, devices=devices).height == 0

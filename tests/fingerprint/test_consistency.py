@@ -1,0 +1,77 @@
+import polars as pl
+import pytest
+
+from fraud.fingerprint.common import os_family
+from fraud.fingerprint.consistency import id_conflict, ua_mismatch
+from fraud.registry import NotEvaluated
+from tests.conftest import at
+from tests.fingerprint.conftest import UA, ev, iso, run
+
+
+@pytest.mark.parametrize(("name", "family"), [
+    ("Android", "android"), ("HarmonyOS", "android"), ("iOS", "ios"), ("iPadOS", "ios"), ("Mac OS X", "macos"),
+    ("Windows", "windows"), ("Ubuntu", "linux"), ("Chrome OS", "chromeos"), ("Other", None), (None, None),
+])
+def test_os_family(name, family):
+    assert pl.select(os_family(pl.lit(name, pl.String))).item() == family
+
+
+def test_id_conflict_lists_values_and_when_seen():
+    devices = pl.DataFrame({
+        "ts": [at(0), at(60), at(120), at(0), at(30)], "device_id": ["d1", "d1", "d1", "d2", "d2"],
+        "user_id": ["u1", "u1", "u2", "u3", "u3"],
+        "imei": ["356938035643809", "356938035643809", "490154203237518", "111", "111"],
+        "mac": ["AA:BB:CC:DD:EE:FF", "aa-bb-cc-dd-ee-ff", None, None, None],
+        "os": ["Android", "HarmonyOS", "Android", "Android", "HarmonyOS"],
+    })
+    df = run(id_conflict, devices=devices)
+    assert [(r["user_id"], r["device_id"], r["points"]) for r in df.iter_rows(named=True)] == [
+        ("u1", "d1", -40), ("u2", "d1", -40)]
+    assert (df["first_ts"][0], df["last_ts"][0]) == (at(0), at(120))
+    assert ev(df) == {"fields": ["imei"], "conflicts": [
+        {"field": "imei", "value": "356938035643809", "first_seen": iso(0), "last_seen": iso(60)},
+        {"field": "imei", "value": "490154203237518", "first_seen": iso(120), "last_seen": iso(120)}]}
+
+
+def test_id_conflict_on_os_family_and_quiet_when_consistent():
+    devices = pl.DataFrame({"ts": [at(0), at(5)], "device_id": ["d1", "d1"], "user_id": ["u1", "u1"],
+                            "os": ["iOS", "Android"]})
+    df = run(id_conflict, devices=devices)
+    assert ev(df)["fields"] == ["os"] and [c["value"] for c in ev(df)["conflicts"]] == ["ios", "android"]
+    assert run(id_conflict, devices=devices.head(1)).height == 0
+    with pytest.raises(NotEvaluated):
+        run(id_conflict, devices=pl.DataFrame({"ts": [at(0)], "device_id": ["d1"]}))
+
+
+def _snapshots():
+    return pl.DataFrame({"ts": [at(0), at(0), at(0)], "device_id": ["d1", "d2", "d3"], "user_id": ["u1", "u2", "u3"],
+                         "os": ["Android", "iOS", "HarmonyOS"], "model": ["SM-S911B", "iPad13,4", "NOH-AN00"]})
+
+
+def test_ua_mismatch_fires_when_agent_contradicts_snapshot():
+    logins = pl.DataFrame({"user_id": ["u1", "u1", "u1"], "ts": [at(1), at(2), at(3)], "device_id": ["d1"] * 3,
+                           "user_agent": [UA["android"], UA["windows"], UA["windows"]]})
+    df = run(ua_mismatch, devices=_snapshots(), logins=logins)
+    assert df.height == 1
+    r = df.row(0, named=True)
+    assert (r["user_id"], r["device_id"], r["points"], r["first_ts"], r["last_ts"]) == ("u1", "d1", -20, at(2), at(3))
+    assert ev(df) == {"snapshot_os": ["android"], "snapshot_type": ["mobile"], "events": 2, "user_agents": [
+        {"os": "windows", "device_class": "pc", "first_seen": iso(2), "last_seen": iso(3), "events": 2,
+         "user_agent": UA["windows"]}]}
+
+
+def test_ua_mismatch_quiet_for_consistent_agents():
+    logins = pl.DataFrame({"user_id": ["u1", "u2", "u2", "u3", "u1"], "ts": [at(i) for i in range(5)],
+                           "device_id": ["d1", "d2", "d2", "d3", "d1"],
+                           "user_agent": [UA["android"], UA["ipad"], UA["mac"], UA["huawei"], UA["app_okhttp"]]})
+    assert run(ua_mismatch, devices=_snapshots(), logins=logins).height == 0
+
+
+def test_ua_mismatch_summaries_stay_on_their_rows():
+    logins = pl.DataFrame({"user_id": ["u1", "u2", "u3"], "ts": [at(1), at(2), at(3)], "device_id": ["d1", "d2", "d3"],
+                           "user_agent": [UA["windows"], UA["android"], UA["iphone"]]})
+    df = run(ua_mismatch, devices=_snapshots(), logins=logins)
+    assert df["summary"].to_list() == [
+        "Device d1 reports android but 1 event(s) carry a windows user agent",
+        "Device d2 reports ios but 1 event(s) carry a android user agent",
+        "Device d3 reports android but 1 event(s) carry a ios user agent"]

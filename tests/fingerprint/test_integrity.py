@@ -1,0 +1,76 @@
+import polars as pl
+import pytest
+
+from fraud.fingerprint.integrity import emulator, rooted
+from fraud.fingerprint.patterns import emulator_signature
+from fraud.registry import NotEvaluated
+from tests.conftest import at
+from tests.fingerprint.conftest import UA, ev, iso, run
+
+SDK_UA = ("Mozilla/5.0 (Linux; Android 11; sdk_gphone_x86 Build/RSR1.201013.001; wv) AppleWebKit/537.36 "
+          "(KHTML, like Gecko) Version/4.0 Chrome/83.0.4103.106 Mobile Safari/537.36")
+
+
+@pytest.mark.parametrize(("model", "sig"), [
+    ("Android SDK built for x86", "Android SDK built for"), ("sdk_gphone64_arm64", "sdk_gphone"),
+    ("generic_x86_64", "generic_x86"), ("Genymotion Google Pixel 3", "Genymotion"), ("vbox86p", "vbox86p"),
+    ("google_sdk", "google_sdk"), ("BlueStacks", "BlueStacks"), ("NoxPlayer", "Nox"), ("MuMu", "MuMu"),
+    ("SM-S911B", None), ("iPhone14,2", None), ("Pixel 8 Pro", None), ("Equinox", None),
+])
+def test_emulator_signatures(model, sig):
+    assert pl.select(emulator_signature(pl.lit(model))).item() == sig
+
+
+def _devices():
+    return pl.DataFrame({
+        "ts": [at(0), at(10), at(20), at(30)], "device_id": ["d1", "d1", "d2", "d3"],
+        "user_id": ["u1", "u1", "u2", "u3"], "model": ["sdk_gphone64_x86_64", "sdk_gphone64_x86_64", "SM-S911B", None],
+        "is_emulator": [True, True, True, False], "is_rooted": [False, True, None, False],
+        "has_hook": [False, False, True, False],
+    })
+
+
+def _logins():
+    return pl.DataFrame({"user_id": ["u4", "u5", "u6"], "ts": [at(40), at(50), at(60)],
+                         "device_id": ["d1", None, "d3"], "user_agent": [UA["android"], SDK_UA, UA["iphone"]]})
+
+
+def test_emulator_points_scale_with_strength():
+    df = run(emulator, devices=_devices(), logins=_logins())
+    got = {(r["user_id"], r["device_id"]): r["points"] for r in df.iter_rows(named=True)}
+    # d1: flag + model signature -> points_max for its snapshot user and for u4 who logged in with it;
+    # d2: flag only and u5: UA signature only (no device) -> points_min.
+    assert got == {("u1", "d1"): -100, ("u4", "d1"): -100, ("u2", "d2"): -50, ("u5", None): -50}
+    r = df.filter(pl.col("user_id") == "u1").row(0, named=True)
+    assert (r["first_ts"], r["last_ts"], r["severity"]) == (at(0), at(10), "critical")
+    assert ev(df.filter(pl.col("user_id") == "u1")) == {
+        "reported_emulator": True, "signatures": ["sdk_gphone (model sdk_gphone64_x86_64)"], "signals": 4,
+        "strength": "flag and signature", "first_seen": iso(0), "last_seen": iso(10)}
+    assert ev(df.filter(pl.col("user_id") == "u5"))["signatures"] == ["sdk_gphone (user agent)"]
+
+
+def test_emulator_quiet_on_real_devices():
+    devices = _devices().filter(pl.col("device_id") == "d3")
+    logins = _logins().filter(pl.col("user_id") == "u6")
+    assert run(emulator, devices=devices, logins=logins).height == 0
+
+
+def test_emulator_not_evaluated_without_any_signal_source():
+    with pytest.raises(NotEvaluated):
+        run(emulator, logins=pl.DataFrame({"user_id": ["u1"], "ts": [at(0)]}))
+
+
+def test_rooted_fires_per_user_and_device():
+    df = run(rooted, devices=_devices(), logins=_logins())
+    assert [(r["user_id"], r["device_id"], r["points"]) for r in df.iter_rows(named=True)] == [
+        ("u1", "d1", -50), ("u2", "d2", -50), ("u4", "d1", -50)]
+    assert ev(df, 0) == {"rooted": True, "hook_framework": False, "snapshots": 1, "first_seen": iso(10),
+                         "last_seen": iso(10)}
+    assert ev(df, 1)["hook_framework"] is True and ev(df, 1)["rooted"] is False
+    assert (df["first_ts"][0], df["last_ts"][0]) == (at(10), at(10))
+
+
+def test_rooted_quiet_and_not_evaluated():
+    assert run(rooted, devices=_devices().filter(pl.col("device_id") == "d3")).height == 0
+    with pytest.raises(NotEvaluated):
+        run(rooted, devices=pl.DataFrame({"ts": [at(0)], "device_id": ["d1"]}))

@@ -1,0 +1,40 @@
+import polars as pl
+
+from fraud.fingerprint.sensitive import new_device_sensitive
+from tests.conftest import at
+from tests.fingerprint.conftest import ev, iso, run
+
+
+def _history(user, n_days, device="d1"):
+    return pl.DataFrame({"user_id": user, "ts": [at(days=d) for d in range(n_days)], "event": "login",
+                         "device_id": device})
+
+
+def _events(user, rows):
+    return pl.DataFrame({"user_id": user, "ts": [r[0] for r in rows], "event": [r[1] for r in rows],
+                         "device_id": [r[2] for r in rows]})
+
+
+def test_sensitive_change_right_after_new_device():
+    lf = pl.concat([_history("u1", 7), _events("u1", [(at(days=10), "login", "d2"),
+                                                      (at(days=10, minutes=30), "password_change", "d2"),
+                                                      (at(days=11), "withdraw", "d1"),
+                                                      (at(days=11, minutes=1), "bind_card", "d2")])])
+    df = run(new_device_sensitive, logins=lf)
+    assert df.height == 1
+    r = df.row(0, named=True)
+    assert (r["user_id"], r["device_id"], r["points"], r["first_ts"], r["last_ts"]) == (
+        "u1", "d2", -20, at(days=10), at(days=11))
+    assert ev(df) == {"first_sign_in": iso(days=10), "history_days": 7, "within_hours": 24, "min_history_days": 7,
+                      "sensitive_events": [{"event": "password_change", "ts": iso(days=10, minutes=30),
+                                            "device_id": "d2"},
+                                           {"event": "withdraw", "ts": iso(days=11), "device_id": "d1"}]}
+
+
+def test_sensitive_quiet_without_history_or_later_than_24h():
+    short = pl.concat([_history("u1", 6), _events("u1", [(at(days=10), "login", "d2"),
+                                                         (at(days=10, minutes=5), "phone_change", "d2")])])
+    late = pl.concat([_history("u2", 8), _events("u2", [(at(days=10), "login", "d2"),
+                                                        (at(days=11, minutes=1), "phone_change", "d2")])])
+    known = pl.concat([_history("u3", 8), _events("u3", [(at(days=10, minutes=5), "password_change", "d1")])])
+    assert run(new_device_sensitive, logins=pl.concat([short, late, known])).height == 0
