@@ -173,6 +173,8 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str) -> tuple[list[pl.Expr
             checks.append((present & v.is_null(), fmt(f"bad timestamp in column {col}: {{}}", shown)))
         elif kind in (FLOAT, INT):
             f = raw.cast(pl.Float64, strict=False) if dtype != pl.String else text.cast(pl.Float64, strict=False)
+            if col in ("lat", "lon") and dtype == pl.String:
+                f = pl.coalesce(f, _coordinate_text(df, col))
             bad = present & (f.is_null() | f.is_nan() | f.is_infinite())
             if kind == INT:
                 bad = bad | (present & (f != f.round(0)))
@@ -205,6 +207,19 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str) -> tuple[list[pl.Expr
         given = [(pl.col(c).cast(pl.String).str.strip_chars().fill_null("") != "") for c in ("lat", "lon")]
         checks.append((given[0] != given[1], pl.lit("only one of lat/lon given")))
     return values, checks
+
+
+def _coordinate_text(df: pl.DataFrame, col: str) -> pl.Expr:
+    """Coordinates written as text (``31.23 N``, ``31°13'48"N``): each distinct non-numeric value is parsed
+    once with geopy and mapped back; plain numbers never reach Python."""
+    from fraud.geo.positions import parse_coordinate_text
+
+    text = pl.col(col).str.strip_chars()
+    odd = df.select(text.filter(text.cast(pl.Float64, strict=False).is_null() & (text != "")).unique().sort())
+    if odd.height == 0:
+        return pl.lit(None, pl.Float64)
+    parsed = odd.select(pl.col(col), parse_coordinate_text(pl.col(col), part=col).alias("v")).drop_nulls()
+    return text.replace_strict(parsed[col], parsed["v"], default=None, return_dtype=pl.Float64)
 
 
 def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: str) -> tuple[pl.DataFrame,

@@ -135,3 +135,15 @@ def test_find_inputs_by_stem(tmp_path):
     for n in ("logins.csv", "devices.parquet", "locations.jsonl.gz", "notes.txt", "scores.csv"):
         (tmp_path / n).write_text("")
     assert sorted(find_inputs(tmp_path)) == ["devices", "locations", "logins", "scores"]
+
+
+def test_coordinates_as_text(tmp_path, cfg):
+    p = write(tmp_path / "locations.csv", "ts,user_id,lat,lon\n"
+              "2024-01-01T00:00:00Z,u1,31.23 N,121.47 E\n"
+              "2024-01-01T00:00:00Z,u1,\"31°13'48\"\"N\",\"121°28'12\"\"E\"\n"
+              "2024-01-01T00:00:00Z,u1,33.87 S,151.21\n"
+              "2024-01-01T00:00:00Z,u1,121.47 E,31.23 N\n")
+    li = read_input("locations", p, cfg)
+    got = [(round(a, 2), round(b, 2)) for a, b in li.frame.select("lat", "lon").rows()]
+    assert got == [(31.23, 121.47), (31.23, 121.47), (-33.87, 151.21)]
+    assert li.rejected["reason"].to_list() == ["bad number in column lat: 121.47 E; bad number in column lon: 31.23 N"]

@@ -20,3 +20,35 @@ def haversine_km(lat1: str | pl.Expr, lon1: str | pl.Expr, lat2: str | pl.Expr, 
     dlmb = (_e(lon2) - _e(lon1)) * r
     a = (dphi / 2).sin() ** 2 + p1.cos() * p2.cos() * (dlmb / 2).sin() ** 2
     return 2 * EARTH_RADIUS_KM * a.sqrt().clip(upper_bound=1.0).arcsin()
+
+
+
+def geodesic_km(lat1: str | pl.Expr, lon1: str | pl.Expr, lat2: str | pl.Expr, lon2: str | pl.Expr) -> pl.Expr:
+    """WGS84 ellipsoid distance in km (geopy ``geodesic``) for evidence figures, computed once per distinct
+    coordinate pair of the rows it is evaluated on: apply it after the filter that keeps flagged rows (the
+    detection itself uses the vectorised :func:`haversine_km`)."""
+    from geopy.distance import geodesic
+
+    def run(s: pl.Series) -> pl.Series:
+        df = s.struct.unnest()
+        keys = df.columns
+        pairs = df.drop_nulls().unique()
+        km = [geodesic((a, b), (c, d)).km for a, b, c, d in pairs.iter_rows()]
+        table = pairs.with_columns(pl.Series("_km", km, dtype=pl.Float64))
+        return df.join(table, on=keys, how="left", maintain_order="left")["_km"]
+
+    s = pl.struct(_e(lat1).cast(pl.Float64).alias("a"), _e(lon1).cast(pl.Float64).alias("b"),
+                  _e(lat2).cast(pl.Float64).alias("c"), _e(lon2).cast(pl.Float64).alias("d"))
+    return s.map_batches(run, return_dtype=pl.Float64, is_elementwise=True)
+
+def thousands(x: str | pl.Expr, decimals: int = 0) -> pl.Expr:
+    """A number as text with thousands separators (``1684.2`` -> ``1,684``), rounded to ``decimals``."""
+    v = _e(x).cast(pl.Float64)
+    whole = v.abs().round(decimals).floor().cast(pl.Int64) if decimals else v.abs().round(0).cast(pl.Int64)
+    grouped = (whole.cast(pl.String).str.reverse().str.replace_all(r"(\d{3})", "$1,").str.reverse()
+               .str.strip_chars_start(","))
+    sign = pl.when(v < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    if decimals:
+        frac = ((v.abs().round(decimals) - v.abs().round(decimals).floor()) * 10 ** decimals).round(0).cast(pl.Int64)
+        grouped = pl.concat_str([grouped, pl.lit("."), frac.cast(pl.String).str.zfill(decimals)])
+    return pl.when(v.is_null()).then(None).otherwise(pl.concat_str([sign, grouped]))

@@ -11,9 +11,11 @@ CELL_DEG = 0.01  # ~1 km grid used to find a user's most frequent position
 
 
 def all_positions(ctx: ScanContext) -> pl.LazyFrame:
-    """(user_id, lat, lon) of every position the inputs give: location pings and positioned account events."""
-    ev = ctx.logins.filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null()).select("user_id", "lat", "lon")
-    return pl.concat([ctx.locations.select("user_id", "lat", "lon"), ev])
+    """(user_id, lat, lon) of every position with coordinates (:func:`fraud.geo.positions.positions`): location
+    pings and account events placed by lat/lon, IP city or city name; country-only positions have none."""
+    from fraud.geo.positions import positions
+
+    return positions(ctx).lazy().filter(pl.col("lat").is_not_null()).select("user_id", "lat", "lon")
 
 
 def _zone_of(lat: float, lon: float) -> str | None:
@@ -45,11 +47,12 @@ def user_timezones(ctx: ScanContext) -> pl.DataFrame:
 def with_local_time(lf: pl.LazyFrame, ctx: ScanContext, ts: str = "ts", out: str = "local_ts") -> pl.LazyFrame:
     """Add ``out``: the naive local wall-clock time of ``ts`` in the user's time zone (``user_id`` column).
 
-    Rows whose user has no entry use the configured time zone. One conversion per distinct zone, not per user.
+    Rows whose user has no entry use the configured time zone. One conversion per distinct zone, not per user;
+    the row order of ``lf`` is kept.
     """
     tzs = user_timezones(ctx)
     zones = sorted(set(tzs["timezone"].to_list()) | {ctx.cfg.timezone})
-    joined = lf.join(tzs.lazy(), on="user_id", how="left").with_columns(
+    joined = lf.join(tzs.lazy(), on="user_id", how="left", maintain_order="left").with_columns(
         pl.col("timezone").fill_null(ctx.cfg.timezone).alias("_tz"))
     if len(zones) == 1:
         return joined.with_columns(

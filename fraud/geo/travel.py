@@ -1,72 +1,87 @@
 """``geo.impossible_travel``: two consecutive positioned events of a user too far apart for the time between.
 
-Flags a pair when the distance, reduced by both positions' accuracy radii, is over ``min_distance_km`` and
-the implied speed is over ``max_speed_kmh`` (a commercial jet cruises at ~900 km/h).
+Every position with coordinates takes part (lat/lon events, location pings, IP-city and city-name positions;
+country-only positions never do). A pair of consecutive positions (by time, per user) is flagged when its
+distance reduced by both accuracy radii is over ``min_distance_km`` (100 km) and that reduced distance over
+the elapsed time is over ``max_speed_kmh`` (900 km/h, a jet's cruise); a zero elapsed time is an infinite
+speed. Evidence names both places and gives the geodesic distance, the minutes and the speeds.
 """
 from __future__ import annotations
 
 import polars as pl
 
 from fraud.context import ScanContext
+from fraud.exprs import fmt
 from fraud.findings import emit
-from fraud.geo.distance import haversine_km
-from fraud.registry import register
-
-DEFAULT_ACCURACY_M = 100.0  # contract section 5: lat/lon without accuracy_m
-
-
-def positioned_events(ctx: ScanContext) -> pl.LazyFrame:
-    """Every event with a coordinate: account events with lat/lon and location pings, sorted by (user, ts).
-
-    Columns: user_id, ts, lat, lon, accuracy_km, source (``event`` or ``ping``), event, device_id, ip, city.
-    """
-    ev = ctx.logins.filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null()).select(
-        "user_id", "ts", "lat", "lon", pl.lit(DEFAULT_ACCURACY_M / 1000).alias("accuracy_km"),
-        pl.lit("event").alias("source"), "event", "device_id", "ip", "city")
-    pings = ctx.locations.select(
-        "user_id", "ts", "lat", "lon", (pl.col("accuracy_m").fill_null(DEFAULT_ACCURACY_M) / 1000).alias("accuracy_km"),
-        pl.lit("ping").alias("source"), pl.lit(None, pl.String).alias("event"),
-        pl.lit(None, pl.String).alias("device_id"), pl.lit(None, pl.String).alias("ip"),
-        pl.lit(None, pl.String).alias("city"))
-    return pl.concat([ev, pings]).sort(["user_id", "ts", "source", "lat", "lon"])
+from fraud.geo.distance import geodesic_km, haversine_km, thousands
+from fraud.geo.gazetteer import place_name
+from fraud.geo.positions import positions
+from fraud.registry import NotEvaluated, register
 
 
-def _place(city: pl.Expr, lat: pl.Expr, lon: pl.Expr) -> pl.Expr:
-    return pl.coalesce(city, pl.format("({}, {})", lat.round(3), lon.round(3)))
+def event_word(kind: pl.Expr, event: pl.Expr) -> pl.Expr:
+    """``Login``, ``Payment`` ... for account events, ``Location ping`` for pings."""
+    ev = event.fill_null("event").str.replace_all("_", " ")
+    cap = pl.concat_str([ev.str.slice(0, 1).str.to_uppercase(), ev.str.slice(1)])
+    return pl.when(kind == "ping").then(pl.lit("Location ping")).otherwise(cap)
+
+
+def display_place(city: str, lat: str, lon: str) -> pl.Expr:
+    """The input's city name when given, else the gazetteer's name of the coordinates."""
+    return pl.coalesce(pl.col(city), place_name(lat, lon))
+
+
+def minutes_text(minutes: pl.Expr) -> pl.Expr:
+    return pl.when(minutes < 10).then(thousands(minutes, 1)).otherwise(thousands(minutes))
 
 
 @register("geo.impossible_travel", rules="geo.impossible_travel", family="geo", needs=())
 def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
+    """Flags consecutive positions more than ``min_distance_km`` apart (net of both accuracy radii) at more
+    than ``max_speed_kmh`` (net distance / elapsed hours); one finding per flagged pair."""
     rule = ctx.cfg.rule("geo.impossible_travel")
     min_km, max_kmh = float(rule["min_distance_km"]), float(rule["max_speed_kmh"])
-    p = positioned_events(ctx)
-    prev = {c: pl.col(c).shift(1).over("user_id") for c in ("ts", "lat", "lon", "accuracy_km", "city")}
-    pairs = p.with_columns(
-        prev["ts"].alias("prev_ts"), prev["lat"].alias("prev_lat"), prev["lon"].alias("prev_lon"),
-        prev["accuracy_km"].alias("prev_acc"), prev["city"].alias("prev_city"),
-    ).filter(pl.col("prev_ts").is_not_null()).with_columns(
+    p = positions(ctx).lazy().filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null())
+    if positions(ctx).filter(pl.col("lat").is_not_null()).height == 0:
+        raise NotEvaluated("no event or ping has a position with coordinates")
+    cols = ("ts", "lat", "lon", "acc_km", "city", "kind", "event", "source")
+    # positions are sorted by (user_id, ts): a plain shift, kept where the previous row is the same user's
+    pairs = p.with_columns([pl.col(c).shift(1).alias(f"prev_{c}") for c in cols]).filter(
+        pl.col("user_id") == pl.col("user_id").shift(1)
+    ).with_columns(
         haversine_km("prev_lat", "prev_lon", "lat", "lon").alias("km"),
         ((pl.col("ts") - pl.col("prev_ts")).dt.total_microseconds() / 3.6e9).alias("hours"),
     ).with_columns(
-        (pl.col("km") - pl.col("prev_acc") - pl.col("accuracy_km")).clip(lower_bound=0).alias("km_net"),
+        (pl.col("km") - pl.col("prev_acc_km") - pl.col("acc_km")).clip(lower_bound=0).alias("km_net"),
     ).with_columns(
-        pl.when(pl.col("hours") > 0).then(pl.col("km_net") / pl.col("hours")).otherwise(float("inf"))
-        .alias("kmh"),
+        pl.when(pl.col("hours") > 0).then(pl.col("km_net") / pl.col("hours")).otherwise(float("inf")).alias("kmh"),
     ).filter((pl.col("km_net") > min_km) & (pl.col("kmh") > max_kmh))
-    minutes = (pl.col("hours") * 60).round(1)
-    speed = pl.when(pl.col("kmh").is_infinite()).then(pl.lit("instant")).otherwise(
-        pl.format("{} km/h", pl.col("kmh").round(0).cast(pl.Int64)))
+    flagged = pairs.with_columns(
+        geodesic_km("prev_lat", "prev_lon", "lat", "lon").alias("gkm"),
+        display_place("prev_city", "prev_lat", "prev_lon").alias("from_place"),
+        display_place("city", "lat", "lon").alias("to_place"),
+        (pl.col("hours") * 60).alias("minutes"),
+    ).with_columns(
+        pl.when(pl.col("hours") > 0).then(pl.col("gkm") / pl.col("hours")).alias("speed"),
+    )
+    speed_txt = pl.when(pl.col("speed").is_null()).then(pl.lit("at the same time")).otherwise(
+        fmt("({} km/h)", thousands("speed")))
+    when_txt = pl.when(pl.col("hours") > 0).then(
+        fmt("{} min after the previous one {}", minutes_text(pl.col("minutes")), speed_txt)).otherwise(
+        pl.lit("at the same time as the previous one"))
     return emit(
-        pairs, rule,
+        flagged, rule,
         first_ts="prev_ts", last_ts="ts", device_id="device_id", ip="ip",
-        evidence={"from": _place(pl.col("prev_city"), pl.col("prev_lat"), pl.col("prev_lon")),
-                  "to": _place(pl.col("city"), pl.col("lat"), pl.col("lon")),
-                  "from_lat": pl.col("prev_lat"), "from_lon": pl.col("prev_lon"),
-                  "to_lat": pl.col("lat"), "to_lon": pl.col("lon"),
-                  "distance_km": pl.col("km").round(1), "minutes": minutes,
-                  "speed_kmh": pl.when(pl.col("kmh").is_infinite()).then(None).otherwise(pl.col("kmh").round(0)),
+        evidence={"from": "from_place", "to": "to_place",
+                  "from_event": event_word(pl.col("prev_kind"), pl.col("prev_event")), "from_source": "prev_source",
+                  "to_event": event_word(pl.col("kind"), pl.col("event")), "to_source": "source",
+                  "from_lat": "prev_lat", "from_lon": "prev_lon", "to_lat": "lat", "to_lon": "lon",
+                  "distance_km": pl.col("gkm").round(1), "minutes": pl.col("minutes").round(1),
+                  "speed_kmh": pl.col("speed").round(0),
+                  "accuracy_km": (pl.col("prev_acc_km") + pl.col("acc_km")).round(3),
+                  "net_distance_km": pl.col("km_net").round(1),
+                  "net_speed_kmh": pl.when(pl.col("kmh").is_infinite()).then(None).otherwise(pl.col("kmh").round(0)),
                   "min_distance_km": min_km, "max_speed_kmh": max_kmh},
-        summary=pl.format("Event in {} {} km from {} {} min after the previous one ({})",
-                          _place(pl.col("city"), pl.col("lat"), pl.col("lon")), pl.col("km").round(0).cast(pl.Int64),
-                          _place(pl.col("prev_city"), pl.col("prev_lat"), pl.col("prev_lon")), minutes, speed),
+        summary=fmt("{} in {} {} km from {} {}", event_word(pl.col("kind"), pl.col("event")), "to_place",
+                          thousands("gkm"), "from_place", when_txt),
     )

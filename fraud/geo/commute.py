@@ -1,0 +1,112 @@
+"""Commute rules (contract section 5), for users with an inferred home H and work W (D = distance(H, W)).
+
+* ``geo.commute_deviation``: on a commute day (a local weekday on which no position lies outside the home
+  city), a precise position (accuracy at most ``max_place_accuracy_m``, as for places: a city-name or IP
+  position says nothing about a route) in a commute window (07:00-10:00 or 17:00-20:00 local) whose detour
+  ``distance(H, P) + distance(P, W) - D``, reduced by twice the position's accuracy radius, is over
+  ``min_detour_km`` (1 km) and over ``max_deviation`` (0.15) of D. One finding per user-day, on the day's
+  farthest point (largest deviation).
+* ``geo.stable_commute`` (bonus): at the work place (a position clustered into it) during ``arrival_hours``
+  (07:00-10:00 local) on ``min_share`` (80%) or more of the weekdays that have precise positions, the days at
+  work spanning ``min_span_days`` (182) or more.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from fraud.context import ScanContext
+from fraud.exprs import fmt
+from fraud.findings import emit
+from fraud.geo.distance import haversine_km, thousands
+from fraud.geo.gazetteer import place_name
+from fraud.geo.places import home_ref, home_work, in_hours, local_positions, outside_home, placed_positions
+from fraud.registry import NotEvaluated, register
+
+
+def _with_places(ctx: ScanContext) -> pl.DataFrame:
+    hw = home_work(ctx).filter(pl.col("work_lat").is_not_null())
+    if hw.height == 0:
+        raise NotEvaluated("no user has both an inferred home and a work place")
+    return hw
+
+
+@register("geo.commute_deviation", rules="geo.commute_deviation", family="geo", needs=())
+def commute_deviation(ctx: ScanContext) -> pl.LazyFrame:
+    """Flags a commute day whose farthest commute-window position leaves the home-work ellipse by more than
+    ``max_deviation`` of D and ``min_detour_km`` (km, net of accuracy); one finding per user-day."""
+    rule = ctx.cfg.rule("geo.commute_deviation")
+    max_dev, min_detour = float(rule["max_deviation"]), float(rule["min_detour_km"])
+    hw = _with_places(ctx).lazy().select("user_id", "home_city", "work_city", "work_lat", "work_lon",
+                                         pl.col("home_lat").alias("h_lat"), pl.col("home_lon").alias("h_lon"))
+    p = local_positions(ctx).lazy().join(hw.select("user_id"), on="user_id", how="semi").with_columns(
+        pl.col("local_ts").dt.date().alias("day"))
+    weekday = pl.col("local_ts").dt.weekday() <= 5
+    trips = (p.filter(weekday).join(home_ref(ctx).lazy(), on="user_id", how="left")
+             .filter(outside_home(float(rule["home_radius_km"])).fill_null(False))
+             .select("user_id", "day").unique())
+    hour = pl.col("local_ts").dt.hour()
+    in_window = pl.any_horizontal([in_hours(hour, w) for w in rule["commute_hours"]])
+    d_hw = haversine_km("h_lat", "h_lon", "work_lat", "work_lon")
+    precise = pl.col("lat").is_not_null() & (pl.col("acc_km") * 1000 <= float(rule["max_place_accuracy_m"]))
+    cand = (p.filter(weekday & in_window & precise)
+            .join(trips, on=["user_id", "day"], how="anti")
+            .join(hw, on="user_id", how="inner")
+            .with_columns(d_hw.alias("D"),
+                          (haversine_km("h_lat", "h_lon", "lat", "lon") + haversine_km("lat", "lon", "work_lat",
+                                                                                      "work_lon")).alias("via"))
+            .with_columns((pl.col("via") - pl.col("D")).alias("detour_raw"))
+            .with_columns((pl.col("detour_raw") - 2 * pl.col("acc_km")).clip(lower_bound=0).alias("detour"))
+            .with_columns((pl.col("detour") / pl.col("D")).alias("dev"))
+            .filter((pl.col("D") > 0) & (pl.col("dev") > max_dev) & (pl.col("detour") > min_detour)))
+    day = (cand.with_columns(pl.len().over("user_id", "day").alias("n"),
+                             pl.col("ts").min().over("user_id", "day").alias("first_ts"),
+                             pl.col("ts").max().over("user_id", "day").alias("last_ts"))
+           .sort(["user_id", "day", "dev", "ts"], descending=[False, False, True, False])
+           .group_by("user_id", "day", maintain_order=True).first()
+           .with_columns(place_name("lat", "lon").alias("near")))
+    return emit(
+        day, rule,
+        evidence={"day": pl.col("day").dt.to_string("%Y-%m-%d"), "farthest_lat": "lat", "farthest_lon": "lon",
+                  "farthest_place": "near", "farthest_time": pl.col("local_ts").dt.strftime("%H:%M"),
+                  "detour_km": pl.col("detour").round(2), "deviation": pl.col("dev").round(3),
+                  "raw_detour_km": pl.col("detour_raw").round(2), "home_work_km": pl.col("D").round(2),
+                  "positions_off_route": "n", "home_city": "home_city", "home_lat": "h_lat", "home_lon": "h_lon",
+                  "work_city": "work_city", "work_lat": "work_lat", "work_lon": "work_lon",
+                  "max_deviation": max_dev, "min_detour_km": min_detour},
+        summary=fmt("On {} at {} the commute between home in {} and work in {} went {} km out of the way "
+                          "near {} (deviation {} > {})", pl.col("day").dt.to_string("%a %Y-%m-%d"),
+                          pl.col("local_ts").dt.strftime("%H:%M"), "home_city", "work_city",
+                          thousands("detour", 1), "near", pl.col("dev").round(2), pl.lit(max_dev)),
+    )
+
+
+@register("geo.stable_commute", rules="geo.stable_commute", family="geo", needs=())
+def stable_commute(ctx: ScanContext) -> pl.LazyFrame:
+    """Bonus: at the work place in ``arrival_hours`` on ``min_share``+ of the weekdays with precise positions,
+    the at-work days spanning ``min_span_days``+ days; one finding per user."""
+    rule = ctx.cfg.rule("geo.stable_commute")
+    share_min, span_min = float(rule["min_share"]), float(rule["min_span_days"])
+    hw = _with_places(ctx).lazy().select("user_id", "work_pi", "work_pj", "work_city", "home_city")
+    p = (placed_positions(ctx).lazy().filter(pl.col("local_ts").dt.weekday() <= 5)
+         .with_columns(pl.col("local_ts").dt.date().alias("day")).join(hw, on="user_id", how="inner"))
+    at_work = (pl.col("pi") == pl.col("work_pi")) & (pl.col("pj") == pl.col("work_pj")) \
+        & in_hours(pl.col("local_ts").dt.hour(), rule["arrival_hours"])
+    per = (p.group_by("user_id").agg(
+        pl.col("day").n_unique().alias("weekdays"), pl.col("day").filter(at_work).n_unique().alias("at_work"),
+        pl.col("day").filter(at_work).min().alias("d0"), pl.col("day").filter(at_work).max().alias("d1"),
+        pl.col("ts").filter(at_work).min().alias("first_ts"), pl.col("ts").filter(at_work).max().alias("last_ts"),
+        pl.col("work_city").first(), pl.col("home_city").first())
+        .with_columns((pl.col("at_work") / pl.col("weekdays")).alias("share"),
+                      (pl.col("d1") - pl.col("d0")).dt.total_days().alias("span"))
+        .filter((pl.col("share") >= share_min) & (pl.col("span") >= span_min)))
+    h = rule["arrival_hours"]
+    return emit(
+        per, rule,
+        evidence={"weekdays_with_positions": "weekdays", "weekdays_at_work": "at_work",
+                  "share": pl.col("share").round(3), "span_days": "span", "work_city": "work_city",
+                  "home_city": "home_city", "arrival_hours": pl.lit(f"{h[0]:02d}:00-{h[1]:02d}:00"),
+                  "min_share": share_min, "min_span_days": span_min},
+        summary=fmt("At work in {} by {}:00 on {}% of {} weekdays over {} days", "work_city",
+                          pl.lit(f"{h[1]:02d}"), (pl.col("share") * 100).round(0).cast(pl.Int64),
+                          thousands("weekdays"), thousands("span")),
+    )

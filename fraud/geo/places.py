@@ -1,0 +1,180 @@
+"""Places, home and work (contract section 5).
+
+A place is a cluster of precise positions (lat/lon events and pings whose accuracy is at most
+``max_place_accuracy_m``) within about ``place_radius_m`` (200 m): positions fall into a grid of cells of that
+size, and each cell joins the busiest cell of its 3x3 neighbourhood, followed up to three hops, so a place
+split by a cell border is one place. A place's centre is the mean of its positions within one cell of its
+busiest cell.
+
+Home is the place with most nights (22:00-06:00 local; a night belongs to the date it starts) and at least
+``min_home_nights`` of them; work is the place other than home with most weekdays seen 09:00-17:00 local, at
+least ``min_work_days`` of them and at least ``min_work_share`` of the weekdays with positions in those hours
+(a workplace is regular; a shop visited now and then is not one). The thresholds live in
+``[rules."geo.commute_deviation"]``.
+"""
+from __future__ import annotations
+
+import math
+
+import polars as pl
+
+from fraud.context import ScanContext
+from fraud.geo.gazetteer import country_code, name_places, norm_name
+from fraud.geo.localtime import with_local_time
+from fraud.geo.positions import PRECISE_SOURCES, positions
+
+M_PER_DEG = 6371008.8 * math.pi / 180  # metres per degree of latitude (mean Earth radius)
+PLACE_RULE = "geo.commute_deviation"  # the rule section holding the place-inference settings
+HOPS = 3
+
+
+def place_settings(ctx: ScanContext) -> dict:
+    r = ctx.cfg.rule(PLACE_RULE)
+    return {k: r[k] for k in ("place_radius_m", "max_place_accuracy_m", "min_home_nights", "min_work_days",
+                              "min_work_share", "night_hours", "work_hours")}
+
+
+def local_positions(ctx: ScanContext) -> pl.DataFrame:
+    """:func:`positions` with ``local_ts`` (naive local wall clock of the user), cached."""
+    return ctx.cached("geo.local_positions", lambda: with_local_time(positions(ctx).lazy(), ctx).collect())
+
+
+def in_hours(hour: pl.Expr, hours: list[int]) -> pl.Expr:
+    """``hour`` (0-23) within the half-open local window [start, end), which may wrap midnight."""
+    a, b = int(hours[0]), int(hours[1])
+    return (hour >= a) & (hour < b) if a < b else (hour >= a) | (hour < b)
+
+
+def night_date(local_ts: pl.Expr, night_end_hour: int) -> pl.Expr:
+    """The date a night starts on: 02:00 on Tuesday belongs to Monday's night."""
+    return (local_ts - pl.duration(hours=night_end_hour)).dt.date()
+
+
+def placed_positions(ctx: ScanContext) -> pl.DataFrame:
+    """Precise positions with their place: columns of :func:`local_positions` plus ``pi``, ``pj`` (place key
+    within the user) — cached."""
+    return ctx.cached("geo.placed", lambda: _cluster(ctx))
+
+
+def _cluster(ctx: ScanContext) -> pl.DataFrame:
+    s = place_settings(ctx)
+    cell = float(s["place_radius_m"])
+    p = local_positions(ctx).filter(pl.col("source").is_in(PRECISE_SOURCES) & pl.col("lat").is_not_null()
+                                    & (pl.col("acc_km") * 1000 <= float(s["max_place_accuracy_m"])))
+    p = p.with_columns(
+        (pl.col("lat") * M_PER_DEG / cell).floor().cast(pl.Int64).alias("ci"),
+        (pl.col("lon") * M_PER_DEG * (pl.col("lat").round(0) * math.pi / 180).cos() / cell)
+        .floor().cast(pl.Int64).alias("cj"))
+    cells = p.group_by("user_id", "ci", "cj").agg(pl.len().alias("n"))
+    off = pl.DataFrame({"d": [-1, 0, 1]}, schema={"d": pl.Int64})
+    nb = (cells.join(off.rename({"d": "di"}), how="cross").join(off.rename({"d": "dj"}), how="cross")
+          .with_columns((pl.col("ci") + pl.col("di")).alias("ni"), (pl.col("cj") + pl.col("dj")).alias("nj"))
+          .join(cells.rename({"ci": "ni", "cj": "nj", "n": "nn"}), on=["user_id", "ni", "nj"], how="inner")
+          .sort(["user_id", "ci", "cj", "nn", "ni", "nj"], descending=[False, False, False, True, False, False])
+          .group_by("user_id", "ci", "cj", maintain_order=True).first()
+          .select("user_id", "ci", "cj", pl.col("ni").alias("pi"), pl.col("nj").alias("pj")))
+    for _ in range(HOPS):  # pointer jumping: follow the busiest-neighbour links to a local maximum
+        nb = nb.join(nb.select("user_id", pl.col("ci").alias("pi"), pl.col("cj").alias("pj"),
+                               pl.col("pi").alias("qi"), pl.col("pj").alias("qj")),
+                     on=["user_id", "pi", "pj"], how="left").select(
+            "user_id", "ci", "cj", pl.coalesce("qi", "pi").alias("pi"), pl.coalesce("qj", "pj").alias("pj"))
+    return p.join(nb, on=["user_id", "ci", "cj"], how="left", maintain_order="left")  # still by (user_id, ts)
+
+
+def place_centres(ctx: ScanContext) -> pl.DataFrame:
+    """One row per (user_id, pi, pj): lat, lon (centre) and n (positions)."""
+    def build() -> pl.DataFrame:
+        p = placed_positions(ctx)
+        near = ((pl.col("ci") - pl.col("pi")).abs() <= 1) & ((pl.col("cj") - pl.col("pj")).abs() <= 1)
+        return p.group_by("user_id", "pi", "pj").agg(
+            pl.col("lat").filter(near).mean(), pl.col("lon").filter(near).mean(), pl.len().alias("n"))
+    return ctx.cached("geo.place_centres", build)
+
+
+def _best(p: pl.DataFrame, key: str, min_support: int, prefix: str) -> pl.DataFrame:
+    """Per user the place with most distinct ``key`` values (ties: more positions, then grid order)."""
+    return (p.group_by("user_id", "pi", "pj").agg(pl.col(key).n_unique().alias("support"), pl.len().alias("_n"))
+            .filter(pl.col("support") >= min_support)
+            .sort(["user_id", "support", "_n", "pi", "pj"], descending=[False, True, True, False, False])
+            .group_by("user_id", maintain_order=True).first()
+            .select("user_id", pl.col("pi").alias(f"{prefix}_pi"), pl.col("pj").alias(f"{prefix}_pj"),
+                    pl.col("support").alias(f"{prefix}_support")))
+
+
+def home_work(ctx: ScanContext) -> pl.DataFrame:
+    """Per user with a home place: home_pi/pj/lat/lon/city/cc/nights and work_pi/pj/lat/lon/city/days (work
+    null when there is none). Cached."""
+    return ctx.cached("geo.home_work", lambda: _home_work(ctx))
+
+
+def _home_work(ctx: ScanContext) -> pl.DataFrame:
+    s = place_settings(ctx)
+    p = placed_positions(ctx)
+    hour = pl.col("local_ts").dt.hour()
+    nights = p.filter(in_hours(hour, s["night_hours"])).with_columns(
+        night_date(pl.col("local_ts"), int(s["night_hours"][1])).alias("night"))
+    home = _best(nights, "night", int(s["min_home_nights"]), "home")
+    daytime = (p.filter(in_hours(hour, s["work_hours"]) & (pl.col("local_ts").dt.weekday() <= 5))
+               .with_columns(pl.col("local_ts").dt.date().alias("day")))
+    days = daytime.join(home, on="user_id", how="left").filter(
+        ~((pl.col("pi") == pl.col("home_pi")) & (pl.col("pj") == pl.col("home_pj"))).fill_null(True))
+    work = _best(days, "day", int(s["min_work_days"]), "work")
+    # a workplace is regular: seen on at least min_work_share of the weekdays with daytime positions
+    seen = daytime.group_by("user_id").agg(pl.col("day").n_unique().alias("_wd"))
+    work = work.join(seen, on="user_id", how="left").filter(
+        pl.col("work_support") >= float(s["min_work_share"]) * pl.col("_wd")).drop("_wd")
+    c = place_centres(ctx).select("user_id", "pi", "pj", "lat", "lon")
+    hw = (home.join(work, on="user_id", how="left")
+          .join(c.rename({"pi": "home_pi", "pj": "home_pj", "lat": "home_lat", "lon": "home_lon"}),
+                on=["user_id", "home_pi", "home_pj"], how="left")
+          .join(c.rename({"pi": "work_pi", "pj": "work_pj", "lat": "work_lat", "lon": "work_lon"}),
+                on=["user_id", "work_pi", "work_pj"], how="left"))
+    hw = name_places(hw, "home_lat", "home_lon").rename({"place_name": "home_city", "place_cc": "home_cc"})
+    hw = name_places(hw, "work_lat", "work_lon").rename({"place_name": "work_city", "place_cc": "work_cc"})
+    return hw.rename({"home_support": "home_nights", "work_support": "work_days"}).sort("user_id")
+
+
+def home_ref(ctx: ScanContext) -> pl.DataFrame:
+    """Every user's home for "in the home city" tests: home_lat/lon (home place, else null), home_city (display
+    name), home_key (name to compare events by, for users without a home place: their most frequent ``city``,
+    else ``registered_city``) and home_cc (country: of the home place, else the most frequent event country,
+    else ``registered_country``). Cached."""
+    def build() -> pl.DataFrame:
+        hw = home_work(ctx).select("user_id", "home_lat", "home_lon", "home_city", "home_cc")
+        pos = positions(ctx)
+        top_city = (pos.filter(pl.col("city_key").is_not_null()).group_by("user_id", "city_key")
+                    .agg(pl.len().alias("n"), pl.col("city").drop_nulls().mode().sort().first().alias("city"))
+                    .sort(["user_id", "n", "city_key"], descending=[False, True, False])
+                    .group_by("user_id", maintain_order=True).first().select("user_id", "city_key", "city"))
+        top_cc = (pos.filter(pl.col("country").is_not_null()).group_by("user_id", "country").len()
+                  .sort(["user_id", "len", "country"], descending=[False, True, False])
+                  .group_by("user_id", maintain_order=True).first().select("user_id", pl.col("country").alias("ev_cc")))
+        reg = ctx.scores.select("user_id", pl.col("registered_city").str.strip_chars().alias("reg_city"),
+                                country_code(pl.col("registered_country")).alias("reg_cc")).collect() \
+            .unique("user_id", keep="first")
+        u = (ctx.users().collect().join(hw, on="user_id", how="left").join(top_city, on="user_id", how="left")
+             .join(top_cc, on="user_id", how="left").join(reg, on="user_id", how="left"))
+        placed = pl.col("home_lat").is_not_null()
+        return u.select(
+            "user_id", "home_lat", "home_lon",
+            pl.when(placed).then("home_city").otherwise(pl.coalesce("city", "reg_city")).alias("home_city"),
+            pl.when(placed).then(None).otherwise(pl.coalesce("city_key", norm_name(pl.col("reg_city"))))
+            .alias("home_key"),
+            pl.coalesce("home_cc", "ev_cc", "reg_cc").alias("home_cc"))
+    return ctx.cached("geo.home_ref", build)
+
+
+def outside_home(radius_km: float) -> pl.Expr:
+    """True when a position (lat, lon, acc_km, city_key, country) lies outside the user's home city (columns
+    of :func:`home_ref` joined): farther than ``radius_km`` from the home place after allowing for the
+    position's accuracy radius; without a home place, another city name than ``home_key``; where only
+    countries are known, another country. Null when it cannot be told."""
+    from fraud.geo.distance import haversine_km
+
+    dist = haversine_km("home_lat", "home_lon", "lat", "lon") - pl.col("acc_km")
+    return (pl.when(pl.col("home_lat").is_not_null() & pl.col("lat").is_not_null()).then(dist > radius_km)
+            .when(pl.col("home_lat").is_null() & pl.col("home_key").is_not_null() & pl.col("city_key").is_not_null())
+            .then(pl.col("city_key") != pl.col("home_key"))
+            .when(pl.col("home_cc").is_not_null() & pl.col("country").is_not_null())
+            .then(pl.col("country") != pl.col("home_cc"))
+            .otherwise(None))

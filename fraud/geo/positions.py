@@ -1,0 +1,177 @@
+"""Positions of every event (contract section 5), one materialised frame per scan.
+
+An account event's position comes, in this order, from its ``lat``/``lon`` (accuracy 100 m), from an offline
+lookup of its ``ip`` (city, coordinates and the database's accuracy radius, else 50 km, when a MaxMind city
+database is configured as ``geoip_db``; the country always, from the embedded ``iptocc`` table), or from its
+``city``/``country`` names (a known city name is placed at the most populous gazetteer city of that name,
+accuracy 25 km). Each attribute takes the first source that has it: an IP known only to its country gives
+the event's country, and its city name (when given) still gives coordinates. Location pings
+carry their own ``accuracy_m`` (else 100 m). A position known only to the country has no coordinates: it takes
+part in country rules, never in distance rules. Each distinct IP is looked up once.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from fraud.context import ScanContext
+from fraud.errors import FraudError
+from fraud.geo.gazetteer import country_code, geocode_names, norm_name
+
+GPS_ACCURACY_KM = 0.1  # contract section 5: lat/lon without accuracy_m
+IP_CITY_ACCURACY_KM = 50.0  # contract section 5: IP city position without a database radius
+CITY_NAME_ACCURACY_KM = 25.0  # contract section 5: position from a city name
+PRECISE_SOURCES = ("latlon", "ping")  # positions precise enough to build ~200 m places from
+
+IP_SCHEMA = {"ip": pl.String, "ip_cc": pl.String, "ip_city": pl.String, "ip_lat": pl.Float64,
+             "ip_lon": pl.Float64, "ip_acc_km": pl.Float64}
+
+
+def _maxmind_lookup(ips: list[str], db_path: str) -> list[tuple]:
+    try:
+        import maxminddb  # optional: pip install maxminddb
+    except ImportError:
+        raise FraudError(f"geoip_db = {db_path!r} is configured but the 'maxminddb' package is not installed "
+                         "(pip install maxminddb), or set geoip_db = \"\"") from None
+    try:
+        reader = maxminddb.open_database(db_path)
+    except (OSError, ValueError) as e:
+        raise FraudError(f"geoip_db {db_path!r}: cannot open the GeoIP city database ({e})") from None
+    out = []
+    with reader:
+        for ip in ips:  # one lookup per distinct IP
+            try:
+                rec = reader.get(ip) or {}
+            except ValueError:
+                rec = {}
+            loc = rec.get("location") or {}
+            city = ((rec.get("city") or {}).get("names") or {}).get("en")
+            cc = (rec.get("country") or {}).get("iso_code")
+            radius = loc.get("accuracy_radius")
+            out.append((city, loc.get("latitude"), loc.get("longitude"),
+                        float(radius) if radius is not None else None, cc))
+    return out
+
+
+def ip_lookup(ips: list[str], db_path: str = "") -> pl.DataFrame:
+    """Distinct IPs -> country (``iptocc``, offline) and, with a MaxMind city database, city/lat/lon/radius."""
+    import iptocc
+
+    if not ips:
+        return pl.DataFrame(schema=IP_SCHEMA)
+    ccs = iptocc.country_code(ips)
+    cols = {"ip": ips, "ip_cc": ccs, "ip_city": [None] * len(ips), "ip_lat": [None] * len(ips),
+            "ip_lon": [None] * len(ips), "ip_acc_km": [None] * len(ips)}
+    if db_path:
+        recs = _maxmind_lookup(ips, db_path)
+        cols["ip_city"] = [r[0] for r in recs]
+        cols["ip_lat"] = [r[1] for r in recs]
+        cols["ip_lon"] = [r[2] for r in recs]
+        cols["ip_acc_km"] = [r[3] for r in recs]
+        cols["ip_cc"] = [r[4] or c for r, c in zip(recs, ccs)]
+    return pl.DataFrame(cols, schema=IP_SCHEMA)
+
+
+def parse_coordinate_text(text: pl.Expr | str, part: str | None = None) -> pl.Expr:
+    """Parse coordinates written as text with geopy's ``Point``, once per distinct string.
+
+    With ``part=None`` each value is a pair (``31.23 N, 121.47 E``, ``31°13'48"N 121°28'12"E``, ``31.23, 121.47``)
+    and the result is a struct ``{lat, lon}`` of WGS84 degrees; with ``part="lat"`` or ``"lon"`` each value is
+    one coordinate (``31°13'48"N``, ``121.47 W``, ``-33.87``) and the result a float. Unparseable text, or a
+    hemisphere letter on the wrong axis (``121.47 E`` given as a latitude), gives null. An input concern:
+    :mod:`fraud.inputs` calls it for lat/lon values that are not plain numbers."""
+    from geopy.point import Point
+
+    if part not in (None, "lat", "lon"):
+        raise ValueError(f"part must be None, 'lat' or 'lon', got {part!r}")
+    wrong_axis = {"lat": "EW", "lon": "NS"}.get(part or "", "")
+
+    def one(v: str) -> tuple[float | None, float | None]:
+        if wrong_axis and any(ch in v.upper() for ch in wrong_axis):
+            return (None, None)
+        text = v if part is None else (f"{v}, 0" if part == "lat" else f"0, {v}")
+        try:
+            p = Point(text)
+        except (ValueError, TypeError):
+            return (None, None)
+        return (p.latitude, p.longitude)
+
+    def parse(s: pl.Series) -> pl.Series:
+        table = {v: one(v) for v in s.unique().drop_nulls().to_list()}
+        vals = [table[v] if v is not None else (None, None) for v in s.to_list()]
+        lat = pl.Series("lat", [v[0] for v in vals], dtype=pl.Float64)
+        lon = pl.Series("lon", [v[1] for v in vals], dtype=pl.Float64)
+        if part == "lat":
+            return lat
+        if part == "lon":
+            return lon
+        return pl.struct(lat, lon, eager=True)
+
+    e = pl.col(text) if isinstance(text, str) else text
+    dtype = pl.Struct({"lat": pl.Float64, "lon": pl.Float64}) if part is None else pl.Float64
+    return e.cast(pl.String).str.strip_chars().map_batches(parse, return_dtype=dtype, is_elementwise=True)
+
+
+def positions(ctx: ScanContext) -> pl.DataFrame:
+    """Every positioned event of the scan, sorted by (user_id, ts); materialised once and cached.
+
+    Columns: user_id, ts, kind (``event``/``ping``), event, success, amount, device_id, ip, lat, lon (null for
+    a position without coordinates), acc_km (accuracy radius, km), source (``latlon``, ``ping``, ``ip_city``,
+    ``city``, ``ip_country``, ``country``; ``city_name`` for an unknown city name without a country), city
+    (display name when the input or the IP database named one), city_key (normalised name), country (ISO
+    alpha-2 when known).
+    """
+    return ctx.cached("geo.positions", lambda: _build(ctx))
+
+
+def _valid_ll() -> list[pl.Expr]:
+    """lat/lon, both null unless both are finite and in range (the reader rejects such rows; be safe anyway)."""
+    ok = pl.col("lat").is_between(-90, 90) & pl.col("lon").is_between(-180, 180)
+    return [pl.when(ok).then(pl.col(c)).alias(c) for c in ("lat", "lon")]
+
+
+def _build(ctx: ScanContext) -> pl.DataFrame:
+    ev = ctx.logins.select("user_id", "ts", "event", "success", "amount", "device_id", "ip", *_valid_ll(),
+                           pl.col("city").str.strip_chars().alias("city"),
+                           country_code(pl.col("country")).alias("country")).collect()
+    ips = ev.filter(pl.col("lat").is_null() | pl.col("lon").is_null())["ip"].drop_nulls().str.strip_chars()
+    ipt = ip_lookup(sorted(set(ips.to_list()) - {""}), ctx.cfg.geoip_db)
+    ev = ev.with_columns(pl.col("ip").str.strip_chars().alias("_ipk")).join(
+        ipt.rename({"ip": "_ipk"}), on="_ipk", how="left", maintain_order="left").drop("_ipk")
+    # A city name is placed with the event's own country column (not the IP's: a VPN exit says nothing about
+    # the city); it gives coordinates when the IP lookup gave none.
+    names = (ev.select(norm_name(pl.coalesce("city", "ip_city")).alias("city_key"), "country")
+             .filter(pl.col("city_key").is_not_null()).unique())
+    geo = geocode_names(names)
+    ev = ev.with_columns(norm_name(pl.coalesce("city", "ip_city")).alias("city_key")).join(
+        geo, on=["city_key", "country"], how="left", nulls_equal=True, maintain_order="left")
+    has_ll = pl.col("lat").is_not_null() & pl.col("lon").is_not_null()
+    has_ipc = pl.col("ip_lat").is_not_null() & pl.col("ip_lon").is_not_null()
+    has_name = pl.col("g_lat").is_not_null()
+    source = (pl.when(has_ll).then(pl.lit("latlon")).when(has_ipc).then(pl.lit("ip_city"))
+              .when(has_name).then(pl.lit("city")).when(pl.col("ip_cc").is_not_null()).then(pl.lit("ip_country"))
+              .when(pl.col("country").is_not_null()).then(pl.lit("country"))
+              .when(pl.col("city_key").is_not_null()).then(pl.lit("city_name"))
+              .otherwise(None))
+    ev = ev.with_columns(source.alias("source")).filter(pl.col("source").is_not_null()).select(
+        "user_id", "ts", pl.lit("event").alias("kind"), "event", "success", "amount", "device_id", "ip",
+        pl.when(has_ll).then("lat").when(has_ipc).then("ip_lat").when(has_name).then("g_lat").alias("lat"),
+        pl.when(has_ll).then("lon").when(has_ipc).then("ip_lon").when(has_name).then("g_lon").alias("lon"),
+        pl.when(has_ll).then(pl.lit(GPS_ACCURACY_KM))
+        .when(has_ipc).then(pl.col("ip_acc_km").fill_null(IP_CITY_ACCURACY_KM))
+        .when(has_name).then(pl.lit(CITY_NAME_ACCURACY_KM)).alias("acc_km"),
+        "source",
+        pl.when(has_ll).then(pl.col("city")).otherwise(pl.coalesce("city", "ip_city")).alias("city"),
+        "city_key",
+        # IP country before the country column (contract order), for events without lat/lon
+        pl.when(has_ll).then(pl.col("country")).otherwise(pl.coalesce("ip_cc", "country", "g_cc")).alias("country"),
+    )
+    pings = ctx.locations.select(
+        "user_id", "ts", pl.lit("ping").alias("kind"), pl.lit(None, pl.String).alias("event"),
+        pl.lit(None, pl.Boolean).alias("success"), pl.lit(None, pl.Float64).alias("amount"),
+        pl.lit(None, pl.String).alias("device_id"), pl.lit(None, pl.String).alias("ip"), *_valid_ll(),
+        (pl.col("accuracy_m") / 1000).fill_null(GPS_ACCURACY_KM).alias("acc_km"), pl.lit("ping").alias("source"),
+        pl.lit(None, pl.String).alias("city"), pl.lit(None, pl.String).alias("city_key"),
+        pl.lit(None, pl.String).alias("country"),
+    ).filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null()).collect()
+    return pl.concat([ev, pings], how="vertical_relaxed").sort(["user_id", "ts", "kind", "lat", "lon"],
+                                                               nulls_last=True)

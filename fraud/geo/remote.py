@@ -1,0 +1,108 @@
+"""Month rules about being away from the home city (contract sections 3 and 5).
+
+* ``geo.remote_logins``: ``min_logins`` (3) or more successful ``login`` events in one local calendar month
+  outside the home city.
+* ``geo.away_from_home``: in a local calendar month with at least ``min_events`` (20) positioned events (pings
+  and positioned account events), less than ``min_home_share`` (80%) of them in the home city.
+
+"Outside the home city" is :func:`fraud.geo.places.outside_home`: more than ``home_radius_km`` (50 km) from the
+home place net of the position's accuracy radius; for users without a home place, another city name than their
+most frequent ``city`` (else ``registered_city``); where only countries are known, another country. Events
+whose side cannot be told are left out of both counts.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from fraud.context import ScanContext
+from fraud.exprs import fmt
+from fraud.findings import emit
+from fraud.geo.distance import thousands
+from fraud.geo.gazetteer import country_name, place_name
+from fraud.geo.places import home_ref, local_positions, outside_home
+from fraud.registry import NotEvaluated, register
+
+
+def with_home_side(ctx: ScanContext, lf: pl.LazyFrame, radius_km: float) -> pl.LazyFrame:
+    """``lf`` (positions) joined with the user's home and an ``outside`` flag (null = cannot tell)."""
+    return lf.join(home_ref(ctx).lazy(), on="user_id", how="left").with_columns(
+        outside_home(radius_km).alias("outside"))
+
+
+def home_label() -> pl.Expr:
+    """The home city's display name, or ``home country X`` when only the country is known."""
+    return pl.coalesce(pl.col("home_city"), fmt("home country {}", country_name(pl.col("home_cc"))),
+                       pl.lit("home"))
+
+
+def where_label() -> pl.Expr:
+    """A position's display name: its city name, else the gazetteer's name of its coordinates, else country."""
+    return pl.coalesce(pl.col("city"), place_name("lat", "lon"), country_name(pl.col("country")))
+
+
+def _require_positions(ctx: ScanContext) -> pl.DataFrame:
+    p = local_positions(ctx)
+    if p.height == 0:
+        raise NotEvaluated("no event or ping has a position (lat/lon, IP, city or country)")
+    return p
+
+
+def month_col() -> pl.Expr:
+    return pl.col("local_ts").dt.strftime("%Y-%m").alias("month")
+
+
+@register("geo.remote_logins", rules="geo.remote_logins", family="geo", needs=())
+def remote_logins(ctx: ScanContext) -> pl.LazyFrame:
+    """Flags a user-month (local calendar) with ``min_logins``+ successful ``event`` (login) events outside the
+    home city; one finding per user-month."""
+    rule = ctx.cfg.rule("geo.remote_logins")
+    n_min = int(rule["min_logins"])
+    p = _require_positions(ctx).lazy().filter((pl.col("kind") == "event") & (pl.col("event") == rule["event"])
+                                              & pl.col("success").fill_null(True))
+    out = (with_home_side(ctx, p, float(rule["home_radius_km"])).filter(pl.col("outside").fill_null(False))
+           .with_columns(month_col()).filter(pl.len().over("user_id", "month") >= n_min)
+           .with_columns(where_label().alias("where")))
+    per = (out.sort(["user_id", "ts"]).group_by("user_id", "month").agg(
+        pl.len().alias("n"), pl.col("ts").min().alias("first_ts"), pl.col("ts").max().alias("last_ts"),
+        pl.col("where").drop_nulls().unique(maintain_order=True).alias("places"),
+        pl.col("home_city").first(), pl.col("home_cc").first(), pl.col("local_ts").first().alias("lt"),
+        pl.col("ip").drop_nulls().first().alias("ip")))
+    return emit(
+        per, rule, ip="ip",
+        evidence={"month": "month", "logins": "n", "places": "places", "home_city": "home_city",
+                  "home_country": "home_cc", "min_logins": n_min, "home_radius_km": rule["home_radius_km"]},
+        summary=fmt("{} logins in {} from outside {}: {}", "n", pl.col("lt").dt.strftime("%B %Y"),
+                          home_label(), pl.col("places").list.join(", ")),
+    )
+
+
+@register("geo.away_from_home", rules="geo.away_from_home", family="geo", needs=())
+def away_from_home(ctx: ScanContext) -> pl.LazyFrame:
+    """Flags a user-month (local calendar) with ``min_events``+ positioned events of which less than
+    ``min_home_share`` lie in the home city; one finding per user-month."""
+    rule = ctx.cfg.rule("geo.away_from_home")
+    n_min, share_min = int(rule["min_events"]), float(rule["min_home_share"])
+    p = with_home_side(ctx, _require_positions(ctx).lazy(), float(rule["home_radius_km"])).filter(
+        pl.col("outside").is_not_null()).with_columns(month_col())
+    months = (p.group_by("user_id", "month").agg(
+        pl.len().alias("n"), (~pl.col("outside")).sum().alias("n_home"), pl.col("ts").min().alias("first_ts"),
+        pl.col("ts").max().alias("last_ts"), pl.col("home_city").first(), pl.col("home_cc").first(),
+        pl.col("local_ts").first().alias("lt"))
+        .with_columns((pl.col("n_home") / pl.col("n")).alias("share"))
+        .filter((pl.col("n") >= n_min) & (pl.col("share") < share_min)))
+    away = (p.filter(pl.col("outside")).join(months.select("user_id", "month"), on=["user_id", "month"], how="semi")
+            .with_columns(where_label().alias("where"))
+            .group_by("user_id", "month", "where").len()
+            .sort(["user_id", "month", "len", "where"], descending=[False, False, True, False])
+            .group_by("user_id", "month", maintain_order=True).agg(pl.col("where").head(3).alias("away_places")))
+    per = months.join(away, on=["user_id", "month"], how="left")
+    pct = (pl.col("share") * 100).round(0).cast(pl.Int64)
+    return emit(
+        per, rule,
+        evidence={"month": "month", "events": "n", "in_home_city": "n_home", "home_share": pl.col("share").round(3),
+                  "home_city": "home_city", "home_country": "home_cc", "away_places": "away_places",
+                  "min_home_share": share_min, "min_events": n_min},
+        summary=fmt("Only {}% of {} positioned events in {} were in {} (mostly {})", pct, thousands("n"),
+                          pl.col("lt").dt.strftime("%B %Y"), home_label(),
+                          pl.col("away_places").list.join(", ")),
+    )

@@ -1,0 +1,71 @@
+"""``geo.cross_border_spend``: a burst of large payments or withdrawals from outside the home country.
+
+Flags ``min_events`` (5) or more ``events`` (``payment``/``withdraw``) of at least ``min_amount`` (10,000, in the
+data's currency) whose position lies outside the user's home country, within ``window_hours`` (24 h). An
+event's country is that of its coordinates (gazetteer city naming them) for lat/lon positions, else the IP's
+country, else the ``country`` column; the home country is that of the home place, else the user's most frequent
+event country, else ``registered_country``. One finding per burst (events chained less than the window apart).
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from fraud.context import ScanContext
+from fraud.exprs import fmt
+from fraud.findings import emit
+from fraud.geo.distance import thousands
+from fraud.geo.gazetteer import country_name, place_cc
+from fraud.geo.places import home_ref
+from fraud.geo.positions import positions
+from fraud.registry import NotEvaluated, register
+
+
+@register("geo.cross_border_spend", rules="geo.cross_border_spend", family="geo", needs=())
+def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
+    """Flags ``min_events``+ large payments/withdrawals outside the home country within ``window_hours``."""
+    rule = ctx.cfg.rule("geo.cross_border_spend")
+    n_min, amount_min = int(rule["min_events"]), float(rule["min_amount"])
+    window = f"{int(float(rule['window_hours']) * 3600)}s"
+    window_us = int(float(rule["window_hours"]) * 3.6e9)
+    pos = positions(ctx)
+    if pos.filter(pl.col("country").is_not_null() | pl.col("lat").is_not_null()).height == 0:
+        raise NotEvaluated("no event has a position or country")
+    big = pos.lazy().filter((pl.col("kind") == "event") & pl.col("event").is_in(list(rule["events"]))
+                            & (pl.col("amount") >= amount_min))
+    cc = pl.when(pl.col("source") == "latlon").then(pl.coalesce(place_cc("lat", "lon"), pl.col("country"))) \
+        .otherwise(pl.col("country"))
+    cand = (big.with_columns(cc.alias("ev_cc"))
+            .join(home_ref(ctx).lazy().select("user_id", "home_cc"), on="user_id", how="left")
+            .filter(pl.col("ev_cc").is_not_null() & pl.col("home_cc").is_not_null()
+                    & (pl.col("ev_cc") != pl.col("home_cc")))
+            .sort(["user_id", "ts"]))
+    gap = (pl.col("ts") - pl.col("ts").shift(1)).over("user_id").dt.total_microseconds()
+    cand = cand.with_columns(
+        pl.col("ts").is_not_null().cast(pl.Int64).rolling_sum_by("ts", window).over("user_id").alias("n_win"),
+        pl.col("ts").rolling_min_by("ts", window).over("user_id").alias("win_start"),
+        (gap.is_null() | (gap > window_us)).cast(pl.Int32).cum_sum().over("user_id").alias("burst"),
+    )
+    best = (cand.filter(pl.col("n_win") >= n_min)
+            .sort(["user_id", "burst", "n_win", "ts"], descending=[False, False, True, False])
+            .group_by("user_id", "burst", maintain_order=True).first()
+            .select("user_id", "burst", pl.col("win_start").alias("first_ts"), pl.col("ts").alias("last_ts"),
+                    pl.col("n_win").alias("n"), "home_cc"))
+    per = (cand.join(best.select("user_id", "burst", "first_ts", "last_ts"), on=["user_id", "burst"], how="inner")
+           .filter((pl.col("ts") >= pl.col("first_ts")) & (pl.col("ts") <= pl.col("last_ts")))
+           .group_by("user_id", "burst").agg(
+               pl.len().alias("n"), pl.col("amount").sum().alias("total"), pl.col("first_ts").first(),
+               pl.col("last_ts").first(), pl.col("home_cc").first(),
+               pl.col("ev_cc").unique(maintain_order=True).alias("countries"),
+               pl.col("device_id").drop_nulls().last().alias("device_id"),
+               pl.col("ip").drop_nulls().last().alias("ip")))
+    names = pl.col("countries").list.eval(country_name(pl.element())).list.join(", ")
+    hours = ((pl.col("last_ts") - pl.col("first_ts")).dt.total_seconds() / 3600).round(1)
+    return emit(
+        per, rule, device_id="device_id", ip="ip",
+        evidence={"events": "n", "total_amount": pl.col("total").round(2), "countries": "countries",
+                  "home_country": "home_cc", "hours": hours, "min_events": n_min, "min_amount": amount_min,
+                  "window_hours": rule["window_hours"]},
+        summary=fmt("{} payments/withdrawals of {}+ totalling {} in {} within {} h, outside home country {}",
+                          "n", pl.lit(amount_min).pipe(thousands), thousands("total"), names, hours,
+                          country_name(pl.col("home_cc"))),
+    )

@@ -1,0 +1,67 @@
+"""geo.commute_deviation and geo.stable_commute."""
+import json
+from datetime import date, timedelta
+
+from geopy.distance import great_circle
+
+from fraud.geo.commute import commute_deviation, stable_commute
+from fraud.geo.places import home_work
+from tests.geo.helpers import BJ, SH, SH_WORK, ctx_of, local, logins, pings, routine
+
+START = date(2024, 3, 4)  # Monday
+WED = START + timedelta(days=2)
+OFF = (31.2650, 121.4870)  # ~3.5 km north of the home-work line
+
+
+def _detour(p):
+    d = great_circle(SH, SH_WORK).km
+    return great_circle(SH, p).km + great_circle(p, SH_WORK).km - d - 2 * 0.02, d
+
+
+def test_fires_once_per_day_on_the_farthest_point():
+    near = (31.2500, 121.4850)
+    loc = pings("u1", routine("u1", START, 14) + [(local(WED, 8, 10), near), (local(WED, 8, 40), OFF)])
+    df = commute_deviation(ctx_of(logins=logins([]), locations=loc)).collect()
+    assert df.height == 1
+    ev = json.loads(df["evidence"][0])
+    detour, d = _detour(OFF)
+    assert ev["day"] == "2024-03-06" and ev["farthest_time"] == "08:40" and ev["positions_off_route"] == 2
+    assert (ev["farthest_lat"], ev["farthest_lon"]) == OFF
+    assert ev["detour_km"] == round(detour, 2) and ev["deviation"] == round(detour / d, 3)
+    assert ev["home_city"] == "Shanghai" and ev["work_city"] == "Pudong"
+    assert df["summary"][0] == (f"On Wed 2024-03-06 at 08:40 the commute between home in Shanghai and work in "
+                                f"Pudong went {detour:.1f} km out of the way near Shanghai "
+                                f"(deviation {round(detour / d, 2)} > 0.15)")
+    assert df["first_ts"][0] == local(WED, 8, 10) and df["last_ts"][0] == local(WED, 8, 40)
+
+
+def test_quiet_outside_windows_on_weekends_small_detours_and_trip_days():
+    sat = START + timedelta(days=5)
+    small = (31.2360, 121.4870)  # just off the line: deviation below 0.15
+    extra = [(local(WED, 12), OFF), (local(sat, 8, 30), OFF), (local(WED, 8, 30), small)]
+    loc = pings("u1", routine("u1", START, 14) + extra)
+    assert commute_deviation(ctx_of(logins=logins([]), locations=loc)).collect().height == 0
+    # a weekday with any position outside the home city is not a commute day
+    trip = pings("u1", routine("u1", START, 14) + [(local(WED, 8, 30), OFF), (local(WED, 21), BJ)])
+    assert commute_deviation(ctx_of(logins=logins([]), locations=trip)).collect().height == 0
+
+
+def test_detour_under_one_km_is_quiet_even_at_a_high_ratio():
+    close_work = (31.2358, 121.4737)  # work 600 m from home: a 0.2 km detour is a big ratio but < 1 km
+    p = (31.2331, 121.4763)
+    loc = pings("u1", routine("u1", START, 14, work=close_work) + [(local(WED, 8, 30), p)])
+    ctx = ctx_of(logins=logins([]), locations=loc)
+    assert home_work(ctx)["work_days"].to_list() == [10]
+    assert commute_deviation(ctx).collect().height == 0
+
+
+def test_stable_commute_bonus():
+    loc = pings("u1", routine("u1", START, 200))
+    df = stable_commute(ctx_of(logins=logins([]), locations=loc)).collect()
+    assert df.height == 1 and df["points"][0] == 24
+    ev = json.loads(df["evidence"][0])
+    # 144 working weekdays; the last night's 03:00 ping falls on a 145th weekday without work
+    assert (ev["weekdays_with_positions"], ev["weekdays_at_work"], ev["span_days"]) == (145, 144, 199)
+    assert df["summary"][0] == "At work in Pudong by 10:00 on 99% of 145 weekdays over 199 days"
+    short = pings("u1", routine("u1", START, 150))
+    assert stable_commute(ctx_of(logins=logins([]), locations=short)).collect().height == 0

@@ -1,0 +1,61 @@
+"""Local time: the same events written in two different offsets give the same findings and profiles."""
+from datetime import date, timedelta, timezone
+
+import polars as pl
+
+from fraud.config import load_config
+from fraud.context import ScanContext
+from fraud.geo.localtime import user_timezones, with_local_time
+from fraud.pipeline import ScanInputs, scan
+from tests.geo.helpers import BJ, SH, TZ_SH, local, logins, pings, routine
+
+START = date(2024, 3, 4)
+NY = (40.7128, -74.006)
+
+
+def _events():
+    wed = START + timedelta(days=2)
+    loc = pings("u1", routine("u1", START, 35) + [(local(wed, 8, 40), (31.2650, 121.4870))])
+    lg = logins([{"ts": local(d, h), "user_id": "u1", "lat": BJ[0], "lon": BJ[1], "device_id": "d1"}
+                 for d, h in [(date(2024, 3, 29), 10), (date(2024, 3, 30), 10), (date(2024, 4, 1), 1),
+                              (date(2024, 4, 2), 9), (date(2024, 4, 3), 9)]]
+                + [{"ts": local(date(2024, 3, 29), 9, 20), "user_id": "u1", "lat": SH[0], "lon": SH[1]}])
+    return lg, loc
+
+
+def _write(df: pl.DataFrame, path, offset: timezone):
+    fmt = "%Y-%m-%dT%H:%M:%S%:z"
+    df.with_columns(pl.col("ts").dt.convert_time_zone("Asia/Shanghai" if offset else "UTC").dt.strftime(fmt)) \
+        .write_csv(path)
+
+
+def test_same_findings_in_two_offsets(tmp_path):
+    lg, loc = _events()
+    out = {}
+    for name, off in (("utc", None), ("cst", TZ_SH)):
+        d = tmp_path / name
+        d.mkdir()
+        _write(lg, d / "logins.csv", off)
+        _write(loc, d / "locations.csv", off)
+        res = scan(ScanInputs.from_folder(d))
+        out[name] = (res.findings.filter(pl.col("family") == "geo"), res.profiles)
+    assert "+08:00" in (tmp_path / "cst" / "logins.csv").read_text()
+    f_utc, f_cst = out["utc"][0], out["cst"][0]
+    assert sorted(f_utc["rule"].to_list()) == ["geo.commute_deviation"] + ["geo.impossible_travel"] * 3 + [
+        "geo.remote_logins"]
+    # the logins of Mar 29, Mar 30, Apr 1 01:00 (Mar 31 in UTC), Apr 2, Apr 3: 3 in April on the user's clock
+    assert f_utc.filter(pl.col("rule") == "geo.remote_logins")["summary"].to_list() == [
+        "3 logins in April 2024 from outside Shanghai: Beijing"]
+    assert f_utc.equals(f_cst)
+    assert out["utc"][1].equals(out["cst"][1])
+    assert out["utc"][1]["timezone"].to_list() == ["Asia/Shanghai"]
+
+
+def test_user_clocks_follow_their_most_frequent_position():
+    loc = pl.concat([pings("a", [(local(START, 12), SH)] * 3 + [(local(START, 13), NY)]),
+                     pings("b", [(local(START, 12), NY)] * 2)])
+    lg = logins([{"ts": local(START, 12), "user_id": "c"}])
+    ctx = ScanContext.from_frames(load_config(), logins=lg, locations=loc)
+    assert user_timezones(ctx).rows() == [("a", "Asia/Shanghai"), ("b", "America/New_York"), ("c", "UTC")]
+    lt = with_local_time(pl.LazyFrame({"user_id": ["a", "b", "c", "zz"], "ts": [local(START, 12)] * 4}), ctx)
+    assert [t.hour for t in lt.collect()["local_ts"]] == [12, 23, 4, 4]

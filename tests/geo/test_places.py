@@ -1,0 +1,57 @@
+"""Places, home and work, and the geo.places profile part."""
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+
+from fraud.geo.places import home_ref, home_work, placed_positions
+from fraud.geo.profile import places_part
+from tests.geo.helpers import SH, SH_WORK, ctx_of, local, logins, pings, routine
+
+START = date(2024, 3, 4)  # a Monday
+
+
+def test_home_and_work_with_support_and_city_names():
+    ctx = ctx_of(logins=logins([]), locations=pings("u1", routine("u1", START, 14)))
+    hw = home_work(ctx).row(0, named=True)
+    assert (hw["home_lat"], hw["home_lon"]) == pytest.approx(SH)
+    assert (hw["work_lat"], hw["work_lon"]) == pytest.approx(SH_WORK)
+    assert hw["home_nights"] == 14 and hw["work_days"] == 10
+    assert hw["home_city"] == "Shanghai" and hw["home_cc"] == "CN" and hw["work_city"] == "Pudong"
+
+
+def test_a_place_split_by_cell_borders_is_one_place():
+    # home pings jitter +-60 m around a point: whatever cells they fall in, one place with the mean centre
+    rows = []
+    for i, d in enumerate([START + timedelta(days=k) for k in range(12)]):
+        dlat, dlon = ((i % 3) - 1) * 0.0005, ((i % 4) - 1.5) * 0.0004
+        rows.append((local(d, 23), (SH[0] + dlat, SH[1] + dlon)))
+    ctx = ctx_of(logins=logins([]), locations=pings("u1", rows))
+    p = placed_positions(ctx)
+    assert p.select("pi", "pj").n_unique() == 1
+    hw = home_work(ctx).row(0, named=True)
+    assert hw["home_nights"] == 12
+    assert hw["home_lat"] == pytest.approx(p["lat"].mean()) and hw["home_lon"] == pytest.approx(p["lon"].mean())
+
+
+def test_rare_places_are_neither_home_nor_work():
+    rows = [(local(START, 23), SH), (local(START + timedelta(days=1), 23), SH), (local(START, 10), SH_WORK)]
+    ctx = ctx_of(logins=logins([]), locations=pings("u1", rows))
+    assert home_work(ctx).height == 0  # 2 nights < min_home_nights 3
+
+
+def test_profile_part_nulls_not_zeros_and_name_fallbacks():
+    loc = pings("u1", routine("u1", START, 7, work_days=False))
+    lg = logins([{"ts": local(START, 12), "user_id": "u2", "city": "Hangzhou"},
+                 {"ts": local(START, 13), "user_id": "u2", "city": "hangzhou "},
+                 {"ts": local(START, 14), "user_id": "u2", "city": "Ningbo"},
+                 {"ts": local(START, 15), "user_id": "u3"}])
+    scores = pl.DataFrame({"user_id": ["u3"], "score": [600], "registered_city": ["Suzhou"],
+                           "registered_country": ["CN"]})
+    ctx = ctx_of(logins=lg, locations=loc, scores=scores)
+    prof = places_part(ctx).collect().sort("user_id")
+    assert prof.select("user_id", "home_city", "work_lat", "work_city").rows() == [
+        ("u1", "Shanghai", None, None), ("u2", "Hangzhou", None, None), ("u3", "Suzhou", None, None)]
+    assert prof["home_lat"].to_list()[1:] == [None, None]
+    ref = home_ref(ctx).sort("user_id")
+    assert ref.select("home_key", "home_cc").rows() == [(None, "CN"), ("hangzhou", "CN"), ("suzhou", "CN")]

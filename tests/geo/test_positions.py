@@ -1,0 +1,123 @@
+"""Positions of events: source order, accuracy radii, one lookup per distinct IP, coordinate text."""
+from datetime import date
+
+import polars as pl
+import pytest
+
+import fraud.geo.positions as positions_mod
+from fraud.config import load_config
+from fraud.context import ScanContext
+from fraud.errors import FraudError
+from fraud.geo.positions import parse_coordinate_text, positions
+from tests.geo.helpers import SH, ctx_of, local, logins
+
+D = date(2024, 3, 1)
+
+
+def test_source_order_and_accuracy():
+    lg = logins([
+        {"ts": local(D, 8), "user_id": "u1", "lat": SH[0], "lon": SH[1], "ip": "8.8.8.8", "city": "Beijing"},
+        {"ts": local(D, 9), "user_id": "u1", "ip": "8.8.8.8", "city": "Shanghai"},
+        {"ts": local(D, 10), "user_id": "u1", "city": "Hangzhou", "country": "China"},
+        {"ts": local(D, 11), "user_id": "u1", "country": "Japan"},
+        {"ts": local(D, 12), "user_id": "u1"},
+    ])
+    loc = pl.DataFrame({"ts": [local(D, 13), local(D, 14)], "user_id": ["u1", "u1"], "lat": [1.0, 2.0],
+                        "lon": [3.0, 4.0], "accuracy_m": [30.0, None]})
+    p = positions(ctx_of(logins=lg, locations=loc))
+    assert p["source"].to_list() == ["latlon", "city", "city", "country", "ping", "ping"]
+    assert p["acc_km"].to_list() == [0.1, 25.0, 25.0, None, 0.03, 0.1]
+    # the IP's country comes before the names (contract order); the city name still gives coordinates
+    assert p["country"].to_list()[:4] == [None, "US", "CN", "JP"]
+    assert p["lat"].round(2).to_list()[:4] == [31.23, 31.22, 30.29, None]
+    lg2 = logins([{"ts": local(D, 8), "user_id": "u1", "ip": "8.8.8.8"}])
+    p2 = positions(ctx_of(logins=lg2))
+    assert p2.select("source", "lat", "acc_km", "country").row(0) == ("ip_country", None, None, "US")
+
+
+def test_each_distinct_ip_is_looked_up_once(monkeypatch):
+    seen = []
+    real = positions_mod.ip_lookup
+
+    def spy(ips, db=""):
+        seen.append(list(ips))
+        return real(ips, db)
+
+    monkeypatch.setattr(positions_mod, "ip_lookup", spy)
+    lg = logins([{"ts": local(D, h), "user_id": f"u{h % 2}", "ip": ip} for h, ip in
+                 enumerate(["1.0.16.1", "8.8.8.8", "1.0.16.1", "8.8.8.8 ", "2001:4860:4860::8888"])])
+    ctx = ctx_of(logins=lg)
+    positions(ctx)
+    positions(ctx)  # cached: no second lookup
+    assert seen == [["1.0.16.1", "2001:4860:4860::8888", "8.8.8.8"]]
+
+
+def test_configured_city_db_without_maxminddb_is_a_clear_error(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_maxmind(name, *a, **k):
+        if name == "maxminddb":
+            raise ImportError(name)
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_maxmind)
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text(f'geoip_db = "{tmp_path / "city.mmdb"}"\n')
+    ctx = ScanContext.from_frames(load_config(cfg_file), logins=logins([{"ts": local(D, 8), "user_id": "u",
+                                                                         "ip": "8.8.8.8"}]))
+    with pytest.raises(FraudError, match="maxminddb"):
+        positions(ctx)
+
+
+def test_maxmind_records_give_city_coordinates_and_radius(monkeypatch):
+    recs = {"8.8.8.8": ("Mountain View", 37.4, -122.1, 20.0, "US"), "1.0.16.1": (None, None, None, None, "JP")}
+    monkeypatch.setattr(positions_mod, "_maxmind_lookup", lambda ips, db: [recs[i] for i in ips])
+    t = positions_mod.ip_lookup(["1.0.16.1", "8.8.8.8"], "x.mmdb")
+    assert t.rows() == [("1.0.16.1", "JP", None, None, None, None), ("8.8.8.8", "US", "Mountain View", 37.4, -122.1,
+                                                                       20.0)]
+
+
+def test_parse_coordinate_text():
+    s = pl.DataFrame({"t": ["31.23 N, 121.47 E", "31°13'48\"N 121°28'12\"E", "-33.87, 151.21", "nonsense", None]})
+    out = s.select(parse_coordinate_text("t").alias("p")).unnest("p")
+    assert out["lat"].round(4).to_list() == [31.23, 31.23, -33.87, None, None]
+    assert out["lon"].round(4).to_list() == [121.47, 121.47, 151.21, None, None]
+
+
+def test_parse_single_coordinates():
+    s = pl.DataFrame({"a": ["31°13'48\"N", "33.87 S", "-33.87", "121.47 E", "x", None],
+                      "o": ["121°28'12\"E", "121.47 W", "151.21", "31.2 N", "", None]})
+    out = s.select(parse_coordinate_text("a", part="lat").round(4), parse_coordinate_text("o", part="lon").round(4))
+    assert out["a"].to_list() == [31.23, -33.87, -33.87, None, None, None]
+    assert out["o"].to_list() == [121.47, -121.47, 151.21, None, None, None]
+
+
+def test_maxmind_reader_fields_are_mapped(monkeypatch, tmp_path):
+    import sys
+    import types
+
+    class Reader:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+        def get(self, ip):
+            if ip == "bad":
+                raise ValueError(ip)
+            return {"8.8.8.8": {"city": {"names": {"en": "Mountain View"}}, "country": {"iso_code": "US"},
+                                "location": {"latitude": 37.4, "longitude": -122.1, "accuracy_radius": 20}}}.get(ip)
+
+    fake = types.SimpleNamespace(open_database=lambda path: Reader())
+    monkeypatch.setitem(sys.modules, "maxminddb", fake)
+    assert positions_mod._maxmind_lookup(["8.8.8.8", "10.0.0.1", "bad"], "x.mmdb") == [
+        ("Mountain View", 37.4, -122.1, 20.0, "US"), (None, None, None, None, None), (None, None, None, None, None)]
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('geoip_db = "x.mmdb"\n')
+    lg = logins([{"ts": local(D, 8), "user_id": "u", "ip": "8.8.8.8"}])
+    p = positions(ScanContext.from_frames(load_config(cfg_file), logins=lg))
+    assert p.select("source", "lat", "lon", "acc_km", "city", "country").row(0) == (
+        "ip_city", 37.4, -122.1, 20.0, "Mountain View", "US")

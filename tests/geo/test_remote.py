@@ -1,0 +1,70 @@
+"""geo.remote_logins and geo.away_from_home on tiny inline frames."""
+import json
+from datetime import date, timedelta
+
+from fraud.geo.remote import away_from_home, remote_logins
+from tests.geo.helpers import BJ, ctx_of, local, logins, pings, routine
+
+START = date(2024, 3, 4)
+
+
+def _bj_logins(days_hours, user="u1", **extra):
+    return [{"ts": local(d, h), "user_id": user, "lat": BJ[0], "lon": BJ[1], **extra} for d, h in days_hours]
+
+
+def test_remote_logins_fire_with_three_logins_outside_home():
+    loc = pings("u1", routine("u1", START, 14))
+    lg = logins(_bj_logins([(date(2024, 3, 20), 10), (date(2024, 3, 21), 11), (date(2024, 3, 22), 12)]))
+    df = remote_logins(ctx_of(logins=lg, locations=loc)).collect()
+    assert df.height == 1
+    r = df.row(0, named=True)
+    assert r["summary"] == "3 logins in March 2024 from outside Shanghai: Beijing"
+    ev = json.loads(r["evidence"])
+    assert ev["month"] == "2024-03" and ev["logins"] == 3 and ev["places"] == ["Beijing"]
+    assert r["first_ts"] == local(date(2024, 3, 20), 10) and r["last_ts"] == local(date(2024, 3, 22), 12)
+
+
+def test_remote_logins_quiet_with_two_or_a_failed_one():
+    loc = pings("u1", routine("u1", START, 14))
+    rows = _bj_logins([(date(2024, 3, 20), 10), (date(2024, 3, 21), 11)])
+    rows += _bj_logins([(date(2024, 3, 22), 12)], success=False)
+    rows += _bj_logins([(date(2024, 3, 23), 12)], event="payment")
+    assert remote_logins(ctx_of(logins=logins(rows), locations=loc)).collect().height == 0
+
+
+def test_remote_logins_months_are_local_calendar_months():
+    loc = pings("u1", routine("u1", START, 14))
+    # 2024-04-01 01:00 in Shanghai is still March 31 in UTC: two in March, one in April (local)
+    lg = logins(_bj_logins([(date(2024, 3, 30), 10), (date(2024, 3, 31), 10), (date(2024, 4, 1), 1)]))
+    assert remote_logins(ctx_of(logins=lg, locations=loc)).collect().height == 0
+
+
+def test_remote_logins_by_city_names_and_by_countries():
+    by_name = [{"ts": local(START + timedelta(days=i), 9), "user_id": "n1", "city": c}
+               for i, c in enumerate(["Shanghai"] * 4 + ["Chengdu", "Beijing", "Beijing"])]
+    by_cc = [{"ts": local(START + timedelta(days=i), 9), "user_id": "c1", "ip": ip}
+             for i, ip in enumerate(["114.114.114.114"] * 4 + ["8.8.8.8"] * 3)]
+    df = remote_logins(ctx_of(logins=logins(by_name + by_cc))).collect().sort("user_id")
+    assert df["summary"].to_list() == ["3 logins in March 2024 from outside home country China: United States",
+                                       "3 logins in March 2024 from outside Shanghai: Chengdu, Beijing"]
+
+
+def test_away_from_home_fires_below_80_percent():
+    loc = pings("u1", routine("u1", START, 14, work_days=False)  # 28 home pings in March
+                + [(local(date(2024, 3, 25), h), BJ) for h in range(8, 18)])  # 10 in Beijing
+    df = away_from_home(ctx_of(logins=logins([]), locations=loc)).collect()
+    assert df.height == 1
+    ev = json.loads(df["evidence"][0])
+    assert (ev["month"], ev["events"], ev["in_home_city"], ev["home_share"]) == ("2024-03", 38, 28, 0.737)
+    assert ev["away_places"] == ["Beijing"]
+    assert df["summary"][0] == "Only 74% of 38 positioned events in March 2024 were in Shanghai (mostly Beijing)"
+
+
+def test_away_from_home_quiet_at_80_percent_or_too_few_events():
+    base = routine("u1", START, 14, work_days=False)
+    loc = pings("u1", base + [(local(date(2024, 3, 25), h), BJ) for h in range(8, 15)])  # 28 of 35 = 80%
+    assert away_from_home(ctx_of(logins=logins([]), locations=loc)).collect().height == 0
+    # 10 home pings + 9 away = 19 positioned events < 20: not judged
+    few = pings("u2", routine("u2", START, 5, work_days=False) + [(local(date(2024, 3, 25), h), BJ) for h in range(9)])
+    assert few.height == 19
+    assert away_from_home(ctx_of(logins=logins([]), locations=few)).collect().height == 0

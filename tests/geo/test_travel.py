@@ -1,0 +1,58 @@
+"""geo.impossible_travel: fires on a too-fast pair with exact figures, quiet on plausible travel."""
+from datetime import date
+
+import polars as pl
+from geopy.distance import geodesic
+
+from fraud.geo.travel import impossible_travel
+from tests.geo.helpers import BJ, SH, ctx_of, local, logins
+
+D = date(2024, 3, 1)
+
+
+def test_fires_shanghai_to_beijing_in_38_minutes():
+    lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "lat": SH[0], "lon": SH[1], "ip": "1.1.1.1"},
+                 {"ts": local(D, 8, 38), "user_id": "u1", "lat": BJ[0], "lon": BJ[1], "device_id": "d9",
+                  "ip": "2.2.2.2"}])
+    df = impossible_travel(ctx_of(logins=lg)).collect()
+    assert df.height == 1
+    row = df.row(0, named=True)
+    assert row["summary"] == "Login in Beijing 1,066 km from Shanghai 38 min after the previous one (1,683 km/h)"
+    assert row["device_id"] == "d9" and row["ip"] == "2.2.2.2" and row["points"] == -30
+    ev = pl.Series([row["evidence"]]).str.json_decode().struct.unnest().row(0, named=True)
+    assert ev["from"] == "Shanghai" and ev["to"] == "Beijing"
+    assert ev["distance_km"] == round(geodesic(SH, BJ).km, 1) == 1065.8
+    assert ev["minutes"] == 38.0 and ev["speed_kmh"] == 1683.0
+    assert ev["accuracy_km"] == 0.2 and ev["net_distance_km"] == 1067.1
+
+
+def test_quiet_when_the_trip_takes_three_hours():
+    lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "lat": SH[0], "lon": SH[1]},
+                 {"ts": local(D, 11, 0), "user_id": "u1", "lat": BJ[0], "lon": BJ[1]}])
+    assert impossible_travel(ctx_of(logins=lg)).collect().height == 0
+
+
+def test_city_name_positions_take_part_and_summary_uses_the_names():
+    lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "city": "Shanghai", "country": "China"},
+                 {"ts": local(D, 8, 30), "user_id": "u1", "city": "Beijing", "country": "CN", "event": "payment"}])
+    df = impossible_travel(ctx_of(logins=lg)).collect()
+    assert df["summary"].to_list()[0].startswith("Payment in Beijing ")
+    ev = pl.Series(df["evidence"]).str.json_decode().struct.unnest().row(0, named=True)
+    assert ev["accuracy_km"] == 50.0 and ev["from_source"] == "city"
+
+
+def test_accuracy_radii_are_subtracted():
+    # 120 km apart in 5 minutes: flagged with lat/lon (100 m radii), quiet with two 15 km ping radii (90 km)
+    a, b = (31.0, 121.0), (32.08, 121.0)
+    lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "lat": a[0], "lon": a[1]},
+                 {"ts": local(D, 8, 5), "user_id": "u1", "lat": b[0], "lon": b[1]}])
+    assert impossible_travel(ctx_of(logins=lg)).collect().height == 1
+    loc = pl.DataFrame({"ts": [local(D, 8, 0), local(D, 8, 5)], "user_id": ["u1", "u1"], "lat": [a[0], b[0]],
+                        "lon": [a[1], b[1]], "accuracy_m": [15_000.0, 15_000.0]})
+    assert impossible_travel(ctx_of(logins=logins([]), locations=loc)).collect().height == 0
+
+
+def test_country_only_positions_never_take_part():
+    lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "ip": "8.8.8.8"},
+                 {"ts": local(D, 8, 1), "user_id": "u1", "lat": SH[0], "lon": SH[1]}])
+    assert impossible_travel(ctx_of(logins=lg)).collect().height == 0
