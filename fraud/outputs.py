@@ -20,6 +20,7 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are meant to be shared with reviewers
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -8,7 +8,7 @@ from fraud.config import Config, load_config
 from fraud.outputs import prepare_out, staged_output, write_csv, write_json, write_table, write_text
 from fraud.privacy import Pseudonymizer
 from fraud.pipeline import Progress, ScanInputs, ScanResult, Timer, scan
-from fraud.report import render_report
+from fraud.report import render_markdown, render_report, report_data
 
 
 def scan_to(inputs: ScanInputs, out: str | Path, cfg: Config | None = None, *, model: Any = None,
@@ -45,8 +45,9 @@ def _write_all(res: ScanResult, out_dir: Path, inputs: ScanInputs, cfg: Config, 
         write_csv(res.rejected, out_dir / "rejected.csv")
     with t("report"):
         decisions = str(inputs.decisions) if isinstance(inputs.decisions, (str, Path)) else "decisions.csv"
-        write_text(out_dir / "report.html", render_report(res.findings, res.scores, res.profiles, res.summary, cfg,
-                                                          decisions))
+        data = report_data(res, cfg, decisions, timings=t.stages)
+        write_text(out_dir / "report.html", render_report(res, cfg, decisions, data=data))
+        write_text(out_dir / "report.md", render_markdown(res, cfg, decisions, data=data))
     res.summary["timings_s"].update(t.stages)
     write_json(out_dir / "summary.json", res.summary)
 

@@ -98,7 +98,7 @@ def scan(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="folder for data/ and scan/")] = Path("fraud-demo"),
-    users: Annotated[int, typer.Option(help="number of synthetic users", min=50)] = 2000,
+    users: Annotated[int, typer.Option(help="number of synthetic users (200 or more)", min=200)] = 2000,
     seed: Annotated[int, typer.Option(help="random seed")] = 7,
 ) -> None:
     """Generate a synthetic data set with injected anomalies, scan it and print where the report is."""
@@ -166,25 +166,31 @@ def review(
 
 @app.command()
 def show(user_id: Annotated[str, typer.Argument(help="the user's id")],
-         out: Annotated[Path, typer.Option("--out", help="scan output folder")] = Path("fraud-scan")) -> None:
-    """One user's findings, score change and evidence."""
+         out: Annotated[Path, typer.Option("--out", help="scan output folder")] = Path("fraud-scan"),
+         decisions: Annotated[str, typer.Option(help="decisions file named in the review commands")] = "decisions.csv",
+         ) -> None:
+    """One user's score change, profile and findings with evidence (the report's case card, in the terminal)."""
     from fraud.evaluate import load_findings
+    from fraud.report import load_user_case
 
     try:
-        findings = load_findings(out)
-        scores_p = out / "scores.parquet"
-        scores = pl.read_parquet(scores_p)
+        load_findings(out)  # a clear error when the folder holds no scan
+        case = load_user_case(out, user_id, decisions)
     except FraudError as e:
         raise fail(e) from None
-    s = scores.filter(pl.col("user_id") == user_id)
-    if s.height == 0:
-        raise fail(FraudError(f"user {user_id!r} not found in {scores_p}"))
-    r = s.row(0, named=True)
-    out_console.print(f"[bold]{user_id}[/bold]: {r['score_before']} ({r['tier_before']}) -> {r['score_after']} "
-                      f"({r['tier_after']}); penalty {r['penalty']}, bonus +{r['bonus']}, top rule {r['top_rule']}")
-    rows = findings.filter(pl.col("user_id") == user_id).sort("first_ts", "rule")
-    out_console.print(f"{rows.height} findings", highlight=False)
-    for f in rows.iter_rows(named=True):
+    if case is None:
+        raise fail(FraudError(f"user {user_id!r} not found in {out / 'scores.parquet'}"))
+    out_console.print(f"[bold]{user_id}[/bold]: {case['score_before']} ({case['tier_before']}) -> "
+                      f"{case['score_after']} ({case['tier_after']}); penalty {case['penalty']}, bonus "
+                      f"+{case['bonus']}, top rule {case['top_rule'] or '-'}", highlight=False)
+    p = case.get("profile") or {}
+    place = lambda k: p.get(f"{k}_city") or ("unknown" if p.get(f"{k}_lat") is None  # noqa: E731
+                                              else f"{p[f'{k}_lat']:.4f}, {p[f'{k}_lon']:.4f}")
+    out_console.print(f"home {place('home')}; work {place('work')}; time zone {p.get('timezone') or '-'}; main device "
+                      f"{p.get('main_device_id') or '-'} ({p.get('main_device_days') or 0} days)", highlight=False,
+                      markup=False)
+    out_console.print(f"{len(case['findings'])} findings", highlight=False)
+    for f in case["findings"]:
         status = []
         if f.get("decision"):
             status.append(f"{f['decision']}ed")
@@ -192,11 +198,12 @@ def show(user_id: Annotated[str, typer.Argument(help="the user's id")],
             status.append("not counted")
         tag = f" ({', '.join(status)})" if status else ""
         out_console.print(f"\n[bold]{f['rule']}[/bold]  {f['severity']}  {f['points']:+d} points{tag}  "
-                          f"{f['first_ts']:%Y-%m-%d %H:%M} .. {f['last_ts']:%Y-%m-%d %H:%M} UTC  id {f['finding_id']}",
-                          highlight=False)
+                          f"{f['first_ts']} .. {f['last_ts']}  id {f['finding_id']}", highlight=False)
         out_console.print(f"  {f['summary']}", markup=False, highlight=False)
-        for k, v in json.loads(f["evidence"]).items():
-            out_console.print(f"    {k}: {v}", markup=False, highlight=False)
+        for k, v in (f.get("evidence") or {}).items():
+            out_console.print(f"    {k}: {json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v}",
+                              markup=False, highlight=False)
+        out_console.print(f"  review: {f['review']['dismiss']}", markup=False, highlight=False)
 
 
 @app.command()

@@ -1,0 +1,261 @@
+"""Case data for the review report and ``fraud show``: the ranked queue and one record per user.
+
+Everything here is vectorised Polars: the top-N users are picked once, then each input is semi-joined to them,
+limited and grouped per user, and turned into Python objects with a single ``to_dicts`` per frame.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from fraud.context import ScanContext
+from fraud.schema import SEVERITY_ORDER
+
+SEV_RANK = {s: i for i, s in enumerate(SEVERITY_ORDER)}
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+# Per case: events and positions kept within this many days of a finding, at most these many of each.
+WINDOW_DAYS = 3
+MAX_EVENTS = 200
+MAX_POSITIONS = 200
+MAX_DEVICES = 25
+UA_CHARS = 400  # a user agent is cut to this many characters in the report
+EVENT_COLUMNS = ["ts", "event", "success", "device_id", "ip", "ua", "city", "country", "lat", "lon", "amount"]
+POSITION_COLUMNS = ["ts", "lat", "lon", "accuracy_m", "source"]
+EMPTY = {"events": {**{c: [] for c in EVENT_COLUMNS}, "uas": []}, "positions": {c: [] for c in POSITION_COLUMNS},
+         "devices": []}
+
+
+def _iso(*cols: str) -> list[pl.Expr]:
+    return [pl.col(c).dt.convert_time_zone("UTC").dt.strftime(ISO).alias(c) for c in cols]
+
+
+def _sev() -> pl.Expr:
+    return pl.col("severity").replace_strict(SEV_RANK, default=0, return_dtype=pl.Int8).alias("_sev")
+
+
+def ranked_users(findings: pl.DataFrame, scores: pl.DataFrame) -> pl.DataFrame:
+    """The scores rows of users with findings, ranked by penalty (most negative first), then worst severity
+    (``worst``, a rank in SEVERITY_ORDER), then user id."""
+    per = (findings.filter(pl.col("user_id").is_not_null()).select("user_id", _sev())
+           .group_by("user_id").agg(pl.col("_sev").max().alias("worst")))
+    return (scores.join(per, on="user_id", how="inner")
+            .sort(["penalty", "worst", "user_id"], descending=[False, True, False]))
+
+
+def with_rule_lists(findings: pl.DataFrame, ranked: pl.DataFrame) -> pl.DataFrame:
+    """``ranked`` plus ``worst_severity``, ``rules`` (sorted unique rule ids) and ``severities`` (sorted unique
+    severity ranks) of each user's findings."""
+    lists = (findings.join(ranked.select("user_id"), on="user_id", how="semi").select("user_id", "rule", _sev())
+             .group_by("user_id").agg(pl.col("rule").unique().sort().alias("rules"),
+                                      pl.col("_sev").unique().sort().alias("severities")))
+    inv = {v: k for k, v in SEV_RANK.items()}
+    return (ranked.join(lists, on="user_id", how="left", maintain_order="left")
+            .with_columns(pl.col("worst").replace_strict(inv, return_dtype=pl.String).alias("worst_severity")))
+
+
+def case_queue(findings: pl.DataFrame, scores: pl.DataFrame, limit: int | None = None) -> pl.DataFrame:
+    """Users with findings, ranked by penalty (most negative first), then worst severity, then user id (the
+    first ``limit`` when given).
+
+    Columns: the scores columns plus ``worst`` (severity rank), ``worst_severity``, ``rules`` (sorted unique
+    rule ids) and ``severities`` (sorted unique severity ranks)."""
+    ranked = ranked_users(findings, scores)
+    return with_rule_lists(findings, ranked if limit is None else ranked.head(limit))
+
+
+def review_commands(finding_id: str, decisions_path: str) -> dict[str, str]:
+    """The exact ``fraud review`` command lines for one finding."""
+    dp = _shell_quote(decisions_path)
+    return {d: f"fraud review {_shell_quote(finding_id)} --{d} --decisions {dp}" for d in ("confirm", "dismiss")}
+
+
+def _shell_quote(s: str) -> str:
+    import shlex
+
+    return shlex.quote(str(s))
+
+
+def _finding_records(findings: pl.DataFrame, users: pl.DataFrame, decisions_path: str) -> dict[str, list[dict]]:
+    f = findings.join(users.select("user_id"), on="user_id", how="semi")
+    keep = [c for c in ("finding_id", "user_id", "rule", "family", "severity", "points", "counted", "decision",
+                        "first_ts", "last_ts", "device_id", "ip", "summary", "evidence") if c in f.columns]
+    f = (f.select(keep).with_columns(_sev())
+         .sort(["user_id", "points", "_sev", "first_ts", "rule"], descending=[False, False, True, False, False],
+               nulls_last=True)
+         .drop("_sev").with_columns(_iso("first_ts", "last_ts")))
+    out: dict[str, list[dict]] = {}
+    for r in f.to_dicts():
+        try:
+            ev = json.loads(r["evidence"]) if r.get("evidence") else {}
+        except ValueError:
+            ev = {"raw": r["evidence"]}
+        r["evidence"] = ev if isinstance(ev, dict) else {"value": ev}
+        r["review"] = review_commands(r["finding_id"], decisions_path)
+        out.setdefault(r.pop("user_id"), []).append(r)
+    return out
+
+
+def _anchors(findings: pl.DataFrame, users: pl.DataFrame) -> pl.LazyFrame:
+    """Per user, the instants the events are ranked by: first and last timestamp of each penalty finding (of
+    every finding when the user has no penalty)."""
+    f = findings.lazy().join(users.lazy().select("user_id"), on="user_id", how="semi")
+    f = f.filter((pl.col("points") < 0) | ~(pl.col("points") < 0).any().over("user_id"))
+    return (pl.concat([f.select("user_id", pl.col("first_ts").alias("_t")),
+                       f.select("user_id", pl.col("last_ts").alias("_t"))])
+            .drop_nulls().unique().sort("_t"))
+
+
+def _near_findings(lf: pl.LazyFrame, anchors: pl.LazyFrame, limit: int, window_days: float) -> pl.LazyFrame:
+    """Rows of ``lf`` (``user_id``, ``ts``) within ``window_days`` of one of their user's anchors, at most
+    ``limit`` per user (the nearest); a user without anchors keeps the latest ``limit`` rows."""
+    lf = lf.filter(pl.col("ts").is_not_null()).sort("ts")
+    j = lf.join_asof(anchors, left_on="ts", right_on="_t", by="user_id", strategy="nearest",
+                     check_sortedness=False)
+    win = timedelta(days=window_days)
+    has_anchor = pl.col("_t").is_not_null().any().over("user_id")
+    dist = (pl.col("ts") - pl.col("_t")).abs()
+    j = j.filter(~has_anchor | (dist <= win))
+    key = pl.when(has_anchor).then(dist.dt.total_microseconds()).otherwise(
+        (pl.col("ts").max().over("user_id") - pl.col("ts")).dt.total_microseconds())
+    return (j.with_columns(key.rank("ordinal").over("user_id").alias("_r")).filter(pl.col("_r") <= limit)
+            .drop("_t", "_r").sort(["user_id", "ts"]))
+
+
+def _columns(lf: pl.LazyFrame, cols: list[str], extra: list[pl.Expr] | None = None) -> dict[str, dict[str, list]]:
+    """Per user, the rows of ``lf`` as columns (``{"ts": [...], "lat": [...]}``): compact in the report."""
+    df = lf.group_by("user_id", maintain_order=True).agg(*[pl.col(c) for c in cols], *(extra or [])).collect()
+    return {r.pop("user_id"): r for r in df.to_dicts()}
+
+
+def _rows(lf: pl.LazyFrame, cols: list[str], name: str) -> dict[str, list[dict]]:
+    df = lf.group_by("user_id", maintain_order=True).agg(pl.struct(cols).alias(name)).collect()
+    return {r["user_id"]: r[name] for r in df.to_dicts()}
+
+
+def _events(ctx: ScanContext, users: pl.DataFrame, anchors: pl.LazyFrame, limit: int, window_days: float):
+    lg = ctx.logins.join(users.lazy().select("user_id"), on="user_id", how="semi")
+    lg = _near_findings(lg.select("user_id", "ts", "event", "success", "device_id", "ip", "user_agent", "city",
+                                  "country", "lat", "lon", "amount"), anchors, limit, window_days)
+    # user agents are long and repeat: each case lists its distinct ones once (``uas``), events point into it
+    lg = lg.with_columns(*_iso("ts"), pl.col("lat", "lon").round(5), pl.col("user_agent").str.slice(0, UA_CHARS))
+    lg = lg.with_columns((pl.col("user_agent").rank("dense").over("user_id") - 1).cast(pl.Int32).alias("ua"))
+    return _columns(lg, EVENT_COLUMNS, [pl.col("user_agent").drop_nulls().unique().sort().alias("uas")])
+
+
+def _positions(ctx: ScanContext, users: pl.DataFrame, anchors: pl.LazyFrame, limit: int, window_days: float):
+    u = users.lazy().select("user_id")
+    pings = ctx.locations.join(u, on="user_id", how="semi").select(
+        "user_id", "ts", "lat", "lon", pl.col("accuracy_m").cast(pl.Float64), pl.lit("ping").alias("source"))
+    evs = ctx.logins.join(u, on="user_id", how="semi").filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null()
+                                                              ).select("user_id", "ts", "lat", "lon",
+                                                                       pl.lit(None, pl.Float64).alias("accuracy_m"),
+                                                                       pl.col("event").fill_null("event").alias("source"))
+    pos = _near_findings(pl.concat([pings, evs], how="vertical_relaxed"), anchors, limit, window_days)
+    pos = pos.with_columns(*_iso("ts"), pl.col("lat", "lon").round(5), pl.col("accuracy_m").round(0))
+    return _columns(pos, POSITION_COLUMNS)
+
+
+def _devices(ctx: ScanContext, users: pl.DataFrame, profiles: pl.DataFrame, limit: int):
+    u = users.lazy().select("user_id")
+    lg = ctx.logins.join(u, on="user_id", how="semi").filter(pl.col("device_id").is_not_null())
+    seen_l = lg.group_by("user_id", "device_id").agg(
+        pl.col("ts").min().alias("_fl"), pl.col("ts").max().alias("_ll"), pl.len().alias("events"),
+        ((pl.col("event") == "login") & pl.col("success").fill_null(True)).sum().alias("sign_ins"),
+        pl.col("ip").n_unique().alias("ips"),
+        pl.col("user_agent").drop_nulls().last().str.slice(0, UA_CHARS).alias("user_agent"))
+    dv = ctx.devices
+    seen_d = dv.join(u, on="user_id", how="semi").select("user_id", "device_id").unique()
+    pairs = pl.concat([seen_l.select("user_id", "device_id"), seen_d]).unique()
+    ids = pairs.select("device_id").unique()
+    snap = dv.join(ids, on="device_id", how="semi").sort("ts").group_by("device_id").agg(
+        pl.col("ts").min().alias("_fs"), pl.col("ts").max().alias("_ls"),
+        pl.col("model").drop_nulls().last(), pl.col("os").drop_nulls().last(),
+        pl.col("os_version").drop_nulls().last(),
+        *[pl.col(c).fill_null(False).any().alias(c) for c in ("is_emulator", "is_rooted", "has_hook")],
+        pl.col("device_lock").drop_nulls().last())
+    accounts = (pl.concat([ctx.logins.join(ids, on="device_id", how="semi").select("device_id", "user_id"),
+                           dv.join(ids, on="device_id", how="semi").select("device_id", "user_id")])
+                .drop_nulls().group_by("device_id").agg(pl.col("user_id").n_unique().alias("accounts")))
+    main = profiles.lazy().select("user_id", pl.col("main_device_id").alias("device_id"),
+                                  pl.lit(True).alias("main")).drop_nulls("device_id")
+    d = (pairs.join(seen_l, on=["user_id", "device_id"], how="left").join(snap, on="device_id", how="left")
+         .join(accounts, on="device_id", how="left").join(main, on=["user_id", "device_id"], how="left")
+         .with_columns(pl.min_horizontal("_fl", "_fs").alias("first_seen"), pl.max_horizontal("_ll", "_ls")
+                       .alias("last_seen"), pl.col("main").fill_null(False),
+                       pl.col("events", "sign_ins").fill_null(0))
+         .with_columns(pl.col("last_seen").rank("ordinal", descending=True).over("user_id").alias("_r"))
+         .filter(pl.col("main") | (pl.col("_r") <= limit))
+         .sort(["user_id", "main", "last_seen"], descending=[False, True, True], nulls_last=True)
+         .with_columns(_iso("first_seen", "last_seen")))
+    cols = ["device_id", "main", "model", "os", "os_version", "first_seen", "last_seen", "events", "sign_ins", "ips",
+            "accounts", "is_emulator", "is_rooted", "has_hook", "device_lock", "user_agent"]
+    return _rows(d, cols, "devices")
+
+
+def case_data(findings: pl.DataFrame, scores: pl.DataFrame, profiles: pl.DataFrame, top_n: int,
+              decisions_path: str = "decisions.csv", context: ScanContext | None = None, *,
+              users: list[str] | None = None, queue: pl.DataFrame | None = None,
+              window_days: float = WINDOW_DAYS, max_events: int = MAX_EVENTS, max_positions: int = MAX_POSITIONS,
+              max_devices: int = MAX_DEVICES) -> list[dict[str, Any]]:
+    """Full case records for the top ``top_n`` of the queue (or for the given ``users``, in that order).
+
+    A record holds the score row, ``worst_severity``, ``rules``, ``profile``, ``findings`` (each with its parsed
+    ``evidence`` and the ``review`` command lines) and, when the scan ``context`` is given, ``events`` and
+    ``positions`` (near the findings, limited; as columns: ``{"ts": [...], "lat": [...], ...}``, events' user agents
+    as indices ``ua`` into the case's list ``uas``) and the ``devices`` seen (a list of rows). ``queue``: the
+    result of :func:`case_queue`, when already computed."""
+    if users is None:
+        q = (queue if queue is not None else case_queue(findings, scores, top_n)).head(top_n)
+    else:
+        q = with_rule_lists(findings, ranked_users(findings, scores.filter(pl.col("user_id").is_in(users))))
+        order = pl.DataFrame({"user_id": users, "_o": range(len(users))}, schema={"user_id": pl.String,
+                                                                                  "_o": pl.Int64})
+        rest = scores.join(q.select("user_id"), on="user_id", how="anti").with_columns(
+            pl.lit(None, pl.Int8).alias("worst"), pl.lit([], pl.List(pl.String)).alias("rules"),
+            pl.lit([], pl.List(pl.Int8)).alias("severities"), pl.lit(None, pl.String).alias("worst_severity"))
+        q = (pl.concat([q, rest.select(q.columns)]).join(order, on="user_id", how="inner").sort("_o").drop("_o"))
+    top = q.select("user_id")
+    by_user = _finding_records(findings, top, decisions_path)
+    prof = {r["user_id"]: r for r in profiles.join(top, on="user_id", how="semi").to_dicts()}
+    extra: dict[str, dict[str, Any]] = {}
+    if context is not None and top.height:
+        anchors = _anchors(findings, top).collect().lazy()
+        extra["events"] = _events(context, top, anchors, max_events, window_days)
+        extra["positions"] = _positions(context, top, anchors, max_positions, window_days)
+        extra["devices"] = _devices(context, top, profiles, max_devices)
+    cases = []
+    qd = q.drop("worst", "severities").with_columns(
+        [pl.col(c).dt.strftime(ISO) for c, t in q.schema.items() if isinstance(t, pl.Datetime)])
+    for row in qd.to_dicts():
+        u = row["user_id"]
+        row["findings"] = by_user.get(u, [])
+        p = prof.get(u, {})
+        p.pop("user_id", None)
+        row["profile"] = p
+        for k, m in extra.items():
+            row[k] = m.get(u) or copy.deepcopy(EMPTY[k])
+        cases.append(row)
+    return cases
+
+
+def user_case(findings: pl.DataFrame, scores: pl.DataFrame, profiles: pl.DataFrame, user_id: str,
+              decisions_path: str = "decisions.csv", context: ScanContext | None = None) -> dict[str, Any] | None:
+    """One user's case record (the same dict as a report case card), or None when the user was not scanned."""
+    out = case_data(findings, scores, profiles, 1, decisions_path, context, users=[user_id])
+    return out[0] if out else None
+
+
+def load_user_case(out: str | Path, user_id: str, decisions_path: str = "decisions.csv") -> dict[str, Any] | None:
+    """One user's case record read from a scan's output folder (findings, scores, profiles; no events)."""
+    out = Path(out)
+    findings = pl.read_parquet(out / "findings.parquet")
+    scores = pl.read_parquet(out / "scores.parquet")
+    pp = out / "profiles.parquet"
+    profiles = pl.read_parquet(pp) if pp.exists() else pl.DataFrame(schema={"user_id": pl.String,
+                                                                            "main_device_id": pl.String})
+    return user_case(findings, scores, profiles, user_id, decisions_path)

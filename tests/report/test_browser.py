@@ -1,0 +1,158 @@
+"""The review report in a real browser: Debian's Chromium, headless, driven by playwright.
+
+Skips when /usr/bin/chromium or the playwright package is missing, unless FRAUD_REQUIRE_BROWSER=1 (CI), where a
+missing browser is a failure. CI: `apt-get install -y chromium` and `pip install playwright` (never a downloaded
+browser: the test always launches /usr/bin/chromium)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from fraud.config import load_config
+from fraud.report import render_report, report_data
+from tests.report.fixtures import XSS_CITY, XSS_DEVICE, XSS_UA, make_result
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+
+
+def _need_browser():
+    missing = [] if CHROMIUM.exists() else [str(CHROMIUM)]
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright package")
+    if missing:
+        msg = f"browser test needs {' and '.join(missing)} (apt-get install -y chromium; pip install playwright)"
+        if os.environ.get("FRAUD_REQUIRE_BROWSER") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+@pytest.fixture(scope="module")
+def report_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    path.write_text(render_report(make_result(), load_config(), "decisions.csv"), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def page():
+    _need_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        pg = browser.new_page(viewport={"width": 1600, "height": 1100})
+        pg.problems = []  # console errors, page errors, dialogs, requests that are not the file itself
+        pg.on("console", lambda m: m.type == "error" and pg.problems.append(f"console: {m.text}"))
+        pg.on("pageerror", lambda e: pg.problems.append(f"pageerror: {e}"))
+        pg.on("dialog", lambda d: (pg.problems.append(f"dialog: {d.message}"), d.dismiss()))
+        pg.on("request", lambda r: r.url.startswith("file://") or pg.problems.append(f"request: {r.url}"))
+        yield pg
+        browser.close()
+
+
+def _rows(page) -> list[str]:
+    return page.locator("#queue-table tbody tr").evaluate_all("rs => rs.map(r => r.dataset.user)")
+
+
+def test_report_in_chromium(page, report_file, tmp_path):
+    t0 = time.perf_counter()
+    page.goto(report_file.as_uri())
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    load_s = time.perf_counter() - t0
+    assert load_s < 10, f"report took {load_s:.1f} s to open"
+
+    # overview: key figures, charts drawn by plotly, the tier migration matrix
+    assert page.locator("#kpis .kpi").count() >= 6
+    for plot in ("#plot-rules", "#plot-shift", "#plot-timings"):
+        assert page.locator(f"{plot} .main-svg").count() >= 1, plot
+    assert page.locator("#migration tbody tr").count() == 5
+    assert page.locator("#ip-findings").is_visible()
+
+    # queue: ranked, filterable by rule, severity, tier and text, sortable
+    n_all = len(_rows(page))
+    assert n_all == 33 and _rows(page)[0] == "user029"
+    page.select_option("#f-rule", "geo.impossible_travel")
+    assert _rows(page) == ["u_travel"]
+    page.select_option("#f-rule", "")
+    page.select_option("#f-sev", "critical")
+    crit = _rows(page)
+    assert "u_xss" in crit and "u_travel" not in crit and 0 < len(crit) < n_all
+    page.select_option("#f-sev", "")
+    page.select_option("#f-tier", "excellent")
+    assert _rows(page) == ["u_travel"]
+    page.select_option("#f-tier", "")
+    page.fill("#f-text", "dev-travel-2")  # text search reaches into the case cards (devices, IPs, summaries)
+    assert _rows(page) == ["u_travel"]
+    page.fill("#f-text", "user01")
+    assert all(u.startswith("user01") for u in _rows(page)) and _rows(page)
+    page.fill("#f-text", "")
+    assert page.locator("#f-count").inner_text().startswith(f"{n_all} of {n_all}")
+    page.click("#queue-table th[data-k='u']")
+    users = _rows(page)
+    assert users == sorted(users)
+    page.click("#queue-table th[data-k='u']")
+    assert _rows(page) == sorted(users, reverse=True)
+
+    # a case card: findings with review commands, map with home/work/ellipse/jump, timeline, devices
+    page.click("#queue-table tr[data-user='u_travel']")
+    card = page.locator("#case")
+    assert card.locator(".finding").count() == 3
+    assert "fraud review f-travel-1 --dismiss --decisions decisions.csv" in card.inner_text()
+    page.wait_for_selector("#case-map .main-svg")
+    page.wait_for_selector("#case-timeline .main-svg")
+    names = page.evaluate("document.getElementById('case-map').data.map(t => t.name)")
+    assert {"positions", "home", "work", "impossible travel"} <= set(names)
+    assert any(n.startswith("commute ellipse") for n in names)
+    assert page.locator("#case-devices tbody tr").count() == 2
+    page.screenshot(path=str(tmp_path / "case-u_travel.png"))
+    rows = _rows(page)
+    page.keyboard.press("j")  # next case of the (sorted, filtered) queue
+    assert page.locator("#case .uid").inner_text() == rows[rows.index("u_travel") + 1]
+    page.keyboard.press("k")
+    assert page.locator("#case .uid").inner_text() == "u_travel"
+
+    # hostile strings from the logs render as text and run nothing
+    page.click("#queue-table tr[data-user='u_xss']")
+    page.wait_for_selector("#case-timeline .main-svg")
+    events = page.locator("#case-events").inner_text()
+    assert XSS_UA in events and XSS_DEVICE in events and XSS_CITY in events
+    assert XSS_UA in page.locator("#case .finding").first.inner_text()
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("#case img, #case script").count() == 0
+    assert page.locator("script").count() == 3
+    legend = page.locator("#case-timeline .legendtext").evaluate_all("ts => ts.map(t => t.textContent)")
+    assert any(t.startswith("<img src=x") for t in legend)  # chart labels are text as well
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    assert (tmp_path / "report.png").stat().st_size > 10_000
+    assert page.problems == []
+
+
+def test_case_beyond_top_n_points_to_fraud_show(page, tmp_path):
+    cfg = load_config()
+    res = make_result(cfg)
+    path = tmp_path / "report.html"
+    path.write_text(render_report(res, cfg, data=report_data(res, cfg, top_n=3)), encoding="utf-8")
+    page.goto(path.as_uri() + "#case=u_travel")  # ranked below the top 3
+    page.wait_for_selector("#case .uid")
+    text = page.locator("#case").inner_text()
+    assert "top 3 cases" in text and "fraud show u_travel --out DIR" in text
+    assert page.locator("#case-map").count() == 0 and page.problems == []
+
+
+def test_case_link_opens_the_case_card(page, report_file):
+    page.goto(report_file.as_uri() + "#case=u_xss")
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    page.wait_for_selector("#case .uid")
+    assert page.locator("#case .uid").inner_text() == "u_xss"
+    assert page.locator("#queue-table tr.selected").get_attribute("data-user") == "u_xss"
+    page.goto(report_file.as_uri() + "#case=%3Cscript%3E")  # unknown user: the first case, nothing else
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    assert page.problems == []
