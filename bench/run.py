@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 
 HERE = Path(__file__).resolve().parent
-EVENTS_PER_USER = 50  # roughly what the synthetic population logs in 90 days
+EVENTS_PER_USER = 120  # roughly what the synthetic population logs in 90 days (plus ~3x as many pings)
 
 FLOOR = r"""
 import sys, time, polars as pl
