@@ -16,3 +16,7 @@ class ConfigError(FraudError):
 
 class DecisionError(FraudError):
     """A reviewer decision is malformed or refers to an unknown finding."""
+
+
+class ModelError(FraudError):
+    """A behaviour model file is missing, unreadable or not a model this version reads."""

@@ -52,6 +52,45 @@ def _write_all(res: ScanResult, out_dir: Path, inputs: ScanInputs, cfg: Config, 
     write_json(out_dir / "summary.json", res.summary)
 
 
+def fit_to(inputs: ScanInputs, model_path: str | Path, cfg: Config | None = None) -> dict[str, Any]:
+    """Fit the behaviour ensemble on the history in ``inputs`` and save it to ``model_path``.
+
+    Returns a small summary (users, features, threshold). Raises :class:`~fraud.errors.FraudError` when the
+    history is too small to fit on."""
+    from fraud.context import ScanContext
+    from fraud.detectors import fit_model
+    from fraud.errors import ModelError
+    from fraud.pipeline import read_inputs
+    from fraud.registry import NotEvaluated
+
+    cfg = cfg or load_config()
+    loaded = read_inputs(inputs, cfg, Timer())
+    ctx = ScanContext.from_frames(cfg, **{k: v.frame.drop("_file", "_row") for k, v in loaded.items()})
+    try:
+        model = fit_model(ctx)
+    except NotEvaluated as e:
+        raise ModelError(f"cannot fit: {e}") from None
+    path = Path(model_path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model.save(path)
+    except OSError as e:
+        raise ModelError(f"{path}: cannot write model ({e.strerror})") from None
+    return {"model": str(path), "users": int(model.n_fit),
+            "features": model.columns, "threshold": float(model.threshold),
+            "rows_read": {k: v.rows_read for k, v in loaded.items()},
+            "rows_rejected": {k: v.rows_rejected for k, v in loaded.items()}}
+
+
+def load_model(path: str | Path | None) -> Any:
+    """The behaviour model saved by :func:`fit_to` (None when no path). Loading unpickles: trust the file."""
+    if path is None:
+        return None
+    from fraud.detectors import BehaviorModel
+
+    return BehaviorModel.load(path)
+
+
 def run_demo(out: str | Path = "fraud-demo", users: int = 2000, seed: int = 7,
              progress: Progress | None = None) -> tuple[Path, ScanResult]:
     """Generate the synthetic data set into ``out/data`` and scan it into ``out/scan``."""

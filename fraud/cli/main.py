@@ -67,13 +67,15 @@ def scan(
     config: Annotated[Path | None, typer.Option(help="TOML config overriding the default rules")] = None,
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="exit 3 when a finding has this severity or "
                                                                  "above (info|low|medium|high|critical)")] = None,
+    model: Annotated[Path | None, typer.Option(help="behaviour model from `fraud fit` to score against (a pickle: "
+                                                    "load only files you trust)")] = None,
     pseudonymize: Annotated[str | None, typer.Option(help="replace user, device and network ids in every output "
                                                           "with keyed HMAC-SHA256 tokens", envvar="FRAUD_PSEUDO_KEY",
                                                      show_envvar=True)] = None,
 ) -> None:
     """Scan inputs and write findings, scores, profiles, summary.json, rejected.csv and report.html."""
     from fraud.pipeline import ScanInputs
-    from fraud.runner import scan_to
+    from fraud.runner import load_model, scan_to
 
     try:
         if fail_on is not None and fail_on not in SEVERITIES:
@@ -81,9 +83,10 @@ def scan(
         cfg = load_config(config)
         given = dict(logins=logins, devices=devices, locations=locations, scores=scores, decisions=decisions)
         inputs = ScanInputs.from_folder(folder, **given) if folder is not None else ScanInputs(**given)
+        behaviour_model = load_model(model)
         prog, cb = _progress()
         with prog:
-            res = scan_to(inputs, out, cfg, progress=cb, pseudonymize=pseudonymize)
+            res = scan_to(inputs, out, cfg, model=behaviour_model, progress=cb, pseudonymize=pseudonymize)
     except FraudError as e:
         raise fail(e) from None
     _print_summary(res.summary, out)
@@ -93,6 +96,30 @@ def scan(
         if hit:
             err_console.print(f"{hit} findings at severity {fail_on} or above", highlight=False)
             raise typer.Exit(3)
+
+
+@app.command()
+def fit(
+    folder: Annotated[Path | None, typer.Argument(help="folder holding logins.*, devices.*, locations.*, scores.*")]
+    = None,
+    model: Annotated[Path, typer.Option("--model", help="where to save the fitted model")] = Path("fraud-model.joblib"),
+    logins: Annotated[str | None, typer.Option(help="logins file, glob or folder")] = None,
+    locations: Annotated[str | None, typer.Option(help="location pings file, glob or folder")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML config overriding the default rules")] = None,
+) -> None:
+    """Fit the behaviour ensemble on history once; later scans score against it with --model."""
+    from fraud.pipeline import ScanInputs
+    from fraud.runner import fit_to
+
+    try:
+        cfg = load_config(config)
+        given = dict(logins=logins, locations=locations)
+        inputs = ScanInputs.from_folder(folder, **given) if folder is not None else ScanInputs(**given)
+        info = fit_to(inputs, model, cfg)
+    except FraudError as e:
+        raise fail(e) from None
+    out_console.print(f"fitted on {info['users']:,} users x {len(info['features'])} features; threshold "
+                      f"{info['threshold']:.4f}; saved {info['model']}", highlight=False)
 
 
 @app.command()

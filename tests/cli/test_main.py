@@ -134,3 +134,36 @@ def test_evaluate_prints_precision_recall(data, tmp_path):
                                                "precision": 1.0, "recall": 0.5}
     assert ev["rules"]["ip.spray"]["recall"] == 0.0
     assert ev["rules"]["geo.impossible_travel"]["precision"] == 0.0
+
+
+def test_fit_then_scan_with_model(tmp_path):
+    from fraud.synth import generate
+
+    data = tmp_path / "data"
+    generate(data, users=200, seed=5)
+    model = tmp_path / "m.joblib"
+    r = run("fit", data, "--model", model)
+    assert r.exit_code == 0, r.stderr
+    assert "fitted on 200 users" in r.stdout and model.exists()
+    r = run("scan", data, "--model", model, "--out", tmp_path / "out")
+    assert r.exit_code == 0, r.stderr
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert s["checks"]["behavior.outlier"]["status"] == "ok"
+    f = pl.read_parquet(tmp_path / "out" / "findings.parquet").filter(pl.col("rule") == "behavior.outlier")
+    assert all(json.loads(e)["model"] == "given model" for e in f["evidence"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["scan", "--logins", "{tmp}/ok.csv", "--model", "{tmp}/ok.csv"],
+     "error: {tmp}/ok.csv: not a behaviour model file"),
+    (["scan", "--logins", "{tmp}/ok.csv", "--model", "{tmp}/none.joblib"],
+     "error: {tmp}/none.joblib: model file not found"),
+    (["fit", "--logins", "{tmp}/ok.csv", "--model", "{tmp}/m.joblib"],
+     "error: cannot fit: 2 users with account events; fitting the behaviour ensemble needs at least 50"),
+])
+def test_model_error_paths(tmp_path, args, message):
+    (tmp_path / "ok.csv").write_text(LOGINS)
+    r = run(*[a.format(tmp=tmp_path) for a in args])
+    assert r.exit_code == 2
+    assert r.stderr.strip().startswith(message.format(tmp=tmp_path)), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

@@ -1,0 +1,86 @@
+"""PyOD detectors for the behaviour ensemble: name lookup and an ECOD whose distributions are frozen at fit.
+
+PyOD's own ``ECOD.decision_function`` re-estimates its empirical CDFs on the training data *plus* the batch
+being scored, so a batch would move its own scores, and the fitted object keeps several n x d matrices. The
+:class:`FrozenECOD` here keeps only the sorted training columns and scores any batch against them, which is
+what "fit once, score later" needs; it also exposes the per-dimension tail scores that explain a flag.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import warnings
+
+import numpy as np
+from pyod.models.base import BaseDetector
+from pyod.models.ecod import ECOD, skew
+from sklearn.utils import check_array
+
+
+class FrozenECOD(ECOD):
+    """ECOD (Li et al. 2022) with the empirical CDFs of the training data frozen at fit time.
+
+    Per dimension j the left and right tail probabilities of a value x are ``(#train <= x + 1) / (n + 1)`` and
+    ``(#train >= x + 1) / (n + 1)`` (the training ECDF with the scored point counted in, so a value beyond the
+    training range has a finite score); the tail scores are their negative logs, combined as in ECOD by the
+    sign of the dimension's training skewness (left tail if skewed left, right if right, both otherwise) and
+    summed over dimensions: higher = more anomalous.
+    """
+
+    def fit(self, X, y=None):
+        X = check_array(X)
+        self._set_n_classes(y)
+        self.sorted_ = np.asfortranarray(np.sort(X, axis=0))
+        with warnings.catch_warnings():  # constant columns (e.g. an all-zero indicator) have no skewness
+            warnings.simplefilter("ignore", RuntimeWarning)
+            self.skew_sign_ = np.sign(skew(X, axis=0))
+        self.decision_scores_ = self.decision_function(X)
+        self._process_decision_scores()
+        return self
+
+    def tail_scores(self, X) -> np.ndarray:
+        """Per-dimension outlier scores (n_samples x n_features), the summands of :meth:`decision_function`."""
+        X = check_array(X)
+        n = self.sorted_.shape[0]
+        out = np.empty(X.shape, dtype=np.float64)
+        for j in range(X.shape[1]):  # one pass per feature column, vectorised over rows
+            col = np.ascontiguousarray(X[:, j])
+            order = np.argsort(col, kind="stable")
+            q = col[order]  # sorted queries make the binary searches cache-friendly
+            le = np.empty(len(q), dtype=np.int64)
+            ge = np.empty(len(q), dtype=np.int64)
+            le[order] = np.searchsorted(self.sorted_[:, j], q, side="right")
+            ge[order] = n - np.searchsorted(self.sorted_[:, j], q, side="left")
+            u_l = -np.log((le + 1) / (n + 1))
+            u_r = -np.log((ge + 1) / (n + 1))
+            s = self.skew_sign_[j]
+            u_skew = u_l if s < 0 else u_r if s > 0 else u_l + u_r
+            out[:, j] = np.maximum(np.maximum(u_l, u_r), u_skew)
+        return out
+
+    def decision_function(self, X) -> np.ndarray:
+        return self.tail_scores(X).sum(axis=1)
+
+
+def detector_class(name: str) -> type[BaseDetector]:
+    """The PyOD class named ``name``: ``"ECOD"`` is :class:`FrozenECOD`; ``"IForest"`` is looked up as
+    ``pyod.models.iforest.IForest``; ``"module:Class"`` names ``pyod.models.module.Class`` explicitly."""
+    if name == "ECOD":
+        return FrozenECOD
+    module, _, cls = name.partition(":") if ":" in name else (name.lower(), "", name)
+    try:
+        found = getattr(importlib.import_module(f"pyod.models.{module}"), cls)
+    except (ImportError, AttributeError):
+        raise ValueError(f"unknown PyOD detector {name!r} (a class name like 'IForest', or 'module:Class')") from None
+    if not (isinstance(found, type) and issubclass(found, BaseDetector)):
+        raise ValueError(f"{name!r} is not a PyOD detector")
+    return found
+
+
+def make_detector(name: str, *, contamination: float, seed: int, n_jobs: int) -> BaseDetector:
+    """Instantiate a detector, passing ``contamination``, ``random_state`` and ``n_jobs`` where it takes them."""
+    cls = detector_class(name)
+    params = inspect.signature(cls.__init__).parameters
+    kw = {k: v for k, v in (("contamination", contamination), ("random_state", seed), ("n_jobs", n_jobs))
+          if k in params}
+    return cls(**kw)

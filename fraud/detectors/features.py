@@ -1,0 +1,167 @@
+"""Behaviour features: one row per user and local calendar day (the user-day table), and one row per user
+(the user-level table the PyOD ensemble works on).
+
+A user-day is a day, in the user's local time (:func:`fraud.geo.localtime.with_local_time`), on which the user
+has at least one account event (a ``logins`` row). Location pings add positions to those days but do not make
+a day active on their own. Every feature is a Polars expression over the day's events; a feature that cannot
+be known on a day is null (missing), never zero: ``distinct_ips`` is null when no event of the day carries an
+``ip``, ``distance_km`` when the day has no position, ``top_speed_kmh`` when it has fewer than two, ``amount``
+when the day has payments but none carries an amount. See :data:`DAY_FEATURES` for units and meanings.
+"""
+from __future__ import annotations
+
+import polars as pl
+
+from fraud.config import Rule
+from fraud.context import ScanContext
+from fraud.geo.distance import haversine_km
+from fraud.geo.localtime import with_local_time
+
+# name -> (unit, meaning): the documented user-day features (README table).
+DAY_FEATURES: dict[str, tuple[str, str]] = {
+    "events": ("count", "account events of the day (every logins row)"),
+    "logins": ("count", "successful `login` events"),
+    "failures": ("count", "failed `login` events"),
+    "distinct_ips": ("count", "distinct IPs (null when no event carries an ip)"),
+    "distinct_devices": ("count", "distinct device_ids (null when no event carries one)"),
+    "new_devices": ("count", "device_ids whose first event for this user in the data is on this day"),
+    "distinct_countries": ("count", "distinct `country` names (null when no event carries one)"),
+    "distinct_cities": ("count", "distinct `city` names (null when no event carries one)"),
+    "night_share": ("fraction 0-1", "share of events at local night time (night_start_hour to night_end_hour)"),
+    "hour_spread_h": ("hours", "population standard deviation of the events' local clock time"),
+    "distance_km": ("km", "great-circle distance between consecutive positions of the day (null: no position)"),
+    "top_speed_kmh": ("km/h", "highest speed between consecutive positions of the day (null: < 2 positions)"),
+    "payments": ("count", "`payment_events` (payment, withdraw) of the day"),
+    "amount": ("currency", "sum of `amount` over those events (0 without payments; null if none has one)"),
+}
+
+# User-level features for the ensemble: day count, the mean of every day feature over the user's active days,
+# and the maximum of the bursty ones. Means and maxima skip missing days; all missing gives null.
+USER_MAX_FEATURES = ("logins", "failures", "payments", "amount", "top_speed_kmh")
+USER_FEATURES: dict[str, tuple[str, str]] = {
+    "active_days": ("days", "days with at least one account event"),
+    **{f"mean_{f}": (u, f"mean per active day of {f}") for f, (u, _) in DAY_FEATURES.items()},
+    **{f"max_{f}": (DAY_FEATURES[f][0], f"highest daily {f}") for f in USER_MAX_FEATURES},
+}
+
+
+def _known_count(col: str) -> pl.Expr:
+    """Distinct non-null values of ``col`` in the group; null when no row has a value (unknown, not zero)."""
+    return pl.when(pl.col(col).count() > 0).then(pl.col(col).drop_nulls().n_unique()).otherwise(None)
+
+
+def _local_hour(col: str = "local_ts") -> pl.Expr:
+    c = pl.col(col)
+    return c.dt.hour() + c.dt.minute() / 60 + c.dt.second() / 3600
+
+
+# Float sums are taken over fixed-point integers (exact, so independent of the order the engine adds rows in):
+# the same input in any row order gives bit-identical features.
+FIXED = 10_000  # 1e-4 of the unit (a hundredth of a cent; 0.1 m of distance)
+
+
+def exact_sum(e: pl.Expr) -> pl.Expr:
+    """Sum of ``e`` rounded to 1/FIXED of its unit, computed in integers (null when all values are null)."""
+    return pl.when(e.count() > 0).then((e * FIXED).round(0).cast(pl.Int64).sum() / FIXED)
+
+
+def exact_mean(e: pl.Expr) -> pl.Expr:
+    """Mean of the non-null values of ``e`` on the same fixed-point grid (null when none)."""
+    return exact_sum(e) / e.count()
+
+
+def _hour_sd() -> pl.Expr:
+    """Population sd (hours) of the events' local clock time, from exact integer sums of seconds of the day."""
+    sec = (pl.col("local_ts").dt.hour().cast(pl.Int64) * 3600 + pl.col("local_ts").dt.minute().cast(pl.Int64) * 60
+           + pl.col("local_ts").dt.second().cast(pl.Int64))
+    n, s1, s2 = pl.len().cast(pl.Float64), sec.sum().cast(pl.Float64), (sec * sec).sum().cast(pl.Float64)
+    return ((s2 / n - (s1 / n) ** 2).clip(lower_bound=0.0).sqrt() / 3600).alias("hour_spread_h")
+
+
+def event_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
+    """Per (user_id, day): the event features of :data:`DAY_FEATURES` plus ``first_ts``/``last_ts`` (UTC)."""
+    night_start, night_end = float(params["night_start_hour"]), float(params["night_end_hour"])
+    pay_events = list(params["payment_events"])
+    ev = with_local_time(
+        ctx.logins.select("ts", "user_id", "event", "success", "ip", "device_id", "country", "city", "amount"), ctx)
+    hour = _local_hour()
+    is_night = (hour >= night_start) | (hour < night_end) if night_start > night_end else \
+        (hour >= night_start) & (hour < night_end)
+    ev = ev.with_columns(
+        pl.col("local_ts").dt.date().alias("day"),
+        is_night.alias("night"),
+        (pl.col("event") == "login").alias("is_login"),
+        pl.col("success").fill_null(True).alias("ok"),
+        pl.col("event").is_in(pay_events).alias("is_pay"),
+    ).with_columns(pl.col("day").min().over("user_id", "device_id").alias("device_first_day"))
+    pay_amount = pl.col("amount").filter(pl.col("is_pay"))
+    return ev.group_by("user_id", "day").agg(
+        pl.col("ts").min().alias("first_ts"),
+        pl.col("ts").max().alias("last_ts"),
+        pl.len().cast(pl.Float64).alias("events"),
+        (pl.col("is_login") & pl.col("ok")).sum().cast(pl.Float64).alias("logins"),
+        (pl.col("is_login") & ~pl.col("ok")).sum().cast(pl.Float64).alias("failures"),
+        _known_count("ip").cast(pl.Float64).alias("distinct_ips"),
+        _known_count("device_id").cast(pl.Float64).alias("distinct_devices"),
+        pl.when(pl.col("device_id").count() > 0).then(
+            pl.col("device_id").filter(pl.col("device_first_day") == pl.col("day")).drop_nulls().n_unique()
+        ).otherwise(None).cast(pl.Float64).alias("new_devices"),
+        _known_count("country").cast(pl.Float64).alias("distinct_countries"),
+        _known_count("city").cast(pl.Float64).alias("distinct_cities"),
+        pl.col("night").cast(pl.Float64).mean().alias("night_share"),
+        _hour_sd(),
+        pl.col("is_pay").sum().cast(pl.Float64).alias("payments"),
+        pl.when(pl.col("is_pay").sum() == 0).then(pl.lit(0.0))
+        .when(pay_amount.count() > 0).then(exact_sum(pay_amount))
+        .otherwise(None).cast(pl.Float64).alias("amount"),
+    )
+
+
+def position_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
+    """Per (user_id, day) with at least one position: ``distance_km`` (sum over consecutive same-day positions)
+    and ``top_speed_kmh`` (their highest speed; the elapsed time is floored at ``speed_min_gap_minutes`` so two
+    fixes seconds apart do not make an infinite speed)."""
+    min_gap_h = float(params["speed_min_gap_minutes"]) / 60
+    ev = ctx.logins.filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null()).select(
+        "user_id", "ts", "lat", "lon")
+    pos = pl.concat([ev, ctx.locations.select("user_id", "ts", "lat", "lon")])
+    pos = with_local_time(pos, ctx).with_columns(pl.col("local_ts").dt.date().alias("day"))
+    pos = pos.sort("user_id", "ts", "lat", "lon")
+    prev = [pl.col(c).shift(1).over("user_id", "day").alias(f"prev_{c}") for c in ("ts", "lat", "lon")]
+    seg = pos.with_columns(prev).with_columns(
+        haversine_km("prev_lat", "prev_lon", "lat", "lon").alias("km"),
+        ((pl.col("ts") - pl.col("prev_ts")).dt.total_microseconds() / 3.6e9).alias("hours"),
+    ).with_columns((pl.col("km") / pl.col("hours").clip(lower_bound=min_gap_h)).alias("kmh"))
+    return seg.group_by("user_id", "day").agg(
+        exact_sum(pl.col("km")).fill_null(0.0).alias("distance_km"),  # one fix: no segment, 0 km
+        pl.col("kmh").max().alias("top_speed_kmh"),
+    )
+
+
+def build_user_days(ctx: ScanContext) -> pl.LazyFrame:
+    """The user-day table: ``user_id, day, first_ts, last_ts`` and every :data:`DAY_FEATURES` column (Float64),
+    sorted by user and day. Feature parameters come from ``[rules."behavior.sigma"]``."""
+    params = ctx.cfg.rule("behavior.sigma")
+    days = event_day_features(ctx, params).join(position_day_features(ctx, params), on=["user_id", "day"],
+                                                how="left")
+    return days.select("user_id", "day", "first_ts", "last_ts", *DAY_FEATURES).sort("user_id", "day")
+
+
+def user_days(ctx: ScanContext) -> pl.DataFrame:
+    """The user-day table, materialised once per scan (shared by ``behavior.sigma`` and ``behavior.outlier``)."""
+    return ctx.cached("behavior.user_days", lambda: build_user_days(ctx).collect())
+
+
+def user_level(days: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """One row per user (sorted): ``user_id, first_ts, last_ts`` and the :data:`USER_FEATURES` columns."""
+    return days.lazy().group_by("user_id").agg(
+        pl.col("first_ts").min(), pl.col("last_ts").max(),
+        pl.len().cast(pl.Float64).alias("active_days"),
+        *[exact_mean(pl.col(f)).alias(f"mean_{f}") for f in DAY_FEATURES],
+        *[pl.col(f).max().alias(f"max_{f}") for f in USER_MAX_FEATURES],
+    ).sort("user_id")
+
+
+def user_features(ctx: ScanContext) -> pl.DataFrame:
+    """The user-level table of the scan, materialised once per scan."""
+    return ctx.cached("behavior.user_features", lambda: user_level(user_days(ctx)).collect())

@@ -1,0 +1,198 @@
+"""The fitted behaviour ensemble: fit once on history, save, load, and score later batches against it.
+
+Preparation of the user-level matrix (all learned at fit time and kept in the model):
+
+* missing values: each feature's missing entries are imputed with that feature's fit-time median (0 if it was
+  never observed), and every feature that had a missing value at fit time gets a 0/1 ``<name>_missing``
+  indicator column, so "unknown" is visible to the detectors and never silently turned into zero;
+* scale: features are transformed with a signed ``log1p`` (counts and amounts are heavy-tailed), then
+  standardised with the fit-time mean and sd (sd 0 -> 1).
+
+Each detector's raw scores are standardised with the mean and sd of its fit-time scores; the combined score is
+their mean (higher = more anomalous) and the threshold is its ``1 - contamination`` quantile on the fit data.
+Scoring never recomputes the threshold, so the scored batch cannot move its own bar.
+
+:meth:`BehaviorModel.load` unpickles (joblib) the file: only load model files you made or trust.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+import polars as pl
+
+from fraud.errors import ModelError
+from fraud.detectors.ensemble import FrozenECOD, make_detector
+
+MODEL_FORMAT = 1
+
+
+@dataclass
+class BehaviorModel:
+    """A fitted ensemble over named user-level feature columns (see the module docstring)."""
+
+    features: list[str]
+    detector_names: list[str]
+    contamination: float
+    seed: int
+    medians: dict[str, float]
+    indicators: list[str]
+    center: np.ndarray
+    scale: np.ndarray
+    detectors: list = field(repr=False)
+    score_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    score_sd: np.ndarray = field(default_factory=lambda: np.ones(0))
+    threshold: float = float("inf")
+    n_fit: int = 0
+    format: int = MODEL_FORMAT
+
+    @property
+    def columns(self) -> list[str]:
+        """Matrix columns: the features, then one missing-indicator per feature that had missing values."""
+        return self.features + [f"{f}_missing" for f in self.indicators]
+
+    @classmethod
+    def fit(cls, frame: pl.DataFrame, features: list[str], *, detectors: list[str], contamination: float,
+            seed: int, n_jobs: int = 1) -> "BehaviorModel":
+        """Fit the ensemble on ``frame`` (one row per user, rows in a stable order). Deterministic for a seed."""
+        return cls.fit_score(frame, features, detectors=detectors, contamination=contamination, seed=seed,
+                             n_jobs=n_jobs, top_n=None)[0]
+
+    @classmethod
+    def fit_score(cls, frame: pl.DataFrame, features: list[str], *, detectors: list[str], contamination: float,
+                  seed: int, n_jobs: int = 1, top_n: int | None = 3) -> tuple["BehaviorModel", pl.DataFrame | None]:
+        """Fit on ``frame`` and return the model with the fit data's scores (as :meth:`score` gives them, from
+        the detectors' fit-time scores, so the batch is not scored twice); ``top_n=None`` skips scoring."""
+        if frame.height < 2:
+            raise ValueError("the behaviour ensemble needs at least 2 rows to fit")
+        raw = frame.select([pl.col(f).cast(pl.Float64) for f in features])
+        medians = {f: float(raw[f].median()) if raw[f].null_count() < raw.height else 0.0 for f in features}
+        indicators = [f for f in features if raw[f].null_count() > 0]
+        model = cls(features=list(features), detector_names=list(detectors), contamination=float(contamination),
+                    seed=int(seed), medians=medians, indicators=indicators, center=np.zeros(0),
+                    scale=np.ones(0), detectors=[], n_fit=frame.height)
+        X = model._transform(raw)
+        model.center = X.mean(axis=0)
+        sd = X.std(axis=0)
+        model.scale = np.where(sd > 0, sd, 1.0)
+        X = (X - model.center) / model.scale
+        raw_scores = []
+        for name in detectors:
+            det = make_detector(name, contamination=contamination, seed=seed, n_jobs=n_jobs).fit(X)
+            raw_scores.append(np.asarray(det.decision_scores_, dtype=np.float64))
+            model.detectors.append(det)
+        S = np.column_stack(raw_scores)
+        model.score_mean = S.mean(axis=0)
+        sd = S.std(axis=0)
+        model.score_sd = np.where(sd > 0, sd, 1.0)
+        combined = ((S - model.score_mean) / model.score_sd).mean(axis=1)
+        model.threshold = float(np.quantile(combined, 1.0 - contamination))
+        if top_n is None:
+            return model, None
+        return model, model._assemble(frame, X, S, None, top_n)
+
+    def _transform(self, raw: pl.DataFrame) -> np.ndarray:
+        """Impute, add indicators and log-transform (before standardisation) -> float64 matrix."""
+        vals = raw.select([pl.col(f).fill_null(self.medians[f]) for f in self.features]).to_numpy()
+        vals = np.sign(vals) * np.log1p(np.abs(vals))
+        ind = raw.select([pl.col(f).is_null().cast(pl.Float64) for f in self.indicators]).to_numpy() \
+            if self.indicators else np.zeros((raw.height, 0))
+        return np.asfortranarray(np.hstack([vals, ind]).astype(np.float64))
+
+    def matrix(self, frame: pl.DataFrame) -> np.ndarray:
+        """The standardised matrix the detectors see (rows of ``frame``, :attr:`columns` order)."""
+        missing = [f for f in self.features if f not in frame.columns]
+        if missing:
+            raise ValueError(f"frame lacks model feature(s) {', '.join(missing)}")
+        raw = frame.select([pl.col(f).cast(pl.Float64) for f in self.features])
+        return np.asfortranarray((self._transform(raw) - self.center) / self.scale)
+
+    def score(self, frame: pl.DataFrame, top_n: int = 3) -> pl.DataFrame:
+        """Score every row of ``frame`` against the fitted model.
+
+        Returns ``frame``'s key columns (those not among the features) plus ``score`` (combined standardised
+        score), one ``score_<detector>`` column each, ``flagged`` (score > the fit-time threshold) and, for
+        flagged rows, ``top_features``: the ``top_n`` columns driving the score (ECOD per-dimension tail scores
+        when ECOD is in the ensemble, else the absolute standardised values), strongest first.
+        """
+        X = self.matrix(frame)
+        parts, tails = [], None
+        for det in self.detectors:
+            if isinstance(det, FrozenECOD):
+                tails = det.tail_scores(X)
+                parts.append(tails.sum(axis=1))
+            else:
+                parts.append(np.asarray(det.decision_function(X), dtype=np.float64))
+        return self._assemble(frame, X, np.column_stack(parts), tails, top_n)
+
+    def _assemble(self, frame: pl.DataFrame, X: np.ndarray, S: np.ndarray, tails: np.ndarray | None,
+                  top_n: int) -> pl.DataFrame:
+        """Scored frame from raw detector scores ``S`` (rows x detectors); see :meth:`score`."""
+        Z = (S - self.score_mean) / self.score_sd
+        combined = Z.mean(axis=1)
+        flagged = combined > self.threshold
+        keys = frame.select([c for c in frame.columns if c not in self.features])
+        out = keys.with_columns(
+            pl.Series("score", combined),
+            *[pl.Series(f"score_{n}", Z[:, i]) for i, n in enumerate(self.detector_names)],
+            pl.Series("flagged", flagged),
+        )
+        idx = np.flatnonzero(flagged)
+        ecod = [d for d in self.detectors if isinstance(d, FrozenECOD)]
+        if tails is not None:
+            contrib = tails[idx]
+        elif ecod:
+            contrib = ecod[0].tail_scores(X[idx])
+        else:
+            contrib = np.abs(X[idx])
+        return out.with_columns(self._explain(frame, idx, contrib, len(flagged), top_n))
+
+    def _explain(self, frame: pl.DataFrame, idx: np.ndarray, contrib: np.ndarray, n_rows: int,
+                 top_n: int) -> pl.Series:
+        """Per row: list of {feature, value, fit_median, contribution} for the flagged rows ``idx`` (whose
+        per-column contributions are ``contrib``), null for the others. ``value`` is the raw feature value
+        (null if missing) or, for a ``_missing`` indicator, 1.0."""
+        k = min(top_n, contrib.shape[1])
+        top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
+        nf = len(self.features)
+        base = np.array([j if j < nf else self.features.index(self.indicators[j - nf])
+                         for j in range(len(self.columns))], dtype=np.int64)
+        raw = frame.select([pl.col(f).cast(pl.Float64) for f in self.features])[pl.Series(idx)].to_numpy()
+        is_ind = top >= nf
+        value = np.where(is_ind, 1.0, np.take_along_axis(raw, base[top], axis=1))
+        medians = np.array([self.medians[f] for f in self.features])
+        long = pl.DataFrame({
+            "row": np.repeat(idx, k),
+            "feature": np.array(self.columns, dtype=object)[top].ravel().astype(str),
+            "value": value.ravel(),
+            "fit_median": np.where(is_ind, np.nan, medians[base[top]]).ravel(),
+            "contribution": np.round(np.take_along_axis(contrib, top, axis=1), 4).ravel(),
+        }).with_columns(pl.col("value", "fit_median").fill_nan(None).round(4))
+        per = long.group_by("row", maintain_order=True).agg(
+            pl.struct("feature", "value", "fit_median", "contribution").alias("top_features"))
+        rows = pl.DataFrame({"row": np.arange(n_rows)})
+        return rows.join(per, on="row", how="left").sort("row")["top_features"]
+
+    def save(self, path: str | Path) -> Path:
+        """Write the model (joblib pickle, compressed). Returns the path."""
+        p = Path(path)
+        joblib.dump(self, p, compress=3)
+        return p
+
+    @classmethod
+    def load(cls, path: str | Path) -> "BehaviorModel":
+        """Read a model written by :meth:`save`. This unpickles: load only files you trust."""
+        p = Path(path)
+        if not p.is_file():
+            raise ModelError(f"{p}: model file not found")
+        try:
+            obj = joblib.load(p)
+        except Exception as e:  # noqa: BLE001 - any unpickling failure means "not a model file"
+            raise ModelError(f"{p}: not a behaviour model file ({e.__class__.__name__})") from None
+        if not isinstance(obj, cls):
+            raise ModelError(f"{p}: not a behaviour model (got {type(obj).__name__})")
+        if obj.format != MODEL_FORMAT:
+            raise ModelError(f"{p}: behaviour model format {obj.format}, this version reads {MODEL_FORMAT}")
+        return obj

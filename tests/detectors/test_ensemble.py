@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+from pyod.models.hbos import HBOS
+from pyod.models.iforest import IForest
+
+from fraud.detectors.ensemble import FrozenECOD, detector_class, make_detector
+
+
+def test_frozen_ecod_tail_scores_exact():
+    X = np.array([[0.0], [1.0], [2.0], [3.0], [100.0]])
+    det = FrozenECOD().fit(X)
+    assert det.skew_sign_.tolist() == [1.0]  # right-skewed -> right tail
+    # left: #train <= x = 1..5, right: #train >= x = 5..1, score = max(-log((le+1)/6), -log((ge+1)/6))
+    # (as in PyOD's ECOD the max also takes the tail against the skew, so the low end scores too)
+    want = np.log(np.array([3.0, 2.0, 1.5, 2.0, 3.0]))
+    assert det.tail_scores(X)[:, 0] == pytest.approx(want, abs=1e-12)
+    assert det.decision_scores_ == pytest.approx(want, abs=1e-12)
+    # a value beyond the training range: #train >= 1000 is 0 -> -log(1/6), finite
+    assert det.decision_function(np.array([[1000.0]]))[0] == pytest.approx(np.log(6), abs=1e-12)
+
+
+def test_frozen_ecod_scores_do_not_depend_on_the_batch():
+    rng = np.random.default_rng(1)
+    train = rng.normal(size=(300, 4))
+    det = FrozenECOD().fit(train)
+    batch = rng.normal(size=(50, 4))
+    alone = det.decision_function(batch[:5])
+    together = det.decision_function(np.vstack([batch[:5], batch[5:] * 10]))[:5]
+    assert np.array_equal(alone, together)
+
+
+def test_frozen_ecod_ranks_like_pyod_ecod_on_training_data():
+    from pyod.models.ecod import ECOD
+    rng = np.random.default_rng(2)
+    X = rng.lognormal(size=(400, 3))
+    ours = FrozenECOD().fit(X).decision_scores_
+    theirs = ECOD().fit(X).decision_scores_
+    assert np.corrcoef(ours, theirs)[0, 1] > 0.99  # differ only by the +1 smoothing
+    assert np.argmax(ours) == np.argmax(theirs)
+
+
+def test_detector_lookup():
+    assert detector_class("ECOD") is FrozenECOD
+    assert detector_class("IForest") is IForest
+    assert detector_class("hbos:HBOS") is HBOS
+    with pytest.raises(ValueError, match="unknown PyOD detector 'NoSuch'"):
+        detector_class("NoSuch")
+    det = make_detector("IForest", contamination=0.05, seed=7, n_jobs=1)
+    assert (det.contamination, det.random_state, det.n_jobs) == (0.05, 7, 1)
+    assert make_detector("HBOS", contamination=0.05, seed=7, n_jobs=1).contamination == 0.05

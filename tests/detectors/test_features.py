@@ -1,0 +1,88 @@
+from datetime import date, datetime, timedelta, timezone
+
+import polars as pl
+import pytest
+
+from fraud.detectors.features import DAY_FEATURES, USER_FEATURES, user_days, user_features
+from tests.detectors.helpers import T0, ctx_of
+
+UTC = timezone.utc
+
+
+def _day(ctx, day=date(2024, 3, 1), user="u1"):
+    return user_days(ctx).filter((pl.col("user_id") == user) & (pl.col("day") == day)).row(0, named=True)
+
+
+def test_event_features_exact():
+    # The city names place the user in Asia/Shanghai (UTC+8): local times 20:00, 21:00, 23:00, 23:30.
+    ev = [
+        {"ts": T0, "user_id": "u1", "event": "login", "success": True, "ip": "1.1.1.1", "device_id": "a",
+         "country": "CN", "city": "Shanghai"},
+        {"ts": T0 + timedelta(hours=1), "user_id": "u1", "event": "login", "success": False, "ip": "2.2.2.2",
+         "device_id": "a", "country": "CN", "city": "Beijing"},
+        {"ts": T0 + timedelta(hours=3), "user_id": "u1", "event": "payment", "ip": "1.1.1.1", "device_id": "b",
+         "amount": 120.5},
+        {"ts": T0 + timedelta(hours=3, minutes=30), "user_id": "u1", "event": "withdraw", "amount": 79.5},
+    ]
+    r = _day(ctx_of(ev))
+    assert {k: r[k] for k in DAY_FEATURES} == {
+        "events": 4.0, "logins": 1.0, "failures": 1.0, "distinct_ips": 2.0, "distinct_devices": 2.0,
+        "new_devices": 2.0, "distinct_countries": 1.0, "distinct_cities": 2.0, "night_share": 0.5,
+        "hour_spread_h": pytest.approx(1.4306903, abs=1e-6), "distance_km": None, "top_speed_kmh": None,
+        "payments": 2.0, "amount": 200.0}
+    assert r["first_ts"] == T0 and r["last_ts"] == T0 + timedelta(hours=3, minutes=30)
+
+
+def test_missing_values_are_null_not_zero():
+    ev = [{"ts": T0, "user_id": "u1", "event": "payment"}]  # no ip, device, country, city, amount, position
+    ctx = ctx_of(ev)
+    r = _day(ctx)
+    for f in ("distinct_ips", "distinct_devices", "new_devices", "distinct_countries", "distinct_cities",
+              "distance_km", "top_speed_kmh", "amount"):
+        assert r[f] is None, f
+    assert r["payments"] == 1.0 and r["events"] == 1.0 and r["hour_spread_h"] == 0.0
+    # no payments at all: amount is a true zero
+    assert _day(ctx_of([{"ts": T0, "user_id": "u1"}]))["amount"] == 0.0
+
+
+def test_new_devices_only_on_first_day():
+    ev = [{"ts": T0 + timedelta(days=d), "user_id": "u1", "device_id": dev} for d, dev in
+          [(0, "a"), (1, "a"), (1, "b"), (2, "b")]]
+    days = user_days(ctx_of(ev))
+    assert days["new_devices"].to_list() == [1.0, 1.0, 0.0]
+    assert days["distinct_devices"].to_list() == [1.0, 2.0, 1.0]
+
+
+def test_distance_and_speed_from_events_and_pings():
+    ev = [{"ts": T0, "user_id": "u1", "lat": 0.0, "lon": 0.0}]
+    pings = pl.DataFrame({"ts": [T0 + timedelta(hours=3), T0 + timedelta(hours=3, minutes=1)],
+                          "user_id": ["u1", "u1"], "lat": [0.0, 0.0], "lon": [1.0, 1.01]})
+    r = _day(ctx_of(ev, locations=pings))
+    one_deg = 111.19508  # km per degree on the mean Earth radius
+    assert r["distance_km"] == pytest.approx(one_deg * 1.01, rel=1e-6)
+    # segments: 111.2 km in 3 h (37.1 km/h); 1.11 km in 1 min, time floored at speed_min_gap_minutes = 5
+    # (13.3 km/h, not 66.7 km/h) -> top speed 37.1 km/h
+    assert r["top_speed_kmh"] == pytest.approx(one_deg / 3, rel=1e-6)
+    single = _day(ctx_of([{"ts": T0, "user_id": "u1", "lat": 0.0, "lon": 0.0}]))
+    assert single["distance_km"] == 0.0 and single["top_speed_kmh"] is None
+
+
+def test_local_day_and_night_follow_users_zone():
+    # Shanghai (UTC+8): 23:30 UTC is 07:30 next local day (not night); 15:00 UTC is 23:00 local (night)
+    ev = [{"ts": datetime(2024, 3, 1, 23, 30, tzinfo=UTC), "user_id": "u1", "lat": 31.23, "lon": 121.47},
+          {"ts": datetime(2024, 3, 1, 15, 0, tzinfo=UTC), "user_id": "u1", "lat": 31.23, "lon": 121.47}]
+    days = user_days(ctx_of(ev))
+    assert days["day"].to_list() == [date(2024, 3, 1), date(2024, 3, 2)]
+    assert days["night_share"].to_list() == [1.0, 0.0]
+
+
+def test_user_level_features():
+    ev = [{"ts": T0 + timedelta(days=d, minutes=i), "user_id": "u1", "success": i != 0}
+          for d, n in [(0, 1), (1, 3)] for i in range(n)]
+    u = user_features(ctx_of(ev))
+    assert u.columns[:3] == ["user_id", "first_ts", "last_ts"] and u.columns[3:] == list(USER_FEATURES)
+    assert len(USER_FEATURES) == 20
+    r = u.row(0, named=True)
+    assert (r["active_days"], r["mean_events"], r["mean_logins"], r["max_logins"], r["max_failures"]) == \
+        (2.0, 2.0, 1.0, 2.0, 1.0)
+    assert r["mean_distance_km"] is None and r["max_top_speed_kmh"] is None

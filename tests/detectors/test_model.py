@@ -1,0 +1,89 @@
+import numpy as np
+import polars as pl
+import pytest
+
+from fraud.errors import ModelError
+from fraud.detectors.model import BehaviorModel
+
+DEFAULT = dict(detectors=["ECOD", "IForest", "HBOS"], contamination=0.01, seed=42, n_jobs=1)
+FEATS = ["f1", "f2", "f3", "f4"]
+
+
+def _matrix(n=300, seed=0, missing=False):
+    rng = np.random.default_rng(seed)
+    X = rng.lognormal(mean=1.0, sigma=0.3, size=(n, 4))
+    X[17] = [60.0, 0.5, 40.0, 2.0]  # planted outlier: far out in three of four features
+    df = pl.DataFrame({"user_id": [f"u{i:03d}" for i in range(n)], **{f: X[:, j] for j, f in enumerate(FEATS)}})
+    if missing:
+        df = df.with_columns(pl.when(pl.int_range(pl.len()) % 10 == 3).then(None).otherwise(pl.col("f4"))
+                             .alias("f4"))
+    return df
+
+
+def test_planted_outlier_ranks_first_and_is_explained():
+    df = _matrix()
+    model, scored = BehaviorModel.fit_score(df, FEATS, top_n=3, **DEFAULT)
+    top = scored.sort("score", descending=True).row(0, named=True)
+    assert top["user_id"] == "u017" and top["flagged"] is True
+    # f1 and f3 are the training maxima, f2 the minimum: equal ECOD tail scores log(301 / 2), column order
+    assert [t["feature"] for t in top["top_features"]] == ["f1", "f2", "f3"]
+    assert [t["contribution"] for t in top["top_features"]] == [round(np.log(301 / 2), 4)] * 3
+    assert top["top_features"][0]["value"] == 60.0
+    assert top["top_features"][0]["fit_median"] == round(float(df["f1"].median()), 4)
+    # threshold is the fit data's 99th percentile of the combined score: 1% of 300 rows above it
+    assert int(scored["flagged"].sum()) == 3
+    assert scored.filter(~pl.col("flagged"))["top_features"].null_count() == 297
+
+
+def test_fit_score_equals_score_and_is_deterministic():
+    df = _matrix()
+    model, scored = BehaviorModel.fit_score(df, FEATS, **DEFAULT)
+    again = model.score(df)
+    assert np.array_equal(scored["score"].to_numpy(), again["score"].to_numpy())
+    assert scored["top_features"].to_list() == again["top_features"].to_list()
+    other = BehaviorModel.fit(df, FEATS, **DEFAULT)
+    assert np.array_equal(other.score(df)["score"].to_numpy(), again["score"].to_numpy())
+
+
+def test_save_load_round_trip(tmp_path):
+    df = _matrix(missing=True)
+    model = BehaviorModel.fit(df, FEATS, **DEFAULT)
+    path = model.save(tmp_path / "behaviour.model")
+    loaded = BehaviorModel.load(path)
+    a, b = model.score(df), loaded.score(df)
+    assert a.equals(b)
+    assert loaded.threshold == model.threshold and loaded.indicators == ["f4"]
+
+
+def test_load_rejects_other_objects(tmp_path):
+    import joblib
+    joblib.dump({"not": "a model"}, tmp_path / "x")
+    with pytest.raises(ModelError, match="not a behaviour model"):
+        BehaviorModel.load(tmp_path / "x")
+
+
+def test_threshold_is_kept_from_fit_not_recomputed():
+    model = BehaviorModel.fit(_matrix(), FEATS, **DEFAULT)
+    normal = _matrix(n=50, seed=5)[20:]  # rows without the planted outlier
+    extreme = normal.with_columns(pl.col("f1") * 50, pl.col("f3") * 50)
+    assert int(model.score(normal)["flagged"].sum()) == 0
+    assert int(model.score(extreme)["flagged"].sum()) == extreme.height
+
+
+def test_missing_values_imputed_with_median_and_indicator():
+    df = _matrix(missing=True)
+    model = BehaviorModel.fit(df, FEATS, **DEFAULT)
+    assert model.columns == FEATS + ["f4_missing"]
+    assert model.medians["f4"] == float(df["f4"].median())
+    X = model.matrix(df)
+    raw_missing = df["f4"].is_null().to_numpy()
+    assert set(np.unique(X[raw_missing, 3]).round(12)) == {round(float(X[raw_missing, 3][0]), 12)}
+    assert (X[raw_missing, 4] > 0).all() and (X[~raw_missing, 4] < 0).all()  # standardised indicator
+
+
+def test_other_pyod_detectors_and_zscore_explanations():
+    df = _matrix()
+    model, scored = BehaviorModel.fit_score(df, FEATS, detectors=["KNN", "HBOS"], contamination=0.01, seed=1)
+    top = scored.sort("score", descending=True).row(0, named=True)
+    assert top["user_id"] == "u017"
+    assert top["top_features"][0]["feature"] in ("f1", "f3")

@@ -1,0 +1,100 @@
+import json
+from datetime import timedelta
+
+import polars as pl
+import pytest
+
+from fraud.config import load_config
+from fraud.detectors import BehaviorModel, fit_model
+from fraud.detectors.outlier import outlier
+from fraud.registry import NotEvaluated
+from tests.detectors.helpers import T0, ctx_of
+
+
+def _population(n_users=80, planted="u013", days=6):
+    rows = []
+    for u in range(n_users):
+        user = f"u{u:03d}"
+        for d in range(days):
+            n = 3 + (u + d) % 3 if user != planted else 60
+            rows += [{"ts": T0 + timedelta(days=d, minutes=7 * i), "user_id": user, "event": "login",
+                      "success": user != planted or i % 2 == 0, "ip": f"10.0.{u}.{i % 2 if user == planted else 1}",
+                      "device_id": f"dev-{u}"} for i in range(n)]
+    return rows
+
+
+def test_planted_user_is_the_outlier_with_explanation():
+    ctx = ctx_of(_population())
+    out = outlier(ctx).collect()
+    assert out["user_id"].to_list() == ["u013"]
+    r = out.row(0, named=True)
+    assert (r["rule"], r["points"], r["severity"]) == ("behavior.outlier", -10, "medium")
+    assert r["first_ts"] == T0 and r["last_ts"] == T0 + timedelta(days=5, minutes=7 * 59)
+    ev = json.loads(r["evidence"])
+    assert ev["model"] == "fitted on this batch" and ev["contamination"] == 0.01
+    assert set(ev["detectors"]) == {"ECOD", "IForest", "HBOS"} and ev["score"] > ev["threshold"]
+    assert len(ev["top_features"]) == 3
+    names = [t["feature"] for t in ev["top_features"]]
+    assert r["summary"].startswith("Behaviour outlier among 80 users (score ")
+    assert all(n in r["summary"] for n in names)
+    notes = ctx.notes["behavior.outlier"]
+    assert notes["users_scored"] == 80 and notes["users_flagged"] == 1 and notes["model"] == "fitted on this batch"
+
+
+def test_scan_with_model_uses_its_threshold():
+    history = ctx_of(_population(planted="none"))
+    model = fit_model(history)
+    batch = ctx_of(_population(n_users=5, planted="u002"), model=model)
+    out = outlier(batch).collect()
+    assert out["user_id"].to_list() == ["u002"]
+    ev = json.loads(out["evidence"][0])
+    assert ev["model"] == "given model" and ev["threshold"] == round(model.threshold, 4)
+    assert batch.notes["behavior.outlier"]["fit_users"] == 80
+
+
+def test_model_round_trip_through_the_check(tmp_path):
+    model = fit_model(ctx_of(_population(planted="none")))
+    loaded = BehaviorModel.load(model.save(tmp_path / "m.joblib"))
+    a = outlier(ctx_of(_population(n_users=60), model=model)).collect()
+    b = outlier(ctx_of(_population(n_users=60), model=loaded)).collect()
+    assert a.equals(b)
+
+
+def test_too_few_users_without_model_is_not_evaluated():
+    with pytest.raises(NotEvaluated, match="at least 50"):
+        outlier(ctx_of(_population(n_users=10)))
+    with pytest.raises(NotEvaluated, match="at least 50"):
+        fit_model(ctx_of(_population(n_users=10)))
+
+
+def test_wrong_model_type_is_not_evaluated():
+    with pytest.raises(NotEvaluated, match="not a behaviour model"):
+        outlier(ctx_of(_population(n_users=60), model={"a": 1}))
+
+
+def test_configured_detectors():
+    cfg = load_config()
+    cfg.rule("behavior.outlier").params["detectors"] = ["KNN", "HBOS"]
+    ctx = ctx_of(_population(), config=cfg)
+    out = outlier(ctx).collect()
+    assert out["user_id"].to_list() == ["u013"]
+    assert set(json.loads(out["evidence"][0])["detectors"]) == {"KNN", "HBOS"}
+    assert ctx.notes["behavior.outlier"]["detectors"] == ["KNN", "HBOS"]
+
+
+def test_registered_in_pipeline():
+    from fraud.pipeline import run_checks
+    findings, status = run_checks(ctx_of(_population()))
+    assert status["behavior.outlier"]["status"] == "ok" and status["behavior.sigma"]["status"] == "ok"
+    assert "user_days_not_evaluated" in status["behavior.sigma"]
+    assert findings.filter(pl.col("rule") == "behavior.outlier")["family"].to_list() == ["behavior"]
+
+
+def test_row_order_does_not_change_behaviour_findings():
+    from fraud.detectors.sigma import sigma
+    rows = _population()
+    rows += [{"ts": T0 + timedelta(days=6, minutes=i), "user_id": "u001", "event": "payment", "amount": 0.1 * i}
+             for i in range(30)]
+    a, b = ctx_of(rows), ctx_of(list(reversed(rows)))
+    for check in (sigma, outlier):
+        assert check(a).collect().equals(check(b).collect())

@@ -1,0 +1,183 @@
+import json
+import math
+import random
+from datetime import timedelta
+
+import polars as pl
+import pytest
+
+from fraud.config import load_config
+from fraud.detectors.features import user_days
+from fraud.detectors.sigma import evaluate, sigma
+from tests.detectors.helpers import T0, ctx_of, daily_logins
+
+
+def _run(logins, config=None):
+    ctx = ctx_of(logins, config)
+    out = sigma(ctx).collect()
+    return out, ctx.notes["behavior.sigma"]
+
+
+def _sigma_rows(out):
+    return out.filter(pl.col("rule") == "behavior.sigma").sort("first_ts")
+
+
+def test_planted_spike_fires_with_exact_evidence():
+    out, notes = _run(daily_logins([2] * 10 + [12]))
+    rows = _sigma_rows(out)
+    assert rows.height == 1
+    r = rows.row(0, named=True)
+    assert r["user_id"] == "u1" and r["points"] == -5 and r["severity"] == "low"
+    assert r["first_ts"] == T0 + timedelta(days=10) and r["last_ts"] == T0 + timedelta(days=10, minutes=11)
+    ev = json.loads(r["evidence"])
+    assert ev == {"day": "2024-03-11", "baseline_days": 10, "baseline": "mean/sd", "z_threshold": 3.0,
+                  "features": [
+                      {"feature": "events", "value": 12.0, "baseline_mean": 2.0, "baseline_sd": 0.0, "sd_used": 1.0,
+                       "z": 10.0},
+                      {"feature": "logins", "value": 12.0, "baseline_mean": 2.0, "baseline_sd": 0.0, "sd_used": 1.0,
+                       "z": 10.0}]}
+    assert r["summary"] == ("2 behaviour feature(s) outside this user's 30-day baseline on 2024-03-11: "
+                            "events 12 vs 2 ± 1 (z=10.0); logins 12 vs 2 ± 1 (z=10.0)")
+    assert notes["user_days"] == 11 and notes["user_days_not_evaluated"] == 7 and notes["user_days_evaluated"] == 4
+    assert notes["user_days_flagged"] == 1 and notes["converged"] is True
+
+
+def test_flat_history_stays_quiet():
+    out, notes = _run(daily_logins([3] * 40))
+    assert out.height == 0
+    assert notes["user_days_evaluated"] == 33 and notes["user_days_not_evaluated"] == 7
+    assert notes["user_days_flagged"] == 0 and notes["exclusion_passes"] == 1
+
+
+def test_baseline_excludes_the_scored_day():
+    # baseline 7 x 2 logins; the day itself (6) would raise the mean to 2.5 if it were counted
+    out, _ = _run(daily_logins([2] * 7 + [6]))
+    f = json.loads(_sigma_rows(out)["evidence"][0])["features"][0]
+    assert (f["baseline_mean"], f["baseline_sd"], f["z"], f["value"]) == (2.0, 0.0, 4.0, 6.0)
+
+
+def test_fewer_than_min_baseline_days_is_not_evaluated():
+    out, notes = _run(daily_logins([2] * 6 + [50]))
+    assert out.height == 0
+    assert notes["user_days_not_evaluated"] == 7 and notes["user_days_evaluated"] == 0
+
+
+def test_baseline_window_is_30_days_before():
+    # 7 active days (days 0..6), then a spike: on day 30 day 0 is still in [d-30, d), on day 31 it is not
+    logins = daily_logins([2] * 7) + daily_logins([40], start=T0 + timedelta(days=30))
+    out, _ = _run(logins)
+    assert json.loads(_sigma_rows(out)["evidence"][0])["baseline_days"] == 7
+    logins = daily_logins([2] * 7) + daily_logins([40], start=T0 + timedelta(days=31))
+    out, notes = _run(logins)
+    assert out.height == 0 and notes["user_days_not_evaluated"] == 8
+
+
+def test_sd_floor_for_first_rare_event():
+    def with_failures(n_fail):
+        rows = daily_logins([1] * 10)
+        rows += [{"ts": T0 + timedelta(days=10, minutes=i), "user_id": "u1", "event": "login", "success": False,
+                  "ip": "10.0.0.1", "device_id": "dev-1"} for i in range(n_fail)]
+        return rows
+    out, _ = _run(with_failures(3))  # failures 3 vs 0 +- floor 1 -> z = 3, not > 3; events 3 vs 1 -> z = 2
+    assert out.height == 0
+    out, _ = _run(with_failures(4))
+    feats = json.loads(_sigma_rows(out)["evidence"][0])["features"]
+    # failures 4 vs 0 (floor 1) -> z = 4 fires; events 4 vs 1 -> z = 3 does not
+    assert [(f["feature"], f["value"], f["z"]) for f in feats] == [("failures", 4.0, 4.0)]
+
+
+def test_excluding_flagged_days_keeps_a_run_firing():
+    # day 12 would stay quiet if the flagged days 10 and 11 were in its baseline (z 2.24)
+    out, notes = _run(daily_logins([2] * 10 + [10, 10, 10]))
+    rows = _sigma_rows(out)
+    assert rows.height == 3
+    evs = [json.loads(e) for e in rows["evidence"]]
+    assert [e["baseline_days"] for e in evs] == [10, 10, 10]
+    assert [e["features"][0]["z"] for e in evs] == [8.0, 8.0, 8.0]
+    assert notes["converged"] is True and notes["exclusion_passes"] >= 2
+    rep = out.filter(pl.col("rule") == "behavior.repeated")
+    assert rep.height == 1
+
+
+def test_robust_median_mad():
+    cfg = load_config()
+    rule = cfg.rule("behavior.sigma")
+    rule.params["robust"] = True
+    rows = [{"ts": T0 + timedelta(days=d, minutes=i), "user_id": "u1", "event": "login", "device_id": "a",
+             "ip": "1.1.1.1"} for d, n in enumerate([1, 2, 3, 4, 5, 6, 7, 20]) for i in range(n)]
+    out, notes = _run(rows, cfg)
+    assert notes["baseline"] == "median/MAD"
+    f = json.loads(_sigma_rows(out)["evidence"][0])["features"][0]
+    # median 4, MAD 2 -> scale 2.9652; (20 - 4) / 2.9652 = 5.396
+    assert (f["feature"], f["baseline_median"], f["baseline_sd"], f["z"]) == ("events", 4.0, 2.9652, 5.4)
+
+
+def test_missing_feature_is_skipped_and_counted():
+    rows = daily_logins([2] * 8)
+    for r in rows:
+        r.pop("ip")
+    _, notes = _run(rows)
+    # evaluated day 8: distinct_ips, countries, cities, distance, speed missing -> 5 skipped tests
+    assert notes["user_days_evaluated"] == 1 and notes["feature_tests_skipped_missing"] == 5
+
+
+def test_users_are_independent():
+    logins = daily_logins([2] * 10, user="a") + daily_logins([20] * 9 + [2], user="b")
+    out, _ = _run(logins)
+    assert out["user_id"].unique().to_list() == ["b"]
+
+
+def _reference(values: list[tuple[int, float]], thr=3.0, min_days=7, floor=1.0, window=30):
+    """Sequential definition: day by day, the baseline is the earlier non-flagged days within the window."""
+    flagged, zs = {}, {}
+    for day, x in values:
+        base = [v for d, v in values if day - window <= d < day and not flagged.get(d, False)]
+        if len(base) < min_days:
+            flagged[day] = False
+            continue
+        mean = sum(base) / len(base)
+        sd = math.sqrt(sum((v - mean) ** 2 for v in base) / len(base))
+        z = (x - mean) / max(sd, floor)
+        zs[day] = z
+        flagged[day] = abs(z) > thr
+    return flagged, zs
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_fixed_point_equals_sequential_exclusion(seed):
+    rnd = random.Random(seed)
+    cfg = load_config()
+    rule = cfg.rule("behavior.sigma")
+    rule.params["features"] = ["logins"]
+    frames, want_flags, want_z = [], [], []
+    for user in ("a", "b", "c"):  # several users: later passes recompute only users whose flags changed
+        days = sorted(rnd.sample(range(120), rnd.randint(20, 80)))
+        values = [(d, float(rnd.choice([1, 2, 2, 3, 3, 4]) + (rnd.random() < 0.15) * rnd.randint(3, 12)))
+                  for d in days]
+        frames.append(pl.DataFrame({"user_id": [user] * len(values), "logins": [v for _, v in values],
+                                    "day": [(T0 + timedelta(days=d)).date() for d, _ in values]}))
+        flagged, zs = _reference(values)
+        want_flags += [flagged[d] for d, _ in values]
+        want_z += [zs[d] for d, _ in values if d in zs]
+    tested, notes = evaluate(pl.concat(frames), rule)
+    assert notes["converged"] is True
+    assert tested["_flag"].to_list() == want_flags
+    assert tested.filter(pl.col("_eval"))["_z_logins"].to_list() == pytest.approx(want_z, abs=1e-9)
+
+
+def test_user_days_table_is_cached_and_sorted():
+    ctx = ctx_of(daily_logins([1, 2], user="b") + daily_logins([3], user="a"))
+    d = user_days(ctx)
+    assert d is user_days(ctx)
+    assert d.select("user_id", "logins").rows() == [("a", 3.0), ("b", 1.0), ("b", 2.0)]
+
+
+def test_one_finding_per_day_strongest_first():
+    rows = daily_logins([2] * 10 + [12])
+    rows += [{"ts": T0 + timedelta(days=10, hours=1, minutes=i), "user_id": "u1", "event": "login",
+              "success": False, "ip": "10.0.0.1", "device_id": "dev-1"} for i in range(4)]
+    out, _ = _run(rows)
+    feats = json.loads(_sigma_rows(out)["evidence"][0])["features"]
+    assert out.height == 1
+    assert [(f["feature"], f["value"], f["z"]) for f in feats] == [
+        ("events", 16.0, 14.0), ("logins", 12.0, 10.0), ("failures", 4.0, 4.0)]
