@@ -56,3 +56,15 @@ def test_bad_config_names_the_problem(tmp_path, text, message):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_readme_config_example_is_valid(tmp_path):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
+    p = tmp_path / "example.toml"
+    p.write_text(block)
+    cfg = load_config(p)
+    assert cfg.timezone == "Asia/Shanghai" and not cfg.rule("behavior.outlier").enabled
