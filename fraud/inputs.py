@@ -21,7 +21,7 @@ from fraud.exprs import fmt
 from fraud.config import Config
 from fraud.errors import InputError
 from fraud.schema import BOOL, FLOAT, INPUT_SCHEMAS, INT, TIMESTAMP, InputSchema
-from fraud.timeparse import parse_timestamp, timestamp_from_native
+from fraud.timeparse import fast_timestamp, parse_timestamp, timestamp_from_native
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "ndjson", ".ndjson": "ndjson"}
 TRUE_WORDS = ("true", "1", "yes", "y", "t")
@@ -152,63 +152,6 @@ def _apply_mapping(df: pl.DataFrame, schema: InputSchema, cfg: Config, path: Pat
     return df
 
 
-def _parse(df: pl.DataFrame, schema: InputSchema, tz: str) -> tuple[list[pl.Expr], list[tuple[pl.Expr, pl.Expr]]]:
-    """Expressions that parse each canonical column, and (is-bad, reason) expression pairs per check."""
-    values: list[pl.Expr] = []
-    checks: list[tuple[pl.Expr, pl.Expr]] = []
-    for col, kind in schema.columns.items():
-        if col not in df.columns:
-            default = schema.defaults.get(col)
-            dtype = schema.polars_schema()[col]
-            values.append(pl.lit(default, dtype=dtype).alias(col))
-            continue
-        dtype = df.schema[col]
-        raw = pl.col(col)
-        text = raw.cast(pl.String).str.strip_chars()
-        shown = text.str.slice(0, 40)
-        # Native (Parquet/JSON) values need no text round trip to tell present from missing.
-        present = (text.is_not_null() & (text != "")) if dtype == pl.String else raw.is_not_null()
-        if kind == TIMESTAMP:
-            v = parse_timestamp(raw, tz) if dtype == pl.String else timestamp_from_native(raw, dtype, tz)
-            checks.append((present & v.is_null(), fmt(f"bad timestamp in column {col}: {{}}", shown)))
-        elif kind in (FLOAT, INT):
-            f = raw.cast(pl.Float64, strict=False) if dtype != pl.String else text.cast(pl.Float64, strict=False)
-            if col in ("lat", "lon") and dtype == pl.String:
-                f = pl.coalesce(f, _coordinate_text(df, col))
-            bad = present & (f.is_null() | f.is_nan() | f.is_infinite())
-            if kind == INT:
-                bad = bad | (present & (f != f.round(0)))
-            word = "number" if kind == FLOAT else "integer"
-            checks.append((bad, fmt(f"bad {word} in column {col}: {{}}", shown)))
-            v = pl.when(bad).then(None).otherwise(f)
-            v = v.cast(pl.Int64, strict=False) if kind == INT else v
-            if col in schema.ranges:
-                lo, hi = schema.ranges[col]
-                checks.append((v.is_not_null() & ~v.is_between(lo, hi),
-                               fmt(f"{col} out of range {lo:g}..{hi:g}: {{}}", v)))
-        elif kind == BOOL:
-            if dtype == pl.Boolean:
-                v = raw
-            else:
-                low = text.str.to_lowercase()
-                v = pl.when(low.is_in(TRUE_WORDS)).then(True).when(low.is_in(FALSE_WORDS)).then(False) \
-                    .otherwise(None)
-                checks.append((present & v.is_null(), fmt(f"bad boolean in column {col}: {{}}", shown)))
-            if col in schema.defaults:
-                v = v.fill_null(schema.defaults[col])
-        else:  # STRING
-            v = pl.when(present).then(text).otherwise(None)
-            if col in schema.defaults:
-                v = v.fill_null(pl.lit(schema.defaults[col]))
-        if col in schema.required:
-            checks.append((~present, pl.lit(f"missing required value {col}")))
-        values.append(v.alias(col))
-    if "lat" in schema.columns and "lon" in schema.columns and "lat" in df.columns and "lon" in df.columns:
-        given = [(pl.col(c).cast(pl.String).str.strip_chars().fill_null("") != "") for c in ("lat", "lon")]
-        checks.append((given[0] != given[1], pl.lit("only one of lat/lon given")))
-    return values, checks
-
-
 def _coordinate_text(df: pl.DataFrame, col: str) -> pl.Expr:
     """Coordinates written as text (``31.23 N``, ``31°13'48"N``): each distinct non-numeric value is parsed
     once with geopy and mapped back; plain numbers never reach Python."""
@@ -222,25 +165,102 @@ def _coordinate_text(df: pl.DataFrame, col: str) -> pl.Expr:
     return text.replace_strict(parsed[col], parsed["v"], default=None, return_dtype=pl.Float64)
 
 
+def _vref(col: str) -> pl.Expr:
+    return pl.col(f"__v_{col}")
+
+
+def _present(df: pl.DataFrame, col: str) -> pl.Expr:
+    if df.schema[col] == pl.String:
+        text = pl.col(col).str.strip_chars()
+        return text.is_not_null() & (text != "")
+    return pl.col(col).is_not_null()  # native (Parquet/JSON) values need no text round trip
+
+
+def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
+           ) -> tuple[list[pl.Expr], list[tuple[pl.Expr, pl.Expr]], list[str]]:
+    """Parse expressions per canonical column (aliased ``__v_<col>``), the (is-bad, reason) checks written on
+    those parsed columns, and the string timestamp columns that need the slow parser for what the fast one
+    left null."""
+    values: list[pl.Expr] = []
+    checks: list[tuple[pl.Expr, pl.Expr]] = []
+    slow_ts: list[str] = []
+    for col, kind in schema.columns.items():
+        if col not in df.columns:
+            values.append(pl.lit(schema.defaults.get(col), dtype=schema.polars_schema()[col]).alias(f"__v_{col}"))
+            continue
+        dtype = df.schema[col]
+        raw = pl.col(col)
+        text = raw.cast(pl.String).str.strip_chars()
+        shown = text.str.slice(0, 40)
+        present = _present(df, col)
+        vref = _vref(col)
+        if kind == TIMESTAMP:
+            if dtype == pl.String:
+                v = fast_timestamp(text)
+                slow_ts.append(col)
+            else:
+                v = timestamp_from_native(raw, dtype, tz)
+            checks.append((present & vref.is_null(), fmt(f"bad timestamp in column {col}: {{}}", shown)))
+        elif kind in (FLOAT, INT):
+            f = raw.cast(pl.Float64, strict=False) if dtype != pl.String else text.cast(pl.Float64, strict=False)
+            if col in ("lat", "lon") and dtype == pl.String:
+                f = pl.coalesce(f, _coordinate_text(df, col))
+            bad = present & (f.is_null() | f.is_nan() | f.is_infinite())
+            if kind == INT:
+                bad = bad | (present & (f != f.round(0)))
+            word = "number" if kind == FLOAT else "integer"
+            checks.append((bad, fmt(f"bad {word} in column {col}: {{}}", shown)))
+            v = pl.when(bad).then(None).otherwise(f)
+            v = v.cast(pl.Int64, strict=False) if kind == INT else v
+            if col in schema.ranges:
+                lo, hi = schema.ranges[col]
+                checks.append((vref.is_not_null() & ~vref.is_between(lo, hi),
+                               fmt(f"{col} out of range {lo:g}..{hi:g}: {{}}", vref)))
+        elif kind == BOOL:
+            if dtype == pl.Boolean:
+                v = raw
+            else:
+                low = text.str.to_lowercase()
+                v = pl.when(low.is_in(TRUE_WORDS)).then(True).when(low.is_in(FALSE_WORDS)).then(False) \
+                    .otherwise(None)
+                checks.append((present & vref.is_null(), fmt(f"bad boolean in column {col}: {{}}", shown)))
+        else:  # STRING
+            v = pl.when(present).then(text).otherwise(None)
+        if col in schema.required:
+            checks.append((~present, pl.lit(f"missing required value {col}")))
+        values.append(v.alias(f"__v_{col}"))
+    if "lat" in schema.columns and "lon" in schema.columns and "lat" in df.columns and "lon" in df.columns:
+        checks.append((_present(df, "lat") != _present(df, "lon"), pl.lit("only one of lat/lon given")))
+    return values, checks, slow_ts
+
+
 def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: str) -> tuple[pl.DataFrame,
                                                                                              pl.DataFrame]:
     """Parse one file's raw frame: (valid typed rows with ``_file``/``_row``, rejected rows with reasons).
 
-    The reason strings are built only for the (few) bad rows."""
-    values, checks = _parse(raw, schema, tz)
-    bad_any = pl.any_horizontal([b.fill_null(False) for b, _ in checks]) if checks else pl.lit(False)
-    lf = raw.lazy().with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64),
-                                                                  bad_any.alias("_bad"))
-    good = lf.filter(~pl.col("_bad")).select(*values, pl.lit(str(path)).alias("_file"), "_row")
+    Values are parsed once; timestamps in other notations than the common ISO form, and the reason strings,
+    are computed only for the rows that need them."""
+    values, checks, slow_ts = _parse(raw, schema, tz)
+    df = raw.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64), *values)
+    for col in slow_ts:
+        need = df.filter(_vref(col).is_null() & _present(raw, col))
+        if need.height:
+            df = df.update(need.select("_row", parse_timestamp(pl.col(col), tz).alias(f"__v_{col}")), on="_row")
+    df = df.with_columns(pl.any_horizontal([b.fill_null(False) for b, _ in checks]).alias("_bad") if checks
+                         else pl.lit(False).alias("_bad"))
+    good = df.filter(~pl.col("_bad")).select(
+        *[pl.col(f"__v_{c}").fill_null(schema.defaults[c]).alias(c) if c in schema.defaults
+          else pl.col(f"__v_{c}").alias(c) for c in schema.columns],
+        pl.lit(str(path)).alias("_file"), "_row")
+    bad_rows = df.filter(pl.col("_bad"))
     reason = pl.concat_str([pl.when(b.fill_null(False)).then(m) for b, m in checks], separator="; ",
                            ignore_nulls=True)
-    bad = lf.filter(pl.col("_bad")).select(
+    bad = bad_rows.select(
         pl.lit(kind).alias("input"), pl.lit(str(path)).alias("file"), pl.col("_row").alias("row"),
         reason.alias("reason"),
         pl.struct(pl.col(raw.columns).cast(pl.String)).struct.json_encode().str.slice(0, RAW_PREVIEW_CHARS)
         .alias("raw"))
-    good_df, bad_df = pl.collect_all([good, bad])
-    return good_df, bad_df
+    return good, bad
 
 
 def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:

@@ -20,6 +20,15 @@ def _epoch(v: pl.Expr) -> pl.Expr:
     return micros.round(0).cast(pl.Int64, strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
+def fast_timestamp(raw: pl.Expr) -> pl.Expr:
+    """The common case only: RFC 3339 date-times with an offset or ``Z`` (null otherwise).
+
+    About five times faster than :func:`parse_timestamp`; callers parse the values this leaves null with the
+    full parser."""
+    out = raw.cast(pl.String).str.to_datetime("%+", time_zone="UTC", strict=False, time_unit="us")
+    return pl.when(out.is_between(pl.lit(EARLIEST), pl.lit(LATEST), closed="left")).then(out).otherwise(None)
+
+
 def parse_timestamp(raw: pl.Expr, tz: str) -> pl.Expr:
     """Parse a string column of timestamps into ``Datetime("us", "UTC")``; unparseable values become null.
 

@@ -44,3 +44,14 @@ def test_native_parquet_types():
     ints = pl.Series([1_700_000_000_000])
     assert pl.select(timestamp_from_native(pl.lit(ints), ints.dtype, "UTC")).item() == \
         datetime(2023, 11, 14, 22, 13, 20, tzinfo=U)
+
+
+def test_fast_path_agrees_with_full_parser_or_defers():
+    from fraud.timeparse import fast_timestamp
+
+    vals = ["2024-01-01T10:00:00+08:00", "2024-01-01T10:00:00.5Z", "2024-01-01 10:00:00+0800", "2024-01-01T10:00:00",
+            "1700000000", "junk", "1800-01-01T00:00:00Z"]
+    df = pl.DataFrame({"ts": vals}).select(fast=fast_timestamp(pl.col("ts")), full=parse_timestamp(pl.col("ts"), "UTC"))
+    for fast, full in df.iter_rows():
+        assert fast is None or fast == full
+    assert df["fast"].null_count() == 4
