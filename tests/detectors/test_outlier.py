@@ -28,7 +28,7 @@ def test_planted_user_is_the_outlier_with_explanation():
     out = outlier(ctx).collect()
     assert out["user_id"].to_list() == ["u013"]
     r = out.row(0, named=True)
-    assert (r["rule"], r["points"], r["severity"]) == ("behavior.outlier", -10, "medium")
+    assert (r["rule"], r["points"], r["severity"]) == ("behavior.outlier", -10, "low")
     assert r["first_ts"] == T0 and r["last_ts"] == T0 + timedelta(days=5, minutes=7 * 59)
     ev = json.loads(r["evidence"])
     assert ev["model"] == "fitted on this batch" and ev["contamination"] == 0.01

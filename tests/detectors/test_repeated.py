@@ -16,7 +16,7 @@ def test_three_consecutive_flagged_days_fire_once():
     rep, sig = _repeated([2] * 10 + [10, 10, 10])
     assert sig.height == 3 and rep.height == 1
     r = rep.row(0, named=True)
-    assert (r["points"], r["severity"]) == (-20, "high")
+    assert (r["points"], r["severity"]) == (-20, "medium")
     assert r["first_ts"] == T0 + timedelta(days=10) and r["last_ts"] == T0 + timedelta(days=12, minutes=9)
     assert json.loads(r["evidence"]) == {"days": ["2024-03-11", "2024-03-12", "2024-03-13"], "consecutive_days": 3,
                                          "min_consecutive_days": 3, "features": ["events", "logins"]}
