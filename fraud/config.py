@@ -58,6 +58,7 @@ class Config:
     observation_days: int
     report_top_n: int
     geoip_db: str
+    composite_weights: dict[str, float]
     columns: dict[str, str]
     rules: dict[str, Rule]
     source: str = "defaults"
@@ -122,6 +123,14 @@ def _merge(defaults: dict[str, Any], user: dict[str, Any], where: str) -> dict[s
                         raise ConfigError(f"{where}: rule {rid!r} key {k!r} must be of type "
                                           f"{_type_name(defaults['rules'][rid][k])}, got {v!r}")
                     merged["rules"][rid][k] = v
+        elif key == "composite_weights":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: composite_weights must be a table of dimension = weight")
+            unknown = sorted(set(value) - set(defaults[key]))
+            if unknown:
+                raise ConfigError(f"{where}: unknown composite dimension {unknown[0]!r} "
+                                  f"(known: {', '.join(defaults[key])})")
+            merged[key] = {**defaults[key], **value}
         elif key == "tiers":
             if not isinstance(value, dict) or not value:
                 raise ConfigError(f"{where}: tiers must be a table of name = lower bound")
@@ -178,6 +187,10 @@ def _build(raw: dict[str, Any], where: str) -> Config:
             raise ConfigError(f"{where}: tier {name!r} lower bound must be an integer, got {lo!r}")
     if min(raw["tiers"].values()) != raw["min_score"]:
         raise ConfigError(f"{where}: the lowest tier must start at min_score {raw['min_score']}")
+    weights = raw["composite_weights"]
+    if any(not isinstance(w, (int, float)) or isinstance(w, bool) or w < 0 for w in weights.values()) \
+            or abs(sum(weights.values()) - 1.0) > 1e-6:
+        raise ConfigError(f"{where}: composite_weights must be non-negative numbers summing to 1")
     rules = {}
     for rid, table in raw["rules"].items():
         t = dict(table)
@@ -194,5 +207,6 @@ def _build(raw: dict[str, Any], where: str) -> Config:
                   max_score=raw["max_score"], tiers=dict(raw["tiers"]),
                   dismiss_cap_share=float(raw["dismiss_cap_share"]),
                   observation_days=int(raw["observation_days"]), report_top_n=int(raw["report_top_n"]),
-                  geoip_db=raw["geoip_db"], columns=_validate_columns(raw.get("columns", {}), where),
+                  geoip_db=raw["geoip_db"], composite_weights={k: float(v) for k, v in weights.items()},
+                  columns=_validate_columns(raw.get("columns", {}), where),
                   rules=rules, source=where)

@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 
+from fraud.composite import DIMENSIONS, composite_scores
 from fraud.config import Config, load_config
 from fraud.context import ScanContext
 from fraud.decisions import load_decisions
@@ -175,8 +176,11 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
 
 
 def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
-         progress: Progress | None = None) -> ScanResult:
-    """Read the inputs, run every check, score the users and build profiles and the summary (no writing)."""
+         progress: Progress | None = None, composite: bool = False) -> ScanResult:
+    """Read the inputs, run every check, score the users and build profiles and the summary (no writing).
+
+    ``composite``: recompute scores from the six dimension sub-scores where the scores input carries them
+    (see :mod:`fraud.composite`)."""
     cfg = cfg or load_config()
     timer = Timer()
     t0 = time.perf_counter()
@@ -193,9 +197,14 @@ def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
         progress("score")
     with timer("score"):
         users = ctx.users().collect()
-        scores, findings = score_users(findings, users, loaded["scores"].frame if "scores" in loaded
-                                       else pl.DataFrame(schema={"user_id": pl.String, "score": pl.Int64}),
-                                       cfg, dec)
+        scores_in = (loaded["scores"].frame if "scores" in loaded
+                     else pl.DataFrame(schema={"user_id": pl.String, "score": pl.Int64}))
+        scores, findings = score_users(findings, users, scores_in, cfg, dec)
+        if composite:
+            if not scores_in.select(pl.all_horizontal(pl.col(d).is_not_null() for d in DIMENSIONS).any()).item():
+                raise InputError("--composite needs a scores input with the columns payment, social, consumption, "
+                                 "location, device, complaints")
+            scores = composite_scores(scores, findings, scores_in, cfg)
     with timer("profiles"):
         profiles = build_profiles(ctx, users)
     rejected = pl.concat([pl.DataFrame(schema=REJECTED_COLUMNS)]

@@ -12,11 +12,12 @@ from fraud.report import render_markdown, render_report, report_data
 
 
 def scan_to(inputs: ScanInputs, out: str | Path, cfg: Config | None = None, *, model: Any = None,
-            progress: Progress | None = None, pseudonymize: str | None = None) -> ScanResult:
+            progress: Progress | None = None, pseudonymize: str | None = None,
+            composite: bool = False) -> ScanResult:
     """Scan and write every contract output into ``out``; the files replace the previous ones only once all
     of them are written. With ``pseudonymize`` (a key), identifiers in every output are keyed tokens."""
     cfg = cfg or load_config()
-    res = scan(inputs, cfg, model=model, progress=progress)
+    res = scan(inputs, cfg, model=model, progress=progress, composite=composite)
     if pseudonymize is not None:
         pseudonymize_result(res, pseudonymize)
     if progress:

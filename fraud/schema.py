@@ -54,10 +54,14 @@ INPUT_SCHEMAS: dict[str, InputSchema] = {
     ),
     "scores": InputSchema(
         "scores",
-        {"user_id": STRING, "score": INT, "registered_city": STRING, "registered_country": STRING},
+        {"user_id": STRING, "score": INT, "registered_city": STRING, "registered_country": STRING,
+         # Optional sub-scores (0-100) of the modelled system's six dimensions, for `--composite`.
+         "payment": FLOAT, "social": FLOAT, "consumption": FLOAT, "location": FLOAT, "device": FLOAT,
+         "complaints": FLOAT},
         required=("user_id", "score"),
         defaults={},
-        ranges={"score": (300, 850)},
+        ranges={"score": (300, 850), **{d: (0.0, 100.0) for d in ("payment", "social", "consumption", "location",
+                                                                   "device", "complaints")}},
     ),
     "decisions": InputSchema(
         "decisions",

@@ -43,6 +43,8 @@ def test_user_file_overrides(tmp_path):
     ('[columns]\nwhen = "ts"\n', "unknown canonical column 'when'"),
     ('default_score = 900\n', "default_score 900 outside 300..850"),
     ("this is = not toml [", "not valid TOML"),
+    ("composite_weights = { payment = 0.5 }\n", "composite_weights must be non-negative numbers summing to 1"),
+    ("composite_weights = { wealth = 0.5 }\n", "unknown composite dimension 'wealth'"),
 ])
 def test_bad_config_names_the_problem(tmp_path, text, message):
     p = tmp_path / "c.toml"

@@ -67,6 +67,8 @@ def scan(
     config: Annotated[Path | None, typer.Option(help="TOML config overriding the default rules")] = None,
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="exit 3 when a finding has this severity or "
                                                                  "above (info|low|medium|high|critical)")] = None,
+    composite: Annotated[bool, typer.Option("--composite", help="recompute the score from the six dimension "
+                                                                "sub-scores of the scores input")] = False,
     model: Annotated[Path | None, typer.Option(help="behaviour model from `fraud fit` to score against (a pickle: "
                                                     "load only files you trust)")] = None,
     pseudonymize: Annotated[str | None, typer.Option(help="replace user, device and network ids in every output "
@@ -86,7 +88,8 @@ def scan(
         behaviour_model = load_model(model)
         prog, cb = _progress()
         with prog:
-            res = scan_to(inputs, out, cfg, model=behaviour_model, progress=cb, pseudonymize=pseudonymize)
+            res = scan_to(inputs, out, cfg, model=behaviour_model, progress=cb, pseudonymize=pseudonymize,
+                          composite=composite)
     except FraudError as e:
         raise fail(e) from None
     _print_summary(res.summary, out)

@@ -1,0 +1,41 @@
+import polars as pl
+import pytest
+
+from fraud.composite import composite_scores
+from fraud.config import load_config
+from fraud.errors import InputError
+from fraud.pipeline import ScanInputs, scan
+from fraud.scoring import score_users
+from tests.test_scoring import USERS, findings
+
+DIMS = {"payment": [80.0, None], "social": [70.0, None], "consumption": [60.0, None], "location": [60.0, None],
+        "device": [40.0, None], "complaints": [90.0, None]}
+
+
+def test_dimensions_move_and_clamp():
+    cfg = load_config()
+    f = findings([("a", "geo.impossible_travel", -30, 0), ("a", "device.id_conflict", -40, 0),
+                  ("a", "behavior.sigma", -5, 0), ("b", "geo.impossible_travel", -30, 0)])
+    scores_in = pl.DataFrame({"user_id": ["a", "b"], "score": [700, 650], **DIMS})
+    plain, fc = score_users(f, USERS.head(2), scores_in, cfg)
+    s = composite_scores(plain, fc, scores_in, cfg)
+    a, b = s.row(0, named=True), s.row(1, named=True)
+    # 300 + 550 * (.4*80 + .25*70 + .18*60 + .1*60 + .05*40 + .02*90) / 100 = 685.55
+    assert a["score_before"] == 686 and a["composite"] is True
+    # location 60 - 30/0.55 = 5.45 (no clamp: -30); device 40 - 40/0.275 < 0 -> clamps at 0: only -11 reach it
+    assert (a["location_after"], a["device_after"]) == (5.45, 0.0)
+    assert (a["penalty"], a["bonus"], a["score_after"], a["tier_after"]) == (-46, 0, 640, "good")
+    assert (b["score_before"], b["penalty"], b["score_after"], b["composite"]) == (650, -30, 620, False)
+
+
+def test_composite_needs_sub_scores(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text("ts,user_id\n2024-01-01T00:00:00Z,u1\n")
+    (d / "scores.csv").write_text("user_id,score\nu1,700\n")
+    with pytest.raises(InputError, match="--composite needs a scores input with the columns payment"):
+        scan(ScanInputs.from_folder(d), load_config(), composite=True)
+    (d / "scores.csv").write_text("user_id,score,payment,social,consumption,location,device,complaints\n"
+                                  "u1,700,50,50,50,50,50,50\n")
+    res = scan(ScanInputs.from_folder(d), load_config(), composite=True)
+    assert res.scores.select("score_before", "score_after", "composite").row(0) == (575, 575, True)
