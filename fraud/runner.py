@@ -28,6 +28,18 @@ def scan_to(inputs: ScanInputs, out: str | Path, cfg: Config | None = None, *, m
     return res
 
 
+def _decisions_path(inputs: ScanInputs) -> str:
+    """Where the report's review commands write: the scan's decisions file, else ``decisions.csv`` beside the
+    logins (a folder scan picks it up next time)."""
+    if isinstance(inputs.decisions, (str, Path)):
+        return str(inputs.decisions)
+    logins = inputs.logins[0] if isinstance(inputs.logins, list) else inputs.logins
+    if isinstance(logins, (str, Path)) and not any(ch in str(logins) for ch in "*?["):
+        p = Path(logins)
+        return str((p if p.is_dir() else p.parent) / "decisions.csv")
+    return "decisions.csv"
+
+
 def pseudonymize_result(res: ScanResult, key: str) -> None:
     """Replace identifiers in the result's tables and in the parsed inputs the report reads (in place)."""
     p = Pseudonymizer(key, res.context.frames, res.rejected)
@@ -45,7 +57,7 @@ def _write_all(res: ScanResult, out_dir: Path, inputs: ScanInputs, cfg: Config, 
         write_table(res.profiles, out_dir, "profiles")
         write_csv(res.rejected, out_dir / "rejected.csv")
     with t("report"):
-        decisions = str(inputs.decisions) if isinstance(inputs.decisions, (str, Path)) else "decisions.csv"
+        decisions = _decisions_path(inputs)
         data = report_data(res, cfg, decisions, timings=t.stages)
         write_text(out_dir / "report.html", render_report(res, cfg, decisions, data=data))
         write_text(out_dir / "report.md", render_markdown(res, cfg, decisions, data=data))
