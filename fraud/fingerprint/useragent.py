@@ -7,6 +7,8 @@ keep its device classification (mobile / tablet / pc / bot). The bot and emulato
 """
 from __future__ import annotations
 
+import time
+
 from functools import lru_cache
 
 import polars as pl
@@ -90,9 +92,17 @@ def agent_table(ctx: ScanContext) -> pl.DataFrame:
     pattern, and emulator signature. Materialised once per scan (parsing needs Python) and cached."""
 
     def build() -> pl.DataFrame:
+        t0 = time.perf_counter()
         distinct = ctx.logins.select(pl.col("user_agent").drop_nulls().unique().sort()).collect()["user_agent"]
+        t1 = time.perf_counter()
         parsed = parse_agents(distinct.to_list())
-        return classify(parsed, int(ctx.cfg.rule("device.bot_agent")["min_length"]))
+        table = classify(parsed, int(ctx.cfg.rule("device.bot_agent")["min_length"]))
+        secs = time.perf_counter() - t1
+        # Reported in summary.json: parsing cost against the rest of the fingerprint stage.
+        ctx.notes["fingerprint.user_agents"] = {
+            "distinct_user_agents": distinct.len(), "distinct_s": round(t1 - t0, 3), "parse_s": round(secs, 3),
+            "user_agents_per_s": round(distinct.len() / secs) if secs > 0 else None}
+        return table
 
     return ctx.cached("fingerprint.agents", build)
 
