@@ -17,6 +17,33 @@ from pyod.models.ecod import ECOD, skew
 from sklearn.utils import check_array
 
 
+def _cache_hbos_jit() -> None:
+    """Compile PyOD's HBOS kernel once per machine, not once per process.
+
+    ``pyod.models.hbos._calculate_outlier_scores`` is a numba ``@njit`` function without ``cache=True``: every
+    scan paid ~5 s compiling it, more than the whole fit on a 10k-user batch. Re-wrapping its Python source
+    with ``cache=True`` stores the machine code in numba's cache (``NUMBA_CACHE_DIR`` or ``__pycache__``).
+    Nothing changes if PyOD renames or restructures the kernel."""
+    try:
+        import numba
+        from pyod.models import hbos
+    except ImportError:  # pragma: no cover
+        return
+    kernel = getattr(hbos, "_calculate_outlier_scores", None)
+    py_func = getattr(kernel, "py_func", None)
+    if py_func is None or getattr(kernel, "_fraud_cached", False):
+        return
+    try:
+        cached = numba.njit(cache=True)(py_func)
+    except Exception:  # noqa: BLE001 - keep PyOD's own kernel if numba refuses
+        return
+    cached._fraud_cached = True
+    hbos._calculate_outlier_scores = cached
+
+
+_cache_hbos_jit()
+
+
 class FrozenECOD(ECOD):
     """ECOD (Li et al. 2022) with the empirical CDFs of the training data frozen at fit time.
 
