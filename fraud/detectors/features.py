@@ -16,6 +16,7 @@ from fraud.config import Rule
 from fraud.context import ScanContext
 from fraud.geo.distance import haversine_km
 from fraud.geo.localtime import with_local_time
+from fraud.geo.positions import positions
 
 # name -> (unit, meaning): the documented user-day features (README table).
 DAY_FEATURES: dict[str, tuple[str, str]] = {
@@ -122,11 +123,11 @@ def position_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
     and ``top_speed_kmh`` (their highest speed; the elapsed time is floored at ``speed_min_gap_minutes`` so two
     fixes seconds apart do not make an infinite speed)."""
     min_gap_h = float(params["speed_min_gap_minutes"]) / 60
-    ev = ctx.logins.filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null()).select(
+    # The geo family's positions (materialised once per scan, already sorted by user and time); only
+    # reported coordinates count here, not places guessed from an IP or a city name.
+    pos = positions(ctx).lazy().filter(pl.col("source").is_in(["latlon", "ping"])).select(
         "user_id", "ts", "lat", "lon")
-    pos = pl.concat([ev, ctx.locations.select("user_id", "ts", "lat", "lon")])
     pos = with_local_time(pos, ctx).with_columns(pl.col("local_ts").dt.date().alias("day"))
-    pos = pos.sort("user_id", "ts", "lat", "lon")
     prev = [pl.col(c).shift(1).over("user_id", "day").alias(f"prev_{c}") for c in ("ts", "lat", "lon")]
     seg = pos.with_columns(prev).with_columns(
         haversine_km("prev_lat", "prev_lon", "lat", "lon").alias("km"),
