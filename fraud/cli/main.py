@@ -202,6 +202,7 @@ def show(user_id: Annotated[str, typer.Argument(help="the user's id")],
     """One user's score change, profile and findings with evidence (the report's case card, in the terminal)."""
     from fraud.evaluate import load_findings
     from fraud.report import load_user_case
+    from fraud.report.cases import status_tag
 
     try:
         load_findings(out)  # a clear error when the folder holds no scan
@@ -221,12 +222,7 @@ def show(user_id: Annotated[str, typer.Argument(help="the user's id")],
                       markup=False)
     out_console.print(f"{len(case['findings'])} findings", highlight=False)
     for f in case["findings"]:
-        status = []
-        if f.get("decision"):
-            status.append(f"{f['decision']}ed")
-        if f.get("counted") is False:
-            status.append("not counted")
-        tag = f" ({', '.join(status)})" if status else ""
+        tag = status_tag(f)
         out_console.print(f"\n[bold]{f['rule']}[/bold]  {f['severity']}  {f['points']:+d} points{tag}  "
                           f"{f['first_ts']} .. {f['last_ts']}  id {f['finding_id']}", highlight=False)
         out_console.print(f"  {f['summary']}", markup=False, highlight=False)

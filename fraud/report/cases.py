@@ -68,6 +68,16 @@ def case_queue(findings: pl.DataFrame, scores: pl.DataFrame, limit: int | None =
     return with_rule_lists(findings, ranked if limit is None else ranked.head(limit))
 
 
+def status_tag(finding: dict[str, Any]) -> str:
+    """`` (dismissed, not counted)``-style suffix for a finding record ('' when it counts and is undecided)."""
+    state = []
+    if finding.get("decision"):
+        state.append(f"{finding['decision']}ed")
+    if finding.get("counted") is False:
+        state.append("not counted")
+    return f" ({', '.join(state)})" if state else ""
+
+
 def review_commands(finding_id: str, decisions_path: str) -> dict[str, str]:
     """The exact ``fraud review`` command lines for one finding."""
     dp = _shell_quote(decisions_path)

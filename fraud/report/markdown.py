@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fraud.report.cases import status_tag
+
 # Characters that could start markup anywhere in a line ('_' only where it can open or close emphasis: not inside a
 # word, so rule ids such as device.lock_enabled stay readable in a terminal).
 _MD_SPECIAL = re.compile(r"([\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
@@ -98,12 +100,7 @@ def render_markdown_data(data: dict[str, Any], top: int = 20) -> str:
             shown[f["rule"]] = shown.get(f["rule"], 0) + 1
             if shown[f["rule"]] > FINDINGS_PER_RULE:
                 continue
-            state = []
-            if f.get("decision"):
-                state.append(f"{f['decision']}ed")
-            if f.get("counted") is False:
-                state.append("not counted")
-            tag = f" ({', '.join(state)})" if state else ""
+            tag = status_tag(f)
             lines.append(f"- **{md(f['rule'])}** {f['severity']} {_pts(f['points'])}{tag}, "
                          f"{f.get('first_ts') or ''}: {md(f.get('summary'))}")
             lines.append(f"  - dismiss: {code(f['review']['dismiss'])}")
