@@ -23,8 +23,9 @@ def scan_to(inputs: ScanInputs, out: str | Path, cfg: Config | None = None, *, m
     if progress:
         progress("write")
     t = Timer()
-    with staged_output(prepare_out(out)) as out_dir:
-        _write_all(res, out_dir, inputs, cfg, t)
+    final = prepare_out(out)
+    with staged_output(final) as out_dir:
+        _write_all(res, out_dir, inputs, cfg, t, final)
     return res
 
 
@@ -50,7 +51,7 @@ def pseudonymize_result(res: ScanResult, key: str) -> None:
     res.summary["pseudonymized"] = True
 
 
-def _write_all(res: ScanResult, out_dir: Path, inputs: ScanInputs, cfg: Config, t: Timer) -> None:
+def _write_all(res: ScanResult, out_dir: Path, inputs: ScanInputs, cfg: Config, t: Timer, scan_dir: Path) -> None:
     with t("write"):
         write_table(res.findings, out_dir, "findings")
         write_table(res.scores, out_dir, "scores")
@@ -58,7 +59,7 @@ def _write_all(res: ScanResult, out_dir: Path, inputs: ScanInputs, cfg: Config, 
         write_csv(res.rejected, out_dir / "rejected.csv")
     with t("report"):
         decisions = _decisions_path(inputs)
-        data = report_data(res, cfg, decisions, timings=t.stages)
+        data = report_data(res, cfg, decisions, timings=t.stages, scan_dir=str(scan_dir))
         write_text(out_dir / "report.html", render_report(res, cfg, decisions, data=data))
         write_text(out_dir / "report.md", render_markdown(res, cfg, decisions, data=data))
     res.summary["timings_s"].update(t.stages)

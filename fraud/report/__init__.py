@@ -55,7 +55,8 @@ def _queue_columns(q: pl.DataFrame, tiers: list[str], rules: list[str]) -> dict[
 
 
 def report_data(res: ScanResult, cfg: Config, decisions_path: str = "decisions.csv", *, top_n: int | None = None,
-                queue_limit: int = QUEUE_LIMIT, timings: dict[str, float] | None = None) -> dict[str, Any]:
+                queue_limit: int = QUEUE_LIMIT, timings: dict[str, float] | None = None,
+                scan_dir: str | None = None) -> dict[str, Any]:
     """Everything the report shows, as plain JSON-able data (built once for both the HTML and the Markdown)."""
     top_n = cfg.report_top_n if top_n is None else top_n
     findings, scores = res.findings, res.scores
@@ -66,7 +67,7 @@ def report_data(res: ScanResult, cfg: Config, decisions_path: str = "decisions.c
     q = with_rule_lists(findings, ranked.head(max(queue_limit, top_n)))
     tiers = [t for t, _, _ in cfg.tier_bands()]
     rules = sorted(findings.filter(pl.col("user_id").is_not_null())["rule"].unique().to_list())
-    cases = case_data(findings, scores, res.profiles, top_n, decisions_path, res.context, queue=q)
+    cases = case_data(findings, scores, res.profiles, top_n, decisions_path, res.context, queue=q, scan_dir=scan_dir)
     cd = cfg.rules.get("geo.commute_deviation")
     return {
         "meta": {

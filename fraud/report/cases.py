@@ -78,10 +78,12 @@ def status_tag(finding: dict[str, Any]) -> str:
     return f" ({', '.join(state)})" if state else ""
 
 
-def review_commands(finding_id: str, decisions_path: str) -> dict[str, str]:
-    """The exact ``fraud review`` command lines for one finding."""
+def review_commands(finding_id: str, decisions_path: str, scan_dir: str | None = None) -> dict[str, str]:
+    """The exact ``fraud review`` command lines for one finding (with ``--out`` when the scan folder is known,
+    so that ``fraud review`` checks the id against the scan's findings)."""
     dp = _shell_quote(decisions_path)
-    return {d: f"fraud review {_shell_quote(finding_id)} --{d} --decisions {dp}" for d in ("confirm", "dismiss")}
+    out = f" --out {_shell_quote(scan_dir)}" if scan_dir else ""
+    return {d: f"fraud review {_shell_quote(finding_id)} --{d} --decisions {dp}{out}" for d in ("confirm", "dismiss")}
 
 
 def _shell_quote(s: str) -> str:
@@ -90,7 +92,8 @@ def _shell_quote(s: str) -> str:
     return shlex.quote(str(s))
 
 
-def _finding_records(findings: pl.DataFrame, users: pl.DataFrame, decisions_path: str) -> dict[str, list[dict]]:
+def _finding_records(findings: pl.DataFrame, users: pl.DataFrame, decisions_path: str,
+                     scan_dir: str | None = None) -> dict[str, list[dict]]:
     f = findings.join(users.select("user_id"), on="user_id", how="semi")
     keep = [c for c in ("finding_id", "user_id", "rule", "family", "severity", "points", "counted", "decision",
                         "first_ts", "last_ts", "device_id", "ip", "summary", "evidence") if c in f.columns]
@@ -105,7 +108,7 @@ def _finding_records(findings: pl.DataFrame, users: pl.DataFrame, decisions_path
         except ValueError:
             ev = {"raw": r["evidence"]}
         r["evidence"] = ev if isinstance(ev, dict) else {"value": ev}
-        r["review"] = review_commands(r["finding_id"], decisions_path)
+        r["review"] = review_commands(r["finding_id"], decisions_path, scan_dir)
         out.setdefault(r.pop("user_id"), []).append(r)
     return out
 
@@ -211,7 +214,7 @@ def case_data(findings: pl.DataFrame, scores: pl.DataFrame, profiles: pl.DataFra
               decisions_path: str = "decisions.csv", context: ScanContext | None = None, *,
               users: list[str] | None = None, queue: pl.DataFrame | None = None,
               window_days: float = WINDOW_DAYS, max_events: int = MAX_EVENTS, max_positions: int = MAX_POSITIONS,
-              max_devices: int = MAX_DEVICES) -> list[dict[str, Any]]:
+              max_devices: int = MAX_DEVICES, scan_dir: str | None = None) -> list[dict[str, Any]]:
     """Full case records for the top ``top_n`` of the queue (or for the given ``users``, in that order).
 
     A record holds the score row, ``worst_severity``, ``rules``, ``profile``, ``findings`` (each with its parsed
@@ -230,7 +233,7 @@ def case_data(findings: pl.DataFrame, scores: pl.DataFrame, profiles: pl.DataFra
             pl.lit([], pl.List(pl.Int8)).alias("severities"), pl.lit(None, pl.String).alias("worst_severity"))
         q = (pl.concat([q, rest.select(q.columns)]).join(order, on="user_id", how="inner").sort("_o").drop("_o"))
     top = q.select("user_id")
-    by_user = _finding_records(findings, top, decisions_path)
+    by_user = _finding_records(findings, top, decisions_path, scan_dir)
     prof = {r["user_id"]: r for r in profiles.join(top, on="user_id", how="semi").to_dicts()}
     extra: dict[str, dict[str, Any]] = {}
     if context is not None and top.height:
@@ -254,9 +257,10 @@ def case_data(findings: pl.DataFrame, scores: pl.DataFrame, profiles: pl.DataFra
 
 
 def user_case(findings: pl.DataFrame, scores: pl.DataFrame, profiles: pl.DataFrame, user_id: str,
-              decisions_path: str = "decisions.csv", context: ScanContext | None = None) -> dict[str, Any] | None:
+              decisions_path: str = "decisions.csv", context: ScanContext | None = None,
+              scan_dir: str | None = None) -> dict[str, Any] | None:
     """One user's case record (the same dict as a report case card), or None when the user was not scanned."""
-    out = case_data(findings, scores, profiles, 1, decisions_path, context, users=[user_id])
+    out = case_data(findings, scores, profiles, 1, decisions_path, context, users=[user_id], scan_dir=scan_dir)
     return out[0] if out else None
 
 
@@ -268,4 +272,4 @@ def load_user_case(out: str | Path, user_id: str, decisions_path: str = "decisio
     pp = out / "profiles.parquet"
     profiles = pl.read_parquet(pp) if pp.exists() else pl.DataFrame(schema={"user_id": pl.String,
                                                                             "main_device_id": pl.String})
-    return user_case(findings, scores, profiles, user_id, decisions_path)
+    return user_case(findings, scores, profiles, user_id, decisions_path, scan_dir=str(out))

@@ -167,3 +167,19 @@ def test_model_error_paths(tmp_path, args, message):
     assert r.exit_code == 2
     assert r.stderr.strip().startswith(message.format(tmp=tmp_path)), r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_report_review_command_runs_as_written(data, tmp_path):
+    import shlex
+
+    from fraud.report import decode_payload
+
+    out = tmp_path / "out"
+    assert run("scan", data, "--out", out).exit_code == 0
+    payload = json.dumps(decode_payload((out / "report.html").read_text()))
+    cmd = next(c for c in (out / "report.md").read_text().split("`") if c.startswith("fraud review "))
+    assert cmd.split()[2] in payload  # the same command is in the HTML's case data
+    assert f"--out {out}" in cmd and f"--decisions {data / 'decisions.csv'}" in cmd
+    r = run(*shlex.split(cmd)[1:])
+    assert r.exit_code == 0, r.stderr
+    assert (data / "decisions.csv").exists()
