@@ -16,7 +16,7 @@ from fraud.config import Rule
 from fraud.context import ScanContext
 from fraud.geo.distance import haversine_km
 from fraud.geo.localtime import with_local_time
-from fraud.geo.positions import positions
+from fraud.geo.places import local_positions
 
 # name -> (unit, meaning): the documented user-day features (README table).
 DAY_FEATURES: dict[str, tuple[str, str]] = {
@@ -123,12 +123,14 @@ def position_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
     and ``top_speed_kmh`` (their highest speed; the elapsed time is floored at ``speed_min_gap_minutes`` so two
     fixes seconds apart do not make an infinite speed)."""
     min_gap_h = float(params["speed_min_gap_minutes"]) / 60
-    # The geo family's positions (materialised once per scan, already sorted by user and time); only
-    # reported coordinates count here, not places guessed from an IP or a city name.
-    pos = positions(ctx).lazy().filter(pl.col("source").is_in(["latlon", "ping"])).select(
-        "user_id", "ts", "lat", "lon")
-    pos = with_local_time(pos, ctx).with_columns(pl.col("local_ts").dt.date().alias("day"))
-    prev = [pl.col(c).shift(1).over("user_id", "day").alias(f"prev_{c}") for c in ("ts", "lat", "lon")]
+    # The geo family's positions with local time (materialised once per scan, sorted by user and time, so
+    # also by user and local day); only reported coordinates count here, not places guessed from an IP or a
+    # city name.
+    pos = local_positions(ctx).lazy().filter(pl.col("source").is_in(["latlon", "ping"])).select(
+        "user_id", "ts", "lat", "lon", pl.col("local_ts").dt.date().alias("day"))
+    # the previous position of the same user and day: the previous row when it has the same user and day
+    same = (pl.col("user_id") == pl.col("user_id").shift(1)) & (pl.col("day") == pl.col("day").shift(1))
+    prev = [pl.when(same).then(pl.col(c).shift(1)).alias(f"prev_{c}") for c in ("ts", "lat", "lon")]
     seg = pos.with_columns(prev).with_columns(
         haversine_km("prev_lat", "prev_lon", "lat", "lon").alias("km"),
         ((pl.col("ts") - pl.col("prev_ts")).dt.total_microseconds() / 3.6e9).alias("hours"),

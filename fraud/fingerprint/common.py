@@ -68,10 +68,12 @@ def member_runs(ev: pl.LazyFrame, group: str, member: str, window_us: int) -> pl
     ``group, member, run_start, run_end`` (``run_end`` exclusive).
     """
     ts = pl.col("ts")
+    # Sorted by (group, member, ts): a run starts at a new (group, member) or after a gap longer than the
+    # window. Run ids are numbered over the whole frame (shift comparisons instead of two .over() passes).
+    same = (pl.col(group) == pl.col(group).shift(1)) & (pl.col(member) == pl.col(member).shift(1))
+    gap = (ts - ts.shift(1)).dt.total_microseconds() > window_us
     return (ev.select(group, member, "ts").drop_nulls().unique().sort(group, member, "ts")
-            .with_columns(((ts - ts.shift(1)).dt.total_microseconds() > window_us).fill_null(True)
-                          .over(group, member).alias("_new"))
-            .with_columns(pl.col("_new").cum_sum().over(group, member).alias("_run"))
+            .with_columns((~same | gap).fill_null(True).cum_sum().alias("_run"))
             .group_by(group, member, "_run").agg(ts.min().alias("run_start"), ts.max().alias("_last"))
             .select(group, member, "run_start",
                     (pl.col("_last") + pl.duration(microseconds=window_us)).alias("run_end")))
@@ -89,11 +91,17 @@ def coverage_episodes(runs: pl.LazyFrame, group: str, limit: int) -> pl.LazyFram
     """
     sweep = pl.concat([runs.select(group, pl.col("run_start").alias("t"), pl.lit(1, pl.Int64).alias("d")),
                        runs.select(group, pl.col("run_end").alias("t"), pl.lit(-1, pl.Int64).alias("d"))])
+    # Sorted by (group, t), without .over() passes: each group's +1/-1 sum to 0, so the running sum over the
+    # whole frame is every group's own; neighbours are compared only within the same group; segment ids are
+    # numbered over the whole frame (grouped together with ``group``).
+    first = (pl.col(group) != pl.col(group).shift(1)).fill_null(True)
+    last = (pl.col(group) != pl.col(group).shift(-1)).fill_null(True)
     cov = (sweep.group_by(group, "t").agg(pl.col("d").sum()).sort(group, "t")
-           .with_columns(pl.col("d").cum_sum().over(group).alias("cov"))
-           .with_columns((pl.col("cov") > limit).alias("_over"), pl.col("t").shift(-1).over(group).alias("_next")))
-    cov = cov.with_columns((pl.col("_over") != pl.col("_over").shift(1).over(group).fill_null(False))
-                           .cum_sum().over(group).alias("_seg"))
+           .with_columns(pl.col("d").cum_sum().alias("cov"))
+           .with_columns((pl.col("cov") > limit).alias("_over"),
+                         pl.when(last).then(None).otherwise(pl.col("t").shift(-1)).alias("_next")))
+    cov = cov.with_columns((pl.col("_over") != pl.when(first).then(False).otherwise(pl.col("_over").shift(1)))
+                           .cum_sum().alias("_seg"))
     return (cov.filter("_over").group_by(group, "_seg")
             .agg(pl.col("t").min().alias("ep_start"), pl.col("_next").max().alias("ep_end"),
                  pl.col("cov").max().alias("peak"))

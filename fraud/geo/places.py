@@ -59,13 +59,15 @@ def placed_positions(ctx: ScanContext) -> pl.DataFrame:
 def _cluster(ctx: ScanContext) -> pl.DataFrame:
     s = place_settings(ctx)
     cell = float(s["place_radius_m"])
-    p = local_positions(ctx).filter(pl.col("source").is_in(PRECISE_SOURCES) & pl.col("lat").is_not_null()
-                                    & (pl.col("acc_km") * 1000 <= float(s["max_place_accuracy_m"])))
+    # Lazy, so each step reads only the columns it needs (an eager group_by on the wide frame is ~4x slower).
+    p = local_positions(ctx).lazy().filter(
+        pl.col("source").is_in(PRECISE_SOURCES) & pl.col("lat").is_not_null()
+        & (pl.col("acc_km") * 1000 <= float(s["max_place_accuracy_m"])))
     p = p.with_columns(
         (pl.col("lat") * M_PER_DEG / cell).floor().cast(pl.Int64).alias("ci"),
         (pl.col("lon") * M_PER_DEG * (pl.col("lat").round(0) * math.pi / 180).cos() / cell)
         .floor().cast(pl.Int64).alias("cj"))
-    cells = p.group_by("user_id", "ci", "cj").agg(pl.len().alias("n"))
+    cells = p.group_by("user_id", "ci", "cj").agg(pl.len().alias("n")).collect()
     off = pl.DataFrame({"d": [-1, 0, 1]}, schema={"d": pl.Int64})
     nb = (cells.join(off.rename({"d": "di"}), how="cross").join(off.rename({"d": "dj"}), how="cross")
           .with_columns((pl.col("ci") + pl.col("di")).alias("ni"), (pl.col("cj") + pl.col("dj")).alias("nj"))
@@ -78,7 +80,8 @@ def _cluster(ctx: ScanContext) -> pl.DataFrame:
                                pl.col("pi").alias("qi"), pl.col("pj").alias("qj")),
                      on=["user_id", "pi", "pj"], how="left").select(
             "user_id", "ci", "cj", pl.coalesce("qi", "pi").alias("pi"), pl.coalesce("qj", "pj").alias("pj"))
-    return p.join(nb, on=["user_id", "ci", "cj"], how="left", maintain_order="left")  # still by (user_id, ts)
+    # still by (user_id, ts)
+    return p.join(nb.lazy(), on=["user_id", "ci", "cj"], how="left", maintain_order="left").collect().rechunk()
 
 
 def place_centres(ctx: ScanContext) -> pl.DataFrame:
@@ -91,7 +94,7 @@ def place_centres(ctx: ScanContext) -> pl.DataFrame:
     return ctx.cached("geo.place_centres", build)
 
 
-def _best(p: pl.DataFrame, key: str, min_support: int, prefix: str) -> pl.DataFrame:
+def _best(p: pl.LazyFrame, key: str, min_support: int, prefix: str) -> pl.LazyFrame:
     """Per user the place with most distinct ``key`` values (ties: more positions, then grid order)."""
     return (p.group_by("user_id", "pi", "pj").agg(pl.col(key).n_unique().alias("support"), pl.len().alias("_n"))
             .filter(pl.col("support") >= min_support)
@@ -109,11 +112,11 @@ def home_work(ctx: ScanContext) -> pl.DataFrame:
 
 def _home_work(ctx: ScanContext) -> pl.DataFrame:
     s = place_settings(ctx)
-    p = placed_positions(ctx)
+    p = placed_positions(ctx).lazy()  # lazy: each step reads only the columns it needs
     hour = pl.col("local_ts").dt.hour()
     nights = p.filter(in_hours(hour, s["night_hours"])).with_columns(
         night_date(pl.col("local_ts"), int(s["night_hours"][1])).alias("night"))
-    home = _best(nights, "night", int(s["min_home_nights"]), "home")
+    home = _best(nights, "night", int(s["min_home_nights"]), "home").collect().lazy()
     daytime = (p.filter(in_hours(hour, s["work_hours"]) & (pl.col("local_ts").dt.weekday() <= 5))
                .with_columns(pl.col("local_ts").dt.date().alias("day")))
     days = daytime.join(home, on="user_id", how="left").filter(
@@ -123,12 +126,12 @@ def _home_work(ctx: ScanContext) -> pl.DataFrame:
     seen = daytime.group_by("user_id").agg(pl.col("day").n_unique().alias("_wd"))
     work = work.join(seen, on="user_id", how="left").filter(
         pl.col("work_support") >= float(s["min_work_share"]) * pl.col("_wd")).drop("_wd")
-    c = place_centres(ctx).select("user_id", "pi", "pj", "lat", "lon")
+    c = place_centres(ctx).lazy().select("user_id", "pi", "pj", "lat", "lon")
     hw = (home.join(work, on="user_id", how="left")
           .join(c.rename({"pi": "home_pi", "pj": "home_pj", "lat": "home_lat", "lon": "home_lon"}),
                 on=["user_id", "home_pi", "home_pj"], how="left")
           .join(c.rename({"pi": "work_pi", "pj": "work_pj", "lat": "work_lat", "lon": "work_lon"}),
-                on=["user_id", "work_pi", "work_pj"], how="left"))
+                on=["user_id", "work_pi", "work_pj"], how="left")).collect()
     hw = name_places(hw, "home_lat", "home_lon").rename({"place_name": "home_city", "place_cc": "home_cc"})
     hw = name_places(hw, "work_lat", "work_lon").rename({"place_name": "work_city", "place_cc": "work_cc"})
     return hw.rename({"home_support": "home_nights", "work_support": "work_days"}).sort("user_id")
@@ -141,7 +144,7 @@ def home_ref(ctx: ScanContext) -> pl.DataFrame:
     else ``registered_country``). Cached."""
     def build() -> pl.DataFrame:
         hw = home_work(ctx).select("user_id", "home_lat", "home_lon", "home_city", "home_cc")
-        pos = positions(ctx)
+        pos = positions(ctx).lazy()
         top_city = (pos.filter(pl.col("city_key").is_not_null()).group_by("user_id", "city_key")
                     .agg(pl.len().alias("n"), pl.col("city").drop_nulls().mode().sort().first().alias("city"))
                     .sort(["user_id", "n", "city_key"], descending=[False, True, False])
@@ -152,6 +155,7 @@ def home_ref(ctx: ScanContext) -> pl.DataFrame:
         reg = ctx.scores.select("user_id", pl.col("registered_city").str.strip_chars().alias("reg_city"),
                                 country_code(pl.col("registered_country")).alias("reg_cc")).collect() \
             .unique("user_id", keep="first")
+        top_city, top_cc = pl.collect_all([top_city, top_cc])
         u = (ctx.users().collect().join(hw, on="user_id", how="left").join(top_city, on="user_id", how="left")
              .join(top_cc, on="user_id", how="left").join(reg, on="user_id", how="left"))
         placed = pl.col("home_lat").is_not_null()

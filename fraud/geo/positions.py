@@ -139,11 +139,10 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
         ipt.rename({"ip": "_ipk"}), on="_ipk", how="left", maintain_order="left").drop("_ipk")
     # A city name is placed with the event's own country column (not the IP's: a VPN exit says nothing about
     # the city); it gives coordinates when the IP lookup gave none.
-    names = (ev.select(norm_name(pl.coalesce("city", "ip_city")).alias("city_key"), "country")
-             .filter(pl.col("city_key").is_not_null()).unique())
+    ev = ev.with_columns(norm_name(pl.coalesce("city", "ip_city")).alias("city_key"))
+    names = ev.select("city_key", "country").filter(pl.col("city_key").is_not_null()).unique()
     geo = geocode_names(names)
-    ev = ev.with_columns(norm_name(pl.coalesce("city", "ip_city")).alias("city_key")).join(
-        geo, on=["city_key", "country"], how="left", nulls_equal=True, maintain_order="left")
+    ev = ev.join(geo, on=["city_key", "country"], how="left", nulls_equal=True, maintain_order="left")
     has_ll = pl.col("lat").is_not_null() & pl.col("lon").is_not_null()
     has_ipc = pl.col("ip_lat").is_not_null() & pl.col("ip_lon").is_not_null()
     has_name = pl.col("g_lat").is_not_null()
@@ -173,5 +172,24 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
         pl.lit(None, pl.String).alias("city"), pl.lit(None, pl.String).alias("city_key"),
         pl.lit(None, pl.String).alias("country"),
     ).filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null()).collect()
-    return pl.concat([ev, pings], how="vertical_relaxed").sort(["user_id", "ts", "kind", "lat", "lon"],
-                                                               nulls_last=True)
+    return _sort_positions(pl.concat([ev, pings], how="vertical_relaxed"))
+
+
+def _sort_positions(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` sorted by (user_id, ts, kind, lat, lon), nulls last, rows equal on all five keeping their order.
+
+    The same order as ``df.sort([...], nulls_last=True, maintain_order=True)``, several times faster: the
+    string user_id is replaced by its rank among the distinct users and every key is made null-free and
+    order-preserving (``event`` < ``ping``; null lat/lon and ts last), so Polars takes its fast multi-key path;
+    the row number as the last key makes the order total."""
+    if df.height == 0:
+        return df
+    df = df.rechunk()  # arg-sorting and gathering contiguous columns is ~2x faster than the concat's chunks
+    users = df.select(pl.col("user_id").unique().sort(nulls_last=True)).with_row_index("_u")
+    rank = df.select("user_id").join(users, on="user_id", how="left", nulls_equal=True, maintain_order="left")["_u"]
+    last = float("inf")
+    order = df.select(pl.arg_sort_by(
+        rank, pl.col("ts").dt.epoch("us").fill_null(pl.Int64.max()), pl.col("kind") == "ping",
+        pl.col("lat").fill_null(last), pl.col("lon").fill_null(last), pl.int_range(pl.len(), dtype=pl.UInt32),
+    )).to_series()
+    return df[order]

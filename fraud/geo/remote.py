@@ -48,7 +48,13 @@ def _require_positions(ctx: ScanContext) -> pl.DataFrame:
 
 
 def month_col() -> pl.Expr:
-    return pl.col("local_ts").dt.strftime("%Y-%m").alias("month")
+    """The local calendar month as a datetime (its first instant): a cheap group key on every position; the
+    findings show it as ``YYYY-MM`` (:func:`month_text`, applied to the few flagged rows)."""
+    return pl.col("local_ts").dt.truncate("1mo").alias("month")
+
+
+def month_text() -> pl.Expr:
+    return pl.col("month").dt.strftime("%Y-%m").alias("month")
 
 
 @register("geo.remote_logins", rules="geo.remote_logins", family="geo", needs=())
@@ -66,7 +72,7 @@ def remote_logins(ctx: ScanContext) -> pl.LazyFrame:
         pl.len().alias("n"), pl.col("ts").min().alias("first_ts"), pl.col("ts").max().alias("last_ts"),
         pl.col("where").drop_nulls().unique(maintain_order=True).alias("places"),
         pl.col("home_city").first(), pl.col("home_cc").first(), pl.col("local_ts").first().alias("lt"),
-        pl.col("ip").drop_nulls().first().alias("ip")))
+        pl.col("ip").drop_nulls().first().alias("ip"))).with_columns(month_text())
     return emit(
         per, rule, ip="ip",
         evidence={"month": "month", "logins": "n", "places": "places", "home_city": "home_city",
@@ -95,7 +101,7 @@ def away_from_home(ctx: ScanContext) -> pl.LazyFrame:
             .group_by("user_id", "month", "where").len()
             .sort(["user_id", "month", "len", "where"], descending=[False, False, True, False])
             .group_by("user_id", "month", maintain_order=True).agg(pl.col("where").head(3).alias("away_places")))
-    per = months.join(away, on=["user_id", "month"], how="left")
+    per = months.join(away, on=["user_id", "month"], how="left").with_columns(month_text())
     pct = (pl.col("share") * 100).round(0).cast(pl.Int64)
     return emit(
         per, rule,

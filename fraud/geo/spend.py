@@ -50,7 +50,8 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
             .group_by("user_id", "burst", maintain_order=True).first()
             .select("user_id", "burst", pl.col("win_start").alias("first_ts"), pl.col("ts").alias("last_ts"),
                     pl.col("n_win").alias("n"), "home_cc"))
-    per = (cand.join(best.select("user_id", "burst", "first_ts", "last_ts"), on=["user_id", "burst"], how="inner")
+    per = (cand.join(best.select("user_id", "burst", "first_ts", "last_ts"), on=["user_id", "burst"], how="inner",
+                     maintain_order="left")
            .filter((pl.col("ts") >= pl.col("first_ts")) & (pl.col("ts") <= pl.col("last_ts")))
            .group_by("user_id", "burst").agg(
                pl.len().alias("n"), pl.col("amount").sum().alias("total"), pl.col("first_ts").first(),

@@ -42,7 +42,7 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
     rule = ctx.cfg.rule("geo.impossible_travel")
     min_km, max_kmh = float(rule["min_distance_km"]), float(rule["max_speed_kmh"])
     p = positions(ctx).lazy().filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null())
-    if positions(ctx).filter(pl.col("lat").is_not_null()).height == 0:
+    if not positions(ctx)["lat"].is_not_null().any():
         raise NotEvaluated("no event or ping has a position with coordinates")
     cols = ("ts", "lat", "lon", "acc_km", "city", "kind", "event", "source")
     # positions are sorted by (user_id, ts): a plain shift, kept where the previous row is the same user's

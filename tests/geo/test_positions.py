@@ -121,3 +121,27 @@ def test_maxmind_reader_fields_are_mapped(monkeypatch, tmp_path):
     p = positions(ScanContext.from_frames(load_config(cfg_file), logins=lg))
     assert p.select("source", "lat", "lon", "acc_km", "city", "country").row(0) == (
         "ip_city", 37.4, -122.1, 20.0, "Mountain View", "US")
+
+
+def test_sort_positions_matches_a_stable_polars_sort_with_nulls_and_ties():
+    import datetime as dt
+    import random
+
+    from fraud.geo.positions import _sort_positions
+
+    rnd = random.Random(7)
+    t0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    n = 2000
+    df = pl.DataFrame({
+        "user_id": [rnd.choice(["u2", "u10", "u1", "a", None]) for _ in range(n)],
+        "ts": [None if rnd.random() < 0.02 else t0 + dt.timedelta(minutes=rnd.randrange(30)) for _ in range(n)],
+        "kind": [rnd.choice(["event", "ping"]) for _ in range(n)],
+        "lat": [rnd.choice([None, -33.5, 0.0, 31.2, 31.25]) for _ in range(n)],
+        "lon": [rnd.choice([None, -70.0, 121.5]) for _ in range(n)],
+        "row": list(range(n)),  # ties on all five keys must keep this input order
+    }, schema_overrides={"ts": pl.Datetime("us", "UTC")})
+    parts = [df.slice(0, 700), df.slice(700)]  # a chunked frame, as the concat of events and pings is
+    got = _sort_positions(pl.concat(parts, rechunk=False))
+    want = df.sort(["user_id", "ts", "kind", "lat", "lon"], nulls_last=True, maintain_order=True)
+    assert got.equals(want)
+    assert _sort_positions(df.clear()).height == 0
