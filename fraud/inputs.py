@@ -107,7 +107,7 @@ def _read_raw(path: Path) -> pl.DataFrame:
             return pl.DataFrame()
         if fmt == "csv":
             return pl.read_csv(io.BytesIO(data), infer_schema=False, encoding="utf8-lossy",
-                               truncate_ragged_lines=True)
+                               truncate_ragged_lines=True, separator=_sniff_separator(data))
         return _read_ndjson(data, path)
     except InputError:
         raise
@@ -116,6 +116,17 @@ def _read_raw(path: Path) -> pl.DataFrame:
     except Exception as e:  # noqa: BLE001 - any parser failure is an unreadable file
         msg = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
         raise InputError(f"{path}: cannot parse as {fmt} ({msg[:200]})") from None
+
+
+def _sniff_separator(data: bytes) -> str:
+    """The CSV field separator: a comma unless the header line has none and uses ``;``, tab or ``|``
+    (spreadsheet exports in many locales write ``;``)."""
+    header = data.split(b"\n", 1)[0]
+    if b"," in header:
+        return ","
+    counts = {sep: header.count(sep.encode()) for sep in (";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
 
 
 def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:

@@ -147,3 +147,10 @@ def test_coordinates_as_text(tmp_path, cfg):
     got = [(round(a, 2), round(b, 2)) for a, b in li.frame.select("lat", "lon").rows()]
     assert got == [(31.23, 121.47), (31.23, 121.47), (-33.87, 151.21)]
     assert li.rejected["reason"].to_list() == ["bad number in column lat: 121.47 E; bad number in column lon: 31.23 N"]
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_other_separators_are_sniffed(tmp_path, cfg, sep):
+    p = write(tmp_path / "logins.csv", f"ts{sep}user_id{sep}city\n2024-01-01T00:00:00Z{sep}u1{sep}Shanghai, CN\n")
+    li = read_input("logins", p, cfg)
+    assert li.frame.select("user_id", "city").row(0) == ("u1", "Shanghai, CN")
