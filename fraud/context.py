@@ -68,6 +68,11 @@ class ScanContext:
             self._cache[name] = build()
         return self._cache[name]
 
+    def replace_cached(self, name: str, value: Any) -> None:
+        """Swap a cached value for an equal one (e.g. the same rows held in newer buffers) so the old copy can
+        be freed."""
+        self._cache[name] = value
+
     def users(self) -> pl.LazyFrame:
         """Every user seen in any input (one ``user_id`` column, sorted)."""
         parts = [self.frames[k].select(pl.col("user_id").cast(pl.String)) for k in

@@ -35,8 +35,17 @@ def place_settings(ctx: ScanContext) -> dict:
 
 
 def local_positions(ctx: ScanContext) -> pl.DataFrame:
-    """:func:`positions` with ``local_ts`` (naive local wall clock of the user), cached."""
-    return ctx.cached("geo.local_positions", lambda: with_local_time(positions(ctx).lazy(), ctx).collect())
+    """:func:`positions` with ``local_ts`` (naive local wall clock of the user), cached.
+
+    The join that adds ``local_ts`` copies every column; the cached positions are then re-pointed at this
+    copy (same rows, same order) so that one copy of the table, not two, stays in memory."""
+
+    def build() -> pl.DataFrame:
+        lp = with_local_time(positions(ctx).lazy(), ctx).collect()
+        ctx.replace_cached("geo.positions", lp.drop("local_ts"))
+        return lp
+
+    return ctx.cached("geo.local_positions", build)
 
 
 def in_hours(hour: pl.Expr, hours: list[int]) -> pl.Expr:
