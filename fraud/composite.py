@@ -38,14 +38,14 @@ def composite_scores(scores: pl.DataFrame, findings: pl.DataFrame, scores_in: pl
         return fam.filter(pl.col("family") == family).select(
             "user_id", pl.col("neg").alias(f"{prefix}_neg"), pl.col("pos").alias(f"{prefix}_pos"))
 
-    j = (dims.join(family_sums("geo", "location"), on="user_id", how="left")
-         .join(family_sums("fingerprint", "device"), on="user_id", how="left")
-         .join(family_sums("behavior", "behavior"), on="user_id", how="left")
-         .with_columns(pl.col("^.*_(neg|pos)$").fill_null(0)))
+    j = dims
+    for family, prefix in (*FAMILY_DIMENSION.items(), ("behavior", "behavior")):
+        j = j.join(family_sums(family, prefix), on="user_id", how="left")
+    j = j.with_columns(pl.col("^.*_(neg|pos)$").fill_null(0))
     before = sum(pl.lit(w[d]) * pl.col(d) for d in DIMENSIONS) * span / 100 + cfg.min_score
     cols = [before.round(0).cast(pl.Int64).alias("score_before")]
     neg_eff, pos_eff = [pl.col("behavior_neg")], [pl.col("behavior_pos")]
-    for d in ("location", "device"):
+    for d in FAMILY_DIMENSION.values():
         per_point = span * w[d] / 100  # total points per sub-score point
         neg, pos = pl.col(f"{d}_neg"), pl.col(f"{d}_pos")
         after = (pl.col(d) + (neg + pos) / per_point).clip(0, 100)

@@ -15,9 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fraud.errors import ConfigError
-from fraud.schema import INPUT_SCHEMAS
+from fraud.schema import INPUT_SCHEMAS, SEVERITY_ORDER
 
-SEVERITIES = ("info", "low", "medium", "high", "critical")
+SEVERITIES = SEVERITY_ORDER
 FAMILIES = ("fingerprint", "geo", "behavior")
 RULE_CORE_KEYS = ("family", "severity", "points", "window_days", "enabled")
 

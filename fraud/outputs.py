@@ -42,10 +42,6 @@ def csv_safe(df: pl.DataFrame) -> pl.DataFrame:
         elif t == pl.String:
             exprs.append(pl.when(pl.col(c).str.contains(FORMULA_RE)).then(pl.lit("'") + pl.col(c))
                          .otherwise(pl.col(c)).alias(c))
-        elif isinstance(t, (pl.List, pl.Struct)):
-            exprs.append(pl.col(c).cast(pl.String) if isinstance(t, pl.List) and t.inner == pl.String
-                         else pl.col(c).map_batches(lambda s: s.to_frame().select(
-                             pl.struct(pl.all()).struct.json_encode()).to_series(), return_dtype=pl.String).alias(c))
         else:
             exprs.append(pl.col(c))
     return df.select(exprs)

@@ -18,7 +18,7 @@ from fraud.errors import InputError
 from fraud.findings import empty_findings, finalize
 from fraud.inputs import REJECTED_COLUMNS, LoadedInput, find_inputs, read_input
 from fraud.registry import PROFILE_PARTS, NotEvaluated, all_checks
-from fraud.schema import FINDINGS_SCHEMA, PROFILES_SCHEMA, SEVERITY_ORDER
+from fraud.schema import PROFILES_SCHEMA, SEVERITY_ORDER
 from fraud.scoring import score_users
 
 INPUT_KINDS = ("logins", "devices", "locations", "scores")
@@ -127,6 +127,11 @@ def build_profiles(ctx: ScanContext, users: pl.DataFrame) -> pl.DataFrame:
     return prof.select([pl.col(c).cast(t) for c, t in PROFILES_SCHEMA.items()]).sort("user_id").collect()
 
 
+def context_from(loaded: dict[str, LoadedInput], cfg: Config, model: Any = None) -> ScanContext:
+    """The scan context over the parsed inputs (provenance columns dropped)."""
+    return ScanContext.from_frames(cfg, model=model, **{k: v.frame.drop("_file", "_row") for k, v in loaded.items()})
+
+
 def read_inputs(inputs: ScanInputs, cfg: Config, timer: Timer) -> dict[str, LoadedInput]:
     if inputs.logins is None:
         raise InputError("no logins input given (use --logins FILE or a folder holding logins.*)")
@@ -191,7 +196,7 @@ def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
     if inputs.decisions is not None:
         with timer("read"):
             dec, dec_bad, dec_loaded = load_decisions(inputs.decisions, cfg)
-    ctx = ScanContext.from_frames(cfg, model=model, **{k: v.frame.drop("_file", "_row") for k, v in loaded.items()})
+    ctx = context_from(loaded, cfg, model)
     findings, status = run_checks(ctx, timer, progress)
     if progress:
         progress("score")
@@ -215,6 +220,3 @@ def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
     return ScanResult(findings=findings, scores=scores, profiles=profiles, rejected=rejected, summary=summary,
                       context=ctx, loaded=loaded)
 
-
-def findings_columns() -> list[str]:
-    return list(FINDINGS_SCHEMA)

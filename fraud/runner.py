@@ -71,15 +71,14 @@ def fit_to(inputs: ScanInputs, model_path: str | Path, cfg: Config | None = None
 
     Returns a small summary (users, features, threshold). Raises :class:`~fraud.errors.FraudError` when the
     history is too small to fit on."""
-    from fraud.context import ScanContext
     from fraud.detectors import fit_model
     from fraud.errors import ModelError
-    from fraud.pipeline import read_inputs
+    from fraud.pipeline import context_from, read_inputs
     from fraud.registry import NotEvaluated
 
     cfg = cfg or load_config()
     loaded = read_inputs(inputs, cfg, Timer())
-    ctx = ScanContext.from_frames(cfg, **{k: v.frame.drop("_file", "_row") for k, v in loaded.items()})
+    ctx = context_from(loaded, cfg)
     try:
         model = fit_model(ctx)
     except NotEvaluated as e:
