@@ -40,6 +40,7 @@ class LoadedInput:
     files: list[str] = field(default_factory=list)
     rows_read: int = 0
     extra_columns: list[str] = field(default_factory=list)
+    used: int | None = None  # rows used when ``frame`` does not hold them all (a partitioned scan)
 
     @property
     def rows_rejected(self) -> int:
@@ -47,7 +48,7 @@ class LoadedInput:
 
     @property
     def rows_used(self) -> int:
-        return self.frame.height
+        return self.frame.height if self.used is None else self.used
 
 
 def file_format(path: str | Path) -> str:
@@ -144,19 +145,24 @@ def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:
     return df
 
 
-def _apply_mapping(df: pl.DataFrame, schema: InputSchema, cfg: Config, path: Path) -> pl.DataFrame:
+def _apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Config, path: Path):
+    """Rename mapped and loosely written header names onto the canonical columns (eager or lazy frame);
+    a missing required column is an :class:`InputError` naming the file."""
+    names = df.collect_schema().names()
     rename = {}
     for canon, src in cfg.columns.items():
-        if canon in schema.columns and src in df.columns and src != canon:
+        if canon in schema.columns and src in names and src != canon:
             rename[src] = canon
     if rename:
-        df = df.drop([c for c in rename.values() if c in df.columns and c not in rename]).rename(rename)
+        df = df.drop([c for c in rename.values() if c in names and c not in rename]).rename(rename)
+        names = df.collect_schema().names()
     # Tolerate surrounding spaces and case in header names.
-    norm = {c: c.strip().lower() for c in df.columns if c.strip().lower() in schema.columns and c not in schema.columns}
+    norm = {c: c.strip().lower() for c in names if c.strip().lower() in schema.columns and c not in schema.columns}
     if norm:
         df = df.rename(norm)
+        names = df.collect_schema().names()
     for col in schema.required:
-        if col not in df.columns:
+        if col not in names:
             mapped = cfg.columns.get(col)
             hint = f" (mapped from {mapped!r})" if mapped else ""
             raise InputError(f"{path}: missing required column {col!r}{hint}")
@@ -252,7 +258,9 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
     Values are parsed once; timestamps in other notations than the common ISO form, and the reason strings,
     are computed only for the rows that need them."""
     values, checks, slow_ts = _parse(raw, schema, tz)
-    df = raw.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64), *values)
+    cols = [c for c in raw.columns if c != "_row"]  # a partitioned scan brings each row's number along
+    df = raw if "_row" in raw.columns else raw.with_row_index("_row", offset=1)
+    df = df.with_columns(pl.col("_row").cast(pl.Int64), *values)
     for col in slow_ts:
         need = df.filter(_vref(col).is_null() & _present(raw, col))
         if need.height:
@@ -269,7 +277,7 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
     bad = bad_rows.select(
         pl.lit(kind).alias("input"), pl.lit(str(path)).alias("file"), pl.col("_row").alias("row"),
         reason.alias("reason"),
-        pl.struct(pl.col(raw.columns).cast(pl.String)).struct.json_encode().str.slice(0, RAW_PREVIEW_CHARS)
+        pl.struct(pl.col(cols).cast(pl.String)).struct.json_encode().str.slice(0, RAW_PREVIEW_CHARS)
         .alias("raw"))
     return good, bad
 

@@ -16,8 +16,8 @@ from fraud.context import ScanContext
 from fraud.decisions import load_decisions
 from fraud.errors import InputError
 from fraud.findings import empty_findings, finalize
-from fraud.inputs import REJECTED_COLUMNS, LoadedInput, find_inputs, read_input
-from fraud.registry import PROFILE_PARTS, NotEvaluated, all_checks
+from fraud.inputs import REJECTED_COLUMNS, LoadedInput, find_inputs, read_input, resolve_paths
+from fraud.registry import KEYS, PROFILE_PARTS, REGISTRY, NotEvaluated, all_checks
 from fraud.schema import PROFILES_SCHEMA, SEVERITY_ORDER
 from fraud.scoring import score_users
 
@@ -52,6 +52,13 @@ class ScanResult:
     summary: dict[str, Any]
     context: ScanContext | None = None
     loaded: dict[str, LoadedInput] = field(default_factory=dict)
+    work: Any = None  # a partitioned scan's working files (the context reads them); removed by close()
+
+    def close(self) -> None:
+        """Remove a partitioned scan's working files (the context cannot be read after this)."""
+        if self.work is not None:
+            self.work.cleanup()
+            self.work = None
 
 
 class Timer:
@@ -73,13 +80,16 @@ class Timer:
         return _T()
 
 
-def run_checks(ctx: ScanContext, timer: Timer | None = None,
-               progress: Progress | None = None) -> tuple[pl.DataFrame, dict[str, dict[str, Any]]]:
-    """Run every enabled registered check on the context; findings (finalised) and a status per check."""
+def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer | None = None,
+                   progress: Progress | None = None) -> tuple[dict[str, pl.DataFrame], dict[str, dict[str, Any]]]:
+    """Run every enabled registered check whose key is in ``keys``: raw findings per check name (before the
+    post-steps and finalisation) and a status per check (``ok``, ``disabled`` or ``not evaluated``)."""
     timer = timer or Timer()
     status: dict[str, dict[str, Any]] = {}
     by_family: dict[str, list[tuple[str, pl.LazyFrame]]] = {}
     for check in all_checks():
+        if check.key not in keys:
+            continue
         enabled = [r for r in check.rules if ctx.cfg.rule(r).enabled]
         if not enabled:
             status[check.name] = {"status": "disabled"}
@@ -95,7 +105,7 @@ def run_checks(ctx: ScanContext, timer: Timer | None = None,
             status[check.name] = {"status": "not evaluated", "reason": str(e)}
             continue
         by_family.setdefault(check.family, []).append((check.name, lf.filter(pl.col("rule").is_in(enabled))))
-    parts = [empty_findings().collect()]
+    out: dict[str, pl.DataFrame] = {}
     for family in ("fingerprint", "geo", "behavior"):
         items = by_family.get(family, [])
         if not items:
@@ -106,9 +116,30 @@ def run_checks(ctx: ScanContext, timer: Timer | None = None,
             frames = pl.collect_all([lf for _, lf in items])
         for (name, _), df in zip(items, frames):
             status[name] = {"status": "ok", "findings": df.height}
-            parts.append(df)
+            out[name] = df
+    return out, status
+
+
+def finish_findings(raw: dict[str, pl.DataFrame], cfg: Config, status: dict[str, dict[str, Any]],
+                    timer: Timer | None = None) -> pl.DataFrame:
+    """Apply each check's post-step to its raw findings, then finalise all of them (ids, order, family)."""
+    timer = timer or Timer()
     with timer("findings"):
-        findings = finalize(pl.concat(parts, how="vertical_relaxed"), ctx.cfg)
+        parts = [empty_findings().collect()]
+        for name, df in sorted(raw.items()):
+            post = REGISTRY[name].post
+            if post is not None:
+                df = post(df, cfg)
+                status[name]["findings"] = df.height
+            parts.append(df)
+        return finalize(pl.concat(parts, how="vertical_relaxed"), cfg)
+
+
+def run_checks(ctx: ScanContext, timer: Timer | None = None,
+               progress: Progress | None = None) -> tuple[pl.DataFrame, dict[str, dict[str, Any]]]:
+    """Run every enabled registered check on the context; findings (finalised) and a status per check."""
+    raw, status = collect_checks(ctx, KEYS, timer, progress)
+    findings = finish_findings(raw, ctx.cfg, status, timer)
     for name, extra in ctx.notes.items():
         status.setdefault(name, {}).update(extra)
     return findings, status
@@ -180,13 +211,47 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
     }
 
 
+def score_stage(findings: pl.DataFrame, users: pl.DataFrame, scores_in: pl.DataFrame | None, cfg: Config,
+                decisions: pl.DataFrame | None, composite: bool, timer: Timer) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Scores of every user (and the findings with their counted points); see :func:`fraud.scoring.score_users`
+    and, with ``composite``, :func:`fraud.composite.composite_scores`."""
+    with timer("score"):
+        scores_in = scores_in if scores_in is not None else pl.DataFrame(schema={"user_id": pl.String,
+                                                                                 "score": pl.Int64})
+        scores, findings = score_users(findings, users, scores_in, cfg, decisions)
+        if composite:
+            if not scores_in.select(pl.all_horizontal(pl.col(d).is_not_null() for d in DIMENSIONS).any()).item():
+                raise InputError("--composite needs a scores input with the columns payment, social, consumption, "
+                                 "location, device, complaints")
+            scores = composite_scores(scores, findings, scores_in, cfg)
+    return scores, findings
+
+
+def all_rejected(parts: list[pl.DataFrame], dec_loaded: LoadedInput | None,
+                 dec_bad: pl.DataFrame | None) -> pl.DataFrame:
+    """Rejected rows of the inputs (in input order) followed by those of the decisions file."""
+    return pl.concat([pl.DataFrame(schema=REJECTED_COLUMNS), *parts]
+                     + ([dec_loaded.rejected, dec_bad] if dec_loaded is not None else []), how="vertical_relaxed")
+
+
 def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
-         progress: Progress | None = None, composite: bool = False) -> ScanResult:
+         progress: Progress | None = None, composite: bool = False, shards: int | str = "auto",
+         memory_gb: float | None = None, work_dir: str | Path | None = None) -> ScanResult:
     """Read the inputs, run every check, score the users and build profiles and the summary (no writing).
 
     ``composite``: recompute scores from the six dimension sub-scores where the scores input carries them
-    (see :mod:`fraud.composite`)."""
+    (see :mod:`fraud.composite`). ``shards``: ``auto`` scans in memory when the inputs fit ``memory_gb``
+    (default :func:`fraud.spool.default_memory_gb`) and in slices otherwise (:mod:`fraud.shards`, working
+    files under ``work_dir``); a number forces that many slices (1 = in memory)."""
     cfg = cfg or load_config()
+    if inputs.logins is None:
+        raise InputError("no logins input given (use --logins FILE or a folder holding logins.*)")
+    n = resolve_shards(inputs, shards, memory_gb)
+    if n > 1:
+        from fraud.shards import scan_partitioned
+
+        return scan_partitioned(inputs, cfg, n, model=model, progress=progress, composite=composite,
+                                work_dir=work_dir, memory_gb=memory_gb)
     timer = Timer()
     t0 = time.perf_counter()
     if progress:
@@ -200,23 +265,41 @@ def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
     findings, status = run_checks(ctx, timer, progress)
     if progress:
         progress("score")
-    with timer("score"):
-        users = ctx.users().collect()
-        scores_in = (loaded["scores"].frame if "scores" in loaded
-                     else pl.DataFrame(schema={"user_id": pl.String, "score": pl.Int64}))
-        scores, findings = score_users(findings, users, scores_in, cfg, dec)
-        if composite:
-            if not scores_in.select(pl.all_horizontal(pl.col(d).is_not_null() for d in DIMENSIONS).any()).item():
-                raise InputError("--composite needs a scores input with the columns payment, social, consumption, "
-                                 "location, device, complaints")
-            scores = composite_scores(scores, findings, scores_in, cfg)
+    users = ctx.users().collect()
+    scores, findings = score_stage(findings, users, loaded["scores"].frame if "scores" in loaded else None, cfg,
+                                   dec, composite, timer)
     with timer("profiles"):
         profiles = build_profiles(ctx, users)
-    rejected = pl.concat([pl.DataFrame(schema=REJECTED_COLUMNS)]
-                         + [li.rejected for li in loaded.values()]
-                         + ([dec_loaded.rejected, dec_bad] if dec_loaded is not None else []), how="vertical_relaxed")
+    rejected = all_rejected([li.rejected for li in loaded.values()], dec_loaded, dec_bad)
     timer.stages["total"] = round(time.perf_counter() - t0, 4)
     summary = summarize(loaded, findings, scores, status, timer, cfg, rejected, dec_loaded)
+    summary["shards"] = 1
     return ScanResult(findings=findings, scores=scores, profiles=profiles, rejected=rejected, summary=summary,
                       context=ctx, loaded=loaded)
 
+
+def input_files(inputs: ScanInputs) -> dict[str, list[Path]]:
+    """The files of each given input kind, in reading order."""
+    out = {}
+    for kind in INPUT_KINDS:
+        spec = getattr(inputs, kind)
+        if spec is not None:
+            specs = spec if isinstance(spec, list) else [spec]
+            out[kind] = [p for sp in specs for p in resolve_paths(sp)]
+    return out
+
+
+def resolve_shards(inputs: ScanInputs, shards: int | str, memory_gb: float | None) -> int:
+    """The number of slices: ``auto`` sizes them from the input rows and the memory budget."""
+    from fraud.spool import choose_shards, estimate_rows
+
+    if shards == "auto":
+        files = [p for ps in input_files(inputs).values() for p in ps]
+        return choose_shards(estimate_rows(files), memory_gb)
+    try:
+        n = int(shards)
+    except (TypeError, ValueError):
+        raise InputError(f"--shards must be a whole number or auto, not {shards!r}") from None
+    if not 1 <= n <= 4096:
+        raise InputError(f"--shards must be between 1 and 4096, not {n}")
+    return n

@@ -20,13 +20,24 @@ class NotEvaluated(Exception):  # noqa: N818 - a status, not a failure
 
 @dataclass(frozen=True)
 class Check:
-    """A registered check: its name, the rule ids it emits, its family and the inputs it needs."""
+    """A registered check: its name, the rule ids it emits, its family, the inputs it needs, and its key.
+
+    ``key`` says which rows a check must see together, so a partitioned scan (:mod:`fraud.shards`) can run it
+    on one slice of the data at a time: ``user`` (all rows of a user), ``device`` (all rows of a device_id,
+    plus a user's device-less rows), ``ip`` (all logins from an IP) or ``population`` (the whole batch's
+    user-level behaviour features, gathered from the user slices). ``post`` is applied to the check's findings
+    after the slices are put together (a per-user cap over devices seen in different slices, for instance).
+    ``gather(ctx) -> {cache name: frame}`` (population checks) names the per-user frames each user slice
+    contributes; their concatenation (sorted by ``user_id``) is the population check's cached input."""
 
     name: str
     rules: tuple[str, ...]
     family: str
     needs: tuple[str, ...]
     fn: Callable[..., pl.LazyFrame]
+    key: str = "user"
+    post: Callable[..., pl.DataFrame] | None = None
+    gather: Callable[..., dict[str, pl.DataFrame]] | None = None
 
 
 REGISTRY: dict[str, Check] = {}
@@ -34,12 +45,24 @@ ProfilePart = Callable[..., pl.LazyFrame]
 PROFILE_PARTS: dict[str, ProfilePart] = {}
 
 
-def register(name: str, *, rules: tuple[str, ...] | str, family: str, needs: tuple[str, ...] = ("logins",)):
-    """Decorator: add ``fn(ctx) -> LazyFrame`` of findings to the registry under ``name``."""
+KEYS = ("user", "device", "ip", "population")
+
+
+def register(name: str, *, rules: tuple[str, ...] | str, family: str, needs: tuple[str, ...] = ("logins",),
+             key: str = "user", post: Callable[..., pl.DataFrame] | None = None,
+             gather: Callable[..., dict[str, pl.DataFrame]] | None = None):
+    """Decorator: add ``fn(ctx) -> LazyFrame`` of findings to the registry under ``name``.
+
+    ``post(findings, cfg) -> findings`` runs on the check's collected findings (all slices together)."""
     rule_ids = (rules,) if isinstance(rules, str) else tuple(rules)
+    if key not in KEYS:
+        raise ValueError(f"check {name}: unknown key {key!r} (expected one of {', '.join(KEYS)})")
+    if (key == "population") != (gather is not None):
+        raise ValueError(f"check {name}: a population check (and only one) names what it gathers")
 
     def deco(fn):
-        REGISTRY[name] = Check(name=name, rules=rule_ids, family=family, needs=tuple(needs), fn=fn)
+        REGISTRY[name] = Check(name=name, rules=rule_ids, family=family, needs=tuple(needs), fn=fn, key=key,
+                               post=post, gather=gather)
         return fn
 
     return deco

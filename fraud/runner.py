@@ -13,19 +13,26 @@ from fraud.report import render_markdown, render_report, report_data
 
 def scan_to(inputs: ScanInputs, out: str | Path, cfg: Config | None = None, *, model: Any = None,
             progress: Progress | None = None, pseudonymize: str | None = None,
-            composite: bool = False) -> ScanResult:
+            composite: bool = False, shards: int | str = "auto", memory_gb: float | None = None,
+            work_dir: str | Path | None = None) -> ScanResult:
     """Scan and write every contract output into ``out``; the files replace the previous ones only once all
-    of them are written. With ``pseudonymize`` (a key), identifiers in every output are keyed tokens."""
+    of them are written. With ``pseudonymize`` (a key), identifiers in every output are keyed tokens.
+    ``shards``, ``memory_gb`` and ``work_dir``: see :func:`fraud.pipeline.scan` (a partitioned scan's working
+    files are removed once the outputs are written)."""
     cfg = cfg or load_config()
-    res = scan(inputs, cfg, model=model, progress=progress, composite=composite)
-    if pseudonymize is not None:
-        pseudonymize_result(res, pseudonymize)
-    if progress:
-        progress("write")
-    t = Timer()
-    final = prepare_out(out)
-    with staged_output(final) as out_dir:
-        _write_all(res, out_dir, inputs, cfg, t, final)
+    res = scan(inputs, cfg, model=model, progress=progress, composite=composite, shards=shards,
+               memory_gb=memory_gb, work_dir=work_dir)
+    try:
+        if pseudonymize is not None:
+            pseudonymize_result(res, pseudonymize)
+        if progress:
+            progress("write")
+        t = Timer()
+        final = prepare_out(out)
+        with staged_output(final) as out_dir:
+            _write_all(res, out_dir, inputs, cfg, t, final)
+    finally:
+        res.close()
     return res
 
 

@@ -74,6 +74,13 @@ def scan(
     pseudonymize: Annotated[str | None, typer.Option(help="replace user, device and network ids in every output "
                                                           "with keyed HMAC-SHA256 tokens", envvar="FRAUD_PSEUDO_KEY",
                                                      show_envvar=True)] = None,
+    shards: Annotated[str, typer.Option(help="scan in this many user/device/IP slices to bound memory; auto "
+                                             "slices only inputs larger than --memory-gb")] = "auto",
+    memory_gb: Annotated[float | None, typer.Option("--memory-gb", help="memory budget for --shards auto "
+                                                                        "(default: 6, or 40% of RAM if less)",
+                                                    min=1.5)] = None,
+    work_dir: Annotated[Path | None, typer.Option("--work-dir", help="folder for a sliced scan's working files "
+                                                                     "(default: the system temp folder)")] = None,
 ) -> None:
     """Scan inputs and write findings, scores, profiles, summary.json, rejected.csv and report.html."""
     from fraud.pipeline import ScanInputs
@@ -89,7 +96,7 @@ def scan(
         prog, cb = _progress()
         with prog:
             res = scan_to(inputs, out, cfg, model=behaviour_model, progress=cb, pseudonymize=pseudonymize,
-                          composite=composite)
+                          composite=composite, shards=shards, memory_gb=memory_gb, work_dir=work_dir)
     except FraudError as e:
         raise fail(e) from None
     _print_summary(res.summary, out)

@@ -57,7 +57,13 @@ def score_users(ctx: ScanContext) -> tuple[pl.DataFrame, BehaviorModel, str]:
     return model.score(frame, top_n=top_n), model, "given model"
 
 
-@register("behavior.outlier", rules="behavior.outlier", family="behavior", needs=("logins",))
+def gather_features(ctx: ScanContext) -> dict[str, pl.DataFrame]:
+    """What one user slice of a partitioned scan contributes to the population fit: its user-level features."""
+    return {"behavior.user_features": user_features(ctx)}
+
+
+@register("behavior.outlier", rules="behavior.outlier", family="behavior", needs=("logins",), key="population",
+          gather=gather_features)
 def outlier(ctx: ScanContext) -> pl.LazyFrame:
     """Flags users whose combined ensemble score exceeds the model's fit-time threshold; evidence gives the
     score, the threshold, each detector's standardised score and the top features (value vs fit median)."""

@@ -93,7 +93,7 @@ def password_churn(ctx: ScanContext) -> pl.LazyFrame:
     )
 
 
-@register("ip.spray", rules="ip.spray", family="fingerprint")
+@register("ip.spray", rules="ip.spray", family="fingerprint", key="ip")
 def ip_spray(ctx: ScanContext) -> pl.LazyFrame:
     """Flags an IP whose failed logins hit ``min_accounts``+ distinct accounts within a rolling
     ``window_minutes``-minute window ``(t - window, t]``. One IP-only finding (null user_id, the rule's points,

@@ -54,10 +54,19 @@ def stable_main(ctx: ScanContext) -> pl.LazyFrame:
     )
 
 
-@register("device.lock_enabled", rules="device.lock_enabled", family="fingerprint", needs=("devices",))
+def cap_locked_devices(findings: pl.DataFrame, cfg) -> pl.DataFrame:
+    """Keep at most ``max_per_user`` lock bonuses per user, the earliest locked devices first (ties by
+    device_id). Runs on the collected findings, so a user's devices may come from different device slices."""
+    keep = int(cfg.rule("device.lock_enabled")["max_per_user"])
+    return (findings.sort("user_id", "first_ts", "device_id", nulls_last=True)
+            .filter(pl.int_range(pl.len()).over("user_id") < keep))
+
+
+@register("device.lock_enabled", rules="device.lock_enabled", family="fingerprint", needs=("devices",),
+          key="device", post=cap_locked_devices)
 def lock_enabled(ctx: ScanContext) -> pl.LazyFrame:
     """Bonus per device whose latest snapshot with a ``device_lock`` value says the lock is on, for every
-    account of the device; at most ``max_per_user`` devices per user (earliest locked first)."""
+    account of the device; :func:`cap_locked_devices` then keeps at most ``max_per_user`` devices per user."""
     rule = ctx.cfg.rule("device.lock_enabled")
     snap = ctx.devices.filter(pl.col("device_lock").is_not_null() & pl.col("device_id").is_not_null())
     if snap.select(pl.len()).collect().item() == 0:
@@ -66,13 +75,10 @@ def lock_enabled(ctx: ScanContext) -> pl.LazyFrame:
         pl.col("device_lock").last().alias("locked"),
         pl.col("ts").filter(pl.col("device_lock")).min().alias("first_ts"), pl.col("ts").max().alias("last_ts"),
         pl.col("device_lock").sum().alias("locked_snapshots"))
-    per = (dev.filter("locked").join(device_users(ctx), on="device_id", how="inner")
-           .sort("user_id", "first_ts", "device_id")
-           .with_columns(pl.int_range(1, pl.len() + 1).over("user_id").alias("rank"))
-           .filter(pl.col("rank") <= int(rule["max_per_user"])))
+    per = dev.filter("locked").join(device_users(ctx), on="device_id", how="inner")
     return emit(
         per, rule, device_id="device_id",
         evidence={"device_id": "device_id", "locked_since": iso("first_ts"), "last_snapshot": iso("last_ts"),
-                  "locked_snapshots": "locked_snapshots", "rank": "rank", "max_per_user": int(rule["max_per_user"])},
+                  "locked_snapshots": "locked_snapshots", "max_per_user": int(rule["max_per_user"])},
         summary=fmt("Device lock enabled on device {}", pl.col("device_id")),
     )

@@ -33,7 +33,7 @@ def _kind(family: pl.Expr) -> pl.Expr:
             .when(family.is_in(PC_FAMILIES)).then(pl.lit("pc")).otherwise(pl.lit(None, pl.String)))
 
 
-@register("device.id_conflict", rules="device.id_conflict", family="fingerprint", needs=("devices",))
+@register("device.id_conflict", rules="device.id_conflict", family="fingerprint", needs=("devices",), key="device")
 def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
     """One finding per user and device whose snapshots carry more than one distinct imei, mac or hw_uuid, or
     more than one OS family (Android and HarmonyOS count as one family)."""
@@ -64,7 +64,8 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
     )
 
 
-@register("device.ua_mismatch", rules="device.ua_mismatch", family="fingerprint", needs=("logins", "devices"))
+@register("device.ua_mismatch", rules="device.ua_mismatch", family="fingerprint", needs=("logins", "devices"),
+          key="device")
 def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
     """One finding per user and device whose events carry user agents with an OS family or device type (mobile
     vs pc) that none of the device's snapshots reports. An iPad snapshot accepts a Mac user agent (iPadOS

@@ -59,7 +59,7 @@ def device_use(ctx: ScanContext) -> pl.LazyFrame:
     return pl.concat([ev, snap]).drop_nulls()
 
 
-@register("device.shared", rules="device.shared", family="fingerprint")
+@register("device.shared", rules="device.shared", family="fingerprint", key="device")
 def shared(ctx: ScanContext) -> pl.LazyFrame:
     """Flags every account of a device used by more than ``max_accounts`` distinct accounts within some rolling
     ``window_days``-day window. One finding per account and episode; the evidence window ends at the first use

@@ -47,7 +47,7 @@ def emulator_signals(ctx: ScanContext) -> pl.LazyFrame:
     return pl.concat([flag, model, ua])
 
 
-@register("device.emulator", rules="device.emulator", family="fingerprint")
+@register("device.emulator", rules="device.emulator", family="fingerprint", key="device")
 def emulator(ctx: ScanContext) -> pl.LazyFrame:
     """One finding per user and device with an emulator signal. Points scale by strength inside the rule's
     ``points_min``..``points_max`` band: reported flag *and* a signature -> ``points_max``, one kind of
@@ -76,7 +76,7 @@ def emulator(ctx: ScanContext) -> pl.LazyFrame:
     )
 
 
-@register("device.rooted", rules="device.rooted", family="fingerprint", needs=("devices",))
+@register("device.rooted", rules="device.rooted", family="fingerprint", needs=("devices",), key="device")
 def rooted(ctx: ScanContext) -> pl.LazyFrame:
     """One finding per user and device whose snapshots report root/jailbreak (``is_rooted``) or a hook
     framework (``has_hook``)."""

@@ -5,7 +5,10 @@ import json
 
 import polars as pl
 
+from fraud.registry import REGISTRY, load_all
 from tests.conftest import at, make_ctx
+
+load_all()
 
 UA = {
     "android": "Mozilla/5.0 (Linux; Android 13; SM-S911B) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -26,8 +29,13 @@ UA = {
 
 
 def run(check, **frames) -> pl.DataFrame:
-    """Run one check on inline frames; findings sorted deterministically."""
-    return check(make_ctx(**frames)).collect().sort("user_id", "rule", "first_ts", "device_id", "ip",
+    """Run one check on inline frames (and its registered post-step); findings sorted deterministically."""
+    ctx = make_ctx(**frames)
+    df = check(ctx).collect()
+    entry = next((c for c in REGISTRY.values() if c.fn is check), None)
+    if entry is not None and entry.post is not None:
+        df = entry.post(df, ctx.cfg)
+    return df.sort("user_id", "rule", "first_ts", "device_id", "ip",
                                                      nulls_last=True)
 
 

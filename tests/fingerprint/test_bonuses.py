@@ -43,7 +43,7 @@ def test_lock_enabled_per_device_at_most_three():
     df = run(lock_enabled, devices=devices)
     assert df["device_id"].to_list() == ["a", "b", "c"] and set(df["points"]) == {5}
     assert ev(df, 0) == {"device_id": "a", "locked_since": iso(0), "last_snapshot": iso(0), "locked_snapshots": 1,
-                         "rank": 1, "max_per_user": 3}
+                         "max_per_user": 3}
 
 
 def test_lock_enabled_quiet_when_unlocked_since():

@@ -1,0 +1,251 @@
+"""Partitioned scans: inputs larger than memory are scanned one slice at a time, with the same outputs as a
+scan that holds everything in memory (:func:`fraud.pipeline.scan`).
+
+1. **Spool** – each input file is streamed once into Parquet slices by ``hash(user_id) % shards``
+   (:mod:`fraud.spool`), each row keeping its 1-based row number.
+2. **Parse** – slice by slice, rows are parsed and validated as in :mod:`fraud.inputs` (rejected rows are set
+   aside exactly once) and the typed rows are stored three ways: by user slice, by device slice
+   (``hash(device_id)``, device-less rows with their user) and, for logins, by IP slice.
+3. **Checks** – each registered check runs where its key (:class:`fraud.registry.Check`) gives it every row
+   it needs: ``user`` checks and the profiles on the user slices, ``device`` checks on the device slices
+   (logins and snapshots), ``ip`` checks on the IP slices (logins), and ``population`` checks once on what
+   the user slices gathered. User agents are parsed once over all slices.
+4. **Finish** – the checks' post-steps, finding ids, scores, profiles, rejected rows and counts, in the same
+   order as an in-memory scan.
+
+Peak memory is about one slice's working set plus the findings, scores and profiles of the whole batch.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from fraud.config import Config
+from fraud.context import ScanContext
+from fraud.decisions import load_decisions
+from fraud.fingerprint.useragent import agent_table
+from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split
+from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
+                            collect_checks, finish_findings, input_files, score_stage, summarize)
+from fraud.registry import all_checks
+from fraud.schema import INPUT_SCHEMAS
+from fraud.spool import SHARD, SpooledFile, device_key, read_parts, shard_of, spool_file
+
+DEVICE_KINDS = ("logins", "devices")
+MAX_NOTES = ("exclusion_passes",)  # per-slice notes combined by max instead of sum
+
+
+def _merge_status(acc: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> None:
+    """A check is ``ok`` when it evaluated on any slice (its findings add up); else the first reason stays."""
+    for name, st in new.items():
+        cur = acc.get(name)
+        if cur is None or (st["status"] == "ok" and cur["status"] != "ok"):
+            acc[name] = dict(st)
+        elif st["status"] == "ok":
+            cur["findings"] += st["findings"]
+
+
+def _merge_notes(acc: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> None:
+    for name, notes in new.items():
+        cur = acc.setdefault(name, {})
+        for k, v in notes.items():
+            if k not in cur:
+                cur[k] = v
+            elif isinstance(v, bool):
+                cur[k] = cur[k] and v
+            elif isinstance(v, (int, float)) and isinstance(cur[k], (int, float)):
+                cur[k] = max(cur[k], v) if k in MAX_NOTES else cur[k] + v
+
+
+class _Work:
+    """The working folders of one partitioned scan."""
+
+    def __init__(self, root: Path, shards: int) -> None:
+        self.root, self.shards = root, shards
+        (root / "tmp").mkdir(parents=True)
+
+    def raw(self, kind: str, fi: int) -> Path:
+        return self.root / "raw" / kind / str(fi)
+
+    def user(self, kind: str, s: int) -> Path:
+        return self.root / "user" / kind / f"{s:05d}.parquet"
+
+    def by(self, key: str, kind: str, part: int, s: int) -> Path:
+        return self.root / key / kind / f"{part:05d}" / f"{s:05d}.parquet"
+
+    def write(self, df: pl.DataFrame, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        df.write_parquet(path, compression="lz4")
+
+    def split_write(self, df: pl.DataFrame, key_name: str, key: pl.Expr, kind: str, s: int) -> None:
+        """Store ``df``'s rows by the slice of ``key``."""
+        keyed = df.with_columns(shard_of(key, self.shards).alias(SHARD))
+        for (part,), rows in keyed.partition_by(SHARD, as_dict=True, include_key=False).items():
+            self.write(rows, self.by(key_name, kind, part, s))
+
+    def scan_user(self, kind: str) -> pl.LazyFrame:
+        return pl.scan_parquet(sorted((self.root / "user" / kind).glob("*.parquet"))).drop("_fi", "_row")
+
+
+def _stored_schema(kind: str) -> dict[str, pl.DataType]:
+    return {**INPUT_SCHEMAS[kind].polars_schema(), "_row": pl.Int64, "_fi": pl.Int32}
+
+
+def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[SpooledFile]], cfg: Config
+                  ) -> tuple[list[pl.DataFrame], dict[str, int]]:
+    """Parse every raw slice; store the typed rows by user, device and IP slice. Returns the rejected rows
+    (with ``_k``/``_fi`` for input order) and the rows used per kind."""
+    rejects, used = [], dict.fromkeys(kinds, 0)
+    for s in range(work.shards):
+        for k in kinds:
+            goods = []
+            for fi, sf in enumerate(spooled[k]):
+                parts = sorted((work.raw(k, fi) / f"{SHARD}={s}").glob("*.parquet"))
+                if sf.blank or not parts:
+                    continue
+                good, bad = _split(pl.read_parquet(parts), INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k)
+                goods.append(good.drop("_file").with_columns(pl.lit(fi, pl.Int32).alias("_fi")))
+                if bad.height:
+                    rejects.append(bad.with_columns(pl.lit(INPUT_KINDS.index(k)).alias("_k"),
+                                                    pl.lit(fi).alias("_fi")))
+            frame = pl.concat([pl.DataFrame(schema=_stored_schema(k)), *goods], how="vertical_relaxed")
+            used[k] += frame.height
+            work.write(frame, work.user(k, s))
+            if k in DEVICE_KINDS:
+                work.split_write(frame, "device", device_key(), k, s)
+            if k == "logins":
+                work.split_write(frame, "ip", pl.col("ip"), k, s)
+    return rejects, used
+
+
+def _context(cfg: Config, model: Any, given: list[str], frames: dict[str, pl.DataFrame | pl.LazyFrame],
+             agents: pl.DataFrame | None) -> ScanContext:
+    ctx = ScanContext.from_frames(cfg, model=model, **frames)
+    ctx.given = set(given)
+    if agents is not None:
+        ctx.provide("fingerprint.agents", agents)
+    return ctx
+
+
+def _agents(work: _Work, cfg: Config, notes: dict[str, Any]) -> pl.DataFrame:
+    """The parsed user-agent table over every slice (distinct agents found with the streaming engine)."""
+    distinct = work.scan_user("logins").select(pl.col("user_agent").drop_nulls().unique()).collect(
+        engine="streaming")
+    ctx = ScanContext.from_frames(cfg, logins=distinct)
+    table = agent_table(ctx)
+    _merge_notes(notes, ctx.notes)
+    return table
+
+
+def scan_partitioned(inputs: ScanInputs, cfg: Config, shards: int, *, model: Any = None,
+                     progress: Progress | None = None, composite: bool = False, work_dir: str | Path | None = None,
+                     memory_gb: float | None = None) -> ScanResult:
+    """:func:`fraud.pipeline.scan` in ``shards`` slices (see the module doc); same outputs, bounded memory.
+    The result's context reads the working files, which ``result.close()`` removes."""
+    timer, t0 = Timer(), time.perf_counter()
+    tmp = tempfile.TemporaryDirectory(prefix="fraud-scan-", dir=work_dir)
+    try:
+        work = _Work(Path(tmp.name), shards)
+        files = input_files(inputs)
+        kinds = list(files)
+        if progress:
+            progress("spool")
+        with timer("spool"):
+            spooled = {k: [spool_file(k, p, cfg, work.raw(k, fi), work.root / "tmp", shards)
+                           for fi, p in enumerate(ps)] for k, ps in files.items()}
+        if progress:
+            progress("read")
+        with timer("read"):
+            rejects, used = _parse_slices(work, kinds, spooled, cfg)
+            dec, dec_bad, dec_loaded = (load_decisions(inputs.decisions, cfg) if inputs.decisions is not None
+                                        else (None, None, None))
+        res = _run_slices(work, kinds, cfg, model, timer, progress)
+        findings, status, notes, users, profiles, scores_in = res
+        if progress:
+            progress("score")
+        scores, findings = score_stage(findings, users, scores_in, cfg, dec, composite, timer)
+        rejected_in = (pl.concat(rejects).sort("_k", "_fi", "row").drop("_k", "_fi") if rejects else None)
+        loaded = {k: LoadedInput(kind=k, frame=pl.DataFrame(schema=INPUT_SCHEMAS[k].polars_schema()),
+                                 rejected=(rejected_in.filter(pl.col("input") == k) if rejected_in is not None
+                                           else pl.DataFrame(schema=REJECTED_COLUMNS)),
+                                 files=[sf.path for sf in spooled[k]],
+                                 rows_read=sum(sf.rows_read for sf in spooled[k]),
+                                 extra_columns=sorted({c for sf in spooled[k] for c in sf.extra_columns}),
+                                 used=used[k]) for k in kinds}
+        rejected = all_rejected([rejected_in] if rejected_in is not None else [], dec_loaded, dec_bad)
+        for name, extra in notes.items():
+            status.setdefault(name, {}).update(extra)
+        timer.stages["total"] = round(time.perf_counter() - t0, 4)
+        summary = summarize(loaded, findings, scores, status, timer, cfg, rejected, dec_loaded)
+        summary["shards"] = shards
+        ctx = _context(cfg, model, kinds, {k: work.scan_user(k) for k in kinds}, None)
+        return ScanResult(findings=findings, scores=scores, profiles=profiles, rejected=rejected, summary=summary,
+                          context=ctx, loaded=loaded, work=tmp)
+    except BaseException:
+        tmp.cleanup()
+        raise
+
+
+def _run_slices(work: _Work, kinds: list[str], cfg: Config, model: Any, timer: Timer,
+                progress: Progress | None):
+    """Run every check on its slices; (findings, status, notes, users, profiles, scores input)."""
+    notes: dict[str, Any] = {}
+    status: dict[str, dict[str, Any]] = {}
+    raw: dict[str, list[pl.DataFrame]] = {}
+    with timer("fingerprint"):
+        agents = _agents(work, cfg, notes) if "logins" in kinds else None
+    population = [c for c in all_checks() if c.key == "population" and all(n in kinds for n in c.needs)
+                  and any(cfg.rule(r).enabled for r in c.rules)]
+    gathered: dict[str, list[pl.DataFrame]] = {}
+    users, profiles, scores_parts = [], [], []
+
+    def run(ctx: ScanContext, key: str) -> None:
+        found, st = collect_checks(ctx, (key,), timer)
+        for name, df in found.items():
+            raw.setdefault(name, []).append(df)
+        _merge_status(status, st)
+        _merge_notes(notes, ctx.notes)
+
+    for s in range(work.shards):
+        if progress:
+            progress(f"users {s + 1}/{work.shards}")
+        frames = {k: pl.read_parquet(work.user(k, s)) for k in kinds}
+        if "scores" in frames:
+            scores_parts.append(frames["scores"])
+        ctx = _context(cfg, model, kinds, {k: f.drop("_fi", "_row") for k, f in frames.items()}, agents)
+        del frames
+        run(ctx, "user")
+        with timer("profiles"):
+            u = ctx.users().collect()
+            users.append(u)
+            profiles.append(build_profiles(ctx, u))
+        with timer("behavior"):
+            for check in population:
+                for name, df in check.gather(ctx).items():
+                    gathered.setdefault(name, []).append(df)
+        del ctx
+    for key, kinds_of_key in (("device", DEVICE_KINDS), ("ip", ("logins",))):
+        for part in range(work.shards):
+            if progress:
+                progress(f"{key}s {part + 1}/{work.shards}")
+            frames = {k: read_parts(list((work.root / key / k / f"{part:05d}").glob("*.parquet")),
+                                    _stored_schema(k)).drop("_fi", "_row") for k in kinds_of_key if k in kinds}
+            run(_context(cfg, model, kinds, frames, agents), key)
+    if population:
+        ctx = _context(cfg, model, kinds, {}, agents)
+        for name, parts in gathered.items():
+            ctx.provide(name, pl.concat(parts).sort("user_id"))
+        run(ctx, "population")
+    findings = finish_findings({n: pl.concat(p, how="vertical_relaxed") for n, p in raw.items()}, cfg, status,
+                               timer)
+    with timer("profiles"):
+        all_users = pl.concat(users).unique().sort("user_id")
+        all_profiles = pl.concat(profiles).sort("user_id")
+    scores_in = None
+    if scores_parts:
+        scores_in = pl.concat(scores_parts).sort("_fi", "_row").drop("_fi", "_row")
+    return findings, status, notes, all_users, all_profiles, scores_in

@@ -1,0 +1,173 @@
+"""Sizing and spooling for partitioned scans (:mod:`fraud.shards`): how many slices a memory budget needs,
+and streaming each input file once into Parquet slices by ``hash(user_id) % shards``.
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from fraud.config import Config
+from fraud.errors import InputError
+from fraud.inputs import _apply_mapping, _read_raw, _sniff_separator, file_format
+from fraud.schema import INPUT_SCHEMAS
+
+SHARD = "_shard"
+HASH_SEED = 20_261_122
+BYTES_PER_ROW = 1100  # measured peak RSS per input row of an in-memory scan (bench/run.py, README)
+FIXED_GB = 1.0  # interpreter, libraries and per-scan tables that do not shrink with the slices
+
+
+def shard_of(e: pl.Expr, shards: int) -> pl.Expr:
+    """The slice (0 .. shards-1) of a key expression: a seeded hash of its text, modulo ``shards``."""
+    return (e.cast(pl.String).hash(seed=HASH_SEED) % shards).cast(pl.Int32)
+
+
+def _user_key(names: list[str]) -> pl.Expr:
+    # The raw text, trimmed as the parser trims it, so " u1" and "u1" land in the same slice.
+    return pl.col("user_id").cast(pl.String).str.strip_chars() if "user_id" in names else pl.lit(None, pl.String)
+
+
+def device_key() -> pl.Expr:
+    # Device-less rows stay with their user (the emulator check reads a user's device-less agents together).
+    return pl.coalesce(pl.col("device_id"), pl.lit("\x00") + pl.col("user_id").cast(pl.String))
+
+
+# --------------------------------------------------------------------------------------------- sizing
+
+
+def estimate_rows(paths: list[Path]) -> int:
+    """Rows in the input files: exact for Parquet (metadata), estimated for text files from the line length of
+    their first MiB and their (uncompressed) size."""
+    total = 0
+    for p in paths:
+        if file_format(p) == "parquet":
+            try:
+                total += pl.scan_parquet(p).select(pl.len()).collect().item()
+            except Exception:  # noqa: BLE001 - unreadable files are reported by the scan itself
+                pass
+            continue
+        size = p.stat().st_size
+        opener = gzip.open if p.name.lower().endswith(".gz") else open
+        try:
+            with opener(p, "rb") as fh:
+                head = fh.read(1 << 20)
+            if p.name.lower().endswith(".gz"):
+                with open(p, "rb") as fh:  # ISIZE: the uncompressed size modulo 2**32
+                    fh.seek(-4, os.SEEK_END)
+                    isize = int.from_bytes(fh.read(4), "little")
+                size = max(isize, size * 4)
+        except (OSError, EOFError, gzip.BadGzipFile):
+            continue
+        lines = max(head.count(b"\n"), 1)
+        total += int(size * lines / max(len(head), 1))
+    return total
+
+
+def default_memory_gb() -> float:
+    """The default memory budget: 6 GiB, or 40% of this machine's memory when that is less."""
+    try:
+        phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        phys = 16.0
+    return round(min(6.0, 0.4 * phys), 1)
+
+
+def choose_shards(rows: int, memory_gb: float | None = None) -> int:
+    """How many slices keep a scan of ``rows`` input rows within ``memory_gb`` (1 when it fits whole)."""
+    budget = (memory_gb or default_memory_gb()) - FIXED_GB
+    if budget <= 0:
+        raise InputError(f"a memory budget of {memory_gb} GiB leaves nothing for the data (at least "
+                         f"{FIXED_GB + 0.5} GiB)")
+    need = rows * BYTES_PER_ROW / 2**30
+    return max(1, -(-int(need * 100) // int(budget * 100)))
+
+
+# --------------------------------------------------------------------------------------------- spool
+
+
+@dataclass
+class SpooledFile:
+    path: str
+    rows_read: int = 0
+    extra_columns: list[str] = field(default_factory=list)
+    blank: bool = False
+
+
+def _is_blank(path: Path) -> bool:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            while chunk := fh.read(1 << 16):
+                if chunk.replace(b"\xef\xbb\xbf", b"").strip():
+                    return False
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise InputError(f"{path}: cannot read file ({e})") from None
+    return True
+
+
+def _raw_lazy(path: Path, tmp: Path) -> pl.LazyFrame:
+    """The file's raw rows as a lazy scan with the reading rules of :func:`fraud.inputs._read_raw`."""
+    fmt = file_format(path)
+    if fmt == "parquet":
+        return pl.scan_parquet(path)
+    if fmt == "ndjson":  # mixed-type JSON fields are read whole (see README: prefer CSV/Parquet for huge inputs)
+        return _read_raw(path).lazy()
+    src = path
+    if path.name.lower().endswith(".gz"):
+        src = tmp / f"{len(list(tmp.iterdir()))}.csv"
+        try:
+            with gzip.open(path, "rb") as fin, open(src, "wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 22)
+        except (OSError, EOFError, gzip.BadGzipFile) as e:
+            raise InputError(f"{path}: cannot read file ({e})") from None
+    with open(src, "rb") as fh:
+        head = fh.read(1 << 20)
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    return pl.scan_csv(src, infer_schema=False, encoding="utf8-lossy", truncate_ragged_lines=True,
+                       separator=_sniff_separator(head))
+
+
+def _unreadable(path: Path, e: Exception) -> InputError:
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
+    return InputError(f"{path}: cannot parse as {file_format(path)} ({msg[:200]})")
+
+
+def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards: int) -> SpooledFile:
+    """Stream one input file into ``dest/_shard=k/*.parquet`` (raw canonical columns plus ``_row``)."""
+    schema = INPUT_SCHEMAS[kind]
+    if _is_blank(path):
+        return SpooledFile(str(path), blank=True)
+    try:
+        lf = _raw_lazy(path, tmp)
+        names = lf.collect_schema().names()
+    except InputError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any reader failure is an unreadable file
+        raise _unreadable(path, e) from None
+    if not names:
+        return SpooledFile(str(path), blank=True)
+    lf = _apply_mapping(lf, schema, cfg, path)
+    names = lf.collect_schema().names()
+    extras = sorted(c for c in names if c not in schema.columns)
+    keep = [c for c in names if c in schema.columns]
+    lf = (lf.with_row_index("_row", offset=1).select(pl.col("_row").cast(pl.Int64), *keep)
+          .with_columns(shard_of(_user_key(keep), shards).alias(SHARD)))
+    try:
+        lf.sink_parquet(pl.PartitionBy(dest, key=SHARD, include_key=False), mkdir=True, compression="lz4",
+                        engine="streaming")
+    except Exception as e:  # noqa: BLE001
+        raise _unreadable(path, e) from None
+    rows = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in dest.rglob("*.parquet"))
+    return SpooledFile(str(path), rows_read=rows, extra_columns=extras)
+
+
+def read_parts(files: list[Path], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """The rows of some Parquet slice files (in file-name order), or an empty frame with ``schema``."""
+    files = sorted(files)
+    return pl.read_parquet(files) if files else pl.DataFrame(schema=schema)

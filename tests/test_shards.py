@@ -1,0 +1,122 @@
+"""Partitioned scans give the same outputs as in-memory scans: findings, scores, profiles, rejected rows and the
+summary's counts, on mixed input formats with corrupted rows and reviewer decisions, with many slices."""
+from __future__ import annotations
+
+import gzip
+import json
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+from fraud.cli.main import app
+from fraud.config import load_config
+from fraud.errors import InputError
+from fraud.fingerprint.bonuses import cap_locked_devices
+from fraud.pipeline import ScanInputs, scan
+from fraud.shards import _merge_notes, _merge_status
+from fraud.synth import generate
+from tests.test_corrupted_demo import corrupt
+
+SUMMARY_KEYS = ("inputs", "rows_read", "rows_rejected", "users", "findings", "scores")
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    """Demo data as Parquet + gzip CSV logins, NDJSON pings, BOM device CSV, corrupted rows, and decisions."""
+    d = tmp_path_factory.mktemp("mixed")
+    generate(d / "gen", users=200, seed=5)
+    logins = pl.read_csv(d / "gen" / "logins.csv")  # native types for the Parquet half
+    half = logins.height // 2
+    logins.head(half).write_parquet(d / "logins.parquet")
+    text = pl.read_csv(d / "gen" / "logins.csv", infer_schema=False).slice(half)
+    text, _ = corrupt(text, "ts", "not-a-time", 0.01, seed=1)
+    (d / "logins.csv.gz").write_bytes(gzip.compress(text.write_csv().encode()))
+    locs, _ = corrupt(pl.read_csv(d / "gen" / "locations.csv", infer_schema=False), "lat", "123.0", 0.01, seed=2)
+    locs.write_ndjson(d / "locations.jsonl")
+    dev = pl.read_csv(d / "gen" / "devices.csv", infer_schema=False)
+    (d / "devices.csv").write_bytes(b"\xef\xbb\xbf" + dev.write_csv().encode())
+    scores, _ = corrupt(pl.read_csv(d / "gen" / "scores.csv", infer_schema=False), "score", "999", 0.05, seed=3)
+    scores.write_csv(d / "scores.csv")
+    first = scan(ScanInputs.from_folder(d), load_config(), shards=1)
+    ids = first.findings.sort("finding_id")["finding_id"].to_list()
+    rows = [(ids[0], "dismiss"), (ids[5], "dismiss"), (ids[9], "confirm"), ("nope", "maybe")]
+    pl.DataFrame({"finding_id": [r[0] for r in rows], "decision": [r[1] for r in rows],
+                  "decided_at": "2024-06-01T00:00:00Z", "reviewer": "t", "note": ""}).write_csv(d / "decisions.csv")
+    return d
+
+
+def _same(a, b) -> None:
+    for name in ("findings", "scores", "profiles", "rejected"):
+        assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True)
+    for k in SUMMARY_KEYS:
+        assert a.summary[k] == b.summary[k], k
+    for name, st in a.summary["checks"].items():
+        other = b.summary["checks"][name]
+        assert st.get("status") == other.get("status") and st.get("findings") == other.get("findings"), name
+
+
+@pytest.mark.parametrize("shards", [2, 7])
+def test_sliced_scan_equals_in_memory_scan(mixed, shards):
+    one = scan(ScanInputs.from_folder(mixed), load_config(), shards=1)
+    sliced = scan(ScanInputs.from_folder(mixed), load_config(), shards=shards)
+    assert one.summary["shards"] == 1 and sliced.summary["shards"] == shards
+    assert one.rejected.height > 20 and one.findings["rule"].n_unique() >= 15
+    assert set(one.rejected["input"]) >= {"logins", "locations", "scores", "decisions"}
+    assert one.summary["scores"]["users_penalised"] > 0
+    _same(one, sliced)
+    # The sliced result's context reads the working files until close() removes them.
+    assert sliced.context.logins.select(pl.len()).collect().item() == one.summary["inputs"]["logins"]["rows_used"]
+    sliced.close()
+
+
+def test_sliced_scan_with_a_fitted_model_equals_in_memory(mixed, tmp_path):
+    from fraud.runner import fit_to, load_model
+
+    fit_to(ScanInputs.from_folder(mixed), tmp_path / "m.joblib")
+    model = load_model(tmp_path / "m.joblib")
+    _same(scan(ScanInputs.from_folder(mixed), model=model, shards=1),
+          scan(ScanInputs.from_folder(mixed), model=model, shards=4))
+
+
+def test_cli_sliced_scan_writes_outputs_and_removes_its_work_files(mixed, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    r = CliRunner().invoke(app, ["scan", str(mixed), "--out", str(tmp_path / "out"), "--shards", "3",
+                                 "--work-dir", str(work), "--pseudonymize", "k"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["shards"] == 3 and summary["pseudonymized"] is True
+    assert (tmp_path / "out" / "report.html").stat().st_size > 100_000
+    assert list(work.iterdir()) == []
+
+
+def test_bad_shards_value_is_an_input_error(mixed):
+    with pytest.raises(InputError, match="--shards must be a whole number or auto, not 'many'"):
+        scan(ScanInputs.from_folder(mixed), shards="many")
+    with pytest.raises(InputError, match="between 1 and 4096, not 0"):
+        scan(ScanInputs.from_folder(mixed), shards=0)
+
+
+def test_lock_cap_applies_across_device_slices():
+    ts = pl.datetime_range(pl.datetime(2024, 1, 1, time_zone="UTC"), pl.datetime(2024, 1, 5, time_zone="UTC"),
+                           "1d", eager=True)
+    # Findings of one user from two device slices, out of order: the three earliest locked devices stay.
+    found = pl.DataFrame({"user_id": ["u1"] * 5 + ["u2"], "device_id": ["e", "b", "a", "d", "c", "z"],
+                          "first_ts": [ts[4], ts[1], ts[0], ts[3], ts[2], ts[0]]})
+    kept = cap_locked_devices(found, load_config())
+    assert kept.select("user_id", "device_id").rows() == [("u1", "a"), ("u1", "b"), ("u1", "c"), ("u2", "z")]
+
+
+def test_status_and_notes_merge_over_slices():
+    status = {}
+    _merge_status(status, {"c": {"status": "not evaluated", "reason": "no device_lock values"}})
+    _merge_status(status, {"c": {"status": "ok", "findings": 2}})
+    _merge_status(status, {"c": {"status": "ok", "findings": 3}})
+    _merge_status(status, {"c": {"status": "not evaluated", "reason": "other"}, "d": {"status": "disabled"}})
+    assert status == {"c": {"status": "ok", "findings": 5}, "d": {"status": "disabled"}}
+    notes = {}
+    _merge_notes(notes, {"s": {"user_days": 4, "exclusion_passes": 2, "converged": True, "baseline": "mean/sd"}})
+    _merge_notes(notes, {"s": {"user_days": 6, "exclusion_passes": 3, "converged": False, "baseline": "mean/sd"}})
+    assert notes == {"s": {"user_days": 10, "exclusion_passes": 3, "converged": False, "baseline": "mean/sd"}}

@@ -1,0 +1,80 @@
+"""Sizing and spooling of partitioned scans."""
+from __future__ import annotations
+
+import gzip
+
+import polars as pl
+import pytest
+
+from fraud.config import load_config
+from fraud.errors import InputError
+from fraud.pipeline import ScanInputs, resolve_shards
+from fraud.spool import (BYTES_PER_ROW, SHARD, choose_shards, default_memory_gb, device_key, estimate_rows,
+                         shard_of, spool_file)
+
+
+def _logins(n: int) -> pl.DataFrame:
+    return pl.DataFrame({"ts": ["2024-03-01T08:00:00Z"] * n, "user_id": [f"u{i % 97}" for i in range(n)],
+                         "device_id": [f"d{i % 13}" for i in range(n)]})
+
+
+def test_estimate_rows_exact_for_parquet_close_for_text(tmp_path):
+    df = _logins(50_000)
+    df.write_parquet(tmp_path / "a.parquet")
+    df.write_csv(tmp_path / "b.csv")
+    (tmp_path / "c.csv.gz").write_bytes(gzip.compress(df.write_csv().encode()))
+    assert estimate_rows([tmp_path / "a.parquet"]) == 50_000
+    assert abs(estimate_rows([tmp_path / "b.csv"]) - 50_001) < 500  # header line counted, lines of equal length
+    assert abs(estimate_rows([tmp_path / "c.csv.gz"]) - 50_001) < 500
+
+
+def test_choose_shards_from_rows_and_budget():
+    assert choose_shards(1_000_000, 6.0) == 1
+    assert choose_shards(16_000_000, 6.0) == 4  # 16.4 GiB of working set in 5 GiB slices
+    assert choose_shards(100_000_000, 6.0) == 21
+    assert choose_shards(0, 6.0) == 1
+    assert 1.5 <= default_memory_gb() <= 6.0
+    with pytest.raises(InputError, match="memory budget of 0.5 GiB"):
+        choose_shards(10, 0.5)
+
+
+def test_auto_shards_follow_the_budget(tmp_path):
+    _logins(100_000).write_parquet(tmp_path / "logins.parquet")
+    inputs = ScanInputs(logins=tmp_path / "logins.parquet")
+    assert resolve_shards(inputs, "auto", None) == 1
+    need_gb = 100_000 * BYTES_PER_ROW / 2**30  # 0.102 GiB
+    assert resolve_shards(inputs, "auto", 1.0 + need_gb / 2.5) == 3
+    assert resolve_shards(inputs, 5, None) == 5
+
+
+def test_shard_keys_are_stable_and_keep_device_less_rows_with_their_user():
+    df = pl.DataFrame({"user_id": ["u1", "u1", "u2"], "device_id": [None, None, "d9"]})
+    a = df.select(shard_of(device_key(), 8).alias("s"))["s"].to_list()
+    b = df.select(shard_of(device_key(), 8).alias("s"))["s"].to_list()
+    assert a == b and a[0] == a[1] and all(0 <= x < 8 for x in a)
+    keys = pl.DataFrame({"k": [f"id{i}" for i in range(10_000)]}).select(shard_of(pl.col("k"), 4).alias("s"))
+    counts = keys.group_by("s").len()["len"]
+    assert counts.len() == 4 and counts.min() > 2_300  # spread evenly
+
+
+def test_spool_keeps_row_numbers_and_trimmed_user_keys_together(tmp_path):
+    (tmp_path / "logins.csv").write_text("ts,user_id,shoe\n2024-03-01T00:00:00Z,u1,1\n2024-03-01T00:00:00Z, u1 ,2\n"
+                                         "2024-03-01T00:00:00Z,u2,3\n")
+    sf = spool_file("logins", tmp_path / "logins.csv", load_config(), tmp_path / "raw", tmp_path, 16)
+    assert (sf.rows_read, sf.extra_columns, sf.blank) == (3, ["shoe"], False)
+    parts = {p.parent.name: pl.read_parquet(p) for p in (tmp_path / "raw").rglob("*.parquet")}
+    by_user = {tuple(df["user_id"].str.strip_chars().unique().to_list()): df["_row"].to_list()
+               for df in parts.values()}
+    assert by_user[("u1",)] == [1, 2] and by_user[("u2",)] == [3]
+    assert all(name.startswith(f"{SHARD}=") for name in parts)
+
+
+def test_spool_blank_and_broken_files(tmp_path):
+    (tmp_path / "blank.csv").write_text("  \n\n")
+    assert spool_file("logins", tmp_path / "blank.csv", load_config(), tmp_path / "r1", tmp_path, 2).blank
+    (tmp_path / "nots.csv").write_text("user_id\nu1\n")
+    with pytest.raises(InputError, match=r"nots\.csv: missing required column 'ts'"):
+        spool_file("logins", tmp_path / "nots.csv", load_config(), tmp_path / "r2", tmp_path, 2)
+    (tmp_path / "bad.csv.gz").write_bytes(b"\x1f\x8b not gzip at all")
+    with pytest.raises(InputError, match=r"bad\.csv\.gz: cannot read file"):
+        spool_file("logins", tmp_path / "bad.csv.gz", load_config(), tmp_path / "r3", tmp_path, 2)
