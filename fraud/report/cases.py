@@ -1,6 +1,6 @@
 """Case data for the review report and ``fraud show``: the ranked queue and one record per user.
 
-Everything here is vectorised Polars: the top-N users are picked once, then each input is semi-joined to them,
+Everything here is vectorised Polars: the top-N users are picked once, then each input is filtered to them,
 limited and grouped per user, and turned into Python objects with a single ``to_dicts`` per frame.
 """
 from __future__ import annotations
@@ -150,8 +150,13 @@ def _rows(lf: pl.LazyFrame, cols: list[str], name: str) -> dict[str, list[dict]]
     return {r["user_id"]: r[name] for r in df.to_dicts()}
 
 
+def _of(users: pl.DataFrame) -> pl.Expr:
+    # A filter (not a semi join) so that a partitioned scan's Parquet working files are read for these users only.
+    return pl.col("user_id").is_in(users["user_id"].implode())
+
+
 def _events(ctx: ScanContext, users: pl.DataFrame, anchors: pl.LazyFrame, limit: int, window_days: float):
-    lg = ctx.logins.join(users.lazy().select("user_id"), on="user_id", how="semi")
+    lg = ctx.logins.filter(_of(users))
     lg = _near_findings(lg.select("user_id", "ts", "event", "success", "device_id", "ip", "user_agent", "city",
                                   "country", "lat", "lon", "amount"), anchors, limit, window_days)
     # user agents are long and repeat: each case lists its distinct ones once (``uas``), events point into it
@@ -161,11 +166,9 @@ def _events(ctx: ScanContext, users: pl.DataFrame, anchors: pl.LazyFrame, limit:
 
 
 def _positions(ctx: ScanContext, users: pl.DataFrame, anchors: pl.LazyFrame, limit: int, window_days: float):
-    u = users.lazy().select("user_id")
-    pings = ctx.locations.join(u, on="user_id", how="semi").select(
+    pings = ctx.locations.filter(_of(users)).select(
         "user_id", "ts", "lat", "lon", pl.col("accuracy_m").cast(pl.Float64), pl.lit("ping").alias("source"))
-    evs = ctx.logins.join(u, on="user_id", how="semi").filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null()
-                                                              ).select("user_id", "ts", "lat", "lon",
+    evs = ctx.logins.filter(_of(users) & pl.col("lat").is_not_null() & pl.col("lon").is_not_null()).select("user_id", "ts", "lat", "lon",
                                                                        pl.lit(None, pl.Float64).alias("accuracy_m"),
                                                                        pl.col("event").fill_null("event").alias("source"))
     pos = _near_findings(pl.concat([pings, evs], how="vertical_relaxed"), anchors, limit, window_days)
@@ -174,25 +177,24 @@ def _positions(ctx: ScanContext, users: pl.DataFrame, anchors: pl.LazyFrame, lim
 
 
 def _devices(ctx: ScanContext, users: pl.DataFrame, profiles: pl.DataFrame, limit: int):
-    u = users.lazy().select("user_id")
-    lg = ctx.logins.join(u, on="user_id", how="semi").filter(pl.col("device_id").is_not_null())
+    lg = ctx.logins.filter(_of(users) & pl.col("device_id").is_not_null())
     seen_l = lg.group_by("user_id", "device_id").agg(
         pl.col("ts").min().alias("_fl"), pl.col("ts").max().alias("_ll"), pl.len().alias("events"),
         ((pl.col("event") == "login") & pl.col("success").fill_null(True)).sum().alias("sign_ins"),
         pl.col("ip").n_unique().alias("ips"),
         pl.col("user_agent").drop_nulls().last().str.slice(0, UA_CHARS).alias("user_agent"))
     dv = ctx.devices
-    seen_d = dv.join(u, on="user_id", how="semi").select("user_id", "device_id").unique()
+    seen_d = dv.filter(_of(users)).select("user_id", "device_id").unique()
     pairs = pl.concat([seen_l.select("user_id", "device_id"), seen_d]).unique()
-    ids = pairs.select("device_id").unique()
-    snap = dv.join(ids, on="device_id", how="semi").sort("ts").group_by("device_id").agg(
+    ids = pairs.select("device_id").unique().collect()["device_id"]
+    snap = dv.filter(pl.col("device_id").is_in(ids.implode())).sort("ts").group_by("device_id").agg(
         pl.col("ts").min().alias("_fs"), pl.col("ts").max().alias("_ls"),
         pl.col("model").drop_nulls().last(), pl.col("os").drop_nulls().last(),
         pl.col("os_version").drop_nulls().last(),
         *[pl.col(c).fill_null(False).any().alias(c) for c in ("is_emulator", "is_rooted", "has_hook")],
         pl.col("device_lock").drop_nulls().last())
-    accounts = (pl.concat([ctx.logins.join(ids, on="device_id", how="semi").select("device_id", "user_id"),
-                           dv.join(ids, on="device_id", how="semi").select("device_id", "user_id")])
+    accounts = (pl.concat([ctx.logins.filter(pl.col("device_id").is_in(ids.implode())).select("device_id", "user_id"),
+                           dv.filter(pl.col("device_id").is_in(ids.implode())).select("device_id", "user_id")])
                 .drop_nulls().group_by("device_id").agg(pl.col("user_id").n_unique().alias("accounts")))
     main = profiles.lazy().select("user_id", pl.col("main_device_id").alias("device_id"),
                                   pl.lit(True).alias("main")).drop_nulls("device_id")
