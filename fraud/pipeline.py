@@ -251,7 +251,7 @@ def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
         from fraud.shards import scan_partitioned
 
         return scan_partitioned(inputs, cfg, n, model=model, progress=progress, composite=composite,
-                                work_dir=work_dir, memory_gb=memory_gb)
+                                work_dir=work_dir)
     timer = Timer()
     t0 = time.perf_counter()
     if progress:

@@ -73,19 +73,31 @@ def _write_all(res: ScanResult, out_dir: Path, inputs: ScanInputs, cfg: Config, 
     write_json(out_dir / "summary.json", res.summary)
 
 
-def fit_to(inputs: ScanInputs, model_path: str | Path, cfg: Config | None = None) -> dict[str, Any]:
+def fit_to(inputs: ScanInputs, model_path: str | Path, cfg: Config | None = None, *, shards: int | str = "auto",
+           memory_gb: float | None = None, work_dir: str | Path | None = None) -> dict[str, Any]:
     """Fit the behaviour ensemble on the history in ``inputs`` and save it to ``model_path``.
 
-    Returns a small summary (users, features, threshold). Raises :class:`~fraud.errors.FraudError` when the
-    history is too small to fit on."""
+    A history larger than ``memory_gb`` is read in slices (see :func:`fraud.pipeline.scan`); the fit itself
+    needs only the user-level feature table. Returns a small summary (users, features, threshold). Raises
+    :class:`~fraud.errors.FraudError` when the history is too small to fit on."""
+    from fraud.context import ScanContext
     from fraud.detectors import fit_model
-    from fraud.errors import ModelError
-    from fraud.pipeline import context_from, read_inputs
+    from fraud.errors import InputError, ModelError
+    from fraud.pipeline import context_from, read_inputs, resolve_shards
     from fraud.registry import NotEvaluated
+    from fraud.shards import gather_features
 
     cfg = cfg or load_config()
-    loaded = read_inputs(inputs, cfg, Timer())
-    ctx = context_from(loaded, cfg)
+    if inputs.logins is None:
+        raise InputError("no logins input given (use --logins FILE or a folder holding logins.*)")
+    n = resolve_shards(inputs, shards, memory_gb)
+    if n > 1:
+        features, loaded = gather_features(inputs, cfg, n, work_dir=work_dir)
+        ctx = ScanContext.from_frames(cfg)
+        ctx.provide("behavior.user_features", features)
+    else:
+        loaded = read_inputs(inputs, cfg, Timer())
+        ctx = context_from(loaded, cfg)
     try:
         model = fit_model(ctx)
     except NotEvaluated as e:
@@ -99,7 +111,7 @@ def fit_to(inputs: ScanInputs, model_path: str | Path, cfg: Config | None = None
     return {"model": str(path), "users": int(model.n_fit),
             "features": model.columns, "threshold": float(model.threshold),
             "rows_read": {k: v.rows_read for k, v in loaded.items()},
-            "rows_rejected": {k: v.rows_rejected for k, v in loaded.items()}}
+            "rows_rejected": {k: v.rows_rejected for k, v in loaded.items()}, "shards": n}
 
 
 def load_model(path: str | Path | None) -> Any:

@@ -141,58 +141,95 @@ def _agents(work: _Work, cfg: Config, notes: dict[str, Any]) -> pl.DataFrame:
     return table
 
 
+class _Prepared:
+    """Spooled and parsed inputs of a partitioned scan or fit (working files in a temporary folder)."""
+
+    def __init__(self, inputs: ScanInputs, cfg: Config, shards: int, work_dir: str | Path | None, timer: Timer,
+                 progress: Progress | None) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="fraud-scan-", dir=work_dir)
+        try:
+            self.work = work = _Work(Path(self.tmp.name), shards)
+            files = input_files(inputs)
+            self.kinds = list(files)
+            if progress:
+                progress("spool")
+            with timer("spool"):
+                self.spooled = {k: [spool_file(k, p, cfg, work.raw(k, fi), work.root / "tmp", shards)
+                                    for fi, p in enumerate(ps)] for k, ps in files.items()}
+            if progress:
+                progress("read")
+            with timer("read"):
+                rejects, self.used = _parse_slices(work, self.kinds, self.spooled, cfg)
+            self.rejected = pl.concat(rejects).sort("_k", "_fi", "row").drop("_k", "_fi") if rejects else None
+        except BaseException:
+            self.tmp.cleanup()
+            raise
+
+    def loaded(self) -> dict[str, LoadedInput]:
+        """Per input kind: files, rows read, used and rejected (the rows themselves stay in the working files)."""
+        return {k: LoadedInput(kind=k, frame=pl.DataFrame(schema=INPUT_SCHEMAS[k].polars_schema()),
+                               rejected=(self.rejected.filter(pl.col("input") == k) if self.rejected is not None
+                                         else pl.DataFrame(schema=REJECTED_COLUMNS)),
+                               files=[sf.path for sf in self.spooled[k]],
+                               rows_read=sum(sf.rows_read for sf in self.spooled[k]),
+                               extra_columns=sorted({c for sf in self.spooled[k] for c in sf.extra_columns}),
+                               used=self.used[k]) for k in self.kinds}
+
+    def user_slice(self, s: int, cfg: Config, model: Any, agents: pl.DataFrame | None
+                   ) -> tuple[ScanContext, pl.DataFrame | None]:
+        """The context of user slice ``s`` and its scores rows (with ``_fi``/``_row`` for input order)."""
+        frames = {k: pl.read_parquet(self.work.user(k, s)) for k in self.kinds}
+        ctx = _context(cfg, model, self.kinds, {k: f.drop("_fi", "_row") for k, f in frames.items()}, agents)
+        return ctx, frames.get("scores")
+
+
+def gather_features(inputs: ScanInputs, cfg: Config, shards: int, *, work_dir: str | Path | None = None
+                    ) -> tuple[pl.DataFrame, dict[str, LoadedInput]]:
+    """The behaviour ensemble's user-level feature table over all inputs, built slice by slice (for
+    ``fraud fit`` on a history larger than memory), and the row counts per input."""
+    from fraud.detectors.features import user_features
+
+    prep = _Prepared(inputs, cfg, shards, work_dir, Timer(), None)
+    try:
+        parts = [user_features(prep.user_slice(s, cfg, None, None)[0]) for s in range(shards)]
+        return pl.concat(parts).sort("user_id"), prep.loaded()
+    finally:
+        prep.tmp.cleanup()
+
+
 def scan_partitioned(inputs: ScanInputs, cfg: Config, shards: int, *, model: Any = None,
-                     progress: Progress | None = None, composite: bool = False, work_dir: str | Path | None = None,
-                     memory_gb: float | None = None) -> ScanResult:
+                     progress: Progress | None = None, composite: bool = False,
+                     work_dir: str | Path | None = None) -> ScanResult:
     """:func:`fraud.pipeline.scan` in ``shards`` slices (see the module doc); same outputs, bounded memory.
     The result's context reads the working files, which ``result.close()`` removes."""
     timer, t0 = Timer(), time.perf_counter()
-    tmp = tempfile.TemporaryDirectory(prefix="fraud-scan-", dir=work_dir)
+    prep = _Prepared(inputs, cfg, shards, work_dir, timer, progress)
     try:
-        work = _Work(Path(tmp.name), shards)
-        files = input_files(inputs)
-        kinds = list(files)
-        if progress:
-            progress("spool")
-        with timer("spool"):
-            spooled = {k: [spool_file(k, p, cfg, work.raw(k, fi), work.root / "tmp", shards)
-                           for fi, p in enumerate(ps)] for k, ps in files.items()}
-        if progress:
-            progress("read")
         with timer("read"):
-            rejects, used = _parse_slices(work, kinds, spooled, cfg)
             dec, dec_bad, dec_loaded = (load_decisions(inputs.decisions, cfg) if inputs.decisions is not None
                                         else (None, None, None))
-        res = _run_slices(work, kinds, cfg, model, timer, progress)
-        findings, status, notes, users, profiles, scores_in = res
+        findings, status, notes, users, profiles, scores_in = _run_slices(prep, cfg, model, timer, progress)
         if progress:
             progress("score")
         scores, findings = score_stage(findings, users, scores_in, cfg, dec, composite, timer)
-        rejected_in = (pl.concat(rejects).sort("_k", "_fi", "row").drop("_k", "_fi") if rejects else None)
-        loaded = {k: LoadedInput(kind=k, frame=pl.DataFrame(schema=INPUT_SCHEMAS[k].polars_schema()),
-                                 rejected=(rejected_in.filter(pl.col("input") == k) if rejected_in is not None
-                                           else pl.DataFrame(schema=REJECTED_COLUMNS)),
-                                 files=[sf.path for sf in spooled[k]],
-                                 rows_read=sum(sf.rows_read for sf in spooled[k]),
-                                 extra_columns=sorted({c for sf in spooled[k] for c in sf.extra_columns}),
-                                 used=used[k]) for k in kinds}
-        rejected = all_rejected([rejected_in] if rejected_in is not None else [], dec_loaded, dec_bad)
+        loaded = prep.loaded()
+        rejected = all_rejected([prep.rejected] if prep.rejected is not None else [], dec_loaded, dec_bad)
         for name, extra in notes.items():
             status.setdefault(name, {}).update(extra)
         timer.stages["total"] = round(time.perf_counter() - t0, 4)
         summary = summarize(loaded, findings, scores, status, timer, cfg, rejected, dec_loaded)
         summary["shards"] = shards
-        ctx = _context(cfg, model, kinds, {k: work.scan_user(k) for k in kinds}, None)
+        ctx = _context(cfg, model, prep.kinds, {k: prep.work.scan_user(k) for k in prep.kinds}, None)
         return ScanResult(findings=findings, scores=scores, profiles=profiles, rejected=rejected, summary=summary,
-                          context=ctx, loaded=loaded, work=tmp)
+                          context=ctx, loaded=loaded, work=prep.tmp)
     except BaseException:
-        tmp.cleanup()
+        prep.tmp.cleanup()
         raise
 
 
-def _run_slices(work: _Work, kinds: list[str], cfg: Config, model: Any, timer: Timer,
-                progress: Progress | None):
+def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress: Progress | None):
     """Run every check on its slices; (findings, status, notes, users, profiles, scores input)."""
+    work, kinds = prep.work, prep.kinds
     notes: dict[str, Any] = {}
     status: dict[str, dict[str, Any]] = {}
     raw: dict[str, list[pl.DataFrame]] = {}
@@ -213,11 +250,9 @@ def _run_slices(work: _Work, kinds: list[str], cfg: Config, model: Any, timer: T
     for s in range(work.shards):
         if progress:
             progress(f"users {s + 1}/{work.shards}")
-        frames = {k: pl.read_parquet(work.user(k, s)) for k in kinds}
-        if "scores" in frames:
-            scores_parts.append(frames["scores"])
-        ctx = _context(cfg, model, kinds, {k: f.drop("_fi", "_row") for k, f in frames.items()}, agents)
-        del frames
+        ctx, scores_rows = prep.user_slice(s, cfg, model, agents)
+        if scores_rows is not None:
+            scores_parts.append(scores_rows)
         run(ctx, "user")
         with timer("profiles"):
             u = ctx.users().collect()

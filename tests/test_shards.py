@@ -120,3 +120,21 @@ def test_status_and_notes_merge_over_slices():
     _merge_notes(notes, {"s": {"user_days": 4, "exclusion_passes": 2, "converged": True, "baseline": "mean/sd"}})
     _merge_notes(notes, {"s": {"user_days": 6, "exclusion_passes": 3, "converged": False, "baseline": "mean/sd"}})
     assert notes == {"s": {"user_days": 10, "exclusion_passes": 3, "converged": False, "baseline": "mean/sd"}}
+
+
+def test_sliced_fit_saves_the_same_model(mixed, tmp_path):
+    from fraud.detectors import BehaviorModel
+    from fraud.runner import fit_to
+
+    one = fit_to(ScanInputs.from_folder(mixed), tmp_path / "one.joblib", shards=1)
+    sliced = fit_to(ScanInputs.from_folder(mixed), tmp_path / "five.joblib", shards=5)
+    assert (one["users"], one["threshold"], one["rows_read"], one["rows_rejected"]) == (
+        sliced["users"], sliced["threshold"], sliced["rows_read"], sliced["rows_rejected"])
+    assert sliced["shards"] == 5
+    frame = scan(ScanInputs.from_folder(mixed), shards=1).context
+    from fraud.detectors.features import user_features
+
+    feats = user_features(frame)
+    a = BehaviorModel.load(tmp_path / "one.joblib").score(feats)
+    b = BehaviorModel.load(tmp_path / "five.joblib").score(feats)
+    assert_frame_equal(a, b, check_exact=True)

@@ -54,6 +54,14 @@ def _print_summary(summary: dict, out: Path) -> None:
     out_console.print(f"report: {out / 'report.html'}", highlight=False)
 
 
+ShardsOpt = Annotated[str, typer.Option(help="read in this many user/device/IP slices to bound memory; auto "
+                                              "slices only inputs larger than --memory-gb")]
+MemoryOpt = Annotated[float | None, typer.Option("--memory-gb", help="memory budget for --shards auto (default: 6, "
+                                                                     "or 40% of RAM if less)", min=1.5)]
+WorkDirOpt = Annotated[Path | None, typer.Option("--work-dir", help="folder for the slices' working files "
+                                                                    "(default: the system temp folder)")]
+
+
 @app.command()
 def scan(
     folder: Annotated[Path | None, typer.Argument(help="folder holding logins.*, devices.*, locations.*, scores.*, "
@@ -74,13 +82,9 @@ def scan(
     pseudonymize: Annotated[str | None, typer.Option(help="replace user, device and network ids in every output "
                                                           "with keyed HMAC-SHA256 tokens", envvar="FRAUD_PSEUDO_KEY",
                                                      show_envvar=True)] = None,
-    shards: Annotated[str, typer.Option(help="scan in this many user/device/IP slices to bound memory; auto "
-                                             "slices only inputs larger than --memory-gb")] = "auto",
-    memory_gb: Annotated[float | None, typer.Option("--memory-gb", help="memory budget for --shards auto "
-                                                                        "(default: 6, or 40% of RAM if less)",
-                                                    min=1.5)] = None,
-    work_dir: Annotated[Path | None, typer.Option("--work-dir", help="folder for a sliced scan's working files "
-                                                                     "(default: the system temp folder)")] = None,
+    shards: ShardsOpt = "auto",
+    memory_gb: MemoryOpt = None,
+    work_dir: WorkDirOpt = None,
 ) -> None:
     """Scan inputs and write findings, scores, profiles, summary.json, rejected.csv and report.html."""
     from fraud.pipeline import ScanInputs
@@ -116,6 +120,9 @@ def fit(
     logins: Annotated[str | None, typer.Option(help="logins file, glob or folder")] = None,
     locations: Annotated[str | None, typer.Option(help="location pings file, glob or folder")] = None,
     config: Annotated[Path | None, typer.Option(help="TOML config overriding the default rules")] = None,
+    shards: ShardsOpt = "auto",
+    memory_gb: MemoryOpt = None,
+    work_dir: WorkDirOpt = None,
 ) -> None:
     """Fit the behaviour ensemble on history once; later scans score against it with --model."""
     from fraud.pipeline import ScanInputs
@@ -125,7 +132,7 @@ def fit(
         cfg = load_config(config)
         given = dict(logins=logins, locations=locations)
         inputs = ScanInputs.from_folder(folder, **given) if folder is not None else ScanInputs(**given)
-        info = fit_to(inputs, model, cfg)
+        info = fit_to(inputs, model, cfg, shards=shards, memory_gb=memory_gb, work_dir=work_dir)
     except FraudError as e:
         raise fail(e) from None
     out_console.print(f"fitted on {info['users']:,} users x {len(info['features'])} features; threshold "

@@ -168,9 +168,9 @@ def _events(ctx: ScanContext, users: pl.DataFrame, anchors: pl.LazyFrame, limit:
 def _positions(ctx: ScanContext, users: pl.DataFrame, anchors: pl.LazyFrame, limit: int, window_days: float):
     pings = ctx.locations.filter(_of(users)).select(
         "user_id", "ts", "lat", "lon", pl.col("accuracy_m").cast(pl.Float64), pl.lit("ping").alias("source"))
-    evs = ctx.logins.filter(_of(users) & pl.col("lat").is_not_null() & pl.col("lon").is_not_null()).select("user_id", "ts", "lat", "lon",
-                                                                       pl.lit(None, pl.Float64).alias("accuracy_m"),
-                                                                       pl.col("event").fill_null("event").alias("source"))
+    evs = ctx.logins.filter(_of(users) & pl.col("lat").is_not_null() & pl.col("lon").is_not_null()).select(
+        "user_id", "ts", "lat", "lon", pl.lit(None, pl.Float64).alias("accuracy_m"),
+        pl.col("event").fill_null("event").alias("source"))
     pos = _near_findings(pl.concat([pings, evs], how="vertical_relaxed"), anchors, limit, window_days)
     pos = pos.with_columns(*_iso("ts"), pl.col("lat", "lon").round(5), pl.col("accuracy_m").round(0))
     return _columns(pos, POSITION_COLUMNS)
