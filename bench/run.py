@@ -4,6 +4,7 @@
     python bench/run.py                    # 10M login events (~200k users), Parquet
     python bench/run.py --events 1e6       # a quick run
     python bench/run.py --events 1e6 --csv # also time the scan on CSV input
+    python bench/run.py --copies 3         # 3 id-disjoint copies of the 10M set: larger than memory
 
 Generates (or reuses, under bench/data/) a synthetic data set with `fraud.synth.generate`, widened to real-log
 cardinalities (100k+ distinct user agents, 1M+ distinct IPs at 10M events), runs `fraud scan` in a child process
@@ -31,12 +32,12 @@ import sys, time, polars as pl
 d = sys.argv[1]; ext = sys.argv[2]
 t = time.perf_counter()
 read = pl.scan_parquet if ext == "parquet" else pl.scan_csv
-lg = read(f"{d}/logins.{ext}")
+lg = read(f"{d}/logins*.{ext}")
 out = (lg.sort(["user_id", "ts"]).group_by("user_id")
        .agg(pl.len(), pl.col("ip").n_unique(), pl.col("device_id").n_unique(), pl.col("user_agent").n_unique())
        .collect())
 for k in ("devices", "locations"):
-    read(f"{d}/{k}.{ext}").select(pl.len()).collect()
+    read(f"{d}/{k}*.{ext}").select(pl.len()).collect()
 print(time.perf_counter() - t)
 """
 
@@ -78,6 +79,18 @@ def widen(data: Path, seed: int) -> None:
     lg.write_parquet(data / "logins.parquet")
 
 
+def replicate(data: Path, copies: int, dest: Path) -> None:
+    """``copies`` id-disjoint copies of a data set (user and device ids prefixed per copy), streamed file by
+    file: a data set larger than memory without a longer generation."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for k in ("logins", "devices", "locations", "scores"):
+        for c in range(copies):
+            lf = pl.scan_parquet(data / f"{k}.parquet")
+            ids = [col for col in ("user_id", "device_id") if col in lf.collect_schema().names()]
+            lf.with_columns(pl.concat_str(pl.lit(f"c{c}-"), pl.col(col)).alias(col) for col in ids).sink_parquet(
+                dest / f"{k}.c{c}.parquet")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=float, default=1e7, help="login events (default 1e7)")
@@ -89,6 +102,7 @@ def main() -> None:
                                                      "exceed --memory-gb)")
     ap.add_argument("--memory-gb", default=None, help="passed to fraud scan")
     ap.add_argument("--skip-floor", action="store_true", help="do not time the floor again")
+    ap.add_argument("--copies", type=int, default=1, help="scan this many id-disjoint copies of the data set")
     a = ap.parse_args()
     events = int(a.events)
     users = max(100, events // EVENTS_PER_USER)
@@ -100,9 +114,14 @@ def main() -> None:
         generate(data, users=users, seed=a.seed, fmt="parquet")
         widen(data, a.seed)
         print(f"generated {data} in {time.perf_counter() - t:.1f}s")
-    counts = {k: pl.scan_parquet(data / f"{k}.parquet").select(pl.len()).collect().item()
+    if a.copies > 1:
+        many = data.with_name(f"{data.name}x{a.copies}")
+        if a.regenerate or not (many / f"logins.c{a.copies - 1}.parquet").exists():
+            replicate(data, a.copies, many)
+        data = many
+    counts = {k: pl.scan_parquet(data / f"{k}*.parquet").select(pl.len()).collect().item()
               for k in ("logins", "devices", "locations")}
-    lg = pl.scan_parquet(data / "logins.parquet")
+    lg = pl.scan_parquet(data / "logins*.parquet")
     card = lg.select(pl.col("user_id").n_unique().alias("users"), pl.col("user_agent").n_unique().alias("uas"),
                      pl.col("ip").n_unique().alias("ips")).collect().row(0, named=True)
     total = sum(counts.values())
