@@ -138,3 +138,18 @@ def test_sliced_fit_saves_the_same_model(mixed, tmp_path):
     a = BehaviorModel.load(tmp_path / "one.joblib").score(feats)
     b = BehaviorModel.load(tmp_path / "five.joblib").score(feats)
     assert_frame_equal(a, b, check_exact=True)
+
+
+def test_sliced_scan_applies_the_column_mapping(mixed, tmp_path):
+    from fraud.config import load_config as load
+
+    (tmp_path / "c.toml").write_text('[columns]\nts = "login_time"\nuser_id = "account"\n')
+    cfg = load(tmp_path / "c.toml")
+    d = tmp_path / "in"
+    d.mkdir()
+    pl.read_csv(mixed / "gen" / "logins.csv", infer_schema=False).rename(
+        {"ts": "login_time", "user_id": "account"}).write_csv(d / "logins.csv")
+    _same(scan(ScanInputs.from_folder(d), cfg, shards=1), scan(ScanInputs.from_folder(d), cfg, shards=3))
+    (tmp_path / "bad.csv").write_text("when,account\n2024-03-01T00:00:00Z,u1\n")
+    with pytest.raises(InputError, match=r"bad\.csv: missing required column 'ts' \(mapped from 'login_time'\)"):
+        scan(ScanInputs(logins=tmp_path / "bad.csv"), cfg, shards=3)

@@ -46,7 +46,8 @@ def _print_summary(summary: dict, out: Path) -> None:
     out_console.print(t)
     rows_read = summary["rows_read"]
     out_console.print(f"{summary['users']:,} users, {rows_read:,} rows read, {summary['rows_rejected']:,} rejected, "
-                      f"{summary['findings']['total']:,} findings in {summary['timings_s'].get('total', 0):.1f}s",
+                      f"{summary['findings']['total']:,} findings in {summary['timings_s'].get('total', 0):.1f}s"
+                      + (f" ({summary['shards']} slices)" if summary.get("shards", 1) > 1 else ""),
                       highlight=False)
     skipped = {k: v for k, v in summary["checks"].items() if v.get("status") == "not evaluated"}
     for k, v in skipped.items():
