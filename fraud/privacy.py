@@ -43,7 +43,9 @@ class Pseudonymizer:
             # Rejected rows keep their raw text: their identifiers are tokenised too.
             parts += [rejected.lazy().select(pl.col("raw").str.json_path_match(f"$.{c}").alias("v"))
                       for c in ID_COLUMNS]
-        values = pl.concat(parts).collect()["v"] if parts else pl.Series("v", [], pl.String)
+        # Distinct values only, found with the streaming engine: a partitioned scan's inputs can exceed memory.
+        values = (pl.concat([p.unique() for p in parts]).unique().collect(engine="streaming")["v"] if parts
+                  else pl.Series("v", [], pl.String))
         self.map = _mapping(values.filter(values.str.len_chars() > 0), self.key)
         # Longest first so that a value inside a longer one is not replaced piecemeal.
         by_len = self.map.sort(pl.col("value").str.len_chars(), "value", descending=[True, False])
