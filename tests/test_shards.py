@@ -153,3 +153,17 @@ def test_sliced_scan_applies_the_column_mapping(mixed, tmp_path):
     (tmp_path / "bad.csv").write_text("when,account\n2024-03-01T00:00:00Z,u1\n")
     with pytest.raises(InputError, match=r"bad\.csv: missing required column 'ts' \(mapped from 'login_time'\)"):
         scan(ScanInputs(logins=tmp_path / "bad.csv"), cfg, shards=3)
+
+
+def test_sliced_composite_scan_equals_in_memory(mixed, tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    for f in ("logins.parquet", "logins.csv.gz", "devices.csv", "locations.jsonl"):
+        (d / f).symlink_to(mixed / f)
+    scores = pl.read_csv(mixed / "gen" / "scores.csv").select("user_id", "score")
+    h = pl.col("user_id").hash(1)
+    scores.with_columns(((h.shift(i, fill_value=7) + i) % 101).cast(pl.Float64).alias(dim) for i, dim in enumerate(
+        ("payment", "social", "consumption", "location", "device", "complaints"))).write_csv(d / "scores.csv")
+    one = scan(ScanInputs.from_folder(d), composite=True, shards=1)
+    assert one.scores["composite"].all()
+    _same(one, scan(ScanInputs.from_folder(d), composite=True, shards=3))
