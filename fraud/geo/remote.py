@@ -68,7 +68,8 @@ def remote_logins(ctx: ScanContext) -> pl.LazyFrame:
     out = (with_home_side(ctx, p, float(rule["home_radius_km"])).filter(pl.col("outside").fill_null(False))
            .with_columns(month_col()).filter(pl.len().over("user_id", "month") >= n_min)
            .with_columns(where_label().alias("where")))
-    per = (out.sort(["user_id", "ts"]).group_by("user_id", "month").agg(
+    # ties on ts broken by content, so the places' order and the IP never depend on row order
+    per = (out.sort(["user_id", "ts", "where", "ip"], nulls_last=True).group_by("user_id", "month").agg(
         pl.len().alias("n"), pl.col("ts").min().alias("first_ts"), pl.col("ts").max().alias("last_ts"),
         pl.col("where").drop_nulls().unique(maintain_order=True).alias("places"),
         pl.col("home_city").first(), pl.col("home_cc").first(), pl.col("local_ts").first().alias("lt"),

@@ -38,7 +38,8 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
             .join(home_ref(ctx).lazy().select("user_id", "home_cc"), on="user_id", how="left")
             .filter(pl.col("ev_cc").is_not_null() & pl.col("home_cc").is_not_null()
                     & (pl.col("ev_cc") != pl.col("home_cc")))
-            .sort(["user_id", "ts"]))
+            # ties on ts broken by content, so the device and IP named below never depend on row order
+            .sort(["user_id", "ts", "device_id", "ip", "amount", "ev_cc"], nulls_last=True))
     gap = (pl.col("ts") - pl.col("ts").shift(1)).over("user_id").dt.total_microseconds()
     cand = cand.with_columns(
         pl.col("ts").is_not_null().cast(pl.Int64).rolling_sum_by("ts", window).over("user_id").alias("n_win"),
