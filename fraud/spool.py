@@ -4,6 +4,7 @@ and streaming each input file once into Parquet slices by ``hash(user_id) % shar
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -68,23 +69,40 @@ def estimate_rows(paths: list[Path]) -> int:
     return total
 
 
-def default_memory_gb() -> float:
-    """The default memory budget: 6 GiB, or 40% of this machine's memory when that is less."""
+CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def machine_memory_gb(cgroup_files: tuple[str, ...] = CGROUP_LIMITS) -> float:
+    """Memory this process may use, GiB: the physical memory, or a container's (cgroup) limit when lower."""
     try:
-        phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError, AttributeError):
-        phys = 16.0
-    return round(min(6.0, 0.4 * phys), 1)
+        gb = 16.0
+    for f in cgroup_files:
+        try:
+            text = Path(f).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():  # "max" (v2) means no limit; v1 reports a huge number instead
+            gb = min(gb, int(text) / 2**30)
+    return gb
+
+
+def default_memory_gb() -> float:
+    """The default memory budget: 6 GiB, or 40% of the memory this process may use when that is less (at least
+    1.5 GiB)."""
+    return max(1.5, round(min(6.0, 0.4 * machine_memory_gb()), 1))
 
 
 def choose_shards(rows: int, memory_gb: float | None = None) -> int:
     """How many slices keep a scan of ``rows`` input rows within ``memory_gb`` (1 when it fits whole)."""
-    budget = (memory_gb or default_memory_gb()) - FIXED_GB
+    memory_gb = memory_gb or default_memory_gb()
+    budget = memory_gb - FIXED_GB
     if budget <= 0:
         raise InputError(f"a memory budget of {memory_gb} GiB leaves nothing for the data (at least "
                          f"{FIXED_GB + 0.5} GiB)")
     need = rows * BYTES_PER_ROW / 2**30
-    return max(1, -(-int(need * 100) // int(budget * 100)))
+    return max(1, math.ceil(need / budget))
 
 
 # --------------------------------------------------------------------------------------------- spool

@@ -32,7 +32,7 @@ def test_choose_shards_from_rows_and_budget():
     assert choose_shards(1_000_000, 6.0) == 1
     assert choose_shards(16_000_000, 6.0) == 4  # 16.4 GiB of working set in 5 GiB slices
     assert choose_shards(100_000_000, 6.0) == 21
-    assert choose_shards(0, 6.0) == 1
+    assert choose_shards(0, 6.0) == 1 and choose_shards(10_000, 1.001) == 1
     assert 1.5 <= default_memory_gb() <= 6.0
     with pytest.raises(InputError, match="memory budget of 0.5 GiB"):
         choose_shards(10, 0.5)
@@ -78,3 +78,14 @@ def test_spool_blank_and_broken_files(tmp_path):
     (tmp_path / "bad.csv.gz").write_bytes(b"\x1f\x8b not gzip at all")
     with pytest.raises(InputError, match=r"bad\.csv\.gz: cannot read file"):
         spool_file("logins", tmp_path / "bad.csv.gz", load_config(), tmp_path / "r3", tmp_path, 2)
+
+
+def test_machine_memory_honours_a_container_limit(tmp_path):
+    from fraud.spool import machine_memory_gb
+
+    v2, v1 = tmp_path / "memory.max", tmp_path / "limit"
+    v2.write_text("max\n")
+    v1.write_text(str(3 * 2**30) + "\n")
+    assert machine_memory_gb((str(v2),)) > 3
+    assert machine_memory_gb((str(v2), str(v1))) == 3.0
+    assert machine_memory_gb((str(tmp_path / "missing"),)) == machine_memory_gb(())
