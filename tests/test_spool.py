@@ -32,7 +32,7 @@ def test_choose_shards_from_rows_and_budget():
     assert choose_shards(1_000_000, 6.0) == 1
     assert choose_shards(16_000_000, 6.0) == 4  # 16.4 GiB of working set in 5 GiB slices
     assert choose_shards(100_000_000, 6.0) == 21
-    assert choose_shards(0, 6.0) == 1 and choose_shards(10_000, 1.001) == 1
+    assert choose_shards(0, 6.0) == 1 and choose_shards(10_000, 1.001) == 11
     assert 1.5 <= default_memory_gb() <= 6.0
     with pytest.raises(InputError, match="memory budget of 0.5 GiB"):
         choose_shards(10, 0.5)
