@@ -17,6 +17,7 @@ Peak memory is about one slice's working set plus the findings, scores and profi
 """
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -107,7 +108,9 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                 parts = sorted((work.raw(k, fi) / f"{SHARD}={s}").glob("*.parquet"))
                 if sf.blank or not parts:
                     continue
-                good, bad = _split(pl.read_parquet(parts), INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k)
+                raw = pl.read_parquet(parts)
+                shutil.rmtree(parts[0].parent)  # the raw slice is parsed once: free its disk space now
+                good, bad = _split(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k)
                 goods.append(good.drop("_file").with_columns(pl.lit(fi, pl.Int32).alias("_fi")))
                 if bad.height:
                     rejects.append(bad.with_columns(pl.lit(INPUT_KINDS.index(k)).alias("_k"),
@@ -156,6 +159,7 @@ class _Prepared:
             with timer("spool"):
                 self.spooled = {k: [spool_file(k, p, cfg, work.raw(k, fi), work.root / "tmp", shards)
                                     for fi, p in enumerate(ps)] for k, ps in files.items()}
+                shutil.rmtree(work.root / "tmp")  # decompressed copies of gzip inputs
             if progress:
                 progress("read")
             with timer("read"):
