@@ -83,3 +83,17 @@ def test_check_on_empty_inputs(check):
     except NotEvaluated:
         return
     assert df.height == 0 and dict(df.schema) == CHECK_COLUMNS
+
+
+def test_every_check_declares_the_rows_it_needs_together():
+    from fraud.registry import KEYS, all_checks, register
+
+    by_key = {k: sorted(c.name for c in all_checks() if c.key == k) for k in KEYS}
+    assert by_key["device"] == ["device.emulator", "device.id_conflict", "device.lock_enabled", "device.rooted",
+                                "device.shared", "device.ua_mismatch"]
+    assert by_key["ip"] == ["ip.spray"] and by_key["population"] == ["behavior.outlier"]
+    assert all(c.gather is not None for c in all_checks() if c.key == "population")
+    with pytest.raises(ValueError, match="unknown key 'account'"):
+        register("x.y", rules="x.y", family="fingerprint", key="account")
+    with pytest.raises(ValueError, match="names what it gathers"):
+        register("x.y", rules="x.y", family="behavior", key="population")
