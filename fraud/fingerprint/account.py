@@ -8,7 +8,8 @@ import polars as pl
 
 from fraud.context import ScanContext
 from fraud.findings import emit
-from fraud.fingerprint.common import US_PER_DAY, US_PER_MINUTE, coverage_episodes, fmt, iso, member_runs, window_members
+from fraud.fingerprint.common import (US_PER_DAY, US_PER_MINUTE, coverage_episodes, fmt, groups_where, iso,
+                                      member_runs, window_members)
 from fraud.registry import register
 
 
@@ -27,9 +28,10 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
     win = f"{int(rule['failure_window_minutes'] * US_PER_MINUTE)}i"
     within_us = int(rule["success_within_minutes"] * US_PER_MINUTE)
     ts = pl.col("ts")
-    ev = (ctx.logins.filter((pl.col("event") == "login") & pl.col("user_id").is_not_null())
-          .select("user_id", "ts", pl.col("success").fill_null(True), "ip", "device_id")
-          .with_columns(ts.dt.epoch("us").alias("_t"))
+    ev = groups_where(ctx.logins.filter((pl.col("event") == "login") & pl.col("user_id").is_not_null())
+                      .select("user_id", "ts", pl.col("success").fill_null(True), "ip", "device_id"),
+                      "user_id", (~pl.col("success")).sum() >= n_min)  # fewer failures in all can never fire
+    ev = (ev.with_columns(ts.dt.epoch("us").alias("_t"))
           .sort(["user_id", "ts", "success", "ip", "device_id"], nulls_last=True))
     ok = pl.col("success")
     marked = ev.with_columns(
@@ -101,7 +103,8 @@ def ip_spray(ctx: ScanContext) -> pl.LazyFrame:
     rule = ctx.cfg.rule("ip.spray")
     window_us = int(rule["window_minutes"] * US_PER_MINUTE)
     limit = int(rule["min_accounts"]) - 1
-    ev = ctx.logins.filter((pl.col("event") == "login") & _failed()).select("ip", "user_id", "ts")
+    ev = groups_where(ctx.logins.filter((pl.col("event") == "login") & _failed()).select("ip", "user_id", "ts"),
+                      "ip", pl.col("user_id").n_unique() > limit)
     eps = coverage_episodes(member_runs(ev, "ip", "user_id", window_us), "ip", limit)
     ends = eps.select("ip", pl.col("ep_start").alias("t_ref"), "ep_end", "peak")
     per = ends.join(window_members(ev, ends, "ip", "user_id", window_us), on=["ip", "t_ref"])

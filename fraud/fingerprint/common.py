@@ -59,6 +59,13 @@ def os_family(e: str | pl.Expr) -> pl.Expr:
             .otherwise(s))
 
 
+def groups_where(lf: pl.LazyFrame, group: str, keep: pl.Expr) -> pl.LazyFrame:
+    """The rows of ``lf`` whose ``group`` passes the aggregate ``keep`` (e.g. more distinct members in total than
+    a window limit): an exact pre-filter that spares the window sweeps the groups that can never fire."""
+    return lf.join(lf.group_by(group).agg(keep.alias("_keep")).filter("_keep").select(group), on=group,
+                   how="semi", maintain_order="left")
+
+
 def member_runs(ev: pl.LazyFrame, group: str, member: str, window_us: int) -> pl.LazyFrame:
     """The spans of window ends in which a ``member`` counts for its ``group`` (true rolling window of
     ``window_us`` microseconds over event time).

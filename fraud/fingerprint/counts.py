@@ -13,6 +13,7 @@ from fraud.findings import emit
 from fraud.fingerprint.common import (
     fmt,
     US_PER_DAY,
+    groups_where,
     coverage_episodes,
     iso,
     member_runs,
@@ -38,6 +39,7 @@ def many_devices(ctx: ScanContext) -> pl.LazyFrame:
     limit = int(rule["max_devices"])
     ev = sign_ins(ctx).select("user_id", "device_id", "ts")
     require_device_ids(ev, "sign-ins")
+    ev = groups_where(ev, "user_id", pl.col("device_id").n_unique() > limit)
     eps = coverage_episodes(member_runs(ev, "user_id", "device_id", window_us), "user_id", limit)
     ends = eps.select("user_id", pl.col("ep_start").alias("t_ref"))
     per = ends.join(window_members(ev, ends, "user_id", "device_id", window_us), on=["user_id", "t_ref"])
@@ -69,6 +71,7 @@ def shared(ctx: ScanContext) -> pl.LazyFrame:
     limit = int(rule["max_accounts"])
     ev = device_use(ctx)
     require_device_ids(ev, "account events or snapshots")
+    ev = groups_where(ev, "device_id", pl.col("user_id").n_unique() > limit)
     runs = member_runs(ev, "device_id", "user_id", window_us)
     eps = coverage_episodes(runs, "device_id", limit)
     acc = (runs.join(eps, on="device_id", how="inner")
