@@ -77,8 +77,15 @@ def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
         pl.col("model").str.contains(r"(?i)^ipad").fill_null(False).any().alias("ipad"))
     if snaps.select(pl.len()).collect().item() == 0:
         raise NotEvaluated("no device snapshot names an OS")
-    ev = with_agents(ctx.logins.filter(pl.col("device_id").is_not_null() & pl.col("user_agent").is_not_null()
-                                       & pl.col("user_id").is_not_null()), ctx)
+    # One row per (user, device, agent) with its first/last event and count: the agent columns are joined onto
+    # a few rows per device instead of every event.
+    ts = pl.col("ts")
+    ev = (ctx.logins.filter(pl.col("device_id").is_not_null() & pl.col("user_agent").is_not_null()
+                            & pl.col("user_id").is_not_null())
+          .join(snaps.select("device_id"), on="device_id", how="semi")
+          .group_by("user_id", "device_id", "user_agent")
+          .agg(ts.min().alias("f"), ts.max().alias("l"), pl.len().alias("n")))
+    ev = with_agents(ev, ctx)
     ev = ev.with_columns(os_family("os_family").alias("ua_os"),
                          pl.col("device_class").replace_strict({"mobile": "mobile", "tablet": "mobile", "pc": "pc"},
                                                                default=None).alias("ua_type"))
@@ -91,8 +98,8 @@ def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
                 & ~allowed_type.list.contains(pl.col("ua_type")))
     bad = ev.join(snaps, on="device_id", how="inner").filter(os_bad | type_bad)
     seen = (bad.group_by("user_id", "device_id", "ua_os", "device_class").agg(
-        pl.col("ts").min().alias("f"), pl.col("ts").max().alias("l"), pl.len().alias("n"),
-        pl.col("user_agent").sort_by("ts", "user_agent").first().alias("example"),
+        pl.col("f").min(), pl.col("l").max(), pl.col("n").sum(),
+        pl.col("user_agent").sort_by("f", "user_agent").first().alias("example"),
         pl.col("snap_os").first(), pl.col("snap_type").first())
         .sort("user_id", "device_id", "f", "ua_os", "device_class", nulls_last=True))
     per = seen.group_by("user_id", "device_id").agg(
