@@ -21,7 +21,7 @@ from fraud.exprs import fmt
 from fraud.config import Config
 from fraud.errors import InputError
 from fraud.schema import BOOL, FLOAT, INPUT_SCHEMAS, INT, TIMESTAMP, InputSchema
-from fraud.timeparse import fast_timestamp, parse_timestamp, timestamp_from_native
+from fraud.timeparse import parse_timestamp, plausible, rfc3339_timestamp, timestamp_from_native
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "ndjson", ".ndjson": "ndjson"}
 TRUE_WORDS = ("true", "1", "yes", "y", "t")
@@ -186,19 +186,31 @@ def _vref(col: str) -> pl.Expr:
     return pl.col(f"__v_{col}")
 
 
+def _tref(col: str) -> pl.Expr:
+    return pl.col(f"__t_{col}")
+
+
+def _text(df: pl.DataFrame, col: str) -> pl.Expr:
+    """The trimmed text of a column: computed once per text column (``__t_<col>``), cast for native ones."""
+    return _tref(col) if df.schema[col] == pl.String else pl.col(col).cast(pl.String).str.strip_chars()
+
+
 def _present(df: pl.DataFrame, col: str) -> pl.Expr:
     if df.schema[col] == pl.String:
-        text = pl.col(col).str.strip_chars()
-        return text.is_not_null() & (text != "")
+        return _tref(col).is_not_null() & (_tref(col) != "")
     return pl.col(col).is_not_null()  # native (Parquet/JSON) values need no text round trip
 
 
 def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
-           ) -> tuple[list[pl.Expr], list[tuple[pl.Expr, pl.Expr]], list[str]]:
-    """Parse expressions per canonical column (aliased ``__v_<col>``), the (is-bad, reason) checks written on
-    those parsed columns, and the string timestamp columns that need the slow parser for what the fast one
-    left null."""
+           ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]], list[str]]:
+    """The parsing steps of one raw frame, each a list of expressions evaluated together: the trimmed text of
+    each text column (``__t_<col>``), the parsed value per canonical column (``__v_<col>``), the range
+    masks applied to parsed values, the (is-bad, reason) checks written on them, and the string timestamp
+    columns that need the slow parser for what the fast one left null."""
+    texts = [pl.col(c).str.strip_chars().alias(f"__t_{c}") for c in schema.columns
+             if c in df.columns and df.schema[c] == pl.String]
     values: list[pl.Expr] = []
+    masks: list[pl.Expr] = []
     checks: list[tuple[pl.Expr, pl.Expr]] = []
     slow_ts: list[str] = []
     for col, kind in schema.columns.items():
@@ -207,13 +219,14 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
             continue
         dtype = df.schema[col]
         raw = pl.col(col)
-        text = raw.cast(pl.String).str.strip_chars()
+        text = _text(df, col)
         shown = text.str.slice(0, 40)
         present = _present(df, col)
         vref = _vref(col)
         if kind == TIMESTAMP:
             if dtype == pl.String:
-                v = fast_timestamp(text)
+                v = rfc3339_timestamp(text)
+                masks.append(plausible(vref).alias(f"__v_{col}"))
                 slow_ts.append(col)
             else:
                 v = timestamp_from_native(raw, dtype, tz)
@@ -248,7 +261,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
         values.append(v.alias(f"__v_{col}"))
     if "lat" in schema.columns and "lon" in schema.columns and "lat" in df.columns and "lon" in df.columns:
         checks.append((_present(df, "lat") != _present(df, "lon"), pl.lit("only one of lat/lon given")))
-    return values, checks, slow_ts
+    return texts, values, masks, checks, slow_ts
 
 
 def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: str) -> tuple[pl.DataFrame,
@@ -257,10 +270,12 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
 
     Values are parsed once; timestamps in other notations than the common ISO form, and the reason strings,
     are computed only for the rows that need them."""
-    values, checks, slow_ts = _parse(raw, schema, tz)
+    texts, values, masks, checks, slow_ts = _parse(raw, schema, tz)
     cols = [c for c in raw.columns if c != "_row"]  # a partitioned scan brings each row's number along
     df = raw if "_row" in raw.columns else raw.with_row_index("_row", offset=1)
-    df = df.with_columns(pl.col("_row").cast(pl.Int64), *values)
+    df = df.with_columns(pl.col("_row").cast(pl.Int64), *texts).with_columns(*values)
+    if masks:
+        df = df.with_columns(*masks)
     for col in slow_ts:
         need = df.filter(_vref(col).is_null() & _present(raw, col))
         if need.height:

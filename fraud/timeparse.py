@@ -20,13 +20,21 @@ def _epoch(v: pl.Expr) -> pl.Expr:
     return micros.round(0).cast(pl.Int64, strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
-def fast_timestamp(raw: pl.Expr) -> pl.Expr:
-    """The common case only: RFC 3339 date-times with an offset or ``Z`` (null otherwise).
+def rfc3339_timestamp(raw: pl.Expr) -> pl.Expr:
+    """The common case only: RFC 3339 date-times with an offset or ``Z`` (null otherwise), not range-checked
+    (apply :func:`plausible` to the result). About five times faster than :func:`parse_timestamp`; callers
+    parse the values this leaves null with the full parser."""
+    return raw.cast(pl.String).str.to_datetime("%+", time_zone="UTC", strict=False, time_unit="us")
 
-    About five times faster than :func:`parse_timestamp`; callers parse the values this leaves null with the
-    full parser."""
-    out = raw.cast(pl.String).str.to_datetime("%+", time_zone="UTC", strict=False, time_unit="us")
-    return pl.when(out.is_between(pl.lit(EARLIEST), pl.lit(LATEST), closed="left")).then(out).otherwise(None)
+
+def plausible(ts: pl.Expr) -> pl.Expr:
+    """``ts`` where it lies in [1990, 2100), else null."""
+    return pl.when(ts.is_between(pl.lit(EARLIEST), pl.lit(LATEST), closed="left")).then(ts).otherwise(None)
+
+
+def fast_timestamp(raw: pl.Expr) -> pl.Expr:
+    """:func:`rfc3339_timestamp` with the plausibility range applied."""
+    return plausible(rfc3339_timestamp(raw))
 
 
 def parse_timestamp(raw: pl.Expr, tz: str) -> pl.Expr:
