@@ -28,6 +28,7 @@ import polars as pl
 from fraud.config import Config
 from fraud.context import ScanContext
 from fraud.decisions import load_decisions
+from fraud.errors import FraudError
 from fraud.fingerprint.useragent import agent_table
 from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
@@ -79,8 +80,13 @@ class _Work:
         return self.root / key / kind / f"{part:05d}" / f"{s:05d}.parquet"
 
     def write(self, df: pl.DataFrame, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        df.write_parquet(path, compression="lz4")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            df.write_parquet(path, compression="lz4")
+        except Exception as e:  # noqa: BLE001 - a full disk or a vanished folder, said in one line
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
+            raise FraudError(f"{path}: cannot write a working file of the sliced scan ({msg[:200]}); free space "
+                             "or point --work-dir at a bigger disk") from None
 
     def split_write(self, df: pl.DataFrame, key_name: str, key: pl.Expr, kind: str, s: int) -> None:
         """Store ``df``'s rows by the slice of ``key``."""
@@ -149,7 +155,13 @@ class _Prepared:
 
     def __init__(self, inputs: ScanInputs, cfg: Config, shards: int, work_dir: str | Path | None, timer: Timer,
                  progress: Progress | None) -> None:
-        self.tmp = tempfile.TemporaryDirectory(prefix="fraud-scan-", dir=work_dir)
+        try:
+            if work_dir is not None:
+                Path(work_dir).mkdir(parents=True, exist_ok=True)
+            self.tmp = tempfile.TemporaryDirectory(prefix="fraud-scan-", dir=work_dir)
+        except OSError as e:
+            raise FraudError(f"{work_dir or tempfile.gettempdir()}: cannot create the sliced scan's working folder "
+                             f"({e.strerror or e})") from None
         try:
             self.work = work = _Work(Path(self.tmp.name), shards)
             files = input_files(inputs)

@@ -167,3 +167,14 @@ def test_sliced_composite_scan_equals_in_memory(mixed, tmp_path):
     one = scan(ScanInputs.from_folder(d), composite=True, shards=1)
     assert one.scores["composite"].all()
     _same(one, scan(ScanInputs.from_folder(d), composite=True, shards=3))
+
+
+def test_unusable_work_dir_is_one_clear_error(mixed, tmp_path):
+    from fraud.errors import FraudError
+
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(FraudError, match=r"a-file: cannot create the sliced scan's working folder"):
+        scan(ScanInputs.from_folder(mixed), shards=2, work_dir=tmp_path / "a-file")
+    r = CliRunner().invoke(app, ["scan", str(mixed), "--out", str(tmp_path / "o"), "--shards", "2",
+                                 "--work-dir", str(tmp_path / "a-file" / "sub")])
+    assert r.exit_code == 2 and "cannot create the sliced scan's working folder" in r.output
