@@ -166,7 +166,24 @@ def _apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Co
             mapped = cfg.columns.get(col)
             hint = f" (mapped from {mapped!r})" if mapped else ""
             raise InputError(f"{path}: missing required column {col!r}{hint}")
-    return df
+    return _scalar_columns(df, schema, path)
+
+
+def _scalar_columns(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, path: Path):
+    """Canonical columns must hold scalars: a nested Parquet/JSON column (list, struct) is an InputError naming
+    it; a binary column is read as UTF-8 text (an error when it is not)."""
+    types = df.collect_schema()
+    for col in (c for c in schema.columns if c in types):
+        if types[col].is_nested() or types[col] == pl.Object:
+            raise InputError(f"{path}: column {col!r} holds {types[col]} values; expected text, numbers, booleans "
+                             "or timestamps")
+    binary = [c for c in schema.columns if c in types and types[c] == pl.Binary]
+    if not binary:
+        return df
+    try:
+        return df.with_columns(pl.col(c).cast(pl.String) for c in binary)
+    except pl.exceptions.PolarsError:
+        raise InputError(f"{path}: column(s) {', '.join(binary)} hold bytes that are not UTF-8 text") from None
 
 
 def _coordinate_text(df: pl.DataFrame, col: str) -> pl.Expr:

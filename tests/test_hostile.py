@@ -145,3 +145,18 @@ def test_generated_rows_always_add_up(tmp_path, rows):
         return
     li = res.loaded["logins"]
     assert li.rows_read == len(rows) == li.rows_used + li.rows_rejected
+
+
+def test_nested_and_binary_parquet_columns(tmp_path):
+    nested = pl.DataFrame({"ts": ["2024-03-01T08:00:00Z"], "user_id": [[1, 2]]})
+    buf = tmp_path / "n.parquet"
+    nested.write_parquet(buf)
+    with pytest.raises(FraudError, match=r"column 'user_id' holds List\(Int64\) values"):
+        scan_folder(tmp_path, {"logins.parquet": buf.read_bytes()})
+    ok = pl.DataFrame({"ts": ["2024-03-01T08:00:00Z"] * 2, "user_id": [b"u1", b"u2"]})
+    ok.write_parquet(buf)
+    res = scan_folder(tmp_path, {"logins.parquet": buf.read_bytes()})
+    assert res.loaded["logins"].rows_used == 2
+    pl.DataFrame({"ts": ["2024-03-01T08:00:00Z"], "user_id": [b"\xff\xfe"]}).write_parquet(buf)
+    with pytest.raises(FraudError, match="user_id hold bytes that are not UTF-8 text|invalid utf8"):
+        scan_folder(tmp_path, {"logins.parquet": buf.read_bytes()})
