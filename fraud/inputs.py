@@ -170,11 +170,11 @@ def _apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Co
 
 
 def _scalar_columns(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, path: Path):
-    """Canonical columns must hold scalars: a nested Parquet/JSON column (list, struct) is an InputError naming
-    it; a binary column is read as UTF-8 text (an error when it is not)."""
+    """Canonical columns must hold scalars: a nested Parquet/JSON column (list, struct) or a duration column is
+    an InputError naming it; a binary column is read as UTF-8 text (an error when it is not)."""
     types = df.collect_schema()
     for col in (c for c in schema.columns if c in types):
-        if types[col].is_nested() or types[col] == pl.Object:
+        if types[col].is_nested() or types[col] == pl.Object or isinstance(types[col], pl.Duration):
             raise InputError(f"{path}: column {col!r} holds {types[col]} values; expected text, numbers, booleans "
                              "or timestamps")
     binary = [c for c in schema.columns if c in types and types[c] == pl.Binary]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import random
+from datetime import timedelta
 
 import polars as pl
 import pytest
@@ -152,6 +153,9 @@ def test_nested_and_binary_parquet_columns(tmp_path):
     buf = tmp_path / "n.parquet"
     nested.write_parquet(buf)
     with pytest.raises(FraudError, match=r"column 'user_id' holds List\(Int64\) values"):
+        scan_folder(tmp_path, {"logins.parquet": buf.read_bytes()})
+    pl.DataFrame({"ts": [timedelta(hours=1)], "user_id": ["u1"]}).write_parquet(buf)
+    with pytest.raises(FraudError, match=r"column 'ts' holds Duration\(time_unit='us'\) values"):
         scan_folder(tmp_path, {"logins.parquet": buf.read_bytes()})
     ok = pl.DataFrame({"ts": ["2024-03-01T08:00:00Z"] * 2, "user_id": [b"u1", b"u2"]})
     ok.write_parquet(buf)
