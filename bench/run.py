@@ -6,7 +6,9 @@
     python bench/run.py --events 1e6 --csv # also time the scan on CSV input
     python bench/run.py --copies 3         # 3 id-disjoint copies of the 10M set: larger than memory
 
-Generates (or reuses, under bench/data/) a synthetic data set with `fraud.synth.generate`, widened to real-log
+Generates (or reuses, under bench/data/) a synthetic data set with `fraud.synth.generate` in the performance
+issue's shape (37 days, ~50 logins per user: 10M events are ~200k users; 0.5 location pings per login;
+`--days 90 --pings-per-login 0` keeps the generator's own shape, ~3 pings per login), widened to real-log
 cardinalities (100k+ distinct user agents, 1M+ distinct IPs at 10M events), runs `fraud scan` in a child process
 and, in the same run, the floor: bare Polars reading the same files, sorting logins by (user, ts) and one
 group_by(user) with counts and distinct counts. Prints rows/s, seconds per stage (from summary.json), peak RSS
@@ -25,7 +27,7 @@ from pathlib import Path
 import polars as pl
 
 HERE = Path(__file__).resolve().parent
-EVENTS_PER_USER = 120  # roughly what the synthetic population logs in 90 days (plus ~3x as many pings)
+LOGINS_PER_USER_DAY = 1.355  # what the synthetic population logs per day (plus ~3x as many pings)
 
 FLOOR = r"""
 import sys, time, polars as pl
@@ -79,6 +81,15 @@ def widen(data: Path, seed: int) -> None:
     lg.write_parquet(data / "logins.parquet")
 
 
+def thin_pings(data: Path, per_login: float, seed: int) -> None:
+    """Keep about ``per_login`` location pings per login event (a seeded, order-keeping sample)."""
+    logins = pl.scan_parquet(data / "logins.parquet").select(pl.len()).collect().item()
+    pings = pl.read_parquet(data / "locations.parquet")
+    keep = min(1.0, per_login * logins / max(pings.height, 1))
+    pings.filter(pl.int_range(pings.height).hash(seed) % 1_000_000 < int(keep * 1_000_000)).write_parquet(
+        data / "locations.parquet")
+
+
 def replicate(data: Path, copies: int, dest: Path) -> None:
     """``copies`` id-disjoint copies of a data set (user and device ids prefixed per copy), streamed file by
     file: a data set larger than memory without a longer generation."""
@@ -103,16 +114,24 @@ def main() -> None:
     ap.add_argument("--memory-gb", default=None, help="passed to fraud scan")
     ap.add_argument("--skip-floor", action="store_true", help="do not time the floor again")
     ap.add_argument("--copies", type=int, default=1, help="scan this many id-disjoint copies of the data set")
+    ap.add_argument("--days", type=int, default=37, help="length of the generated period (default 37: ~50 logins "
+                                                       "per user, so 10M events are ~200k users)")
+    ap.add_argument("--pings-per-login", type=float, default=0.5,
+                    help="keep this many location pings per login event (default 0.5: 5M pings at 10M events; "
+                         "0 keeps every generated ping, ~3 per login)")
     a = ap.parse_args()
     events = int(a.events)
-    users = max(100, events // EVENTS_PER_USER)
-    data = a.data or HERE / "data" / f"e{events}"
+    users = max(200, round(events / (LOGINS_PER_USER_DAY * a.days)))
+    shape = "" if (a.days, a.pings_per_login) == (90, 0) else f"-d{a.days}-p{a.pings_per_login:g}"
+    data = a.data or HERE / "data" / f"e{events}{shape}"
     if a.regenerate or not (data / "logins.parquet").exists():
         from fraud.synth import generate
 
         t = time.perf_counter()
-        generate(data, users=users, seed=a.seed, fmt="parquet")
+        generate(data, users=users, seed=a.seed, days=a.days, fmt="parquet")
         widen(data, a.seed)
+        if a.pings_per_login > 0:
+            thin_pings(data, a.pings_per_login, a.seed)
         print(f"generated {data} in {time.perf_counter() - t:.1f}s")
     if a.copies > 1:
         many = data.with_name(f"{data.name}x{a.copies}")
