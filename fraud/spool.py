@@ -19,7 +19,9 @@ from fraud.schema import INPUT_SCHEMAS
 
 SHARD = "_shard"
 HASH_SEED = 20_261_122
-BYTES_PER_ROW = 1100  # measured peak RSS per input row of an in-memory scan (bench/run.py, README)
+# Peak working memory per input row, by kind, fitted to bench/run.py scans of two data shapes (README): an
+# account event carries a dozen columns and long user agents, a location ping five numbers.
+BYTES_PER_ROW = {"logins": 2000, "devices": 2000, "locations": 450, "scores": 500}
 FIXED_GB = 1.0  # interpreter, libraries and per-scan tables that do not shrink with the slices
 
 
@@ -94,15 +96,20 @@ def default_memory_gb() -> float:
     return max(1.5, round(min(6.0, 0.4 * machine_memory_gb()), 1))
 
 
-def choose_shards(rows: int, memory_gb: float | None = None) -> int:
-    """How many slices keep a scan of ``rows`` input rows within ``memory_gb`` (1 when it fits whole)."""
+def working_gb(rows: dict[str, int]) -> float:
+    """The working memory (GiB) an in-memory scan needs for ``rows`` input rows per kind."""
+    return sum(n * BYTES_PER_ROW.get(kind, 2000) for kind, n in rows.items()) / 2**30
+
+
+def choose_shards(need_gb: float, memory_gb: float | None = None) -> int:
+    """How many slices keep a scan whose in-memory working set is ``need_gb`` within ``memory_gb`` (1 when it
+    fits whole)."""
     memory_gb = memory_gb or default_memory_gb()
     budget = memory_gb - FIXED_GB
     if budget <= 0:
         raise InputError(f"a memory budget of {memory_gb} GiB leaves nothing for the data (at least "
                          f"{FIXED_GB + 0.5} GiB)")
-    need = rows * BYTES_PER_ROW / 2**30
-    return max(1, math.ceil(need / budget))
+    return max(1, math.ceil(need_gb / budget))
 
 
 # --------------------------------------------------------------------------------------------- spool

@@ -10,7 +10,7 @@ from fraud.config import load_config
 from fraud.errors import InputError
 from fraud.pipeline import ScanInputs, resolve_shards
 from fraud.spool import (BYTES_PER_ROW, SHARD, choose_shards, default_memory_gb, device_key, estimate_rows,
-                         shard_of, spool_file)
+                         shard_of, spool_file, working_gb)
 
 
 def _logins(n: int) -> pl.DataFrame:
@@ -29,10 +29,11 @@ def test_estimate_rows_exact_for_parquet_close_for_text(tmp_path):
 
 
 def test_choose_shards_from_rows_and_budget():
-    assert choose_shards(1_000_000, 6.0) == 1
-    assert choose_shards(16_000_000, 6.0) == 4  # 16.4 GiB of working set in 5 GiB slices
-    assert choose_shards(100_000_000, 6.0) == 21
-    assert choose_shards(0, 6.0) == 1 and choose_shards(10_000, 1.001) == 11
+    # the performance issue's 10M events: 10.3M logins, 714k snapshots, 5.1M pings -> 22.7 GiB in 5 GiB slices
+    need = working_gb({"logins": 10_295_051, "devices": 713_862, "locations": 5_144_931})
+    assert round(need, 1) == 22.7 and choose_shards(need, 6.0) == 5
+    assert choose_shards(working_gb({"logins": 1_000_000, "locations": 3_000_000}), 6.0) == 1
+    assert choose_shards(0, 6.0) == 1 and choose_shards(0.0105, 1.001) == 11
     assert 1.5 <= default_memory_gb() <= 6.0
     with pytest.raises(InputError, match="memory budget of 0.5 GiB"):
         choose_shards(10, 0.5)
@@ -42,7 +43,7 @@ def test_auto_shards_follow_the_budget(tmp_path):
     _logins(100_000).write_parquet(tmp_path / "logins.parquet")
     inputs = ScanInputs(logins=tmp_path / "logins.parquet")
     assert resolve_shards(inputs, "auto", None) == 1
-    need_gb = 100_000 * BYTES_PER_ROW / 2**30  # 0.102 GiB
+    need_gb = 100_000 * BYTES_PER_ROW["logins"] / 2**30  # 0.186 GiB
     assert resolve_shards(inputs, "auto", 1.0 + need_gb / 2.5) == 3
     assert resolve_shards(inputs, 5, None) == 5
 
