@@ -12,14 +12,16 @@ import polars as pl
 
 from fraud.context import ScanContext
 from fraud.findings import emit
-from fraud.fingerprint.common import device_users, fmt, iso, local_date, require_device_ids, sign_ins
+from fraud.fingerprint.common import device_users, fmt, iso, require_device_ids, sign_ins
+from fraud.geo.localtime import local_logins
 from fraud.registry import NotEvaluated, profile_part, register
 
 
 def main_devices(ctx: ScanContext) -> pl.LazyFrame:
     """One row per user with sign-ins: ``user_id, main_device_id, sign_in_days, first_ts, last_ts,
     main_device_days`` (tenure in whole days)."""
-    si = local_date(sign_ins(ctx).select("user_id", "device_id", "ts"), ctx)
+    si = sign_ins(ctx, local_logins(ctx)).select("user_id", "device_id", "ts",
+                                                  pl.col("local_ts").dt.date().alias("day"))
     per = si.group_by("user_id", "device_id").agg(
         pl.col("day").n_unique().alias("sign_in_days"), pl.col("ts").min().alias("first_ts"),
         pl.col("ts").max().alias("last_ts"))

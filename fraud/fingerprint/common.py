@@ -19,10 +19,12 @@ def iso(e: str | pl.Expr) -> pl.Expr:
     return (pl.col(e) if isinstance(e, str) else e).dt.to_string(ISO)
 
 
-def sign_ins(ctx: ScanContext) -> pl.LazyFrame:
-    """Sign-ins (contract section 5): successful ``login`` events that carry a ``device_id`` and a ``user_id``."""
-    return ctx.logins.filter((pl.col("event") == "login") & pl.col("success").fill_null(True)
-                             & pl.col("device_id").is_not_null() & pl.col("user_id").is_not_null())
+def sign_ins(ctx: ScanContext, logins: pl.LazyFrame | None = None) -> pl.LazyFrame:
+    """Sign-ins (contract section 5): successful ``login`` events that carry a ``device_id`` and a ``user_id``
+    (of ``logins``, default the scan's; e.g. :func:`fraud.geo.localtime.local_logins`)."""
+    return (ctx.logins if logins is None else logins).filter(
+        (pl.col("event") == "login") & pl.col("success").fill_null(True) & pl.col("device_id").is_not_null()
+        & pl.col("user_id").is_not_null())
 
 
 def require_device_ids(lf: pl.LazyFrame, what: str) -> None:

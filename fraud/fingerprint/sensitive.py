@@ -12,6 +12,7 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.findings import emit
 from fraud.fingerprint.common import fmt, iso, local_date, require_device_ids, sign_ins
+from fraud.geo.localtime import local_logins
 from fraud.registry import register
 
 US_PER_HOUR = 3_600_000_000
@@ -28,8 +29,8 @@ def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
     si = sign_ins(ctx)
     require_device_ids(si, "sign-ins")
     first = local_date(si.group_by("user_id", "device_id").agg(pl.col("ts").min()), ctx, out="first_day")
-    days = local_date(ctx.logins.filter(pl.col("user_id").is_not_null()).select("user_id", "ts"), ctx).select(
-        "user_id", "day").unique()
+    days = local_logins(ctx).filter(pl.col("user_id").is_not_null()).select(
+        "user_id", pl.col("local_ts").dt.date().alias("day")).unique()
     history = (first.join(days, on="user_id", how="inner").filter(pl.col("day") < pl.col("first_day"))
                .group_by("user_id", "device_id").agg(pl.len().alias("history_days")))
     new = first.join(history, on=["user_id", "device_id"], how="inner").filter(

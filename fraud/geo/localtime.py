@@ -62,3 +62,12 @@ def with_local_time(lf: pl.LazyFrame, ctx: ScanContext, ts: str = "ts", out: str
         local = pl.when(pl.col("_tz") == z).then(pl.col(ts).dt.convert_time_zone(z).dt.replace_time_zone(None)) \
             .otherwise(local)
     return joined.with_columns(local.alias(out)).drop("_tz", "timezone")
+
+
+def local_logins(ctx: ScanContext) -> pl.LazyFrame:
+    """``ctx.logins`` with ``local_ts`` (:func:`with_local_time`): the conversion runs once per scan and the
+    column is cached, so the checks and features that read local days of account events share it."""
+    def build() -> pl.Series:
+        return with_local_time(ctx.logins.select("user_id", "ts"), ctx).select("local_ts").collect().to_series()
+
+    return ctx.logins.with_columns(pl.lit(ctx.cached("logins.local_ts", build)))
