@@ -69,13 +69,9 @@ class ScanContext:
         return self._cache[name]
 
     def provide(self, name: str, value: Any) -> None:
-        """Hand the context a derived value computed elsewhere (a partitioned scan builds the parsed user-agent
-        table once over all slices and gives it to each slice's context)."""
-        self._cache[name] = value
-
-    def replace_cached(self, name: str, value: Any) -> None:
-        """Swap a cached value for an equal one (e.g. the same rows held in newer buffers) so the old copy can
-        be freed."""
+        """Set a derived value: one computed elsewhere (a partitioned scan builds the parsed user-agent table
+        once over all slices and gives it to each slice's context), or an equal replacement of a cached one
+        (the same rows held in newer buffers, so the old copy can be freed)."""
         self._cache[name] = value
 
     def users(self) -> pl.LazyFrame:

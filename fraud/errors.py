@@ -2,6 +2,13 @@
 from __future__ import annotations
 
 
+def first_line(e: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its class name when empty), cut to ``limit`` characters: how
+    a library error (Polars, OS) is quoted inside a one-line FraudError."""
+    text = str(e).strip()
+    return (text.splitlines()[0] if text else e.__class__.__name__)[:limit]
+
+
 class FraudError(Exception):
     """Base class of every error the toolkit raises on purpose (bad input, bad config, bad model file)."""
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import polars as pl
 
-from fraud.errors import InputError
+from fraud.errors import InputError, first_line
 
 IP_RULES = ("ip.spray",)
 
@@ -27,7 +27,7 @@ def load_labels(path: str | Path) -> pl.DataFrame:
     try:
         df = pl.read_csv(p, infer_schema=False)
     except Exception as e:  # noqa: BLE001
-        raise InputError(f"{p}: cannot read labels ({str(e).splitlines()[0][:200]})") from None
+        raise InputError(f"{p}: cannot read labels ({first_line(e)})") from None
     for c in ("user_id", "rule"):
         if c not in df.columns:
             raise InputError(f"{p}: missing required column {c!r}")

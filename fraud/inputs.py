@@ -19,7 +19,7 @@ import polars as pl
 from fraud.exprs import fmt
 
 from fraud.config import Config
-from fraud.errors import InputError
+from fraud.errors import InputError, first_line
 from fraud.schema import BOOL, FLOAT, INPUT_SCHEMAS, INT, TIMESTAMP, InputSchema
 from fraud.timeparse import parse_timestamp, plausible, rfc3339_timestamp, timestamp_from_native
 
@@ -86,6 +86,11 @@ def resolve_paths(spec: str | Path) -> list[Path]:
     return [p]
 
 
+def resolve_specs(spec: str | Path | list) -> list[Path]:
+    """A file, glob or folder, or a list of them -> the input files they name, in order."""
+    return [p for s in (spec if isinstance(spec, list) else [spec]) for p in resolve_paths(s)]
+
+
 def _supported(path: Path) -> bool:
     try:
         file_format(path)
@@ -115,8 +120,12 @@ def _read_raw(path: Path) -> pl.DataFrame:
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise InputError(f"{path}: cannot read file ({e})") from None
     except Exception as e:  # noqa: BLE001 - any parser failure is an unreadable file
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
-        raise InputError(f"{path}: cannot parse as {fmt} ({msg[:200]})") from None
+        raise unreadable(path, e) from None
+
+
+def unreadable(path: Path, e: Exception) -> InputError:
+    """The error for a file its format's reader cannot parse, quoting the reader's first line."""
+    return InputError(f"{path}: cannot parse as {file_format(path)} ({first_line(e)})")
 
 
 def _sniff_separator(data: bytes) -> str:
@@ -321,8 +330,7 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     the rejected rows (``input, file, row, reason, raw``) and row counts.
     """
     schema = INPUT_SCHEMAS[kind]
-    specs = spec if isinstance(spec, list) else [spec]
-    paths = [p for s in specs for p in resolve_paths(s)]
+    paths = resolve_specs(spec)
     frames, rejects, extras = [], [], set()
     rows_read = 0
     for path in paths:

@@ -16,7 +16,7 @@ from fraud.context import ScanContext
 from fraud.decisions import load_decisions
 from fraud.errors import InputError
 from fraud.findings import empty_findings, finalize
-from fraud.inputs import REJECTED_COLUMNS, LoadedInput, find_inputs, read_input, resolve_paths
+from fraud.inputs import REJECTED_COLUMNS, LoadedInput, find_inputs, read_input, resolve_specs
 from fraud.registry import KEYS, PROFILE_PARTS, REGISTRY, NotEvaluated, all_checks
 from fraud.schema import PROFILES_SCHEMA, SEVERITY_ORDER
 from fraud.scoring import score_users
@@ -164,14 +164,11 @@ def context_from(loaded: dict[str, LoadedInput], cfg: Config, model: Any = None)
 
 
 def read_inputs(inputs: ScanInputs, cfg: Config, timer: Timer) -> dict[str, LoadedInput]:
-    if inputs.logins is None:
-        raise InputError("no logins input given (use --logins FILE or a folder holding logins.*)")
+    """Every given input kind read and parsed in memory (:func:`fraud.inputs.read_input`)."""
     loaded = {}
-    for kind in INPUT_KINDS:
-        spec = getattr(inputs, kind)
-        if spec is not None:
-            with timer("read"):
-                loaded[kind] = read_input(kind, spec, cfg)
+    for kind, paths in input_files(inputs).items():
+        with timer("read"):
+            loaded[kind] = read_input(kind, paths, cfg)
     return loaded
 
 
@@ -244,8 +241,6 @@ def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
     (default :func:`fraud.spool.default_memory_gb`) and in slices otherwise (:mod:`fraud.shards`, working
     files under ``work_dir``); a number forces that many slices (1 = in memory)."""
     cfg = cfg or load_config()
-    if inputs.logins is None:
-        raise InputError("no logins input given (use --logins FILE or a folder holding logins.*)")
     n = resolve_shards(inputs, shards, memory_gb)
     if n > 1:
         from fraud.shards import scan_partitioned
@@ -279,14 +274,10 @@ def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
 
 
 def input_files(inputs: ScanInputs) -> dict[str, list[Path]]:
-    """The files of each given input kind, in reading order."""
-    out = {}
-    for kind in INPUT_KINDS:
-        spec = getattr(inputs, kind)
-        if spec is not None:
-            specs = spec if isinstance(spec, list) else [spec]
-            out[kind] = [p for sp in specs for p in resolve_paths(sp)]
-    return out
+    """The files of each given input kind, in reading order (logins are required)."""
+    if inputs.logins is None:
+        raise InputError("no logins input given (use --logins FILE or a folder holding logins.*)")
+    return {kind: resolve_specs(getattr(inputs, kind)) for kind in INPUT_KINDS if getattr(inputs, kind) is not None}
 
 
 def resolve_shards(inputs: ScanInputs, shards: int | str, memory_gb: float | None) -> int:

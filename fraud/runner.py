@@ -82,19 +82,19 @@ def fit_to(inputs: ScanInputs, model_path: str | Path, cfg: Config | None = None
     :class:`~fraud.errors.FraudError` when the history is too small to fit on."""
     from fraud.context import ScanContext
     from fraud.detectors import fit_model
-    from fraud.errors import InputError, ModelError
+    from fraud.errors import ModelError
     from fraud.pipeline import context_from, read_inputs, resolve_shards
     from fraud.registry import NotEvaluated
-    from fraud.shards import gather_features
+    from fraud.detectors.outlier import gather_features
+    from fraud.shards import gather_partitioned
 
     cfg = cfg or load_config()
-    if inputs.logins is None:
-        raise InputError("no logins input given (use --logins FILE or a folder holding logins.*)")
     n = resolve_shards(inputs, shards, memory_gb)
     if n > 1:
-        features, loaded = gather_features(inputs, cfg, n, work_dir=work_dir)
+        frames, loaded = gather_partitioned(inputs, cfg, n, gather_features, work_dir=work_dir)
         ctx = ScanContext.from_frames(cfg)
-        ctx.provide("behavior.user_features", features)
+        for name, frame in frames.items():
+            ctx.provide(name, frame)
     else:
         loaded = read_inputs(inputs, cfg, Timer())
         ctx = context_from(loaded, cfg)

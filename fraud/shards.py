@@ -20,6 +20,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import polars as pl
 from fraud.config import Config
 from fraud.context import ScanContext
 from fraud.decisions import load_decisions
-from fraud.errors import FraudError
+from fraud.errors import FraudError, first_line
 from fraud.fingerprint.useragent import agent_table
 from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
@@ -84,8 +85,7 @@ class _Work:
             path.parent.mkdir(parents=True, exist_ok=True)
             df.write_parquet(path, compression="lz4")
         except Exception as e:  # noqa: BLE001 - a full disk or a vanished folder, said in one line
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
-            raise FraudError(f"{path}: cannot write a working file of the sliced scan ({msg[:200]}); free space "
+            raise FraudError(f"{path}: cannot write a working file of the sliced scan ({first_line(e)}); free space "
                              "or point --work-dir at a bigger disk") from None
 
     def split_write(self, df: pl.DataFrame, key_name: str, key: pl.Expr, kind: str, s: int) -> None:
@@ -199,16 +199,23 @@ class _Prepared:
         return ctx, frames.get("scores")
 
 
-def gather_features(inputs: ScanInputs, cfg: Config, shards: int, *, work_dir: str | Path | None = None
-                    ) -> tuple[pl.DataFrame, dict[str, LoadedInput]]:
-    """The behaviour ensemble's user-level feature table over all inputs, built slice by slice (for
-    ``fraud fit`` on a history larger than memory), and the row counts per input."""
-    from fraud.detectors.features import user_features
+def _put_together(gathered: dict[str, list[pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+    """The per-user frames the user slices gathered, concatenated in ``user_id`` order (the in-memory order)."""
+    return {name: pl.concat(parts).sort("user_id") for name, parts in gathered.items()}
 
+
+def gather_partitioned(inputs: ScanInputs, cfg: Config, shards: int,
+                       gather: Callable[[ScanContext], dict[str, pl.DataFrame]], *,
+                       work_dir: str | Path | None = None) -> tuple[dict[str, pl.DataFrame], dict[str, LoadedInput]]:
+    """What a population check's ``gather`` hook collects from every user slice, put together (``fraud fit`` on
+    a history larger than memory), and the row counts per input."""
     prep = _Prepared(inputs, cfg, shards, work_dir, Timer(), None)
     try:
-        parts = [user_features(prep.user_slice(s, cfg, None, None)[0]) for s in range(shards)]
-        return pl.concat(parts).sort("user_id"), prep.loaded()
+        gathered: dict[str, list[pl.DataFrame]] = {}
+        for s in range(shards):
+            for name, df in gather(prep.user_slice(s, cfg, None, None)[0]).items():
+                gathered.setdefault(name, []).append(df)
+        return _put_together(gathered), prep.loaded()
     finally:
         prep.tmp.cleanup()
 
@@ -288,8 +295,8 @@ def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress
             run(_context(cfg, model, kinds, frames, agents), key)
     if population:
         ctx = _context(cfg, model, kinds, {}, agents)
-        for name, parts in gathered.items():
-            ctx.provide(name, pl.concat(parts).sort("user_id"))
+        for name, frame in _put_together(gathered).items():
+            ctx.provide(name, frame)
         run(ctx, "population")
     findings = finish_findings({n: pl.concat(p, how="vertical_relaxed") for n, p in raw.items()}, cfg, status,
                                timer)

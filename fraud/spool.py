@@ -14,7 +14,7 @@ import polars as pl
 
 from fraud.config import Config
 from fraud.errors import InputError
-from fraud.inputs import _apply_mapping, _read_raw, _sniff_separator, file_format
+from fraud.inputs import _apply_mapping, _read_raw, _sniff_separator, file_format, unreadable
 from fraud.schema import INPUT_SCHEMAS
 
 SHARD = "_shard"
@@ -43,6 +43,15 @@ def device_key() -> pl.Expr:
 # --------------------------------------------------------------------------------------------- sizing
 
 
+def _gzipped(path: Path) -> bool:
+    return path.name.lower().endswith(".gz")
+
+
+def _open_bytes(path: Path):
+    """The file's (decompressed) bytes as a binary stream."""
+    return gzip.open(path, "rb") if _gzipped(path) else open(path, "rb")
+
+
 def estimate_rows(paths: list[Path]) -> int:
     """Rows in the input files: exact for Parquet (metadata), estimated for text files from the line length of
     their first MiB and their (uncompressed) size."""
@@ -55,11 +64,10 @@ def estimate_rows(paths: list[Path]) -> int:
                 pass
             continue
         size = p.stat().st_size
-        opener = gzip.open if p.name.lower().endswith(".gz") else open
         try:
-            with opener(p, "rb") as fh:
+            with _open_bytes(p) as fh:
                 head = fh.read(1 << 20)
-            if p.name.lower().endswith(".gz"):
+            if _gzipped(p):
                 with open(p, "rb") as fh:  # ISIZE: the uncompressed size modulo 2**32
                     fh.seek(-4, os.SEEK_END)
                     isize = int.from_bytes(fh.read(4), "little")
@@ -124,9 +132,8 @@ class SpooledFile:
 
 
 def _is_blank(path: Path) -> bool:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with opener(path, "rb") as fh:
+        with _open_bytes(path) as fh:
             while chunk := fh.read(1 << 16):
                 if chunk.replace(b"\xef\xbb\xbf", b"").strip():
                     return False
@@ -143,7 +150,7 @@ def _raw_lazy(path: Path, tmp: Path) -> pl.LazyFrame:
     if fmt == "ndjson":  # mixed-type JSON fields are read whole (see README: prefer CSV/Parquet for huge inputs)
         return _read_raw(path).lazy()
     src = path
-    if path.name.lower().endswith(".gz"):
+    if _gzipped(path):
         src = tmp / f"{len(list(tmp.iterdir()))}.csv"
         try:
             with gzip.open(path, "rb") as fin, open(src, "wb") as fout:
@@ -158,11 +165,6 @@ def _raw_lazy(path: Path, tmp: Path) -> pl.LazyFrame:
                        separator=_sniff_separator(head))
 
 
-def _unreadable(path: Path, e: Exception) -> InputError:
-    msg = str(e).strip().splitlines()[0] if str(e).strip() else e.__class__.__name__
-    return InputError(f"{path}: cannot parse as {file_format(path)} ({msg[:200]})")
-
-
 def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards: int) -> SpooledFile:
     """Stream one input file into ``dest/_shard=k/*.parquet`` (raw canonical columns plus ``_row``)."""
     schema = INPUT_SCHEMAS[kind]
@@ -174,7 +176,7 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
     except InputError:
         raise
     except Exception as e:  # noqa: BLE001 - any reader failure is an unreadable file
-        raise _unreadable(path, e) from None
+        raise unreadable(path, e) from None
     if not names:
         return SpooledFile(str(path), blank=True)
     lf = _apply_mapping(lf, schema, cfg, path)
@@ -187,7 +189,7 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
         lf.sink_parquet(pl.PartitionBy(dest, key=SHARD, include_key=False), mkdir=True, compression="lz4",
                         engine="streaming")
     except Exception as e:  # noqa: BLE001
-        raise _unreadable(path, e) from None
+        raise unreadable(path, e) from None
     rows = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in dest.rglob("*.parquet"))
     return SpooledFile(str(path), rows_read=rows, extra_columns=extras)
 

@@ -61,7 +61,7 @@ def parse_timestamp(raw: pl.Expr, tz: str) -> pl.Expr:
     out = (pl.when(s.str.contains(_NUMERIC)).then(numeric)
            .when(has_offset).then(aware)
            .otherwise(local))
-    return pl.when(out.is_between(pl.lit(EARLIEST), pl.lit(LATEST), closed="left")).then(out).otherwise(None)
+    return plausible(out)
 
 
 def timestamp_from_native(col: pl.Expr, dtype: pl.DataType, tz: str) -> pl.Expr:
@@ -77,4 +77,4 @@ def timestamp_from_native(col: pl.Expr, dtype: pl.DataType, tz: str) -> pl.Expr:
         out = _epoch(col.cast(pl.Float64))
     else:
         return parse_timestamp(col.cast(pl.String), tz)
-    return pl.when(out.is_between(pl.lit(EARLIEST), pl.lit(LATEST), closed="left")).then(out).otherwise(None)
+    return plausible(out)

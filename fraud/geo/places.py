@@ -42,7 +42,7 @@ def local_positions(ctx: ScanContext) -> pl.DataFrame:
 
     def build() -> pl.DataFrame:
         lp = with_local_time(positions(ctx).lazy(), ctx).collect()
-        ctx.replace_cached("geo.positions", lp.drop("local_ts"))
+        ctx.provide("geo.positions", lp.drop("local_ts"))
         return lp
 
     return ctx.cached("geo.local_positions", build)
