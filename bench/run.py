@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -47,20 +48,53 @@ print(time.perf_counter() - t)
 WRAP = r"""
 import resource, subprocess, sys
 rc = subprocess.call(sys.argv[1:], stdout=sys.stdout, stderr=sys.stderr)
-print("PEAK_RSS_KB", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("RUSAGE", r.ru_maxrss, r.ru_utime, r.ru_stime, r.ru_minflt, file=sys.stderr)
 sys.exit(rc)
 """
 
 
-def child(cmd: list[str]) -> tuple[float, float, str]:
-    """Run a command in its own wrapper process; wall seconds, the command's peak RSS in GiB, its stdout."""
+@dataclass
+class Run:
+    """One child process: wall seconds, peak RSS (GiB), CPU seconds in user and kernel mode, minor page faults."""
+    wall_s: float
+    rss_gib: float
+    user_s: float
+    sys_s: float
+    minflt: int
+    stdout: str
+
+    @property
+    def cores(self) -> float:
+        """Average cores busy over the run (CPU seconds / wall seconds)."""
+        return (self.user_s + self.sys_s) / self.wall_s
+
+    def cpu(self) -> str:
+        return (f"CPU {self.user_s + self.sys_s:.1f} s (user {self.user_s:.1f}, kernel {self.sys_s:.1f}; "
+                f"{self.cores:.2f} cores busy), {self.minflt / 1e6:.2f}M minor page faults")
+
+
+def child(cmd: list[str]) -> Run:
+    """Run a command in its own wrapper process and measure it (the wrapper's ``RUSAGE_CHILDREN``)."""
     t = time.perf_counter()
     p = subprocess.run([sys.executable, "-c", WRAP, *cmd], capture_output=True, text=True)
     secs = time.perf_counter() - t
     if p.returncode not in (0, 3):
         sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-3000:]}")
-    kb = int(p.stderr.rsplit("PEAK_RSS_KB", 1)[1].split()[0])
-    return secs, kb / 1024 / 1024, p.stdout
+    kb, user, kernel, minflt = p.stderr.rsplit("RUSAGE", 1)[1].split()[:4]
+    return Run(secs, int(kb) / 1024 / 1024, float(user), float(kernel), int(minflt), p.stdout)
+
+
+def repeated(cmd: list[str], n: int, label: str) -> Run:
+    """Run ``cmd`` ``n`` times; print each run when n > 1; the run with the median wall time (VM timings vary by
+    about +-15% run to run, so one run proves little)."""
+    runs = []
+    for i in range(n):
+        runs.append(child(cmd))
+        if n > 1:
+            print(f"  {label} run {i + 1}/{n}: {runs[-1].wall_s:.1f} s, peak RSS {runs[-1].rss_gib:.2f} GiB, "
+                  f"{runs[-1].cpu()}", flush=True)
+    return sorted(runs, key=lambda r: r.wall_s)[(n - 1) // 2]
 
 
 def widen(data: Path, seed: int) -> None:
@@ -113,6 +147,8 @@ def main() -> None:
                                                      "exceed --memory-gb)")
     ap.add_argument("--memory-gb", default=None, help="passed to fraud scan")
     ap.add_argument("--skip-floor", action="store_true", help="do not time the floor again")
+    ap.add_argument("--repeat", type=int, default=1, help="run the floor and each scan this many times and report "
+                                                          "the median run (default 1)")
     ap.add_argument("--copies", type=int, default=1, help="scan this many id-disjoint copies of the data set")
     ap.add_argument("--days", type=int, default=37, help="length of the generated period (default 37: ~50 logins "
                                                        "per user, so 10M events are ~200k users)")
@@ -148,16 +184,20 @@ def main() -> None:
           f"{counts['locations']:,} location pings; {card['users']:,} users, {card['uas']:,} distinct UAs, "
           f"{card['ips']:,} distinct IPs")
 
-    floor_s, floor_rss = (float("nan"), float("nan")) if a.skip_floor else child(
-        [sys.executable, "-c", FLOOR, str(data), "parquet"])[:2]
+    reps = max(1, a.repeat)
+    floor = None if a.skip_floor else repeated([sys.executable, "-c", FLOOR, str(data), "parquet"], reps, "floor")
+    floor_s = floor.wall_s if floor else float("nan")
     out = Path(tempfile.mkdtemp(prefix="fraud-bench-"))
     opts = ["--shards", str(a.shards)] + (["--memory-gb", str(a.memory_gb)] if a.memory_gb else [])
-    scan_s, scan_rss, _ = child([sys.executable, "-m", "fraud.cli.main", "scan", str(data), "--out", str(out),
-                                 *opts])
+    scan = repeated([sys.executable, "-m", "fraud.cli.main", "scan", str(data), "--out", str(out), *opts], reps,
+                    "scan")
     summ = json.loads((out / "summary.json").read_text())
-    print(f"\nfloor (polars read + sort + group_by): {floor_s:8.1f} s  peak RSS {floor_rss:5.2f} GiB")
-    print(f"fraud scan (parquet, {summ.get('shards', 1)} slice(s)):     {scan_s:8.1f} s  peak RSS {scan_rss:5.2f} GiB  "
-          f"{total / scan_s:,.0f} rows/s  ratio scan/floor {scan_s / floor_s:.1f}x")
+    if floor:
+        print(f"\nfloor (polars read + sort + group_by): {floor_s:8.1f} s  peak RSS {floor.rss_gib:5.2f} GiB  "
+              f"{floor.cpu()}")
+    print(f"fraud scan (parquet, {summ.get('shards', 1)} slice(s)):     {scan.wall_s:8.1f} s  peak RSS "
+          f"{scan.rss_gib:5.2f} GiB  {total / scan.wall_s:,.0f} rows/s  ratio scan/floor {scan.wall_s / floor_s:.1f}x")
+    print(f"  {scan.cpu()}")
     print("stages (s): " + ", ".join(f"{k}={v:.1f}" for k, v in summ["timings_s"].items()))
     for k, v in summ.get("checks", {}).items():
         extra = {kk: vv for kk, vv in v.items() if kk not in ("status", "findings")}
@@ -171,10 +211,10 @@ def main() -> None:
             for k in ("logins", "devices", "locations", "scores"):
                 pl.read_parquet(data / f"{k}.parquet").write_csv(csv_dir / f"{k}.csv")
         out2 = Path(tempfile.mkdtemp(prefix="fraud-bench-csv-"))
-        csv_s, csv_rss, _ = child([sys.executable, "-m", "fraud.cli.main", "scan", str(csv_dir), "--out", str(out2),
-                                   *opts])
-        print(f"fraud scan (csv):                      {csv_s:8.1f} s  peak RSS {csv_rss:5.2f} GiB  "
-              f"{total / csv_s:,.0f} rows/s")
+        csv = repeated([sys.executable, "-m", "fraud.cli.main", "scan", str(csv_dir), "--out", str(out2), *opts],
+                       reps, "csv scan")
+        print(f"fraud scan (csv):                      {csv.wall_s:8.1f} s  peak RSS {csv.rss_gib:5.2f} GiB  "
+              f"{total / csv.wall_s:,.0f} rows/s\n  {csv.cpu()}")
 
 
 if __name__ == "__main__":
