@@ -1,7 +1,9 @@
 """``device.bot_agent``: account events whose user agent is a known crawler (the maintained
 ``crawler-user-agents`` patterns), an HTTP library or command-line client (python-requests, curl,
 Go-http-client, a bare okhttp ...), an automation tool or headless browser (Selenium/WebDriver markers,
-HeadlessChrome, PhantomJS), or is empty, missing or garbage.
+HeadlessChrome, PhantomJS), or is garbage (a placeholder such as a bare ``Mozilla/5.0``, letterless or too
+short). A missing agent (null, ``-``, ``unknown`` ...) is not evidence of a bot: such login events are counted
+as not evaluated in ``summary.json`` unless the rule's ``flag_missing`` is set.
 
 Each distinct user agent is classified once (:func:`fraud.fingerprint.useragent.agent_table`) and joined back;
 the finding's evidence names the matched pattern.
@@ -17,13 +19,14 @@ from fraud.fingerprint.useragent import agent_table
 from fraud.registry import NotEvaluated, register
 
 EMPTY_KIND = "empty or garbage"
+MISSING_KIND = "missing"
 
 
 def bot_events(ctx: ScanContext) -> pl.LazyFrame:
     """Account events with a bot user agent: the event columns plus ``bot_kind`` and ``bot_pattern``.
 
-    A missing user agent counts only on ``login`` events, and empty/garbage agents only when the rule's
-    ``flag_empty`` is set (apps and back-office events may legitimately send none)."""
+    Garbage agents count only when the rule's ``flag_empty`` is set; a missing agent only on ``login`` events
+    and only when ``flag_missing`` is set (apps and back-office events may legitimately send none)."""
     rule = ctx.cfg.rule("device.bot_agent")
     agents = agent_table(ctx)
     if agents.height == 0:
@@ -33,10 +36,15 @@ def bot_events(ctx: ScanContext) -> pl.LazyFrame:
         bots = bots.filter(pl.col("bot_kind") != EMPTY_KIND)
     ev = ctx.logins.filter(pl.col("user_id").is_not_null())
     hits = ev.join(bots, on="user_agent", how="inner")
-    if rule["flag_empty"]:
-        missing = ev.filter(pl.col("user_agent").is_null() & (pl.col("event") == "login")).with_columns(
-            pl.lit(EMPTY_KIND).alias("bot_kind"), pl.lit("missing user agent").alias("bot_pattern"))
-        hits = pl.concat([hits, missing], how="vertical_relaxed")
+    missing_kind = pl.col("bot_kind") == MISSING_KIND
+    missing = pl.concat([
+        ev.filter(pl.col("user_agent").is_null()).with_columns(
+            pl.lit(MISSING_KIND).alias("bot_kind"), pl.lit("missing user agent").alias("bot_pattern")),
+        hits.filter(missing_kind)], how="vertical_relaxed").filter(pl.col("event") == "login")
+    hits = hits.filter(~missing_kind)
+    if rule["flag_missing"]:
+        return pl.concat([hits, missing], how="vertical_relaxed")
+    ctx.notes["device.bot_agent"] = {"logins_without_user_agent": missing.select(pl.len()).collect().item()}
     return hits
 
 

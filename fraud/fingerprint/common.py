@@ -48,15 +48,19 @@ def device_users(ctx: ScanContext) -> pl.LazyFrame:
 
 
 def os_family(e: str | pl.Expr) -> pl.Expr:
-    """A comparable OS family: ``android`` (Android and HarmonyOS are one family), ``ios`` (iOS, iPadOS),
-    ``macos``, ``windows``, ``chromeos``, ``linux``, else the lower-cased name; null when unknown/"Other"."""
+    """A comparable OS family: ``android`` (Android and HarmonyOS are one family, with the vendor skins EMUI,
+    MIUI/HyperOS, ColorOS, One UI, OxygenOS, Fire OS ...), ``ios`` (iOS, iPadOS, iPhone/iPad), ``macos`` (macOS,
+    OS X, MacIntel), ``windows`` (Windows, Win32/Win64/Win10), ``chromeos`` (Chrome OS, CrOS), ``linux``, else the
+    lower-cased name; null when unknown/"Other"."""
     s = (pl.col(e) if isinstance(e, str) else e).str.strip_chars().str.to_lowercase()
     return (pl.when(s.is_null() | s.is_in(["", "other", "unknown"])).then(pl.lit(None, pl.String))
-            .when(s.str.contains("android|harmony")).then(pl.lit("android"))
-            .when(s.str.contains(r"^(ios|ipados|iphone ?os)\b")).then(pl.lit("ios"))
-            .when(s.str.contains(r"mac ?os|^darwin")).then(pl.lit("macos"))
-            .when(s.str.contains("windows")).then(pl.lit("windows"))
-            .when(s.str.contains(r"chrome ?os|chromium ?os")).then(pl.lit("chromeos"))
+            .when(s.str.contains(r"android|harmony|\bhmos\b|\bemui|\bmiui|hyperos|coloros|one ?ui|oxygen ?os|"
+                                 r"funtouch|origin ?os|magic ?ui|realme ?ui|fire ?os|flyme"))
+            .then(pl.lit("android"))
+            .when(s.str.contains(r"^(ios|ipados|iphone ?os|iphone|ipad)\b")).then(pl.lit("ios"))
+            .when(s.str.contains(r"mac ?os|^os ?x\b|^macintel$|^darwin")).then(pl.lit("macos"))
+            .when(s.str.contains(r"windows|^win ?(?:32|64|10|11|nt)\b")).then(pl.lit("windows"))
+            .when(s.str.contains(r"chrome ?os|chromium ?os|^cros\b")).then(pl.lit("chromeos"))
             .when(s.str.contains("linux|ubuntu|debian|fedora|red hat|suse|mint|arch")).then(pl.lit("linux"))
             .otherwise(s))
 

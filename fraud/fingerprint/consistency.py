@@ -19,12 +19,31 @@ MOBILE_FAMILIES = ("android", "ios")
 PC_FAMILIES = ("windows", "macos", "linux", "chromeos")
 
 
+# Values a client writes for "no id" (compared after normalising).
+ID_PLACEHOLDERS = ("unknown", "null", "none", "nil", "n/a", "na", "undefined", "-", "0")
+# Android's fixed MAC for apps without the permission since Android 6.
+MAC_PLACEHOLDER = "020000000000"
+
+
 def _normalised(col: str) -> pl.Expr:
-    """A hardware id in comparable form: trimmed, lower-case, MACs without separators."""
+    """A hardware id in comparable form, null when it identifies no hardware.
+
+    Trimmed and lower-cased. MACs lose their separators; a locally administered MAC (second hex digit 2, 6, a or
+    e: the per-network random address of Android 10+ and iOS 14+) and Android's ``02:00:00:00:00:00`` placeholder
+    are not hardware ids. IMEIs keep their digits only and compare on the first 14 (type allocation code and
+    serial: the 15th is a check digit, an IMEISV ends in a 2-digit software version); all-zero values are
+    placeholders. hw_uuid loses braces and hyphens (``{6F9619FF-...}`` and ``6f9619ff...`` are one id)."""
     s = pl.col(col).str.strip_chars().str.to_lowercase()
+    s = pl.when(s.is_in(list(ID_PLACEHOLDERS))).then(None).otherwise(s)
     if col == "mac":
         s = s.str.replace_all(r"[:\-. ]", "")
-    return pl.when(s == "").then(None).otherwise(s).alias(col)
+        s = pl.when((s == MAC_PLACEHOLDER) | s.str.contains(r"^.[26ae]")).then(None).otherwise(s)
+    elif col == "imei":
+        digits = s.str.replace_all(r"[^0-9]", "")
+        s = (pl.when(digits.str.len_chars() >= 14).then(digits.str.slice(0, 14)).otherwise(s))
+    elif col == "hw_uuid":
+        s = s.str.replace_all(r"[{}\-]", "")
+    return pl.when((s == "") | s.str.contains(r"^0+$")).then(None).otherwise(s).alias(col)
 
 
 def _kind(family: pl.Expr) -> pl.Expr:
@@ -38,15 +57,20 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
     """One finding per user and device whose snapshots carry more than one distinct imei, mac or hw_uuid, or
     more than one OS family (Android and HarmonyOS count as one family)."""
     rule = ctx.cfg.rule("device.id_conflict")
-    snap = ctx.devices.select("device_id", "ts", *[_normalised(c) for c in ID_FIELDS],
-                              os_family("os").alias("os_family"))
     fields = [*ID_FIELDS, "os_family"]
+    snap = ctx.devices.select("device_id", "ts", *[_normalised(c) for c in ID_FIELDS],
+                              *[pl.col(c).str.strip_chars().alias(f"_raw_{c}") for c in ID_FIELDS],
+                              os_family("os").alias("os_family"))
     if not snap.select(pl.any_horizontal([pl.col(c).is_not_null().any() for c in fields])).collect().item():
         raise NotEvaluated("no hardware ids or OS names in the device snapshots")
-    long = (snap.unpivot(index=["device_id", "ts"], on=fields, variable_name="field", value_name="value")
-            .drop_nulls(["device_id", "value"])
-            .with_columns(pl.col("field").replace({"os_family": "os"})))
-    vals = long.group_by("device_id", "field", "value").agg(
+    # One row per (device, field, comparable value); the evidence shows the value as first reported (an OS as
+    # its family).
+    long = pl.concat([snap.select("device_id", "ts", pl.lit("os" if c == "os_family" else c).alias("field"),
+                                  pl.col(c).alias("key"),
+                                  pl.col(c if c == "os_family" else f"_raw_{c}").alias("value"))
+                      for c in fields]).drop_nulls(["device_id", "key"])
+    vals = long.group_by("device_id", "field", "key").agg(
+        pl.col("value").sort_by("ts", "value").first(),
         pl.col("ts").min().alias("first_seen"), pl.col("ts").max().alias("last_seen"))
     conflicting = vals.filter(pl.len().over("device_id", "field") > 1).sort(
         "device_id", "field", "first_seen", "value")
@@ -68,13 +92,16 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
           key="device")
 def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
     """One finding per user and device whose events carry user agents with an OS family or device type (mobile
-    vs pc) that none of the device's snapshots reports. An iPad snapshot accepts a Mac user agent (iPadOS
-    browsers ask for desktop sites by default). Agents whose OS or type is unknown are not compared."""
+    vs pc) that none of the device's snapshots reports. A browser's desktop mode is not a contradiction: an iOS or
+    iPadOS device accepts a Mac desktop agent (iPadOS asks for desktop sites by default, iPhones on request) and an
+    Android device a Linux desktop agent (Chrome on tablets, "desktop site", Samsung DeX). Agents whose OS or type
+    is unknown are not compared."""
     rule = ctx.cfg.rule("device.ua_mismatch")
     fam = os_family("os")
     snaps = ctx.devices.filter(fam.is_not_null()).group_by("device_id").agg(
         fam.unique().sort().alias("snap_os"), _kind(fam).drop_nulls().unique().sort().alias("snap_type"),
-        pl.col("model").str.contains(r"(?i)^ipad").fill_null(False).any().alias("ipad"))
+        (pl.col("model").str.contains(r"(?i)^ipad").fill_null(False) | (fam == "ios")).any().alias("apple_mobile"),
+        (fam == "android").any().alias("android"))
     if snaps.select(pl.len()).collect().item() == 0:
         raise NotEvaluated("no device snapshot names an OS")
     # One row per (user, device, agent) with its first/last event and count: the agent columns are joined onto
@@ -89,10 +116,11 @@ def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
     ev = ev.with_columns(os_family("os_family").alias("ua_os"),
                          pl.col("device_class").replace_strict({"mobile": "mobile", "tablet": "mobile", "pc": "pc"},
                                                                default=None).alias("ua_type"))
-    allowed_os = pl.concat_list("snap_os", pl.when("ipad").then(pl.lit(["macos"])).otherwise(pl.lit([], pl.List(
-        pl.String))))
-    allowed_type = pl.concat_list("snap_type", pl.when("ipad").then(pl.lit(["pc"])).otherwise(pl.lit([], pl.List(
-        pl.String))))
+    none = pl.lit([], pl.List(pl.String))
+    desktop_mode = ((pl.col("apple_mobile") & (pl.col("ua_os") == "macos"))
+                    | (pl.col("android") & (pl.col("ua_os") == "linux")))
+    allowed_os = pl.concat_list("snap_os", pl.when(desktop_mode).then(pl.concat_list(pl.col("ua_os"))).otherwise(none))
+    allowed_type = pl.concat_list("snap_type", pl.when(desktop_mode).then(pl.lit(["pc"])).otherwise(none))
     os_bad = pl.col("ua_os").is_not_null() & ~allowed_os.list.contains(pl.col("ua_os"))
     type_bad = (pl.col("ua_type").is_not_null() & (pl.col("snap_type").list.len() > 0)
                 & ~allowed_type.list.contains(pl.col("ua_type")))

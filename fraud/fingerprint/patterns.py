@@ -5,6 +5,9 @@ These are detection vocabularies, not thresholds: the rules' numbers live in ``r
 """
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import crawleruseragents
 import polars as pl
 
@@ -24,7 +27,8 @@ TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("http library", "aiohttp", r"(?i)aiohttp"),
     ("http library", "Go-http-client", r"Go-http-client"),
     ("http library", "okhttp (no app token)", r"(?i)^okhttp/[0-9.]+$"),
-    ("http library", "Java HTTP client", r"^Java/[0-9._]+|^Apache-HttpClient|^Jakarta Commons-HttpClient"),
+    ("http library", "Java HTTP client",
+     r"^Java/[0-9._]+|^Java-http-client/|^Apache-HttpClient|^Jakarta Commons-HttpClient|^ReactorNetty/"),
     ("http library", "node HTTP client", r"(?i)^(?:node-fetch|axios|undici|got)\b|^node$"),
     ("http library", "libwww-perl", r"(?i)libwww-perl|^lwp-"),
     ("http library", "Ruby HTTP client", r"(?i)^(?:Ruby|Faraday|rest-client)\b"),
@@ -32,21 +36,46 @@ TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("http library", "RestSharp", r"(?i)^RestSharp"),
     ("http library", "Scrapy", r"(?i)\bScrapy/"),
     ("http library", "Dalvik (no app token)", r"^Dalvik/[0-9.]+$"),
+    ("http library", "CFNetwork (no app token)", r"^CFNetwork/[0-9.]+(?: Darwin/[0-9.]+)?$"),
+    ("http library", "Alamofire (no app token)", r"^Alamofire/[0-9.]+$"),
+    ("http library", "Dart (no app token)", r"^Dart/[0-9.]+ \(dart:io\)$"),
+    ("http library", "Ktor client", r"(?i)^ktor(?:-client| client)"),
+    ("http library", "reqwest", r"^reqwest/"),
     ("cli client", "curl", r"(?i)^curl/|^PycURL"),
     ("cli client", "Wget", r"(?i)^Wget/"),
     ("cli client", "HTTPie", r"(?i)^HTTPie/"),
     ("cli client", "PostmanRuntime", r"PostmanRuntime/"),
     ("cli client", "Insomnia", r"(?i)^insomnia/"),
+    ("cli client", "PowerShell", r"\b(?:Windows)?PowerShell/[0-9.]+"),
 )
 # Crawler patterns we handle more precisely above: ``okhttp`` also sits inside legitimate app user agents
 # ("MyBank/5.1 (Android 13) okhttp/4.12.0"); only a bare okhttp agent is a bot signal.
 CRAWLER_EXCLUDED = frozenset({"okhttp"})
-CRAWLER_PATTERNS: tuple[str, ...] = tuple(
-    d["pattern"] for d in crawleruseragents.CRAWLER_USER_AGENTS_DATA if d["pattern"] not in CRAWLER_EXCLUDED)
+LEGIT_AGENTS_FILE = Path(__file__).with_name("legit_agents.txt")
+
+
+def legit_agents() -> list[str]:
+    """The shipped corpus of real legitimate user agents (:data:`LEGIT_AGENTS_FILE`)."""
+    lines = LEGIT_AGENTS_FILE.read_text(encoding="utf-8").splitlines()
+    return [ln for ln in lines if ln.strip() and not ln.startswith("#")]
+
+
+def _crawler_patterns() -> tuple[str, ...]:
+    """crawler-user-agents' patterns minus :data:`CRAWLER_EXCLUDED` and minus every pattern that matches a
+    legitimate agent of the corpus (such a pattern is too broad to call an account event a bot: the list holds
+    an Android 15 build id, app names such as ``Viber`` or ``PayPal\\/``, ``Sogou`` ...)."""
+    legit = legit_agents()
+    return tuple(p for p in (d["pattern"] for d in crawleruseragents.CRAWLER_USER_AGENTS_DATA)
+                 if p not in CRAWLER_EXCLUDED and not any(re.search(p, ua) for ua in legit))
+
+
+CRAWLER_PATTERNS: tuple[str, ...] = _crawler_patterns()
 CRAWLER_ANY = "|".join(f"(?:{p})" for p in CRAWLER_PATTERNS)
-# Placeholders that stand for "no user agent" (compared lower-cased after trimming).
-PLACEHOLDER_AGENTS = ("", "-", "null", "none", "nil", "undefined", "unknown", "n/a", "na", "test", "user-agent",
-                      "mozilla", "mozilla/4.0", "mozilla/5.0", "*")
+# What a log writes for an absent user agent (compared lower-cased after trimming): not evidence of a bot, the
+# event is simply not evaluated unless the rule's ``flag_missing`` is set.
+MISSING_AGENTS = ("", "-", "null", "none", "nil", "undefined", "unknown", "n/a", "na")
+# Placeholder values a script sends instead of a real agent: garbage (``flag_empty``).
+PLACEHOLDER_AGENTS = ("test", "user-agent", "mozilla", "mozilla/4.0", "mozilla/5.0", "*")
 
 # Emulator signatures of device models and user agents (Android SDK images, Genymotion, desktop emulators).
 EMULATOR_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -84,24 +113,32 @@ def emulator_signature(col: str | pl.Expr) -> pl.Expr:
     return first_match(pl.col(col) if isinstance(col, str) else col, EMULATOR_PATTERNS)
 
 
+def is_missing(col: pl.Expr) -> pl.Expr:
+    """Null, blank, or a value a log writes for "no user agent" (``-``, ``null``, ``unknown`` ...)."""
+    return col.is_null() | col.str.strip_chars().str.to_lowercase().is_in(list(MISSING_AGENTS))
+
+
 def is_placeholder(col: pl.Expr, min_length: int) -> pl.Expr:
-    """Empty, missing, too short (``min_length`` characters), letterless or placeholder user agents."""
+    """Present but garbage: too short (``min_length`` characters), letterless or a placeholder user agent."""
     s = col.str.strip_chars()
-    return (col.is_null() | (s.str.len_chars() < min_length) | ~s.str.contains(r"[A-Za-z]{2}")
-            | s.str.to_lowercase().is_in(list(PLACEHOLDER_AGENTS)))
+    return ~is_missing(col) & ((s.str.len_chars() < min_length) | ~s.str.contains(r"[A-Za-z]{2}")
+                               | s.str.to_lowercase().is_in(list(PLACEHOLDER_AGENTS)))
 
 
 def bot_columns(ua: pl.Expr, min_length: int, ua_parser_bot: pl.Expr) -> list[pl.Expr]:
-    """``bot_kind`` (empty / headless browser / automation / http library / cli client / crawler) and
+    """``bot_kind`` (missing / empty or garbage / headless browser / automation / http library / cli client /
+    crawler) and
     ``bot_pattern`` (the name of the matched pattern, or the crawler-user-agents regex) for a UA column.
     ``ua_parser_bot`` marks agents ua-parser calls a Spider, the last resort."""
     tool_kind = first_match(ua, tuple((k, rx) for k, _, rx in TOOL_PATTERNS))
     tool_name = first_match(ua, tuple((n, rx) for _, n, rx in TOOL_PATTERNS))
     crawler = ua.str.contains(CRAWLER_ANY)
-    empty = is_placeholder(ua, min_length)
-    kind = (pl.when(empty).then(pl.lit("empty or garbage")).when(tool_kind.is_not_null()).then(tool_kind)
+    missing, empty = is_missing(ua), is_placeholder(ua, min_length)
+    kind = (pl.when(missing).then(pl.lit("missing")).when(empty).then(pl.lit("empty or garbage"))
+            .when(tool_kind.is_not_null()).then(tool_kind)
             .when(crawler | ua_parser_bot).then(pl.lit("crawler")).otherwise(pl.lit(None, pl.String)))
-    pattern = (pl.when(empty).then(pl.lit("empty or garbage user agent")).when(tool_name.is_not_null())
+    pattern = (pl.when(missing).then(pl.lit("missing user agent"))
+               .when(empty).then(pl.lit("empty or garbage user agent")).when(tool_name.is_not_null())
                .then(tool_name).when(crawler).then(pl.lit(None, pl.String))
                .when(ua_parser_bot).then(pl.lit("ua-parser Spider")).otherwise(pl.lit(None, pl.String)))
     return [kind.alias("bot_kind"), pattern.alias("bot_pattern")]

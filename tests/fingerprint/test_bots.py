@@ -3,6 +3,7 @@ import pytest
 
 from fraud.config import load_config
 from fraud.fingerprint.bots import bot_agent
+from fraud.fingerprint.patterns import CRAWLER_PATTERNS, legit_agents
 from fraud.fingerprint.useragent import classify, parse_agents
 from fraud.registry import NotEvaluated
 from tests.conftest import at, make_ctx
@@ -24,7 +25,17 @@ BOTS = {
         ("headless browser", "PhantomJS"),
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 "
     "Safari/537.36 Selenium/4.15.2 (java windows)": ("automation", "Selenium"),
-    "-": ("empty or garbage", "empty or garbage user agent"),
+    "Java-http-client/21.0.3": ("http library", "Java HTTP client"),
+    "Dart/3.4 (dart:io)": ("http library", "Dart (no app token)"),
+    "CFNetwork/1410.0.3 Darwin/22.6.0": ("http library", "CFNetwork (no app token)"),
+    "Alamofire/5.9.1": ("http library", "Alamofire (no app token)"),
+    "Ktor client": ("http library", "Ktor client"),
+    "reqwest/0.12.4": ("http library", "reqwest"),
+    "Mozilla/5.0 (Windows NT 10.0; Microsoft Windows 10.0.22631; en-US) PowerShell/7.4.2": ("cli client",
+                                                                                           "PowerShell"),
+    "Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)": ("crawler", "ua-parser Spider"),
+    "-": ("missing", "missing user agent"),
+    " Unknown ": ("missing", "missing user agent"),
     "Mozilla/5.0": ("empty or garbage", "empty or garbage user agent"),
     "12345678901": ("empty or garbage", "empty or garbage user agent"),
 }
@@ -42,6 +53,19 @@ def test_real_browsers_and_app_agents_are_not_bots(name):
     assert (row["bot_kind"], row["bot_pattern"]) == (None, None)
 
 
+@pytest.mark.parametrize("agent", legit_agents())
+def test_legitimate_agents_of_the_corpus_are_not_bots(agent):
+    """Android 15 build ids, in-app browsers, apps named Viber/PayPal/GoPay, Sogou's browser ...: the broad
+    crawler-user-agents patterns that match them are dropped."""
+    row = classify(parse_agents([agent]), 8).row(0, named=True)
+    assert (row["bot_kind"], row["bot_pattern"]) == (None, None)
+
+
+def test_crawler_patterns_that_match_legitimate_agents_are_dropped():
+    assert {"AP3A\\.240617\\.008", "Viber", "Sogou", "okhttp"}.isdisjoint(CRAWLER_PATTERNS)
+    assert {"Googlebot\\/", "bingbot"} <= set(CRAWLER_PATTERNS)
+
+
 def _logins():
     return pl.DataFrame({
         "user_id": ["u1", "u1", "u1", "u2", "u3", "u3"],
@@ -53,21 +77,34 @@ def _logins():
 
 
 def test_bot_agent_fires_once_per_user_and_agent():
-    df = run(bot_agent, logins=_logins())
-    assert df["user_id"].to_list() == ["u1", "u3"]
+    ctx = make_ctx(logins=_logins())
+    df = bot_agent(ctx).collect()
+    assert df["user_id"].to_list() == ["u1"]
     r = df.row(0, named=True)
     assert (r["points"], r["severity"], r["first_ts"], r["last_ts"], r["device_id"], r["ip"]) == (
         -60, "high", at(0), at(9), "d9", "1.2.3.4")
     assert ev(df, 0) == {"user_agent": "curl/8.4.0", "kind": "cli client", "pattern": "curl", "events": 3,
                          "first_seen": iso(0), "last_seen": iso(9)}
-    # A missing agent counts on the login only, not on the payment.
-    assert ev(df, 1)["pattern"] == "missing user agent" and ev(df, 1)["events"] == 1
+    # u3's login without a user agent is not evaluated (counted), not called a bot; its payment is not counted.
+    assert ctx.notes["device.bot_agent"] == {"logins_without_user_agent": 1}
+
+
+def test_bot_agent_flags_missing_agents_on_logins_with_flag_missing(tmp_path):
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('[rules."device.bot_agent"]\nflag_missing = true\n')
+    logins = _logins().with_columns(
+        pl.when(pl.col("user_id") == "u2").then(pl.lit(" - ")).otherwise("user_agent").alias("user_agent"))
+    df = bot_agent(make_ctx(load_config(cfg_file), logins=logins)).collect().sort("user_id")
+    assert df["user_id"].to_list() == ["u1", "u2", "u3"]
+    assert [(e["kind"], e["pattern"], e["events"]) for e in (ev(df, 1), ev(df, 2))] == [
+        ("missing", "missing user agent", 1), ("missing", "missing user agent", 1)]
 
 
 def test_bot_agent_quiet_for_browsers_and_without_flag_empty(tmp_path):
     cfg_file = tmp_path / "c.toml"
     cfg_file.write_text('[rules."device.bot_agent"]\nflag_empty = false\n')
-    logins = _logins().filter(pl.col("user_id") != "u1")
+    logins = _logins().with_columns(
+        pl.when(pl.col("user_id") == "u1").then(pl.lit("Mozilla/5.0")).otherwise("user_agent").alias("user_agent"))
     df = bot_agent(make_ctx(load_config(cfg_file), logins=logins)).collect()
     assert df.height == 0
 

@@ -11,6 +11,9 @@ from tests.fingerprint.conftest import UA, ev, iso, run
 @pytest.mark.parametrize(("name", "family"), [
     ("Android", "android"), ("HarmonyOS", "android"), ("iOS", "ios"), ("iPadOS", "ios"), ("Mac OS X", "macos"),
     ("Windows", "windows"), ("Ubuntu", "linux"), ("Chrome OS", "chromeos"), ("Other", None), (None, None),
+    ("OS X", "macos"), ("MacIntel", "macos"), ("Win32", "windows"), ("Win10", "windows"), ("CrOS", "chromeos"),
+    ("iPhone", "ios"), ("iPad", "ios"), ("Fire OS", "android"), ("EMUI", "android"), ("MIUI", "android"),
+    ("HyperOS", "android"), ("ColorOS", "android"), ("One UI", "android"), ("HMOS", "android"),
 ])
 def test_os_family(name, family):
     assert pl.select(os_family(pl.lit(name, pl.String))).item() == family
@@ -43,6 +46,28 @@ def test_id_conflict_on_os_family_and_quiet_when_consistent():
         run(id_conflict, devices=pl.DataFrame({"ts": [at(0)], "device_id": ["d1"]}))
 
 
+def test_id_conflict_ignores_random_macs_and_id_formatting():
+    """Per-network random MACs (locally administered bit) and Android's 02:00:00:00:00:00 placeholder identify no
+    hardware; one IMEI written with separators, as an IMEISV or without its check digit is one IMEI; a hw_uuid in
+    braces or without hyphens is one id; placeholders are no id."""
+    devices = pl.DataFrame({
+        "ts": [at(i) for i in range(5)], "device_id": ["d1"] * 5, "user_id": ["u1"] * 5,
+        "mac": ["3c:22:fb:11:22:33", "da:a1:19:3b:5c:01", "6e:4f:2a:90:11:c7", "02:00:00:00:00:00", "3C-22-FB-11-22-33"],
+        "imei": ["352099001761481", "35-209900-176148-1", "3520990017614812", "unknown", "000000000000000"],
+        "hw_uuid": ["{6F9619FF-8B86-D011-B42D-00C04FC964FF}", "6f9619ff-8b86-d011-b42d-00c04fc964ff",
+                    "6F9619FF8B86D011B42D00C04FC964FF", "null", None],
+    })
+    assert run(id_conflict, devices=devices).height == 0
+    # a second real MAC and a different IMEI still conflict; the evidence shows the values as reported
+    more = pl.DataFrame({"ts": [at(9)], "device_id": ["d1"], "user_id": ["u1"], "mac": ["3c:22:fb:99:88:77"],
+                         "imei": ["35-209900-176149-9"], "hw_uuid": [None]})
+    df = run(id_conflict, devices=pl.concat([devices, more]))
+    assert ev(df)["fields"] == ["imei", "mac"]
+    assert [(c["field"], c["value"]) for c in ev(df)["conflicts"]] == [
+        ("imei", "352099001761481"), ("imei", "35-209900-176149-9"), ("mac", "3c:22:fb:11:22:33"),
+        ("mac", "3c:22:fb:99:88:77")]
+
+
 def _snapshots():
     return pl.DataFrame({"ts": [at(0), at(0), at(0)], "device_id": ["d1", "d2", "d3"], "user_id": ["u1", "u2", "u3"],
                          "os": ["Android", "iOS", "HarmonyOS"], "model": ["SM-S911B", "iPad13,4", "NOH-AN00"]})
@@ -65,6 +90,18 @@ def test_ua_mismatch_quiet_for_consistent_agents():
                            "device_id": ["d1", "d2", "d2", "d3", "d1"],
                            "user_agent": [UA["android"], UA["ipad"], UA["mac"], UA["huawei"], UA["app_okhttp"]]})
     assert run(ua_mismatch, devices=_snapshots(), logins=logins).height == 0
+
+
+def test_ua_mismatch_accepts_desktop_mode_of_the_same_platform():
+    """A Mac desktop agent on an iPhone or an iPad without a model, a Linux desktop agent on an Android tablet:
+    the browser's desktop mode. A Windows agent on the same devices still contradicts them."""
+    devices = pl.DataFrame({"ts": [at(0)] * 3, "device_id": ["t1", "p1", "i1"], "user_id": ["u1", "u2", "u3"],
+                            "os": ["Android", "iOS", "iPadOS"], "model": ["SM-X710", "iPhone15,2", None]})
+    logins = pl.DataFrame({"user_id": ["u1", "u2", "u3"], "ts": [at(1), at(2), at(3)], "device_id": ["t1", "p1", "i1"],
+                           "user_agent": [UA["linux"], UA["mac"], UA["mac"]]})
+    assert run(ua_mismatch, devices=devices, logins=logins).height == 0
+    df = run(ua_mismatch, devices=devices, logins=logins.with_columns(pl.lit(UA["windows"]).alias("user_agent")))
+    assert df["device_id"].to_list() == ["t1", "p1", "i1"]
 
 
 def test_ua_mismatch_summaries_stay_on_their_rows():
