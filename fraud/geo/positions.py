@@ -123,13 +123,22 @@ def positions(ctx: ScanContext) -> pl.DataFrame:
     return ctx.cached("geo.positions", lambda: _build(ctx))
 
 
+def _null_island() -> pl.Expr:
+    """lat/lon exactly 0,0: what a client writes for "no fix", not a place (open sea off West Africa)."""
+    return (pl.col("lat") == 0) & (pl.col("lon") == 0)
+
+
 def _valid_ll() -> list[pl.Expr]:
-    """lat/lon, both null unless both are finite and in range (the reader rejects such rows; be safe anyway)."""
-    ok = pl.col("lat").is_between(-90, 90) & pl.col("lon").is_between(-180, 180)
+    """lat/lon, both null unless both are finite and in range (the reader rejects such rows; be safe anyway) and
+    they are not 0,0 (:func:`_null_island`: an unknown position, counted in the scan's notes)."""
+    ok = pl.col("lat").is_between(-90, 90) & pl.col("lon").is_between(-180, 180) & ~_null_island().fill_null(False)
     return [pl.when(ok).then(pl.col(c)).alias(c) for c in ("lat", "lon")]
 
 
 def _build(ctx: ScanContext) -> pl.DataFrame:
+    zero = _null_island().fill_null(False).sum().alias("n")
+    ctx.notes["geo.positions"] = {"positions_0_0_ignored": sum(
+        lf.select(zero).collect().item() for lf in (ctx.logins, ctx.locations))}
     ev = ctx.logins.select("user_id", "ts", "event", "success", "amount", "device_id", "ip", *_valid_ll(),
                            pl.col("city").str.strip_chars().alias("city"),
                            country_code(pl.col("country")).alias("country")).collect()

@@ -9,7 +9,8 @@ from fraud.config import load_config
 from fraud.context import ScanContext
 from fraud.errors import FraudError
 from fraud.geo.positions import parse_coordinate_text, positions
-from tests.geo.helpers import SH, ctx_of, local, logins
+from fraud.geo.travel import impossible_travel
+from tests.geo.helpers import BJ, SH, ctx_of, local, logins, pings
 
 D = date(2024, 3, 1)
 
@@ -33,6 +34,21 @@ def test_source_order_and_accuracy():
     lg2 = logins([{"ts": local(D, 8), "user_id": "u1", "ip": "8.8.8.8"}])
     p2 = positions(ctx_of(logins=lg2))
     assert p2.select("source", "lat", "acc_km", "country").row(0) == ("ip_country", None, None, "US")
+
+
+def test_zero_zero_is_an_unknown_position_not_a_place():
+    """0,0 is what clients write for "no fix": the login keeps its IP/name position, the ping has none, and the
+    scan counts them; 0,0 never becomes a position (and so never an impossible trip)."""
+    lg = logins([{"ts": local(D, 8), "user_id": "u1", "lat": 0.0, "lon": 0.0, "city": "Hangzhou", "country": "CN"},
+                 {"ts": local(D, 9), "user_id": "u1", "lat": 0.0, "lon": 5.0}])
+    loc = pings("u1", [(local(D, 12), BJ), (local(D, 12, 3), (0.0, 0.0)), (local(D, 12, 6), BJ)])
+    ctx = ctx_of(logins=lg, locations=loc)
+    p = positions(ctx)
+    assert p.select("source", pl.col("lat").round(2), pl.col("lon").round(2)).rows() == [
+        ("city", 30.29, 120.16), ("latlon", 0.0, 5.0), ("ping", 39.9, 116.41), ("ping", 39.9, 116.41)]
+    assert ctx.notes["geo.positions"] == {"positions_0_0_ignored": 2}
+    assert impossible_travel(ctx_of(locations=loc)).collect().height == 0
+    assert impossible_travel(ctx_of(locations=loc.with_columns(pl.col("lon").replace(0.0, 5.0)))).collect().height == 2
 
 
 def test_each_distinct_ip_is_looked_up_once(monkeypatch):
