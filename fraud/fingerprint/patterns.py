@@ -97,6 +97,9 @@ EMULATOR_PATTERNS: tuple[tuple[str, str], ...] = (
     ("KOPlayer", r"(?i)\bkoplayer\b"),
     ("AMIDuOS", r"(?i)amiduos"),
     ("Emulator", r"(?i)^emulator\b|\bemulator$"),
+    # The iOS Simulator reports the host's machine name as the model; Windows runs Android apps in a subsystem.
+    ("iOS Simulator", r"(?i)^(?:x86_64|i386|arm64)$|\bsimulator\b"),
+    ("Windows Subsystem for Android", r"(?i)subsystem for android"),
 )
 
 

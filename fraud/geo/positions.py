@@ -151,7 +151,9 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
     ev = ev.with_columns(norm_name(pl.coalesce("city", "ip_city")).alias("city_key"))
     names = ev.select("city_key", "country").filter(pl.col("city_key").is_not_null()).unique()
     geo = geocode_names(names)
-    ev = ev.join(geo, on=["city_key", "country"], how="left", nulls_equal=True, maintain_order="left")
+    # A resolved name compares by the city's canonical key (Beijing / Beijing Shi / 北京 are one city).
+    ev = ev.join(geo, on=["city_key", "country"], how="left", nulls_equal=True, maintain_order="left").with_columns(
+        pl.coalesce("g_key", "city_key").alias("city_key"))
     has_ll = pl.col("lat").is_not_null() & pl.col("lon").is_not_null()
     has_ipc = pl.col("ip_lat").is_not_null() & pl.col("ip_lon").is_not_null()
     has_name = pl.col("g_lat").is_not_null()

@@ -169,9 +169,11 @@ def imeis(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def macs(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` random locally administered unicast MAC addresses (as phones randomise them), ``aa:bb:..``."""
+    """``n`` random universally administered unicast MAC addresses (hardware addresses), ``aa:bb:..``. A
+    randomised per-network address (locally administered bit set) would identify no hardware, so a planted
+    conflict must use hardware addresses."""
     b = rng.integers(0, 256, (n, 6))
-    b[:, 0] = (b[:, 0] & 0xFC) | 0x02
+    b[:, 0] = b[:, 0] & 0xFC
     hexes = HEX[np.stack([b >> 4, b & 15], axis=2)].reshape(n, 12)
     parts = [np.ascontiguousarray(hexes[:, 2 * i:2 * i + 2]).view("<U2").ravel() for i in range(6)]
     out = parts[0]

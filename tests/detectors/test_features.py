@@ -54,16 +54,16 @@ def test_new_devices_only_on_first_day():
 
 
 def test_distance_and_speed_from_events_and_pings():
-    ev = [{"ts": T0, "user_id": "u1", "lat": 0.0, "lon": 0.0}]
+    ev = [{"ts": T0, "user_id": "u1", "lat": 0.0, "lon": 10.0}]  # on the equator (0,0 itself means "no fix")
     pings = pl.DataFrame({"ts": [T0 + timedelta(hours=3), T0 + timedelta(hours=3, minutes=1)],
-                          "user_id": ["u1", "u1"], "lat": [0.0, 0.0], "lon": [1.0, 1.01]})
+                          "user_id": ["u1", "u1"], "lat": [0.0, 0.0], "lon": [11.0, 11.01]})
     r = _day(ctx_of(ev, locations=pings))
     one_deg = 111.19508  # km per degree on the mean Earth radius
     assert r["distance_km"] == pytest.approx(one_deg * 1.01, rel=1e-6)
     # segments: 111.2 km in 3 h (37.1 km/h); 1.11 km in 1 min, time floored at speed_min_gap_minutes = 5
     # (13.3 km/h, not 66.7 km/h) -> top speed 37.1 km/h
     assert r["top_speed_kmh"] == pytest.approx(one_deg / 3, rel=1e-6)
-    single = _day(ctx_of([{"ts": T0, "user_id": "u1", "lat": 0.0, "lon": 0.0}]))
+    single = _day(ctx_of([{"ts": T0, "user_id": "u1", "lat": 0.0, "lon": 10.0}]))
     assert single["distance_km"] == 0.0 and single["top_speed_kmh"] is None
 
 

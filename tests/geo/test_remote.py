@@ -49,6 +49,13 @@ def test_remote_logins_by_city_names_and_by_countries():
                                        "3 logins in March 2024 from outside Shanghai: Chengdu, Beijing"]
 
 
+def test_spellings_of_the_home_city_are_the_home_city():
+    """Beijing / Beijing Shi / 北京 name one gazetteer city: no logins from outside the home city."""
+    rows = [{"ts": local(START + timedelta(days=i), 9), "user_id": "n1", "city": c, "country": "CN"}
+            for i, c in enumerate(["Beijing"] * 4 + ["北京", "Beijing Shi", " beijing "])]
+    assert remote_logins(ctx_of(logins=logins(rows))).collect().height == 0
+
+
 def test_away_from_home_fires_below_80_percent():
     loc = pings("u1", routine("u1", START, 14, work_days=False)  # 28 home pings in March
                 + [(local(date(2024, 3, 25), h), BJ) for h in range(8, 18)])  # 10 in Beijing

@@ -16,7 +16,8 @@ CASES = {
                        {"ts": local(D, 9), "user_id": "u2", "ip": "not-an-ip"}]),
     "names_only": logins([{"ts": local(D, 8), "user_id": "u1", "city": "Atlantis"},
                           {"ts": local(D, 9), "user_id": "u1", "country": "Narnia"}]),
-    "one_point": logins([{"ts": local(D, 8), "user_id": "u1", "lat": 0.0, "lon": 0.0}]),
+    "one_point": logins([{"ts": local(D, 8), "user_id": "u1", "lat": 0.0, "lon": 10.0}]),
+    "null_island": logins([{"ts": local(D, 8), "user_id": "u1", "lat": 0.0, "lon": 0.0}]),
 }
 
 

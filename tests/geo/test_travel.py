@@ -4,6 +4,7 @@ from datetime import date
 import polars as pl
 from geopy.distance import geodesic
 
+from fraud.geo.positions import positions
 from fraud.geo.travel import impossible_travel
 from tests.geo.helpers import BJ, SH, ctx_of, local, logins
 
@@ -39,6 +40,21 @@ def test_city_name_positions_take_part_and_summary_uses_the_names():
     assert df["summary"].to_list()[0].startswith("Payment in Beijing ")
     ev = pl.Series(df["evidence"]).str.json_decode().struct.unnest().row(0, named=True)
     assert ev["accuracy_km"] == 50.0 and ev["from_source"] == "city"
+
+
+def test_alternate_city_names_take_part_ambiguous_names_do_not():
+    # "Frankfurt" is Frankfurt am Main (an alternate name): 30 min after Beijing is impossible
+    lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "city": "Beijing", "country": "CN"},
+                 {"ts": local(D, 8, 30), "user_id": "u1", "city": "Frankfurt", "country": "DE"}])
+    df = impossible_travel(ctx_of(logins=lg)).collect()
+    assert df["summary"].to_list() == ["Login in Frankfurt 7,800 km from Beijing 30 min after the previous one (15,601 km/h)"]
+    # Taizhou is a city in Zhejiang and one in Jiangsu, 280 km apart: the name places nobody, so a Zhejiang
+    # Taizhou user's GPS fix and login name are no trip (the login counts in the country rules only)
+    tz = logins([{"ts": local(D, 12, 0), "user_id": "u2", "lat": 28.656, "lon": 121.4208},
+                 {"ts": local(D, 12, 5), "user_id": "u2", "city": "Taizhou", "country": "CN"}])
+    assert impossible_travel(ctx_of(logins=tz)).collect().height == 0
+    src = positions(ctx_of(logins=tz)).select("source", "lat", "city_key").rows()
+    assert src == [("latlon", 28.656, None), ("country", None, "taizhou")]
 
 
 def test_accuracy_radii_are_subtracted():
