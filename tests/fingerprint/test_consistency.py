@@ -95,13 +95,18 @@ def test_ua_mismatch_quiet_for_consistent_agents():
 def test_ua_mismatch_accepts_desktop_mode_of_the_same_platform():
     """A Mac desktop agent on an iPhone or an iPad without a model, a Linux desktop agent on an Android tablet:
     the browser's desktop mode. A Windows agent on the same devices still contradicts them."""
-    devices = pl.DataFrame({"ts": [at(0)] * 3, "device_id": ["t1", "p1", "i1"], "user_id": ["u1", "u2", "u3"],
-                            "os": ["Android", "iOS", "iPadOS"], "model": ["SM-X710", "iPhone15,2", None]})
-    logins = pl.DataFrame({"user_id": ["u1", "u2", "u3"], "ts": [at(1), at(2), at(3)], "device_id": ["t1", "p1", "i1"],
-                           "user_agent": [UA["linux"], UA["mac"], UA["mac"]]})
+    devices = pl.DataFrame({"ts": [at(0)] * 4, "device_id": ["t1", "p1", "i1", "m1"],
+                            "user_id": ["u1", "u2", "u3", "u4"], "os": ["Android", "iOS", "iPadOS", "macOS"],
+                            "model": ["SM-X710", "iPhone15,2", None, "MacBookPro18,3"]})
+    logins = pl.DataFrame({"user_id": ["u1", "u2", "u3", "u4"], "ts": [at(1), at(2), at(3), at(4)],
+                           "device_id": ["t1", "p1", "i1", "m1"],
+                           "user_agent": [UA["linux"], UA["mac"], UA["mac"], "MyBank/512 CFNetwork/1494.0.7 Darwin/23.4.0"]})
     assert run(ua_mismatch, devices=devices, logins=logins).height == 0
     df = run(ua_mismatch, devices=devices, logins=logins.with_columns(pl.lit(UA["windows"]).alias("user_agent")))
-    assert df["device_id"].to_list() == ["t1", "p1", "i1"]
+    assert df["device_id"].to_list() == ["t1", "p1", "i1", "m1"]
+    # an iPhone's own Safari agent on the Mac is still a contradiction
+    df = run(ua_mismatch, devices=devices, logins=logins.with_columns(pl.lit(UA["iphone"]).alias("user_agent")))
+    assert df["device_id"].to_list() == ["t1", "m1"]
 
 
 def test_ua_mismatch_summaries_stay_on_their_rows():
