@@ -4,7 +4,10 @@
 The home is inferred per local calendar month, from months with at least ``min_nights`` (10) nights of precise
 positions (a night belongs to the month it starts in): the month's home is the place with most nights in it.
 A month is a move when its home lies more than ``move_km`` (1 km) from the previous such month's home and the
-next such month's home lies within ``move_km`` of the new one (a stay, not a trip). One finding per user, at
+next such month's home lies within ``move_km`` of the new one (a stay, not a trip). A one-month excursion — a
+month whose home lies more than ``move_km`` from its neighbours' homes while those lie within ``move_km`` of each
+other (a month-long holiday, then home again) — is not a "previous such month" for the month after it: coming
+home from a holiday is no move. One finding per user, at
 the first move that makes more than ``max_moves`` moves within ``within_days``.
 """
 from __future__ import annotations
@@ -50,13 +53,19 @@ def residence_change(ctx: ScanContext) -> pl.LazyFrame:
     rule = ctx.cfg.rule("geo.residence_change")
     move_km, max_moves = float(rule["move_km"]), int(rule["max_moves"])
     within = f"{int(rule['within_days'])}d"
-    m = monthly_homes(ctx, int(rule["min_nights"]))
     prev = {c: pl.col(c).shift(1).over("user_id") for c in ("lat", "lon", "month")}
     nxt = {c: pl.col(c).shift(-1).over("user_id") for c in ("lat", "lon")}
-    moves = (m.with_columns(prev["lat"].alias("p_lat"), prev["lon"].alias("p_lon"),
-                            prev["month"].alias("p_month"), nxt["lat"].alias("n_lat"), nxt["lon"].alias("n_lon"))
-             .with_columns(haversine_km("p_lat", "p_lon", "lat", "lon").alias("km"),
-                           haversine_km("lat", "lon", "n_lat", "n_lon").alias("next_km"))
+
+    def with_neighbours(lf: pl.LazyFrame) -> pl.LazyFrame:
+        return (lf.with_columns(prev["lat"].alias("p_lat"), prev["lon"].alias("p_lon"), prev["month"].alias("p_month"),
+                                nxt["lat"].alias("n_lat"), nxt["lon"].alias("n_lon"))
+                .with_columns(haversine_km("p_lat", "p_lon", "lat", "lon").alias("km"),
+                              haversine_km("lat", "lon", "n_lat", "n_lon").alias("next_km")))
+
+    excursion = ((pl.col("km") > move_km) & (pl.col("next_km") > move_km)
+                 & (haversine_km("p_lat", "p_lon", "n_lat", "n_lon") <= move_km))
+    m = with_neighbours(monthly_homes(ctx, int(rule["min_nights"]))).filter(~excursion.fill_null(False))
+    moves = (with_neighbours(m.drop("p_lat", "p_lon", "p_month", "n_lat", "n_lon", "km", "next_km"))
              .filter((pl.col("km") > move_km) & (pl.col("next_km") <= move_km))
              .with_columns(pl.col("month").cast(pl.Datetime("us")).alias("mdt"))
              .with_columns(pl.col("mdt").is_not_null().cast(pl.Int64).rolling_sum_by("mdt", within)

@@ -26,9 +26,23 @@ def test_two_moves_within_a_year_fire():
 def test_one_move_or_unconfirmed_moves_are_quiet():
     one = _months(SH, SH, HZ, HZ, HZ, HZ)
     assert residence_change(ctx_of(logins=logins([]), locations=one)).collect().height == 0
-    # a month in Hangzhou and back: the stay is not confirmed by the next month, the return is one move
+    # a month in Hangzhou and back: the stay is not confirmed by the next month, and coming home is no move
     trip = _months(SH, SH, HZ, SH, SH, SH)
     assert residence_change(ctx_of(logins=logins([]), locations=trip)).collect().height == 0
+
+
+def test_month_long_holidays_are_not_moves():
+    # two month-long trips (Hangzhou, Nanjing) from one Shanghai home: no move at all
+    holidays = _months(SH, HZ, SH, SH, NJ, SH)
+    assert residence_change(ctx_of(logins=logins([]), locations=holidays)).collect().height == 0
+    # one real move (Shanghai -> Hangzhou) with a month in Nanjing between two Hangzhou months: one move
+    moved = _months(SH, SH, HZ, NJ, HZ, HZ)
+    assert residence_change(ctx_of(logins=logins([]), locations=moved)).collect().height == 0
+    # a second real move still fires, with the holiday month left out of the moves
+    twice = _months(SH, HZ, HZ, SH, HZ, NJ, NJ, nights=(31, 29, 31, 30, 31, 30, 31))
+    df = residence_change(ctx_of(logins=logins([]), locations=twice)).collect()
+    assert [m.split(" (")[0] for m in json.loads(df["evidence"][0])["moves"]] == [
+        "2024-02: Shanghai -> Hangzhou", "2024-06: Hangzhou -> Nanjing"]
 
 
 def test_months_with_fewer_than_ten_nights_do_not_count():
