@@ -1,5 +1,5 @@
 """geo.impossible_travel: fires on a too-fast pair with exact figures, quiet on plausible travel."""
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 from geopy.distance import geodesic
@@ -24,7 +24,14 @@ def test_fires_shanghai_to_beijing_in_38_minutes():
     assert ev["from"] == "Shanghai" and ev["to"] == "Beijing"
     assert ev["distance_km"] == round(geodesic(SH, BJ).km, 1) == 1065.8
     assert ev["minutes"] == 38.0 and ev["speed_kmh"] == 1683.0
-    assert ev["accuracy_km"] == 0.2 and ev["net_distance_km"] == 1067.1
+    assert ev["accuracy_km"] == 0.2 and ev["net_distance_km"] == 1065.6 and ev["net_speed_kmh"] == 1683.0
+
+
+def test_a_gap_under_a_minute_is_said_in_seconds():
+    lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "lat": SH[0], "lon": SH[1]},
+                 {"ts": local(D, 8, 0) + timedelta(seconds=3), "user_id": "u1", "lat": BJ[0], "lon": BJ[1]}])
+    assert impossible_travel(ctx_of(logins=lg)).collect()["summary"].to_list() == [
+        "Login in Beijing 1,066 km from Shanghai 3 s after the previous one (1,279,016 km/h)"]
 
 
 def test_quiet_when_the_trip_takes_three_hours():
