@@ -143,6 +143,8 @@ class BehaviorModel:
         ecod = [d for d in self.detectors if isinstance(d, FrozenECOD)]
         if tails is not None:
             contrib = tails[idx]
+        elif idx.size == 0:  # nobody above the threshold (e.g. tied top scores): nothing to explain
+            contrib = np.zeros((0, X.shape[1]))
         elif ecod:
             contrib = ecod[0].tail_scores(X[idx])
         else:

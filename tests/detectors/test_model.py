@@ -35,6 +35,14 @@ def test_planted_outlier_ranks_first_and_is_explained():
     assert scored.filter(~pl.col("flagged"))["top_features"].null_count() == 297
 
 
+def test_identical_users_flag_nobody_without_crashing():
+    """Tied top scores put nobody strictly above the threshold: no flags and no explanation, not a crash."""
+    df = pl.DataFrame({"user_id": [f"u{i:02d}" for i in range(60)], **{f: [1.0] * 60 for f in FEATS}})
+    model, scored = BehaviorModel.fit_score(df, FEATS, **DEFAULT)
+    assert int(scored["flagged"].sum()) == 0 and scored["top_features"].null_count() == 60
+    assert model.score(df)["flagged"].sum() == 0
+
+
 def test_fit_score_equals_score_and_is_deterministic():
     df = _matrix()
     model, scored = BehaviorModel.fit_score(df, FEATS, **DEFAULT)
