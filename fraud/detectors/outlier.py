@@ -78,8 +78,10 @@ def outlier(ctx: ScanContext) -> pl.LazyFrame:
                                          "last_ts": pl.Datetime("us", "UTC")}), rule, summary=pl.lit(""),
                     evidence={})
     top = pl.element().struct
-    text = pl.format("{} {} (median {})", top.field("feature"), top.field("value").round(2),
-                     top.field("fit_median").round(2))
+    # a missing value or median (a ``_missing`` indicator's) is said, not dropped: pl.format gives null on null
+    text = pl.format("{} {} (median {})", top.field("feature"),
+                     top.field("value").round(2).cast(pl.String).fill_null("missing"),
+                     top.field("fit_median").round(2).cast(pl.String).fill_null("n/a"))
     lf = flagged.lazy().with_columns(pl.col("top_features").list.eval(text).list.join("; ").alias("_text"))
     return emit(
         lf, rule,

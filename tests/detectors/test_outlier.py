@@ -41,6 +41,16 @@ def test_planted_user_is_the_outlier_with_explanation():
     assert notes["users_scored"] == 80 and notes["users_flagged"] == 1 and notes["model"] == "fitted on this batch"
 
 
+def test_missing_values_are_said_in_the_summary():
+    """A user flagged on missing fields: the missing-value indicators are named with "missing" / "n/a"."""
+    rows = _population(planted="none")
+    rows = [dict(r, ip=None, device_id=None) if r["user_id"] == "u013" else r for r in rows]
+    r = outlier(ctx_of(rows)).collect().row(0, named=True)
+    assert r["user_id"] == "u013"
+    assert "_missing 1.0 (median n/a)" in r["summary"] and "top features: " in r["summary"]
+    assert not r["summary"].endswith("top features: ")
+
+
 def test_scan_with_model_uses_its_threshold():
     history = ctx_of(_population(planted="none"))
     model = fit_model(history)
