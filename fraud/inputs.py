@@ -28,6 +28,8 @@ TRUE_WORDS = ("true", "1", "yes", "y", "t")
 FALSE_WORDS = ("false", "0", "no", "n", "f")
 REJECTED_COLUMNS = {"input": pl.String, "file": pl.String, "row": pl.Int64, "reason": pl.String, "raw": pl.String}
 RAW_PREVIEW_CHARS = 300
+# Columns whose values are keywords: compared lower-case, with spaces and hyphens as underscores.
+KEYWORD_COLUMNS = frozenset({"event"})
 
 
 @dataclass
@@ -280,6 +282,8 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
                 v = pl.when(low.is_in(TRUE_WORDS)).then(True).when(low.is_in(FALSE_WORDS)).then(False) \
                     .otherwise(None)
                 checks.append((present & vref.is_null(), fmt(f"bad boolean in column {col}: {{}}", shown)))
+        elif col in KEYWORD_COLUMNS:  # "Login", "PASSWORD CHANGE", "bind-card" name the contract's event kinds
+            v = pl.when(present).then(text.str.to_lowercase().str.replace_all(r"[\s\-]+", "_")).otherwise(None)
         else:  # STRING
             v = pl.when(present).then(text).otherwise(None)
         if col in schema.required:

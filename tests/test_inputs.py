@@ -56,6 +56,13 @@ def test_booleans_in_any_case(tmp_path, cfg):
     assert read_input("logins", p, cfg).frame["success"].to_list() == [True, False, True, False, True, False]
 
 
+def test_event_names_in_any_case_and_spelling(tmp_path, cfg):
+    p = write(tmp_path / "l.csv", "ts,user_id,event\n" + "".join(
+        f"2024-01-01T00:00:00Z,u,{w}\n" for w in ("Login", "LOGIN", " Password Change ", "bind-card", "payment", "")))
+    assert read_input("logins", p, cfg).frame["event"].to_list() == [
+        "login", "login", "password_change", "bind_card", "payment", "login"]
+
+
 def test_missing_required_column_names_file_and_column(tmp_path, cfg):
     p = write(tmp_path / "logins.csv", "ts,account\n2024-01-01T00:00:00Z,u1\n")
     with pytest.raises(InputError) as e:
