@@ -41,9 +41,11 @@ def local_date(lf: pl.LazyFrame, ctx: ScanContext, out: str = "day") -> pl.LazyF
 
 
 def device_users(ctx: ScanContext) -> pl.LazyFrame:
-    """Distinct (device_id, user_id) pairs: accounts that reported a snapshot of or had an event on a device."""
+    """Distinct (device_id, user_id) pairs: accounts that reported a snapshot of or had a successful event on a
+    device. A failed login does not make the device the account's: an attacker's rooted phone failing on a
+    victim's password neither penalises nor (device lock) rewards the victim."""
     snap = ctx.devices.select("device_id", "user_id")
-    ev = ctx.logins.select("device_id", "user_id")
+    ev = ctx.logins.filter(pl.col("success").fill_null(True)).select("device_id", "user_id")
     return pl.concat([snap, ev]).drop_nulls().unique()
 
 

@@ -46,6 +46,17 @@ def test_lock_enabled_per_device_at_most_three():
                          "max_per_user": 3}
 
 
+def test_device_accounts_are_snapshot_owners_and_successful_events():
+    """An attacker's locked device failing on a victim's password gives the victim no bonus; a successful
+    sign-in on it does."""
+    devices = pl.DataFrame({"ts": [at(0)], "device_id": ["atk"], "user_id": ["mallory"], "device_lock": [True]})
+    failed = pl.DataFrame({"ts": [at(1), at(2)], "user_id": ["victim", "victim"], "device_id": ["atk", "atk"],
+                           "event": ["login", "login"], "success": [False, False]})
+    assert run(lock_enabled, devices=devices, logins=failed)["user_id"].to_list() == ["mallory"]
+    taken = failed.with_columns(pl.Series("success", [False, True]))
+    assert run(lock_enabled, devices=devices, logins=taken)["user_id"].to_list() == ["mallory", "victim"]
+
+
 def test_lock_enabled_quiet_when_unlocked_since():
     devices = pl.DataFrame({"ts": [at(0), at(5)], "device_id": ["e", "e"], "user_id": "u1",
                             "device_lock": [True, False]})
