@@ -29,7 +29,8 @@ DAY_FEATURES: dict[str, tuple[str, str]] = {
     "distinct_countries": ("count", "distinct `country` names (null when no event carries one)"),
     "distinct_cities": ("count", "distinct `city` names (null when no event carries one)"),
     "night_share": ("fraction 0-1", "share of events at local night time (night_start_hour to night_end_hour)"),
-    "hour_spread_h": ("hours", "population standard deviation of the events' local clock time"),
+    "hour_spread_h": ("hours", "population standard deviation of the events' local clock time (missing on a "
+                               "day with one event: one time has no spread)"),
     "distance_km": ("km", "great-circle distance between consecutive positions of the day (null: no position)"),
     "top_speed_kmh": ("km/h", "highest speed between consecutive positions of the day (null: < 2 positions)"),
     "payments": ("count", "`payment_events` (payment, withdraw) of the day"),
@@ -72,11 +73,13 @@ def exact_mean(e: pl.Expr) -> pl.Expr:
 
 
 def _hour_sd() -> pl.Expr:
-    """Population sd (hours) of the events' local clock time, from exact integer sums of seconds of the day."""
+    """Population sd (hours) of the events' local clock time, from exact integer sums of seconds of the day; null
+    for a single event (a spread of 0 there would read as an extreme day against any active baseline)."""
     sec = (pl.col("local_ts").dt.hour().cast(pl.Int64) * 3600 + pl.col("local_ts").dt.minute().cast(pl.Int64) * 60
            + pl.col("local_ts").dt.second().cast(pl.Int64))
     n, s1, s2 = pl.len().cast(pl.Float64), sec.sum().cast(pl.Float64), (sec * sec).sum().cast(pl.Float64)
-    return ((s2 / n - (s1 / n) ** 2).clip(lower_bound=0.0).sqrt() / 3600).alias("hour_spread_h")
+    sd = (s2 / n - (s1 / n) ** 2).clip(lower_bound=0.0).sqrt() / 3600
+    return pl.when(pl.len() >= 2).then(sd).alias("hour_spread_h")
 
 
 def event_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:

@@ -49,6 +49,23 @@ def test_flat_history_stays_quiet():
     assert notes["user_days_flagged"] == 0 and notes["exclusion_passes"] == 1
 
 
+def test_a_quiet_one_event_day_has_no_hour_spread_to_test():
+    """Logins at 08, 12, 16, 20 h for 10 days (spread 4.47 h), then one login: one time has no spread, so the
+    day is not an outlier on it (it used to be z = -4.47); a day of 4 logins within one hour still is."""
+    hours, day0 = [8, 12, 16, 20], T0 - timedelta(hours=12)  # T0 is noon UTC
+    rows = [{"ts": day0 + timedelta(days=d, hours=h), "user_id": "u1", "event": "login", "success": True}
+            for d in range(10) for h in hours]
+    quiet = rows + [{"ts": day0 + timedelta(days=10, hours=10), "user_id": "u1", "event": "login", "success": True}]
+    cfg = load_config()
+    cfg.rule("behavior.sigma").params["features"] = ["hour_spread_h"]
+    out, notes = _run(quiet, cfg)
+    assert _sigma_rows(out).height == 0 and notes["feature_tests_skipped_missing"] == 1
+    tight = rows + [{"ts": day0 + timedelta(days=10, hours=10, minutes=m), "user_id": "u1", "event": "login",
+                     "success": True} for m in (0, 10, 20, 30)]
+    out, _ = _run(tight, cfg)
+    assert [f["feature"] for f in json.loads(_sigma_rows(out)["evidence"][0])["features"]] == ["hour_spread_h"]
+
+
 def test_baseline_excludes_the_scored_day():
     # baseline 7 x 2 logins; the day itself (6) would raise the mean to 2.5 if it were counted
     out, _ = _run(daily_logins([2] * 7 + [6]))
