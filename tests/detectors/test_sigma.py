@@ -182,6 +182,21 @@ def test_fixed_point_equals_sequential_exclusion(seed):
     assert tested.filter(pl.col("_eval"))["_z_logins"].to_list() == pytest.approx(want_z, abs=1e-9)
 
 
+def test_a_lasting_level_change_converges_to_the_sequential_result():
+    """Weekdays 4 / weekends 2 for 8 weeks, then 12 / 6 for 10 weeks: the fixed point needs 38 passes (a pass
+    settles at least one more day), more than the old default cap of 30, and equals the sequential definition."""
+    cfg = load_config()
+    rule = cfg.rule("behavior.sigma")
+    rule.params["features"] = ["logins"]
+    values = list(enumerate(([4.0] * 5 + [2.0] * 2) * 8 + ([12.0] * 5 + [6.0] * 2) * 10))
+    days = pl.DataFrame({"user_id": ["u"] * len(values), "logins": [v for _, v in values],
+                         "day": [(T0 + timedelta(days=d)).date() for d, _ in values]})
+    tested, notes = evaluate(days, rule)
+    assert (notes["converged"], notes["exclusion_passes"]) == (True, 38)
+    flagged, _ = _reference(values)
+    assert tested["_flag"].to_list() == [flagged[d] for d, _ in values]
+
+
 def test_user_days_table_is_cached_and_sorted():
     ctx = ctx_of(daily_logins([1, 2], user="b") + daily_logins([3], user="a"))
     d = user_days(ctx)
