@@ -69,15 +69,15 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
 def password_churn(ctx: ScanContext) -> pl.LazyFrame:
     """Flags more than ``max_changes`` (successful) ``password_change`` events of one user within a rolling
     ``window_days``-day window ``(t - window, t]``. One finding per episode: the window ending at the change
-    that first exceeded the limit, listing the changes in it."""
+    that first exceeded the limit, listing the changes in it. Changes of one user at the same instant are one
+    change (a log line written twice is not a second change)."""
     rule = ctx.cfg.rule("account.password_churn")
     window_us = int(rule.window_days * US_PER_DAY)
     limit = int(rule["max_changes"])
     ts = pl.col("ts")
     ch = ctx.logins.filter((pl.col("event") == "password_change") & pl.col("success").fill_null(True)
-                           & pl.col("user_id").is_not_null()).select("user_id", "ts")
-    per_ts = (ch.group_by("user_id", "ts").agg(pl.len().alias("n")).sort("user_id", "ts")
-              .with_columns(ts.dt.epoch("us").alias("_t")))
+                           & pl.col("user_id").is_not_null()).select("user_id", "ts").unique()
+    per_ts = ch.sort("user_id", "ts").with_columns(pl.lit(1).alias("n"), ts.dt.epoch("us").alias("_t"))
     rolled = per_ts.with_columns(pl.col("n").rolling_sum_by("_t", f"{window_us}i").over("user_id").alias("cnt"))
     over = pl.col("cnt") > limit
     ends = rolled.filter(over & ~over.shift(1).over("user_id").fill_null(False)).select(

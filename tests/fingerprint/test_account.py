@@ -49,6 +49,13 @@ def test_password_churn_quiet_at_limit_and_when_spread():
     assert run(password_churn, logins=lf).height == 0
 
 
+def test_password_churn_counts_a_change_logged_twice_once():
+    # two changes, each written twice: two changes, not four
+    assert run(password_churn, logins=_changes("u1", [0, 0, 80, 80])).height == 0
+    df = run(password_churn, logins=_changes("u1", [0, 0, 40, 80, 80]))
+    assert ev(df)["changes"] == [iso(days=0), iso(days=40), iso(days=80)] and ev(df)["n_changes"] == 3
+
+
 def _spray(n_accounts, minutes_apart, ip="6.6.6.6"):
     return pl.DataFrame({"user_id": [f"v{i}" for i in range(n_accounts)],
                          "ts": [at(i * minutes_apart) for i in range(n_accounts)], "event": "login",
