@@ -76,7 +76,8 @@ def score_users(findings: pl.DataFrame, users: pl.DataFrame, scores_in: pl.DataF
     by_rule = (f.filter(pl.col("counted") & (pts < 0)).group_by("user_id", "rule").agg(pts.sum().alias("p"))
                .sort(["user_id", "p", "rule"]).group_by("user_id", maintain_order=True)
                .agg(pl.col("rule").first().alias("top_rule")))
-    before = scores_in.select("user_id", pl.col("score").cast(pl.Int64)).unique("user_id", keep="last")
+    # several rows of one user: the lowest score (the cautious reading, and independent of row order)
+    before = scores_in.group_by("user_id").agg(pl.col("score").cast(pl.Int64).min())
     lo, hi = cfg.min_score, cfg.max_score
     s = (users.select("user_id").join(before, on="user_id", how="left")
          .join(per_user, on="user_id", how="left").join(by_rule, on="user_id", how="left")

@@ -40,6 +40,14 @@ def test_points_count_once_per_rule_window():
     assert f2.filter(pl.col("user_id") == "a").sort("first_ts")["counted"].to_list() == [True, True, False, True]
 
 
+def test_several_score_rows_of_a_user_take_the_lowest_in_any_order():
+    cfg = load_config()
+    rows = pl.DataFrame({"user_id": ["a", "a", "b"], "score": [700, 500, 650]})
+    got = [score_users(findings([]), USERS, r, cfg)[0].select("user_id", "score_before").rows()
+           for r in (rows, rows.reverse())]
+    assert got[0] == got[1] == [("a", 500), ("b", 650), ("c", 600)]
+
+
 def test_clamped_to_range():
     cfg = load_config()
     f = findings([("a", r, -100, 0) for r in ("device.emulator", "device.rooted", "device.bot_agent",

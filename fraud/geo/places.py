@@ -161,9 +161,9 @@ def home_ref(ctx: ScanContext) -> pl.DataFrame:
         top_cc = (pos.filter(pl.col("country").is_not_null()).group_by("user_id", "country").len()
                   .sort(["user_id", "len", "country"], descending=[False, True, False])
                   .group_by("user_id", maintain_order=True).first().select("user_id", pl.col("country").alias("ev_cc")))
-        reg = ctx.scores.select("user_id", pl.col("registered_city").str.strip_chars().alias("reg_city"),
-                                country_code(pl.col("registered_country")).alias("reg_cc")).collect() \
-            .unique("user_id", keep="first")
+        reg = (ctx.scores.select("user_id", pl.col("registered_city").str.strip_chars().alias("reg_city"),
+                                 country_code(pl.col("registered_country")).alias("reg_cc"))
+               .group_by("user_id").agg(pl.col("reg_city", "reg_cc").drop_nulls().min()).collect())  # order-free
         top_city, top_cc = pl.collect_all([top_city, top_cc])
         u = (ctx.users().collect().join(hw, on="user_id", how="left").join(top_city, on="user_id", how="left")
              .join(top_cc, on="user_id", how="left").join(reg, on="user_id", how="left"))
