@@ -100,6 +100,8 @@ EMULATOR_PATTERNS: tuple[tuple[str, str], ...] = (
     # The iOS Simulator reports the host's machine name as the model; Windows runs Android apps in a subsystem.
     ("iOS Simulator", r"(?i)^(?:x86_64|i386|arm64)$|\bsimulator\b"),
     ("Windows Subsystem for Android", r"(?i)subsystem for android"),
+    ("Android Studio AVD", r"(?i)\bAPI \d{2}\b"),  # AVD names such as "Pixel 7 API 34"
+    ("Google Play Games on PC", r"(?i)^HPE device$"),
 )
 
 

@@ -16,7 +16,8 @@ SDK_UA = ("Mozilla/5.0 (Linux; Android 11; sdk_gphone_x86 Build/RSR1.201013.001;
     ("generic_x86_64", "generic_x86"), ("Genymotion Google Pixel 3", "Genymotion"), ("vbox86p", "vbox86p"),
     ("google_sdk", "google_sdk"), ("BlueStacks", "BlueStacks"), ("NoxPlayer", "Nox"), ("MuMu", "MuMu"),
     ("x86_64", "iOS Simulator"), ("arm64", "iOS Simulator"), ("Simulator (iPhone 15)", "iOS Simulator"),
-    ("Subsystem for Android(TM)", "Windows Subsystem for Android"),
+    ("Subsystem for Android(TM)", "Windows Subsystem for Android"), ("Pixel 7 API 34", "Android Studio AVD"),
+    ("HPE device", "Google Play Games on PC"),
     ("SM-S911B", None), ("iPhone14,2", None), ("Pixel 8 Pro", None), ("Equinox", None), ("arm64-v8a phone", None),
 ])
 def test_emulator_signatures(model, sig):
