@@ -60,17 +60,24 @@ def legit_agents() -> list[str]:
     return [ln for ln in lines if ln.strip() and not ln.startswith("#")]
 
 
-def _crawler_patterns() -> tuple[str, ...]:
-    """crawler-user-agents' patterns minus :data:`CRAWLER_EXCLUDED` and minus every pattern that matches a
-    legitimate agent of the corpus (such a pattern is too broad to call an account event a bot: the list holds
+def _crawler_patterns() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """crawler-user-agents' patterns minus :data:`CRAWLER_EXCLUDED`, split in two: the patterns no legitimate
+    agent of the corpus matches, and the *suspect* ones that match one (too broad for a browser or app agent:
     an Android 15 build id, app names such as ``Viber`` or ``PayPal\\/``, ``Sogou`` ...)."""
     legit = legit_agents()
-    return tuple(p for p in (d["pattern"] for d in crawleruseragents.CRAWLER_USER_AGENTS_DATA)
-                 if p not in CRAWLER_EXCLUDED and not any(re.search(p, ua) for ua in legit))
+    clean, suspect = [], []
+    for p in (d["pattern"] for d in crawleruseragents.CRAWLER_USER_AGENTS_DATA):
+        if p not in CRAWLER_EXCLUDED:
+            (suspect if any(re.search(p, ua) for ua in legit) else clean).append(p)
+    return tuple(clean), tuple(suspect)
 
 
-CRAWLER_PATTERNS: tuple[str, ...] = _crawler_patterns()
+CRAWLER_PATTERNS, SUSPECT_PATTERNS = _crawler_patterns()
 CRAWLER_ANY = "|".join(f"(?:{p})" for p in CRAWLER_PATTERNS)
+SUSPECT_ANY = "|".join(f"(?:{p})" for p in SUSPECT_PATTERNS)
+ALL_CRAWLERS_ANY = "|".join(x for x in (CRAWLER_ANY, SUSPECT_ANY) if x)
+
+
 # What a log writes for an absent user agent (compared lower-cased after trimming): not evidence of a bot, the
 # event is simply not evaluated unless the rule's ``flag_missing`` is set.
 MISSING_AGENTS = ("", "-", "null", "none", "nil", "undefined", "unknown", "n/a", "na")
@@ -100,7 +107,7 @@ EMULATOR_PATTERNS: tuple[tuple[str, str], ...] = (
     # The iOS Simulator reports the host's machine name as the model; Windows runs Android apps in a subsystem.
     ("iOS Simulator", r"(?i)^(?:x86_64|i386|arm64)$|\bsimulator\b"),
     ("Windows Subsystem for Android", r"(?i)subsystem for android"),
-    ("Android Studio AVD", r"(?i)\bAPI \d{2}\b"),  # AVD names such as "Pixel 7 API 34"
+    ("Android Studio AVD", r"(?i)(?:^|[\s_])API[ _]\d{2}(?:$|[\s_])"),  # AVD names: "Pixel 7 API 34", "Pixel_7_API_34"
     ("Google Play Games on PC", r"(?i)^HPE device$"),
 )
 
@@ -130,14 +137,19 @@ def is_placeholder(col: pl.Expr, min_length: int) -> pl.Expr:
                                | s.str.to_lowercase().is_in(list(PLACEHOLDER_AGENTS)))
 
 
-def bot_columns(ua: pl.Expr, min_length: int, ua_parser_bot: pl.Expr) -> list[pl.Expr]:
+def bot_columns(ua: pl.Expr, min_length: int, ua_parser_bot: pl.Expr, device_shaped: pl.Expr) -> list[pl.Expr]:
     """``bot_kind`` (missing / empty or garbage / headless browser / automation / http library / cli client /
     crawler) and
     ``bot_pattern`` (the name of the matched pattern, or the crawler-user-agents regex) for a UA column.
-    ``ua_parser_bot`` marks agents ua-parser calls a Spider, the last resort."""
+    ``ua_parser_bot`` marks agents ua-parser calls a Spider, the last resort; ``device_shaped`` marks agents
+    that parse as a browser or app on a known OS and device type (not "compatible;"), to which the suspect
+    crawler patterns do not apply (``Viber/22.7 CFNetwork/… Darwin/…`` is the Viber app, bare ``Viber`` its
+    link-preview bot)."""
     tool_kind = first_match(ua, tuple((k, rx) for k, _, rx in TOOL_PATTERNS))
     tool_name = first_match(ua, tuple((n, rx) for _, n, rx in TOOL_PATTERNS))
     crawler = ua.str.contains(CRAWLER_ANY)
+    if SUSPECT_PATTERNS:
+        crawler = crawler | (~device_shaped & ua.str.contains(SUSPECT_ANY))
     missing, empty = is_missing(ua), is_placeholder(ua, min_length)
     kind = (pl.when(missing).then(pl.lit("missing")).when(empty).then(pl.lit("empty or garbage"))
             .when(tool_kind.is_not_null()).then(tool_kind)
@@ -151,9 +163,7 @@ def bot_columns(ua: pl.Expr, min_length: int, ua_parser_bot: pl.Expr) -> list[pl
 
 def crawler_pattern(ua: str) -> str | None:
     """The first crawler-user-agents pattern matching ``ua`` (for evidence; called on flagged distinct UAs)."""
-    import re
-
-    for p in CRAWLER_PATTERNS:
+    for p in (*CRAWLER_PATTERNS, *SUSPECT_PATTERNS):
         if re.search(p, ua):
             return p
     return None

@@ -70,12 +70,14 @@ def parse_agents(agents: list[str]) -> pl.DataFrame:
 def classify(parsed: pl.DataFrame, min_length: int) -> pl.DataFrame:
     """Add the bot columns (``bot_kind``, ``bot_pattern``) and ``emulator_sig`` to parsed distinct agents."""
     ua = pl.col("user_agent")
-    out = parsed.with_columns(*patterns.bot_columns(ua, min_length, pl.col("device_class") == "bot"),
+    shaped = (pl.col("device_class").is_in(["mobile", "tablet", "pc"])
+              & (pl.col("os_family").fill_null("Other") != "Other") & ~ua.str.contains(r"\(compatible;"))
+    out = parsed.with_columns(*patterns.bot_columns(ua, min_length, pl.col("device_class") == "bot", shaped),
                               patterns.emulator_signature(ua).alias("emulator_sig"))
     # Name the crawler-user-agents regex that matched: resolved in Python once per distinct matched text
     # (e.g. "Googlebot/"), on the smallest agent carrying it.
     need = (out.filter((pl.col("bot_kind") == "crawler") & pl.col("bot_pattern").is_null())
-            .select("user_agent", ua.str.extract(f"({patterns.CRAWLER_ANY})", 1).alias("_text"))
+            .select("user_agent", ua.str.extract(f"({patterns.ALL_CRAWLERS_ANY})", 1).alias("_text"))
             .with_columns(pl.col("user_agent").min().over("_text").alias("_rep")))
     reps = need.select("_text", "_rep").unique().sort("_text", nulls_last=True)
     if reps.height:

@@ -3,7 +3,7 @@ import pytest
 
 from fraud.config import load_config
 from fraud.fingerprint.bots import bot_agent
-from fraud.fingerprint.patterns import CRAWLER_PATTERNS, legit_agents
+from fraud.fingerprint.patterns import CRAWLER_PATTERNS, SUSPECT_PATTERNS, legit_agents
 from fraud.fingerprint.useragent import classify, parse_agents
 from fraud.registry import NotEvaluated
 from tests.conftest import at, make_ctx
@@ -33,7 +33,7 @@ BOTS = {
     "reqwest/0.12.4": ("http library", "reqwest"),
     "Mozilla/5.0 (Windows NT 10.0; Microsoft Windows 10.0.22631; en-US) PowerShell/7.4.2": ("cli client",
                                                                                            "PowerShell"),
-    "Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)": ("crawler", "ua-parser Spider"),
+    "Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)": ("crawler", "Sogou"),
     "-": ("missing", "missing user agent"),
     " Unknown ": ("missing", "missing user agent"),
     "Mozilla/5.0": ("empty or garbage", "empty or garbage user agent"),
@@ -61,9 +61,21 @@ def test_legitimate_agents_of_the_corpus_are_not_bots(agent):
     assert (row["bot_kind"], row["bot_pattern"]) == (None, None)
 
 
-def test_crawler_patterns_that_match_legitimate_agents_are_dropped():
+def test_crawler_patterns_that_match_legitimate_agents_are_suspect():
     assert {"AP3A\\.240617\\.008", "Viber", "Sogou", "okhttp"}.isdisjoint(CRAWLER_PATTERNS)
-    assert {"Googlebot\\/", "bingbot"} <= set(CRAWLER_PATTERNS)
+    assert {"AP3A\\.240617\\.008", "Viber", "Sogou", "PayPal\\/"} <= set(SUSPECT_PATTERNS)
+    assert "okhttp" not in SUSPECT_PATTERNS and {"Googlebot\\/", "bingbot"} <= set(CRAWLER_PATTERNS)
+
+
+@pytest.mark.parametrize(("agent", "pattern"), [
+    ("PayPal/AUHR-214.0-51787073PayPal IPN ( https://www.paypal.com/ipn )", "PayPal\\/"), ("Stripe/1.0 (+https://stripe.com/docs/webhooks)", "Stripe\\/"), ("Trustly/1", "Trustly\\/"),
+    ("Mozilla/5.0 (compatible; Butterfly/1.0; +http://labs.topsy.com/butterfly/) Gecko/2009032608 Firefox/3.0.8",
+     "Butterfly"),
+])
+def test_suspect_patterns_still_catch_agents_that_are_no_browser_or_app(agent, pattern):
+    """A suspect pattern applies to agents that do not parse as a browser or app on a known OS and device."""
+    row = classify(parse_agents([agent]), 8).row(0, named=True)
+    assert (row["bot_kind"], row["bot_pattern"]) == ("crawler", pattern)
 
 
 def _logins():

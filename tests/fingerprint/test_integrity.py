@@ -17,6 +17,7 @@ SDK_UA = ("Mozilla/5.0 (Linux; Android 11; sdk_gphone_x86 Build/RSR1.201013.001;
     ("google_sdk", "google_sdk"), ("BlueStacks", "BlueStacks"), ("NoxPlayer", "Nox"), ("MuMu", "MuMu"),
     ("x86_64", "iOS Simulator"), ("arm64", "iOS Simulator"), ("Simulator (iPhone 15)", "iOS Simulator"),
     ("Subsystem for Android(TM)", "Windows Subsystem for Android"), ("Pixel 7 API 34", "Android Studio AVD"),
+    ("Pixel_7_API_34", "Android Studio AVD"),
     ("HPE device", "Google Play Games on PC"),
     ("SM-S911B", None), ("iPhone14,2", None), ("Pixel 8 Pro", None), ("Equinox", None), ("arm64-v8a phone", None),
 ])
