@@ -22,14 +22,16 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
     """Flags a successful login preceded by ``min_failures``+ failed logins of the same user within
     ``failure_window_minutes`` (minutes), the success coming at most ``success_within_minutes`` after the
     last of those failures. One finding per such success; the evidence counts every failure from the start of
-    the burst up to the success (an earlier success inside the burst does not reset it)."""
+    the burst up to the success (an earlier success inside the burst does not reset it). Attempts identical in
+    user, instant, outcome, IP and device are one attempt (a duplicated log line)."""
     rule = ctx.cfg.rule("account.login_failures")
     n_min = int(rule["min_failures"])
     win = f"{int(rule['failure_window_minutes'] * US_PER_MINUTE)}i"
     within_us = int(rule["success_within_minutes"] * US_PER_MINUTE)
     ts = pl.col("ts")
     ev = groups_where(ctx.logins.filter((pl.col("event") == "login") & pl.col("user_id").is_not_null())
-                      .select("user_id", "ts", pl.col("success").fill_null(True), "ip", "device_id"),
+                      .select("user_id", "ts", pl.col("success").fill_null(True), "ip", "device_id")
+                      .unique(),  # one attempt logged twice (same instant, outcome, IP and device) is one attempt
                       "user_id", (~pl.col("success")).sum() >= n_min)  # fewer failures in all can never fire
     ev = (ev.with_columns(ts.dt.epoch("us").alias("_t"))
           .sort(["user_id", "ts", "success", "ip", "device_id"], nulls_last=True))

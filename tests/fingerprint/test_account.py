@@ -30,6 +30,15 @@ def test_login_failures_quiet_when_slow_or_no_success():
     assert run(login_failures, logins=pl.concat([too_late, spread, no_success])).height == 0
 
 
+def test_login_failures_count_a_duplicated_log_line_once():
+    twice = pl.concat([_attempts("u1", [0, 0, 1, 1, 2, 2], [False] * 6), _attempts("u1", [3], [True])])
+    assert run(login_failures, logins=twice).height == 0  # three failures, each written twice
+    # five real failures, two of them at the same instant from different IPs: still five
+    five = pl.concat([_attempts("u1", [0, 1, 2, 3], [False] * 4), _attempts("u1", [3], [False], ip="7.7.7.7"),
+                      _attempts("u1", [4], [True])])
+    assert ev(run(login_failures, logins=five))["failures"] == 5
+
+
 def _changes(user, days):
     return pl.DataFrame({"user_id": user, "ts": [at(days=d) for d in days], "event": "password_change"})
 
