@@ -16,7 +16,7 @@ from fraud.config import Rule
 from fraud.context import ScanContext
 from fraud.geo.distance import haversine_km
 from fraud.geo.localtime import local_logins
-from fraud.geo.places import local_positions
+from fraud.geo.places import local_positions, place_settings
 
 # name -> (unit, meaning): the documented user-day features (README table).
 DAY_FEATURES: dict[str, tuple[str, str]] = {
@@ -122,14 +122,17 @@ def event_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
 
 
 def position_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
-    """Per (user_id, day) with at least one position: ``distance_km`` (sum over consecutive same-day positions)
+    """Per (user_id, day) with at least one precise position (accuracy within the places' ``max_place_accuracy_m``):
+    ``distance_km`` (sum over consecutive same-day positions)
     and ``top_speed_kmh`` (their highest speed; the elapsed time is floored at ``speed_min_gap_minutes`` so two
     fixes seconds apart do not make an infinite speed)."""
     min_gap_h = float(params["speed_min_gap_minutes"]) / 60
     # The geo family's positions with local time (materialised once per scan, sorted by user and time, so
-    # also by user and local day); only reported coordinates count here, not places guessed from an IP or a
-    # city name.
-    pos = local_positions(ctx).lazy().filter(pl.col("source").is_in(["latlon", "ping"])).select(
+    # also by user and local day); only reported coordinates accurate enough to build places from
+    # (``max_place_accuracy_m``) count here, not places guessed from an IP or a city name, nor 3 km cell fixes.
+    max_acc_km = float(place_settings(ctx)["max_place_accuracy_m"]) / 1000
+    pos = local_positions(ctx).lazy().filter(
+        pl.col("source").is_in(["latlon", "ping"]) & (pl.col("acc_km") <= max_acc_km)).select(
         "user_id", "ts", "lat", "lon", pl.col("local_ts").dt.date().alias("day"))
     # the previous position of the same user and day: the previous row when it has the same user and day
     same = (pl.col("user_id") == pl.col("user_id").shift(1)) & (pl.col("day") == pl.col("day").shift(1))

@@ -26,6 +26,7 @@ from fraud.geo.positions import PRECISE_SOURCES, positions
 M_PER_DEG = 6371008.8 * math.pi / 180  # metres per degree of latitude (mean Earth radius)
 PLACE_RULE = "geo.commute_deviation"  # the rule section holding the place-inference settings
 HOPS = 3
+MIN_LON_SCALE = 0.01  # east-west metres-per-degree factor floor (the cosine of latitude vanishes at the poles)
 
 
 def place_settings(ctx: ScanContext) -> dict:
@@ -54,6 +55,11 @@ def in_hours(hour: pl.Expr, hours: list[int]) -> pl.Expr:
     return (hour >= a) & (hour < b) if a < b else (hour >= a) | (hour < b)
 
 
+def wrap_lon(e: pl.Expr) -> pl.Expr:
+    """A longitude (or longitude difference) in degrees brought into [-180, 180)."""
+    return ((e + 180) % 360 + 360) % 360 - 180
+
+
 def night_date(local_ts: pl.Expr, night_end_hour: int) -> pl.Expr:
     """The date a night starts on: 02:00 on Tuesday belongs to Monday's night."""
     return (local_ts - pl.duration(hours=night_end_hour)).dt.date()
@@ -72,10 +78,18 @@ def _cluster(ctx: ScanContext) -> pl.DataFrame:
     p = local_positions(ctx).lazy().filter(
         pl.col("source").is_in(PRECISE_SOURCES) & pl.col("lat").is_not_null()
         & (pl.col("acc_km") * 1000 <= float(s["max_place_accuracy_m"])))
+    # Longitude cells are measured from the user's mean longitude with one east-west scale per user (the
+    # cosine of the median latitude): a per-fix scale jumped where the rounded latitude flips (every x.5 degree
+    # line: Berlin 52.5, Seoul 37.5 split a flat in two), and a plain longitude breaks places across 180 degrees.
+    rad = pl.col("lon") * math.pi / 180  # circular mean of the longitudes: 179.9 and -179.9 average to 180
+    p = p.with_columns(pl.col("lat").median().over("user_id").alias("_ref_lat"),
+                       (pl.arctan2(rad.sin().mean(), rad.cos().mean()) * 180 / math.pi).over("user_id")
+                       .alias("_ref_lon"))
+    p = p.with_columns(wrap_lon(pl.col("lon") - pl.col("_ref_lon")).alias("_dlon"))
+    scale = (pl.col("_ref_lat") * math.pi / 180).cos().clip(lower_bound=MIN_LON_SCALE)
     p = p.with_columns(
         (pl.col("lat") * M_PER_DEG / cell).floor().cast(pl.Int64).alias("ci"),
-        (pl.col("lon") * M_PER_DEG * (pl.col("lat").round(0) * math.pi / 180).cos() / cell)
-        .floor().cast(pl.Int64).alias("cj"))
+        (pl.col("_dlon") * M_PER_DEG * scale / cell).floor().cast(pl.Int64).alias("cj"))
     cells = p.group_by("user_id", "ci", "cj").agg(pl.len().alias("n")).collect()
     off = pl.DataFrame({"d": [-1, 0, 1]}, schema={"d": pl.Int64})
     nb = (cells.join(off.rename({"d": "di"}), how="cross").join(off.rename({"d": "dj"}), how="cross")
@@ -99,7 +113,9 @@ def place_centres(ctx: ScanContext) -> pl.DataFrame:
         p = placed_positions(ctx)
         near = ((pl.col("ci") - pl.col("pi")).abs() <= 1) & ((pl.col("cj") - pl.col("pj")).abs() <= 1)
         return p.group_by("user_id", "pi", "pj").agg(
-            pl.col("lat").filter(near).mean(), pl.col("lon").filter(near).mean(), pl.len().alias("n"))
+            pl.col("lat").filter(near).mean(),
+            wrap_lon(pl.col("_dlon").filter(near).mean() + pl.col("_ref_lon").first()).alias("lon"),
+            pl.len().alias("n"))
     return ctx.cached("geo.place_centres", build)
 
 

@@ -67,6 +67,19 @@ def test_distance_and_speed_from_events_and_pings():
     assert single["distance_km"] == 0.0 and single["top_speed_kmh"] is None
 
 
+def test_coarse_fixes_do_not_add_distance():
+    """Cell-tower fixes (3 km radius) 2-4 km off a still user are no travel; the same fixes at 20 m are."""
+    ts = [T0 + timedelta(minutes=10 * i) for i in range(4)]
+    lats = [0.0, 0.03, 0.0, 0.03]
+
+    def day(acc):
+        pings = pl.DataFrame({"ts": ts, "user_id": ["u1"] * 4, "lat": lats, "lon": [10.0] * 4,
+                              "accuracy_m": [acc] * 4})
+        return _day(ctx_of([{"ts": T0, "user_id": "u1"}], locations=pings))
+    assert day(3000.0)["distance_km"] is None  # no precise position that day
+    assert day(20.0)["distance_km"] == 10.0077  # 3 x 3.34 km, on the 0.1 m grid of exact sums
+
+
 def test_local_day_and_night_follow_users_zone():
     # Shanghai (UTC+8): 23:30 UTC is 07:30 next local day (not night); 15:00 UTC is 23:00 local (night)
     ev = [{"ts": datetime(2024, 3, 1, 23, 30, tzinfo=UTC), "user_id": "u1", "lat": 31.23, "lon": 121.47},

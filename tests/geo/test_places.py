@@ -55,3 +55,18 @@ def test_profile_part_nulls_not_zeros_and_name_fallbacks():
     assert prof["home_lat"].to_list()[1:] == [None, None]
     ref = home_ref(ctx).sort("user_id")
     assert ref.select("home_key", "home_cc").rows() == [(None, "CN"), ("hangzhou", "CN"), ("suzhou", "CN")]
+
+
+@pytest.mark.parametrize(("home", "alt"), [
+    ((52.50010, 13.42), (52.49990, 13.42)),  # a flat on the 52.5 degree line (Berlin): 22 m apart
+    ((37.50010, 127.03), (37.49990, 127.03)),  # Seoul 37.5, where the old per-fix scale jumped ~750 cells
+    ((-16.80, 179.99990), (-16.80, -179.99990)),  # Taveuni, Fiji: one house across the 180 degree meridian
+])
+def test_one_home_across_half_degree_lines_and_the_antimeridian(home, alt):
+    rows = [(local(START + timedelta(days=i), h), home if h % 2 else alt) for i in range(14) for h in range(24)]
+    ctx = ctx_of(logins=logins([]), locations=pings("u1", rows))
+    assert placed_positions(ctx).select("pi", "pj").n_unique() == 1
+    hw = home_work(ctx).row(0, named=True)
+    assert hw["work_pi"] is None
+    assert abs(hw["home_lat"] - (home[0] + alt[0]) / 2) < 1e-4
+    assert abs(abs(hw["home_lon"]) - abs(home[1])) < 1e-3  # 179.9999 or -179.9999, not 0
