@@ -1,5 +1,6 @@
 """Per-user local time (contract section 1): each user's clock is the time zone of that user's most frequent
-position (looked up offline with ``tzfpy``); users without positions use the configured ``timezone``."""
+position (the ~1 km cell seen in the most distinct hours, looked up offline with ``tzfpy``); users without
+positions use the configured ``timezone``."""
 from __future__ import annotations
 
 import polars as pl
@@ -15,7 +16,7 @@ def all_positions(ctx: ScanContext) -> pl.LazyFrame:
     pings and account events placed by lat/lon, IP city or city name; country-only positions have none."""
     from fraud.geo.positions import positions
 
-    return positions(ctx).lazy().filter(pl.col("lat").is_not_null()).select("user_id", "lat", "lon")
+    return positions(ctx).lazy().filter(pl.col("lat").is_not_null()).select("user_id", "ts", "lat", "lon")
 
 
 def _zone_of(lat: float, lon: float) -> str | None:
@@ -26,10 +27,13 @@ def user_timezones(ctx: ScanContext) -> pl.DataFrame:
     """One row per user seen: ``user_id, timezone`` (materialised once per scan and cached)."""
 
     def build() -> pl.DataFrame:
+        # "Most frequent" counts the distinct hours a cell was seen in, not its fixes: a 4-day holiday logged
+        # at 1 Hz must not outweigh months of hourly fixes at home (sampling rate is not presence).
         cells = (all_positions(ctx)
                  .with_columns((pl.col("lat") / CELL_DEG).round(0).cast(pl.Int32).alias("ci"),
-                               (pl.col("lon") / CELL_DEG).round(0).cast(pl.Int32).alias("cj"))
-                 .group_by("user_id", "ci", "cj").agg(pl.len().alias("n"), pl.col("lat").mean(), pl.col("lon").mean())
+                               (pl.col("lon") / CELL_DEG).round(0).cast(pl.Int32).alias("cj"),
+                               pl.col("ts").dt.truncate("1h").alias("hour"))
+                 .group_by("user_id", "ci", "cj").agg(pl.col("hour").n_unique().alias("n"))
                  .sort(["user_id", "n", "ci", "cj"], descending=[False, True, False, False])
                  .group_by("user_id", maintain_order=True).first()
                  .collect())

@@ -59,3 +59,14 @@ def test_user_clocks_follow_their_most_frequent_position():
     assert user_timezones(ctx).rows() == [("a", "Asia/Shanghai"), ("b", "America/New_York"), ("c", "UTC")]
     lt = with_local_time(pl.LazyFrame({"user_id": ["a", "b", "c", "zz"], "ts": [local(START, 12)] * 4}), ctx)
     assert [t.hour for t in lt.collect()["local_ts"]] == [12, 23, 4, 4]
+
+
+def test_the_zone_follows_hours_of_presence_not_the_sampling_rate():
+    """Ten days of hourly fixes in Berlin, then one day in Lisbon logged every 10 s (8,640 fixes): the user's
+    clock stays Berlin's (the Lisbon cell has more fixes but far fewer hours)."""
+    berlin, lisbon = (52.52, 13.405), (38.7223, -9.1393)
+    t0 = local(START, 0)
+    rows = [(t0 + timedelta(hours=h), berlin) for h in range(240)]
+    rows += [(t0 + timedelta(days=11, seconds=10 * i), lisbon) for i in range(8640)]
+    ctx = ScanContext.from_frames(load_config(), logins=logins([]), locations=pings("u1", rows))
+    assert user_timezones(ctx).rows() == [("u1", "Europe/Berlin")]
