@@ -83,8 +83,9 @@ def _cluster(ctx: ScanContext) -> pl.DataFrame:
     # line: Berlin 52.5, Seoul 37.5 split a flat in two), and a plain longitude breaks places across 180 degrees.
     rad = pl.col("lon") * math.pi / 180  # circular mean of the longitudes: 179.9 and -179.9 average to 180
     p = p.with_columns(pl.col("lat").median().over("user_id").alias("_ref_lat"),
+                       # rounded: only needs to be central, and must not depend on summation order
                        (pl.arctan2(rad.sin().mean(), rad.cos().mean()) * 180 / math.pi).over("user_id")
-                       .alias("_ref_lon"))
+                       .round(3).alias("_ref_lon"))
     p = p.with_columns(wrap_lon(pl.col("lon") - pl.col("_ref_lon")).alias("_dlon"))
     scale = (pl.col("_ref_lat") * math.pi / 180).cos().clip(lower_bound=MIN_LON_SCALE)
     p = p.with_columns(
