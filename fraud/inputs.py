@@ -21,7 +21,7 @@ from fraud.exprs import fmt
 from fraud.config import Config
 from fraud.errors import InputError, first_line
 from fraud.schema import BOOL, FLOAT, INPUT_SCHEMAS, INT, TIMESTAMP, InputSchema
-from fraud.timeparse import parse_timestamp, plausible, rfc3339_timestamp, timestamp_from_native
+from fraud.timeparse import dst_problem, parse_timestamp, plausible, rfc3339_timestamp, timestamp_from_native
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "ndjson", ".ndjson": "ndjson"}
 TRUE_WORDS = ("true", "1", "yes", "y", "t")
@@ -258,7 +258,10 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
                 slow_ts.append(col)
             else:
                 v = timestamp_from_native(raw, dtype, tz)
-            checks.append((present & vref.is_null(), fmt(f"bad timestamp in column {col}: {{}}", shown)))
+            dst = dst_problem(text if dtype == pl.String else raw.cast(pl.String), tz)
+            checks.append((present & vref.is_null(), pl.when(dst.is_not_null()).then(
+                fmt(f"local time {{}} in column {col} is {{}} by a daylight-saving change in {tz} (give an offset)",
+                    shown, dst)).otherwise(fmt(f"bad timestamp in column {col}: {{}}", shown))))
         elif kind in (FLOAT, INT):
             f = raw.cast(pl.Float64, strict=False) if dtype != pl.String else text.cast(pl.Float64, strict=False)
             if col in ("lat", "lon") and dtype == pl.String:

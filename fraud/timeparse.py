@@ -45,18 +45,12 @@ def parse_timestamp(raw: pl.Expr, tz: str) -> pl.Expr:
     in ``tz``), and integer or decimal epoch seconds, milliseconds or microseconds.
     """
     s = raw.cast(pl.String).str.strip_chars()
-    iso = (s.str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
-           .str.replace(r"[Zz]$", "+00:00")
-           .str.replace(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*([+-]\d{2})(\d{2})$", "${1}${2}:${3}")
-           .str.replace(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*([+-]\d{2})$", "${1}${2}:00")
-           .str.replace(r"T(\d{2}:\d{2})([+-]|$)", "T${1}:00${2}"))
+    iso = _iso_text(s)
     has_offset = iso.str.contains(r"T.*[+-]\d{2}:\d{2}$")
     aware = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", time_zone="UTC", strict=False, time_unit="us")
-    naive = pl.coalesce(
-        iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"),
-        iso.str.to_datetime("%Y-%m-%d", strict=False, time_unit="us"),
-    )
-    local = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+    # A local time repeated or skipped by a daylight-saving change is null (rejected, see dst_problem): taking
+    # either reading silently can put two fixes an hour apart at the same instant.
+    local = _naive(iso).dt.replace_time_zone(tz, ambiguous="null", non_existent="null").dt.convert_time_zone("UTC")
     numeric = _epoch(s.cast(pl.Float64, strict=False))
     out = (pl.when(s.str.contains(_NUMERIC)).then(numeric)
            .when(has_offset).then(aware)
@@ -64,12 +58,37 @@ def parse_timestamp(raw: pl.Expr, tz: str) -> pl.Expr:
     return plausible(out)
 
 
+def _naive(iso: pl.Expr) -> pl.Expr:
+    return pl.coalesce(iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"),
+                       iso.str.to_datetime("%Y-%m-%d", strict=False, time_unit="us"))
+
+
+def dst_problem(raw: pl.Expr, tz: str) -> pl.Expr:
+    """For text that is a valid local time without offset: ``"repeated"`` when ``tz`` passes that wall-clock time
+    twice (the hour a daylight-saving change repeats), ``"skipped"`` when it never shows it; else null. Used to
+    word the reason of a rejected timestamp."""
+    naive = _naive(_iso_text(raw.cast(pl.String).str.strip_chars()))
+    early = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
+    strict = naive.dt.replace_time_zone(tz, ambiguous="null", non_existent="null")
+    return (pl.when(naive.is_not_null() & early.is_null()).then(pl.lit("skipped"))
+            .when(early.is_not_null() & strict.is_null()).then(pl.lit("repeated")))
+
+
+def _iso_text(s: pl.Expr) -> pl.Expr:
+    """Timestamp text normalised towards RFC 3339 (``T``, ``Z`` -> ``+00:00``, ``+0800``/``+08`` -> ``+08:00``)."""
+    return (s.str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
+           .str.replace(r"[Zz]$", "+00:00")
+           .str.replace(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*([+-]\d{2})(\d{2})$", "${1}${2}:${3}")
+           .str.replace(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*([+-]\d{2})$", "${1}${2}:00")
+           .str.replace(r"T(\d{2}:\d{2})([+-]|$)", "T${1}:00${2}"))
+
+
 def timestamp_from_native(col: pl.Expr, dtype: pl.DataType, tz: str) -> pl.Expr:
     """A non-string timestamp column (Parquet datetime, integer epoch, date) -> UTC datetime."""
     if isinstance(dtype, pl.Datetime):
         out = col.dt.cast_time_unit("us")
         out = out.dt.convert_time_zone("UTC") if dtype.time_zone else out.dt.replace_time_zone(
-            tz, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+            tz, ambiguous="null", non_existent="null").dt.convert_time_zone("UTC")
     elif dtype == pl.Date:
         out = col.cast(pl.Datetime("us")).dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null") \
             .dt.convert_time_zone("UTC")

@@ -56,6 +56,19 @@ def test_booleans_in_any_case(tmp_path, cfg):
     assert read_input("logins", p, cfg).frame["success"].to_list() == [True, False, True, False, True, False]
 
 
+def test_local_times_repeated_or_skipped_by_dst_are_rejected_with_the_reason(tmp_path):
+    cfg_file = write(tmp_path / "c.toml", 'timezone = "Europe/Berlin"\n')
+    p = write(tmp_path / "l.csv", "ts,user_id\n2024-10-27 01:30:00,u\n2024-10-27 02:30:00,u\n"
+              "2024-03-31 02:30:00,u\n2024-10-27T02:30:00+01:00,u\n")
+    li = read_input("logins", p, load_config(cfg_file))
+    assert li.frame["ts"].to_list() == [datetime(2024, 10, 26, 23, 30, tzinfo=U), datetime(2024, 10, 27, 1, 30, tzinfo=U)]
+    assert li.rejected["reason"].to_list() == [
+        "local time 2024-10-27 02:30:00 in column ts is repeated by a daylight-saving change in Europe/Berlin "
+        "(give an offset)",
+        "local time 2024-03-31 02:30:00 in column ts is skipped by a daylight-saving change in Europe/Berlin "
+        "(give an offset)"]
+
+
 def test_event_names_in_any_case_and_spelling(tmp_path, cfg):
     p = write(tmp_path / "l.csv", "ts,user_id,event\n" + "".join(
         f"2024-01-01T00:00:00Z,u,{w}\n" for w in ("Login", "LOGIN", " Password Change ", "bind-card", "payment", "")))
