@@ -30,9 +30,9 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
     within_us = int(rule["success_within_minutes"] * US_PER_MINUTE)
     ts = pl.col("ts")
     ev = groups_where(ctx.logins.filter((pl.col("event") == "login") & pl.col("user_id").is_not_null())
-                      .select("user_id", "ts", pl.col("success").fill_null(True), "ip", "device_id")
-                      .unique(),  # one attempt logged twice (same instant, outcome, IP and device) is one attempt
+                      .select("user_id", "ts", pl.col("success").fill_null(True), "ip", "device_id"),
                       "user_id", (~pl.col("success")).sum() >= n_min)  # fewer failures in all can never fire
+    ev = ev.unique()  # one attempt logged twice (same instant, outcome, IP and device) is one attempt
     ev = (ev.with_columns(ts.dt.epoch("us").alias("_t"))
           .sort(["user_id", "ts", "success", "ip", "device_id"], nulls_last=True))
     ok = pl.col("success")

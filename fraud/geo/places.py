@@ -82,10 +82,11 @@ def _cluster(ctx: ScanContext) -> pl.DataFrame:
     # cosine of the median latitude): a per-fix scale jumped where the rounded latitude flips (every x.5 degree
     # line: Berlin 52.5, Seoul 37.5 split a flat in two), and a plain longitude breaks places across 180 degrees.
     rad = pl.col("lon") * math.pi / 180  # circular mean of the longitudes: 179.9 and -179.9 average to 180
-    p = p.with_columns(pl.col("lat").median().over("user_id").alias("_ref_lat"),
-                       # rounded: only needs to be central, and must not depend on summation order
-                       (pl.arctan2(rad.sin().mean(), rad.cos().mean()) * 180 / math.pi).over("user_id")
-                       .round(3).alias("_ref_lon"))
+    ref = p.group_by("user_id").agg(
+        pl.col("lat").median().alias("_ref_lat"),
+        # rounded: only needs to be central, and must not depend on summation order
+        (pl.arctan2(rad.sin().mean(), rad.cos().mean()) * 180 / math.pi).round(3).alias("_ref_lon"))
+    p = p.join(ref, on="user_id", how="left", maintain_order="left")
     p = p.with_columns(wrap_lon(pl.col("lon") - pl.col("_ref_lon")).alias("_dlon"))
     scale = (pl.col("_ref_lat") * math.pi / 180).cos().clip(lower_bound=MIN_LON_SCALE)
     p = p.with_columns(
