@@ -137,7 +137,7 @@ def _known_names() -> pl.DataFrame:
     own = c.select("_city", pl.col("key"), pl.lit(True).alias("primary"))
     both = (pl.concat([own, alt]).drop_nulls("key").group_by("_city", "key").agg(pl.col("primary").any())
             .join(c.select("_city", pl.col("key").alias("name_key"), "lat", "lon", "population", "cc"), on="_city"))
-    return both.sort("key", "_city").drop("_city")
+    return both.drop("_city")  # row order is free: geocode_names sorts its candidates
 
 
 def geocode_names(names: pl.DataFrame) -> pl.DataFrame:
