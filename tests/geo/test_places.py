@@ -70,3 +70,15 @@ def test_one_home_across_half_degree_lines_and_the_antimeridian(home, alt):
     assert hw["work_pi"] is None
     assert abs(hw["home_lat"] - (home[0] + alt[0]) / 2) < 1e-4
     assert abs(abs(hw["home_lon"]) - abs(home[1])) < 1e-3  # 179.9999 or -179.9999, not 0
+
+
+@pytest.mark.parametrize(("point", "cc"), [
+    ((42.3149, -83.0364), "CA"),  # downtown Windsor, Ontario: Detroit names it, Canada holds it
+    ((42.3314, -83.0458), "US"),  # downtown Detroit
+    ((48.5800, 7.8150), "DE"),  # Kehl, across the Rhine from Strasbourg
+    ((22.2855, 114.1577), "HK"), ((22.5431, 114.0579), "CN"),  # Hong Kong and Shenzhen
+])
+def test_a_place_country_follows_the_border_not_the_naming_city(point, cc):
+    from fraud.geo.gazetteer import name_places
+    named = name_places(pl.DataFrame({"lat": [point[0]], "lon": [point[1]]}))
+    assert named["place_cc"].to_list() == [cc]
