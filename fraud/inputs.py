@@ -258,7 +258,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
                 slow_ts.append(col)
             else:
                 v = timestamp_from_native(raw, dtype, tz)
-            dst = dst_problem(text if dtype == pl.String else raw.cast(pl.String), tz)
+            dst = dst_problem(text, tz)
             checks.append((present & vref.is_null(), pl.when(dst.is_not_null()).then(
                 fmt(f"local time {{}} in column {col} is {{}} by a daylight-saving change in {tz} (give an offset)",
                     shown, dst)).otherwise(fmt(f"bad timestamp in column {col}: {{}}", shown))))

@@ -11,6 +11,7 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.findings import emit
 from fraud.fingerprint.common import device_users, fmt, iso, os_family
+from fraud.fingerprint.patterns import NO_VALUE_WORDS
 from fraud.fingerprint.useragent import with_agents
 from fraud.registry import NotEvaluated, register
 
@@ -19,8 +20,6 @@ MOBILE_FAMILIES = ("android", "ios")
 PC_FAMILIES = ("windows", "macos", "linux", "chromeos")
 
 
-# Values a client writes for "no id" (compared after normalising).
-ID_PLACEHOLDERS = ("unknown", "null", "none", "nil", "n/a", "na", "undefined", "-", "0")
 # Android's fixed MAC for apps without the permission since Android 6.
 MAC_PLACEHOLDER = "020000000000"
 
@@ -34,7 +33,7 @@ def _normalised(col: str) -> pl.Expr:
     serial: the 15th is a check digit, an IMEISV ends in a 2-digit software version); all-zero values are
     placeholders. hw_uuid loses braces and hyphens (``{6F9619FF-...}`` and ``6f9619ff...`` are one id)."""
     s = pl.col(col).str.strip_chars().str.to_lowercase()
-    s = pl.when(s.is_in(list(ID_PLACEHOLDERS))).then(None).otherwise(s)
+    s = pl.when(s.is_in(list(NO_VALUE_WORDS))).then(None).otherwise(s)
     if col == "mac":
         s = s.str.replace_all(r"[:\-. ]", "")
         s = pl.when((s == MAC_PLACEHOLDER) | s.str.contains(r"^.[26ae]")).then(None).otherwise(s)

@@ -78,9 +78,9 @@ SUSPECT_ANY = "|".join(f"(?:{p})" for p in SUSPECT_PATTERNS)
 ALL_CRAWLERS_ANY = "|".join(x for x in (CRAWLER_ANY, SUSPECT_ANY) if x)
 
 
-# What a log writes for an absent user agent (compared lower-cased after trimming): not evidence of a bot, the
-# event is simply not evaluated unless the rule's ``flag_missing`` is set.
-MISSING_AGENTS = ("", "-", "null", "none", "nil", "undefined", "unknown", "n/a", "na")
+# What a log writes for an absent value (compared lower-cased after trimming): a missing user agent is no
+# evidence of a bot (not evaluated unless ``flag_missing`` is set), a missing hardware id no id.
+NO_VALUE_WORDS = ("", "-", "null", "none", "nil", "undefined", "unknown", "n/a", "na")
 # Placeholder values a script sends instead of a real agent: garbage (``flag_empty``).
 PLACEHOLDER_AGENTS = ("test", "user-agent", "mozilla", "mozilla/4.0", "mozilla/5.0", "*")
 
@@ -127,7 +127,7 @@ def emulator_signature(col: str | pl.Expr) -> pl.Expr:
 
 def is_missing(col: pl.Expr) -> pl.Expr:
     """Null, blank, or a value a log writes for "no user agent" (``-``, ``null``, ``unknown`` ...)."""
-    return col.is_null() | col.str.strip_chars().str.to_lowercase().is_in(list(MISSING_AGENTS))
+    return col.is_null() | col.str.strip_chars().str.to_lowercase().is_in(list(NO_VALUE_WORDS))
 
 
 def is_placeholder(col: pl.Expr, min_length: int) -> pl.Expr:

@@ -122,35 +122,29 @@ def _name_cells(q: pl.DataFrame) -> pl.DataFrame:
             pl.Series("place_cc", [ccs[i] for i in picked], dtype=pl.String))])
     # The country is the one of the time zone the point lies in (tzfpy's zone polygons follow borders: Windsor
     # ON is Canada although Detroit names it), else the naming city's.
-    zones = [tz_country(tzfpy.get_tz(lon, lat)) for lat, lon in
+    zones = [tz_country(zone_of(lat, lon)) for lat, lon in
              cand.select((pl.col("qi") * ROUND_DEG).alias("a"), (pl.col("qj") * ROUND_DEG).alias("b")).iter_rows()]
     cand = cand.with_columns(pl.coalesce(pl.Series("_tz_cc", zones, dtype=pl.String), "place_cc").alias("place_cc"))
     return cand.select(list(schema)).cast(schema)
 
 
+def zone_of(lat: float, lon: float) -> str | None:
+    """The IANA time zone at a point (``tzfpy``, offline), None at sea without one."""
+    return tzfpy.get_tz(lon, lat) or None
+
+
 @lru_cache(maxsize=1)
 def _zone_countries() -> dict[str, str]:
-    """IANA zone -> ISO country code, from the tz database's ``zone.tab`` (the ``tzdata`` package; else the
-    system's copy); empty when neither is there."""
-    text = None
-    try:
-        from importlib.resources import files
+    """IANA zone -> ISO country code, from the tz database's ``zone.tab`` (the ``tzdata`` package, a dependency);
+    empty when it cannot be read."""
+    from importlib.resources import files
 
+    try:
         text = (files("tzdata") / "zoneinfo" / "zone.tab").read_text(encoding="utf-8")
     except (ImportError, OSError):
-        for path in ("/usr/share/zoneinfo/zone.tab",):
-            try:
-                with open(path, encoding="utf-8") as f:
-                    text = f.read()
-                break
-            except OSError:
-                pass
-    out: dict[str, str] = {}
-    for line in (text or "").splitlines():
-        parts = line.split("\t")
-        if len(parts) >= 3 and not line.startswith("#"):
-            out[parts[2]] = parts[0]
-    return out
+        return {}
+    rows = (line.split("\t") for line in text.splitlines() if not line.startswith("#"))
+    return {parts[2]: parts[0] for parts in rows if len(parts) >= 3}
 
 
 def tz_country(zone: str | None) -> str | None:

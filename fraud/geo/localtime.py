@@ -4,9 +4,9 @@ positions use the configured ``timezone``."""
 from __future__ import annotations
 
 import polars as pl
-import tzfpy
 
 from fraud.context import ScanContext
+from fraud.geo.gazetteer import zone_of
 
 CELL_DEG = 0.01  # ~1 km grid used to find a user's most frequent position
 
@@ -17,10 +17,6 @@ def all_positions(ctx: ScanContext) -> pl.LazyFrame:
     from fraud.geo.positions import positions
 
     return positions(ctx).lazy().filter(pl.col("lat").is_not_null()).select("user_id", "ts", "lat", "lon")
-
-
-def _zone_of(lat: float, lon: float) -> str | None:
-    return tzfpy.get_tz(lon, lat) or None
 
 
 def user_timezones(ctx: ScanContext) -> pl.DataFrame:
@@ -38,7 +34,7 @@ def user_timezones(ctx: ScanContext) -> pl.DataFrame:
                  .group_by("user_id", maintain_order=True).first()
                  .collect())
         distinct = cells.select("ci", "cj").unique().sort("ci", "cj")
-        zones = [_zone_of(i * CELL_DEG, j * CELL_DEG) for i, j in distinct.iter_rows()]
+        zones = [zone_of(i * CELL_DEG, j * CELL_DEG) for i, j in distinct.iter_rows()]
         distinct = distinct.with_columns(pl.Series("timezone", zones, dtype=pl.String))
         tz = cells.join(distinct, on=["ci", "cj"], how="left").select("user_id", "timezone")
         users = ctx.users().collect()

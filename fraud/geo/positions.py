@@ -136,12 +136,12 @@ def _valid_ll() -> list[pl.Expr]:
 
 
 def _build(ctx: ScanContext) -> pl.DataFrame:
-    zero = _null_island().fill_null(False).sum().alias("n")
-    ctx.notes["geo.positions"] = {"positions_0_0_ignored": sum(
-        lf.select(zero).collect().item() for lf in (ctx.logins, ctx.locations))}
+    zero = _null_island().fill_null(False).alias("_zero")  # counted in the same pass as the columns are read
     ev = ctx.logins.select("user_id", "ts", "event", "success", "amount", "device_id", "ip", *_valid_ll(),
                            pl.col("city").str.strip_chars().alias("city"),
-                           country_code(pl.col("country")).alias("country")).collect()
+                           country_code(pl.col("country")).alias("country"), zero).collect()
+    n_zero = ev["_zero"].sum()
+    ev = ev.drop("_zero")
     ips = ev.filter(pl.col("lat").is_null() | pl.col("lon").is_null())["ip"].drop_nulls().str.strip_chars()
     ipt = ip_lookup(sorted(set(ips.to_list()) - {""}), ctx.cfg.geoip_db)
     ev = ev.with_columns(pl.col("ip").str.strip_chars().alias("_ipk")).join(
@@ -181,8 +181,10 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
         pl.lit(None, pl.String).alias("device_id"), pl.lit(None, pl.String).alias("ip"), *_valid_ll(),
         (pl.col("accuracy_m") / 1000).fill_null(GPS_ACCURACY_KM).alias("acc_km"), pl.lit("ping").alias("source"),
         pl.lit(None, pl.String).alias("city"), pl.lit(None, pl.String).alias("city_key"),
-        pl.lit(None, pl.String).alias("country"),
-    ).filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null()).collect()
+        pl.lit(None, pl.String).alias("country"), zero,
+    ).filter((pl.col("lat").is_not_null() & pl.col("lon").is_not_null()) | pl.col("_zero")).collect()
+    ctx.notes["geo.positions"] = {"positions_0_0_ignored": n_zero + pings["_zero"].sum()}
+    pings = pings.filter(~pl.col("_zero")).drop("_zero")
     return _sort_positions(pl.concat([ev, pings], how="vertical_relaxed"))
 
 

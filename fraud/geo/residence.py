@@ -64,8 +64,9 @@ def residence_change(ctx: ScanContext) -> pl.LazyFrame:
 
     excursion = ((pl.col("km") > move_km) & (pl.col("next_km") > move_km)
                  & (haversine_km("p_lat", "p_lon", "n_lat", "n_lon") <= move_km))
-    m = with_neighbours(monthly_homes(ctx, int(rule["min_nights"]))).filter(~excursion.fill_null(False))
-    moves = (with_neighbours(m.drop("p_lat", "p_lon", "p_month", "n_lat", "n_lon", "km", "next_km"))
+    months = monthly_homes(ctx, int(rule["min_nights"]))
+    kept = with_neighbours(months).filter(~excursion.fill_null(False)).select(months.collect_schema().names())
+    moves = (with_neighbours(kept)
              .filter((pl.col("km") > move_km) & (pl.col("next_km") <= move_km))
              .with_columns(pl.col("month").cast(pl.Datetime("us")).alias("mdt"))
              .with_columns(pl.col("mdt").is_not_null().cast(pl.Int64).rolling_sum_by("mdt", within)
