@@ -4,9 +4,11 @@ Each user-day (features in :mod:`fraud.detectors.features`) is compared, feature
 baseline: the user's active days in the ``baseline_days`` (30) calendar days before it (the day itself never
 counts), excluding days that are themselves flagged. With fewer than ``min_baseline_days`` (7) such days the
 user-day is "not evaluated" (counted in ``summary.json``, never clean). A feature fires when
-``|x - mean| / max(sd, min_sd) > z_threshold`` with the population sd of the baseline days that have a value
-for it (``robust = true``: median and 1.4826 x MAD instead); a feature whose value is missing on the day, or
-which has fewer than ``min_baseline_days`` known baseline values, is skipped (counted). One finding per
+``|x - mean| / max(sd, floor) > z_threshold`` with the population sd of the baseline days that have a value
+for it (``robust = true``: median and 1.4826 x MAD instead); the floor is ``min_sd_by_feature`` (else
+``min_sd``) and, for the count features of ``sd_sqrt_floor_by_feature``, at least c x sqrt(baseline centre).
+A feature whose value is missing on the day, which has fewer than ``min_baseline_days`` known baseline values,
+or whose day has fewer events than ``min_day_events_by_feature`` asks, is skipped (counted). One finding per
 user-day lists every feature that fired, strongest first.
 
 "Excluding days already flagged" is solved exactly, with whole-column passes instead of a day-by-day loop:
@@ -30,12 +32,29 @@ MAD_TO_SD = 1.4826  # scales a normal distribution's MAD to its sd
 KEY_STRIDE = 10_000_000  # > any day number, so per-user day windows never reach the next user
 
 
+PER_FEATURE_TABLES = ("min_sd_by_feature", "sd_sqrt_floor_by_feature", "min_day_events_by_feature")
+
+
 def _feature_list(rule: Rule) -> list[str]:
     feats = list(rule["features"])
     unknown = [f for f in feats if f not in DAY_FEATURES]
     if unknown:
         raise NotEvaluated(f"unknown behaviour feature(s) {', '.join(unknown)} in behavior.sigma features")
+    for key in PER_FEATURE_TABLES:
+        unknown = [f for f in rule[key] if f not in DAY_FEATURES]
+        if unknown:
+            raise NotEvaluated(f"unknown behaviour feature(s) {', '.join(unknown)} in behavior.sigma {key}")
     return feats
+
+
+def sd_floor(rule: Rule, feature: str, center: pl.Expr) -> pl.Expr:
+    """The smallest sd ``feature`` is tested with: ``min_sd_by_feature`` (else ``min_sd``), and for the count
+    features of ``sd_sqrt_floor_by_feature`` also c x sqrt(baseline centre). A daily count is at least as noisy as
+    a Poisson count, whose sd is sqrt(mean): with the fixed floor of 1 alone, a user averaging 9 events a day
+    would be 3 sd out at 13."""
+    fixed = pl.lit(float(rule["min_sd_by_feature"].get(feature, rule["min_sd"])))
+    c = float(rule["sd_sqrt_floor_by_feature"].get(feature, 0.0))
+    return pl.max_horizontal(fixed, c * center.clip(lower_bound=0.0).sqrt()) if c > 0 else fixed
 
 
 def _baseline_mean_sd(days: pl.DataFrame, feats: list[str], window_days: int) -> pl.DataFrame:
@@ -83,16 +102,17 @@ def _baseline_median_mad(days: pl.DataFrame, feats: list[str], window_days: int)
 def _test(days: pl.DataFrame, stats: pl.DataFrame, feats: list[str], rule: Rule) -> pl.DataFrame:
     """Join baseline stats and compute, per feature, ``_z_f`` and ``_fire_f``; ``_eval`` and ``_flag``."""
     thr, min_days = float(rule["z_threshold"]), float(rule["min_baseline_days"])
-    floors = {f: float(rule["min_sd_by_feature"].get(f, rule["min_sd"])) for f in feats}
     d = days.hstack(stats.drop("user_id", "day"))
     ev = pl.col("_n") >= min_days
     exprs = [ev.alias("_eval")]
     for f in feats:
-        used = pl.max_horizontal(pl.col(f"_sd_{f}"), pl.lit(floors[f]))
+        used = pl.max_horizontal(pl.col(f"_sd_{f}"), sd_floor(rule, f, pl.col(f"_b_{f}")))
         z = (pl.col(f) - pl.col(f"_b_{f}")) / used
         tested = ev & pl.col(f).is_not_null() & (pl.col(f"_c_{f}") >= min_days)
-        exprs += [used.alias(f"_used_{f}"), z.alias(f"_z_{f}"), tested.alias(f"_t_{f}"),
-                  (tested & (z.abs() > thr)).alias(f"_fire_{f}")]
+        min_events = rule["min_day_events_by_feature"].get(f)
+        few = pl.col("events") < float(min_events) if min_events else pl.lit(False)
+        exprs += [used.alias(f"_used_{f}"), z.alias(f"_z_{f}"), (tested & ~few).alias(f"_t_{f}"),
+                  (tested & few).alias(f"_few_{f}"), (tested & ~few & (z.abs() > thr)).alias(f"_fire_{f}")]
     d = d.with_columns(exprs)
     return d.with_columns(pl.any_horizontal([pl.col(f"_fire_{f}") for f in feats]).alias("_flag"))
 
@@ -123,11 +143,14 @@ def evaluate(days: pl.DataFrame, rule: Rule) -> tuple[pl.DataFrame, dict]:
         active = base.join(changed, on="user_id", how="semi")
     tested = pl.concat(final, how="vertical_relaxed").sort("_row")
     ev = tested["_eval"]
-    skipped = tested.filter(pl.col("_eval")).select(
-        pl.sum_horizontal([(~pl.col(f"_t_{f}")).cast(pl.Int64) for f in feats]).sum()).item()
+    few = tested.filter(pl.col("_eval")).select(
+        pl.sum_horizontal([pl.col(f"_few_{f}").cast(pl.Int64) for f in feats]).sum()).item() or 0
+    skipped = (tested.filter(pl.col("_eval")).select(
+        pl.sum_horizontal([(~pl.col(f"_t_{f}")).cast(pl.Int64) for f in feats]).sum()).item() or 0) - few
     notes = {"user_days": days.height, "user_days_evaluated": int(ev.sum()),
              "user_days_not_evaluated": int((~ev).sum()), "user_days_flagged": int(tested["_flag"].sum()),
-             "feature_tests_skipped_missing": int(skipped or 0), "baseline": "median/MAD" if robust else "mean/sd",
+             "feature_tests_skipped_missing": int(skipped),
+             "feature_tests_skipped_few_events": int(few), "baseline": "median/MAD" if robust else "mean/sd",
              "exclusion_passes": passes, "converged": converged}
     return tested, notes
 

@@ -13,11 +13,11 @@ def _repeated(counts):
 
 
 def test_three_consecutive_flagged_days_fire_once():
-    rep, sig = _repeated([2] * 10 + [10, 10, 10])
+    rep, sig = _repeated([2] * 10 + [14, 14, 14])
     assert sig.height == 3 and rep.height == 1
     r = rep.row(0, named=True)
     assert (r["points"], r["severity"]) == (-20, "medium")
-    assert r["first_ts"] == T0 + timedelta(days=10) and r["last_ts"] == T0 + timedelta(days=12, minutes=9)
+    assert r["first_ts"] == T0 + timedelta(days=10) and r["last_ts"] == T0 + timedelta(days=12, minutes=13)
     assert json.loads(r["evidence"]) == {"days": ["2024-03-11", "2024-03-12", "2024-03-13"], "consecutive_days": 3,
                                          "min_consecutive_days": 3, "features": ["events", "logins"]}
     assert r["summary"] == ("Behaviour outside the user's baseline on 3 consecutive days (2024-03-11 to "
@@ -25,20 +25,20 @@ def test_three_consecutive_flagged_days_fire_once():
 
 
 def test_two_days_or_a_gap_do_not_fire():
-    rep, sig = _repeated([2] * 10 + [10, 10])
+    rep, sig = _repeated([2] * 10 + [14, 14])
     assert sig.height == 2 and rep.height == 0
-    rep, sig = _repeated([2] * 10 + [10, 10, 2, 10])
+    rep, sig = _repeated([2] * 10 + [14, 14, 2, 14])
     assert sig.height == 3 and rep.height == 0
 
 
 def test_a_missing_calendar_day_breaks_the_run():
-    logins = daily_logins([2] * 10 + [10, 10]) + daily_logins([10], start=T0 + timedelta(days=13))
+    logins = daily_logins([2] * 10 + [14, 14]) + daily_logins([14], start=T0 + timedelta(days=13))
     out = sigma(ctx_of(logins)).collect()
     assert out.filter(pl.col("rule") == "behavior.sigma").height == 3
     assert out.filter(pl.col("rule") == "behavior.repeated").height == 0
 
 
 def test_a_longer_run_is_one_finding():
-    rep, _ = _repeated([2] * 10 + [10] * 5)
+    rep, _ = _repeated([2] * 10 + [14] * 5)
     assert rep.height == 1
     assert json.loads(rep["evidence"][0])["consecutive_days"] == 5

@@ -9,6 +9,7 @@ import pytest
 from fraud.config import load_config
 from fraud.detectors.features import user_days
 from fraud.detectors.sigma import evaluate, sigma
+from fraud.registry import NotEvaluated
 from tests.detectors.helpers import T0, ctx_of, daily_logins
 
 
@@ -32,12 +33,12 @@ def test_planted_spike_fires_with_exact_evidence():
     ev = json.loads(r["evidence"])
     assert ev == {"day": "2024-03-11", "baseline_days": 10, "baseline": "mean/sd", "z_threshold": 3.0,
                   "features": [
-                      {"feature": "events", "value": 12.0, "baseline_mean": 2.0, "baseline_sd": 0.0, "sd_used": 1.0,
-                       "z": 10.0},
-                      {"feature": "logins", "value": 12.0, "baseline_mean": 2.0, "baseline_sd": 0.0, "sd_used": 1.0,
-                       "z": 10.0}]}
+                      {"feature": "events", "value": 12.0, "baseline_mean": 2.0, "baseline_sd": 0.0,
+                       "sd_used": 2.8284, "z": 3.54},
+                      {"feature": "logins", "value": 12.0, "baseline_mean": 2.0, "baseline_sd": 0.0,
+                       "sd_used": 2.8284, "z": 3.54}]}
     assert r["summary"] == ("2 behaviour feature(s) outside this user's 30-day baseline on 2024-03-11: "
-                            "events 12 vs 2 ± 1 (z=10.0); logins 12 vs 2 ± 1 (z=10.0)")
+                            "events 12 vs 2 ± 2.83 (z=3.54); logins 12 vs 2 ± 2.83 (z=3.54)")
     assert notes["user_days"] == 11 and notes["user_days_not_evaluated"] == 7 and notes["user_days_evaluated"] == 4
     assert notes["user_days_flagged"] == 1 and notes["converged"] is True
 
@@ -67,10 +68,10 @@ def test_a_quiet_one_event_day_has_no_hour_spread_to_test():
 
 
 def test_baseline_excludes_the_scored_day():
-    # baseline 7 x 2 logins; the day itself (6) would raise the mean to 2.5 if it were counted
-    out, _ = _run(daily_logins([2] * 7 + [6]))
+    # baseline 7 x 2 logins; the day itself (12) would raise the mean to 3.25 if it were counted
+    out, _ = _run(daily_logins([2] * 7 + [12]))
     f = json.loads(_sigma_rows(out)["evidence"][0])["features"][0]
-    assert (f["baseline_mean"], f["baseline_sd"], f["z"], f["value"]) == (2.0, 0.0, 4.0, 6.0)
+    assert (f["baseline_mean"], f["baseline_sd"], f["z"], f["value"]) == (2.0, 0.0, 3.54, 12.0)
 
 
 def test_fewer_than_min_baseline_days_is_not_evaluated():
@@ -105,12 +106,12 @@ def test_sd_floor_for_first_rare_event():
 
 def test_excluding_flagged_days_keeps_a_run_firing():
     # day 12 would stay quiet if the flagged days 10 and 11 were in its baseline (z 2.24)
-    out, notes = _run(daily_logins([2] * 10 + [10, 10, 10]))
+    out, notes = _run(daily_logins([2] * 10 + [14, 14, 14]))
     rows = _sigma_rows(out)
     assert rows.height == 3
     evs = [json.loads(e) for e in rows["evidence"]]
     assert [e["baseline_days"] for e in evs] == [10, 10, 10]
-    assert [e["features"][0]["z"] for e in evs] == [8.0, 8.0, 8.0]
+    assert [e["features"][0]["z"] for e in evs] == [4.24, 4.24, 4.24]
     assert notes["converged"] is True and notes["exclusion_passes"] >= 2
     rep = out.filter(pl.col("rule") == "behavior.repeated")
     assert rep.height == 1
@@ -125,8 +126,9 @@ def test_robust_median_mad():
     out, notes = _run(rows, cfg)
     assert notes["baseline"] == "median/MAD"
     f = json.loads(_sigma_rows(out)["evidence"][0])["features"][0]
-    # median 4, MAD 2 -> scale 2.9652; (20 - 4) / 2.9652 = 5.396
-    assert (f["feature"], f["baseline_median"], f["baseline_sd"], f["z"]) == ("events", 4.0, 2.9652, 5.4)
+    # median 4, MAD 2 -> scale 2.9652, below the count floor 2 x sqrt(median 4) = 4: (20 - 4) / 4 = 4
+    assert (f["feature"], f["baseline_median"], f["baseline_sd"], f["sd_used"], f["z"]) == (
+        "events", 4.0, 2.9652, 4.0, 4.0)
 
 
 def test_missing_feature_is_skipped_and_counted():
@@ -139,12 +141,12 @@ def test_missing_feature_is_skipped_and_counted():
 
 
 def test_users_are_independent():
-    logins = daily_logins([2] * 10, user="a") + daily_logins([20] * 9 + [2], user="b")
+    logins = daily_logins([2] * 10, user="a") + daily_logins([2] * 9 + [14], user="b")
     out, _ = _run(logins)
     assert out["user_id"].unique().to_list() == ["b"]
 
 
-def _reference(values: list[tuple[int, float]], thr=3.0, min_days=7, floor=1.0, window=30):
+def _reference(values: list[tuple[int, float]], thr=3.0, min_days=7, floor=1.0, window=30, sqrt_c=2.0):
     """Sequential definition: day by day, the baseline is the earlier non-flagged days within the window."""
     flagged, zs = {}, {}
     for day, x in values:
@@ -154,7 +156,7 @@ def _reference(values: list[tuple[int, float]], thr=3.0, min_days=7, floor=1.0, 
             continue
         mean = sum(base) / len(base)
         sd = math.sqrt(sum((v - mean) ** 2 for v in base) / len(base))
-        z = (x - mean) / max(sd, floor)
+        z = (x - mean) / max(sd, floor, sqrt_c * math.sqrt(max(mean, 0.0)))
         zs[day] = z
         flagged[day] = abs(z) > thr
     return flagged, zs
@@ -188,12 +190,13 @@ def test_a_lasting_level_change_converges_to_the_sequential_result():
     cfg = load_config()
     rule = cfg.rule("behavior.sigma")
     rule.params["features"] = ["logins"]
+    rule.params["sd_sqrt_floor_by_feature"] = {}  # the fixed floor of 1 only, as when the 38 was measured
     values = list(enumerate(([4.0] * 5 + [2.0] * 2) * 8 + ([12.0] * 5 + [6.0] * 2) * 10))
     days = pl.DataFrame({"user_id": ["u"] * len(values), "logins": [v for _, v in values],
                          "day": [(T0 + timedelta(days=d)).date() for d, _ in values]})
     tested, notes = evaluate(days, rule)
     assert (notes["converged"], notes["exclusion_passes"]) == (True, 38)
-    flagged, _ = _reference(values)
+    flagged, _ = _reference(values, sqrt_c=0.0)
     assert tested["_flag"].to_list() == [flagged[d] for d, _ in values]
 
 
@@ -212,4 +215,43 @@ def test_one_finding_per_day_strongest_first():
     feats = json.loads(_sigma_rows(out)["evidence"][0])["features"]
     assert out.height == 1
     assert [(f["feature"], f["value"], f["z"]) for f in feats] == [
-        ("events", 16.0, 14.0), ("logins", 12.0, 10.0), ("failures", 4.0, 4.0)]
+        ("events", 16.0, 4.95), ("failures", 4.0, 4.0), ("logins", 12.0, 3.54)]
+
+
+def test_count_floor_grows_with_the_baseline_mean():
+    """A user with 9 logins every day: 13 is within Poisson noise (sd floor 2 x sqrt(9) = 6, z = 0.67; with the
+    fixed floor of 1 alone it was z = 4); 28 is not (z = 3.17)."""
+    out, _ = _run(daily_logins([9] * 10 + [13]))
+    assert out.height == 0
+    out, _ = _run(daily_logins([9] * 10 + [28]))
+    feats = json.loads(_sigma_rows(out)["evidence"][0])["features"]
+    assert [(f["feature"], f["baseline_mean"], f["sd_used"], f["z"]) for f in feats] == [
+        ("events", 9.0, 6.0, 3.17), ("logins", 9.0, 6.0, 3.17)]
+    cfg = load_config()
+    cfg.rule("behavior.sigma").params["sd_sqrt_floor_by_feature"] = {}
+    out, _ = _run(daily_logins([9] * 10 + [13]), cfg)
+    assert [f["z"] for f in json.loads(_sigma_rows(out)["evidence"][0])["features"]] == [4.0, 4.0]
+
+
+def _day_at(day: int, hours: list[float]) -> list[dict]:
+    return [{"ts": T0 - timedelta(hours=12) + timedelta(days=day, hours=h), "user_id": "u1", "event": "login",
+             "success": True, "ip": "10.0.0.1", "device_id": "dev-1"} for h in hours]
+
+
+def test_night_share_needs_enough_events_on_the_day():
+    """Four daytime logins a day, then one login at 23:00: a share of 1.0 from one event is skipped (counted),
+    not flagged; four logins at 23:00-23:45 are a changed habit and fire."""
+    base = [r for d in range(10) for r in _day_at(d, [9, 12, 15, 18])]
+    out, notes = _run(base + _day_at(10, [23]))
+    assert out.height == 0
+    assert notes["feature_tests_skipped_few_events"] == 1 and notes["user_days_evaluated"] == 4
+    out, _ = _run(base + _day_at(10, [23, 23.25, 23.5, 23.75]))
+    feats = json.loads(_sigma_rows(out)["evidence"][0])["features"]
+    assert [(f["feature"], f["value"], f["baseline_mean"], f["z"]) for f in feats] == [("night_share", 1.0, 0.0, 5.0)]
+
+
+def test_unknown_feature_in_a_per_feature_table_is_not_evaluated():
+    cfg = load_config()
+    cfg.rule("behavior.sigma").params["sd_sqrt_floor_by_feature"] = {"evnets": 2.0}
+    with pytest.raises(NotEvaluated, match="evnets.*sd_sqrt_floor_by_feature"):
+        _run(daily_logins([2] * 10), cfg)

@@ -82,8 +82,11 @@ def _residence(pos: pl.DataFrame) -> set[str]:
     return set(g.filter(pl.col("n") >= 2, pl.col("span") <= 365)["user_id"])
 
 
-# sd floors of the default config (fraud/rules.toml, behavior.sigma min_sd_by_feature); 1 for counts
-FLOORS = {"night_share": 0.2, "hour_spread_h": 1.0, "distance_km": 25.0, "top_speed_kmh": 50.0, "amount": 1000.0}
+# sd floors of the default config (fraud/rules.toml, behavior.sigma min_sd_by_feature); 1 for counts; count
+# features also c x sqrt(baseline mean) (sd_sqrt_floor_by_feature); night_share only on days with 4+ events
+FLOORS = {"night_share": 0.2, "distance_km": 25.0, "top_speed_kmh": 50.0, "amount": 1000.0}
+SQRT_FLOORS = {"events": 2.0, "logins": 2.0, "distinct_ips": 2.0, "distinct_devices": 2.0, "payments": 1.0}
+MIN_EVENTS = {"night_share": 4}
 
 
 def user_days(d: Data) -> pl.DataFrame:
@@ -100,7 +103,7 @@ def user_days(d: Data) -> pl.DataFrame:
         new_devices=pl.when(pl.col("device_id").count() > 0).then(
             pl.col("device_id").filter(pl.col("first_day") == pl.col("day")).drop_nulls().n_unique()),
         distinct_countries=known("country"), distinct_cities=known("city"),
-        night_share=((pl.col("hour") >= 22) | (pl.col("hour") < 6)).mean(), hour_spread_h=pl.col("hour").std(ddof=0),
+        night_share=((pl.col("hour") >= 22) | (pl.col("hour") < 6)).mean(),
         payments=pl.col("pay").sum(), amount=pl.col("amount").filter(pl.col("pay")).sum())
     pos = d.positions().with_columns(day=pl.col("local").dt.date()).sort("user_id", "ts")
     seg = pos.with_columns(
@@ -117,6 +120,9 @@ def behaviour(d: Data) -> dict[str, set[str]]:
     days = user_days(d)
     feats = [c for c in days.columns if c not in ("user_id", "day")]
     floor = np.array([FLOORS.get(f, 1.0) for f in feats])
+    sqrt_c = np.array([SQRT_FLOORS.get(f, 0.0) for f in feats])
+    min_events = np.array([MIN_EVENTS.get(f, 0) for f in feats])
+    i_events = feats.index("events")
     sigma, repeated = set(), set()
     for (u,), g in days.group_by("user_id"):
         day = g["day"].to_numpy().astype("datetime64[D]").astype(np.int64)
@@ -131,8 +137,8 @@ def behaviour(d: Data) -> dict[str, set[str]]:
             n = ok.sum(0)
             mean = np.where(n > 0, np.nansum(b, 0) / np.maximum(n, 1), np.nan)
             sd = np.sqrt(np.maximum(np.nansum(b * b, 0) / np.maximum(n, 1) - mean ** 2, 0))
-            z = np.abs(x[i] - mean) / np.maximum(sd, floor)
-            flagged[i] = bool(np.any((z > 3) & (n >= 7) & ~np.isnan(x[i])))
+            z = np.abs(x[i] - mean) / np.maximum(np.maximum(sd, floor), sqrt_c * np.sqrt(np.maximum(mean, 0)))
+            flagged[i] = bool(np.any((z > 3) & (n >= 7) & ~np.isnan(x[i]) & (x[i, i_events] >= min_events)))
         if flagged.any():
             sigma.add(u)
             fd = set(day[flagged])
