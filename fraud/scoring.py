@@ -73,9 +73,14 @@ def score_users(findings: pl.DataFrame, users: pl.DataFrame, scores_in: pl.DataF
         pl.len().alias("n_findings"),
         pl.col("decided_at").filter(pl.col("decision") == "dismiss").max().alias("last_dismissal"),
     )
-    by_rule = (f.filter(pl.col("counted") & (pts < 0)).group_by("user_id", "rule").agg(pts.sum().alias("p"))
-               .sort(["user_id", "p", "rule"]).group_by("user_id", maintain_order=True)
-               .agg(pl.col("rule").first().alias("top_rule")))
+    def top(counted: str, name: str) -> pl.DataFrame:
+        return (f.filter(pl.col(counted) & (pts < 0)).group_by("user_id", "rule").agg(pts.sum().alias("p"))
+                .sort(["user_id", "p", "rule"]).group_by("user_id", maintain_order=True)
+                .agg(pl.col("rule").first().alias(name)))
+    # A penalty left only by the dismissal cap is named after the dismissed findings it comes from.
+    by_rule = top("counted", "top_rule").join(top("_counted_raw", "_top_raw"), on="user_id", how="full",
+                                              coalesce=True).select(
+        "user_id", pl.coalesce("top_rule", "_top_raw").alias("top_rule"))
     # several rows of one user: the lowest score (the cautious reading, and independent of row order)
     before = scores_in.group_by("user_id").agg(pl.col("score").cast(pl.Int64).min())
     lo, hi = cfg.min_score, cfg.max_score

@@ -72,6 +72,19 @@ def test_dismissals_count_nothing_and_giveback_is_capped():
     assert a["observation_until"] == at(days=55)
     assert (b["penalty"], b["score_after"], b["observation_until"]) == (-80, 620, None)
     assert f2.filter(pl.col("user_id") == "a").sort("rule")["decision"].to_list() == ["dismiss", "dismiss", None]
+    assert (a["top_rule"], b["top_rule"]) == ("device.shared", "device.emulator")
+
+
+def test_a_penalty_left_by_the_dismissal_cap_names_its_rule():
+    """The only finding (-100) is dismissed; 15% of 622 = 93 comes back, the -7 left is the emulator's."""
+    cfg = load_config()
+    f = findings([("a", "device.emulator", -100, 0)])
+    dec = pl.DataFrame({"finding_id": f["finding_id"], "decision": ["dismiss"], "decided_at": [at(days=1)]})
+    s, _ = score_users(f, USERS.head(1), pl.DataFrame({"user_id": ["a"], "score": [622]}), cfg, dec)
+    r = s.row(0, named=True)
+    assert (r["penalty"], r["score_after"], r["top_rule"]) == (-7, 615, "device.emulator")
+    s, _ = score_users(f, USERS.head(1), pl.DataFrame({"user_id": ["a"], "score": [700]}), cfg, dec)
+    assert (s["penalty"][0], s["top_rule"][0]) == (0, None)  # 105 may come back: all of it, no rule left
 
 
 @settings(max_examples=60, deadline=None)

@@ -21,12 +21,16 @@ def _failed() -> pl.Expr:
 def login_failures(ctx: ScanContext) -> pl.LazyFrame:
     """Flags a successful login preceded by ``min_failures``+ failed logins of the same user within
     ``failure_window_minutes`` (minutes), the success coming at most ``success_within_minutes`` after the
-    last of those failures. One finding per such success; the evidence counts every failure from the start of
-    the burst up to the success (an earlier success inside the burst does not reset it). Attempts identical in
-    user, instant, outcome, IP and device are one attempt (a duplicated log line)."""
+    last of those failures. The evidence counts every failure from the start of the burst up to the success
+    (an earlier success inside the burst does not reset it). One finding per attack episode: qualifying
+    successes whose next burst starts within ``failure_window_minutes`` of the previous one are one episode
+    (a stuffing tool cycling for hours is one finding listing its successes, not thousands); the finding's IP
+    and device are those of the episode's first success. Attempts identical in user, instant, outcome, IP and
+    device are one attempt (a duplicated log line)."""
     rule = ctx.cfg.rule("account.login_failures")
     n_min = int(rule["min_failures"])
-    win = f"{int(rule['failure_window_minutes'] * US_PER_MINUTE)}i"
+    win_us = int(rule["failure_window_minutes"] * US_PER_MINUTE)
+    win = f"{win_us}i"
     within_us = int(rule["success_within_minutes"] * US_PER_MINUTE)
     ts = pl.col("ts")
     ev = groups_where(ctx.logins.filter((pl.col("event") == "login") & pl.col("user_id").is_not_null())
@@ -47,23 +51,38 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
     starts = fails.filter((pl.col("n_fail") >= n_min)
                           & ((pl.col("next_success") - ts).dt.total_microseconds() <= within_us)
                           ).group_by("user_id", "next_success").agg(pl.col("burst_start").min().alias("first_ts"))
+    # episodes: a burst starting more than the failure window after the previous qualifying success is a new one
+    prev = pl.col("next_success").shift(1).over("user_id")
+    new_ep = (pl.col("first_ts") - prev).dt.total_microseconds().fill_null(win_us + 1) > win_us
+    episodes = starts.sort("user_id", "next_success").with_columns(
+        new_ep.cast(pl.Int32).cum_sum().over("user_id").alias("_ep")
+    ).group_by("user_id", "_ep").agg(
+        pl.col("first_ts").min(), pl.col("next_success").min(), pl.col("next_success").max().alias("last_success"),
+        pl.len().alias("successes"))
     success = (marked.filter(ok).select("user_id", pl.col("ts").alias("next_success"), "success_ip", "success_device")
                .unique(["user_id", "next_success"], keep="first", maintain_order=True))
-    burst = (starts.join(fails.select("user_id", "ts", "ip"), on="user_id", how="inner")
-             .filter((ts >= pl.col("first_ts")) & (ts <= pl.col("next_success")))
-             .group_by("user_id", "next_success", "first_ts").agg(
+    burst = (episodes.join(fails.select("user_id", "ts", "ip"), on="user_id", how="inner")
+             .filter((ts >= pl.col("first_ts")) & (ts <= pl.col("last_success")))
+             .group_by("user_id", "_ep").agg(
                  pl.len().alias("failures"), ts.max().alias("last_failure"),
                  pl.col("ip").drop_nulls().unique().sort().alias("ips")))
-    per = burst.join(success, on=["user_id", "next_success"], how="left")
+    per = episodes.join(burst, on=["user_id", "_ep"]).join(success, on=["user_id", "next_success"], how="left")
+    one = pl.col("successes") == 1
     return emit(
-        per, rule, last_ts="next_success", device_id="success_device", ip="success_ip",
+        per, rule, last_ts="last_success", device_id="success_device", ip="success_ip",
         evidence={"failures": "failures", "first_failure": iso("first_ts"), "last_failure": iso("last_failure"),
-                  "success": iso("next_success"), "failure_ips": "ips", "min_failures": n_min,
+                  "success": iso("next_success"), "successes": "successes", "last_success": iso("last_success"),
+                  "failure_ips": "ips", "min_failures": n_min,
                   "failure_window_minutes": rule["failure_window_minutes"],
                   "success_within_minutes": rule["success_within_minutes"]},
-        summary=fmt("{} failed logins from {} to {}, then a successful login {} min after the last failure",
-                    pl.col("failures"), iso("first_ts"), iso("last_failure"),
-                    ((pl.col("next_success") - pl.col("last_failure")).dt.total_seconds() / 60).round(1)),
+        summary=pl.when(one).then(
+            fmt("{} failed logins from {} to {}, then a successful login {} min after the last failure",
+                pl.col("failures"), iso("first_ts"), iso("last_failure"),
+                ((pl.col("next_success") - pl.col("last_failure")).dt.total_seconds() / 60).round(1))
+        ).otherwise(
+            fmt("{} failed logins from {} to {} in bursts, {} of them followed by a successful login (first {}, "
+                "last {})", pl.col("failures"), iso("first_ts"), iso("last_failure"), pl.col("successes"),
+                iso("next_success"), iso("last_success"))),
     )
 
 

@@ -19,8 +19,10 @@ def test_login_failures_burst_then_success():
     assert (r["points"], r["first_ts"], r["last_ts"], r["ip"], r["device_id"]) == (-15, at(0), at(18), "5.5.5.5",
                                                                                    "d1")
     assert ev(df) == {"failures": 6, "first_failure": iso(0), "last_failure": iso(9), "success": iso(18),
-                      "failure_ips": ["9.9.9.9"], "min_failures": 5, "failure_window_minutes": 10,
-                      "success_within_minutes": 10}
+                      "successes": 1, "last_success": iso(18), "failure_ips": ["9.9.9.9"], "min_failures": 5,
+                      "failure_window_minutes": 10, "success_within_minutes": 10}
+    assert r["summary"] == ("6 failed logins from 2024-03-04T08:00:00Z to 2024-03-04T08:09:00Z, then a successful "
+                            "login 9.0 min after the last failure")
 
 
 def test_login_failures_quiet_when_slow_or_no_success():
@@ -91,3 +93,23 @@ def test_login_failures_counts_the_whole_burst_across_an_earlier_success():
     assert df.height == 1
     assert (df["first_ts"][0], df["last_ts"][0]) == (at(0), at(7))
     assert ev(df)["failures"] == 6 and ev(df)["last_failure"] == iso(5)
+
+
+def test_login_failures_one_finding_per_attack_episode():
+    """A tool cycling 5 failures + 1 success every 6 minutes for an hour is one episode (10 successes); a new
+    burst more than the failure window (10 min) after the last success is a second finding."""
+    rows = []
+    for k in range(10):
+        t0 = 6 * k
+        rows += [_attempts("u1", [t0 + 0.5 * i for i in range(5)], [False] * 5), _attempts("u1", [t0 + 3], [True])]
+    rows += [_attempts("u1", [80, 81, 82, 83, 84], [False] * 5), _attempts("u1", [85], [True], ip="5.5.5.5")]
+    df = run(login_failures, logins=pl.concat(rows)).sort("first_ts")
+    assert df.height == 2
+    first, second = ev(df[0]), ev(df[1])
+    assert (first["successes"], first["failures"], first["success"], first["last_success"]) == (
+        10, 50, iso(3), iso(57))
+    assert (df["first_ts"][0], df["last_ts"][0], df["ip"][0]) == (at(0), at(57), "9.9.9.9")
+    assert df["summary"][0] == ("50 failed logins from 2024-03-04T08:00:00Z to 2024-03-04T08:56:00Z in bursts, "
+                                "10 of them followed by a successful login (first 2024-03-04T08:03:00Z, last "
+                                "2024-03-04T08:57:00Z)")
+    assert (second["successes"], second["failures"], df["ip"][1]) == (1, 5, "5.5.5.5")
