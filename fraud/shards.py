@@ -31,7 +31,7 @@ from fraud.context import ScanContext
 from fraud.decisions import load_decisions
 from fraud.errors import FraudError, first_line
 from fraud.fingerprint.useragent import agent_table
-from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split
+from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split, split_duplicates
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
                             collect_checks, finish_findings, input_files, score_stage, summarize)
 from fraud.registry import all_checks
@@ -122,6 +122,13 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                     rejects.append(bad.with_columns(pl.lit(INPUT_KINDS.index(k)).alias("_k"),
                                                     pl.lit(fi).alias("_fi")))
             frame = pl.concat([pl.DataFrame(schema=_stored_schema(k)), *goods], how="vertical_relaxed")
+            # a row and its repeats share their user (or device) key, so they meet in one slice
+            names = [str(Path(sf.path)) for sf in spooled[k]]
+            frame, dups = split_duplicates(frame, k, "_fi", names)
+            if dups.height:
+                rejects.append(dups.with_columns(
+                    pl.lit(INPUT_KINDS.index(k)).alias("_k"),
+                    pl.col("file").replace_strict(names, list(range(len(names))), return_dtype=pl.Int32).alias("_fi")))
             used[k] += frame.height
             work.write(frame, work.user(k, s))
             if k in DEVICE_KINDS:

@@ -52,7 +52,7 @@ def test_bad_rows_are_rejected_with_file_row_and_reason(tmp_path, cfg):
 
 def test_booleans_in_any_case(tmp_path, cfg):
     p = write(tmp_path / "l.csv", "ts,user_id,success\n" + "".join(
-        f"2024-01-01T00:00:00Z,u,{w}\n" for w in ("TRUE", "false", "Yes", "no", "1", "0")))
+        f"2024-01-01T00:00:0{i}Z,u,{w}\n" for i, w in enumerate(("TRUE", "false", "Yes", "no", "1", "0"))))
     assert read_input("logins", p, cfg).frame["success"].to_list() == [True, False, True, False, True, False]
 
 
@@ -71,7 +71,8 @@ def test_local_times_repeated_or_skipped_by_dst_are_rejected_with_the_reason(tmp
 
 def test_event_names_in_any_case_and_spelling(tmp_path, cfg):
     p = write(tmp_path / "l.csv", "ts,user_id,event\n" + "".join(
-        f"2024-01-01T00:00:00Z,u,{w}\n" for w in ("Login", "LOGIN", " Password Change ", "bind-card", "payment", "")))
+        f"2024-01-01T00:00:0{i}Z,u,{w}\n"
+        for i, w in enumerate(("Login", "LOGIN", " Password Change ", "bind-card", "payment", ""))))
     assert read_input("logins", p, cfg).frame["event"].to_list() == [
         "login", "login", "password_change", "bind_card", "payment", "login"]
 
@@ -160,7 +161,7 @@ def test_find_inputs_by_stem(tmp_path):
 def test_coordinates_as_text(tmp_path, cfg):
     p = write(tmp_path / "locations.csv", "ts,user_id,lat,lon\n"
               "2024-01-01T00:00:00Z,u1,31.23 N,121.47 E\n"
-              "2024-01-01T00:00:00Z,u1,\"31°13'48\"\"N\",\"121°28'12\"\"E\"\n"
+              "2024-01-01T00:00:01Z,u1,\"31°13'48\"\"N\",\"121°28'12\"\"E\"\n"
               "2024-01-01T00:00:00Z,u1,33.87 S,151.21\n"
               "2024-01-01T00:00:00Z,u1,121.47 E,31.23 N\n")
     li = read_input("locations", p, cfg)
@@ -174,3 +175,22 @@ def test_other_separators_are_sniffed(tmp_path, cfg, sep):
     p = write(tmp_path / "logins.csv", f"ts{sep}user_id{sep}city\n2024-01-01T00:00:00Z{sep}u1{sep}Shanghai, CN\n")
     li = read_input("logins", p, cfg)
     assert li.frame.select("user_id", "city").row(0) == ("u1", "Shanghai, CN")
+
+
+def test_a_row_repeated_is_read_once_and_the_repeat_rejected(tmp_path, cfg):
+    """Exact repeats (every canonical column equal after parsing, here also across two files and notations) keep
+    their first copy; the others go to rejected.csv naming that copy. A row differing in one column stays."""
+    a = write(tmp_path / "a.csv", "ts,user_id,event,ip\n"
+              "2024-01-01T08:00:00Z,u1,login,1.1.1.1\n"
+              "2024-01-01T08:00:00Z,u1,login,1.1.1.1\n"
+              "2024-01-01T08:00:00Z,u1,login,2.2.2.2\n")
+    b = write(tmp_path / "b.csv", "ts,user_id,event,ip\n"
+              "1704096000,u1,Login,1.1.1.1\n"
+              "2024-01-01T09:00:00+01:00,u2,login,1.1.1.1\n")
+    li = read_input("logins", [a, b], cfg)
+    assert (li.rows_read, li.rows_used, li.rows_rejected) == (5, 3, 2)
+    assert li.frame.select("user_id", "ip", "_row").rows() == [("u1", "1.1.1.1", 1), ("u1", "2.2.2.2", 3),
+                                                                 ("u2", "1.1.1.1", 2)]
+    assert li.rejected.select("file", "row", "reason").rows() == [
+        (str(a), 2, f"duplicate of {a} row 1 (every column equal)"),
+        (str(b), 1, f"duplicate of {a} row 1 (every column equal)")]
