@@ -2,11 +2,15 @@
 
 Everything a check compares against (thresholds, windows, points) lives here, never in check code. Loading
 validates the user file against the defaults: an unknown top-level key, rule id or rule key, a value of the
-wrong type or an unknown time zone is a :class:`~fraud.errors.ConfigError` that names it.
+wrong type or an unknown time zone is a :class:`~fraud.errors.ConfigError` that names it. Every number (also
+inside lists and inline tables) must be finite; points (``points``, ``points_*``, ``*_points``) and scores are
+whole numbers, points within +-1000; durations (scalar keys ending in ``_days``, ``_hours``, ``_minutes``) lie
+in 0..36,500 days; shares (keys ending in ``_share``, ``contamination``) in 0..1.
 """
 from __future__ import annotations
 
 import copy
+import math
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,6 +24,11 @@ from fraud.schema import INPUT_SCHEMAS, SEVERITY_ORDER
 SEVERITIES = SEVERITY_ORDER
 FAMILIES = ("fingerprint", "geo", "behavior")
 RULE_CORE_KEYS = ("family", "severity", "points", "window_days", "enabled")
+# Numeric sanity limits checked at load (beyond finiteness, which every number must have).
+MAX_ABS_POINTS = 1000
+MAX_DURATION_DAYS = 36_500
+DURATION_UNITS = {"_days": ("days", 1), "_hours": ("hours", 24), "_minutes": ("minutes", 24 * 60)}
+SCORE_KEYS = ("min_score", "default_score", "max_score")
 
 
 @dataclass(frozen=True)
@@ -142,6 +151,54 @@ def _merge(defaults: dict[str, Any], user: dict[str, Any], where: str) -> dict[s
     return merged
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_finite(value: Any, name: str, owner: str, where: str) -> None:
+    """Every number in ``value`` (recursing into lists and tables) must be finite; errors name the key path."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_finite(v, f"{name}.{k}", owner, where)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_finite(v, f"{name}[{i}]", owner, where)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}: {owner}key {name!r} must be a finite number, got {value!r}")
+
+
+def _check_number(key: str, value: Any, owner: str, where: str) -> None:
+    """Range checks of one finite scalar by what its key name says it is; unknown kinds are left alone."""
+    if not _is_number(value):
+        return
+    bad = f"{where}: {owner}key {key!r} must be"
+    if key == "points" or key.startswith("points_") or key.endswith("_points") or key in SCORE_KEYS:
+        if value != int(value):
+            raise ConfigError(f"{bad} a whole number, got {value!r}")
+        if key not in SCORE_KEYS and abs(value) > MAX_ABS_POINTS:
+            raise ConfigError(f"{bad} within -{MAX_ABS_POINTS}..{MAX_ABS_POINTS}, got {value!r}")
+    for suffix, (unit, per_day) in DURATION_UNITS.items():
+        if key.endswith(suffix) and not 0 <= value <= MAX_DURATION_DAYS * per_day:
+            raise ConfigError(f"{bad} between 0 and {MAX_DURATION_DAYS * per_day} {unit}, got {value!r}")
+    if (key.endswith("_share") or key == "contamination") and not 0 <= value <= 1:
+        raise ConfigError(f"{bad} a share between 0 and 1, got {value!r}")
+
+
+def _validate_numbers(raw: dict[str, Any], where: str) -> None:
+    """Reject numbers that cannot be meant: non-finite anywhere, fractional or huge points, negative or huge
+    durations, shares outside 0..1 (top-level keys, composite weights, tiers and every rule's keys)."""
+    for key, value in raw.items():
+        if key in ("rules", "columns"):
+            continue
+        _check_finite(value, key, "", where)
+        _check_number(key, value, "", where)
+    for rid, table in raw["rules"].items():
+        owner = f"rule {rid!r} "
+        for key, value in table.items():
+            _check_finite(value, key, owner, where)
+            _check_number(key, value, owner, where)
+
+
 def _validate_columns(columns: Any, where: str) -> dict[str, str]:
     if not isinstance(columns, dict):
         raise ConfigError(f"{where}: [columns] must be a table of canonical = source column")
@@ -174,6 +231,7 @@ def load_config(path: str | Path | None = None) -> Config:
 
 
 def _build(raw: dict[str, Any], where: str) -> Config:
+    _validate_numbers(raw, where)
     try:
         ZoneInfo(raw["timezone"])
     except (ZoneInfoNotFoundError, ValueError):
@@ -201,10 +259,13 @@ def _build(raw: dict[str, Any], where: str) -> Config:
         if t["window_days"] <= 0:
             raise ConfigError(f"{where}: rule {rid!r} window_days must be > 0")
         core = {k: t.pop(k) for k in RULE_CORE_KEYS}
+        for k, v in t.items():  # whole-number points given as floats (-50.0) become ints
+            if (k.startswith("points_") or k.endswith("_points")) and _is_number(v):
+                t[k] = int(v)
         rules[rid] = Rule(id=rid, family=core["family"], severity=core["severity"], points=int(core["points"]),
                           window_days=float(core["window_days"]), enabled=bool(core["enabled"]), params=t)
-    return Config(timezone=raw["timezone"], default_score=raw["default_score"], min_score=raw["min_score"],
-                  max_score=raw["max_score"], tiers=dict(raw["tiers"]),
+    return Config(timezone=raw["timezone"], default_score=int(raw["default_score"]),
+                  min_score=int(raw["min_score"]), max_score=int(raw["max_score"]), tiers=dict(raw["tiers"]),
                   dismiss_cap_share=float(raw["dismiss_cap_share"]),
                   observation_days=int(raw["observation_days"]), report_top_n=int(raw["report_top_n"]),
                   geoip_db=raw["geoip_db"], composite_weights={k: float(v) for k, v in weights.items()},

@@ -78,13 +78,15 @@ def resolve_paths(spec: str | Path) -> list[Path]:
         if not files:
             raise InputError(f"{p}: folder holds no .csv, .parquet or .jsonl files")
         return files
-    if any(ch in s for ch in "*?["):
+    if any(ch in s for ch in "*?[") and not p.exists():  # an existing "logins[1].csv" is a file, not a pattern
         files = sorted(Path(f) for f in globmod.glob(s, recursive=True) if Path(f).is_file())
         if not files:
             raise InputError(f"{s}: no file matches this pattern")
         return files
     if not p.exists():
-        raise InputError(f"{p}: file not found")
+        raise InputError(f"{p}: file not found" + (" (a dangling link)" if p.is_symlink() else ""))
+    if not p.is_file():
+        raise InputError(f"{p}: not a regular file")
     return [p]
 
 
@@ -113,6 +115,7 @@ def _read_raw(path: Path) -> pl.DataFrame:
             data = data[3:]
         if not data.strip():
             return pl.DataFrame()
+        data = cr_to_lf(data)
         if fmt == "csv":
             return pl.read_csv(io.BytesIO(data), infer_schema=False, encoding="utf8-lossy",
                                truncate_ragged_lines=True, separator=_sniff_separator(data))
@@ -123,6 +126,12 @@ def _read_raw(path: Path) -> pl.DataFrame:
         raise InputError(f"{path}: cannot read file ({e})") from None
     except Exception as e:  # noqa: BLE001 - any parser failure is an unreadable file
         raise unreadable(path, e) from None
+
+
+def cr_to_lf(data: bytes) -> bytes:
+    """Text whose lines end in a bare CR (classic Mac OS exports) with LF line ends; other text unchanged (the
+    readers split on LF and take CRLF as well, but read a CR-only file as one header line)."""
+    return data.replace(b"\r", b"\n") if b"\r" in data and b"\n" not in data else data
 
 
 def unreadable(path: Path, e: Exception) -> InputError:
@@ -143,7 +152,7 @@ def _sniff_separator(data: bytes) -> str:
 
 def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:
     text = data.decode("utf-8", errors="replace")
-    lines = text.splitlines()
+    lines = text.split("\n")  # not splitlines(): U+2028 and friends may stand inside JSON strings
     # Read every field as text so that one file's mixed types (epoch ints and ISO strings) parse uniformly.
     keys: dict[str, None] = {}
     probe = pl.read_ndjson(io.StringIO(text), infer_schema_length=None, ignore_errors=True)
@@ -167,7 +176,16 @@ def _apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Co
     if rename:
         df = df.drop([c for c in rename.values() if c in names and c not in rename]).rename(rename)
         names = df.collect_schema().names()
-    # Tolerate surrounding spaces and case in header names.
+    # Tolerate surrounding spaces and case in header names, as long as two headers do not become one column.
+    reads_as: dict[str, list[str]] = {}
+    for c in names:
+        t = c if c in schema.columns else c.strip().lower()
+        if t in schema.columns:
+            reads_as.setdefault(t, []).append(c)
+    for canon, sources in reads_as.items():
+        if len(sources) > 1:
+            raise InputError(f"{path}: columns {', '.join(repr(c) for c in sources)} all read as {canon!r}; "
+                             "rename or drop all but one")
     norm = {c: c.strip().lower() for c in names if c.strip().lower() in schema.columns and c not in schema.columns}
     if norm:
         df = df.rename(norm)
@@ -267,8 +285,8 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
             if col in ("lat", "lon") and dtype == pl.String:
                 f = pl.coalesce(f, _coordinate_text(df, col))
             bad = present & (f.is_null() | f.is_nan() | f.is_infinite())
-            if kind == INT:
-                bad = bad | (present & (f != f.round(0)))
+            if kind == INT:  # a fraction, or beyond the 64-bit range (it would cast to null and pass unseen)
+                bad = bad | (present & ((f != f.round(0)) | (f.abs() >= 2.0 ** 63)))
             word = "number" if kind == FLOAT else "integer"
             checks.append((bad, fmt(f"bad {word} in column {col}: {{}}", shown)))
             v = pl.when(bad).then(None).otherwise(f)
@@ -406,9 +424,11 @@ def find_inputs(folder: str | Path) -> dict[str, list[Path]]:
         raise InputError(f"{d}: not a folder")
     found: dict[str, list[Path]] = {}
     for f in sorted(d.iterdir()):
-        if not f.is_file():
-            continue
         stem = f.name.split(".")[0].lower()
-        if stem in INPUT_SCHEMAS and _supported(f):
-            found.setdefault(stem, []).append(f)
+        if stem not in INPUT_SCHEMAS or not _supported(f):
+            continue
+        if not f.is_file():  # a dangling link, a folder or a pipe named like an input: never skipped silently
+            raise InputError(f"{f}: " + ("a dangling link" if f.is_symlink() and not f.exists()
+                                         else "not a regular file") + f" where the {stem} input was expected")
+        found.setdefault(stem, []).append(f)
     return found

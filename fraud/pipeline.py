@@ -182,10 +182,10 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
     inputs = {k: {"files": li.files, "rows_read": li.rows_read, "rows_used": li.rows_used,
                   "rows_rejected": li.rows_rejected, "extra_columns": li.extra_columns}
               for k, li in loaded.items()}
-    if decisions is not None:
+    if decisions is not None:  # rejected here: unparseable rows and rows with an unknown decision word
+        n_bad = int(rejected.filter(pl.col("input") == "decisions").height)
         inputs["decisions"] = {"files": decisions.files, "rows_read": decisions.rows_read,
-                               "rows_used": decisions.rows_used,
-                               "rows_rejected": int(rejected.filter(pl.col("input") == "decisions").height)}
+                               "rows_used": decisions.rows_read - n_bad, "rows_rejected": n_bad}
     tiers = [t for t, _, _ in cfg.tier_bands()]
     return {
         "tool": "fraud",
@@ -227,8 +227,13 @@ def score_stage(findings: pl.DataFrame, users: pl.DataFrame, scores_in: pl.DataF
 def all_rejected(parts: list[pl.DataFrame], dec_loaded: LoadedInput | None,
                  dec_bad: pl.DataFrame | None) -> pl.DataFrame:
     """Rejected rows of the inputs (in input order) followed by those of the decisions file."""
-    return pl.concat([pl.DataFrame(schema=REJECTED_COLUMNS), *parts]
-                     + ([dec_loaded.rejected, dec_bad] if dec_loaded is not None else []), how="vertical_relaxed")
+    dec = []
+    if dec_loaded is not None:  # both kinds of rejected decision rows, in file and row order
+        order = {f: i for i, f in enumerate(dec_loaded.files)}
+        both = pl.concat([pl.DataFrame(schema=REJECTED_COLUMNS), dec_loaded.rejected, dec_bad], how="vertical_relaxed")
+        dec = [both.sort(pl.col("file").replace_strict(order, default=len(order), return_dtype=pl.Int64), "row",
+                         maintain_order=True)]
+    return pl.concat([pl.DataFrame(schema=REJECTED_COLUMNS), *parts, *dec], how="vertical_relaxed")
 
 
 def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,

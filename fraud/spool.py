@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import zlib
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ import polars as pl
 
 from fraud.config import Config
 from fraud.errors import InputError
-from fraud.inputs import _apply_mapping, _read_raw, _sniff_separator, file_format, unreadable
+from fraud.inputs import _apply_mapping, _read_raw, _sniff_separator, cr_to_lf, file_format, unreadable
 from fraud.schema import INPUT_SCHEMAS
 
 SHARD = "_shard"
@@ -72,7 +73,7 @@ def estimate_rows(paths: list[Path]) -> int:
                     fh.seek(-4, os.SEEK_END)
                     isize = int.from_bytes(fh.read(4), "little")
                 size = max(isize, size * 4)
-        except (OSError, EOFError, gzip.BadGzipFile):
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error):
             continue
         lines = max(head.count(b"\n"), 1)
         total += int(size * lines / max(len(head), 1))
@@ -137,7 +138,7 @@ def _is_blank(path: Path) -> bool:
             while chunk := fh.read(1 << 16):
                 if chunk.replace(b"\xef\xbb\xbf", b"").strip():
                     return False
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise InputError(f"{path}: cannot read file ({e})") from None
     return True
 
@@ -155,12 +156,17 @@ def _raw_lazy(path: Path, tmp: Path) -> pl.LazyFrame:
         try:
             with gzip.open(path, "rb") as fin, open(src, "wb") as fout:
                 shutil.copyfileobj(fin, fout, 1 << 22)
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
             raise InputError(f"{path}: cannot read file ({e})") from None
     with open(src, "rb") as fh:
         head = fh.read(1 << 20)
     if head.startswith(b"\xef\xbb\xbf"):
         head = head[3:]
+    if b"\r" in head and b"\n" not in head:  # bare-CR line ends (see inputs.cr_to_lf): a translated copy
+        fixed = tmp / f"{len(list(tmp.iterdir()))}.csv"
+        fixed.write_bytes(cr_to_lf(src.read_bytes()))
+        src = fixed
+        head = cr_to_lf(head)
     return pl.scan_csv(src, infer_schema=False, encoding="utf8-lossy", truncate_ragged_lines=True,
                        separator=_sniff_separator(head))
 

@@ -70,3 +70,64 @@ def test_readme_config_example_is_valid(tmp_path):
     p.write_text(block)
     cfg = load_config(p)
     assert cfg.timezone == "Asia/Shanghai" and not cfg.rule("behavior.outlier").enabled
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[rules."geo.impossible_travel"]\npoints = nan\n',
+     "rule 'geo.impossible_travel' key 'points' must be a finite number, got nan"),
+    ('[rules."geo.impossible_travel"]\npoints = inf\n',
+     "rule 'geo.impossible_travel' key 'points' must be a finite number, got inf"),
+    ('[rules."geo.impossible_travel"]\npoints = -30.7\n',
+     "rule 'geo.impossible_travel' key 'points' must be a whole number, got -30.7"),
+    ('[rules."geo.impossible_travel"]\npoints = -5000\n',
+     "rule 'geo.impossible_travel' key 'points' must be within -1000..1000, got -5000"),
+    ('[rules."device.emulator"]\npoints_max = -99.5\n',
+     "rule 'device.emulator' key 'points_max' must be a whole number, got -99.5"),
+    ('[rules."geo.impossible_travel"]\nwindow_days = inf\n',
+     "rule 'geo.impossible_travel' key 'window_days' must be a finite number, got inf"),
+    ('[rules."geo.impossible_travel"]\nwindow_days = 1e300\n',
+     "rule 'geo.impossible_travel' key 'window_days' must be between 0 and 36500 days, got 1e+300"),
+    ('[rules."geo.cross_border_spend"]\nwindow_hours = -1\n',
+     "rule 'geo.cross_border_spend' key 'window_hours' must be between 0 and 876000 hours, got -1"),
+    ("observation_days = 1e300\n", "key 'observation_days' must be between 0 and 36500 days, got 1e+300"),
+    ("observation_days = -5\n", "key 'observation_days' must be between 0 and 36500 days, got -5"),
+    ("dismiss_cap_share = nan\n", "key 'dismiss_cap_share' must be a finite number, got nan"),
+    ("dismiss_cap_share = 1.5\n", "key 'dismiss_cap_share' must be a share between 0 and 1, got 1.5"),
+    ('[rules."geo.away_from_home"]\nmin_home_share = -0.1\n',
+     "rule 'geo.away_from_home' key 'min_home_share' must be a share between 0 and 1, got -0.1"),
+    ("default_score = 600.5\n", "key 'default_score' must be a whole number, got 600.5"),
+    ('[rules."behavior.sigma"]\nmin_sd_by_feature = { night_share = nan }\n',
+     "rule 'behavior.sigma' key 'min_sd_by_feature.night_share' must be a finite number, got nan"),
+    ('[rules."geo.commute_deviation"]\ncommute_hours = [[7, 10], [17, -inf]]\n',
+     "rule 'geo.commute_deviation' key 'commute_hours[1][1]' must be a finite number, got -inf"),
+    ("composite_weights = { payment = nan, social = 0.65 }\n",
+     "key 'composite_weights.payment' must be a finite number, got nan"),
+])
+def test_unusable_numbers_are_config_errors(tmp_path, text, message):
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert f"{p}: {message}" in str(e.value)
+
+
+def test_defaults_and_ordinary_numeric_overrides_pass_validation(tmp_path):
+    load_config()  # the shipped rules.toml passes its own checks
+    p = tmp_path / "c.toml"
+    p.write_text("observation_days = 0\ndismiss_cap_share = 1.0\ndefault_score = 650.0\n"
+                 "composite_weights = { payment = 0.5, social = 0.15 }\n"
+                 '[rules."geo.impossible_travel"]\npoints = -35.0\nwindow_days = 0.5\n'
+                 '[rules."device.emulator"]\npoints_min = -40.0\npoints_max = -1000\n'
+                 '[rules."device.stable_main"]\nlong_points = 60\n'
+                 '[rules."geo.cross_border_spend"]\nwindow_hours = 0.5\n'
+                 '[rules."account.login_failures"]\nfailure_window_minutes = 2.5\n'
+                 '[rules."behavior.sigma"]\nmin_sd_by_feature = { night_share = 0.1, amount = 500 }\n'
+                 "z_threshold = 2.5\n"
+                 '[rules."behavior.outlier"]\ncontamination = 0.05\nn_jobs = -1\n')
+    cfg = load_config(p)
+    r = cfg.rule("geo.impossible_travel")
+    assert (r.points, type(r.points), r.window_days) == (-35, int, 0.5)
+    assert (cfg.default_score, type(cfg.default_score)) == (650, int)
+    assert cfg.rule("device.emulator")["points_min"] == -40 and type(cfg.rule("device.emulator")["points_min"]) is int
+    assert cfg.observation_days == 0 and cfg.dismiss_cap_share == 1.0
+    assert cfg.rule("behavior.sigma")["min_sd_by_feature"] == {"night_share": 0.1, "amount": 500}

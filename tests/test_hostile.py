@@ -164,3 +164,80 @@ def test_nested_and_binary_parquet_columns(tmp_path):
     pl.DataFrame({"ts": ["2024-03-01T08:00:00Z"], "user_id": [b"\xff\xfe"]}).write_parquet(buf)
     with pytest.raises(FraudError, match="user_id hold bytes that are not UTF-8 text|invalid utf8"):
         scan_folder(tmp_path, {"logins.parquet": buf.read_bytes()})
+
+
+def test_coordinate_text_is_strict_and_never_wrapped(tmp_path):
+    """Decimal commas of a semicolon export read as decimals; stray text, a second dot and a longitude beyond 180
+    are rejected (they used to become 12.0, 5.6 and -160 through geopy's lenient parser)."""
+    body = ("ts;user_id;lat;lon\n2024-03-01T00:00:00Z;u1;48,8566;2,3522\n2024-03-01T00:01:00Z;u1;x12;2,3\n"
+            "2024-03-01T00:02:00Z;u1;12.5.6;2,3\n2024-03-01T00:03:00Z;u1;48,8;200 E\n"
+            "2024-03-01T00:04:00Z;u1;48°51'24\"N;2°21'8\"E\n")
+    res = scan_folder(tmp_path, {"logins.csv": HEAD + GOOD, "locations.csv": body})
+    li = res.loaded["locations"]
+    assert (li.rows_used, li.rows_rejected) == (2, 3)
+    assert sorted(res.rejected["reason"].to_list()) == [
+        "bad number in column lat: 12.5.6", "bad number in column lat: x12", "lon out of range -180..180: 200.0"]
+    lat_lon = [(round(a, 4), round(b, 4)) for a, b in res.context.locations.select("lat", "lon").collect().rows()]
+    assert lat_lon == [(48.8566, 2.3522), (48.8567, 2.3522)]
+
+
+def test_score_beyond_the_integer_range_is_rejected(tmp_path):
+    res = scan_folder(tmp_path, {"logins.csv": HEAD + GOOD,
+                                 "scores.csv": "user_id,score\nu1,99999999999999999999\nu2,1e19\nu3,700\n"})
+    assert res.rejected["reason"].to_list() == ["bad integer in column score: 99999999999999999999",
+                                                "bad integer in column score: 1e19"]
+
+
+def test_bare_cr_line_ends_are_lines(tmp_path):
+    res = scan_folder(tmp_path, {"logins.csv": (HEAD + GOOD + GOOD.replace("u1", "u2")).replace("\n", "\r")})
+    assert (res.loaded["logins"].rows_read, res.loaded["logins"].rows_used) == (2, 2)
+
+
+def test_corrupt_gzip_is_one_clear_error(tmp_path):
+    blob = bytearray(gzip.compress((HEAD + "".join(GOOD.replace("u1", f"u{i}") for i in range(200))).encode()))
+    for i in range(20, 200):
+        blob[i] ^= 0x55
+    with pytest.raises(FraudError, match=r"logins\.csv\.gz: cannot"):
+        scan_folder(tmp_path, {"logins.csv.gz": bytes(blob)})
+
+
+@pytest.mark.parametrize("header", ["ts,user_id, user_id", "ts,User_ID,USER_ID"])
+def test_headers_that_read_as_one_column_are_one_clear_error(tmp_path, header):
+    with pytest.raises(FraudError, match="all read as 'user_id'; rename or drop all but one"):
+        scan_folder(tmp_path, {"logins.csv": header + "\n2024-03-01T00:00:00Z,a,b\n"})
+
+
+def test_a_file_name_with_brackets_is_a_file(tmp_path):
+    d = tmp_path / "2024[Q1]"
+    d.mkdir()
+    (d / "logins[1].csv").write_text(HEAD + GOOD)
+    res = scan(ScanInputs(logins=d / "logins[1].csv"), load_config(), shards=1)
+    assert res.loaded["logins"].rows_used == 1
+
+
+def test_ndjson_with_unicode_line_separators_inside_strings(tmp_path):
+    rows = '{"ts": "2024-03-01T00:00:00Z", "user_id": "u1", "city": "a\u2028b\u0085c"}\n'
+    res = scan_folder(tmp_path, {"logins.jsonl": rows})
+    assert res.loaded["logins"].rows_used == 1
+
+
+def test_unreadable_entry_named_like_an_input_is_an_error(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text(HEAD + GOOD)
+    (d / "locations.csv").symlink_to(tmp_path / "nowhere.csv")
+    with pytest.raises(FraudError, match="locations.csv: a dangling link where the locations input was expected"):
+        ScanInputs.from_folder(d)
+
+
+def test_decision_rows_add_up_and_are_listed_in_row_order(tmp_path):
+    """A bad decision word and a bad timestamp are both rejected rows: read = used + rejected, in row order."""
+    res = scan_folder(tmp_path, {"logins.csv": HEAD + GOOD, "decisions.csv":
+                                 "finding_id,decision,decided_at,reviewer,note\nf1,maybe,2024-03-02T00:00:00Z,r,\n"
+                                 "f2,dismiss,yesterday,r,\nf3,confirm,2024-03-02T00:00:00Z,r,\n"})
+    assert {k: res.summary["inputs"]["decisions"][k] for k in ("rows_read", "rows_used", "rows_rejected")} == {
+        "rows_read": 3, "rows_used": 1, "rows_rejected": 2}
+    dec = res.rejected.filter(pl.col("input") == "decisions")
+    assert dec.select("row", "reason").rows() == [(1, "decision must be confirm or dismiss: maybe"),
+                                                  (2, "bad timestamp in column decided_at: yesterday")]
+    assert '"finding_id":"f1","decision":"maybe"' in dec["raw"][0]

@@ -11,6 +11,8 @@ part in country rules, never in distance rules. Each distinct IP is looked up on
 """
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 from fraud.context import ScanContext
@@ -71,29 +73,56 @@ def ip_lookup(ips: list[str], db_path: str = "") -> pl.DataFrame:
     return pl.DataFrame(cols, schema=IP_SCHEMA)
 
 
+_NUM = r"\d+(?:{dec}\d+)?"
+_PART = (r"(?P<h1{t}>[NSEWnsew])?\s*(?P<sign{t}>[+-])?\s*(?P<deg{t}>{num})\s*(?:°|º|˚|deg|d)?\s*"
+         r"(?:(?P<min{t}>{num})\s*(?:'|′|’|min|m))?\s*(?:(?P<sec{t}>{num})\s*(?:\"|″|”|''|sec|s))?\s*"
+         r"(?P<h2{t}>[NSEWnsew])?")
+# One coordinate (a decimal comma is accepted: "48,8" from a semicolon-separated export); a pair (dots only).
+_ONE = re.compile(r"^\s*" + _PART.format(t="", num=_NUM.format(dec="[.,]")) + r"\s*$")
+_PAIR = re.compile(r"^\s*" + _PART.format(t="", num=_NUM.format(dec="\\.")) + r"\s*(?:[,;]\s*|\s+)"
+                   + _PART.format(t="2", num=_NUM.format(dec="\\.")) + r"\s*$")
+
+
+def _degrees(m: re.Match, t: str, axis: str) -> float | None:
+    """Signed degrees of one matched coordinate, or None when the text contradicts itself (two hemisphere
+    letters, a sign and a letter, a letter of the other axis, minutes or seconds of 60+ or after a fraction).
+    Not wrapped or clamped: 200 E stays 200 and is rejected as out of range by the caller."""
+    g = {k: m.group(k + t) for k in ("h1", "h2", "sign", "deg", "min", "sec")}
+    if g["h1"] and g["h2"]:
+        return None
+    hemi = (g["h1"] or g["h2"] or "").upper()
+    if hemi and (g["sign"] or hemi not in ("NS" if axis == "lat" else "EW")):
+        return None
+    num = {k: float(g[k].replace(",", ".")) if g[k] else None for k in ("deg", "min", "sec")}
+    if num["min"] is not None and ("," in g["deg"] or "." in g["deg"] or num["min"] >= 60):
+        return None
+    if num["sec"] is not None and (num["min"] is None or "." in g["min"] or "," in g["min"] or num["sec"] >= 60):
+        return None
+    value = num["deg"] + (num["min"] or 0.0) / 60 + (num["sec"] or 0.0) / 3600
+    return -value if g["sign"] == "-" or hemi in ("S", "W") else value
+
+
 def parse_coordinate_text(text: pl.Expr | str, part: str | None = None) -> pl.Expr:
-    """Parse coordinates written as text with geopy's ``Point``, once per distinct string.
+    """Parse coordinates written as text, once per distinct string, with a strict pattern: degrees with optional
+    minutes and seconds (``31°13'48"N``), a hemisphere letter before or after (``121.47 W``, ``S 33.87``) or a
+    sign, a decimal comma in a single value (``48,8``).
 
     With ``part=None`` each value is a pair (``31.23 N, 121.47 E``, ``31°13'48"N 121°28'12"E``, ``31.23, 121.47``)
-    and the result is a struct ``{lat, lon}`` of WGS84 degrees; with ``part="lat"`` or ``"lon"`` each value is
-    one coordinate (``31°13'48"N``, ``121.47 W``, ``-33.87``) and the result a float. Unparseable text, or a
-    hemisphere letter on the wrong axis (``121.47 E`` given as a latitude), gives null. An input concern:
+    and the result is a struct ``{lat, lon}`` of degrees; with ``part="lat"`` or ``"lon"`` each value is one
+    coordinate and the result a float. Anything else gives null, so the reader rejects the row: stray text
+    (``x12``, ``12.5.6``, ``12:30``), a hemisphere letter on the wrong axis (``121.47 E`` given as a latitude),
+    a sign with a letter. Values are never wrapped (``200 E`` is 200, out of range). An input concern:
     :mod:`fraud.inputs` calls it for lat/lon values that are not plain numbers."""
-    from geopy.point import Point
-
     if part not in (None, "lat", "lon"):
         raise ValueError(f"part must be None, 'lat' or 'lon', got {part!r}")
-    wrong_axis = {"lat": "EW", "lon": "NS"}.get(part or "", "")
 
     def one(v: str) -> tuple[float | None, float | None]:
-        if wrong_axis and any(ch in v.upper() for ch in wrong_axis):
-            return (None, None)
-        text = v if part is None else (f"{v}, 0" if part == "lat" else f"0, {v}")
-        try:
-            p = Point(text)
-        except (ValueError, TypeError):
-            return (None, None)
-        return (p.latitude, p.longitude)
+        if part is None:
+            m = _PAIR.match(v)
+            return (_degrees(m, "", "lat"), _degrees(m, "2", "lon")) if m else (None, None)
+        m = _ONE.match(v)
+        x = _degrees(m, "", part) if m else None
+        return (x, None) if part == "lat" else (None, x)
 
     def parse(s: pl.Series) -> pl.Series:
         table = {v: one(v) for v in s.unique().drop_nulls().to_list()}
