@@ -20,6 +20,7 @@ from fraud.exprs import fmt
 
 from fraud.config import Config
 from fraud.errors import InputError, first_line
+from fraud.records import INTERNAL, LINE_ERROR, LINE_TEXT, blank_line_rows, csv_records, ndjson_records
 from fraud.schema import BOOL, FLOAT, INPUT_SCHEMAS, INT, TIMESTAMP, InputSchema
 from fraud.timeparse import dst_problem, parse_timestamp, plausible, rfc3339_timestamp, timestamp_from_native
 
@@ -117,8 +118,11 @@ def _read_raw(path: Path) -> pl.DataFrame:
             return pl.DataFrame()
         data = cr_to_lf(data)
         if fmt == "csv":
-            return pl.read_csv(io.BytesIO(data), infer_schema=False, encoding="utf8-lossy",
-                               truncate_ragged_lines=True, separator=_sniff_separator(data))
+            sep = _sniff_separator(data)
+            try:
+                return pl.read_csv(io.BytesIO(data), infer_schema=False, encoding="utf8-lossy", separator=sep)
+            except pl.exceptions.PolarsError:  # a stray quote, a row wider than the header: record by record
+                return csv_records(data.decode("utf-8", errors="replace"), sep)
         return _read_ndjson(data, path)
     except InputError:
         raise
@@ -151,18 +155,23 @@ def _sniff_separator(data: bytes) -> str:
 
 
 def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:
+    """NDJSON with every field as text (one file's mixed types, epoch ints and ISO strings, parse uniformly);
+    ``_row`` holds line numbers when blank lines would shift them. A line the fast reader refuses (not JSON, not
+    an object, a nested value among scalars) sends the file to :func:`fraud.records.ndjson_records`, which
+    rejects just that line."""
     text = data.decode("utf-8", errors="replace")
     lines = text.split("\n")  # not splitlines(): U+2028 and friends may stand inside JSON strings
-    # Read every field as text so that one file's mixed types (epoch ints and ISO strings) parse uniformly.
-    keys: dict[str, None] = {}
-    probe = pl.read_ndjson(io.StringIO(text), infer_schema_length=None, ignore_errors=True)
-    for c in probe.columns:
-        keys[c] = None
-    schema = {c: pl.String for c in keys}
-    df = pl.read_ndjson(io.StringIO(text), schema=schema, ignore_errors=True)
-    if df.height != sum(1 for ln in lines if ln.strip()):
-        raise InputError(f"{path}: cannot parse as ndjson (some lines are not JSON objects)")
-    return df
+    if lines and not lines[-1].strip():
+        lines.pop()
+    try:
+        probe = pl.read_ndjson(io.StringIO(text), infer_schema_length=None, ignore_errors=True)
+        df = pl.read_ndjson(io.StringIO(text), schema=dict.fromkeys(probe.columns, pl.String), ignore_errors=True)
+    except pl.exceptions.PolarsError:
+        return ndjson_records(lines)
+    rownums = blank_line_rows(lines)
+    if df.height != (len(lines) if rownums is None else len(rownums)):
+        return ndjson_records(lines)
+    return df if rownums is None else df.with_columns(pl.Series("_row", rownums, dtype=pl.Int64))
 
 
 def _apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Config, path: Path):
@@ -322,7 +331,11 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
     Values are parsed once; timestamps in other notations than the common ISO form, and the reason strings,
     are computed only for the rows that need them."""
     texts, values, masks, checks, slow_ts = _parse(raw, schema, tz)
-    cols = [c for c in raw.columns if c != "_row"]  # a partitioned scan brings each row's number along
+    # a partitioned scan (and a record-by-record reader) brings each row's number along
+    cols = [c for c in raw.columns if c not in INTERNAL]
+    if LINE_ERROR in raw.columns:  # a record that could not be split into fields: that is its only reason
+        checks = [(pl.col(LINE_ERROR).is_not_null(), pl.col(LINE_ERROR))] + [
+            (pl.col(LINE_ERROR).is_null() & b, m) for b, m in checks]
     df = raw if "_row" in raw.columns else raw.with_row_index("_row", offset=1)
     df = df.with_columns(pl.col("_row").cast(pl.Int64), *texts).with_columns(*values)
     if masks:
@@ -343,7 +356,8 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
     bad = bad_rows.select(
         pl.lit(kind).alias("input"), pl.lit(str(path)).alias("file"), pl.col("_row").alias("row"),
         reason.alias("reason"),
-        pl.struct(pl.col(cols).cast(pl.String)).struct.json_encode().str.slice(0, RAW_PREVIEW_CHARS)
+        pl.coalesce(*([pl.col(LINE_TEXT)] if LINE_TEXT in raw.columns else []),
+                    pl.struct(pl.col(cols).cast(pl.String)).struct.json_encode()).str.slice(0, RAW_PREVIEW_CHARS)
         .alias("raw"))
     return good, bad
 
@@ -398,8 +412,8 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         if raw.width == 0:  # empty file: nothing to read, no header to check
             continue
         raw = _apply_mapping(raw, schema, cfg, path)
-        extras |= {c for c in raw.columns if c not in schema.columns}
-        raw = raw.select([c for c in raw.columns if c in schema.columns])
+        extras |= {c for c in raw.columns if c not in schema.columns and c not in INTERNAL}
+        raw = raw.select([c for c in raw.columns if c in schema.columns or c in INTERNAL])
         rows_read += raw.height
         good, bad = _split(raw, schema, cfg.timezone, path, kind)
         frames.append(good)

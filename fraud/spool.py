@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import gzip
 import math
-import zlib
 import os
 import shutil
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import polars as pl
 from fraud.config import Config
 from fraud.errors import InputError
 from fraud.inputs import _apply_mapping, _read_raw, _sniff_separator, cr_to_lf, file_format, unreadable
+from fraud.records import INTERNAL
 from fraud.schema import INPUT_SCHEMAS
 
 SHARD = "_shard"
@@ -167,8 +168,7 @@ def _raw_lazy(path: Path, tmp: Path) -> pl.LazyFrame:
         fixed.write_bytes(cr_to_lf(src.read_bytes()))
         src = fixed
         head = cr_to_lf(head)
-    return pl.scan_csv(src, infer_schema=False, encoding="utf8-lossy", truncate_ragged_lines=True,
-                       separator=_sniff_separator(head))
+    return pl.scan_csv(src, infer_schema=False, encoding="utf8-lossy", separator=_sniff_separator(head))
 
 
 def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards: int) -> SpooledFile:
@@ -185,19 +185,37 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
         raise unreadable(path, e) from None
     if not names:
         return SpooledFile(str(path), blank=True)
-    lf = _apply_mapping(lf, schema, cfg, path)
-    names = lf.collect_schema().names()
-    extras = sorted(c for c in names if c not in schema.columns)
-    keep = [c for c in names if c in schema.columns]
-    lf = (lf.with_row_index("_row", offset=1).select(pl.col("_row").cast(pl.Int64), *keep)
-          .with_columns(shard_of(_user_key(keep), shards).alias(SHARD)))
     try:
-        lf.sink_parquet(pl.PartitionBy(dest, key=SHARD, include_key=False), mkdir=True, compression="lz4",
-                        engine="streaming")
-    except Exception as e:  # noqa: BLE001
-        raise unreadable(path, e) from None
+        extras = _sink(lf, schema, cfg, path, dest, shards)
+    except InputError:
+        raise
+    except Exception:  # noqa: BLE001 - a record the streaming reader refuses: read record by record instead
+        shutil.rmtree(dest, ignore_errors=True)
+        try:
+            extras = _sink(_read_raw(path).lazy(), schema, cfg, path, dest, shards)
+        except InputError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise unreadable(path, e) from None
     rows = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in dest.rglob("*.parquet"))
     return SpooledFile(str(path), rows_read=rows, extra_columns=extras)
+
+
+def _sink(lf: pl.LazyFrame, schema, cfg: Config, path: Path, dest: Path, shards: int) -> list[str]:
+    """Write ``lf``'s canonical columns (and the record readers' row numbers and line errors) into the slices;
+    returns the extra column names."""
+    lf = _apply_mapping(lf, schema, cfg, path)
+    names = lf.collect_schema().names()
+    extras = sorted(c for c in names if c not in schema.columns and c not in INTERNAL)
+    keep = [c for c in names if c in schema.columns]
+    internal = [c for c in names if c in INTERNAL and c != "_row"]
+    if "_row" not in names:
+        lf = lf.with_row_index("_row", offset=1)
+    lf = (lf.select(pl.col("_row").cast(pl.Int64), *keep, *internal)
+          .with_columns(shard_of(_user_key(keep), shards).alias(SHARD)))
+    lf.sink_parquet(pl.PartitionBy(dest, key=SHARD, include_key=False), mkdir=True, compression="lz4",
+                    engine="streaming")
+    return extras
 
 
 def read_parts(files: list[Path], schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -241,3 +241,37 @@ def test_decision_rows_add_up_and_are_listed_in_row_order(tmp_path):
     assert dec.select("row", "reason").rows() == [(1, "decision must be confirm or dismiss: maybe"),
                                                   (2, "bad timestamp in column decided_at: yesterday")]
     assert '"finding_id":"f1","decision":"maybe"' in dec["raw"][0]
+
+
+def test_one_malformed_csv_record_is_rejected_not_the_file(tmp_path):
+    """A stray quote inside an unquoted field is a character (Python's csv rules); a row with more fields than
+    the header is rejected with the field counts (it used to be cut silently); the file's other rows are read."""
+    body = (HEAD + GOOD.replace("Mozilla/5.0", 'Mozil"la/5.0') + GOOD.replace("u1", "u2")
+            + GOOD.replace("u1", "u3").replace("Mozilla/5.0", "Mozilla/5.0 (X11, Linux)"))
+    res = scan_folder(tmp_path, {"logins.csv": body})
+    li = res.loaded["logins"]
+    assert (li.rows_read, li.rows_used, li.rows_rejected) == (3, 2, 1)
+    assert res.rejected.select("row", "reason").rows() == [
+        (3, "13 fields where the header has 12 (an unquoted separator or a broken quote)")]
+    assert res.rejected["raw"][0].startswith("2024-03-01T08:00:00+08:00,u3,login")
+    assert sorted(res.context.logins.select("user_agent").collect()["user_agent"].to_list()) == [
+        "Mozil\"la/5.0", "Mozilla/5.0"]
+
+
+def test_one_malformed_ndjson_line_is_rejected_not_the_file(tmp_path):
+    good = '{"ts": "2024-03-01T00:00:00Z", "user_id": "u1", "lat": 31.2, "lon": 121.4}'
+    body = "\n".join([good, '{"ts": "2024-03-01T00:01:00Z", "user_id": "u1", "la', "",
+                      good.replace("u1", "u2").replace("31.2", "[31.2, 1]"), "[1, 2]", good.replace("u1", "u3")])
+    res = scan_folder(tmp_path, {"logins.jsonl": body + "\n"})
+    li = res.loaded["logins"]
+    assert (li.rows_read, li.rows_used, li.rows_rejected) == (5, 2, 3)
+    assert res.rejected.select("row", "reason").rows() == [
+        (2, "line is not valid JSON (Unterminated string starting at)"),
+        (4, "bad number in column lat: [31.2, 1]"),
+        (5, "line is JSON but not an object (list)")]
+
+
+def test_ndjson_rows_are_line_numbers_across_blank_lines(tmp_path):
+    body = '{"ts": "2024-03-01T00:00:00Z", "user_id": "u1"}\n\n{"ts": "nope", "user_id": "u1"}\n'
+    res = scan_folder(tmp_path, {"logins.jsonl": body})
+    assert res.rejected.select("row", "reason").rows() == [(3, "bad timestamp in column ts: nope")]
