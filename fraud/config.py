@@ -208,6 +208,13 @@ def _validate_columns(columns: Any, where: str) -> dict[str, str]:
             raise ConfigError(f"{where}: [columns] names unknown canonical column {canon!r}")
         if not isinstance(src, str) or not src:
             raise ConfigError(f"{where}: [columns] {canon!r} must map to a column name")
+    by_source: dict[str, list[str]] = {}
+    for canon, src in columns.items():
+        by_source.setdefault(src, []).append(canon)
+    for src, canons in by_source.items():
+        if len(canons) > 1:
+            raise ConfigError(f"{where}: [columns] maps {' and '.join(repr(c) for c in canons)} onto the same source "
+                              f"column {src!r}")
     return dict(columns)
 
 

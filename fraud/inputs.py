@@ -112,11 +112,9 @@ def _read_raw(path: Path) -> pl.DataFrame:
         data = path.read_bytes()
         if path.name.lower().endswith(".gz"):
             data = gzip.decompress(data)
-        if data.startswith(b"\xef\xbb\xbf"):
-            data = data[3:]
+        data = text_bytes(data)
         if not data.strip():
             return pl.DataFrame()
-        data = cr_to_lf(data)
         if fmt == "csv":
             sep = _sniff_separator(data)
             try:
@@ -130,6 +128,19 @@ def _read_raw(path: Path) -> pl.DataFrame:
         raise InputError(f"{path}: cannot read file ({e})") from None
     except Exception as e:  # noqa: BLE001 - any parser failure is an unreadable file
         raise unreadable(path, e) from None
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def text_bytes(data: bytes) -> bytes:
+    """A text file's bytes as UTF-8 with LF line ends: UTF-16 (by its byte-order mark) re-encoded, UTF-8 byte-order
+    marks dropped (also a doubled one), bare-CR line ends made LF (:func:`cr_to_lf`)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        data = data.decode("utf-16", errors="replace").encode("utf-8")
+    while data.startswith(BOM):
+        data = data[3:]
+    return cr_to_lf(data)
 
 
 def cr_to_lf(data: bytes) -> bytes:

@@ -15,7 +15,7 @@ import polars as pl
 
 from fraud.config import Config
 from fraud.errors import InputError
-from fraud.inputs import _apply_mapping, _read_raw, _sniff_separator, cr_to_lf, file_format, unreadable
+from fraud.inputs import BOM, _apply_mapping, _read_raw, _sniff_separator, file_format, text_bytes, unreadable
 from fraud.records import INTERNAL
 from fraud.schema import INPUT_SCHEMAS
 
@@ -161,13 +161,14 @@ def _raw_lazy(path: Path, tmp: Path) -> pl.LazyFrame:
             raise InputError(f"{path}: cannot read file ({e})") from None
     with open(src, "rb") as fh:
         head = fh.read(1 << 20)
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    if b"\r" in head and b"\n" not in head:  # bare-CR line ends (see inputs.cr_to_lf): a translated copy
+    if text_bytes(head[:4096]) != head[:4096].removeprefix(BOM):
+        # UTF-16, a doubled byte-order mark, bare-CR line ends (see inputs.text_bytes): a translated copy
         fixed = tmp / f"{len(list(tmp.iterdir()))}.csv"
-        fixed.write_bytes(cr_to_lf(src.read_bytes()))
+        fixed.write_bytes(text_bytes(src.read_bytes()))
         src = fixed
-        head = cr_to_lf(head)
+        with open(src, "rb") as fh:
+            head = fh.read(1 << 20)
+    head = head.removeprefix(BOM)
     return pl.scan_csv(src, infer_schema=False, encoding="utf8-lossy", separator=_sniff_separator(head))
 
 

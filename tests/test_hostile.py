@@ -275,3 +275,24 @@ def test_ndjson_rows_are_line_numbers_across_blank_lines(tmp_path):
     body = '{"ts": "2024-03-01T00:00:00Z", "user_id": "u1"}\n\n{"ts": "nope", "user_id": "u1"}\n'
     res = scan_folder(tmp_path, {"logins.jsonl": body})
     assert res.rejected.select("row", "reason").rows() == [(3, "bad timestamp in column ts: nope")]
+
+
+@pytest.mark.parametrize("encode", [lambda t: b"\xef\xbb\xbf\xef\xbb\xbf" + t.encode(),
+                                    lambda t: t.encode("utf-16"), lambda t: t.encode("utf-16-be")],
+                         ids=["double BOM", "UTF-16 LE with BOM", "UTF-16 BE without BOM"])
+def test_text_encodings(tmp_path, encode):
+    body = encode(HEAD + GOOD + GOOD.replace("u1", "u2"))
+    if body.startswith(b"\x00"):  # UTF-16 without a byte-order mark is not recognised: one clear error
+        with pytest.raises(FraudError, match="logins.csv"):
+            scan_folder(tmp_path, {"logins.csv": body})
+        return
+    res = scan_folder(tmp_path, {"logins.csv": body})
+    assert res.loaded["logins"].rows_used == 2
+
+
+def test_two_canonical_columns_onto_one_source_is_a_config_error(tmp_path):
+    from fraud.errors import ConfigError
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[columns]\nts = "t"\nuser_id = "t"\n')
+    with pytest.raises(ConfigError, match="maps 'ts' and 'user_id' onto the same source column 't'"):
+        load_config(cfg)
