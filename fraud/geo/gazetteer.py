@@ -108,24 +108,64 @@ def _name_cells(q: pl.DataFrame) -> pl.DataFrame:
             .select("qi", "qj", pl.col("name").alias("place_name"), pl.col("cc").alias("place_cc")))
     rest = pts.join(cand, on=["qi", "qj"], how="anti")
     if rest.height:
-        # Far from any city (sea, desert, polar): the nearest gazetteer city, one vector op per distinct cell.
-        r = math.pi / 180
-        clat, clon = np.radians(c["lat"].to_numpy()), np.radians(c["lon"].to_numpy())
-        names, ccs = c["name"].to_list(), c["cc"].to_list()
-        picked = []
-        for plat, plon in rest.select("plat", "plon").iter_rows():
-            a = (np.sin((clat - plat * r) / 2) ** 2
-                 + np.cos(clat) * math.cos(plat * r) * np.sin((clon - plon * r) / 2) ** 2)
-            picked.append(int(np.argmin(a)))
+        # Far from any city (sea, desert, polar): the nearest gazetteer city, all distinct cells in one k-d tree query.
+        picked = pl.Series(_nearest_cities(rest["plat"].to_numpy(), rest["plon"].to_numpy()), dtype=pl.UInt32)
         cand = pl.concat([cand, rest.select("qi", "qj").with_columns(
-            pl.Series("place_name", [names[i] for i in picked], dtype=pl.String),
-            pl.Series("place_cc", [ccs[i] for i in picked], dtype=pl.String))])
+            c["name"].gather(picked).alias("place_name"), c["cc"].gather(picked).alias("place_cc"))])
     # The country is the one of the time zone the point lies in (tzfpy's zone polygons follow borders: Windsor
     # ON is Canada although Detroit names it), else the naming city's.
     zones = [tz_country(zone_of(lat, lon)) for lat, lon in
              cand.select((pl.col("qi") * ROUND_DEG).alias("a"), (pl.col("qj") * ROUND_DEG).alias("b")).iter_rows()]
     cand = cand.with_columns(pl.coalesce(pl.Series("_tz_cc", zones, dtype=pl.String), "place_cc").alias("place_cc"))
     return cand.select(list(schema)).cast(schema)
+
+
+NEAREST_K = 8  # k-d tree candidates per point, re-ranked exactly by :func:`_nearest_cities`
+
+
+@lru_cache(maxsize=1)
+def _city_tree():
+    """The gazetteer cities as radians (lat, lon, cos lat) and a k-d tree over their unit vectors."""
+    from scipy.spatial import cKDTree  # scipy: a dependency of scikit-learn
+
+    c = cities()
+    clat, clon = np.radians(c["lat"].to_numpy()), np.radians(c["lon"].to_numpy())
+    xyz = np.column_stack([np.cos(clat) * np.cos(clon), np.cos(clat) * np.sin(clon), np.sin(clat)])
+    return clat, clon, np.cos(clat), cKDTree(xyz)
+
+
+def _haversine_term(clat, clon, cos_clat, plat_r, cos_plat, plon_r):
+    """``sin^2(dlat/2) + cos(lat1) cos(lat2) sin^2(dlon/2)`` (the haversine ``a``, monotonic in the distance),
+    with the operations in the order the nearest-city pick has always used, so ties and near-ties resolve alike."""
+    return np.sin((clat - plat_r) / 2) ** 2 + cos_clat * cos_plat * np.sin((clon - plon_r) / 2) ** 2
+
+
+def _nearest_cities(plat: np.ndarray, plon: np.ndarray) -> np.ndarray:
+    """Row index in :func:`cities` of the nearest gazetteer city to each point (degrees): the smallest haversine
+    term over all cities, ties to the lowest index (an argmin over every city). The k-d tree over unit vectors
+    (chord length is monotonic in the term: ``a = chord^2 / 4``) gives ``NEAREST_K`` candidates, re-ranked with
+    the exact term; a point whose farthest candidate is not clearly beyond the best one is checked against all."""
+    r = math.pi / 180
+    clat, clon, cos_clat, tree = _city_tree()
+    plat_r, plon_r = plat * r, plon * r
+    # cos of the point's latitude as math.cos gives it, once per distinct latitude (few: a 0.01-degree grid)
+    ulat, inv = np.unique(plat_r, return_inverse=True)
+    cos_plat = np.array([math.cos(v) for v in ulat.tolist()], dtype=np.float64)[inv]
+    xyz = np.column_stack([np.cos(plat_r) * np.cos(plon_r), np.cos(plat_r) * np.sin(plon_r), np.sin(plat_r)])
+    k = min(NEAREST_K, len(clat))
+    chord, idx = tree.query(xyz, k=k)
+    chord, idx = chord.reshape(len(plat), k), np.sort(idx.reshape(len(plat), k), axis=1)  # ascending: ties -> lowest
+    a = _haversine_term(clat[idx], clon[idx], cos_clat[idx], plat_r[:, None], cos_plat[:, None], plon_r[:, None])
+    best = np.argmin(a, axis=1)
+    out = idx[np.arange(len(plat)), best]
+    # a city outside the k candidates is at chord >= chord[:, -1]: safe when that is clearly beyond the best term
+    unsure = np.flatnonzero(chord[:, -1] ** 2 / 4 <= a[np.arange(len(plat)), best] + 1e-12) if k < len(clat) else []
+    for lo in range(0, len(unsure), 256):  # brute force in blocks (near-ties only: practically never)
+        u = unsure[lo:lo + 256]
+        full = _haversine_term(clat[None, :], clon[None, :], cos_clat[None, :], plat_r[u, None], cos_plat[u, None],
+                               plon_r[u, None])
+        out[u] = np.argmin(full, axis=1)
+    return out
 
 
 def zone_of(lat: float, lon: float) -> str | None:

@@ -1,0 +1,31 @@
+"""The offline gazetteer's nearest-city search (points far from any city: sea, desert, poles)."""
+import math
+
+import numpy as np
+import polars as pl
+
+from fraud.geo.gazetteer import _nearest_cities, cities, name_places
+
+
+def _brute_force(plat, plon):
+    c = cities()
+    r = math.pi / 180
+    clat, clon = np.radians(c["lat"].to_numpy()), np.radians(c["lon"].to_numpy())
+    out = []
+    for a, b in zip(plat, plon):
+        t = np.sin((clat - a * r) / 2) ** 2 + np.cos(clat) * math.cos(a * r) * np.sin((clon - b * r) / 2) ** 2
+        out.append(int(np.argmin(t)))
+    return np.array(out)
+
+
+def test_nearest_city_equals_the_full_comparison():
+    rnd = np.random.default_rng(7)
+    plat = np.concatenate([rnd.uniform(-90, 90, 400), [90.0, -90.0, 0.0, 0.0, 51.5]])
+    plon = np.concatenate([rnd.uniform(-180, 180, 400), [0.0, 0.0, 180.0, -180.0, -30.0]])
+    assert (_nearest_cities(plat, plon) == _brute_force(plat, plon)).all()
+
+
+def test_mid_ocean_point_is_named_after_the_nearest_city():
+    # 30.0 N, 40.0 W (mid Atlantic): no city within 30 km, still named (by the nearest one), never null
+    out = name_places(pl.DataFrame({"lat": [30.0], "lon": [-40.0]}))
+    assert out.select("place_name", "place_cc").row(0) == ("Ponta Delgada", "PT")  # the Azores, ~1,500 km
