@@ -20,15 +20,15 @@ from fraud.exprs import fmt
 
 from fraud.config import Config
 from fraud.errors import InputError, first_line
+from fraud.duplicates import split_duplicates
 from fraud.records import INTERNAL, LINE_ERROR, LINE_TEXT, blank_line_rows, csv_records, ndjson_records
-from fraud.schema import BOOL, FLOAT, INPUT_SCHEMAS, INT, TIMESTAMP, InputSchema
+from fraud.schema import (BOOL, FLOAT, INPUT_SCHEMAS, INT, RAW_PREVIEW_CHARS, REJECTED_COLUMNS, TIMESTAMP,
+                          InputSchema)
 from fraud.timeparse import dst_problem, parse_timestamp, plausible, rfc3339_timestamp, timestamp_from_native
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "ndjson", ".ndjson": "ndjson"}
 TRUE_WORDS = ("true", "1", "yes", "y", "t")
 FALSE_WORDS = ("false", "0", "no", "n", "f")
-REJECTED_COLUMNS = {"input": pl.String, "file": pl.String, "row": pl.Int64, "reason": pl.String, "raw": pl.String}
-RAW_PREVIEW_CHARS = 300
 # Columns whose values are keywords: compared lower-case, with spaces and hyphens as underscores.
 KEYWORD_COLUMNS = frozenset({"event"})
 
@@ -371,41 +371,6 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
                     pl.struct(pl.col(cols).cast(pl.String)).struct.json_encode()).str.slice(0, RAW_PREVIEW_CHARS)
         .alias("raw"))
     return good, bad
-
-
-# Inputs whose exact repeats are set aside: a log line written twice (an exporter's retry, overlapping daily files)
-# would count twice in every count-based rule (remote logins, away share, behaviour counts, places' weights).
-DEDUPLICATED_KINDS = frozenset({"logins", "devices", "locations"})
-
-
-def split_duplicates(frame: pl.DataFrame, kind: str, file_col: str = "_file", files: list[str] | None = None
-                     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``frame`` (parsed rows in input order, with ``file_col`` and ``_row``) without rows equal to an earlier row
-    on every canonical column, and those repeats as rejected rows ("duplicate of FILE row N": the first copy,
-    which is kept). Equality is on parsed values, so the same instant written in two notations, or a row repeated
-    across two files of a glob, is a repeat. ``files`` names the files when ``file_col`` holds their index."""
-    if kind not in DEDUPLICATED_KINDS or frame.height < 2:
-        return frame, pl.DataFrame(schema=REJECTED_COLUMNS)
-    cols = list(INPUT_SCHEMAS[kind].columns)
-    # Candidates first (same user/device and instant): the full-row comparison then runs on few rows.
-    key = [c for c in ("user_id", "device_id", "ts") if c in cols]
-    cand = frame.with_row_index("_i").filter(pl.struct(key).is_duplicated())
-    if cand.height == 0:
-        return frame, pl.DataFrame(schema=REJECTED_COLUMNS)
-    whole = pl.struct(cols)
-    cand = cand.with_columns(pl.col(file_col, "_row").first().over(whole).name.prefix("_first"))
-    dups = cand.filter(~whole.is_first_distinct())
-    name = (pl.col(file_col).cast(pl.Int64).replace_strict(list(range(len(files))), files, return_dtype=pl.String)
-            if files is not None else pl.col(file_col))
-    first_name = (pl.col(f"_first{file_col}").cast(pl.Int64).replace_strict(list(range(len(files))), files,
-                                                                              return_dtype=pl.String)
-                  if files is not None else pl.col(f"_first{file_col}"))
-    rejected = dups.select(
-        pl.lit(kind).alias("input"), name.alias("file"), pl.col("_row").alias("row"),
-        pl.format("duplicate of {} row {} (every column equal)", first_name, pl.col("_first_row")).alias("reason"),
-        pl.struct(pl.col(cols).cast(pl.String)).struct.json_encode().str.slice(0, RAW_PREVIEW_CHARS).alias("raw"))
-    kept = frame.with_row_index("_i").join(dups.select("_i"), on="_i", how="anti", maintain_order="left").drop("_i")
-    return kept, rejected
 
 
 def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:

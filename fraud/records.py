@@ -17,10 +17,11 @@ import json
 
 import polars as pl
 
+from fraud.schema import RAW_PREVIEW_CHARS
+
 LINE_ERROR = "__line_error"
 LINE_TEXT = "__line_text"
 INTERNAL = frozenset({"_row", LINE_ERROR, LINE_TEXT})
-PREVIEW_CHARS = 300
 
 
 def _frame(columns: list[str], rows: list[list[str | None]], rownums: list[int], errors: list[str | None],
@@ -58,7 +59,7 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
             rows.append([None] * width)
             errors.append(f"{len(rec)} fields where the header has {width} (an unquoted separator or a broken "
                           "quote)")
-            texts.append(separator.join(rec)[:PREVIEW_CHARS])
+            texts.append(separator.join(rec)[:RAW_PREVIEW_CHARS])
         else:
             rows.append([v if v != "" else None for v in rec] + [None] * (width - len(rec)))
             errors.append(None)
@@ -99,7 +100,7 @@ def ndjson_records(lines: list[str]) -> pl.DataFrame:
             texts.append(None)
         else:
             objs.append({})
-            texts.append(line[:PREVIEW_CHARS])
+            texts.append(line[:RAW_PREVIEW_CHARS])
         errors.append(err)
         rownums.append(n)
     columns = list(keys)

@@ -7,6 +7,10 @@ import polars as pl
 
 TS = pl.Datetime("us", "UTC")
 
+# rejected.csv: one row per input row set aside, with where it came from and why; ``raw`` previews the row.
+REJECTED_COLUMNS = {"input": pl.String, "file": pl.String, "row": pl.Int64, "reason": pl.String, "raw": pl.String}
+RAW_PREVIEW_CHARS = 300
+
 # Logical types of input columns; `inputs.py` parses raw values into these.
 STRING, FLOAT, BOOL, TIMESTAMP, INT = "string", "float", "bool", "timestamp", "int"
 DTYPES = {STRING: pl.String, FLOAT: pl.Float64, BOOL: pl.Boolean, TIMESTAMP: TS, INT: pl.Int64}

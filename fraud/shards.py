@@ -31,7 +31,8 @@ from fraud.context import ScanContext
 from fraud.decisions import load_decisions
 from fraud.errors import FraudError, first_line
 from fraud.fingerprint.useragent import agent_table
-from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split, split_duplicates
+from fraud.duplicates import split_duplicates
+from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
                             collect_checks, finish_findings, input_files, score_stage, summarize)
 from fraud.registry import all_checks

@@ -1,0 +1,43 @@
+"""Exact repeats of input rows: a log line written twice (an exporter's retry, overlapping daily files in a glob)
+would count twice in every count-based rule (remote logins, away-from-home shares, behaviour counts, places'
+weights), so the first copy is used and each repeat is a rejected row naming it."""
+from __future__ import annotations
+
+import polars as pl
+
+from fraud.schema import INPUT_SCHEMAS, RAW_PREVIEW_CHARS, REJECTED_COLUMNS
+
+DEDUPLICATED_KINDS = frozenset({"logins", "devices", "locations"})
+
+
+def split_duplicates(frame: pl.DataFrame, kind: str, file_col: str = "_file", files: list[str] | None = None
+                     ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``frame`` (parsed rows in input order, with ``file_col`` and ``_row``) without rows equal to an earlier row
+    on every canonical column, and those repeats as rejected rows ("duplicate of FILE row N": the first copy,
+    which is kept). Equality is on parsed values, so the same instant written in two notations, or a row repeated
+    across two files of a glob, is a repeat. ``files`` names the files when ``file_col`` holds their index."""
+    none = pl.DataFrame(schema=REJECTED_COLUMNS)
+    if kind not in DEDUPLICATED_KINDS or frame.height < 2:
+        return frame, none
+    cols = list(INPUT_SCHEMAS[kind].columns)
+    # Candidates first (same user/device and instant): the full-row comparison then runs on few rows.
+    key = [c for c in ("user_id", "device_id", "ts") if c in cols]
+    cand = frame.with_row_index("_i").filter(pl.struct(key).is_duplicated())
+    if cand.height == 0:
+        return frame, none
+    whole = pl.struct(cols)
+    dups = cand.with_columns(pl.col(file_col, "_row").first().over(whole).name.prefix("_first")).filter(
+        ~whole.is_first_distinct())
+
+    def name(col: str) -> pl.Expr:
+        if files is None:
+            return pl.col(col)
+        return pl.col(col).cast(pl.Int64).replace_strict(list(range(len(files))), files, return_dtype=pl.String)
+
+    rejected = dups.select(
+        pl.lit(kind).alias("input"), name(file_col).alias("file"), pl.col("_row").alias("row"),
+        pl.format("duplicate of {} row {} (every column equal)", name(f"_first{file_col}"), pl.col("_first_row"))
+        .alias("reason"),
+        pl.struct(pl.col(cols).cast(pl.String)).struct.json_encode().str.slice(0, RAW_PREVIEW_CHARS).alias("raw"))
+    kept = frame.with_row_index("_i").join(dups.select("_i"), on="_i", how="anti", maintain_order="left").drop("_i")
+    return kept, rejected
