@@ -87,6 +87,7 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
     timer = timer or Timer()
     status: dict[str, dict[str, Any]] = {}
     by_family: dict[str, list[tuple[str, pl.LazyFrame]]] = {}
+    current = None
     for check in all_checks():
         if check.key not in keys:
             continue
@@ -98,6 +99,9 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
         if missing:
             status[check.name] = {"status": "not evaluated", "reason": f"no {', '.join(missing)} input"}
             continue
+        if progress and check.family != current:  # the checks' eager preparations (tables, fits) run here
+            current = check.family
+            progress(check.family)
         try:
             with timer(check.family):
                 lf = check.fn(ctx)
@@ -111,7 +115,7 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
         if not items:
             continue
         if progress:
-            progress(family)
+            progress(f"{family} checks")
         with timer(family):
             frames = pl.collect_all([lf for _, lf in items])
         for (name, _), df in zip(items, frames):

@@ -38,14 +38,15 @@ def scan_to(inputs: ScanInputs, out: str | Path, cfg: Config | None = None, *, m
 
 def _decisions_path(inputs: ScanInputs) -> str:
     """Where the report's review commands write: the scan's decisions file, else ``decisions.csv`` beside the
-    logins (a folder scan picks it up next time)."""
+    logins (a folder scan picks it up next time). Absolute: the commands are pasted from a report opened
+    anywhere, not from the folder the scan ran in."""
     if isinstance(inputs.decisions, (str, Path)):
-        return str(inputs.decisions)
+        return str(Path(inputs.decisions).resolve())
     logins = inputs.logins[0] if isinstance(inputs.logins, list) else inputs.logins
     if isinstance(logins, (str, Path)) and not any(ch in str(logins) for ch in "*?["):
         p = Path(logins)
-        return str((p if p.is_dir() else p.parent) / "decisions.csv")
-    return "decisions.csv"
+        return str(((p if p.is_dir() else p.parent) / "decisions.csv").resolve())
+    return str(Path("decisions.csv").resolve())
 
 
 def pseudonymize_result(res: ScanResult, key: str) -> None:
@@ -66,6 +67,9 @@ def _write_all(res: ScanResult, out_dir: Path, inputs: ScanInputs, cfg: Config, 
         write_csv(res.rejected, out_dir / "rejected.csv")
     with t("report"):
         decisions = _decisions_path(inputs)
+        scan_dir = scan_dir.resolve()
+        # `fraud show` prints the same review commands as the report's cards
+        res.summary["review"] = {"decisions": decisions, "scan_dir": str(scan_dir)}
         data = report_data(res, cfg, decisions, timings=t.stages, scan_dir=str(scan_dir))
         write_text(out_dir / "report.html", render_report(res, cfg, decisions, data=data))
         write_text(out_dir / "report.md", render_markdown(res, cfg, decisions, data=data))

@@ -5,6 +5,8 @@ Exit codes: 0 success, 2 a :class:`~fraud.errors.FraudError` (one line on stderr
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -28,13 +30,24 @@ def fail(e: FraudError) -> typer.Exit:
     return typer.Exit(2)
 
 
-def _progress():
+def _progress(show: bool | None = None):
+    """Stage progress on stderr: a live line on a terminal (``show`` None or True); ``show=True`` without a terminal
+    (a CI log, ``2> file``) prints one plain line per stage instead; ``show=False`` prints nothing."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    tty = err_console.is_terminal
+    live = tty and show is not False
     prog = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console,
-                    transient=True, disable=not err_console.is_terminal)
+                    transient=True, disable=not live)
     task = prog.add_task("starting")
-    return prog, lambda stage: prog.update(task, description=f"{stage} …")
+    start = time.perf_counter()
+
+    def stage(name: str) -> None:
+        if live:
+            prog.update(task, description=f"{name} …")
+        elif show:
+            print(f"fraud: {name} … ({time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)
+    return prog, stage
 
 
 def _print_summary(summary: dict, out: Path) -> None:
@@ -86,6 +99,9 @@ def scan(
     shards: ShardsOpt = "auto",
     memory_gb: MemoryOpt = None,
     work_dir: WorkDirOpt = None,
+    progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="stage progress on stderr "
+                                                  "(default: on a terminal only; --progress also writes one line "
+                                                  "per stage to a log)")] = None,
 ) -> None:
     """Scan inputs and write findings, scores, profiles, summary.json, rejected.csv and report.html."""
     from fraud.pipeline import ScanInputs
@@ -98,7 +114,7 @@ def scan(
         given = dict(logins=logins, devices=devices, locations=locations, scores=scores, decisions=decisions)
         inputs = ScanInputs.from_folder(folder, **given) if folder is not None else ScanInputs(**given)
         behaviour_model = load_model(model)
-        prog, cb = _progress()
+        prog, cb = _progress(progress)
         with prog:
             res = scan_to(inputs, out, cfg, model=behaviour_model, progress=cb, pseudonymize=pseudonymize,
                           composite=composite, shards=shards, memory_gb=memory_gb, work_dir=work_dir)
@@ -107,9 +123,12 @@ def scan(
     _print_summary(res.summary, out)
     if fail_on is not None:
         worst = SEVERITIES.index(fail_on)
-        hit = res.findings.filter(pl.col("severity").is_in(list(SEVERITIES[worst:]))).height
+        # a finding a reviewer dismissed no longer fails the gate
+        hit = res.findings.filter(pl.col("severity").is_in(list(SEVERITIES[worst:]))
+                                  & (pl.col("decision").fill_null("") != "dismiss")).height
         if hit:
-            err_console.print(f"{hit} findings at severity {fail_on} or above", highlight=False)
+            err_console.print(f"{hit:,} finding{'s' if hit != 1 else ''} at severity {fail_on} or above "
+                              "(dismissed ones aside)", highlight=False)
             raise typer.Exit(3)
 
 
@@ -212,39 +231,61 @@ def review(
 @app.command()
 def show(user_id: Annotated[str, typer.Argument(help="the user's id")],
          out: Annotated[Path, typer.Option("--out", help="scan output folder")] = Path("fraud-scan"),
-         decisions: Annotated[str, typer.Option(help="decisions file named in the review commands")] = "decisions.csv",
+         decisions: Annotated[str | None, typer.Option(help="decisions file named in the review commands (default: "
+                                                            "the one the scan's report names)")] = None,
+         limit: Annotated[int, typer.Option(help="findings shown per rule (0: all)")] = 20,
          ) -> None:
     """One user's score change, profile and findings with evidence (the report's case card, in the terminal)."""
+    from rich.markup import escape
+
     from fraud.evaluate import load_findings
     from fraud.report import load_user_case
     from fraud.report.cases import status_tag
 
     try:
         load_findings(out)  # a clear error when the folder holds no scan
+        if decisions is None:
+            summary = out / "summary.json"
+            review = json.loads(summary.read_text()).get("review", {}) if summary.exists() else {}
+            decisions = review.get("decisions") or "decisions.csv"
         case = load_user_case(out, user_id, decisions)
-    except FraudError as e:
-        raise fail(e) from None
+    except (FraudError, ValueError, OSError) as e:
+        raise fail(e if isinstance(e, FraudError) else FraudError(f"{out}: {e}")) from None
     if case is None:
         raise fail(FraudError(f"user {user_id!r} not found in {out / 'scores.parquet'}"))
-    out_console.print(f"[bold]{user_id}[/bold]: {case['score_before']} ({case['tier_before']}) -> "
+    observed = f"; under observation until {case['observation_until']}" if case.get("observation_until") else ""
+    out_console.print(f"[bold]{escape(user_id)}[/bold]: {case['score_before']} ({case['tier_before']}) -> "
                       f"{case['score_after']} ({case['tier_after']}); penalty {case['penalty']}, bonus "
-                      f"+{case['bonus']}, top rule {case['top_rule'] or '-'}", highlight=False)
+                      f"+{case['bonus']}, top rule {case['top_rule'] or '-'}{observed}", highlight=False,
+                      soft_wrap=True)
     p = case.get("profile") or {}
     place = lambda k: p.get(f"{k}_city") or ("unknown" if p.get(f"{k}_lat") is None  # noqa: E731
                                               else f"{p[f'{k}_lat']:.4f}, {p[f'{k}_lon']:.4f}")
     out_console.print(f"home {place('home')}; work {place('work')}; time zone {p.get('timezone') or '-'}; main device "
                       f"{p.get('main_device_id') or '-'} ({p.get('main_device_days') or 0} days)", highlight=False,
                       markup=False)
-    out_console.print(f"{len(case['findings'])} findings", highlight=False)
+    n = len(case["findings"])
+    out_console.print(f"{n:,} finding{'s' if n != 1 else ''}", highlight=False)
+    shown: dict[str, int] = {}
     for f in case["findings"]:
+        shown[f["rule"]] = shown.get(f["rule"], 0) + 1
+        if limit and shown[f["rule"]] > limit:
+            continue
         tag = status_tag(f)
-        out_console.print(f"\n[bold]{f['rule']}[/bold]  {f['severity']}  {f['points']:+d} points{tag}  "
-                          f"{f['first_ts']} .. {f['last_ts']}  id {f['finding_id']}", highlight=False)
-        out_console.print(f"  {f['summary']}", markup=False, highlight=False)
+        out_console.print(f"\n[bold]{escape(f['rule'])}[/bold]  {f['severity']}  {f['points']:+d} points"
+                          f"{escape(tag)}  {f['first_ts']} .. {f['last_ts']}  id {escape(f['finding_id'])}",
+                          highlight=False, soft_wrap=True)
+        out_console.print(f"  {f['summary']}", markup=False, highlight=False, soft_wrap=True)
         for k, v in (f.get("evidence") or {}).items():
             out_console.print(f"    {k}: {json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v}",
-                              markup=False, highlight=False)
-        out_console.print(f"  review: {f['review']['dismiss']}", markup=False, highlight=False)
+                              markup=False, highlight=False, soft_wrap=True)
+        for d in ("confirm", "dismiss"):  # one line each, never wrapped: pasted as they are
+            out_console.print(f"  {d}: {f['review'][d]}", markup=False, highlight=False, soft_wrap=True)
+    hidden = {r: k - limit for r, k in shown.items() if limit and k > limit}
+    if hidden:
+        out_console.print("\n" + "; ".join(f"{k:,} more {r} finding{'s' if k != 1 else ''}" for r, k in hidden.items())
+                          + f" not shown (--limit {limit}; --limit 0 shows all)", markup=False, highlight=False,
+                          soft_wrap=True)
 
 
 @app.command()

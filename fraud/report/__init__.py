@@ -74,7 +74,7 @@ def report_data(res: ScanResult, cfg: Config, decisions_path: str = "decisions.c
             "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "config": summary.get("config", cfg.source),
             "top_n": top_n, "queue_total": ranked.height, "queue_limit": queue_limit,
-            "decisions_path": decisions_path, "tiers": tiers, "severities": list(SEVERITY_ORDER), "rules": rules,
+            "decisions_path": decisions_path, "scan_dir": scan_dir, "tiers": tiers, "severities": list(SEVERITY_ORDER), "rules": rules,
             "window_days": WINDOW_DAYS, "max_events": MAX_EVENTS, "max_positions": MAX_POSITIONS,
             "commute": {"max_deviation": float(cd.params.get("max_deviation", 0.15)) if cd else 0.15,
                         "min_detour_km": float(cd.params.get("min_detour_km", 1.0)) if cd else 1.0},

@@ -24,6 +24,11 @@ MAX_EVENTS = 200
 MAX_POSITIONS = 200
 MAX_DEVICES = 25
 UA_CHARS = 400  # a user agent is cut to this many characters in the report
+
+
+def _cut_agent(e: pl.Expr) -> pl.Expr:
+    """A user agent cut to ``UA_CHARS``, with "…" when it was longer (the reader sees it is not all)."""
+    return pl.when(e.str.len_chars() > UA_CHARS).then(e.str.slice(0, UA_CHARS) + "…").otherwise(e)
 EVENT_COLUMNS = ["ts", "event", "success", "device_id", "ip", "ua", "city", "country", "lat", "lon", "amount"]
 POSITION_COLUMNS = ["ts", "lat", "lon", "accuracy_m", "source"]
 EMPTY = {"events": {**{c: [] for c in EVENT_COLUMNS}, "uas": []}, "positions": {c: [] for c in POSITION_COLUMNS},
@@ -160,7 +165,7 @@ def _events(ctx: ScanContext, users: pl.DataFrame, anchors: pl.LazyFrame, limit:
     lg = _near_findings(lg.select("user_id", "ts", "event", "success", "device_id", "ip", "user_agent", "city",
                                   "country", "lat", "lon", "amount"), anchors, limit, window_days)
     # user agents are long and repeat: each case lists its distinct ones once (``uas``), events point into it
-    lg = lg.with_columns(*_iso("ts"), pl.col("lat", "lon").round(5), pl.col("user_agent").str.slice(0, UA_CHARS))
+    lg = lg.with_columns(*_iso("ts"), pl.col("lat", "lon").round(5), _cut_agent(pl.col("user_agent")))
     lg = lg.with_columns((pl.col("user_agent").rank("dense").over("user_id") - 1).cast(pl.Int32).alias("ua"))
     return _columns(lg, EVENT_COLUMNS, [pl.col("user_agent").drop_nulls().unique().sort().alias("uas")])
 
@@ -182,7 +187,7 @@ def _devices(ctx: ScanContext, users: pl.DataFrame, profiles: pl.DataFrame, limi
         pl.col("ts").min().alias("_fl"), pl.col("ts").max().alias("_ll"), pl.len().alias("events"),
         ((pl.col("event") == "login") & pl.col("success").fill_null(True)).sum().alias("sign_ins"),
         pl.col("ip").n_unique().alias("ips"),
-        pl.col("user_agent").drop_nulls().last().str.slice(0, UA_CHARS).alias("user_agent"))
+        _cut_agent(pl.col("user_agent").drop_nulls().last()).alias("user_agent"))
     dv = ctx.devices
     seen_d = dv.filter(_of(users)).select("user_id", "device_id").unique()
     pairs = pl.concat([seen_l.select("user_id", "device_id"), seen_d]).unique()

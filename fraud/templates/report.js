@@ -134,7 +134,7 @@ function overview(D) {
     el("td", {class: "num"}, v.findings ?? ""))));
   // timings
   const tm = Object.entries(S.timings_s || {}).filter(([k]) => k !== "total");
-  $("timings-sub").textContent = S.timings_s && S.timings_s.total != null ? "scan total " + S.timings_s.total + " s" : "";
+  $("timings-sub").textContent = S.timings_s && S.timings_s.total != null ? "scan total " + Number(S.timings_s.total).toFixed(1) + " s (before writing the outputs)" : "";
   const tDiv = $("plot-timings");
   tDiv.style.height = Math.max(220, 24 * tm.length + 60) + "px";
   if (tm.length) plot(tDiv, [{type: "bar", orientation: "h", y: tm.map(([k]) => pe(k)).reverse(),
@@ -193,7 +193,7 @@ function queueView(D) {
        (haystack().has(Q.u[i]) && hay.get(Q.u[i]).includes(text))));
     if (sortKey !== "rank" || sortDir !== 1) list.sort((a, b) => {
       const x = keyOf(a, sortKey), y = keyOf(b, sortKey);
-      return (x > y ? 1 : x < y ? -1 : a - b) * sortDir;
+      return x > y ? sortDir : x < y ? -sortDir : a - b;  // ties keep the rank order either way
     });
     page = 0;
     render();
@@ -215,7 +215,7 @@ function queueView(D) {
       const ordered = top ? [top, ...rs.filter(r => r !== top)] : rs;
       const tr = el("tr", {class: "case-row" + (u === selected ? " selected" : ""), "data-user": u},
         el("td", {class: "num muted"}, i + 1),
-        el("td", {class: "user", title: u}, u, CASES.has(u) ? "" : el("span", {class: "muted small", title: "no case card (beyond the top " + D.meta.top_n + ")"}, " ◦")),
+        el("td", {class: "user", title: vis(u)}, vis(u), CASES.has(u) ? "" : el("span", {class: "muted small", title: "no case card (beyond the top " + D.meta.top_n + ")"}, " ◦")),
         el("td", {class: "num"}, el("span", {class: "muted"}, Q.sb[i] + " → "), el("b", {}, Q.sa[i])),
         el("td", {class: "num"}, pts(Q.p[i])),
         el("td", {title: tiers[Q.tb[i]] + " → " + tiers[Q.ta[i]]}, tierTag(tiers[Q.ta[i]]),
@@ -229,6 +229,8 @@ function queueView(D) {
   }
   function open(u, i) {
     selected = u;
+    const at = list.indexOf(i);  // the page that lists the case (a #case= link, j / k)
+    if (at >= 0 && Math.floor(at / PAGE) !== page) { page = Math.floor(at / PAGE); render(); }
     for (const tr of document.querySelectorAll("#queue-table tr.case-row")) tr.classList.toggle("selected", tr.dataset.user === u);
     caseCard(D, CASES.get(u), u, i);
     if (location.hash !== "#case=" + encodeURIComponent(u)) history.replaceState(null, "", "#case=" + encodeURIComponent(u));
@@ -261,6 +263,15 @@ function queueView(D) {
     if (m) try { u = decodeURIComponent(m[1]); } catch (e) { u = null; }
     const at = u == null ? -1 : Q.u.indexOf(u);
     if ((at >= 0 || (u != null && CASES.has(u))) && u !== selected) { open(u, at); return true; }
+    if (m && at < 0 && !(u != null && CASES.has(u))) {  // a link to someone else: never open another user
+      selected = null;
+      $("case").replaceChildren(el("div", {class: "case-head"}, el("span", {class: "uid"}, vis(u == null ? m[1] : u))),
+        el("p", {}, "This user is not in this report's queue: no findings in this scan, not scanned, or beyond the " +
+          fmt(n) + " cases listed."),
+        el("div", {class: "cmd"}, el("code", {}, "fraud show " + shq(u == null ? m[1] : u) + " --out " +
+          (D.meta.scan_dir ? shq(D.meta.scan_dir) : "DIR"))));
+      return true;
+    }
     return false;
   }
   window.addEventListener("hashchange", fromHash);
@@ -313,23 +324,24 @@ function caseCard(D, c, u, i) {
   const box = $("case");
   if (!c) {
     const Q = D.queue, tiers = D.meta.tiers;
-    box.replaceChildren(el("div", {class: "case-head"}, el("span", {class: "uid"}, u)),
+    box.replaceChildren(el("div", {class: "case-head"}, el("span", {class: "uid"}, vis(u))),
       i >= 0 ? el("p", {}, "Score " + Q.sb[i] + " → " + Q.sa[i] + " (" + tiers[Q.tb[i]] + " → " + tiers[Q.ta[i]] + "), " +
-        Q.n[i] + " findings.") : "",
+        plural(Q.n[i], "finding") + ".") : "",
       el("p", {class: "muted"}, "Full case cards are kept for the top " + D.meta.top_n + " cases. In a terminal:"),
-      el("div", {class: "cmd"}, el("code", {}, "fraud show " + shq(u) + " --out DIR")));
+      el("div", {class: "cmd"}, el("code", {}, "fraud show " + shq(u) + " --out " +
+        (D.meta.scan_dir ? shq(D.meta.scan_dir) : "DIR"))));
     return;
   }
   const p = c.profile || {};
   const delta = c.score_after - c.score_before;
   const head = el("div", {class: "case-head"},
-    el("span", {class: "uid"}, c.user_id), sevBadge(c.worst_severity),
+    el("span", {class: "uid"}, vis(c.user_id)), sevBadge(c.worst_severity),
     el("span", {class: "score-big"}, c.score_before + " → " + c.score_after),
     el("span", {class: delta < 0 ? "neg" : (delta > 0 ? "pos" : "muted")}, (delta > 0 ? "+" : "") + delta),
     el("span", {}, tierTag(c.tier_before), " → ", tierTag(c.tier_after)),
     el("span", {class: "muted small"}, "rank " + (i + 1) + " of " + fmt(D.meta.queue_total)));
   const kv = el("div", {class: "kv"},
-    el("b", {}, "penalty / bonus"), el("span", {}, pts(c.penalty), " / ", pts(c.bonus), el("span", {class: "muted"}, "  ·  " + c.n_findings + " findings")),
+    el("b", {}, "penalty / bonus"), el("span", {}, pts(c.penalty), " / ", pts(c.bonus), el("span", {class: "muted"}, "  ·  " + plural(c.n_findings, "finding"))),
     el("b", {}, "home"), el("span", {}, fmtPlace(p.home_city, p.home_lat, p.home_lon)),
     el("b", {}, "work"), el("span", {}, fmtPlace(p.work_city, p.work_lat, p.work_lon)),
     el("b", {}, "time zone"), el("span", {}, p.timezone || "unknown"),
@@ -360,6 +372,12 @@ function caseCard(D, c, u, i) {
   timelinePlot(tlDiv, c);
 }
 
+// Bidirectional controls shown as visible marks: an id with U+202E must not display reversed (spoofing).
+function vis(s) {
+  return String(s).replace(/[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    ch => "⟨U+" + ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + "⟩");
+}
+function plural(k, word) { return fmt(k) + " " + word + (k === 1 ? "" : "s"); }
 function shq(s) { return /^[A-Za-z0-9_.:@\/-]+$/.test(s) ? s : "'" + String(s).replace(/'/g, "'\\''") + "'"; }
 
 function devicesTable(devs) {

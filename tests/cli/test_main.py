@@ -183,3 +183,52 @@ def test_report_review_command_runs_as_written(data, tmp_path):
     r = run(*shlex.split(cmd)[1:])
     assert r.exit_code == 0, r.stderr
     assert (data / "decisions.csv").exists()
+
+
+def test_dismissed_findings_do_not_trip_fail_on_and_show_names_the_reports_decisions(data, tmp_path,
+                                                                                      monkeypatch):
+    """The review commands are absolute (pasted from a report opened anywhere); `fraud show` prints the same ones
+    (the scan's decisions file, from summary.json), with the observation date; a dismissed finding no longer fails
+    --fail-on."""
+    out = tmp_path / "out"
+    monkeypatch.chdir(tmp_path)
+    assert run("scan", "in", "--out", "out").exit_code == 0
+    assert json.loads((out / "summary.json").read_text())["review"] == {
+        "decisions": str(data / "decisions.csv"), "scan_dir": str(out)}
+    fid = pl.read_parquet(out / "findings.parquet").filter(pl.col("rule") == "device.bot_agent")["finding_id"][0]
+    shown = run("show", "u2", "--out", out).stdout
+    assert f"dismiss: fraud review {fid} --dismiss --decisions {data / 'decisions.csv'} --out {out}" in shown
+    assert f"confirm: fraud review {fid} --confirm" in shown
+    assert run("review", fid, "--dismiss", "--decisions", data / "decisions.csv", "--out", out).exit_code == 0
+    r = run("scan", data, "--out", out, "--fail-on", "high")
+    assert r.exit_code == 3 and "1 finding at severity high or above (dismissed ones aside)" in r.stderr
+    assert run("scan", data, "--out", out, "--fail-on", "critical").exit_code == 0
+    assert "under observation until" in run("show", "u2", "--out", out).stdout
+    # dismiss the impossible trip as well: nothing at high or above remains
+    trip = pl.read_parquet(out / "findings.parquet").filter(pl.col("rule") == "geo.impossible_travel")
+    assert run("review", trip["finding_id"][0], "--dismiss", "--decisions", data / "decisions.csv").exit_code == 0
+    assert run("scan", data, "--out", out, "--fail-on", "high").exit_code == 0
+
+
+def test_show_prints_markup_in_ids_as_text(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text(LOGINS.replace("u2", "x[/bold]y[link=https://e.example]z"))
+    assert run("scan", d, "--out", tmp_path / "out").exit_code == 0
+    r = run("show", "x[/bold]y[link=https://e.example]z", "--out", tmp_path / "out")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.startswith("x[/bold]y[link=https://e.example]z: 600")
+
+
+def test_show_limits_findings_per_rule(data, tmp_path):
+    out = tmp_path / "out"
+    assert run("scan", data, "--out", out).exit_code == 0
+    r = run("show", "u1", "--out", out, "--limit", "1")
+    assert r.exit_code == 0 and "geo.impossible_travel" in r.stdout and "not shown" not in r.stdout
+
+
+def test_progress_lines_without_a_terminal(data, tmp_path):
+    r = run("scan", data, "--out", tmp_path / "o", "--progress")
+    stages = [ln.split(" …")[0] for ln in r.stderr.splitlines() if ln.startswith("fraud: ")]
+    assert stages[:2] == ["fraud: read", "fraud: fingerprint"] and "fraud: write" in stages
+    assert run("scan", data, "--out", tmp_path / "o").stderr == ""  # no terminal, no --progress: quiet

@@ -142,7 +142,7 @@ def test_case_beyond_top_n_points_to_fraud_show(page, tmp_path):
     page.goto(path.as_uri() + "#case=u_travel")  # ranked below the top 3
     page.wait_for_selector("#case .uid")
     text = page.locator("#case").inner_text()
-    assert "top 3 cases" in text and "fraud show u_travel --out DIR" in text
+    assert "top 3 cases" in text and "fraud show u_travel --out DIR" in text  # no scan folder given here
     assert page.locator("#case-map").count() == 0 and page.problems == []
 
 
@@ -152,7 +152,40 @@ def test_case_link_opens_the_case_card(page, report_file):
     page.wait_for_selector("#case .uid")
     assert page.locator("#case .uid").inner_text() == "u_xss"
     assert page.locator("#queue-table tr.selected").get_attribute("data-user") == "u_xss"
-    page.goto(report_file.as_uri() + "#case=%3Cscript%3E")  # unknown user: the first case, nothing else
+    page.goto(report_file.as_uri() + "#case=%3Cscript%3E")  # unknown user: said so, never another user's card
     page.reload()
     page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    page.wait_for_selector("#case .uid")
+    assert page.locator("#case .uid").inner_text() == "<script>"
+    assert "not in this report's queue" in page.locator("#case").inner_text()
+    assert page.locator("#queue-table tr.selected").count() == 0
     assert page.problems == []
+
+
+def test_sorting_keeps_rank_order_among_ties(page, report_file):
+    """Sorting by the worst severity (descending) keeps equal severities in rank order: the riskiest first."""
+    page.goto(report_file.as_uri())
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    page.click("#queue-table th[data-k='w']")
+    rows = page.locator("#queue-table tbody tr").evaluate_all(
+        "rs => rs.map(r => [r.children[6].innerText, Number(r.children[0].innerText)])")
+    assert len(rows) > 5 and len({sev for sev, _ in rows}) > 1
+    for (sev_a, rank_a), (sev_b, rank_b) in zip(rows, rows[1:]):
+        assert sev_a != sev_b or rank_a < rank_b, rows
+    assert page.problems == []
+
+
+def test_bidi_controls_in_ids_are_shown(page, tmp_path):
+    import polars as pl
+
+    cfg = load_config()
+    res = make_result(cfg)
+    ids = {"u_travel": "u_‮travel"}
+    res.findings = res.findings.with_columns(pl.col("user_id").replace(ids))
+    res.scores = res.scores.with_columns(pl.col("user_id").replace(ids))
+    path = tmp_path / "report.html"
+    path.write_text(render_report(res, cfg, "decisions.csv"), encoding="utf-8")
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    cells = page.locator("#queue-table td.user").evaluate_all("cs => cs.map(c => c.innerText)")
+    assert any(c.startswith("u_⟨U+202E⟩travel") for c in cells)
