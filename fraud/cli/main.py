@@ -314,5 +314,23 @@ def evaluate(labels: Annotated[Path, typer.Option(help="labels CSV (user_id, rul
     out_console.print(f"written: {out / 'eval.json'}", highlight=False)
 
 
+def main() -> None:
+    """The ``fraud`` command: the Typer app, with a wrong option or argument said in one line on stderr (exit 2)
+    instead of a boxed usage panel, like every other error."""
+    try:
+        code = app(standalone_mode=False)
+    except Exception as e:  # noqa: BLE001 - Click's usage errors (Typer vendors Click: matched by shape, not class)
+        if not (hasattr(e, "format_message") and hasattr(e, "exit_code")):
+            raise
+        if type(e).__name__ == "NoArgsIsHelpError":  # `fraud` alone prints the help
+            e.show()
+        else:
+            ctx = getattr(e, "ctx", None)
+            hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            print(f"error: {e.format_message()}{hint}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()

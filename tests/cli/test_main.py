@@ -232,3 +232,30 @@ def test_progress_lines_without_a_terminal(data, tmp_path):
     stages = [ln.split(" …")[0] for ln in r.stderr.splitlines() if ln.startswith("fraud: ")]
     assert stages[:2] == ["fraud: read", "fraud: fingerprint"] and "fraud: write" in stages
     assert run("scan", data, "--out", tmp_path / "o").stderr == ""  # no terminal, no --progress: quiet
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["scan", "--bogus"], "error: No such option: --bogus"),
+    (["evaluate"], "error: Missing option '--labels'."),
+    (["nosuchcmd"], "error: No such command 'nosuchcmd'."),
+])
+def test_wrong_arguments_are_one_line(monkeypatch, capsys, argv, message):
+    from fraud.cli.main import main
+
+    monkeypatch.setattr("sys.argv", ["fraud", *argv])
+    with pytest.raises(SystemExit) as ex:
+        main()
+    err = capsys.readouterr().err
+    assert ex.value.code == 2 and err.startswith(message) and len(err.strip().splitlines()) == 1, err
+
+
+def test_main_passes_exit_codes_through(data, tmp_path, monkeypatch):
+    from fraud.cli.main import main
+
+    for argv, code in ((["scan", str(data), "--out", str(tmp_path / "o")], 0),
+                       (["scan", str(data), "--out", str(tmp_path / "o"), "--fail-on", "high"], 3),
+                       (["show", "nobody", "--out", str(tmp_path / "o")], 2)):
+        monkeypatch.setattr("sys.argv", ["fraud", *argv])
+        with pytest.raises(SystemExit) as ex:
+            main()
+        assert ex.value.code == code, argv
