@@ -341,7 +341,8 @@ function caseCard(D, c, u, i) {
     el("span", {}, tierTag(c.tier_before), " → ", tierTag(c.tier_after)),
     el("span", {class: "muted small"}, "rank " + (i + 1) + " of " + fmt(D.meta.queue_total)));
   const kv = el("div", {class: "kv"},
-    el("b", {}, "penalty / bonus"), el("span", {}, pts(c.penalty), " / ", pts(c.bonus), el("span", {class: "muted"}, "  ·  " + plural(c.n_findings, "finding"))),
+    el("b", {}, "penalty / bonus"), el("span", {}, pts(c.penalty), " / ", pts(c.bonus), el("span", {class: "muted"}, "  ·  " + plural(c.n_findings, "finding")),
+      capNote(c, D.meta.dismiss_cap_share)),
     el("b", {}, "home"), el("span", {}, fmtPlace(p.home_city, p.home_lat, p.home_lon)),
     el("b", {}, "work"), el("span", {}, fmtPlace(p.work_city, p.work_lat, p.work_lon)),
     el("b", {}, "time zone"), el("span", {}, p.timezone || "unknown"),
@@ -378,6 +379,13 @@ function vis(s) {
     ch => "⟨U+" + ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + "⟩");
 }
 function plural(k, word) { return fmt(k) + " " + word + (k === 1 ? "" : "s"); }
+// The part of a penalty no counted finding explains: what the 15% cap on dismissals kept (README, scoring).
+function capNote(c, share) {
+  const counted = (c.findings || []).filter(f => f.counted && f.points < 0).reduce((a, f) => a + f.points, 0);
+  const kept = c.penalty - counted;
+  return kept < 0 ? el("span", {class: "muted small"}, "  (" + kept + " of it kept by the cap on what dismissals " +
+    "give back: " + Math.round(100 * share) + "% of the score before)") : "";
+}
 function shq(s) { return /^[A-Za-z0-9_.:@\/-]+$/.test(s) ? s : "'" + String(s).replace(/'/g, "'\\''") + "'"; }
 
 function devicesTable(devs) {
