@@ -45,16 +45,28 @@ def append_decision(path: str | Path, finding_id: str, decision: str, *, note: s
 
     Refuses an unknown ``finding_id`` (not in ``known_ids``) unless ``force``.
     """
+    return append_decisions(path, [finding_id], decision, note=note, reviewer=reviewer, known_ids=known_ids,
+                            force=force, now=now)[0]
+
+
+def append_decisions(path: str | Path, finding_ids: list[str], decision: str, *, note: str = "",
+                     reviewer: str = "", known_ids: set[str] | None = None, force: bool = False,
+                     now: datetime | None = None) -> list[dict[str, str]]:
+    """Append one decision row per finding id under one exclusive lock (all or none: every id is checked
+    first). Refuses an id not in ``known_ids`` unless ``force``."""
     if decision not in VALID:
         raise DecisionError(f"decision must be one of {', '.join(VALID)}, got {decision!r}")
-    if known_ids is not None and finding_id not in known_ids and not force:
-        raise DecisionError(f"unknown finding id {finding_id!r} (not in the scan's findings; use --force to record "
+    if not finding_ids:
+        raise DecisionError("no finding to decide on")
+    unknown = [f for f in finding_ids if known_ids is not None and f not in known_ids]
+    if unknown and not force:
+        raise DecisionError(f"unknown finding id {unknown[0]!r} (not in the scan's findings; use --force to record "
                             "it anyway)")
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     ts = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    row = {"finding_id": finding_id, "decision": decision, "decided_at": ts,
-           "reviewer": reviewer or os.environ.get("USER", ""), "note": note}
+    rows = [{"finding_id": fid, "decision": decision, "decided_at": ts,
+             "reviewer": reviewer or os.environ.get("USER", ""), "note": note} for fid in finding_ids]
     with open(p, "a+", newline="", encoding="utf-8") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
@@ -62,9 +74,20 @@ def append_decision(path: str | Path, finding_id: str, decision: str, *, note: s
             w = csv.DictWriter(fh, fieldnames=DECISIONS_HEADER)
             if fh.tell() == 0:
                 w.writeheader()
-            w.writerow(row)
+            w.writerows(rows)
             fh.flush()
             os.fsync(fh.fileno())
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-    return row
+    return rows
+
+
+def findings_of(findings: pl.DataFrame, user_id: str, rule: str | None = None) -> list[str]:
+    """The ids of one user's findings (of one rule), in the scan's order: what a bulk review decides on."""
+    f = findings.filter(pl.col("user_id") == user_id)
+    if rule is not None:
+        f = f.filter(pl.col("rule") == rule)
+    if f.height == 0:
+        raise DecisionError(f"no findings of user {user_id!r}" + (f" for rule {rule!r}" if rule else "") +
+                            " in the scan")
+    return f["finding_id"].to_list()

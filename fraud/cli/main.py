@@ -203,29 +203,41 @@ def rules(config: Annotated[Path | None, typer.Option(help="TOML config overridi
 
 @app.command()
 def review(
-    finding_id: Annotated[str, typer.Argument(help="the finding's id")],
+    finding_ids: Annotated[list[str] | None, typer.Argument(help="the finding id(s)", show_default=False)] = None,
     confirm: Annotated[bool, typer.Option("--confirm", help="keep the finding's points")] = False,
     dismiss: Annotated[bool, typer.Option("--dismiss", help="the finding counts no points")] = False,
     note: Annotated[str, typer.Option(help="free-text note")] = "",
     reviewer: Annotated[str, typer.Option(help="reviewer name")] = "",
     decisions: Annotated[Path, typer.Option(help="decisions file to append to")] = Path("decisions.csv"),
     out: Annotated[Path | None, typer.Option("--out", help="scan folder whose findings the id must be in")] = None,
+    user: Annotated[str | None, typer.Option(help="decide on every finding of this user in --out (instead of ids)")]
+    = None,
+    rule: Annotated[str | None, typer.Option(help="with --user: only that user's findings of this rule")] = None,
     force: Annotated[bool, typer.Option(help="record an id that is not in the scan's findings")] = False,
 ) -> None:
-    """Record a reviewer's decision on a finding (appended to the decisions file)."""
-    from fraud.decisions import append_decision
+    """Record a reviewer's decision on findings (appended to the decisions file): given ids, or every finding of
+    one user (``--user``, optionally one ``--rule``) in the scan folder ``--out``."""
+    from fraud.decisions import append_decisions, findings_of
     from fraud.evaluate import load_findings
 
     try:
         if confirm == dismiss:
             raise FraudError("give exactly one of --confirm or --dismiss")
-        known = set(load_findings(out)["finding_id"]) if out is not None else None
-        row = append_decision(decisions, finding_id, "confirm" if confirm else "dismiss", note=note,
-                              reviewer=reviewer, known_ids=known, force=force)
+        if bool(finding_ids) == (user is not None):
+            raise FraudError("give finding ids or --user (with --out), not both and not neither")
+        if rule is not None and user is None:
+            raise FraudError("--rule needs --user")
+        if user is not None and out is None:
+            raise FraudError("--user needs --out (the scan folder holding that user's findings)")
+        found = load_findings(out) if out is not None else None
+        ids = findings_of(found, user, rule) if user is not None else list(finding_ids or [])
+        rows = append_decisions(decisions, ids, "confirm" if confirm else "dismiss", note=note, reviewer=reviewer,
+                                known_ids=set(found["finding_id"]) if found is not None else None, force=force)
     except FraudError as e:
         raise fail(e) from None
-    out_console.print(f"recorded: {row['decision']} {row['finding_id']} at {row['decided_at']} in {decisions}",
-                      highlight=False)
+    what = rows[0]["finding_id"] if len(rows) == 1 else f"{len(rows):,} findings"
+    out_console.print(f"recorded: {rows[0]['decision']} {what} at {rows[0]['decided_at']} in {decisions}",
+                      highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -360,6 +360,13 @@ function caseCard(D, c, u, i) {
       more.addEventListener("toggle", () => { if (more.open && more.children.length === 1) more.append(...list.slice(3).map(findingCard)); });
       findings.append(more);
     }
+    if (list.length > 1 && D.meta.scan_dir) {  // one command for all of them: the next one counts once one is dismissed
+      const cmd = "fraud review --user " + shq(c.user_id) + " --rule " + shq(rule) + " --dismiss --decisions " +
+        shq(D.meta.decisions_path) + " --out " + shq(D.meta.scan_dir);
+      findings.append(el("div", {class: "cmd small"}, el("span", {class: "muted"}, "all " + list.length + " " + rule +
+        " findings (points count once per window: dismissing one lets the next count): "), el("code", {}, cmd),
+        copyButton(cmd)));
+    }
   }
   const mapDiv = el("div", {class: "plot", id: "case-map"}), tlDiv = el("div", {class: "plot", id: "case-timeline"});
   const parts = [head, kv, el("h3", {}, "Findings", el("span", {class: "sub"}, String(c.findings.length))), findings,

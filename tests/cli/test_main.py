@@ -259,3 +259,27 @@ def test_main_passes_exit_codes_through(data, tmp_path, monkeypatch):
         with pytest.raises(SystemExit) as ex:
             main()
         assert ex.value.code == code, argv
+
+
+def test_review_every_finding_of_a_user_or_rule(data, tmp_path):
+    out, dec = tmp_path / "out", tmp_path / "d.csv"
+    assert run("scan", data, "--out", out).exit_code == 0
+    f = pl.read_parquet(out / "findings.parquet")
+    u1 = f.filter(pl.col("user_id") == "u1")["finding_id"].to_list()
+    r = run("review", "--user", "u1", "--dismiss", "--decisions", dec, "--out", out, "--note", "known traveller")
+    assert r.exit_code == 0 and (f"dismiss {u1[0]}" if len(u1) == 1 else f"{len(u1)} findings") in r.stdout
+    assert pl.read_csv(dec).select("finding_id", "decision", "note").rows() == [(i, "dismiss", "known traveller")
+                                                                                 for i in u1]
+    r = run("review", "--user", "u2", "--rule", "device.bot_agent", "--confirm", "--decisions", dec, "--out", out)
+    assert r.exit_code == 0 and pl.read_csv(dec).height == len(u1) + 1
+    for args, message in ((["--user", "u2", "--rule", "geo.remote_logins"],
+                           "error: no findings of user 'u2' for rule 'geo.remote_logins' in the scan"),
+                          (["--user", "u2"], None), ([u1[0], "--user", "u2"], "error: give finding ids or --user"),
+                          (["--rule", "device.bot_agent", u1[0]], "error: --rule needs --user")):
+        r = run("review", *args, "--dismiss", "--decisions", dec, *(["--out", out] if args != ["--user", "u2"]
+                                                                      else []))
+        assert r.exit_code == 2
+        assert r.stderr.startswith(message or "error: --user needs --out"), r.stderr
+    two = f["finding_id"].to_list()[:2]
+    assert run("review", *two, "--confirm", "--decisions", dec, "--out", out).exit_code == 0
+    assert pl.read_csv(dec).height == len(u1) + 3
