@@ -7,6 +7,8 @@ import base64
 import hashlib
 import json
 import re
+from datetime import datetime, timezone
+
 import polars as pl
 import pytest
 
@@ -109,6 +111,7 @@ def test_report_data_overview_and_queue(res):
     assert sum(map(sum, br["counts"])) == res.findings.height
     assert br["counts"][br["rules"].index("geo.impossible_travel")][3] == 1  # one 'high'
     assert ov["ip_list"][0]["ip"] == "192.0.2.200"
+    assert ov["ip_list"][0]["accounts"] == [] and ov["ip_list"][0]["decision"] is None  # evidence counts, no list
     q = d["queue"]
     assert len(q["u"]) == d["meta"]["queue_total"] == ov["users_flagged"]
     assert len(d["cases"]) == 5 and [c["user_id"] for c in d["cases"]] == q["u"][:5]
@@ -218,3 +221,17 @@ def test_markdown_folds_a_rule_past_three_findings(res):
     text = render_markdown(r, load_config())
     block = text.split(". u_bot:")[1].split("\n### ")[0]
     assert block.count("**device.bot_agent**") == 3 and "… and 2 more device.bot_agent findings" in block
+
+
+def test_ip_findings_list_their_accounts_and_decision():
+    import polars as pl
+
+    from fraud.report.overview import ip_findings
+
+    f = pl.DataFrame({"finding_id": ["a1"], "rule": ["ip.spray"], "severity": ["high"], "ip": ["192.0.2.9"],
+                      "first_ts": [datetime(2024, 3, 1, tzinfo=timezone.utc)], "summary": ["IP 192.0.2.9 ..."],
+                      "evidence": ['{"accounts": ["u1", "u2"], "n_accounts": 2}'], "user_id": [None],
+                      "points": [0], "decision": ["dismiss"]}, schema_overrides={"user_id": pl.String})
+    assert ip_findings(f) == [{"finding_id": "a1", "rule": "ip.spray", "severity": "high", "ip": "192.0.2.9",
+                               "first_ts": "2024-03-01T00:00:00Z", "summary": "IP 192.0.2.9 ...",
+                               "decision": "dismiss", "accounts": ["u1", "u2"]}]

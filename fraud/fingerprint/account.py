@@ -136,6 +136,8 @@ def ip_spray(ctx: ScanContext) -> pl.LazyFrame:
                   "window_minutes": rule["window_minutes"],
                   "window_start": iso(pl.col("t_ref") - pl.duration(microseconds=window_us)),
                   "window_end": iso("t_ref")},
-        summary=fmt("IP {} failed logins on {} accounts within {} min", pl.col("ip"), pl.col("n_members"),
-                    rule["window_minutes"]),
+        summary=fmt("IP {} failed logins on {} accounts within {} min{}", pl.col("ip"), pl.col("n_members"),
+                    rule["window_minutes"],
+                    pl.when(pl.col("peak") > pl.col("n_members"))
+                    .then(pl.format(" (up to {} in a later window of the episode)", pl.col("peak"))).otherwise(pl.lit(""))),
     )

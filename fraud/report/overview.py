@@ -1,6 +1,8 @@
 """Aggregates over every user and finding of a scan, for the report's overview (vectorised, any size)."""
 from __future__ import annotations
 
+import json
+
 from typing import Any
 
 import polars as pl
@@ -52,9 +54,15 @@ def ip_findings(findings: pl.DataFrame, limit: int = 50) -> list[dict[str, Any]]
     f = findings.filter(pl.col("user_id").is_null())
     if f.height == 0:
         return []
-    return (f.sort(["points", "first_ts"]).head(limit)
+    rows = (f.sort(["points", "first_ts"]).head(limit)
             .select("finding_id", "rule", "severity", "ip", pl.col("first_ts").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "summary").to_dicts())
+                    "summary", "evidence",
+                    pl.col("decision") if "decision" in f.columns else pl.lit(None, pl.String).alias("decision"))
+            .to_dicts())
+    for r in rows:  # the accounts an IP finding names (ip.spray's victims), for the reviewer
+        accounts = json.loads(r.pop("evidence") or "{}").get("accounts")
+        r["accounts"] = accounts if isinstance(accounts, list) else []
+    return rows
 
 
 def overview(findings: pl.DataFrame, scores: pl.DataFrame, summary: dict[str, Any], cfg: Config,

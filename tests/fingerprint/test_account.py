@@ -82,6 +82,15 @@ def test_ip_spray_ip_only_finding():
                       "min_accounts": 10, "window_minutes": 60, "window_start": iso(-6), "window_end": iso(54)}
 
 
+def test_ip_spray_summary_names_the_episode_peak():
+    """12 accounts one minute apart: the limit (10) is reached at minute 9, the window later holds all 12."""
+    df = run(ip_spray, logins=_spray(12, 1))
+    assert df["summary"][0] == ("IP 6.6.6.6 failed logins on 10 accounts within 60 min (up to 12 in a later window "
+                                "of the episode)")
+    assert ev(df)["peak_accounts"] == 12
+    assert run(ip_spray, logins=_spray(10, 1))["summary"][0] == "IP 6.6.6.6 failed logins on 10 accounts within 60 min"
+
+
 def test_ip_spray_quiet_when_slower_than_an_hour():
     assert run(ip_spray, logins=_spray(10, 7)).height == 0
 
