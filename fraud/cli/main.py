@@ -134,7 +134,8 @@ def scan(
 
 @app.command()
 def fit(
-    folder: Annotated[Path | None, typer.Argument(help="folder holding logins.*, devices.*, locations.*, scores.*")]
+    folder: Annotated[Path | None, typer.Argument(help="folder holding logins.* and locations.* (the behaviour "
+                                                       "features read only those)")]
     = None,
     model: Annotated[Path, typer.Option("--model", help="where to save the fitted model")] = Path("fraud-model.joblib"),
     logins: Annotated[str | None, typer.Option(help="logins file, glob or folder")] = None,

@@ -78,7 +78,7 @@ function overview(D) {
     [fmt(O.users_penalised), "users penalised"], [fmt(down), "moved to a lower tier"],
     [fmt(O.findings), "findings" + (O.ip_findings ? " (" + fmt(O.ip_findings) + " on IPs)" : "")],
     [fmt(rowsRead), "rows read"], [fmt(rej), "rows rejected"],
-    [O.mean_before + " → " + O.mean_after, "mean score"]];
+    [Number(O.mean_before).toFixed(1) + " → " + Number(O.mean_after).toFixed(1), "mean score"]];
   $("kpis").replaceChildren(...kpis.map(([v, l]) => el("div", {class: "kpi"}, el("div", {class: "v"}, v), el("div", {class: "l"}, l))));
   // findings per rule x severity
   const R = O.by_rule, rules = [...R.rules].reverse(), counts = [...R.counts].reverse();
