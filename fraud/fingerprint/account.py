@@ -139,5 +139,6 @@ def ip_spray(ctx: ScanContext) -> pl.LazyFrame:
         summary=fmt("IP {} failed logins on {} accounts within {} min{}", pl.col("ip"), pl.col("n_members"),
                     rule["window_minutes"],
                     pl.when(pl.col("peak") > pl.col("n_members"))
-                    .then(pl.format(" (up to {} in a later window of the episode)", pl.col("peak"))).otherwise(pl.lit(""))),
+                    .then(pl.format(" (up to {} in a later window of the episode)", pl.col("peak")))
+                    .otherwise(pl.lit(""))),
     )
