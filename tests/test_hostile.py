@@ -296,3 +296,13 @@ def test_two_canonical_columns_onto_one_source_is_a_config_error(tmp_path):
     cfg.write_text('[columns]\nts = "t"\nuser_id = "t"\n')
     with pytest.raises(ConfigError, match="maps 'ts' and 'user_id' onto the same source column 't'"):
         load_config(cfg)
+
+
+def test_record_by_record_rows_count_records_not_lines(tmp_path):
+    """A quoted field with a newline is one record: the wide row after it is data row 3 in both readers' numbering."""
+    body = (HEAD + GOOD.replace("Mozilla/5.0", '"Mozilla/5.0\nsecond line"') + GOOD.replace("u1", "u2")
+            + GOOD.replace("u1", "u3").replace("CN,Shanghai", "CN,Shanghai,extra"))
+    res = scan_folder(tmp_path, {"logins.csv": body})
+    assert res.rejected.select("row", "reason").rows() == [
+        (3, "13 fields where the header has 12 (an unquoted separator or a broken quote)")]
+    assert res.loaded["logins"].rows_used == 2
