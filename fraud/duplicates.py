@@ -22,9 +22,10 @@ def split_duplicates(frame: pl.DataFrame, kind: str, file_col: str = "_file", fi
     cols = list(INPUT_SCHEMAS[kind].columns)
     # Candidates first (same user/device and instant): the full-row comparison then runs on few rows.
     key = [c for c in ("user_id", "device_id", "ts") if c in cols]
-    cand = frame.with_row_index("_i").filter(pl.struct(key).is_duplicated())
-    if cand.height == 0:
+    is_cand = frame.select(pl.struct(key).is_duplicated()).to_series()
+    if not is_cand.any():
         return frame, none
+    cand = frame.filter(is_cand).with_columns(is_cand.arg_true().alias("_i"))
     whole = pl.struct(cols)
     dups = cand.with_columns(pl.col(file_col, "_row").first().over(whole).name.prefix("_first")).filter(
         ~whole.is_first_distinct())
@@ -39,5 +40,5 @@ def split_duplicates(frame: pl.DataFrame, kind: str, file_col: str = "_file", fi
         pl.format("duplicate of {} row {} (every column equal)", name(f"_first{file_col}"), pl.col("_first_row"))
         .alias("reason"),
         pl.struct(pl.col(cols).cast(pl.String)).struct.json_encode().str.slice(0, RAW_PREVIEW_CHARS).alias("raw"))
-    kept = frame.with_row_index("_i").join(dups.select("_i"), on="_i", how="anti", maintain_order="left").drop("_i")
-    return kept, rejected
+    keep = pl.repeat(True, frame.height, eager=True).scatter(dups["_i"], False)
+    return frame.filter(keep), rejected
