@@ -191,13 +191,20 @@ def rules(config: Annotated[Path | None, typer.Option(help="TOML config overridi
     if as_json:
         out_console.print_json(json.dumps({r: v.as_dict() for r, v in cfg.rules.items()}))
         return
-    t = Table(title=f"rules ({cfg.source})")
-    for c in ("rule", "family", "severity", "points", "window (days)", "enabled", "thresholds"):
-        t.add_column(c)
+    from rich.text import Text
+
+    t = Table(title=f"rules ({cfg.source})", show_lines=True)
+    t.add_column("rule", no_wrap=True)
+    for c in ("family", "severity", "points", "window (days)", "enabled"):
+        t.add_column(c, no_wrap=True)
+    t.add_column("thresholds", overflow="fold")  # one per line, folded rather than cut in a narrow terminal or a pipe
     for rid, r in cfg.rules.items():
         t.add_row(rid, r.family, r.severity, str(r.points), f"{r.window_days:g}", "yes" if r.enabled else "no",
-                  ", ".join(f"{k}={v}" for k, v in r.params.items()))
-    out_console.print(t)
+                  Text("\n".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in r.params.items())))
+    if out_console.is_terminal:
+        out_console.print(t)
+    else:  # a pipe or a file is 80 columns to Rich: give the table room instead of cutting every cell
+        Console(width=160, no_color=True).print(t)
     out_console.print(f"timezone={cfg.timezone}  default_score={cfg.default_score}  tiers="
                       + ", ".join(f"{n} {lo}-{hi}" for n, lo, hi in cfg.tier_bands()), highlight=False)
 

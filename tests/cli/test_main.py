@@ -120,6 +120,9 @@ def test_rules_lists_every_rule():
     assert r.exit_code == 0
     d = json.loads(r.stdout)
     assert len(d) == 23 and d["geo.impossible_travel"]["max_speed_kmh"] == 900
+    table = run("rules").stdout  # not a terminal: the table is widened, never cut
+    assert "device.new_device_sensitive" in table and "…" not in table
+    assert 'sensitive_events = ["password_change", "phone_change",' in table
 
 
 def test_evaluate_prints_precision_recall(data, tmp_path):
