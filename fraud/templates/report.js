@@ -405,6 +405,8 @@ function capNote(c, share) {
   return kept < 0 ? el("span", {class: "muted small"}, "  (" + kept + " of it kept by the cap on what dismissals " +
     "give back: " + Math.round(100 * share) + "% of the score before)") : "";
 }
+// A user agent in at most three lines (the whole text on hover): long agents must not bury the table's rows.
+function uaCell(ua) { return ua ? el("div", {class: "clamp", title: ua}, ua) : ""; }
 function shq(s) { return /^[A-Za-z0-9_.:@\/-]+$/.test(s) ? s : "'" + String(s).replace(/'/g, "'\\''") + "'"; }
 
 function devicesTable(devs) {
@@ -419,7 +421,7 @@ function devicesTable(devs) {
       el("td", {class: "mono nw"}, shortTs(d.first_seen)), el("td", {class: "mono nw"}, shortTs(d.last_seen)),
       el("td", {class: "num"}, d.events), el("td", {}, ...flags(d).map(f => el("span", {class: "flag"}, f)),
         d.device_lock ? el("span", {class: "flag ok"}, "lock") : ""),
-      el("td", {class: "ua"}, d.user_agent || ""))))));
+      el("td", {class: "ua"}, uaCell(d.user_agent)))))));
 }
 
 function eventsTable(evs) {
@@ -431,7 +433,7 @@ function eventsTable(evs) {
       el("td", {}, e.event || "", e.success === false ? el("span", {class: "flag"}, "failed") : "", e.amount != null ? " " + fmt(e.amount) : ""),
       el("td", {class: "mono"}, e.device_id || ""), el("td", {class: "mono"}, e.ip || ""),
       el("td", {}, [e.city, e.country].filter(Boolean).join(", ") || (e.lat != null ? e.lat.toFixed(3) + ", " + e.lon.toFixed(3) : "")),
-      el("td", {class: "ua"}, e.user_agent || ""))))));
+      el("td", {class: "ua"}, uaCell(e.user_agent)))))));
 }
 
 // ---------------------------------------------------------------- plots
