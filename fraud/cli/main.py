@@ -21,8 +21,8 @@ from fraud.errors import FraudError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Device and fraud risk detection: scan login, device and location logs into findings and "
                        "credit scores.")
-out_console = Console()
-err_console = Console(stderr=True)
+out_console = Console(soft_wrap=True)  # lines are never broken: commands and paths stay copyable
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def fail(e: FraudError) -> typer.Exit:
