@@ -56,6 +56,12 @@ def n_per_rule(n: int) -> int:
     return max(5, round(0.01 * n))
 
 
+def n_outliers(n: int) -> int:
+    """Planted ``behavior.outlier`` users: what the default 1% contamination flags in a population of ``n`` (the
+    ensemble ranks a share of the batch; 5 planted among 300 users would leave 2 labelled and never flagged)."""
+    return max(1, round(0.01 * n))
+
+
 def month_runs(start: date, days: int) -> tuple[np.ndarray, np.ndarray]:
     """Per local day index: first and last day index of its calendar month (clipped to the period)."""
     m = (np.datetime64(start) + np.arange(days)).astype("datetime64[M]").astype(np.int64)
@@ -90,9 +96,9 @@ def choose(rng: np.random.Generator, pop: Population, ct: CityTable) -> Plan:
             m &= ~pop.worker
         elif elig == "c":
             m &= ct.cc[pop.city] == "CN"
-        want = 7 * -(-k // 7) if rule == "device.shared" else k
+        want = 7 * -(-k // 7) if rule == "device.shared" else n_outliers(pop.n) if rule == "behavior.outlier" else k
         got = perm[m[perm]][:want]
-        if len(got) < min(want, 5):
+        if len(got) < min(want, 5) or len(got) == 0:
             raise ValueError(f"population of {pop.n} users is too small to plant {rule}")
         plan.users[rule] = np.sort(got)
         taken[got] = True

@@ -64,7 +64,11 @@ def test_every_rule_is_planted(data):
     lab = read(data, "labels")
     per_rule = dict(lab.group_by("rule").len().iter_rows())
     assert set(per_rule) == set(RULES)
-    assert all(k >= 5 for r, k in per_rule.items() if r != "ip.spray") and per_rule["ip.spray"] >= 3
+    assert all(k >= 5 for r, k in per_rule.items() if r not in ("ip.spray", "behavior.outlier"))
+    assert per_rule["ip.spray"] >= 3
+    # behavior.outlier: what 1% contamination flags in this population (the ensemble ranks a share of users)
+    n_users = read(data, "scores").height
+    assert per_rule["behavior.outlier"] == max(1, round(0.01 * n_users))
     spray = lab.filter(pl.col("rule") == "ip.spray")
     assert spray["user_id"].is_null().all() and spray["ip"].is_not_null().all()
     assert lab.filter(pl.col("rule") != "ip.spray")["ip"].is_null().all()
