@@ -38,8 +38,19 @@ __all__ = ["case_data", "case_queue", "decode_payload", "load_user_case", "rende
 QUEUE_LIMIT = 20_000
 
 
-def _queue_columns(q: pl.DataFrame, tiers: list[str], rules: list[str]) -> dict[str, Any]:
-    """The queue as compact columns (indices into ``tiers``, ``rules`` and the severity order)."""
+def _queue_columns(q: pl.DataFrame, tiers: list[str], rules: list[str],
+                   findings: pl.DataFrame | None = None) -> dict[str, Any]:
+    """The queue as compact columns (indices into ``tiers``, ``rules`` and the severity order), and per user the
+    distinct devices and IPs its findings name (``k``: what the search box finds beyond the case cards)."""
+    if findings is not None and findings.height:
+        keys = (findings.filter(pl.col("user_id").is_not_null())
+                .select("user_id", pl.concat_list(pl.col("device_id", "ip").cast(pl.String)).alias("k"))
+                .explode("k").drop_nulls().unique(maintain_order=True)
+                .group_by("user_id", maintain_order=True).agg(pl.col("k").head(20)))
+        q = q.join(keys, on="user_id", how="left", maintain_order="left").with_columns(
+            pl.col("k").fill_null(pl.lit([], pl.List(pl.String))))
+    else:
+        q = q.with_columns(pl.lit([], pl.List(pl.String)).alias("k"))
     ti = {t: i for i, t in enumerate(tiers)}
     ri = {r: i for i, r in enumerate(rules)}
     q = q.with_columns(
@@ -51,7 +62,7 @@ def _queue_columns(q: pl.DataFrame, tiers: list[str], rules: list[str]) -> dict[
     return {"u": q["user_id"].to_list(), "sb": q["score_before"].to_list(), "sa": q["score_after"].to_list(),
             "p": q["penalty"].to_list(), "b": q["bonus"].to_list(), "n": q["n_findings"].to_list(),
             "tb": q["tb"].to_list(), "ta": q["ta"].to_list(), "w": q["worst"].to_list(), "top": q["top"].to_list(),
-            "rs": q["rs"].to_list(), "sv": q["severities"].to_list()}
+            "rs": q["rs"].to_list(), "sv": q["severities"].to_list(), "k": q["k"].to_list()}
 
 
 def report_data(res: ScanResult, cfg: Config, decisions_path: str = "decisions.csv", *, top_n: int | None = None,
@@ -81,7 +92,7 @@ def report_data(res: ScanResult, cfg: Config, decisions_path: str = "decisions.c
                         "min_detour_km": float(cd.params.get("min_detour_km", 1.0)) if cd else 1.0},
         },
         "overview": overview(findings, scores, summary, cfg, len(cases)),
-        "queue": _queue_columns(q.head(max(queue_limit, len(cases))), tiers, rules),
+        "queue": _queue_columns(q.head(max(queue_limit, len(cases))), tiers, rules, findings),
         "cases": cases,
     }
 

@@ -202,6 +202,7 @@ function queueView(D) {
     list = idx.filter(i => (rule < 0 || Q.rs[i].includes(rule)) && (sv < 0 || Q.w[i] >= sv) &&
       (tier < 0 || Q.ta[i] === tier) && (!moved || Q.ta[i] !== Q.tb[i]) &&
       (!text || Q.u[i].toLowerCase().includes(text) || Q.rs[i].some(r => rules[r].includes(text)) ||
+       (Q.k && Q.k[i].some(k => k.toLowerCase().includes(text))) ||
        (haystack().has(Q.u[i]) && hay.get(Q.u[i]).includes(text))));
     if (sortKey !== "rank" || sortDir !== 1) list.sort((a, b) => {
       const x = keyOf(a, sortKey), y = keyOf(b, sortKey);

@@ -144,6 +144,8 @@ def test_case_beyond_top_n_points_to_fraud_show(page, tmp_path):
     text = page.locator("#case").inner_text()
     assert "top 3 cases" in text and "fraud show u_travel --out DIR" in text  # no scan folder given here
     assert page.locator("#case-map").count() == 0 and page.problems == []
+    page.fill("#f-text", "dev-travel-2")  # a device of a finding is found beyond the case cards too
+    assert _rows(page) == ["u_travel"]
 
 
 def test_case_link_opens_the_case_card(page, report_file):
