@@ -28,6 +28,8 @@ RULE_CORE_KEYS = ("family", "severity", "points", "window_days", "enabled")
 MAX_ABS_POINTS = 1000
 MAX_DURATION_DAYS = 36_500
 DURATION_UNITS = {"_days": ("days", 1), "_hours": ("hours", 24), "_minutes": ("minutes", 24 * 60)}
+# Durations that are rolling windows: 0 would be an empty window (Polars refuses it mid-scan)
+WINDOW_KEYS = frozenset({"window_days", "baseline_days", "window_minutes", "failure_window_minutes"})
 SCORE_KEYS = ("min_score", "default_score", "max_score")
 
 
@@ -180,6 +182,8 @@ def _check_number(key: str, value: Any, owner: str, where: str) -> None:
     for suffix, (unit, per_day) in DURATION_UNITS.items():
         if key.endswith(suffix) and not 0 <= value <= MAX_DURATION_DAYS * per_day:
             raise ConfigError(f"{bad} between 0 and {MAX_DURATION_DAYS * per_day} {unit}, got {value!r}")
+        if key.endswith(suffix) and key in WINDOW_KEYS and value <= 0:
+            raise ConfigError(f"{bad} above 0 {unit} (a rolling window), got {value!r}")
     if (key.endswith("_share") or key == "contamination") and not 0 <= value <= 1:
         raise ConfigError(f"{bad} a share between 0 and 1, got {value!r}")
 

@@ -83,11 +83,11 @@ def append_decisions(path: str | Path, finding_ids: list[str], decision: str, *,
 
 
 def findings_of(findings: pl.DataFrame, user_id: str, rule: str | None = None) -> list[str]:
-    """The ids of one user's findings (of one rule), in the scan's order: what a bulk review decides on."""
+    """The ids a bulk review decides on, in the scan's order: one user's findings of ``rule``, or without a rule
+    the user's penalties only (clearing a user must not take back the bonuses it earned)."""
     f = findings.filter(pl.col("user_id") == user_id)
-    if rule is not None:
-        f = f.filter(pl.col("rule") == rule)
+    f = f.filter(pl.col("rule") == rule) if rule is not None else f.filter(pl.col("points") < 0)
     if f.height == 0:
-        raise DecisionError(f"no findings of user {user_id!r}" + (f" for rule {rule!r}" if rule else "") +
-                            " in the scan")
+        raise DecisionError(f"no {'findings' if rule else 'penalty findings'} of user {user_id!r}"
+                            + (f" for rule {rule!r}" if rule else "") + " in the scan")
     return f["finding_id"].to_list()

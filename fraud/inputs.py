@@ -21,7 +21,8 @@ from fraud.exprs import fmt
 from fraud.config import Config
 from fraud.errors import InputError, first_line
 from fraud.duplicates import split_duplicates
-from fraud.records import INTERNAL, LINE_ERROR, LINE_TEXT, blank_line_rows, csv_records, ndjson_records
+from fraud.records import (INTERNAL, LINE_ERROR, LINE_TEXT, blank_line_rows, csv_records, ndjson_records,
+                           reserved_renames)
 from fraud.schema import (BOOL, FLOAT, INPUT_SCHEMAS, INT, RAW_PREVIEW_CHARS, REJECTED_COLUMNS, TIMESTAMP,
                           InputSchema)
 from fraud.timeparse import dst_problem, parse_timestamp, plausible, rfc3339_timestamp, timestamp_from_native
@@ -108,7 +109,8 @@ def _read_raw(path: Path) -> pl.DataFrame:
     fmt = file_format(path)
     try:
         if fmt == "parquet":
-            return pl.read_parquet(path)
+            df = pl.read_parquet(path)
+            return df.rename(reserved_renames(df.columns))
         data = path.read_bytes()
         if path.name.lower().endswith(".gz"):
             data = gzip.decompress(data)
@@ -118,9 +120,10 @@ def _read_raw(path: Path) -> pl.DataFrame:
         if fmt == "csv":
             sep = _sniff_separator(data)
             try:
-                return pl.read_csv(io.BytesIO(data), infer_schema=False, encoding="utf8-lossy", separator=sep)
+                df = pl.read_csv(io.BytesIO(data), infer_schema=False, encoding="utf8-lossy", separator=sep)
             except pl.exceptions.PolarsError:  # a stray quote, a row wider than the header: record by record
                 return csv_records(data.decode("utf-8", errors="replace"), sep)
+            return df.rename(reserved_renames(df.columns))
         return _read_ndjson(data, path)
     except InputError:
         raise
@@ -182,6 +185,7 @@ def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:
     rownums = blank_line_rows(lines)
     if df.height != (len(lines) if rownums is None else len(rownums)):
         return ndjson_records(lines)
+    df = df.rename(reserved_renames(df.columns))
     return df if rownums is None else df.with_columns(pl.Series("_row", rownums, dtype=pl.Int64))
 
 

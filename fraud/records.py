@@ -12,16 +12,24 @@ for a record that could not be split into fields, its reason in :data:`LINE_ERRO
 from __future__ import annotations
 
 import csv
-import io
 import json
 
 import polars as pl
 
 from fraud.schema import RAW_PREVIEW_CHARS
 
+csv.field_size_limit(2**31 - 1)  # Python's default (131,072 characters) is no limit the fast reader has
+
 LINE_ERROR = "__line_error"
 LINE_TEXT = "__line_text"
 INTERNAL = frozenset({"_row", LINE_ERROR, LINE_TEXT})
+# Names the reading pipeline adds itself; a file's own column of that name is renamed (then an ignored extra).
+RESERVED = INTERNAL | {"_file", "_fi", "_shard"}
+
+
+def reserved_renames(names: list[str]) -> dict[str, str]:
+    """A file's own columns named like the reader's internal ones, renamed ``_row`` -> ``_row (input column)``."""
+    return {c: f"{c} (input column)" for c in names if c in RESERVED}
 
 
 def _frame(columns: list[str], rows: list[list[str | None]], rownums: list[int], errors: list[str | None],
@@ -46,25 +54,61 @@ def _unique_names(header: list[str]) -> list[str]:
     return out
 
 
+def _csv_rows(lines: list[str], start: int, separator: str):
+    """``(first line, last line, fields)`` of each CSV record from ``lines[start]`` on (a quoted field may span
+    lines); the line numbers let a record that runs to the end of the file inside a quote be told apart."""
+    consumed = [start]
+
+    def feed():
+        while consumed[0] < len(lines):
+            consumed[0] += 1
+            yield lines[consumed[0] - 1] + "\n"
+
+    first = start
+    for rec in csv.reader(feed(), delimiter=separator, strict=False):
+        yield first, consumed[0] - 1, rec
+        first = consumed[0]
+
+
 def csv_records(text: str, separator: str) -> pl.DataFrame:
     """A CSV file read record by record with Python's lenient ``csv`` reader: a quote inside an unquoted field
     is a character; a record with fewer fields than the header is padded with nulls, one with more is a
-    :data:`LINE_ERROR` (its fields are shifted: an unquoted separator or a broken quote). Empty fields are null."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=False)
-    header = next(reader, None) or []
+    :data:`LINE_ERROR` (its fields are shifted: an unquoted separator or a broken quote), and so is a line whose
+    opening quote is never closed (it would swallow the rest of the file): the reading resumes on the next line.
+    Empty fields are null."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    header = next(csv.reader([lines[0]] if lines else [], delimiter=separator), [])
     columns, width = _unique_names(header), len(header)
+    columns = [reserved_renames([c]).get(c, c) for c in columns]
     rows, rownums, errors, texts = [], [], [], []
-    for n, rec in enumerate(reader, start=1):
-        if len(rec) > width:
-            rows.append([None] * width)
-            errors.append(f"{len(rec)} fields where the header has {width} (an unquoted separator or a broken "
-                          "quote)")
-            texts.append(separator.join(rec)[:RAW_PREVIEW_CHARS])
-        else:
+
+    def reject(reason: str, text: str) -> None:
+        rows.append([None] * width)
+        errors.append(reason)
+        texts.append(text[:RAW_PREVIEW_CHARS])
+        rownums.append(len(rownums) + 1)
+
+    at = 1
+    while at < len(lines):
+        resume = None
+        for first, last, rec in _csv_rows(lines, at, separator):
+            if last == len(lines) - 1 and last > first and "\n".join(lines[first:last + 1]).count('"') % 2:
+                reject("a quote opened on this line is never closed", lines[first])
+                resume = first + 1
+                break
+            if len(rec) > width:
+                reject(f"{len(rec)} fields where the header has {width} (an unquoted separator or a broken quote)",
+                       separator.join(rec))
+                continue
             rows.append([v if v != "" else None for v in rec] + [None] * (width - len(rec)))
             errors.append(None)
             texts.append(None)
-        rownums.append(n)
+            rownums.append(len(rownums) + 1)
+        if resume is None:
+            break
+        at = resume
     return _frame(columns, rows, rownums, errors, texts)
 
 
@@ -103,9 +147,9 @@ def ndjson_records(lines: list[str]) -> pl.DataFrame:
             texts.append(line[:RAW_PREVIEW_CHARS])
         errors.append(err)
         rownums.append(n)
-    columns = list(keys)
-    rows = [[_text_value(o.get(c)) for c in columns] for o in objs]
-    return _frame(columns, rows, rownums, errors, texts)
+    keys_in = list(keys)
+    rows = [[_text_value(o.get(c)) for c in keys_in] for o in objs]
+    return _frame([reserved_renames([c]).get(c, c) for c in keys_in], rows, rownums, errors, texts)
 
 
 def blank_line_rows(lines: list[str]) -> list[int] | None:

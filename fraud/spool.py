@@ -16,7 +16,7 @@ import polars as pl
 from fraud.config import Config
 from fraud.errors import InputError
 from fraud.inputs import BOM, _apply_mapping, _read_raw, _sniff_separator, file_format, text_bytes, unreadable
-from fraud.records import INTERNAL
+from fraud.records import INTERNAL, reserved_renames
 from fraud.schema import INPUT_SCHEMAS
 
 SHARD = "_shard"
@@ -148,7 +148,8 @@ def _raw_lazy(path: Path, tmp: Path) -> pl.LazyFrame:
     """The file's raw rows as a lazy scan with the reading rules of :func:`fraud.inputs._read_raw`."""
     fmt = file_format(path)
     if fmt == "parquet":
-        return pl.scan_parquet(path)
+        lf = pl.scan_parquet(path)
+        return lf.rename(reserved_renames(lf.collect_schema().names()))
     if fmt == "ndjson":  # mixed-type JSON fields are read whole (see README: prefer CSV/Parquet for huge inputs)
         return _read_raw(path).lazy()
     src = path
@@ -169,7 +170,8 @@ def _raw_lazy(path: Path, tmp: Path) -> pl.LazyFrame:
         with open(src, "rb") as fh:
             head = fh.read(1 << 20)
     head = head.removeprefix(BOM)
-    return pl.scan_csv(src, infer_schema=False, encoding="utf8-lossy", separator=_sniff_separator(head))
+    lf = pl.scan_csv(src, infer_schema=False, encoding="utf8-lossy", separator=_sniff_separator(head))
+    return lf.rename(reserved_renames(lf.collect_schema().names()))
 
 
 def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards: int) -> SpooledFile:

@@ -46,3 +46,18 @@ def test_unknown_finding_refused_unless_forced(tmp_path):
 
 def test_config_fixture_is_default():
     assert load_config().observation_days == 45
+
+
+def test_bulk_review_of_a_user_takes_penalties_unless_a_rule_is_named():
+    import polars as pl
+
+    from fraud.decisions import findings_of
+    from fraud.errors import DecisionError
+
+    f = pl.DataFrame({"finding_id": ["a", "b", "c", "d"], "user_id": ["u", "u", "u", "v"],
+                      "rule": ["geo.impossible_travel", "device.lock_enabled", "geo.impossible_travel", "x"],
+                      "points": [-30, 5, -30, -10]})
+    assert findings_of(f, "u") == ["a", "c"]
+    assert findings_of(f, "u", "device.lock_enabled") == ["b"]
+    with pytest.raises(DecisionError, match="no findings of user 'u' for rule 'geo.remote_logins'"):
+        findings_of(f, "u", "geo.remote_logins")

@@ -306,3 +306,28 @@ def test_record_by_record_rows_count_records_not_lines(tmp_path):
     assert res.rejected.select("row", "reason").rows() == [
         (3, "13 fields where the header has 12 (an unquoted separator or a broken quote)")]
     assert res.loaded["logins"].rows_used == 2
+
+
+def test_a_files_own_row_column_is_an_extra_column(tmp_path):
+    """A file's column named like the reader's row number is renamed (then ignored): it used to be taken as the
+    row numbers, multiplying rows and misnumbering rejections."""
+    body = "ts,user_id,_row\n" + "".join(f"{1709283600 + 86400 * i},u{i},7\n" for i in range(5)) + "nope,u9,7\n"
+    res = scan_folder(tmp_path, {"logins.csv": body})
+    li = res.loaded["logins"]
+    assert (li.rows_read, li.rows_used, li.rows_rejected) == (6, 5, 1)
+    assert li.extra_columns == ["_row (input column)"] and res.rejected["row"].to_list() == [6]
+
+
+def test_an_unclosed_quote_rejects_its_line_not_the_rest_of_the_file(tmp_path):
+    rows = [GOOD.replace("u1", f"u{i}") for i in range(6)]
+    rows[2] = rows[2].replace(",u2,", ',"u2,')
+    res = scan_folder(tmp_path, {"logins.csv": HEAD + "".join(rows)})
+    li = res.loaded["logins"]
+    assert (li.rows_read, li.rows_used, li.rows_rejected) == (6, 5, 1)
+    assert res.rejected.select("row", "reason").rows() == [(3, "a quote opened on this line is never closed")]
+
+
+def test_record_by_record_reading_takes_fields_of_any_length(tmp_path):
+    body = HEAD + GOOD.replace("Mozilla/5.0", "M" * 200_000) + GOOD.replace("CN,Shanghai", "CN,Shanghai,extra")
+    res = scan_folder(tmp_path, {"logins.csv": body})
+    assert (res.loaded["logins"].rows_used, res.loaded["logins"].rows_rejected) == (1, 1)

@@ -218,8 +218,8 @@ def review(
     reviewer: Annotated[str, typer.Option(help="reviewer name")] = "",
     decisions: Annotated[Path, typer.Option(help="decisions file to append to")] = Path("decisions.csv"),
     out: Annotated[Path | None, typer.Option("--out", help="scan folder whose findings the id must be in")] = None,
-    user: Annotated[str | None, typer.Option(help="decide on every finding of this user in --out (instead of ids)")]
-    = None,
+    user: Annotated[str | None, typer.Option(help="decide on every penalty finding of this user in --out (instead "
+                                                  "of ids; with --rule: every finding of that rule)")] = None,
     rule: Annotated[str | None, typer.Option(help="with --user: only that user's findings of this rule")] = None,
     force: Annotated[bool, typer.Option(help="record an id that is not in the scan's findings")] = False,
 ) -> None:
@@ -253,7 +253,7 @@ def show(user_id: Annotated[str, typer.Argument(help="the user's id")],
          out: Annotated[Path, typer.Option("--out", help="scan output folder")] = Path("fraud-scan"),
          decisions: Annotated[str | None, typer.Option(help="decisions file named in the review commands (default: "
                                                             "the one the scan's report names)")] = None,
-         limit: Annotated[int, typer.Option(help="findings shown per rule (0: all)")] = 20,
+         limit: Annotated[int, typer.Option(min=0, help="findings shown per rule (0: all)")] = 20,
          ) -> None:
     """One user's score change, profile and findings with evidence (the report's case card, in the terminal)."""
     from rich.markup import escape

@@ -23,9 +23,9 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
     ``failure_window_minutes`` (minutes), the success coming at most ``success_within_minutes`` after the
     last of those failures. The evidence counts every failure from the start of the burst up to the success
     (an earlier success inside the burst does not reset it). One finding per attack episode: qualifying
-    successes whose next burst starts within ``failure_window_minutes`` of the previous one are one episode
-    (a stuffing tool cycling for hours is one finding listing its successes, not thousands); the finding's IP
-    and device are those of the episode's first success. Attempts identical in user, instant, outcome, IP and
+    successes whose next burst starts within ``failure_window_minutes`` of the previous one, on the same UTC day,
+    are one episode (a stuffing tool cycling for hours is one finding listing its successes, not thousands); the
+    finding's IP and device are those of the episode's first success. Attempts identical in user, instant, outcome, IP and
     device are one attempt (a duplicated log line)."""
     rule = ctx.cfg.rule("account.login_failures")
     n_min = int(rule["min_failures"])
@@ -51,9 +51,12 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
     starts = fails.filter((pl.col("n_fail") >= n_min)
                           & ((pl.col("next_success") - ts).dt.total_microseconds() <= within_us)
                           ).group_by("user_id", "next_success").agg(pl.col("burst_start").min().alias("first_ts"))
-    # episodes: a burst starting more than the failure window after the previous qualifying success is a new one
+    # episodes: a burst starting more than the failure window after the previous qualifying success is a new one,
+    # and so is the first of a new UTC day (a finding stays put when later logs are added, and a weeks-long attack
+    # is one finding a day, counted per points window like any other rule)
     prev = pl.col("next_success").shift(1).over("user_id")
-    new_ep = (pl.col("first_ts") - prev).dt.total_microseconds().fill_null(win_us + 1) > win_us
+    new_ep = ((pl.col("first_ts") - prev).dt.total_microseconds().fill_null(win_us + 1) > win_us) | (
+        pl.col("next_success").dt.date() != prev.dt.date()).fill_null(True)
     episodes = starts.sort("user_id", "next_success").with_columns(
         new_ep.cast(pl.Int32).cum_sum().over("user_id").alias("_ep")
     ).group_by("user_id", "_ep").agg(

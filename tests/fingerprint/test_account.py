@@ -122,3 +122,16 @@ def test_login_failures_one_finding_per_attack_episode():
                                 "10 of them followed by a successful login (first 2024-03-04T08:03:00Z, last "
                                 "2024-03-04T08:57:00Z)")
     assert (second["successes"], second["failures"], df["ip"][1]) == (1, 5, "5.5.5.5")
+
+
+def test_login_failures_episode_ends_with_the_utc_day():
+    """The same tool cycling from 23:40 to 00:20 UTC: one finding per day, so a finding stays the same when the
+    next day's logs are added."""
+    base = 23 * 60 + 40 - 8 * 60  # at() counts minutes from 08:00 UTC
+    rows = []
+    for k in range(6):
+        t0 = base + 7 * k
+        rows += [_attempts("u1", [t0 + 0.5 * i for i in range(5)], [False] * 5), _attempts("u1", [t0 + 3], [True])]
+    df = run(login_failures, logins=pl.concat(rows)).sort("first_ts")
+    assert [ev(df[i])["successes"] for i in range(df.height)] == [3, 3]
+    assert [t.date().day for t in df["last_ts"]] == [4, 5]  # the successes of each day
