@@ -395,7 +395,7 @@ function caseCard(D, c, u, i) {
 
 // Bidirectional controls shown as visible marks: an id with U+202E must not display reversed (spoofing).
 function vis(s) {
-  return String(s).replace(/[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+  return String(s).replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
     ch => "⟨U+" + ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + "⟩");
 }
 function plural(k, word) { return fmt(k) + " " + word + (k === 1 ? "" : "s"); }
