@@ -153,6 +153,10 @@ def _merge(defaults: dict[str, Any], user: dict[str, Any], where: str) -> dict[s
     return merged
 
 
+def _is_points_key(key: str) -> bool:
+    return key == "points" or key.startswith("points_") or key.endswith("_points")
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -174,7 +178,7 @@ def _check_number(key: str, value: Any, owner: str, where: str) -> None:
     if not _is_number(value):
         return
     bad = f"{where}: {owner}key {key!r} must be"
-    if key == "points" or key.startswith("points_") or key.endswith("_points") or key in SCORE_KEYS:
+    if _is_points_key(key) or key in SCORE_KEYS:
         if value != int(value):
             raise ConfigError(f"{bad} a whole number, got {value!r}")
         if key not in SCORE_KEYS and abs(value) > MAX_ABS_POINTS:
@@ -267,11 +271,9 @@ def _build(raw: dict[str, Any], where: str) -> Config:
             raise ConfigError(f"{where}: rule {rid!r} severity {t['severity']!r} not one of {', '.join(SEVERITIES)}")
         if t["family"] not in FAMILIES:
             raise ConfigError(f"{where}: rule {rid!r} family {t['family']!r} not one of {', '.join(FAMILIES)}")
-        if t["window_days"] <= 0:
-            raise ConfigError(f"{where}: rule {rid!r} window_days must be > 0")
         core = {k: t.pop(k) for k in RULE_CORE_KEYS}
         for k, v in t.items():  # whole-number points given as floats (-50.0) become ints
-            if (k.startswith("points_") or k.endswith("_points")) and _is_number(v):
+            if _is_points_key(k) and _is_number(v):
                 t[k] = int(v)
         rules[rid] = Rule(id=rid, family=core["family"], severity=core["severity"], points=int(core["points"]),
                           window_days=float(core["window_days"]), enabled=bool(core["enabled"]), params=t)

@@ -14,9 +14,10 @@ def split_duplicates(frame: pl.DataFrame, kind: str, file_col: str = "_file", fi
                      ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``frame`` (parsed rows in input order, with ``file_col`` and ``_row``) without rows equal to an earlier row
     on every canonical column, and those repeats as rejected rows ("duplicate of FILE row N": the first copy,
-    which is kept). Equality is on parsed values, so the same instant written in two notations, or a row repeated
-    across two files of a glob, is a repeat. ``files`` names the files when ``file_col`` holds their index."""
-    none = pl.DataFrame(schema=REJECTED_COLUMNS)
+    which is kept), plus ``_src``: the repeat's own ``file_col`` value. Equality is on parsed values, so the same
+    instant written in two notations, or a row repeated across two files of a glob, is a repeat. ``files`` names
+    the files when ``file_col`` holds their index."""
+    none = pl.DataFrame(schema={**REJECTED_COLUMNS, "_src": frame.schema[file_col]})
     if kind not in DEDUPLICATED_KINDS or frame.height < 2:
         return frame, none
     cols = list(INPUT_SCHEMAS[kind].columns)
@@ -39,6 +40,7 @@ def split_duplicates(frame: pl.DataFrame, kind: str, file_col: str = "_file", fi
         pl.lit(kind).alias("input"), name(file_col).alias("file"), pl.col("_row").alias("row"),
         pl.format("duplicate of {} row {} (every column equal)", name(f"_first{file_col}"), pl.col("_first_row"))
         .alias("reason"),
-        pl.struct(pl.col(cols).cast(pl.String)).struct.json_encode().str.slice(0, RAW_PREVIEW_CHARS).alias("raw"))
+        pl.struct(pl.col(cols).cast(pl.String)).struct.json_encode().str.slice(0, RAW_PREVIEW_CHARS).alias("raw"),
+        pl.col(file_col).alias("_src"))
     keep = pl.repeat(True, frame.height, eager=True).scatter(dups["_i"], False)
     return frame.filter(keep), rejected

@@ -377,6 +377,13 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
     return good, bad
 
 
+def in_file_order(rejected: pl.DataFrame, files: list[str]) -> pl.DataFrame:
+    """Rejected rows sorted file by file (in the order of ``files``; others last), row by row."""
+    order = {f: i for i, f in enumerate(files)}
+    return rejected.sort(pl.col("file").replace_strict(order, default=len(order), return_dtype=pl.Int64), "row",
+                         maintain_order=True)
+
+
 def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     """Read one input kind from a file, glob or folder (or a list of them) and parse it.
 
@@ -402,10 +409,8 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     empty = pl.DataFrame(schema={**schema.polars_schema(), "_file": pl.String, "_row": pl.Int64})
     frame = pl.concat([empty, *frames], how="vertical_relaxed") if frames else empty
     frame, dups = split_duplicates(frame, kind)
-    if dups.height:  # in input order: file by file, row by row (as a sliced scan lists them)
-        order = {str(p): i for i, p in enumerate(paths)}
-        rejects = [pl.concat([*rejects, dups]).sort(
-            pl.col("file").replace_strict(order, return_dtype=pl.Int64), "row", maintain_order=True)]
+    if dups.height:  # in input order, as a sliced scan lists them
+        rejects = [in_file_order(pl.concat([*rejects, dups.drop("_src")]), [str(p) for p in paths])]
     rejected = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTED_COLUMNS)
     return LoadedInput(kind=kind, frame=frame, rejected=rejected, files=[str(p) for p in paths],
                        rows_read=rows_read, extra_columns=sorted(extras))

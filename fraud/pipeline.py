@@ -16,7 +16,7 @@ from fraud.context import ScanContext
 from fraud.decisions import load_decisions
 from fraud.errors import InputError
 from fraud.findings import empty_findings, finalize
-from fraud.inputs import REJECTED_COLUMNS, LoadedInput, find_inputs, read_input, resolve_specs
+from fraud.inputs import REJECTED_COLUMNS, LoadedInput, find_inputs, in_file_order, read_input, resolve_specs
 from fraud.registry import KEYS, PROFILE_PARTS, REGISTRY, NotEvaluated, all_checks
 from fraud.schema import PROFILES_SCHEMA, SEVERITY_ORDER
 from fraud.scoring import score_users
@@ -233,10 +233,8 @@ def all_rejected(parts: list[pl.DataFrame], dec_loaded: LoadedInput | None,
     """Rejected rows of the inputs (in input order) followed by those of the decisions file."""
     dec = []
     if dec_loaded is not None:  # both kinds of rejected decision rows, in file and row order
-        order = {f: i for i, f in enumerate(dec_loaded.files)}
         both = pl.concat([pl.DataFrame(schema=REJECTED_COLUMNS), dec_loaded.rejected, dec_bad], how="vertical_relaxed")
-        dec = [both.sort(pl.col("file").replace_strict(order, default=len(order), return_dtype=pl.Int64), "row",
-                         maintain_order=True)]
+        dec = [in_file_order(both, dec_loaded.files)]
     return pl.concat([pl.DataFrame(schema=REJECTED_COLUMNS), *parts, *dec], how="vertical_relaxed")
 
 

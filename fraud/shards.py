@@ -124,12 +124,10 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                                                     pl.lit(fi).alias("_fi")))
             frame = pl.concat([pl.DataFrame(schema=_stored_schema(k)), *goods], how="vertical_relaxed")
             # a row and its repeats share their user (or device) key, so they meet in one slice
-            names = [str(Path(sf.path)) for sf in spooled[k]]
-            frame, dups = split_duplicates(frame, k, "_fi", names)
+            frame, dups = split_duplicates(frame, k, "_fi", [str(Path(sf.path)) for sf in spooled[k]])
             if dups.height:
-                rejects.append(dups.with_columns(
-                    pl.lit(INPUT_KINDS.index(k)).alias("_k"),
-                    pl.col("file").replace_strict(names, list(range(len(names))), return_dtype=pl.Int32).alias("_fi")))
+                rejects.append(dups.with_columns(pl.lit(INPUT_KINDS.index(k)).alias("_k"), pl.col("_src").alias("_fi"))
+                               .drop("_src"))
             used[k] += frame.height
             work.write(frame, work.user(k, s))
             if k in DEVICE_KINDS:

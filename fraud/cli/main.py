@@ -25,8 +25,13 @@ out_console = Console(soft_wrap=True)  # lines are never broken: commands and pa
 err_console = Console(stderr=True, soft_wrap=True)
 
 
+def _count(n: int, word: str) -> str:
+    """``1 finding`` / ``2,004 findings``."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def fail(e: FraudError) -> typer.Exit:
-    err_console.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+    err_console.print(f"error: {e}", markup=False, highlight=False)
     return typer.Exit(2)
 
 
@@ -127,7 +132,7 @@ def scan(
         hit = res.findings.filter(pl.col("severity").is_in(list(SEVERITIES[worst:]))
                                   & (pl.col("decision").fill_null("") != "dismiss")).height
         if hit:
-            err_console.print(f"{hit:,} finding{'s' if hit != 1 else ''} at severity {fail_on} or above "
+            err_console.print(f"{_count(hit, 'finding')} at severity {fail_on} or above "
                               "(dismissed ones aside)", highlight=False)
             raise typer.Exit(3)
 
@@ -245,7 +250,7 @@ def review(
         raise fail(e) from None
     what = rows[0]["finding_id"] if len(rows) == 1 else f"{len(rows):,} findings"
     out_console.print(f"recorded: {rows[0]['decision']} {what} at {rows[0]['decided_at']} in {decisions}",
-                      highlight=False, markup=False, soft_wrap=True)
+                      highlight=False, markup=False)
 
 
 @app.command()
@@ -276,8 +281,7 @@ def show(user_id: Annotated[str, typer.Argument(help="the user's id")],
     observed = f"; under observation until {case['observation_until']}" if case.get("observation_until") else ""
     out_console.print(f"[bold]{escape(user_id)}[/bold]: {case['score_before']} ({case['tier_before']}) -> "
                       f"{case['score_after']} ({case['tier_after']}); penalty {case['penalty']}, bonus "
-                      f"+{case['bonus']}, top rule {case['top_rule'] or '-'}{observed}", highlight=False,
-                      soft_wrap=True)
+                      f"+{case['bonus']}, top rule {case['top_rule'] or '-'}{observed}", highlight=False)
     p = case.get("profile") or {}
     place = lambda k: p.get(f"{k}_city") or ("unknown" if p.get(f"{k}_lat") is None  # noqa: E731
                                               else f"{p[f'{k}_lat']:.4f}, {p[f'{k}_lon']:.4f}")
@@ -285,7 +289,7 @@ def show(user_id: Annotated[str, typer.Argument(help="the user's id")],
                       f"{p.get('main_device_id') or '-'} ({p.get('main_device_days') or 0} days)", highlight=False,
                       markup=False)
     n = len(case["findings"])
-    out_console.print(f"{n:,} finding{'s' if n != 1 else ''}", highlight=False)
+    out_console.print(_count(n, "finding"), highlight=False)
     shown: dict[str, int] = {}
     for f in case["findings"]:
         shown[f["rule"]] = shown.get(f["rule"], 0) + 1
@@ -294,18 +298,17 @@ def show(user_id: Annotated[str, typer.Argument(help="the user's id")],
         tag = status_tag(f)
         out_console.print(f"\n[bold]{escape(f['rule'])}[/bold]  {f['severity']}  {f['points']:+d} points"
                           f"{escape(tag)}  {f['first_ts']} .. {f['last_ts']}  id {escape(f['finding_id'])}",
-                          highlight=False, soft_wrap=True)
-        out_console.print(f"  {f['summary']}", markup=False, highlight=False, soft_wrap=True)
+                          highlight=False)
+        out_console.print(f"  {f['summary']}", markup=False, highlight=False)
         for k, v in (f.get("evidence") or {}).items():
             out_console.print(f"    {k}: {json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v}",
-                              markup=False, highlight=False, soft_wrap=True)
+                              markup=False, highlight=False)
         for d in ("confirm", "dismiss"):  # one line each, never wrapped: pasted as they are
-            out_console.print(f"  {d}: {f['review'][d]}", markup=False, highlight=False, soft_wrap=True)
+            out_console.print(f"  {d}: {f['review'][d]}", markup=False, highlight=False)
     hidden = {r: k - limit for r, k in shown.items() if limit and k > limit}
     if hidden:
-        out_console.print("\n" + "; ".join(f"{k:,} more {r} finding{'s' if k != 1 else ''}" for r, k in hidden.items())
-                          + f" not shown (--limit {limit}; --limit 0 shows all)", markup=False, highlight=False,
-                          soft_wrap=True)
+        out_console.print("\n" + "; ".join(_count(k, f"more {r} finding") for r, k in hidden.items())
+                          + f" not shown (--limit {limit}; --limit 0 shows all)", markup=False, highlight=False)
 
 
 @app.command()

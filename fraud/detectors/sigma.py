@@ -143,10 +143,10 @@ def evaluate(days: pl.DataFrame, rule: Rule) -> tuple[pl.DataFrame, dict]:
         active = base.join(changed, on="user_id", how="semi")
     tested = pl.concat(final, how="vertical_relaxed").sort("_row")
     ev = tested["_eval"]
-    few = tested.filter(pl.col("_eval")).select(
-        pl.sum_horizontal([pl.col(f"_few_{f}").cast(pl.Int64) for f in feats]).sum()).item() or 0
-    skipped = (tested.filter(pl.col("_eval")).select(
-        pl.sum_horizontal([(~pl.col(f"_t_{f}")).cast(pl.Int64) for f in feats]).sum()).item() or 0) - few
+    few, untested = tested.filter(pl.col("_eval")).select(
+        pl.sum_horizontal([pl.col(f"_few_{f}").cast(pl.Int64) for f in feats]).sum().fill_null(0),
+        pl.sum_horizontal([(~pl.col(f"_t_{f}")).cast(pl.Int64) for f in feats]).sum().fill_null(0)).row(0)
+    skipped = untested - few  # not tested for a missing value (the rest of the untested were too few events)
     notes = {"user_days": days.height, "user_days_evaluated": int(ev.sum()),
              "user_days_not_evaluated": int((~ev).sum()), "user_days_flagged": int(tested["_flag"].sum()),
              "feature_tests_skipped_missing": int(skipped),

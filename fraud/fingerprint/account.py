@@ -25,8 +25,8 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
     (an earlier success inside the burst does not reset it). One finding per attack episode: qualifying
     successes whose next burst starts within ``failure_window_minutes`` of the previous one, on the same UTC day,
     are one episode (a stuffing tool cycling for hours is one finding listing its successes, not thousands); the
-    finding's IP and device are those of the episode's first success. Attempts identical in user, instant, outcome, IP and
-    device are one attempt (a duplicated log line)."""
+    finding's IP and device are those of the episode's first success. Attempts identical in user, instant, outcome,
+    IP and device are one attempt (a duplicated log line)."""
     rule = ctx.cfg.rule("account.login_failures")
     n_min = int(rule["min_failures"])
     win_us = int(rule["failure_window_minutes"] * US_PER_MINUTE)

@@ -130,8 +130,12 @@ def _city_tree():
 
     c = cities()
     clat, clon = np.radians(c["lat"].to_numpy()), np.radians(c["lon"].to_numpy())
-    xyz = np.column_stack([np.cos(clat) * np.cos(clon), np.cos(clat) * np.sin(clon), np.sin(clat)])
-    return clat, clon, np.cos(clat), cKDTree(xyz)
+    return clat, clon, np.cos(clat), cKDTree(_unit_vectors(clat, clon))
+
+
+def _unit_vectors(lat_r: np.ndarray, lon_r: np.ndarray) -> np.ndarray:
+    """Points (radians) on the unit sphere: chord length between them is monotonic in great-circle distance."""
+    return np.column_stack([np.cos(lat_r) * np.cos(lon_r), np.cos(lat_r) * np.sin(lon_r), np.sin(lat_r)])
 
 
 def _haversine_term(clat, clon, cos_clat, plat_r, cos_plat, plon_r):
@@ -151,7 +155,7 @@ def _nearest_cities(plat: np.ndarray, plon: np.ndarray) -> np.ndarray:
     # cos of the point's latitude as math.cos gives it, once per distinct latitude (few: a 0.01-degree grid)
     ulat, inv = np.unique(plat_r, return_inverse=True)
     cos_plat = np.array([math.cos(v) for v in ulat.tolist()], dtype=np.float64)[inv]
-    xyz = np.column_stack([np.cos(plat_r) * np.cos(plon_r), np.cos(plat_r) * np.sin(plon_r), np.sin(plat_r)])
+    xyz = _unit_vectors(plat_r, plon_r)
     k = min(NEAREST_K, len(clat))
     chord, idx = tree.query(xyz, k=k)
     chord, idx = chord.reshape(len(plat), k), np.sort(idx.reshape(len(plat), k), axis=1)  # ascending: ties -> lowest

@@ -91,7 +91,7 @@ def report_data(res: ScanResult, cfg: Config, decisions_path: str = "decisions.c
             "commute": {"max_deviation": float(cd.params.get("max_deviation", 0.15)) if cd else 0.15,
                         "min_detour_km": float(cd.params.get("min_detour_km", 1.0)) if cd else 1.0},
         },
-        "overview": overview(findings, scores, summary, cfg, len(cases)),
+        "overview": overview(findings, scores, summary, cfg, len(cases), decisions_path, scan_dir),
         "queue": _queue_columns(q.head(max(queue_limit, len(cases))), tiers, rules, findings),
         "cases": cases,
     }

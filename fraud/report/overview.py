@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 
 from fraud.config import Config
+from fraud.report.cases import review_commands
 from fraud.schema import SEVERITY_ORDER
 
 SHIFT_BIN = 10  # points per bar of the score shift histogram
@@ -66,7 +67,10 @@ def ip_findings(findings: pl.DataFrame, limit: int = 50) -> list[dict[str, Any]]
 
 
 def overview(findings: pl.DataFrame, scores: pl.DataFrame, summary: dict[str, Any], cfg: Config,
-             n_cases: int) -> dict[str, Any]:
+             n_cases: int, decisions_path: str = "decisions.csv", scan_dir: str | None = None) -> dict[str, Any]:
+    ip_list = ip_findings(findings)
+    for r in ip_list:  # the same review commands as a case card's findings
+        r["review"] = review_commands(r["finding_id"], decisions_path, scan_dir)
     flagged = findings.filter(pl.col("user_id").is_not_null())["user_id"].n_unique() if findings.height else 0
     ip_only = int(findings["user_id"].is_null().sum()) if findings.height else 0
     return {
@@ -76,7 +80,7 @@ def overview(findings: pl.DataFrame, scores: pl.DataFrame, summary: dict[str, An
         "tier_changed": int((scores["tier_before"] != scores["tier_after"]).sum()) if scores.height else 0,
         "findings": findings.height,
         "ip_findings": ip_only,
-        "ip_list": ip_findings(findings),
+        "ip_list": ip_list,
         "mean_before": round(float(scores["score_before"].mean() or 0), 1),
         "mean_after": round(float(scores["score_after"].mean() or 0), 1),
         "by_rule": rule_severity_counts(findings),

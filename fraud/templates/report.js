@@ -147,8 +147,6 @@ function overview(D) {
     if (O.ip_findings > O.ip_list.length)
       $("ip-findings").querySelector("h2 .sub").textContent += " · the first " + fmt(O.ip_list.length) + " of " + fmt(O.ip_findings);
     $("ip-findings").querySelector("tbody").replaceChildren(...O.ip_list.map(f => {
-      const cmd = d => "fraud review " + shq(f.finding_id) + " --" + d + " --decisions " + shq(D.meta.decisions_path) +
-        (D.meta.scan_dir ? " --out " + shq(D.meta.scan_dir) : "");
       const accts = f.accounts || [];
       return el("tr", {},
         el("td", {class: "mono"}, f.first_ts), el("td", {}, f.rule), el("td", {}, sevBadge(f.severity)),
@@ -157,7 +155,7 @@ function overview(D) {
           "accounts: " + accts.slice(0, 12).map(vis).join(", ") + (accts.length > 12 ? " … +" + (accts.length - 12) : "")) : ""),
         el("td", {}, f.decision ? f.decision + "ed" : el("span", {class: "muted"}, "open"),
           el("details", {class: "small"}, el("summary", {}, "review"),
-            ...["confirm", "dismiss"].map(d => el("div", {class: "cmd"}, el("code", {}, cmd(d)), copyButton(cmd(d)))))));
+            ...["confirm", "dismiss"].map(d => el("div", {class: "cmd"}, el("code", {}, f.review[d]), copyButton(f.review[d]))))));
     }));
   }
 }
