@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 
+from fraud import warmup
 from fraud.composite import DIMENSIONS, composite_scores
 from fraud.config import Config, load_config
 from fraud.context import ScanContext
@@ -85,6 +86,7 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
     """Run every enabled registered check whose key is in ``keys``: raw findings per check name (before the
     post-steps and finalisation) and a status per check (``ok``, ``disabled`` or ``not evaluated``)."""
     timer = timer or Timer()
+    warmup.wait()  # the libraries and tables the checks use, loaded while the inputs were read
     status: dict[str, dict[str, Any]] = {}
     by_family: dict[str, list[tuple[str, pl.LazyFrame]]] = {}
     current = None
@@ -248,6 +250,7 @@ def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
     (default :func:`fraud.spool.default_memory_gb`) and in slices otherwise (:mod:`fraud.shards`, working
     files under ``work_dir``); a number forces that many slices (1 = in memory)."""
     cfg = cfg or load_config()
+    warmup.start()
     n = resolve_shards(inputs, shards, memory_gb)
     if n > 1:
         from fraud.shards import scan_partitioned

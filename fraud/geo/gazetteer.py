@@ -243,7 +243,7 @@ def _place_expr(lat: str | pl.Expr, lon: str | pl.Expr, field: str) -> pl.Expr:
 
     e = (lambda x: pl.col(x) if isinstance(x, str) else x)  # noqa: E731
     return pl.struct(e(lat).cast(pl.Float64).alias("lat"), e(lon).cast(pl.Float64).alias("lon")).map_batches(
-        run, return_dtype=pl.String, is_elementwise=True)
+        run, return_dtype=pl.String, is_elementwise=False)
 
 
 def place_name(lat: str | pl.Expr, lon: str | pl.Expr) -> pl.Expr:
