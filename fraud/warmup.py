@@ -1,36 +1,33 @@
 """Fixed start-up costs paid in the background while a scan reads its inputs.
 
-Every scan imports PyOD, scikit-learn and scipy (1.3-2.5 s, pure Python) and loads the gazetteer and the
-user-agent patterns (~0.7 s) before its first check can run. Reading the inputs is Polars work that releases
-the GIL, so :func:`start` runs those loads in a daemon thread meanwhile, and the scan calls
-:func:`wait` before its checks start. The results are the same either way: the thread only fills
-module and ``lru_cache`` state the checks would otherwise fill themselves, and a failure in it is ignored
-(the check that needs the module raises the real error on its own import).
+Every scan fits the behaviour ensemble, and importing PyOD, scikit-learn, numba and scipy takes 1.3-2.5 s of
+pure Python before the first check can run. Reading the inputs is Polars work that releases the GIL, so
+:func:`start` runs those imports in a daemon thread meanwhile, and the checks call :func:`wait` before they
+start. Nothing else changes: the thread only fills ``sys.modules``, and a failure in it is ignored (the
+module that needs the library raises the real error on its own import).
 
-Module imports from two threads are safe here: the main thread reads inputs with modules already imported,
-so neither thread waits on a module the other holds (no cycle for Python's per-module import locks).
+Only third-party libraries are imported here, never a ``fraud`` module, and numpy (which the scan's own
+modules import too) is imported before the thread starts. Python's per-module import locks make two threads
+importing the same module wait for each other, but a package with circular imports between its modules
+(``fraud.fingerprint`` is one) imported from two threads at once can be seen half-initialised; here the two
+threads' imports never meet in such a package.
 """
 from __future__ import annotations
 
+import importlib
 import threading
+
+# What the behaviour detectors import (fraud.detectors.ensemble and PyOD's default ensemble members).
+MODULES = ("joblib", "sklearn.utils", "pyod.models.base", "pyod.models.ecod", "pyod.models.iforest",
+           "pyod.models.hbos", "numba", "scipy.spatial")
 
 
 def _load() -> None:
-    try:
-        from fraud.registry import load_all
-
-        load_all()  # registers the checks; imports PyOD, scikit-learn, numba and scipy
-        from fraud.fingerprint.useragent import _parser
-        from fraud.geo import gazetteer
-
-        _parser()
-        gazetteer.cities()
-        gazetteer._known_names()
-        gazetteer._country_map()
-        gazetteer._city_tree()
-        gazetteer._zone_countries()
-    except Exception:  # noqa: BLE001, S110 - best effort: the scan's own imports raise the real error
-        pass
+    for name in MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001, S110 - best effort: the scan's own import raises the real error
+            pass
 
 
 _thread: threading.Thread | None = None
@@ -40,6 +37,8 @@ _lock = threading.Lock()
 def start() -> None:
     """Start loading the scan's libraries and tables in the background (once per process)."""
     global _thread
+    import numpy  # noqa: F401 - shared by both threads' imports: loaded once, here, before the thread starts
+
     with _lock:
         if _thread is None:
             _thread = threading.Thread(target=_load, name="fraud-warmup", daemon=True)

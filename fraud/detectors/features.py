@@ -47,11 +47,6 @@ USER_FEATURES: dict[str, tuple[str, str]] = {
 }
 
 
-def _known_count(col: str) -> pl.Expr:
-    """Distinct non-null values of ``col`` in the group; null when no row has a value (unknown, not zero)."""
-    return pl.when(pl.col(col).count() > 0).then(pl.col(col).drop_nulls().n_unique()).otherwise(None)
-
-
 def _local_hour(col: str = "local_ts") -> pl.Expr:
     c = pl.col(col)
     return c.dt.hour() + c.dt.minute() / 60 + c.dt.second() / 3600
@@ -72,14 +67,19 @@ def exact_mean(e: pl.Expr) -> pl.Expr:
     return exact_sum(e) / e.count()
 
 
-def _hour_sd() -> pl.Expr:
-    """Population sd (hours) of the events' local clock time, from exact integer sums of seconds of the day; null
-    for a single event (a spread of 0 there would read as an extreme day against any active baseline)."""
-    sec = (pl.col("local_ts").dt.hour().cast(pl.Int64) * 3600 + pl.col("local_ts").dt.minute().cast(pl.Int64) * 60
-           + pl.col("local_ts").dt.second().cast(pl.Int64))
-    n, s1, s2 = pl.len().cast(pl.Float64), sec.sum().cast(pl.Float64), (sec * sec).sum().cast(pl.Float64)
-    sd = (s2 / n - (s1 / n) ** 2).clip(lower_bound=0.0).sqrt() / 3600
-    return pl.when(pl.len() >= 2).then(sd).alias("hour_spread_h")
+def _distinct_known(col: str) -> pl.Expr:
+    """After :func:`_count_parts`: distinct non-null values of ``col`` in the group, null when none has one."""
+    n, nulls, uniq = pl.col("events"), pl.col(f"_nulls_{col}"), pl.col(f"_uniq_{col}")
+    return pl.when(n > nulls).then(uniq - (nulls > 0).cast(pl.UInt32)).otherwise(None)
+
+
+def _count_parts(col: str) -> list[pl.Expr]:
+    """Plain per-group reductions (Polars' fast path) that :func:`_distinct_known` combines."""
+    return [pl.col(col).null_count().alias(f"_nulls_{col}"), pl.col(col).n_unique().alias(f"_uniq_{col}")]
+
+
+DISTINCT_FEATURES = {"distinct_ips": "ip", "distinct_devices": "device_id", "new_devices": "_new_device",
+                     "distinct_countries": "country", "distinct_cities": "city"}
 
 
 def event_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
@@ -91,32 +91,55 @@ def event_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
     hour = _local_hour()
     is_night = (hour >= night_start) | (hour < night_end) if night_start > night_end else \
         (hour >= night_start) & (hour < night_end)
+    lt = pl.col("local_ts")
+    sec = lt.dt.hour().cast(pl.Int64) * 3600 + lt.dt.minute().cast(pl.Int64) * 60 + lt.dt.second().cast(pl.Int64)
+    is_login, ok, is_pay = pl.col("event") == "login", pl.col("success").fill_null(True), pl.col("event").is_in(pay_events)
+    # Row-level columns first, so that every aggregation below is a plain reduction (sum, min, n_unique ...):
+    # expressions with filters or conditions inside an aggregation are evaluated group by group, ~3x slower.
     ev = ev.with_columns(
-        pl.col("local_ts").dt.date().alias("day"),
-        is_night.alias("night"),
-        (pl.col("event") == "login").alias("is_login"),
-        pl.col("success").fill_null(True).alias("ok"),
-        pl.col("event").is_in(pay_events).alias("is_pay"),
-    ).with_columns(pl.col("day").min().over("user_id", "device_id").alias("device_first_day"))
-    pay_amount = pl.col("amount").filter(pl.col("is_pay"))
-    return ev.group_by("user_id", "day").agg(
+        lt.dt.date().alias("day"),
+        is_night.cast(pl.Float64).alias("_night"),
+        (is_login & ok).alias("_login"),
+        (is_login & ~ok).alias("_failure"),
+        is_pay.alias("_pay"),
+        pl.when(is_pay).then((pl.col("amount") * FIXED).round(0).cast(pl.Int64)).alias("_pay_fixed"),
+        sec.alias("_sec"),
+        (sec * sec).alias("_sec2"),
+    ).with_columns(pl.when(pl.col("day").min().over("user_id", "device_id") == pl.col("day"))
+                   .then(pl.col("device_id")).alias("_new_device"))
+    days = ev.group_by("user_id", "day").agg(
         pl.col("ts").min().alias("first_ts"),
         pl.col("ts").max().alias("last_ts"),
-        pl.len().cast(pl.Float64).alias("events"),
-        (pl.col("is_login") & pl.col("ok")).sum().cast(pl.Float64).alias("logins"),
-        (pl.col("is_login") & ~pl.col("ok")).sum().cast(pl.Float64).alias("failures"),
-        _known_count("ip").cast(pl.Float64).alias("distinct_ips"),
-        _known_count("device_id").cast(pl.Float64).alias("distinct_devices"),
-        pl.when(pl.col("device_id").count() > 0).then(
-            pl.col("device_id").filter(pl.col("device_first_day") == pl.col("day")).drop_nulls().n_unique()
-        ).otherwise(None).cast(pl.Float64).alias("new_devices"),
-        _known_count("country").cast(pl.Float64).alias("distinct_countries"),
-        _known_count("city").cast(pl.Float64).alias("distinct_cities"),
-        pl.col("night").cast(pl.Float64).mean().alias("night_share"),
-        _hour_sd(),
-        pl.col("is_pay").sum().cast(pl.Float64).alias("payments"),
-        pl.when(pl.col("is_pay").sum() == 0).then(pl.lit(0.0))
-        .when(pay_amount.count() > 0).then(exact_sum(pay_amount))
+        pl.len().alias("events"),
+        pl.col("_login").sum().alias("logins"),
+        pl.col("_failure").sum().alias("failures"),
+        *[e for c in DISTINCT_FEATURES.values() for e in _count_parts(c)],
+        pl.col("device_id").count().alias("_devices_known"),
+        pl.col("_night").mean().alias("night_share"),
+        pl.col("_sec").sum().alias("_s1"),
+        pl.col("_sec2").sum().alias("_s2"),
+        pl.col("_pay").sum().alias("payments"),
+        pl.col("_pay_fixed").count().alias("_amounts"),
+        pl.col("_pay_fixed").sum().alias("_amount_fixed"),
+    )
+    # hour_spread_h: population sd of the events' local clock time from exact integer sums of seconds of the day;
+    # null for a single event (a spread of 0 there would read as an extreme day against any active baseline).
+    n, s1, s2 = pl.col("events").cast(pl.Float64), pl.col("_s1").cast(pl.Float64), pl.col("_s2").cast(pl.Float64)
+    sd = (s2 / n - (s1 / n) ** 2).clip(lower_bound=0.0).sqrt() / 3600
+    known = {f: _distinct_known(c) for f, c in DISTINCT_FEATURES.items()}
+    # a day whose events carry no device_id has unknown new devices, not zero
+    known["new_devices"] = pl.when(pl.col("_devices_known") > 0).then(pl.col("_uniq__new_device")
+                                                                     - (pl.col("_nulls__new_device") > 0)
+                                                                     .cast(pl.UInt32))
+    return days.select(
+        "user_id", "day", "first_ts", "last_ts",
+        *[pl.col(f).cast(pl.Float64) for f in ("events", "logins", "failures")],
+        *[e.cast(pl.Float64).alias(f) for f, e in known.items()],
+        "night_share",
+        pl.when(pl.col("events") >= 2).then(sd).alias("hour_spread_h"),
+        pl.col("payments").cast(pl.Float64),
+        pl.when(pl.col("payments") == 0).then(pl.lit(0.0))
+        .when(pl.col("_amounts") > 0).then(pl.col("_amount_fixed") / FIXED)
         .otherwise(None).cast(pl.Float64).alias("amount"),
     )
 
