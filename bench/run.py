@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+
+from fraud.cli import ALLOCATOR_ENV, allocator_conf
 
 HERE = Path(__file__).resolve().parent
 LOGINS_PER_USER_DAY = 1.355  # what the synthetic population logs per day (plus ~3x as many pings)
@@ -75,9 +78,12 @@ class Run:
 
 
 def child(cmd: list[str]) -> Run:
-    """Run a command in its own wrapper process and measure it (the wrapper's ``RUSAGE_CHILDREN``)."""
+    """Run a command in its own wrapper process and measure it (the wrapper's ``RUSAGE_CHILDREN``). The floor
+    and the scan run with the same allocator setting: the one the ``fraud`` command gives Polars
+    (:func:`fraud.cli.allocator_conf`)."""
     t = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", WRAP, *cmd], capture_output=True, text=True)
+    env = {**os.environ, ALLOCATOR_ENV: allocator_conf(os.environ.get(ALLOCATOR_ENV))}
+    p = subprocess.run([sys.executable, "-c", WRAP, *cmd], capture_output=True, text=True, env=env)
     secs = time.perf_counter() - t
     if p.returncode not in (0, 3):
         sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-3000:]}")

@@ -24,6 +24,9 @@ HASH_SEED = 20_261_122
 # Peak working memory per input row, by kind, fitted to bench/run.py scans of two data shapes (README): an
 # account event carries a dozen columns and long user agents, a location ping five numbers.
 BYTES_PER_ROW = {"logins": 2000, "devices": 2000, "locations": 450, "scores": 500}
+# The same when the allocator keeps freed memory for reuse (the ``fraud`` command sets that up: see
+# :mod:`fraud.cli`): peaks 1.3-1.4x higher, measured on the same two shapes.
+RETAINING_BYTES_PER_ROW = {"logins": 2800, "devices": 2800, "locations": 900, "scores": 700}
 FIXED_GB = 1.0  # interpreter, libraries and per-scan tables that do not shrink with the slices
 
 
@@ -106,9 +109,27 @@ def default_memory_gb() -> float:
     return max(1.5, round(min(6.0, 0.4 * machine_memory_gb()), 1))
 
 
+POLARS_DECAY_MS = 1000  # Polars sets dirty_decay_ms:500,muzzy_decay_ms:1000 unless told otherwise
+
+
+def allocator_retains() -> bool:
+    """Whether Polars' allocator (jemalloc) keeps freed memory longer than Polars' own setting: a decay time
+    in ``_RJEM_MALLOC_CONF`` above :data:`POLARS_DECAY_MS`, or -1 (never returned). Later settings win."""
+    decay: dict[str, int] = {}
+    for part in os.environ.get("_RJEM_MALLOC_CONF", "").split(","):
+        key, _, value = part.partition(":")
+        if key.strip() in ("dirty_decay_ms", "muzzy_decay_ms"):
+            try:
+                decay[key.strip()] = int(value.strip())
+            except ValueError:
+                continue
+    return any(v == -1 or v > POLARS_DECAY_MS for v in decay.values())
+
+
 def working_gb(rows: dict[str, int]) -> float:
     """The working memory (GiB) an in-memory scan needs for ``rows`` input rows per kind."""
-    return sum(n * BYTES_PER_ROW.get(kind, 2000) for kind, n in rows.items()) / 2**30
+    per_row = RETAINING_BYTES_PER_ROW if allocator_retains() else BYTES_PER_ROW
+    return sum(n * per_row.get(kind, per_row["logins"]) for kind, n in rows.items()) / 2**30
 
 
 def choose_shards(need_gb: float, memory_gb: float | None = None) -> int:

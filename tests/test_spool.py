@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 import gzip
+import os
+import subprocess
+import sys
 
 import polars as pl
 import pytest
 
+from fraud.cli import ALLOCATOR_CONF, ALLOCATOR_ENV, POLARS_ALLOCATOR_CONF
 from fraud.config import load_config
 from fraud.errors import InputError
 from fraud.pipeline import ScanInputs, resolve_shards
-from fraud.spool import (BYTES_PER_ROW, SHARD, choose_shards, default_memory_gb, device_key, estimate_rows,
-                         shard_of, spool_file, working_gb)
+from fraud.spool import (BYTES_PER_ROW, SHARD, allocator_retains, choose_shards, default_memory_gb, device_key,
+                         estimate_rows, shard_of, spool_file, working_gb)
 
 
 def _logins(n: int) -> pl.DataFrame:
@@ -28,18 +32,55 @@ def test_estimate_rows_exact_for_parquet_close_for_text(tmp_path):
     assert abs(estimate_rows([tmp_path / "c.csv.gz"]) - 50_001) < 500
 
 
-def test_choose_shards_from_rows_and_budget():
+def test_choose_shards_from_rows_and_budget(monkeypatch):
+    monkeypatch.delenv(ALLOCATOR_ENV, raising=False)
     # the performance issue's 10M events: 10.3M logins, 714k snapshots, 5.1M pings -> 22.7 GiB in 5 GiB slices
-    need = working_gb({"logins": 10_295_051, "devices": 713_862, "locations": 5_144_931})
+    rows = {"logins": 10_295_051, "devices": 713_862, "locations": 5_144_931}
+    need = working_gb(rows)
     assert round(need, 1) == 22.7 and choose_shards(need, 6.0) == 5
     assert choose_shards(working_gb({"logins": 1_000_000, "locations": 3_000_000}), 6.0) == 1
+    # the fraud command's allocator keeps freed memory: 7 slices (measured peak 5.4 GiB), and the
+    # generator-shaped 1M events (6.0 GiB in memory) in 2 slices
+    monkeypatch.setenv(ALLOCATOR_ENV, ALLOCATOR_CONF)
+    need = working_gb(rows)
+    assert round(need, 1) == 33.0 and choose_shards(need, 6.0) == 7
+    assert choose_shards(working_gb({"logins": 1_020_000, "locations": 3_040_000}), 6.0) == 2
     assert choose_shards(0, 6.0) == 1 and choose_shards(0.0105, 1.001) == 11
     assert 1.5 <= default_memory_gb() <= 6.0
     with pytest.raises(InputError, match="memory budget of 0.5 GiB"):
         choose_shards(10, 0.5)
 
 
-def test_auto_shards_follow_the_budget(tmp_path):
+@pytest.mark.parametrize("conf, retains", [
+    (ALLOCATOR_CONF, True), ("dirty_decay_ms:500,muzzy_decay_ms:1000", False),  # Polars' own setting
+    ("dirty_decay_ms:500,muzzy_decay_ms:1000," + ALLOCATOR_CONF, True), ("dirty_decay_ms:-1", True),
+    (ALLOCATOR_CONF + ",dirty_decay_ms:0,muzzy_decay_ms:0", False), ("background_thread:true", False),
+    ("muzzy_decay_ms: 5000", True), ("dirty_decay_ms:x", False), ("", False)])
+def test_allocator_retains_reads_the_decay_settings(monkeypatch, conf, retains):
+    monkeypatch.setenv(ALLOCATOR_ENV, conf)
+    assert allocator_retains() is retains
+
+
+def test_fraud_command_sets_the_allocator_unless_given():
+    code = "import os, fraud.cli.main; print(os.environ.get('_RJEM_MALLOC_CONF'))"
+    env = {k: v for k, v in os.environ.items() if k != ALLOCATOR_ENV}
+
+    def run(conf=None):
+        extra = {ALLOCATOR_ENV: conf} if conf is not None else {}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**env, **extra})
+        return out.stdout.strip()
+
+    # Polars puts its own default first when it loads; the last setting wins
+    assert run() == f"{POLARS_ALLOCATOR_CONF},{ALLOCATOR_CONF}"
+    # inherited from a parent process that imported Polars: still ours
+    assert run(POLARS_ALLOCATOR_CONF) == f"{POLARS_ALLOCATOR_CONF},{ALLOCATOR_CONF}"
+    assert run("background_thread:true") == f"{POLARS_ALLOCATOR_CONF},background_thread:true,{ALLOCATOR_CONF}"
+    assert run("dirty_decay_ms:0") == f"{POLARS_ALLOCATOR_CONF},dirty_decay_ms:0"  # the user's choice wins
+
+
+def test_auto_shards_follow_the_budget(tmp_path, monkeypatch):
+    monkeypatch.delenv(ALLOCATOR_ENV, raising=False)
     _logins(100_000).write_parquet(tmp_path / "logins.parquet")
     inputs = ScanInputs(logins=tmp_path / "logins.parquet")
     assert resolve_shards(inputs, "auto", None) == 1
