@@ -89,9 +89,10 @@ def _cluster(ctx: ScanContext) -> pl.DataFrame:
     p = p.join(ref, on="user_id", how="left", maintain_order="left")
     p = p.with_columns(wrap_lon(pl.col("lon") - pl.col("_ref_lon")).alias("_dlon"))
     scale = (pl.col("_ref_lat") * math.pi / 180).cos().clip(lower_bound=MIN_LON_SCALE)
+    # materialised once: the cell counts and the final join both read it (lazily it was computed twice)
     p = p.with_columns(
         (pl.col("lat") * M_PER_DEG / cell).floor().cast(pl.Int64).alias("ci"),
-        (pl.col("_dlon") * M_PER_DEG * scale / cell).floor().cast(pl.Int64).alias("cj"))
+        (pl.col("_dlon") * M_PER_DEG * scale / cell).floor().cast(pl.Int64).alias("cj")).collect().lazy()
     cells = p.group_by("user_id", "ci", "cj").agg(pl.len().alias("n")).collect()
     off = pl.DataFrame({"d": [-1, 0, 1]}, schema={"d": pl.Int64})
     nb = (cells.join(off.rename({"d": "di"}), how="cross").join(off.rename({"d": "dj"}), how="cross")
