@@ -25,8 +25,10 @@ class ScanContext:
     _cache: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_frames(cls, cfg: Config, model: Any = None, **frames: pl.DataFrame | pl.LazyFrame | None) -> "ScanContext":
-        """Build a context from (possibly partial) frames; missing canonical columns are added as nulls."""
+    def from_frames(cls, cfg: Config, model: Any = None, *, pad: bool = True,
+                    **frames: pl.DataFrame | pl.LazyFrame | None) -> "ScanContext":
+        """Build a context from (possibly partial) frames; missing canonical columns are added as nulls (with
+        ``pad=False`` they stay missing, so a check that reads one fails instead of seeing nulls)."""
         out, given = {}, set()
         for kind in ("logins", "devices", "locations", "scores"):
             schema = INPUT_SCHEMAS[kind].polars_schema()
@@ -38,9 +40,10 @@ class ScanContext:
             lf = f.lazy()
             names = lf.collect_schema().names()
             defaults = INPUT_SCHEMAS[kind].defaults
-            lf = lf.with_columns([pl.lit(defaults.get(c), dtype=t).alias(c) for c, t in schema.items()
-                                  if c not in names])
-            out[kind] = lf.with_columns([pl.col(c).cast(t) for c, t in schema.items()])
+            if pad:
+                lf = lf.with_columns([pl.lit(defaults.get(c), dtype=t).alias(c) for c, t in schema.items()
+                                      if c not in names])
+            out[kind] = lf.with_columns([pl.col(c).cast(t) for c, t in schema.items() if pad or c in names])
         return cls(cfg=cfg, frames=out, given=given, model=model)
 
     def has(self, kind: str) -> bool:

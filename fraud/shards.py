@@ -40,6 +40,11 @@ from fraud.schema import INPUT_SCHEMAS
 from fraud.spool import SHARD, SpooledFile, device_key, read_parts, shard_of, spool_file
 
 DEVICE_KINDS = ("logins", "devices")
+# The logins columns the device- and IP-keyed checks read: their slices store only these (the IP copy of the
+# logins drops the long user agents, the device copy the positions and amounts), and the slices' frames are not
+# padded, so a check that reads another column fails in the partition tests instead of seeing nulls.
+SLICE_COLUMNS = {"device": {"logins": ("user_id", "ts", "event", "success", "device_id", "user_agent")},
+                 "ip": {"logins": ("user_id", "ts", "event", "success", "ip")}}
 MAX_NOTES = ("exclusion_passes",)  # per-slice notes combined by max instead of sum
 
 
@@ -99,8 +104,11 @@ class _Work:
         return pl.scan_parquet(sorted((self.root / "user" / kind).glob("*.parquet"))).drop("_fi", "_row")
 
 
-def _stored_schema(kind: str) -> dict[str, pl.DataType]:
-    return {**INPUT_SCHEMAS[kind].polars_schema(), "_row": pl.Int64, "_fi": pl.Int32}
+def _stored_schema(kind: str, key: str = "user") -> dict[str, pl.DataType]:
+    """The columns of ``kind``'s rows stored in ``key``'s slices (their file index and row number last)."""
+    schema = INPUT_SCHEMAS[kind].polars_schema()
+    cols = SLICE_COLUMNS.get(key, {}).get(kind, tuple(schema))
+    return {**{c: schema[c] for c in cols}, "_row": pl.Int64, "_fi": pl.Int32}
 
 
 def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[SpooledFile]], cfg: Config
@@ -131,15 +139,15 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
             used[k] += frame.height
             work.write(frame, work.user(k, s))
             if k in DEVICE_KINDS:
-                work.split_write(frame, "device", device_key(), k, s)
+                work.split_write(frame.select(list(_stored_schema(k, "device"))), "device", device_key(), k, s)
             if k == "logins":
-                work.split_write(frame, "ip", pl.col("ip"), k, s)
+                work.split_write(frame.select(list(_stored_schema(k, "ip"))), "ip", pl.col("ip"), k, s)
     return rejects, used
 
 
 def _context(cfg: Config, model: Any, given: list[str], frames: dict[str, pl.DataFrame | pl.LazyFrame],
-             agents: pl.DataFrame | None) -> ScanContext:
-    ctx = ScanContext.from_frames(cfg, model=model, **frames)
+             agents: pl.DataFrame | None, *, pad: bool = True) -> ScanContext:
+    ctx = ScanContext.from_frames(cfg, model=model, pad=pad, **frames)
     ctx.given = set(given)
     if agents is not None:
         ctx.provide("fingerprint.agents", agents)
@@ -297,8 +305,8 @@ def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress
             if progress:
                 progress(f"{key}s {part + 1}/{work.shards}")
             frames = {k: read_parts(list((work.root / key / k / f"{part:05d}").glob("*.parquet")),
-                                    _stored_schema(k)).drop("_fi", "_row") for k in kinds_of_key if k in kinds}
-            run(_context(cfg, model, kinds, frames, agents), key)
+                                    _stored_schema(k, key)).drop("_fi", "_row") for k in kinds_of_key if k in kinds}
+            run(_context(cfg, model, kinds, frames, agents, pad=False), key)
     if population:
         ctx = _context(cfg, model, kinds, {}, agents)
         for name, frame in _put_together(gathered).items():

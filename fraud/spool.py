@@ -25,7 +25,8 @@ HASH_SEED = 20_261_122
 # account event carries a dozen columns and long user agents, a location ping five numbers.
 BYTES_PER_ROW = {"logins": 2000, "devices": 2000, "locations": 450, "scores": 500}
 # The same when the allocator keeps freed memory for reuse (the ``fraud`` command sets that up: see
-# :mod:`fraud.cli`): peaks 1.3-1.4x higher, measured on the same two shapes.
+# :mod:`fraud.cli`): fitted to the peaks of the same two shapes with a 30 s hold (1.3-1.4x higher), so
+# conservative for the command's 10 s (10M events: 7 slices, 5.4 GiB).
 RETAINING_BYTES_PER_ROW = {"logins": 2800, "devices": 2800, "locations": 900, "scores": 700}
 FIXED_GB = 1.0  # interpreter, libraries and per-scan tables that do not shrink with the slices
 

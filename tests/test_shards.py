@@ -182,3 +182,14 @@ def test_unusable_work_dir_is_one_clear_error(mixed, tmp_path):
     r = CliRunner().invoke(app, ["scan", str(mixed), "--out", str(tmp_path / "o"), "--shards", "2",
                                  "--work-dir", str(tmp_path / "a-file" / "sub")])
     assert r.exit_code == 2 and "cannot create the sliced scan's working folder" in r.output
+
+
+def test_key_slices_store_only_the_columns_their_checks_read(mixed, monkeypatch):
+    import fraud.shards as shards
+
+    assert "user_agent" not in shards.SLICE_COLUMNS["ip"]["logins"]
+    assert "lat" not in shards.SLICE_COLUMNS["device"]["logins"]
+    # a check that reads a column its slices do not store fails instead of seeing nulls
+    monkeypatch.setitem(shards.SLICE_COLUMNS["ip"], "logins", ("user_id", "ts", "event", "ip"))
+    with pytest.raises(pl.exceptions.ColumnNotFoundError, match="success"):
+        scan(ScanInputs.from_folder(mixed), load_config(), shards=2)

@@ -1,17 +1,19 @@
 """The command line (:mod:`fraud.cli.main`).
 
-Before Polars loads, its memory allocator (jemalloc) is told to keep freed memory for 30 s instead of
+Before Polars loads, its memory allocator (jemalloc) is told to keep freed memory for 10 s instead of
 returning it to the system within 0.5-1 s, Polars' own setting. A scan allocates and frees large column
 buffers many times over; returned pages are faulted in again on reuse, which cost a quarter of a 10M-event
-scan's CPU time in the kernel (18M page faults; 4M with this setting, the scan 22% faster). The price is a
-higher peak RSS, which the slice sizing accounts for (:data:`fraud.spool.RETAINING_BYTES_PER_ROW`).
+scan's CPU time in the kernel (18M page faults; 6.6M with this setting). Measured on the 10M-event benchmark
+(7 slices): 0.5-1 s 128 s and 4.8 GiB (in 5 slices), 5 s 105 s and 4.7 GiB, 10 s 100 s and 5.4 GiB, 30 s
+94-102 s and 5.9-6.6 GiB (freed memory piles up over the slices). The slice sizing accounts for the higher
+peak (:data:`fraud.spool.RETAINING_BYTES_PER_ROW`).
 """
 from __future__ import annotations
 
 import os
 
 ALLOCATOR_ENV = "_RJEM_MALLOC_CONF"
-ALLOCATOR_CONF = "dirty_decay_ms:30000,muzzy_decay_ms:30000"
+ALLOCATOR_CONF = "dirty_decay_ms:10000,muzzy_decay_ms:10000"
 # What Polars writes into the variable when it loads (before any value found there); a child process of a
 # Python program that imported Polars inherits it.
 POLARS_ALLOCATOR_CONF = "dirty_decay_ms:500,muzzy_decay_ms:1000"
