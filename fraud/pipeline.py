@@ -86,7 +86,7 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
     """Run every enabled registered check whose key is in ``keys``: raw findings per check name (before the
     post-steps and finalisation) and a status per check (``ok``, ``disabled`` or ``not evaluated``)."""
     timer = timer or Timer()
-    warmup.wait()  # the libraries and tables the checks use, loaded while the inputs were read
+    warmup.wait()  # the detectors' libraries, imported while the inputs were read
     status: dict[str, dict[str, Any]] = {}
     by_family: dict[str, list[tuple[str, pl.LazyFrame]]] = {}
     current = None

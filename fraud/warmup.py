@@ -35,7 +35,7 @@ _lock = threading.Lock()
 
 
 def start() -> None:
-    """Start loading the scan's libraries and tables in the background (once per process)."""
+    """Start importing the detectors' libraries in the background (once per process)."""
     global _thread
     import numpy  # noqa: F401 - shared by both threads' imports: loaded once, here, before the thread starts
 

@@ -67,10 +67,12 @@ def exact_mean(e: pl.Expr) -> pl.Expr:
     return exact_sum(e) / e.count()
 
 
-def _distinct_known(col: str) -> pl.Expr:
-    """After :func:`_count_parts`: distinct non-null values of ``col`` in the group, null when none has one."""
-    n, nulls, uniq = pl.col("events"), pl.col(f"_nulls_{col}"), pl.col(f"_uniq_{col}")
-    return pl.when(n > nulls).then(uniq - (nulls > 0).cast(pl.UInt32)).otherwise(None)
+def _distinct_known(col: str, known: pl.Expr | None = None) -> pl.Expr:
+    """After :func:`_count_parts`: distinct non-null values of ``col`` in the group; null (unknown, not zero)
+    unless ``known`` (default: some row has a value)."""
+    nulls, uniq = pl.col(f"_nulls_{col}"), pl.col(f"_uniq_{col}")
+    known = pl.col("events") > nulls if known is None else known
+    return pl.when(known).then(uniq - (nulls > 0).cast(pl.UInt32)).otherwise(None)
 
 
 def _count_parts(col: str) -> list[pl.Expr]:
@@ -93,7 +95,8 @@ def event_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
         (hour >= night_start) & (hour < night_end)
     lt = pl.col("local_ts")
     sec = lt.dt.hour().cast(pl.Int64) * 3600 + lt.dt.minute().cast(pl.Int64) * 60 + lt.dt.second().cast(pl.Int64)
-    is_login, ok, is_pay = pl.col("event") == "login", pl.col("success").fill_null(True), pl.col("event").is_in(pay_events)
+    is_login, ok = pl.col("event") == "login", pl.col("success").fill_null(True)
+    is_pay = pl.col("event").is_in(pay_events)
     # Row-level columns first, so that every aggregation below is a plain reduction (sum, min, n_unique ...):
     # expressions with filters or conditions inside an aggregation are evaluated group by group, ~3x slower.
     ev = ev.with_columns(
@@ -126,11 +129,9 @@ def event_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
     # null for a single event (a spread of 0 there would read as an extreme day against any active baseline).
     n, s1, s2 = pl.col("events").cast(pl.Float64), pl.col("_s1").cast(pl.Float64), pl.col("_s2").cast(pl.Float64)
     sd = (s2 / n - (s1 / n) ** 2).clip(lower_bound=0.0).sqrt() / 3600
-    known = {f: _distinct_known(c) for f, c in DISTINCT_FEATURES.items()}
-    # a day whose events carry no device_id has unknown new devices, not zero
-    known["new_devices"] = pl.when(pl.col("_devices_known") > 0).then(pl.col("_uniq__new_device")
-                                                                     - (pl.col("_nulls__new_device") > 0)
-                                                                     .cast(pl.UInt32))
+    # new devices are known on a day whose events carry a device_id (``_new_device`` is null on the others)
+    known = {f: _distinct_known(c, pl.col("_devices_known") > 0 if f == "new_devices" else None)
+             for f, c in DISTINCT_FEATURES.items()}
     return days.select(
         "user_id", "day", "first_ts", "last_ts",
         *[pl.col(f).cast(pl.Float64) for f in ("events", "logins", "failures")],
