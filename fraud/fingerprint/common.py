@@ -50,20 +50,27 @@ def device_users(ctx: ScanContext) -> pl.LazyFrame:
 
 
 def os_family(e: str | pl.Expr) -> pl.Expr:
-    """A comparable OS family: ``android`` (Android and HarmonyOS are one family, with the vendor skins EMUI,
-    MIUI/HyperOS, ColorOS, One UI, OxygenOS, Fire OS ...), ``ios`` (iOS, iPadOS, iPhone/iPad), ``macos`` (macOS,
-    OS X, MacIntel), ``windows`` (Windows, Win32/Win64/Win10), ``chromeos`` (Chrome OS, CrOS), ``linux``, else the
+    """A comparable OS family: ``android`` (Android and HarmonyOS are one family, with the vendor skins and
+    builds EMUI, MIUI/HyperOS, ColorOS, One UI, OxygenOS, MagicOS, HiOS/XOS, Nothing OS, LineageOS, GrapheneOS,
+    ZUI, Fire OS ...), ``ios`` (iOS, iPadOS, iPhone/iPad), ``macos`` (macOS, OS X, Mac, MacIntel), ``windows``
+    (Windows, Win32/Win64/Win10), ``chromeos`` (Chrome OS, CrOS), ``linux`` (and its distributions: Ubuntu,
+    Pop!_OS, elementary OS, NixOS ...), ``webos`` (webOS, ua-parser's "Web0S"), ``roku`` (Roku OS), else the
     lower-cased name; null when unknown/"Other"."""
     s = (pl.col(e) if isinstance(e, str) else e).str.strip_chars().str.to_lowercase()
     return (pl.when(s.is_null() | s.is_in(["", "other", "unknown"])).then(pl.lit(None, pl.String))
             .when(s.str.contains(r"android|harmony|\bhmos\b|\bemui|\bmiui|hyperos|coloros|one ?ui|oxygen ?os|"
-                                 r"funtouch|origin ?os|magic ?ui|realme ?ui|fire ?os|flyme"))
+                                 r"funtouch|origin ?os|magic ?(?:ui|os)|realme ?ui|fire ?os|flyme|\bhios\b|\bxos\b|"
+                                 r"nothing ?os|lineage ?os|graphene ?os|calyx ?os|\bzui\b"))
             .then(pl.lit("android"))
             .when(s.str.contains(r"^(ios|ipados|iphone ?os|iphone|ipad)\b")).then(pl.lit("ios"))
-            .when(s.str.contains(r"mac ?os|^os ?x\b|^macintel$|^darwin")).then(pl.lit("macos"))
+            .when(s.str.contains(r"mac ?os|^os ?x\b|^macintel$|^mac$|^darwin")).then(pl.lit("macos"))
             .when(s.str.contains(r"windows|^win ?(?:32|64|10|11|nt)\b")).then(pl.lit("windows"))
             .when(s.str.contains(r"chrome ?os|chromium ?os|^cros\b")).then(pl.lit("chromeos"))
-            .when(s.str.contains("linux|ubuntu|debian|fedora|red hat|suse|mint|arch")).then(pl.lit("linux"))
+            .when(s.str.contains(r"linux|ubuntu|debian|fedora|red hat|suse|mint|arch|pop!?_?\s?os|elementary|"
+                                 r"zorin|nixos|centos|rocky|almalinux|manjaro|gentoo|kali|endeavour|raspbian"))
+            .then(pl.lit("linux"))
+            .when(s.str.contains(r"^web[o0]s\b|^lg ?webos")).then(pl.lit("webos"))
+            .when(s.str.contains(r"^roku\b")).then(pl.lit("roku"))
             .otherwise(s))
 
 

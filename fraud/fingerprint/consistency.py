@@ -17,6 +17,7 @@ from fraud.registry import NotEvaluated, register
 
 ID_FIELDS = ("imei", "mac", "hw_uuid")
 MOBILE_FAMILIES = ("android", "ios")
+APPLE_FAMILIES = ("ios", "macos", "tvos", "watchos", "visionos")
 PC_FAMILIES = ("windows", "macos", "linux", "chromeos")
 
 
@@ -91,17 +92,20 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
           key="device")
 def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
     """One finding per user and device whose events carry user agents with an OS family or device type (mobile
-    vs pc) that none of the device's snapshots reports. A browser's desktop mode is not a contradiction: an iOS or
-    iPadOS device accepts a Mac desktop agent (iPadOS asks for desktop sites by default, iPhones on request) and an
-    Android device a Linux desktop agent (Chrome on tablets, "desktop site", Samsung DeX); a Mac accepts a native
-    app's CFNetwork/Darwin agent (which ua-parser reads as iOS). Agents whose OS or type is unknown are not
-    compared."""
+    vs pc) that none of the device's snapshots reports. A browser's desktop mode is not a contradiction: an iOS,
+    iPadOS or visionOS device accepts a Mac desktop agent (iPadOS and visionOS ask for desktop sites by default,
+    iPhones on request) and an Android device a Linux desktop agent (Chrome on tablets, "desktop site", Samsung
+    DeX); a Chromebook accepts a Linux agent (its Linux apps); every Apple device accepts a native app's
+    CFNetwork/Darwin agent (it names no platform, and ua-parser reads it as iOS). Agents whose OS or type is
+    unknown are not compared."""
     rule = ctx.cfg.rule("device.ua_mismatch")
     fam = os_family("os")
     snaps = ctx.devices.filter(fam.is_not_null()).group_by("device_id").agg(
         fam.unique().sort().alias("snap_os"), _kind(fam).drop_nulls().unique().sort().alias("snap_type"),
-        (pl.col("model").str.contains(r"(?i)^ipad").fill_null(False) | (fam == "ios")).any().alias("apple_mobile"),
-        (fam == "android").any().alias("android"), (fam == "macos").any().alias("mac"))
+        (pl.col("model").str.contains(r"(?i)^ipad").fill_null(False) | fam.is_in(["ios", "visionos"])).any()
+        .alias("apple_mobile"),
+        (fam == "android").any().alias("android"), (fam == "chromeos").any().alias("chromebook"),
+        fam.is_in(APPLE_FAMILIES).any().alias("apple"))
     if snaps.select(pl.len()).collect().item() == 0:
         raise NotEvaluated("no device snapshot names an OS")
     # One row per (user, device, agent) with its first/last event and count: the agent columns are joined onto
@@ -118,10 +122,10 @@ def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
                                                                default=None).alias("ua_type"))
     none = pl.lit([], pl.List(pl.String))
     # A native Apple app's agent ("MyBank/512 CFNetwork/1494.0.7 Darwin/23.4.0") names no platform: ua-parser
-    # reads it as iOS, but it is the same on a Mac.
+    # reads it as iOS, but it is the same on a Mac, an Apple TV, a watch or a Vision Pro.
     compatible = ((pl.col("apple_mobile") & (pl.col("ua_os") == "macos"))
-                  | (pl.col("android") & (pl.col("ua_os") == "linux"))
-                  | (pl.col("mac") & (pl.col("ua_os") == "ios") & pl.col("user_agent").str.contains(r"\bCFNetwork/")))
+                  | ((pl.col("android") | pl.col("chromebook")) & (pl.col("ua_os") == "linux"))
+                  | (pl.col("apple") & (pl.col("ua_os") == "ios") & pl.col("user_agent").str.contains(r"\bCFNetwork/")))
     allowed_os = pl.concat_list("snap_os", pl.when(compatible).then(pl.concat_list("ua_os")).otherwise(none))
     allowed_type = pl.concat_list("snap_type", pl.when(compatible).then(pl.concat_list("ua_type")).otherwise(none))
     os_bad = pl.col("ua_os").is_not_null() & ~allowed_os.list.contains(pl.col("ua_os"))

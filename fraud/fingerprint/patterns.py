@@ -21,6 +21,8 @@ TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("automation", "Puppeteer", r"(?i)puppeteer"),
     ("automation", "Playwright", r"(?i)playwright"),
     ("automation", "Cypress", r"(?i)\bcypress/"),
+    ("automation", "health check or uptime probe",
+     r"^NewRelicPinger/|^kube-probe/|^ELB-HealthChecker/|^GoogleHC/|^Amazon-Route53-Health-Check-Service"),
     ("http library", "python-requests", r"(?i)python-requests"),
     ("http library", "python-urllib", r"(?i)python-urllib"),
     ("http library", "python-httpx", r"(?i)python-httpx|^httpx/"),
@@ -30,6 +32,8 @@ TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("http library", "Java HTTP client",
      r"^Java/[0-9._]+|^Java-http-client/|^Apache-HttpClient|^Jakarta Commons-HttpClient|^ReactorNetty/"),
     ("http library", "node HTTP client", r"(?i)^(?:node-fetch|axios|undici|got)\b|^node$"),
+    ("http library", "Deno", r"^Deno/[0-9.]+$"),
+    ("http library", "Bun", r"^Bun/[0-9.]+$"),
     ("http library", "libwww-perl", r"(?i)libwww-perl|^lwp-"),
     ("http library", "Ruby HTTP client", r"(?i)^(?:Ruby|Faraday|rest-client)\b"),
     ("http library", "PHP HTTP client", r"(?i)^(?:GuzzleHttp|PHP-Curl-Class)\b"),
@@ -60,22 +64,49 @@ def legit_agents() -> list[str]:
     return [ln for ln in lines if ln.strip() and not ln.startswith("#")]
 
 
-def _crawler_patterns() -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """crawler-user-agents' patterns minus :data:`CRAWLER_EXCLUDED`, split in two: the patterns no legitimate
-    agent of the corpus matches, and the *suspect* ones that match one (too broad for a browser or app agent:
-    an Android 15 build id, app names such as ``Viber`` or ``PayPal\\/``, ``Sogou`` ...)."""
+# A crawler-user-agents pattern that names automation (one of these words or services) applies to every agent.
+# One that only names an app or a service ("Code\/1\.", "Asana\/", "Tumblr\/", "Mastodon", "Valve\/Steam",
+# "WordPress\/" ...) is listed for the app's link-preview, feed or sync fetcher, and matches the app's own agent
+# too: it applies except to an app's agent (:data:`APP_SHELL`).
+AUTOMATION_WORDS = re.compile(
+    r"(?i)bot|crawl|spider|slurp|scrap|archiv|index|search|seo|headless|phantom|lighthouse|synthetic|monitor|"
+    r"uptime|pingdom|statuscake|catchpoint|thousandeyes|alertsite|ruxit|datadog|newrelic|site24x7|check|validat|"
+    r"verif|scan|probe|audit|survey|test|ptst|http|curl|wget|python|java|perl|ruby|php|golang|fetch|preview|"
+    r"proxy|harvest|extract|download|copier|sucker|capture|screenshot|render|resolver|parser|metadata|"
+    r"-user\b|\bai\b|-ai\b|google|facebook|meta-|amazon|cloudflare|bing|yandex|baidu|yahoo|petal|nutch|"
+    r"heritrix|httrack|zabbix|nessus|nikto|sqlmap|acunetix|qualys|censys|netcraft|nmap|zgrab|masscan|wayback")
+# An app's own agent: a desktop app on Electron, an in-app web view (Android "wv", iOS without "Safari/"), a
+# native app's HTTP stack. (The iOS web view test is the pair APP_SHELL_IOS and not "Safari/".)
+APP_SHELL = r"\bElectron/|; wv\)|\bCFNetwork/|\bDalvik/|\bokhttp/|\bScale/[0-9]"
+APP_SHELL_IOS = r"\((?:iPhone|iPad|iPod)[;)].*\bMobile/[0-9A-Z]+"
+
+
+def _crawler_patterns() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """crawler-user-agents' patterns minus :data:`CRAWLER_EXCLUDED`, in three tiers: those that name automation
+    (:data:`AUTOMATION_WORDS`) and match no legitimate agent of the corpus; the *app-named* ones without such a
+    word (they skip an app's own agent); the *suspect* ones that a legitimate agent of the corpus matches (too
+    broad for any browser or app agent: an Android 15 build id, ``Viber``, ``PayPal\\/``, ``Sogou`` ...)."""
     legit = legit_agents()
-    clean, suspect = [], []
+    clean, app_named, suspect = [], [], []
     for p in (d["pattern"] for d in crawleruseragents.CRAWLER_USER_AGENTS_DATA):
-        if p not in CRAWLER_EXCLUDED:
-            (suspect if any(re.search(p, ua) for ua in legit) else clean).append(p)
-    return tuple(clean), tuple(suspect)
+        if p in CRAWLER_EXCLUDED:
+            continue
+        if any(re.search(p, ua) for ua in legit):
+            suspect.append(p)
+        else:
+            (clean if AUTOMATION_WORDS.search(p) else app_named).append(p)
+    return tuple(clean), tuple(app_named), tuple(suspect)
 
 
-CRAWLER_PATTERNS, SUSPECT_PATTERNS = _crawler_patterns()
-CRAWLER_ANY = "|".join(f"(?:{p})" for p in CRAWLER_PATTERNS)
-SUSPECT_ANY = "|".join(f"(?:{p})" for p in SUSPECT_PATTERNS)
-ALL_CRAWLERS_ANY = "|".join(x for x in (CRAWLER_ANY, SUSPECT_ANY) if x)
+CRAWLER_PATTERNS, APP_NAMED_PATTERNS, SUSPECT_PATTERNS = _crawler_patterns()
+
+
+def _any(patterns: tuple[str, ...]) -> str:
+    return "|".join(f"(?:{p})" for p in patterns)
+
+
+CRAWLER_ANY, APP_NAMED_ANY, SUSPECT_ANY = (_any(t) for t in (CRAWLER_PATTERNS, APP_NAMED_PATTERNS, SUSPECT_PATTERNS))
+ALL_CRAWLERS_ANY = "|".join(x for x in (CRAWLER_ANY, APP_NAMED_ANY, SUSPECT_ANY) if x)
 
 
 # What a log writes for an absent value (compared lower-cased after trimming): a missing user agent is no
@@ -105,11 +136,14 @@ EMULATOR_PATTERNS: tuple[tuple[str, str], ...] = (
     ("AMIDuOS", r"(?i)amiduos"),
     ("Emulator", r"(?i)^emulator\b|\bemulator$"),
     # The iOS Simulator reports the host's machine name as the model; Windows runs Android apps in a subsystem.
-    ("iOS Simulator", r"(?i)^(?:x86_64|i386|arm64)$|\bsimulator\b"),
+    ("iOS Simulator", r"(?i)^(?:x86_64|i386|arm64)$|\bsimulator\b"),  # see CPU_MODEL
     ("Windows Subsystem for Android", r"(?i)subsystem for android"),
     ("Android Studio AVD", r"(?i)(?:^|[\s_])API[ _]\d{2}(?:$|[\s_])"),  # AVD names: "Pixel 7 API 34", "Pixel_7_API_34"
     ("Google Play Games on PC", r"(?i)^HPE device$"),
 )
+
+
+CPU_MODEL = r"(?i)^(?:x86_64|i386|arm64)$"  # the Simulator's model, and a desktop client's CPU type
 
 
 def first_match(col: pl.Expr, table: tuple[tuple[str, str], ...]) -> pl.Expr:
@@ -148,6 +182,9 @@ def bot_columns(ua: pl.Expr, min_length: int, ua_parser_bot: pl.Expr, device_sha
     tool_kind = first_match(ua, tuple((k, rx) for k, _, rx in TOOL_PATTERNS))
     tool_name = first_match(ua, tuple((n, rx) for _, n, rx in TOOL_PATTERNS))
     crawler = ua.str.contains(CRAWLER_ANY)
+    if APP_NAMED_PATTERNS:
+        app = ua.str.contains(APP_SHELL) | (ua.str.contains(APP_SHELL_IOS) & ~ua.str.contains("Safari/"))
+        crawler = crawler | (~(device_shaped & app) & ua.str.contains(APP_NAMED_ANY))
     if SUSPECT_PATTERNS:
         crawler = crawler | (~device_shaped & ua.str.contains(SUSPECT_ANY))
     missing, empty = is_missing(ua), is_placeholder(ua, min_length)
@@ -163,7 +200,7 @@ def bot_columns(ua: pl.Expr, min_length: int, ua_parser_bot: pl.Expr, device_sha
 
 def crawler_pattern(ua: str) -> str | None:
     """The first crawler-user-agents pattern matching ``ua`` (for evidence; called on flagged distinct UAs)."""
-    for p in (*CRAWLER_PATTERNS, *SUSPECT_PATTERNS):
+    for p in (*CRAWLER_PATTERNS, *APP_NAMED_PATTERNS, *SUSPECT_PATTERNS):
         if re.search(p, ua):
             return p
     return None

@@ -64,14 +64,30 @@ def parse_one(ua: str) -> tuple[str | None, ...]:
 def parse_agents(agents: list[str]) -> pl.DataFrame:
     """Parse distinct user agents (a loop over distinct values only) into :data:`AGENT_SCHEMA` rows."""
     rows = [(ua, *parse_one(ua)) for ua in agents]
-    return pl.DataFrame(rows, schema=AGENT_SCHEMA, orient="row")
+    return _open_harmony(pl.DataFrame(rows, schema=AGENT_SCHEMA, orient="row"))
+
+
+def _open_harmony(parsed: pl.DataFrame) -> pl.DataFrame:
+    """HarmonyOS NEXT browsers ("Mozilla/5.0 (Phone; OpenHarmony 5.0) ... ArkWeb/4.1") are unknown to ua-parser:
+    read them as HarmonyOS on the device type the agent names (Phone, Tablet, PC or 2in1)."""
+    ua = pl.col("user_agent")
+    m = ua.str.extract(r"^Mozilla/5\.0 \((Phone|Tablet|PC|2in1); OpenHarmony ([0-9.]+)\)", 1)
+    unknown = (pl.col("os_family").fill_null("Other") == "Other") & m.is_not_null()
+    kind = m.replace_strict({"Phone": "mobile", "Tablet": "tablet", "PC": "pc", "2in1": "pc"}, default=None)
+    return parsed.with_columns(
+        pl.when(unknown).then(pl.lit("HarmonyOS")).otherwise(pl.col("os_family")).alias("os_family"),
+        pl.when(unknown).then(ua.str.extract(r"OpenHarmony ([0-9.]+)\)", 1)).otherwise(pl.col("os_version"))
+        .alias("os_version"),
+        pl.when(unknown).then(kind).otherwise(pl.col("device_class")).alias("device_class"))
 
 
 def classify(parsed: pl.DataFrame, min_length: int) -> pl.DataFrame:
     """Add the bot columns (``bot_kind``, ``bot_pattern``) and ``emulator_sig`` to parsed distinct agents."""
     ua = pl.col("user_agent")
+    # a browser or app on a known device; "compatible;" and a contact URL are what crawlers add to such an agent
     shaped = (pl.col("device_class").is_in(["mobile", "tablet", "pc"])
-              & (pl.col("os_family").fill_null("Other") != "Other") & ~ua.str.contains(r"\(compatible;"))
+              & (pl.col("os_family").fill_null("Other") != "Other")
+              & ~ua.str.contains(r"\(compatible;|(?i)https?://|\bwww\."))
     out = parsed.with_columns(*patterns.bot_columns(ua, min_length, pl.col("device_class") == "bot", shaped),
                               patterns.emulator_signature(ua).alias("emulator_sig"))
     # Name the crawler-user-agents regex that matched: resolved in Python once per distinct matched text

@@ -3,8 +3,9 @@
 A place is a cluster of precise positions (lat/lon events and pings whose accuracy is at most
 ``max_place_accuracy_m``) within about ``place_radius_m`` (200 m): positions fall into a grid of cells of that
 size, and each cell joins the busiest cell of its 3x3 neighbourhood, followed up to three hops, so a place
-split by a cell border is one place. A place's centre is the mean of its positions within one cell of its
-busiest cell.
+split by a cell border is one place; a cell more than one cell from the busiest cell it leads to stays a place
+of its own (fixes on the road into a busy place are not at it). A place's centre is the mean of its positions
+within one cell of its busiest cell.
 
 Home is the place with most nights (22:00-06:00 local; a night belongs to the date it starts) and at least
 ``min_home_nights`` of them; work is the place other than home with most weekdays seen 09:00-17:00 local, at
@@ -106,6 +107,11 @@ def _cluster(ctx: ScanContext) -> pl.DataFrame:
                                pl.col("pi").alias("qi"), pl.col("pj").alias("qj")),
                      on=["user_id", "pi", "pj"], how="left").select(
             "user_id", "ci", "cj", pl.coalesce("qi", "pi").alias("pi"), pl.coalesce("qj", "pj").alias("pj"))
+    # A place is about place_radius_m across: a cell more than one cell from the busiest cell its links lead to
+    # (the approach road to a busy office, chained cell by cell) is a place of its own, not part of that one.
+    far = ((pl.col("ci") - pl.col("pi")).abs() > 1) | ((pl.col("cj") - pl.col("pj")).abs() > 1)
+    nb = nb.with_columns(pl.when(far).then(pl.col("ci")).otherwise(pl.col("pi")).alias("pi"),
+                         pl.when(far).then(pl.col("cj")).otherwise(pl.col("pj")).alias("pj"))
     # still by (user_id, ts)
     return p.join(nb.lazy(), on=["user_id", "ci", "cj"], how="left", maintain_order="left").collect().rechunk()
 

@@ -1,8 +1,12 @@
+import re
+
+import crawleruseragents
 import polars as pl
 import pytest
 
 from fraud.config import load_config
 from fraud.fingerprint.bots import bot_agent
+from fraud.fingerprint import patterns
 from fraud.fingerprint.patterns import CRAWLER_PATTERNS, SUSPECT_PATTERNS, legit_agents
 from fraud.fingerprint.useragent import classify, parse_agents
 from fraud.registry import NotEvaluated
@@ -34,6 +38,14 @@ BOTS = {
     "Mozilla/5.0 (Windows NT 10.0; Microsoft Windows 10.0.22631; en-US) PowerShell/7.4.2": ("cli client",
                                                                                            "PowerShell"),
     "Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)": ("crawler", "Sogou"),
+    "Deno/1.44.4": ("http library", "Deno"),
+    "Bun/1.1.18": ("http library", "Bun"),
+    "NewRelicPinger/1.0 (1234567)": ("automation", "health check or uptime probe"),
+    "kube-probe/1.29": ("automation", "health check or uptime probe"),
+    # app-named crawler patterns still apply to a plain browser agent with the tool's token appended
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/117.0.0.0 Safari/537.36 "
+    "GTmetrix": ("crawler", "GTmetrix"),
+    "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 3 subscribers; )": ("crawler", "Feedly"),
     "-": ("missing", "missing user agent"),
     " Unknown ": ("missing", "missing user agent"),
     "Mozilla/5.0": ("empty or garbage", "empty or garbage user agent"),
@@ -76,6 +88,39 @@ def test_suspect_patterns_still_catch_agents_that_are_no_browser_or_app(agent, p
     """A suspect pattern applies to agents that do not parse as a browser or app on a known OS and device."""
     row = classify(parse_agents([agent]), 8).row(0, named=True)
     assert (row["bot_kind"], row["bot_pattern"]) == ("crawler", pattern)
+
+
+APPS = [  # apps whose names crawler-user-agents lists for their fetchers
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Code/1.89.1 "
+    "Chrome/120.0.6099.291 Electron/28.2.8 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Asana/2.3.0 "
+    "Chrome/120.0.6099.109 Electron/28.1.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Mobile/15E148 Tumblr/iPhone/33.5/335010/17.5/tumblr",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Mobile/15E148 Feedly/107.0",
+    "Bluesky/1.89.0 CFNetwork/1494.0.7 Darwin/23.4.0",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A.240805.005; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Version/4.0 Chrome/127.0.6533.103 Mobile Safari/537.36 WordPress/25.1",
+]
+
+
+@pytest.mark.parametrize("agent", APPS)
+def test_app_named_crawler_patterns_skip_the_apps_own_agents(agent):
+    assert patterns.crawler_pattern(agent) is not None  # crawler-user-agents does list the app's name
+    row = classify(parse_agents([agent]), 8).row(0, named=True)
+    assert (row["bot_kind"], row["bot_pattern"]) == (None, None)
+
+
+def test_crawler_user_agents_examples_are_bots_unless_they_are_app_agents():
+    """crawler-user-agents' own example agents: all flagged, except the few that are an app's own agent (VS Code
+    on Electron, an in-app web view) listed under the app's name."""
+    examples = sorted({u for d in crawleruseragents.CRAWLER_USER_AGENTS_DATA for u in d.get("instances", [])
+                       if u.strip()})
+    table = classify(parse_agents(examples), 8)
+    missed = table.filter(pl.col("bot_kind").is_null())["user_agent"].to_list()
+    assert len(examples) > 2000 and len(missed) <= 5
+    assert all(re.search(patterns.APP_SHELL, ua) for ua in missed), missed
 
 
 def _logins():

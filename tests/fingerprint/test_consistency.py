@@ -14,6 +14,11 @@ from tests.fingerprint.conftest import UA, ev, iso, run
     ("OS X", "macos"), ("MacIntel", "macos"), ("Win32", "windows"), ("Win10", "windows"), ("CrOS", "chromeos"),
     ("iPhone", "ios"), ("iPad", "ios"), ("Fire OS", "android"), ("EMUI", "android"), ("MIUI", "android"),
     ("HyperOS", "android"), ("ColorOS", "android"), ("One UI", "android"), ("HMOS", "android"),
+    ("MagicOS", "android"), ("HiOS", "android"), ("XOS", "android"), ("Nothing OS", "android"),
+    ("LineageOS", "android"), ("GrapheneOS", "android"), ("ZUI", "android"), ("Mac", "macos"),
+    ("Pop!_OS", "linux"), ("elementary OS", "linux"), ("Zorin OS", "linux"), ("NixOS", "linux"),
+    ("CentOS Stream", "linux"), ("webOS", "webos"), ("Web0S", "webos"), ("Roku OS", "roku"), ("Roku", "roku"),
+    ("tvOS", "tvos"), ("Tizen", "tizen"), ("Macro OS", "macro os"),
 ])
 def test_os_family(name, family):
     assert pl.select(os_family(pl.lit(name, pl.String))).item() == family
@@ -44,6 +49,14 @@ def test_id_conflict_on_os_family_and_quiet_when_consistent():
     assert run(id_conflict, devices=devices.head(1)).height == 0
     with pytest.raises(NotEvaluated):
         run(id_conflict, devices=pl.DataFrame({"ts": [at(0)], "device_id": ["d1"]}))
+
+
+def test_id_conflict_quiet_when_an_android_skin_is_renamed():
+    """An Honor phone updated from EMUI to MagicOS reports one family (android)."""
+    devices = pl.DataFrame({"ts": [at(0), at(5)], "device_id": ["d1", "d1"], "user_id": ["u1", "u1"],
+                            "os": ["EMUI", "MagicOS"]})
+    assert run(id_conflict, devices=devices).height == 0
+    assert run(id_conflict, devices=devices.with_columns(pl.Series("os", ["EMUI", "iOS"]))).height == 1
 
 
 def test_id_conflict_ignores_random_macs_and_id_formatting():
@@ -107,6 +120,34 @@ def test_ua_mismatch_accepts_desktop_mode_of_the_same_platform():
     # an iPhone's own Safari agent on the Mac is still a contradiction
     df = run(ua_mismatch, devices=devices, logins=logins.with_columns(pl.lit(UA["iphone"]).alias("user_agent")))
     assert df["device_id"].to_list() == ["t1", "m1"]
+
+
+def test_ua_mismatch_accepts_platform_relatives_and_still_fires_across_families():
+    """An Apple TV, watch or Vision Pro running a native app (CFNetwork/Darwin agent, read as iOS), a Vision Pro's
+    desktop-class Safari, a Chromebook's Linux apps, a MagicOS phone, a webOS TV with ua-parser's "Web0S", a Linux
+    distribution's own name: no contradiction. An Android agent on the Apple TV and a HarmonyOS NEXT agent on an
+    iPhone still are."""
+    cf = "MyBank/512 CFNetwork/1494.0.7 Darwin/23.4.0"
+    tv_ua = ("Mozilla/5.0 (Web0S; Linux/SmartTV) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/87.0.4280.88 "
+             "Safari/537.36 WebAppManager")
+    ff_linux = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    next_ua = ("Mozilla/5.0 (Phone; OpenHarmony 5.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/114.0.0.0 "
+               "Safari/537.36 ArkWeb/4.1.6.1 Mobile HuaweiBrowser/5.0.5.301")
+    rows = [("tv", "tvOS", cf), ("watch", "watchOS", cf), ("vision", "visionOS", cf),
+            ("vision2", "visionOS", UA["mac"]), ("cb", "ChromeOS", ff_linux), ("honor", "MagicOS", UA["android"]),
+            ("lg", "webOS", tv_ua), ("pop", "Pop!_OS", UA["linux"])]
+    devices = pl.DataFrame({"ts": [at(0)] * len(rows), "device_id": [r[0] for r in rows],
+                            "user_id": [f"u_{r[0]}" for r in rows], "os": [r[1] for r in rows]})
+    logins = pl.DataFrame({"user_id": [f"u_{r[0]}" for r in rows], "ts": [at(1)] * len(rows),
+                           "device_id": [r[0] for r in rows], "user_agent": [r[2] for r in rows]})
+    assert run(ua_mismatch, devices=devices, logins=logins).height == 0
+    bad = pl.DataFrame({"user_id": ["u_tv", "u_ph"], "ts": [at(2), at(2)], "device_id": ["tv", "ph"],
+                        "user_agent": [UA["android"], next_ua]})
+    snaps = pl.concat([devices, pl.DataFrame({"ts": [at(0)], "device_id": ["ph"], "user_id": ["u_ph"],
+                                              "os": ["iOS"]})])
+    df = run(ua_mismatch, devices=snaps, logins=bad)
+    assert sorted(df["device_id"].to_list()) == ["ph", "tv"]
+    assert [u["os"] for u in ev(df.filter(pl.col("device_id") == "ph"))["user_agents"]] == ["android"]
 
 
 def test_ua_mismatch_summaries_stay_on_their_rows():

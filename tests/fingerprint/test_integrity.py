@@ -53,6 +53,17 @@ def test_emulator_points_scale_with_strength():
     assert ev(df.filter(pl.col("user_id") == "u5"))["signatures"] == ["sdk_gphone (user agent)"]
 
 
+def test_emulator_cpu_model_is_a_simulator_only_off_the_desktop():
+    """A desktop client may report its CPU type as the model: "x86_64" on Linux/macOS/Windows is no iOS
+    Simulator; on iOS, or with no OS reported, it is."""
+    devices = pl.DataFrame({"ts": [at(0)] * 5, "device_id": ["l", "m", "w", "i", "n"], "user_id": ["u1"] * 5,
+                            "model": ["x86_64", "arm64", "x86_64", "x86_64", "arm64"],
+                            "os": ["Linux", "macOS", "Windows", "iOS", None]})
+    df = run(emulator, devices=devices)
+    assert sorted(df["device_id"].to_list()) == ["i", "n"]
+    assert ev(df.filter(pl.col("device_id") == "i"))["signatures"] == ["iOS Simulator (model x86_64)"]
+
+
 def test_emulator_quiet_on_real_devices():
     devices = _devices().filter(pl.col("device_id") == "d3")
     logins = _logins().filter(pl.col("user_id") == "u6")

@@ -34,6 +34,26 @@ def test_a_place_split_by_cell_borders_is_one_place():
     assert hw["home_lat"] == pytest.approx(p["lat"].mean()) and hw["home_lon"] == pytest.approx(p["lon"].mean())
 
 
+def test_a_place_stays_about_one_cell_across():
+    """A busy office cell and a queue on the road into it, every 150 m out to 900 m east, each spot busier than
+    the one farther out: the links chain cell by cell to the office (they did: the whole road was "at work"),
+    but only cells within one cell (~200 m) of the office cell are the office place."""
+    m_per_deg_lon = 111_195 * 0.8555  # cos(31.24 deg)
+    rows = []
+    for d in (START + timedelta(days=i) for i in range(10)):
+        rows += [(local(d, 10, m), SH_WORK) for m in range(0, 50)] * 2  # 100 fixes at the office
+        for n, metres in ((1, 900), (2, 750), (4, 600), (8, 450), (16, 300), (32, 150)):  # halving outwards
+            rows += [(local(d, 8, j), (SH_WORK[0], SH_WORK[1] + metres / m_per_deg_lon)) for j in range(n)]
+    ctx = ctx_of(logins=logins([]), locations=pings("u1", rows))
+    p = placed_positions(ctx).with_columns(
+        ((pl.col("lon") - SH_WORK[1]) * m_per_deg_lon).round(0).alias("east_m"))
+    office = p.filter(pl.col("east_m") == 0).select("pi", "pj").unique()
+    assert office.height == 1
+    at_office = p.join(office, on=["pi", "pj"], how="semi")
+    assert at_office["east_m"].max() <= 400  # within one cell of the office cell
+    assert p.filter(pl.col("east_m") >= 450).join(office, on=["pi", "pj"], how="semi").height == 0
+
+
 def test_rare_places_are_neither_home_nor_work():
     rows = [(local(START, 23), SH), (local(START + timedelta(days=1), 23), SH), (local(START, 10), SH_WORK)]
     ctx = ctx_of(logins=logins([]), locations=pings("u1", rows))
