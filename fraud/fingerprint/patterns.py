@@ -115,6 +115,7 @@ NO_VALUE_WORDS = ("", "-", "null", "none", "nil", "undefined", "unknown", "n/a",
 # Placeholder values a script sends instead of a real agent: garbage (``flag_empty``).
 PLACEHOLDER_AGENTS = ("test", "user-agent", "mozilla", "mozilla/4.0", "mozilla/5.0", "*")
 
+CPU_MODEL = r"(?i)^(?:x86_64|i386|arm64)$"  # the iOS Simulator's model, and a desktop client's CPU type
 # Emulator signatures of device models and user agents (Android SDK images, Genymotion, desktop emulators).
 EMULATOR_PATTERNS: tuple[tuple[str, str], ...] = (
     ("Android SDK built for", r"(?i)Android SDK built for"),
@@ -136,14 +137,12 @@ EMULATOR_PATTERNS: tuple[tuple[str, str], ...] = (
     ("AMIDuOS", r"(?i)amiduos"),
     ("Emulator", r"(?i)^emulator\b|\bemulator$"),
     # The iOS Simulator reports the host's machine name as the model; Windows runs Android apps in a subsystem.
-    ("iOS Simulator", r"(?i)^(?:x86_64|i386|arm64)$|\bsimulator\b"),  # see CPU_MODEL
+    ("iOS Simulator", CPU_MODEL + r"|\bsimulator\b"),
     ("Windows Subsystem for Android", r"(?i)subsystem for android"),
     ("Android Studio AVD", r"(?i)(?:^|[\s_])API[ _]\d{2}(?:$|[\s_])"),  # AVD names: "Pixel 7 API 34", "Pixel_7_API_34"
     ("Google Play Games on PC", r"(?i)^HPE device$"),
 )
 
-
-CPU_MODEL = r"(?i)^(?:x86_64|i386|arm64)$"  # the Simulator's model, and a desktop client's CPU type
 
 
 def first_match(col: pl.Expr, table: tuple[tuple[str, str], ...]) -> pl.Expr:
@@ -176,9 +175,11 @@ def bot_columns(ua: pl.Expr, min_length: int, ua_parser_bot: pl.Expr, device_sha
     crawler) and
     ``bot_pattern`` (the name of the matched pattern, or the crawler-user-agents regex) for a UA column.
     ``ua_parser_bot`` marks agents ua-parser calls a Spider, the last resort; ``device_shaped`` marks agents
-    that parse as a browser or app on a known OS and device type (not "compatible;"), to which the suspect
-    crawler patterns do not apply (``Viber/22.7 CFNetwork/… Darwin/…`` is the Viber app, bare ``Viber`` its
-    link-preview bot)."""
+    that parse as a browser or app on a known OS and device type (not "compatible;", no contact URL), to which
+    the suspect crawler patterns do not apply (``Viber/22.7 CFNetwork/… Darwin/…`` is the Viber app, bare
+    ``Viber`` its link-preview bot); the app-named ones do not apply to such an agent that is an app's own
+    (:data:`APP_SHELL`: ``… Code/1.89.1 Chrome/… Electron/…`` is VS Code, ``… Safari/537.36 GTmetrix`` a
+    monitor)."""
     tool_kind = first_match(ua, tuple((k, rx) for k, _, rx in TOOL_PATTERNS))
     tool_name = first_match(ua, tuple((n, rx) for _, n, rx in TOOL_PATTERNS))
     crawler = ua.str.contains(CRAWLER_ANY)
