@@ -57,11 +57,26 @@ def with_local_time(lf: pl.LazyFrame, ctx: ScanContext, ts: str = "ts", out: str
     if len(zones) == 1:
         return joined.with_columns(
             pl.col(ts).dt.convert_time_zone(zones[0]).dt.replace_time_zone(None).alias(out)).drop("_tz", "timezone")
-    local = pl.lit(None, pl.Datetime("us"))
-    for z in zones:
-        local = pl.when(pl.col("_tz") == z).then(pl.col(ts).dt.convert_time_zone(z).dt.replace_time_zone(None)) \
-            .otherwise(local)
+    if len(zones) <= WHEN_CHAIN_MAX_ZONES:
+        local = pl.lit(None, pl.Datetime("us"))
+        for z in zones:
+            local = pl.when(pl.col("_tz") == z).then(pl.col(ts).dt.convert_time_zone(z).dt.replace_time_zone(None)) \
+                .otherwise(local)
+    else:
+        # A when/then chain converts the whole column once per zone (2M rows: 0.18 s with 8 zones, 1.95 s with
+        # 200); per zone group it converts each row once (0.39 s with 200 zones).
+        local = pl.struct(pl.col(ts).alias("ts"), "_tz").map_batches(
+            _to_local, return_dtype=pl.Datetime("us")).over("_tz")
     return joined.with_columns(local.alias(out)).drop("_tz", "timezone")
+
+
+WHEN_CHAIN_MAX_ZONES = 8
+
+
+def _to_local(rows: pl.Series) -> pl.Series:
+    """The naive local time of one zone group's ``ts`` (the group's rows share ``_tz``)."""
+    zone = rows.struct.field("_tz")[0] if len(rows) else "UTC"
+    return rows.struct.field("ts").dt.convert_time_zone(zone).dt.replace_time_zone(None)
 
 
 def local_logins(ctx: ScanContext) -> pl.LazyFrame:

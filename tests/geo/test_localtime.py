@@ -1,11 +1,12 @@
 """Local time: the same events written in two different offsets give the same findings and profiles."""
-from datetime import date, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
 from fraud.config import load_config
 from fraud.context import ScanContext
-from fraud.geo.localtime import user_timezones, with_local_time
+from fraud.geo.localtime import WHEN_CHAIN_MAX_ZONES, user_timezones, with_local_time
 from fraud.pipeline import ScanInputs, scan
 from tests.geo.helpers import BJ, SH, TZ_SH, local, logins, pings, routine
 
@@ -59,6 +60,26 @@ def test_user_clocks_follow_their_most_frequent_position():
     assert user_timezones(ctx).rows() == [("a", "Asia/Shanghai"), ("b", "America/New_York"), ("c", "UTC")]
     lt = with_local_time(pl.LazyFrame({"user_id": ["a", "b", "c", "zz"], "ts": [local(START, 12)] * 4}), ctx)
     assert [t.hour for t in lt.collect()["local_ts"]] == [12, 23, 4, 4]
+
+
+def test_many_zones_convert_like_one_zone_at_a_time():
+    """With more zones than the when/then chain takes (:data:`WHEN_CHAIN_MAX_ZONES`), each zone group is converted
+    on its own: the local times equal the standard library's, across DST changes."""
+    zones = ["Asia/Shanghai", "America/New_York", "Europe/Berlin", "Australia/Sydney", "Asia/Kolkata",
+             "America/Sao_Paulo", "Africa/Lagos", "Asia/Tokyo", "Pacific/Chatham", "America/St_Johns",
+             "Asia/Kathmandu", "Europe/London"]
+    loc = pl.concat([pings(f"u{i}", [(local(START, 12), (0.5 + i, 0.5 + i))]) for i in range(len(zones))])
+    ctx = ScanContext.from_frames(load_config(), logins=logins([]), locations=loc)
+    tzs = pl.DataFrame({"user_id": [f"u{i}" for i in range(len(zones))], "timezone": zones})
+    ctx.provide("user_timezones", tzs)
+    instants = [datetime(2024, m, 10, h, 30, tzinfo=timezone.utc) for m in (1, 3, 4, 10, 11) for h in (1, 13)]
+    frame = pl.LazyFrame({"user_id": [f"u{i}" for i in range(len(zones)) for _ in instants] + ["nobody"],
+                          "ts": [t for _ in zones for t in instants] + [instants[0]]})
+    got = with_local_time(frame, ctx).collect()
+    assert len(zones) > WHEN_CHAIN_MAX_ZONES
+    want = [t.astimezone(ZoneInfo(z)).replace(tzinfo=None) for z in zones for t in instants]
+    assert got["local_ts"].to_list() == want + [instants[0].replace(tzinfo=None)]  # no zone: the config's UTC
+    assert got["user_id"].to_list() == frame.collect()["user_id"].to_list()  # row order kept
 
 
 def test_the_zone_follows_hours_of_presence_not_the_sampling_rate():
