@@ -19,13 +19,18 @@ def test_wait_without_start_returns(monkeypatch):
 
 def test_start_imports_the_libraries_once(monkeypatch):
     _reset(monkeypatch)
+    imported = []
+    real = warmup.importlib.import_module
+    monkeypatch.setattr(warmup.importlib, "import_module", lambda name: imported.append(name) or real(name))
     warmup.start()
     first = warmup._thread
     warmup.start()  # a second scan in the same process reuses the finished warm-up
     assert warmup._thread is first
     warmup.wait()
     assert not first.is_alive()
-    assert {"pyod.models.ecod", "pyod.models.iforest", "sklearn.utils", "scipy.spatial"} <= set(sys.modules)
+    assert imported == list(warmup.MODULES)
+    assert {"pyod.models.ecod", "pyod.models.iforest", "sklearn.utils", "scipy.spatial"} <= set(warmup.MODULES)
+    assert all(name in sys.modules for name in imported)
 
 
 def test_only_third_party_modules():

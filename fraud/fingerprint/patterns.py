@@ -81,6 +81,12 @@ APP_SHELL = r"\bElectron/|; wv\)|\bCFNetwork/|\bDalvik/|\bokhttp/|\bScale/[0-9]"
 APP_SHELL_IOS = r"\((?:iPhone|iPad|iPod)[;)].*\bMobile/[0-9A-Z]+"
 
 
+def _plain(pattern: str) -> str:
+    """A pattern's text with case classes collapsed (``[wW]get`` -> ``wget``), for :data:`AUTOMATION_WORDS`."""
+    return re.sub(r"\[([A-Za-z])([A-Za-z])\]", lambda m: m.group(1) if m.group(1).lower() == m.group(2).lower()
+                  else m.group(0), pattern)
+
+
 def _crawler_patterns() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """crawler-user-agents' patterns minus :data:`CRAWLER_EXCLUDED`, in three tiers: those that name automation
     (:data:`AUTOMATION_WORDS`) and match no legitimate agent of the corpus; the *app-named* ones without such a
@@ -94,7 +100,7 @@ def _crawler_patterns() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ..
         if any(re.search(p, ua) for ua in legit):
             suspect.append(p)
         else:
-            (clean if AUTOMATION_WORDS.search(p) else app_named).append(p)
+            (clean if AUTOMATION_WORDS.search(_plain(p)) else app_named).append(p)
     return tuple(clean), tuple(app_named), tuple(suspect)
 
 

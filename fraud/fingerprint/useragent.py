@@ -69,11 +69,12 @@ def parse_agents(agents: list[str]) -> pl.DataFrame:
 
 def _open_harmony(parsed: pl.DataFrame) -> pl.DataFrame:
     """HarmonyOS NEXT browsers ("Mozilla/5.0 (Phone; OpenHarmony 5.0) ... ArkWeb/4.1") are unknown to ua-parser:
-    read them as HarmonyOS on the device type the agent names (Phone, Tablet, PC or 2in1)."""
+    read them as HarmonyOS on the device type the agent names. A HarmonyOS PC or 2-in-1 keeps the type "other"
+    (not compared): its OS family is Android's here, whose devices are mobile."""
     ua = pl.col("user_agent")
     m = ua.str.extract(r"^Mozilla/5\.0 \((Phone|Tablet|PC|2in1); OpenHarmony ([0-9.]+)\)", 1)
     unknown = (pl.col("os_family").fill_null("Other") == "Other") & m.is_not_null()
-    kind = m.replace_strict({"Phone": "mobile", "Tablet": "tablet", "PC": "pc", "2in1": "pc"}, default=None)
+    kind = m.replace_strict({"Phone": "mobile", "Tablet": "tablet"}, default=pl.col("device_class"))
     return parsed.with_columns(
         pl.when(unknown).then(pl.lit("HarmonyOS")).otherwise(pl.col("os_family")).alias("os_family"),
         pl.when(unknown).then(ua.str.extract(r"OpenHarmony ([0-9.]+)\)", 1)).otherwise(pl.col("os_version"))

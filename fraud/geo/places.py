@@ -3,9 +3,9 @@
 A place is a cluster of precise positions (lat/lon events and pings whose accuracy is at most
 ``max_place_accuracy_m``) within about ``place_radius_m`` (200 m): positions fall into a grid of cells of that
 size, and each cell joins the busiest cell of its 3x3 neighbourhood, followed up to three hops, so a place
-split by a cell border is one place; a cell more than one cell from the busiest cell it leads to stays a place
-of its own (fixes on the road into a busy place are not at it). A place's centre is the mean of its positions
-within one cell of its busiest cell.
+split by a cell border is one place; cells more than one cell from the busiest cell they lead to are clustered
+again among themselves (fixes on the road into a busy place are not at it). A place's centre is the mean of its
+positions within one cell of its busiest cell.
 
 Home is the place with most nights (22:00-06:00 local; a night belongs to the date it starts) and at least
 ``min_home_nights`` of them; work is the place other than home with most weekdays seen 09:00-17:00 local, at
@@ -27,6 +27,7 @@ from fraud.geo.positions import PRECISE_SOURCES, positions
 M_PER_DEG = 6371008.8 * math.pi / 180  # metres per degree of latitude (mean Earth radius)
 PLACE_RULE = "geo.commute_deviation"  # the rule section holding the place-inference settings
 HOPS = 3
+RELINK_PASSES = 3  # rounds of clustering the cells that lie too far from their place among themselves
 MIN_LON_SCALE = 0.01  # east-west metres-per-degree factor floor (the cosine of latitude vanishes at the poles)
 
 
@@ -95,6 +96,27 @@ def _cluster(ctx: ScanContext) -> pl.DataFrame:
         (pl.col("lat") * M_PER_DEG / cell).floor().cast(pl.Int64).alias("ci"),
         (pl.col("_dlon") * M_PER_DEG * scale / cell).floor().cast(pl.Int64).alias("cj")).collect().lazy()
     cells = p.group_by("user_id", "ci", "cj").agg(pl.len().alias("n")).collect()
+    nb = _link(cells)
+    # A place is about place_radius_m across: cells more than one cell from the busiest cell their links lead to
+    # (the approach road to a busy office, chained cell by cell) are not part of that place. They are clustered
+    # again among themselves, pass by pass; a cell still too far after the last pass is a place of its own.
+    for _ in range(RELINK_PASSES):
+        far = nb.filter(_far_from_place())
+        if far.height == 0:
+            break
+        again = _link(cells.join(far.select("user_id", "ci", "cj"), on=["user_id", "ci", "cj"], how="semi"))
+        nb = nb.join(again.rename({"pi": "qi", "pj": "qj"}), on=["user_id", "ci", "cj"], how="left").select(
+            "user_id", "ci", "cj", pl.coalesce("qi", "pi").alias("pi"), pl.coalesce("qj", "pj").alias("pj"))
+    nb = nb.with_columns(pl.when(_far_from_place()).then(pl.col("ci")).otherwise(pl.col("pi")).alias("pi"),
+                         pl.when(_far_from_place()).then(pl.col("cj")).otherwise(pl.col("pj")).alias("pj"))
+    # still by (user_id, ts)
+    return p.join(nb.lazy(), on=["user_id", "ci", "cj"], how="left", maintain_order="left").collect().rechunk()
+
+
+def _link(cells: pl.DataFrame) -> pl.DataFrame:
+    """Each cell of ``cells`` (user_id, ci, cj, n) linked to the busiest cell of its 3x3 neighbourhood among
+    ``cells`` (itself included; ties to the lowest grid position), the links followed for :data:`HOPS` rounds of
+    pointer jumping: user_id, ci, cj, pi, pj."""
     off = pl.DataFrame({"d": [-1, 0, 1]}, schema={"d": pl.Int64})
     nb = (cells.join(off.rename({"d": "di"}), how="cross").join(off.rename({"d": "dj"}), how="cross")
           .with_columns((pl.col("ci") + pl.col("di")).alias("ni"), (pl.col("cj") + pl.col("dj")).alias("nj"))
@@ -107,13 +129,12 @@ def _cluster(ctx: ScanContext) -> pl.DataFrame:
                                pl.col("pi").alias("qi"), pl.col("pj").alias("qj")),
                      on=["user_id", "pi", "pj"], how="left").select(
             "user_id", "ci", "cj", pl.coalesce("qi", "pi").alias("pi"), pl.coalesce("qj", "pj").alias("pj"))
-    # A place is about place_radius_m across: a cell more than one cell from the busiest cell its links lead to
-    # (the approach road to a busy office, chained cell by cell) is a place of its own, not part of that one.
-    far = ((pl.col("ci") - pl.col("pi")).abs() > 1) | ((pl.col("cj") - pl.col("pj")).abs() > 1)
-    nb = nb.with_columns(pl.when(far).then(pl.col("ci")).otherwise(pl.col("pi")).alias("pi"),
-                         pl.when(far).then(pl.col("cj")).otherwise(pl.col("pj")).alias("pj"))
-    # still by (user_id, ts)
-    return p.join(nb.lazy(), on=["user_id", "ci", "cj"], how="left", maintain_order="left").collect().rechunk()
+    return nb
+
+
+def _far_from_place() -> pl.Expr:
+    """A cell (ci, cj) more than one cell from its place's busiest cell (pi, pj)."""
+    return ((pl.col("ci") - pl.col("pi")).abs() > 1) | ((pl.col("cj") - pl.col("pj")).abs() > 1)
 
 
 def place_centres(ctx: ScanContext) -> pl.DataFrame:

@@ -46,6 +46,9 @@ BOTS = {
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/117.0.0.0 Safari/537.36 "
     "GTmetrix": ("crawler", "GTmetrix"),
     "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 3 subscribers; )": ("crawler", "Feedly"),
+    # automation words hidden in case classes ([wW]get, [pP]ingdom) still apply to an app's own agent
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A.240805.005; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Version/4.0 Chrome/127.0.6533.103 Mobile Safari/537.36 Pingdom.com": ("crawler", "[pP]ingdom"),
     "-": ("missing", "missing user agent"),
     " Unknown ": ("missing", "missing user agent"),
     "Mozilla/5.0": ("empty or garbage", "empty or garbage user agent"),

@@ -147,6 +147,11 @@ def test_ua_mismatch_accepts_platform_relatives_and_still_fires_across_families(
                                               "os": ["iOS"]})])
     df = run(ua_mismatch, devices=snaps, logins=bad)
     assert sorted(df["device_id"].to_list()) == ["ph", "tv"]
+    # a HarmonyOS PC's own browser on a HarmonyOS PC: the OS matches, the type (pc) is not compared
+    pc = pl.DataFrame({"ts": [at(0)], "device_id": ["hpc"], "user_id": ["u_hpc"], "os": ["HarmonyOS"]})
+    pc_ua = next_ua.replace("(Phone;", "(PC;").replace(" Mobile ", " ")
+    assert run(ua_mismatch, devices=pc, logins=pl.DataFrame(
+        {"user_id": ["u_hpc"], "ts": [at(1)], "device_id": ["hpc"], "user_agent": [pc_ua]})).height == 0
     assert [u["os"] for u in ev(df.filter(pl.col("device_id") == "ph"))["user_agents"]] == ["android"]
 
 

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from fraud.geo.places import home_ref, home_work, placed_positions
+from fraud.geo.places import M_PER_DEG, home_ref, home_work, placed_positions
 from fraud.geo.profile import places_part
 from tests.geo.helpers import SH, SH_WORK, ctx_of, local, logins, pings, routine
 
@@ -52,6 +52,26 @@ def test_a_place_stays_about_one_cell_across():
     at_office = p.join(office, on=["pi", "pj"], how="semi")
     assert at_office["east_m"].max() <= 400  # within one cell of the office cell
     assert p.filter(pl.col("east_m") >= 450).join(office, on=["pi", "pj"], how="semi").height == 0
+
+
+def test_cells_too_far_from_a_place_cluster_among_themselves():
+    """A busy cell, a road cell next to it, and a spot ~10 m across on the border of the 2nd and 3rd cells out:
+    the spot is not part of the busy place, and it stays one place (it was split into two single cells)."""
+    cell = 200.0
+    k0 = int(31.23 * M_PER_DEG // cell)
+
+    def at(metres: float) -> tuple[float, float]:
+        return ((k0 * cell + metres) / M_PER_DEG, 121.4737)
+
+    rows = []
+    for d in (START + timedelta(days=i) for i in range(10)):
+        rows += [(local(d, 2, m), at(100)) for m in range(10)] + [(local(d, 8, m), at(300)) for m in range(5)]
+        rows += [(local(d, 12, 0), at(595)), (local(d, 12, 1), at(605))]
+    p = placed_positions(ctx_of(logins=logins([]), locations=pings("u1", rows)))
+    spot = p.filter(pl.col("local_ts").dt.hour() == 12)
+    assert spot["ci"].n_unique() == 2 and spot.select("pi", "pj").n_unique() == 1
+    busy = p.filter(pl.col("local_ts").dt.hour() == 2).select("pi", "pj").unique()
+    assert spot.join(busy, on=["pi", "pj"], how="semi").height == 0
 
 
 def test_rare_places_are_neither_home_nor_work():
