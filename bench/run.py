@@ -28,7 +28,7 @@ from pathlib import Path
 
 import polars as pl
 
-from fraud.cli import ALLOCATOR_ENV, allocator_conf
+from fraud.allocator import ALLOCATOR_ENV, allocator_conf
 
 HERE = Path(__file__).resolve().parent
 LOGINS_PER_USER_DAY = 1.355  # what the synthetic population logs per day (plus ~3x as many pings)
@@ -80,7 +80,7 @@ class Run:
 def child(cmd: list[str]) -> Run:
     """Run a command in its own wrapper process and measure it (the wrapper's ``RUSAGE_CHILDREN``). The floor
     and the scan run with the same allocator setting: the one the ``fraud`` command gives Polars
-    (:func:`fraud.cli.allocator_conf`)."""
+    (:func:`fraud.allocator.allocator_conf`)."""
     t = time.perf_counter()
     env = {**os.environ, ALLOCATOR_ENV: allocator_conf(os.environ.get(ALLOCATOR_ENV))}
     p = subprocess.run([sys.executable, "-c", WRAP, *cmd], capture_output=True, text=True, env=env)

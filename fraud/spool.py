@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
+from fraud.allocator import allocator_retains
 from fraud.config import Config
 from fraud.errors import InputError
 from fraud.inputs import BOM, _apply_mapping, _read_raw, _sniff_separator, file_format, text_bytes, unreadable
@@ -25,7 +26,7 @@ HASH_SEED = 20_261_122
 # account event carries a dozen columns and long user agents, a location ping five numbers.
 BYTES_PER_ROW = {"logins": 2000, "devices": 2000, "locations": 450, "scores": 500}
 # The same when the allocator keeps freed memory for reuse (the ``fraud`` command sets that up: see
-# :mod:`fraud.cli`): fitted to the peaks of the same two shapes with a 30 s hold (1.3-1.4x higher), so
+# :mod:`fraud.allocator`): fitted to the peaks of the same two shapes with a 30 s hold (1.3-1.4x higher), so
 # conservative for the command's 10 s (10M events: 7 slices, 5.4 GiB).
 RETAINING_BYTES_PER_ROW = {"logins": 2800, "devices": 2800, "locations": 900, "scores": 700}
 FIXED_GB = 1.0  # interpreter, libraries and per-scan tables that do not shrink with the slices
@@ -108,23 +109,6 @@ def default_memory_gb() -> float:
     """The default memory budget: 6 GiB, or 40% of the memory this process may use when that is less (at least
     1.5 GiB)."""
     return max(1.5, round(min(6.0, 0.4 * machine_memory_gb()), 1))
-
-
-POLARS_DECAY_MS = 1000  # Polars sets dirty_decay_ms:500,muzzy_decay_ms:1000 unless told otherwise
-
-
-def allocator_retains() -> bool:
-    """Whether Polars' allocator (jemalloc) keeps freed memory longer than Polars' own setting: a decay time
-    in ``_RJEM_MALLOC_CONF`` above :data:`POLARS_DECAY_MS`, or -1 (never returned). Later settings win."""
-    decay: dict[str, int] = {}
-    for part in os.environ.get("_RJEM_MALLOC_CONF", "").split(","):
-        key, _, value = part.partition(":")
-        if key.strip() in ("dirty_decay_ms", "muzzy_decay_ms"):
-            try:
-                decay[key.strip()] = int(value.strip())
-            except ValueError:
-                continue
-    return any(v == -1 or v > POLARS_DECAY_MS for v in decay.values())
 
 
 def working_gb(rows: dict[str, int]) -> float:

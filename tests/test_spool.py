@@ -9,11 +9,11 @@ import sys
 import polars as pl
 import pytest
 
-from fraud.cli import ALLOCATOR_CONF, ALLOCATOR_ENV, POLARS_ALLOCATOR_CONF
+from fraud.allocator import ALLOCATOR_CONF, ALLOCATOR_ENV, POLARS_ALLOCATOR_CONF, allocator_retains
 from fraud.config import load_config
 from fraud.errors import InputError
 from fraud.pipeline import ScanInputs, resolve_shards
-from fraud.spool import (BYTES_PER_ROW, SHARD, allocator_retains, choose_shards, default_memory_gb, device_key,
+from fraud.spool import (BYTES_PER_ROW, SHARD, choose_shards, default_memory_gb, device_key,
                          estimate_rows, shard_of, spool_file, working_gb)
 
 

@@ -49,6 +49,9 @@ def device_users(ctx: ScanContext) -> pl.LazyFrame:
     return pl.concat([snap, ev]).drop_nulls().unique()
 
 
+PC_FAMILIES = ("windows", "macos", "linux", "chromeos")  # desktop OS families (of :func:`os_family`)
+
+
 def os_family(e: str | pl.Expr) -> pl.Expr:
     """A comparable OS family: ``android`` (Android and HarmonyOS are one family, with the vendor skins and
     builds EMUI, MIUI/HyperOS, ColorOS, One UI, OxygenOS, MagicOS, HiOS/XOS, Nothing OS, LineageOS, GrapheneOS,

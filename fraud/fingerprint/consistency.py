@@ -10,7 +10,7 @@ import polars as pl
 
 from fraud.context import ScanContext
 from fraud.findings import emit
-from fraud.fingerprint.common import device_users, fmt, iso, os_family
+from fraud.fingerprint.common import PC_FAMILIES, device_users, fmt, iso, os_family
 from fraud.fingerprint.patterns import NO_VALUE_WORDS
 from fraud.fingerprint.useragent import with_agents
 from fraud.registry import NotEvaluated, register
@@ -18,7 +18,6 @@ from fraud.registry import NotEvaluated, register
 ID_FIELDS = ("imei", "mac", "hw_uuid")
 MOBILE_FAMILIES = ("android", "ios")
 APPLE_FAMILIES = ("ios", "macos", "tvos", "watchos", "visionos")
-PC_FAMILIES = ("windows", "macos", "linux", "chromeos")
 
 
 # Android's fixed MAC for apps without the permission since Android 6.

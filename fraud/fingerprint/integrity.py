@@ -11,7 +11,7 @@ import polars as pl
 
 from fraud.context import ScanContext
 from fraud.findings import emit
-from fraud.fingerprint.common import device_users, fmt, iso, os_family
+from fraud.fingerprint.common import PC_FAMILIES, device_users, fmt, iso, os_family
 from fraud.fingerprint.patterns import CPU_MODEL, emulator_signature
 from fraud.fingerprint.useragent import agent_table
 from fraud.registry import NotEvaluated, register
@@ -31,16 +31,13 @@ def _to_users(signals: pl.LazyFrame, ctx: ScanContext) -> pl.LazyFrame:
     return pl.concat([on_device.select(SIGNAL_COLUMNS), own.select(SIGNAL_COLUMNS)])
 
 
-DESKTOP_FAMILIES = ("windows", "macos", "linux", "chromeos")
-
-
 def emulator_signals(ctx: ScanContext) -> pl.LazyFrame:
     """Rows ``user_id, device_id, ts, source, detail``: ``flag`` (snapshot ``is_emulator``), ``model`` (an
     emulator signature in the snapshot's model) and ``user_agent`` (an emulator signature in an event's UA)."""
     # A desktop client may put its CPU type in the model ("x86_64" on Linux): the iOS Simulator's host machine
     # name is no signature on a snapshot that reports a desktop OS.
     desktop_cpu = (pl.col("model").str.contains(CPU_MODEL).fill_null(False)
-                   & os_family("os").is_in(DESKTOP_FAMILIES).fill_null(False))
+                   & os_family("os").is_in(PC_FAMILIES).fill_null(False))
     dev = ctx.devices.with_columns(pl.when(~desktop_cpu).then(emulator_signature("model")).alias("_sig"))
     flag = dev.filter(pl.col("is_emulator").fill_null(False)).select(
         "user_id", "device_id", "ts", pl.lit("flag").alias("source"), pl.lit("is_emulator").alias("detail"))

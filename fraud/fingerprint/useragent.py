@@ -71,15 +71,16 @@ def _open_harmony(parsed: pl.DataFrame) -> pl.DataFrame:
     """HarmonyOS NEXT browsers ("Mozilla/5.0 (Phone; OpenHarmony 5.0) ... ArkWeb/4.1") are unknown to ua-parser:
     read them as HarmonyOS on the device type the agent names. A HarmonyOS PC or 2-in-1 keeps the type "other"
     (not compared): its OS family is Android's here, whose devices are mobile."""
-    ua = pl.col("user_agent")
-    m = ua.str.extract(r"^Mozilla/5\.0 \((Phone|Tablet|PC|2in1); OpenHarmony ([0-9.]+)\)", 1)
-    unknown = (pl.col("os_family").fill_null("Other") == "Other") & m.is_not_null()
-    kind = m.replace_strict({"Phone": "mobile", "Tablet": "tablet"}, default=pl.col("device_class"))
+    m = pl.col("user_agent").str.extract_groups(
+        r"^Mozilla/5\.0 \((?<kind>Phone|Tablet|PC|2in1); OpenHarmony (?<version>[0-9.]+)\)")
+    kind, version = m.struct.field("kind"), m.struct.field("version")
+    unknown = (pl.col("os_family").fill_null("Other") == "Other") & kind.is_not_null()
     return parsed.with_columns(
         pl.when(unknown).then(pl.lit("HarmonyOS")).otherwise(pl.col("os_family")).alias("os_family"),
-        pl.when(unknown).then(ua.str.extract(r"OpenHarmony ([0-9.]+)\)", 1)).otherwise(pl.col("os_version"))
-        .alias("os_version"),
-        pl.when(unknown).then(kind).otherwise(pl.col("device_class")).alias("device_class"))
+        pl.when(unknown).then(version).otherwise(pl.col("os_version")).alias("os_version"),
+        pl.when(unknown).then(kind.replace_strict({"Phone": "mobile", "Tablet": "tablet"},
+                                                  default=pl.col("device_class")))
+        .otherwise(pl.col("device_class")).alias("device_class"))
 
 
 def classify(parsed: pl.DataFrame, min_length: int) -> pl.DataFrame:

@@ -141,7 +141,7 @@ def place_centres(ctx: ScanContext) -> pl.DataFrame:
     """One row per (user_id, pi, pj): lat, lon (centre) and n (positions)."""
     def build() -> pl.DataFrame:
         p = placed_positions(ctx)
-        near = ((pl.col("ci") - pl.col("pi")).abs() <= 1) & ((pl.col("cj") - pl.col("pj")).abs() <= 1)
+        near = ~_far_from_place()
         return p.group_by("user_id", "pi", "pj").agg(
             pl.col("lat").filter(near).mean(),
             wrap_lon(pl.col("_dlon").filter(near).mean() + pl.col("_ref_lon").first()).alias("lon"),
