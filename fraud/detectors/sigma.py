@@ -127,7 +127,9 @@ def evaluate(days: pl.DataFrame, rule: Rule) -> tuple[pl.DataFrame, dict]:
     base = days.with_row_index("_row").with_columns(
         (pl.col("user_id").rank("dense").cast(pl.Int64) * KEY_STRIDE + pl.col("day").cast(pl.Int64)).alias("_key"))
     flags = pl.Series("_excl", [False] * days.height, dtype=pl.Boolean)
-    active, final, passes, converged = base, [], 0, False
+    # where each day's final result lies in the concatenation of the passes' frames: the last pass that tested it
+    where = pl.Series("_at", range(days.height), dtype=pl.Int64)
+    active, frames, passes, converged = base, [], 0, False
     while True:
         passes += 1
         d = active.with_columns(flags.gather(active["_row"]).alias("_excl"))
@@ -135,13 +137,15 @@ def evaluate(days: pl.DataFrame, rule: Rule) -> tuple[pl.DataFrame, dict]:
         tested = _test(d, stats, feats, rule)
         changed = tested.filter(pl.col("_flag") != pl.col("_excl")).select("user_id").unique()
         flags.scatter(tested["_row"], tested["_flag"])
+        offset = sum(f.height for f in frames)
+        where.scatter(tested["_row"], pl.int_range(offset, offset + tested.height, dtype=pl.Int64, eager=True))
+        frames.append(tested)
         if changed.height == 0 or passes >= int(rule["max_exclusion_passes"]):
-            final.append(tested)
             converged = changed.height == 0
             break
-        final.append(tested.join(changed, on="user_id", how="anti"))
-        active = base.join(changed, on="user_id", how="semi")
-    tested = pl.concat(final, how="vertical_relaxed").sort("_row")
+        active = base.join(changed, on="user_id", how="semi", maintain_order="left")
+    # one gather of the wide frames (filtering each pass's frame and sorting the concatenation copied them twice)
+    tested = pl.concat(frames, how="vertical_relaxed", rechunk=False)[where]
     ev = tested["_eval"]
     few, untested = tested.filter(pl.col("_eval")).select(
         pl.sum_horizontal([pl.col(f"_few_{f}").cast(pl.Int64) for f in feats]).sum().fill_null(0),
