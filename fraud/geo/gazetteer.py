@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 import tzfpy
 
+from fraud.exprs import per_distinct
 from fraud.geo.distance import haversine_km
 
 SEARCH_KM = 30.0  # display names: candidate cities within this distance of the point
@@ -35,8 +36,12 @@ AMBIGUOUS_SHARE = 0.25
 
 
 def norm_name(e: pl.Expr) -> pl.Expr:
-    """Comparison key of a place name: trimmed, lower case, blank -> null."""
-    s = e.cast(pl.String).str.strip_chars().str.to_lowercase().str.replace_all("’", "'", literal=True)
+    """Comparison key of a place name: trimmed, lower case, blank -> null (computed per distinct name)."""
+    return per_distinct(e.cast(pl.String), _norm_name_rows, pl.String)
+
+
+def _norm_name_rows(e: pl.Expr) -> pl.Expr:
+    s = e.str.strip_chars().str.to_lowercase().str.replace_all("’", "'", literal=True)
     return pl.when(s == "").then(None).otherwise(s)
 
 
@@ -71,8 +76,13 @@ def _country_map() -> dict[str, str]:
 
 
 def country_code(e: pl.Expr) -> pl.Expr:
-    """ISO alpha-2 code of a country name or code; an unknown value is kept upper-cased (compared as is)."""
-    key = norm_name(e)
+    """ISO alpha-2 code of a country name or code; an unknown value is kept upper-cased (compared as is).
+    Computed per distinct value."""
+    return per_distinct(e.cast(pl.String), _country_code_rows, pl.String)
+
+
+def _country_code_rows(e: pl.Expr) -> pl.Expr:
+    key = _norm_name_rows(e)
     return key.replace_strict(_country_map(), default=key.str.to_uppercase(), return_dtype=pl.String)
 
 
