@@ -30,6 +30,7 @@ from fraud.config import Config
 from fraud.context import ScanContext
 from fraud.decisions import load_decisions
 from fraud.errors import FraudError, first_line
+from fraud.fingerprint.account import spray_rows
 from fraud.fingerprint.useragent import agent_table
 from fraud.duplicates import split_duplicates
 from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split
@@ -45,6 +46,9 @@ DEVICE_KINDS = ("logins", "devices")
 # padded, so a check that reads another column fails in the partition tests instead of seeing nulls.
 SLICE_COLUMNS = {"device": {"logins": ("user_id", "ts", "event", "success", "device_id", "user_agent")},
                  "ip": {"logins": ("user_id", "ts", "event", "success", "ip")}}
+# The logins rows the IP-keyed checks read (ip.spray: failed logins): the IP slices store only these (a few
+# percent of the events; every IP copy of the logins was written and read back for a check that skips the rest).
+SLICE_ROWS = {"ip": {"logins": spray_rows}}
 MAX_NOTES = ("exclusion_passes",)  # per-slice notes combined by max instead of sum
 
 
@@ -141,7 +145,8 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
             if k in DEVICE_KINDS:
                 work.split_write(frame.select(list(_stored_schema(k, "device"))), "device", device_key(), k, s)
             if k == "logins":
-                work.split_write(frame.select(list(_stored_schema(k, "ip"))), "ip", pl.col("ip"), k, s)
+                work.split_write(frame.filter(SLICE_ROWS["ip"]["logins"]()).select(list(_stored_schema(k, "ip"))),
+                                 "ip", pl.col("ip"), k, s)
     return rejects, used
 
 

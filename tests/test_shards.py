@@ -193,3 +193,19 @@ def test_key_slices_store_only_the_columns_their_checks_read(mixed, monkeypatch)
     monkeypatch.setitem(shards.SLICE_COLUMNS["ip"], "logins", ("user_id", "ts", "event", "ip"))
     with pytest.raises(pl.exceptions.ColumnNotFoundError, match="success"):
         scan(ScanInputs.from_folder(mixed), load_config(), shards=2)
+
+
+def test_ip_slices_store_only_the_failed_logins_ip_spray_reads(mixed):
+    import fraud.shards as shards
+    from fraud.pipeline import Timer
+
+    prep = shards._Prepared(ScanInputs.from_folder(mixed), load_config(), 2, None, Timer(), None)
+    try:
+        stored = pl.read_parquet(sorted((prep.work.root / "ip" / "logins").rglob("*.parquet")))
+        users = prep.work.scan_user("logins").collect()
+    finally:
+        prep.tmp.cleanup()
+    failed = users.filter((pl.col("event") == "login") & ~pl.col("success").fill_null(True))
+    assert stored.height == failed.height > 0
+    assert stored.height < users.height / 5
+    assert stored.filter(pl.col("success").fill_null(True) | (pl.col("event") != "login")).height == 0

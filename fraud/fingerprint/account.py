@@ -17,6 +17,11 @@ def _failed() -> pl.Expr:
     return ~pl.col("success").fill_null(True)
 
 
+def spray_rows() -> pl.Expr:
+    """The logins rows ``ip.spray`` reads: failed ``login`` events (a sliced scan stores only these by IP)."""
+    return (pl.col("event") == "login") & _failed()
+
+
 @register("account.login_failures", rules="account.login_failures", family="fingerprint")
 def login_failures(ctx: ScanContext) -> pl.LazyFrame:
     """Flags a successful login preceded by ``min_failures``+ failed logins of the same user within
@@ -127,7 +132,7 @@ def ip_spray(ctx: ScanContext) -> pl.LazyFrame:
     rule = ctx.cfg.rule("ip.spray")
     window_us = int(rule["window_minutes"] * US_PER_MINUTE)
     limit = int(rule["min_accounts"]) - 1
-    ev = groups_where(ctx.logins.filter((pl.col("event") == "login") & _failed()).select("ip", "user_id", "ts"),
+    ev = groups_where(ctx.logins.filter(spray_rows()).select("ip", "user_id", "ts"),
                       "ip", pl.col("user_id").n_unique() > limit)
     eps = coverage_episodes(member_runs(ev, "ip", "user_id", window_us), "ip", limit)
     ends = eps.select("ip", pl.col("ep_start").alias("t_ref"), "ep_end", "peak")
