@@ -5,7 +5,8 @@ scan that holds everything in memory (:func:`fraud.pipeline.scan`).
    (:mod:`fraud.spool`), each row keeping its 1-based row number.
 2. **Parse** – slice by slice, rows are parsed and validated as in :mod:`fraud.inputs` (rejected rows are set
    aside exactly once) and the typed rows are stored three ways: by user slice, by device slice
-   (``hash(device_id)``, device-less rows with their user) and, for logins, by IP slice.
+   (``hash(device_id)``, device-less rows with their user) and, for failed logins (what the IP-keyed check
+   reads, :data:`SLICE_ROWS`), by IP slice.
 3. **Checks** – each registered check runs where its key (:class:`fraud.registry.Check`) gives it every row
    it needs: ``user`` checks and the profiles on the user slices, ``device`` checks on the device slices
    (logins and snapshots), ``ip`` checks on the IP slices (logins), and ``population`` checks once on what
