@@ -28,7 +28,9 @@ class Check:
     user-level behaviour features, gathered from the user slices). ``post`` is applied to the check's findings
     after the slices are put together (a per-user cap over devices seen in different slices, for instance).
     ``gather(ctx) -> {cache name: frame}`` (population checks) names the per-user frames each user slice
-    contributes; their concatenation (sorted by ``user_id``) is the population check's cached input."""
+    contributes; their concatenation (sorted by ``user_id``) is the population check's cached input.
+    ``rows() -> expression`` (``device``/``ip`` checks) says which logins rows the check reads: a key's slices
+    store only the rows some check of that key reads, every row as soon as one check names none."""
 
     name: str
     rules: tuple[str, ...]
@@ -38,6 +40,7 @@ class Check:
     key: str = "user"
     post: Callable[..., pl.DataFrame] | None = None
     gather: Callable[..., dict[str, pl.DataFrame]] | None = None
+    rows: Callable[[], pl.Expr] | None = None
 
 
 REGISTRY: dict[str, Check] = {}
@@ -50,7 +53,7 @@ KEYS = ("user", "device", "ip", "population")
 
 def register(name: str, *, rules: tuple[str, ...] | str, family: str, needs: tuple[str, ...] = ("logins",),
              key: str = "user", post: Callable[..., pl.DataFrame] | None = None,
-             gather: Callable[..., dict[str, pl.DataFrame]] | None = None):
+             gather: Callable[..., dict[str, pl.DataFrame]] | None = None, rows: Callable[[], pl.Expr] | None = None):
     """Decorator: add ``fn(ctx) -> LazyFrame`` of findings to the registry under ``name``.
 
     ``post(findings, cfg) -> findings`` runs on the check's collected findings (all slices together)."""
@@ -62,7 +65,7 @@ def register(name: str, *, rules: tuple[str, ...] | str, family: str, needs: tup
 
     def deco(fn):
         REGISTRY[name] = Check(name=name, rules=rule_ids, family=family, needs=tuple(needs), fn=fn, key=key,
-                               post=post, gather=gather)
+                               post=post, gather=gather, rows=rows)
         return fn
 
     return deco

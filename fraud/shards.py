@@ -5,8 +5,8 @@ scan that holds everything in memory (:func:`fraud.pipeline.scan`).
    (:mod:`fraud.spool`), each row keeping its 1-based row number.
 2. **Parse** – slice by slice, rows are parsed and validated as in :mod:`fraud.inputs` (rejected rows are set
    aside exactly once) and the typed rows are stored three ways: by user slice, by device slice
-   (``hash(device_id)``, device-less rows with their user) and, for failed logins (what the IP-keyed check
-   reads, :data:`SLICE_ROWS`), by IP slice.
+   (``hash(device_id)``, device-less rows with their user) and, for logins, by IP slice (only the rows the
+   IP-keyed checks read, :func:`slice_rows`: failed logins).
 3. **Checks** – each registered check runs where its key (:class:`fraud.registry.Check`) gives it every row
    it needs: ``user`` checks and the profiles on the user slices, ``device`` checks on the device slices
    (logins and snapshots), ``ip`` checks on the IP slices (logins), and ``population`` checks once on what
@@ -31,7 +31,6 @@ from fraud.config import Config
 from fraud.context import ScanContext
 from fraud.decisions import load_decisions
 from fraud.errors import FraudError, first_line
-from fraud.fingerprint.account import spray_rows
 from fraud.fingerprint.useragent import agent_table
 from fraud.duplicates import split_duplicates
 from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split
@@ -47,9 +46,6 @@ DEVICE_KINDS = ("logins", "devices")
 # padded, so a check that reads another column fails in the partition tests instead of seeing nulls.
 SLICE_COLUMNS = {"device": {"logins": ("user_id", "ts", "event", "success", "device_id", "user_agent")},
                  "ip": {"logins": ("user_id", "ts", "event", "success", "ip")}}
-# The logins rows the IP-keyed checks read (ip.spray: failed logins): the IP slices store only these (a few
-# percent of the events; every IP copy of the logins was written and read back for a check that skips the rest).
-SLICE_ROWS = {"ip": {"logins": spray_rows}}
 MAX_NOTES = ("exclusion_passes",)  # per-slice notes combined by max instead of sum
 
 
@@ -116,6 +112,20 @@ def _stored_schema(kind: str, key: str = "user") -> dict[str, pl.DataType]:
     return {**{c: schema[c] for c in cols}, "_row": pl.Int64, "_fi": pl.Int32}
 
 
+def slice_rows(key: str) -> pl.Expr | None:
+    """The logins rows ``key``'s slices store: those some check of that key reads (its registered ``rows``), or
+    every row (None) when one of them names none. ``ip.spray`` reads only failed logins, so the IP slices hold a
+    few percent of the events instead of a third copy of all of them."""
+    checks = [c for c in all_checks() if c.key == key]
+    if not checks or any(c.rows is None for c in checks):
+        return None
+    return pl.any_horizontal([c.rows() for c in checks])
+
+
+def _keep(frame: pl.DataFrame, rows: pl.Expr | None) -> pl.DataFrame:
+    return frame if rows is None else frame.filter(rows)
+
+
 def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[SpooledFile]], cfg: Config
                   ) -> tuple[list[pl.DataFrame], dict[str, int]]:
     """Parse every raw slice; store the typed rows by user, device and IP slice. Returns the rejected rows
@@ -144,10 +154,12 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
             used[k] += frame.height
             work.write(frame, work.user(k, s))
             if k in DEVICE_KINDS:
-                work.split_write(frame.select(list(_stored_schema(k, "device"))), "device", device_key(), k, s)
+                rows = slice_rows("device") if k == "logins" else None
+                work.split_write(_keep(frame, rows).select(list(_stored_schema(k, "device"))), "device",
+                                 device_key(), k, s)
             if k == "logins":
-                work.split_write(frame.filter(SLICE_ROWS["ip"]["logins"]()).select(list(_stored_schema(k, "ip"))),
-                                 "ip", pl.col("ip"), k, s)
+                work.split_write(_keep(frame, slice_rows("ip")).select(list(_stored_schema(k, "ip"))), "ip",
+                                 pl.col("ip"), k, s)
     return rejects, used
 
 

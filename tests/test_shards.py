@@ -209,3 +209,14 @@ def test_ip_slices_store_only_the_failed_logins_ip_spray_reads(mixed):
     assert stored.height == failed.height > 0
     assert stored.height < users.height / 5
     assert stored.filter(pl.col("success").fill_null(True) | (pl.col("event") != "login")).height == 0
+
+
+def test_slices_keep_every_row_when_a_check_of_their_key_names_no_rows(monkeypatch):
+    import fraud.shards as shards
+    from fraud.registry import REGISTRY, Check
+
+    assert shards.slice_rows("device") is None  # no device check narrows its rows
+    assert shards.slice_rows("ip") is not None
+    monkeypatch.setitem(REGISTRY, "ip.other", Check(name="ip.other", rules=("ip.spray",), family="fingerprint",
+                                                    needs=("logins",), fn=lambda ctx: None, key="ip"))
+    assert shards.slice_rows("ip") is None

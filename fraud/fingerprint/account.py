@@ -18,7 +18,8 @@ def _failed() -> pl.Expr:
 
 
 def spray_rows() -> pl.Expr:
-    """The logins rows ``ip.spray`` reads: failed ``login`` events (a sliced scan stores only these by IP)."""
+    """The logins rows ``ip.spray`` reads: failed ``login`` events (its ``rows`` in the registry: a sliced scan
+    stores only these by IP)."""
     return (pl.col("event") == "login") & _failed()
 
 
@@ -124,7 +125,7 @@ def password_churn(ctx: ScanContext) -> pl.LazyFrame:
     )
 
 
-@register("ip.spray", rules="ip.spray", family="fingerprint", key="ip")
+@register("ip.spray", rules="ip.spray", family="fingerprint", key="ip", rows=spray_rows)
 def ip_spray(ctx: ScanContext) -> pl.LazyFrame:
     """Flags an IP whose failed logins hit ``min_accounts``+ distinct accounts within a rolling
     ``window_minutes``-minute window ``(t - window, t]``. One IP-only finding (null user_id, the rule's points,
