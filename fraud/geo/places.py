@@ -123,13 +123,18 @@ def _link(cells: pl.DataFrame) -> pl.DataFrame:
     """Each cell of ``cells`` (user_id, ci, cj, n) linked to the busiest cell of its 3x3 neighbourhood among
     ``cells`` (itself included; ties to the lowest grid position), the links followed for :data:`HOPS` rounds of
     pointer jumping: user_id, ci, cj, pi, pj."""
-    off = pl.DataFrame({"d": [-1, 0, 1]}, schema={"d": pl.Int64})
-    nb = (cells.join(off.rename({"d": "di"}), how="cross").join(off.rename({"d": "dj"}), how="cross")
-          .with_columns((pl.col("ci") + pl.col("di")).alias("ni"), (pl.col("cj") + pl.col("dj")).alias("nj"))
+    # Neighbour k = 3 * (di + 1) + (dj + 1) orders the 3x3 block by grid position (ni, then nj), so "busiest,
+    # ties to the lowest grid position" is the largest nn * 9 + (8 - k): one integer max per cell, no sort.
+    off = pl.DataFrame({"k": list(range(9))}, schema={"k": pl.Int64})
+    nb = (cells.join(off, how="cross")
+          .with_columns((pl.col("ci") + pl.col("k") // 3 - 1).alias("ni"),
+                        (pl.col("cj") + pl.col("k") % 3 - 1).alias("nj"))
           .join(cells.rename({"ci": "ni", "cj": "nj", "n": "nn"}), on=["user_id", "ni", "nj"], how="inner")
-          .sort(["user_id", "ci", "cj", "nn", "ni", "nj"], descending=[False, False, False, True, False, False])
-          .group_by("user_id", "ci", "cj", maintain_order=True).first()
-          .select("user_id", "ci", "cj", pl.col("ni").alias("pi"), pl.col("nj").alias("pj")))
+          .group_by("user_id", "ci", "cj")
+          .agg((pl.col("nn").cast(pl.Int64) * 9 + 8 - pl.col("k")).max().alias("_best"))
+          .with_columns((8 - pl.col("_best") % 9).alias("k"))
+          .select("user_id", "ci", "cj", (pl.col("ci") + pl.col("k") // 3 - 1).alias("pi"),
+                  (pl.col("cj") + pl.col("k") % 3 - 1).alias("pj")))
     for _ in range(HOPS):  # pointer jumping: follow the busiest-neighbour links to a local maximum
         nb = nb.join(nb.select("user_id", pl.col("ci").alias("pi"), pl.col("cj").alias("pj"),
                                pl.col("pi").alias("qi"), pl.col("pj").alias("qj")),
