@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
+from fraud.exprs import per_distinct
 from fraud.findings import emit
 from fraud.fingerprint.common import PC_FAMILIES, device_users, fmt, iso, os_family
 from fraud.fingerprint.patterns import NO_VALUE_WORDS
@@ -25,6 +26,12 @@ MAC_PLACEHOLDER = "020000000000"
 
 
 def _normalised(col: str) -> pl.Expr:
+    """Column ``col`` (``imei``, ``mac`` or ``hw_uuid``) through :func:`_normalise`, once per distinct value (a
+    device reports the same ids snapshot after snapshot)."""
+    return per_distinct(pl.col(col), lambda s: _normalise(s, col), pl.String).alias(col)
+
+
+def _normalise(raw: pl.Expr, col: str) -> pl.Expr:
     """A hardware id in comparable form, null when it identifies no hardware.
 
     Trimmed and lower-cased. MACs lose their separators; a locally administered MAC (second hex digit 2, 6, a or
@@ -32,7 +39,7 @@ def _normalised(col: str) -> pl.Expr:
     are not hardware ids. IMEIs keep their digits only and compare on the first 14 (type allocation code and
     serial: the 15th is a check digit, an IMEISV ends in a 2-digit software version); all-zero values are
     placeholders. hw_uuid loses braces and hyphens (``{6F9619FF-...}`` and ``6f9619ff...`` are one id)."""
-    s = pl.col(col).str.strip_chars().str.to_lowercase()
+    s = raw.str.strip_chars().str.to_lowercase()
     s = pl.when(s.is_in(list(NO_VALUE_WORDS))).then(None).otherwise(s)
     if col == "mac":
         s = s.str.replace_all(r"[:\-. ]", "")
@@ -42,7 +49,7 @@ def _normalised(col: str) -> pl.Expr:
         s = (pl.when(digits.str.len_chars() >= 14).then(digits.str.slice(0, 14)).otherwise(s))
     elif col == "hw_uuid":
         s = s.str.replace_all(r"[{}\-]", "")
-    return pl.when((s == "") | s.str.contains(r"^0+$")).then(None).otherwise(s).alias(col)
+    return pl.when((s == "") | s.str.contains(r"^0+$")).then(None).otherwise(s)
 
 
 def _kind(family: pl.Expr) -> pl.Expr:
@@ -59,7 +66,7 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
     fields = [*ID_FIELDS, "os_family"]
     snap = ctx.devices.select("device_id", "ts", *[_normalised(c) for c in ID_FIELDS],
                               *[pl.col(c).str.strip_chars().alias(f"_raw_{c}") for c in ID_FIELDS],
-                              os_family("os").alias("os_family"))
+                              os_family("os").alias("os_family")).collect().lazy()  # read twice below
     if not snap.select(pl.any_horizontal([pl.col(c).is_not_null().any() for c in fields])).collect().item():
         raise NotEvaluated("no hardware ids or OS names in the device snapshots")
     # One row per (device, field, comparable value); the evidence shows the value as first reported (an OS as
@@ -98,13 +105,19 @@ def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
     CFNetwork/Darwin agent (it names no platform, and ua-parser reads it as iOS). Agents whose OS or type is
     unknown are not compared."""
     rule = ctx.cfg.rule("device.ua_mismatch")
-    fam = os_family("os")
-    snaps = ctx.devices.filter(fam.is_not_null()).group_by("device_id").agg(
-        fam.unique().sort().alias("snap_os"), _kind(fam).drop_nulls().unique().sort().alias("snap_type"),
-        (pl.col("model").str.contains(r"(?i)^ipad").fill_null(False) | fam.is_in(["ios", "visionos"])).any()
-        .alias("apple_mobile"),
-        (fam == "android").any().alias("android"), (fam == "chromeos").any().alias("chromebook"),
-        fam.is_in(APPLE_FAMILIES).any().alias("apple"))
+    # Row-level columns first, then plain reductions (conditions inside an aggregation run group by group).
+    fam = pl.col("_fam")
+    snaps = ctx.devices.select(
+        "device_id", per_distinct(pl.col("os"), os_family, pl.String).alias("_fam"),
+        pl.col("model").str.contains(r"(?i)^ipad").fill_null(False).alias("_ipad"),
+    ).filter(fam.is_not_null()).with_columns(
+        _kind(fam).alias("_kind"), (pl.col("_ipad") | fam.is_in(["ios", "visionos"])).alias("apple_mobile"),
+        (fam == "android").alias("android"), (fam == "chromeos").alias("chromebook"),
+        fam.is_in(APPLE_FAMILIES).alias("apple"),
+    ).group_by("device_id").agg(
+        fam.unique().sort().alias("snap_os"), pl.col("_kind").drop_nulls().unique().sort().alias("snap_type"),
+        *[pl.col(c).any() for c in ("apple_mobile", "android", "chromebook", "apple")],
+    ).collect().lazy()  # read twice below
     if snaps.select(pl.len()).collect().item() == 0:
         raise NotEvaluated("no device snapshot names an OS")
     # One row per (user, device, agent) with its first/last event and count: the agent columns are joined onto
