@@ -80,8 +80,8 @@ def _count_parts(col: str) -> list[pl.Expr]:
     return [pl.col(col).null_count().alias(f"_nulls_{col}"), pl.col(col).n_unique().alias(f"_uniq_{col}")]
 
 
-DISTINCT_FEATURES = {"distinct_ips": "ip", "distinct_devices": "device_id", "new_devices": "_new_device",
-                     "distinct_countries": "country", "distinct_cities": "city"}
+DISTINCT_FEATURES = {"distinct_ips": "ip", "distinct_devices": "device_id", "distinct_countries": "country",
+                     "distinct_cities": "city"}
 
 
 def event_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
@@ -108,8 +108,10 @@ def event_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
         pl.when(is_pay).then((pl.col("amount") * FIXED).round(0).cast(pl.Int64)).alias("_pay_fixed"),
         sec.alias("_sec"),
         (sec * sec).alias("_sec2"),
-    ).with_columns(pl.when(pl.col("day").min().over("user_id", "device_id") == pl.col("day"))
-                   .then(pl.col("device_id")).alias("_new_device"))
+    )
+    # new devices: the (user, device) pairs whose first day is this day, counted per first day and joined on
+    first_days = (ev.filter(pl.col("device_id").is_not_null()).group_by("user_id", "device_id")
+                  .agg(pl.col("day").min()).group_by("user_id", "day").agg(pl.len().alias("_new")))
     days = ev.group_by("user_id", "day").agg(
         pl.col("ts").min().alias("first_ts"),
         pl.col("ts").max().alias("last_ts"),
@@ -124,14 +126,14 @@ def event_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
         pl.col("_pay").sum().alias("payments"),
         pl.col("_pay_fixed").count().alias("_amounts"),
         pl.col("_pay_fixed").sum().alias("_amount_fixed"),
-    )
+    ).join(first_days, on=["user_id", "day"], how="left")
     # hour_spread_h: population sd of the events' local clock time from exact integer sums of seconds of the day;
     # null for a single event (a spread of 0 there would read as an extreme day against any active baseline).
     n, s1, s2 = pl.col("events").cast(pl.Float64), pl.col("_s1").cast(pl.Float64), pl.col("_s2").cast(pl.Float64)
     sd = (s2 / n - (s1 / n) ** 2).clip(lower_bound=0.0).sqrt() / 3600
-    # new devices are known on a day whose events carry a device_id (``_new_device`` is null on the others)
-    known = {f: _distinct_known(c, pl.col("_devices_known") > 0 if f == "new_devices" else None)
-             for f, c in DISTINCT_FEATURES.items()}
+    known = {f: _distinct_known(c) for f, c in DISTINCT_FEATURES.items()}
+    # new devices are known on a day whose events carry a device_id
+    known["new_devices"] = pl.when(pl.col("_devices_known") > 0).then(pl.col("_new").fill_null(0))
     return days.select(
         "user_id", "day", "first_ts", "last_ts",
         *[pl.col(f).cast(pl.Float64) for f in ("events", "logins", "failures")],
