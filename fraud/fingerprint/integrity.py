@@ -10,6 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
+from fraud.exprs import per_distinct
 from fraud.findings import emit
 from fraud.fingerprint.common import PC_FAMILIES, device_users, fmt, iso, os_family
 from fraud.fingerprint.patterns import CPU_MODEL, emulator_signature
@@ -36,9 +37,12 @@ def emulator_signals(ctx: ScanContext) -> pl.LazyFrame:
     emulator signature in the snapshot's model) and ``user_agent`` (an emulator signature in an event's UA)."""
     # A desktop client may put its CPU type in the model ("x86_64" on Linux): the iOS Simulator's host machine
     # name is no signature on a snapshot that reports a desktop OS.
-    desktop_cpu = (pl.col("model").str.contains(CPU_MODEL).fill_null(False)
-                   & os_family("os").is_in(PC_FAMILIES).fill_null(False))
-    dev = ctx.devices.with_columns(pl.when(~desktop_cpu).then(emulator_signature("model")).alias("_sig"))
+    # (per distinct model and OS name: a fleet reports a few hundred models in millions of snapshots)
+    model = pl.col("model")
+    desktop_cpu = (per_distinct(model, lambda m: m.str.contains(CPU_MODEL), pl.Boolean).fill_null(False)
+                   & per_distinct(pl.col("os"), os_family, pl.String).is_in(PC_FAMILIES).fill_null(False))
+    dev = ctx.devices.with_columns(
+        pl.when(~desktop_cpu).then(per_distinct(model, emulator_signature, pl.String)).alias("_sig"))
     flag = dev.filter(pl.col("is_emulator").fill_null(False)).select(
         "user_id", "device_id", "ts", pl.lit("flag").alias("source"), pl.lit("is_emulator").alias("detail"))
     model = dev.filter(pl.col("_sig").is_not_null()).select(
