@@ -90,7 +90,7 @@ class _Work:
     def write(self, df: pl.DataFrame, path: Path) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            df.write_parquet(path, compression="lz4")
+            df.write_parquet(path, compression="lz4", statistics=False)  # read whole, never filtered
         except Exception as e:  # noqa: BLE001 - a full disk or a vanished folder, said in one line
             raise FraudError(f"{path}: cannot write a working file of the sliced scan ({first_line(e)}); free space "
                              "or point --work-dir at a bigger disk") from None

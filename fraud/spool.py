@@ -223,7 +223,7 @@ def _sink(lf: pl.LazyFrame, schema, cfg: Config, path: Path, dest: Path, shards:
     lf = (lf.select(pl.col("_row").cast(pl.Int64), *keep, *internal)
           .with_columns(shard_of(_user_key(keep), shards).alias(SHARD)))
     lf.sink_parquet(pl.PartitionBy(dest, key=SHARD, include_key=False), mkdir=True, compression="lz4",
-                    engine="streaming")
+                    statistics=False, engine="streaming")  # working files: read whole, never filtered
     return extras
 
 
