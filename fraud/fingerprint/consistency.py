@@ -66,7 +66,8 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
     fields = [*ID_FIELDS, "os_family"]
     snap = ctx.devices.select("device_id", "ts", *[_normalised(c) for c in ID_FIELDS],
                               *[pl.col(c).str.strip_chars().alias(f"_raw_{c}") for c in ID_FIELDS],
-                              os_family("os").alias("os_family")).collect().lazy()  # read twice below
+                              per_distinct(pl.col("os"), os_family, pl.String).alias("os_family"),
+                              ).collect().lazy()  # read twice below
     if not snap.select(pl.any_horizontal([pl.col(c).is_not_null().any() for c in fields])).collect().item():
         raise NotEvaluated("no hardware ids or OS names in the device snapshots")
     # One row per (device, field, comparable value); the evidence shows the value as first reported (an OS as

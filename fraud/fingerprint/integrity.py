@@ -38,11 +38,10 @@ def emulator_signals(ctx: ScanContext) -> pl.LazyFrame:
     # A desktop client may put its CPU type in the model ("x86_64" on Linux): the iOS Simulator's host machine
     # name is no signature on a snapshot that reports a desktop OS.
     # (per distinct model and OS name: a fleet reports a few hundred models in millions of snapshots)
-    model = pl.col("model")
-    desktop_cpu = (per_distinct(model, lambda m: m.str.contains(CPU_MODEL), pl.Boolean).fill_null(False)
+    desktop_cpu = (per_distinct(pl.col("model"), lambda m: m.str.contains(CPU_MODEL), pl.Boolean).fill_null(False)
                    & per_distinct(pl.col("os"), os_family, pl.String).is_in(PC_FAMILIES).fill_null(False))
     dev = ctx.devices.with_columns(
-        pl.when(~desktop_cpu).then(per_distinct(model, emulator_signature, pl.String)).alias("_sig"))
+        pl.when(~desktop_cpu).then(per_distinct(pl.col("model"), emulator_signature, pl.String)).alias("_sig"))
     flag = dev.filter(pl.col("is_emulator").fill_null(False)).select(
         "user_id", "device_id", "ts", pl.lit("flag").alias("source"), pl.lit("is_emulator").alias("detail"))
     model = dev.filter(pl.col("_sig").is_not_null()).select(
