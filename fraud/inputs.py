@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from fraud.exprs import fmt
+from fraud.exprs import fmt, per_distinct
 
 from fraud.config import Config
 from fraud.errors import InputError, first_line
@@ -328,7 +328,9 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
                     .otherwise(None)
                 checks.append((present & vref.is_null(), fmt(f"bad boolean in column {col}: {{}}", shown)))
         elif col in KEYWORD_COLUMNS:  # "Login", "PASSWORD CHANGE", "bind-card" name the contract's event kinds
-            v = pl.when(present).then(text.str.to_lowercase().str.replace_all(r"[\s\-]+", "_")).otherwise(None)
+            # once per distinct value: a handful of event kinds over millions of rows
+            v = pl.when(present).then(per_distinct(
+                text, lambda t: t.str.to_lowercase().str.replace_all(r"[\s\-]+", "_"), pl.String)).otherwise(None)
         else:  # STRING
             v = pl.when(present).then(text).otherwise(None)
         if col in schema.required:
