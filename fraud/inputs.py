@@ -363,10 +363,10 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
             df = df.update(need.select("_row", parse_timestamp(pl.col(col), tz).alias(f"__v_{col}")), on="_row")
     df = df.with_columns(pl.any_horizontal([b.fill_null(False) for b, _ in checks]).alias("_bad") if checks
                          else pl.lit(False).alias("_bad"))
-    good = df.filter(~pl.col("_bad")).select(
+    good = df.select(  # the typed columns first: filtering the raw and trimmed texts too costs as much again
         *[pl.col(f"__v_{c}").fill_null(schema.defaults[c]).alias(c) if c in schema.defaults
           else pl.col(f"__v_{c}").alias(c) for c in schema.columns],
-        pl.lit(str(path)).alias("_file"), "_row")
+        pl.lit(str(path)).alias("_file"), "_row", "_bad").filter(~pl.col("_bad")).drop("_bad")
     bad_rows = df.filter(pl.col("_bad"))
     reason = pl.concat_str([pl.when(b.fill_null(False)).then(m) for b, m in checks], separator="; ",
                            ignore_nulls=True)
