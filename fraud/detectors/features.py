@@ -67,12 +67,11 @@ def exact_mean(e: pl.Expr) -> pl.Expr:
     return exact_sum(e) / e.count()
 
 
-def _distinct_known(col: str, known: pl.Expr | None = None) -> pl.Expr:
+def _distinct_known(col: str) -> pl.Expr:
     """After :func:`_count_parts`: distinct non-null values of ``col`` in the group; null (unknown, not zero)
-    unless ``known`` (default: some row has a value)."""
+    unless some row has a value."""
     nulls, uniq = pl.col(f"_nulls_{col}"), pl.col(f"_uniq_{col}")
-    known = pl.col("events") > nulls if known is None else known
-    return pl.when(known).then(uniq - (nulls > 0).cast(pl.UInt32)).otherwise(None)
+    return pl.when(pl.col("events") > nulls).then(uniq - (nulls > 0).cast(pl.UInt32)).otherwise(None)
 
 
 def _count_parts(col: str) -> list[pl.Expr]:

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from fraud.geo.places import M_PER_DEG, home_ref, home_work, placed_positions
+from fraud.geo.places import M_PER_DEG, _link, home_ref, home_work, placed_positions
 from fraud.geo.profile import places_part
 from tests.geo.helpers import SH, SH_WORK, ctx_of, local, logins, pings, routine
 
@@ -32,6 +32,22 @@ def test_a_place_split_by_cell_borders_is_one_place():
     hw = home_work(ctx).row(0, named=True)
     assert hw["home_nights"] == 12
     assert hw["home_lat"] == pytest.approx(p["lat"].mean()) and hw["home_lon"] == pytest.approx(p["lon"].mean())
+
+
+def test_cells_link_to_the_busiest_neighbour_ties_to_the_lowest_grid_position():
+    """Each cell follows the busiest cell of its 3x3 block (itself included) to a local maximum; equal counts go
+    to the lowest grid position (row, then column); users never link across."""
+    cells = pl.DataFrame(
+        [("u", 0, 0, 5), ("u", 0, 1, 5),  # a tie: both to (0, 0)
+         ("u", 10, 10, 2), ("u", 11, 11, 4), ("u", 12, 12, 9),  # a chain up to (12, 12)
+         ("u", 20, 21, 3), ("u", 21, 20, 3), ("u", 21, 21, 1),  # a diagonal tie: the lower row wins
+         ("v", 0, 1, 1)],  # another user's cell next to u's busy ones
+        schema={"user_id": pl.String, "ci": pl.Int64, "cj": pl.Int64, "n": pl.UInt32}, orient="row")
+    got = _link(cells).sort("user_id", "ci", "cj").rows()
+    assert got == [("u", 0, 0, 0, 0), ("u", 0, 1, 0, 0),
+                   ("u", 10, 10, 12, 12), ("u", 11, 11, 12, 12), ("u", 12, 12, 12, 12),
+                   ("u", 20, 21, 20, 21), ("u", 21, 20, 20, 21), ("u", 21, 21, 20, 21),
+                   ("v", 0, 1, 0, 1)]
 
 
 def test_a_place_stays_about_one_cell_across():
