@@ -95,3 +95,26 @@ def test_other_pyod_detectors_and_zscore_explanations():
     top = scored.sort("score", descending=True).row(0, named=True)
     assert top["user_id"] == "u017"
     assert top["top_features"][0]["feature"] in ("f1", "f3")
+
+
+def test_detectors_fitted_side_by_side_give_the_same_model():
+    """n_jobs fits the detectors in threads; the scores, threshold and later scoring do not depend on it."""
+    df = _matrix(missing=True)
+    one, s1 = BehaviorModel.fit_score(df, FEATS, **DEFAULT)
+    many, s2 = BehaviorModel.fit_score(df, FEATS, **{**DEFAULT, "n_jobs": -1})
+    assert s1.equals(s2) and one.threshold == many.threshold
+    assert one.score(df).equals(many.score(df))
+
+
+def test_each_keeps_item_order_and_uses_threads_only_when_asked():
+    import threading
+
+    from fraud.detectors.model import _each
+
+    def where(i):
+        return i, threading.current_thread().name
+
+    alone = _each(where, [1, 2, 3], 1)
+    assert [i for i, _ in alone] == [1, 2, 3] and {n for _, n in alone} == {threading.current_thread().name}
+    side = _each(where, [1, 2, 3], 2)
+    assert [i for i, _ in side] == [1, 2, 3] and all(n.startswith("fraud-detector") for _, n in side)
