@@ -131,6 +131,7 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
     """Parse every raw slice; store the typed rows by user, device and IP slice. Returns the rejected rows
     (with ``_k``/``_fi`` for input order) and the rows used per kind."""
     rejects, used = [], dict.fromkeys(kinds, 0)
+    device_rows, ip_rows = slice_rows("device"), slice_rows("ip")
     for s in range(work.shards):
         for k in kinds:
             goods = []
@@ -154,11 +155,11 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
             used[k] += frame.height
             work.write(frame, work.user(k, s))
             if k in DEVICE_KINDS:
-                rows = slice_rows("device") if k == "logins" else None
+                rows = device_rows if k == "logins" else None
                 work.split_write(_keep(frame, rows).select(list(_stored_schema(k, "device"))), "device",
                                  device_key(), k, s)
             if k == "logins":
-                work.split_write(_keep(frame, slice_rows("ip")).select(list(_stored_schema(k, "ip"))), "ip",
+                work.split_write(_keep(frame, ip_rows).select(list(_stored_schema(k, "ip"))), "ip",
                                  pl.col("ip"), k, s)
     return rejects, used
 

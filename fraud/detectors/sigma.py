@@ -129,7 +129,7 @@ def evaluate(days: pl.DataFrame, rule: Rule) -> tuple[pl.DataFrame, dict]:
     flags = pl.Series("_excl", [False] * days.height, dtype=pl.Boolean)
     # where each day's final result lies in the concatenation of the passes' frames: the last pass that tested it
     where = pl.Series("_at", range(days.height), dtype=pl.Int64)
-    active, frames, passes, converged = base, [], 0, False
+    active, frames, passes, converged, offset = base, [], 0, False, 0
     while True:
         passes += 1
         d = active.with_columns(flags.gather(active["_row"]).alias("_excl"))
@@ -137,9 +137,9 @@ def evaluate(days: pl.DataFrame, rule: Rule) -> tuple[pl.DataFrame, dict]:
         tested = _test(d, stats, feats, rule)
         changed = tested.filter(pl.col("_flag") != pl.col("_excl")).select("user_id").unique()
         flags.scatter(tested["_row"], tested["_flag"])
-        offset = sum(f.height for f in frames)
         where.scatter(tested["_row"], pl.int_range(offset, offset + tested.height, dtype=pl.Int64, eager=True))
         frames.append(tested)
+        offset += tested.height
         if changed.height == 0 or passes >= int(rule["max_exclusion_passes"]):
             converged = changed.height == 0
             break

@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import fmt  # noqa: F401  (re-exported for the fingerprint modules)
+from fraud.exprs import fmt, per_distinct  # noqa: F401  (fmt re-exported for the fingerprint modules)
 from fraud.geo.localtime import with_local_time
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
@@ -58,8 +58,13 @@ def os_family(e: str | pl.Expr) -> pl.Expr:
     ZUI, Fire OS ...), ``ios`` (iOS, iPadOS, iPhone/iPad), ``macos`` (macOS, OS X, Mac, MacIntel), ``windows``
     (Windows, Win32/Win64/Win10), ``chromeos`` (Chrome OS, CrOS), ``linux`` (and its distributions: Ubuntu,
     Pop!_OS, elementary OS, NixOS ...), ``webos`` (webOS, ua-parser's "Web0S"), ``roku`` (Roku OS), else the
-    lower-cased name; null when unknown/"Other"."""
-    s = (pl.col(e) if isinstance(e, str) else e).str.strip_chars().str.to_lowercase()
+    lower-cased name; null when unknown/"Other". Computed once per distinct name (a fleet reports a few hundred
+    OS names in millions of snapshots)."""
+    return per_distinct(pl.col(e) if isinstance(e, str) else e, _os_family_rows, pl.String)
+
+
+def _os_family_rows(e: pl.Expr) -> pl.Expr:
+    s = e.str.strip_chars().str.to_lowercase()
     return (pl.when(s.is_null() | s.is_in(["", "other", "unknown"])).then(pl.lit(None, pl.String))
             .when(s.str.contains(r"android|harmony|\bhmos\b|\bemui|\bmiui|hyperos|coloros|one ?ui|oxygen ?os|"
                                  r"funtouch|origin ?os|magic ?(?:ui|os)|realme ?ui|fire ?os|flyme|\bhios\b|\bxos\b|"

@@ -66,8 +66,7 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
     fields = [*ID_FIELDS, "os_family"]
     snap = ctx.devices.select("device_id", "ts", *[_normalised(c) for c in ID_FIELDS],
                               *[pl.col(c).str.strip_chars().alias(f"_raw_{c}") for c in ID_FIELDS],
-                              per_distinct(pl.col("os"), os_family, pl.String).alias("os_family"),
-                              ).collect().lazy()  # read twice below
+                              os_family("os").alias("os_family")).collect().lazy()  # read twice below
     if not snap.select(pl.any_horizontal([pl.col(c).is_not_null().any() for c in fields])).collect().item():
         raise NotEvaluated("no hardware ids or OS names in the device snapshots")
     # One row per (device, field, comparable value); the evidence shows the value as first reported (an OS as
@@ -109,7 +108,7 @@ def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
     # Row-level columns first, then plain reductions (conditions inside an aggregation run group by group).
     fam = pl.col("_fam")
     snaps = ctx.devices.select(
-        "device_id", per_distinct(pl.col("os"), os_family, pl.String).alias("_fam"),
+        "device_id", os_family("os").alias("_fam"),
         pl.col("model").str.contains(r"(?i)^ipad").fill_null(False).alias("_ipad"),
     ).filter(fam.is_not_null()).with_columns(
         _kind(fam).alias("_kind"), (pl.col("_ipad") | fam.is_in(["ios", "visionos"])).alias("apple_mobile"),

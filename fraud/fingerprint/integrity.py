@@ -37,9 +37,9 @@ def emulator_signals(ctx: ScanContext) -> pl.LazyFrame:
     emulator signature in the snapshot's model) and ``user_agent`` (an emulator signature in an event's UA)."""
     # A desktop client may put its CPU type in the model ("x86_64" on Linux): the iOS Simulator's host machine
     # name is no signature on a snapshot that reports a desktop OS.
-    # (per distinct model and OS name: a fleet reports a few hundred models in millions of snapshots)
+    # (per distinct model: a fleet reports a few hundred models in millions of snapshots)
     desktop_cpu = (per_distinct(pl.col("model"), lambda m: m.str.contains(CPU_MODEL), pl.Boolean).fill_null(False)
-                   & per_distinct(pl.col("os"), os_family, pl.String).is_in(PC_FAMILIES).fill_null(False))
+                   & os_family("os").is_in(PC_FAMILIES).fill_null(False))
     dev = ctx.devices.with_columns(
         pl.when(~desktop_cpu).then(per_distinct(pl.col("model"), emulator_signature, pl.String)).alias("_sig"))
     flag = dev.filter(pl.col("is_emulator").fill_null(False)).select(

@@ -150,7 +150,6 @@ EMULATOR_PATTERNS: tuple[tuple[str, str], ...] = (
 )
 
 
-
 def first_match(col: pl.Expr, table: tuple[tuple[str, str], ...]) -> pl.Expr:
     """The name of the first pattern of ``(name, regex)`` pairs that ``col`` matches, else null."""
     out = pl.lit(None, pl.String)
