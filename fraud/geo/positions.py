@@ -5,7 +5,8 @@ lookup of its ``ip`` (city, coordinates and the database's accuracy radius, else
 database is configured as ``geoip_db``; the country always, from the embedded ``iptocc`` table), or from its
 ``city``/``country`` names (a known city name is placed at the most populous gazetteer city of that name,
 accuracy 25 km). Each attribute takes the first source that has it: an IP known only to its country gives
-the event's country, and its city name (when given) still gives coordinates. Location pings
+the event's country, and its city name (when given) still gives coordinates. An event with its own lat/lon
+takes nothing from its IP (its city and country come from its own columns). Location pings
 carry their own ``accuracy_m`` (else 100 m). A position known only to the country has no coordinates: it takes
 part in country rules, never in distance rules. Each distinct IP is looked up once.
 """
@@ -171,10 +172,12 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
                            country_code(pl.col("country")).alias("country"), zero).collect()
     n_zero = ev["_zero"].sum()
     ev = ev.drop("_zero")
-    ips = ev.filter(pl.col("lat").is_null() | pl.col("lon").is_null())["ip"].drop_nulls().str.strip_chars()
-    ipt = ip_lookup(sorted(set(ips.to_list()) - {""}), ctx.cfg.geoip_db)
-    ev = ev.with_columns(pl.col("ip").str.strip_chars().alias("_ipk")).join(
-        ipt.rename({"ip": "_ipk"}), on="_ipk", how="left", maintain_order="left").drop("_ipk")
+    # Only an event without its own lat/lon takes anything from its IP (city, coordinates, country): the key is
+    # null on the others, so they neither join nor pay for the string work.
+    no_ll = pl.col("lat").is_null() | pl.col("lon").is_null()
+    ev = ev.with_columns(pl.when(no_ll).then(pl.col("ip").str.strip_chars()).alias("_ipk"))
+    ipt = ip_lookup(sorted(set(ev["_ipk"].drop_nulls().unique().to_list()) - {""}), ctx.cfg.geoip_db)
+    ev = ev.join(ipt.rename({"ip": "_ipk"}), on="_ipk", how="left", maintain_order="left").drop("_ipk")
     # A city name is placed with the event's own country column (not the IP's: a VPN exit says nothing about
     # the city); it gives coordinates when the IP lookup gave none.
     ev = ev.with_columns(norm_name(pl.coalesce("city", "ip_city")).alias("city_key"))
@@ -199,7 +202,7 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
         .when(has_ipc).then(pl.col("ip_acc_km").fill_null(IP_CITY_ACCURACY_KM))
         .when(has_name).then(pl.lit(CITY_NAME_ACCURACY_KM)).alias("acc_km"),
         "source",
-        pl.when(has_ll).then(pl.col("city")).otherwise(pl.coalesce("city", "ip_city")).alias("city"),
+        pl.coalesce("city", "ip_city").alias("city"),  # no IP city on an event with lat/lon (see above)
         "city_key",
         # IP country before the country column (contract order), for events without lat/lon
         pl.when(has_ll).then(pl.col("country")).otherwise(pl.coalesce("ip_cc", "country", "g_cc")).alias("country"),

@@ -110,6 +110,30 @@ def test_parse_single_coordinates():
     assert out["o"].to_list() == [121.47, -121.47, 151.21, None, None, None]
 
 
+def test_an_event_with_lat_lon_takes_nothing_from_its_ip(monkeypatch, tmp_path):
+    # The same IP on a GPS event and on an event without lat/lon: only the second takes the database's city,
+    # coordinates and country; the GPS event keeps its own (empty) city and country, and its IP is not looked up
+    # for it alone.
+    looked_up = []
+
+    def lookup(ips, db):
+        looked_up.append(list(ips))
+        return [("Mountain View", 37.4, -122.1, 20.0, "US") for _ in ips]
+
+    monkeypatch.setattr(positions_mod, "_maxmind_lookup", lookup)
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('geoip_db = "x.mmdb"\n')
+    lg = logins([{"ts": local(D, 8), "user_id": "u", "ip": "8.8.8.8", "lat": SH[0], "lon": SH[1]},
+                 {"ts": local(D, 9), "user_id": "u", "ip": " 8.8.8.8 "},
+                 {"ts": local(D, 10), "user_id": "u", "ip": "9.9.9.9", "lat": BJ[0], "lon": BJ[1]}])
+    p = positions(ScanContext.from_frames(load_config(cfg_file), logins=lg))
+    assert p.select("source", "lat", "lon", "acc_km", "city", "city_key", "country").rows() == [
+        ("latlon", SH[0], SH[1], 0.1, None, None, None),
+        ("ip_city", 37.4, -122.1, 20.0, "Mountain View", "mountain view", "US"),
+        ("latlon", BJ[0], BJ[1], 0.1, None, None, None)]
+    assert looked_up == [["8.8.8.8"]]
+
+
 def test_maxmind_reader_fields_are_mapped(monkeypatch, tmp_path):
     import sys
     import types
