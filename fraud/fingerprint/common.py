@@ -138,13 +138,53 @@ def coverage_episodes(runs: pl.LazyFrame, group: str, limit: int) -> pl.LazyFram
             .drop("_seg"))
 
 
+# A window's members list is read from at most the last WINDOW_LIST_RUNS member runs of its group that start by
+# its end, and names at most LIST_MAX_MEMBERS members (its member count is always exact): a window's evidence costs
+# a bounded number of rows however many windows one group has (a placeholder device id on 20,000 accounts gives
+# 20,000 windows of 200,000 events each: 4 billion rows without the bound).
+WINDOW_LIST_RUNS = 500
+LIST_MAX_MEMBERS = 100
+
+
 def window_members(ev: pl.LazyFrame, ends: pl.LazyFrame, group: str, member: str, window_us: int) -> pl.LazyFrame:
     """For each ``(group, t_ref)`` row of ``ends``: the members with an event in ``(t_ref - window, t_ref]``:
-    ``members`` (sorted distinct list), ``n_members``, ``n_events`` and ``win_first`` (earliest such event)."""
-    keys = ends.select(group, "t_ref").unique()
-    ts = pl.col("ts")
-    inside = keys.join(ev.select(group, member, "ts").drop_nulls(), on=group, how="inner").filter(
-        (ts <= pl.col("t_ref")) & ((pl.col("t_ref") - ts).dt.total_microseconds() < window_us))
-    return inside.group_by(group, "t_ref").agg(
-        pl.col(member).unique().sort().alias("members"), pl.col(member).n_unique().alias("n_members"),
-        pl.len().alias("n_events"), ts.min().alias("win_first"))
+    ``members`` (sorted distinct list), ``n_members``, ``n_events`` and ``win_first`` (earliest such event). A
+    window without events gives no row.
+
+    Linear in the events plus the listed rows: the window's events are an index range of the events sorted by
+    (group, ts), found by two as-of joins; its members are the member runs (:func:`member_runs`) covering
+    ``t_ref``, counted by a sweep over the runs' starts and ends. ``members`` names the first
+    :data:`LIST_MAX_MEMBERS` of them (in sort order) among the last :data:`WINDOW_LIST_RUNS` runs of the group
+    that start by ``t_ref`` (so every member unless the group is that busy)."""
+    e = (ev.select(group, member, "ts").drop_nulls().sort(group, "ts", member)
+         .with_row_index("_i").select(group, "ts", pl.col("_i").cast(pl.Int64)))
+    keys = ends.select(group, "t_ref").unique().sort(group, "t_ref")
+    win = (keys.join_asof(e.rename({"ts": "_t_hi", "_i": "_hi"}), left_on="t_ref", right_on="_t_hi", by=group,
+                          strategy="backward", check_sortedness=False)
+           .with_columns((pl.col("t_ref") - pl.duration(microseconds=window_us)).alias("_from"))
+           .join_asof(e.rename({"ts": "win_first", "_i": "_lo"}), left_on="_from", right_on="win_first", by=group,
+                      strategy="forward", allow_exact_matches=False, check_sortedness=False)
+           .filter(pl.col("_lo") <= pl.col("_hi")))
+    runs = (member_runs(ev, group, member, window_us).sort(group, "run_start", member).with_row_index("_r")
+            .with_columns(pl.col("_r").cast(pl.Int64)))
+    # members in the window: +1 at a run's start, -1 at its (exclusive) end, summed up to t_ref; each group's
+    # changes sum to 0, so one running sum over the frame sorted by group serves every group
+    sweep = (pl.concat([runs.select(group, pl.col("run_start").alias("_t"), pl.lit(1, pl.Int64).alias("_d")),
+                        runs.select(group, pl.col("run_end").alias("_t"), pl.lit(-1, pl.Int64).alias("_d"))])
+             .group_by(group, "_t").agg(pl.col("_d").sum()).sort(group, "_t")
+             .with_columns(pl.col("_d").cum_sum().alias("n_members")))
+    win = (win.sort(group, "t_ref")
+           .join_asof(sweep.select(group, "_t", "n_members"), left_on="t_ref", right_on="_t", by=group,
+                      strategy="backward", check_sortedness=False)
+           .join_asof(runs.select(group, pl.col("run_start").alias("_rs"), pl.col("_r").alias("_r_hi")),
+                      left_on="t_ref", right_on="_rs", by=group, strategy="backward", check_sortedness=False)
+           .join(runs.group_by(group).agg(pl.col("_r").min().alias("_r_lo")), on=group, how="left"))
+    first_listed = pl.max_horizontal("_r_lo", pl.col("_r_hi") - (WINDOW_LIST_RUNS - 1))
+    listed = (win.select(group, "t_ref", pl.int_ranges(first_listed, pl.col("_r_hi") + 1).alias("_r")).explode("_r")
+              .join(runs.select("_r", member, "run_end"), on="_r", how="inner")
+              .filter(pl.col("run_end") > pl.col("t_ref"))
+              .group_by(group, "t_ref").agg(pl.col(member).unique().sort().head(LIST_MAX_MEMBERS).alias("members")))
+    return win.join(listed, on=[group, "t_ref"], how="left").select(
+        group, "t_ref", pl.col("members").fill_null(pl.lit([], pl.List(pl.String))),
+        pl.col("n_members").cast(pl.UInt32), (pl.col("_hi") - pl.col("_lo") + 1).cast(pl.UInt32).alias("n_events"),
+        "win_first")

@@ -23,6 +23,7 @@ APPLE_FAMILIES = ("ios", "macos", "tvos", "watchos", "visionos")
 
 # Android's fixed MAC for apps without the permission since Android 6.
 MAC_PLACEHOLDER = "020000000000"
+CONFLICT_VALUES_LISTED = 20  # per field, in a finding's evidence (distinct_values counts them all)
 
 
 def _normalised(col: str) -> pl.Expr:
@@ -61,7 +62,8 @@ def _kind(family: pl.Expr) -> pl.Expr:
 @register("device.id_conflict", rules="device.id_conflict", family="fingerprint", needs=("devices",), key="device")
 def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
     """One finding per user and device whose snapshots carry more than one distinct imei, mac or hw_uuid, or
-    more than one OS family (Android and HarmonyOS count as one family)."""
+    more than one OS family (Android and HarmonyOS count as one family). Evidence: the conflicting fields, each
+    field's number of distinct values and its first :data:`CONFLICT_VALUES_LISTED` values by first sighting."""
     rule = ctx.cfg.rule("device.id_conflict")
     fields = [*ID_FIELDS, "os_family"]
     snap = ctx.devices.select("device_id", "ts", *[_normalised(c) for c in ID_FIELDS],
@@ -79,16 +81,21 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
         pl.col("value").sort_by("ts", "value").first(),
         pl.col("ts").min().alias("first_seen"), pl.col("ts").max().alias("last_seen"))
     conflicting = vals.filter(pl.len().over("device_id", "field") > 1).sort(
-        "device_id", "field", "first_seen", "value")
-    per_device = conflicting.group_by("device_id").agg(
-        pl.col("field").unique().sort().alias("fields"),
-        pl.struct("field", "value", iso("first_seen").alias("first_seen"), iso("last_seen").alias("last_seen"))
-        .alias("conflicts"),
-        pl.col("first_seen").min().alias("first_ts"), pl.col("last_seen").max().alias("last_ts"))
-    per = per_device.join(device_users(ctx), on="device_id", how="inner")
+        "device_id", "field", "first_seen", "value").collect().lazy()  # read twice below
+    per_device = (conflicting.group_by("device_id", "field").agg(
+        pl.len().alias("values"), pl.col("first_seen").min(), pl.col("last_seen").max())
+        .sort("device_id", "field").group_by("device_id").agg(
+        pl.col("field").alias("fields"), pl.struct("field", "values").alias("distinct_values"),
+        pl.col("first_seen").min().alias("first_ts"), pl.col("last_seen").max().alias("last_ts")))
+    # the first CONFLICT_VALUES_LISTED values of each field (a placeholder device id reported by thousands of
+    # phones would otherwise copy thousands of values into the finding of every account that used it)
+    listed = conflicting.filter(pl.int_range(pl.len()).over("device_id", "field") < CONFLICT_VALUES_LISTED).group_by(
+        "device_id").agg(pl.struct("field", "value", iso("first_seen").alias("first_seen"),
+                                   iso("last_seen").alias("last_seen")).alias("conflicts"))
+    per = per_device.join(listed, on="device_id").join(device_users(ctx), on="device_id", how="inner")
     return emit(
         per, rule, device_id="device_id",
-        evidence={"fields": "fields", "conflicts": "conflicts"},
+        evidence={"fields": "fields", "conflicts": "conflicts", "distinct_values": "distinct_values"},
         summary=fmt("Device {} reported with conflicting {}", pl.col("device_id"),
                     pl.col("fields").list.join(", ")),
     )

@@ -38,7 +38,27 @@ def test_id_conflict_lists_values_and_when_seen():
     assert (df["first_ts"][0], df["last_ts"][0]) == (at(0), at(120))
     assert ev(df) == {"fields": ["imei"], "conflicts": [
         {"field": "imei", "value": "356938035643809", "first_seen": iso(0), "last_seen": iso(60)},
-        {"field": "imei", "value": "490154203237518", "first_seen": iso(120), "last_seen": iso(120)}]}
+        {"field": "imei", "value": "490154203237518", "first_seen": iso(120), "last_seen": iso(120)}],
+        "distinct_values": [{"field": "imei", "values": 2}]}
+
+
+def test_id_conflict_lists_the_first_values_of_a_field_and_counts_them_all(monkeypatch):
+    # a placeholder device id reported by many phones: each account's finding lists a few of their IMEIs
+    import fraud.fingerprint.consistency as consistency
+
+    monkeypatch.setattr(consistency, "CONFLICT_VALUES_LISTED", 2)
+    imeis = ["356938035643809", "490154203237518", "353918057929103", "012345678901237"]
+    devices = pl.DataFrame({"ts": [at(30), at(0), at(20), at(10)], "device_id": ["d0"] * 4,
+                            "user_id": ["u1", "u2", "u3", "u4"], "imei": imeis,
+                            "os": ["Android", "iOS", "Android", "Android"]})
+    df = run(id_conflict, devices=devices)
+    assert df["user_id"].to_list() == ["u1", "u2", "u3", "u4"]
+    assert ev(df) == {"fields": ["imei", "os"], "conflicts": [
+        {"field": "imei", "value": "490154203237518", "first_seen": iso(0), "last_seen": iso(0)},
+        {"field": "imei", "value": "012345678901237", "first_seen": iso(10), "last_seen": iso(10)},
+        {"field": "os", "value": "ios", "first_seen": iso(0), "last_seen": iso(0)},
+        {"field": "os", "value": "android", "first_seen": iso(10), "last_seen": iso(30)}],
+        "distinct_values": [{"field": "imei", "values": 4}, {"field": "os", "values": 2}]}
 
 
 def test_id_conflict_on_os_family_and_quiet_when_consistent():
