@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -77,18 +78,26 @@ class Run:
                 f"{self.cores:.2f} cores busy), {self.minflt / 1e6:.2f}M minor page faults")
 
 
-def child(cmd: list[str]) -> Run:
+def child(cmd: list[str], timeout_s: float | None = None) -> Run:
     """Run a command in its own wrapper process and measure it (the wrapper's ``RUSAGE_CHILDREN``). The floor
     and the scan run with the same allocator setting: the one the ``fraud`` command gives Polars
     (:func:`fraud.allocator.allocator_conf`)."""
     t = time.perf_counter()
     env = {**os.environ, ALLOCATOR_ENV: allocator_conf(os.environ.get(ALLOCATOR_ENV))}
-    p = subprocess.run([sys.executable, "-c", WRAP, *cmd], capture_output=True, text=True, env=env)
+    # its own process group, so that a timeout stops the measured command too, not only the wrapper
+    p = subprocess.Popen([sys.executable, "-c", WRAP, *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        raise
     secs = time.perf_counter() - t
     if p.returncode not in (0, 3):
-        sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr[-3000:]}")
-    kb, user, kernel, minflt = p.stderr.rsplit("RUSAGE", 1)[1].split()[:4]
-    return Run(secs, int(kb) / 1024 / 1024, float(user), float(kernel), int(minflt), p.stdout)
+        sys.exit(f"failed ({p.returncode}): {' '.join(cmd)}\n{err[-3000:]}")
+    kb, user, kernel, minflt = err.rsplit("RUSAGE", 1)[1].split()[:4]
+    return Run(secs, int(kb) / 1024 / 1024, float(user), float(kernel), int(minflt), out)
 
 
 def repeated(cmd: list[str], n: int, label: str) -> Run:
