@@ -1,4 +1,4 @@
-"""Distance helpers as Polars expressions (vectorised; geopy is used only for evidence figures)."""
+"""Distance helpers as Polars expressions (vectorised)."""
 from __future__ import annotations
 
 import math
@@ -24,23 +24,25 @@ def haversine_km(lat1: str | pl.Expr, lon1: str | pl.Expr, lat2: str | pl.Expr, 
 
 
 def geodesic_km(lat1: str | pl.Expr, lon1: str | pl.Expr, lat2: str | pl.Expr, lon2: str | pl.Expr) -> pl.Expr:
-    """WGS84 ellipsoid distance in km (geopy ``geodesic``) for evidence figures, computed once per distinct
-    coordinate pair of the rows it is evaluated on: apply it after the filter that keeps flagged rows (the
-    detection itself uses the vectorised :func:`haversine_km`)."""
-    from geopy.distance import geodesic
+    """WGS84 ellipsoid distance in km (Karney's geodesic, the one geopy's ``geodesic`` computes) for evidence
+    figures: PROJ's vectorised solver (pyproj ``Geod.inv``), ~1M pairs/s against geopy's ~15k/s in pure Python
+    (an account whose events jump between cities all day has a flagged pair per event). Null where a coordinate
+    is null. The detection itself uses :func:`haversine_km`."""
 
     def run(s: pl.Series) -> pl.Series:
+        from pyproj import Geod
+
         df = s.struct.unnest()
-        keys = df.columns
-        pairs = df.drop_nulls().unique()
-        g = geodesic()  # one instance: ``geodesic(p, q)`` builds a new ellipsoid solver (~25% of the time) per pair
-        km = [g.measure((a, b), (c, d)) + 0.0 for a, b, c, d in pairs.iter_rows()]  # == geodesic(p, q).km
-        table = pairs.with_columns(pl.Series("_km", km, dtype=pl.Float64))
-        return df.join(table, on=keys, how="left", maintain_order="left")["_km"]
+        ok = df.select(pl.all_horizontal(pl.all().is_not_null())).to_series()
+        cols = [df[c].fill_null(0.0).to_numpy() for c in ("a", "b", "c", "d")]
+        _, _, metres = Geod(ellps="WGS84").inv(cols[1], cols[0], cols[3], cols[2])
+        km = pl.Series(metres / 1000.0, dtype=pl.Float64)
+        return km.zip_with(ok, pl.Series([None] * len(km), dtype=pl.Float64))
 
     s = pl.struct(_e(lat1).cast(pl.Float64).alias("a"), _e(lon1).cast(pl.Float64).alias("b"),
                   _e(lat2).cast(pl.Float64).alias("c"), _e(lon2).cast(pl.Float64).alias("d"))
     return s.map_batches(run, return_dtype=pl.Float64, is_elementwise=True)
+
 
 def thousands(x: str | pl.Expr, decimals: int = 0) -> pl.Expr:
     """A number as text with thousands separators (``1684.2`` -> ``1,684``), rounded to ``decimals``."""
