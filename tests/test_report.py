@@ -93,6 +93,28 @@ def test_case_payload_is_limited_per_user():
     assert c["events"]["ts"] == sorted(c["events"]["ts"]) and c["events"]["uas"] == []
 
 
+def test_case_findings_are_limited_per_rule_keeping_counted_ones_and_totals():
+    # one account with 7 findings of a rule: the report embeds the first 3 (rank order) plus the counted one
+    rows = [{"finding_id": f"t{i}", "user_id": "hop", "rule": "geo.impossible_travel", "family": "geo",
+             "severity": "high", "points": -30, "counted": i == 5, "first_ts": ts(days=i), "last_ts": ts(days=i),
+             "evidence": "{}", "summary": "x"} for i in range(7)]
+    rows.append({"finding_id": "b1", "user_id": "hop", "rule": "device.bot_agent", "family": "fingerprint",
+                 "severity": "high", "points": -60, "counted": True, "first_ts": ts(), "last_ts": ts(),
+                 "evidence": "{}", "summary": "y"})
+    f = pl.DataFrame(rows, schema=FINDINGS_SCHEMA).with_columns(  # counted: added by the scoring
+        pl.Series("counted", [r["counted"] for r in rows]))
+    scores = pl.DataFrame({"user_id": ["hop"], "score_before": [600], "penalty": [-90], "bonus": [0],
+                           "score_after": [510], "tier_before": ["good"], "tier_after": ["fair"], "n_findings": [8],
+                           "top_rule": ["device.bot_agent"]})
+    prof = pl.DataFrame({"user_id": ["hop"], "main_device_id": [None]}, schema={"user_id": pl.String,
+                                                                                "main_device_id": pl.String})
+    (c,) = case_data(f, scores, prof, 10, max_findings_per_rule=3)
+    assert [x["finding_id"] for x in c["findings"]] == ["b1", "t0", "t1", "t2", "t5"]
+    assert c["rule_totals"] == {"device.bot_agent": 1, "geo.impossible_travel": 7}
+    (full,) = case_data(f, scores, prof, 10)  # fraud show: every finding
+    assert len(full["findings"]) == 8 and full["rule_totals"] == c["rule_totals"]
+
+
 def test_review_commands_are_shell_quoted():
     cmd = review_commands("abc'1", "my decisions.csv")
     assert cmd["dismiss"] == "fraud review 'abc'\"'\"'1' --dismiss --decisions 'my decisions.csv'"

@@ -22,8 +22,9 @@ import jinja2
 import polars as pl
 
 from fraud.config import Config
-from fraud.report.cases import (MAX_EVENTS, MAX_POSITIONS, WINDOW_DAYS, case_data, case_queue, load_user_case,
-                                ranked_users, review_commands, user_case, with_rule_lists)
+from fraud.report.cases import (MAX_EVENTS, MAX_FINDINGS_PER_RULE, MAX_POSITIONS, WINDOW_DAYS, case_data,
+                                case_queue, load_user_case, ranked_users, review_commands, user_case,
+                                with_rule_lists)
 from fraud.report.markdown import render_markdown_data
 from fraud.report.overview import overview
 from fraud.schema import SEVERITY_ORDER
@@ -78,7 +79,8 @@ def report_data(res: ScanResult, cfg: Config, decisions_path: str = "decisions.c
     q = with_rule_lists(findings, ranked.head(max(queue_limit, top_n)))
     tiers = [t for t, _, _ in cfg.tier_bands()]
     rules = sorted(findings.filter(pl.col("user_id").is_not_null())["rule"].unique().to_list())
-    cases = case_data(findings, scores, res.profiles, top_n, decisions_path, res.context, queue=q, scan_dir=scan_dir)
+    cases = case_data(findings, scores, res.profiles, top_n, decisions_path, res.context, queue=q, scan_dir=scan_dir,
+                      max_findings_per_rule=MAX_FINDINGS_PER_RULE)
     cd = cfg.rules.get("geo.commute_deviation")
     return {
         "meta": {

@@ -23,6 +23,9 @@ WINDOW_DAYS = 3
 MAX_EVENTS = 200
 MAX_POSITIONS = 200
 MAX_DEVICES = 25
+# Per case and rule, the findings the report embeds (every counted one besides): an account whose events jump
+# between cities all day has a flagged pair per event, 185k of them in one skewed benchmark (a 35 MB report).
+MAX_FINDINGS_PER_RULE = 200
 UA_CHARS = 400  # a user agent is cut to this many characters in the report
 
 
@@ -98,14 +101,24 @@ def _shell_quote(s: str) -> str:
 
 
 def _finding_records(findings: pl.DataFrame, users: pl.DataFrame, decisions_path: str,
-                     scan_dir: str | None = None) -> dict[str, list[dict]]:
+                     scan_dir: str | None = None, per_rule: int | None = None
+                     ) -> tuple[dict[str, list[dict]], dict[str, dict[str, int]]]:
+    """Per user, the finding records in rank order (with ``per_rule``, the first that many of each rule plus
+    every counted one), and per user the number of findings of each rule."""
     f = findings.join(users.select("user_id"), on="user_id", how="semi")
     keep = [c for c in ("finding_id", "user_id", "rule", "family", "severity", "points", "counted", "decision",
                         "first_ts", "last_ts", "device_id", "ip", "summary", "evidence") if c in f.columns]
     f = (f.select(keep).with_columns(_sev())
          .sort(["user_id", "points", "_sev", "first_ts", "rule"], descending=[False, False, True, False, False],
                nulls_last=True)
-         .drop("_sev").with_columns(_iso("first_ts", "last_ts")))
+         .drop("_sev"))
+    totals: dict[str, dict[str, int]] = {}
+    for u, rule, n in f.group_by("user_id", "rule").len().sort("user_id", "rule").iter_rows():
+        totals.setdefault(u, {})[rule] = n
+    if per_rule is not None:
+        counted = pl.col("counted").fill_null(False) if "counted" in f.columns else pl.lit(False)
+        f = f.filter((pl.int_range(pl.len()).over("user_id", "rule") < per_rule) | counted)
+    f = f.with_columns(_iso("first_ts", "last_ts"))
     out: dict[str, list[dict]] = {}
     for r in f.to_dicts():
         try:
@@ -115,7 +128,7 @@ def _finding_records(findings: pl.DataFrame, users: pl.DataFrame, decisions_path
         r["evidence"] = ev if isinstance(ev, dict) else {"value": ev}
         r["review"] = review_commands(r["finding_id"], decisions_path, scan_dir)
         out.setdefault(r.pop("user_id"), []).append(r)
-    return out
+    return out, totals
 
 
 def _anchors(findings: pl.DataFrame, users: pl.DataFrame) -> pl.LazyFrame:
@@ -221,14 +234,16 @@ def case_data(findings: pl.DataFrame, scores: pl.DataFrame, profiles: pl.DataFra
               decisions_path: str = "decisions.csv", context: ScanContext | None = None, *,
               users: list[str] | None = None, queue: pl.DataFrame | None = None,
               window_days: float = WINDOW_DAYS, max_events: int = MAX_EVENTS, max_positions: int = MAX_POSITIONS,
-              max_devices: int = MAX_DEVICES, scan_dir: str | None = None) -> list[dict[str, Any]]:
+              max_devices: int = MAX_DEVICES, scan_dir: str | None = None,
+              max_findings_per_rule: int | None = None) -> list[dict[str, Any]]:
     """Full case records for the top ``top_n`` of the queue (or for the given ``users``, in that order).
 
     A record holds the score row, ``worst_severity``, ``rules``, ``profile``, ``findings`` (each with its parsed
     ``evidence`` and the ``review`` command lines) and, when the scan ``context`` is given, ``events`` and
     ``positions`` (near the findings, limited; as columns: ``{"ts": [...], "lat": [...], ...}``, events' user agents
     as indices ``ua`` into the case's list ``uas``) and the ``devices`` seen (a list of rows). ``queue``: the
-    result of :func:`case_queue`, when already computed."""
+    result of :func:`case_queue`, when already computed. ``max_findings_per_rule``: keep only the first that many
+    findings of each rule (and every counted one); ``rule_totals`` counts them all per rule."""
     if users is None:
         q = (queue if queue is not None else case_queue(findings, scores, top_n)).head(top_n)
     else:
@@ -240,7 +255,7 @@ def case_data(findings: pl.DataFrame, scores: pl.DataFrame, profiles: pl.DataFra
             pl.lit([], pl.List(pl.Int8)).alias("severities"), pl.lit(None, pl.String).alias("worst_severity"))
         q = (pl.concat([q, rest.select(q.columns)]).join(order, on="user_id", how="inner").sort("_o").drop("_o"))
     top = q.select("user_id")
-    by_user = _finding_records(findings, top, decisions_path, scan_dir)
+    by_user, totals = _finding_records(findings, top, decisions_path, scan_dir, max_findings_per_rule)
     prof = {r["user_id"]: r for r in profiles.join(top, on="user_id", how="semi").to_dicts()}
     extra: dict[str, dict[str, Any]] = {}
     if context is not None and top.height:
@@ -254,6 +269,7 @@ def case_data(findings: pl.DataFrame, scores: pl.DataFrame, profiles: pl.DataFra
     for row in qd.to_dicts():
         u = row["user_id"]
         row["findings"] = by_user.get(u, [])
+        row["rule_totals"] = totals.get(u, {})
         p = prof.get(u, {})
         p.pop("user_id", None)
         row["profile"] = p

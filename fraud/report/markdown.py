@@ -105,7 +105,9 @@ def render_markdown_data(data: dict[str, Any], top: int = 20) -> str:
                          f"{f.get('first_ts') or ''}: {md(f.get('summary'))}")
             lines.append(f"  - dismiss: {code(f['review']['dismiss'])}")
             lines.append(f"  - confirm: {code(f['review']['confirm'])}")
+        totals = c.get("rule_totals") or {}
         for rule, n in shown.items():
+            n = totals.get(rule, n)  # the report embeds only the first findings of a rule
             if n > FINDINGS_PER_RULE:
                 lines.append(f"- … and {n - FINDINGS_PER_RULE} more {md(rule)} findings (report.html, `fraud show`)")
         lines.append("")

@@ -365,22 +365,29 @@ function caseCard(D, c, u, i) {
   for (const f of c.findings) { if (!byRule.has(f.rule)) byRule.set(f.rule, []); byRule.get(f.rule).push(f); }
   const findings = el("div", {id: "case-findings"});
   for (const [rule, list] of byRule) {
+    // the report embeds the first findings of a rule (and every counted one); rule_totals counts them all
+    const total = Math.max((c.rule_totals || {})[rule] || 0, list.length);
     findings.append(...list.slice(0, 3).map(findingCard));
-    if (list.length > 3) {
-      const more = el("details", {class: "more"}, el("summary", {class: "small"}, (list.length - 3) + " more " + rule + " findings"));
-      more.addEventListener("toggle", () => { if (more.open && more.children.length === 1) more.append(...list.slice(3).map(findingCard)); });
+    if (total > 3) {
+      const more = el("details", {class: "more"}, el("summary", {class: "small"}, fmt(total - 3) + " more " + rule + " findings"));
+      more.addEventListener("toggle", () => {
+        if (!more.open || more.children.length !== 1) return;
+        more.append(...list.slice(3).map(findingCard));
+        if (total > list.length) more.append(el("p", {class: "muted small"}, fmt(total - list.length) + " more not in " +
+          "this report: findings.csv, or fraud show " + shq(c.user_id) + " --limit 0"));
+      });
       findings.append(more);
     }
-    if (list.length > 1 && D.meta.scan_dir) {  // one command for all of them: the next one counts once one is dismissed
+    if (total > 1 && D.meta.scan_dir) {  // one command for all of them: the next one counts once one is dismissed
       const cmd = "fraud review --user " + shq(c.user_id) + " --rule " + shq(rule) + " --dismiss --decisions " +
         shq(D.meta.decisions_path) + " --out " + shq(D.meta.scan_dir);
-      findings.append(el("div", {class: "cmd small"}, el("span", {class: "muted"}, "all " + list.length + " " + rule +
+      findings.append(el("div", {class: "cmd small"}, el("span", {class: "muted"}, "all " + fmt(total) + " " + rule +
         " findings (points count once per window: dismissing one lets the next count): "), el("code", {}, cmd),
         copyButton(cmd)));
     }
   }
   const mapDiv = el("div", {class: "plot", id: "case-map"}), tlDiv = el("div", {class: "plot", id: "case-timeline"});
-  const parts = [head, kv, el("h3", {}, "Findings", el("span", {class: "sub"}, String(c.findings.length))), findings,
+  const parts = [head, kv, el("h3", {}, "Findings", el("span", {class: "sub"}, fmt(c.n_findings ?? c.findings.length))), findings,
     el("h3", {}, "Where and when", el("span", {class: "sub"}, "events within " + D.meta.window_days + " days of the findings, at most " + D.meta.max_events)),
     el("div", {class: "plots"}, mapDiv, tlDiv)];
   if (c.devices) parts.push(el("h3", {}, "Devices seen", el("span", {class: "sub"}, String(c.devices.length))), devicesTable(c.devices));
