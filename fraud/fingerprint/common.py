@@ -85,8 +85,9 @@ def _os_family_rows(e: pl.Expr) -> pl.Expr:
 def groups_where(lf: pl.LazyFrame, group: str, keep: pl.Expr) -> pl.LazyFrame:
     """The rows of ``lf`` whose ``group`` passes the aggregate ``keep`` (e.g. more distinct members in total than
     a window limit): an exact pre-filter that spares the window sweeps the groups that can never fire."""
+    # cached: the window sweeps read these rows several times (runs, episodes, the windows' events)
     return lf.join(lf.group_by(group).agg(keep.alias("_keep")).filter("_keep").select(group), on=group,
-                   how="semi", maintain_order="left")
+                   how="semi", maintain_order="left").cache()
 
 
 def member_runs(ev: pl.LazyFrame, group: str, member: str, window_us: int) -> pl.LazyFrame:
@@ -156,9 +157,12 @@ def window_members(ev: pl.LazyFrame, ends: pl.LazyFrame, group: str, member: str
     ``t_ref``, counted by a sweep over the runs' starts and ends. ``members`` names the first
     :data:`LIST_MAX_MEMBERS` of them (in sort order) among the last :data:`WINDOW_LIST_RUNS` runs of the group
     that start by ``t_ref`` (so every member unless the group is that busy)."""
-    e = (ev.select(group, member, "ts").drop_nulls().sort(group, "ts", member)
-         .with_row_index("_i").select(group, "ts", pl.col("_i").cast(pl.Int64)))
-    keys = ends.select(group, "t_ref").unique().sort(group, "t_ref")
+    # cached: both are read several times below, and the optimiser does not share them by itself (recomputing
+    # the episodes behind ``ends`` for each use made the check 5-10x slower)
+    keys = ends.select(group, "t_ref").unique().sort(group, "t_ref").cache()
+    # only the groups that have windows (a few devices or users out of the whole slice's candidates)
+    ev = ev.select(group, member, "ts").drop_nulls().join(keys.select(group).unique(), on=group, how="semi").cache()
+    e = ev.sort(group, "ts", member).with_row_index("_i").select(group, "ts", pl.col("_i").cast(pl.Int64))
     win = (keys.join_asof(e.rename({"ts": "_t_hi", "_i": "_hi"}), left_on="t_ref", right_on="_t_hi", by=group,
                           strategy="backward", check_sortedness=False)
            .with_columns((pl.col("t_ref") - pl.duration(microseconds=window_us)).alias("_from"))
