@@ -90,7 +90,7 @@ def away_from_home(ctx: ScanContext) -> pl.LazyFrame:
     rule = ctx.cfg.rule("geo.away_from_home")
     n_min, share_min = int(rule["min_events"]), float(rule["min_home_share"])
     p = with_home_side(ctx, _require_positions(ctx).lazy(), float(rule["home_radius_km"])).filter(
-        pl.col("outside").is_not_null()).with_columns(month_col())
+        pl.col("outside").is_not_null()).with_columns(month_col()).cache()  # read twice below
     months = (p.group_by("user_id", "month").agg(
         pl.len().alias("n"), (~pl.col("outside")).sum().alias("n_home"), pl.col("ts").min().alias("first_ts"),
         pl.col("ts").max().alias("last_ts"), pl.col("home_city").first(), pl.col("home_cc").first(),
