@@ -292,11 +292,11 @@ def input_files(inputs: ScanInputs) -> dict[str, list[Path]]:
 
 def resolve_shards(inputs: ScanInputs, shards: int | str, memory_gb: float | None) -> int:
     """The number of slices: ``auto`` sizes them from the input rows and the memory budget."""
-    from fraud.spool import batch_gb, choose_shards, estimate_rows, working_gb
+    from fraud.spool import choose_shards, estimate_rows, working_gb
 
     if shards == "auto":
         rows = {kind: estimate_rows(paths) for kind, paths in input_files(inputs).items()}
-        return choose_shards(working_gb(rows), memory_gb, batch_gb(rows))
+        return choose_shards(working_gb(rows), memory_gb)
     try:
         n = int(shards)
     except (TypeError, ValueError):

@@ -30,10 +30,6 @@ BYTES_PER_ROW = {"logins": 2000, "devices": 2000, "locations": 450, "scores": 50
 # conservative for the command's 10 s (10M events: 7 slices, 5.4 GiB).
 RETAINING_BYTES_PER_ROW = {"logins": 2800, "devices": 2800, "locations": 900, "scores": 700}
 FIXED_GB = 1.0  # interpreter, libraries and per-scan tables that do not shrink with the slices
-# What a sliced scan keeps for the whole batch while it goes through the slices (findings, scores, profiles and
-# the ensemble's user features): the 100M-event scan of bench/run.py peaked 2.1 GiB above the 10M one at the same
-# slice size, ~15 bytes per input row.
-BATCH_BYTES_PER_ROW = 15
 
 
 def shard_of(e: pl.Expr, shards: int) -> pl.Expr:
@@ -121,22 +117,15 @@ def working_gb(rows: dict[str, int]) -> float:
     return sum(n * per_row.get(kind, per_row["logins"]) for kind, n in rows.items()) / 2**30
 
 
-def batch_gb(rows: dict[str, int]) -> float:
-    """What a sliced scan of ``rows`` input rows keeps for the whole batch (GiB), beside one slice's work."""
-    return sum(rows.values()) * BATCH_BYTES_PER_ROW / 2**30
-
-
-def choose_shards(need_gb: float, memory_gb: float | None = None, batch: float = 0.0) -> int:
+def choose_shards(need_gb: float, memory_gb: float | None = None) -> int:
     """How many slices keep a scan whose in-memory working set is ``need_gb`` within ``memory_gb`` (1 when it
-    fits whole), the slices sharing the budget with the ``batch`` GiB kept for the whole batch. When the batch
-    takes more than three quarters of the budget the slices still get a quarter of it (the peak then exceeds
-    the budget by the batch's excess: no slicing can hold that)."""
+    fits whole)."""
     memory_gb = memory_gb or default_memory_gb()
     budget = memory_gb - FIXED_GB
     if budget <= 0:
         raise InputError(f"a memory budget of {memory_gb} GiB leaves nothing for the data (at least "
                          f"{FIXED_GB + 0.5} GiB)")
-    return max(1, math.ceil(need_gb / max(budget - batch, budget / 4)))
+    return max(1, math.ceil(need_gb / budget))
 
 
 # --------------------------------------------------------------------------------------------- spool

@@ -13,7 +13,7 @@ from fraud.allocator import ALLOCATOR_CONF, ALLOCATOR_ENV, POLARS_ALLOCATOR_CONF
 from fraud.config import load_config
 from fraud.errors import InputError
 from fraud.pipeline import ScanInputs, resolve_shards
-from fraud.spool import (BYTES_PER_ROW, SHARD, batch_gb, choose_shards, default_memory_gb, device_key,
+from fraud.spool import (BYTES_PER_ROW, SHARD, choose_shards, default_memory_gb, device_key,
                          estimate_rows, shard_of, spool_file, working_gb)
 
 
@@ -46,14 +46,6 @@ def test_choose_shards_from_rows_and_budget(monkeypatch):
     assert round(need, 1) == 33.0 and choose_shards(need, 6.0) == 7
     assert choose_shards(working_gb({"logins": 1_020_000, "locations": 3_040_000}), 6.0) == 2
     assert choose_shards(0, 6.0) == 1 and choose_shards(0.0105, 1.001) == 11
-    # what the whole batch keeps shares the budget: 10M events 0.23 GiB (still 7 slices); the 100M-event run
-    # (161.5M rows) 2.26 GiB, so its slices get 2.74 GiB of the 5 instead of all of it; a batch beyond three
-    # quarters of the budget leaves the slices a quarter
-    assert round(batch_gb(rows), 2) == 0.23 and choose_shards(need, 6.0, batch_gb(rows)) == 7
-    big = {k: v * 10 for k, v in rows.items()}
-    assert round(batch_gb(big), 2) == 2.26
-    assert choose_shards(working_gb(big), 6.0) == 67 and choose_shards(working_gb(big), 6.0, batch_gb(big)) == 121
-    assert choose_shards(4.0, 6.0, 10.0) == 4
     assert 1.5 <= default_memory_gb() <= 6.0
     with pytest.raises(InputError, match="memory budget of 0.5 GiB"):
         choose_shards(10, 0.5)
