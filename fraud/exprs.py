@@ -5,6 +5,9 @@ from collections.abc import Callable
 
 import polars as pl
 
+# What logs write for "no value" in a text field (compared trimmed and lower-cased).
+NO_VALUE_WORDS = ("", "-", "null", "none", "nil", "undefined", "unknown", "n/a", "na")
+
 
 def fmt(template: str, *args: pl.Expr | str | int | float) -> pl.Expr:
     """Like ``pl.format`` (``{}`` placeholders; ``str`` arguments name columns), built on ``concat_str``.
@@ -36,3 +39,12 @@ def per_distinct(e: pl.Expr, fn: Callable[[pl.Expr], pl.Expr], return_dtype: pl.
         return s.replace_strict(u, mapped, default=None, return_dtype=return_dtype).alias(s.name)
 
     return e.map_batches(run, return_dtype=return_dtype, is_elementwise=True)
+
+
+def placeholder_id(text: pl.Expr) -> pl.Expr:
+    """True for an identifier that names nothing: a "no value" word (``unknown``, ``null``, ``undefined``, ``-``
+    ...; :data:`NO_VALUE_WORDS`) or zeros with separators only (``0``, ``000000000000000``, the all-zero
+    advertising id ``00000000-0000-0000-0000-000000000000``). Clients send these when they cannot read a device
+    id; thousands of devices then share one "id". Null stays null."""
+    low = text.str.strip_chars().str.to_lowercase()
+    return low.is_in(list(NO_VALUE_WORDS)) | low.str.contains(r"^[0\-:.{}_ ]*0[0\-:.{}_ ]*$")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from fraud.exprs import fmt, per_distinct
+from fraud.exprs import fmt, per_distinct, placeholder_id
 
 from fraud.config import Config
 from fraud.errors import InputError, first_line
@@ -32,6 +32,9 @@ TRUE_WORDS = ("true", "1", "yes", "y", "t")
 FALSE_WORDS = ("false", "0", "no", "n", "f")
 # Columns whose values are keywords: compared lower-case, with spaces and hyphens as underscores.
 KEYWORD_COLUMNS = frozenset({"event"})
+# Identifier columns whose placeholder values (:func:`fraud.exprs.placeholder_id`) are read as missing: clients
+# that cannot read a device id send "unknown" or all zeros, and thousands of devices would share that "id".
+ID_COLUMNS = frozenset({"device_id"})
 
 
 @dataclass
@@ -331,6 +334,11 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
             # once per distinct value: a handful of event kinds over millions of rows
             v = pl.when(present).then(per_distinct(
                 text, lambda t: t.str.to_lowercase().str.replace_all(r"[\s\-]+", "_"), pl.String)).otherwise(None)
+        elif col in ID_COLUMNS:  # a placeholder ("unknown", all zeros) names no device: missing, not shared
+            named = per_distinct(text, lambda t: ~placeholder_id(t), pl.Boolean).fill_null(False)
+            v = pl.when(present & named).then(text).otherwise(None)
+            if col in schema.required:
+                checks.append((present & ~named, fmt(f"placeholder {col} (names no device): {{}}", shown)))
         else:  # STRING
             v = pl.when(present).then(text).otherwise(None)
         if col in schema.required:

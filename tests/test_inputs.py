@@ -77,6 +77,24 @@ def test_event_names_in_any_case_and_spelling(tmp_path, cfg):
         "login", "login", "password_change", "bind_card", "payment", "login"]
 
 
+def test_placeholder_device_ids_name_no_device(tmp_path, cfg):
+    # what clients send when they cannot read a device id: read as missing, never as one device shared by all
+    ids = ("unknown", " NULL ", "undefined", "-", "0", "000000000000000", "00000000-0000-0000-0000-000000000000",
+           "00:00:00:00:00:00", "dev-0", "a0000", "10")
+    p = write(tmp_path / "l.csv", "ts,user_id,device_id\n" + "".join(
+        f"2024-01-01T00:00:{i:02d}Z,u{i},{d}\n" for i, d in enumerate(ids)))
+    li = read_input("logins", p, cfg)
+    assert li.frame["device_id"].to_list() == [None] * 8 + ["dev-0", "a0000", "10"] and li.rows_rejected == 0
+    # a snapshot must name its device: one with a placeholder is rejected, with the reason
+    q = write(tmp_path / "d.csv", "ts,device_id,user_id,os\n2024-01-01T00:00:00Z,unknown,u1,Android\n"
+              "2024-01-01T00:00:00Z,00000000-0000-0000-0000-000000000000,u2,iOS\n2024-01-01T00:00:00Z,d1,u3,iOS\n")
+    li = read_input("devices", q, cfg)
+    assert li.frame["device_id"].to_list() == ["d1"]
+    assert li.rejected.select("row", "reason").rows() == [
+        (1, "placeholder device_id (names no device): unknown"),
+        (2, "placeholder device_id (names no device): 00000000-0000-0000-0000-000000000000")]
+
+
 def test_missing_required_column_names_file_and_column(tmp_path, cfg):
     p = write(tmp_path / "logins.csv", "ts,account\n2024-01-01T00:00:00Z,u1\n")
     with pytest.raises(InputError) as e:

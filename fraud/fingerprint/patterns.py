@@ -11,6 +11,8 @@ from pathlib import Path
 import crawleruseragents
 import polars as pl
 
+from fraud.exprs import NO_VALUE_WORDS  # noqa: F401  (re-exported: the fingerprint checks' "no value" words)
+
 # (kind, name, regex) in priority order: the first match names the finding's pattern.
 TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("headless browser", "HeadlessChrome", r"Headless(?:Chrome|Edg)"),
@@ -117,7 +119,6 @@ ALL_CRAWLERS_ANY = "|".join(x for x in (CRAWLER_ANY, APP_NAMED_ANY, SUSPECT_ANY)
 
 # What a log writes for an absent value (compared lower-cased after trimming): a missing user agent is no
 # evidence of a bot (not evaluated unless ``flag_missing`` is set), a missing hardware id no id.
-NO_VALUE_WORDS = ("", "-", "null", "none", "nil", "undefined", "unknown", "n/a", "na")
 # Placeholder values a script sends instead of a real agent: garbage (``flag_empty``).
 PLACEHOLDER_AGENTS = ("test", "user-agent", "mozilla", "mozilla/4.0", "mozilla/5.0", "*")
 
