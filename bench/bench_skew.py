@@ -20,7 +20,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import polars as pl
@@ -100,7 +99,6 @@ def main() -> None:
         what, rewrites = SHAPES[name]
         data = a.data if name == "uniform" else work / name
         if name != "uniform":
-            t = time.perf_counter()
             make_shape(a.data, data, rewrites, a.fraction, a.seed)
         out = work / f"out-{name}"
         try:
@@ -118,7 +116,7 @@ def main() -> None:
         print(f"{name:12s} {run.wall_s:7.1f} {rows / run.wall_s:9,.0f} {run.rss_gib:8.2f} "
               f"{run.wall_s / base_s:9.2f}x {summ['findings']['total']:9,}  "
               + ", ".join(f"{k} {v:.1f}" for v, k in stages), flush=True)
-    print(f"\nshapes: " + "; ".join(f"{s}: {SHAPES[s][0]}" for s in shapes))
+    print("\nshapes: " + "; ".join(f"{s}: {SHAPES[s][0]}" for s in shapes))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ from pathlib import Path
 import crawleruseragents
 import polars as pl
 
-from fraud.exprs import NO_VALUE_WORDS  # noqa: F401  (re-exported: the fingerprint checks' "no value" words)
+# What a log writes for an absent value (compared lower-cased after trimming): a missing user agent is no
+# evidence of a bot (not evaluated unless ``flag_missing`` is set), a missing hardware id no id.
+from fraud.exprs import NO_VALUE_WORDS  # noqa: F401  (re-exported for the fingerprint checks)
 
 # (kind, name, regex) in priority order: the first match names the finding's pattern.
 TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
@@ -117,8 +119,6 @@ CRAWLER_ANY, APP_NAMED_ANY, SUSPECT_ANY = (_any(t) for t in (CRAWLER_PATTERNS, A
 ALL_CRAWLERS_ANY = "|".join(x for x in (CRAWLER_ANY, APP_NAMED_ANY, SUSPECT_ANY) if x)
 
 
-# What a log writes for an absent value (compared lower-cased after trimming): a missing user agent is no
-# evidence of a bot (not evaluated unless ``flag_missing`` is set), a missing hardware id no id.
 # Placeholder values a script sends instead of a real agent: garbage (``flag_empty``).
 PLACEHOLDER_AGENTS = ("test", "user-agent", "mozilla", "mozilla/4.0", "mozilla/5.0", "*")
 
