@@ -48,6 +48,8 @@ class LoadedInput:
     rows_read: int = 0
     extra_columns: list[str] = field(default_factory=list)
     used: int | None = None  # rows used when ``frame`` does not hold them all (a partitioned scan)
+    # per identifier column, the rows used whose value was a placeholder read as missing (``unknown``, zeros)
+    placeholders: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_rejected(self) -> int:
@@ -275,17 +277,20 @@ def _present(df: pl.DataFrame, col: str) -> pl.Expr:
 
 
 def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
-           ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]], list[str]]:
+           ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]], list[str],
+                      list[pl.Expr]]:
     """The parsing steps of one raw frame, each a list of expressions evaluated together: the trimmed text of
     each text column (``__t_<col>``), the parsed value per canonical column (``__v_<col>``), the range
     masks applied to parsed values, the (is-bad, reason) checks written on them, and the string timestamp
-    columns that need the slow parser for what the fast one left null."""
+    columns that need the slow parser for what the fast one left null; last, per optional identifier column,
+    a flag (``__ph_<col>``) on the rows whose value was a placeholder read as missing."""
     texts = [pl.col(c).str.strip_chars().alias(f"__t_{c}") for c in schema.columns
              if c in df.columns and df.schema[c] == pl.String]
     values: list[pl.Expr] = []
     masks: list[pl.Expr] = []
     checks: list[tuple[pl.Expr, pl.Expr]] = []
     slow_ts: list[str] = []
+    placeholders: list[pl.Expr] = []
     for col, kind in schema.columns.items():
         if col not in df.columns:
             values.append(pl.lit(schema.defaults.get(col), dtype=schema.polars_schema()[col]).alias(f"__v_{col}"))
@@ -339,6 +344,8 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
             v = pl.when(present & named).then(text).otherwise(None)
             if col in schema.required:
                 checks.append((present & ~named, fmt(f"placeholder {col} (names no device): {{}}", shown)))
+            else:
+                placeholders.append((present & ~named).alias(f"__ph_{col}"))
         else:  # STRING
             v = pl.when(present).then(text).otherwise(None)
         if col in schema.required:
@@ -346,23 +353,24 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
         values.append(v.alias(f"__v_{col}"))
     if "lat" in schema.columns and "lon" in schema.columns and "lat" in df.columns and "lon" in df.columns:
         checks.append((_present(df, "lat") != _present(df, "lon"), pl.lit("only one of lat/lon given")))
-    return texts, values, masks, checks, slow_ts
+    return texts, values, masks, checks, slow_ts, placeholders
 
 
-def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: str) -> tuple[pl.DataFrame,
-                                                                                             pl.DataFrame]:
-    """Parse one file's raw frame: (valid typed rows with ``_file``/``_row``, rejected rows with reasons).
+def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: str
+           ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
+    """Parse one file's raw frame: (valid typed rows with ``_file``/``_row``, rejected rows with reasons, per
+    identifier column the valid rows whose placeholder value was read as missing).
 
     Values are parsed once; timestamps in other notations than the common ISO form, and the reason strings,
     are computed only for the rows that need them."""
-    texts, values, masks, checks, slow_ts = _parse(raw, schema, tz)
+    texts, values, masks, checks, slow_ts, placeholders = _parse(raw, schema, tz)
     # a partitioned scan (and a record-by-record reader) brings each row's number along
     cols = [c for c in raw.columns if c not in INTERNAL]
     if LINE_ERROR in raw.columns:  # a record that could not be split into fields: that is its only reason
         checks = [(pl.col(LINE_ERROR).is_not_null(), pl.col(LINE_ERROR))] + [
             (pl.col(LINE_ERROR).is_null() & b, m) for b, m in checks]
     df = raw if "_row" in raw.columns else raw.with_row_index("_row", offset=1)
-    df = df.with_columns(pl.col("_row").cast(pl.Int64), *texts).with_columns(*values)
+    df = df.with_columns(pl.col("_row").cast(pl.Int64), *texts).with_columns(*values, *placeholders)
     if masks:
         df = df.with_columns(*masks)
     for col in slow_ts:
@@ -375,6 +383,9 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
         *[pl.col(f"__v_{c}").fill_null(schema.defaults[c]).alias(c) if c in schema.defaults
           else pl.col(f"__v_{c}").alias(c) for c in schema.columns],
         pl.lit(str(path)).alias("_file"), "_row", "_bad").filter(~pl.col("_bad")).drop("_bad")
+    ph_cols = [e.meta.output_name() for e in placeholders]
+    found = (df.select([(pl.col(c) & ~pl.col("_bad")).sum().alias(c.removeprefix("__ph_")) for c in ph_cols])
+             .row(0, named=True) if ph_cols else {})
     bad_rows = df.filter(pl.col("_bad"))
     reason = pl.concat_str([pl.when(b.fill_null(False)).then(m) for b, m in checks], separator="; ",
                            ignore_nulls=True)
@@ -384,7 +395,7 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
         pl.coalesce(*([pl.col(LINE_TEXT)] if LINE_TEXT in raw.columns else []),
                     pl.struct(pl.col(cols).cast(pl.String)).struct.json_encode()).str.slice(0, RAW_PREVIEW_CHARS)
         .alias("raw"))
-    return good, bad
+    return good, bad, {c: int(n) for c, n in found.items()}
 
 
 def in_file_order(rejected: pl.DataFrame, files: list[str]) -> pl.DataFrame:
@@ -403,7 +414,7 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     schema = INPUT_SCHEMAS[kind]
     paths = resolve_specs(spec)
     frames, rejects, extras = [], [], set()
-    rows_read = 0
+    rows_read, placeholders = 0, {}
     for path in paths:
         raw = _read_raw(path)
         if raw.width == 0:  # empty file: nothing to read, no header to check
@@ -412,7 +423,8 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         extras |= {c for c in raw.columns if c not in schema.columns and c not in INTERNAL}
         raw = raw.select([c for c in raw.columns if c in schema.columns or c in INTERNAL])
         rows_read += raw.height
-        good, bad = _split(raw, schema, cfg.timezone, path, kind)
+        good, bad, found = _split(raw, schema, cfg.timezone, path, kind)
+        add_counts(placeholders, found)
         frames.append(good)
         if bad.height:
             rejects.append(bad)
@@ -423,7 +435,13 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         rejects = [in_file_order(pl.concat([*rejects, dups.drop("_src")]), [str(p) for p in paths])]
     rejected = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTED_COLUMNS)
     return LoadedInput(kind=kind, frame=frame, rejected=rejected, files=[str(p) for p in paths],
-                       rows_read=rows_read, extra_columns=sorted(extras))
+                       rows_read=rows_read, extra_columns=sorted(extras), placeholders=placeholders)
+
+
+def add_counts(acc: dict[str, int], new: dict[str, int]) -> None:
+    """Add ``new``'s counts into ``acc`` (per identifier column)."""
+    for c, n in new.items():
+        acc[c] = acc.get(c, 0) + n
 
 
 def find_inputs(folder: str | Path) -> dict[str, list[Path]]:

@@ -186,7 +186,9 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
         return {k: d.get(k, 0) for k in order} if order else d
 
     inputs = {k: {"files": li.files, "rows_read": li.rows_read, "rows_used": li.rows_used,
-                  "rows_rejected": li.rows_rejected, "extra_columns": li.extra_columns}
+                  "rows_rejected": li.rows_rejected, "extra_columns": li.extra_columns,
+                  **({"placeholder_ids_read_as_missing": dict(sorted(li.placeholders.items()))}
+                     if any(li.placeholders.values()) else {})}
               for k, li in loaded.items()}
     if decisions is not None:  # rejected here: unparseable rows and rows with an unknown decision word
         n_bad = int(rejected.filter(pl.col("input") == "decisions").height)

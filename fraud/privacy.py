@@ -15,6 +15,7 @@ import hmac
 import polars as pl
 
 from fraud.errors import FraudError
+from fraud.exprs import placeholder_id
 
 ID_COLUMNS = ("user_id", "device_id", "ip", "imei", "mac", "hw_uuid", "main_device_id")
 TEXT_COLUMNS = ("evidence", "summary", "raw")
@@ -46,7 +47,9 @@ class Pseudonymizer:
         # Distinct values only, found with the streaming engine: a partitioned scan's inputs can exceed memory.
         values = (pl.concat([p.unique() for p in parts]).unique().collect(engine="streaming")["v"] if parts
                   else pl.Series("v", [], pl.String))
-        self.map = _mapping(values.filter(values.str.len_chars() > 0), self.key)
+        # a placeholder ("unknown", "0") identifies nobody, and replacing "0" inside text would rewrite numbers
+        named = pl.select(pl.lit(values).str.len_chars().gt(0) & ~placeholder_id(pl.lit(values)).fill_null(False))
+        self.map = _mapping(values.filter(named.to_series()), self.key)
         # Longest first so that a value inside a longer one is not replaced piecemeal.
         by_len = self.map.sort(pl.col("value").str.len_chars(), "value", descending=[True, False])
         self._patterns = by_len["value"].to_list()

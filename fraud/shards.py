@@ -33,7 +33,7 @@ from fraud.decisions import load_decisions
 from fraud.errors import FraudError, first_line
 from fraud.fingerprint.useragent import agent_table
 from fraud.duplicates import split_duplicates
-from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split
+from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split, add_counts
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
                             collect_checks, finish_findings, input_files, score_stage, summarize)
 from fraud.registry import all_checks
@@ -127,10 +127,11 @@ def _keep(frame: pl.DataFrame, rows: pl.Expr | None) -> pl.DataFrame:
 
 
 def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[SpooledFile]], cfg: Config
-                  ) -> tuple[list[pl.DataFrame], dict[str, int]]:
+                  ) -> tuple[list[pl.DataFrame], dict[str, int], dict[str, dict[str, int]]]:
     """Parse every raw slice; store the typed rows by user, device and IP slice. Returns the rejected rows
-    (with ``_k``/``_fi`` for input order) and the rows used per kind."""
+    (with ``_k``/``_fi`` for input order), the rows used per kind and the placeholder ids read as missing."""
     rejects, used = [], dict.fromkeys(kinds, 0)
+    placeholders: dict[str, dict[str, int]] = {k: {} for k in kinds}
     device_rows, ip_rows = slice_rows("device"), slice_rows("ip")
     for s in range(work.shards):
         for k in kinds:
@@ -141,7 +142,8 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                     continue
                 raw = pl.read_parquet(parts)
                 shutil.rmtree(parts[0].parent)  # the raw slice is parsed once: free its disk space now
-                good, bad = _split(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k)
+                good, bad, found = _split(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k)
+                add_counts(placeholders[k], found)
                 goods.append(good.drop("_file").with_columns(pl.lit(fi, pl.Int32).alias("_fi")))
                 if bad.height:
                     rejects.append(bad.with_columns(pl.lit(INPUT_KINDS.index(k)).alias("_k"),
@@ -161,7 +163,7 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
             if k == "logins":
                 work.split_write(_keep(frame, ip_rows).select(list(_stored_schema(k, "ip"))), "ip",
                                  pl.col("ip"), k, s)
-    return rejects, used
+    return rejects, used, placeholders
 
 
 def _context(cfg: Config, model: Any, given: list[str], frames: dict[str, pl.DataFrame | pl.LazyFrame],
@@ -208,7 +210,7 @@ class _Prepared:
             if progress:
                 progress("read")
             with timer("read"):
-                rejects, self.used = _parse_slices(work, self.kinds, self.spooled, cfg)
+                rejects, self.used, self.placeholders = _parse_slices(work, self.kinds, self.spooled, cfg)
             self.rejected = pl.concat(rejects).sort("_k", "_fi", "row").drop("_k", "_fi") if rejects else None
         except BaseException:
             self.tmp.cleanup()
@@ -222,7 +224,7 @@ class _Prepared:
                                files=[sf.path for sf in self.spooled[k]],
                                rows_read=sum(sf.rows_read for sf in self.spooled[k]),
                                extra_columns=sorted({c for sf in self.spooled[k] for c in sf.extra_columns}),
-                               used=self.used[k]) for k in self.kinds}
+                               used=self.used[k], placeholders=self.placeholders[k]) for k in self.kinds}
 
     def user_slice(self, s: int, cfg: Config, model: Any, agents: pl.DataFrame | None
                    ) -> tuple[ScanContext, pl.DataFrame | None]:

@@ -85,6 +85,7 @@ def test_placeholder_device_ids_name_no_device(tmp_path, cfg):
         f"2024-01-01T00:00:{i:02d}Z,u{i},{d}\n" for i, d in enumerate(ids)))
     li = read_input("logins", p, cfg)
     assert li.frame["device_id"].to_list() == [None] * 8 + ["dev-0", "a0000", "10"] and li.rows_rejected == 0
+    assert li.placeholders == {"device_id": 8}  # counted in summary.json
     # a snapshot must name its device: one with a placeholder is rejected, with the reason
     q = write(tmp_path / "d.csv", "ts,device_id,user_id,os\n2024-01-01T00:00:00Z,unknown,u1,Android\n"
               "2024-01-01T00:00:00Z,00000000-0000-0000-0000-000000000000,u2,iOS\n2024-01-01T00:00:00Z,d1,u3,iOS\n")

@@ -32,12 +32,13 @@ def mixed(tmp_path_factory):
     logins.head(half).write_parquet(d / "logins.parquet")
     text = pl.read_csv(d / "gen" / "logins.csv", infer_schema=False).slice(half)
     text, _ = corrupt(text, "ts", "not-a-time", 0.01, seed=1)
+    text, _ = corrupt(text, "device_id", "unknown", 0.02, seed=6)  # placeholder ids: read as missing
     # 20 rows of the Parquet half repeated in the CSV half: duplicates across files and formats
     text = pl.concat([text, pl.read_csv(d / "gen" / "logins.csv", infer_schema=False).head(20)])
     (d / "logins.csv.gz").write_bytes(gzip.compress(text.write_csv().encode()))
     locs, _ = corrupt(pl.read_csv(d / "gen" / "locations.csv", infer_schema=False), "lat", "123.0", 0.01, seed=2)
     pl.concat([locs, locs.slice(100, 10)]).write_ndjson(d / "locations.jsonl")  # 10 repeated pings
-    dev = pl.read_csv(d / "gen" / "devices.csv", infer_schema=False)
+    dev, _ = corrupt(pl.read_csv(d / "gen" / "devices.csv", infer_schema=False), "device_id", "0", 0.01, seed=7)
     (d / "devices.csv").write_bytes(b"\xef\xbb\xbf" + dev.write_csv().encode())
     scores, _ = corrupt(pl.read_csv(d / "gen" / "scores.csv", infer_schema=False), "score", "999", 0.05, seed=3)
     scores.write_csv(d / "scores.csv")
@@ -65,7 +66,9 @@ def test_sliced_scan_equals_in_memory_scan(mixed, shards):
     sliced = scan(ScanInputs.from_folder(mixed), load_config(), shards=shards)
     assert one.summary["shards"] == 1 and sliced.summary["shards"] == shards
     assert one.rejected.height > 20 and one.findings["rule"].n_unique() >= 15
-    assert set(one.rejected["input"]) >= {"logins", "locations", "scores", "decisions"}
+    assert set(one.rejected["input"]) >= {"logins", "locations", "scores", "decisions", "devices"}
+    assert one.summary["inputs"]["logins"]["placeholder_ids_read_as_missing"]["device_id"] > 0  # compared below
+    assert one.rejected.filter(pl.col("reason") == "placeholder device_id (names no device): 0").height > 0
     dups = one.rejected.filter(pl.col("reason").str.starts_with("duplicate of"))
     assert dups.group_by("input").len().sort("input").rows() == [("locations", 10), ("logins", 20)]
     assert one.summary["scores"]["users_penalised"] > 0
