@@ -135,9 +135,9 @@ def ip_spray(ctx: ScanContext) -> pl.LazyFrame:
     limit = int(rule["min_accounts"]) - 1
     ev = groups_where(ctx.logins.filter(spray_rows()).select("ip", "user_id", "ts"),
                       "ip", pl.col("user_id").n_unique() > limit)
-    eps = coverage_episodes(member_runs(ev, "ip", "user_id", window_us), "ip", limit)
-    ends = eps.select("ip", pl.col("ep_start").alias("t_ref"), "ep_end", "peak")
-    per = ends.join(window_members(ev, ends, "ip", "user_id", window_us), on=["ip", "t_ref"])
+    runs = member_runs(ev, "ip", "user_id", window_us)
+    ends = coverage_episodes(runs, "ip", limit).select("ip", pl.col("ep_start").alias("t_ref"), "ep_end", "peak")
+    per = ends.join(window_members(ev, runs, ends, "ip", "user_id", window_us), on=["ip", "t_ref"])
     return emit(
         per, rule, user_id=None, ip="ip", first_ts="win_first", last_ts="t_ref",
         evidence={"accounts": "members", "n_accounts": "n_members", "failures": "n_events",

@@ -107,7 +107,19 @@ def member_runs(ev: pl.LazyFrame, group: str, member: str, window_us: int) -> pl
             .with_columns((~same | gap).fill_null(True).cum_sum().alias("_run"))
             .group_by(group, member, "_run").agg(ts.min().alias("run_start"), ts.max().alias("_last"))
             .select(group, member, "run_start",
-                    (pl.col("_last") + pl.duration(microseconds=window_us)).alias("run_end")))
+                    (pl.col("_last") + pl.duration(microseconds=window_us)).alias("run_end"))
+            .cache())  # read by the episodes and by the windows' counts and lists
+
+
+def coverage(runs: pl.LazyFrame, group: str) -> pl.LazyFrame:
+    """From :func:`member_runs`: ``group, t, cov``, sorted by (group, t): the number of distinct members in the
+    window ending at each instant ``t`` where it changes (a sweep over run starts, +1, and ends, -1). Sorted by
+    (group, t) without .over() passes: each group's +1/-1 sum to 0, so the running sum over the whole frame is
+    every group's own."""
+    sweep = pl.concat([runs.select(group, pl.col("run_start").alias("t"), pl.lit(1, pl.Int64).alias("d")),
+                       runs.select(group, pl.col("run_end").alias("t"), pl.lit(-1, pl.Int64).alias("d"))])
+    return (sweep.group_by(group, "t").agg(pl.col("d").sum()).sort(group, "t")
+            .select(group, "t", pl.col("d").cum_sum().alias("cov")))
 
 
 def coverage_episodes(runs: pl.LazyFrame, group: str, limit: int) -> pl.LazyFrame:
@@ -120,17 +132,12 @@ def coverage_episodes(runs: pl.LazyFrame, group: str, limit: int) -> pl.LazyFram
     limit (the exceeding window is ``(ep_start - window, ep_start]``) and ``ep_end`` the first window end at
     which the count is back at or below the limit.
     """
-    sweep = pl.concat([runs.select(group, pl.col("run_start").alias("t"), pl.lit(1, pl.Int64).alias("d")),
-                       runs.select(group, pl.col("run_end").alias("t"), pl.lit(-1, pl.Int64).alias("d"))])
-    # Sorted by (group, t), without .over() passes: each group's +1/-1 sum to 0, so the running sum over the
-    # whole frame is every group's own; neighbours are compared only within the same group; segment ids are
-    # numbered over the whole frame (grouped together with ``group``).
+    # Neighbours are compared only within the same group; segment ids are numbered over the whole frame
+    # (grouped together with ``group``).
     first = (pl.col(group) != pl.col(group).shift(1)).fill_null(True)
     last = (pl.col(group) != pl.col(group).shift(-1)).fill_null(True)
-    cov = (sweep.group_by(group, "t").agg(pl.col("d").sum()).sort(group, "t")
-           .with_columns(pl.col("d").cum_sum().alias("cov"))
-           .with_columns((pl.col("cov") > limit).alias("_over"),
-                         pl.when(last).then(None).otherwise(pl.col("t").shift(-1)).alias("_next")))
+    cov = coverage(runs, group).with_columns((pl.col("cov") > limit).alias("_over"),
+                                             pl.when(last).then(None).otherwise(pl.col("t").shift(-1)).alias("_next"))
     cov = cov.with_columns((pl.col("_over") != pl.when(first).then(False).otherwise(pl.col("_over").shift(1)))
                            .cum_sum().alias("_seg"))
     return (cov.filter("_over").group_by(group, "_seg")
@@ -147,39 +154,35 @@ WINDOW_LIST_RUNS = 500
 LIST_MAX_MEMBERS = 100
 
 
-def window_members(ev: pl.LazyFrame, ends: pl.LazyFrame, group: str, member: str, window_us: int) -> pl.LazyFrame:
+def window_members(ev: pl.LazyFrame, runs: pl.LazyFrame, ends: pl.LazyFrame, group: str, member: str,
+                   window_us: int) -> pl.LazyFrame:
     """For each ``(group, t_ref)`` row of ``ends``: the members with an event in ``(t_ref - window, t_ref]``:
     ``members`` (sorted distinct list), ``n_members``, ``n_events`` and ``win_first`` (earliest such event). A
-    window without events gives no row.
+    window without events gives no row. ``runs``: :func:`member_runs` of ``ev``.
 
     Linear in the events plus the listed rows: the window's events are an index range of the events sorted by
-    (group, ts), found by two as-of joins; its members are the member runs (:func:`member_runs`) covering
-    ``t_ref``, counted by a sweep over the runs' starts and ends. ``members`` names the first
-    :data:`LIST_MAX_MEMBERS` of them (in sort order) among the last :data:`WINDOW_LIST_RUNS` runs of the group
-    that start by ``t_ref`` (so every member unless the group is that busy)."""
-    # cached: both are read several times below, and the optimiser does not share them by itself (recomputing
-    # the episodes behind ``ends`` for each use made the check 5-10x slower)
+    (group, ts), found by two as-of joins; its members are the member runs covering ``t_ref``, counted by
+    :func:`coverage`. ``members`` names the first :data:`LIST_MAX_MEMBERS` of them (in sort order) among the last
+    :data:`WINDOW_LIST_RUNS` runs of the group that start by ``t_ref`` (so every member unless the group is that
+    busy)."""
+    # cached, as the runs: read several times below, and the optimiser does not share them by itself
+    # (recomputing the episodes behind ``ends`` for each use made the checks 5-10x slower)
     keys = ends.select(group, "t_ref").unique().sort(group, "t_ref").cache()
     # only the groups that have windows (a few devices or users out of the whole slice's candidates)
-    ev = ev.select(group, member, "ts").drop_nulls().join(keys.select(group).unique(), on=group, how="semi").cache()
-    e = ev.sort(group, "ts", member).with_row_index("_i").select(group, "ts", pl.col("_i").cast(pl.Int64))
+    groups = keys.select(group).unique()
+    e = (ev.select(group, member, "ts").drop_nulls().join(groups, on=group, how="semi").sort(group, "ts", member)
+         .with_row_index("_i").select(group, "ts", pl.col("_i").cast(pl.Int64)))
     win = (keys.join_asof(e.rename({"ts": "_t_hi", "_i": "_hi"}), left_on="t_ref", right_on="_t_hi", by=group,
                           strategy="backward", check_sortedness=False)
            .with_columns((pl.col("t_ref") - pl.duration(microseconds=window_us)).alias("_from"))
            .join_asof(e.rename({"ts": "win_first", "_i": "_lo"}), left_on="_from", right_on="win_first", by=group,
                       strategy="forward", allow_exact_matches=False, check_sortedness=False)
            .filter(pl.col("_lo") <= pl.col("_hi")))
-    runs = (member_runs(ev, group, member, window_us).sort(group, "run_start", member).with_row_index("_r")
-            .with_columns(pl.col("_r").cast(pl.Int64)))
-    # members in the window: +1 at a run's start, -1 at its (exclusive) end, summed up to t_ref; each group's
-    # changes sum to 0, so one running sum over the frame sorted by group serves every group
-    sweep = (pl.concat([runs.select(group, pl.col("run_start").alias("_t"), pl.lit(1, pl.Int64).alias("_d")),
-                        runs.select(group, pl.col("run_end").alias("_t"), pl.lit(-1, pl.Int64).alias("_d"))])
-             .group_by(group, "_t").agg(pl.col("_d").sum()).sort(group, "_t")
-             .with_columns(pl.col("_d").cum_sum().alias("n_members")))
+    runs = (runs.join(groups, on=group, how="semi").sort(group, "run_start", member).with_row_index("_r")
+            .with_columns(pl.col("_r").cast(pl.Int64)).cache())
     win = (win.sort(group, "t_ref")
-           .join_asof(sweep.select(group, "_t", "n_members"), left_on="t_ref", right_on="_t", by=group,
-                      strategy="backward", check_sortedness=False)
+           .join_asof(coverage(runs, group).rename({"t": "_t", "cov": "n_members"}), left_on="t_ref",
+                      right_on="_t", by=group, strategy="backward", check_sortedness=False)
            .join_asof(runs.select(group, pl.col("run_start").alias("_rs"), pl.col("_r").alias("_r_hi")),
                       left_on="t_ref", right_on="_rs", by=group, strategy="backward", check_sortedness=False)
            .join(runs.group_by(group).agg(pl.col("_r").min().alias("_r_lo")), on=group, how="left"))

@@ -40,9 +40,9 @@ def many_devices(ctx: ScanContext) -> pl.LazyFrame:
     ev = sign_ins(ctx).select("user_id", "device_id", "ts")
     require_device_ids(ev, "sign-ins")
     ev = groups_where(ev, "user_id", pl.col("device_id").n_unique() > limit)
-    eps = coverage_episodes(member_runs(ev, "user_id", "device_id", window_us), "user_id", limit)
-    ends = eps.select("user_id", pl.col("ep_start").alias("t_ref"))
-    per = ends.join(window_members(ev, ends, "user_id", "device_id", window_us), on=["user_id", "t_ref"])
+    runs = member_runs(ev, "user_id", "device_id", window_us)
+    ends = coverage_episodes(runs, "user_id", limit).select("user_id", pl.col("ep_start").alias("t_ref"))
+    per = ends.join(window_members(ev, runs, ends, "user_id", "device_id", window_us), on=["user_id", "t_ref"])
     return emit(
         per, rule, first_ts="win_first", last_ts="t_ref",
         evidence={**_window_evidence(window_us), "devices": "members", "n_devices": "n_members",
@@ -78,7 +78,7 @@ def shared(ctx: ScanContext) -> pl.LazyFrame:
            .filter((pl.col("run_start") < pl.col("ep_end")) & (pl.col("run_end") > pl.col("ep_start")))
            .group_by("device_id", "user_id", "ep_start")
            .agg(pl.max_horizontal("run_start", "ep_start").min().alias("t_ref")))
-    per = acc.join(window_members(ev, acc, "device_id", "user_id", window_us), on=["device_id", "t_ref"])
+    per = acc.join(window_members(ev, runs, acc, "device_id", "user_id", window_us), on=["device_id", "t_ref"])
     return emit(
         per, rule, device_id="device_id", first_ts="win_first", last_ts="t_ref",
         evidence={**_window_evidence(window_us), "accounts": "members", "n_accounts": "n_members",
