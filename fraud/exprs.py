@@ -41,10 +41,13 @@ def per_distinct(e: pl.Expr, fn: Callable[[pl.Expr], pl.Expr], return_dtype: pl.
     return e.map_batches(run, return_dtype=return_dtype, is_elementwise=True)
 
 
+def is_missing(col: pl.Expr) -> pl.Expr:
+    """Null, blank, or what a log writes for "no value" (``-``, ``null``, ``unknown`` ...: :data:`NO_VALUE_WORDS`)."""
+    return col.is_null() | col.str.strip_chars().str.to_lowercase().is_in(list(NO_VALUE_WORDS))
+
+
 def placeholder_id(text: pl.Expr) -> pl.Expr:
-    """True for an identifier that names nothing: a "no value" word (``unknown``, ``null``, ``undefined``, ``-``
-    ...; :data:`NO_VALUE_WORDS`) or zeros with separators only (``0``, ``000000000000000``, the all-zero
-    advertising id ``00000000-0000-0000-0000-000000000000``). Clients send these when they cannot read a device
-    id; thousands of devices then share one "id". Null stays null."""
-    low = text.str.strip_chars().str.to_lowercase()
-    return low.is_in(list(NO_VALUE_WORDS)) | low.str.contains(r"^[0\-:.{}_ ]*0[0\-:.{}_ ]*$")
+    """True for an identifier that names nothing: missing (:func:`is_missing`) or zeros with separators only
+    (``0``, ``000000000000000``, the all-zero advertising id ``00000000-0000-0000-0000-000000000000``). Clients
+    send these when they cannot read a device id; thousands of devices then share one "id"."""
+    return is_missing(text) | text.str.strip_chars().str.contains(r"^[0\-:.{}_ ]*0[0\-:.{}_ ]*$")

@@ -34,7 +34,7 @@ FALSE_WORDS = ("false", "0", "no", "n", "f")
 KEYWORD_COLUMNS = frozenset({"event"})
 # Identifier columns whose placeholder values (:func:`fraud.exprs.placeholder_id`) are read as missing: clients
 # that cannot read a device id send "unknown" or all zeros, and thousands of devices would share that "id".
-ID_COLUMNS = frozenset({"device_id"})
+PLACEHOLDER_ID_COLUMNS = frozenset({"device_id"})
 
 
 @dataclass
@@ -278,19 +278,19 @@ def _present(df: pl.DataFrame, col: str) -> pl.Expr:
 
 def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
            ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]], list[str],
-                      list[pl.Expr]]:
+                      dict[str, pl.Expr]]:
     """The parsing steps of one raw frame, each a list of expressions evaluated together: the trimmed text of
     each text column (``__t_<col>``), the parsed value per canonical column (``__v_<col>``), the range
     masks applied to parsed values, the (is-bad, reason) checks written on them, and the string timestamp
     columns that need the slow parser for what the fast one left null; last, per optional identifier column,
-    a flag (``__ph_<col>``) on the rows whose value was a placeholder read as missing."""
+    which rows had a placeholder value read as missing."""
     texts = [pl.col(c).str.strip_chars().alias(f"__t_{c}") for c in schema.columns
              if c in df.columns and df.schema[c] == pl.String]
     values: list[pl.Expr] = []
     masks: list[pl.Expr] = []
     checks: list[tuple[pl.Expr, pl.Expr]] = []
     slow_ts: list[str] = []
-    placeholders: list[pl.Expr] = []
+    placeholders: dict[str, pl.Expr] = {}
     for col, kind in schema.columns.items():
         if col not in df.columns:
             values.append(pl.lit(schema.defaults.get(col), dtype=schema.polars_schema()[col]).alias(f"__v_{col}"))
@@ -339,13 +339,13 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
             # once per distinct value: a handful of event kinds over millions of rows
             v = pl.when(present).then(per_distinct(
                 text, lambda t: t.str.to_lowercase().str.replace_all(r"[\s\-]+", "_"), pl.String)).otherwise(None)
-        elif col in ID_COLUMNS:  # a placeholder ("unknown", all zeros) names no device: missing, not shared
+        elif col in PLACEHOLDER_ID_COLUMNS:  # a placeholder ("unknown", all zeros) names no device: missing
             named = per_distinct(text, lambda t: ~placeholder_id(t), pl.Boolean).fill_null(False)
             v = pl.when(present & named).then(text).otherwise(None)
             if col in schema.required:
                 checks.append((present & ~named, fmt(f"placeholder {col} (names no device): {{}}", shown)))
             else:
-                placeholders.append((present & ~named).alias(f"__ph_{col}"))
+                placeholders[col] = present & ~named
         else:  # STRING
             v = pl.when(present).then(text).otherwise(None)
         if col in schema.required:
@@ -370,7 +370,8 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
         checks = [(pl.col(LINE_ERROR).is_not_null(), pl.col(LINE_ERROR))] + [
             (pl.col(LINE_ERROR).is_null() & b, m) for b, m in checks]
     df = raw if "_row" in raw.columns else raw.with_row_index("_row", offset=1)
-    df = df.with_columns(pl.col("_row").cast(pl.Int64), *texts).with_columns(*values, *placeholders)
+    df = df.with_columns(pl.col("_row").cast(pl.Int64), *texts).with_columns(
+        *values, *[e.alias(f"__ph_{c}") for c, e in placeholders.items()])
     if masks:
         df = df.with_columns(*masks)
     for col in slow_ts:
@@ -383,9 +384,8 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
         *[pl.col(f"__v_{c}").fill_null(schema.defaults[c]).alias(c) if c in schema.defaults
           else pl.col(f"__v_{c}").alias(c) for c in schema.columns],
         pl.lit(str(path)).alias("_file"), "_row", "_bad").filter(~pl.col("_bad")).drop("_bad")
-    ph_cols = [e.meta.output_name() for e in placeholders]
-    found = (df.select([(pl.col(c) & ~pl.col("_bad")).sum().alias(c.removeprefix("__ph_")) for c in ph_cols])
-             .row(0, named=True) if ph_cols else {})
+    found = (df.select([(pl.col(f"__ph_{c}") & ~pl.col("_bad")).sum().alias(c) for c in placeholders])
+             .row(0, named=True) if placeholders else {})
     bad_rows = df.filter(pl.col("_bad"))
     reason = pl.concat_str([pl.when(b.fill_null(False)).then(m) for b, m in checks], separator="; ",
                            ignore_nulls=True)

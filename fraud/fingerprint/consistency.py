@@ -9,10 +9,9 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import per_distinct
+from fraud.exprs import is_missing, per_distinct
 from fraud.findings import emit
 from fraud.fingerprint.common import PC_FAMILIES, device_users, fmt, iso, os_family
-from fraud.fingerprint.patterns import NO_VALUE_WORDS
 from fraud.fingerprint.useragent import with_agents
 from fraud.registry import NotEvaluated, register
 
@@ -40,8 +39,7 @@ def _normalise(raw: pl.Expr, col: str) -> pl.Expr:
     are not hardware ids. IMEIs keep their digits only and compare on the first 14 (type allocation code and
     serial: the 15th is a check digit, an IMEISV ends in a 2-digit software version); all-zero values are
     placeholders. hw_uuid loses braces and hyphens (``{6F9619FF-...}`` and ``6f9619ff...`` are one id)."""
-    s = raw.str.strip_chars().str.to_lowercase()
-    s = pl.when(s.is_in(list(NO_VALUE_WORDS))).then(None).otherwise(s)
+    s = pl.when(is_missing(raw)).then(None).otherwise(raw.str.strip_chars().str.to_lowercase())
     if col == "mac":
         s = s.str.replace_all(r"[:\-. ]", "")
         s = pl.when((s == MAC_PLACEHOLDER) | s.str.contains(r"^.[26ae]")).then(None).otherwise(s)

@@ -11,9 +11,9 @@ from pathlib import Path
 import crawleruseragents
 import polars as pl
 
-# What a log writes for an absent value (compared lower-cased after trimming): a missing user agent is no
-# evidence of a bot (not evaluated unless ``flag_missing`` is set), a missing hardware id no id.
-from fraud.exprs import NO_VALUE_WORDS  # noqa: F401  (re-exported for the fingerprint checks)
+# A missing user agent (:func:`fraud.exprs.is_missing`) is no evidence of a bot (not evaluated unless
+# ``flag_missing`` is set), a missing hardware id no id.
+from fraud.exprs import is_missing
 
 # (kind, name, regex) in priority order: the first match names the finding's pattern.
 TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
@@ -162,11 +162,6 @@ def first_match(col: pl.Expr, table: tuple[tuple[str, str], ...]) -> pl.Expr:
 def emulator_signature(col: str | pl.Expr) -> pl.Expr:
     """The emulator signature a model name or user agent carries (e.g. ``sdk_gphone``), else null."""
     return first_match(pl.col(col) if isinstance(col, str) else col, EMULATOR_PATTERNS)
-
-
-def is_missing(col: pl.Expr) -> pl.Expr:
-    """Null, blank, or a value a log writes for "no user agent" (``-``, ``null``, ``unknown`` ...)."""
-    return col.is_null() | col.str.strip_chars().str.to_lowercase().is_in(list(NO_VALUE_WORDS))
 
 
 def is_placeholder(col: pl.Expr, min_length: int) -> pl.Expr:
