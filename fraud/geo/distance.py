@@ -33,11 +33,9 @@ def geodesic_km(lat1: str | pl.Expr, lon1: str | pl.Expr, lat2: str | pl.Expr, l
         from pyproj import Geod
 
         df = s.struct.unnest()
-        ok = df.select(pl.all_horizontal(pl.all().is_not_null())).to_series()
-        cols = [df[c].fill_null(0.0).to_numpy() for c in ("a", "b", "c", "d")]
-        _, _, metres = Geod(ellps="WGS84").inv(cols[1], cols[0], cols[3], cols[2])
-        km = pl.Series(metres / 1000.0, dtype=pl.Float64)
-        return km.zip_with(ok, pl.Series([None] * len(km), dtype=pl.Float64))
+        lat1, lon1, lat2, lon2 = (df[c].to_numpy() for c in ("a", "b", "c", "d"))  # null -> NaN
+        _, _, metres = Geod(ellps="WGS84").inv(lon1, lat1, lon2, lat2)  # NaN in, NaN out
+        return pl.Series(metres / 1000.0, dtype=pl.Float64).fill_nan(None)
 
     s = pl.struct(_e(lat1).cast(pl.Float64).alias("a"), _e(lon1).cast(pl.Float64).alias("b"),
                   _e(lat2).cast(pl.Float64).alias("c"), _e(lon2).cast(pl.Float64).alias("d"))
