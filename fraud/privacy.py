@@ -6,6 +6,21 @@ brute force over, say, IPv4 space needs the key too). Tokens replace ``user_id``
 ``imei``, ``mac`` and ``hw_uuid`` wherever they appear: in table columns, inside the JSON evidence, the summary
 sentences and the raw text of rejected rows, and in the parsed inputs the report draws its case cards from.
 Checks run on the clear values first (an IP's country needs the real IP); only outputs are pseudonymised.
+
+Identifiers are replaced as whole values, never as substrings, so a short identifier (user ``7``) does not
+rewrite the digits of numbers, dates or other identifiers:
+
+- JSON text (``evidence``, and the ``raw`` preview of a rejected row when it is JSON) is cut into its string
+  literals and the text between them; a string *value* (not a key) equal to an identifier is replaced whole.
+  The checks write every identifier into their evidence as a string value of its own.
+- A finding's ``summary`` names only that finding's own device and IP (``Device … used by 7 accounts``), so
+  those values are replaced where they stand as a word: not next to a letter, digit or ``_``, nor next to a
+  ``.``, ``:``, ``-``, ``/`` or ``@`` that continues the word (the ``7`` of ``0.75`` stays).
+- Other text (a rejected line that could not be split into fields) is replaced by substring: it fails closed,
+  rewriting too much rather than leaking an identifier.
+
+A JSON ``raw`` preview cut off inside a string (it is at most 300 characters) loses that last, unterminated
+string: a truncated identifier cannot be matched and would leak its prefix.
 """
 from __future__ import annotations
 
@@ -18,7 +33,18 @@ from fraud.errors import FraudError
 from fraud.exprs import placeholder_id
 
 ID_COLUMNS = ("user_id", "device_id", "ip", "imei", "mac", "hw_uuid", "main_device_id")
-TEXT_COLUMNS = ("evidence", "summary", "raw")
+JSON_COLUMNS = ("evidence", "raw")  # raw: JSON of the row's fields, or the line itself when it could not be split
+SUMMARY_COLUMNS = ("summary",)
+SUMMARY_ID_COLUMNS = ("device_id", "ip")  # the only identifiers a finding's summary names: its own
+TEXT_COLUMNS = JSON_COLUMNS + SUMMARY_COLUMNS
+# A JSON text as consecutive tokens: string literals, runs between them, and a lone quote that opens a string cut
+# off by truncation (the string alternative comes first, so a quote that opens a terminated string never matches
+# alone). Joining the tokens gives back the text.
+_JSON_TOKENS = r'"(?:[^"\\]|\\.)*"|[^"]+|"'
+_WORD = r"[\p{L}\p{N}_]"
+_JOINER = r"[.:/@\-]"  # continues a word when a letter or digit follows it (0.75, a-b, host:port)
+_JOINS_LEFT = rf"(?:{_WORD}|[\p{{L}}\p{{N}}]{_JOINER})$"
+_JOINS_RIGHT = rf"^(?:{_WORD}|{_JOINER}[\p{{L}}\p{{N}}])"
 
 
 def token(value: str, key: bytes) -> str:
@@ -29,6 +55,11 @@ def _mapping(values: pl.Series, key: bytes) -> pl.DataFrame:
     v = values.drop_nulls().unique().sort()
     return pl.DataFrame({"value": v, "token": [token(x, key) for x in v.to_list()]},
                         schema={"value": pl.String, "token": pl.String})
+
+
+def json_string(e: pl.Expr) -> pl.Expr:
+    """``e`` as a JSON string literal, quoted and escaped exactly as Polars' ``json_encode`` writes it."""
+    return pl.struct(e.alias("v")).struct.json_encode().str.slice(5).str.head(-1)
 
 
 class Pseudonymizer:
@@ -47,13 +78,14 @@ class Pseudonymizer:
         # Distinct values only, found with the streaming engine: a partitioned scan's inputs can exceed memory.
         values = (pl.concat([p.unique() for p in parts]).unique().collect(engine="streaming")["v"] if parts
                   else pl.Series("v", [], pl.String))
-        # a placeholder ("unknown", "0") identifies nobody, and replacing "0" inside text would rewrite numbers
-        named = pl.select(pl.lit(values).str.len_chars().gt(0) & ~placeholder_id(pl.lit(values)).fill_null(False))
+        # A placeholder ("unknown", "0") identifies nobody; a value without a letter or digit ("-", ",") could
+        # only be matched in text by rewriting punctuation.
+        named = pl.select(pl.lit(values).str.contains(r"[\p{L}\p{N}]").fill_null(False)
+                          & ~placeholder_id(pl.lit(values)).fill_null(False))
         self.map = _mapping(values.filter(named.to_series()), self.key)
-        # Longest first so that a value inside a longer one is not replaced piecemeal.
-        by_len = self.map.sort(pl.col("value").str.len_chars(), "value", descending=[True, False])
-        self._patterns = by_len["value"].to_list()
-        self._tokens = by_len["token"].to_list()
+        self._json_map = self.map.select(json_string(pl.col("value")).alias("_tok"),
+                                         json_string(pl.col("token")).alias("_new"))
+        self._substrings: tuple[list[str], list[str]] | None = None
 
     def _col(self, c: str) -> pl.Expr:
         return pl.col(c).replace_strict(self.map["value"], self.map["token"], default=pl.col(c),
@@ -61,9 +93,62 @@ class Pseudonymizer:
 
     def apply(self, df: pl.DataFrame | pl.LazyFrame):
         """Tokenise identifier columns and identifiers inside the text columns of a frame."""
-        names = df.collect_schema().names()
+        lazy = isinstance(df, pl.LazyFrame)
+        lf = df.lazy()
+        names = lf.collect_schema().names()
+        texts = [c for c in TEXT_COLUMNS if c in names]
+        if texts and self.map.height:
+            lf = lf.with_row_index("_pr").with_columns(pl.col(texts).cast(pl.String))
+            for c in texts:
+                if c in SUMMARY_COLUMNS:
+                    for idc in (i for i in SUMMARY_ID_COLUMNS if i in names):
+                        lf = self._own_words(lf, c, idc)
+                else:
+                    lf = self._json_values(lf, c)
+            lf = lf.drop("_pr")
         exprs = [self._col(c) for c in ID_COLUMNS if c in names]
-        if self._patterns:
-            exprs += [pl.col(c).str.replace_many(self._patterns, self._tokens, leftmost=True)
-                      for c in TEXT_COLUMNS if c in names]
-        return df.with_columns(exprs) if exprs else df
+        lf = lf.with_columns(exprs) if exprs else lf
+        return lf if lazy else lf.collect()
+
+    def _json_values(self, lf: pl.LazyFrame, c: str) -> pl.LazyFrame:
+        """Replace identifier string values in the JSON texts of column ``c``; other texts by substring."""
+        is_json = pl.col(c).str.starts_with("{")
+        toks = (lf.filter(is_json).select("_pr", pl.col(c).str.extract_all(_JSON_TOKENS).alias("_tok"))
+                .explode("_tok"))
+        is_key = (pl.col("_pr").shift(-1) == pl.col("_pr")) & pl.col("_tok").shift(-1).str.starts_with(":")
+        cut = (pl.col("_tok") == '"').cast(pl.Int32).cum_sum().over("_pr") > 0  # a string cut off at the end
+        new = (toks.with_columns(is_key.fill_null(False).alias("_key"), cut.alias("_cut"))
+               .filter(~pl.col("_cut"))
+               .join(self._json_map.lazy(), on="_tok", how="left", maintain_order="left")
+               .select("_pr", pl.when(pl.col("_new").is_not_null() & ~pl.col("_key")).then("_new")
+                       .otherwise("_tok").alias("_tok"))
+               .group_by("_pr", maintain_order=True).agg(pl.col("_tok").str.join("").alias("_txt")))
+        out = lf.join(new, on="_pr", how="left", maintain_order="left").with_columns(
+            pl.when(is_json).then(pl.col("_txt").fill_null("")).otherwise(pl.col(c)).alias(c)).drop("_txt")
+        if lf.filter(pl.col(c).is_not_null() & ~is_json).select(pl.len()).collect().item():
+            patterns, tokens = self._substring_tables()
+            out = out.with_columns(pl.when(is_json).then(pl.col(c)).otherwise(
+                pl.col(c).str.replace_many(patterns, tokens, leftmost=True)).alias(c))
+        return out
+
+    def _own_words(self, lf: pl.LazyFrame, c: str, idc: str) -> pl.LazyFrame:
+        """Replace the row's own ``idc`` value where it stands as a word in text column ``c``."""
+        rows = (lf.select("_pr", pl.col(c).alias("_s"), pl.col(idc).cast(pl.String).alias("_id"))
+                .join(self.map.lazy().rename({"value": "_id", "token": "_new"}), on="_id", how="inner")
+                .filter(pl.col("_s").is_not_null()))
+        pieces = rows.select("_pr", "_id", "_new", pl.col("_s").str.split(pl.col("_id")).alias("_p")).explode("_p")
+        last = pl.col("_pr").shift(-1) != pl.col("_pr")
+        word = ~pl.col("_p").str.contains(_JOINS_LEFT) & ~pl.col("_p").shift(-1).str.contains(_JOINS_RIGHT)
+        glue = pl.when(last.fill_null(True)).then(pl.lit("")).when(word.fill_null(False)).then("_new") \
+            .otherwise("_id")
+        new = pieces.select("_pr", pl.concat_str("_p", glue).alias("_p")).group_by("_pr", maintain_order=True).agg(
+            pl.col("_p").str.join("").alias("_txt"))
+        return lf.join(new, on="_pr", how="left", maintain_order="left").with_columns(
+            pl.coalesce("_txt", c).alias(c)).drop("_txt")
+
+    def _substring_tables(self) -> tuple[list[str], list[str]]:
+        if self._substrings is None:
+            # Longest first so that a value inside a longer one is not replaced piecemeal.
+            by_len = self.map.sort(pl.col("value").str.len_chars(), "value", descending=[True, False])
+            self._substrings = (by_len["value"].to_list(), by_len["token"].to_list())
+        return self._substrings

@@ -1,0 +1,128 @@
+"""--pseudonymize: identifiers are replaced as whole values, never inside numbers, dates or other identifiers."""
+import json
+import re
+
+import polars as pl
+import pytest
+
+from fraud.config import load_config
+from fraud.pipeline import ScanInputs, scan
+from fraud.privacy import Pseudonymizer, token
+from fraud.runner import pseudonymize_result
+from fraud.synth import generate
+
+KEY = b"k"
+
+
+def t(v: str) -> str:
+    return token(v, KEY)
+
+
+@pytest.fixture
+def p():
+    frames = {"logins": pl.LazyFrame({"user_id": ["7", "u1", "day"], "device_id": ["d-1", "7", "x"],
+                                      "ip": ["1.2.3.4", "5.6.7.8", None]}),
+              "devices": pl.LazyFrame({"user_id": ["u1"], "imei": ["unknown"], "mac": ["-"]})}
+    return Pseudonymizer("k", frames)
+
+
+def test_json_string_values_are_replaced_whole(p):
+    ev = '{"n":7,"day":"7","users":["7","u1","u12"],"v":0.75,"when":"2024-07-01","nested":[{"device_id":"d-1"}]}'
+    out = p.apply(pl.DataFrame({"evidence": [ev, None]}))["evidence"].to_list()
+    assert json.loads(out[0]) == {"n": 7, "day": t("7"), "users": [t("7"), t("u1"), "u12"], "v": 0.75,
+                                  "when": "2024-07-01", "nested": [{"device_id": t("d-1")}]}
+    assert out[1] is None
+
+
+def test_json_keys_and_non_identifier_strings_stay(p):
+    ev = '{"day":"2024-07-01","x1":"u1x","ip":"1.2.3.45","k":"7 days"}'  # "day" and "x" are identifiers
+    assert p.apply(pl.DataFrame({"evidence": [ev]}))["evidence"].item() == ev
+
+
+def test_escaped_values_match_their_json_form():
+    q = Pseudonymizer("k", {"logins": pl.LazyFrame({"user_id": ['a"b', "c\\d", "é1"]})})
+    ev = json.dumps({"a": 'a"b', "b": "c\\d", "c": "é1"}, ensure_ascii=False, separators=(",", ":"))
+    out = q.apply(pl.DataFrame({"evidence": [ev]}))["evidence"].item()
+    assert json.loads(out) == {"a": t('a"b'), "b": t("c\\d"), "c": t("é1")}
+
+
+def test_summary_replaces_the_rows_own_device_and_ip_as_words(p):
+    f = pl.DataFrame({"user_id": ["u1", "u1", "7"], "device_id": ["7", "d-1", None], "ip": ["1.2.3.4", None, None],
+                      "summary": ["Device 7 seen 0.75 days, 7a and 17 times from IP 1.2.3.4.",
+                                  "new device d-1, not d-12 or xd-1", "user 7 made 7 logins"]})
+    out = p.apply(f)
+    assert out["summary"].to_list() == [
+        f"Device {t('7')} seen 0.75 days, 7a and 17 times from IP {t('1.2.3.4')}.",
+        f"new device {t('d-1')}, not d-12 or xd-1",
+        "user 7 made 7 logins"]  # a summary never names the user: user ids are left alone in it
+    assert out["user_id"].to_list() == [t("u1"), t("u1"), t("7")]
+    assert out["device_id"].to_list() == [t("7"), t("d-1"), None]
+
+
+def test_placeholders_and_punctuation_are_not_identifiers(p):
+    ev = '{"imei":"unknown","mac":"-","s":"a-b"}'
+    assert p.apply(pl.DataFrame({"evidence": [ev]}))["evidence"].item() == ev
+    assert p.map["value"].to_list() == ["1.2.3.4", "5.6.7.8", "7", "d-1", "day", "u1", "x"]
+
+
+def test_raw_previews_json_truncated_and_unsplit(p):
+    raw = ['{"ts":"bad","user_id":"u1","ip":"5.6.7', '{"user_id":"7","ip":"5.6.7.8"}', "2024,7,u1,5.6.7.8"]
+    out = p.apply(pl.DataFrame({"raw": raw, "reason": ["r"] * 3}))["raw"].to_list()
+    assert out == [
+        f'{{"ts":"bad","user_id":"{t("u1")}","ip":',  # the cut-off string goes: its prefix cannot be matched
+        f'{{"user_id":"{t("7")}","ip":"{t("5.6.7.8")}"}}',
+        f"2024,{t('7')},{t('u1')},{t('5.6.7.8')}"]  # not JSON: substrings (fails closed)
+
+
+def test_lazy_in_lazy_out(p):
+    lf = pl.LazyFrame({"user_id": ["u1"], "summary": ["x"]})
+    out = p.apply(lf)
+    assert isinstance(out, pl.LazyFrame) and out.collect().to_dicts() == [{"user_id": t("u1"), "summary": "x"}]
+
+
+def test_empty_key_is_an_error():
+    from fraud.errors import FraudError
+
+    with pytest.raises(FraudError, match="non-empty key"):
+        Pseudonymizer("", {})
+
+
+def _swap(v, ids: set[str]):
+    if isinstance(v, dict):
+        return {k: _swap(x, ids) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_swap(x, ids) for x in v]
+    return t(v) if isinstance(v, str) and v in ids else v
+
+
+def _own_words(text: str, values: list, ids: set[str]) -> str:
+    """The oracle: ``v`` not next to a word character, nor to a joiner that a letter or digit continues."""
+    for v in values:
+        if v in ids:
+            text = re.sub(rf"(?<!\w)(?<![^\W_][.:/@-]){re.escape(v)}(?!\w)(?![.:/@-][^\W_])", t(v), text)
+    return text
+
+
+def test_demo_scan_with_short_numeric_ids(tmp_path):
+    """Numeric identifiers ("7") next to the numbers of every rule's evidence and summary: each evidence is the
+    clear one with exactly its identifier values swapped, each summary has exactly its device and IP swapped."""
+    data = tmp_path / "data"
+    generate(data, users=200, seed=5)
+    users = pl.read_csv(data / "logins.csv", infer_schema=False)["user_id"].drop_nulls().unique().sort()
+    devices = pl.read_csv(data / "devices.csv", infer_schema=False)["device_id"].drop_nulls().unique().sort()
+    renum = {**{u: str(i + 1) for i, u in enumerate(users.to_list())},
+             **{d: str(i + 1) for i, d in enumerate(devices.to_list())}}
+    for name in ("logins", "devices", "locations", "scores"):
+        df = pl.read_csv(data / f"{name}.csv", infer_schema=False)
+        df.with_columns(pl.col(c).replace(renum) for c in ("user_id", "device_id", "main_device_id")
+                        if c in df.columns).write_csv(data / f"{name}.csv")
+    res = scan(ScanInputs.from_folder(data), load_config())
+    clear, rejected = res.findings, res.rejected
+    ids = set(Pseudonymizer("k", res.context.frames, rejected).map["value"].to_list())
+    assert {"7", "42"} <= ids and res.findings["rule"].n_unique() >= 18
+    pseudonymize_result(res, "k")
+    assert res.findings.select("finding_id", "points").equals(clear.select("finding_id", "points"))
+    for a, b in zip(clear.iter_rows(named=True), res.findings.iter_rows(named=True)):
+        assert json.loads(b["evidence"]) == _swap(json.loads(a["evidence"]), ids), a["rule"]
+        assert b["summary"] == _own_words(a["summary"], [a["device_id"], a["ip"]], ids), a["rule"]
+        assert b["user_id"] == (t(a["user_id"]) if a["user_id"] else None)
