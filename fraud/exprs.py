@@ -51,3 +51,46 @@ def placeholder_id(text: pl.Expr) -> pl.Expr:
     (``0``, ``000000000000000``, the all-zero advertising id ``00000000-0000-0000-0000-000000000000``). Clients
     send these when they cannot read a device id; thousands of devices then share one "id"."""
     return is_missing(text) | text.str.strip_chars().str.contains(r"^[0\-:.{}_ ]*0[0\-:.{}_ ]*$")
+
+
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
+
+
+def ip_address(text: pl.Expr) -> pl.Expr:
+    """The address an ``ip`` field names, in one written form, or null when it names none.
+
+    Real logs write one address several ways: with a port (``1.2.3.4:443``, ``[2001:db8::1]:443``), as an
+    IPv4-mapped IPv6 address from a dual-stack server (``::ffff:1.2.3.4``), with an IPv6 zone (``fe80::1%eth0``),
+    in upper case, or as an X-Forwarded-For list whose first entry is the client (``1.2.3.4, 10.0.0.1``). Each
+    becomes the bare address (IPv6 in lower case), so one address is one IP for the checks and the country
+    lookup. Null: placeholders (``unknown``, ``-``), the unspecified addresses (``0.0.0.0``, ``::``) and text that
+    is no address (``abc``, ``300.1.1.1``, ``010.1.1.1`` whose leading zero reads as octal in some parsers)."""
+    return text.map_batches(_ip_rows, return_dtype=pl.String, is_elementwise=True)
+
+
+def _ip_rows(values: pl.Series) -> pl.Series:
+    """:func:`ip_address` on a column: plain IPv4 values as they are, the others once per distinct value, one
+    step at a time (a nested expression would repeat each step's input)."""
+    values = values.cast(pl.String)
+    plain = values.str.contains(rf"^{_IPV4}$").fill_null(False)  # most values: nothing to do but the zero test
+    kept = pl.select(pl.when(values != "0.0.0.0").then(values)).to_series().alias(values.name)
+    if plain.all():
+        return kept
+    s = pl.col("s")
+    others = values.filter(~plain)
+    distinct = others.drop_nulls().unique()
+    df = pl.DataFrame({"s": distinct}).with_columns(
+        s.str.split(",").list.first().str.strip_chars().str.to_lowercase())
+    df = df.with_columns(pl.when(s.str.starts_with("[")).then(s.str.extract(r"^\[([^\]]*)\](?::\d+)?$"))
+                         .otherwise(s))
+    df = df.with_columns(s.str.replace(r"^([\d.]+):\d+$", "$1").str.replace(r"%[^%]*$", "")
+                         .str.replace(rf"^[0:]*:ffff:({_IPV4})$", "$1"))
+    n, short = s.str.count_matches(":"), s.str.contains("::", literal=True)  # "::" stands for zero groups
+    v6 = ((s.str.contains(r"^[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}$") & (short | (n == 7)))
+          | (s.str.contains(rf"^[0-9a-f]{{0,4}}(?::[0-9a-f]{{0,4}}){{1,5}}:{_IPV4}$") & (short | (n == 6))))
+    v6 = v6 & (s.str.count_matches("::", literal=True) <= 1) & ~s.str.contains(":::", literal=True)
+    ok = (s.str.contains(rf"^{_IPV4}$") | v6) & s.str.contains(r"[1-9a-f]")
+    rest = others.replace_strict(distinct, df.select(pl.when(ok).then(s)).to_series(), default=None,
+                                 return_dtype=pl.String)
+    return kept.scatter((~plain).arg_true(), rest)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from fraud.exprs import fmt, per_distinct, placeholder_id
+from fraud.exprs import fmt, ip_address, per_distinct, placeholder_id
 
 from fraud.config import Config
 from fraud.errors import InputError, first_line
@@ -35,6 +35,9 @@ KEYWORD_COLUMNS = frozenset({"event"})
 # Identifier columns whose placeholder values (:func:`fraud.exprs.placeholder_id`) are read as missing: clients
 # that cannot read a device id send "unknown" or all zeros, and thousands of devices would share that "id".
 PLACEHOLDER_ID_COLUMNS = frozenset({"device_id"})
+# Network address columns: read in one written form (:func:`fraud.exprs.ip_address`: no port, brackets, zone or
+# IPv4-mapped prefix); placeholders, unspecified addresses and text that is no address are read as missing.
+ADDRESS_COLUMNS = frozenset({"ip"})
 
 
 @dataclass
@@ -346,6 +349,9 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
                 checks.append((present & ~named, fmt(f"placeholder {col} (names no device): {{}}", shown)))
             else:
                 placeholders[col] = present & ~named
+        elif col in ADDRESS_COLUMNS:
+            v = pl.when(present).then(ip_address(text)).otherwise(None)
+            placeholders[col] = present & v.is_null()
         else:  # STRING
             v = pl.when(present).then(text).otherwise(None)
         if col in schema.required:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from fraud.exprs import per_distinct
+from fraud.exprs import ip_address, per_distinct
 
 
 def test_per_distinct_equals_the_per_row_expression_and_keeps_nulls_and_name():
@@ -25,3 +25,23 @@ def test_per_distinct_on_empty_and_all_null_columns():
     assert empty.lazy().select(per_distinct(pl.col("c"), f, pl.UInt32)).collect().schema == {"c": pl.UInt32}
     nulls = pl.DataFrame({"c": [None, None]}, schema={"c": pl.String})
     assert nulls.select(per_distinct(pl.col("c"), f, pl.UInt32))["c"].to_list() == [None, None]
+
+
+def test_ip_address_reads_each_written_form_of_one_address():
+    forms = {"8.8.8.8": "8.8.8.8", " 8.8.8.8 ": "8.8.8.8", "8.8.8.8:443": "8.8.8.8", "::ffff:8.8.8.8": "8.8.8.8",
+             "::FFFF:8.8.8.8": "8.8.8.8", "0:0:0:0:0:ffff:8.8.8.8": "8.8.8.8", "1.2.3.4, 10.0.0.1": "1.2.3.4",
+             "[2001:4860:4860::8888]:443": "2001:4860:4860::8888", "[2001:DB8::A]": "2001:db8::a",
+             "2001:4860:4860:0:0:0:0:8888": "2001:4860:4860:0:0:0:0:8888", "fe80::1%eth0": "fe80::1",
+             "64:ff9b::1.2.3.4": "64:ff9b::1.2.3.4", "::1": "::1", "1::": "1::", "10.0.0.1": "10.0.0.1"}
+    df = pl.DataFrame({"ip": list(forms)})
+    assert df.select(ip_address(pl.col("ip"))).to_series().to_list() == list(forms.values())
+
+
+def test_ip_address_is_null_for_placeholders_and_text_that_is_no_address():
+    bad = ["unknown", "-", "", "0.0.0.0", "::", "0:0:0:0:0:0:0:0", "abc", "300.1.1.1", "010.1.1.1", "1.2.3",
+           "1.2.3.4.5", "1:2:3", "1:2:3:4:5:6:7:8:9", "2001:db8::1::2", ":::1", "12345::1", "dead:beef", None]
+    df = pl.DataFrame({"ip": ["9.9.9.9"] + bad}, schema={"ip": pl.String})
+    assert df.select(ip_address(pl.col("ip"))).to_series().to_list() == ["9.9.9.9"] + [None] * len(bad)
+    # all plain IPv4 (the fast path): only the unspecified address goes
+    plain = pl.DataFrame({"ip": ["1.1.1.1", "0.0.0.0", None]})
+    assert plain.select(ip_address(pl.col("ip"))).to_series().to_list() == ["1.1.1.1", None, None]

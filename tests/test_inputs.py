@@ -213,3 +213,12 @@ def test_a_row_repeated_is_read_once_and_the_repeat_rejected(tmp_path, cfg):
     assert li.rejected.select("file", "row", "reason").rows() == [
         (str(a), 2, f"duplicate of {a} row 1 (every column equal)"),
         (str(b), 1, f"duplicate of {a} row 1 (every column equal)")]
+
+
+def test_ip_addresses_are_read_in_one_form_and_non_addresses_as_missing(tmp_path, cfg):
+    ips = ("8.8.8.8:443", "::ffff:8.8.8.8", "[2001:DB8::1]:80", "unknown", "0.0.0.0", "not-an-ip", "", "1.2.3.4")
+    p = write(tmp_path / "l.csv", "ts,user_id,ip\n" + "".join(
+        f"2024-01-01T00:00:{i:02d}Z,u{i},{v}\n" for i, v in enumerate(ips)))
+    li = read_input("logins", p, cfg)
+    assert li.frame["ip"].to_list() == ["8.8.8.8", "8.8.8.8", "2001:db8::1", None, None, None, None, "1.2.3.4"]
+    assert li.rows_rejected == 0 and li.placeholders == {"ip": 3}  # the blank one was never an address

@@ -33,6 +33,11 @@ def mixed(tmp_path_factory):
     text = pl.read_csv(d / "gen" / "logins.csv", infer_schema=False).slice(half)
     text, _ = corrupt(text, "ts", "not-a-time", 0.01, seed=1)
     text, _ = corrupt(text, "device_id", "unknown", 0.02, seed=6)  # placeholder ids: read as missing
+    # the CSV half writes its IPs with a port or the IPv4-mapped prefix: one address with the Parquet half's
+    i = pl.int_range(pl.len()) % 3
+    text = text.with_columns(pl.when(i == 0).then(pl.col("ip") + ":443").when(i == 1).then("::ffff:" + pl.col("ip"))
+                             .otherwise(pl.col("ip")).alias("ip"))
+    text, _ = corrupt(text, "ip", "unknown", 0.01, seed=8)
     # 20 rows of the Parquet half repeated in the CSV half: duplicates across files and formats
     text = pl.concat([text, pl.read_csv(d / "gen" / "logins.csv", infer_schema=False).head(20)])
     (d / "logins.csv.gz").write_bytes(gzip.compress(text.write_csv().encode()))
@@ -68,6 +73,8 @@ def test_sliced_scan_equals_in_memory_scan(mixed, shards):
     assert one.rejected.height > 20 and one.findings["rule"].n_unique() >= 15
     assert set(one.rejected["input"]) >= {"logins", "locations", "scores", "decisions", "devices"}
     assert one.summary["inputs"]["logins"]["placeholder_ids_read_as_missing"]["device_id"] > 0  # compared below
+    assert one.summary["inputs"]["logins"]["placeholder_ids_read_as_missing"]["ip"] > 0
+    assert not one.findings.filter(pl.col("ip").str.contains(":")).height  # every IP read in its plain form
     assert one.rejected.filter(pl.col("reason") == "placeholder device_id (names no device): 0").height > 0
     dups = one.rejected.filter(pl.col("reason").str.starts_with("duplicate of"))
     assert dups.group_by("input").len().sort("input").rows() == [("locations", 10), ("logins", 20)]
