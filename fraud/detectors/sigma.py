@@ -99,20 +99,31 @@ def _baseline_median_mad(days: pl.DataFrame, feats: list[str], window_days: int)
     return out.with_columns(pl.col("_n").fill_null(0.0), *[pl.col(f"_c_{f}").fill_null(0.0) for f in feats])
 
 
-def _test(days: pl.DataFrame, stats: pl.DataFrame, feats: list[str], rule: Rule) -> pl.DataFrame:
-    """Join baseline stats and compute, per feature, ``_z_f`` and ``_fire_f``; ``_eval`` and ``_flag``."""
+def _feature_test(f: str, rule: Rule) -> dict[str, pl.Expr]:
+    """Expressions of one feature's test on a user-day with its baseline stats: the sd ``used``, ``z``, whether
+    it was tested (``t``), skipped for too ``few`` events, and whether it fires (``fire``)."""
     thr, min_days = float(rule["z_threshold"]), float(rule["min_baseline_days"])
-    d = days.hstack(stats.drop("user_id", "day"))
-    ev = pl.col("_n") >= min_days
-    exprs = [ev.alias("_eval")]
+    used = pl.max_horizontal(pl.col(f"_sd_{f}"), sd_floor(rule, f, pl.col(f"_b_{f}")))
+    z = (pl.col(f) - pl.col(f"_b_{f}")) / used
+    tested = (pl.col("_n") >= min_days) & pl.col(f).is_not_null() & (pl.col(f"_c_{f}") >= min_days)
+    min_events = rule["min_day_events_by_feature"].get(f)
+    few = pl.col("events") < float(min_events) if min_events else pl.lit(False)
+    return {"used": used, "z": z, "t": tested & ~few, "few": tested & few, "fire": tested & ~few & (z.abs() > thr)}
+
+
+def _flags(days: pl.DataFrame, stats: pl.DataFrame, feats: list[str], rule: Rule) -> pl.Series:
+    """``_flag`` of each user-day: any feature fires (the fixed-point passes need nothing else)."""
+    return days.hstack(stats).select(
+        pl.any_horizontal([_feature_test(f, rule)["fire"] for f in feats]).alias("_flag")).to_series()
+
+
+def _test(days: pl.DataFrame, stats: pl.DataFrame, feats: list[str], rule: Rule) -> pl.DataFrame:
+    """Join baseline stats (row by row) and compute, per feature, ``_z_f`` and ``_fire_f``; ``_eval`` and
+    ``_flag``."""
+    d = days.hstack(stats)
+    exprs = [(pl.col("_n") >= float(rule["min_baseline_days"])).alias("_eval")]
     for f in feats:
-        used = pl.max_horizontal(pl.col(f"_sd_{f}"), sd_floor(rule, f, pl.col(f"_b_{f}")))
-        z = (pl.col(f) - pl.col(f"_b_{f}")) / used
-        tested = ev & pl.col(f).is_not_null() & (pl.col(f"_c_{f}") >= min_days)
-        min_events = rule["min_day_events_by_feature"].get(f)
-        few = pl.col("events") < float(min_events) if min_events else pl.lit(False)
-        exprs += [used.alias(f"_used_{f}"), z.alias(f"_z_{f}"), (tested & ~few).alias(f"_t_{f}"),
-                  (tested & few).alias(f"_few_{f}"), (tested & ~few & (z.abs() > thr)).alias(f"_fire_{f}")]
+        exprs += [e.alias(f"_{k}_{f}") for k, e in _feature_test(f, rule).items()]
     d = d.with_columns(exprs)
     return d.with_columns(pl.any_horizontal([pl.col(f"_fire_{f}") for f in feats]).alias("_flag"))
 
@@ -120,36 +131,41 @@ def _test(days: pl.DataFrame, stats: pl.DataFrame, feats: list[str], rule: Rule)
 def evaluate(days: pl.DataFrame, rule: Rule) -> tuple[pl.DataFrame, dict]:
     """Test every user-day (``days`` sorted by user and day). Returns the tested frame (``_eval``, ``_flag``,
     per feature ``_z_f``/``_fire_f``/``_b_f``/``_sd_f``), in the order of ``days``, and the counts for
-    ``summary.json``. Passes after the first only recompute the users whose flags changed in the last pass."""
+    ``summary.json``. Passes after the first only recompute the users whose flags changed in the last pass; the
+    passes compute flags only, and each day is tested in full once, on its baseline from the last pass."""
     feats = _feature_list(rule)
     robust = bool(rule["robust"])
     n_win = int(rule["baseline_days"])
     base = days.with_row_index("_row").with_columns(
         (pl.col("user_id").rank("dense").cast(pl.Int64) * KEY_STRIDE + pl.col("day").cast(pl.Int64)).alias("_key"))
     flags = pl.Series("_excl", [False] * days.height, dtype=pl.Boolean)
-    # where each day's final result lies in the concatenation of the passes' frames: the last pass that tested it
+    excl = flags.clone()  # each day's exclusions in the last pass that tested it
+    # where each day's final baseline lies in the concatenation of the passes' stats: the last pass that tested it
     where = pl.Series("_at", range(days.height), dtype=pl.Int64)
     active, frames, passes, converged, offset = base, [], 0, False, 0
     while True:
         passes += 1
         d = active.with_columns(flags.gather(active["_row"]).alias("_excl"))
-        stats = _baseline_median_mad(d, feats, n_win) if robust else _baseline_mean_sd(d, feats, n_win)
-        tested = _test(d, stats, feats, rule)
-        changed = tested.filter(pl.col("_flag") != pl.col("_excl")).select("user_id").unique()
-        flags.scatter(tested["_row"], tested["_flag"])
-        where.scatter(tested["_row"], pl.int_range(offset, offset + tested.height, dtype=pl.Int64, eager=True))
-        frames.append(tested)
-        offset += tested.height
+        stats = (_baseline_median_mad(d, feats, n_win) if robust else _baseline_mean_sd(d, feats, n_win)).drop(
+            "user_id", "day")
+        flag = _flags(d, stats, feats, rule)
+        changed = d.filter(flag != d["_excl"]).select("user_id").unique()
+        excl.scatter(d["_row"], d["_excl"])
+        flags.scatter(d["_row"], flag)
+        where.scatter(d["_row"], pl.int_range(offset, offset + d.height, dtype=pl.Int64, eager=True))
+        frames.append(stats)
+        offset += d.height
         if changed.height == 0 or passes >= int(rule["max_exclusion_passes"]):
             converged = changed.height == 0
             break
         active = base.join(changed, on="user_id", how="semi", maintain_order="left")
-    # one gather of the wide frames (filtering each pass's frame and sorting the concatenation copied them twice)
-    tested = pl.concat(frames, how="vertical_relaxed", rechunk=False)[where]
+    # one gather of the passes' stats (narrow: the full tests are computed once, below)
+    stats = pl.concat(frames, how="vertical_relaxed", rechunk=False)[where] if passes > 1 else frames[0]
+    tested = _test(base.with_columns(excl), stats, feats, rule)
     ev = tested["_eval"]
-    few, untested = tested.filter(pl.col("_eval")).select(
+    few, untested = tested.lazy().filter(pl.col("_eval")).select(
         pl.sum_horizontal([pl.col(f"_few_{f}").cast(pl.Int64) for f in feats]).sum().fill_null(0),
-        pl.sum_horizontal([(~pl.col(f"_t_{f}")).cast(pl.Int64) for f in feats]).sum().fill_null(0)).row(0)
+        pl.sum_horizontal([(~pl.col(f"_t_{f}")).cast(pl.Int64) for f in feats]).sum().fill_null(0)).collect().row(0)
     skipped = untested - few  # not tested for a missing value (the rest of the untested were too few events)
     notes = {"user_days": days.height, "user_days_evaluated": int(ev.sum()),
              "user_days_not_evaluated": int((~ev).sum()), "user_days_flagged": int(tested["_flag"].sum()),
