@@ -136,7 +136,9 @@ def evaluate(days: pl.DataFrame, rule: Rule) -> tuple[pl.DataFrame, dict]:
     feats = _feature_list(rule)
     robust = bool(rule["robust"])
     n_win = int(rule["baseline_days"])
-    base = days.with_row_index("_row").with_columns(
+    # one chunk per column, as the baseline stats have: Polars 2.1's streaming engine panics ("i < self.len()")
+    # on a frame whose columns are cut into different chunks (a streamed collect gives 8, a gather 1)
+    base = days.rechunk().with_row_index("_row").with_columns(
         (pl.col("user_id").rank("dense").cast(pl.Int64) * KEY_STRIDE + pl.col("day").cast(pl.Int64)).alias("_key"))
     flags = pl.Series("_excl", [False] * days.height, dtype=pl.Boolean)
     excl = flags.clone()  # each day's exclusions in the last pass that tested it

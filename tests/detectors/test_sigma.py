@@ -255,3 +255,18 @@ def test_unknown_feature_in_a_per_feature_table_is_not_evaluated():
     cfg.rule("behavior.sigma").params["sd_sqrt_floor_by_feature"] = {"evnets": 2.0}
     with pytest.raises(NotEvaluated, match="evnets.*sd_sqrt_floor_by_feature"):
         _run(daily_logins([2] * 10), cfg)
+
+
+def test_tested_frame_has_one_chunk_per_column():
+    """A user-day table collected by the streaming engine comes in several chunks; the tested frame must not mix
+    those with the one-chunk baseline columns (Polars' streaming engine panicked on such a frame in a 10M scan)."""
+    cfg = load_config()
+    rule = cfg.rule("behavior.sigma")
+    rule.params["features"] = ["logins"]
+    parts = [pl.DataFrame({"user_id": [u] * 20, "logins": [float(2 + i % 3) for i in range(20)],
+                           "day": [(T0 + timedelta(days=d)).date() for d in range(20)]}) for u in ("a", "b")]
+    days = pl.concat(parts, rechunk=False)
+    assert set(days.n_chunks("all")) == {2}
+    tested, _ = evaluate(days, rule)
+    assert set(tested.n_chunks("all")) == {1}
+    assert tested["_flag"].to_list() == [False] * 40
