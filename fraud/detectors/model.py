@@ -122,17 +122,19 @@ class BehaviorModel:
         raw = frame.select([pl.col(f).cast(pl.Float64) for f in self.features])
         return np.asfortranarray((self._transform(raw) - self.center) / self.scale)
 
-    def score(self, frame: pl.DataFrame, top_n: int = 3) -> pl.DataFrame:
+    def score(self, frame: pl.DataFrame, top_n: int = 3, n_jobs: int = -1) -> pl.DataFrame:
         """Score every row of ``frame`` against the fitted model.
 
         Returns ``frame``'s key columns (those not among the features) plus ``score`` (combined standardised
         score), one ``score_<detector>`` column each, ``flagged`` (score > the fit-time threshold) and, for
         flagged rows, ``top_features``: the ``top_n`` columns driving the score (ECOD per-dimension tail scores
-        when ECOD is in the ensemble, else the absolute standardised values), strongest first.
+        when ECOD is in the ensemble, else the absolute standardised values), strongest first. The detectors score
+        side by side in up to ``n_jobs`` threads (-1: one per CPU, 1: in the calling thread); the scores do not
+        depend on it.
         """
         X = self.matrix(frame)
         scored = _each(lambda det: det.tail_scores(X) if isinstance(det, FrozenECOD)
-                       else np.asarray(det.decision_function(X), dtype=np.float64), self.detectors, -1)
+                       else np.asarray(det.decision_function(X), dtype=np.float64), self.detectors, n_jobs)
         parts, tails = [], None
         for det, s in zip(self.detectors, scored):
             if isinstance(det, FrozenECOD):

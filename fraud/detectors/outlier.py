@@ -54,7 +54,7 @@ def score_users(ctx: ScanContext) -> tuple[pl.DataFrame, BehaviorModel, str]:
         return scored, model, "fitted on this batch"
     if frame.height == 0:
         return frame.select("user_id"), model, "given model"
-    return model.score(frame, top_n=top_n), model, "given model"
+    return model.score(frame, top_n=top_n, n_jobs=int(rule["n_jobs"])), model, "given model"
 
 
 def gather_features(ctx: ScanContext) -> dict[str, pl.DataFrame]:

@@ -104,6 +104,20 @@ def test_detectors_fitted_side_by_side_give_the_same_model():
     many, s2 = BehaviorModel.fit_score(df, FEATS, **{**DEFAULT, "n_jobs": -1})
     assert s1.equals(s2) and one.threshold == many.threshold
     assert one.score(df).equals(many.score(df))
+    assert one.score(df, n_jobs=1).equals(many.score(df, n_jobs=-1))
+
+
+def test_score_uses_the_threads_it_is_given(monkeypatch):
+    from fraud.detectors import model as m
+
+    asked = []
+    real = m._each
+    monkeypatch.setattr(m, "_each", lambda fn, items, n_jobs: asked.append(n_jobs) or real(fn, items, n_jobs))
+    fitted, _ = BehaviorModel.fit_score(_matrix(missing=True), FEATS, **DEFAULT)
+    asked.clear()
+    fitted.score(_matrix(missing=True), n_jobs=1)
+    fitted.score(_matrix(missing=True))
+    assert asked == [1, -1]
 
 
 def test_each_keeps_item_order_and_uses_threads_only_when_asked():

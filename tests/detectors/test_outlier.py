@@ -108,3 +108,15 @@ def test_row_order_does_not_change_behaviour_findings():
     a, b = ctx_of(rows), ctx_of(list(reversed(rows)))
     for check in (sigma, outlier):
         assert check(a).collect().equals(check(b).collect())
+
+
+def test_a_given_model_scores_with_the_rules_threads(monkeypatch):
+    from fraud.detectors import model as m
+
+    model = fit_model(ctx_of(_population(planted="none")))
+    batch = ctx_of(_population(n_users=5, planted="u002"), model=model)
+    batch.cfg.rule("behavior.outlier").params["n_jobs"] = 1
+    asked, real = [], m._each
+    monkeypatch.setattr(m, "_each", lambda fn, items, n_jobs: asked.append(n_jobs) or real(fn, items, n_jobs))
+    assert outlier(batch).collect()["user_id"].to_list() == ["u002"]
+    assert asked == [1]
