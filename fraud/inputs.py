@@ -351,7 +351,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
                 placeholders[col] = present & ~named
         elif col in ADDRESS_COLUMNS:
             v = pl.when(present).then(ip_address(text)).otherwise(None)
-            placeholders[col] = present & v.is_null()
+            placeholders[col] = present & vref.is_null()  # read after the values: the address is parsed once
         else:  # STRING
             v = pl.when(present).then(text).otherwise(None)
         if col in schema.required:
@@ -376,8 +376,7 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
         checks = [(pl.col(LINE_ERROR).is_not_null(), pl.col(LINE_ERROR))] + [
             (pl.col(LINE_ERROR).is_null() & b, m) for b, m in checks]
     df = raw if "_row" in raw.columns else raw.with_row_index("_row", offset=1)
-    df = df.with_columns(pl.col("_row").cast(pl.Int64), *texts).with_columns(
-        *values, *[e.alias(f"__ph_{c}") for c, e in placeholders.items()])
+    df = df.with_columns(pl.col("_row").cast(pl.Int64), *texts).with_columns(*values)
     if masks:
         df = df.with_columns(*masks)
     for col in slow_ts:
@@ -390,7 +389,7 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
         *[pl.col(f"__v_{c}").fill_null(schema.defaults[c]).alias(c) if c in schema.defaults
           else pl.col(f"__v_{c}").alias(c) for c in schema.columns],
         pl.lit(str(path)).alias("_file"), "_row", "_bad").filter(~pl.col("_bad")).drop("_bad")
-    found = (df.select([(pl.col(f"__ph_{c}") & ~pl.col("_bad")).sum().alias(c) for c in placeholders])
+    found = (df.select([(e & ~pl.col("_bad")).sum().alias(c) for c, e in placeholders.items()])
              .row(0, named=True) if placeholders else {})
     bad_rows = df.filter(pl.col("_bad"))
     reason = pl.concat_str([pl.when(b.fill_null(False)).then(m) for b, m in checks], separator="; ",
