@@ -62,10 +62,11 @@ def ip_address(text: pl.Expr) -> pl.Expr:
 
     Real logs write one address several ways: with a port (``1.2.3.4:443``, ``[2001:db8::1]:443``), as an
     IPv4-mapped IPv6 address from a dual-stack server (``::ffff:1.2.3.4``), with an IPv6 zone (``fe80::1%eth0``),
-    in upper case, or as an X-Forwarded-For list whose first entry is the client (``1.2.3.4, 10.0.0.1``). Each
-    becomes the bare address (IPv6 in lower case), so one address is one IP for the checks and the country
-    lookup. Null: placeholders (``unknown``, ``-``), the unspecified addresses (``0.0.0.0``, ``::``) and text that
-    is no address (``abc``, ``300.1.1.1``, ``010.1.1.1`` whose leading zero reads as octal in some parsers)."""
+    in upper case, with zero-padded octets (``010.001.002.003``: decimal, as fixed-width logs mean it), or as
+    an X-Forwarded-For list whose first entry is the client (``1.2.3.4, 10.0.0.1``). Each becomes the bare
+    address (IPv6 in lower case), so one address is one IP for the checks and the country lookup. Null:
+    placeholders (``unknown``, ``-``), the unspecified addresses (``0.0.0.0``, ``::``) and text that is no address
+    (``abc``, ``300.1.1.1``, ``1.2.3``)."""
     return text.map_batches(_ip_rows, return_dtype=pl.String, is_elementwise=True)
 
 
@@ -86,6 +87,9 @@ def _ip_rows(values: pl.Series) -> pl.Series:
                          .otherwise(s))
     df = df.with_columns(s.str.replace(r"^([\d.]+):\d+$", "$1").str.replace(r"%[^%]*$", "")
                          .str.replace(rf"^[0:]*:ffff:({_IPV4})$", "$1"))
+    # zero-padded octets (fixed-width firewall logs: 010.001.002.003) are decimal
+    padded = s.str.contains(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+    df = df.with_columns(pl.when(padded).then(s.str.replace_all(r"(^|\.)0+(\d)", "$1$2")).otherwise(s))
     n, short = s.str.count_matches(":"), s.str.contains("::", literal=True)  # "::" stands for zero groups
     v6 = ((s.str.contains(r"^[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}$") & (short | (n == 7)))
           | (s.str.contains(rf"^[0-9a-f]{{0,4}}(?::[0-9a-f]{{0,4}}){{1,5}}:{_IPV4}$") & (short | (n == 6))))
