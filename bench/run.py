@@ -5,6 +5,7 @@
     python bench/run.py --events 1e6       # a quick run
     python bench/run.py --events 1e6 --csv # also time the scan on CSV input
     python bench/run.py --copies 3         # 3 id-disjoint copies of the 10M set: larger than memory
+    python bench/run.py --against main --repeat 2  # this tree's scan and main's, alternated, and their outputs compared
 
 Generates (or reuses, under bench/data/) a synthetic data set with `fraud.synth.generate` in the performance
 issue's shape (37 days, ~50 logins per user: 10M events are ~200k users; 0.5 location pings per login;
@@ -78,12 +79,12 @@ class Run:
                 f"{self.cores:.2f} cores busy), {self.minflt / 1e6:.2f}M minor page faults")
 
 
-def child(cmd: list[str], timeout_s: float | None = None) -> Run:
+def child(cmd: list[str], timeout_s: float | None = None, env_extra: dict[str, str] | None = None) -> Run:
     """Run a command in its own wrapper process and measure it (the wrapper's ``RUSAGE_CHILDREN``). The floor
     and the scan run with the same allocator setting: the one the ``fraud`` command gives Polars
     (:func:`fraud.allocator.allocator_conf`)."""
     t = time.perf_counter()
-    env = {**os.environ, ALLOCATOR_ENV: allocator_conf(os.environ.get(ALLOCATOR_ENV))}
+    env = {**os.environ, ALLOCATOR_ENV: allocator_conf(os.environ.get(ALLOCATOR_ENV)), **(env_extra or {})}
     # its own process group, so that a timeout stops the measured command too, not only the wrapper
     p = subprocess.Popen([sys.executable, "-c", WRAP, *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, env=env, start_new_session=True)
@@ -110,6 +111,37 @@ def repeated(cmd: list[str], n: int, label: str) -> Run:
             print(f"  {label} run {i + 1}/{n}: {runs[-1].wall_s:.1f} s, peak RSS {runs[-1].rss_gib:.2f} GiB, "
                   f"{runs[-1].cpu()}", flush=True)
     return sorted(runs, key=lambda r: r.wall_s)[(n - 1) // 2]
+
+
+def against(rev: str, data: Path, opts: list[str], reps: int) -> None:
+    """Scan ``data`` with this tree and with git revision ``rev`` (checked out in a temporary worktree), the two
+    alternated ``reps`` times each: the VM's speed drifts by 10-15% within an hour, so only runs side by side
+    compare. Prints each run, both medians, and whether the two wrote byte-identical findings and scores."""
+    repo = HERE.parent
+    wt = Path(tempfile.mkdtemp(prefix="fraud-bench-rev-"))
+    made = subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(wt), rev], capture_output=True,
+                          text=True)
+    if made.returncode:
+        sys.exit(f"--against {rev}: {made.stderr.strip()}")
+    trees = {rev: wt, "this tree": repo}
+    try:
+        outs = {name: Path(tempfile.mkdtemp(prefix="fraud-bench-ab-")) for name in trees}
+        runs: dict[str, list[Run]] = {name: [] for name in trees}
+        for i in range(reps):
+            for name in (rev, "this tree") if i % 2 == 0 else ("this tree", rev):
+                r = child([sys.executable, "-m", "fraud.cli.main", "scan", str(data), "--out", str(outs[name]), *opts],
+                          env_extra={"PYTHONPATH": str(trees[name])})
+                runs[name].append(r)
+                print(f"  {name} run {len(runs[name])}/{reps}: {r.wall_s:.1f} s, peak RSS {r.rss_gib:.2f} GiB, "
+                      f"{r.cpu()}", flush=True)
+        med = {name: sorted(r.wall_s for r in rs)[(reps - 1) // 2] for name, rs in runs.items()}
+        print(f"\nmedian scan: {rev} {med[rev]:.1f} s, this tree {med['this tree']:.1f} s "
+              f"({med['this tree'] / med[rev] - 1:+.1%})")
+        differ = [f for f in ("findings.parquet", "scores.parquet")
+                  if (outs[rev] / f).read_bytes() != (outs["this tree"] / f).read_bytes()]
+        print(f"outputs: {', '.join(differ)} differ" if differ else "outputs: findings and scores byte-identical")
+    finally:
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(wt)], capture_output=True)
 
 
 def widen(data: Path, seed: int) -> None:
@@ -165,6 +197,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="run the floor and each scan this many times and report "
                                                           "the median run (default 1)")
     ap.add_argument("--copies", type=int, default=1, help="scan this many id-disjoint copies of the data set")
+    ap.add_argument("--against", metavar="REV", default=None,
+                    help="instead of the floor and one scan: alternate the scan of this tree with the scan of git "
+                         "revision REV (--repeat times each), print both medians and compare their outputs")
     ap.add_argument("--days", type=int, default=37, help="length of the generated period (default 37: ~50 logins "
                                                        "per user, so 10M events are ~200k users)")
     ap.add_argument("--pings-per-login", type=float, default=0.5,
@@ -200,10 +235,13 @@ def main() -> None:
           f"{card['ips']:,} distinct IPs")
 
     reps = max(1, a.repeat)
+    opts = ["--shards", str(a.shards)] + (["--memory-gb", str(a.memory_gb)] if a.memory_gb else [])
+    if a.against:
+        against(a.against, data, opts, reps)
+        return
     floor = None if a.skip_floor else repeated([sys.executable, "-c", FLOOR, str(data), "parquet"], reps, "floor")
     floor_s = floor.wall_s if floor else float("nan")
     out = Path(tempfile.mkdtemp(prefix="fraud-bench-"))
-    opts = ["--shards", str(a.shards)] + (["--memory-gb", str(a.memory_gb)] if a.memory_gb else [])
     scan = repeated([sys.executable, "-m", "fraud.cli.main", "scan", str(data), "--out", str(out), *opts], reps,
                     "scan")
     summ = json.loads((out / "summary.json").read_text())
