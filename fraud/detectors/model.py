@@ -104,7 +104,7 @@ class BehaviorModel:
         model.threshold = float(np.quantile(combined, 1.0 - contamination))
         if top_n is None:
             return model, None
-        return model, model._assemble(frame, X, S, None, top_n)
+        return model, model._assemble(frame, X, S, top_n)
 
     def _transform(self, raw: pl.DataFrame) -> np.ndarray:
         """Impute, add indicators and log-transform (before standardisation) -> float64 matrix, column-major, filled
@@ -143,17 +143,10 @@ class BehaviorModel:
         depend on it.
         """
         X = self.matrix(frame)
-        scored = _each(lambda det: det.tail_scores(X) if isinstance(det, FrozenECOD)
-                       else np.asarray(det.decision_function(X), dtype=np.float64), self.detectors, n_jobs)
-        parts, tails = [], None
-        for det, s in zip(self.detectors, scored):
-            if isinstance(det, FrozenECOD):
-                tails, s = s, s.sum(axis=1)
-            parts.append(s)
-        return self._assemble(frame, X, np.column_stack(parts), tails, top_n)
+        parts = _each(lambda det: np.asarray(det.decision_function(X), dtype=np.float64), self.detectors, n_jobs)
+        return self._assemble(frame, X, np.column_stack(parts), top_n)
 
-    def _assemble(self, frame: pl.DataFrame, X: np.ndarray, S: np.ndarray, tails: np.ndarray | None,
-                  top_n: int) -> pl.DataFrame:
+    def _assemble(self, frame: pl.DataFrame, X: np.ndarray, S: np.ndarray, top_n: int) -> pl.DataFrame:
         """Scored frame from raw detector scores ``S`` (rows x detectors); see :meth:`score`."""
         Z = (S - self.score_mean) / self.score_sd
         combined = Z.mean(axis=1)
@@ -166,9 +159,7 @@ class BehaviorModel:
         )
         idx = np.flatnonzero(flagged)
         ecod = [d for d in self.detectors if isinstance(d, FrozenECOD)]
-        if tails is not None:
-            contrib = tails[idx]
-        elif idx.size == 0:  # nobody above the threshold (e.g. tied top scores): nothing to explain
+        if idx.size == 0:  # nobody above the threshold (e.g. tied top scores): nothing to explain
             contrib = np.zeros((0, X.shape[1]))
         elif ecod:
             contrib = ecod[0].tail_scores(X[idx])

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from pyod.models.hbos import HBOS
@@ -48,3 +50,30 @@ def test_detector_lookup():
     det = make_detector("IForest", contamination=0.05, seed=7, n_jobs=1)
     assert (det.contamination, det.random_state, det.n_jobs) == (0.05, 7, 1)
     assert make_detector("HBOS", contamination=0.05, seed=7, n_jobs=1).contamination == 0.05
+
+
+def test_frozen_ecod_sums_in_row_blocks_bit_for_bit(monkeypatch):
+    """decision_function sums the tail scores block by block (memory); each row's sum is the whole matrix's."""
+    from fraud.detectors import ensemble
+
+    rng = np.random.default_rng(2)
+    train = np.asfortranarray(rng.lognormal(size=(500, 6)))
+    det = FrozenECOD().fit(train)
+    whole = det.tail_scores(train).sum(axis=1)
+    monkeypatch.setattr(ensemble, "SCORE_BLOCK_ROWS", 7)
+    assert np.array_equal(det.decision_function(train), whole)
+    assert np.array_equal(FrozenECOD().fit(train).decision_scores_, whole)
+
+
+def test_skew_sign_column_by_column_equals_the_whole_matrix():
+    from pyod.models.ecod import skew  # scipy's, with a constant column's nan as 0
+
+    rng = np.random.default_rng(3)
+    X = np.asfortranarray(np.hstack([rng.lognormal(size=(400, 3)), -rng.lognormal(size=(400, 2)),
+                                     np.zeros((400, 1))]))
+    det = FrozenECOD().fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the constant column
+        want = np.sign(skew(X, axis=0))
+    assert np.array_equal(det.skew_sign_, want)
+    assert det.skew_sign_.tolist() == [1.0, 1.0, 1.0, -1.0, -1.0, 0.0]
