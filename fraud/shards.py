@@ -76,6 +76,7 @@ class _Work:
 
     def __init__(self, root: Path, shards: int) -> None:
         self.root, self.shards = root, shards
+        self._held = 0
         (root / "tmp").mkdir(parents=True)
 
     def raw(self, kind: str, fi: int) -> Path:
@@ -100,6 +101,21 @@ class _Work:
         keyed = df.with_columns(shard_of(key, self.shards).alias(SHARD))
         for (part,), rows in keyed.partition_by(SHARD, as_dict=True, include_key=False).items():
             self.write(rows, self.by(key_name, kind, part, s))
+
+    def hold(self, df: pl.DataFrame) -> pl.DataFrame | Path:
+        """Keep a slice's result for the end of the scan: on disk when it has rows (what the whole batch holds
+        while the next slices run: 1.5M findings, 2M users' profiles and features at 100M events), else as is."""
+        if df.height == 0:
+            return df
+        self._held += 1
+        path = self.root / "held" / f"{self._held:06d}.parquet"
+        self.write(df, path)
+        return path
+
+    @staticmethod
+    def take(held: pl.DataFrame | Path) -> pl.DataFrame:
+        """A result :meth:`hold` kept."""
+        return held if isinstance(held, pl.DataFrame) else pl.read_parquet(held)
 
     def scan_user(self, kind: str) -> pl.LazyFrame:
         return pl.scan_parquet(sorted((self.root / "user" / kind).glob("*.parquet"))).drop("_fi", "_row")
@@ -290,36 +306,42 @@ def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress
     work, kinds = prep.work, prep.kinds
     notes: dict[str, Any] = {}
     status: dict[str, dict[str, Any]] = {}
-    raw: dict[str, list[pl.DataFrame]] = {}
+    # what each slice adds to the whole batch is held on disk until the end (:meth:`_Work.hold`)
+    raw: dict[str, list[pl.DataFrame | Path]] = {}
     with timer("fingerprint"):
         agents = _agents(work, cfg, notes) if "logins" in kinds else None
     population = [c for c in all_checks() if c.key == "population" and all(n in kinds for n in c.needs)
                   and any(cfg.rule(r).enabled for r in c.rules)]
-    gathered: dict[str, list[pl.DataFrame]] = {}
-    users, profiles, scores_parts = [], [], []
+    gathered: dict[str, list[pl.DataFrame | Path]] = {}
+    users: list[pl.DataFrame | Path] = []
+    profiles: list[pl.DataFrame | Path] = []
+    scores_parts: list[pl.DataFrame | Path] = []
 
     def run(ctx: ScanContext, key: str) -> None:
         found, st = collect_checks(ctx, (key,), timer)
         for name, df in found.items():
-            raw.setdefault(name, []).append(df)
+            raw.setdefault(name, []).append(work.hold(df))
         _merge_status(status, st)
         _merge_notes(notes, ctx.notes)
+
+    def taken(held: list[pl.DataFrame | Path]) -> list[pl.DataFrame]:
+        return [work.take(h) for h in held]
 
     for s in range(work.shards):
         if progress:
             progress(f"users {s + 1}/{work.shards}")
         ctx, scores_rows = prep.user_slice(s, cfg, model, agents)
         if scores_rows is not None:
-            scores_parts.append(scores_rows)
+            scores_parts.append(work.hold(scores_rows))
         run(ctx, "user")
         with timer("profiles"):
             u = ctx.users().collect()
-            users.append(u)
-            profiles.append(build_profiles(ctx, u))
+            users.append(work.hold(u))
+            profiles.append(work.hold(build_profiles(ctx, u)))
         with timer("behavior"):
             for check in population:
                 for name, df in check.gather(ctx).items():
-                    gathered.setdefault(name, []).append(df)
+                    gathered.setdefault(name, []).append(work.hold(df))
         del ctx
     for key, kinds_of_key in (("device", DEVICE_KINDS), ("ip", ("logins",))):
         for part in range(work.shards):
@@ -330,15 +352,16 @@ def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress
             run(_context(cfg, model, kinds, frames, agents, pad=False), key)
     if population:
         ctx = _context(cfg, model, kinds, {}, agents)
-        for name, frame in _put_together(gathered).items():
+        for name, frame in _put_together({n: taken(parts) for n, parts in gathered.items()}).items():
             ctx.provide(name, frame)
+        del gathered
         run(ctx, "population")
-    findings = finish_findings({n: pl.concat(p, how="vertical_relaxed") for n, p in raw.items()}, cfg, status,
-                               timer)
+    findings = finish_findings({n: pl.concat(taken(p), how="vertical_relaxed") for n, p in raw.items()}, cfg,
+                               status, timer)
     with timer("profiles"):
-        all_users = pl.concat(users).unique().sort("user_id")
-        all_profiles = pl.concat(profiles).sort("user_id")
+        all_users = pl.concat(taken(users)).unique().sort("user_id")
+        all_profiles = pl.concat(taken(profiles)).sort("user_id")
     scores_in = None
     if scores_parts:
-        scores_in = pl.concat(scores_parts).sort("_fi", "_row").drop("_fi", "_row")
+        scores_in = pl.concat(taken(scores_parts)).sort("_fi", "_row").drop("_fi", "_row")
     return findings, status, notes, all_users, all_profiles, scores_in
