@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob as globmod
 import gzip
 import io
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -419,7 +420,7 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     schema = INPUT_SCHEMAS[kind]
     paths = resolve_specs(spec)
     frames, rejects, extras = [], [], set()
-    rows_read, placeholders = 0, {}
+    rows_read, placeholders = 0, Counter()
     for path in paths:
         raw = _read_raw(path)
         if raw.width == 0:  # empty file: nothing to read, no header to check
@@ -429,7 +430,7 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         raw = raw.select([c for c in raw.columns if c in schema.columns or c in INTERNAL])
         rows_read += raw.height
         good, bad, found = _split(raw, schema, cfg.timezone, path, kind)
-        add_counts(placeholders, found)
+        placeholders.update(found)
         frames.append(good)
         if bad.height:
             rejects.append(bad)
@@ -440,13 +441,8 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         rejects = [in_file_order(pl.concat([*rejects, dups.drop("_src")]), [str(p) for p in paths])]
     rejected = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTED_COLUMNS)
     return LoadedInput(kind=kind, frame=frame, rejected=rejected, files=[str(p) for p in paths],
-                       rows_read=rows_read, extra_columns=sorted(extras), placeholders=placeholders)
+                       rows_read=rows_read, extra_columns=sorted(extras), placeholders=dict(placeholders))
 
-
-def add_counts(acc: dict[str, int], new: dict[str, int]) -> None:
-    """Add ``new``'s counts into ``acc`` (per identifier column)."""
-    for c, n in new.items():
-        acc[c] = acc.get(c, 0) + n
 
 
 def find_inputs(folder: str | Path) -> dict[str, list[Path]]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from fraud.decisions import load_decisions
 from fraud.errors import FraudError, first_line
 from fraud.fingerprint.useragent import agent_table
 from fraud.duplicates import split_duplicates
-from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split, add_counts
+from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
                             collect_checks, finish_findings, input_files, score_stage, summarize)
 from fraud.registry import all_checks
@@ -147,7 +148,7 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
     """Parse every raw slice; store the typed rows by user, device and IP slice. Returns the rejected rows
     (with ``_k``/``_fi`` for input order), the rows used per kind and the placeholder ids read as missing."""
     rejects, used = [], dict.fromkeys(kinds, 0)
-    placeholders: dict[str, dict[str, int]] = {k: {} for k in kinds}
+    placeholders: dict[str, Counter] = {k: Counter() for k in kinds}
     device_rows, ip_rows = slice_rows("device"), slice_rows("ip")
     for s in range(work.shards):
         for k in kinds:
@@ -159,7 +160,7 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                 raw = pl.read_parquet(parts)
                 shutil.rmtree(parts[0].parent)  # the raw slice is parsed once: free its disk space now
                 good, bad, found = _split(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k)
-                add_counts(placeholders[k], found)
+                placeholders[k].update(found)
                 goods.append(good.drop("_file").with_columns(pl.lit(fi, pl.Int32).alias("_fi")))
                 if bad.height:
                     rejects.append(bad.with_columns(pl.lit(INPUT_KINDS.index(k)).alias("_k"),
@@ -240,7 +241,7 @@ class _Prepared:
                                files=[sf.path for sf in self.spooled[k]],
                                rows_read=sum(sf.rows_read for sf in self.spooled[k]),
                                extra_columns=sorted({c for sf in self.spooled[k] for c in sf.extra_columns}),
-                               used=self.used[k], placeholders=self.placeholders[k]) for k in self.kinds}
+                               used=self.used[k], placeholders=dict(self.placeholders[k])) for k in self.kinds}
 
     def user_slice(self, s: int, cfg: Config, model: Any, agents: pl.DataFrame | None
                    ) -> tuple[ScanContext, pl.DataFrame | None]:

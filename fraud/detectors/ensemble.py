@@ -72,7 +72,10 @@ class FrozenECOD(ECOD):
 
     def tail_scores(self, X) -> np.ndarray:
         """Per-dimension outlier scores (n_samples x n_features), the summands of :meth:`decision_function`."""
-        X = check_array(X)
+        return self._tails(check_array(X))
+
+    def _tails(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`tail_scores` of an already validated matrix."""
         n = self.sorted_.shape[0]
         out = np.empty(X.shape, dtype=np.float64)
         for j in range(X.shape[1]):  # one pass per feature column, vectorised over rows
@@ -95,7 +98,7 @@ class FrozenECOD(ECOD):
         whole n x d tail matrix of 2M users is 640 MB)."""
         X = check_array(X)
         step = SCORE_BLOCK_ROWS
-        return np.concatenate([self.tail_scores(X[i:i + step]).sum(axis=1) for i in range(0, len(X), step)])
+        return np.concatenate([self._tails(X[i:i + step]).sum(axis=1) for i in range(0, len(X), step)])
 
 
 def detector_class(name: str) -> type[BaseDetector]:
