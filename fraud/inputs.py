@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from fraud.exprs import fmt, ip_address, per_distinct, placeholder_id
+from fraud.exprs import NO_VALUE_WORDS, fmt, ip_address, per_distinct, placeholder_id
 
 from fraud.config import Config
 from fraud.errors import InputError, first_line
@@ -39,6 +39,11 @@ PLACEHOLDER_ID_COLUMNS = frozenset({"device_id"})
 # Network address columns: read in one written form (:func:`fraud.exprs.ip_address`: no port, brackets, zone or
 # IPv4-mapped prefix); placeholders, unspecified addresses and text that is no address are read as missing.
 ADDRESS_COLUMNS = frozenset({"ip"})
+IDENTIFIER_COLUMNS = PLACEHOLDER_ID_COLUMNS | ADDRESS_COLUMNS
+# What a number column holds for "no value": NaN (pandas writes every missing float as NaN, in Parquet too) and
+# the no-value words (``null``, ``NA``, ``-`` ...). Read as missing, like an empty cell: an optional number is then
+# unknown (counted), a required one is a missing required value.
+NUMBER_NO_VALUE_WORDS = (*NO_VALUE_WORDS, "nan")
 
 
 @dataclass
@@ -52,7 +57,8 @@ class LoadedInput:
     rows_read: int = 0
     extra_columns: list[str] = field(default_factory=list)
     used: int | None = None  # rows used when ``frame`` does not hold them all (a partitioned scan)
-    # per identifier column, the rows used whose value was a placeholder read as missing (``unknown``, zeros)
+    # per column, the rows used whose value was read as missing: an identifier placeholder (``unknown``, zeros), an
+    # address that names none, a number column's "no value" marker (NaN, ``NA``)
     placeholders: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -280,6 +286,21 @@ def _present(df: pl.DataFrame, col: str) -> pl.Expr:
     return pl.col(col).is_not_null()  # native (Parquet/JSON) values need no text round trip
 
 
+def _no_number(df: pl.DataFrame, col: str) -> pl.Expr:
+    """A number column's "no value" marker (:data:`NUMBER_NO_VALUE_WORDS`; NaN in a native float column)."""
+    dtype = df.schema[col]
+    if dtype == pl.String:
+        return _tref(col).str.to_lowercase().is_in(NUMBER_NO_VALUE_WORDS).fill_null(False)
+    if dtype.is_float():
+        return pl.col(col).is_nan().fill_null(False)
+    return pl.lit(False)
+
+
+def _given(df: pl.DataFrame, col: str, kind: str) -> pl.Expr:
+    """Whether a row gives a value in ``col``: present, and for a number column not a "no value" marker."""
+    return _present(df, col) & ~_no_number(df, col) if kind in (FLOAT, INT) else _present(df, col)
+
+
 def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
            ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]], list[str],
                       dict[str, pl.Expr]]:
@@ -320,12 +341,16 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
             f = raw.cast(pl.Float64, strict=False) if dtype != pl.String else text.cast(pl.Float64, strict=False)
             if col in ("lat", "lon") and dtype == pl.String:
                 f = pl.coalesce(f, _coordinate_text(df, col))
+            marker = present & _no_number(df, col)
+            if col not in schema.required:
+                placeholders[col] = marker
+            present = present & ~marker
             bad = present & (f.is_null() | f.is_nan() | f.is_infinite())
             if kind == INT:  # a fraction, or beyond the 64-bit range (it would cast to null and pass unseen)
                 bad = bad | (present & ((f != f.round(0)) | (f.abs() >= 2.0 ** 63)))
             word = "number" if kind == FLOAT else "integer"
             checks.append((bad, fmt(f"bad {word} in column {col}: {{}}", shown)))
-            v = pl.when(bad).then(None).otherwise(f)
+            v = pl.when(bad | marker).then(None).otherwise(f)
             v = v.cast(pl.Int64, strict=False) if kind == INT else v
             if col in schema.ranges:
                 lo, hi = schema.ranges[col]
@@ -359,7 +384,9 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
             checks.append((~present, pl.lit(f"missing required value {col}")))
         values.append(v.alias(f"__v_{col}"))
     if "lat" in schema.columns and "lon" in schema.columns and "lat" in df.columns and "lon" in df.columns:
-        checks.append((_present(df, "lat") != _present(df, "lon"), pl.lit("only one of lat/lon given")))
+        kinds = schema.columns
+        checks.append((_given(df, "lat", kinds["lat"]) != _given(df, "lon", kinds["lon"]),
+                       pl.lit("only one of lat/lon given")))
     return texts, values, masks, checks, slow_ts, placeholders
 
 

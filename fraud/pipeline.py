@@ -17,7 +17,8 @@ from fraud.context import ScanContext
 from fraud.decisions import load_decisions
 from fraud.errors import InputError
 from fraud.findings import empty_findings, finalize
-from fraud.inputs import REJECTED_COLUMNS, LoadedInput, find_inputs, in_file_order, read_input, resolve_specs
+from fraud.inputs import (IDENTIFIER_COLUMNS, REJECTED_COLUMNS, LoadedInput, find_inputs, in_file_order, read_input,
+                          resolve_specs)
 from fraud.registry import KEYS, PROFILE_PARTS, REGISTRY, NotEvaluated, all_checks
 from fraud.schema import PROFILES_SCHEMA, SEVERITY_ORDER
 from fraud.scoring import score_users
@@ -185,10 +186,16 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
         d = dict(findings.group_by(col).len().sort(col).iter_rows())
         return {k: d.get(k, 0) for k in order} if order else d
 
+    def read_as_missing(li: LoadedInput) -> dict[str, dict[str, int]]:
+        """The values read as missing, per column: identifier placeholders and addresses that name nothing,
+        and the "no value" markers of number columns (NaN, ``null``, ``NA`` ...)."""
+        ids = {c: n for c, n in sorted(li.placeholders.items()) if n and c in IDENTIFIER_COLUMNS}
+        nums = {c: n for c, n in sorted(li.placeholders.items()) if n and c not in IDENTIFIER_COLUMNS}
+        return {**({"placeholder_ids_read_as_missing": ids} if ids else {}),
+                **({"no_value_numbers_read_as_missing": nums} if nums else {})}
+
     inputs = {k: {"files": li.files, "rows_read": li.rows_read, "rows_used": li.rows_used,
-                  "rows_rejected": li.rows_rejected, "extra_columns": li.extra_columns,
-                  **({"placeholder_ids_read_as_missing": dict(sorted(li.placeholders.items()))}
-                     if any(li.placeholders.values()) else {})}
+                  "rows_rejected": li.rows_rejected, "extra_columns": li.extra_columns, **read_as_missing(li)}
               for k, li in loaded.items()}
     if decisions is not None:  # rejected here: unparseable rows and rows with an unknown decision word
         n_bad = int(rejected.filter(pl.col("input") == "decisions").height)

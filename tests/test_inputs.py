@@ -46,7 +46,7 @@ def test_bad_rows_are_rejected_with_file_row_and_reason(tmp_path, cfg):
         (str(p), 5, "lat out of range -90..90: 95.0"),
         (str(p), 6, "only one of lat/lon given"),
         (str(p), 7, "bad number in column amount: 12abc"),
-        (str(p), 8, "bad number in column lat: nan"),
+        (str(p), 8, "only one of lat/lon given"),  # NaN is no value: a position needs both
     ]
 
 
@@ -94,6 +94,37 @@ def test_placeholder_device_ids_name_no_device(tmp_path, cfg):
     assert li.rejected.select("row", "reason").rows() == [
         (1, "placeholder device_id (names no device): unknown"),
         (2, "placeholder device_id (names no device): 00000000-0000-0000-0000-000000000000")]
+
+
+def test_no_value_numbers_read_as_missing_and_counted(tmp_path, cfg):
+    # NaN, NA, null, "-" in an optional number column are no value, like an empty cell: not a bad row
+    p = write(tmp_path / "l.csv", HEADER + "".join(
+        f"2024-01-01T00:00:0{i}Z,u{i},payment,true,{ll},{amt}\n" for i, (ll, amt) in enumerate(
+            [("31.2,121.4", "NaN"), ("nan,NAN", "NA"), ("31.2,121.4", " null "), (",", "-"), ("31.2,121.4", "12.5")])))
+    li = read_input("logins", p, cfg)
+    assert li.rows_rejected == 0
+    assert li.frame["amount"].to_list() == [None, None, None, None, 12.5]
+    assert li.frame["lat"].to_list() == [31.2, None, 31.2, None, 31.2]
+    assert {c: n for c, n in li.placeholders.items() if n} == {"amount": 4, "lat": 1, "lon": 1}
+
+
+def test_nan_in_native_float_columns_is_no_value(tmp_path, cfg):
+    # pandas writes missing floats as NaN in Parquet: every event without a payment or a GPS fix has them
+    nan = float("nan")
+    pl.DataFrame({"ts": ["2024-01-01T00:00:00Z", "2024-01-01T00:00:01Z", "2024-01-01T00:00:02Z"],
+                  "user_id": ["u1", "u2", "u3"], "lat": [31.2, nan, nan], "lon": [121.4, nan, 121.4],
+                  "amount": [nan, 5.0, nan]}).write_parquet(tmp_path / "logins.parquet")
+    li = read_input("logins", tmp_path / "logins.parquet", cfg)
+    assert li.frame["user_id"].to_list() == ["u1", "u2"]
+    assert li.frame["lat"].to_list() == [31.2, None] and li.frame["amount"].to_list() == [None, 5.0]
+    assert li.rejected.select("row", "reason").rows() == [(3, "only one of lat/lon given")]
+    # a ping must have its coordinates; an unknown accuracy is no value (the default radius applies)
+    pl.DataFrame({"ts": ["2024-01-01T00:00:00Z", "2024-01-01T00:00:01Z"], "user_id": ["u1", "u1"],
+                  "lat": [31.2, nan], "lon": [121.4, 121.4], "accuracy_m": [nan, 20.0]}).write_parquet(
+        tmp_path / "locations.parquet")
+    li = read_input("locations", tmp_path / "locations.parquet", cfg)
+    assert li.frame["accuracy_m"].to_list() == [None] and li.placeholders == {"accuracy_m": 1}
+    assert li.rejected.select("row", "reason").rows() == [(2, "missing required value lat; only one of lat/lon given")]
 
 
 def test_missing_required_column_names_file_and_column(tmp_path, cfg):
