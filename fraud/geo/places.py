@@ -10,7 +10,8 @@ positions within one cell of its busiest cell.
 Home is the place with most nights (22:00-06:00 local; a night belongs to the date it starts) and at least
 ``min_home_nights`` of them; work is the place other than home with most weekdays seen 09:00-17:00 local, at
 least ``min_work_days`` of them and at least ``min_work_share`` of the weekdays with positions in those hours
-(a workplace is regular; a shop visited now and then is not one). The thresholds live in
+(a workplace is regular; a shop visited now and then is not one), and at least ``min_work_distance_m`` from
+home's centre (the indoor fixes of a flat scatter into pieces of it a few hundred metres off: they are home). The thresholds live in
 ``[rules."geo.commute_deviation"]``.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import math
 import polars as pl
 
 from fraud.context import ScanContext
+from fraud.geo.distance import haversine_km
 from fraud.geo.gazetteer import country_code, name_places, norm_name
 from fraud.geo.localtime import with_local_time
 from fraud.geo.positions import PRECISE_SOURCES, positions
@@ -41,7 +43,7 @@ JOIN_ENGINE = "streaming"
 def place_settings(ctx: ScanContext) -> dict:
     r = ctx.cfg.rule(PLACE_RULE)
     return {k: r[k] for k in ("place_radius_m", "max_place_accuracy_m", "min_home_nights", "min_work_days",
-                              "min_work_share", "night_hours", "work_hours")}
+                              "min_work_share", "min_work_distance_m", "night_hours", "work_hours")}
 
 
 def local_positions(ctx: ScanContext) -> pl.DataFrame:
@@ -190,14 +192,20 @@ def _home_work(ctx: ScanContext) -> pl.DataFrame:
     home = _best(nights, "night", int(s["min_home_nights"]), "home").collect().lazy()
     daytime = (p.filter(in_hours(hour, s["work_hours"]) & (pl.col("local_ts").dt.weekday() <= 5))
                .with_columns(pl.col("local_ts").dt.date().alias("day")))
-    days = daytime.join(home, on="user_id", how="left").filter(
-        ~((pl.col("pi") == pl.col("home_pi")) & (pl.col("pj") == pl.col("home_pj"))).fill_null(True))
+    c = place_centres(ctx).lazy().select("user_id", "pi", "pj", "lat", "lon")
+    # the places that can be work: not home, and not within min_work_distance_m of home's centre
+    home_c = home.join(c.rename({"pi": "home_pi", "pj": "home_pj", "lat": "_hlat", "lon": "_hlon"}),
+                       on=["user_id", "home_pi", "home_pj"], how="left").select("user_id", "_hlat", "_hlon")
+    away = (c.join(home_c, on="user_id", how="left")
+            .filter((haversine_km("_hlat", "_hlon", "lat", "lon") * 1000 >= float(s["min_work_distance_m"]))
+                    .fill_null(True))
+            .select("user_id", "pi", "pj"))
+    days = daytime.join(away, on=["user_id", "pi", "pj"], how="semi")
     work = _best(days, "day", int(s["min_work_days"]), "work")
     # a workplace is regular: seen on at least min_work_share of the weekdays with daytime positions
     seen = daytime.group_by("user_id").agg(pl.col("day").n_unique().alias("_wd"))
     work = work.join(seen, on="user_id", how="left").filter(
         pl.col("work_support") >= float(s["min_work_share"]) * pl.col("_wd")).drop("_wd")
-    c = place_centres(ctx).lazy().select("user_id", "pi", "pj", "lat", "lon")
     hw = (home.join(work, on="user_id", how="left")
           .join(c.rename({"pi": "home_pi", "pj": "home_pj", "lat": "home_lat", "lon": "home_lon"}),
                 on=["user_id", "home_pi", "home_pj"], how="left")
@@ -244,8 +252,6 @@ def outside_home(radius_km: float) -> pl.Expr:
     of :func:`home_ref` joined): farther than ``radius_km`` from the home place after allowing for the
     position's accuracy radius; without a home place, another city name than ``home_key``; where only
     countries are known, another country. Null when it cannot be told."""
-    from fraud.geo.distance import haversine_km
-
     dist = haversine_km("home_lat", "home_lon", "lat", "lon") - pl.col("acc_km")
     return (pl.when(pl.col("home_lat").is_not_null() & pl.col("lat").is_not_null()).then(dist > radius_km)
             .when(pl.col("home_lat").is_null() & pl.col("home_key").is_not_null() & pl.col("city_key").is_not_null())

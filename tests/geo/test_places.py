@@ -4,6 +4,8 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
+from fraud.config import load_config
+from fraud.context import ScanContext
 from fraud.geo.places import M_PER_DEG, _link, home_ref, home_work, placed_positions
 from fraud.geo.profile import places_part
 from tests.geo.helpers import SH, SH_WORK, ctx_of, local, logins, pings, routine
@@ -88,6 +90,36 @@ def test_cells_too_far_from_a_place_cluster_among_themselves():
     assert spot["ci"].n_unique() == 2 and spot.select("pi", "pj").n_unique() == 1
     busy = p.filter(pl.col("local_ts").dt.hour() == 2).select("pi", "pj").unique()
     assert spot.join(busy, on=["pi", "pj"], how="semi").height == 0
+
+
+def _north(point: tuple[float, float], metres: float) -> tuple[float, float]:
+    return point[0] + metres / M_PER_DEG, point[1]
+
+
+def _home_worker(daytime_m: float) -> list:
+    """Nights at home; weekdays 09:30 and 14:00 at a spot ``daytime_m`` north of home."""
+    rows = []
+    for d in (START + timedelta(days=i) for i in range(14)):
+        rows += [(local(d, 23), SH), (local(d + timedelta(days=1), 3), SH)]
+        if d.weekday() < 5:
+            rows += [(local(d, 9, 30), _north(SH, daytime_m)), (local(d, 14), _north(SH, daytime_m))]
+    return rows
+
+
+def test_a_place_near_home_is_never_work(tmp_path):
+    """A home worker whose indoor fixes by day cluster 350 m from the night fixes (a piece of the flat's
+    scatter): no work place, so no commute to deviate from. 600 m away it is a work place; with
+    min_work_distance_m = 0 the piece is one too."""
+    ctx = ctx_of(logins=logins([]), locations=pings("u1", _home_worker(350)))
+    hw = home_work(ctx).row(0, named=True)
+    assert hw["home_nights"] == 14 and hw["work_lat"] is None and hw["work_days"] is None
+    hw = home_work(ctx_of(logins=logins([]), locations=pings("u1", _home_worker(600)))).row(0, named=True)
+    assert hw["work_lat"] == pytest.approx(_north(SH, 600)[0]) and hw["work_days"] == 10
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('[rules."geo.commute_deviation"]\nmin_work_distance_m = 0\n')
+    ctx = ScanContext.from_frames(load_config(cfg_file), logins=logins([]), locations=pings("u1", _home_worker(350)))
+    hw = home_work(ctx).row(0, named=True)
+    assert hw["work_lat"] == pytest.approx(_north(SH, 350)[0]) and hw["work_days"] == 10
 
 
 def test_rare_places_are_neither_home_nor_work():
