@@ -5,6 +5,10 @@ HeadlessChrome, PhantomJS), or is garbage (a placeholder such as a bare ``Mozill
 short). A missing agent (null, ``-``, ``unknown`` ...) is not evidence of a bot: such login events are counted
 as not evaluated in ``summary.json`` unless the rule's ``flag_missing`` is set.
 
+Failed events do not count (``success`` false): a credential-stuffing script failing on an account's password
+is the attacker's agent, not the account holder's (``ip.spray`` reports it, without penalising the victims);
+``summary.json`` counts them (``failed_events_not_counted``). A bot that gets in (its event succeeds) counts.
+
 Each distinct user agent is classified once (:func:`fraud.fingerprint.useragent.agent_table`) and joined back;
 the finding's evidence names the matched pattern.
 """
@@ -34,7 +38,10 @@ def bot_events(ctx: ScanContext) -> pl.LazyFrame:
     bots = agents.lazy().filter(pl.col("bot_kind").is_not_null()).select("user_agent", "bot_kind", "bot_pattern")
     if not rule["flag_empty"]:
         bots = bots.filter(pl.col("bot_kind") != EMPTY_KIND)
-    ev = ctx.logins.filter(pl.col("user_id").is_not_null())
+    named = ctx.logins.filter(pl.col("user_id").is_not_null())
+    ev = named.filter(pl.col("success").fill_null(True))
+    failed = (named.filter(~pl.col("success").fill_null(True))
+              .join(bots.filter(pl.col("bot_kind") != MISSING_KIND), on="user_agent", how="semi").select(pl.len()))
     hits = ev.join(bots, on="user_agent", how="inner")
     missing_kind = pl.col("bot_kind") == MISSING_KIND
     missing = pl.concat([
@@ -43,8 +50,11 @@ def bot_events(ctx: ScanContext) -> pl.LazyFrame:
         hits.filter(missing_kind)], how="vertical_relaxed").filter(pl.col("event") == "login")
     hits = hits.filter(~missing_kind)
     if rule["flag_missing"]:
+        ctx.notes["device.bot_agent"] = {"failed_events_not_counted": failed.collect().item()}
         return pl.concat([hits, missing], how="vertical_relaxed")
-    ctx.notes["device.bot_agent"] = {"logins_without_user_agent": missing.select(pl.len()).collect().item()}
+    n_missing, n_failed = pl.collect_all([missing.select(pl.len()), failed])
+    ctx.notes["device.bot_agent"] = {"logins_without_user_agent": n_missing.item(),
+                                     "failed_events_not_counted": n_failed.item()}
     return hits
 
 

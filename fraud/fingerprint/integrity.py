@@ -2,8 +2,9 @@
 carries an emulator signature such as ``sdk_gphone`` or ``vbox86p``) and ``device.rooted`` (root, jailbreak
 or a hook framework reported by the client).
 
-A device-level signal concerns every account that used the device (reported a snapshot of it or had an
-event on it); a user-agent signal on an event without a device id concerns that event's account only.
+A device-level signal concerns every account that used the device (reported a snapshot of it or had a
+successful event on it); a user-agent signal on an event without a device id concerns that event's account
+only, and only when the event did not fail (a failed login is whoever tried the password).
 """
 from __future__ import annotations
 
@@ -48,7 +49,11 @@ def emulator_signals(ctx: ScanContext) -> pl.LazyFrame:
         "user_id", "device_id", "ts", pl.lit("model").alias("source"),
         fmt("{} (model {})", pl.col("_sig"), pl.col("model")).alias("detail"))
     sigs = agent_table(ctx).lazy().filter(pl.col("emulator_sig").is_not_null()).select("user_agent", "emulator_sig")
-    ua = ctx.logins.join(sigs, on="user_agent", how="inner").select(
+    # A failed event without a device id tells only of whoever tried the account's password (an attacker's
+    # emulator in a credential-stuffing run): its signature is not the account's. With a device id the signal
+    # is the device's, and goes to the device's own accounts (:func:`device_users`: never via a failed login).
+    told = pl.col("success").fill_null(True) | pl.col("device_id").is_not_null()
+    ua = ctx.logins.filter(told).join(sigs, on="user_agent", how="inner").select(
         "user_id", "device_id", "ts", pl.lit("user_agent").alias("source"),
         fmt("{} (user agent)", pl.col("emulator_sig")).alias("detail"))
     return pl.concat([flag, model, ua])

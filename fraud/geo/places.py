@@ -11,8 +11,8 @@ Home is the place with most nights (22:00-06:00 local; a night belongs to the da
 ``min_home_nights`` of them; work is the place other than home with most weekdays seen 09:00-17:00 local, at
 least ``min_work_days`` of them and at least ``min_work_share`` of the weekdays with positions in those hours
 (a workplace is regular; a shop visited now and then is not one), and at least ``min_work_distance_m`` from
-home's centre (the indoor fixes of a flat scatter into pieces of it a few hundred metres off: they are home). The thresholds live in
-``[rules."geo.commute_deviation"]``.
+home's centre (the indoor fixes of a flat scatter into pieces of it a few hundred metres off: they are home).
+The thresholds live in ``[rules."geo.commute_deviation"]``.
 """
 from __future__ import annotations
 

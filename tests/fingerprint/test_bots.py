@@ -146,7 +146,20 @@ def test_bot_agent_fires_once_per_user_and_agent():
     assert ev(df, 0) == {"user_agent": "curl/8.4.0", "kind": "cli client", "pattern": "curl", "events": 3,
                          "first_seen": iso(0), "last_seen": iso(9)}
     # u3's login without a user agent is not evaluated (counted), not called a bot; its payment is not counted.
-    assert ctx.notes["device.bot_agent"] == {"logins_without_user_agent": 1}
+    assert ctx.notes["device.bot_agent"] == {"logins_without_user_agent": 1, "failed_events_not_counted": 0}
+
+
+def test_bot_agent_does_not_count_failed_events():
+    """A credential-stuffing script failing on an account's password is the attacker's agent: the victim gets no
+    finding (counted in the notes); a bot that gets in counts with its successful events only."""
+    logins = pl.DataFrame({
+        "user_id": ["v1", "v1", "v1", "v2", "v2"], "ts": [at(0), at(1), at(2), at(3), at(4)],
+        "event": ["login"] * 5, "success": [False, False, False, False, True],
+        "user_agent": ["python-requests/2.32.3"] * 5, "device_id": [None] * 5, "ip": ["9.9.9.9"] * 5})
+    ctx = make_ctx(logins=logins)
+    df = bot_agent(ctx).collect()
+    assert df["user_id"].to_list() == ["v2"] and ev(df, 0)["events"] == 1 and df["first_ts"].to_list() == [at(4)]
+    assert ctx.notes["device.bot_agent"] == {"logins_without_user_agent": 0, "failed_events_not_counted": 4}
 
 
 def test_bot_agent_flags_missing_agents_on_logins_with_flag_missing(tmp_path):

@@ -53,6 +53,16 @@ def test_emulator_points_scale_with_strength():
     assert ev(df.filter(pl.col("user_id") == "u5"))["signatures"] == ["sdk_gphone (user agent)"]
 
 
+def test_emulator_signature_of_a_failed_device_less_login_is_not_the_accounts():
+    """An emulator failing on an account's password (credential stuffing) without a device id tells nothing of
+    the account holder; the same agent on a successful event does; on a device, the device's own accounts."""
+    logins = pl.DataFrame({"user_id": ["v1", "v2", "v3", "v3"], "ts": [at(0), at(1), at(2), at(3)],
+                           "success": [False, True, False, True], "device_id": [None, None, "e1", "e1"],
+                           "user_agent": [SDK_UA, SDK_UA, SDK_UA, UA["android"]]})
+    df = run(emulator, logins=logins)
+    assert sorted(zip(df["user_id"], df["device_id"])) == [("v2", None), ("v3", "e1")]
+
+
 def test_emulator_cpu_model_is_a_simulator_only_off_the_desktop():
     """A desktop client may report its CPU type as the model: "x86_64" on Linux/macOS/Windows is no iOS
     Simulator; on iOS, or with no OS reported, it is."""

@@ -18,7 +18,8 @@ def _data():
     rows += [("u2", at(days=d), "login", True, UA["android"], f"m{d}", None) for d in range(4)]
     rows += [(f"f{i}", at(days=1, minutes=i), "login", True, UA["android"], "farm", None) for i in range(6)]
     rows += [("u3", at(days=3, minutes=m), "login", False, "python-requests/2.31.0", None, "6.6.6.6")
-             for m in range(5)] + [("u3", at(days=3, minutes=8), "login", True, UA["iphone"], "d3", "6.6.6.6")]
+             for m in range(5)] + [("u3", at(days=3, minutes=8), "login", True, "python-requests/2.31.0", "d3",
+                                    "6.6.6.6")]  # the script gets in: its failures count for nothing, its success does
     rows += [(f"v{i}", at(days=5, minutes=i), "login", False, UA["windows"], None, "7.7.7.7") for i in range(10)]
     rows += [("u4", at(days=d), "password_change", True, UA["iphone"], "d4", None) for d in (1, 2, 3)]
     rows += [("u5", at(days=d), "login", True, UA["android"], "d5", None) for d in range(8)]

@@ -48,7 +48,10 @@ def test_zero_zero_is_an_unknown_position_not_a_place():
         ("city", 30.29, 120.16), ("latlon", 0.0, 5.0), ("ping", 39.9, 116.41), ("ping", 39.9, 116.41)]
     assert ctx.notes["geo.positions"] == {"positions_0_0_ignored": 2}
     assert impossible_travel(ctx_of(locations=loc)).collect().height == 0
-    assert impossible_travel(ctx_of(locations=loc.with_columns(pl.col("lon").replace(0.0, 5.0)))).collect().height == 2
+    # the same fix at 0,5 is a position: a lone ping spike between the two Beijing fixes (seen, counted)
+    ctx = ctx_of(locations=loc.with_columns(pl.col("lon").replace(0.0, 5.0)))
+    assert impossible_travel(ctx).collect().height == 0
+    assert ctx.notes["geo.impossible_travel"] == {"lone_ping_spikes_ignored": 1}
 
 
 def test_each_distinct_ip_is_looked_up_once(monkeypatch):

@@ -4,9 +4,11 @@ from datetime import date, timedelta
 import polars as pl
 from geopy.distance import geodesic
 
+from fraud.config import load_config
+from fraud.context import ScanContext
 from fraud.geo.positions import positions
 from fraud.geo.travel import impossible_travel
-from tests.geo.helpers import BJ, SH, ctx_of, local, logins
+from tests.geo.helpers import BJ, SH, ctx_of, local, logins, pings
 
 D = date(2024, 3, 1)
 
@@ -79,3 +81,49 @@ def test_country_only_positions_never_take_part():
     lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "ip": "8.8.8.8"},
                  {"ts": local(D, 8, 1), "user_id": "u1", "lat": SH[0], "lon": SH[1]}])
     assert impossible_travel(ctx_of(logins=lg)).collect().height == 0
+
+
+HZ_FAR = (30.2741, 120.1551)  # Hangzhou, ~165 km from Shanghai
+
+
+def _trace(user: str, points: list[tuple[int, tuple[float, float]]]) -> pl.DataFrame:
+    """Pings at minutes past 08:00 on D."""
+    return pings(user, [(local(D, 8) + timedelta(minutes=m), pt) for m, pt in points])
+
+
+def test_a_lone_ping_spike_is_one_bad_fix_not_two_trips():
+    # at home, one fix 1,066 km off 5 min later, at home again 5 min after it: left out and counted
+    ctx = ctx_of(logins=logins([]), locations=_trace("u1", [(0, SH), (5, BJ), (10, SH), (15, SH)]))
+    assert impossible_travel(ctx).collect().height == 0
+    assert ctx.notes["geo.impossible_travel"] == {"lone_ping_spikes_ignored": 1}
+
+
+def test_a_login_spike_two_far_fixes_and_a_trip_that_goes_on_still_fire():
+    # a login from afar between two pings at home: the account-takeover shape, both pairs stay
+    lg = logins([{"ts": local(D, 8, 5), "user_id": "u1", "lat": BJ[0], "lon": BJ[1]}])
+    ctx = ctx_of(logins=lg, locations=_trace("u1", [(0, SH), (10, SH)]))
+    assert impossible_travel(ctx).collect().height == 2
+    assert ctx.notes["geo.impossible_travel"] == {"lone_ping_spikes_ignored": 0}
+    # two fixes in a row afar: not a lone spike (out and back: 2 findings)
+    ctx = ctx_of(logins=logins([]), locations=_trace("u1", [(0, SH), (5, BJ), (7, BJ), (10, SH)]))
+    assert impossible_travel(ctx).collect()["first_ts"].to_list() == [local(D, 8, 0), local(D, 8, 7)]
+    # the fix after the spike does not agree with the one before it (Hangzhou 165 km from Shanghai in 10 min)
+    ctx = ctx_of(logins=logins([]), locations=_trace("u1", [(0, SH), (5, BJ), (10, HZ_FAR)]))
+    assert impossible_travel(ctx).collect().height == 2
+
+
+def test_neighbouring_spike_candidates_are_both_kept():
+    # SH, BJ, SH, BJ one fix each 5 min: every middle fix looks like a spike between agreeing neighbours, so
+    # none is a lone one: all three pairs fire
+    ctx = ctx_of(logins=logins([]), locations=_trace("u1", [(0, SH), (5, BJ), (10, SH), (15, BJ)]))
+    assert impossible_travel(ctx).collect().height == 3
+    assert ctx.notes["geo.impossible_travel"] == {"lone_ping_spikes_ignored": 0}
+
+
+def test_spikes_count_when_the_setting_is_off(tmp_path):
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('[rules."geo.impossible_travel"]\nignore_lone_ping_spikes = false\n')
+    ctx = ScanContext.from_frames(load_config(cfg_file), logins=logins([]),
+                                  locations=_trace("u1", [(0, SH), (5, BJ), (10, SH), (15, SH)]))
+    assert impossible_travel(ctx).collect().height == 2
+    assert "geo.impossible_travel" not in ctx.notes
