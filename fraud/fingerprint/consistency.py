@@ -140,8 +140,12 @@ def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
     none = pl.lit([], pl.List(pl.String))
     # A native Apple app's agent ("MyBank/512 CFNetwork/1494.0.7 Darwin/23.4.0") names no platform: ua-parser
     # reads it as iOS, but it is the same on a Mac, an Apple TV, a watch or a Vision Pro.
+    # An Android browser's desktop mode poses as Linux (Chrome, Samsung, Firefox) or, in UC Browser, QQ Browser and
+    # Quark, as Windows: their desktop agents keep the browser's own token.
     compatible = ((pl.col("apple_mobile") & (pl.col("ua_os") == "macos"))
                   | ((pl.col("android") | pl.col("chromebook")) & (pl.col("ua_os") == "linux"))
+                  | (pl.col("android") & (pl.col("ua_os") == "windows")
+                     & pl.col("user_agent").str.contains(r"\b(?:UCBrowser|UCWEB|MQQBrowser|Quark)/"))
                   | (pl.col("apple") & (pl.col("ua_os") == "ios") & pl.col("user_agent").str.contains(r"\bCFNetwork/")))
     allowed_os = pl.concat_list("snap_os", pl.when(compatible).then(pl.concat_list("ua_os")).otherwise(none))
     allowed_type = pl.concat_list("snap_type", pl.when(compatible).then(pl.concat_list("ua_type")).otherwise(none))

@@ -142,6 +142,20 @@ def test_ua_mismatch_accepts_desktop_mode_of_the_same_platform():
     assert df["device_id"].to_list() == ["t1", "m1"]
 
 
+UC_DESKTOP = ("Mozilla/5.0 (Windows; U; Windows NT 5.2; en-US) AppleWebKit/534.31 (KHTML, like Gecko) "
+              "Chrome/17.0.558.0 Safari/534.31 UCBrowser/10.10.0.800")
+
+
+def test_ua_mismatch_accepts_the_windows_desktop_mode_of_android_browsers_that_use_one():
+    """UC Browser on Android asks for desktop sites as Windows, keeping its own token; a plain Windows agent on
+    the same phone still contradicts it, and so does UC's Windows agent on an iPhone."""
+    logins = pl.DataFrame({"user_id": ["u1", "u2"], "ts": [at(1), at(2)], "device_id": ["d1", "d2"],
+                           "user_agent": [UC_DESKTOP, UC_DESKTOP]})
+    assert run(ua_mismatch, devices=_snapshots(), logins=logins)["device_id"].to_list() == ["d2"]
+    plain = logins.with_columns(pl.lit(UA["windows"]).alias("user_agent"))
+    assert run(ua_mismatch, devices=_snapshots(), logins=plain)["device_id"].to_list() == ["d1", "d2"]
+
+
 def test_ua_mismatch_accepts_platform_relatives_and_still_fires_across_families():
     """An Apple TV, watch or Vision Pro running a native app (CFNetwork/Darwin agent, read as iOS), a Vision Pro's
     desktop-class Safari, a Chromebook's Linux apps, a MagicOS phone, a webOS TV with ua-parser's "Web0S", a Linux
