@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import polars as pl
+
 from fraud.errors import ConfigError
 from fraud.schema import INPUT_SCHEMAS, SEVERITY_ORDER
 
@@ -226,6 +228,22 @@ def _validate_columns(columns: Any, where: str) -> dict[str, str]:
     return dict(columns)
 
 
+PATTERN_LIST_KEYS = ("allowed_agents",)  # rule keys holding regular expressions (Rust regex syntax, as Polars)
+
+
+def _validate_patterns(table: dict[str, Any], rid: str, where: str) -> None:
+    """Each entry of a pattern list must be a string and a valid regular expression; an error names it."""
+    for key in PATTERN_LIST_KEYS:
+        for i, p in enumerate(table.get(key, [])):
+            if not isinstance(p, str):
+                raise ConfigError(f"{where}: rule {rid!r} key {key!r}[{i}] must be a string, got {p!r}")
+            try:
+                pl.select(pl.lit("").str.contains(p))
+            except Exception as e:  # noqa: BLE001 - Polars' regex error, said in one line
+                raise ConfigError(f"{where}: rule {rid!r} key {key!r}[{i}] is no valid regular expression "
+                                  f"{p!r} ({str(e).splitlines()[0]})") from None
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Load the default rules, overridden by the TOML file at ``path`` when given."""
     raw = _default_raw()
@@ -267,6 +285,7 @@ def _build(raw: dict[str, Any], where: str) -> Config:
     rules = {}
     for rid, table in raw["rules"].items():
         t = dict(table)
+        _validate_patterns(t, rid, where)
         if t["severity"] not in SEVERITIES:
             raise ConfigError(f"{where}: rule {rid!r} severity {t['severity']!r} not one of {', '.join(SEVERITIES)}")
         if t["family"] not in FAMILIES:

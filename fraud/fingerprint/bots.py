@@ -38,6 +38,9 @@ def bot_events(ctx: ScanContext) -> pl.LazyFrame:
     bots = agents.lazy().filter(pl.col("bot_kind").is_not_null()).select("user_agent", "bot_kind", "bot_pattern")
     if not rule["flag_empty"]:
         bots = bots.filter(pl.col("bot_kind") != EMPTY_KIND)
+    if rule["allowed_agents"]:  # the operator's own clients (e.g. an app sending OkHttp's default agent)
+        allowed = "|".join(f"(?:{p})" for p in rule["allowed_agents"])
+        bots = bots.filter(~pl.col("user_agent").str.contains(allowed).fill_null(False))
     named = ctx.logins.filter(pl.col("user_id").is_not_null())
     ev = named.filter(pl.col("success").fill_null(True))
     failed = (named.filter(~pl.col("success").fill_null(True))

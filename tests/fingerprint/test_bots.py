@@ -5,6 +5,7 @@ import polars as pl
 import pytest
 
 from fraud.config import load_config
+from fraud.errors import ConfigError
 from fraud.fingerprint.bots import bot_agent
 from fraud.fingerprint import patterns
 from fraud.fingerprint.patterns import CRAWLER_PATTERNS, SUSPECT_PATTERNS, legit_agents
@@ -191,3 +192,23 @@ def test_bot_agent_is_order_independent():
     a = run(bot_agent, logins=_logins())
     b = run(bot_agent, logins=_logins().reverse())
     assert a.equals(b)
+
+
+def test_allowed_agents_are_never_bots(tmp_path):
+    """The operator's own app sending OkHttp's default agent: allowed by a pattern, the other bots still fire."""
+    logins = pl.DataFrame({"user_id": ["u1", "u2"], "ts": [at(0), at(1)], "event": ["login"] * 2,
+                           "user_agent": ["okhttp/4.12.0", "curl/8.4.0"]})
+    assert bot_agent(make_ctx(logins=logins)).collect().sort("user_id")["user_id"].to_list() == ["u1", "u2"]
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('[rules."device.bot_agent"]\nallowed_agents = ["^okhttp/4\\\\."]\n')
+    assert bot_agent(make_ctx(load_config(cfg_file), logins=logins)).collect()["user_id"].to_list() == ["u2"]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ('["(unclosed"]', "key 'allowed_agents'[0] is no valid regular expression '(unclosed'"),
+    ("[3]", "key 'allowed_agents'[0] must be a string, got 3")])
+def test_allowed_agents_are_checked_at_load(tmp_path, value, message):
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text(f'[rules."device.bot_agent"]\nallowed_agents = {value}\n')
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(cfg_file)
