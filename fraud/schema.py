@@ -38,7 +38,8 @@ INPUT_SCHEMAS: dict[str, InputSchema] = {
          "device_id": STRING, "lat": FLOAT, "lon": FLOAT, "country": STRING, "city": STRING, "amount": FLOAT},
         required=("ts", "user_id"),
         defaults={"event": "login", "success": True},
-        ranges={"lat": (-90.0, 90.0), "lon": (-180.0, 180.0)},
+        # amount: beyond any payment in any currency (1e15 IDR is ~60 billion USD), so 1e308 is a bad row, not money
+        ranges={"lat": (-90.0, 90.0), "lon": (-180.0, 180.0), "amount": (-1e15, 1e15)},
     ),
     "devices": InputSchema(
         "devices",

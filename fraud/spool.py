@@ -143,7 +143,10 @@ def _is_blank(path: Path) -> bool:
     try:
         with _open_bytes(path) as fh:
             while chunk := fh.read(1 << 16):
-                if chunk.replace(b"\xef\xbb\xbf", b"").strip():
+                # byte-order marks (UTF-8, UTF-16) and the NULs of UTF-16 blank lines are no content
+                for mark in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00"):
+                    chunk = chunk.replace(mark, b"")
+                if chunk.strip():
                     return False
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise InputError(f"{path}: cannot read file ({e})") from None
@@ -168,7 +171,9 @@ def _raw_lazy(path: Path, tmp: Path) -> pl.LazyFrame:
             raise InputError(f"{path}: cannot read file ({e})") from None
     with open(src, "rb") as fh:
         head = fh.read(1 << 20)
-    if text_bytes(head[:4096]) != head[:4096].removeprefix(BOM):
+    # decided on the whole first MiB: a CR-only file whose header line is longer than a few KiB has no line end
+    # in a shorter head, and was read as one header line (no rows)
+    if text_bytes(head) != head.removeprefix(BOM):
         # UTF-16, a doubled byte-order mark, bare-CR line ends (see inputs.text_bytes): a translated copy
         fixed = tmp / f"{len(list(tmp.iterdir()))}.csv"
         fixed.write_bytes(text_bytes(src.read_bytes()))

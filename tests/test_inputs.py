@@ -127,6 +127,15 @@ def test_nan_in_native_float_columns_is_no_value(tmp_path, cfg):
     assert li.rejected.select("row", "reason").rows() == [(2, "missing required value lat; only one of lat/lon given")]
 
 
+def test_amounts_beyond_any_money_are_rejected(tmp_path, cfg):
+    p = write(tmp_path / "l.csv", HEADER + "".join(f"2024-01-01T00:00:0{i}Z,u{i},payment,true,,,{a}\n"
+                                                   for i, a in enumerate(("1e15", "-1e15", "1e16", "1e308"))))
+    li = read_input("logins", p, cfg)
+    assert li.frame["amount"].to_list() == [1e15, -1e15]
+    assert li.rejected["reason"].to_list() == ["amount out of range -1e+15..1e+15: 1e+16",
+                                               "amount out of range -1e+15..1e+15: 1e+308"]
+
+
 def test_missing_required_column_names_file_and_column(tmp_path, cfg):
     p = write(tmp_path / "logins.csv", "ts,account\n2024-01-01T00:00:00Z,u1\n")
     with pytest.raises(InputError) as e:

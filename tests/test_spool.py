@@ -122,6 +122,23 @@ def test_spool_blank_and_broken_files(tmp_path):
         spool_file("logins", tmp_path / "bad.csv.gz", load_config(), tmp_path / "r3", tmp_path, 2)
 
 
+@pytest.mark.parametrize("data", [b"\xff\xfe", b"\xff\xfe\r\x00\n\x00", b"\xfe\xff\x00\n"])
+def test_spool_an_empty_utf16_file_is_blank(tmp_path, data):
+    # what Excel or PowerShell write for an empty export: blank, as the in-memory reader takes it
+    (tmp_path / "devices.csv").write_bytes(data)
+    assert spool_file("devices", tmp_path / "devices.csv", load_config(), tmp_path / "r", tmp_path, 2).blank
+
+
+def test_spool_reads_a_cr_only_file_with_a_long_header(tmp_path):
+    # classic-Mac line ends and a header of 5 KiB: no line end in the first 4 KiB, still 4 rows (was 0)
+    cols = ["ts", "user_id"] + [f"custom_attribute_{i:03d}" for i in range(250)]
+    rows = [",".join([f"2024-03-01T08:0{i}:00Z", f"u{i}"] + [""] * 250) for i in range(4)]
+    (tmp_path / "logins.csv").write_bytes(("\r".join([",".join(cols), *rows]) + "\r").encode())
+    (tmp_path / "tmp").mkdir()
+    sf = spool_file("logins", tmp_path / "logins.csv", load_config(), tmp_path / "r", tmp_path / "tmp", 2)
+    assert sf.rows_read == 4 and len(sf.extra_columns) == 250
+
+
 def test_machine_memory_honours_a_container_limit(tmp_path):
     from fraud.spool import machine_memory_gb
 

@@ -57,14 +57,20 @@ def _local_hour(col: str = "local_ts") -> pl.Expr:
 FIXED = 10_000  # 1e-4 of the unit (a hundredth of a cent; 0.1 m of distance)
 
 
-def exact_sum(e: pl.Expr) -> pl.Expr:
-    """Sum of ``e`` rounded to 1/FIXED of its unit, computed in integers (null when all values are null)."""
-    return pl.when(e.count() > 0).then((e * FIXED).round(0).cast(pl.Int64).sum() / FIXED)
+# Money is summed in 128-bit integers: an amount may be up to 1e15 (the reader's range), 1e19 on the fixed-point
+# grid, past Int64; the other features (counts, shares, hours, km) stay far inside Int64, which sums 1.7x faster.
+WIDE_FEATURES = frozenset({"amount"})
 
 
-def exact_mean(e: pl.Expr) -> pl.Expr:
+def exact_sum(e: pl.Expr, wide: bool = False) -> pl.Expr:
+    """Sum of ``e`` rounded to 1/FIXED of its unit, computed in integers (Int128 when ``wide``; null when all
+    values are null)."""
+    return pl.when(e.count() > 0).then((e * FIXED).round(0).cast(pl.Int128 if wide else pl.Int64).sum() / FIXED)
+
+
+def exact_mean(e: pl.Expr, wide: bool = False) -> pl.Expr:
     """Mean of the non-null values of ``e`` on the same fixed-point grid (null when none)."""
-    return exact_sum(e) / e.count()
+    return exact_sum(e, wide) / e.count()
 
 
 def _distinct_known(col: str) -> pl.Expr:
@@ -104,7 +110,7 @@ def event_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
         (is_login & ok).alias("_login"),
         (is_login & ~ok).alias("_failure"),
         is_pay.alias("_pay"),
-        pl.when(is_pay).then((pl.col("amount") * FIXED).round(0).cast(pl.Int64)).alias("_pay_fixed"),
+        pl.when(is_pay).then((pl.col("amount") * FIXED).round(0).cast(pl.Int128)).alias("_pay_fixed"),
         sec.alias("_sec"),
         (sec * sec).alias("_sec2"),
     )
@@ -191,7 +197,7 @@ def user_level(days: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     return days.lazy().group_by("user_id").agg(
         pl.col("first_ts").min(), pl.col("last_ts").max(),
         pl.len().cast(pl.Float64).alias("active_days"),
-        *[exact_mean(pl.col(f)).alias(f"mean_{f}") for f in DAY_FEATURES],
+        *[exact_mean(pl.col(f), f in WIDE_FEATURES).alias(f"mean_{f}") for f in DAY_FEATURES],
         *[pl.col(f).max().alias(f"max_{f}") for f in USER_MAX_FEATURES],
     ).sort("user_id")
 

@@ -99,3 +99,12 @@ def test_user_level_features():
     assert (r["active_days"], r["mean_events"], r["mean_logins"], r["max_logins"], r["max_failures"]) == \
         (2.0, 2.0, 1.0, 2.0, 1.0)
     assert r["mean_distance_km"] is None and r["max_top_speed_kmh"] is None
+
+
+def test_money_sums_do_not_overflow():
+    """11 payments of 9e14 on one day are 9.9e15, past the Int64 fixed-point grid (9.2e14 x 1e4): summed exactly in
+    128-bit integers, for the day and the user's mean."""
+    ev = [{"ts": T0 + timedelta(minutes=i), "user_id": "u1", "event": "payment", "amount": 9e14} for i in range(11)]
+    ctx = ctx_of(ev)
+    assert user_days(ctx)["amount"].to_list() == [9.9e15]
+    assert user_features(ctx)["mean_amount"].to_list() == [9.9e15]
