@@ -39,7 +39,9 @@ PLACEHOLDER_ID_COLUMNS = frozenset({"device_id"})
 # Network address columns: read in one written form (:func:`fraud.exprs.ip_address`: no port, brackets, zone or
 # IPv4-mapped prefix); placeholders, unspecified addresses and text that is no address are read as missing.
 ADDRESS_COLUMNS = frozenset({"ip"})
-IDENTIFIER_COLUMNS = PLACEHOLDER_ID_COLUMNS | ADDRESS_COLUMNS
+# Account id columns: a "no value" word (``-``, ``NULL``, ``unknown`` ...) is missing (required: a rejected row).
+NO_VALUE_ID_COLUMNS = frozenset({"user_id"})
+IDENTIFIER_COLUMNS = PLACEHOLDER_ID_COLUMNS | ADDRESS_COLUMNS | NO_VALUE_ID_COLUMNS
 # What a number column holds for "no value": NaN (pandas writes every missing float as NaN, in Parquet too) and
 # the no-value words (``null``, ``NA``, ``-`` ...). Read as missing, like an empty cell: an optional number is then
 # unknown (counted), a required one is a missing required value.
@@ -276,8 +278,18 @@ def _tref(col: str) -> pl.Expr:
 
 
 def _text(df: pl.DataFrame, col: str) -> pl.Expr:
-    """The trimmed text of a column: computed once per text column (``__t_<col>``), cast for native ones."""
-    return _tref(col) if df.schema[col] == pl.String else pl.col(col).cast(pl.String).str.strip_chars()
+    """The trimmed text of a column: computed once per text column (``__t_<col>``), cast for native ones. A
+    native float that is a whole number reads without its fraction (pandas writes an integer id column with
+    gaps as float64: ``1001.0`` is the id ``1001`` of the other inputs), NaN as no text."""
+    dtype = df.schema[col]
+    if dtype == pl.String:
+        return _tref(col)
+    c = pl.col(col)
+    if dtype.is_float():
+        whole = (c == c.round(0)) & (c.abs() < 2.0 ** 53)
+        return (pl.when(c.is_nan()).then(None).when(whole).then(c.cast(pl.Int64).cast(pl.String))
+                .otherwise(c.cast(pl.String)))
+    return c.cast(pl.String).str.strip_chars()
 
 
 def _present(df: pl.DataFrame, col: str) -> pl.Expr:
@@ -379,6 +391,13 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
             v = pl.when(present).then(ip_address(text)).otherwise(None)
             placeholders[col] = present & vref.is_null()  # read after the values: the address is parsed once
         else:  # STRING
+            if col in NO_VALUE_ID_COLUMNS:  # "-", "NULL", "unknown" name no account: missing, never one pooled user
+                marker = present & text.str.to_lowercase().is_in(NO_VALUE_WORDS).fill_null(False)
+                if col not in schema.required:
+                    placeholders[col] = marker
+                present = present & ~marker
+            if dtype.is_float():  # NaN in a float id column names nothing
+                present = present & ~raw.is_nan().fill_null(False)
             v = pl.when(present).then(text).otherwise(None)
         if col in schema.required:
             checks.append((~present, pl.lit(f"missing required value {col}")))
@@ -397,6 +416,10 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
 
     Values are parsed once; timestamps in other notations than the common ISO form, and the reason strings,
     are computed only for the rows that need them."""
+    # Categorical and Enum columns (Parquet from pandas or Arrow dictionaries) are read as the text they hold
+    coded = [c for c, t in raw.schema.items() if isinstance(t, (pl.Categorical, pl.Enum))]
+    if coded:
+        raw = raw.with_columns(pl.col(coded).cast(pl.String))
     texts, values, masks, checks, slow_ts, placeholders = _parse(raw, schema, tz)
     # a partitioned scan (and a record-by-record reader) brings each row's number along
     cols = [c for c in raw.columns if c not in INTERNAL]

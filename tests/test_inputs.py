@@ -136,6 +136,33 @@ def test_amounts_beyond_any_money_are_rejected(tmp_path, cfg):
                                                "amount out of range -1e+15..1e+15: 1e+308"]
 
 
+def test_no_value_user_ids_name_no_account(tmp_path, cfg):
+    # "-", "NULL", "unknown" are no account: pooled, they made one fake user with real penalties
+    p = write(tmp_path / "l.csv", "ts,user_id\n" + "".join(
+        f"2024-01-01T00:00:0{i}Z,{u}\n" for i, u in enumerate(("-", " NULL ", "unknown", "u1", "none1"))))
+    li = read_input("logins", p, cfg)
+    assert li.frame["user_id"].to_list() == ["u1", "none1"]
+    assert li.rejected["reason"].to_list() == ["missing required value user_id"] * 3
+    # a snapshot's user is optional: read as missing and counted
+    q = write(tmp_path / "d.csv", "ts,device_id,user_id\n2024-01-01T00:00:00Z,d1,n/a\n2024-01-01T00:00:00Z,d2,u2\n")
+    li = read_input("devices", q, cfg)
+    assert li.frame["user_id"].to_list() == [None, "u2"] and li.placeholders == {"user_id": 1}
+
+
+def test_float_and_categorical_ids_from_parquet(tmp_path, cfg):
+    # pandas writes an integer id column with gaps as float64: 1001.0 is the id 1001 of a CSV scores file
+    pl.DataFrame({"ts": ["2024-01-01T00:00:00Z"] * 4, "user_id": [1001.0, 1002.0, float("nan"), 12.5]}).write_parquet(
+        tmp_path / "a.parquet")
+    li = read_input("logins", tmp_path / "a.parquet", cfg)
+    assert li.frame["user_id"].to_list() == ["1001", "1002", "12.5"]
+    assert li.rejected.select("row", "reason").rows() == [(3, "missing required value user_id")]
+    # a Categorical id column is its text: blank ids are missing, as in a String column
+    pl.DataFrame({"ts": ["2024-01-01T00:00:00Z"] * 3, "user_id": ["u1", "  ", ""]},
+                 schema_overrides={"user_id": pl.Categorical}).write_parquet(tmp_path / "b.parquet")
+    li = read_input("logins", tmp_path / "b.parquet", cfg)
+    assert li.frame["user_id"].to_list() == ["u1"] and li.rows_rejected == 2
+
+
 def test_missing_required_column_names_file_and_column(tmp_path, cfg):
     p = write(tmp_path / "logins.csv", "ts,account\n2024-01-01T00:00:00Z,u1\n")
     with pytest.raises(InputError) as e:
