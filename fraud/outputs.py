@@ -13,6 +13,9 @@ import polars as pl
 from fraud.errors import FraudError
 
 FORMULA_RE = r"^[=+\-@\t\r]"
+# A plain number (``+8613800000001``, ``-1001``, ``-2.5e3``) is no formula: a spreadsheet reads it as a number.
+# Left as it is, so an E.164 phone number or a negative numeric id is the same string in the CSV and Parquet forms.
+PLAIN_NUMBER_RE = r"^[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -29,8 +32,9 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 def csv_safe(df: pl.DataFrame) -> pl.DataFrame:
     """CSV form of a frame: UTC timestamps as ISO 8601 with ``Z``, and text cells that a spreadsheet would run
-    as a formula (starting with ``=``, ``+``, ``-``, ``@``) prefixed with a single quote. JSON evidence is
-    left as is (it always starts with ``{``)."""
+    as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) prefixed with a single
+    quote, unless the cell is a plain number (``+8613800000001``, ``-1001``: ids, not formulas). JSON evidence
+    is left as is (it always starts with ``{``)."""
     exprs = []
     for c, t in df.schema.items():
         if isinstance(t, pl.Datetime):
@@ -40,7 +44,8 @@ def csv_safe(df: pl.DataFrame) -> pl.DataFrame:
             exprs.append(e.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ")
                          .str.replace(r"\.000000Z$", "Z").alias(c))
         elif t == pl.String:
-            exprs.append(pl.when(pl.col(c).str.contains(FORMULA_RE)).then(pl.lit("'") + pl.col(c))
+            formula = pl.col(c).str.contains(FORMULA_RE) & ~pl.col(c).str.contains(PLAIN_NUMBER_RE)
+            exprs.append(pl.when(formula).then(pl.lit("'") + pl.col(c))
                          .otherwise(pl.col(c)).alias(c))
         else:
             exprs.append(pl.col(c))

@@ -127,7 +127,9 @@ def _text_value(v: object) -> str | None:
 def ndjson_records(lines: list[str]) -> pl.DataFrame:
     """NDJSON lines parsed one by one: each object's values as text (nested values as JSON text, so a list
     where a number belongs is a bad number, not a failed file); a line that is no JSON object is a
-    :data:`LINE_ERROR`. ``_row`` is the line number (blank lines are no records but keep the count)."""
+    :data:`LINE_ERROR`, and so is a line nested deeper than Python's recursion limit (thousands of ``[``: the
+    JSON decoder raises :class:`RecursionError`, which must not fail the other lines). ``_row`` is the line
+    number (blank lines are no records but keep the count)."""
     objs, rownums, errors, texts = [], [], [], []
     keys: dict[str, None] = {}
     for n, line in enumerate(lines, start=1):
@@ -135,9 +137,14 @@ def ndjson_records(lines: list[str]) -> pl.DataFrame:
             continue
         try:
             obj = json.loads(line)
-            err = None if isinstance(obj, dict) else f"line is JSON but not an object ({type(obj).__name__})"
+            if isinstance(obj, dict):  # as text here: re-encoding a deep nested value may recurse too far as well
+                obj, err = {k: _text_value(v) for k, v in obj.items()}, None
+            else:
+                err = f"line is JSON but not an object ({type(obj).__name__})"
         except ValueError as e:
             obj, err = None, f"line is not valid JSON ({str(e).split(':')[0]})"
+        except RecursionError:
+            obj, err = None, "line is not valid JSON (nested too deeply)"
         if err is None:
             keys.update(dict.fromkeys(obj))
             objs.append(obj)
@@ -148,7 +155,7 @@ def ndjson_records(lines: list[str]) -> pl.DataFrame:
         errors.append(err)
         rownums.append(n)
     keys_in = list(keys)
-    rows = [[_text_value(o.get(c)) for c in keys_in] for o in objs]
+    rows = [[o.get(c) for c in keys_in] for o in objs]
     return _frame([reserved_renames([c]).get(c, c) for c in keys_in], rows, rownums, errors, texts)
 
 

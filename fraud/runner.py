@@ -1,14 +1,54 @@
 """Library entry points behind the CLI commands: scan-and-write, and the demo."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from fraud.config import Config, load_config
+from fraud.errors import InputError
+from fraud.inputs import resolve_specs
 from fraud.outputs import prepare_out, staged_output, write_csv, write_json, write_table, write_text
 from fraud.privacy import Pseudonymizer
-from fraud.pipeline import Progress, ScanInputs, ScanResult, Timer, scan
+from fraud.pipeline import INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, scan
 from fraud.report import render_markdown, render_report, report_data
+
+# Every file a scan writes into its output folder (see _write_all).
+OUTPUT_FILES = ("findings.parquet", "findings.csv", "scores.parquet", "scores.csv", "profiles.parquet",
+                "profiles.csv", "rejected.csv", "report.html", "report.md", "summary.json")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether writing ``b`` replaces the file ``a``: the same resolved path (a link to it included), or on a
+    case-insensitive file system the same entry spelt in another case (not another hard link to it: replacing
+    one name leaves the other's content)."""
+    try:
+        if a.resolve() == b.resolve():
+            return True
+        return (b.exists() and a.name.lower() == b.name.lower() and os.path.samefile(a, b)
+                and os.path.samefile(a.resolve().parent, b.resolve().parent))
+    except (OSError, RuntimeError, ValueError):  # a link loop, an unreadable path: not the output's file
+        return False
+
+
+def check_out_not_input(inputs: ScanInputs, out: str | Path) -> None:
+    """Refuse an output folder where writing the outputs would replace one of the scan's input files (``--out``
+    naming the input folder, whose ``scores.csv`` the output ``scores.csv`` would overwrite): an
+    :class:`~fraud.errors.InputError` naming that input, raised before anything is read or written. An input
+    spec that names no file is left for the scan to report."""
+    targets = [Path(out) / name for name in OUTPUT_FILES]
+    for kind in (*INPUT_KINDS, "decisions"):
+        spec = getattr(inputs, kind)
+        if not isinstance(spec, (str, Path, list)):
+            continue
+        try:
+            files = resolve_specs(spec)
+        except (InputError, OSError, ValueError, TypeError):
+            continue
+        for f in files:
+            if any(_same_file(f, t) for t in targets):
+                raise InputError(f"{f}: is an input of this scan; writing the outputs to {out} would overwrite it "
+                                 "(choose another --out)")
 
 
 def scan_to(inputs: ScanInputs, out: str | Path, cfg: Config | None = None, *, model: Any = None,
@@ -16,9 +56,11 @@ def scan_to(inputs: ScanInputs, out: str | Path, cfg: Config | None = None, *, m
             composite: bool = False, shards: int | str = "auto", memory_gb: float | None = None,
             work_dir: str | Path | None = None) -> ScanResult:
     """Scan and write every contract output into ``out``; the files replace the previous ones only once all
-    of them are written. With ``pseudonymize`` (a key), identifiers in every output are keyed tokens.
+    of them are written; an ``out`` where an output would replace an input file is refused before anything is
+    read (:func:`check_out_not_input`). With ``pseudonymize`` (a key), identifiers in every output are keyed tokens.
     ``shards``, ``memory_gb`` and ``work_dir``: see :func:`fraud.pipeline.scan` (a partitioned scan's working
     files are removed once the outputs are written)."""
+    check_out_not_input(inputs, out)
     cfg = cfg or load_config()
     res = scan(inputs, cfg, model=model, progress=progress, composite=composite, shards=shards,
                memory_gb=memory_gb, work_dir=work_dir)

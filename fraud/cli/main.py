@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fraud.config import SEVERITIES, load_config
-from fraud.errors import FraudError
+from fraud.errors import FraudError, InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Device and fraud risk detection: scan login, device and location logs into findings and "
@@ -33,6 +33,15 @@ def _count(n: int, word: str) -> str:
 def fail(e: FraudError) -> typer.Exit:
     err_console.print(f"error: {e}", markup=False, highlight=False)
     return typer.Exit(2)
+
+
+def _input_options(**specs: str | None) -> dict[str, str | None]:
+    """The input options as given, refusing an empty or blank value (``--devices ""``, an unset shell variable):
+    read as a path it would name the current folder, so every supported file there would be read as that input."""
+    for name, value in specs.items():
+        if value is not None and not value.strip():
+            raise InputError(f"--{name}: empty path")
+    return specs
 
 
 def _progress(show: bool | None = None):
@@ -115,8 +124,9 @@ def scan(
     try:
         if fail_on is not None and fail_on not in SEVERITIES:
             raise FraudError(f"--fail-on must be one of {', '.join(SEVERITIES)}, got {fail_on!r}")
+        given = _input_options(logins=logins, devices=devices, locations=locations, scores=scores,
+                               decisions=decisions)
         cfg = load_config(config)
-        given = dict(logins=logins, devices=devices, locations=locations, scores=scores, decisions=decisions)
         inputs = ScanInputs.from_folder(folder, **given) if folder is not None else ScanInputs(**given)
         behaviour_model = load_model(model)
         prog, cb = _progress(progress)
@@ -155,8 +165,8 @@ def fit(
     from fraud.runner import fit_to
 
     try:
+        given = _input_options(logins=logins, locations=locations)
         cfg = load_config(config)
-        given = dict(logins=logins, locations=locations)
         inputs = ScanInputs.from_folder(folder, **given) if folder is not None else ScanInputs(**given)
         info = fit_to(inputs, model, cfg, shards=shards, memory_gb=memory_gb, work_dir=work_dir)
     except FraudError as e:

@@ -286,3 +286,42 @@ def test_review_every_finding_of_a_user_or_rule(data, tmp_path):
     two = f["finding_id"].to_list()[:2]
     assert run("review", *two, "--confirm", "--decisions", dec, "--out", out).exit_code == 0
     assert pl.read_csv(dec).height == len(u1) + 3
+
+
+def test_out_folder_that_would_overwrite_an_input_is_refused(data, tmp_path):
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    for out in (data, data / ".." / data.name):  # compared as resolved paths
+        r = run("scan", data, "--out", out)
+        assert r.exit_code == 2
+        assert r.stderr.strip() == (f"error: {data / 'scores.csv'}: is an input of this scan; writing the outputs "
+                                    f"to {out} would overwrite it (choose another --out)")
+        assert {p.name: p.read_bytes() for p in data.iterdir()} == before  # nothing written, nothing replaced
+    prev = tmp_path / "prev"  # a previous scan's scores table given as this scan's scores input
+    assert run("scan", data, "--out", prev).exit_code == 0
+    kept = (prev / "scores.parquet").read_bytes()
+    r = run("scan", "--logins", data / "logins.csv", "--scores", prev / "scores.parquet", "--out", prev)
+    assert r.exit_code == 2 and r.stderr.startswith(f"error: {prev / 'scores.parquet'}: is an input of this scan")
+    assert (prev / "scores.parquet").read_bytes() == kept
+
+
+def test_out_through_a_link_to_the_input_folder_is_refused(data, tmp_path):
+    link = tmp_path / "link"
+    link.symlink_to(data, target_is_directory=True)
+    r = run("scan", "--logins", data / "logins.csv", "--scores", data / "scores.csv", "--out", link)
+    assert r.exit_code == 2 and "is an input of this scan" in r.stderr
+    assert (data / "scores.csv").read_text() == "user_id,score\nu1,700\nu2,500\n"
+
+
+@pytest.mark.parametrize("option", ["--logins", "--devices", "--locations", "--scores", "--decisions"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_empty_input_option_is_an_error(data, tmp_path, option, value):
+    args = ["--logins", data / "logins.csv"] if option != "--logins" else []
+    r = run("scan", *args, option, value, "--out", tmp_path / "out")
+    assert r.exit_code == 2
+    assert r.stderr.strip() == f"error: {option}: empty path"
+    assert not (tmp_path / "out").exists()
+
+
+def test_empty_input_option_of_fit_is_an_error(data, tmp_path):
+    r = run("fit", data, "--locations", "", "--model", tmp_path / "m.joblib")
+    assert r.exit_code == 2 and r.stderr.strip() == "error: --locations: empty path"

@@ -1,0 +1,42 @@
+"""The record-by-record readers (fraud.records) on hostile records: one bad record is rejected, the rest read."""
+from __future__ import annotations
+
+from polars.testing import assert_frame_equal
+
+from fraud.config import load_config
+from fraud.pipeline import ScanInputs, scan
+from fraud.records import LINE_ERROR, ndjson_records
+
+DEEP = '{"ts": "2024-03-01T08:00:00Z", "user_id": "u2", "extra": ' + "[" * 5000 + "]" * 5000 + "}"
+LINES = ['{"ts": "2024-03-01T08:00:00Z", "user_id": "u1"}', DEEP, '{"ts": "2024-03-01T08:00:00Z", "user_id": "u3"}']
+
+
+def test_over_nested_ndjson_line_is_one_rejected_line():
+    df = ndjson_records(LINES)
+    assert df["_row"].to_list() == [1, 2, 3]
+    assert df[LINE_ERROR].to_list() == [None, "line is not valid JSON (nested too deeply)", None]
+    assert df["user_id"].to_list() == ["u1", None, "u3"]
+
+
+def test_over_nested_top_level_value_is_one_rejected_line():
+    df = ndjson_records(["[" * 100_000, '{"user_id": "u1"}'])
+    assert df[LINE_ERROR].to_list() == ["line is not valid JSON (nested too deeply)", None]
+
+
+def test_moderately_nested_value_is_kept_as_json_text():
+    df = ndjson_records(['{"user_id": "u1", "extra": ' + "[" * 50 + "]" * 50 + "}"])
+    assert df[LINE_ERROR].to_list() == [None] and df["extra"][0] == "[" * 50 + "]" * 50
+
+
+def test_scan_rejects_only_the_over_nested_line_in_memory_and_in_slices(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.jsonl").write_text("\n".join(LINES) + "\n")
+    results = [scan(ScanInputs.from_folder(d), load_config(), shards=n) for n in (1, 3)]
+    for res in results:
+        li = res.loaded["logins"]
+        assert (li.rows_read, li.rows_used, li.rows_rejected) == (3, 2, 1)
+        assert res.rejected.select("row", "reason").rows() == [(2, "line is not valid JSON (nested too deeply)")]
+        assert sorted(res.scores["user_id"]) == ["u1", "u3"]
+    assert_frame_equal(results[0].rejected, results[1].rejected)
+    assert_frame_equal(results[0].scores, results[1].scores)
