@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob as globmod
 import gzip
 import io
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,12 @@ from fraud.schema import (BOOL, FLOAT, INPUT_SCHEMAS, INT, RAW_PREVIEW_CHARS, RE
                           InputSchema)
 from fraud.timeparse import dst_problem, parse_timestamp, plausible, rfc3339_timestamp, timestamp_from_native
 
-FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "ndjson", ".ndjson": "ndjson"}
+FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "ndjson",
+           ".ndjson": "ndjson"}
+# Data formats a scan does not read: a folder's file named like an input in one of them is an error, never skipped
+# (its rows would silently be missing); other suffixes (.bak, .orig, .swp ...) are no input and are skipped.
+UNREAD_DATA_SUFFIXES = frozenset({".json", ".xlsx", ".xls", ".xml", ".txt", ".zip", ".bz2", ".xz", ".zst", ".7z",
+                                  ".feather", ".arrow", ".ipc", ".avro", ".orc"})
 TRUE_WORDS = ("true", "1", "yes", "y", "t")
 FALSE_WORDS = ("false", "0", "no", "n", "f")
 # Columns whose values are keywords: compared lower-case, with spaces and hyphens as underscores.
@@ -83,7 +89,7 @@ def file_format(path: str | Path) -> str:
     else:
         fmt = FORMATS.get(Path(name).suffix)
     if fmt is None:
-        raise InputError(f"{path}: unknown input format (expected .csv, .csv.gz, .parquet, .jsonl, .ndjson, "
+        raise InputError(f"{path}: unknown input format (expected .csv, .tsv, .csv.gz, .parquet, .jsonl, .ndjson, "
                          ".jsonl.gz or .ndjson.gz)")
     return fmt
 
@@ -221,11 +227,19 @@ def _apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Co
     reads_as: dict[str, list[str]] = {}
     for c in names:
         t = c if c in schema.columns else c.strip().lower()
+        # the CSV reader renames a repeated header name "user_id" to "user_id_duplicated_0"
+        dup = re.fullmatch(r"(.+)_duplicated_\d+", c)
+        if dup and dup.group(1).strip().lower() in schema.columns:
+            t = dup.group(1).strip().lower()
         if t in schema.columns:
             reads_as.setdefault(t, []).append(c)
     for canon, sources in reads_as.items():
+        shown = [re.sub(r"_duplicated_\d+$", "", c) for c in sources]
+        if len(set(shown)) == 1 < len(shown):
+            raise InputError(f"{path}: the header names column {shown[0]!r} {len(shown)} times; rename or drop all "
+                             "but one")
         if len(sources) > 1:
-            raise InputError(f"{path}: columns {', '.join(repr(c) for c in sources)} all read as {canon!r}; "
+            raise InputError(f"{path}: columns {', '.join(repr(c) for c in shown)} all read as {canon!r}; "
                              "rename or drop all but one")
     norm = {c: c.strip().lower() for c in names if c.strip().lower() in schema.columns and c not in schema.columns}
     if norm:
@@ -503,7 +517,14 @@ def find_inputs(folder: str | Path) -> dict[str, list[Path]]:
     found: dict[str, list[Path]] = {}
     for f in sorted(d.iterdir()):
         stem = f.name.split(".")[0].lower()
-        if stem not in INPUT_SCHEMAS or not _supported(f):
+        if stem not in INPUT_SCHEMAS:
+            continue
+        if not _supported(f):
+            suffix = Path(f.name.lower().removesuffix(".gz")).suffix
+            if suffix in UNREAD_DATA_SUFFIXES or f.name.lower().endswith(".parquet.gz"):
+                raise InputError(f"{f}: named like the {stem} input, in a format a scan does not read (expected "
+                                 ".csv, .tsv, .csv.gz, .parquet, .jsonl or .ndjson); convert it, or move it out of "
+                                 "the folder")
             continue
         if not f.is_file():  # a dangling link, a folder or a pipe named like an input: never skipped silently
             raise InputError(f"{f}: " + ("a dangling link" if f.is_symlink() and not f.exists()

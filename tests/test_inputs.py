@@ -170,6 +170,12 @@ def test_missing_required_column_names_file_and_column(tmp_path, cfg):
     assert str(e.value) == f"{p}: missing required column 'user_id'"
 
 
+def test_a_column_named_twice_in_the_header_is_an_error(tmp_path, cfg):
+    p = write(tmp_path / "logins.csv", "ts,user_id,device_id,user_id\n2024-01-01T00:00:00Z,alice,d1,bob\n")
+    with pytest.raises(InputError, match=r"logins\.csv: the header names column 'user_id' 2 times"):
+        read_input("logins", p, cfg)
+
+
 def test_column_mapping_from_config(tmp_path):
     c = write(tmp_path / "c.toml", '[columns]\nts = "login_time"\nuser_id = "account"\n')
     p = write(tmp_path / "logins.csv", "login_time,account,extra\n1700000000,u1,x\n")
@@ -239,9 +245,18 @@ def test_scores_range_and_integer(tmp_path, cfg):
 
 
 def test_find_inputs_by_stem(tmp_path):
-    for n in ("logins.csv", "devices.parquet", "locations.jsonl.gz", "notes.txt", "scores.csv"):
+    for n in ("logins.csv", "devices.parquet", "locations.jsonl.gz", "notes.txt", "scores.csv", "logins.csv.bak"):
         (tmp_path / n).write_text("")
     assert sorted(find_inputs(tmp_path)) == ["devices", "locations", "logins", "scores"]
+    assert find_inputs(tmp_path)["logins"] == [tmp_path / "logins.csv"]  # a backup is no input
+
+
+def test_a_folder_input_in_a_format_not_read_is_an_error_and_tsv_is_read(tmp_path, cfg):
+    (tmp_path / "logins.tsv").write_text("ts\tuser_id\n2024-01-01T00:00:00Z\tu1\n")
+    assert read_input("logins", find_inputs(tmp_path)["logins"], cfg).frame["user_id"].to_list() == ["u1"]
+    (tmp_path / "scores.json").write_text('[{"user_id": "u1", "score": 350}]')
+    with pytest.raises(InputError, match=r"scores\.json: named like the scores input, in a format a scan does not"):
+        find_inputs(tmp_path)
 
 
 def test_coordinates_as_text(tmp_path, cfg):
