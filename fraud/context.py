@@ -23,13 +23,15 @@ class ScanContext:
     model: Any = None
     notes: dict[str, Any] = field(default_factory=dict)
     _cache: dict[str, Any] = field(default_factory=dict)
+    # per given input kind, the canonical columns no file of it gave (read as defaults or nulls)
+    absent: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def from_frames(cls, cfg: Config, model: Any = None, *, pad: bool = True,
                     **frames: pl.DataFrame | pl.LazyFrame | None) -> "ScanContext":
         """Build a context from (possibly partial) frames; missing canonical columns are added as nulls (with
         ``pad=False`` they stay missing, so a check that reads one fails instead of seeing nulls)."""
-        out, given = {}, set()
+        out, given, absent = {}, set(), {}
         for kind in ("logins", "devices", "locations", "scores"):
             schema = INPUT_SCHEMAS[kind].polars_schema()
             f = frames.get(kind)
@@ -41,13 +43,18 @@ class ScanContext:
             names = lf.collect_schema().names()
             defaults = INPUT_SCHEMAS[kind].defaults
             if pad:
+                absent[kind] = frozenset(c for c in schema if c not in names)
                 lf = lf.with_columns([pl.lit(defaults.get(c), dtype=t).alias(c) for c, t in schema.items()
                                       if c not in names])
             out[kind] = lf.with_columns([pl.col(c).cast(t) for c, t in schema.items() if pad or c in names])
-        return cls(cfg=cfg, frames=out, given=given, model=model)
+        return cls(cfg=cfg, frames=out, given=given, model=model, absent=absent)
 
     def has(self, kind: str) -> bool:
         return kind in self.given
+
+    def rows(self, kind: str) -> int:
+        """Rows of a given input kind (counted once)."""
+        return self.cached(f"rows.{kind}", lambda: self.frames[kind].select(pl.len()).collect().item())
 
     @property
     def logins(self) -> pl.LazyFrame:

@@ -68,6 +68,8 @@ class LoadedInput:
     # per column, the rows used whose value was read as missing: an identifier placeholder (``unknown``, zeros), an
     # address that names none, a number column's "no value" marker (NaN, ``NA``)
     placeholders: dict[str, int] = field(default_factory=dict)
+    # the canonical columns some file of this kind gives (the others are defaults or nulls in ``frame``)
+    columns: list[str] = field(default_factory=list)
 
     @property
     def rows_rejected(self) -> int:
@@ -412,6 +414,11 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
                 present = present & ~marker
             if dtype.is_float():  # NaN in a float id column names nothing
                 present = present & ~raw.is_nan().fill_null(False)
+            if col in NO_VALUE_ID_COLUMNS:
+                # bytes that are no UTF-8 (a Latin-1 export) are read as U+FFFD: "jürgen" and "jörgen" would both
+                # be "j�rgen", one account; such an id is rejected, never merged
+                checks.append((present & text.str.contains("\ufffd", literal=True),
+                               fmt(f"{col} is not UTF-8 text (re-encode the file as UTF-8): {{}}", shown)))
             v = pl.when(present).then(text).otherwise(None)
         if col in schema.required:
             checks.append((~present, pl.lit(f"missing required value {col}")))
@@ -483,7 +490,7 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     """
     schema = INPUT_SCHEMAS[kind]
     paths = resolve_specs(spec)
-    frames, rejects, extras = [], [], set()
+    frames, rejects, extras, given = [], [], set(), set()
     rows_read, placeholders = 0, Counter()
     for path in paths:
         raw = _read_raw(path)
@@ -491,6 +498,7 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
             continue
         raw = _apply_mapping(raw, schema, cfg, path)
         extras |= {c for c in raw.columns if c not in schema.columns and c not in INTERNAL}
+        given |= {c for c in raw.columns if c in schema.columns}
         raw = raw.select([c for c in raw.columns if c in schema.columns or c in INTERNAL])
         rows_read += raw.height
         good, bad, found = _split(raw, schema, cfg.timezone, path, kind)
@@ -505,7 +513,8 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         rejects = [in_file_order(pl.concat([*rejects, dups.drop("_src")]), [str(p) for p in paths])]
     rejected = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTED_COLUMNS)
     return LoadedInput(kind=kind, frame=frame, rejected=rejected, files=[str(p) for p in paths],
-                       rows_read=rows_read, extra_columns=sorted(extras), placeholders=dict(placeholders))
+                       rows_read=rows_read, extra_columns=sorted(extras), placeholders=dict(placeholders),
+                       columns=[c for c in schema.columns if c in given])
 
 
 

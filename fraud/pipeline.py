@@ -20,7 +20,7 @@ from fraud.findings import empty_findings, finalize
 from fraud.inputs import (IDENTIFIER_COLUMNS, REJECTED_COLUMNS, LoadedInput, find_inputs, in_file_order, read_input,
                           resolve_specs)
 from fraud.registry import KEYS, PROFILE_PARTS, REGISTRY, NotEvaluated, all_checks
-from fraud.schema import PROFILES_SCHEMA, SEVERITY_ORDER
+from fraud.schema import INPUT_SCHEMAS, PROFILES_SCHEMA, SEVERITY_ORDER
 from fraud.scoring import score_users
 
 INPUT_KINDS = ("logins", "devices", "locations", "scores")
@@ -102,6 +102,15 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
         if missing:
             status[check.name] = {"status": "not evaluated", "reason": f"no {', '.join(missing)} input"}
             continue
+        absent = [c for c in check.columns if c in ctx.absent.get("logins", ())]
+        if absent:
+            status[check.name] = {"status": "not evaluated",
+                                  "reason": f"the logins give no {', '.join(absent)} column"}
+            continue
+        empty = [k for k in check.needs if check.key != "population" and ctx.rows(k) == 0]
+        if empty:
+            status[check.name] = {"status": "not evaluated", "reason": f"no {', '.join(empty)} rows to read"}
+            continue
         if progress and check.family != current:  # the checks' eager preparations (tables, fits) run here
             current = check.family
             progress(check.family)
@@ -167,7 +176,10 @@ def build_profiles(ctx: ScanContext, users: pl.DataFrame) -> pl.DataFrame:
 
 def context_from(loaded: dict[str, LoadedInput], cfg: Config, model: Any = None) -> ScanContext:
     """The scan context over the parsed inputs (provenance columns dropped)."""
-    return ScanContext.from_frames(cfg, model=model, **{k: v.frame.drop("_file", "_row") for k, v in loaded.items()})
+    ctx = ScanContext.from_frames(cfg, model=model, **{k: v.frame.drop("_file", "_row") for k, v in loaded.items()})
+    ctx.absent = {k: frozenset(c for c in INPUT_SCHEMAS[k].columns if c not in li.columns)
+                  for k, li in loaded.items() if k in ctx.given}
+    return ctx
 
 
 def read_inputs(inputs: ScanInputs, cfg: Config, timer: Timer) -> dict[str, LoadedInput]:

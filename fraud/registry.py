@@ -30,7 +30,10 @@ class Check:
     ``gather(ctx) -> {cache name: frame}`` (population checks) names the per-user frames each user slice
     contributes; their concatenation (sorted by ``user_id``) is the population check's cached input.
     ``rows() -> expression`` (``device``/``ip`` checks) says which logins rows the check reads: a key's slices
-    store only the rows some check of that key reads, every row as soon as one check names none."""
+    store only the rows some check of that key reads, every row as soon as one check names none.
+    ``columns`` are the logins columns without which the check cannot tell anything (``success`` to see a
+    failure, ``event`` a password change): when no logins file gives one, the check is "not evaluated" instead
+    of reading the reader's default (every event a successful login) as clean."""
 
     name: str
     rules: tuple[str, ...]
@@ -41,6 +44,7 @@ class Check:
     post: Callable[..., pl.DataFrame] | None = None
     gather: Callable[..., dict[str, pl.DataFrame]] | None = None
     rows: Callable[[], pl.Expr] | None = None
+    columns: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, Check] = {}
@@ -53,7 +57,8 @@ KEYS = ("user", "device", "ip", "population")
 
 def register(name: str, *, rules: tuple[str, ...] | str, family: str, needs: tuple[str, ...] = ("logins",),
              key: str = "user", post: Callable[..., pl.DataFrame] | None = None,
-             gather: Callable[..., dict[str, pl.DataFrame]] | None = None, rows: Callable[[], pl.Expr] | None = None):
+             gather: Callable[..., dict[str, pl.DataFrame]] | None = None, rows: Callable[[], pl.Expr] | None = None,
+             columns: tuple[str, ...] = ()):
     """Decorator: add ``fn(ctx) -> LazyFrame`` of findings to the registry under ``name``.
 
     ``post(findings, cfg) -> findings`` runs on the check's collected findings (all slices together)."""
@@ -65,7 +70,7 @@ def register(name: str, *, rules: tuple[str, ...] | str, family: str, needs: tup
 
     def deco(fn):
         REGISTRY[name] = Check(name=name, rules=rule_ids, family=family, needs=tuple(needs), fn=fn, key=key,
-                               post=post, gather=gather, rows=rows)
+                               post=post, gather=gather, rows=rows, columns=tuple(columns))
         return fn
 
     return deco

@@ -184,9 +184,10 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
 
 
 def _context(cfg: Config, model: Any, given: list[str], frames: dict[str, pl.DataFrame | pl.LazyFrame],
-             agents: pl.DataFrame | None, *, pad: bool = True) -> ScanContext:
+             agents: pl.DataFrame | None, absent: dict[str, frozenset[str]], *, pad: bool = True) -> ScanContext:
     ctx = ScanContext.from_frames(cfg, model=model, pad=pad, **frames)
     ctx.given = set(given)
+    ctx.absent = dict(absent)  # what the input files gave, not what a slice's frame holds
     if agents is not None:
         ctx.provide("fingerprint.agents", agents)
     return ctx
@@ -229,6 +230,8 @@ class _Prepared:
             with timer("read"):
                 rejects, self.used, self.placeholders = _parse_slices(work, self.kinds, self.spooled, cfg)
             self.rejected = pl.concat(rejects).sort("_k", "_fi", "row").drop("_k", "_fi") if rejects else None
+            self.absent = {k: frozenset(c for c in INPUT_SCHEMAS[k].columns
+                                        if not any(c in sf.columns for sf in self.spooled[k])) for k in self.kinds}
         except BaseException:
             self.tmp.cleanup()
             raise
@@ -247,7 +250,8 @@ class _Prepared:
                    ) -> tuple[ScanContext, pl.DataFrame | None]:
         """The context of user slice ``s`` and its scores rows (with ``_fi``/``_row`` for input order)."""
         frames = {k: pl.read_parquet(self.work.user(k, s)) for k in self.kinds}
-        ctx = _context(cfg, model, self.kinds, {k: f.drop("_fi", "_row") for k, f in frames.items()}, agents)
+        ctx = _context(cfg, model, self.kinds, {k: f.drop("_fi", "_row") for k, f in frames.items()}, agents,
+                       self.absent)
         return ctx, frames.get("scores")
 
 
@@ -294,7 +298,7 @@ def scan_partitioned(inputs: ScanInputs, cfg: Config, shards: int, *, model: Any
         timer.stages["total"] = round(time.perf_counter() - t0, 4)
         summary = summarize(loaded, findings, scores, status, timer, cfg, rejected, dec_loaded)
         summary["shards"] = shards
-        ctx = _context(cfg, model, prep.kinds, {k: prep.work.scan_user(k) for k in prep.kinds}, None)
+        ctx = _context(cfg, model, prep.kinds, {k: prep.work.scan_user(k) for k in prep.kinds}, None, prep.absent)
         return ScanResult(findings=findings, scores=scores, profiles=profiles, rejected=rejected, summary=summary,
                           context=ctx, loaded=loaded, work=prep.tmp)
     except BaseException:
@@ -350,9 +354,9 @@ def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress
                 progress(f"{key}s {part + 1}/{work.shards}")
             frames = {k: read_parts(list((work.root / key / k / f"{part:05d}").glob("*.parquet")),
                                     _stored_schema(k, key)).drop("_fi", "_row") for k in kinds_of_key if k in kinds}
-            run(_context(cfg, model, kinds, frames, agents, pad=False), key)
+            run(_context(cfg, model, kinds, frames, agents, prep.absent, pad=False), key)
     if population:
-        ctx = _context(cfg, model, kinds, {}, agents)
+        ctx = _context(cfg, model, kinds, {}, agents, prep.absent)
         for name, frame in _put_together({n: taken(parts) for n, parts in gathered.items()}).items():
             ctx.provide(name, frame)
         del gathered

@@ -149,6 +149,17 @@ def test_no_value_user_ids_name_no_account(tmp_path, cfg):
     assert li.frame["user_id"].to_list() == [None, "u2"] and li.placeholders == {"user_id": 1}
 
 
+def test_user_ids_that_are_not_utf8_are_rejected_not_merged(tmp_path, cfg):
+    p = tmp_path / "l.csv"
+    p.write_bytes("ts,user_id,city\n2024-01-01T00:00:00Z,jürgen,Köln\n2024-01-01T00:00:00Z,jörgen,Köln\n"
+                  "2024-01-01T00:00:00Z,ann,Köln\n".encode("latin-1"))
+    li = read_input("logins", p, cfg)
+    assert li.frame["user_id"].to_list() == ["ann"]
+    assert li.rejected["reason"].to_list() == [
+        "user_id is not UTF-8 text (re-encode the file as UTF-8): j\ufffdrgen",
+        "user_id is not UTF-8 text (re-encode the file as UTF-8): j\ufffdrgen"]
+
+
 def test_float_and_categorical_ids_from_parquet(tmp_path, cfg):
     # pandas writes an integer id column with gaps as float64: 1001.0 is the id 1001 of a CSV scores file
     pl.DataFrame({"ts": ["2024-01-01T00:00:00Z"] * 4, "user_id": [1001.0, 1002.0, float("nan"), 12.5]}).write_parquet(

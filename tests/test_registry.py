@@ -97,3 +97,33 @@ def test_every_check_declares_the_rows_it_needs_together():
         register("x.y", rules="x.y", family="fingerprint", key="account")
     with pytest.raises(ValueError, match="names what it gathers"):
         register("x.y", rules="x.y", family="behavior", key="population")
+
+
+def test_checks_that_need_a_column_the_logins_do_not_give_are_not_evaluated(tmp_path):
+    """A logins file without success, ip or event columns reads every event as a successful login: the checks
+    that look for failures, IPs or password changes cannot tell anything, so they say so instead of "clean"
+    (in memory and in slices alike)."""
+    from fraud.pipeline import ScanInputs, scan
+
+    rows = "".join(f"2024-03-0{d}T08:00:00Z,u{u},d{u}\n" for d in range(1, 8) for u in range(3))
+    (tmp_path / "logins.csv").write_text("ts,user_id,device_id\n" + rows)
+    for shards in (1, 2):
+        checks = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=shards).summary["checks"]
+        assert {n: checks[n].get("reason") for n in ("account.login_failures", "ip.spray", "account.password_churn",
+                                                     "device.new_device_sensitive", "geo.cross_border_spend")} == {
+            "account.login_failures": "the logins give no success column",
+            "ip.spray": "the logins give no success, ip column",
+            "account.password_churn": "the logins give no event column",
+            "device.new_device_sensitive": "the logins give no event column",
+            "geo.cross_border_spend": "the logins give no event, amount column"}, shards
+        assert checks["device.many_devices"]["status"] == "ok"
+
+
+def test_checks_say_not_evaluated_when_every_row_was_rejected(tmp_path):
+    from fraud.pipeline import ScanInputs, scan
+
+    (tmp_path / "logins.csv").write_text("ts,user_id,event,success,ip\nyesterday,u1,login,false,1.2.3.4\n")
+    res = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    assert res.rejected.height == 1
+    st = res.summary["checks"]["account.login_failures"]
+    assert st == {"status": "not evaluated", "reason": "no logins rows to read"}

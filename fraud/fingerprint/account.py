@@ -23,7 +23,7 @@ def spray_rows() -> pl.Expr:
     return (pl.col("event") == "login") & _failed()
 
 
-@register("account.login_failures", rules="account.login_failures", family="fingerprint")
+@register("account.login_failures", rules="account.login_failures", family="fingerprint", columns=("success",))
 def login_failures(ctx: ScanContext) -> pl.LazyFrame:
     """Flags a successful login preceded by ``min_failures``+ failed logins of the same user within
     ``failure_window_minutes`` (minutes), the success coming at most ``success_within_minutes`` after the
@@ -95,7 +95,7 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
     )
 
 
-@register("account.password_churn", rules="account.password_churn", family="fingerprint")
+@register("account.password_churn", rules="account.password_churn", family="fingerprint", columns=("event",))
 def password_churn(ctx: ScanContext) -> pl.LazyFrame:
     """Flags more than ``max_changes`` (successful) ``password_change`` events of one user within a rolling
     ``window_days``-day window ``(t - window, t]``. One finding per episode: the window ending at the change
@@ -125,7 +125,7 @@ def password_churn(ctx: ScanContext) -> pl.LazyFrame:
     )
 
 
-@register("ip.spray", rules="ip.spray", family="fingerprint", key="ip", rows=spray_rows)
+@register("ip.spray", rules="ip.spray", family="fingerprint", key="ip", rows=spray_rows, columns=("success", "ip"))
 def ip_spray(ctx: ScanContext) -> pl.LazyFrame:
     """Flags an IP whose failed logins hit ``min_accounts``+ distinct accounts within a rolling
     ``window_minutes``-minute window ``(t - window, t]``. One IP-only finding (null user_id, the rule's points,

@@ -18,7 +18,8 @@ from fraud.registry import register
 US_PER_HOUR = 3_600_000_000
 
 
-@register("device.new_device_sensitive", rules="device.new_device_sensitive", family="fingerprint")
+@register("device.new_device_sensitive", rules="device.new_device_sensitive", family="fingerprint",
+          columns=("event",))
 def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
     """Flags each new device's first sign-in (the user having events on ``min_history_days``+ earlier local
     days) followed within ``within_hours`` hours (inclusive) by one of ``sensitive_events`` (successful).

@@ -20,7 +20,8 @@ from fraud.geo.positions import positions
 from fraud.registry import NotEvaluated, register
 
 
-@register("geo.cross_border_spend", rules="geo.cross_border_spend", family="geo", needs=())
+@register("geo.cross_border_spend", rules="geo.cross_border_spend", family="geo", needs=(),
+          columns=("event", "amount"))
 def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
     """Flags ``min_events``+ large payments/withdrawals outside the home country within ``window_hours``."""
     rule = ctx.cfg.rule("geo.cross_border_spend")
