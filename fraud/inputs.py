@@ -23,8 +23,8 @@ from fraud.exprs import NO_VALUE_WORDS, fmt, ip_address, per_distinct, placehold
 from fraud.config import Config
 from fraud.errors import InputError, first_line
 from fraud.duplicates import split_duplicates
-from fraud.records import (INTERNAL, LINE_ERROR, LINE_TEXT, blank_line_rows, csv_records, ndjson_records,
-                           reserved_renames)
+from fraud.records import (INTERNAL, LINE_ERROR, LINE_TEXT, blank_line_rows, csv_records, csv_spans_lines,
+                           ndjson_records, reserved_renames)
 from fraud.schema import (BOOL, FLOAT, INPUT_SCHEMAS, INT, RAW_PREVIEW_CHARS, REJECTED_COLUMNS, TIMESTAMP,
                           InputSchema)
 from fraud.timeparse import dst_problem, parse_timestamp, plausible, rfc3339_timestamp, timestamp_from_native
@@ -147,6 +147,8 @@ def _read_raw(path: Path) -> pl.DataFrame:
             try:
                 df = pl.read_csv(io.BytesIO(data), infer_schema=False, encoding="utf8-lossy", separator=sep)
             except pl.exceptions.PolarsError:  # a stray quote, a row wider than the header: record by record
+                return csv_records(data.decode("utf-8", errors="replace"), sep)
+            if csv_spans_lines(data, df.height):  # a quoted field over line ends: no line may vanish into one
                 return csv_records(data.decode("utf-8", errors="replace"), sep)
             return df.rename(reserved_renames(df.columns))
         return _read_ndjson(data, path)

@@ -70,12 +70,30 @@ def _csv_rows(lines: list[str], start: int, separator: str):
         first = consumed[0]
 
 
+def csv_line_count(data: bytes) -> int:
+    """Lines of a text file's bytes (a last line without a line end counts)."""
+    return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+
+
+def csv_spans_lines(data: bytes, records: int) -> bool:
+    """Whether a CSV file read as ``records`` data records (header apart) has a record spanning lines or a last
+    line whose quote is never closed: each line is one record for the fast reader (blank lines included) unless a
+    quoted field runs over a line end, which in a log is nearly always a stray quote (``"okhttp/4.9`` copied from
+    an nginx log) that swallowed the lines up to the next stray quote as one "field"."""
+    if records + 1 < csv_line_count(data):
+        return True
+    last = data.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]
+    return last.count(b'"') % 2 == 1
+
+
 def csv_records(text: str, separator: str) -> pl.DataFrame:
     """A CSV file read record by record with Python's lenient ``csv`` reader: a quote inside an unquoted field
     is a character; a record with fewer fields than the header is padded with nulls, one with more is a
     :data:`LINE_ERROR` (its fields are shifted: an unquoted separator or a broken quote), and so is a line whose
-    opening quote is never closed (it would swallow the rest of the file): the reading resumes on the next line.
-    Empty fields are null."""
+    opening quote is never closed (it would swallow the rest of the file) or whose quoted field swallows the next
+    lines when one of them holds a whole record's separators (a stray quote that a later stray quote "closes"):
+    the reading resumes on the next line. A quoted field over lines that are no records (a note written over two
+    lines) stays one field. Empty fields are null."""
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -94,8 +112,16 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
     while at < len(lines):
         resume = None
         for first, last, rec in _csv_rows(lines, at, separator):
-            if last == len(lines) - 1 and last > first and "\n".join(lines[first:last + 1]).count('"') % 2:
+            # (on the last line alone, a quote that opens a field and leaves the record short of fields; a quote
+            # inside an unquoted field is a character)
+            if (last == len(lines) - 1 and "\n".join(lines[first:last + 1]).count('"') % 2
+                    and (last > first or len(rec) < width)):
                 reject("a quote opened on this line is never closed", lines[first])
+                resume = first + 1
+                break
+            if last > first and width > 1 and any(ln.count(separator) >= width - 1 for ln in lines[first + 1:last + 1]):
+                reject("a quote opened on this line runs over the next lines, which are records of their own "
+                       "(a stray quote)", lines[first])
                 resume = first + 1
                 break
             if len(rec) > width:

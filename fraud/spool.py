@@ -17,7 +17,7 @@ from fraud.allocator import allocator_retains
 from fraud.config import Config
 from fraud.errors import InputError
 from fraud.inputs import BOM, _apply_mapping, _read_raw, _sniff_separator, file_format, text_bytes, unreadable
-from fraud.records import INTERNAL, reserved_renames
+from fraud.records import INTERNAL, csv_spans_lines, reserved_renames
 from fraud.schema import INPUT_SCHEMAS
 
 SHARD = "_shard"
@@ -154,14 +154,15 @@ def _is_blank(path: Path) -> bool:
     return True
 
 
-def _raw_lazy(path: Path, tmp: Path) -> pl.LazyFrame:
-    """The file's raw rows as a lazy scan with the reading rules of :func:`fraud.inputs._read_raw`."""
+def _raw_lazy(path: Path, tmp: Path) -> tuple[pl.LazyFrame, Path | None]:
+    """The file's raw rows as a lazy scan with the reading rules of :func:`fraud.inputs._read_raw`, and the
+    plain CSV file it scans (None for other formats)."""
     fmt = file_format(path)
     if fmt == "parquet":
         lf = pl.scan_parquet(path)
-        return lf.rename(reserved_renames(lf.collect_schema().names()))
+        return lf.rename(reserved_renames(lf.collect_schema().names())), None
     if fmt == "ndjson":  # mixed-type JSON fields are read whole (see README: prefer CSV/Parquet for huge inputs)
-        return _read_raw(path).lazy()
+        return _read_raw(path).lazy(), None
     src = path
     if _gzipped(path):
         src = tmp / f"{len(list(tmp.iterdir()))}.csv"
@@ -183,7 +184,19 @@ def _raw_lazy(path: Path, tmp: Path) -> pl.LazyFrame:
             head = fh.read(1 << 20)
     head = head.removeprefix(BOM)
     lf = pl.scan_csv(src, infer_schema=False, encoding="utf8-lossy", separator=_sniff_separator(head))
-    return lf.rename(reserved_renames(lf.collect_schema().names()))
+    return lf.rename(reserved_renames(lf.collect_schema().names())), src
+
+
+def _spans_lines(src: Path, records: int) -> bool:
+    """:func:`fraud.records.csv_spans_lines` on a file, read in chunks (a memchr count: about 1 s per 2 GB)."""
+    lines, tail = 0, b""
+    with open(src, "rb") as fh:
+        while chunk := fh.read(1 << 24):
+            lines += chunk.count(b"\n")
+            tail = (tail + chunk)[-(1 << 20):]
+    if tail and not tail.endswith(b"\n"):
+        lines += 1
+    return records + 1 < lines or csv_spans_lines(tail.rstrip(b"\r\n").rsplit(b"\n", 1)[-1], 0)
 
 
 def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards: int) -> SpooledFile:
@@ -192,7 +205,7 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
     if _is_blank(path):
         return SpooledFile(str(path), blank=True)
     try:
-        lf = _raw_lazy(path, tmp)
+        lf, src = _raw_lazy(path, tmp)
         names = lf.collect_schema().names()
     except InputError:
         raise
@@ -213,6 +226,11 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
         except Exception as e:  # noqa: BLE001
             raise unreadable(path, e) from None
     rows = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in dest.rglob("*.parquet"))
+    if src is not None and _spans_lines(src, rows):
+        # a quoted field over line ends swallowed lines: read record by record, as in memory
+        shutil.rmtree(dest, ignore_errors=True)
+        extras, given = _sink(_read_raw(path).lazy(), schema, cfg, path, dest, shards)
+        rows = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in dest.rglob("*.parquet"))
     return SpooledFile(str(path), rows_read=rows, extra_columns=extras, columns=given)
 
 

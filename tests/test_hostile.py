@@ -331,3 +331,38 @@ def test_record_by_record_reading_takes_fields_of_any_length(tmp_path):
     body = HEAD + GOOD.replace("Mozilla/5.0", "M" * 200_000) + GOOD.replace("CN,Shanghai", "CN,Shanghai,extra")
     res = scan_folder(tmp_path, {"logins.csv": body})
     assert (res.loaded["logins"].rows_used, res.loaded["logins"].rows_rejected) == (1, 1)
+
+
+def _stray_quotes() -> str:
+    head = "ts,user_id,event,success,ip,user_agent,device_id,lat,lon,country,city,amount\n"
+    rows = []
+    for i in range(8):
+        ua = {2: '"okhttp/4.9.2', 5: '"okhttp/4.9.5'}.get(i, f"okhttp/4.9.{i}")
+        rows.append(f"2024-03-01T08:0{i}:00+08:00,u{i},login,true,1.2.3.{i},{ua},dev{i},31.2,121.4,CN,Shanghai,\n")
+    return head + "".join(rows)
+
+
+@pytest.mark.parametrize("shards", [1, 3])
+def test_stray_quotes_never_swallow_lines(tmp_path, shards):
+    """Two agents opening with a stray quote (copied from an nginx log): the fast reader took the lines between
+    them as one quoted field, and three users vanished. Each physical line is a row: the two broken ones are
+    rejected with the reason, the others read (in memory and in slices alike)."""
+    (tmp_path / "logins.csv").write_text(_stray_quotes())
+    res = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=shards)
+    li = res.summary["inputs"]["logins"]
+    assert (li["rows_read"], li["rows_used"], li["rows_rejected"]) == (8, 6, 2)
+    assert res.scores["user_id"].to_list() == ["u0", "u1", "u3", "u4", "u6", "u7"]
+    assert res.rejected.select("row", pl.col("reason").str.slice(0, 40)).rows() == [
+        (3, "a quote opened on this line runs over th"), (6, "a quote opened on this line is never clo")]
+
+
+def test_a_quote_left_open_on_the_last_line_is_rejected_and_a_note_over_two_lines_is_kept(tmp_path):
+    (tmp_path / "logins.csv").write_text('ts,user_id,city\n2024-03-01T08:00:00Z,u1,X\n2024-03-01T08:01:00Z,"u2,Y\n')
+    res = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    assert res.scores["user_id"].to_list() == ["u1"]
+    assert res.rejected["reason"].to_list() == ["a quote opened on this line is never closed"]
+    # a quoted field over lines that are no records of their own stays one field (a note written on two lines)
+    (tmp_path / "logins.csv").write_text('ts,user_id,city\n2024-03-01T08:00:00Z,u1,"New\nYork"\n'
+                                         '2024-03-01T08:01:00Z,u2,"5"" screen"\n')
+    res = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    assert res.rejected.height == 0 and res.scores["user_id"].to_list() == ["u1", "u2"]
