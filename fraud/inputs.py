@@ -409,14 +409,13 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
             v = pl.when(present).then(ip_address(text)).otherwise(None)
             placeholders[col] = present & vref.is_null()  # read after the values: the address is parsed once
         else:  # STRING
+            if dtype.is_float():  # NaN in a float id column names nothing
+                present = present & ~raw.is_nan().fill_null(False)
             if col in NO_VALUE_ID_COLUMNS:  # "-", "NULL", "unknown" name no account: missing, never one pooled user
                 marker = present & text.str.to_lowercase().is_in(NO_VALUE_WORDS).fill_null(False)
                 if col not in schema.required:
                     placeholders[col] = marker
                 present = present & ~marker
-            if dtype.is_float():  # NaN in a float id column names nothing
-                present = present & ~raw.is_nan().fill_null(False)
-            if col in NO_VALUE_ID_COLUMNS:
                 # bytes that are no UTF-8 (a Latin-1 export) are read as U+FFFD: "jürgen" and "jörgen" would both
                 # be "j�rgen", one account; such an id is rejected, never merged
                 checks.append((present & text.str.contains("\ufffd", literal=True),

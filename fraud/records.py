@@ -90,8 +90,8 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
     """A CSV file read record by record with Python's lenient ``csv`` reader: a quote inside an unquoted field
     is a character; a record with fewer fields than the header is padded with nulls, one with more is a
     :data:`LINE_ERROR` (its fields are shifted: an unquoted separator or a broken quote), and so is a line whose
-    opening quote is never closed (it would swallow the rest of the file) or whose quoted field swallows the next
-    lines when one of them holds a whole record's separators (a stray quote that a later stray quote "closes"):
+    opening quote is never closed (it would swallow the rest of the file) or whose quoted field swallows whole lines
+    holding a record's worth of separators (a stray quote that a later stray quote "closes"):
     the reading resumes on the next line. A quoted field over lines that are no records (a note written over two
     lines) stays one field. Empty fields are null."""
     lines = text.split("\n")
@@ -119,7 +119,9 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
                 reject("a quote opened on this line is never closed", lines[first])
                 resume = first + 1
                 break
-            if last > first and width > 1 and any(ln.count(separator) >= width - 1 for ln in lines[first + 1:last + 1]):
+            # lines strictly inside the span holding a whole record's separators: records swallowed by a stray quote
+            # (the span's last line carries the rest of the record: "a\nb",x,y is one legitimate record)
+            if last > first + 1 and width > 1 and any(ln.count(separator) >= width - 1 for ln in lines[first + 1:last]):
                 reject("a quote opened on this line runs over the next lines, which are records of their own "
                        "(a stray quote)", lines[first])
                 resume = first + 1

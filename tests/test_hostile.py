@@ -366,3 +366,8 @@ def test_a_quote_left_open_on_the_last_line_is_rejected_and_a_note_over_two_line
                                          '2024-03-01T08:01:00Z,u2,"5"" screen"\n')
     res = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
     assert res.rejected.height == 0 and res.scores["user_id"].to_list() == ["u1", "u2"]
+    # ... also when the rest of the record follows the field on its second line
+    (tmp_path / "logins.csv").write_text('ts,city,user_id\n2024-03-01T08:00:00Z,"New\nYork",u1\n'
+                                         '2024-03-01T08:01:00Z,X,u2\n')
+    res = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    assert res.rejected.height == 0 and res.scores["user_id"].to_list() == ["u1", "u2"]
