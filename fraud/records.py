@@ -71,8 +71,10 @@ def _csv_rows(lines: list[str], start: int, separator: str):
 
 
 def csv_line_count(data: bytes) -> int:
-    """Lines of a text file's bytes (a last line without a line end counts)."""
-    return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    """Lines of a text file's bytes (a last line without a line end counts), leading empty lines apart (the
+    readers skip them before the header)."""
+    lead = data[:len(data) - len(data.lstrip(b"\r\n"))].count(b"\n")
+    return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1) - lead
 
 
 def csv_spans_lines(data: bytes, records: int) -> bool:
@@ -94,7 +96,7 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
     holding a record's worth of separators (a stray quote that a later stray quote "closes"):
     the reading resumes on the next line. A quoted field over lines that are no records (a note written over two
     lines) stays one field. Empty fields are null."""
-    lines = text.split("\n")
+    lines = text.lstrip("\r\n").split("\n")  # leading empty lines are skipped, as the fast reader does
     if lines and lines[-1] == "":
         lines.pop()
     header = next(csv.reader([lines[0]] if lines else [], delimiter=separator), [])

@@ -189,13 +189,16 @@ def _raw_lazy(path: Path, tmp: Path) -> tuple[pl.LazyFrame, Path | None]:
 
 def _spans_lines(src: Path, records: int) -> bool:
     """:func:`fraud.records.csv_spans_lines` on a file, read in chunks (a memchr count: about 1 s per 2 GB)."""
-    lines, tail = 0, b""
+    lines, tail, head = 0, b"", None
     with open(src, "rb") as fh:
         while chunk := fh.read(1 << 24):
+            head = chunk if head is None else head
             lines += chunk.count(b"\n")
             tail = (tail + chunk)[-(1 << 20):]
     if tail and not tail.endswith(b"\n"):
         lines += 1
+    if head:  # leading empty lines: skipped by the readers
+        lines -= head[:len(head) - len(head.lstrip(b"\r\n"))].count(b"\n")
     return records + 1 < lines or csv_spans_lines(tail.rstrip(b"\r\n").rsplit(b"\n", 1)[-1], 0)
 
 

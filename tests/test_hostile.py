@@ -371,3 +371,16 @@ def test_a_quote_left_open_on_the_last_line_is_rejected_and_a_note_over_two_line
                                          '2024-03-01T08:01:00Z,X,u2\n')
     res = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
     assert res.rejected.height == 0 and res.scores["user_id"].to_list() == ["u1", "u2"]
+
+
+@pytest.mark.parametrize("shards", [1, 2])
+def test_leading_empty_lines_are_skipped_by_both_readers(tmp_path, shards):
+    # a valid file with a leading empty line is read by the fast reader; with a too-wide row by the record reader
+    (tmp_path / "logins.csv").write_text("\n\nts,user_id\n2024-03-01T08:00:00Z,u1\n2024-03-01T08:01:00Z,u2\n")
+    res = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=shards)
+    assert res.scores["user_id"].to_list() == ["u1", "u2"] and res.rejected.height == 0
+    (tmp_path / "logins.csv").write_text("\nts,user_id\n2024-03-01T08:00:00Z,u1\n2024-03-01T08:00:00Z,u2,extra\n")
+    res = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=shards)
+    assert res.scores["user_id"].to_list() == ["u1"]
+    assert res.rejected.select("row", "reason").rows() == [
+        (2, "3 fields where the header has 2 (an unquoted separator or a broken quote)")]
