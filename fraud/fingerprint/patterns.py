@@ -126,6 +126,11 @@ ALL_CRAWLERS_ANY = "|".join(x for x in (CRAWLER_ANY, APP_NAMED_ANY, SUSPECT_ANY)
 # Placeholder values a script sends instead of a real agent: garbage (``flag_empty``).
 PLACEHOLDER_AGENTS = ("test", "user-agent", "mozilla", "mozilla/4.0", "mozilla/5.0", "*")
 
+def _major_at_least(v: int) -> str:
+    """A regex of the Android major versions ``v`` to 19 (``[7-9]|1[0-9]`` for 7)."""
+    return "(?:" + "|".join(([f"[{v}-9]"] if v <= 9 else []) + ["1[0-9]" if v <= 10 else f"1[{v - 10}-9]"]) + ")"
+
+
 CPU_MODEL = r"(?i)^(?:x86_64|i386|arm64)$"  # the iOS Simulator's model, and a desktop client's CPU type
 # Emulator signatures of device models and user agents (Android SDK images, Genymotion, desktop emulators).
 EMULATOR_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -152,6 +157,13 @@ EMULATOR_PATTERNS: tuple[tuple[str, str], ...] = (
     ("Windows Subsystem for Android", r"(?i)subsystem for android"),
     ("Android Studio AVD", r"(?i)(?:^|[\s_])API[ _]\d{2}(?:$|[\s_])"),  # AVD names: "Pixel 7 API 34", "Pixel_7_API_34"
     ("Google Play Games on PC", r"(?i)^HPE device$"),
+    # An AOSP build id names its Android version by its first letter (L 5, M 6 ... U 14): a UA two or more
+    # versions newer than its build id is an emulator image posing as a newer phone (Nox-style "Android 7.1.2;
+    # SM-G977N Build/LMY48Z", a 5.1 build); a real phone's build id moves with every Android update.
+    ("build id of an older Android", "|".join(
+        rf"(?:Android {_major_at_least(v + 2)}(?:\.[0-9.]+)?;[^)]*\bBuild/{letter}[A-Z][A-Z0-9])"
+        for letter, v in (("L", 5), ("M", 6), ("N", 7), ("O", 8), ("P", 9), ("Q", 10), ("R", 11), ("S", 12),
+                          ("T", 13), ("U", 14)))),
 )
 
 
