@@ -54,6 +54,9 @@ def _unique_names(header: list[str]) -> list[str]:
     return out
 
 
+_CR = "\ue000"  # stands in for a CR inside a line while Python's csv splits it (a private-use character)
+
+
 def _csv_rows(lines: list[str], start: int, separator: str):
     """``(first line, last line, fields)`` of each CSV record from ``lines[start]`` on (a quoted field may span
     lines); the line numbers let a record that runs to the end of the file inside a quote be told apart."""
@@ -62,11 +65,14 @@ def _csv_rows(lines: list[str], start: int, separator: str):
     def feed():
         while consumed[0] < len(lines):
             consumed[0] += 1
-            yield lines[consumed[0] - 1] + "\n"
+            ln = lines[consumed[0] - 1]
+            # a bare CR inside a field is a character (the fast reader keeps it); Python's csv refuses it
+            body, end = (ln[:-1], "\r") if ln.endswith("\r") else (ln, "")
+            yield body.replace("\r", _CR) + end + "\n"
 
     first = start
     for rec in csv.reader(feed(), delimiter=separator, strict=False):
-        yield first, consumed[0] - 1, rec
+        yield first, consumed[0] - 1, [v.replace(_CR, "\r") for v in rec]
         first = consumed[0]
 
 

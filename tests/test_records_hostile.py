@@ -40,3 +40,13 @@ def test_scan_rejects_only_the_over_nested_line_in_memory_and_in_slices(tmp_path
         assert sorted(res.scores["user_id"]) == ["u1", "u3"]
     assert_frame_equal(results[0].rejected, results[1].rejected)
     assert_frame_equal(results[0].scores, results[1].scores)
+
+
+def test_a_bare_cr_inside_a_field_does_not_fail_the_record_reader():
+    # Python's csv refuses a CR inside an unquoted field; the record reader keeps it as the fast reader does
+    from fraud.records import csv_records
+
+    df = csv_records("ts,user_id,ua\r\n1,u1,Moz\rilla\r\n2,u2,x,extra\r\n", ",")
+    assert df["ua"].to_list() == ["Moz\rilla", None]
+    assert df["__line_error"].to_list() == [None, "4 fields where the header has 3 (an unquoted separator or a "
+                                                   "broken quote)"]
