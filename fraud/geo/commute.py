@@ -36,8 +36,9 @@ def commute_deviation(ctx: ScanContext) -> pl.LazyFrame:
     ``max_deviation`` of D and ``min_detour_km`` (km, net of accuracy); one finding per user-day."""
     rule = ctx.cfg.rule("geo.commute_deviation")
     max_dev, min_detour = float(rule["max_deviation"]), float(rule["min_detour_km"])
-    hw = _with_places(ctx).lazy().select("user_id", "home_city", "work_city", "work_lat", "work_lon",
-                                         pl.col("home_lat").alias("h_lat"), pl.col("home_lon").alias("h_lon"))
+    hw = _with_places(ctx).lazy().select("user_id", "home_city", "work_city", "home_area", "work_area", "work_lat",
+                                         "work_lon", pl.col("home_lat").alias("h_lat"),
+                                         pl.col("home_lon").alias("h_lon"))
     p = local_positions(ctx).lazy().join(hw.select("user_id"), on="user_id", how="semi").with_columns(
         pl.col("local_ts").dt.date().alias("day"))
     weekday = pl.col("local_ts").dt.weekday() <= 5
@@ -63,19 +64,20 @@ def commute_deviation(ctx: ScanContext) -> pl.LazyFrame:
                              pl.col("ts").max().over("user_id", "day").alias("last_ts"))
            .sort(["user_id", "day", "dev", "ts"], descending=[False, False, True, False])
            .group_by("user_id", "day", maintain_order=True).first()
-           .with_columns(place_name("lat", "lon").alias("near")))
+           .with_columns(place_name("lat", "lon", districts=True).alias("near")))
     return emit(
         day, rule,
         evidence={"day": pl.col("day").dt.to_string("%Y-%m-%d"), "farthest_lat": "lat", "farthest_lon": "lon",
                   "farthest_place": "near", "farthest_time": pl.col("local_ts").dt.strftime("%H:%M"),
                   "detour_km": pl.col("detour").round(2), "deviation": pl.col("dev").round(3),
                   "raw_detour_km": pl.col("detour_raw").round(2), "home_work_km": pl.col("D").round(2),
-                  "positions_off_route": "n", "home_city": "home_city", "home_lat": "h_lat", "home_lon": "h_lon",
-                  "work_city": "work_city", "work_lat": "work_lat", "work_lon": "work_lon",
+                  "positions_off_route": "n", "home_city": "home_city", "home_area": "home_area", "home_lat": "h_lat",
+                  "home_lon": "h_lon", "work_city": "work_city", "work_area": "work_area", "work_lat": "work_lat",
+                  "work_lon": "work_lon",
                   "max_deviation": max_dev, "min_detour_km": min_detour},
         summary=fmt("On {} at {} the commute between home in {} and work in {} went {} km out of the way "
                           "near {} (deviation {} > {})", pl.col("day").dt.to_string("%a %Y-%m-%d"),
-                          pl.col("local_ts").dt.strftime("%H:%M"), "home_city", "work_city",
+                          pl.col("local_ts").dt.strftime("%H:%M"), "home_area", "work_area",
                           thousands("detour", 1), "near", pl.col("dev").round(2), pl.lit(max_dev)),
     )
 
@@ -86,7 +88,7 @@ def stable_commute(ctx: ScanContext) -> pl.LazyFrame:
     the at-work days spanning ``min_span_days``+ days; one finding per user."""
     rule = ctx.cfg.rule("geo.stable_commute")
     share_min, span_min = float(rule["min_share"]), float(rule["min_span_days"])
-    hw = _with_places(ctx).lazy().select("user_id", "work_pi", "work_pj", "work_city", "home_city")
+    hw = _with_places(ctx).lazy().select("user_id", "work_pi", "work_pj", "work_city", "home_city", "work_area")
     p = (placed_positions(ctx).lazy().filter(pl.col("local_ts").dt.weekday() <= 5)
          .with_columns(pl.col("local_ts").dt.date().alias("day")).join(hw, on="user_id", how="inner"))
     at_work = (pl.col("pi") == pl.col("work_pi")) & (pl.col("pj") == pl.col("work_pj")) \
@@ -95,7 +97,7 @@ def stable_commute(ctx: ScanContext) -> pl.LazyFrame:
         pl.col("day").n_unique().alias("weekdays"), pl.col("day").filter(at_work).n_unique().alias("at_work"),
         pl.col("day").filter(at_work).min().alias("d0"), pl.col("day").filter(at_work).max().alias("d1"),
         pl.col("ts").filter(at_work).min().alias("first_ts"), pl.col("ts").filter(at_work).max().alias("last_ts"),
-        pl.col("work_city").first(), pl.col("home_city").first())
+        pl.col("work_city").first(), pl.col("home_city").first(), pl.col("work_area").first())
         .with_columns((pl.col("at_work") / pl.col("weekdays")).alias("share"),
                       (pl.col("d1") - pl.col("d0")).dt.total_days().alias("span"))
         .filter((pl.col("share") >= share_min) & (pl.col("span") >= span_min)))
@@ -106,7 +108,7 @@ def stable_commute(ctx: ScanContext) -> pl.LazyFrame:
                   "share": pl.col("share").round(3), "span_days": "span", "work_city": "work_city",
                   "home_city": "home_city", "arrival_hours": pl.lit(f"{h[0]:02d}:00-{h[1]:02d}:00"),
                   "min_share": share_min, "min_span_days": span_min},
-        summary=fmt("At work in {} by {}:00 on {}% of {} weekdays over {} days", "work_city",
+        summary=fmt("At work in {} by {}:00 on {}% of {} weekdays over {} days", "work_area",
                           pl.lit(f"{h[1]:02d}"), (pl.col("share") * 100).round(0).cast(pl.Int64),
                           thousands("weekdays"), thousands("span")),
     )

@@ -33,6 +33,12 @@ ROUND_DEG = 0.01  # points are named on a ~1 km grid: one lookup per distinct ce
 # one and has at least AMBIGUOUS_SHARE of its population (Taizhou 1.6M / Taizhou 1.5M; not Paris FR / Paris TX).
 AMBIGUOUS_KM = 100.0
 AMBIGUOUS_SHARE = 0.25
+# A gazetteer city within DISTRICT_KM of a city of its region (country and first-level division) with at least
+# DISTRICT_RATIO times its population is a part of that city (Minhang and Pudong of Shanghai, Taito of Tokyo,
+# Paris 15 Vaugirard, Manhattan, Kowloon): it names no place for display while the city is a candidate, so a home
+# in Minhang is "Shanghai". Kawasaki beside Yokohama (2.5x) or Newark beside New York (another state) stay.
+DISTRICT_KM = 25.0
+DISTRICT_RATIO = 3.0
 
 
 def norm_name(e: pl.Expr) -> pl.Expr:
@@ -58,10 +64,29 @@ def cities() -> pl.DataFrame:
     df = pl.DataFrame({
         "name": [r["name"].replace("’", "'") for r in rows], "lat": [float(r["latitude"]) for r in rows],
         "lon": [float(r["longitude"]) for r in rows], "population": [int(r["population"]) for r in rows],
-        "cc": [r["countrycode"] for r in rows]})
-    return df.with_columns(norm_name(pl.col("name")).alias("key"),
-                           (pl.col("lat") / BUCKET_DEG).floor().cast(pl.Int32).alias("bi"),
-                           (pl.col("lon") / BUCKET_DEG).floor().cast(pl.Int32).alias("bj"))
+        "cc": [r["countrycode"] for r in rows],
+        # a city-state's cities (Hong Kong, Singapore, Macau) have no or a "00" division: one region
+        "region": [f"{r['countrycode']}.{'' if r.get('admin1code') in (None, '', '00') else r['admin1code']}"
+                   for r in rows]})
+    df = df.with_columns(norm_name(pl.col("name")).alias("key"),
+                         (pl.col("lat") / BUCKET_DEG).floor().cast(pl.Int32).alias("bi"),
+                         (pl.col("lon") / BUCKET_DEG).floor().cast(pl.Int32).alias("bj")).with_row_index("_id")
+    return df.with_columns(df["_id"].is_in(_district_ids(df).implode()).alias("district")).drop("_id")
+
+
+def _district_ids(df: pl.DataFrame) -> pl.Series:
+    """Row ids of the gazetteer cities that are parts of a bigger city of their region (:data:`DISTRICT_KM`,
+    :data:`DISTRICT_RATIO`), found with one join over the bucket grid."""
+    off = pl.DataFrame({"d": [-1, 0, 1]}, schema={"d": pl.Int32})
+    big = df.select("_id", "bi", "bj", "lat", "lon", "population", "region").rename(lambda c: f"b_{c}")
+    return (df.select("_id", "bi", "bj", "lat", "lon", "population", "region")
+            .join(off.rename({"d": "di"}), how="cross").join(off.rename({"d": "dj"}), how="cross")
+            .with_columns((pl.col("bi") + pl.col("di")).alias("b_bi"), (pl.col("bj") + pl.col("dj")).alias("b_bj"))
+            .join(big, on=["b_bi", "b_bj"], how="inner")
+            .filter((pl.col("b_region") == pl.col("region"))
+                    & (pl.col("b_population") >= DISTRICT_RATIO * pl.col("population"))
+                    & (haversine_km("lat", "lon", "b_lat", "b_lon") <= DISTRICT_KM))
+            .get_column("_id").unique())
 
 
 @lru_cache(maxsize=1)
@@ -86,19 +111,21 @@ def _country_code_rows(e: pl.Expr) -> pl.Expr:
     return key.replace_strict(_country_map(), default=key.str.to_uppercase(), return_dtype=pl.String)
 
 
-def name_places(points: pl.DataFrame, lat: str = "lat", lon: str = "lon") -> pl.DataFrame:
-    """``points`` with ``place_name`` and ``place_cc`` added (null where lat/lon are null)."""
+def name_places(points: pl.DataFrame, lat: str = "lat", lon: str = "lon", districts: bool = False) -> pl.DataFrame:
+    """``points`` with ``place_name`` and ``place_cc`` added (null where lat/lon are null). A point is named
+    after its city (Shanghai, not Minhang); with ``districts``, parts of a city name it too (for moves and
+    detours inside one city: "Minhang -> Pudong" says more than "Shanghai -> Shanghai")."""
     q = (points.select(pl.col(lat).alias("lat"), pl.col(lon).alias("lon")).drop_nulls()
          .select((pl.col("lat") / ROUND_DEG).round(0).cast(pl.Int32).alias("qi"),
                  (pl.col("lon") / ROUND_DEG).round(0).cast(pl.Int32).alias("qj")).unique())
-    named = _name_cells(q)
+    named = _name_cells(q, districts)
     keyed = points.with_columns((pl.col(lat) / ROUND_DEG).round(0).cast(pl.Int32).alias("_qi"),
                                 (pl.col(lon) / ROUND_DEG).round(0).cast(pl.Int32).alias("_qj"))
     return keyed.join(named, left_on=["_qi", "_qj"], right_on=["qi", "qj"], how="left",
                       maintain_order="left").drop("_qi", "_qj")
 
 
-def _name_cells(q: pl.DataFrame) -> pl.DataFrame:
+def _name_cells(q: pl.DataFrame, districts: bool = False) -> pl.DataFrame:
     schema = {"qi": pl.Int32, "qj": pl.Int32, "place_name": pl.String, "place_cc": pl.String}
     if q.height == 0:
         return pl.DataFrame(schema=schema)
@@ -113,6 +140,8 @@ def _name_cells(q: pl.DataFrame) -> pl.DataFrame:
             .with_columns(haversine_km("plat", "plon", "lat", "lon").alias("km"))
             .filter(pl.col("km") <= SEARCH_KM)
             .with_columns((pl.col("population") / (1 + pl.col("km")) ** 2).alias("score"))
+            # a district names the point only when its city is out of reach (no other candidate)
+            .filter(pl.lit(districts) | ~pl.col("district") | pl.col("district").all().over("qi", "qj"))
             .sort(["qi", "qj", "score", "name"], descending=[False, False, True, False])
             .group_by("qi", "qj", maintain_order=True).first()
             .select("qi", "qj", pl.col("name").alias("place_name"), pl.col("cc").alias("place_cc")))
@@ -247,18 +276,18 @@ def geocode_names(names: pl.DataFrame) -> pl.DataFrame:
         pl.when(ok).then(pl.col("b_name_key")).alias("g_key"))
 
 
-def _place_expr(lat: str | pl.Expr, lon: str | pl.Expr, field: str) -> pl.Expr:
+def _place_expr(lat: str | pl.Expr, lon: str | pl.Expr, field: str, districts: bool = False) -> pl.Expr:
     def run(s: pl.Series) -> pl.Series:
-        return name_places(s.struct.unnest(), "lat", "lon")[field]
+        return name_places(s.struct.unnest(), "lat", "lon", districts)[field]
 
     e = (lambda x: pl.col(x) if isinstance(x, str) else x)  # noqa: E731
     return pl.struct(e(lat).cast(pl.Float64).alias("lat"), e(lon).cast(pl.Float64).alias("lon")).map_batches(
         run, return_dtype=pl.String, is_elementwise=False)
 
 
-def place_name(lat: str | pl.Expr, lon: str | pl.Expr) -> pl.Expr:
+def place_name(lat: str | pl.Expr, lon: str | pl.Expr, districts: bool = False) -> pl.Expr:
     """Display name of coordinates (see :func:`name_places`) as an expression; evaluate it on flagged rows only."""
-    return _place_expr(lat, lon, "place_name")
+    return _place_expr(lat, lon, "place_name", districts)
 
 
 def place_cc(lat: str | pl.Expr, lon: str | pl.Expr) -> pl.Expr:

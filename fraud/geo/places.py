@@ -213,6 +213,9 @@ def _home_work(ctx: ScanContext) -> pl.DataFrame:
                 on=["user_id", "work_pi", "work_pj"], how="left")).collect()
     hw = name_places(hw, "home_lat", "home_lon").rename({"place_name": "home_city", "place_cc": "home_cc"})
     hw = name_places(hw, "work_lat", "work_lon").rename({"place_name": "work_city", "place_cc": "work_cc"})
+    # the parts of a city they lie in (Minhang, Pudong), for commutes inside one city
+    hw = name_places(hw, "home_lat", "home_lon", districts=True).drop("place_cc").rename({"place_name": "home_area"})
+    hw = name_places(hw, "work_lat", "work_lon", districts=True).drop("place_cc").rename({"place_name": "work_area"})
     return hw.rename({"home_support": "home_nights", "work_support": "work_days"}).sort("user_id")
 
 

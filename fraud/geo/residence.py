@@ -77,7 +77,8 @@ def residence_change(ctx: ScanContext) -> pl.LazyFrame:
            .select("user_id", pl.col("month").alias("hit_month"), "span_start", "n_moves"))
     span = (moves.join(hit, on="user_id", how="inner")
             .filter((pl.col("mdt") >= pl.col("span_start")) & (pl.col("month") <= pl.col("hit_month")))
-            .with_columns(place_name("p_lat", "p_lon").alias("from_city"), place_name("lat", "lon").alias("to_city"))
+            .with_columns(place_name("p_lat", "p_lon", districts=True).alias("from_city"),
+                          place_name("lat", "lon", districts=True).alias("to_city"))
             .with_columns(pl.when(pl.col("from_city") == pl.col("to_city"))
                           .then(fmt("{}: {} km within {}", pl.col("month").dt.to_string("%Y-%m"),
                                           thousands("km", 1), "to_city"))

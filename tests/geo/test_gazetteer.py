@@ -29,3 +29,17 @@ def test_mid_ocean_point_is_named_after_the_nearest_city():
     # 30.0 N, 40.0 W (mid Atlantic): no city within 30 km, still named (by the nearest one), never null
     out = name_places(pl.DataFrame({"lat": [30.0], "lon": [-40.0]}))
     assert out.select("place_name", "place_cc").row(0) == ("Ponta Delgada", "PT")  # the Azores, ~1,500 km
+
+
+def test_points_are_named_after_their_city_and_with_districts_after_the_part_of_it():
+    """GeoNames lists parts of big cities as cities (Minhang 2.7M in Shanghai, Taito in Tokyo, Paris 15 Vaugirard):
+    a home in Minhang is in Shanghai. Separate cities beside a bigger one stay themselves: Kawasaki (2.5x smaller
+    than Yokohama), Newark (another state than New York)."""
+    pts = {"Minhang": (31.1129, 121.3817), "Paris 15e": (48.8412, 2.2999), "Taito": (35.7126, 139.7800),
+           "Kowloon": (22.3193, 114.1694), "Kawasaki": (35.5308, 139.7029), "Newark": (40.7357, -74.1724),
+           "Potsdam": (52.3906, 13.0645)}
+    df = pl.DataFrame({"lat": [p[0] for p in pts.values()], "lon": [p[1] for p in pts.values()]})
+    assert name_places(df)["place_name"].to_list() == ["Shanghai", "Paris", "Tokyo", "Hong Kong", "Kawasaki",
+                                                       "Newark", "Potsdam"]
+    assert name_places(df, districts=True)["place_name"].to_list() == [
+        "Minhang", "Paris 15 Vaugirard", "Taito", "Kowloon", "Kawasaki", "Newark", "Potsdam"]

@@ -19,7 +19,8 @@ def test_home_and_work_with_support_and_city_names():
     assert (hw["home_lat"], hw["home_lon"]) == pytest.approx(SH)
     assert (hw["work_lat"], hw["work_lon"]) == pytest.approx(SH_WORK)
     assert hw["home_nights"] == 14 and hw["work_days"] == 10
-    assert hw["home_city"] == "Shanghai" and hw["home_cc"] == "CN" and hw["work_city"] == "Pudong"
+    assert hw["home_city"] == "Shanghai" and hw["home_cc"] == "CN" and hw["work_city"] == "Shanghai"
+    assert hw["home_area"] == "Shanghai" and hw["work_area"] == "Pudong"  # the parts of the city, for routes
 
 
 def test_a_place_split_by_cell_borders_is_one_place():
