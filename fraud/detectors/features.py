@@ -17,6 +17,7 @@ from fraud.context import ScanContext
 from fraud.geo.distance import haversine_km
 from fraud.geo.localtime import local_logins
 from fraud.geo.places import local_positions, place_settings
+from fraud.geo.travel import lone_ping_spike
 
 # name -> (unit, meaning): the documented user-day features (README table).
 DAY_FEATURES: dict[str, tuple[str, str]] = {
@@ -156,15 +157,19 @@ def position_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
     """Per (user_id, day) with at least one precise position (accuracy within the places' ``max_place_accuracy_m``):
     ``distance_km`` (sum over consecutive same-day positions)
     and ``top_speed_kmh`` (their highest speed; the elapsed time is floored at ``speed_min_gap_minutes`` so two
-    fixes seconds apart do not make an infinite speed)."""
+    fixes seconds apart do not make an infinite speed). A lone GPS glitch (``ignore_lone_ping_spikes``:
+    :func:`fraud.geo.travel.lone_ping_spike` by ``geo.impossible_travel``'s thresholds) is no position here."""
     min_gap_h = float(params["speed_min_gap_minutes"]) / 60
     # The geo family's positions with local time (materialised once per scan, sorted by user and time, so
     # also by user and local day); only reported coordinates accurate enough to build places from
     # (``max_place_accuracy_m``) count here, not places guessed from an IP or a city name, nor 3 km cell fixes.
     max_acc_km = float(place_settings(ctx)["max_place_accuracy_m"]) / 1000
     pos = local_positions(ctx).lazy().filter(
-        pl.col("source").is_in(["latlon", "ping"]) & (pl.col("acc_km") <= max_acc_km)).select(
-        "user_id", "ts", "lat", "lon", pl.col("local_ts").dt.date().alias("day"))
+        pl.col("source").is_in(["latlon", "ping"]) & (pl.col("acc_km") <= max_acc_km))
+    if params["ignore_lone_ping_spikes"]:
+        travel = ctx.cfg.rule("geo.impossible_travel")
+        pos = pos.filter(~lone_ping_spike(float(travel["min_distance_km"]), float(travel["max_speed_kmh"])))
+    pos = pos.select("user_id", "ts", "lat", "lon", pl.col("local_ts").dt.date().alias("day"))
     # the previous position of the same user and day: the previous row when it has the same user and day
     same = (pl.col("user_id") == pl.col("user_id").shift(1)) & (pl.col("day") == pl.col("day").shift(1))
     prev = [pl.when(same).then(pl.col(c).shift(1)).alias(f"prev_{c}") for c in ("ts", "lat", "lon")]

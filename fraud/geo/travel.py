@@ -50,23 +50,28 @@ def too_fast(km_net: pl.Expr, hours: pl.Expr, min_km: float, max_kmh: float) -> 
     return (km_net > min_km) & (kmh > max_kmh)
 
 
-def lone_ping_spikes(pairs: pl.DataFrame, min_km: float, max_kmh: float) -> pl.Series:
-    """Over the impossible pairs (sorted by ``_i``, with ``prev_*`` and current columns), True on the first pair
-    of each lone ping spike: pairs ``_i`` and ``_i + 1`` are both impossible, position ``_i`` is a ping, its two
-    neighbours (``prev_*`` of the first pair, the current columns of the second) are a possible pair, and no
-    neighbouring position is itself such a candidate (so leaving the spikes out never puts two left-out
-    positions side by side: every new pair is a checked possible one)."""
-    nxt = {c: pl.col(c).shift(-1) for c in ("_i", "lat", "lon", "acc_km", "ts")}
-    bridge_km = (haversine_km("prev_lat", "prev_lon", nxt["lat"], nxt["lon"]) - pl.col("prev_acc_km")
-                 - nxt["acc_km"]).clip(lower_bound=0)
-    bridge_h = (nxt["ts"] - pl.col("prev_ts")).dt.total_microseconds() / 3.6e9
-    candidate = ((nxt["_i"] == pl.col("_i") + 1) & (pl.col("kind") == "ping")
-                 & ~too_fast(bridge_km, bridge_h, min_km, max_kmh)).fill_null(False)
-    # a candidate at position _i - 1 or _i + 1 is the first pair one row up or down, one position apart
-    return pairs.select(candidate.alias("c"), pl.col("_i")).select(
-        pl.col("c") & ~(pl.col("c").shift(1) & (pl.col("_i").shift(1) == pl.col("_i") - 1)).fill_null(False)
-        & ~(pl.col("c").shift(-1) & (pl.col("_i").shift(-1) == pl.col("_i") + 1)).fill_null(False)
-    ).to_series()
+def _leg_too_fast(a: int, b: int, min_km: float, max_kmh: float) -> pl.Expr:
+    """Whether the positions ``a`` and ``b`` rows away (``shift`` offsets: 1 the previous row, -1 the next) are an
+    impossible pair (:func:`too_fast`, net of both accuracy radii)."""
+    def at(c: str, k: int) -> pl.Expr:
+        return pl.col(c).shift(k) if k else pl.col(c)
+
+    km = (haversine_km(at("lat", a), at("lon", a), at("lat", b), at("lon", b)) - at("acc_km", a)
+          - at("acc_km", b)).clip(lower_bound=0)
+    return too_fast(km, (at("ts", b) - at("ts", a)).dt.total_microseconds() / 3.6e9, min_km, max_kmh)
+
+
+def lone_ping_spike(min_km: float, max_kmh: float) -> pl.Expr:
+    """Per position of a frame sorted by (user_id, ts) with ``lat``, ``lon``, ``acc_km``, ``ts``, ``kind``: True for
+    a lone ping spike, a location ping impossible (:func:`too_fast`) both from the position before it and to the
+    one after it (the same user's), while those two are a possible pair, and whose neighbours are no such
+    candidate themselves (so leaving the spikes out never puts two left-out positions side by side: every new
+    pair is a checked possible one)."""
+    user = pl.col("user_id")
+    cand = ((pl.col("kind") == "ping") & (user == user.shift(1)) & (user == user.shift(-1))
+            & _leg_too_fast(1, 0, min_km, max_kmh) & _leg_too_fast(0, -1, min_km, max_kmh)
+            & ~_leg_too_fast(1, -1, min_km, max_kmh)).fill_null(False)
+    return cand & ~cand.shift(1, fill_value=False) & ~cand.shift(-1, fill_value=False)
 
 
 @register("geo.impossible_travel", rules="geo.impossible_travel", family="geo", needs=())
@@ -75,13 +80,16 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
     than ``max_speed_kmh`` (net distance / elapsed hours); one finding per flagged pair."""
     rule = ctx.cfg.rule("geo.impossible_travel")
     min_km, max_kmh = float(rule["min_distance_km"]), float(rule["max_speed_kmh"])
-    p = positions(ctx).lazy().filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null())
     if not positions(ctx)["lat"].is_not_null().any():
         raise NotEvaluated("no event or ping has a position with coordinates")
+    p = positions(ctx).lazy().filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null())
+    if rule["ignore_lone_ping_spikes"]:
+        spike = p.select(lone_ping_spike(min_km, max_kmh)).collect().to_series()
+        ctx.notes["geo.impossible_travel"] = {"lone_ping_spikes_ignored": int(spike.sum())}
+        p = p.with_columns(spike.alias("_spike")).filter(~pl.col("_spike")).drop("_spike")
     cols = ("ts", "lat", "lon", "acc_km", "city", "kind", "event", "source")
-    # positions are sorted by (user_id, ts): a plain shift, kept where the previous row is the same user's; _i
-    # numbers the positions, so pair _i is (position _i - 1, position _i)
-    pairs = p.with_row_index("_i").with_columns([pl.col(c).shift(1).alias(f"prev_{c}") for c in cols]).filter(
+    # positions are sorted by (user_id, ts): a plain shift, kept where the previous row is the same user's
+    pairs = p.with_columns([pl.col(c).shift(1).alias(f"prev_{c}") for c in cols]).filter(
         pl.col("user_id") == pl.col("user_id").shift(1)
     ).with_columns(
         haversine_km("prev_lat", "prev_lon", "lat", "lon").alias("km"),
@@ -91,11 +99,6 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
     ).with_columns(
         pl.when(pl.col("hours") > 0).then(pl.col("km_net") / pl.col("hours")).otherwise(float("inf")).alias("kmh"),
     ).filter(too_fast(pl.col("km_net"), pl.col("hours"), min_km, max_kmh))
-    if rule["ignore_lone_ping_spikes"]:
-        pairs = pairs.collect().sort("_i")
-        spikes = lone_ping_spikes(pairs, min_km, max_kmh)
-        ctx.notes["geo.impossible_travel"] = {"lone_ping_spikes_ignored": int(spikes.sum())}
-        pairs = pairs.filter(~(spikes | spikes.shift(1, fill_value=False))).lazy()
     flagged = pairs.with_columns(
         geodesic_km("prev_lat", "prev_lon", "lat", "lon").alias("gkm"),
         display_place("prev_city", "prev_lat", "prev_lon").alias("from_place"),

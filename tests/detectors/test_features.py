@@ -108,3 +108,20 @@ def test_money_sums_do_not_overflow():
     ctx = ctx_of(ev)
     assert user_days(ctx)["amount"].to_list() == [9.9e15]
     assert user_features(ctx)["mean_amount"].to_list() == [9.9e15]
+
+
+def test_a_lone_gps_glitch_adds_no_distance_or_speed(tmp_path):
+    """One bad fix 1,066 km off between two at home, 5 minutes apart each way: no 2,000 km day at 12,000 km/h
+    (a 3-sigma day every time a phone glitches); with ignore_lone_ping_spikes = false it counts."""
+    from fraud.config import load_config
+    from tests.geo.helpers import BJ, SH, pings
+
+    ts = [T0 + timedelta(minutes=m) for m in (0, 5, 10, 15)]
+    loc = pings("u1", list(zip(ts, [SH, BJ, SH, SH])))
+    ev = [{"ts": T0, "user_id": "u1", "event": "login"}]
+    day = user_days(ctx_of(ev, locations=loc)).row(0, named=True)
+    assert (day["distance_km"], day["top_speed_kmh"]) == (0.0, 0.0)
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('[rules."behavior.sigma"]\nignore_lone_ping_spikes = false\n')
+    day = user_days(ctx_of(ev, config=load_config(cfg_file), locations=loc)).row(0, named=True)
+    assert day["distance_km"] > 2100 and day["top_speed_kmh"] > 12_000
