@@ -161,16 +161,22 @@ def _read_raw(path: Path) -> pl.DataFrame:
 
 
 BOM = b"\xef\xbb\xbf"
+EXCEL_SEP = re.compile(rb"sep=.\r?(?:\n|$)", re.IGNORECASE)  # Excel's "sep=," first line names the separator
 
 
 def text_bytes(data: bytes) -> bytes:
     """A text file's bytes as UTF-8 with LF line ends: UTF-16 (by its byte-order mark) re-encoded, UTF-8 byte-order
-    marks dropped (also a doubled one), bare-CR line ends made LF (:func:`cr_to_lf`)."""
+    marks dropped (also a doubled one), bare-CR line ends made LF (:func:`cr_to_lf`), and an Excel ``sep=;``
+    first line dropped (the header after it was read as data: "missing required column 'ts'"; the separator is
+    sniffed from the header as in any file)."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         data = data.decode("utf-16", errors="replace").encode("utf-8")
     while data.startswith(BOM):
         data = data[3:]
-    return cr_to_lf(data)
+    data = cr_to_lf(data)
+    if EXCEL_SEP.match(data):
+        data = data.split(b"\n", 1)[1] if b"\n" in data else b""
+    return data
 
 
 def cr_to_lf(data: bytes) -> bytes:

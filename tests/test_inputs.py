@@ -181,6 +181,12 @@ def test_missing_required_column_names_file_and_column(tmp_path, cfg):
     assert str(e.value) == f"{p}: missing required column 'user_id'"
 
 
+def test_an_excel_sep_line_is_no_header(tmp_path, cfg):
+    p = write(tmp_path / "l.csv", "sep=;\nts;user_id\n2024-01-01T00:00:00Z;u1\n2024-01-01T00:00:01Z;u2\n")
+    li = read_input("logins", p, cfg)
+    assert li.frame["user_id"].to_list() == ["u1", "u2"] and li.frame["_row"].to_list() == [1, 2]
+
+
 def test_a_column_named_twice_in_the_header_is_an_error(tmp_path, cfg):
     p = write(tmp_path / "logins.csv", "ts,user_id,device_id,user_id\n2024-01-01T00:00:00Z,alice,d1,bob\n")
     with pytest.raises(InputError, match=r"logins\.csv: the header names column 'user_id' 2 times"):

@@ -31,7 +31,8 @@ def _count(n: int, word: str) -> str:
 
 
 def fail(e: FraudError) -> typer.Exit:
-    err_console.print(f"error: {e}", markup=False, highlight=False)
+    # one line: a file name with a line break in it is shown escaped
+    err_console.print(f"error: {str(e).replace(chr(10), chr(92) + 'n')}", markup=False, highlight=False)
     return typer.Exit(2)
 
 

@@ -325,3 +325,9 @@ def test_empty_input_option_is_an_error(data, tmp_path, option, value):
 def test_empty_input_option_of_fit_is_an_error(data, tmp_path):
     r = run("fit", data, "--locations", "", "--model", tmp_path / "m.joblib")
     assert r.exit_code == 2 and r.stderr.strip() == "error: --locations: empty path"
+
+
+def test_an_error_naming_a_file_with_a_line_break_stays_one_line(tmp_path):
+    bad = tmp_path / "two\nlines.csv"
+    r = run("scan", "--logins", str(bad), "--out", str(tmp_path / "o"))
+    assert r.exit_code == 2 and r.stderr.strip() == f"error: {str(bad).replace(chr(10), chr(92) + 'n')}: file not found"
