@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob as globmod
 import gzip
 import io
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -165,11 +166,13 @@ EXCEL_SEP = re.compile(rb"sep=.\r?(?:\n|$)", re.IGNORECASE)  # Excel's "sep=," f
 
 
 def text_bytes(data: bytes) -> bytes:
-    """A text file's bytes as UTF-8 with LF line ends: UTF-16 (by its byte-order mark) re-encoded, UTF-8 byte-order
-    marks dropped (also a doubled one), bare-CR line ends made LF (:func:`cr_to_lf`), and an Excel ``sep=;``
+    """A text file's bytes as UTF-8 with LF line ends: UTF-16 or UTF-32 (by its byte-order mark) re-encoded, UTF-8
+    byte-order marks dropped (also a doubled one), bare-CR line ends made LF (:func:`cr_to_lf`), and an Excel ``sep=;``
     first line dropped (the header after it was read as data: "missing required column 'ts'"; the separator is
     sniffed from the header as in any file)."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):  # UTF-32 (before UTF-16: the same two bytes)
+        data = data.decode("utf-32", errors="replace").encode("utf-8")
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
         data = data.decode("utf-16", errors="replace").encode("utf-8")
     while data.startswith(BOM):
         data = data[3:]
@@ -207,6 +210,8 @@ def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:
     an object, a nested value among scalars) sends the file to :func:`fraud.records.ndjson_records`, which
     rejects just that line."""
     text = data.decode("utf-8", errors="replace")
+    if text.lstrip().startswith("["):  # a JSON array of records saved as .jsonl: one record per element
+        text = _json_array_lines(text, path)
     lines = text.split("\n")  # not splitlines(): U+2028 and friends may stand inside JSON strings
     if lines and not lines[-1].strip():
         lines.pop()
@@ -220,6 +225,18 @@ def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:
         return ndjson_records(lines)
     df = df.rename(reserved_renames(df.columns))
     return df if rownums is None else df.with_columns(pl.Series("_row", rownums, dtype=pl.Int64))
+
+
+def _json_array_lines(text: str, path: Path) -> str:
+    """A JSON array's elements as NDJSON lines (row N is element N); a file that is no JSON array is an error."""
+    try:
+        items = json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise InputError(f"{path}: starts like a JSON array but is no valid JSON ({first_line(e)}); give one JSON "
+                         "object per line") from None
+    if not isinstance(items, list):
+        raise InputError(f"{path}: not NDJSON (one JSON object per line)")
+    return "\n".join(json.dumps(o, ensure_ascii=False) for o in items)
 
 
 def _apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Config, path: Path):

@@ -181,6 +181,20 @@ def test_missing_required_column_names_file_and_column(tmp_path, cfg):
     assert str(e.value) == f"{p}: missing required column 'user_id'"
 
 
+def test_utf32_csv_and_a_json_array_saved_as_jsonl(tmp_path, cfg):
+    p = tmp_path / "a.csv"
+    p.write_bytes("ts,user_id\n2024-01-01T00:00:00Z,jürgen\n".encode("utf-32"))
+    assert read_input("logins", p, cfg).frame["user_id"].to_list() == ["jürgen"]
+    q = tmp_path / "b.jsonl"
+    q.write_text('[\n  {"ts": "2024-01-01T00:00:00Z", "user_id": "u1"},\n  {"ts": "yesterday", "user_id": "u2"}\n]\n')
+    li = read_input("logins", q, cfg)
+    assert li.frame["user_id"].to_list() == ["u1"] and li.rejected.select("row", "reason").rows() == [
+        (2, "bad timestamp in column ts: yesterday")]
+    q.write_text('[{"ts": "2024-01-01T00:00:00Z", "user_id": "u1"},\n')
+    with pytest.raises(InputError, match=r"b\.jsonl: starts like a JSON array but is no valid JSON"):
+        read_input("logins", q, cfg)
+
+
 def test_an_excel_sep_line_is_no_header(tmp_path, cfg):
     p = write(tmp_path / "l.csv", "sep=;\nts;user_id\n2024-01-01T00:00:00Z;u1\n2024-01-01T00:00:01Z;u2\n")
     li = read_input("logins", p, cfg)
