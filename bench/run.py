@@ -252,6 +252,10 @@ def main() -> None:
           f"{scan.rss_gib:5.2f} GiB  {total / scan.wall_s:,.0f} rows/s  ratio scan/floor {scan.wall_s / floor_s:.1f}x")
     print(f"  {scan.cpu()}")
     print("stages (s): " + ", ".join(f"{k}={v:.1f}" for k, v in summ["timings_s"].items()))
+    cpu = summ.get("cpu_s", {})
+    if cpu:  # how many of the machine's cores each stage kept busy: where parallelism is left on the table
+        print("cores busy per stage: " + ", ".join(f"{k}={cpu[k] / v:.2f}" for k, v in summ["timings_s"].items()
+                                                   if k in cpu and k != "total" and v >= 0.5))
     for k, v in summ.get("checks", {}).items():
         extra = {kk: vv for kk, vv in v.items() if kk not in ("status", "findings")}
         if extra:

@@ -64,20 +64,23 @@ class ScanResult:
 
 
 class Timer:
-    """Wall-clock seconds per named stage, in the order the stages ran."""
+    """Wall-clock seconds per named stage, in the order the stages ran, and the CPU seconds of the process (all
+    its threads: Polars' pool, the detectors') in each: their ratio is how many cores the stage kept busy."""
 
     def __init__(self) -> None:
         self.stages: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
 
     def __call__(self, name: str):
         timer = self
 
         class _T:
             def __enter__(self):
-                self.t = time.perf_counter()
+                self.t, self.c = time.perf_counter(), time.process_time()
 
             def __exit__(self, *exc):
                 timer.stages[name] = round(timer.stages.get(name, 0.0) + time.perf_counter() - self.t, 4)
+                timer.cpu[name] = round(timer.cpu.get(name, 0.0) + time.process_time() - self.c, 4)
 
         return _T()
 
@@ -232,6 +235,7 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
             "users_penalised": int((scores["penalty"] < 0).sum()),
         },
         "timings_s": timer.stages,
+        "cpu_s": timer.cpu,  # CPU seconds per stage (all threads): cpu_s / timings_s = cores busy
     }
 
 
@@ -279,7 +283,7 @@ def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
         return scan_partitioned(inputs, cfg, n, model=model, progress=progress, composite=composite,
                                 work_dir=work_dir)
     timer = Timer()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if progress:
         progress("read")
     loaded = read_inputs(inputs, cfg, timer)
@@ -298,6 +302,7 @@ def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
         profiles = build_profiles(ctx, users)
     rejected = all_rejected([li.rejected for li in loaded.values()], dec_loaded, dec_bad)
     timer.stages["total"] = round(time.perf_counter() - t0, 4)
+    timer.cpu["total"] = round(time.process_time() - c0, 4)
     summary = summarize(loaded, findings, scores, status, timer, cfg, rejected, dec_loaded)
     summary["shards"] = 1
     return ScanResult(findings=findings, scores=scores, profiles=profiles, rejected=rejected, summary=summary,

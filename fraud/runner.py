@@ -116,6 +116,7 @@ def _write_all(res: ScanResult, out_dir: Path, inputs: ScanInputs, cfg: Config, 
         write_text(out_dir / "report.html", render_report(res, cfg, decisions, data=data))
         write_text(out_dir / "report.md", render_markdown(res, cfg, decisions, data=data))
     res.summary["timings_s"].update(t.stages)
+    res.summary.setdefault("cpu_s", {}).update(t.cpu)
     write_json(out_dir / "summary.json", res.summary)
 
 

@@ -281,7 +281,7 @@ def scan_partitioned(inputs: ScanInputs, cfg: Config, shards: int, *, model: Any
                      work_dir: str | Path | None = None) -> ScanResult:
     """:func:`fraud.pipeline.scan` in ``shards`` slices (see the module doc); same outputs, bounded memory.
     The result's context reads the working files, which ``result.close()`` removes."""
-    timer, t0 = Timer(), time.perf_counter()
+    timer, t0, c0 = Timer(), time.perf_counter(), time.process_time()
     prep = _Prepared(inputs, cfg, shards, work_dir, timer, progress)
     try:
         with timer("read"):
@@ -296,6 +296,7 @@ def scan_partitioned(inputs: ScanInputs, cfg: Config, shards: int, *, model: Any
         for name, extra in notes.items():
             status.setdefault(name, {}).update(extra)
         timer.stages["total"] = round(time.perf_counter() - t0, 4)
+        timer.cpu["total"] = round(time.process_time() - c0, 4)
         summary = summarize(loaded, findings, scores, status, timer, cfg, rejected, dec_loaded)
         summary["shards"] = shards
         ctx = _context(cfg, model, prep.kinds, {k: prep.work.scan_user(k) for k in prep.kinds}, None, prep.absent)

@@ -331,3 +331,12 @@ def test_an_error_naming_a_file_with_a_line_break_stays_one_line(tmp_path):
     bad = tmp_path / "two\nlines.csv"
     r = run("scan", "--logins", str(bad), "--out", str(tmp_path / "o"))
     assert r.exit_code == 2 and r.stderr.strip() == f"error: {str(bad).replace(chr(10), chr(92) + 'n')}: file not found"
+
+
+def test_summary_has_cpu_seconds_per_stage(tmp_path):
+    # cpu_s / timings_s is how many cores a stage kept busy (bench/run.py prints it)
+    (tmp_path / "ok.csv").write_text(LOGINS)
+    assert run("scan", "--logins", tmp_path / "ok.csv", "--out", tmp_path / "scan").exit_code == 0
+    s = json.loads((tmp_path / "scan" / "summary.json").read_text())
+    assert list(s["cpu_s"]) == list(s["timings_s"]) and all(v >= 0 for v in s["cpu_s"].values())
+    assert {"read", "total", "write", "report"} <= set(s["cpu_s"])
