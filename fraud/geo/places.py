@@ -156,14 +156,14 @@ def _far_from_place() -> pl.Expr:
 
 
 def place_centres(ctx: ScanContext) -> pl.DataFrame:
-    """One row per (user_id, pi, pj): lat, lon (centre) and n (positions)."""
+    """One row per (user_id, pi, pj): lat, lon (centre), n (positions) and acc_km (their median accuracy radius)."""
     def build() -> pl.DataFrame:
         p = placed_positions(ctx)
         near = ~_far_from_place()
         return p.group_by("user_id", "pi", "pj").agg(
             pl.col("lat").filter(near).mean(),
             wrap_lon(pl.col("_dlon").filter(near).mean() + pl.col("_ref_lon").first()).alias("lon"),
-            pl.len().alias("n"))
+            pl.len().alias("n"), pl.col("acc_km").median().alias("acc_km"))
     return ctx.cached("geo.place_centres", build)
 
 
@@ -192,13 +192,15 @@ def _home_work(ctx: ScanContext) -> pl.DataFrame:
     home = _best(nights, "night", int(s["min_home_nights"]), "home").collect().lazy()
     daytime = (p.filter(in_hours(hour, s["work_hours"]) & (pl.col("local_ts").dt.weekday() <= 5))
                .with_columns(pl.col("local_ts").dt.date().alias("day")))
-    c = place_centres(ctx).lazy().select("user_id", "pi", "pj", "lat", "lon")
-    # the places that can be work: not home, and not within min_work_distance_m of home's centre
-    home_c = home.join(c.rename({"pi": "home_pi", "pj": "home_pj", "lat": "_hlat", "lon": "_hlon"}),
-                       on=["user_id", "home_pi", "home_pj"], how="left").select("user_id", "_hlat", "_hlon")
+    c = place_centres(ctx).lazy().select("user_id", "pi", "pj", "lat", "lon", "acc_km")
+    # The places that can be work: not home, and farther from home's centre than min_work_distance_m and than
+    # both places' (median) accuracy radii together: two places closer than their fixes' accuracy cannot be told
+    # apart (indoor fixes of 100-450 m around a flat scatter into pieces of it 500 m off).
+    home_c = home.join(c.rename({"pi": "home_pi", "pj": "home_pj", "lat": "_hlat", "lon": "_hlon", "acc_km": "_hacc"}),
+                       on=["user_id", "home_pi", "home_pj"], how="left").select("user_id", "_hlat", "_hlon", "_hacc")
+    apart_km = pl.max_horizontal(pl.lit(float(s["min_work_distance_m"]) / 1000), pl.col("_hacc") + pl.col("acc_km"))
     away = (c.join(home_c, on="user_id", how="left")
-            .filter((haversine_km("_hlat", "_hlon", "lat", "lon") * 1000 >= float(s["min_work_distance_m"]))
-                    .fill_null(True))
+            .filter((haversine_km("_hlat", "_hlon", "lat", "lon") >= apart_km).fill_null(True))
             .select("user_id", "pi", "pj"))
     days = daytime.join(away, on=["user_id", "pi", "pj"], how="semi")
     work = _best(days, "day", int(s["min_work_days"]), "work")

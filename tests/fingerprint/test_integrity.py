@@ -21,7 +21,8 @@ SDK_UA = ("Mozilla/5.0 (Linux; Android 11; sdk_gphone_x86 Build/RSR1.201013.001;
     ("HPE device", "Google Play Games on PC"),
     ("SM-S911B", None), ("iPhone14,2", None), ("Pixel 8 Pro", None), ("Equinox", None), ("arm64-v8a phone", None),
     # user agents whose build id is two or more Android versions older than the version they claim
-    ("Mozilla/5.0 (Linux; Android 7.1.2; SM-G977N Build/LMY48Z; wv) AppleWebKit/537.36", "build id of an older Android"),
+    ("Mozilla/5.0 (Linux; Android 7.1.2; SM-G977N Build/LMY48Z; wv) AppleWebKit/537.36",
+     "build id of an older Android"),
     ("Mozilla/5.0 (Linux; Android 12; Pixel Build/QP1A.190711.020)", "build id of an older Android"),
     ("Mozilla/5.0 (Linux; Android 11; Pixel Build/QP1A.190711.020)", None),  # one version on: an update in flight
     ("Mozilla/5.0 (Linux; Android 14; SM-S918B Build/UP1A.231005.007; wv) AppleWebKit/537.36", None),

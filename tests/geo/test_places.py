@@ -109,13 +109,17 @@ def _home_worker(daytime_m: float) -> list:
 
 def test_a_place_near_home_is_never_work(tmp_path):
     """A home worker whose indoor fixes by day cluster 350 m from the night fixes (a piece of the flat's
-    scatter): no work place, so no commute to deviate from. 600 m away it is a work place; with
-    min_work_distance_m = 0 the piece is one too."""
+    scatter): no work place, so no commute to deviate from. 600 m away it is a work place, unless the fixes are
+    too coarse to tell the two apart; with min_work_distance_m = 0 the piece is one too."""
     ctx = ctx_of(logins=logins([]), locations=pings("u1", _home_worker(350)))
     hw = home_work(ctx).row(0, named=True)
     assert hw["home_nights"] == 14 and hw["work_lat"] is None and hw["work_days"] is None
     hw = home_work(ctx_of(logins=logins([]), locations=pings("u1", _home_worker(600)))).row(0, named=True)
     assert hw["work_lat"] == pytest.approx(_north(SH, 600)[0]) and hw["work_days"] == 10
+    # ... unless the fixes' accuracy radii (median, home's and the place's together) cover the distance: 350 m
+    # fixes at home and by day are 600 m of indistinct place
+    hw = home_work(ctx_of(logins=logins([]), locations=pings("u1", _home_worker(600), acc=350.0))).row(0, named=True)
+    assert hw["work_lat"] is None
     cfg_file = tmp_path / "c.toml"
     cfg_file.write_text('[rules."geo.commute_deviation"]\nmin_work_distance_m = 0\n')
     ctx = ScanContext.from_frames(load_config(cfg_file), logins=logins([]), locations=pings("u1", _home_worker(350)))
