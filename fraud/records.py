@@ -98,7 +98,7 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
     """A CSV file read record by record with Python's lenient ``csv`` reader: a quote inside an unquoted field
     is a character; a record with fewer fields than the header is padded with nulls, one with more is a
     :data:`LINE_ERROR` (its fields are shifted: an unquoted separator or a broken quote), and so is a line whose
-    opening quote is never closed (it would swallow the rest of the file) or whose quoted field swallows whole lines
+    opening quote is never closed (it would swallow the rest of the file) or whose quoted field runs over line ends
     holding a record's worth of separators (a stray quote that a later stray quote "closes"):
     the reading resumes on the next line. A quoted field over lines that are no records (a note written over two
     lines) stays one field. Empty fields are null."""
@@ -127,9 +127,10 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
                 reject("a quote opened on this line is never closed", lines[first])
                 resume = first + 1
                 break
-            # lines strictly inside the span holding a whole record's separators: records swallowed by a stray quote
-            # (the span's last line carries the rest of the record: "a\nb",x,y is one legitimate record)
-            if last > first + 1 and width > 1 and any(ln.count(separator) >= width - 1 for ln in lines[first + 1:last]):
+            # a quoted field over line ends that holds a whole record's separators swallowed records: the tail of
+            # one line and the head of the next (a stray quote on two adjacent lines), or whole lines between
+            # (a note written over lines holds a few at most: "a\nb",x,y is one legitimate record)
+            if last > first and width > 1 and any("\n" in v and v.count(separator) >= width - 1 for v in rec):
                 reject("a quote opened on this line runs over the next lines, which are records of their own "
                        "(a stray quote)", lines[first])
                 resume = first + 1

@@ -384,3 +384,17 @@ def test_leading_empty_lines_are_skipped_by_both_readers(tmp_path, shards):
     assert res.scores["user_id"].to_list() == ["u1"]
     assert res.rejected.select("row", "reason").rows() == [
         (2, "3 fields where the header has 2 (an unquoted separator or a broken quote)")]
+
+
+@pytest.mark.parametrize("shards", [1, 2])
+def test_stray_quotes_on_every_line_reject_every_line_never_merge_them(tmp_path, shards):
+    """An export that leaves a quote before every agent: adjacent lines paired into records of the header's width
+    (half the users vanished into the other half's rows). Each such line is rejected, with its reason."""
+    head = "ts,user_id,user_agent,device_id\n"
+    rows = "".join(f'2024-03-01T08:0{i}:00Z,u{i},"okhttp/4.9.{i},dev{i}\n' for i in range(4))
+    (tmp_path / "logins.csv").write_text(head + rows + "2024-03-01T08:09:00Z,u9,okhttp/4.9.9,dev9\n")
+    res = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=shards)
+    li = res.summary["inputs"]["logins"]
+    assert (li["rows_read"], li["rows_used"], li["rows_rejected"]) == (5, 1, 4)
+    assert res.scores["user_id"].to_list() == ["u9"]
+    assert res.rejected["row"].to_list() == [1, 2, 3, 4]
