@@ -127,10 +127,12 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
                 reject("a quote opened on this line is never closed", lines[first])
                 resume = first + 1
                 break
-            # a quoted field over line ends that holds a whole record's separators swallowed records: the tail of
-            # one line and the head of the next (a stray quote on two adjacent lines), or whole lines between
-            # (a note written over lines holds a few at most: "a\nb",x,y is one legitimate record)
-            if last > first and width > 1 and any("\n" in v and v.count(separator) >= width - 1 for v in rec):
+            # a quoted field over line ends that holds a whole record's separators, in a span whose last line is a
+            # whole record too, swallowed records: the tail of one line and the head of the next (a stray quote on
+            # two adjacent lines), or whole lines between. A field a CSV writer quoted over lines (a note, a JSON
+            # blob in an extra column) ends with its closing quote, so its span's last line is no whole record.
+            if (last > first and width > 1 and lines[last].count(separator) >= width - 1
+                    and any("\n" in v and v.count(separator) >= width - 1 for v in rec)):
                 reject("a quote opened on this line runs over the next lines, which are records of their own "
                        "(a stray quote)", lines[first])
                 resume = first + 1

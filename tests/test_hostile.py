@@ -398,3 +398,12 @@ def test_stray_quotes_on_every_line_reject_every_line_never_merge_them(tmp_path,
     assert (li["rows_read"], li["rows_used"], li["rows_rejected"]) == (5, 1, 4)
     assert res.scores["user_id"].to_list() == ["u9"]
     assert res.rejected["row"].to_list() == [1, 2, 3, 4]
+
+
+def test_a_multiline_json_blob_in_an_extra_column_stays_one_field(tmp_path):
+    # a CSV writer quotes a multi-line field whole: many separators inside, but the span's last line ends the field
+    blob = '"{\n  ""a"": 1, ""b"": 2, ""c"": 3, ""d"": 4, ""e"": 5\n}"'
+    (tmp_path / "logins.csv").write_text("ts,user_id,body,city\n" + f"2024-03-01T08:00:00Z,u1,{blob},X\n"
+                                         "2024-03-01T08:01:00Z,u2,,Y\n")
+    res = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    assert res.rejected.height == 0 and res.scores["user_id"].to_list() == ["u1", "u2"]
