@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from fraud.exprs import NO_VALUE_WORDS, fmt, ip_address, per_distinct, placeholder_id
+from fraud.exprs import NO_VALUE_WORDS, fmt, ip_address, is_missing, per_distinct, placeholder_id
 
 from fraud.config import Config
 from fraud.errors import InputError, first_line
@@ -349,11 +349,6 @@ def _no_number(df: pl.DataFrame, col: str) -> pl.Expr:
     return pl.lit(False)
 
 
-def _given(df: pl.DataFrame, col: str, kind: str) -> pl.Expr:
-    """Whether a row gives a value in ``col``: present, and for a number column not a "no value" marker."""
-    return _present(df, col) & ~_no_number(df, col) if kind in (FLOAT, INT) else _present(df, col)
-
-
 def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
            ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]], list[str],
                       dict[str, pl.Expr]]:
@@ -369,6 +364,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
     checks: list[tuple[pl.Expr, pl.Expr]] = []
     slow_ts: list[str] = []
     placeholders: dict[str, pl.Expr] = {}
+    given: dict[str, pl.Expr] = {}  # per column, whether a row gives a value (no "no value" marker)
     for col, kind in schema.columns.items():
         if col not in df.columns:
             values.append(pl.lit(schema.defaults.get(col), dtype=schema.polars_schema()[col]).alias(f"__v_{col}"))
@@ -435,7 +431,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
             if dtype.is_float():  # NaN in a float id column names nothing
                 present = present & ~raw.is_nan().fill_null(False)
             if col in NO_VALUE_ID_COLUMNS:  # "-", "NULL", "unknown" name no account: missing, never one pooled user
-                marker = present & text.str.to_lowercase().is_in(NO_VALUE_WORDS).fill_null(False)
+                marker = present & is_missing(text)
                 if col not in schema.required:
                     placeholders[col] = marker
                 present = present & ~marker
@@ -446,11 +442,10 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
             v = pl.when(present).then(text).otherwise(None)
         if col in schema.required:
             checks.append((~present, pl.lit(f"missing required value {col}")))
+        given[col] = present
         values.append(v.alias(f"__v_{col}"))
     if "lat" in schema.columns and "lon" in schema.columns and "lat" in df.columns and "lon" in df.columns:
-        kinds = schema.columns
-        checks.append((_given(df, "lat", kinds["lat"]) != _given(df, "lon", kinds["lon"]),
-                       pl.lit("only one of lat/lon given")))
+        checks.append((given["lat"] != given["lon"], pl.lit("only one of lat/lon given")))
     return texts, values, masks, checks, slow_ts, placeholders
 
 

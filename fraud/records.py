@@ -76,11 +76,14 @@ def _csv_rows(lines: list[str], start: int, separator: str):
         first = consumed[0]
 
 
-def csv_line_count(data: bytes) -> int:
-    """Lines of a text file's bytes (a last line without a line end counts), leading empty lines apart (the
-    readers skip them before the header)."""
-    lead = data[:len(data) - len(data.lstrip(b"\r\n"))].count(b"\n")
-    return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1) - lead
+def leading_empty_lines(head: bytes) -> int:
+    """Empty lines before a text file's header (the readers skip them)."""
+    return head[:len(head) - len(head.lstrip(b"\r\n"))].count(b"\n")
+
+
+def last_line_quote_open(tail: bytes) -> bool:
+    """Whether the last line of a text file (``tail``: its end) holds an odd number of quotes."""
+    return tail.rstrip(b"\r\n").rsplit(b"\n", 1)[-1].count(b'"') % 2 == 1
 
 
 def csv_spans_lines(data: bytes, records: int) -> bool:
@@ -88,10 +91,8 @@ def csv_spans_lines(data: bytes, records: int) -> bool:
     line whose quote is never closed: each line is one record for the fast reader (blank lines included) unless a
     quoted field runs over a line end, which in a log is nearly always a stray quote (``"okhttp/4.9`` copied from
     an nginx log) that swallowed the lines up to the next stray quote as one "field"."""
-    if records + 1 < csv_line_count(data):
-        return True
-    last = data.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]
-    return last.count(b'"') % 2 == 1
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1) - leading_empty_lines(data)
+    return records + 1 < lines or last_line_quote_open(data)
 
 
 def csv_records(text: str, separator: str) -> pl.DataFrame:

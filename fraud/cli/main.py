@@ -32,7 +32,7 @@ def _count(n: int, word: str) -> str:
 
 def fail(e: FraudError) -> typer.Exit:
     # one line: a file name with a line break in it is shown escaped
-    err_console.print(f"error: {str(e).replace(chr(10), chr(92) + 'n')}", markup=False, highlight=False)
+    err_console.print("error: " + str(e).replace("\n", "\\n"), markup=False, highlight=False)
     return typer.Exit(2)
 
 

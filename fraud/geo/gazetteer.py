@@ -111,22 +111,23 @@ def _country_code_rows(e: pl.Expr) -> pl.Expr:
     return key.replace_strict(_country_map(), default=key.str.to_uppercase(), return_dtype=pl.String)
 
 
-def name_places(points: pl.DataFrame, lat: str = "lat", lon: str = "lon", districts: bool = False) -> pl.DataFrame:
-    """``points`` with ``place_name`` and ``place_cc`` added (null where lat/lon are null). A point is named
-    after its city (Shanghai, not Minhang); with ``districts``, parts of a city name it too (for moves and
-    detours inside one city: "Minhang -> Pudong" says more than "Shanghai -> Shanghai")."""
+def name_places(points: pl.DataFrame, lat: str = "lat", lon: str = "lon") -> pl.DataFrame:
+    """``points`` with ``place_name``, ``place_cc`` and ``place_area`` added (null where lat/lon are null). A point
+    is named after its city (Shanghai, not Minhang); ``place_area`` names the part of a city it lies in too (for
+    moves and detours inside one city: "Minhang -> Pudong" says more than "Shanghai -> Shanghai")."""
     q = (points.select(pl.col(lat).alias("lat"), pl.col(lon).alias("lon")).drop_nulls()
          .select((pl.col("lat") / ROUND_DEG).round(0).cast(pl.Int32).alias("qi"),
                  (pl.col("lon") / ROUND_DEG).round(0).cast(pl.Int32).alias("qj")).unique())
-    named = _name_cells(q, districts)
+    named = _name_cells(q)
     keyed = points.with_columns((pl.col(lat) / ROUND_DEG).round(0).cast(pl.Int32).alias("_qi"),
                                 (pl.col(lon) / ROUND_DEG).round(0).cast(pl.Int32).alias("_qj"))
     return keyed.join(named, left_on=["_qi", "_qj"], right_on=["qi", "qj"], how="left",
                       maintain_order="left").drop("_qi", "_qj")
 
 
-def _name_cells(q: pl.DataFrame, districts: bool = False) -> pl.DataFrame:
-    schema = {"qi": pl.Int32, "qj": pl.Int32, "place_name": pl.String, "place_cc": pl.String}
+def _name_cells(q: pl.DataFrame) -> pl.DataFrame:
+    schema = {"qi": pl.Int32, "qj": pl.Int32, "place_name": pl.String, "place_cc": pl.String,
+              "place_area": pl.String}
     if q.height == 0:
         return pl.DataFrame(schema=schema)
     c = cities()
@@ -140,17 +141,20 @@ def _name_cells(q: pl.DataFrame, districts: bool = False) -> pl.DataFrame:
             .with_columns(haversine_km("plat", "plon", "lat", "lon").alias("km"))
             .filter(pl.col("km") <= SEARCH_KM)
             .with_columns((pl.col("population") / (1 + pl.col("km")) ** 2).alias("score"))
-            # a district names the point only when its city is out of reach (no other candidate)
-            .filter(pl.lit(districts) | ~pl.col("district") | pl.col("district").all().over("qi", "qj"))
             .sort(["qi", "qj", "score", "name"], descending=[False, False, True, False])
-            .group_by("qi", "qj", maintain_order=True).first()
-            .select("qi", "qj", pl.col("name").alias("place_name"), pl.col("cc").alias("place_cc")))
+            # the best candidate names the area; a district names the place only when its city is out of reach
+            # (no other candidate)
+            .with_columns((~pl.col("district") | pl.col("district").all().over("qi", "qj")).alias("_city"))
+            .group_by("qi", "qj", maintain_order=True)
+            .agg(pl.col("name").filter("_city").first().alias("place_name"),
+                 pl.col("cc").filter("_city").first().alias("place_cc"), pl.col("name").first().alias("place_area")))
     rest = pts.join(cand, on=["qi", "qj"], how="anti")
     if rest.height:
         # Far from any city (sea, desert, polar): the nearest gazetteer city, all distinct cells in one k-d tree query.
         picked = pl.Series(_nearest_cities(rest["plat"].to_numpy(), rest["plon"].to_numpy()), dtype=pl.UInt32)
         cand = pl.concat([cand, rest.select("qi", "qj").with_columns(
-            c["name"].gather(picked).alias("place_name"), c["cc"].gather(picked).alias("place_cc"))])
+            c["name"].gather(picked).alias("place_name"), c["cc"].gather(picked).alias("place_cc"),
+            c["name"].gather(picked).alias("place_area"))])
     # The country is the one of the time zone the point lies in (tzfpy's zone polygons follow borders: Windsor
     # ON is Canada although Detroit names it), else the naming city's.
     zones = [tz_country(zone_of(lat, lon)) for lat, lon in
@@ -276,9 +280,9 @@ def geocode_names(names: pl.DataFrame) -> pl.DataFrame:
         pl.when(ok).then(pl.col("b_name_key")).alias("g_key"))
 
 
-def _place_expr(lat: str | pl.Expr, lon: str | pl.Expr, field: str, districts: bool = False) -> pl.Expr:
+def _place_expr(lat: str | pl.Expr, lon: str | pl.Expr, field: str) -> pl.Expr:
     def run(s: pl.Series) -> pl.Series:
-        return name_places(s.struct.unnest(), "lat", "lon", districts)[field]
+        return name_places(s.struct.unnest(), "lat", "lon")[field]
 
     e = (lambda x: pl.col(x) if isinstance(x, str) else x)  # noqa: E731
     return pl.struct(e(lat).cast(pl.Float64).alias("lat"), e(lon).cast(pl.Float64).alias("lon")).map_batches(
@@ -287,7 +291,7 @@ def _place_expr(lat: str | pl.Expr, lon: str | pl.Expr, field: str, districts: b
 
 def place_name(lat: str | pl.Expr, lon: str | pl.Expr, districts: bool = False) -> pl.Expr:
     """Display name of coordinates (see :func:`name_places`) as an expression; evaluate it on flagged rows only."""
-    return _place_expr(lat, lon, "place_name", districts)
+    return _place_expr(lat, lon, "place_area" if districts else "place_name")
 
 
 def place_cc(lat: str | pl.Expr, lon: str | pl.Expr) -> pl.Expr:

@@ -213,11 +213,10 @@ def _home_work(ctx: ScanContext) -> pl.DataFrame:
                 on=["user_id", "home_pi", "home_pj"], how="left")
           .join(c.rename({"pi": "work_pi", "pj": "work_pj", "lat": "work_lat", "lon": "work_lon"}),
                 on=["user_id", "work_pi", "work_pj"], how="left")).collect()
-    hw = name_places(hw, "home_lat", "home_lon").rename({"place_name": "home_city", "place_cc": "home_cc"})
-    hw = name_places(hw, "work_lat", "work_lon").rename({"place_name": "work_city", "place_cc": "work_cc"})
-    # the parts of a city they lie in (Minhang, Pudong), for commutes inside one city
-    hw = name_places(hw, "home_lat", "home_lon", districts=True).drop("place_cc").rename({"place_name": "home_area"})
-    hw = name_places(hw, "work_lat", "work_lon", districts=True).drop("place_cc").rename({"place_name": "work_area"})
+    # the city (Shanghai) and the part of it (Minhang, Pudong: for commutes inside one city)
+    for side in ("home", "work"):
+        hw = name_places(hw, f"{side}_lat", f"{side}_lon").rename(
+            {"place_name": f"{side}_city", "place_cc": f"{side}_cc", "place_area": f"{side}_area"})
     return hw.rename({"home_support": "home_nights", "work_support": "work_days"}).sort("user_id")
 
 

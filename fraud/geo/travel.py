@@ -96,8 +96,6 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
         ((pl.col("ts") - pl.col("prev_ts")).dt.total_microseconds() / 3.6e9).alias("hours"),
     ).with_columns(
         (pl.col("km") - pl.col("prev_acc_km") - pl.col("acc_km")).clip(lower_bound=0).alias("km_net"),
-    ).with_columns(
-        pl.when(pl.col("hours") > 0).then(pl.col("km_net") / pl.col("hours")).otherwise(float("inf")).alias("kmh"),
     ).filter(too_fast(pl.col("km_net"), pl.col("hours"), min_km, max_kmh))
     flagged = pairs.with_columns(
         geodesic_km("prev_lat", "prev_lon", "lat", "lon").alias("gkm"),

@@ -41,5 +41,5 @@ def test_points_are_named_after_their_city_and_with_districts_after_the_part_of_
     df = pl.DataFrame({"lat": [p[0] for p in pts.values()], "lon": [p[1] for p in pts.values()]})
     assert name_places(df)["place_name"].to_list() == ["Shanghai", "Paris", "Tokyo", "Hong Kong", "Kawasaki",
                                                        "Newark", "Potsdam"]
-    assert name_places(df, districts=True)["place_name"].to_list() == [
+    assert name_places(df)["place_area"].to_list() == [
         "Minhang", "Paris 15 Vaugirard", "Taito", "Kowloon", "Kawasaki", "Newark", "Potsdam"]
