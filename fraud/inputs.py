@@ -55,6 +55,12 @@ IDENTIFIER_COLUMNS = PLACEHOLDER_ID_COLUMNS | ADDRESS_COLUMNS | NO_VALUE_ID_COLU
 NUMBER_NO_VALUE_WORDS = (*NO_VALUE_WORDS, "nan")
 
 
+def absent_columns(kind: str, given) -> frozenset[str]:
+    """The canonical columns of ``kind`` that none of the ``given`` column names is (read as defaults or nulls)."""
+    given = set(given)
+    return frozenset(c for c in INPUT_SCHEMAS[kind].columns if c not in given)
+
+
 @dataclass
 class LoadedInput:
     """One input kind after parsing: valid rows (canonical columns + ``_file``/``_row``), rejected rows, counts."""

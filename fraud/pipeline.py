@@ -17,10 +17,10 @@ from fraud.context import ScanContext
 from fraud.decisions import load_decisions
 from fraud.errors import InputError
 from fraud.findings import empty_findings, finalize
-from fraud.inputs import (IDENTIFIER_COLUMNS, REJECTED_COLUMNS, LoadedInput, find_inputs, in_file_order, read_input,
-                          resolve_specs)
+from fraud.inputs import (IDENTIFIER_COLUMNS, REJECTED_COLUMNS, LoadedInput, absent_columns, find_inputs,
+                          in_file_order, read_input, resolve_specs)
 from fraud.registry import KEYS, PROFILE_PARTS, REGISTRY, NotEvaluated, all_checks
-from fraud.schema import INPUT_SCHEMAS, PROFILES_SCHEMA, SEVERITY_ORDER
+from fraud.schema import PROFILES_SCHEMA, SEVERITY_ORDER
 from fraud.scoring import score_users
 
 INPUT_KINDS = ("logins", "devices", "locations", "scores")
@@ -180,8 +180,7 @@ def build_profiles(ctx: ScanContext, users: pl.DataFrame) -> pl.DataFrame:
 def context_from(loaded: dict[str, LoadedInput], cfg: Config, model: Any = None) -> ScanContext:
     """The scan context over the parsed inputs (provenance columns dropped)."""
     ctx = ScanContext.from_frames(cfg, model=model, **{k: v.frame.drop("_file", "_row") for k, v in loaded.items()})
-    ctx.absent = {k: frozenset(c for c in INPUT_SCHEMAS[k].columns if c not in li.columns)
-                  for k, li in loaded.items() if k in ctx.given}
+    ctx.absent = {k: absent_columns(k, li.columns) for k, li in loaded.items() if k in ctx.given}
     return ctx
 
 

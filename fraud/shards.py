@@ -34,7 +34,7 @@ from fraud.decisions import load_decisions
 from fraud.errors import FraudError, first_line
 from fraud.fingerprint.useragent import agent_table
 from fraud.duplicates import split_duplicates
-from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split
+from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split, absent_columns
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
                             collect_checks, finish_findings, input_files, score_stage, summarize)
 from fraud.registry import all_checks
@@ -230,8 +230,7 @@ class _Prepared:
             with timer("read"):
                 rejects, self.used, self.placeholders = _parse_slices(work, self.kinds, self.spooled, cfg)
             self.rejected = pl.concat(rejects).sort("_k", "_fi", "row").drop("_k", "_fi") if rejects else None
-            self.absent = {k: frozenset(c for c in INPUT_SCHEMAS[k].columns
-                                        if not any(c in sf.columns for sf in self.spooled[k])) for k in self.kinds}
+            self.absent = {k: absent_columns(k, (c for sf in self.spooled[k] for c in sf.columns)) for k in self.kinds}
         except BaseException:
             self.tmp.cleanup()
             raise
