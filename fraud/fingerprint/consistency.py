@@ -108,7 +108,8 @@ def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
     iPhones on request) and an Android device a Linux desktop agent (Chrome on tablets, "desktop site", Samsung
     DeX); a Chromebook accepts a Linux agent (its Linux apps); every Apple device accepts a native app's
     CFNetwork/Darwin agent (it names no platform, and ua-parser reads it as iOS). Agents whose OS or type is
-    unknown are not compared."""
+    unknown are not compared, and neither are failed events (an attacker's failed logins on a device do not make
+    its victims' accounts users of it)."""
     rule = ctx.cfg.rule("device.ua_mismatch")
     # Row-level columns first, then plain reductions (conditions inside an aggregation run group by group).
     fam = pl.col("_fam")
@@ -128,8 +129,9 @@ def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
     # One row per (user, device, agent) with its first/last event and count: the agent columns are joined onto
     # a few rows per device instead of every event.
     ts = pl.col("ts")
+    # Failed logins are no use of the device by the account (a sprayed victim never held the attacker's device).
     ev = (ctx.logins.filter(pl.col("device_id").is_not_null() & pl.col("user_agent").is_not_null()
-                            & pl.col("user_id").is_not_null())
+                            & pl.col("user_id").is_not_null() & pl.col("success").fill_null(True))
           .join(snaps.select("device_id"), on="device_id", how="semi")
           .group_by("user_id", "device_id", "user_agent")
           .agg(ts.min().alias("f"), ts.max().alias("l"), pl.len().alias("n")))

@@ -197,3 +197,16 @@ def test_ua_mismatch_summaries_stay_on_their_rows():
         "Device d1 reports android but 1 event(s) carry a windows user agent",
         "Device d2 reports ios but 1 event(s) carry a android user agent",
         "Device d3 reports android but 1 event(s) carry a ios user agent"]
+
+
+def test_ua_mismatch_ignores_failed_logins_of_other_accounts():
+    """An attacker's device (Android in its snapshot) failing logins on victims with a Windows agent: the victims
+    never used the device, so only a successful event with a contradicting agent counts."""
+    logins = pl.DataFrame({"user_id": ["v1", "v2", "u1", "u1"], "ts": [at(1), at(2), at(3), at(4)],
+                           "device_id": ["d1"] * 4, "success": [False, False, True, None],
+                           "event": ["login", "login", "login", "payment"],
+                           "user_agent": [UA["windows"], UA["windows"], UA["android"], UA["windows"]]})
+    df = run(ua_mismatch, devices=_snapshots(), logins=logins)
+    assert [(r["user_id"], r["device_id"]) for r in df.iter_rows(named=True)] == [("u1", "d1")]
+    assert ev(df)["events"] == 1
+    assert run(ua_mismatch, devices=_snapshots(), logins=logins.head(3)).height == 0
