@@ -136,6 +136,7 @@ def _merge(defaults: dict[str, Any], user: dict[str, Any], where: str) -> dict[s
                         raise ConfigError(f"{where}: rule {rid!r} key {k!r} must be of type "
                                           f"{_type_name(defaults['rules'][rid][k])}, got {v!r}")
                     merged["rules"][rid][k] = v
+                _flatten_band(merged["rules"][rid], table)
         elif key == "composite_weights":
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: composite_weights must be a table of dimension = weight")
@@ -153,6 +154,18 @@ def _merge(defaults: dict[str, Any], user: dict[str, Any], where: str) -> dict[s
                 raise ConfigError(f"{where}: key {key!r} must be of type {_type_name(defaults[key])}, got {value!r}")
             merged[key] = value
     return merged
+
+
+BAND_KEYS = ("points_min", "points_max")
+
+
+def _flatten_band(rule: dict[str, Any], user: dict[str, Any]) -> None:
+    """A rule whose points scale inside a band (``points_min``..``points_max``, ``device.emulator``) keeps
+    ``points`` as its nominal value; a config that sets ``points`` and neither band end asks for that number, so
+    every finding of the rule scores it (the band shrinks to it)."""
+    if "points" in user and all(k in rule and k not in user for k in BAND_KEYS):
+        for k in BAND_KEYS:
+            rule[k] = user["points"]
 
 
 def _is_points_key(key: str) -> bool:

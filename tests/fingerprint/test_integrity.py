@@ -4,7 +4,7 @@ import pytest
 from fraud.fingerprint.integrity import emulator, rooted
 from fraud.fingerprint.patterns import emulator_signature
 from fraud.registry import NotEvaluated
-from tests.conftest import at
+from tests.conftest import at, make_ctx
 from tests.fingerprint.conftest import UA, ev, iso, run
 
 SDK_UA = ("Mozilla/5.0 (Linux; Android 11; sdk_gphone_x86 Build/RSR1.201013.001; wv) AppleWebKit/537.36 "
@@ -107,3 +107,18 @@ def test_rooted_quiet_and_not_evaluated():
     assert run(rooted, devices=_devices().filter(pl.col("device_id") == "d3")).height == 0
     with pytest.raises(NotEvaluated):
         run(rooted, devices=pl.DataFrame({"ts": [at(0)], "device_id": ["d1"]}))
+
+
+def test_emulator_points_set_in_a_config_apply_to_every_finding(tmp_path):
+    """A config that sets ``points`` (and no band end) asks for that number: the band shrinks to it. Setting a
+    band end keeps the band."""
+    from fraud.config import load_config
+
+    flat = tmp_path / "flat.toml"
+    flat.write_text('[rules."device.emulator"]\npoints = -70\n')
+    ctx = make_ctx(load_config(flat), devices=_devices(), logins=_logins())
+    assert sorted(set(emulator(ctx).collect()["points"].to_list())) == [-70]
+    band = tmp_path / "band.toml"
+    band.write_text('[rules."device.emulator"]\npoints = -70\npoints_max = -90\n')
+    ctx = make_ctx(load_config(band), devices=_devices(), logins=_logins())
+    assert sorted(set(emulator(ctx).collect()["points"].to_list())) == [-90, -50]
