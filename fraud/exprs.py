@@ -98,3 +98,12 @@ def _ip_rows(values: pl.Series) -> pl.Series:
     rest = others.replace_strict(distinct, df.select(pl.when(ok).then(s)).to_series(), default=None,
                                  return_dtype=pl.String)
     return kept.scatter((~plain).arg_true(), rest)
+
+
+def reach_us(window_us: int) -> int:
+    """The length to give the rolling-window helpers (``member_runs`` and ``window_members`` of
+    :mod:`fraud.fingerprint.common`, Polars' ``rolling_*_by``: all half-open, ``(t - length, t]``) so that a
+    ``window_us`` window is closed: events exactly ``window_us`` apart are "within" it, as the contract's
+    "within 10 minutes" reads. Timestamps are whole microseconds, so ``(t - window - 1 us, t]`` is
+    ``[t - window, t]``."""
+    return window_us + 1

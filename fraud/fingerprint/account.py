@@ -7,6 +7,7 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
+from fraud.exprs import reach_us
 from fraud.findings import emit
 from fraud.fingerprint.common import (US_PER_DAY, US_PER_MINUTE, coverage_episodes, fmt, groups_where, iso,
                                       member_runs, window_members)
@@ -36,7 +37,7 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
     rule = ctx.cfg.rule("account.login_failures")
     n_min = int(rule["min_failures"])
     win_us = int(rule["failure_window_minutes"] * US_PER_MINUTE)
-    win = f"{win_us}i"
+    win = f"{reach_us(win_us)}i"
     within_us = int(rule["success_within_minutes"] * US_PER_MINUTE)
     ts = pl.col("ts")
     ev = groups_where(ctx.logins.filter((pl.col("event") == "login") & pl.col("user_id").is_not_null())
@@ -98,7 +99,7 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
 @register("account.password_churn", rules="account.password_churn", family="fingerprint", columns=("event",))
 def password_churn(ctx: ScanContext) -> pl.LazyFrame:
     """Flags more than ``max_changes`` (successful) ``password_change`` events of one user within a rolling
-    ``window_days``-day window ``(t - window, t]``. One finding per episode: the window ending at the change
+    ``window_days``-day window ``[t - window, t]``. One finding per episode: the window ending at the change
     that first exceeded the limit, listing the changes in it. Changes of one user at the same instant are one
     change (a log line written twice is not a second change)."""
     rule = ctx.cfg.rule("account.password_churn")
@@ -108,12 +109,13 @@ def password_churn(ctx: ScanContext) -> pl.LazyFrame:
     ch = ctx.logins.filter((pl.col("event") == "password_change") & pl.col("success").fill_null(True)
                            & pl.col("user_id").is_not_null()).select("user_id", "ts").unique()
     per_ts = ch.sort("user_id", "ts").with_columns(pl.lit(1).alias("n"), ts.dt.epoch("us").alias("_t"))
-    rolled = per_ts.with_columns(pl.col("n").rolling_sum_by("_t", f"{window_us}i").over("user_id").alias("cnt"))
+    rolled = per_ts.with_columns(pl.col("n").rolling_sum_by("_t", f"{reach_us(window_us)}i").over("user_id")
+                                 .alias("cnt"))
     over = pl.col("cnt") > limit
     ends = rolled.filter(over & ~over.shift(1).over("user_id").fill_null(False)).select(
         "user_id", ts.alias("t_ref"), "cnt")
     inside = ends.join(ch, on="user_id", how="inner").filter(
-        (ts <= pl.col("t_ref")) & ((pl.col("t_ref") - ts).dt.total_microseconds() < window_us))
+        (ts <= pl.col("t_ref")) & ((pl.col("t_ref") - ts).dt.total_microseconds() <= window_us))
     per = inside.group_by("user_id", "t_ref", "cnt").agg(ts.min().alias("first_ts"), iso(ts.sort()).alias("changes"))
     return emit(
         per, rule, last_ts="t_ref",
@@ -128,16 +130,16 @@ def password_churn(ctx: ScanContext) -> pl.LazyFrame:
 @register("ip.spray", rules="ip.spray", family="fingerprint", key="ip", rows=spray_rows, columns=("success", "ip"))
 def ip_spray(ctx: ScanContext) -> pl.LazyFrame:
     """Flags an IP whose failed logins hit ``min_accounts``+ distinct accounts within a rolling
-    ``window_minutes``-minute window ``(t - window, t]``. One IP-only finding (null user_id, the rule's points,
+    ``window_minutes``-minute window ``[t - window, t]``. One IP-only finding (null user_id, the rule's points,
     0 by default) per episode, for the window ending at the failure that first reached the limit."""
     rule = ctx.cfg.rule("ip.spray")
     window_us = int(rule["window_minutes"] * US_PER_MINUTE)
     limit = int(rule["min_accounts"]) - 1
     ev = groups_where(ctx.logins.filter(spray_rows()).select("ip", "user_id", "ts"),
                       "ip", pl.col("user_id").n_unique() > limit)
-    runs = member_runs(ev, "ip", "user_id", window_us)
+    runs = member_runs(ev, "ip", "user_id", reach_us(window_us))
     ends = coverage_episodes(runs, "ip", limit).select("ip", pl.col("ep_start").alias("t_ref"), "ep_end", "peak")
-    per = ends.join(window_members(ev, runs, ends, "ip", "user_id", window_us), on=["ip", "t_ref"])
+    per = ends.join(window_members(ev, runs, ends, "ip", "user_id", reach_us(window_us)), on=["ip", "t_ref"])
     return emit(
         per, rule, user_id=None, ip="ip", first_ts="win_first", last_ts="t_ref",
         evidence={"accounts": "members", "n_accounts": "n_members", "failures": "n_events",

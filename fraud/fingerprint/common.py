@@ -14,6 +14,7 @@ US_PER_DAY = 86_400_000_000
 US_PER_MINUTE = 60_000_000
 
 
+
 def iso(e: str | pl.Expr) -> pl.Expr:
     """A UTC timestamp as an ISO 8601 string with ``Z`` (second precision), for evidence."""
     return (pl.col(e) if isinstance(e, str) else e).dt.to_string(ISO)

@@ -1,7 +1,7 @@
 """Device counts over true rolling windows of event time: ``device.many_devices`` (one account signing in
 from many devices) and ``device.shared`` (one device used by many accounts: a device farm).
 
-A window is ``(t - window_days, t]`` for every instant ``t``; a rule fires when some window holds more than the
+A window is ``[t - window_days, t]`` for every instant ``t``; a rule fires when some window holds more than the
 configured number of distinct devices (accounts). The exceeding window is the evidence.
 """
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
+from fraud.exprs import reach_us
 from fraud.findings import emit
 from fraud.fingerprint.common import (
     fmt,
@@ -40,9 +41,10 @@ def many_devices(ctx: ScanContext) -> pl.LazyFrame:
     ev = sign_ins(ctx).select("user_id", "device_id", "ts")
     require_device_ids(ev, "sign-ins")
     ev = groups_where(ev, "user_id", pl.col("device_id").n_unique() > limit)
-    runs = member_runs(ev, "user_id", "device_id", window_us)
+    runs = member_runs(ev, "user_id", "device_id", reach_us(window_us))
     ends = coverage_episodes(runs, "user_id", limit).select("user_id", pl.col("ep_start").alias("t_ref"))
-    per = ends.join(window_members(ev, runs, ends, "user_id", "device_id", window_us), on=["user_id", "t_ref"])
+    per = ends.join(window_members(ev, runs, ends, "user_id", "device_id", reach_us(window_us)),
+                    on=["user_id", "t_ref"])
     return emit(
         per, rule, first_ts="win_first", last_ts="t_ref",
         evidence={**_window_evidence(window_us), "devices": "members", "n_devices": "n_members",
@@ -72,13 +74,14 @@ def shared(ctx: ScanContext) -> pl.LazyFrame:
     ev = device_use(ctx)
     require_device_ids(ev, "account events or snapshots")
     ev = groups_where(ev, "device_id", pl.col("user_id").n_unique() > limit)
-    runs = member_runs(ev, "device_id", "user_id", window_us)
+    runs = member_runs(ev, "device_id", "user_id", reach_us(window_us))
     eps = coverage_episodes(runs, "device_id", limit)
     acc = (runs.join(eps, on="device_id", how="inner")
            .filter((pl.col("run_start") < pl.col("ep_end")) & (pl.col("run_end") > pl.col("ep_start")))
            .group_by("device_id", "user_id", "ep_start")
            .agg(pl.max_horizontal("run_start", "ep_start").min().alias("t_ref")))
-    per = acc.join(window_members(ev, runs, acc, "device_id", "user_id", window_us), on=["device_id", "t_ref"])
+    per = acc.join(window_members(ev, runs, acc, "device_id", "user_id", reach_us(window_us)),
+                   on=["device_id", "t_ref"])
     return emit(
         per, rule, device_id="device_id", first_ts="win_first", last_ts="t_ref",
         evidence={**_window_evidence(window_us), "accounts": "members", "n_accounts": "n_members",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import fmt
+from fraud.exprs import fmt, reach_us
 from fraud.findings import emit
 from fraud.geo.distance import thousands
 from fraud.geo.gazetteer import country_name, place_cc
@@ -26,8 +26,8 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
     """Flags ``min_events``+ large payments/withdrawals outside the home country within ``window_hours``."""
     rule = ctx.cfg.rule("geo.cross_border_spend")
     n_min, amount_min = int(rule["min_events"]), float(rule["min_amount"])
-    window = f"{int(float(rule['window_hours']) * 3600)}s"
     window_us = int(float(rule["window_hours"]) * 3.6e9)
+    window = f"{reach_us(window_us)}i"  # closed: payments exactly window_hours apart are within it
     pos = positions(ctx)
     if pos.filter(pl.col("country").is_not_null() | pl.col("lat").is_not_null()).height == 0:
         raise NotEvaluated("no event has a position or country")
@@ -40,11 +40,12 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
             .filter(pl.col("ev_cc").is_not_null() & pl.col("home_cc").is_not_null()
                     & (pl.col("ev_cc") != pl.col("home_cc")))
             # ties on ts broken by content, so the device and IP named below never depend on row order
-            .sort(["user_id", "ts", "device_id", "ip", "amount", "ev_cc"], nulls_last=True))
+            .sort(["user_id", "ts", "device_id", "ip", "amount", "ev_cc"], nulls_last=True)
+            .with_columns(pl.col("ts").dt.epoch("us").alias("_t")))
     gap = (pl.col("ts") - pl.col("ts").shift(1)).over("user_id").dt.total_microseconds()
     cand = cand.with_columns(
-        pl.col("ts").is_not_null().cast(pl.Int64).rolling_sum_by("ts", window).over("user_id").alias("n_win"),
-        pl.col("ts").rolling_min_by("ts", window).over("user_id").alias("win_start"),
+        pl.col("ts").is_not_null().cast(pl.Int64).rolling_sum_by("_t", window).over("user_id").alias("n_win"),
+        pl.col("ts").rolling_min_by("_t", window).over("user_id").alias("win_start"),
         (gap.is_null() | (gap > window_us)).cast(pl.Int32).cum_sum().over("user_id").alias("burst"),
     )
     best = (cand.filter(pl.col("n_win") >= n_min)

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import polars as pl
 
 from fraud.fingerprint.account import ip_spray, login_failures, password_churn
@@ -56,8 +58,17 @@ def test_password_churn_fires_on_third_change_in_90_days():
 
 def test_password_churn_quiet_at_limit_and_when_spread():
     failed = _changes("u2", [1, 2]).with_columns(success=pl.lit(False))
-    lf = pl.concat([_changes("u1", [0, 45, 90]), _changes("u2", [0, 3]), failed], how="diagonal")
+    lf = pl.concat([_changes("u1", [0, 45, 90.001]), _changes("u2", [0, 3]), failed], how="diagonal")
     assert run(password_churn, logins=lf).height == 0
+
+
+def test_password_churn_window_is_closed():
+    """Changes exactly 90 days apart are within 90 days; a second later they are not."""
+    df = run(password_churn, logins=_changes("u1", [0, 45, 90]))
+    assert (df.height, ev(df)["window_start"], ev(df)["n_changes"]) == (1, iso(days=0), 3)
+    late = _changes("u1", [0, 45]).vstack(pl.DataFrame({"user_id": ["u1"], "ts": [at(days=90) + timedelta(seconds=1)],
+                                                        "event": ["password_change"]}))
+    assert run(password_churn, logins=late).height == 0
 
 
 def test_password_churn_counts_a_change_logged_twice_once():
@@ -135,3 +146,22 @@ def test_login_failures_episode_ends_with_the_utc_day():
     df = run(login_failures, logins=pl.concat(rows)).sort("first_ts")
     assert [ev(df[i])["successes"] for i in range(df.height)] == [3, 3]
     assert [t.date().day for t in df["last_ts"]] == [4, 5]  # the successes of each day
+
+
+def test_login_failures_window_is_closed():
+    """Five failures spanning exactly 10 minutes are within 10 minutes (as the success's 10 minutes are); a second
+    more and they are not."""
+    exact = pl.concat([_attempts("u1", [0, 2.5, 5, 7.5, 10], [False] * 5), _attempts("u1", [11], [True])])
+    df = run(login_failures, logins=exact)
+    assert (df.height, df["first_ts"][0], ev(df)["failures"]) == (1, at(0), 5)
+    late = pl.concat([_attempts("u1", [0, 2.5, 5, 7.5, 10 + 1 / 60], [False] * 5), _attempts("u1", [11], [True])])
+    assert run(login_failures, logins=late).height == 0
+
+
+def test_ip_spray_window_is_closed():
+    """Ten accounts failing from one IP over exactly 60 minutes are within the hour; a second more is not."""
+    df = run(ip_spray, logins=_spray(10, 60 / 9))
+    assert (df.height, ev(df)["window_start"], ev(df)["n_accounts"]) == (1, iso(0), 10)
+    slow = _spray(10, 60 / 9).with_columns(
+        pl.when(pl.col("user_id") == "v9").then(pl.col("ts") + timedelta(seconds=1)).otherwise(pl.col("ts")).alias("ts"))
+    assert run(ip_spray, logins=slow).height == 0

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import polars as pl
 import pytest
 
@@ -24,11 +26,19 @@ def test_many_devices_fires_on_the_window_that_exceeded():
 
 
 def test_many_devices_quiet_when_spread_over_more_than_30_days():
-    # Four devices, but d1's only sign-in is exactly 30 days before d4's: never 4 in one (t-30d, t] window.
+    # Four devices, but d1's only sign-in is 30 days and a second before d4's: never 4 in one [t-30d, t] window.
     lf = logins(("u1", at(days=0), "d1"), ("u1", at(days=10), "d2"), ("u1", at(days=20), "d3"),
-                ("u1", at(days=30), "d4"), ("u2", at(days=1), "d1"))
+                ("u1", at(days=30) + timedelta(seconds=1), "d4"), ("u2", at(days=1), "d1"))
     assert run(many_devices, logins=lf).height == 0
     assert run(many_devices, logins=lf.reverse()).height == 0
+
+
+def test_many_devices_window_is_closed():
+    # exactly 30 days from d1's sign-in to d4's: within 30 days
+    lf = logins(("u1", at(days=0), "d1"), ("u1", at(days=10), "d2"), ("u1", at(days=20), "d3"),
+                ("u1", at(days=30), "d4"))
+    df = run(many_devices, logins=lf)
+    assert (df.height, ev(df)["window_start"], ev(df)["n_devices"]) == (1, iso(days=0), 4)
 
 
 def test_many_devices_not_evaluated_without_device_ids():
@@ -57,6 +67,15 @@ def test_shared_quiet_at_the_limit_and_for_failed_logins():
                             "success": [False, False]})
     ok = logins(*rows).with_columns(success=pl.lit(True))
     assert run(shared, logins=pl.concat([ok, victims], how="diagonal")).height == 0
+
+
+def test_shared_window_is_closed():
+    """Six accounts whose first and last use are exactly 30 days apart share the device within 30 days."""
+    rows = [(f"u{i}", at(days=6 * i), "d1") for i in range(6)]
+    df = run(shared, logins=logins(*rows))
+    assert df.height == 6 and ev(df)["window_start"] == iso(days=0)
+    late = [(u, t + timedelta(seconds=1) if u == "u5" else t, d) for u, t, d in rows]
+    assert run(shared, logins=logins(*late)).height == 0
 
 
 def test_shared_counts_snapshot_accounts():

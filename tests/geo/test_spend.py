@@ -29,8 +29,15 @@ def test_fires_on_five_large_payments_abroad_within_24h():
 
 def test_quiet_with_four_small_spread_or_domestic_payments():
     loc = pings("u1", routine("u1", START, 14))
-    for rows in (_pays(4), _pays(5, amount=9_999.0), _pays(5, hours=6), _pays(5, where=(31.23, 121.47))):
+    for rows in (_pays(4), _pays(5, amount=9_999.0), _pays(5, hours=6.001), _pays(5, where=(31.23, 121.47))):
         assert cross_border_spend(ctx_of(logins=logins(rows), locations=loc)).collect().height == 0
+
+
+def test_window_is_closed():
+    """Five payments spanning exactly 24 h are within 24 h."""
+    loc = pings("u1", routine("u1", START, 14))
+    df = cross_border_spend(ctx_of(logins=logins(_pays(5, hours=6)), locations=loc)).collect()
+    assert df.height == 1 and json.loads(df["evidence"][0])["hours"] == 24.0
 
 
 def test_countries_from_ip_and_names_without_positions():
