@@ -127,3 +127,21 @@ def test_spikes_count_when_the_setting_is_off(tmp_path):
                                   locations=_trace("u1", [(0, SH), (5, BJ), (10, SH), (15, SH)]))
     assert impossible_travel(ctx).collect().height == 2
     assert "geo.impossible_travel" not in ctx.notes
+
+
+def test_decides_on_the_wgs84_distance_the_evidence_shows():
+    """Near 100 km the sphere and the ellipsoid disagree (0.3-0.6%): the decision follows the WGS84 distance, so a
+    flagged pair never shows a net distance under the limit. At 75N a meridian degree is longer on the ellipsoid
+    (100.3 km WGS84 is 99.9 km on the sphere): flagged; on the equator shorter (100.5 km on the sphere is 99.9 km
+    WGS84): quiet. Both pairs are 6 minutes apart; each event's lat/lon takes 0.1 km of accuracy."""
+    def pair(user, lat, dlat):
+        return [{"ts": local(D, 8, 0), "user_id": user, "lat": lat, "lon": 10.0},
+                {"ts": local(D, 8, 6), "user_id": user, "lat": lat + dlat, "lon": 10.0}]
+
+    north, equator = 0.8986, 0.9038
+    assert 100.29 < geodesic((75, 10), (75 + north, 10)).km < 100.31
+    assert 99.9 < geodesic((0, 10), (equator, 10)).km < 99.95
+    df = impossible_travel(ctx_of(logins=logins(pair("north", 75.0, north) + pair("equator", 0.0, equator)))).collect()
+    assert df["user_id"].to_list() == ["north"]
+    ev = pl.Series([df["evidence"][0]]).str.json_decode().struct.unnest().row(0, named=True)
+    assert ev["distance_km"] == 100.3 and ev["net_distance_km"] == 100.1
