@@ -22,7 +22,8 @@ US_PER_HOUR = 3_600_000_000
           columns=("event",))
 def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
     """Flags each new device's first sign-in (the user having events on ``min_history_days``+ earlier local
-    days) followed within ``within_hours`` hours (inclusive) by one of ``sensitive_events`` (successful).
+    days, and no earlier successful event from that device: contract section 3's "history without it")
+    followed within ``within_hours`` hours (inclusive) by one of ``sensitive_events`` (successful).
     One finding per user and new device; evidence lists the sensitive events."""
     rule = ctx.cfg.rule("device.new_device_sensitive")
     within_us = int(rule["within_hours"] * US_PER_HOUR)
@@ -34,8 +35,15 @@ def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
         "user_id", pl.col("local_ts").dt.date().alias("day")).unique()
     history = (first.join(days, on="user_id", how="inner").filter(pl.col("day") < pl.col("first_day"))
                .group_by("user_id", "device_id").agg(pl.len().alias("history_days")))
-    new = first.join(history, on=["user_id", "device_id"], how="inner").filter(
-        pl.col("history_days") >= min_days).rename({"ts": "first_sign_in"})
+    # a device the account already used (a successful event of any kind before the sign-in: a payment from the
+    # app) is not new; an attacker's failed attempts from it before getting in do not make it known
+    used = (ctx.logins.filter(pl.col("success").fill_null(True) & pl.col("device_id").is_not_null()
+                              & pl.col("user_id").is_not_null())
+            .group_by("user_id", "device_id").agg(pl.col("ts").min().alias("first_use")))
+    new = (first.join(history, on=["user_id", "device_id"], how="inner")
+           .join(used, on=["user_id", "device_id"], how="left")
+           .filter((pl.col("history_days") >= min_days) & ~(pl.col("first_use") < pl.col("ts")).fill_null(False))
+           .drop("first_use").rename({"ts": "first_sign_in"}))
     sens = ctx.logins.filter(pl.col("event").is_in(list(rule["sensitive_events"])) & pl.col("success").fill_null(True)
                              & pl.col("user_id").is_not_null()).select(
         "user_id", "ts", "event", pl.col("device_id").alias("event_device"))

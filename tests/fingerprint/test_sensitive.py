@@ -38,3 +38,18 @@ def test_sensitive_quiet_without_history_or_later_than_24h():
                                                         (at(days=11, minutes=1), "phone_change", "d2")])])
     known = pl.concat([_history("u3", 8), _events("u3", [(at(days=10, minutes=5), "password_change", "d1")])])
     assert run(new_device_sensitive, logins=pl.concat([short, late, known])).height == 0
+
+
+def test_a_device_used_before_its_first_sign_in_is_not_new():
+    """Payments from d2 on the history days make d2 known (section 3: "history without it"); failed logins from d2
+    before its first successful one (an attacker guessing) do not."""
+    def case(user, kind, success):
+        before = pl.DataFrame({"user_id": user, "ts": [at(days=d, minutes=5) for d in range(7)], "event": kind,
+                               "device_id": "d2", "success": success})
+        return pl.concat([_history(user, 7), before,
+                          _events(user, [(at(days=10), "login", "d2"),
+                                         (at(days=10, minutes=30), "password_change", "d2")])], how="diagonal")
+    df = run(new_device_sensitive, logins=pl.concat([case("known", "payment", True),
+                                                      case("guessed", "login", False)], how="diagonal"))
+    assert df["user_id"].to_list() == ["guessed"]
+    assert ev(df)["history_days"] == 7
