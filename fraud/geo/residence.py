@@ -15,7 +15,7 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import fmt
+from fraud.exprs import fmt, reach_us
 from fraud.findings import emit
 from fraud.geo.distance import haversine_km, thousands
 from fraud.geo.gazetteer import place_name
@@ -52,7 +52,8 @@ def residence_change(ctx: ScanContext) -> pl.LazyFrame:
     ``within_days`` days; evidence lists the moves in that span (months, places, km)."""
     rule = ctx.cfg.rule("geo.residence_change")
     move_km, max_moves = float(rule["move_km"]), int(rule["max_moves"])
-    within = f"{int(rule['within_days'])}d"
+    # closed, as every "within": month starts exactly within_days apart (January 2023, January 2024) are within it
+    within = f"{reach_us(int(rule['within_days']) * 86_400_000_000)}i"
     prev = {c: pl.col(c).shift(1).over("user_id") for c in ("lat", "lon", "month")}
     nxt = {c: pl.col(c).shift(-1).over("user_id") for c in ("lat", "lon")}
 
@@ -69,9 +70,10 @@ def residence_change(ctx: ScanContext) -> pl.LazyFrame:
     moves = (with_neighbours(kept)
              .filter((pl.col("km") > move_km) & (pl.col("next_km") <= move_km))
              .with_columns(pl.col("month").cast(pl.Datetime("us")).alias("mdt"))
-             .with_columns(pl.col("mdt").is_not_null().cast(pl.Int64).rolling_sum_by("mdt", within)
+             .with_columns(pl.col("mdt").dt.epoch("us").alias("_t"))
+             .with_columns(pl.col("mdt").is_not_null().cast(pl.Int64).rolling_sum_by("_t", within)
                            .over("user_id").alias("n_moves"),
-                           pl.col("mdt").rolling_min_by("mdt", within).over("user_id").alias("span_start")))
+                           pl.col("mdt").rolling_min_by("_t", within).over("user_id").alias("span_start")))
     hit = (moves.filter(pl.col("n_moves") > max_moves).sort(["user_id", "month"])
            .group_by("user_id", maintain_order=True).first()
            .select("user_id", pl.col("month").alias("hit_month"), "span_start", "n_moves"))

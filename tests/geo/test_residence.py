@@ -48,3 +48,19 @@ def test_month_long_holidays_are_not_moves():
 def test_months_with_fewer_than_ten_nights_do_not_count():
     thin = _months(SH, SH, HZ, HZ, NJ, NJ, nights=(31, 29, 9, 9, 31, 30))  # Hangzhou months too thin
     assert residence_change(ctx_of(logins=logins([]), locations=thin)).collect().height == 0
+
+
+def test_moves_whose_months_start_365_days_apart_are_within_365_days():
+    """Moves dated January 2023 and January 2024 (month starts exactly 365 days apart) are within 365 days; a
+    second move dated February 2024 is not."""
+    def months(*spec):
+        rows = []
+        for (y, m), home in spec:
+            rows += routine("u1", date(y, m, 1), 20, home=home, work_days=False)
+        return pings("u1", rows)
+
+    jan = months(((2022, 12), SH), ((2023, 1), HZ), ((2023, 2), HZ), ((2024, 1), NJ), ((2024, 2), NJ))
+    df = residence_change(ctx_of(logins=logins([]), locations=jan)).collect()
+    assert df.height == 1 and json.loads(df["evidence"][0])["n_moves"] == 2
+    feb = months(((2022, 12), SH), ((2023, 1), HZ), ((2023, 2), HZ), ((2024, 2), NJ), ((2024, 3), NJ))
+    assert residence_change(ctx_of(logins=logins([]), locations=feb)).collect().height == 0
