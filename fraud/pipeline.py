@@ -239,13 +239,16 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
 
 
 def score_stage(findings: pl.DataFrame, users: pl.DataFrame, scores_in: pl.DataFrame | None, cfg: Config,
-                decisions: pl.DataFrame | None, composite: bool, timer: Timer) -> tuple[pl.DataFrame, pl.DataFrame]:
+                decisions: pl.DataFrame | None, composite: bool, timer: Timer,
+                profiles: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Scores of every user (and the findings with their counted points); see :func:`fraud.scoring.score_users`
-    and, with ``composite``, :func:`fraud.composite.composite_scores`."""
+    (the profiles' time zones place whole-day point windows on local days) and, with ``composite``,
+    :func:`fraud.composite.composite_scores`."""
     with timer("score"):
         scores_in = scores_in if scores_in is not None else pl.DataFrame(schema={"user_id": pl.String,
                                                                                  "score": pl.Int64})
-        scores, findings = score_users(findings, users, scores_in, cfg, decisions)
+        zones = profiles.select("user_id", "timezone") if profiles is not None else None
+        scores, findings = score_users(findings, users, scores_in, cfg, decisions, zones)
         if composite:
             if not scores_in.select(pl.all_horizontal(pl.col(d).is_not_null() for d in DIMENSIONS).any()).item():
                 raise InputError("--composite needs a scores input with the columns payment, social, consumption, "
@@ -295,10 +298,10 @@ def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
     if progress:
         progress("score")
     users = ctx.users().collect()
-    scores, findings = score_stage(findings, users, loaded["scores"].frame if "scores" in loaded else None, cfg,
-                                   dec, composite, timer)
     with timer("profiles"):
         profiles = build_profiles(ctx, users)
+    scores, findings = score_stage(findings, users, loaded["scores"].frame if "scores" in loaded else None, cfg,
+                                   dec, composite, timer, profiles)
     rejected = all_rejected([li.rejected for li in loaded.values()], dec_loaded, dec_bad)
     timer.stages["total"] = round(time.perf_counter() - t0, 4)
     timer.cpu["total"] = round(time.process_time() - c0, 4)

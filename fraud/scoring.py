@@ -2,7 +2,9 @@
 
 * Points of one rule count at most once per user per window of that rule: a user's findings of a rule fall
   into consecutive ``window_days`` windows anchored at that user's first finding of the rule; in each window
-  only the finding with the largest points (by magnitude) counts. A rule with ``count_per_device`` (the
+  only the finding with the largest points (by magnitude) counts. Windows of whole days are whole local
+  calendar days (the user's time zone, when the scan gives them): ``behavior.sigma``'s 1-day window counts each
+  flagged day, however early the next day's first event. A rule with ``count_per_device`` (the
   device-lock bonus, one finding per device) counts once per user and device per window instead.
 * A reviewer's decision overrides a finding: confirmed keeps its points, dismissed counts none. What
   dismissals give back to one user in one scan is capped at ``dismiss_cap_share`` of ``score_before``
@@ -26,34 +28,61 @@ def tier_expr(score: pl.Expr, cfg: Config) -> pl.Expr:
     return out
 
 
-def counted_flags(findings: pl.DataFrame, cfg: Config, dismissed: pl.Expr | None = None) -> pl.Series:
+def local_days(findings: pl.DataFrame, zones: pl.DataFrame | None, default_zone: str) -> pl.Series:
+    """The calendar day of each finding's ``first_ts`` in its user's time zone (``zones``: ``user_id, timezone``;
+    the configured zone for other users and when no zones are given), as days since 1970-01-01 (Int64). Converted
+    once per distinct zone."""
+    tz = pl.lit(default_zone)
+    if zones is not None and zones.height:
+        tz = pl.col("_tz").fill_null(default_zone)
+        findings = findings.join(zones.select("user_id", pl.col("timezone").alias("_tz")), on="user_id", how="left",
+                                 maintain_order="left")
+    rows = findings.select(pl.col("first_ts"), tz.alias("_tz")).with_row_index("_i")
+    parts = [g.select("_i", pl.col("first_ts").dt.convert_time_zone(zone).dt.date().cast(pl.Int64).alias("_day"))
+             for (zone,), g in rows.partition_by("_tz", as_dict=True).items()]
+    out = pl.concat(parts).sort("_i") if parts else pl.DataFrame(schema={"_i": pl.UInt32, "_day": pl.Int64})
+    return out["_day"]
+
+
+def counted_flags(findings: pl.DataFrame, cfg: Config, dismissed: pl.Expr | None = None,
+                  zones: pl.DataFrame | None = None, confirmed: pl.Expr | None = None) -> pl.Series:
     """Per finding, whether its points count (first-choice finding of its rule window), as a Boolean Series.
 
-    ``dismissed`` (a Boolean expression) removes findings before the windows are formed.
+    The windows are anchored at the user's first finding of the rule whatever the decisions, so a decision never
+    moves them: ``dismissed`` (a Boolean expression) only takes findings out of their windows (the next one of the
+    window counts instead), and among findings of equal points a ``confirmed`` one is chosen. ``zones``
+    (``user_id, timezone``) places whole-day windows on the users' local calendar days (see :func:`local_days`).
     """
     window_us = {rid: int(r.window_days * 86_400e6) for rid, r in cfg.rules.items()}
+    whole_days = {rid: int(r.window_days) for rid, r in cfg.rules.items() if r.window_days == int(r.window_days)}
     per_device = [rid for rid, r in cfg.rules.items() if r.params.get("count_per_device")]
     keep = ~dismissed.fill_null(False) if dismissed is not None else pl.lit(True)
+    chosen = confirmed.fill_null(False) if confirmed is not None else pl.lit(False)
     f = findings.with_row_index("_i").with_columns(
-        keep.alias("_keep"),
+        keep.alias("_keep"), chosen.alias("_confirmed"),
         pl.col("rule").replace_strict(window_us, default=86_400_000_000, return_dtype=pl.Int64).alias("_win"),
+        pl.col("rule").replace_strict(whole_days, default=None, return_dtype=pl.Int64).alias("_win_days"),
+        local_days(findings, zones, cfg.timezone).alias("_day"),
         # Rules counted per device window by window (e.g. device.lock_enabled) key their windows by device too.
         pl.when(pl.col("rule").is_in(per_device)).then(pl.col("device_id")).otherwise(pl.lit("")).fill_null("")
         .alias("_sub"),
     )
-    cand = f.filter(pl.col("_keep") & pl.col("user_id").is_not_null() & (pl.col("points") != 0))
-    cand = cand.with_columns(
-        ((pl.col("first_ts") - pl.col("first_ts").min().over("user_id", "rule", "_sub")).dt.total_microseconds()
-         // pl.col("_win")).alias("_bucket"),
+    group = ("user_id", "rule", "_sub")
+    cand = f.filter(pl.col("user_id").is_not_null() & (pl.col("points") != 0)).with_columns(
+        pl.when(pl.col("_win_days") > 0)
+        .then((pl.col("_day") - pl.col("_day").min().over(group)) // pl.col("_win_days"))
+        .otherwise((pl.col("first_ts") - pl.col("first_ts").min().over(group)).dt.total_microseconds()
+                   // pl.col("_win")).alias("_bucket"),
         pl.col("points").abs().alias("_mag"),
-    ).sort(["user_id", "rule", "_sub", "_bucket", "_mag", "first_ts", "finding_id"],
-           descending=[False, False, False, False, True, False, False])
+    ).filter("_keep").sort(["user_id", "rule", "_sub", "_bucket", "_mag", "_confirmed", "first_ts", "finding_id"],
+                           descending=[False, False, False, False, True, True, False, False])
     winners = cand.group_by("user_id", "rule", "_sub", "_bucket", maintain_order=True).agg(pl.col("_i").first())
     return f.select(pl.col("_i").is_in(winners["_i"].implode()).alias("counted")).to_series()
 
 
 def score_users(findings: pl.DataFrame, users: pl.DataFrame, scores_in: pl.DataFrame, cfg: Config,
-                decisions: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+                decisions: pl.DataFrame | None = None,
+                zones: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return ``(scores, findings_with_status)``.
 
     ``users`` has one ``user_id`` per user seen; ``scores_in`` the ``scores`` input (``user_id, score``);
@@ -63,8 +92,9 @@ def score_users(findings: pl.DataFrame, users: pl.DataFrame, scores_in: pl.DataF
     dec = (decisions.select("finding_id", "decision", "decided_at") if decisions is not None and decisions.height
            else pl.DataFrame(schema={"finding_id": pl.String, "decision": pl.String, "decided_at": TS}))
     f = findings.join(dec, on="finding_id", how="left")
-    f = f.with_columns(counted_flags(f, cfg).alias("_counted_raw"),
-                       counted_flags(f, cfg, pl.col("decision") == "dismiss").alias("counted"))
+    f = f.with_columns(counted_flags(f, cfg, zones=zones).alias("_counted_raw"),
+                       counted_flags(f, cfg, pl.col("decision") == "dismiss", zones,
+                                     pl.col("decision") == "confirm").alias("counted"))
     pts = pl.col("points")
     per_user = f.filter(pl.col("user_id").is_not_null()).group_by("user_id").agg(
         pts.filter(pl.col("_counted_raw") & (pts < 0)).sum().alias("penalty_raw"),
@@ -89,7 +119,8 @@ def score_users(findings: pl.DataFrame, users: pl.DataFrame, scores_in: pl.DataF
          .with_columns(pl.col("score").fill_null(cfg.default_score).alias("score_before"),
                        pl.col("penalty_raw", "penalty_dec", "bonus", "n_findings").fill_null(0).cast(pl.Int64)))
     cap = (pl.col("score_before") * cfg.dismiss_cap_share).floor().cast(pl.Int64)
-    giveback = pl.min_horizontal(pl.col("penalty_dec") - pl.col("penalty_raw"), cap)
+    # never below 0: with windows that decisions do not move, a dismissal can only take penalty away
+    giveback = pl.min_horizontal(pl.col("penalty_dec") - pl.col("penalty_raw"), cap).clip(lower_bound=0)
     s = s.with_columns((pl.col("penalty_raw") + giveback).alias("penalty"))
     s = s.with_columns(
         (pl.col("score_before") + pl.col("penalty") + pl.col("bonus")).clip(lo, hi).alias("score_after"),

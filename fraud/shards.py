@@ -289,7 +289,7 @@ def scan_partitioned(inputs: ScanInputs, cfg: Config, shards: int, *, model: Any
         findings, status, notes, users, profiles, scores_in = _run_slices(prep, cfg, model, timer, progress)
         if progress:
             progress("score")
-        scores, findings = score_stage(findings, users, scores_in, cfg, dec, composite, timer)
+        scores, findings = score_stage(findings, users, scores_in, cfg, dec, composite, timer, profiles)
         loaded = prep.loaded()
         rejected = all_rejected([prep.rejected] if prep.rejected is not None else [], dec_loaded, dec_bad)
         for name, extra in notes.items():

@@ -120,3 +120,51 @@ def test_lock_bonus_counts_per_device():
         "evidence": ["{}"] * 3, "summary": ["s"] * 3}, schema=CHECK_COLUMNS)
     s, _ = score_users(finalize(df, cfg), USERS.head(1), NO_SCORES, cfg)
     assert s["bonus"].to_list() == [15]
+
+
+def _decide(f, decisions):
+    """decisions: (day, decision) on user a's impossible-travel findings."""
+    by_day = {int((t - at()).days): i for t, i in zip(f["first_ts"], f["finding_id"])}
+    return pl.DataFrame({"finding_id": [by_day[d] for d, _ in decisions], "decision": [x for _, x in decisions],
+                         "decided_at": [at(days=100)] * len(decisions)})
+
+
+def test_decisions_never_move_the_windows():
+    """Findings on days 0, 5, 62, 70 (30-day windows from day 0: [0, 5], [62, 70]). Dismissing day 0 lets day 5
+    count in its window; the windows stay put, so the penalty cannot grow (it did: -60 -> -90)."""
+    cfg = load_config()
+    f = findings([("a", "geo.impossible_travel", -30, d) for d in (0, 5, 62, 70)])
+    s, f2 = score_users(f, USERS.head(1), NO_SCORES, cfg)
+    assert s["penalty"][0] == -60
+    s, f2 = score_users(f, USERS.head(1), NO_SCORES, cfg, _decide(f, [(0, "dismiss")]))
+    assert s["penalty"][0] == -60
+    assert f2.sort("first_ts")["counted"].to_list() == [False, True, True, False]
+
+
+def test_a_confirmed_finding_counts_in_its_window():
+    """Days 0, 25, 35: windows [0, 25], [35]. Dismissing day 0 and confirming day 35 keeps day 35 counted (it lost
+    its place to day 25 when the windows moved to start at day 25)."""
+    cfg = load_config()
+    f = findings([("a", "geo.impossible_travel", -30, d) for d in (0, 25, 35)])
+    s, f2 = score_users(f, USERS.head(1), NO_SCORES, cfg, _decide(f, [(0, "dismiss"), (35, "confirm")]))
+    assert f2.sort("first_ts")["counted"].to_list() == [False, True, True] and s["penalty"][0] == -60
+    # of two equal findings in one window, the confirmed one is the counted one
+    f = findings([("a", "geo.impossible_travel", -30, d) for d in (0, 3)])
+    _, f2 = score_users(f, USERS.head(1), NO_SCORES, cfg, _decide(f, [(3, "confirm")]))
+    assert f2.sort("first_ts")["counted"].to_list() == [False, True]
+
+
+def test_day_windows_are_the_users_local_days():
+    """behavior.sigma counts once per day: two flagged days count twice however early the second day's first
+    event (08:00 after 09:00 the day before: 23 h apart). In the user's zone: 10:00 and 07:30 the next morning in
+    Shanghai are one UTC day (02:00Z and 23:30Z) but two local days."""
+    cfg = load_config()
+    rows = [("a", "behavior.sigma", -5, 0 + 9 / 24), ("a", "behavior.sigma", -5, 1 + 8 / 24)]
+    s, _ = score_users(findings(rows), USERS.head(1), NO_SCORES, cfg)
+    assert s["penalty"][0] == -10
+    shanghai = findings([("a", "behavior.sigma", -5, 18 / 24), ("a", "behavior.sigma", -5, 39.5 / 24)])
+    s, _ = score_users(shanghai, USERS.head(1), NO_SCORES, cfg)
+    assert s["penalty"][0] == -5
+    zones = pl.DataFrame({"user_id": ["a"], "timezone": ["Asia/Shanghai"]})
+    s, _ = score_users(shanghai, USERS.head(1), NO_SCORES, cfg, zones=zones)
+    assert s["penalty"][0] == -10
