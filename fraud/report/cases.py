@@ -295,4 +295,4 @@ def load_user_case(out: str | Path, user_id: str, decisions_path: str = "decisio
     pp = out / "profiles.parquet"
     profiles = pl.read_parquet(pp) if pp.exists() else pl.DataFrame(schema={"user_id": pl.String,
                                                                             "main_device_id": pl.String})
-    return user_case(findings, scores, profiles, user_id, decisions_path, scan_dir=str(out))
+    return user_case(findings, scores, profiles, user_id, decisions_path, scan_dir=str(out.resolve()))

@@ -198,6 +198,10 @@ def test_dismissed_findings_do_not_trip_fail_on_and_show_names_the_reports_decis
     assert run("scan", "in", "--out", "out").exit_code == 0
     assert json.loads((out / "summary.json").read_text())["review"] == {
         "decisions": str(data / "decisions.csv"), "scan_dir": str(out)}
+    # `fraud show --out` with a relative folder prints the absolute one too
+    fid0 = pl.read_parquet(out / "findings.parquet").filter(pl.col("rule") == "device.bot_agent")["finding_id"][0]
+    assert f"--out {out}" in run("show", "u2", "--out", "out").stdout
+    assert f"{fid0} --dismiss" in run("show", "u2", "--out", "out").stdout
     fid = pl.read_parquet(out / "findings.parquet").filter(pl.col("rule") == "device.bot_agent")["finding_id"][0]
     shown = run("show", "u2", "--out", out).stdout
     assert f"dismiss: fraud review {fid} --dismiss --decisions {data / 'decisions.csv'} --out {out}" in shown
