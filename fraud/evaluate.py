@@ -1,4 +1,5 @@
-"""Precision and recall per rule of a scan against a labels file (``user_id, rule`` and, for IP rules, ``ip``)."""
+"""Precision and recall per rule of a scan against a labels file (``user_id, rule`` and, for IP rules, ``ip``;
+IP-rule labels without an ``ip`` judge whether the rule fired at all)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,16 +12,24 @@ from fraud.errors import InputError, first_line
 IP_RULES = ("ip.spray",)
 
 
-def _subject(df: pl.DataFrame) -> pl.DataFrame:
-    """(rule, subject): the user for account rules, the IP for IP rules."""
+ANY_IP = "*"  # the subject of an IP-rule label that names no IP: the rule fired on some IP
+
+
+def _subject(df: pl.DataFrame, any_ip_rules: frozenset[str] = frozenset()) -> pl.DataFrame:
+    """(rule, subject): the user for account rules, the IP for IP rules (:data:`ANY_IP` for the IP rules in
+    ``any_ip_rules``, whose labels name no IP)."""
     ip = pl.col("ip") if "ip" in df.columns else pl.lit(None, pl.String)
-    return df.select(
-        pl.col("rule"),
-        pl.when(pl.col("rule").is_in(IP_RULES)).then(ip).otherwise(pl.col("user_id")).alias("subject"),
-    ).filter(pl.col("subject").is_not_null() & (pl.col("subject") != "")).unique()
+    subject = (pl.when(pl.col("rule").is_in(list(any_ip_rules))).then(pl.lit(ANY_IP))
+               .when(pl.col("rule").is_in(IP_RULES)).then(ip).otherwise(pl.col("user_id")))
+    return df.select(pl.col("rule"), subject.alias("subject")).filter(
+        pl.col("subject").is_not_null() & (pl.col("subject") != "")).unique()
 
 
 def load_labels(path: str | Path) -> pl.DataFrame:
+    """The labels file: ``user_id, rule`` (and ``ip`` for IP rules), values trimmed. A rule id that is no rule of
+    the contract is an error naming its row (a typo would read as a rule never flagged)."""
+    from fraud.config import load_config
+
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: labels file not found")
@@ -31,6 +40,11 @@ def load_labels(path: str | Path) -> pl.DataFrame:
     for c in ("user_id", "rule"):
         if c not in df.columns:
             raise InputError(f"{p}: missing required column {c!r}")
+    df = df.with_columns(pl.col(c).str.strip_chars() for c in ("user_id", "rule", "ip") if c in df.columns)
+    known = set(load_config().rules)
+    bad = df.with_row_index("_line", offset=2).filter(pl.col("rule").is_not_null() & ~pl.col("rule").is_in(known))
+    if bad.height:
+        raise InputError(f"{p}: row {bad['_line'][0]}: unknown rule {bad['rule'][0]!r} in column 'rule'")
     return df
 
 
@@ -43,8 +57,11 @@ def load_findings(out: str | Path) -> pl.DataFrame:
 
 def evaluate(findings: pl.DataFrame, labels: pl.DataFrame) -> dict[str, Any]:
     """Per rule: true/false positives, false negatives, precision and recall (null when undefined)."""
-    pred = _subject(findings)
-    truth = _subject(labels)
+    # An IP rule labelled without IPs (a labels file of the contract's two columns) is judged on whether it fired.
+    ip = pl.col("ip") if "ip" in labels.columns else pl.lit(None, pl.String)
+    any_ip = frozenset(labels.filter(pl.col("rule").is_in(IP_RULES) & (ip.is_null() | (ip == "")))["rule"])
+    pred = _subject(findings, any_ip)
+    truth = _subject(labels, any_ip)
     rules = sorted(set(pred["rule"]) | set(truth["rule"]))
     out: dict[str, Any] = {}
     for r in rules:

@@ -344,7 +344,8 @@ def evaluate(labels: Annotated[Path, typer.Option(help="labels CSV (user_id, rul
                   fmt(v["precision"]), fmt(v["recall"]))
     m = res["micro"]
     t.add_row("all (micro)", "", "", str(m["tp"]), str(m["fp"]), str(m["fn"]), fmt(m["precision"]), fmt(m["recall"]))
-    out_console.print(t)
+    # a pipe or a file is 80 columns to Rich: rule ids would be cut (two of them alike)
+    (out_console if out_console.is_terminal else Console(width=160, no_color=True)).print(t)
     out_console.print(f"written: {out / 'eval.json'}", highlight=False)
 
 

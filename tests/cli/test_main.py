@@ -137,6 +137,7 @@ def test_evaluate_prints_precision_recall(data, tmp_path):
                                                "precision": 1.0, "recall": 0.5}
     assert ev["rules"]["ip.spray"]["recall"] == 0.0
     assert ev["rules"]["geo.impossible_travel"]["precision"] == 0.0
+    assert "device.bot_agent" in r.stdout and "…" not in r.stdout  # not a terminal: widened, never cut
 
 
 def test_fit_then_scan_with_model(tmp_path):

@@ -1,0 +1,40 @@
+"""fraud.evaluate: precision and recall per rule against a labels file."""
+import polars as pl
+import pytest
+
+from fraud.errors import InputError
+from fraud.evaluate import evaluate, load_labels
+
+
+def _findings(rows):
+    """rows: (user_id, rule, ip)"""
+    return pl.DataFrame({"user_id": [r[0] for r in rows], "rule": [r[1] for r in rows], "ip": [r[2] for r in rows]},
+                        schema={"user_id": pl.String, "rule": pl.String, "ip": pl.String})
+
+
+def test_ip_rule_labels_without_ips_judge_whether_the_rule_fired(tmp_path):
+    """The contract's two-column labels cannot name an IP: an ip.spray row with an empty user_id is a label that
+    the rule fires, not a label to drop (which made every IP-only finding a false positive)."""
+    p = tmp_path / "labels.csv"
+    p.write_text("user_id,rule\nu1,geo.impossible_travel\n,ip.spray\n")
+    found = _findings([("u1", "geo.impossible_travel", None), (None, "ip.spray", "6.6.6.6"),
+                       (None, "ip.spray", "7.7.7.7")])
+    res = evaluate(found, load_labels(p))
+    assert res["rules"]["ip.spray"] == {"labelled": 1, "flagged": 1, "tp": 1, "fp": 0, "fn": 0, "precision": 1.0,
+                                        "recall": 1.0}
+    assert res["micro"] == {"tp": 2, "fp": 0, "fn": 0, "precision": 1.0, "recall": 1.0}
+    quiet = evaluate(found.head(1), load_labels(p))["rules"]["ip.spray"]
+    assert (quiet["tp"], quiet["fn"], quiet["recall"]) == (0, 1, 0.0)
+    # with an ip column the IPs are compared
+    p.write_text("user_id,rule,ip\n,ip.spray,6.6.6.6\n")
+    assert evaluate(found, load_labels(p))["rules"]["ip.spray"]["fp"] == 1
+
+
+def test_labels_are_trimmed_and_unknown_rules_are_errors(tmp_path):
+    p = tmp_path / "labels.csv"
+    p.write_text("user_id,rule\n u1 , geo.impossible_travel \n")
+    res = evaluate(_findings([("u1", "geo.impossible_travel", None)]), load_labels(p))
+    assert res["rules"]["geo.impossible_travel"]["tp"] == 1
+    p.write_text("user_id,rule\nu1,geo.impossible_travel\nu2,geo.impossible_travell\n")
+    with pytest.raises(InputError, match=r"labels.csv: row 3: unknown rule 'geo.impossible_travell' in column 'rule'"):
+        load_labels(p)
