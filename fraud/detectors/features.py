@@ -17,7 +17,7 @@ from fraud.context import ScanContext
 from fraud.geo.distance import haversine_km
 from fraud.geo.localtime import local_logins
 from fraud.geo.places import local_positions, place_settings
-from fraud.geo.travel import lone_ping_spike
+from fraud.geo.travel import with_lone_ping_spikes
 
 # name -> (unit, meaning): the documented user-day features (README table).
 DAY_FEATURES: dict[str, tuple[str, str]] = {
@@ -158,7 +158,7 @@ def position_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
     ``distance_km`` (sum over consecutive same-day positions)
     and ``top_speed_kmh`` (their highest speed; the elapsed time is floored at ``speed_min_gap_minutes`` so two
     fixes seconds apart do not make an infinite speed). A lone GPS glitch (``ignore_lone_ping_spikes``:
-    :func:`fraud.geo.travel.lone_ping_spike` by ``geo.impossible_travel``'s thresholds) is no position here."""
+    :func:`fraud.geo.travel.with_lone_ping_spikes` by ``geo.impossible_travel``'s thresholds) is no position here."""
     min_gap_h = float(params["speed_min_gap_minutes"]) / 60
     # The geo family's positions with local time (materialised once per scan, sorted by user and time, so
     # also by user and local day); only reported coordinates accurate enough to build places from
@@ -168,7 +168,8 @@ def position_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
         pl.col("source").is_in(["latlon", "ping"]) & (pl.col("acc_km") <= max_acc_km))
     if params["ignore_lone_ping_spikes"]:
         travel = ctx.cfg.rule("geo.impossible_travel")
-        pos = pos.filter(~lone_ping_spike(float(travel["min_distance_km"]), float(travel["max_speed_kmh"])))
+        pos = with_lone_ping_spikes(pos, float(travel["min_distance_km"]), float(travel["max_speed_kmh"])).filter(
+            ~pl.col("_spike"))
     pos = pos.select("user_id", "ts", "lat", "lon", pl.col("local_ts").dt.date().alias("day"))
     # the previous position of the same user and day: the previous row when it has the same user and day
     same = (pl.col("user_id") == pl.col("user_id").shift(1)) & (pl.col("day") == pl.col("day").shift(1))

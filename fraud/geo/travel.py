@@ -67,17 +67,22 @@ def _leg_too_fast(a: int, b: int, min_km: float, max_kmh: float) -> pl.Expr:
     return too_fast(km, (at("ts", b) - at("ts", a)).dt.total_microseconds() / 3.6e9, min_km, max_kmh)
 
 
-def lone_ping_spike(min_km: float, max_kmh: float) -> pl.Expr:
-    """Per position of a frame sorted by (user_id, ts) with ``lat``, ``lon``, ``acc_km``, ``ts``, ``kind``: True for
-    a lone ping spike, a location ping impossible (:func:`too_fast`) both from the position before it and to the
-    one after it (the same user's), while those two are a possible pair, and whose neighbours are no such
-    candidate themselves (so leaving the spikes out never puts two left-out positions side by side: every new
+def with_lone_ping_spikes(lf: pl.LazyFrame, min_km: float, max_kmh: float, out: str = "_spike") -> pl.LazyFrame:
+    """``lf`` (sorted by (user_id, ts), with ``lat``, ``lon``, ``acc_km``, ``ts``, ``kind``) with a Boolean column
+    ``out``: True for a lone ping spike, a location ping impossible (:func:`too_fast`) both from the position before
+    it and to the one after it (the same user's), while those two are a possible pair, and whose neighbours are no
+    such candidate themselves (so leaving the spikes out never puts two left-out positions side by side: every new
     pair is a checked possible one)."""
     user = pl.col("user_id")
+    # the leg into a row, once; the leg out of it is the next row's leg in
+    lf = lf.with_columns(_leg_too_fast(1, 0, min_km, max_kmh).alias("_leg_in"))
     cand = ((pl.col("kind") == "ping") & (user == user.shift(1)) & (user == user.shift(-1))
-            & _leg_too_fast(1, 0, min_km, max_kmh) & _leg_too_fast(0, -1, min_km, max_kmh)
-            & ~_leg_too_fast(1, -1, min_km, max_kmh)).fill_null(False)
-    return cand & ~cand.shift(1, fill_value=False) & ~cand.shift(-1, fill_value=False)
+            & pl.col("_leg_in") & pl.col("_leg_in").shift(-1) & ~_leg_too_fast(1, -1, min_km, max_kmh)).fill_null(False)
+    c = pl.col("_cand")
+    # the candidates as a column first: shifting the whole expression would evaluate it three times
+    return (lf.with_columns(cand.alias("_cand"))
+            .with_columns((c & ~c.shift(1, fill_value=False) & ~c.shift(-1, fill_value=False)).alias(out))
+            .drop("_leg_in", "_cand"))
 
 
 @register("geo.impossible_travel", rules="geo.impossible_travel", family="geo", needs=())
@@ -92,7 +97,8 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
         raise NotEvaluated("no event or ping has a position with coordinates")
     p = positions(ctx).lazy().filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null())
     if rule["ignore_lone_ping_spikes"]:
-        spike = p.select(lone_ping_spike(min_km, max_kmh)).collect().to_series()
+        spike = with_lone_ping_spikes(p.select("user_id", "ts", "kind", "lat", "lon", "acc_km"), min_km,
+                                      max_kmh).select("_spike").collect().to_series()
         ctx.notes["geo.impossible_travel"] = {"lone_ping_spikes_ignored": int(spike.sum())}
         p = p.with_columns(spike.alias("_spike")).filter(~pl.col("_spike")).drop("_spike")
     cols = ("ts", "lat", "lon", "acc_km", "city", "kind", "event", "source")
