@@ -356,15 +356,22 @@ def _no_number(df: pl.DataFrame, col: str) -> pl.Expr:
 
 
 def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
-           ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]], list[str],
-                      dict[str, pl.Expr]]:
+           ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]],
+                      list[str], dict[str, pl.Expr]]:
     """The parsing steps of one raw frame, each a list of expressions evaluated together: the trimmed text of
-    each text column (``__t_<col>``), the parsed value per canonical column (``__v_<col>``), the range
-    masks applied to parsed values, the (is-bad, reason) checks written on them, and the string timestamp
-    columns that need the slow parser for what the fast one left null; last, per optional identifier column,
-    which rows had a placeholder value read as missing."""
+    each text column (``__t_<col>``), the per-row pieces that the values, checks and placeholder counts all read
+    (a number's cast, a "no value" marker: ``__x_<col>_<piece>``, computed once instead of in each), the parsed
+    value per canonical column (``__v_<col>``), the range masks applied to parsed values, the (is-bad, reason)
+    checks written on them, and the string timestamp columns that need the slow parser for what the fast one left
+    null; last, per optional identifier column, which rows had a placeholder value read as missing."""
     texts = [pl.col(c).str.strip_chars().alias(f"__t_{c}") for c in schema.columns
              if c in df.columns and df.schema[c] == pl.String]
+    pre: list[pl.Expr] = []
+
+    def once(e: pl.Expr, name: str) -> pl.Expr:
+        pre.append(e.alias(name))
+        return pl.col(name)
+
     values: list[pl.Expr] = []
     masks: list[pl.Expr] = []
     checks: list[tuple[pl.Expr, pl.Expr]] = []
@@ -396,7 +403,8 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
             f = raw.cast(pl.Float64, strict=False) if dtype != pl.String else text.cast(pl.Float64, strict=False)
             if col in ("lat", "lon") and dtype == pl.String:
                 f = pl.coalesce(f, _coordinate_text(df, col))
-            marker = present & _no_number(df, col)
+            f = once(f, f"__x_{col}_f")
+            marker = once(present & _no_number(df, col), f"__x_{col}_m")
             if col not in schema.required:
                 placeholders[col] = marker
             present = present & ~marker
@@ -424,7 +432,8 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
             v = pl.when(present).then(per_distinct(
                 text, lambda t: t.str.to_lowercase().str.replace_all(r"[\s\-]+", "_"), pl.String)).otherwise(None)
         elif col in PLACEHOLDER_ID_COLUMNS:  # a placeholder ("unknown", all zeros) names no device: missing
-            named = per_distinct(text, lambda t: ~placeholder_id(t), pl.Boolean).fill_null(False)
+            named = once(per_distinct(text, lambda t: ~placeholder_id(t), pl.Boolean).fill_null(False),
+                         f"__x_{col}_n")
             v = pl.when(present & named).then(text).otherwise(None)
             if col in schema.required:
                 checks.append((present & ~named, fmt(f"placeholder {col} (names no device): {{}}", shown)))
@@ -437,7 +446,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
             if dtype.is_float():  # NaN in a float id column names nothing
                 present = present & ~raw.is_nan().fill_null(False)
             if col in NO_VALUE_ID_COLUMNS:  # "-", "NULL", "unknown" name no account: missing, never one pooled user
-                marker = present & is_missing(text)
+                marker = once(present & is_missing(text), f"__x_{col}_m")
                 if col not in schema.required:
                     placeholders[col] = marker
                 present = present & ~marker
@@ -452,7 +461,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
         values.append(v.alias(f"__v_{col}"))
     if "lat" in schema.columns and "lon" in schema.columns and "lat" in df.columns and "lon" in df.columns:
         checks.append((given["lat"] != given["lon"], pl.lit("only one of lat/lon given")))
-    return texts, values, masks, checks, slow_ts, placeholders
+    return texts, pre, values, masks, checks, slow_ts, placeholders
 
 
 def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: str
@@ -466,20 +475,24 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
     coded = [c for c, t in raw.schema.items() if isinstance(t, (pl.Categorical, pl.Enum))]
     if coded:
         raw = raw.with_columns(pl.col(coded).cast(pl.String))
-    texts, values, masks, checks, slow_ts, placeholders = _parse(raw, schema, tz)
+    texts, pre, values, masks, checks, slow_ts, placeholders = _parse(raw, schema, tz)
     # a partitioned scan (and a record-by-record reader) brings each row's number along
     cols = [c for c in raw.columns if c not in INTERNAL]
     if LINE_ERROR in raw.columns:  # a record that could not be split into fields: that is its only reason
         checks = [(pl.col(LINE_ERROR).is_not_null(), pl.col(LINE_ERROR))] + [
             (pl.col(LINE_ERROR).is_null() & b, m) for b, m in checks]
     df = raw if "_row" in raw.columns else raw.with_row_index("_row", offset=1)
-    df = df.with_columns(pl.col("_row").cast(pl.Int64), *texts).with_columns(*values)
+    df = df.with_columns(pl.col("_row").cast(pl.Int64), *texts)
+    if pre:
+        df = df.with_columns(*pre)
+    df = df.with_columns(*values)
     if masks:
         df = df.with_columns(*masks)
-    for col in slow_ts:
-        need = df.filter(_vref(col).is_null() & _present(raw, col))
-        if need.height:
-            df = df.update(need.select("_row", parse_timestamp(pl.col(col), tz).alias(f"__v_{col}")), on="_row")
+    for col in slow_ts:  # the few rows the fast parser left null, parsed on their own and put back in place
+        need = df.select(_vref(col).is_null() & _present(raw, col)).to_series().arg_true()
+        if need.len():
+            parsed = df[need].select(parse_timestamp(pl.col(col), tz)).to_series()
+            df = df.with_columns(df[f"__v_{col}"].scatter(need, parsed))
     df = df.with_columns(pl.any_horizontal([b.fill_null(False) for b, _ in checks]).alias("_bad") if checks
                          else pl.lit(False).alias("_bad"))
     good = df.select(  # the typed columns first: filtering the raw and trimmed texts too costs as much again
