@@ -25,7 +25,9 @@ def latest_decisions(loaded: LoadedInput) -> tuple[pl.DataFrame, pl.DataFrame]:
     bad = f.filter(~pl.col("decision").is_in(VALID)).select(
         pl.lit("decisions").alias("input"), pl.col("_file").alias("file"), pl.col("_row").alias("row"),
         fmt("decision must be confirm or dismiss: {}", pl.col("decision")).alias("reason"),
-        pl.struct(pl.col("finding_id", "decision", "decided_at", "reviewer", "note").cast(pl.String))
+        # the row as a decisions file writes it (the time in ISO 8601 UTC, not the parsed value's own notation)
+        pl.struct(pl.col("finding_id", "decision"), pl.col("decided_at").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ")
+                  .str.replace(r"\.0+Z$", "Z"), pl.col("reviewer", "note").cast(pl.String))
         .struct.json_encode().alias("raw"))
     good = (f.filter(pl.col("decision").is_in(VALID)).sort(["finding_id", "decided_at", "_file", "_row"])
             .group_by("finding_id", maintain_order=True).last())

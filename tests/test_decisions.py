@@ -34,6 +34,8 @@ def test_latest_decision_wins_and_bad_words_are_rejected(tmp_path, cfg):
     good, bad, loaded = load_decisions(path, cfg)
     assert good.select("finding_id", "decision").rows() == [("f1", "confirm")]
     assert bad.select("row", "reason").rows() == [(3, "decision must be confirm or dismiss: maybe")]
+    assert bad["raw"][0] == ('{"finding_id":"f2","decision":"maybe","decided_at":"2024-01-03T00:00:00Z",'
+                             '"reviewer":"x","note":null}')
 
 
 def test_unknown_finding_refused_unless_forced(tmp_path):
