@@ -79,7 +79,8 @@ class Run:
                 f"{self.cores:.2f} cores busy), {self.minflt / 1e6:.2f}M minor page faults")
 
 
-def child(cmd: list[str], timeout_s: float | None = None, env_extra: dict[str, str] | None = None) -> Run:
+def child(cmd: list[str], timeout_s: float | None = None, env_extra: dict[str, str] | None = None,
+          cwd: Path | None = None) -> Run:
     """Run a command in its own wrapper process and measure it (the wrapper's ``RUSAGE_CHILDREN``). The floor
     and the scan run with the same allocator setting: the one the ``fraud`` command gives Polars
     (:func:`fraud.allocator.allocator_conf`)."""
@@ -87,7 +88,7 @@ def child(cmd: list[str], timeout_s: float | None = None, env_extra: dict[str, s
     env = {**os.environ, ALLOCATOR_ENV: allocator_conf(os.environ.get(ALLOCATOR_ENV)), **(env_extra or {})}
     # its own process group, so that a timeout stops the measured command too, not only the wrapper
     p = subprocess.Popen([sys.executable, "-c", WRAP, *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=env, start_new_session=True)
+                         text=True, env=env, start_new_session=True, cwd=cwd)
     try:
         out, err = p.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -117,7 +118,7 @@ def against(rev: str, data: Path, opts: list[str], reps: int) -> None:
     """Scan ``data`` with this tree and with git revision ``rev`` (checked out in a temporary worktree), the two
     alternated ``reps`` times each: the VM's speed drifts by 10-15% within an hour, so only runs side by side
     compare. Prints each run, both medians, and whether the two wrote byte-identical findings and scores."""
-    repo = HERE.parent
+    repo, data = HERE.parent, data.resolve()  # the scans run in their trees' folders
     wt = Path(tempfile.mkdtemp(prefix="fraud-bench-rev-"))
     made = subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(wt), rev], capture_output=True,
                           text=True)
@@ -125,12 +126,21 @@ def against(rev: str, data: Path, opts: list[str], reps: int) -> None:
         sys.exit(f"--against {rev}: {made.stderr.strip()}")
     trees = {rev: wt, "this tree": repo}
     try:
+        # `python -m` puts the working folder first on sys.path: a scan started from the repository's root imported
+        # this tree's package whatever PYTHONPATH said, so both sides ran the same code. Each side now runs in its
+        # own tree, and is checked to import it.
+        for name, tree in trees.items():
+            got = subprocess.run([sys.executable, "-c", "import fraud; print(fraud.__file__)"], cwd=tree,
+                                 env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True)
+            if Path(got.stdout.strip()).resolve().parent.parent != tree.resolve():
+                sys.exit(f"--against: the {name} scan would import {got.stdout.strip() or got.stderr.strip()}, "
+                         f"not {tree}")
         outs = {name: Path(tempfile.mkdtemp(prefix="fraud-bench-ab-")) for name in trees}
         runs: dict[str, list[Run]] = {name: [] for name in trees}
         for i in range(reps):
             for name in (rev, "this tree") if i % 2 == 0 else ("this tree", rev):
                 r = child([sys.executable, "-m", "fraud.cli.main", "scan", str(data), "--out", str(outs[name]), *opts],
-                          env_extra={"PYTHONPATH": str(trees[name])})
+                          env_extra={"PYTHONPATH": str(trees[name])}, cwd=trees[name])
                 runs[name].append(r)
                 print(f"  {name} run {len(runs[name])}/{reps}: {r.wall_s:.1f} s, peak RSS {r.rss_gib:.2f} GiB, "
                       f"{r.cpu()}", flush=True)
