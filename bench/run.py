@@ -114,6 +114,14 @@ def repeated(cmd: list[str], n: int, label: str) -> Run:
     return sorted(runs, key=lambda r: r.wall_s)[(n - 1) // 2]
 
 
+def imported_package(tree: Path) -> Path | str:
+    """The folder whose ``fraud`` package a scan started in ``tree`` with ``PYTHONPATH=tree`` imports (the
+    error text when the import fails)."""
+    got = subprocess.run([sys.executable, "-c", "import fraud; print(fraud.__file__)"], cwd=tree,
+                         env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True)
+    return Path(got.stdout.strip()).resolve().parent.parent if got.returncode == 0 else got.stderr.strip()
+
+
 def against(rev: str, data: Path, opts: list[str], reps: int) -> None:
     """Scan ``data`` with this tree and with git revision ``rev`` (checked out in a temporary worktree), the two
     alternated ``reps`` times each: the VM's speed drifts by 10-15% within an hour, so only runs side by side
@@ -130,11 +138,9 @@ def against(rev: str, data: Path, opts: list[str], reps: int) -> None:
         # this tree's package whatever PYTHONPATH said, so both sides ran the same code. Each side now runs in its
         # own tree, and is checked to import it.
         for name, tree in trees.items():
-            got = subprocess.run([sys.executable, "-c", "import fraud; print(fraud.__file__)"], cwd=tree,
-                                 env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True)
-            if Path(got.stdout.strip()).resolve().parent.parent != tree.resolve():
-                sys.exit(f"--against: the {name} scan would import {got.stdout.strip() or got.stderr.strip()}, "
-                         f"not {tree}")
+            got = imported_package(tree)
+            if got != tree.resolve():
+                sys.exit(f"--against: the {name} scan would import the fraud package of {got}, not {tree}")
         outs = {name: Path(tempfile.mkdtemp(prefix="fraud-bench-ab-")) for name in trees}
         runs: dict[str, list[Run]] = {name: [] for name in trees}
         for i in range(reps):

@@ -1,0 +1,26 @@
+"""bench/run.py: the A/B comparison runs each side's own code."""
+import importlib.util
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = mod  # its dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_a_scan_started_in_another_tree_imports_that_trees_package(tmp_path, monkeypatch):
+    """Started from the repository's root, `python -m` imported the root's package whatever PYTHONPATH said,
+    so `--against` compared the tree with itself. In its own folder a tree's scan imports that tree."""
+    other = tmp_path / "tree"
+    (other / "fraud").mkdir(parents=True)
+    (other / "fraud" / "__init__.py").write_text("")
+    monkeypatch.chdir(ROOT)
+    bench = _bench()
+    assert bench.imported_package(other) == other.resolve()
+    assert bench.imported_package(ROOT) == ROOT
