@@ -128,11 +128,12 @@ def _test(days: pl.DataFrame, stats: pl.DataFrame, feats: list[str], rule: Rule)
     return d.with_columns(pl.any_horizontal([pl.col(f"_fire_{f}") for f in feats]).alias("_flag"))
 
 
-def evaluate(days: pl.DataFrame, rule: Rule) -> tuple[pl.DataFrame, dict]:
+def evaluate(days: pl.DataFrame, rule: Rule, *, flagged_only: bool = False) -> tuple[pl.DataFrame, dict]:
     """Test every user-day (``days`` sorted by user and day). Returns the tested frame (``_eval``, ``_flag``,
-    per feature ``_z_f``/``_fire_f``/``_b_f``/``_sd_f``), in the order of ``days``, and the counts for
-    ``summary.json``. Passes after the first only recompute the users whose flags changed in the last pass; the
-    passes compute flags only, and each day is tested in full once, on its baseline from the last pass."""
+    per feature ``_z_f``/``_fire_f``/``_b_f``/``_sd_f``), in the order of ``days`` (with ``flagged_only``, the
+    flagged days' rows only: what the findings read), and the counts for ``summary.json``. Passes after the first
+    only recompute the users whose flags changed in the last pass; the passes compute flags only, and a day is
+    tested in full once, on its baseline from the last pass."""
     feats = _feature_list(rule)
     robust = bool(rule["robust"])
     n_win = int(rule["baseline_days"])
@@ -163,14 +164,22 @@ def evaluate(days: pl.DataFrame, rule: Rule) -> tuple[pl.DataFrame, dict]:
         active = base.join(changed, on="user_id", how="semi", maintain_order="left")
     # one gather of the passes' stats (narrow: the full tests are computed once, below)
     stats = pl.concat(frames, how="vertical_relaxed", rechunk=False)[where] if passes > 1 else frames[0]
-    tested = _test(base.with_columns(excl), stats, feats, rule)
-    ev = tested["_eval"]
-    few, untested = tested.lazy().filter(pl.col("_eval")).select(
-        pl.sum_horizontal([pl.col(f"_few_{f}").cast(pl.Int64) for f in feats]).sum().fill_null(0),
-        pl.sum_horizontal([(~pl.col(f"_t_{f}")).cast(pl.Int64) for f in feats]).sum().fill_null(0)).collect().row(0)
+    final = base.with_columns(excl).hstack(stats)
+    evaluated = pl.col("_n") >= float(rule["min_baseline_days"])
+    ev = final.select(evaluated).to_series()
+    # the skip counts as sums, without the full test columns of every user-day
+    tests = {f: _feature_test(f, rule) for f in feats}
+    few, untested = final.lazy().filter(evaluated).select(
+        pl.sum_horizontal([tests[f]["few"].cast(pl.Int64) for f in feats]).sum().fill_null(0).alias("few"),
+        pl.sum_horizontal([(~tests[f]["t"]).cast(pl.Int64) for f in feats]).sum().fill_null(0).alias("untested"),
+    ).collect().row(0)
+    # the last pass's flags are the tests' flags (same baseline, same exclusions): the full tests run on the
+    # flagged days only when that is all the caller reads
+    rows = final.filter(flags) if flagged_only else final
+    tested = _test(rows.drop([c for c in stats.columns]), rows.select(stats.columns), feats, rule)
     skipped = untested - few  # not tested for a missing value (the rest of the untested were too few events)
     notes = {"user_days": days.height, "user_days_evaluated": int(ev.sum()),
-             "user_days_not_evaluated": int((~ev).sum()), "user_days_flagged": int(tested["_flag"].sum()),
+             "user_days_not_evaluated": int((~ev).sum()), "user_days_flagged": int(flags.sum()),
              "feature_tests_skipped_missing": int(skipped),
              "feature_tests_skipped_few_events": int(few), "baseline": "median/MAD" if robust else "mean/sd",
              "exclusion_passes": passes, "converged": converged}
@@ -203,7 +212,7 @@ def sigma(ctx: ScanContext) -> pl.LazyFrame:
     if days.height == 0:
         ctx.notes["behavior.sigma"] = {"user_days": 0, "user_days_not_evaluated": 0}
         return empty_findings()
-    tested, notes = evaluate(days, rule)
+    tested, notes = evaluate(days, rule, flagged_only=True)
     ctx.notes["behavior.sigma"] = notes
     feats = _feature_list(rule)
     center = "baseline_median" if rule["robust"] else "baseline_mean"

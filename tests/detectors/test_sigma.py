@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from fraud.config import load_config
-from fraud.detectors.features import user_days
+from fraud.detectors.features import DAY_FEATURES, user_days
 from fraud.detectors.sigma import evaluate, sigma
 from fraud.registry import NotEvaluated
 from tests.detectors.helpers import T0, ctx_of, daily_logins
@@ -270,3 +270,23 @@ def test_tested_frame_has_one_chunk_per_column():
     tested, _ = evaluate(days, rule)
     assert set(tested.n_chunks("all")) == {1}
     assert tested["_flag"].to_list() == [False] * 40
+
+
+def test_flagged_only_gives_the_flagged_rows_of_the_full_test():
+    """What the findings read (the flagged days' tests) and the summary counts are the same whether every user-day
+    is tested in full or only the flagged ones."""
+    cfg = load_config()
+    rule = cfg.rule("behavior.sigma")
+    rnd = random.Random(9)
+    frames = []
+    for user in ("a", "b", "c", "d"):
+        days = sorted(rnd.sample(range(150), rnd.randint(10, 90)))
+        frames.append(pl.DataFrame({
+            "user_id": [user] * len(days), "day": [(T0 + timedelta(days=d)).date() for d in days],
+            **{f: [float(rnd.choice([1, 2, 3]) + (rnd.random() < 0.1) * rnd.randint(5, 20)) for _ in days]
+               for f in DAY_FEATURES}}))
+    days = pl.concat(frames)
+    full, notes = evaluate(days, rule)
+    part, part_notes = evaluate(days, rule, flagged_only=True)
+    assert notes == part_notes and notes["user_days_flagged"] > 0
+    assert part.equals(full.filter(pl.col("_flag")))
