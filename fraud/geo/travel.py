@@ -15,12 +15,14 @@ between two at home is the account-takeover shape), nor are two or more such fix
 """
 from __future__ import annotations
 
+import math
+
 import polars as pl
 
 from fraud.context import ScanContext
 from fraud.exprs import fmt
 from fraud.findings import emit
-from fraud.geo.distance import geodesic_km, haversine_km, thousands
+from fraud.geo.distance import EARTH_RADIUS_KM, geodesic_km, haversine_km, thousands
 from fraud.geo.gazetteer import place_name
 from fraud.geo.positions import positions
 from fraud.registry import NotEvaluated, register
@@ -56,15 +58,34 @@ def too_fast(km_net: pl.Expr, hours: pl.Expr, min_km: float, max_kmh: float) -> 
     return (km_net > min_km) & (kmh > max_kmh)
 
 
+def _pair_too_fast(a: dict[str, pl.Expr], b: dict[str, pl.Expr], min_km: float, max_kmh: float) -> pl.Expr:
+    """Whether positions ``a`` and ``b`` (``lat``, ``lon``, ``acc_km``, ``ts`` expressions) are an impossible pair
+    (:func:`too_fast`, net of both accuracy radii)."""
+    km = (haversine_km(a["lat"], a["lon"], b["lat"], b["lon"]) - a["acc_km"] - b["acc_km"]).clip(lower_bound=0)
+    return too_fast(km, (b["ts"] - a["ts"]).dt.total_microseconds() / 3.6e9, min_km, max_kmh)
+
+
+def may_be_far(a: dict[str, pl.Expr], b: dict[str, pl.Expr], min_km: float, scale: float = 1.0) -> pl.Expr:
+    """A cheap necessary condition (no trigonometry) for :func:`_pair_too_fast`'s distance test: the great-circle
+    distance is at most R x (|dlat| + |dlon|) in radians (a path along a meridian and then a parallel is no
+    shorter), so a pair whose bound, net of both radii, is within ``min_km`` cannot be too far. Rows are filtered
+    on it before the exact distance is computed. ``scale``: the factor the caller applies to the distance."""
+    r = EARTH_RADIUS_KM * math.pi / 180
+    dlon = (b["lon"] - a["lon"]).abs()
+    bound = r * ((b["lat"] - a["lat"]).abs() + pl.min_horizontal(dlon, 360 - dlon))
+    return bound * scale * (1 + 1e-9) + 1e-9 - a["acc_km"] - b["acc_km"] > min_km
+
+
+POINT = ("lat", "lon", "acc_km", "ts")
+
+
 def _leg_too_fast(a: int, b: int, min_km: float, max_kmh: float) -> pl.Expr:
     """Whether the positions ``a`` and ``b`` rows away (``shift`` offsets: 1 the previous row, -1 the next) are an
-    impossible pair (:func:`too_fast`, net of both accuracy radii)."""
-    def at(c: str, k: int) -> pl.Expr:
-        return pl.col(c).shift(k) if k else pl.col(c)
+    impossible pair (:func:`_pair_too_fast`)."""
+    def at(k: int) -> dict[str, pl.Expr]:
+        return {c: pl.col(c).shift(k) if k else pl.col(c) for c in POINT}
 
-    km = (haversine_km(at("lat", a), at("lon", a), at("lat", b), at("lon", b)) - at("acc_km", a)
-          - at("acc_km", b)).clip(lower_bound=0)
-    return too_fast(km, (at("ts", b) - at("ts", a)).dt.total_microseconds() / 3.6e9, min_km, max_kmh)
+    return _pair_too_fast(at(a), at(b), min_km, max_kmh)
 
 
 def with_lone_ping_spikes(lf: pl.LazyFrame, min_km: float, max_kmh: float, out: str = "_spike") -> pl.LazyFrame:
@@ -74,7 +95,8 @@ def with_lone_ping_spikes(lf: pl.LazyFrame, min_km: float, max_kmh: float, out: 
     such candidate themselves (so leaving the spikes out never puts two left-out positions side by side: every new
     pair is a checked possible one)."""
     user = pl.col("user_id")
-    # the leg into a row, once; the leg out of it is the next row's leg in
+    # the leg into a row, once; the leg out of it is the next row's leg in. (Filtering the rows on may_be_far
+    # first and joining the few candidates back was slower: 0.75 against 0.33 s on a 10M slice's 2.2M positions.)
     lf = lf.with_columns(_leg_too_fast(1, 0, min_km, max_kmh).alias("_leg_in"))
     cand = ((pl.col("kind") == "ping") & (user == user.shift(1)) & (user == user.shift(-1))
             & pl.col("_leg_in") & pl.col("_leg_in").shift(-1) & ~_leg_too_fast(1, -1, min_km, max_kmh)).fill_null(False)
@@ -103,8 +125,10 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
         p = p.with_columns(spike.alias("_spike")).filter(~pl.col("_spike")).drop("_spike")
     cols = ("ts", "lat", "lon", "acc_km", "city", "kind", "event", "source")
     # positions are sorted by (user_id, ts): a plain shift, kept where the previous row is the same user's
+    here = {c: pl.col(c) for c in POINT}
+    prev = {c: pl.col(f"prev_{c}") for c in POINT}
     pairs = p.with_columns([pl.col(c).shift(1).alias(f"prev_{c}") for c in cols]).filter(
-        pl.col("user_id") == pl.col("user_id").shift(1)
+        (pl.col("user_id") == pl.col("user_id").shift(1)) & may_be_far(prev, here, min_km, 1 + SPHERE_MARGIN)
     ).with_columns(
         haversine_km("prev_lat", "prev_lon", "lat", "lon").alias("km"),
         ((pl.col("ts") - pl.col("prev_ts")).dt.total_microseconds() / 3.6e9).alias("hours"),

@@ -145,3 +145,29 @@ def test_decides_on_the_wgs84_distance_the_evidence_shows():
     assert df["user_id"].to_list() == ["north"]
     ev = pl.Series([df["evidence"][0]]).str.json_decode().struct.unnest().row(0, named=True)
     assert ev["distance_km"] == 100.3 and ev["net_distance_km"] == 100.1
+
+
+def test_the_cheap_distance_bound_never_drops_a_far_pair():
+    """may_be_far (no trigonometry) is a necessary condition of the haversine distance test: over random pairs,
+    near the poles and across the antimeridian, every pair farther than the limit passes it, and most near pairs
+    do not."""
+    import random
+
+    from fraud.geo.distance import haversine_km
+    from fraud.geo.travel import may_be_far
+
+    rnd = random.Random(4)
+    rows = []
+    for _ in range(20_000):
+        lat, lon = rnd.uniform(-89.9, 89.9), rnd.uniform(-180, 180)
+        step = rnd.choice([0.01, 0.5, 1.0, 3.0, 90.0])
+        lat2 = max(-90.0, min(90.0, lat + rnd.uniform(-step, step)))
+        lon2 = (lon + rnd.uniform(-step, step) + 180) % 360 - 180
+        rows.append((lat, lon, lat2, lon2, rnd.choice([0.0, 0.1, 25.0])))
+    df = pl.DataFrame(rows, schema=["a", "b", "c", "d", "acc"], orient="row")
+    a = {"lat": pl.col("a"), "lon": pl.col("b"), "acc_km": pl.col("acc")}
+    b = {"lat": pl.col("c"), "lon": pl.col("d"), "acc_km": pl.col("acc")}
+    out = df.select((haversine_km("a", "b", "c", "d") - 2 * pl.col("acc") > 100).alias("far"),
+                    may_be_far(a, b, 100.0).alias("may"))
+    assert out.filter(pl.col("far") & ~pl.col("may")).height == 0
+    assert out["far"].sum() > 1000 and out.filter(~pl.col("far"))["may"].mean() < 0.5
