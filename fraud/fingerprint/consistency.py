@@ -60,8 +60,10 @@ def _kind(family: pl.Expr) -> pl.Expr:
 @register("device.id_conflict", rules="device.id_conflict", family="fingerprint", needs=("devices",), key="device")
 def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
     """One finding per user and device whose snapshots carry more than one distinct imei, mac or hw_uuid, or
-    more than one OS family (Android and HarmonyOS count as one family). Evidence: the conflicting fields, each
-    field's number of distinct values and its first :data:`CONFLICT_VALUES_LISTED` values by first sighting."""
+    more than one OS family (Android and HarmonyOS count as one family), for every account that used the device
+    (a snapshot or a successful event) at or after the conflict began (a second value's first sighting). Evidence:
+    the conflicting fields, each field's number of distinct values and its first :data:`CONFLICT_VALUES_LISTED`
+    values by first sighting."""
     rule = ctx.cfg.rule("device.id_conflict")
     fields = [*ID_FIELDS, "os_family"]
     snap = ctx.devices.select("device_id", "ts", *[_normalised(c) for c in ID_FIELDS],
@@ -81,16 +83,25 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
     conflicting = vals.filter(pl.len().over("device_id", "field") > 1).sort(
         "device_id", "field", "first_seen", "value").collect().lazy()  # read twice below
     per_device = (conflicting.group_by("device_id", "field").agg(
-        pl.len().alias("values"), pl.col("first_seen").min(), pl.col("last_seen").max())
+        pl.len().alias("values"), pl.col("first_seen").min(), pl.col("last_seen").max(),
+        # the conflict starts when a second value is first seen (conflicting is sorted by first_seen)
+        pl.col("first_seen").get(1).alias("_since"))
         .sort("device_id", "field").group_by("device_id").agg(
         pl.col("field").alias("fields"), pl.struct("field", "values").alias("distinct_values"),
-        pl.col("first_seen").min().alias("first_ts"), pl.col("last_seen").max().alias("last_ts")))
+        pl.col("first_seen").min().alias("first_ts"), pl.col("last_seen").max().alias("last_ts"),
+        pl.col("_since").min()))
     # the first CONFLICT_VALUES_LISTED values of each field (a placeholder device id reported by thousands of
     # phones would otherwise copy thousands of values into the finding of every account that used it)
     listed = conflicting.filter(pl.int_range(pl.len()).over("device_id", "field") < CONFLICT_VALUES_LISTED).group_by(
         "device_id").agg(pl.struct("field", "value", iso("first_seen").alias("first_seen"),
                                    iso("last_seen").alias("last_seen")).alias("conflicts"))
-    per = per_device.join(listed, on="device_id").join(device_users(ctx), on="device_id", how="inner")
+    # the accounts that used the device once it was in conflict: a seller whose last use came before the buyer's
+    # phone reported other ids is not penalised for them
+    uses = pl.concat([ctx.devices.select("device_id", "user_id", "ts"),
+                      ctx.logins.filter(pl.col("success").fill_null(True)).select("device_id", "user_id", "ts")]
+                     ).drop_nulls().group_by("device_id", "user_id").agg(pl.col("ts").max().alias("_last_use"))
+    per = (per_device.join(listed, on="device_id").join(uses, on="device_id", how="inner")
+           .filter(pl.col("_last_use") >= pl.col("_since")))
     return emit(
         per, rule, device_id="device_id",
         evidence={"fields": "fields", "conflicts": "conflicts", "distinct_values": "distinct_values"},

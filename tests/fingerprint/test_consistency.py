@@ -32,10 +32,15 @@ def test_id_conflict_lists_values_and_when_seen():
         "mac": ["AA:BB:CC:DD:EE:FF", "aa-bb-cc-dd-ee-ff", None, None, None],
         "os": ["Android", "HarmonyOS", "Android", "Android", "HarmonyOS"],
     })
+    # u1's last use of d1 (60) came before the second IMEI was first seen (120): only u2 used it in conflict
     df = run(id_conflict, devices=devices)
-    assert [(r["user_id"], r["device_id"], r["points"]) for r in df.iter_rows(named=True)] == [
-        ("u1", "d1", -40), ("u2", "d1", -40)]
+    assert [(r["user_id"], r["device_id"], r["points"]) for r in df.iter_rows(named=True)] == [("u2", "d1", -40)]
     assert (df["first_ts"][0], df["last_ts"][0]) == (at(0), at(120))
+    # a successful login of u1 on d1 after that (a failed one does not count): u1 too
+    later = pl.DataFrame({"user_id": ["u1", "u3"], "ts": [at(150), at(150)], "device_id": ["d1", "d1"],
+                          "success": [True, False]})
+    df = run(id_conflict, devices=devices, logins=later)
+    assert [(r["user_id"], r["device_id"]) for r in df.iter_rows(named=True)] == [("u1", "d1"), ("u2", "d1")]
     assert ev(df) == {"fields": ["imei"], "conflicts": [
         {"field": "imei", "value": "356938035643809", "first_seen": iso(0), "last_seen": iso(60)},
         {"field": "imei", "value": "490154203237518", "first_seen": iso(120), "last_seen": iso(120)}],
@@ -52,7 +57,8 @@ def test_id_conflict_lists_the_first_values_of_a_field_and_counts_them_all(monke
                             "user_id": ["u1", "u2", "u3", "u4"], "imei": imeis,
                             "os": ["Android", "iOS", "Android", "Android"]})
     df = run(id_conflict, devices=devices)
-    assert df["user_id"].to_list() == ["u1", "u2", "u3", "u4"]
+    # u2 reported the first IMEI (0) and nothing once a second one was seen (10)
+    assert df["user_id"].to_list() == ["u1", "u3", "u4"]
     assert ev(df) == {"fields": ["imei", "os"], "conflicts": [
         {"field": "imei", "value": "490154203237518", "first_seen": iso(0), "last_seen": iso(0)},
         {"field": "imei", "value": "012345678901237", "first_seen": iso(10), "last_seen": iso(10)},
