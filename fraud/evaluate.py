@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 
+from fraud.config import load_config
 from fraud.errors import InputError, first_line
 
 IP_RULES = ("ip.spray",)
@@ -28,8 +29,6 @@ def _subject(df: pl.DataFrame, any_ip_rules: frozenset[str] = frozenset()) -> pl
 def load_labels(path: str | Path) -> pl.DataFrame:
     """The labels file: ``user_id, rule`` (and ``ip`` for IP rules), values trimmed. A rule id that is no rule of
     the contract is an error naming its row (a typo would read as a rule never flagged)."""
-    from fraud.config import load_config
-
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: labels file not found")
