@@ -88,31 +88,37 @@ class Timer:
 def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer | None = None,
                    progress: Progress | None = None) -> tuple[dict[str, pl.DataFrame], dict[str, dict[str, Any]]]:
     """Run every enabled registered check whose key is in ``keys``: raw findings per check name (before the
-    post-steps and finalisation) and a status per check (``ok``, ``disabled`` or ``not evaluated``)."""
+    post-steps and finalisation) and a status per rule (``ok`` with its findings, ``disabled`` or ``not
+    evaluated`` with the reason; a check emitting two rules reports each)."""
     timer = timer or Timer()
     warmup.wait()  # the detectors' libraries, imported while the inputs were read
     status: dict[str, dict[str, Any]] = {}
-    by_family: dict[str, list[tuple[str, pl.LazyFrame]]] = {}
+
+    def say(check, st: dict[str, Any]) -> None:
+        # one entry per rule: a check that emits two rules (behavior.sigma and behavior.repeated) reports each
+        for r in check.rules:
+            status[r] = dict(st)
+
+    by_family: dict[str, list[tuple[Any, list[str], pl.LazyFrame]]] = {}
     current = None
     for check in all_checks():
         if check.key not in keys:
             continue
         enabled = [r for r in check.rules if ctx.cfg.rule(r).enabled]
         if not enabled:
-            status[check.name] = {"status": "disabled"}
+            say(check, {"status": "disabled"})
             continue
         missing = [k for k in check.needs if not ctx.has(k)]
         if missing:
-            status[check.name] = {"status": "not evaluated", "reason": f"no {', '.join(missing)} input"}
+            say(check, {"status": "not evaluated", "reason": f"no {', '.join(missing)} input"})
             continue
         absent = [c for c in check.columns if c in ctx.absent.get("logins", ())]
         if absent:
-            status[check.name] = {"status": "not evaluated",
-                                  "reason": f"the logins give no {', '.join(absent)} column"}
+            say(check, {"status": "not evaluated", "reason": f"the logins give no {', '.join(absent)} column"})
             continue
         empty = [k for k in check.needs if check.key != "population" and ctx.rows(k) == 0]
         if empty:
-            status[check.name] = {"status": "not evaluated", "reason": f"no {', '.join(empty)} rows to read"}
+            say(check, {"status": "not evaluated", "reason": f"no {', '.join(empty)} rows to read"})
             continue
         if progress and check.family != current:  # the checks' eager preparations (tables, fits) run here
             current = check.family
@@ -121,9 +127,9 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
             with timer(check.family):
                 lf = check.fn(ctx)
         except NotEvaluated as e:
-            status[check.name] = {"status": "not evaluated", "reason": str(e)}
+            say(check, {"status": "not evaluated", "reason": str(e)})
             continue
-        by_family.setdefault(check.family, []).append((check.name, lf.filter(pl.col("rule").is_in(enabled))))
+        by_family.setdefault(check.family, []).append((check, enabled, lf.filter(pl.col("rule").is_in(enabled))))
     out: dict[str, pl.DataFrame] = {}
     for family in ("fingerprint", "geo", "behavior"):
         items = by_family.get(family, [])
@@ -132,10 +138,12 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
         if progress:
             progress(f"{family} checks")
         with timer(family):
-            frames = pl.collect_all([lf for _, lf in items])
-        for (name, _), df in zip(items, frames):
-            status[name] = {"status": "ok", "findings": df.height}
-            out[name] = df
+            frames = pl.collect_all([lf for _, _, lf in items])
+        for (check, enabled, _), df in zip(items, frames):
+            by_rule = dict(df.group_by("rule").len().iter_rows()) if len(check.rules) > 1 else {check.name: df.height}
+            for r in check.rules:
+                status[r] = {"status": "ok", "findings": by_rule.get(r, 0)} if r in enabled else {"status": "disabled"}
+            out[check.name] = df
     return out, status
 
 

@@ -42,3 +42,21 @@ def test_a_longer_run_is_one_finding():
     rep, _ = _repeated([2] * 10 + [14] * 5)
     assert rep.height == 1
     assert json.loads(rep["evidence"][0])["consecutive_days"] == 5
+
+
+def test_each_rule_of_the_sigma_check_has_its_own_status(tmp_path):
+    """The sigma check emits two rules: summary.json's checks count each one's findings (sigma's count held the
+    repeated finding too) and say which is disabled."""
+    from fraud.config import load_config
+    from fraud.pipeline import run_checks
+    from tests.detectors.helpers import ctx_of, daily_logins
+
+    findings, status = run_checks(ctx_of(daily_logins([2] * 10 + [14, 14, 14])))
+    assert (status["behavior.sigma"]["status"], status["behavior.sigma"]["findings"]) == ("ok", 3)
+    assert status["behavior.repeated"] == {"status": "ok", "findings": 1}
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('[rules."behavior.sigma"]\nenabled = false\n')
+    findings, status = run_checks(ctx_of(daily_logins([2] * 10 + [14, 14, 14]), load_config(cfg_file)))
+    assert status["behavior.sigma"]["status"] == "disabled"
+    assert status["behavior.repeated"] == {"status": "ok", "findings": 1}
+    assert findings.filter(pl.col("rule").str.starts_with("behavior."))["rule"].to_list() == ["behavior.repeated"]
