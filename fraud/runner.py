@@ -166,8 +166,16 @@ def load_model(path: str | Path | None) -> Any:
     if path is None:
         return None
     from fraud.detectors import BehaviorModel
+    from fraud.detectors.features import USER_FEATURES
+    from fraud.errors import ModelError
 
-    return BehaviorModel.load(path)
+    model = BehaviorModel.load(path)
+    # checked before the scan reads anything: a model of another version's features would fail at its end
+    unknown = [f for f in model.features if f not in USER_FEATURES]
+    if unknown:
+        raise ModelError(f"{path}: the model uses feature(s) this version does not compute: {', '.join(unknown)} "
+                         "(fit the model again with `fraud fit`)")
+    return model
 
 
 def run_demo(out: str | Path = "fraud-demo", users: int = 2000, seed: int = 7,

@@ -16,10 +16,11 @@ Scoring never recomputes the threshold, so the scored batch cannot move its own 
 """
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import joblib
@@ -128,7 +129,8 @@ class BehaviorModel:
         """The standardised matrix the detectors see (rows of ``frame``, :attr:`columns` order)."""
         missing = [f for f in self.features if f not in frame.columns]
         if missing:
-            raise ValueError(f"frame lacks model feature(s) {', '.join(missing)}")
+            raise ModelError(f"the model uses feature(s) this version does not compute: {', '.join(missing)} "
+                             "(fit the model again with `fraud fit`)")
         raw = frame.select([pl.col(f).cast(pl.Float64) for f in self.features])
         return self._standardise(self._transform(raw))
 
@@ -211,6 +213,32 @@ class BehaviorModel:
             raise ModelError(f"{p}: not a behaviour model file ({e.__class__.__name__})") from None
         if not isinstance(obj, cls):
             raise ModelError(f"{p}: not a behaviour model (got {type(obj).__name__})")
+        # a pickle restores the saved fields only: a field missing from the file would read as the class default
+        # (an older model without ``format`` as this version's, without ``threshold`` as infinity)
+        missing = [f.name for f in fields(cls) if f.name not in vars(obj)]
+        if missing:
+            raise ModelError(f"{p}: behaviour model without {', '.join(missing)} (written by another version?)")
         if obj.format != MODEL_FORMAT:
             raise ModelError(f"{p}: behaviour model format {obj.format}, this version reads {MODEL_FORMAT}")
+        problem = obj.inconsistency()
+        if problem:
+            raise ModelError(f"{p}: inconsistent behaviour model ({problem})")
         return obj
+
+    def inconsistency(self) -> str | None:
+        """What makes this model unusable (None when nothing): detectors, names and their score standardisation
+        of different lengths, a centre/scale that does not match the columns, a feature without a fit median, a
+        threshold that is no finite number."""
+        n = len(self.detectors)
+        if not (n == len(self.detector_names) == len(self.score_mean) == len(self.score_sd)) or n == 0:
+            return (f"{n} detectors, {len(self.detector_names)} names, {len(self.score_mean)}/{len(self.score_sd)} "
+                    "score means/sds")
+        if not (len(self.center) == len(self.scale) == len(self.columns)):
+            return f"{len(self.columns)} columns but {len(self.center)}/{len(self.scale)} centres/scales"
+        lost = [f for f in self.features if f not in self.medians] + [f for f in self.indicators
+                                                                      if f not in self.features]
+        if lost:
+            return f"no fit median or feature for {', '.join(lost)}"
+        if not isinstance(self.threshold, (int, float)) or not math.isfinite(self.threshold):
+            return f"threshold {self.threshold!r}"
+        return None

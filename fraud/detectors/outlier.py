@@ -72,7 +72,8 @@ def outlier(ctx: ScanContext) -> pl.LazyFrame:
     flagged = scored.filter(pl.col("flagged")) if "flagged" in scored.columns else scored.clear()
     ctx.notes["behavior.outlier"] = {"model": origin, "users_scored": scored.height,
                                      "users_flagged": flagged.height, "threshold": round(model.threshold, 4),
-                                     "detectors": model.detector_names, "fit_users": model.n_fit}
+                                     "detectors": model.detector_names, "fit_users": model.n_fit,
+                                     "features": len(model.features)}
     if flagged.height == 0:
         return emit(pl.LazyFrame(schema={"user_id": pl.String, "first_ts": pl.Datetime("us", "UTC"),
                                          "last_ts": pl.Datetime("us", "UTC")}), rule, summary=pl.lit(""),

@@ -132,3 +132,37 @@ def test_each_keeps_item_order_and_uses_threads_only_when_asked():
     assert [i for i, _ in alone] == [1, 2, 3] and {n for _, n in alone} == {threading.current_thread().name}
     side = _each(where, [1, 2, 3], 2)
     assert [i for i, _ in side] == [1, 2, 3] and all(n.startswith("fraud-detector") for _, n in side)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d.pop("format"), "behaviour model without format"),
+    (lambda d: d.pop("threshold"), "behaviour model without threshold"),
+    (lambda d: d.update(threshold=float("inf")), "inconsistent behaviour model (threshold inf)"),
+    (lambda d: d.update(detector_names=["ECOD", "IForest"]), "3 detectors, 2 names"),
+    (lambda d: d.update(scale=np.ones(2)), "columns but 5/2 centres/scales"),
+    (lambda d: d.update(medians={}), "no fit median or feature for f1, f2, f3, f4"),
+])
+def test_load_refuses_a_model_that_cannot_score_right(tmp_path, edit, message):
+    """A field missing from the file would read as the class default (no ``format``: this version's; no
+    ``threshold``: infinity, flagging nobody), and mismatched parts fail mid-scan: both are refused at load."""
+    import joblib
+
+    model = BehaviorModel.fit(_matrix(missing=True), FEATS, **DEFAULT)
+    edit(vars(model))
+    joblib.dump(model, tmp_path / "m")
+    with pytest.raises(ModelError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        BehaviorModel.load(tmp_path / "m")
+
+
+def test_a_model_of_features_this_version_does_not_compute_is_refused_before_the_scan(tmp_path):
+    from fraud.detectors.features import USER_FEATURES
+    from fraud.runner import load_model
+
+    feats = list(USER_FEATURES)[:4]
+    frame = _matrix().rename(dict(zip(FEATS, feats)))
+    BehaviorModel.fit(frame, feats, **DEFAULT).save(tmp_path / "ok")
+    assert load_model(tmp_path / "ok").features == feats
+    BehaviorModel.fit(frame.rename({feats[0]: "mean_events_v0"}), ["mean_events_v0", *feats[1:]],
+                      **DEFAULT).save(tmp_path / "other")
+    with pytest.raises(ModelError, match="does not compute: mean_events_v0"):
+        load_model(tmp_path / "other")
