@@ -80,14 +80,15 @@ def scan_to(inputs: ScanInputs, out: str | Path, cfg: Config | None = None, *, m
 
 def _decisions_path(inputs: ScanInputs) -> str:
     """Where the report's review commands write: the scan's decisions file, else ``decisions.csv`` beside the
-    logins (a folder scan picks it up next time). Absolute: the commands are pasted from a report opened
-    anywhere, not from the folder the scan ran in."""
+    logins file (a folder scan picks it up next time) or beside a logins folder (inside it, the next scan would
+    read it as a logins file). Absolute: the commands are pasted from a report opened anywhere, not from the
+    folder the scan ran in."""
     if isinstance(inputs.decisions, (str, Path)):
         return str(Path(inputs.decisions).resolve())
     logins = inputs.logins[0] if isinstance(inputs.logins, list) else inputs.logins
     if isinstance(logins, (str, Path)) and not any(ch in str(logins) for ch in "*?["):
         p = Path(logins)
-        return str(((p if p.is_dir() else p.parent) / "decisions.csv").resolve())
+        return str((p.resolve().parent / "decisions.csv"))
     return str(Path("decisions.csv").resolve())
 
 

@@ -345,3 +345,18 @@ def test_summary_has_cpu_seconds_per_stage(tmp_path):
     s = json.loads((tmp_path / "scan" / "summary.json").read_text())
     assert list(s["cpu_s"]) == list(s["timings_s"]) and all(v >= 0 for v in s["cpu_s"].values())
     assert {"read", "total", "write", "report"} <= set(s["cpu_s"])
+
+
+def test_review_commands_of_a_logins_folder_scan_write_beside_the_folder(tmp_path):
+    """With --logins a folder, decisions.csv inside it would be read as a logins file by the next scan (exit 2):
+    the review commands write it beside the folder."""
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "part1.csv").write_text(LOGINS)
+    out = tmp_path / "out"
+    assert run("scan", "--logins", folder, "--out", out).exit_code == 0
+    decisions = json.loads((out / "summary.json").read_text())["review"]["decisions"]
+    assert decisions == str(tmp_path.resolve() / "decisions.csv")
+    fid = pl.read_parquet(out / "findings.parquet")["finding_id"][0]
+    assert run("review", fid, "--dismiss", "--decisions", decisions, "--out", out).exit_code == 0
+    assert run("scan", "--logins", folder, "--decisions", decisions, "--out", out).exit_code == 0
