@@ -257,3 +257,19 @@ def test_ip_findings_list_their_accounts_and_decision():
     assert ip_findings(f) == [{"finding_id": "a1", "rule": "ip.spray", "severity": "high", "ip": "192.0.2.9",
                                "first_ts": "2024-03-01T00:00:00Z", "summary": "IP 192.0.2.9 ...",
                                "decision": "dismiss", "accounts": ["u1", "u2"]}]
+
+
+def test_events_at_one_instant_keep_one_order_however_the_inputs_are_ordered():
+    """A case's events near its findings are ordered by time and then by every other column: two events of one
+    user at the same instant no longer follow the input's row order (a shuffled input changed report.html)."""
+    from datetime import datetime, timezone
+
+    from fraud.report.cases import _near_findings
+
+    t = datetime(2024, 3, 1, 8, tzinfo=timezone.utc)
+    rows = pl.DataFrame({"user_id": ["u1"] * 3, "ts": [t, t, t], "event": ["payment", "login", "login"],
+                         "ip": ["9.9.9.9", "1.1.1.1", None]})
+    anchors = pl.DataFrame({"user_id": ["u1"], "_t": [t]})
+    a = _near_findings(rows.lazy(), anchors.lazy(), 10, 1.0).collect()
+    b = _near_findings(rows.reverse().lazy(), anchors.lazy(), 10, 1.0).collect()
+    assert a.equals(b) and a["event"].to_list() == ["login", "login", "payment"] and a["ip"][0] == "1.1.1.1"

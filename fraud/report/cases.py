@@ -144,7 +144,9 @@ def _anchors(findings: pl.DataFrame, users: pl.DataFrame) -> pl.LazyFrame:
 def _near_findings(lf: pl.LazyFrame, anchors: pl.LazyFrame, limit: int, window_days: float) -> pl.LazyFrame:
     """Rows of ``lf`` (``user_id``, ``ts``) within ``window_days`` of one of their user's anchors, at most
     ``limit`` per user (the nearest); a user without anchors keeps the latest ``limit`` rows."""
-    lf = lf.filter(pl.col("ts").is_not_null()).sort("ts")
+    # every column as a tie-break: events of one user at one instant keep one order however the inputs are ordered
+    order = ["ts", *[c for c in lf.collect_schema().names() if c not in ("ts", "user_id")]]
+    lf = lf.filter(pl.col("ts").is_not_null()).sort(order, nulls_last=True)
     j = lf.join_asof(anchors, left_on="ts", right_on="_t", by="user_id", strategy="nearest",
                      check_sortedness=False)
     win = timedelta(days=window_days)
@@ -154,7 +156,7 @@ def _near_findings(lf: pl.LazyFrame, anchors: pl.LazyFrame, limit: int, window_d
     key = pl.when(has_anchor).then(dist.dt.total_microseconds()).otherwise(
         (pl.col("ts").max().over("user_id") - pl.col("ts")).dt.total_microseconds())
     return (j.with_columns(key.rank("ordinal").over("user_id").alias("_r")).filter(pl.col("_r") <= limit)
-            .drop("_t", "_r").sort(["user_id", "ts"]))
+            .drop("_t", "_r").sort(["user_id", *order], nulls_last=True))
 
 
 def _columns(lf: pl.LazyFrame, cols: list[str], extra: list[pl.Expr] | None = None) -> dict[str, dict[str, list]]:
