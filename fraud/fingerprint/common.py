@@ -95,7 +95,8 @@ def member_runs(ev: pl.LazyFrame, group: str, member: str, window_us: int) -> pl
     """The spans of window ends in which a ``member`` counts for its ``group`` (true rolling window of
     ``window_us`` microseconds over event time).
 
-    A member counts in the window ending at ``t`` when it has an event in ``(t - window, t]``, i.e. an event at
+    A member counts in the window ending at ``t`` when it has an event in ``(t - window, t]`` (the checks pass
+    :func:`fraud.exprs.reach_us` of their window for a closed one), i.e. an event at
     ``s`` covers window ends ``[s, s + window)``; overlapping or touching spans are merged. Returns
     ``group, member, run_start, run_end`` (``run_end`` exclusive).
     """
