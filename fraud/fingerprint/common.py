@@ -41,13 +41,20 @@ def local_date(lf: pl.LazyFrame, ctx: ScanContext, out: str = "day") -> pl.LazyF
     return with_local_time(lf, ctx, out="_local").with_columns(pl.col("_local").dt.date().alias(out)).drop("_local")
 
 
+def device_use(ctx: ScanContext) -> pl.LazyFrame:
+    """``device_id, user_id, ts`` of every use of a device by an account: successful account events (any kind)
+    with a device_id, and device snapshots naming an account. Failed logins are not use (a stuffing victim's
+    account never used the attacker's device)."""
+    ev = ctx.logins.filter(pl.col("success").fill_null(True)).select("device_id", "user_id", "ts")
+    snap = ctx.devices.select("device_id", "user_id", "ts")
+    return pl.concat([ev, snap]).drop_nulls()
+
+
 def device_users(ctx: ScanContext) -> pl.LazyFrame:
-    """Distinct (device_id, user_id) pairs: accounts that reported a snapshot of or had a successful event on a
-    device. A failed login does not make the device the account's: an attacker's rooted phone failing on a
-    victim's password neither penalises nor (device lock) rewards the victim."""
-    snap = ctx.devices.select("device_id", "user_id")
-    ev = ctx.logins.filter(pl.col("success").fill_null(True)).select("device_id", "user_id")
-    return pl.concat([snap, ev]).drop_nulls().unique()
+    """Distinct (device_id, user_id) pairs of :func:`device_use`: accounts that reported a snapshot of or had a
+    successful event on a device. A failed login does not make the device the account's: an attacker's rooted
+    phone failing on a victim's password neither penalises nor (device lock) rewards the victim."""
+    return device_use(ctx).select("device_id", "user_id").unique()
 
 
 PC_FAMILIES = ("windows", "macos", "linux", "chromeos")  # desktop OS families (of :func:`os_family`)

@@ -16,6 +16,7 @@ from fraud.fingerprint.common import (
     US_PER_DAY,
     groups_where,
     coverage_episodes,
+    device_use,
     iso,
     member_runs,
     require_device_ids,
@@ -52,15 +53,6 @@ def many_devices(ctx: ScanContext) -> pl.LazyFrame:
         summary=fmt("Signed in from {} devices within {} days (limit {})", pl.col("n_members"),
                     rule.window_days, limit),
     )
-
-
-def device_use(ctx: ScanContext) -> pl.LazyFrame:
-    """``device_id, user_id, ts`` of every use of a device by an account: successful account events (any kind)
-    with a device_id, and device snapshots naming an account. Failed logins are not use (a stuffing victim's
-    account never used the attacker's device)."""
-    ev = ctx.logins.filter(pl.col("success").fill_null(True)).select("device_id", "user_id", "ts")
-    snap = ctx.devices.select("device_id", "user_id", "ts")
-    return pl.concat([ev, snap]).drop_nulls()
 
 
 @register("device.shared", rules="device.shared", family="fingerprint", key="device")
