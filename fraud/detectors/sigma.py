@@ -176,7 +176,7 @@ def evaluate(days: pl.DataFrame, rule: Rule, *, flagged_only: bool = False) -> t
     # the last pass's flags are the tests' flags (same baseline, same exclusions): the full tests run on the
     # flagged days only when that is all the caller reads
     rows = final.filter(flags) if flagged_only else final
-    tested = _test(rows.drop([c for c in stats.columns]), rows.select(stats.columns), feats, rule)
+    tested = _test(rows.drop(stats.columns), rows.select(stats.columns), feats, rule)
     skipped = untested - few  # not tested for a missing value (the rest of the untested were too few events)
     notes = {"user_days": days.height, "user_days_evaluated": int(ev.sum()),
              "user_days_not_evaluated": int((~ev).sum()), "user_days_flagged": int(flags.sum()),
