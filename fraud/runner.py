@@ -112,7 +112,10 @@ def _write_all(res: ScanResult, out_dir: Path, inputs: ScanInputs, cfg: Config, 
         decisions = _decisions_path(inputs)
         scan_dir = scan_dir.resolve()
         # `fraud show` prints the same review commands as the report's cards
-        res.summary["review"] = {"decisions": decisions, "scan_dir": str(scan_dir)}
+        res.summary["review"] = {"decisions": decisions, "scan_dir": str(scan_dir),
+                                 # the review commands' file exists but this scan did not read it (a --logins FILE
+                                 # scan reads decisions only when given --decisions)
+                                 "decisions_unread": inputs.decisions is None and Path(decisions).is_file()}
         data = report_data(res, cfg, decisions, timings=t.stages, scan_dir=str(scan_dir))
         write_text(out_dir / "report.html", render_report(res, cfg, decisions, data=data))
         write_text(out_dir / "report.md", render_markdown(res, cfg, decisions, data=data))

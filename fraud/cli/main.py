@@ -80,6 +80,10 @@ def _print_summary(summary: dict, out: Path) -> None:
     skipped = {k: v for k, v in summary["checks"].items() if v.get("status") == "not evaluated"}
     for k, v in skipped.items():
         out_console.print(f"not evaluated: {k} ({v.get('reason', '')})", highlight=False)
+    review = summary.get("review", {})
+    if review.get("decisions_unread"):
+        out_console.print(f"decisions not applied: {review['decisions']} holds reviews this scan did not read "
+                          f"(add --decisions {review['decisions']})", highlight=False)
     out_console.print(f"report: {out / 'report.html'}", highlight=False)
 
 

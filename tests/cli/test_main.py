@@ -198,7 +198,7 @@ def test_dismissed_findings_do_not_trip_fail_on_and_show_names_the_reports_decis
     monkeypatch.chdir(tmp_path)
     assert run("scan", "in", "--out", "out").exit_code == 0
     assert json.loads((out / "summary.json").read_text())["review"] == {
-        "decisions": str(data / "decisions.csv"), "scan_dir": str(out)}
+        "decisions": str(data / "decisions.csv"), "scan_dir": str(out), "decisions_unread": False}
     # `fraud show --out` with a relative folder prints the absolute one too
     fid0 = pl.read_parquet(out / "findings.parquet").filter(pl.col("rule") == "device.bot_agent")["finding_id"][0]
     assert f"--out {out}" in run("show", "u2", "--out", "out").stdout
@@ -359,4 +359,8 @@ def test_review_commands_of_a_logins_folder_scan_write_beside_the_folder(tmp_pat
     assert decisions == str(tmp_path.resolve() / "decisions.csv")
     fid = pl.read_parquet(out / "findings.parquet")["finding_id"][0]
     assert run("review", fid, "--dismiss", "--decisions", decisions, "--out", out).exit_code == 0
-    assert run("scan", "--logins", folder, "--decisions", decisions, "--out", out).exit_code == 0
+    # without --decisions the next scan of the folder does not read them: it says so
+    again = run("scan", "--logins", folder, "--out", out)
+    assert again.exit_code == 0 and f"decisions not applied: {decisions} holds reviews" in again.stdout
+    applied = run("scan", "--logins", folder, "--decisions", decisions, "--out", out)
+    assert applied.exit_code == 0 and "decisions not applied" not in applied.stdout
