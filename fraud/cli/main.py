@@ -268,19 +268,39 @@ def review(
                       highlight=False, markup=False)
 
 
+def _print_finding(f: dict) -> None:
+    """One finding as ``fraud show`` lists it: rule, severity, points, status, span and id; summary; evidence; the
+    review commands (one line each, never wrapped: pasted as they are)."""
+    from rich.markup import escape
+
+    from fraud.report.cases import status_tag
+
+    tag = status_tag(f)
+    out_console.print(f"\n[bold]{escape(f['rule'])}[/bold]  {f['severity']}  {f['points']:+d} points"
+                      f"{escape(tag)}  {f['first_ts']} .. {f['last_ts']}  id {escape(f['finding_id'])}",
+                      highlight=False)
+    out_console.print(f"  {f['summary']}", markup=False, highlight=False)
+    for k, v in (f.get("evidence") or {}).items():
+        out_console.print(f"    {k}: {json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v}",
+                          markup=False, highlight=False)
+    for d in ("confirm", "dismiss"):
+        out_console.print(f"  {d}: {f['review'][d]}", markup=False, highlight=False)
+
+
 @app.command()
-def show(user_id: Annotated[str, typer.Argument(help="the user's id")],
+def show(user_id: Annotated[str, typer.Argument(help="the user's id (or an IP: its findings about the IP alone)")],
          out: Annotated[Path, typer.Option("--out", help="scan output folder")] = Path("fraud-scan"),
          decisions: Annotated[str | None, typer.Option(help="decisions file named in the review commands (default: "
                                                             "the one the scan's report names)")] = None,
          limit: Annotated[int, typer.Option(min=0, help="findings shown per rule (0: all)")] = 20,
          ) -> None:
-    """One user's score change, profile and findings with evidence (the report's case card, in the terminal)."""
+    """One user's score change, profile and findings with evidence (the report's case card, in the terminal); for
+    an IP that is no user, the findings about the IP alone (``ip.spray``)."""
     from rich.markup import escape
 
     from fraud.evaluate import load_findings
     from fraud.report import load_user_case
-    from fraud.report.cases import status_tag
+    from fraud.report.cases import load_ip_findings
 
     try:
         load_findings(out)  # a clear error when the folder holds no scan
@@ -289,8 +309,15 @@ def show(user_id: Annotated[str, typer.Argument(help="the user's id")],
             review = json.loads(summary.read_text()).get("review", {}) if summary.exists() else {}
             decisions = review.get("decisions") or "decisions.csv"
         case = load_user_case(out, user_id, decisions)
+        about_ip = load_ip_findings(out, user_id, decisions) if case is None else []
     except (FraudError, ValueError, OSError) as e:
         raise fail(e if isinstance(e, FraudError) else FraudError(f"{out}: {e}")) from None
+    if case is None and about_ip:
+        out_console.print(f"[bold]IP {escape(user_id)}[/bold]: {_count(len(about_ip), 'finding')} about the IP alone "
+                          "(no account is penalised)", highlight=False)
+        for f in about_ip:
+            _print_finding(f)
+        return
     if case is None:
         raise fail(FraudError(f"user {user_id!r} not found in {out / 'scores.parquet'}"))
     observed = f"; under observation until {case['observation_until']}" if case.get("observation_until") else ""
@@ -310,16 +337,7 @@ def show(user_id: Annotated[str, typer.Argument(help="the user's id")],
         shown[f["rule"]] = shown.get(f["rule"], 0) + 1
         if limit and shown[f["rule"]] > limit:
             continue
-        tag = status_tag(f)
-        out_console.print(f"\n[bold]{escape(f['rule'])}[/bold]  {f['severity']}  {f['points']:+d} points"
-                          f"{escape(tag)}  {f['first_ts']} .. {f['last_ts']}  id {escape(f['finding_id'])}",
-                          highlight=False)
-        out_console.print(f"  {f['summary']}", markup=False, highlight=False)
-        for k, v in (f.get("evidence") or {}).items():
-            out_console.print(f"    {k}: {json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v}",
-                              markup=False, highlight=False)
-        for d in ("confirm", "dismiss"):  # one line each, never wrapped: pasted as they are
-            out_console.print(f"  {d}: {f['review'][d]}", markup=False, highlight=False)
+        _print_finding(f)
     hidden = {r: k - limit for r, k in shown.items() if limit and k > limit}
     if hidden:
         out_console.print("\n" + "; ".join(_count(k, f"more {r} finding") for r, k in hidden.items())

@@ -289,6 +289,20 @@ def user_case(findings: pl.DataFrame, scores: pl.DataFrame, profiles: pl.DataFra
     return out[0] if out else None
 
 
+def load_ip_findings(out: str | Path, ip: str, decisions_path: str = "decisions.csv") -> list[dict[str, Any]]:
+    """The findings about an IP alone (``ip.spray``: no account) of a scan's output folder, oldest first, each with
+    its parsed evidence and review commands (as the report's "Findings about IPs" lists them)."""
+    out = Path(out)
+    f = (pl.read_parquet(out / "findings.parquet").filter(pl.col("user_id").is_null() & (pl.col("ip") == ip))
+         .sort("first_ts", "finding_id"))
+    rows = []
+    for r in f.with_columns(*_iso("first_ts", "last_ts")).to_dicts():
+        r["evidence"] = json.loads(r["evidence"]) if r.get("evidence") else {}
+        r["review"] = review_commands(r["finding_id"], decisions_path, str(out.resolve()))
+        rows.append(r)
+    return rows
+
+
 def load_user_case(out: str | Path, user_id: str, decisions_path: str = "decisions.csv") -> dict[str, Any] | None:
     """One user's case record read from a scan's output folder (findings, scores, profiles; no events)."""
     out = Path(out)

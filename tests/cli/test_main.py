@@ -364,3 +364,21 @@ def test_review_commands_of_a_logins_folder_scan_write_beside_the_folder(tmp_pat
     assert again.exit_code == 0 and f"decisions not applied: {decisions} holds reviews" in again.stdout
     applied = run("scan", "--logins", folder, "--decisions", decisions, "--out", out)
     assert applied.exit_code == 0 and "decisions not applied" not in applied.stdout
+
+
+def test_show_an_ip_lists_its_findings_about_the_ip_alone(tmp_path):
+    """ip.spray findings name no account: `fraud show IP` lists them with their review commands; an unknown id is
+    still an error."""
+    d = tmp_path / "in"
+    d.mkdir()
+    rows = ["ts,user_id,event,success,ip"] + [f"2024-03-01T08:{i:02d}:00Z,v{i},login,false,6.6.6.6" for i in range(10)]
+    (d / "logins.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    assert run("scan", d, "--out", out).exit_code == 0
+    fid = pl.read_parquet(out / "findings.parquet").filter(pl.col("rule") == "ip.spray")["finding_id"][0]
+    r = run("show", "6.6.6.6", "--out", out)
+    assert r.exit_code == 0, r.stderr
+    assert "IP 6.6.6.6: 1 finding about the IP alone" in r.stdout and "ip.spray" in r.stdout
+    assert f"fraud review {fid} --dismiss" in r.stdout and '"v0"' in r.stdout
+    missing = run("show", "7.7.7.7", "--out", out)
+    assert missing.exit_code == 2 and "user '7.7.7.7' not found" in missing.stderr
