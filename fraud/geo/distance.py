@@ -23,6 +23,15 @@ def haversine_km(lat1: str | pl.Expr, lon1: str | pl.Expr, lat2: str | pl.Expr, 
 
 
 
+def haversine_bound_km(lat1: str | pl.Expr, lon1: str | pl.Expr, lat2: str | pl.Expr, lon2: str | pl.Expr) -> pl.Expr:
+    """An upper bound of :func:`haversine_km` without trigonometry: R x (|dlat| + |dlon|) in radians (a path along
+    a meridian and then a parallel is no shorter than the great circle), with |dlon| taken the short way round and
+    a hair of margin for rounding. For cheap "surely near" tests before the exact distance."""
+    dlon = (_e(lon2) - _e(lon1)).abs()
+    bound = EARTH_RADIUS_KM * math.pi / 180 * ((_e(lat2) - _e(lat1)).abs() + pl.min_horizontal(dlon, 360 - dlon))
+    return bound * (1 + 1e-9) + 1e-9
+
+
 def geodesic_km(lat1: str | pl.Expr, lon1: str | pl.Expr, lat2: str | pl.Expr, lon2: str | pl.Expr) -> pl.Expr:
     """WGS84 ellipsoid distance in km (Karney's geodesic, the one geopy's ``geodesic`` computes) for evidence
     figures: PROJ's vectorised solver (pyproj ``Geod.inv``), ~1M pairs/s against geopy's ~15k/s in pure Python

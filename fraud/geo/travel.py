@@ -15,14 +15,12 @@ between two at home is the account-takeover shape), nor are two or more such fix
 """
 from __future__ import annotations
 
-import math
-
 import polars as pl
 
 from fraud.context import ScanContext
 from fraud.exprs import fmt
 from fraud.findings import emit
-from fraud.geo.distance import EARTH_RADIUS_KM, geodesic_km, haversine_km, thousands
+from fraud.geo.distance import geodesic_km, haversine_bound_km, haversine_km, thousands
 from fraud.geo.gazetteer import place_name
 from fraud.geo.positions import positions
 from fraud.registry import NotEvaluated, register
@@ -70,10 +68,8 @@ def may_be_far(a: dict[str, pl.Expr], b: dict[str, pl.Expr], min_km: float, scal
     distance is at most R x (|dlat| + |dlon|) in radians (a path along a meridian and then a parallel is no
     shorter), so a pair whose bound, net of both radii, is within ``min_km`` cannot be too far. Rows are filtered
     on it before the exact distance is computed. ``scale``: the factor the caller applies to the distance."""
-    r = EARTH_RADIUS_KM * math.pi / 180
-    dlon = (b["lon"] - a["lon"]).abs()
-    bound = r * ((b["lat"] - a["lat"]).abs() + pl.min_horizontal(dlon, 360 - dlon))
-    return bound * scale * (1 + 1e-9) + 1e-9 - a["acc_km"] - b["acc_km"] > min_km
+    bound = haversine_bound_km(a["lat"], a["lon"], b["lat"], b["lon"])
+    return bound * scale - a["acc_km"] - b["acc_km"] > min_km
 
 
 POINT = ("lat", "lon", "acc_km", "ts")
