@@ -45,13 +45,15 @@ def local_days(findings: pl.DataFrame, zones: pl.DataFrame | None, default_zone:
 
 
 def counted_flags(findings: pl.DataFrame, cfg: Config, dismissed: pl.Expr | None = None,
-                  zones: pl.DataFrame | None = None, confirmed: pl.Expr | None = None) -> pl.Series:
+                  zones: pl.DataFrame | None = None, confirmed: pl.Expr | None = None,
+                  days: pl.Series | None = None) -> pl.Series:
     """Per finding, whether its points count (first-choice finding of its rule window), as a Boolean Series.
 
     The windows are anchored at the user's first finding of the rule whatever the decisions, so a decision never
     moves them: ``dismissed`` (a Boolean expression) only takes findings out of their windows (the next one of the
     window counts instead), and among findings of equal points a ``confirmed`` one is chosen. ``zones``
-    (``user_id, timezone``) places whole-day windows on the users' local calendar days (see :func:`local_days`).
+    (``user_id, timezone``) places whole-day windows on the users' local calendar days (see :func:`local_days`;
+    ``days``: those days already computed).
     """
     window_us = {rid: int(r.window_days * 86_400e6) for rid, r in cfg.rules.items()}
     whole_days = {rid: int(r.window_days) for rid, r in cfg.rules.items() if r.window_days == int(r.window_days)}
@@ -62,7 +64,7 @@ def counted_flags(findings: pl.DataFrame, cfg: Config, dismissed: pl.Expr | None
         keep.alias("_keep"), chosen.alias("_confirmed"),
         pl.col("rule").replace_strict(window_us, default=86_400_000_000, return_dtype=pl.Int64).alias("_win"),
         pl.col("rule").replace_strict(whole_days, default=None, return_dtype=pl.Int64).alias("_win_days"),
-        local_days(findings, zones, cfg.timezone).alias("_day"),
+        (days if days is not None else local_days(findings, zones, cfg.timezone)).alias("_day"),
         # Rules counted per device window by window (e.g. device.lock_enabled) key their windows by device too.
         pl.when(pl.col("rule").is_in(per_device)).then(pl.col("device_id")).otherwise(pl.lit("")).fill_null("")
         .alias("_sub"),
@@ -92,9 +94,10 @@ def score_users(findings: pl.DataFrame, users: pl.DataFrame, scores_in: pl.DataF
     dec = (decisions.select("finding_id", "decision", "decided_at") if decisions is not None and decisions.height
            else pl.DataFrame(schema={"finding_id": pl.String, "decision": pl.String, "decided_at": TS}))
     f = findings.join(dec, on="finding_id", how="left")
-    f = f.with_columns(counted_flags(f, cfg, zones=zones).alias("_counted_raw"),
-                       counted_flags(f, cfg, pl.col("decision") == "dismiss", zones,
-                                     pl.col("decision") == "confirm").alias("counted"))
+    days = local_days(f, zones, cfg.timezone)  # the windows' days, for both countings
+    f = f.with_columns(counted_flags(f, cfg, days=days).alias("_counted_raw"),
+                       counted_flags(f, cfg, pl.col("decision") == "dismiss", confirmed=pl.col("decision") == "confirm",
+                                     days=days).alias("counted"))
     pts = pl.col("points")
     per_user = f.filter(pl.col("user_id").is_not_null()).group_by("user_id").agg(
         pts.filter(pl.col("_counted_raw") & (pts < 0)).sum().alias("penalty_raw"),

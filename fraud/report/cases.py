@@ -118,17 +118,24 @@ def _finding_records(findings: pl.DataFrame, users: pl.DataFrame, decisions_path
     if per_rule is not None:
         counted = pl.col("counted").fill_null(False) if "counted" in f.columns else pl.lit(False)
         f = f.filter((pl.int_range(pl.len()).over("user_id", "rule") < per_rule) | counted)
-    f = f.with_columns(_iso("first_ts", "last_ts"))
     out: dict[str, list[dict]] = {}
-    for r in f.to_dicts():
+    for r in _records(f, decisions_path, scan_dir):
+        out.setdefault(r.pop("user_id"), []).append(r)
+    return out, totals
+
+
+def _records(f: pl.DataFrame, decisions_path: str, scan_dir: str | None) -> list[dict]:
+    """Finding rows as the report and ``fraud show`` list them: ISO times, the evidence parsed into a dict, and the
+    review commands."""
+    rows = f.with_columns(_iso("first_ts", "last_ts")).to_dicts()
+    for r in rows:
         try:
             ev = json.loads(r["evidence"]) if r.get("evidence") else {}
         except ValueError:
             ev = {"raw": r["evidence"]}
         r["evidence"] = ev if isinstance(ev, dict) else {"value": ev}
         r["review"] = review_commands(r["finding_id"], decisions_path, scan_dir)
-        out.setdefault(r.pop("user_id"), []).append(r)
-    return out, totals
+    return rows
 
 
 def _anchors(findings: pl.DataFrame, users: pl.DataFrame) -> pl.LazyFrame:
@@ -295,12 +302,7 @@ def load_ip_findings(out: str | Path, ip: str, decisions_path: str = "decisions.
     out = Path(out)
     f = (pl.read_parquet(out / "findings.parquet").filter(pl.col("user_id").is_null() & (pl.col("ip") == ip))
          .sort("first_ts", "finding_id"))
-    rows = []
-    for r in f.with_columns(*_iso("first_ts", "last_ts")).to_dicts():
-        r["evidence"] = json.loads(r["evidence"]) if r.get("evidence") else {}
-        r["review"] = review_commands(r["finding_id"], decisions_path, str(out.resolve()))
-        rows.append(r)
-    return rows
+    return _records(f, decisions_path, str(out.resolve()))
 
 
 def load_user_case(out: str | Path, user_id: str, decisions_path: str = "decisions.csv") -> dict[str, Any] | None:
