@@ -11,7 +11,7 @@ import polars as pl
 
 from fraud.context import ScanContext
 from fraud.findings import emit
-from fraud.fingerprint.common import device_use, fmt, iso, local_date, require_device_ids, sign_ins
+from fraud.fingerprint.common import fmt, iso, local_date, require_device_ids, sign_ins
 from fraud.geo.localtime import local_logins
 from fraud.registry import register
 
@@ -22,8 +22,7 @@ US_PER_HOUR = 3_600_000_000
           columns=("event",))
 def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
     """Flags each new device's first sign-in (the user having events on ``min_history_days``+ earlier local
-    days, and no earlier use of that device, a snapshot or a successful event: section 3's "history without
-    it")
+    days, and no earlier successful event from that device: contract section 3's "history without it")
     followed within ``within_hours`` hours (inclusive) by one of ``sensitive_events`` (successful).
     One finding per user and new device; evidence lists the sensitive events."""
     rule = ctx.cfg.rule("device.new_device_sensitive")
@@ -36,9 +35,11 @@ def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
         "user_id", pl.col("local_ts").dt.date().alias("day")).unique()
     history = (first.join(days, on="user_id", how="inner").filter(pl.col("day") < pl.col("first_day"))
                .group_by("user_id", "device_id").agg(pl.len().alias("history_days")))
-    # a device the account already used (a snapshot or a successful event of any kind before the sign-in: a
-    # payment from the app) is not new; an attacker's failed attempts from it before getting in do not make it known
-    used = device_use(ctx).group_by("user_id", "device_id").agg(pl.col("ts").min().alias("first_use"))
+    # a device the account already used (a successful event of any kind before the sign-in: a payment from the
+    # app) is not new; an attacker's failed attempts from it before getting in do not make it known
+    used = (ctx.logins.filter(pl.col("success").fill_null(True) & pl.col("device_id").is_not_null()
+                              & pl.col("user_id").is_not_null())
+            .group_by("user_id", "device_id").agg(pl.col("ts").min().alias("first_use")))
     new = (first.join(history, on=["user_id", "device_id"], how="inner")
            .join(used, on=["user_id", "device_id"], how="left")
            .filter((pl.col("history_days") >= min_days) & ~(pl.col("first_use") < pl.col("ts")).fill_null(False))

@@ -53,11 +53,3 @@ def test_a_device_used_before_its_first_sign_in_is_not_new():
                                                       case("guessed", "login", False)], how="diagonal"))
     assert df["user_id"].to_list() == ["guessed"]
     assert ev(df)["history_days"] == 7
-
-
-def test_a_device_the_account_reported_a_snapshot_of_is_not_new():
-    lf = pl.concat([_history("u1", 7), _events("u1", [(at(days=10), "login", "d2"),
-                                                      (at(days=10, minutes=30), "password_change", "d2")])])
-    snap = pl.DataFrame({"ts": [at(days=3)], "device_id": ["d2"], "user_id": ["u1"]})
-    assert run(new_device_sensitive, logins=lf).height == 1
-    assert run(new_device_sensitive, logins=lf, devices=snap).height == 0
