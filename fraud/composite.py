@@ -27,8 +27,12 @@ def composite_scores(scores: pl.DataFrame, findings: pl.DataFrame, scores_in: pl
     six sub-scores; adds ``<dim>_before``/``<dim>_after`` for location and device, and ``composite`` (bool)."""
     w = cfg.composite_weights
     span = cfg.max_score - cfg.min_score
-    dims = scores_in.select("user_id", *DIMENSIONS).unique("user_id", keep="last").filter(
-        pl.all_horizontal(pl.col(d).is_not_null() for d in DIMENSIONS))
+    before = sum(pl.lit(w[d]) * pl.col(d) for d in DIMENSIONS) * span / 100 + cfg.min_score
+    # several complete rows of one user: the one with the lowest total (as plain mode takes the lowest score),
+    # ties by the sub-scores, so the input's row order never decides
+    dims = (scores_in.select("user_id", *DIMENSIONS)
+            .filter(pl.all_horizontal(pl.col(d).is_not_null() for d in DIMENSIONS))
+            .sort("user_id", before, *DIMENSIONS).unique("user_id", keep="first", maintain_order=True))
     pts = pl.col("points")
     counted = findings.filter(pl.col("counted") & pl.col("user_id").is_not_null())
     fam = counted.group_by("user_id", "family").agg(pts.filter(pts < 0).sum().alias("neg"),
@@ -42,7 +46,6 @@ def composite_scores(scores: pl.DataFrame, findings: pl.DataFrame, scores_in: pl
     for family, prefix in (*FAMILY_DIMENSION.items(), ("behavior", "behavior")):
         j = j.join(family_sums(family, prefix), on="user_id", how="left")
     j = j.with_columns(pl.col("^.*_(neg|pos)$").fill_null(0))
-    before = sum(pl.lit(w[d]) * pl.col(d) for d in DIMENSIONS) * span / 100 + cfg.min_score
     cols = [before.round(0).cast(pl.Int64).alias("score_before")]
     neg_eff, pos_eff = [pl.col("behavior_neg")], [pl.col("behavior_pos")]
     for d in FAMILY_DIMENSION.values():

@@ -39,3 +39,20 @@ def test_composite_needs_sub_scores(tmp_path):
                                   "u1,700,50,50,50,50,50,50\n")
     res = scan(ScanInputs.from_folder(d), load_config(), composite=True)
     assert res.scores.select("score_before", "score_after", "composite").row(0) == (575, 575, True)
+
+
+def test_several_complete_rows_of_a_user_take_the_lowest_total_in_any_order():
+    cfg = load_config()
+    f = findings([("a", "behavior.sigma", -5, 0)])
+    high = {"payment": 90.0, "social": 80.0, "consumption": 70.0, "location": 60.0, "device": 50.0, "complaints": 40.0}
+    low = dict.fromkeys(high, 20.0)
+    part = {d: None for d in high}  # an incomplete row is no candidate however low
+    rows = [{"user_id": "a", "score": 700, **high}, {"user_id": "a", "score": 650, **low},
+            {"user_id": "a", "score": 300, **part}]
+    got = []
+    for order in (rows, rows[::-1]):
+        scores_in = pl.DataFrame(order, schema_overrides=dict.fromkeys(high, pl.Float64))
+        plain, fc = score_users(f, USERS.head(1), scores_in, cfg)
+        got.append(composite_scores(plain, fc, scores_in, cfg).select("score_before", "score_after").row(0))
+    # 300 + 550 * 20 / 100 = 410 (the all-20 row), whichever row the input lists last
+    assert got == [(410, 405), (410, 405)]

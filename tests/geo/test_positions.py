@@ -181,18 +181,21 @@ def test_sort_positions_matches_a_stable_polars_sort_with_nulls_and_ties():
         "kind": [rnd.choice(["event", "ping"]) for _ in range(n)],
         "lat": [rnd.choice([None, -33.5, 0.0, 31.2, 31.25]) for _ in range(n)],
         "lon": [rnd.choice([None, -70.0, 121.5]) for _ in range(n)],
-        "row": list(range(n)),  # ties on all five keys must keep this input order
+        "acc_km": [rnd.choice([0.01, 90.0, 25.0]) for _ in range(n)],
+        "device_id": [rnd.choice([None, "d2", "d1"]) for _ in range(n)],
+        "row": list(range(n)),  # ties on every key must keep this input order
     }, schema_overrides={"ts": pl.Datetime("us", "UTC")})
     parts = [df.slice(0, 700), df.slice(700)]  # a chunked frame, as the concat of events and pings is
     got = _sort_positions(pl.concat(parts, rechunk=False))
-    want = df.sort(["user_id", "ts", "kind", "lat", "lon"], nulls_last=True, maintain_order=True)
+    want = df.sort(["user_id", "ts", "kind", "lat", "lon", "acc_km", "device_id"], nulls_last=True,
+                   maintain_order=True)
     assert got.equals(want)
     assert _sort_positions(df.clear()).height == 0
 
 
 def test_sort_positions_is_the_full_stable_sort():
     """The one-key sort with its tie fix-up gives exactly the order of a stable sort by (user_id, ts, kind, lat,
-    lon), nulls last: with many rows sharing a user and an instant, and over a span too long for one key (the
+    lon, then the tie keys), nulls last: with many rows sharing a user and an instant, and over a span too long for one key (the
     multi-key path)."""
     import random
     from datetime import datetime, timedelta, timezone
@@ -209,7 +212,8 @@ def test_sort_positions_is_the_full_stable_sort():
             "kind": [rnd.choice(["event", "ping"]) for _ in range(n)],
             "lat": [rnd.choice([None, 1.0, 2.5]) for _ in range(n)],
             "lon": [rnd.choice([None, 1.0, 2.0]) for _ in range(n)],
+            "event": [rnd.choice([None, "login", "payment"]) for _ in range(n)],
             "row": list(range(n)),
         })
-        want = df.sort(["user_id", "ts", "kind", "lat", "lon"], nulls_last=True, maintain_order=True)
+        want = df.sort(["user_id", "ts", "kind", "lat", "lon", "event"], nulls_last=True, maintain_order=True)
         assert _sort_positions(df).equals(want)

@@ -8,7 +8,7 @@ from fraud.config import load_config
 from fraud.context import ScanContext
 from fraud.geo.positions import positions
 from fraud.geo.travel import impossible_travel
-from tests.geo.helpers import BJ, SH, ctx_of, local, logins, pings
+from tests.geo.helpers import BJ, HZ, SH, ctx_of, local, logins, pings
 
 D = date(2024, 3, 1)
 
@@ -171,3 +171,25 @@ def test_the_cheap_distance_bound_never_drops_a_far_pair():
                     may_be_far(a, b, 100.0).alias("may"))
     assert out.filter(pl.col("far") & ~pl.col("may")).height == 0
     assert out["far"].sum() > 1000 and out.filter(~pl.col("far"))["may"].mean() < 0.5
+
+
+def test_positions_tied_on_user_instant_and_point_pair_the_same_whatever_the_input_order():
+    """Two fixes of one instant and point that differ in accuracy (or two events that differ in kind and
+    device) are ordered by their content, so which one ends the trip, and so the finding, does not follow the
+    input's row order."""
+    lg = logins([{"ts": local(D, 8, 0), "user_id": "u1"}])
+    t1 = local(D, 10, 10)
+    precise = pings("u1", [(t1, HZ)], acc=10.0)
+    vague = pings("u1", [(t1, HZ)], acc=90_000.0)
+    start = pings("u1", [(local(D, 10, 0), SH)], acc=10.0)
+    found = [impossible_travel(ctx_of(logins=lg, locations=pl.concat([start, *tie]))).collect()
+             for tie in ((precise, vague), (vague, precise))]
+    assert found[0].equals(found[1])
+    assert found[0]["summary"].to_list() == [
+        "Location ping in Hangzhou 165 km from Shanghai 10 min after the previous one (989 km/h)"]
+    ev = [{"ts": local(D, 8, 0), "user_id": "u1", "lat": SH[0], "lon": SH[1]}]
+    tied = [{"ts": local(D, 8, 30), "user_id": "u1", "lat": BJ[0], "lon": BJ[1], "event": e, "device_id": d,
+             "ip": ip} for e, d, ip in (("payment", "d2", "2.2.2.2"), ("login", "d1", "1.1.1.1"))]
+    found = [impossible_travel(ctx_of(logins=logins(ev + rows))).collect() for rows in (tied, tied[::-1])]
+    assert found[0].equals(found[1])
+    assert found[0].select("device_id", "ip").row(0) == ("d1", "1.1.1.1")
