@@ -142,7 +142,8 @@ def parse_coordinate_text(text: pl.Expr | str, part: str | None = None) -> pl.Ex
 
 
 def positions(ctx: ScanContext) -> pl.DataFrame:
-    """Every positioned event of the scan, sorted by (user_id, ts); materialised once and cached.
+    """Every positioned event of the scan, sorted by (user_id, ts); materialised once and cached. Failed login
+    attempts are left out (the attempt's place is the attacker's, not the user's; counted in the notes).
 
     Columns: user_id, ts, kind (``event``/``ping``), event, success, amount, device_id, ip, lat, lon (null for
     a position without coordinates), acc_km (accuracy radius, km), source (``latlon``, ``ping``, ``ip_city``,
@@ -167,11 +168,16 @@ def _valid_ll() -> list[pl.Expr]:
 
 def _build(ctx: ScanContext) -> pl.DataFrame:
     zero = _null_island().fill_null(False).alias("_zero")  # counted in the same pass as the columns are read
+    # A failed login attempt is where someone tried the account, not where its holder was: a stuffing attempt
+    # from abroad must not make the victim an impossible traveller or move their home, clock or month.
+    failed = ((pl.col("event") == "login") & ~pl.col("success").fill_null(True)).alias("_failed")
     ev = ctx.logins.select("user_id", "ts", "event", "success", "amount", "device_id", "ip", *_valid_ll(),
                            pl.col("city").str.strip_chars().alias("city"),
-                           country_code(pl.col("country")).alias("country"), zero).collect()
+                           country_code(pl.col("country")).alias("country"), zero, failed).collect()
+    n_failed = int(ev["_failed"].sum())
+    ev = ev.filter(~pl.col("_failed"))
     n_zero = ev["_zero"].sum()
-    ev = ev.drop("_zero")
+    ev = ev.drop("_zero", "_failed")
     # Only an event without its own lat/lon takes anything from its IP (city, coordinates, country): the key is
     # null on the others, so they neither join nor pay for the string work.
     no_ll = pl.col("lat").is_null() | pl.col("lon").is_null()
@@ -215,7 +221,8 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
         pl.lit(None, pl.String).alias("city"), pl.lit(None, pl.String).alias("city_key"),
         pl.lit(None, pl.String).alias("country"), zero,
     ).filter((pl.col("lat").is_not_null() & pl.col("lon").is_not_null()) | pl.col("_zero")).collect()
-    ctx.notes["geo.positions"] = {"positions_0_0_ignored": n_zero + pings["_zero"].sum()}
+    ctx.notes["geo.positions"] = {"positions_0_0_ignored": n_zero + pings["_zero"].sum(),
+                                  "failed_logins_not_placed": n_failed}
     pings = pings.filter(~pl.col("_zero")).drop("_zero")
     return _sort_positions(pl.concat([ev, pings], how="vertical_relaxed"))
 

@@ -1,11 +1,11 @@
 """``geo.impossible_travel``: two consecutive positioned events of a user too far apart for the time between.
 
 Every position with coordinates takes part (lat/lon events, location pings, IP-city and city-name positions;
-country-only positions never do). A pair of consecutive positions (by time, per user) is flagged when its
-distance reduced by both accuracy radii is over ``min_distance_km`` (100 km) and that reduced distance over
-the elapsed time is over ``max_speed_kmh`` (900 km/h, a jet's cruise); a zero elapsed time is an infinite
-speed; distances are WGS84 geodesic ones. Evidence names both places and gives the distance, the minutes
-and the speeds.
+country-only positions never do, nor failed login attempts: :func:`fraud.geo.positions.positions`). A pair
+of consecutive positions (by time, per user) is flagged when its distance reduced by both accuracy radii is
+over ``min_distance_km`` (100 km) and that reduced distance over the elapsed time is over ``max_speed_kmh``
+(900 km/h, a jet's cruise); a zero elapsed time is an infinite speed; distances are WGS84 geodesic ones.
+Evidence names both places and gives the distance, the minutes and the speeds.
 
 A lone location ping that is impossible both from the previous position and to the next one, while those two
 are a possible pair (A -> B -> A' with A' near A), is a bad fix (a GPS glitch, a Wi-Fi database error) rather

@@ -46,7 +46,7 @@ def test_zero_zero_is_an_unknown_position_not_a_place():
     p = positions(ctx)
     assert p.select("source", pl.col("lat").round(2), pl.col("lon").round(2)).rows() == [
         ("city", 30.29, 120.16), ("latlon", 0.0, 5.0), ("ping", 39.9, 116.41), ("ping", 39.9, 116.41)]
-    assert ctx.notes["geo.positions"] == {"positions_0_0_ignored": 2}
+    assert ctx.notes["geo.positions"] == {"positions_0_0_ignored": 2, "failed_logins_not_placed": 0}
     assert impossible_travel(ctx_of(locations=loc)).collect().height == 0
     # the same fix at 0,5 is a position: a lone ping spike between the two Beijing fixes (seen, counted)
     ctx = ctx_of(locations=loc.with_columns(pl.col("lon").replace(0.0, 5.0)))

@@ -8,7 +8,7 @@ from fraud.config import load_config
 from fraud.context import ScanContext
 from fraud.geo.positions import positions
 from fraud.geo.travel import impossible_travel
-from tests.geo.helpers import BJ, HZ, SH, ctx_of, local, logins, pings
+from tests.geo.helpers import BJ, BKK, HZ, SH, ctx_of, local, logins, pings
 
 D = date(2024, 3, 1)
 
@@ -193,3 +193,18 @@ def test_positions_tied_on_user_instant_and_point_pair_the_same_whatever_the_inp
     found = [impossible_travel(ctx_of(logins=logins(ev + rows))).collect() for rows in (tied, tied[::-1])]
     assert found[0].equals(found[1])
     assert found[0].select("device_id", "ip").row(0) == ("d1", "1.1.1.1")
+
+
+def test_a_failed_attempt_from_afar_is_not_the_users_trip():
+    """Credential stuffing: a failed login from Bangkok between two Shanghai sign-ins is the attacker's attempt,
+    not the account holder's position; a successful login there is (the takeover shape) and fires."""
+    rows = [{"ts": local(D, 8, 0), "user_id": "u1", "lat": SH[0], "lon": SH[1]},
+            {"ts": local(D, 8, 30), "user_id": "u1", "lat": BKK[0], "lon": BKK[1], "success": False},
+            {"ts": local(D, 9, 0), "user_id": "u1", "lat": SH[0], "lon": SH[1]}]
+    ctx = ctx_of(logins=logins(rows))
+    assert impossible_travel(ctx).collect().height == 0
+    assert positions(ctx).height == 2 and ctx.notes["geo.positions"]["failed_logins_not_placed"] == 1
+    rows[1]["success"] = True
+    assert impossible_travel(ctx_of(logins=logins(rows))).collect()["summary"].to_list() == [
+        "Login in Bangkok 2,888 km from Shanghai 30 min after the previous one (5,776 km/h)",
+        "Login in Shanghai 2,888 km from Bangkok 30 min after the previous one (5,776 km/h)"]
