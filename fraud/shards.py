@@ -34,7 +34,7 @@ from fraud.decisions import load_decisions
 from fraud.errors import FraudError, first_line
 from fraud.fingerprint.useragent import agent_table
 from fraud.duplicates import split_duplicates
-from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split, absent_columns
+from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split, absent_columns, given_columns
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
                             collect_checks, finish_findings, input_files, score_stage, summarize)
 from fraud.registry import all_checks
@@ -184,10 +184,15 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
 
 
 def _context(cfg: Config, model: Any, given: list[str], frames: dict[str, pl.DataFrame | pl.LazyFrame],
-             agents: pl.DataFrame | None, absent: dict[str, frozenset[str]], *, pad: bool = True) -> ScanContext:
+             agents: pl.DataFrame | None, absent: dict[str, frozenset[str]], rows: dict[str, int], *,
+             pad: bool = True) -> ScanContext:
     ctx = ScanContext.from_frames(cfg, model=model, pad=pad, **frames)
     ctx.given = set(given)
     ctx.absent = dict(absent)  # what the input files gave, not what a slice's frame holds
+    for kind, n in rows.items():
+        # the whole batch's rows, not the slice's: a check runs on a slice that holds none of its input's rows
+        # (a device seen only in snapshots, an IP slice without failed logins) as it runs on the whole batch
+        ctx.provide(f"rows.{kind}", n)
     if agents is not None:
         ctx.provide("fingerprint.agents", agents)
     return ctx
@@ -230,7 +235,8 @@ class _Prepared:
             with timer("read"):
                 rejects, self.used, self.placeholders = _parse_slices(work, self.kinds, self.spooled, cfg)
             self.rejected = pl.concat(rejects).sort("_k", "_fi", "row").drop("_k", "_fi") if rejects else None
-            self.absent = {k: absent_columns(k, (c for sf in self.spooled[k] for c in sf.columns)) for k in self.kinds}
+            self.absent = {k: absent_columns(k, given_columns(k, (c for sf in self.spooled[k] for c in sf.columns),
+                                                              self.placeholders[k])) for k in self.kinds}
         except BaseException:
             self.tmp.cleanup()
             raise
@@ -250,7 +256,7 @@ class _Prepared:
         """The context of user slice ``s`` and its scores rows (with ``_fi``/``_row`` for input order)."""
         frames = {k: pl.read_parquet(self.work.user(k, s)) for k in self.kinds}
         ctx = _context(cfg, model, self.kinds, {k: f.drop("_fi", "_row") for k, f in frames.items()}, agents,
-                       self.absent)
+                       self.absent, self.used)
         return ctx, frames.get("scores")
 
 
@@ -298,7 +304,8 @@ def scan_partitioned(inputs: ScanInputs, cfg: Config, shards: int, *, model: Any
         timer.cpu["total"] = round(time.process_time() - c0, 4)
         summary = summarize(loaded, findings, scores, status, timer, cfg, rejected, dec_loaded)
         summary["shards"] = shards
-        ctx = _context(cfg, model, prep.kinds, {k: prep.work.scan_user(k) for k in prep.kinds}, None, prep.absent)
+        ctx = _context(cfg, model, prep.kinds, {k: prep.work.scan_user(k) for k in prep.kinds}, None, prep.absent,
+                       prep.used)
         return ScanResult(findings=findings, scores=scores, profiles=profiles, rejected=rejected, summary=summary,
                           context=ctx, loaded=loaded, work=prep.tmp)
     except BaseException:
@@ -314,7 +321,7 @@ def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress
     # what each slice adds to the whole batch is held on disk until the end (:meth:`_Work.hold`)
     raw: dict[str, list[pl.DataFrame | Path]] = {}
     with timer("fingerprint"):
-        agents = _agents(work, cfg, notes) if "logins" in kinds else None
+        agents = _agents(work, cfg, notes) if prep.used.get("logins") else None
     population = [c for c in all_checks() if c.key == "population" and all(n in kinds for n in c.needs)
                   and any(cfg.rule(r).enabled for r in c.rules)]
     gathered: dict[str, list[pl.DataFrame | Path]] = {}
@@ -354,9 +361,9 @@ def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress
                 progress(f"{key}s {part + 1}/{work.shards}")
             frames = {k: read_parts(list((work.root / key / k / f"{part:05d}").glob("*.parquet")),
                                     _stored_schema(k, key)).drop("_fi", "_row") for k in kinds_of_key if k in kinds}
-            run(_context(cfg, model, kinds, frames, agents, prep.absent, pad=False), key)
+            run(_context(cfg, model, kinds, frames, agents, prep.absent, prep.used, pad=False), key)
     if population:
-        ctx = _context(cfg, model, kinds, {}, agents, prep.absent)
+        ctx = _context(cfg, model, kinds, {}, agents, prep.absent, prep.used)
         for name, frame in _put_together({n: taken(parts) for n, parts in gathered.items()}).items():
             ctx.provide(name, frame)
         del gathered

@@ -16,7 +16,8 @@ import polars as pl
 from fraud.allocator import allocator_retains
 from fraud.config import Config
 from fraud.errors import InputError
-from fraud.inputs import BOM, _apply_mapping, _read_raw, _sniff_separator, file_format, text_bytes, unreadable
+from fraud.inputs import (BOM, _apply_mapping, _read_raw, _sniff_separator, file_format, native_text, text_bytes,
+                          unreadable)
 from fraud.records import INTERNAL, last_line_quote_open, leading_empty_lines, reserved_renames
 from fraud.schema import INPUT_SCHEMAS
 
@@ -37,9 +38,10 @@ def shard_of(e: pl.Expr, shards: int) -> pl.Expr:
     return (e.cast(pl.String).hash(seed=HASH_SEED) % shards).cast(pl.Int32)
 
 
-def _user_key(names: list[str]) -> pl.Expr:
-    # The raw text, trimmed as the parser trims it, so " u1" and "u1" land in the same slice.
-    return pl.col("user_id").cast(pl.String).str.strip_chars() if "user_id" in names else pl.lit(None, pl.String)
+def _user_key(schema: pl.Schema) -> pl.Expr:
+    # The raw value's text as the parser reads it, so " u1" and "u1" land in one slice, and so do the id 7 of a
+    # CSV file and the 7.0 of a Parquet float column (pandas writes an integer id column with gaps as float64).
+    return native_text(pl.col("user_id"), schema["user_id"]) if "user_id" in schema else pl.lit(None, pl.String)
 
 
 def device_key() -> pl.Expr:
@@ -245,8 +247,8 @@ def _sink(lf: pl.LazyFrame, schema, cfg: Config, path: Path, dest: Path, shards:
     internal = [c for c in names if c in INTERNAL and c != "_row"]
     if "_row" not in names:
         lf = lf.with_row_index("_row", offset=1)
-    lf = (lf.select(pl.col("_row").cast(pl.Int64), *keep, *internal)
-          .with_columns(shard_of(_user_key(keep), shards).alias(SHARD)))
+    lf = lf.select(pl.col("_row").cast(pl.Int64), *keep, *internal)
+    lf = lf.with_columns(shard_of(_user_key(lf.collect_schema()), shards).alias(SHARD))
     lf.sink_parquet(pl.PartitionBy(dest, key=SHARD, include_key=False), mkdir=True, compression="lz4",
                     statistics=False, engine="streaming")  # working files: read whole, never filtered
     return extras, keep

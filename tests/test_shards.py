@@ -233,3 +233,60 @@ def test_slices_keep_every_row_when_a_check_of_their_key_names_no_rows(monkeypat
     monkeypatch.setitem(REGISTRY, "ip.other", Check(name="ip.other", rules=("ip.spray",), family="fingerprint",
                                                     needs=("logins",), fn=lambda ctx: None, key="ip"))
     assert shards.slice_rows("ip") is None
+
+
+def _slices_apart(keys: list[str], first: int = 2) -> int:
+    """A slice count that puts every key of ``keys`` in a different slice."""
+    from fraud.spool import shard_of
+
+    return next(n for n in range(first, 200)
+                if len({pl.select(shard_of(pl.lit(k), n)).item() for k in keys}) == len(keys))
+
+
+def test_a_float_user_id_of_a_parquet_file_is_the_same_users_slice(tmp_path):
+    """pandas writes an integer id column with gaps as float64: user 7 of a CSV file is the 7.0 of a Parquet
+    file, one user in memory and so in one slice (it was split over two: two profiles, a crash in scoring)."""
+    ts = [f"2024-03-0{i}T08:00:00Z" for i in range(1, 8)]
+    pl.DataFrame({"ts": ts + ["2024-03-07T08:30:00Z"], "user_id": ["7"] * 8,
+                  "device_id": ["d7"] * 7 + ["d8"], "lat": [48.85] * 7 + [40.71], "lon": [2.35] * 7 + [-74.0]}
+                 ).write_csv(tmp_path / "logins.csv")
+    pl.DataFrame({"ts": ts, "user_id": [7.0] * 7, "lat": [48.85] * 7, "lon": [2.35] * 7}).write_parquet(
+        tmp_path / "locations.parquet")
+    n = _slices_apart(["7", "7.0"])
+    one = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    assert one.profiles["user_id"].to_list() == ["7"] and "geo.impossible_travel" in one.findings["rule"].to_list()
+    _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=n))
+
+
+def test_a_device_seen_only_in_snapshots_is_checked_in_its_slice(tmp_path):
+    """A farm phone reported by six accounts and an emulator, both only in device snapshots, sit in device slices
+    that hold no logins row: their checks run there as on the whole batch (they were "not evaluated")."""
+    pl.DataFrame({"ts": ["2024-03-01T08:00:00Z", "2024-03-02T08:00:00Z"], "user_id": ["a", "a"],
+                  "device_id": ["A", "A"], "success": [True, True], "ip": ["1.2.3.4", "1.2.3.4"]}
+                 ).write_csv(tmp_path / "logins.csv")
+    pl.DataFrame({"ts": [f"2024-03-0{i + 1}T09:00:00Z" for i in range(6)] + ["2024-03-08T09:00:00Z"],
+                  "device_id": ["F"] * 6 + ["E"], "user_id": [f"f{i}" for i in range(6)] + ["a"],
+                  "model": ["iPhone16,1"] * 6 + ["sdk_gphone64_x86_64"], "os": ["iOS"] * 6 + ["Android"]}
+                 ).write_csv(tmp_path / "devices.csv")
+    one = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    assert dict(one.findings.group_by("rule").len().sort("rule").iter_rows()) == {
+        "device.emulator": 1, "device.shared": 6}
+    for n in (_slices_apart(["A", "E", "F"]), 16):
+        sliced = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=n)
+        _same(one, sliced)
+        # without a failed login anywhere, ip.spray evaluated and found nothing, as in memory
+        assert sliced.summary["checks"]["ip.spray"] == one.summary["checks"]["ip.spray"] == {
+            "status": "ok", "findings": 0}
+
+
+def test_failures_named_by_the_event_feed_the_failure_rules_sliced_or_not(tmp_path):
+    """A SIEM export without a success column, failures named LOGIN_FAILED: login_failures fires (five failures
+    then a success within 10 minutes), in memory and in slices alike."""
+    rows = [f"2024-03-01T08:0{i}:00Z,u1,LOGIN_FAILED,9.9.9.9" for i in range(5)] + [
+        "2024-03-01T08:07:00Z,u1,Login Success,9.9.9.9", "2024-03-01T09:00:00Z,u2,Login Success,8.8.8.8"]
+    (tmp_path / "logins.csv").write_text("ts,user_id,event,ip\n" + "\n".join(rows) + "\n")
+    one = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    assert one.findings["rule"].to_list() == ["account.login_failures"]
+    assert one.summary["checks"]["ip.spray"] == {"status": "ok", "findings": 0}
+    assert one.summary["inputs"]["logins"]["login_outcome_event_names"] == 7
+    _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=3))
