@@ -46,11 +46,19 @@ def is_missing(col: pl.Expr) -> pl.Expr:
     return col.is_null() | col.str.strip_chars().str.to_lowercase().is_in(list(NO_VALUE_WORDS))
 
 
+# Device ids that many devices report alike: ``9774d56d682e549c`` is the ANDROID_ID of a bug in Android 2.2 that
+# many handsets shipped with (and a value libraries still use as a fallback).
+SHARED_DEVICE_IDS = ("9774d56d682e549c",)
+
+
 def placeholder_id(text: pl.Expr) -> pl.Expr:
-    """True for an identifier that names nothing: missing (:func:`is_missing`) or zeros with separators only
-    (``0``, ``000000000000000``, the all-zero advertising id ``00000000-0000-0000-0000-000000000000``). Clients
-    send these when they cannot read a device id; thousands of devices then share one "id"."""
-    return is_missing(text) | text.str.strip_chars().str.contains(r"^[0\-:.{}_ ]*0[0\-:.{}_ ]*$")
+    """True for an identifier that names nothing: missing (:func:`is_missing`), zeros with separators only
+    (``0``, ``000000000000000``, the all-zero advertising id ``00000000-0000-0000-0000-000000000000``) or a known
+    shared id (:data:`SHARED_DEVICE_IDS`). Clients send these when they cannot read a device id; thousands of
+    devices then share one "id"."""
+    t = text.str.strip_chars()
+    return (is_missing(text) | t.str.contains(r"^[0\-:.{}_ ]*0[0\-:.{}_ ]*$")
+            | t.str.to_lowercase().is_in(SHARED_DEVICE_IDS))
 
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"

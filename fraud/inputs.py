@@ -40,6 +40,19 @@ TRUE_WORDS = ("true", "1", "yes", "y", "t")
 FALSE_WORDS = ("false", "0", "no", "n", "f")
 # Columns whose values are keywords: compared lower-case, with spaces and hyphens as underscores.
 KEYWORD_COLUMNS = frozenset({"event"})
+# Event names of auth logs and SIEM exports that carry a login's outcome (after the keyword normalisation): read
+# as ``event = login`` with ``success`` false (a failed name wins over a success column) or as the login they
+# are (``success`` as given, else true). Otherwise a ``LOGIN_FAILED`` event is a kind no rule reads, and the
+# failure rules would see no failure at all.
+FAILED_LOGIN_EVENTS = ("login_failed", "login_failure", "failed_login", "login_fail", "logon_failed",
+                       "logon_failure", "failed_logon", "signin_failed", "sign_in_failed", "failed_signin",
+                       "failed_sign_in", "authentication_failed", "authentication_failure", "auth_failed",
+                       "auth_failure")
+LOGIN_EVENTS = ("login_success", "login_succeeded", "login_successful", "successful_login", "logon",
+                "logon_success", "signin", "sign_in", "signed_in", "logged_in", "authentication_success",
+                "auth_success")
+# Key of the parse counts (beside the placeholder counts) for the rows whose event name gave their outcome.
+OUTCOME_EVENTS = "event:login_outcome"
 # Identifier columns whose placeholder values (:func:`fraud.exprs.placeholder_id`) are read as missing: clients
 # that cannot read a device id send "unknown" or all zeros, and thousands of devices would share that "id".
 PLACEHOLDER_ID_COLUMNS = frozenset({"device_id"})
@@ -49,6 +62,13 @@ ADDRESS_COLUMNS = frozenset({"ip"})
 # Account id columns: a "no value" word (``-``, ``NULL``, ``unknown`` ...) is missing (required: a rejected row).
 NO_VALUE_ID_COLUMNS = frozenset({"user_id"})
 IDENTIFIER_COLUMNS = PLACEHOLDER_ID_COLUMNS | ADDRESS_COLUMNS | NO_VALUE_ID_COLUMNS
+# Place-name columns: what GeoIP and analytics exports write for "not known" (``-``, ``Unknown``, ``(not set)``
+# ...) names no place: read as missing, or "-" would be a city every user visits (outside their home city).
+# ``NA`` stays a name (Namibia's code); CLDR's ``ZZ`` and Cloudflare's ``XX`` name no country.
+NAME_NO_VALUE_WORDS = (*(w for w in NO_VALUE_WORDS if w != "na"), "--", "?", "(not set)", "not set", "(null)")
+NO_VALUE_NAME_COLUMNS = {"city": NAME_NO_VALUE_WORDS, "registered_city": NAME_NO_VALUE_WORDS,
+                         "country": (*NAME_NO_VALUE_WORDS, "xx", "zz"),
+                         "registered_country": (*NAME_NO_VALUE_WORDS, "xx", "zz")}
 # What a number column holds for "no value": NaN (pandas writes every missing float as NaN, in Parquet too) and
 # the no-value words (``null``, ``NA``, ``-`` ...). Read as missing, like an empty cell: an optional number is then
 # unknown (counted), a required one is a missing required value.
@@ -329,9 +349,12 @@ def _text(df: pl.DataFrame, col: str) -> pl.Expr:
     native float that is a whole number reads without its fraction (pandas writes an integer id column with
     gaps as float64: ``1001.0`` is the id ``1001`` of the other inputs), NaN as no text."""
     dtype = df.schema[col]
-    if dtype == pl.String:
-        return _tref(col)
-    c = pl.col(col)
+    return _tref(col) if dtype == pl.String else native_text(pl.col(col), dtype)
+
+
+def native_text(c: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """The trimmed text of a column of ``dtype`` as the parser reads it (a whole float without its fraction,
+    NaN as no text): also the key that puts a user's rows in one slice of a sliced scan (:mod:`fraud.spool`)."""
     if dtype.is_float():
         whole = (c == c.round(0)) & (c.abs() < 2.0 ** 53)
         return (pl.when(c.is_nan()).then(None).when(whole).then(c.cast(pl.Int64).cast(pl.String))
@@ -454,6 +477,12 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
                 # be "j�rgen", one account; such an id is rejected, never merged
                 checks.append((present & text.str.contains("\ufffd", literal=True),
                                fmt(f"{col} is not UTF-8 text (re-encode the file as UTF-8): {{}}", shown)))
+            elif col in NO_VALUE_NAME_COLUMNS:  # "-", "Unknown", "(not set)" name no place: missing, counted
+                words = list(NO_VALUE_NAME_COLUMNS[col])
+                marker = once(present & per_distinct(text, lambda t, w=words: t.str.to_lowercase().is_in(w),
+                                                     pl.Boolean).fill_null(False), f"__x_{col}_m")
+                placeholders[col] = marker
+                present = present & ~marker
             v = pl.when(present).then(text).otherwise(None)
         if col in schema.required:
             checks.append((~present, pl.lit(f"missing required value {col}")))
@@ -495,9 +524,16 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
             df = df.with_columns(df[f"__v_{col}"].scatter(need, parsed))
     df = df.with_columns(pl.any_horizontal([b.fill_null(False) for b, _ in checks]).alias("_bad") if checks
                          else pl.lit(False).alias("_bad"))
+    typed = {c: pl.col(f"__v_{c}").fill_null(schema.defaults[c]) if c in schema.defaults else pl.col(f"__v_{c}")
+             for c in schema.columns}
+    if "event" in schema.columns and "event" in raw.columns:
+        ev = pl.col("__v_event")
+        failed, ok = ev.is_in(FAILED_LOGIN_EVENTS).fill_null(False), ev.is_in(LOGIN_EVENTS).fill_null(False)
+        typed["event"] = pl.when(failed | ok).then(pl.lit("login")).otherwise(typed["event"])
+        typed["success"] = pl.when(failed).then(False).otherwise(typed["success"])
+        placeholders[OUTCOME_EVENTS] = failed | ok
     good = df.select(  # the typed columns first: filtering the raw and trimmed texts too costs as much again
-        *[pl.col(f"__v_{c}").fill_null(schema.defaults[c]).alias(c) if c in schema.defaults
-          else pl.col(f"__v_{c}").alias(c) for c in schema.columns],
+        *[e.alias(c) for c, e in typed.items()],
         pl.lit(str(path)).alias("_file"), "_row", "_bad").filter(~pl.col("_bad")).drop("_bad")
     found = (df.select([(e & ~pl.col("_bad")).sum().alias(c) for c, e in placeholders.items()])
              .row(0, named=True) if placeholders else {})
@@ -552,7 +588,14 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     rejected = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTED_COLUMNS)
     return LoadedInput(kind=kind, frame=frame, rejected=rejected, files=[str(p) for p in paths],
                        rows_read=rows_read, extra_columns=sorted(extras), placeholders=dict(placeholders),
-                       columns=[c for c in schema.columns if c in given])
+                       columns=given_columns(kind, given, placeholders))
+
+
+def given_columns(kind: str, names, counts: dict[str, int]) -> list[str]:
+    """The canonical columns an input's files give: their own, and ``success`` when event names carried login
+    outcomes (``LOGIN_FAILED``: the failure rules can tell a failure)."""
+    given = set(names) | ({"success"} if counts.get(OUTCOME_EVENTS) else set())
+    return [c for c in INPUT_SCHEMAS[kind].columns if c in given]
 
 
 

@@ -17,8 +17,8 @@ from fraud.context import ScanContext
 from fraud.decisions import load_decisions
 from fraud.errors import InputError
 from fraud.findings import empty_findings, finalize
-from fraud.inputs import (IDENTIFIER_COLUMNS, REJECTED_COLUMNS, LoadedInput, absent_columns, find_inputs,
-                          in_file_order, read_input, resolve_specs)
+from fraud.inputs import (IDENTIFIER_COLUMNS, NO_VALUE_NAME_COLUMNS, OUTCOME_EVENTS, REJECTED_COLUMNS, LoadedInput,
+                          absent_columns, find_inputs, in_file_order, read_input, resolve_specs)
 from fraud.registry import KEYS, PROFILE_PARTS, REGISTRY, NotEvaluated, all_checks
 from fraud.schema import PROFILES_SCHEMA, SEVERITY_ORDER
 from fraud.scoring import score_users
@@ -212,9 +212,14 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
         """The values read as missing, per column: identifier placeholders and addresses that name nothing,
         and the "no value" markers of number columns (NaN, ``null``, ``NA`` ...)."""
         ids = {c: n for c, n in sorted(li.placeholders.items()) if n and c in IDENTIFIER_COLUMNS}
-        nums = {c: n for c, n in sorted(li.placeholders.items()) if n and c not in IDENTIFIER_COLUMNS}
+        names = {c: n for c, n in sorted(li.placeholders.items()) if n and c in NO_VALUE_NAME_COLUMNS}
+        other = IDENTIFIER_COLUMNS | NO_VALUE_NAME_COLUMNS.keys() | {OUTCOME_EVENTS}
+        nums = {c: n for c, n in sorted(li.placeholders.items()) if n and c not in other}
+        outcome = li.placeholders.get(OUTCOME_EVENTS, 0)
         return {**({"placeholder_ids_read_as_missing": ids} if ids else {}),
-                **({"no_value_numbers_read_as_missing": nums} if nums else {})}
+                **({"no_value_names_read_as_missing": names} if names else {}),
+                **({"no_value_numbers_read_as_missing": nums} if nums else {}),
+                **({"login_outcome_event_names": outcome} if outcome else {})}
 
     inputs = {k: {"files": li.files, "rows_read": li.rows_read, "rows_used": li.rows_used,
                   "rows_rejected": li.rows_rejected, "extra_columns": li.extra_columns, **read_as_missing(li)}

@@ -80,12 +80,14 @@ def test_event_names_in_any_case_and_spelling(tmp_path, cfg):
 def test_placeholder_device_ids_name_no_device(tmp_path, cfg):
     # what clients send when they cannot read a device id: read as missing, never as one device shared by all
     ids = ("unknown", " NULL ", "undefined", "-", "0", "000000000000000", "00000000-0000-0000-0000-000000000000",
-           "00:00:00:00:00:00", "dev-0", "a0000", "10")
+           "00:00:00:00:00:00", "9774D56D682E549C", "dev-0", "a0000", "10", "9774d56d682e549d")
     p = write(tmp_path / "l.csv", "ts,user_id,device_id\n" + "".join(
         f"2024-01-01T00:00:{i:02d}Z,u{i},{d}\n" for i, d in enumerate(ids)))
     li = read_input("logins", p, cfg)
-    assert li.frame["device_id"].to_list() == [None] * 8 + ["dev-0", "a0000", "10"] and li.rows_rejected == 0
-    assert li.placeholders == {"device_id": 8}  # counted in summary.json
+    # the Android 2.2 bug's shared ANDROID_ID is no device either; a near one is
+    assert li.frame["device_id"].to_list() == [None] * 9 + ["dev-0", "a0000", "10", "9774d56d682e549d"]
+    assert li.rows_rejected == 0
+    assert li.placeholders == {"device_id": 9}  # counted in summary.json
     # a snapshot must name its device: one with a placeholder is rejected, with the reason
     q = write(tmp_path / "d.csv", "ts,device_id,user_id,os\n2024-01-01T00:00:00Z,unknown,u1,Android\n"
               "2024-01-01T00:00:00Z,00000000-0000-0000-0000-000000000000,u2,iOS\n2024-01-01T00:00:00Z,d1,u3,iOS\n")
@@ -335,3 +337,39 @@ def test_ip_addresses_are_read_in_one_form_and_non_addresses_as_missing(tmp_path
     li = read_input("logins", p, cfg)
     assert li.frame["ip"].to_list() == ["8.8.8.8", "8.8.8.8", "2001:db8::1", None, None, None, None, "1.2.3.4"]
     assert li.rows_rejected == 0 and li.placeholders == {"ip": 3}  # the blank one was never an address
+
+
+def test_no_value_place_names_read_as_missing_and_counted(tmp_path, cfg):
+    """GeoIP and analytics exports write "-", "Unknown" or "(not set)" for a place they do not know: no city
+    (else "-" is a city every user visits); "NA" stays Namibia's code, "XX"/"ZZ" name no country."""
+    p = write(tmp_path / "l.csv", "ts,user_id,city,country\n" + "".join(
+        f"2024-01-01T00:00:0{i}Z,u{i},{c},{k}\n" for i, (c, k) in enumerate(
+            [("-", "NA"), ("Unknown", "XX"), ("(not set)", "zz"), (" ? ", "-"), ("Oslo", "NO"), ("Na", "Na")])))
+    li = read_input("logins", p, cfg)
+    assert li.rows_rejected == 0
+    assert li.frame["city"].to_list() == [None, None, None, None, "Oslo", "Na"]
+    assert li.frame["country"].to_list() == ["NA", None, None, None, "NO", "Na"]
+    assert {c: n for c, n in li.placeholders.items() if n} == {"city": 4, "country": 3}
+    from fraud.pipeline import ScanInputs, scan
+
+    summary = scan(ScanInputs(logins=p), cfg).summary["inputs"]["logins"]
+    assert summary["no_value_names_read_as_missing"] == {"city": 4, "country": 3}
+    assert "no_value_numbers_read_as_missing" not in summary
+
+
+def test_event_names_that_carry_a_login_outcome(tmp_path, cfg):
+    """SIEM and auth-log exports name the outcome in the event (LOGIN_FAILED, Logon Success): a login that failed
+    or succeeded; a failed name wins over a success column. The failure rules then see the failures (and count
+    as given a success column the file does not have)."""
+    p = write(tmp_path / "l.csv", "ts,user_id,event,success\n" + "".join(
+        f"2024-01-01T00:00:0{i}Z,u{i},{e},{ok}\n" for i, (e, ok) in enumerate(
+            [("LOGIN_FAILED", "true"), ("Failed Login", ""), ("login_success", "false"), ("Logon", ""),
+             ("logout", ""), ("authentication-failure", "1")])))
+    li = read_input("logins", p, cfg)
+    assert li.frame.select("event", "success").rows() == [
+        ("login", False), ("login", False), ("login", False), ("login", True), ("logout", True), ("login", False)]
+    assert li.placeholders["event:login_outcome"] == 5
+    q = write(tmp_path / "m.csv", "ts,user_id,event\n2024-01-01T00:00:00Z,u1,LOGIN_FAILED\n")
+    assert "success" in read_input("logins", q, cfg).columns
+    r = write(tmp_path / "n.csv", "ts,user_id,event\n2024-01-01T00:00:00Z,u1,login\n")
+    assert "success" not in read_input("logins", r, cfg).columns
