@@ -28,7 +28,8 @@ from fraud.records import (INTERNAL, LINE_ERROR, LINE_TEXT, blank_line_rows, csv
                            ndjson_records, reserved_renames)
 from fraud.schema import (BOOL, FLOAT, INPUT_SCHEMAS, INT, RAW_PREVIEW_CHARS, REJECTED_COLUMNS, TIMESTAMP,
                           InputSchema)
-from fraud.timeparse import dst_problem, parse_timestamp, plausible, rfc3339_timestamp, timestamp_from_native
+from fraud.timeparse import (dst_problem, naive_timestamp, parse_timestamp, plausible, rfc3339_timestamp,
+                             timestamp_from_native)
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "ndjson",
            ".ndjson": "ndjson"}
@@ -517,10 +518,15 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
     df = df.with_columns(*values)
     if masks:
         df = df.with_columns(*masks)
-    for col in slow_ts:  # the few rows the fast parser left null, parsed on their own and put back in place
+    for col in slow_ts:  # the rows the fast parser left null, parsed on their own and put back in place
         need = df.select(_vref(col).is_null() & _present(raw, col)).to_series().arg_true()
         if need.len():
-            parsed = df[need].select(parse_timestamp(pl.col(col), tz)).to_series()
+            # local times without offset (whole files of them, in some exports) by their own fast path first
+            parsed = df[need].select(naive_timestamp(pl.col(col), tz)).to_series()
+            rest = parsed.is_null().arg_true()
+            if rest.len():
+                full = df[need.gather(rest)].select(parse_timestamp(pl.col(col), tz)).to_series()
+                parsed = parsed.scatter(rest, full)
             df = df.with_columns(df[f"__v_{col}"].scatter(need, parsed))
     df = df.with_columns(pl.any_horizontal([b.fill_null(False) for b, _ in checks]).alias("_bad") if checks
                          else pl.lit(False).alias("_bad"))

@@ -27,6 +27,18 @@ def rfc3339_timestamp(raw: pl.Expr) -> pl.Expr:
     return raw.cast(pl.String).str.to_datetime("%+", time_zone="UTC", strict=False, time_unit="us")
 
 
+def naive_timestamp(raw: pl.Expr, tz: str) -> pl.Expr:
+    """The second common case: a local date-time without offset (``2020-02-03 12:43:30.772``, ``T`` or a space,
+    seconds required) in ``tz``, as UTC, range-checked; null for anything else and for a wall-clock time a
+    daylight-saving change repeats or skips. Exactly what :func:`parse_timestamp` gives such text, at a
+    fraction of its cost (no normalising regexes); callers parse what it leaves null with the full parser."""
+    s = raw.cast(pl.String).str.strip_chars()
+    naive = pl.coalesce(s.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us"),
+                        s.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"))
+    return plausible(naive.dt.replace_time_zone(tz, ambiguous="null", non_existent="null")
+                     .dt.convert_time_zone("UTC"))
+
+
 def plausible(ts: pl.Expr) -> pl.Expr:
     """``ts`` where it lies in [1990, 2100), else null."""
     return pl.when(ts.is_between(pl.lit(EARLIEST), pl.lit(LATEST), closed="left")).then(ts).otherwise(None)

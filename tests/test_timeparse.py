@@ -55,3 +55,22 @@ def test_fast_path_agrees_with_full_parser_or_defers():
     for fast, full in df.iter_rows():
         assert fast is None or fast == full
     assert df["fast"].null_count() == 4
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Oslo", "America/New_York", "Asia/Shanghai"])
+def test_naive_fast_path_gives_what_the_full_parser_gives_or_leaves_it(tz):
+    """naive_timestamp reads local date-times with seconds exactly as parse_timestamp does (DST gaps and repeats
+    null, range checked) and leaves every other notation null for the full parser."""
+    from fraud.timeparse import naive_timestamp
+
+    texts = ["2024-03-31 02:30:00", "2024-10-27 02:30:00", "2024-11-03 01:30:00", "2024-03-10 02:30:00",
+             " 2024-01-01 10:00:00 ", "2024-01-01T10:00:00.772", "2020-02-03 12:43:30.772123", "1989-12-31 23:59:59",
+             "2099-12-31 23:59:59", "2024-13-01 00:00:00", "2024-01-01", "2024-01-01 10:00", "1700000000",
+             "2024-01-01 10:00:00+08", "2024-01-01T10:00:00Z", "", None]
+    df = pl.DataFrame({"t": texts}).with_columns(parse_timestamp(pl.col("t"), tz).alias("full"),
+                                                 naive_timestamp(pl.col("t"), tz).alias("fast"))
+    took = df.filter(pl.col("fast").is_not_null())
+    assert took["fast"].to_list() == took["full"].to_list()
+    assert set(took["t"]) <= set(texts[:10])  # never a notation it does not own
+    # the four daylight-saving texts: two are a gap or a repeat in Oslo, two in New York; 1989/2099 at the edges
+    assert took.height == {"UTC": 8, "Asia/Shanghai": 8, "Europe/Oslo": 6, "America/New_York": 6}[tz]
