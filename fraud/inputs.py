@@ -271,9 +271,18 @@ def _apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Co
     a missing required column is an :class:`InputError` naming the file."""
     names = df.collect_schema().names()
     rename = {}
+    loose: dict[str, list[str]] = {}
+    for c in names:
+        loose.setdefault(c.strip().lower(), []).append(c)
     for canon, src in cfg.columns.items():
-        if canon in schema.columns and src in names and src != canon:
-            rename[src] = canon
+        if canon not in schema.columns:
+            continue
+        # the header as the config writes it, else the one header that differs from it in case or spaces only
+        # ("Login successful" for "Login Successful": a silent miss would read every failure as a success)
+        matches = loose.get(src.strip().lower(), [])
+        found = src if src in names else (matches[0] if len(matches) == 1 else None)
+        if found is not None and found != canon:
+            rename[found] = canon
     if rename:
         df = df.drop([c for c in rename.values() if c in names and c not in rename]).rename(rename)
         names = df.collect_schema().names()

@@ -217,6 +217,19 @@ def test_column_mapping_from_config(tmp_path):
     assert li.extra_columns == ["extra"]
 
 
+def test_column_mapping_tolerates_case_and_spaces_of_the_header(tmp_path):
+    """``success = "Login successful"`` names the header ``Login Successful``: read, not silently missed (every
+    failure would read as a success); the exact header wins, two loose matches map neither."""
+    c = write(tmp_path / "c.toml", '[columns]\nts = "login time"\nuser_id = "Account"\nsuccess = "Login successful"\n')
+    p = write(tmp_path / "logins.csv", " Login Time ,Account,account,Login Successful\n1700000000,u1,x,False\n")
+    li = read_input("logins", p, load_config(c))
+    assert li.frame.select("user_id", "success").row(0) == ("u1", False)
+    assert li.extra_columns == ["account"]
+    q = write(tmp_path / "m.csv", "Login Time,LOGIN TIME,Account\n1700000000,1700000001,u1\n")
+    with pytest.raises(InputError, match="missing required column 'ts' \\(mapped from 'login time'\\)"):
+        read_input("logins", q, load_config(c))
+
+
 def test_mapped_column_missing_says_so(tmp_path):
     c = write(tmp_path / "c.toml", '[columns]\nuser_id = "account"\n')
     p = write(tmp_path / "logins.csv", "ts,uid\n1700000000,u1\n")
