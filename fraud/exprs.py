@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import ipaddress
+
 import polars as pl
 
 # What logs write for "no value" in a text field (compared trimmed and lower-cased).
@@ -103,9 +105,31 @@ def _ip_rows(values: pl.Series) -> pl.Series:
           | (s.str.contains(rf"^[0-9a-f]{{0,4}}(?::[0-9a-f]{{0,4}}){{1,5}}:{_IPV4}$") & (short | (n == 6))))
     v6 = v6 & (s.str.count_matches("::", literal=True) <= 1) & ~s.str.contains(":::", literal=True)
     ok = (s.str.contains(rf"^{_IPV4}$") | v6) & s.str.contains(r"[1-9a-f]")
-    rest = others.replace_strict(distinct, df.select(pl.when(ok).then(s)).to_series(), default=None,
-                                 return_dtype=pl.String)
+    named = df.select(pl.when(ok).then(s)).to_series()
+    is6 = named.str.contains(":", literal=True).fill_null(False)
+    if is6.any():  # one IPv6 address is written many ways (2001:db8:0:0::1, 2001:db8::1): RFC 5952's one form
+        named = named.scatter(is6.arg_true(), pl.Series([_ipv6_form(a) for a in named.filter(is6)], dtype=pl.String))
+    rest = others.replace_strict(distinct, named, default=None, return_dtype=pl.String)
     return kept.scatter((~plain).arg_true(), rest)
+
+
+def _ipv6_form(address: str) -> str | None:
+    try:
+        return ipaddress.IPv6Address(address).compressed
+    except ValueError:
+        return None
+
+
+def ipv6_net64(ip: pl.Expr) -> pl.Expr:
+    """The /64 network (``2001:db8:1:2::/64``) of an IPv6 address (as :func:`ip_address` writes it), null for
+    IPv4 and null values: one LAN or one subscriber's line, which hands its hosts (and an attacker's script) a
+    fresh address at will. Computed once per distinct address."""
+    def run(s: pl.Series) -> pl.Series:
+        u = s.filter(s.str.contains(":", literal=True).fill_null(False)).unique()
+        nets = pl.Series([str(ipaddress.IPv6Network((a, 64), strict=False)) for a in u], dtype=pl.String)
+        return s.replace_strict(u, nets, default=None, return_dtype=pl.String).alias(s.name)
+
+    return ip.map_batches(run, return_dtype=pl.String, is_elementwise=True)
 
 
 def reach_us(window_us: int) -> int:

@@ -32,6 +32,7 @@ from fraud.config import Config
 from fraud.context import ScanContext
 from fraud.decisions import load_decisions
 from fraud.errors import FraudError, first_line
+from fraud.exprs import ipv6_net64
 from fraud.fingerprint.useragent import agent_table
 from fraud.duplicates import split_duplicates
 from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split, absent_columns, given_columns
@@ -178,8 +179,9 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                 work.split_write(_keep(frame, rows).select(list(_stored_schema(k, "device"))), "device",
                                  device_key(), k, s)
             if k == "logins":
+                # an IPv6 address by its /64 network: ip.spray counts a network's failures together too
                 work.split_write(_keep(frame, ip_rows).select(list(_stored_schema(k, "ip"))), "ip",
-                                 pl.col("ip"), k, s)
+                                 pl.coalesce(ipv6_net64(pl.col("ip")), pl.col("ip")), k, s)
     return rejects, used, placeholders
 
 

@@ -31,8 +31,10 @@ def test_ip_address_reads_each_written_form_of_one_address():
     forms = {"8.8.8.8": "8.8.8.8", " 8.8.8.8 ": "8.8.8.8", "8.8.8.8:443": "8.8.8.8", "::ffff:8.8.8.8": "8.8.8.8",
              "::FFFF:8.8.8.8": "8.8.8.8", "0:0:0:0:0:ffff:8.8.8.8": "8.8.8.8", "1.2.3.4, 10.0.0.1": "1.2.3.4",
              "[2001:4860:4860::8888]:443": "2001:4860:4860::8888", "[2001:DB8::A]": "2001:db8::a",
-             "2001:4860:4860:0:0:0:0:8888": "2001:4860:4860:0:0:0:0:8888", "fe80::1%eth0": "fe80::1",
-             "64:ff9b::1.2.3.4": "64:ff9b::1.2.3.4", "::1": "::1", "1::": "1::", "10.0.0.1": "10.0.0.1",
+             # IPv6 in RFC 5952's one form: the long and the short writing of an address are one IP
+             "2001:4860:4860:0:0:0:0:8888": "2001:4860:4860::8888", "2001:db8:0:0::1": "2001:db8::1",
+             "fe80::1%eth0": "fe80::1", "64:ff9b::1.2.3.4": "64:ff9b::102:304", "::1": "::1", "1::": "1::",
+             "10.0.0.1": "10.0.0.1",
              "010.001.002.003": "10.1.2.3", "192.168.001.001:80": "192.168.1.1"}
     df = pl.DataFrame({"ip": list(forms)})
     assert df.select(ip_address(pl.col("ip"))).to_series().to_list() == list(forms.values())
@@ -46,3 +48,11 @@ def test_ip_address_is_null_for_placeholders_and_text_that_is_no_address():
     # all plain IPv4 (the fast path): only the unspecified address goes
     plain = pl.DataFrame({"ip": ["1.1.1.1", "0.0.0.0", None]})
     assert plain.select(ip_address(pl.col("ip"))).to_series().to_list() == ["1.1.1.1", None, None]
+
+
+def test_ipv6_net64_is_the_addresses_64_network():
+    from fraud.exprs import ipv6_net64
+
+    df = pl.DataFrame({"ip": ["2001:db8:1:2::9", "2001:db8:1:2:aaaa::1", "2001:db8:1:3::9", "1.2.3.4", None]})
+    assert df.select(ipv6_net64(pl.col("ip"))).to_series().to_list() == [
+        "2001:db8:1:2::/64", "2001:db8:1:2::/64", "2001:db8:1:3::/64", None, None]

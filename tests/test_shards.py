@@ -290,3 +290,13 @@ def test_failures_named_by_the_event_feed_the_failure_rules_sliced_or_not(tmp_pa
     assert one.summary["checks"]["ip.spray"] == {"status": "ok", "findings": 0}
     assert one.summary["inputs"]["logins"]["login_outcome_event_names"] == 7
     _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=3))
+
+
+def test_an_ipv6_network_spray_is_found_in_slices_as_in_memory(tmp_path):
+    """The IP slices hold an IPv6 address by its /64 network, so the network's failures meet in one slice."""
+    rows = [f"2024-03-01T08:{i:02d}:00Z,v{i},login,false,2001:db8:1:2::{i + 1:x}" for i in range(12)]
+    (tmp_path / "logins.csv").write_text("ts,user_id,event,success,ip\n" + "\n".join(rows) + "\n")
+    one = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    assert one.findings.select("rule", "ip").rows() == [("ip.spray", "2001:db8:1:2::/64")]
+    n = _slices_apart([f"2001:db8:1:2::{i + 1:x}" for i in range(3)])
+    _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=n))

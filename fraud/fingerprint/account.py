@@ -1,13 +1,14 @@
 """Account-event checks: ``account.login_failures`` (a burst of failed logins followed by a success: a guessed
 or stuffed password that worked), ``account.password_churn`` (too many password changes) and ``ip.spray``
-(one IP failing logins on many accounts: password spraying; an IP-only alert, victims are not penalised).
+(one IP, or one IPv6 /64 network, failing logins on many accounts: password spraying; an IP-only alert, victims
+are not penalised).
 """
 from __future__ import annotations
 
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import reach_us
+from fraud.exprs import ipv6_net64, reach_us
 from fraud.findings import emit
 from fraud.fingerprint.common import (US_PER_DAY, US_PER_MINUTE, coverage_episodes, fmt, groups_where, iso,
                                       member_runs, window_members)
@@ -131,15 +132,23 @@ def password_churn(ctx: ScanContext) -> pl.LazyFrame:
 def ip_spray(ctx: ScanContext) -> pl.LazyFrame:
     """Flags an IP whose failed logins hit ``min_accounts``+ distinct accounts within a rolling
     ``window_minutes``-minute window ``[t - window, t]``. One IP-only finding (null user_id, the rule's points,
-    0 by default) per episode, for the window ending at the failure that first reached the limit."""
+    0 by default) per episode, for the window ending at the failure that first reached the limit.
+
+    An IPv6 attacker takes a fresh address of its /64 network for every try (one LAN or subscriber line hands out
+    addresses at will), so the failures of a /64 are counted together too: a network episode is a finding (its
+    ``ip`` the network, ``2001:db8:1:2::/64``) unless one of its addresses fired in an overlapping window."""
     rule = ctx.cfg.rule("ip.spray")
     window_us = int(rule["window_minutes"] * US_PER_MINUTE)
     limit = int(rule["min_accounts"]) - 1
-    ev = groups_where(ctx.logins.filter(spray_rows()).select("ip", "user_id", "ts"),
-                      "ip", pl.col("user_id").n_unique() > limit)
-    runs = member_runs(ev, "ip", "user_id", reach_us(window_us))
-    ends = coverage_episodes(runs, "ip", limit).select("ip", pl.col("ep_start").alias("t_ref"), "ep_end", "peak")
-    per = ends.join(window_members(ev, runs, ends, "ip", "user_id", reach_us(window_us)), on=["ip", "t_ref"])
+    failed = ctx.logins.filter(spray_rows()).select("ip", "user_id", "ts")
+    exact = _spray_episodes(failed, limit, window_us)
+    nets = _spray_episodes(failed.filter(pl.col("ip").str.contains(":", literal=True))
+                           .with_columns(ipv6_net64(pl.col("ip")).alias("ip")), limit, window_us)
+    fired = exact.filter(pl.col("ip").str.contains(":", literal=True)).select(
+        ipv6_net64(pl.col("ip")).alias("ip"), pl.col("win_first").alias("_f"), pl.col("t_ref").alias("_t"))
+    overlap = (pl.col("_f") <= pl.col("t_ref")) & (pl.col("win_first") <= pl.col("_t"))
+    covered = nets.join(fired, on="ip").filter(overlap)
+    per = pl.concat([exact, nets.join(covered.select("ip", "t_ref").unique(), on=["ip", "t_ref"], how="anti")])
     return emit(
         per, rule, user_id=None, ip="ip", first_ts="win_first", last_ts="t_ref",
         evidence={"accounts": "members", "n_accounts": "n_members", "failures": "n_events",
@@ -147,9 +156,20 @@ def ip_spray(ctx: ScanContext) -> pl.LazyFrame:
                   "window_minutes": rule["window_minutes"],
                   "window_start": iso(pl.col("t_ref") - pl.duration(microseconds=window_us)),
                   "window_end": iso("t_ref")},
-        summary=fmt("IP {} failed logins on {} accounts within {} min{}", pl.col("ip"), pl.col("n_members"),
-                    rule["window_minutes"],
+        summary=fmt("{} {} failed logins on {} accounts within {} min{}",
+                    pl.when(pl.col("ip").str.contains("/", literal=True)).then(pl.lit("IPv6 network"))
+                    .otherwise(pl.lit("IP")), pl.col("ip"), pl.col("n_members"), rule["window_minutes"],
                     pl.when(pl.col("peak") > pl.col("n_members"))
                     .then(pl.format(" (up to {} in a later window of the episode)", pl.col("peak")))
                     .otherwise(pl.lit(""))),
     )
+
+
+def _spray_episodes(failed: pl.LazyFrame, limit: int, window_us: int) -> pl.LazyFrame:
+    """Per ``ip`` (an address or a network) with failures on more than ``limit`` accounts in a window: one row per
+    episode, ``ip, t_ref, ep_end, peak`` and the window's ``members``, ``n_members``, ``n_events``,
+    ``win_first``."""
+    ev = groups_where(failed, "ip", pl.col("user_id").n_unique() > limit)
+    runs = member_runs(ev, "ip", "user_id", reach_us(window_us))
+    ends = coverage_episodes(runs, "ip", limit).select("ip", pl.col("ep_start").alias("t_ref"), "ep_end", "peak")
+    return ends.join(window_members(ev, runs, ends, "ip", "user_id", reach_us(window_us)), on=["ip", "t_ref"])

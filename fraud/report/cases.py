@@ -298,9 +298,16 @@ def user_case(findings: pl.DataFrame, scores: pl.DataFrame, profiles: pl.DataFra
 
 def load_ip_findings(out: str | Path, ip: str, decisions_path: str = "decisions.csv") -> list[dict[str, Any]]:
     """The findings about an IP alone (``ip.spray``: no account) of a scan's output folder, oldest first, each with
-    its parsed evidence and review commands (as the report's "Findings about IPs" lists them)."""
+    its parsed evidence and review commands (as the report's "Findings about IPs" lists them). An IPv6 address
+    (in any written form) also finds its /64 network's findings."""
+    from fraud.exprs import ip_address, ipv6_net64
+
     out = Path(out)
-    f = (pl.read_parquet(out / "findings.parquet").filter(pl.col("user_id").is_null() & (pl.col("ip") == ip))
+    forms = pl.DataFrame({"ip": [ip]}).select(ip_address(pl.col("ip")).alias("a")).with_columns(
+        ipv6_net64(pl.col("a")).alias("n")).row(0)
+    names = {ip, *(f for f in forms if f is not None)}
+    f = (pl.read_parquet(out / "findings.parquet")
+         .filter(pl.col("user_id").is_null() & pl.col("ip").is_in(sorted(names)))
          .sort("first_ts", "finding_id"))
     return _records(f, decisions_path, str(out.resolve()))
 

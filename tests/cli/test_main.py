@@ -382,3 +382,19 @@ def test_show_an_ip_lists_its_findings_about_the_ip_alone(tmp_path):
     assert f"fraud review {fid} --dismiss" in r.stdout and '"v0"' in r.stdout
     missing = run("show", "7.7.7.7", "--out", out)
     assert missing.exit_code == 2 and "user '7.7.7.7' not found" in missing.stderr
+
+
+def test_show_an_ipv6_address_finds_its_networks_spray(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    rows = ["ts,user_id,event,success,ip"] + [
+        f"2024-03-01T08:{i:02d}:00Z,v{i},login,false,2001:db8:1:2::{i + 1:x}" for i in range(10)]
+    (d / "logins.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    assert run("scan", d, "--out", out).exit_code == 0
+    for typed in ("2001:db8:1:2::/64", "2001:DB8:1:2:0::5"):
+        r = run("show", typed, "--out", out)
+        assert r.exit_code == 0, r.stderr
+        assert "1 finding about the IP alone" in r.stdout
+        assert "IPv6 network 2001:db8:1:2::/64 failed logins on 10 accounts" in r.stdout
+    assert run("show", "2001:db8:1:3::5", "--out", out).exit_code == 2

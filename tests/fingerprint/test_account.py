@@ -165,3 +165,30 @@ def test_ip_spray_window_is_closed():
     slow = _spray(10, 60 / 9).with_columns(
         pl.when(pl.col("user_id") == "v9").then(pl.col("ts") + timedelta(seconds=1)).otherwise(pl.col("ts")).alias("ts"))
     assert run(ip_spray, logins=slow).height == 0
+
+
+def _spray6(n, step, net="2001:db8:1:2"):
+    """n accounts failing ``step`` minutes apart, each try from a fresh address of one IPv6 /64."""
+    return pl.concat([_attempts(f"v{i}", [i * step], [False], ip=f"{net}::{i + 1:x}") for i in range(n)])
+
+
+def test_ip_spray_counts_an_ipv6_64_network_together():
+    """An IPv6 attacker takes a new address of its /64 for every account: the network fires, its finding's ip
+    is the network; ten /64s of one /48 do not."""
+    df = run(ip_spray, logins=_spray6(10, 5))
+    assert df.select("user_id", "ip", "points", "first_ts", "last_ts").rows() == [
+        (None, "2001:db8:1:2::/64", 0, at(0), at(45))]
+    assert df["summary"][0] == "IPv6 network 2001:db8:1:2::/64 failed logins on 10 accounts within 60 min"
+    assert ev(df)["n_accounts"] == 10
+    apart = pl.concat([_attempts(f"v{i}", [i * 5], [False], ip=f"2001:db8:1:{i:x}::1") for i in range(10)])
+    assert run(ip_spray, logins=apart).height == 0
+
+
+def test_ip_spray_an_address_that_fired_covers_its_network():
+    """One IPv6 address failing on ten accounts is the finding (its address), not also its /64 network; a second
+    episode of the network alone, hours later, is its own finding."""
+    one = pl.concat([_attempts(f"v{i}", [i], [False], ip="2001:db8:1:2::9") for i in range(10)])
+    later = _spray6(10, 1).with_columns(pl.col("ts") + timedelta(hours=5))
+    df = run(ip_spray, logins=pl.concat([one, later]))
+    assert df.select("ip", "last_ts").sort("last_ts").rows() == [
+        ("2001:db8:1:2::9", at(9)), ("2001:db8:1:2::/64", at(5 * 60 + 9))]
