@@ -54,6 +54,9 @@ LOGIN_EVENTS = ("login_success", "login_succeeded", "login_successful", "success
                 "auth_success")
 # Key of the parse counts (beside the placeholder counts) for the rows whose event name gave their outcome.
 OUTCOME_EVENTS = "event:login_outcome"
+# Prefix of the parse counts of each event kind read (``event=view_page``): the summary lists the kinds no rule
+# reads, so a vocabulary the toolkit does not know is seen, not silently ignored.
+EVENT_KIND = "event="
 # Identifier columns whose placeholder values (:func:`fraud.exprs.placeholder_id`) are read as missing: clients
 # that cannot read a device id send "unknown" or all zeros, and thousands of devices would share that "id".
 PLACEHOLDER_ID_COLUMNS = frozenset({"device_id"})
@@ -98,6 +101,8 @@ class LoadedInput:
     placeholders: dict[str, int] = field(default_factory=dict)
     # the canonical columns some file of this kind gives (the others are defaults or nulls in ``frame``)
     columns: list[str] = field(default_factory=list)
+    # rows per event kind read (``event=<kind>``) and rows whose event name gave a login outcome (OUTCOME_EVENTS)
+    events: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_rejected(self) -> int:
@@ -106,6 +111,12 @@ class LoadedInput:
     @property
     def rows_used(self) -> int:
         return self.frame.height if self.used is None else self.used
+
+
+def split_counts(counts: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
+    """The parse counts of :func:`_split` as (per-column placeholder counts, event counts)."""
+    is_event = lambda k: k == OUTCOME_EVENTS or k.startswith(EVENT_KIND)  # noqa: E731
+    return ({k: n for k, n in counts.items() if not is_event(k)}, {k: n for k, n in counts.items() if is_event(k)})
 
 
 def file_format(path: str | Path) -> str:
@@ -552,6 +563,8 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
         pl.lit(str(path)).alias("_file"), "_row", "_bad").filter(~pl.col("_bad")).drop("_bad")
     found = (df.select([(e & ~pl.col("_bad")).sum().alias(c) for c, e in placeholders.items()])
              .row(0, named=True) if placeholders else {})
+    if "event" in schema.columns and "event" in raw.columns:
+        found.update({f"{EVENT_KIND}{k}": n for k, n in good.group_by("event").len().iter_rows() if k is not None})
     bad_rows = df.filter(pl.col("_bad"))
     reason = pl.concat_str([pl.when(b.fill_null(False)).then(m) for b, m in checks], separator="; ",
                            ignore_nulls=True)
@@ -601,9 +614,10 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     if dups.height:  # in input order, as a sliced scan lists them
         rejects = [in_file_order(pl.concat([*rejects, dups.drop("_src")]), [str(p) for p in paths])]
     rejected = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTED_COLUMNS)
+    marks, events = split_counts(placeholders)
     return LoadedInput(kind=kind, frame=frame, rejected=rejected, files=[str(p) for p in paths],
-                       rows_read=rows_read, extra_columns=sorted(extras), placeholders=dict(placeholders),
-                       columns=given_columns(kind, given, placeholders))
+                       rows_read=rows_read, extra_columns=sorted(extras), placeholders=marks,
+                       columns=given_columns(kind, given, events), events=events)
 
 
 def given_columns(kind: str, names, counts: dict[str, int]) -> list[str]:

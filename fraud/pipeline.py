@@ -17,7 +17,8 @@ from fraud.context import ScanContext
 from fraud.decisions import load_decisions
 from fraud.errors import InputError
 from fraud.findings import empty_findings, finalize
-from fraud.inputs import (IDENTIFIER_COLUMNS, NO_VALUE_NAME_COLUMNS, OUTCOME_EVENTS, REJECTED_COLUMNS, LoadedInput,
+from fraud.inputs import (EVENT_KIND, IDENTIFIER_COLUMNS, NO_VALUE_NAME_COLUMNS, OUTCOME_EVENTS, REJECTED_COLUMNS,
+                          LoadedInput,
                           absent_columns, find_inputs, in_file_order, read_input, resolve_specs)
 from fraud.registry import KEYS, PROFILE_PARTS, REGISTRY, NotEvaluated, all_checks
 from fraud.schema import PROFILES_SCHEMA, SEVERITY_ORDER
@@ -201,6 +202,21 @@ def read_inputs(inputs: ScanInputs, cfg: Config, timer: Timer) -> dict[str, Load
     return loaded
 
 
+# The event kinds the rules read (contract section 1), besides those the config names.
+KNOWN_EVENTS = ("login", "logout", "password_change", "bind_card", "phone_change", "payment", "withdraw")
+MAX_LISTED_EVENT_KINDS = 20
+
+
+def unread_event_kinds(counts: dict[str, int], cfg: Config) -> dict[str, int]:
+    """Event kinds read (parse counts ``event=<kind>``) that no rule reads: not a contract kind, nor a sensitive
+    or payment event of the config. The most frequent :data:`MAX_LISTED_EVENT_KINDS`, most frequent first."""
+    known = {*KNOWN_EVENTS, *cfg.rule("device.new_device_sensitive")["sensitive_events"],
+             *cfg.rule("behavior.sigma")["payment_events"], *cfg.rule("geo.cross_border_spend")["events"]}
+    kinds = [(k.removeprefix(EVENT_KIND), n) for k, n in counts.items() if k.startswith(EVENT_KIND) and n]
+    unread = sorted(((k, n) for k, n in kinds if k not in known), key=lambda kn: (-kn[1], kn[0]))
+    return dict(unread[:MAX_LISTED_EVENT_KINDS])
+
+
 def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl.DataFrame,
               status: dict[str, Any], timer: Timer, cfg: Config, rejected: pl.DataFrame,
               decisions: LoadedInput | None) -> dict[str, Any]:
@@ -213,13 +229,15 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
         and the "no value" markers of number columns (NaN, ``null``, ``NA`` ...)."""
         ids = {c: n for c, n in sorted(li.placeholders.items()) if n and c in IDENTIFIER_COLUMNS}
         names = {c: n for c, n in sorted(li.placeholders.items()) if n and c in NO_VALUE_NAME_COLUMNS}
-        other = IDENTIFIER_COLUMNS | NO_VALUE_NAME_COLUMNS.keys() | {OUTCOME_EVENTS}
-        nums = {c: n for c, n in sorted(li.placeholders.items()) if n and c not in other}
-        outcome = li.placeholders.get(OUTCOME_EVENTS, 0)
+        nums = {c: n for c, n in sorted(li.placeholders.items())
+                if n and c not in IDENTIFIER_COLUMNS | NO_VALUE_NAME_COLUMNS.keys()}
+        outcome = li.events.get(OUTCOME_EVENTS, 0)
+        unread = unread_event_kinds(li.events, cfg)
         return {**({"placeholder_ids_read_as_missing": ids} if ids else {}),
                 **({"no_value_names_read_as_missing": names} if names else {}),
                 **({"no_value_numbers_read_as_missing": nums} if nums else {}),
-                **({"login_outcome_event_names": outcome} if outcome else {})}
+                **({"login_outcome_event_names": outcome} if outcome else {}),
+                **({"event_kinds_no_rule_reads": unread} if unread else {})}
 
     inputs = {k: {"files": li.files, "rows_read": li.rows_read, "rows_used": li.rows_used,
                   "rows_rejected": li.rows_rejected, "extra_columns": li.extra_columns, **read_as_missing(li)}

@@ -35,7 +35,7 @@ from fraud.errors import FraudError, first_line
 from fraud.exprs import ipv6_net64
 from fraud.fingerprint.useragent import agent_table
 from fraud.duplicates import split_duplicates
-from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split, absent_columns, given_columns
+from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split, absent_columns, given_columns, split_counts
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
                             collect_checks, finish_findings, input_files, score_stage, summarize)
 from fraud.registry import all_checks
@@ -238,7 +238,8 @@ class _Prepared:
                 rejects, self.used, self.placeholders = _parse_slices(work, self.kinds, self.spooled, cfg)
             self.rejected = pl.concat(rejects).sort("_k", "_fi", "row").drop("_k", "_fi") if rejects else None
             self.absent = {k: absent_columns(k, given_columns(k, (c for sf in self.spooled[k] for c in sf.columns),
-                                                              self.placeholders[k])) for k in self.kinds}
+                                                              split_counts(self.placeholders[k])[1]))
+                           for k in self.kinds}
         except BaseException:
             self.tmp.cleanup()
             raise
@@ -251,7 +252,8 @@ class _Prepared:
                                files=[sf.path for sf in self.spooled[k]],
                                rows_read=sum(sf.rows_read for sf in self.spooled[k]),
                                extra_columns=sorted({c for sf in self.spooled[k] for c in sf.extra_columns}),
-                               used=self.used[k], placeholders=dict(self.placeholders[k])) for k in self.kinds}
+                               used=self.used[k], placeholders=split_counts(self.placeholders[k])[0],
+                               events=split_counts(self.placeholders[k])[1]) for k in self.kinds}
 
     def user_slice(self, s: int, cfg: Config, model: Any, agents: pl.DataFrame | None
                    ) -> tuple[ScanContext, pl.DataFrame | None]:

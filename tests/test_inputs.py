@@ -381,8 +381,22 @@ def test_event_names_that_carry_a_login_outcome(tmp_path, cfg):
     li = read_input("logins", p, cfg)
     assert li.frame.select("event", "success").rows() == [
         ("login", False), ("login", False), ("login", False), ("login", True), ("logout", True), ("login", False)]
-    assert li.placeholders["event:login_outcome"] == 5
+    assert li.events["event:login_outcome"] == 5
     q = write(tmp_path / "m.csv", "ts,user_id,event\n2024-01-01T00:00:00Z,u1,LOGIN_FAILED\n")
     assert "success" in read_input("logins", q, cfg).columns
     r = write(tmp_path / "n.csv", "ts,user_id,event\n2024-01-01T00:00:00Z,u1,login\n")
     assert "success" not in read_input("logins", r, cfg).columns
+
+
+def test_event_kinds_no_rule_reads_are_listed_in_the_summary(tmp_path, cfg):
+    """An event vocabulary the rules do not know is seen, not silently ignored: the kinds no rule reads (not a
+    contract kind, nor a configured sensitive or payment event), most frequent first."""
+    from fraud.pipeline import ScanInputs, scan
+
+    kinds = ["view_page"] * 3 + ["sso_token"] + ["Login", "LOGIN_FAILED", "withdraw", "password change"]
+    p = write(tmp_path / "l.csv", "ts,user_id,event\n" + "".join(
+        f"2024-01-01T00:00:0{i}Z,u{i},{k}\n" for i, k in enumerate(kinds)))
+    summary = scan(ScanInputs(logins=p), cfg).summary["inputs"]["logins"]
+    assert summary["event_kinds_no_rule_reads"] == {"view_page": 3, "sso_token": 1}
+    q = write(tmp_path / "m.csv", "ts,user_id,event\n2024-01-01T00:00:00Z,u1,login\n")
+    assert "event_kinds_no_rule_reads" not in scan(ScanInputs(logins=q), cfg).summary["inputs"]["logins"]

@@ -80,6 +80,11 @@ def _print_summary(summary: dict, out: Path) -> None:
     skipped = {k: v for k, v in summary["checks"].items() if v.get("status") == "not evaluated"}
     for k, v in skipped.items():
         out_console.print(f"not evaluated: {k} ({v.get('reason', '')})", highlight=False)
+    unread = summary["inputs"].get("logins", {}).get("event_kinds_no_rule_reads")
+    if unread:
+        shown = ", ".join(f"{k} ({n:,})" for k, n in list(unread.items())[:5])
+        out_console.print(f"events no rule reads: {shown}{' ...' if len(unread) > 5 else ''} (see the README on "
+                          "event names)", highlight=False, markup=False)
     review = summary.get("review", {})
     if review.get("decisions_unread"):
         out_console.print(f"decisions not applied: {review['decisions']} holds reviews this scan did not read "

@@ -398,3 +398,13 @@ def test_show_an_ipv6_address_finds_its_networks_spray(tmp_path):
         assert "1 finding about the IP alone" in r.stdout
         assert "IPv6 network 2001:db8:1:2::/64 failed logins on 10 accounts" in r.stdout
     assert run("show", "2001:db8:1:3::5", "--out", out).exit_code == 2
+
+
+def test_scan_says_which_events_no_rule_reads(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text("ts,user_id,event\n2024-03-01T08:00:00Z,u1,view_page\n"
+                                  "2024-03-01T08:01:00Z,u1,login\n")
+    r = run("scan", d, "--out", tmp_path / "out")
+    assert r.exit_code == 0, r.stderr
+    assert "events no rule reads: view_page (1) (see the README on event names)" in r.stdout
