@@ -29,6 +29,7 @@ RULE_CORE_KEYS = ("family", "severity", "points", "window_days", "enabled")
 # Numeric sanity limits checked at load (beyond finiteness, which every number must have).
 MAX_ABS_POINTS = 1000
 MAX_DURATION_DAYS = 36_500
+MAX_DISTANCE_KM = 40_075  # the equator: no distance setting can mean more
 DURATION_UNITS = {"_days": ("days", 1), "_hours": ("hours", 24), "_minutes": ("minutes", 24 * 60)}
 # Durations that are rolling windows: 0 would be an empty window (Polars refuses it mid-scan)
 WINDOW_KEYS = frozenset({"window_days", "baseline_days", "window_minutes", "failure_window_minutes"})
@@ -75,6 +76,8 @@ class Config:
     columns: dict[str, str]
     rules: dict[str, Rule]
     source: str = "defaults"
+    ip_city_accuracy_km: float = 50.0
+    city_name_accuracy_km: float = 25.0
 
     def rule(self, rule_id: str) -> Rule:
         try:
@@ -203,6 +206,8 @@ def _check_number(key: str, value: Any, owner: str, where: str) -> None:
             raise ConfigError(f"{bad} between 0 and {MAX_DURATION_DAYS * per_day} {unit}, got {value!r}")
         if key.endswith(suffix) and key in WINDOW_KEYS and value <= 0:
             raise ConfigError(f"{bad} above 0 {unit} (a rolling window), got {value!r}")
+    if key.endswith("_km") and not 0 <= value <= MAX_DISTANCE_KM:
+        raise ConfigError(f"{bad} a distance between 0 and {MAX_DISTANCE_KM:,} km, got {value!r}")
     if (key.endswith("_share") or key == "contamination") and not 0 <= value <= 1:
         raise ConfigError(f"{bad} a share between 0 and 1, got {value!r}")
 
@@ -315,4 +320,5 @@ def _build(raw: dict[str, Any], where: str) -> Config:
                   observation_days=int(raw["observation_days"]), report_top_n=int(raw["report_top_n"]),
                   geoip_db=raw["geoip_db"], composite_weights={k: float(v) for k, v in weights.items()},
                   columns=_validate_columns(raw.get("columns", {}), where),
-                  rules=rules, source=where)
+                  rules=rules, source=where, ip_city_accuracy_km=float(raw["ip_city_accuracy_km"]),
+                  city_name_accuracy_km=float(raw["city_name_accuracy_km"]))

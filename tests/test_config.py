@@ -45,6 +45,8 @@ def test_user_file_overrides(tmp_path):
     ("this is = not toml [", "not valid TOML"),
     ("composite_weights = { payment = 0.5 }\n", "composite_weights must be non-negative numbers summing to 1"),
     ("composite_weights = { wealth = 0.5 }\n", "unknown composite dimension 'wealth'"),
+    ("city_name_accuracy_km = -5\n", "key 'city_name_accuracy_km' must be a distance between 0 and 40,075 km"),
+    ('[rules."geo.remote_logins"]\nhome_radius_km = 50000\n', "key 'home_radius_km' must be a distance between"),
 ])
 def test_bad_config_names_the_problem(tmp_path, text, message):
     p = tmp_path / "c.toml"

@@ -21,8 +21,6 @@ from fraud.errors import FraudError
 from fraud.geo.gazetteer import country_code, geocode_names, norm_name
 
 GPS_ACCURACY_KM = 0.1  # contract section 5: lat/lon without accuracy_m
-IP_CITY_ACCURACY_KM = 50.0  # contract section 5: IP city position without a database radius
-CITY_NAME_ACCURACY_KM = 25.0  # contract section 5: position from a city name
 PRECISE_SOURCES = ("latlon", "ping")  # positions precise enough to build ~200 m places from
 
 IP_SCHEMA = {"ip": pl.String, "ip_cc": pl.String, "ip_city": pl.String, "ip_lat": pl.Float64,
@@ -205,8 +203,9 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
         pl.when(has_ll).then("lat").when(has_ipc).then("ip_lat").when(has_name).then("g_lat").alias("lat"),
         pl.when(has_ll).then("lon").when(has_ipc).then("ip_lon").when(has_name).then("g_lon").alias("lon"),
         pl.when(has_ll).then(pl.lit(GPS_ACCURACY_KM))
-        .when(has_ipc).then(pl.col("ip_acc_km").fill_null(IP_CITY_ACCURACY_KM))
-        .when(has_name).then(pl.lit(CITY_NAME_ACCURACY_KM)).alias("acc_km"),
+        # contract section 5's radii by default (50 km, 25 km): the config's ip_city_ / city_name_accuracy_km
+        .when(has_ipc).then(pl.col("ip_acc_km").fill_null(ctx.cfg.ip_city_accuracy_km))
+        .when(has_name).then(pl.lit(ctx.cfg.city_name_accuracy_km)).alias("acc_km"),
         "source",
         pl.coalesce("city", "ip_city").alias("city"),  # no IP city on an event with lat/lon (see above)
         "city_key",
