@@ -33,9 +33,13 @@ def event_word(kind: pl.Expr, event: pl.Expr) -> pl.Expr:
     return pl.when(kind == "ping").then(pl.lit("Location ping")).otherwise(cap)
 
 
-def display_place(city: str, lat: str, lon: str) -> pl.Expr:
-    """The input's city name when given, else the gazetteer's name of the coordinates."""
-    return pl.coalesce(pl.col(city), place_name(lat, lon))
+def display_place(city: str, lat: str, lon: str, source: str) -> pl.Expr:
+    """The name of a position for a summary: the gazetteer's name of the coordinates for a reported fix (a lat/lon
+    event or a ping, whose city text may come from an upstream GeoIP lookup and lie elsewhere), else the input's
+    city name, else the coordinates' name."""
+    by_fix = pl.col(source).is_in(["latlon", "ping"])
+    named = place_name(lat, lon)
+    return pl.when(by_fix).then(pl.coalesce(named, pl.col(city))).otherwise(pl.coalesce(pl.col(city), named))
 
 
 def minutes_text(minutes: pl.Expr) -> pl.Expr:
@@ -136,8 +140,8 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
     flagged = pairs.with_columns(geodesic_km("prev_lat", "prev_lon", "lat", "lon").alias("gkm")).with_columns(
         (pl.col("gkm") - pl.col("prev_acc_km") - pl.col("acc_km")).clip(lower_bound=0).alias("gkm_net"),
     ).filter(too_fast(pl.col("gkm_net"), pl.col("hours"), min_km, max_kmh)).with_columns(
-        display_place("prev_city", "prev_lat", "prev_lon").alias("from_place"),
-        display_place("city", "lat", "lon").alias("to_place"),
+        display_place("prev_city", "prev_lat", "prev_lon", "prev_source").alias("from_place"),
+        display_place("city", "lat", "lon", "source").alias("to_place"),
         (pl.col("hours") * 60).alias("minutes"),
         pl.when(pl.col("hours") > 0).then(pl.col("gkm") / pl.col("hours")).alias("speed"),
     )

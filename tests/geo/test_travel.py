@@ -208,3 +208,25 @@ def test_a_failed_attempt_from_afar_is_not_the_users_trip():
     assert impossible_travel(ctx_of(logins=logins(rows))).collect()["summary"].to_list() == [
         "Login in Bangkok 2,888 km from Shanghai 30 min after the previous one (5,776 km/h)",
         "Login in Shanghai 2,888 km from Bangkok 30 min after the previous one (5,776 km/h)"]
+
+
+def test_the_city_name_radius_is_a_setting(tmp_path):
+    """Positions from city names carry 25 km by default (contract section 5): Shanghai then Beijing by name 30
+    min apart fires; names from a GeoIP lookup of mobile IPs can be given a wider radius, which here covers it."""
+    rows = [{"ts": local(D, 8, 0), "user_id": "u1", "city": "Shanghai", "country": "CN"},
+            {"ts": local(D, 8, 30), "user_id": "u1", "city": "Beijing", "country": "CN"}]
+    assert impossible_travel(ctx_of(logins=logins(rows))).collect().height == 1
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text("city_name_accuracy_km = 600\n")
+    ctx = ScanContext.from_frames(load_config(cfg_file), logins=logins(rows))
+    assert positions(ctx)["acc_km"].to_list() == [600.0, 600.0]
+    assert impossible_travel(ctx).collect().height == 0
+
+
+def test_a_fix_is_named_by_its_coordinates_not_a_stale_city_text():
+    """A lat/lon event's city text can come from an upstream GeoIP lookup and lie elsewhere: the summary names
+    the coordinates' place ("Beijing ... from Shanghai", not "Shanghai ... from Shanghai")."""
+    lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "lat": SH[0], "lon": SH[1], "city": "Shanghai"},
+                 {"ts": local(D, 8, 30), "user_id": "u1", "lat": BJ[0], "lon": BJ[1], "city": "Shanghai"}])
+    assert impossible_travel(ctx_of(logins=lg)).collect()["summary"].to_list() == [
+        "Login in Beijing 1,066 km from Shanghai 30 min after the previous one (2,132 km/h)"]
