@@ -72,12 +72,12 @@ class Config:
     observation_days: int
     report_top_n: int
     geoip_db: str
+    ip_city_accuracy_km: float
+    city_name_accuracy_km: float
     composite_weights: dict[str, float]
     columns: dict[str, str]
     rules: dict[str, Rule]
     source: str = "defaults"
-    ip_city_accuracy_km: float = 50.0
-    city_name_accuracy_km: float = 25.0
 
     def rule(self, rule_id: str) -> Rule:
         try:

@@ -52,11 +52,7 @@ FAILED_LOGIN_EVENTS = ("login_failed", "login_failure", "failed_login", "login_f
 LOGIN_EVENTS = ("login_success", "login_succeeded", "login_successful", "successful_login", "logon",
                 "logon_success", "signin", "sign_in", "signed_in", "logged_in", "authentication_success",
                 "auth_success")
-# Key of the parse counts (beside the placeholder counts) for the rows whose event name gave their outcome.
-OUTCOME_EVENTS = "event:login_outcome"
-# Prefix of the parse counts of each event kind read (``event=view_page``): the summary lists the kinds no rule
-# reads, so a vocabulary the toolkit does not know is seen, not silently ignored.
-EVENT_KIND = "event="
+OUTCOME_EVENT_NAMES = frozenset(FAILED_LOGIN_EVENTS + LOGIN_EVENTS)
 # Identifier columns whose placeholder values (:func:`fraud.exprs.placeholder_id`) are read as missing: clients
 # that cannot read a device id send "unknown" or all zeros, and thousands of devices would share that "id".
 PLACEHOLDER_ID_COLUMNS = frozenset({"device_id"})
@@ -101,7 +97,8 @@ class LoadedInput:
     placeholders: dict[str, int] = field(default_factory=dict)
     # the canonical columns some file of this kind gives (the others are defaults or nulls in ``frame``)
     columns: list[str] = field(default_factory=list)
-    # rows per event kind read (``event=<kind>``) and rows whose event name gave a login outcome (OUTCOME_EVENTS)
+    # rows used per event name as read (normalised, before outcome names such as LOGIN_FAILED become logins): the
+    # summary lists the names no rule reads, so a vocabulary the toolkit does not know is seen, not ignored
     events: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -113,10 +110,9 @@ class LoadedInput:
         return self.frame.height if self.used is None else self.used
 
 
-def split_counts(counts: dict[str, int]) -> tuple[dict[str, int], dict[str, int]]:
-    """The parse counts of :func:`_split` as (per-column placeholder counts, event counts)."""
-    is_event = lambda k: k == OUTCOME_EVENTS or k.startswith(EVENT_KIND)  # noqa: E731
-    return ({k: n for k, n in counts.items() if not is_event(k)}, {k: n for k, n in counts.items() if is_event(k)})
+def outcome_rows(events: dict[str, int]) -> int:
+    """Rows whose event name gave a login's outcome (:data:`OUTCOME_EVENT_NAMES`), from the event name counts."""
+    return sum(n for name, n in events.items() if name in OUTCOME_EVENT_NAMES)
 
 
 def file_format(path: str | Path) -> str:
@@ -557,14 +553,13 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
         failed, ok = ev.is_in(FAILED_LOGIN_EVENTS).fill_null(False), ev.is_in(LOGIN_EVENTS).fill_null(False)
         typed["event"] = pl.when(failed | ok).then(pl.lit("login")).otherwise(typed["event"])
         typed["success"] = pl.when(failed).then(False).otherwise(typed["success"])
-        placeholders[OUTCOME_EVENTS] = failed | ok
     good = df.select(  # the typed columns first: filtering the raw and trimmed texts too costs as much again
         *[e.alias(c) for c, e in typed.items()],
         pl.lit(str(path)).alias("_file"), "_row", "_bad").filter(~pl.col("_bad")).drop("_bad")
     found = (df.select([(e & ~pl.col("_bad")).sum().alias(c) for c, e in placeholders.items()])
              .row(0, named=True) if placeholders else {})
-    if "event" in schema.columns and "event" in raw.columns:
-        found.update({f"{EVENT_KIND}{k}": n for k, n in good.group_by("event").len().iter_rows() if k is not None})
+    events = {} if "event" not in raw.columns else dict(
+        df.filter(~pl.col("_bad") & pl.col("__v_event").is_not_null()).group_by("__v_event").len().iter_rows())
     bad_rows = df.filter(pl.col("_bad"))
     reason = pl.concat_str([pl.when(b.fill_null(False)).then(m) for b, m in checks], separator="; ",
                            ignore_nulls=True)
@@ -574,7 +569,7 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
         pl.coalesce(*([pl.col(LINE_TEXT)] if LINE_TEXT in raw.columns else []),
                     pl.struct(pl.col(cols).cast(pl.String)).struct.json_encode()).str.slice(0, RAW_PREVIEW_CHARS)
         .alias("raw"))
-    return good, bad, {c: int(n) for c, n in found.items()}
+    return good, bad, {c: int(n) for c, n in found.items()}, events
 
 
 def in_file_order(rejected: pl.DataFrame, files: list[str]) -> pl.DataFrame:
@@ -593,7 +588,7 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     schema = INPUT_SCHEMAS[kind]
     paths = resolve_specs(spec)
     frames, rejects, extras, given = [], [], set(), set()
-    rows_read, placeholders = 0, Counter()
+    rows_read, placeholders, events = 0, Counter(), Counter()
     for path in paths:
         raw = _read_raw(path)
         if raw.width == 0:  # empty file: nothing to read, no header to check
@@ -603,8 +598,9 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         given |= {c for c in raw.columns if c in schema.columns}
         raw = raw.select([c for c in raw.columns if c in schema.columns or c in INTERNAL])
         rows_read += raw.height
-        good, bad, found = _split(raw, schema, cfg.timezone, path, kind)
+        good, bad, found, names = _split(raw, schema, cfg.timezone, path, kind)
         placeholders.update(found)
+        events.update(names)
         frames.append(good)
         if bad.height:
             rejects.append(bad)
@@ -614,16 +610,15 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     if dups.height:  # in input order, as a sliced scan lists them
         rejects = [in_file_order(pl.concat([*rejects, dups.drop("_src")]), [str(p) for p in paths])]
     rejected = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTED_COLUMNS)
-    marks, events = split_counts(placeholders)
     return LoadedInput(kind=kind, frame=frame, rejected=rejected, files=[str(p) for p in paths],
-                       rows_read=rows_read, extra_columns=sorted(extras), placeholders=marks,
-                       columns=given_columns(kind, given, events), events=events)
+                       rows_read=rows_read, extra_columns=sorted(extras), placeholders=dict(placeholders),
+                       columns=given_columns(kind, given, events), events=dict(events))
 
 
-def given_columns(kind: str, names, counts: dict[str, int]) -> list[str]:
+def given_columns(kind: str, names, events: dict[str, int]) -> list[str]:
     """The canonical columns an input's files give: their own, and ``success`` when event names carried login
     outcomes (``LOGIN_FAILED``: the failure rules can tell a failure)."""
-    given = set(names) | ({"success"} if counts.get(OUTCOME_EVENTS) else set())
+    given = set(names) | ({"success"} if outcome_rows(events) else set())
     return [c for c in INPUT_SCHEMAS[kind].columns if c in given]
 
 

@@ -17,11 +17,11 @@ from fraud.context import ScanContext
 from fraud.decisions import load_decisions
 from fraud.errors import InputError
 from fraud.findings import empty_findings, finalize
-from fraud.inputs import (EVENT_KIND, IDENTIFIER_COLUMNS, NO_VALUE_NAME_COLUMNS, OUTCOME_EVENTS, REJECTED_COLUMNS,
-                          LoadedInput,
-                          absent_columns, find_inputs, in_file_order, read_input, resolve_specs)
+from fraud.inputs import (IDENTIFIER_COLUMNS, NO_VALUE_NAME_COLUMNS, OUTCOME_EVENT_NAMES, REJECTED_COLUMNS,
+                          LoadedInput, absent_columns, find_inputs, in_file_order, outcome_rows, read_input,
+                          resolve_specs)
 from fraud.registry import KEYS, PROFILE_PARTS, REGISTRY, NotEvaluated, all_checks
-from fraud.schema import PROFILES_SCHEMA, SEVERITY_ORDER
+from fraud.schema import EVENT_KINDS, PROFILES_SCHEMA, SEVERITY_ORDER
 from fraud.scoring import score_users
 
 INPUT_KINDS = ("logins", "devices", "locations", "scores")
@@ -202,18 +202,15 @@ def read_inputs(inputs: ScanInputs, cfg: Config, timer: Timer) -> dict[str, Load
     return loaded
 
 
-# The event kinds the rules read (contract section 1), besides those the config names.
-KNOWN_EVENTS = ("login", "logout", "password_change", "bind_card", "phone_change", "payment", "withdraw")
 MAX_LISTED_EVENT_KINDS = 20
 
 
-def unread_event_kinds(counts: dict[str, int], cfg: Config) -> dict[str, int]:
-    """Event kinds read (parse counts ``event=<kind>``) that no rule reads: not a contract kind, nor a sensitive
-    or payment event of the config. The most frequent :data:`MAX_LISTED_EVENT_KINDS`, most frequent first."""
-    known = {*KNOWN_EVENTS, *cfg.rule("device.new_device_sensitive")["sensitive_events"],
+def unread_event_kinds(events: dict[str, int], cfg: Config) -> dict[str, int]:
+    """Event names read (rows per name) that no rule reads: no contract kind, login outcome name, nor sensitive or
+    payment event of the config. The most frequent :data:`MAX_LISTED_EVENT_KINDS`, most frequent first."""
+    known = {*EVENT_KINDS, *OUTCOME_EVENT_NAMES, *cfg.rule("device.new_device_sensitive")["sensitive_events"],
              *cfg.rule("behavior.sigma")["payment_events"], *cfg.rule("geo.cross_border_spend")["events"]}
-    kinds = [(k.removeprefix(EVENT_KIND), n) for k, n in counts.items() if k.startswith(EVENT_KIND) and n]
-    unread = sorted(((k, n) for k, n in kinds if k not in known), key=lambda kn: (-kn[1], kn[0]))
+    unread = sorted(((k, n) for k, n in events.items() if k not in known and n), key=lambda kn: (-kn[1], kn[0]))
     return dict(unread[:MAX_LISTED_EVENT_KINDS])
 
 
@@ -231,7 +228,7 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
         names = {c: n for c, n in sorted(li.placeholders.items()) if n and c in NO_VALUE_NAME_COLUMNS}
         nums = {c: n for c, n in sorted(li.placeholders.items())
                 if n and c not in IDENTIFIER_COLUMNS | NO_VALUE_NAME_COLUMNS.keys()}
-        outcome = li.events.get(OUTCOME_EVENTS, 0)
+        outcome = outcome_rows(li.events)
         unread = unread_event_kinds(li.events, cfg)
         return {**({"placeholder_ids_read_as_missing": ids} if ids else {}),
                 **({"no_value_names_read_as_missing": names} if names else {}),

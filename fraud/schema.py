@@ -11,6 +11,10 @@ TS = pl.Datetime("us", "UTC")
 REJECTED_COLUMNS = {"input": pl.String, "file": pl.String, "row": pl.Int64, "reason": pl.String, "raw": pl.String}
 RAW_PREVIEW_CHARS = 300
 
+# The event kinds of the logins input the contract names (section 1); the rules read these and the config's
+# sensitive and payment events.
+EVENT_KINDS = ("login", "logout", "payment", "withdraw", "password_change", "bind_card", "phone_change")
+
 # Logical types of input columns; `inputs.py` parses raw values into these.
 STRING, FLOAT, BOOL, TIMESTAMP, INT = "string", "float", "bool", "timestamp", "int"
 DTYPES = {STRING: pl.String, FLOAT: pl.Float64, BOOL: pl.Boolean, TIMESTAMP: TS, INT: pl.Int64}

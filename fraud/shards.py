@@ -35,7 +35,7 @@ from fraud.errors import FraudError, first_line
 from fraud.exprs import ipv6_net64
 from fraud.fingerprint.useragent import agent_table
 from fraud.duplicates import split_duplicates
-from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split, absent_columns, given_columns, split_counts
+from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split, absent_columns, given_columns
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
                             collect_checks, finish_findings, input_files, score_stage, summarize)
 from fraud.registry import all_checks
@@ -145,11 +145,13 @@ def _keep(frame: pl.DataFrame, rows: pl.Expr | None) -> pl.DataFrame:
 
 
 def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[SpooledFile]], cfg: Config
-                  ) -> tuple[list[pl.DataFrame], dict[str, int], dict[str, dict[str, int]]]:
+                  ) -> tuple[list[pl.DataFrame], dict[str, int], dict[str, Counter], dict[str, Counter]]:
     """Parse every raw slice; store the typed rows by user, device and IP slice. Returns the rejected rows
-    (with ``_k``/``_fi`` for input order), the rows used per kind and the placeholder ids read as missing."""
+    (with ``_k``/``_fi`` for input order), the rows used per kind, the placeholder ids read as missing and the
+    rows per event name, per kind."""
     rejects, used = [], dict.fromkeys(kinds, 0)
     placeholders: dict[str, Counter] = {k: Counter() for k in kinds}
+    events: dict[str, Counter] = {k: Counter() for k in kinds}
     device_rows, ip_rows = slice_rows("device"), slice_rows("ip")
     for s in range(work.shards):
         for k in kinds:
@@ -160,8 +162,9 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                     continue
                 raw = pl.read_parquet(parts)
                 shutil.rmtree(parts[0].parent)  # the raw slice is parsed once: free its disk space now
-                good, bad, found = _split(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k)
+                good, bad, found, names = _split(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k)
                 placeholders[k].update(found)
+                events[k].update(names)
                 goods.append(good.drop("_file").with_columns(pl.lit(fi, pl.Int32).alias("_fi")))
                 if bad.height:
                     rejects.append(bad.with_columns(pl.lit(INPUT_KINDS.index(k)).alias("_k"),
@@ -182,7 +185,7 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                 # an IPv6 address by its /64 network: ip.spray counts a network's failures together too
                 work.split_write(_keep(frame, ip_rows).select(list(_stored_schema(k, "ip"))), "ip",
                                  pl.coalesce(ipv6_net64(pl.col("ip")), pl.col("ip")), k, s)
-    return rejects, used, placeholders
+    return rejects, used, placeholders, events
 
 
 def _context(cfg: Config, model: Any, given: list[str], frames: dict[str, pl.DataFrame | pl.LazyFrame],
@@ -235,10 +238,11 @@ class _Prepared:
             if progress:
                 progress("read")
             with timer("read"):
-                rejects, self.used, self.placeholders = _parse_slices(work, self.kinds, self.spooled, cfg)
+                rejects, self.used, self.placeholders, self.events = _parse_slices(work, self.kinds, self.spooled,
+                                                                                   cfg)
             self.rejected = pl.concat(rejects).sort("_k", "_fi", "row").drop("_k", "_fi") if rejects else None
             self.absent = {k: absent_columns(k, given_columns(k, (c for sf in self.spooled[k] for c in sf.columns),
-                                                              split_counts(self.placeholders[k])[1]))
+                                                              self.events[k]))
                            for k in self.kinds}
         except BaseException:
             self.tmp.cleanup()
@@ -252,8 +256,8 @@ class _Prepared:
                                files=[sf.path for sf in self.spooled[k]],
                                rows_read=sum(sf.rows_read for sf in self.spooled[k]),
                                extra_columns=sorted({c for sf in self.spooled[k] for c in sf.extra_columns}),
-                               used=self.used[k], placeholders=split_counts(self.placeholders[k])[0],
-                               events=split_counts(self.placeholders[k])[1]) for k in self.kinds}
+                               used=self.used[k], placeholders=dict(self.placeholders[k]),
+                               events=dict(self.events[k])) for k in self.kinds}
 
     def user_slice(self, s: int, cfg: Config, model: Any, agents: pl.DataFrame | None
                    ) -> tuple[ScanContext, pl.DataFrame | None]:

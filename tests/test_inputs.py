@@ -381,7 +381,9 @@ def test_event_names_that_carry_a_login_outcome(tmp_path, cfg):
     li = read_input("logins", p, cfg)
     assert li.frame.select("event", "success").rows() == [
         ("login", False), ("login", False), ("login", False), ("login", True), ("logout", True), ("login", False)]
-    assert li.events["event:login_outcome"] == 5
+    from fraud.inputs import outcome_rows
+
+    assert outcome_rows(li.events) == 5
     q = write(tmp_path / "m.csv", "ts,user_id,event\n2024-01-01T00:00:00Z,u1,LOGIN_FAILED\n")
     assert "success" in read_input("logins", q, cfg).columns
     r = write(tmp_path / "n.csv", "ts,user_id,event\n2024-01-01T00:00:00Z,u1,login\n")

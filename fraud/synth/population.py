@@ -10,10 +10,12 @@ from datetime import date
 
 import numpy as np
 
+from fraud.schema import EVENT_KINDS
+
 from .cities import IP_FIXED, IP_MOBILE, CityTable, city_distances, draw_ips_by_country, offset_km
 from .useragents import Profiles, hex_ids, imeis, macs, uuids
 
-EVENTS = ["login", "logout", "payment", "withdraw", "password_change", "bind_card", "phone_change"]
+EVENTS = list(EVENT_KINDS)
 EV = {e: i for i, e in enumerate(EVENTS)}
 SENSITIVE = [EV["withdraw"], EV["password_change"], EV["bind_card"], EV["phone_change"]]
 NO_TRIP = -(10 ** 12)
