@@ -559,7 +559,9 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
     found = (df.select([(e & ~pl.col("_bad")).sum().alias(c) for c, e in placeholders.items()])
              .row(0, named=True) if placeholders else {})
     events = {} if "event" not in raw.columns else dict(
-        df.filter(~pl.col("_bad") & pl.col("__v_event").is_not_null()).group_by("__v_event").len().iter_rows())
+        # two columns, not the whole wide frame, go through the filter
+        df.select("__v_event", "_bad").filter(~pl.col("_bad") & pl.col("__v_event").is_not_null())
+        .group_by("__v_event").len().iter_rows())
     bad_rows = df.filter(pl.col("_bad"))
     reason = pl.concat_str([pl.when(b.fill_null(False)).then(m) for b, m in checks], separator="; ",
                            ignore_nulls=True)
