@@ -76,7 +76,9 @@ def _os_family_rows(e: pl.Expr) -> pl.Expr:
     return (pl.when(s.is_null() | s.is_in(["", "other", "unknown"])).then(pl.lit(None, pl.String))
             .when(s.str.contains(r"android|harmony|\bhmos\b|\bemui|\bmiui|hyperos|coloros|one ?ui|oxygen ?os|"
                                  r"funtouch|origin ?os|magic ?(?:ui|os)|realme ?ui|fire ?os|flyme|\bhios\b|\bxos\b|"
-                                 r"nothing ?os|lineage ?os|graphene ?os|calyx ?os|\bzui\b"))
+                                 r"nothing ?os|lineage ?os|graphene ?os|calyx ?os|\bzui\b|"
+                                 # Android underneath: watches, Meta's headsets, TVs
+                                 r"wear ?os|horizon ?os|oculus|google ?tv"))
             .then(pl.lit("android"))
             .when(s.str.contains(r"^(ios|ipados|iphone ?os|iphone|ipad)\b")).then(pl.lit("ios"))
             .when(s.str.contains(r"mac ?os|^os ?x\b|^macintel$|^mac$|^darwin")).then(pl.lit("macos"))

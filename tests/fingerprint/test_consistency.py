@@ -18,7 +18,8 @@ from tests.fingerprint.conftest import UA, ev, iso, run
     ("LineageOS", "android"), ("GrapheneOS", "android"), ("ZUI", "android"), ("Mac", "macos"),
     ("Pop!_OS", "linux"), ("elementary OS", "linux"), ("Zorin OS", "linux"), ("NixOS", "linux"),
     ("CentOS Stream", "linux"), ("webOS", "webos"), ("Web0S", "webos"), ("Roku OS", "roku"), ("Roku", "roku"),
-    ("tvOS", "tvos"), ("Tizen", "tizen"), ("Macro OS", "macro os"),
+    ("tvOS", "tvos"), ("Tizen", "tizen"), ("Macro OS", "macro os"), ("Wear OS", "android"),
+    ("Horizon OS", "android"), ("Meta Horizon OS", "android"), ("Oculus", "android"), ("Google TV", "android"),
 ])
 def test_os_family(name, family):
     assert pl.select(os_family(pl.lit(name, pl.String))).item() == family
@@ -165,7 +166,8 @@ def test_ua_mismatch_accepts_the_windows_desktop_mode_of_android_browsers_that_u
 def test_ua_mismatch_accepts_platform_relatives_and_still_fires_across_families():
     """An Apple TV, watch or Vision Pro running a native app (CFNetwork/Darwin agent, read as iOS), a Vision Pro's
     desktop-class Safari, a Chromebook's Linux apps, a MagicOS phone, a webOS TV with ua-parser's "Web0S", a Linux
-    distribution's own name: no contradiction. An Android agent on the Apple TV and a HarmonyOS NEXT agent on an
+    distribution's own name, a Wear OS watch's Android agent, a Quest headset (Horizon OS) with its browser's
+    Android or Linux agent: no contradiction. An Android agent on the Apple TV and a HarmonyOS NEXT agent on an
     iPhone still are."""
     cf = "MyBank/512 CFNetwork/1494.0.7 Darwin/23.4.0"
     tv_ua = ("Mozilla/5.0 (Web0S; Linux/SmartTV) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/87.0.4280.88 "
@@ -173,9 +175,16 @@ def test_ua_mismatch_accepts_platform_relatives_and_still_fires_across_families(
     ff_linux = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
     next_ua = ("Mozilla/5.0 (Phone; OpenHarmony 5.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/114.0.0.0 "
                "Safari/537.36 ArkWeb/4.1.6.1 Mobile HuaweiBrowser/5.0.5.301")
+    wear_ua = ("Mozilla/5.0 (Linux; Android 13; SM-R930) AppleWebKit/537.36 (KHTML, like Gecko) "
+               "Chrome/120.0.6099.43 Mobile Safari/537.36")
+    quest3_ua = ("Mozilla/5.0 (X11; Linux x86_64; Quest 3) AppleWebKit/537.36 (KHTML, like Gecko) "
+                 "OculusBrowser/31.0.0.7.71 Chrome/120.0.6099.283 VR Safari/537.36")
+    quest2_ua = ("Mozilla/5.0 (Linux; Android 12; Quest 2) AppleWebKit/537.36 (KHTML, like Gecko) "
+                 "OculusBrowser/28.0.0.1.40 SamsungBrowser/4.0 Chrome/114.0.5735.246 VR Safari/537.36")
     rows = [("tv", "tvOS", cf), ("watch", "watchOS", cf), ("vision", "visionOS", cf),
             ("vision2", "visionOS", UA["mac"]), ("cb", "ChromeOS", ff_linux), ("honor", "MagicOS", UA["android"]),
-            ("lg", "webOS", tv_ua), ("pop", "Pop!_OS", UA["linux"])]
+            ("lg", "webOS", tv_ua), ("pop", "Pop!_OS", UA["linux"]), ("wear", "Wear OS", wear_ua),
+            ("quest3", "Horizon OS", quest3_ua), ("quest2", "Horizon OS", quest2_ua)]
     devices = pl.DataFrame({"ts": [at(0)] * len(rows), "device_id": [r[0] for r in rows],
                             "user_id": [f"u_{r[0]}" for r in rows], "os": [r[1] for r in rows]})
     logins = pl.DataFrame({"user_id": [f"u_{r[0]}" for r in rows], "ts": [at(1)] * len(rows),
