@@ -1,7 +1,7 @@
 """Commute rules (contract section 5), for users with an inferred home H and work W (D = distance(H, W)).
 
-* ``geo.commute_deviation``: on a commute day (a local weekday on which no position lies outside the home
-  city), a precise position (accuracy at most ``max_place_accuracy_m``, as for places: a city-name or IP
+* ``geo.commute_deviation``: on a commute day (a local weekday that is no day of a trip: no position lies outside
+  the home city, nor is it the day a trip starts or ends, see :func:`_trip_days`), a precise position (accuracy at most ``max_place_accuracy_m``, as for places: a city-name or IP
   position says nothing about a route) in a commute window (07:00-10:00 or 17:00-20:00 local) whose detour
   ``distance(H, P) + distance(P, W) - D``, reduced by twice the position's accuracy radius, is over
   ``min_detour_km`` (1 km) and over ``max_deviation`` (0.15) of D. One finding per user-day, on the day's
@@ -30,6 +30,22 @@ def _with_places(ctx: ScanContext) -> pl.DataFrame:
     return hw
 
 
+def _trip_days(p: pl.LazyFrame, homes: pl.LazyFrame, radius_km: float, edge_hours: float) -> pl.LazyFrame:
+    """The (user_id, day) pairs of trips, which are no commute days: days with a position outside the home
+    city, and a trip's start and end days: the day of the last position in the home city before the trip's first
+    position outside it, and of the first one after its last, when that position lies within ``edge_hours``
+    (hours) of the outside one. An overnight flight leaves its departure evening (the drive to the airport) and
+    its arrival morning without a position outside the city. ``p`` is sorted by user and time."""
+    edge = pl.duration(microseconds=round(edge_hours * 3_600_000_000))
+    out, ts, user = pl.col("_out"), pl.col("ts"), pl.col("user_id")
+    side = (p.join(homes, on="user_id", how="left", maintain_order="left")
+            .select("user_id", "ts", "day", outside_home(radius_km).alias("_out"))
+            .filter(out.is_not_null()))  # positions whose side of the city line is known
+    departs = ~out & (user == user.shift(-1)) & out.shift(-1) & (ts.shift(-1) - ts <= edge)
+    returns = ~out & (user == user.shift(1)) & out.shift(1) & (ts - ts.shift(1) <= edge)
+    return side.filter((out | departs | returns).fill_null(False)).select("user_id", "day").unique()
+
+
 @register("geo.commute_deviation", rules="geo.commute_deviation", family="geo", needs=())
 def commute_deviation(ctx: ScanContext) -> pl.LazyFrame:
     """Flags a commute day whose farthest commute-window position leaves the home-work ellipse by more than
@@ -42,9 +58,7 @@ def commute_deviation(ctx: ScanContext) -> pl.LazyFrame:
     p = local_positions(ctx).lazy().join(hw.select("user_id"), on="user_id", how="semi").with_columns(
         pl.col("local_ts").dt.date().alias("day"))
     weekday = pl.col("local_ts").dt.weekday() <= 5
-    trips = (p.filter(weekday).join(home_ref(ctx).lazy(), on="user_id", how="left")
-             .filter(outside_home(float(rule["home_radius_km"])).fill_null(False))
-             .select("user_id", "day").unique())
+    trips = _trip_days(p, home_ref(ctx).lazy(), float(rule["home_radius_km"]), float(rule["trip_edge_hours"]))
     hour = pl.col("local_ts").dt.hour()
     in_window = pl.any_horizontal([in_hours(hour, w) for w in rule["commute_hours"]])
     d_hw = haversine_km("h_lat", "h_lon", "work_lat", "work_lon")

@@ -2,7 +2,11 @@
 import json
 from datetime import date, timedelta
 
+import polars as pl
 from geopy.distance import great_circle
+
+from fraud.config import load_config
+from fraud.context import ScanContext
 
 from fraud.geo.commute import commute_deviation, stable_commute
 from fraud.geo.places import home_work
@@ -46,6 +50,37 @@ def test_quiet_outside_windows_on_weekends_small_detours_and_trip_days():
     # a weekday with any position outside the home city is not a commute day
     trip = pings("u1", routine("u1", START, 14) + [(local(WED, 8, 30), OFF), (local(WED, 21), BJ)])
     assert commute_deviation(ctx_of(logins=logins([]), locations=trip)).collect().height == 0
+
+
+def _overnight_trip(back_days: int) -> pl.DataFrame:
+    """Mon-Tue routine; Wednesday at work, then off the route at 19:00 on the way to a night flight; in Beijing
+    on Thursday at 10:00; back ``back_days`` later at 08:30 through the same spot; a routine week after."""
+    thu = START + timedelta(days=3)
+    back = local(thu + timedelta(days=back_days), 8, 30)
+    rows = (routine("u1", START, 2) + [(local(WED, 9, 30), SH_WORK), (local(WED, 14), SH_WORK),
+                                        (local(WED, 19), OFF), (local(thu, 10), BJ), (back, OFF)]
+            + routine("u1", START + timedelta(days=7), 7))
+    return pings("u1", rows)
+
+
+def test_the_days_a_trip_starts_and_ends_are_no_commute_days(tmp_path):
+    """The drive to the airport on Wednesday evening and the ride home on Friday morning leave the route, but
+    neither day holds a position outside the city: each lies within trip_edge_hours (24) of the trip's fix in
+    Beijing, so both are trip days."""
+    loc = _overnight_trip(back_days=1)  # Friday 08:30, 22.5 h after Thursday's fix
+    assert commute_deviation(ctx_of(logins=logins([]), locations=loc)).collect().height == 0
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('[rules."geo.commute_deviation"]\ntrip_edge_hours = 0\n')
+    ctx = ScanContext.from_frames(load_config(cfg_file), logins=logins([]), locations=loc)
+    assert [d.isoformat() for d in commute_deviation(ctx).collect()["first_ts"].dt.date()] == [
+        "2024-03-06", "2024-03-08"]
+
+
+def test_a_day_far_from_a_trip_stays_a_commute_day():
+    """Back on the next Monday (4 days after the fix in Beijing): Monday's ride is a commute again; Wednesday,
+    15 h before the trip's fix, is still its start."""
+    df = commute_deviation(ctx_of(logins=logins([]), locations=_overnight_trip(back_days=4))).collect()
+    assert [d.isoformat() for d in df["first_ts"].dt.date()] == ["2024-03-11"]
 
 
 def test_detour_under_one_km_is_quiet_even_at_a_high_ratio():
