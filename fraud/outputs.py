@@ -16,6 +16,10 @@ FORMULA_RE = r"^[=+\-@\t\r]"
 # A plain number (``+8613800000001``, ``-1001``, ``-2.5e3``) is no formula: a spreadsheet reads it as a number.
 # Left as it is, so an E.164 phone number or a negative numeric id is the same string in the CSV and Parquet forms.
 PLAIN_NUMBER_RE = r"^[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
+# Nor is a bare word after a leading + - @ (a handle ``@alice``, an id ``-bob`` or ``@dev-1``): at worst a
+# spreadsheet shows #NAME? for it. What runs something (a call, DDE, a reference to another sheet, arithmetic)
+# needs a character outside this set: ( | ! = + space ; ...
+BARE_WORD_RE = r"^[+\-@][\w.@\-]*$"
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:
@@ -33,8 +37,9 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
 def csv_safe(df: pl.DataFrame) -> pl.DataFrame:
     """CSV form of a frame: UTC timestamps as ISO 8601 with ``Z``, and text cells that a spreadsheet would run
     as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) prefixed with a single
-    quote, unless the cell is a plain number (``+8613800000001``, ``-1001``: ids, not formulas). JSON evidence
-    is left as is (it always starts with ``{``)."""
+    quote, unless the cell is a plain number (``+8613800000001``, ``-1001``) or a bare word (``@alice``,
+    ``-bob``): ids, not formulas, written as the Parquet form holds them. JSON evidence is left as is (it always
+    starts with ``{``)."""
     exprs = []
     for c, t in df.schema.items():
         if isinstance(t, pl.Datetime):
@@ -44,7 +49,8 @@ def csv_safe(df: pl.DataFrame) -> pl.DataFrame:
             exprs.append(e.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S%.fZ")
                          .str.replace(r"\.000000Z$", "Z").alias(c))
         elif t == pl.String:
-            formula = pl.col(c).str.contains(FORMULA_RE) & ~pl.col(c).str.contains(PLAIN_NUMBER_RE)
+            formula = (pl.col(c).str.contains(FORMULA_RE) & ~pl.col(c).str.contains(PLAIN_NUMBER_RE)
+                       & ~pl.col(c).str.contains(BARE_WORD_RE))
             exprs.append(pl.when(formula).then(pl.lit("'") + pl.col(c))
                          .otherwise(pl.col(c)).alias(c))
         else:

@@ -19,20 +19,22 @@ LOGINS = ("ts,user_id,user_agent\n2024-03-01T08:00:00Z,u1,curl/8.4.0\n2024-03-01
 
 
 def test_csv_form_neutralises_formulas_and_writes_utc_z():
-    df = pl.DataFrame({"s": ["=cmd()", "+1+1", "-2+3", "@x", "ok", None, "{\"a\": 1}"],
+    df = pl.DataFrame({"s": ["=cmd()", "+1+1", "-2+3", "@x(1)", "ok", None, "{\"a\": 1}"],
                        "t": [datetime(2024, 1, 1, 8, tzinfo=timezone.utc)] * 7, "n": [-30] * 7})
     out = csv_safe(df)
-    assert out["s"].to_list() == ["'=cmd()", "'+1+1", "'-2+3", "'@x", "ok", None, "{\"a\": 1}"]
+    assert out["s"].to_list() == ["'=cmd()", "'+1+1", "'-2+3", "'@x(1)", "ok", None, "{\"a\": 1}"]
     assert out["t"][0] == "2024-01-01T08:00:00Z" and out["n"][0] == -30
 
 
 def test_csv_form_leaves_plain_numbers_and_guards_formulas():
-    """A phone-number or negative numeric id is a number to a spreadsheet, not a formula: the CSV keeps it as the
-    Parquet form does; anything else starting with = + - @ (or a tab, a carriage return) is still guarded."""
-    plain = ["+8613800000001", "-1001", "+1", "-2", "-2.5", "+1.5e3", "-7E-2", "1001", "-0"]
+    """A phone-number or negative numeric id is a number to a spreadsheet, a handle or id such as @alice or -bob a
+    bare name, not a formula: the CSV keeps it as the Parquet form does; anything else starting with = + - @ (or a
+    tab, a carriage return) is still guarded."""
+    plain = ["+8613800000001", "-1001", "+1", "-2", "-2.5", "+1.5e3", "-7E-2", "1001", "-0", "@alice", "-bob",
+             "@dev-1", "@jürgen.m", "-1e", "+.5", "--1", "-", "+", "-0x10", "@a_b@c"]
     formulas = ["-2+3+cmd|' /C calc'!A0", '=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "@SUM(A1:A2)",
-                "-1001 ", "+86 138", "-1e", "+.5", "--1", "-1;=1", "-1\n=cmd()", "\t=1", "\r-1", "=1", "-",
-                "+", "-0x10"]
+                "-1001 ", "+86 138", "-1;=1", "-1\n=cmd()", "\t=1", "\r-1", "=1", "=alice", "+1+1", "@a!A1",
+                "-a|b", "@x y", "-a=b", "@a,b", "-a&b", "@a*b", "-a/b", "@a^b", "-a%", "@a\"b", "-a'b", "+a:b"]
     out = csv_safe(pl.DataFrame({"s": plain + formulas}))["s"].to_list()
     assert out[:len(plain)] == plain
     assert out[len(plain):] == ["'" + f for f in formulas]
@@ -44,14 +46,18 @@ def test_csv_outputs_keep_phone_number_and_negative_ids(tmp_path):
     (d / "logins.csv").write_text("ts,user_id,device_id,user_agent\n"
                                   + "".join(f"2024-03-0{i}T08:00:00Z,+8613800000001,dev{i},python-requests/2.31\n"
                                             for i in range(1, 7))
-                                  + "2024-03-01T08:00:00Z,-1001,devX,=cmd|' /C calc'!A0\n")
+                                  + "2024-03-01T08:00:00Z,-1001,devX,=cmd|' /C calc'!A0\n"
+                                  + "".join(f"2024-03-0{i}T08:00:00Z,@alice,@dev-{i},curl/8.0\n" for i in range(1, 7)))
     out = tmp_path / "out"
     scan_to(ScanInputs.from_folder(d), out, load_config())
     for stem in ("scores", "profiles", "findings"):
         pq = pl.read_parquet(out / f"{stem}.parquet")["user_id"].to_list()
         csv = pl.read_csv(out / f"{stem}.csv", infer_schema=False)["user_id"].to_list()
         assert csv == pq, stem
-    assert sorted(pl.read_csv(out / "scores.csv", infer_schema=False)["user_id"]) == ["+8613800000001", "-1001"]
+    assert sorted(pl.read_csv(out / "scores.csv", infer_schema=False)["user_id"]) == ["+8613800000001", "-1001",
+                                                                                     "@alice"]
+    f = pl.read_csv(out / "findings.csv", infer_schema=False)
+    assert "@dev-1" in f["device_id"].to_list() and "'@alice" not in f["user_id"].to_list()
     assert "'+86" not in (out / "findings.csv").read_text()
 
 
