@@ -17,12 +17,29 @@ from rich.table import Table
 
 from fraud.config import SEVERITIES, load_config
 from fraud.errors import FraudError, InputError
+from fraud.inert import inert
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Device and fraud risk detection: scan login, device and location logs into findings and "
                        "credit scores.")
-out_console = Console(soft_wrap=True)  # lines are never broken: commands and paths stay copyable
-err_console = Console(stderr=True, soft_wrap=True)
+
+
+class _InertConsole(Console):
+    """A console whose printed text shows control and invisible characters inert (:func:`fraud.inert.inert`):
+    values from the logs (ids, user agents, event and place names) are printed in many lines. A line's own
+    leading line breaks stay."""
+
+    def print(self, *objects, **kwargs) -> None:  # noqa: A003 - rich's name
+        def clean(o):
+            if not isinstance(o, str):
+                return o
+            body = o.lstrip("\n")
+            return o[:len(o) - len(body)] + inert(body)
+        super().print(*(clean(o) for o in objects), **kwargs)
+
+
+out_console = _InertConsole(soft_wrap=True)  # lines are never broken: commands and paths stay copyable
+err_console = _InertConsole(stderr=True, soft_wrap=True)
 
 
 def _count(n: int, word: str) -> str:

@@ -1,12 +1,14 @@
 """``report.md``: the overview and the top cases as Markdown, for tickets and terminals.
 
 Log-derived text is escaped so that it renders as text in any Markdown viewer (no HTML, links or tables
-broken by a ``|``)."""
+broken by a ``|``), with control and invisible characters shown inert (:func:`fraud.inert.inert`: a terminal
+that shows the file runs no escape sequence from the logs)."""
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from fraud.inert import inert
 from fraud.report.cases import status_tag
 
 # Characters that could start markup anywhere in a line ('_' only where it can open or close emphasis: not inside a
@@ -19,14 +21,14 @@ def md(s: Any) -> str:
     """Text safe in a Markdown paragraph, list item or table cell (``<``, ``>`` and ``&`` as entities)."""
     if s is None:
         return ""
-    t = " ".join(str(s).split())
+    t = inert(" ".join(str(s).split()))
     t = t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", t)
 
 
 def code(s: str) -> str:
     """An inline code span that holds ``s`` verbatim, whatever backticks it contains."""
-    s = " ".join(str(s).split())
+    s = inert(" ".join(str(s).split()))
     ticks = "`" * (max((len(m) for m in re.findall(r"`+", s)), default=0) + 1)
     pad = " " if s.startswith("`") or s.endswith("`") else ""
     return f"{ticks}{pad}{s}{pad}{ticks}"
