@@ -1,8 +1,9 @@
 """Commute rules (contract section 5), for users with an inferred home H and work W (D = distance(H, W)).
 
 * ``geo.commute_deviation``: on a commute day (a local weekday that is no day of a trip: no position lies outside
-  the home city, nor is it the day a trip starts or ends, see :func:`_trip_days`), a precise position (accuracy at most ``max_place_accuracy_m``, as for places: a city-name or IP
-  position says nothing about a route) in a commute window (07:00-10:00 or 17:00-20:00 local) whose detour
+  the home city, nor is it the day a trip starts or ends, see :func:`_trip_days`), a precise position (accuracy
+  at most ``max_place_accuracy_m``, as for places: a city-name or IP position says nothing about a route) in a
+  commute window (07:00-10:00 or 17:00-20:00 local) whose detour
   ``distance(H, P) + distance(P, W) - D``, reduced by twice the position's accuracy radius, is over
   ``min_detour_km`` (1 km) and over ``max_deviation`` (0.15) of D. One finding per user-day, on the day's
   farthest point (largest deviation).
