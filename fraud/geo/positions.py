@@ -72,7 +72,9 @@ def ip_lookup(ips: list[str], db_path: str = "") -> pl.DataFrame:
     return pl.DataFrame(cols, schema=IP_SCHEMA)
 
 
-_NUM = r"\d+(?:{dec}\d+)?(?!\d)"  # whole numbers only: "1230m" must not read as 123 degrees 0 minutes
+# whole numbers only: "1230m" must not read as 123 degrees 0 minutes; ASCII digits only, as in every other number
+# column (re's \d would take Arabic-Indic "١٢" or full-width "３１" as 12 and 31)
+_NUM = r"[0-9]+(?:{dec}[0-9]+)?(?![0-9])"
 _PART = (r"(?P<h1{t}>[NSEWnsew])?\s*(?P<sign{t}>[+-])?\s*(?P<deg{t}>{num})\s*(?:°|º|˚|deg|d)?\s*"
          r"(?:(?P<min{t}>{num})\s*(?:'|′|’|min|m))?\s*(?:(?P<sec{t}>{num})\s*(?:\"|″|”|''|sec|s))?\s*"
          r"(?P<h2{t}>[NSEWnsew])?")

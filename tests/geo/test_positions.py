@@ -105,6 +105,15 @@ def test_parse_coordinate_text():
     assert out["lon"].round(4).to_list() == [121.47, 121.47, 151.21, None, None]
 
 
+def test_coordinate_text_takes_ascii_digits_only():
+    """Arabic-Indic or full-width digits are a bad number here as in every other number column (Python's \\d and
+    float() would read "١٢" as 12)."""
+    s = pl.DataFrame({"a": ["\u0661\u0662", "\uff13\uff11.2", "3\u0661.2 N", "31.2 N"]})
+    assert s.select(parse_coordinate_text("a", part="lat"))["a"].to_list() == [None, None, None, 31.2]
+    pair = pl.DataFrame({"t": ["\u0663\u0661.2, 121.4", "31.2, 121.4"]}).select(parse_coordinate_text("t"))
+    assert pair["t"].struct.field("lat").to_list() == [None, 31.2]
+
+
 def test_parse_single_coordinates():
     s = pl.DataFrame({"a": ["31°13'48\"N", "33.87 S", "-33.87", "121.47 E", "x", None],
                       "o": ["121°28'12\"E", "121.47 W", "151.21", "31.2 N", "", None]})
