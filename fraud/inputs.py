@@ -395,6 +395,13 @@ def _no_number(df: pl.DataFrame, col: str) -> pl.Expr:
     return pl.lit(False)
 
 
+def _control_check(col: str, present: pl.Expr, text: pl.Expr, shown: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """An id holding a control character (NUL, ESC, a tab or line break inside it): rejected. ``u1`` and ``u<NUL>1``
+    would be two accounts that look the same everywhere, and the second cannot be typed on a command line."""
+    return (present & text.str.contains(r"[\x00-\x1f\x7f]"),
+            fmt(f"{col} holds a control character (U+0000-U+001F, U+007F): {{}}", shown))
+
+
 def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
            ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]],
                       list[str], dict[str, pl.Expr]]:
@@ -475,6 +482,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
             named = once(per_distinct(text, lambda t: ~placeholder_id(t), pl.Boolean).fill_null(False),
                          f"__x_{col}_n")
             v = pl.when(present & named).then(text).otherwise(None)
+            checks.append(_control_check(col, present & named, text, shown))
             if col in schema.required:
                 checks.append((present & ~named, fmt(f"placeholder {col} (names no device): {{}}", shown)))
             else:
@@ -494,6 +502,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
                 # be "j�rgen", one account; such an id is rejected, never merged
                 checks.append((present & text.str.contains("\ufffd", literal=True),
                                fmt(f"{col} is not UTF-8 text (re-encode the file as UTF-8): {{}}", shown)))
+                checks.append(_control_check(col, present, text, shown))
             elif col in NO_VALUE_NAME_COLUMNS:  # "-", "Unknown", "(not set)" name no place: missing, counted
                 words = list(NO_VALUE_NAME_COLUMNS[col])
                 marker = once(present & per_distinct(text, lambda t, w=words: t.str.to_lowercase().is_in(w),

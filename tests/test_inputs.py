@@ -1,4 +1,5 @@
 import gzip
+import json
 from datetime import datetime, timezone
 
 import polars as pl
@@ -160,6 +161,22 @@ def test_user_ids_that_are_not_utf8_are_rejected_not_merged(tmp_path, cfg):
     assert li.rejected["reason"].to_list() == [
         "user_id is not UTF-8 text (re-encode the file as UTF-8): j\ufffdrgen",
         "user_id is not UTF-8 text (re-encode the file as UTF-8): j\ufffdrgen"]
+
+
+def test_ids_holding_control_characters_are_rejected(tmp_path, cfg):
+    """u1 and u<NUL>1 would be two accounts that look alike everywhere (and the second cannot be typed); an ESC in
+    a device id would reach a terminal. Zero-width characters stay (shown as marks, see fraud.inert)."""
+    p = tmp_path / "l.jsonl"
+    rows = [{"ts": "2024-01-01T00:00:00Z", "user_id": u, "device_id": d} for u, d in
+            [("u1", "d1"), ("u\x001", "d1"), ("u\t1", "d1"), ("u2", "d\x1b[2J"), ("u\u200b1", "d\x7f"), ("u3", "d3")]]
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    li = read_input("logins", p, cfg)
+    assert li.frame["user_id"].to_list() == ["u1", "u3"]
+    assert li.rejected.select("row", "reason").rows() == [
+        (2, "user_id holds a control character (U+0000-U+001F, U+007F): u\x001"),
+        (3, "user_id holds a control character (U+0000-U+001F, U+007F): u\t1"),
+        (4, "device_id holds a control character (U+0000-U+001F, U+007F): d\x1b[2J"),
+        (5, "device_id holds a control character (U+0000-U+001F, U+007F): d\x7f")]
 
 
 def test_float_and_categorical_ids_from_parquet(tmp_path, cfg):

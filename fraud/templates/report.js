@@ -399,8 +399,10 @@ function caseCard(D, c, u, i) {
 }
 
 // Bidirectional controls shown as visible marks: an id with U+202E must not display reversed (spoofing).
+// Invisible or reordering characters (bidi marks and overrides, zero-width characters, a BOM) and control
+// characters shown as marks: u1, u<ZWSP>1 and <BOM>u1 are three accounts and must not look alike.
 function vis(s) {
-  return String(s).replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+  return String(s).replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g,
     ch => "⟨U+" + ch.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0") + "⟩");
 }
 function plural(k, word) { return fmt(k) + " " + word + (k === 1 ? "" : "s"); }

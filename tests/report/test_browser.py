@@ -182,7 +182,7 @@ def test_bidi_controls_in_ids_are_shown(page, tmp_path):
 
     cfg = load_config()
     res = make_result(cfg)
-    ids = {"u_travel": "u_‮travel"}
+    ids = {"u_travel": "u_‮travel", "u_bot": "u_\u200bbot\ufeff"}
     res.findings = res.findings.with_columns(pl.col("user_id").replace(ids))
     res.scores = res.scores.with_columns(pl.col("user_id").replace(ids))
     path = tmp_path / "report.html"
@@ -191,3 +191,4 @@ def test_bidi_controls_in_ids_are_shown(page, tmp_path):
     page.wait_for_selector("body[data-ready='1']", timeout=20_000)
     cells = page.locator("#queue-table td.user").evaluate_all("cs => cs.map(c => c.innerText)")
     assert any(c.startswith("u_⟨U+202E⟩travel") for c in cells)
+    assert any(c.startswith("u_⟨U+200B⟩bot⟨U+FEFF⟩") for c in cells)  # zero-width characters and a BOM too
