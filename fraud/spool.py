@@ -142,15 +142,27 @@ class SpooledFile:
     columns: list[str] = field(default_factory=list)  # the canonical columns the file gives
 
 
+BLANK_WHOLE_BYTES = 1 << 24  # text files up to this size are tested whole, by the in-memory reader's own rule
+
+
 def _is_blank(path: Path) -> bool:
+    """A text file with no content, as :func:`fraud.inputs._read_raw` decides it (an in-memory scan and a sliced
+    one end the same way): nothing but whitespace once :func:`fraud.inputs.text_bytes` has decoded it (byte-order
+    marks, UTF-16 or UTF-32, an Excel ``sep=;`` line alone). A file of NUL bytes is content (no header), not blank.
+    Larger files are read in chunks, NULs counting as blank only in a UTF-16/32 file (its blank lines)."""
     try:
         with _open_bytes(path) as fh:
-            while chunk := fh.read(1 << 16):
-                # byte-order marks (UTF-8, UTF-16) and the NULs of UTF-16 blank lines are no content
-                for mark in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00"):
+            head = fh.read(BLANK_WHOLE_BYTES + 1)
+            if len(head) <= BLANK_WHOLE_BYTES:
+                return not text_bytes(head).strip()
+            wide = head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff"))
+            chunk = head
+            while chunk:
+                for mark in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", *((b"\x00",) if wide else ())):
                     chunk = chunk.replace(mark, b"")
                 if chunk.strip():
                     return False
+                chunk = fh.read(1 << 16)
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise InputError(f"{path}: cannot read file ({e})") from None
     return True

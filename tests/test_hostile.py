@@ -113,6 +113,21 @@ def test_empty_file_everywhere(tmp_path):
     assert res.findings.height == 0 and res.scores.height == 0
 
 
+@pytest.mark.parametrize("name", ["logins.csv", "logins.csv.gz"])
+def test_degenerate_files_end_the_same_in_memory_and_in_slices(tmp_path, name):
+    """A file of NUL bytes (zero-filled after a crash) has no header: one clear error both ways (the sliced scan
+    read it as blank, 0 rows). An Excel export holding only its "sep=;" line is blank both ways (the sliced scan
+    failed on it); so are a BOM, a UTF-16 BOM with blank lines, whitespace."""
+    pack = (lambda b: gzip.compress(b)) if name.endswith(".gz") else (lambda b: b)  # noqa: E731
+    for sub in ("nul", *(f"b{i}" for i in range(5))):
+        (tmp_path / sub).mkdir()
+    with pytest.raises(FraudError, match="missing required column 'ts'"):
+        scan_folder(tmp_path / "nul", {name: pack(b"\x00" * 100)})
+    for i, blank in enumerate((b"sep=;\n", b"sep=,", b"\xef\xbb\xbf\n \n", "\ufeff\n\n".encode("utf-16"), b" \t\n")):
+        res = scan_folder(tmp_path / f"b{i}", {name: pack(blank)})
+        assert res.loaded["logins"].rows_read == 0 and res.findings.height == 0
+
+
 def test_hostile_other_inputs(tmp_path):
     res = scan_folder(tmp_path, {
         "logins.csv": HEAD + GOOD,
