@@ -14,6 +14,7 @@ from fraud.exprs import fmt
 from fraud.config import Config
 from fraud.errors import DecisionError
 from fraud.inputs import LoadedInput, read_input
+from fraud.outputs import csv_text
 
 DECISIONS_HEADER = ("finding_id", "decision", "decided_at", "reviewer", "note")
 VALID = ("confirm", "dismiss")
@@ -67,8 +68,10 @@ def append_decisions(path: str | Path, finding_ids: list[str], decision: str, *,
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     ts = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # the free-text cells take the formula guard of every CSV output: auditors open decisions.csv in spreadsheets
     rows = [{"finding_id": fid, "decision": decision, "decided_at": ts,
-             "reviewer": reviewer or os.environ.get("USER", ""), "note": note} for fid in finding_ids]
+             "reviewer": csv_text(reviewer or os.environ.get("USER", "")), "note": csv_text(note)}
+            for fid in finding_ids]
     with open(p, "a+", newline="", encoding="utf-8") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:

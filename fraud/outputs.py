@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,14 @@ PLAIN_NUMBER_RE = r"^[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
 # spreadsheet shows #NAME? for it. What runs something (a call, DDE, a reference to another sheet, arithmetic)
 # needs a character outside this set: ( | ! = + space ; ...
 BARE_WORD_RE = r"^[+\-@][\w.@\-]*$"
+
+
+def csv_text(s: str) -> str:
+    """One text cell in its CSV form by :func:`csv_safe`'s rule (for files written row by row: decisions.csv)."""
+    # Python's $ also matches before a final line break, Polars' (Rust's) does not: \Z keeps the rules equal
+    whole = [re.compile(p.removesuffix("$") + r"\Z") for p in (PLAIN_NUMBER_RE, BARE_WORD_RE)]
+    live = re.match(FORMULA_RE, s) and not any(w.match(s) for w in whole)
+    return "'" + s if live else s
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:

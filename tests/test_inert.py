@@ -19,3 +19,10 @@ def test_controls_and_invisible_characters_are_shown(raw, shown):
 def test_ordinary_text_in_any_script_is_unchanged():
     for s in ("Mozilla/5.0 (Linux; Android 13)", "北京", "Zürich", "مرحبا", "a\tb", "", "[bold]x[/bold]"):
         assert inert(s) == s
+
+
+def test_report_md_text_is_inert():
+    from fraud.report.markdown import code, md
+
+    assert md("dev\x1bc\u202e") == "dev\\\\x1bc⟨U+202E⟩"  # the backslash itself escaped for Markdown
+    assert code("dev\x1bc") == "`dev\\x1bc`"
