@@ -24,7 +24,7 @@ from fraud.exprs import NO_VALUE_WORDS, fmt, ip_address, is_missing, per_distinc
 from fraud.config import Config
 from fraud.errors import InputError, first_line
 from fraud.duplicates import split_duplicates
-from fraud.records import (INTERNAL, LINE_ERROR, LINE_TEXT, blank_line_rows, csv_records, csv_spans_lines,
+from fraud.records import (INTERNAL, LINE_ERROR, LINE_TEXT, NESTED, blank_line_rows, csv_records, csv_spans_lines,
                            ndjson_records, reserved_renames)
 from fraud.schema import (BOOL, FLOAT, INPUT_SCHEMAS, INT, RAW_PREVIEW_CHARS, REJECTED_COLUMNS, TIMESTAMP,
                           InputSchema)
@@ -257,6 +257,10 @@ def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:
     rownums = blank_line_rows(lines)
     if df.height != (len(lines) if rownums is None else len(rownums)):
         return ndjson_records(lines)
+    # The fast reader gives a nested value (an object, a list) as its JSON text, which a string such as a braced
+    # GUID "{6F9619FF-...}" can look like: where a value starts like one, the record reader tells them apart.
+    if df.width and df.select(pl.any_horizontal(pl.all().str.contains(r"^[\[{]").any())).item():
+        return ndjson_records(lines)
     df = df.rename(reserved_renames(df.columns))
     return df if rownums is None else df.with_columns(pl.Series("_row", rownums, dtype=pl.Int64))
 
@@ -398,7 +402,7 @@ def _no_number(df: pl.DataFrame, col: str) -> pl.Expr:
 def _control_check(col: str, present: pl.Expr, text: pl.Expr, shown: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """An id holding a control character (NUL, ESC, a tab or line break inside it): rejected. ``u1`` and ``u<NUL>1``
     would be two accounts that look the same everywhere, and the second cannot be typed on a command line."""
-    return (present & text.str.contains(r"[\x00-\x1f\x7f]"),
+    return (present & text.str.contains(r"[\x00-\x1f\x7f]") & ~text.str.starts_with(NESTED),  # nested: said so
             fmt(f"{col} holds a control character (U+0000-U+001F, U+007F): {{}}", shown))
 
 
@@ -432,7 +436,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
         dtype = df.schema[col]
         raw = pl.col(col)
         text = _text(df, col)
-        shown = text.str.slice(0, 40)
+        shown = text.str.strip_prefix(NESTED).str.slice(0, 40)
         present = _present(df, col)
         vref = _vref(col)
         if kind == TIMESTAMP:
@@ -510,6 +514,10 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
                 placeholders[col] = marker
                 present = present & ~marker
             v = pl.when(present).then(text).otherwise(None)
+        if dtype == pl.String and kind not in (TIMESTAMP, FLOAT, INT, BOOL):  # those say "bad number" etc.
+            # an object or a list where text belongs (NDJSON, see fraud.records.NESTED): no id, name or agent
+            checks.append((_tref(col).str.starts_with(NESTED).fill_null(False),
+                           fmt(f"nested JSON value (object or list) in column {col}: {{}}", shown)))
         if col in schema.required:
             checks.append((~present, pl.lit(f"missing required value {col}")))
         given[col] = present
@@ -578,7 +586,8 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
         pl.lit(kind).alias("input"), pl.lit(str(path)).alias("file"), pl.col("_row").alias("row"),
         reason.alias("reason"),
         pl.coalesce(*([pl.col(LINE_TEXT)] if LINE_TEXT in raw.columns else []),
-                    pl.struct(pl.col(cols).cast(pl.String)).struct.json_encode()).str.slice(0, RAW_PREVIEW_CHARS)
+                    pl.struct([pl.col(c).cast(pl.String).str.strip_prefix(NESTED) for c in cols]).struct.json_encode())
+        .str.slice(0, RAW_PREVIEW_CHARS)
         .alias("raw"))
     return good, bad, {c: int(n) for c, n in found.items()}, events
 

@@ -23,6 +23,9 @@ csv.field_size_limit(2**31 - 1)  # Python's default (131,072 characters) is no l
 LINE_ERROR = "__line_error"
 LINE_TEXT = "__line_text"
 INTERNAL = frozenset({"_row", LINE_ERROR, LINE_TEXT})
+# Prefixes the JSON text of a nested NDJSON value (an object or a list): a text column holding one is a rejected
+# row ("nested JSON value"), not an account named '{"id": "u1"}'. No scalar's text starts with NUL.
+NESTED = "\x00"
 # Names the reading pipeline adds itself; a file's own column of that name is renamed (then an ignored extra).
 RESERVED = INTERNAL | {"_file", "_fi", "_shard"}
 
@@ -160,13 +163,14 @@ def _text_value(v: object) -> str | None:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (dict, list)):
-        return json.dumps(v, ensure_ascii=False)
+        return NESTED + json.dumps(v, ensure_ascii=False)
     return str(v)
 
 
 def ndjson_records(lines: list[str]) -> pl.DataFrame:
-    """NDJSON lines parsed one by one: each object's values as text (nested values as JSON text, so a list
-    where a number belongs is a bad number, not a failed file); a line that is no JSON object is a
+    """NDJSON lines parsed one by one: each object's values as text (nested values as JSON text behind
+    :data:`NESTED`, so a list where a number belongs is a bad number and an object where an id belongs a rejected
+    row, not a failed file); a line that is no JSON object is a
     :data:`LINE_ERROR`, and so is a line nested deeper than Python's recursion limit (thousands of ``[``: the
     JSON decoder raises :class:`RecursionError`, which must not fail the other lines). ``_row`` is the line
     number (blank lines are no records but keep the count)."""

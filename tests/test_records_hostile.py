@@ -5,7 +5,7 @@ from polars.testing import assert_frame_equal
 
 from fraud.config import load_config
 from fraud.pipeline import ScanInputs, scan
-from fraud.records import LINE_ERROR, ndjson_records
+from fraud.records import LINE_ERROR, NESTED, ndjson_records
 
 DEEP = '{"ts": "2024-03-01T08:00:00Z", "user_id": "u2", "extra": ' + "[" * 5000 + "]" * 5000 + "}"
 LINES = ['{"ts": "2024-03-01T08:00:00Z", "user_id": "u1"}', DEEP, '{"ts": "2024-03-01T08:00:00Z", "user_id": "u3"}']
@@ -25,7 +25,31 @@ def test_over_nested_top_level_value_is_one_rejected_line():
 
 def test_moderately_nested_value_is_kept_as_json_text():
     df = ndjson_records(['{"user_id": "u1", "extra": ' + "[" * 50 + "]" * 50 + "}"])
-    assert df[LINE_ERROR].to_list() == [None] and df["extra"][0] == "[" * 50 + "]" * 50
+    assert df[LINE_ERROR].to_list() == [None] and df["extra"][0] == NESTED + "[" * 50 + "]" * 50
+
+
+def test_nested_values_where_text_belongs_are_rejected_in_memory_and_in_slices(tmp_path):
+    """An object or list as a user_id or device_id names no account or device (it became the account
+    '{"id": "u1"}'); a braced GUID written as a string is an id; a nested extra column is ignored; a list where a
+    number belongs is a bad number as before. The fast and the record-by-record reader agree."""
+    d = tmp_path / "in"
+    d.mkdir()
+    rows = ['{"ts": "2024-03-01T08:00:00Z", "user_id": {"id": "u1"}, "device_id": "d1"}',
+            '{"ts": "2024-03-01T08:00:00Z", "user_id": "u2", "device_id": ["d2"]}',
+            '{"ts": "2024-03-01T08:00:00Z", "user_id": "u3", "device_id": "{6F9619FF-8B86-D011-B42D-00CF4FC964FF}",'
+            ' "geo": {"asn": 4134}}',
+            '{"ts": "2024-03-01T08:00:00Z", "user_id": "u4", "lat": [31.2, 1], "lon": 121.4}']
+    (d / "logins.jsonl").write_text("\n".join(rows) + "\n")
+    results = [scan(ScanInputs.from_folder(d), load_config(), shards=n) for n in (1, 3)]
+    for res in results:
+        assert res.rejected.select("row", "reason").rows() == [
+            (1, 'nested JSON value (object or list) in column user_id: {"id": "u1"}'),
+            (2, 'nested JSON value (object or list) in column device_id: ["d2"]'),
+            (4, "bad number in column lat: [31.2, 1]")]
+        assert "\x00" not in "".join(res.rejected["raw"]) and '"user_id":"{\\"id\\": \\"u1\\"}"' in res.rejected["raw"][0]
+        assert res.scores["user_id"].to_list() == ["u3"]
+        assert res.profiles["main_device_id"].to_list() == ["{6F9619FF-8B86-D011-B42D-00CF4FC964FF}"]
+    assert_frame_equal(results[0].rejected, results[1].rejected)
 
 
 def test_scan_rejects_only_the_over_nested_line_in_memory_and_in_slices(tmp_path):
