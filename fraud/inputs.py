@@ -399,14 +399,17 @@ def _no_number(df: pl.DataFrame, col: str) -> pl.Expr:
     return pl.lit(False)
 
 
-def _control_check(col: str, present: pl.Expr, text: pl.Expr, shown: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+def _control_check(col: str, present: pl.Expr, text: pl.Expr, shown: pl.Expr, nested: bool
+                   ) -> tuple[pl.Expr, pl.Expr]:
     """An id holding a control character (NUL, ESC, a tab or line break inside it): rejected. ``u1`` and ``u<NUL>1``
-    would be two accounts that look the same everywhere, and the second cannot be typed on a command line."""
-    return (present & text.str.contains(r"[\x00-\x1f\x7f]") & ~text.str.starts_with(NESTED),  # nested: said so
+    would be two accounts that look the same everywhere, and the second cannot be typed on a command line. (With
+    ``nested``, a nested JSON value's mark is not one: that value has its own reason.)"""
+    bad = present & text.str.contains(r"[\x00-\x1f\x7f]")
+    return (bad & ~text.str.starts_with(NESTED) if nested else bad,
             fmt(f"{col} holds a control character (U+0000-U+001F, U+007F): {{}}", shown))
 
 
-def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
+def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False
            ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]],
                       list[str], dict[str, pl.Expr]]:
     """The parsing steps of one raw frame, each a list of expressions evaluated together: the trimmed text of
@@ -414,7 +417,8 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
     (a number's cast, a "no value" marker: ``__x_<col>_<piece>``, computed once instead of in each), the parsed
     value per canonical column (``__v_<col>``), the range masks applied to parsed values, the (is-bad, reason)
     checks written on them, and the string timestamp columns that need the slow parser for what the fast one left
-    null; last, per optional identifier column, which rows had a placeholder value read as missing."""
+    null; last, per optional identifier column, which rows had a placeholder value read as missing. ``nested``:
+    the frame comes from NDJSON, whose readers mark a nested value's text (:data:`fraud.records.NESTED`)."""
     texts = [pl.col(c).str.strip_chars().alias(f"__t_{c}") for c in schema.columns
              if c in df.columns and df.schema[c] == pl.String]
     pre: list[pl.Expr] = []
@@ -436,7 +440,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
         dtype = df.schema[col]
         raw = pl.col(col)
         text = _text(df, col)
-        shown = text.str.strip_prefix(NESTED).str.slice(0, 40)
+        shown = (text.str.strip_prefix(NESTED) if nested else text).str.slice(0, 40)
         present = _present(df, col)
         vref = _vref(col)
         if kind == TIMESTAMP:
@@ -486,7 +490,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
             named = once(per_distinct(text, lambda t: ~placeholder_id(t), pl.Boolean).fill_null(False),
                          f"__x_{col}_n")
             v = pl.when(present & named).then(text).otherwise(None)
-            checks.append(_control_check(col, present & named, text, shown))
+            checks.append(_control_check(col, present & named, text, shown, nested))
             if col in schema.required:
                 checks.append((present & ~named, fmt(f"placeholder {col} (names no device): {{}}", shown)))
             else:
@@ -506,7 +510,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
                 # be "j�rgen", one account; such an id is rejected, never merged
                 checks.append((present & text.str.contains("\ufffd", literal=True),
                                fmt(f"{col} is not UTF-8 text (re-encode the file as UTF-8): {{}}", shown)))
-                checks.append(_control_check(col, present, text, shown))
+                checks.append(_control_check(col, present, text, shown, nested))
             elif col in NO_VALUE_NAME_COLUMNS:  # "-", "Unknown", "(not set)" name no place: missing, counted
                 words = list(NO_VALUE_NAME_COLUMNS[col])
                 marker = once(present & per_distinct(text, lambda t, w=words: t.str.to_lowercase().is_in(w),
@@ -514,7 +518,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str
                 placeholders[col] = marker
                 present = present & ~marker
             v = pl.when(present).then(text).otherwise(None)
-        if dtype == pl.String and kind not in (TIMESTAMP, FLOAT, INT, BOOL):  # those say "bad number" etc.
+        if nested and dtype == pl.String and kind not in (TIMESTAMP, FLOAT, INT, BOOL):  # those: "bad number" ...
             # an object or a list where text belongs (NDJSON, see fraud.records.NESTED): no id, name or agent
             checks.append((_tref(col).str.starts_with(NESTED).fill_null(False),
                            fmt(f"nested JSON value (object or list) in column {col}: {{}}", shown)))
@@ -538,7 +542,8 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
     coded = [c for c, t in raw.schema.items() if isinstance(t, (pl.Categorical, pl.Enum))]
     if coded:
         raw = raw.with_columns(pl.col(coded).cast(pl.String))
-    texts, pre, values, masks, checks, slow_ts, placeholders = _parse(raw, schema, tz)
+    nested = file_format(path) == "ndjson"
+    texts, pre, values, masks, checks, slow_ts, placeholders = _parse(raw, schema, tz, nested)
     # a partitioned scan (and a record-by-record reader) brings each row's number along
     cols = [c for c in raw.columns if c not in INTERNAL]
     if LINE_ERROR in raw.columns:  # a record that could not be split into fields: that is its only reason
@@ -582,12 +587,14 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
     bad_rows = df.filter(pl.col("_bad"))
     reason = pl.concat_str([pl.when(b.fill_null(False)).then(m) for b, m in checks], separator="; ",
                            ignore_nulls=True)
+    as_text = [pl.col(c).cast(pl.String) for c in cols]
+    if nested:  # the raw value without the nested mark
+        as_text = [t.str.strip_prefix(NESTED) for t in as_text]
     bad = bad_rows.select(
         pl.lit(kind).alias("input"), pl.lit(str(path)).alias("file"), pl.col("_row").alias("row"),
         reason.alias("reason"),
         pl.coalesce(*([pl.col(LINE_TEXT)] if LINE_TEXT in raw.columns else []),
-                    pl.struct([pl.col(c).cast(pl.String).str.strip_prefix(NESTED) for c in cols]).struct.json_encode())
-        .str.slice(0, RAW_PREVIEW_CHARS)
+                    pl.struct(as_text).struct.json_encode()).str.slice(0, RAW_PREVIEW_CHARS)
         .alias("raw"))
     return good, bad, {c: int(n) for c, n in found.items()}, events
 

@@ -177,6 +177,11 @@ def test_ids_holding_control_characters_are_rejected(tmp_path, cfg):
         (3, "user_id holds a control character (U+0000-U+001F, U+007F): u\t1"),
         (4, "device_id holds a control character (U+0000-U+001F, U+007F): d\x1b[2J"),
         (5, "device_id holds a control character (U+0000-U+001F, U+007F): d\x7f")]
+    # a CSV id that starts with NUL is a control character too (only NDJSON marks nested values so)
+    q = tmp_path / "l.csv"
+    q.write_text("ts,user_id\n2024-01-01T00:00:00Z,\x00u1\n2024-01-01T00:00:00Z,u1\n")
+    assert read_input("logins", q, cfg).rejected["reason"].to_list() == [
+        "user_id holds a control character (U+0000-U+001F, U+007F): \x00u1"]
 
 
 def test_float_and_categorical_ids_from_parquet(tmp_path, cfg):
