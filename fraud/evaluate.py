@@ -41,9 +41,16 @@ def load_labels(path: str | Path) -> pl.DataFrame:
             raise InputError(f"{p}: missing required column {c!r}")
     df = df.with_columns(pl.col(c).str.strip_chars() for c in ("user_id", "rule", "ip") if c in df.columns)
     known = set(load_config().rules)
-    bad = df.with_row_index("_line", offset=2).filter(pl.col("rule").is_not_null() & ~pl.col("rule").is_in(known))
+    rows = df.with_row_index("_line", offset=2)
+    empty = pl.col("rule").is_null() | (pl.col("rule") == "")
+    bad = rows.filter(empty | ~pl.col("rule").is_in(known))
     if bad.height:
-        raise InputError(f"{p}: row {bad['_line'][0]}: unknown rule {bad['rule'][0]!r} in column 'rule'")
+        what = "no rule" if bad["rule"][0] in (None, "") else f"unknown rule {bad['rule'][0]!r}"
+        raise InputError(f"{p}: row {bad['_line'][0]}: {what} in column 'rule'")
+    # an account rule's label names its user (an IP rule's may name an IP instead, or nothing: see evaluate)
+    anon = rows.filter(~pl.col("rule").is_in(IP_RULES) & (pl.col("user_id").is_null() | (pl.col("user_id") == "")))
+    if anon.height:
+        raise InputError(f"{p}: row {anon['_line'][0]}: no user_id for the account rule {anon['rule'][0]!r}")
     return df
 
 
