@@ -138,6 +138,10 @@ def _merge(defaults: dict[str, Any], user: dict[str, Any], where: str) -> dict[s
                     if not _same_type(defaults["rules"][rid][k], v):
                         raise ConfigError(f"{where}: rule {rid!r} key {k!r} must be of type "
                                           f"{_type_name(defaults['rules'][rid][k])}, got {v!r}")
+                    if k in FIXED_RULE_KEYS and v != defaults["rules"][rid][k]:
+                        # contract section 3 gives each rule id its family (composite scores sum points by it)
+                        raise ConfigError(f"{where}: rule {rid!r} key {k!r} is fixed by the contract "
+                                          f"({defaults['rules'][rid][k]!r}), got {v!r}")
                     merged["rules"][rid][k] = v
                 _flatten_band(merged["rules"][rid], table)
         elif key == "composite_weights":
@@ -160,6 +164,7 @@ def _merge(defaults: dict[str, Any], user: dict[str, Any], where: str) -> dict[s
 
 
 BAND_KEYS = ("points_min", "points_max")
+FIXED_RULE_KEYS = ("family",)  # may be restated, not changed
 
 
 def _flatten_band(rule: dict[str, Any], user: dict[str, Any]) -> None:

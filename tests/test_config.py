@@ -47,6 +47,8 @@ def test_user_file_overrides(tmp_path):
     ("composite_weights = { wealth = 0.5 }\n", "unknown composite dimension 'wealth'"),
     ("city_name_accuracy_km = -5\n", "key 'city_name_accuracy_km' must be a distance between 0 and 40,075 km"),
     ('[rules."geo.remote_logins"]\nhome_radius_km = 50000\n', "key 'home_radius_km' must be a distance between"),
+    ('[rules."device.bot_agent"]\nfamily = "geo"\n',
+     "rule 'device.bot_agent' key 'family' is fixed by the contract ('fingerprint'), got 'geo'"),
 ])
 def test_bad_config_names_the_problem(tmp_path, text, message):
     p = tmp_path / "c.toml"
@@ -55,6 +57,12 @@ def test_bad_config_names_the_problem(tmp_path, text, message):
         load_config(p)
     assert message in str(e.value)
     assert str(p) in str(e.value)
+
+
+def test_a_rule_family_may_be_restated(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('[rules."device.bot_agent"]\nfamily = "fingerprint"\n')
+    assert load_config(p).rule("device.bot_agent").family == "fingerprint"
 
 
 def test_missing_config_file(tmp_path):
