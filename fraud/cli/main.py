@@ -354,13 +354,15 @@ def show(user_id: Annotated[str, typer.Argument(help="the user's id (or an IP: i
                       markup=False)
     n = len(case["findings"])
     out_console.print(_count(n, "finding"), highlight=False)
-    shown: dict[str, int] = {}
+    # per rule, the first `limit` findings and every counted one (the points of the score stay traceable)
+    seen: dict[str, int] = {}
+    hidden: dict[str, int] = {}
     for f in case["findings"]:
-        shown[f["rule"]] = shown.get(f["rule"], 0) + 1
-        if limit and shown[f["rule"]] > limit:
+        seen[f["rule"]] = seen.get(f["rule"], 0) + 1
+        if limit and seen[f["rule"]] > limit and not f.get("counted"):
+            hidden[f["rule"]] = hidden.get(f["rule"], 0) + 1
             continue
         _print_finding(f)
-    hidden = {r: k - limit for r, k in shown.items() if limit and k > limit}
     if hidden:
         out_console.print("\n" + "; ".join(_count(k, f"more {r} finding") for r, k in hidden.items())
                           + f" not shown (--limit {limit}; --limit 0 shows all)", markup=False, highlight=False)

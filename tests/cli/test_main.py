@@ -257,6 +257,29 @@ def test_show_limits_findings_per_rule(data, tmp_path):
     assert r.exit_code == 0 and "geo.impossible_travel" in r.stdout and "not shown" not in r.stdout
 
 
+def test_show_limit_never_hides_a_counted_finding(tmp_path):
+    """Four impossible trips: two on day 0 and one on day 24 fall in the first 30-day window (the first counts),
+    the one on day 35 starts a new window (counted). With --limit 1 the counted one of day 35 is still printed,
+    so the -60 of the score can be traced; the two not counted are what is left out."""
+    sh, bj = "31.23,121.47", "39.90,116.40"
+    rows = ["ts,user_id,lat,lon"]
+    for day, hops in ((1, (sh, bj, sh)), (25, (sh, bj)), (36, (sh, bj))):
+        rows += [f"2024-01-{day:02d}T10:{m:02d}:00Z,u1,{p}" if day <= 31 else f"2024-02-{day - 31:02d}T10:{m:02d}:00Z,u1,{p}"
+                 for m, p in zip((0, 30, 59), hops)]
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    assert run("scan", d, "--out", out).exit_code == 0
+    f = pl.read_parquet(out / "findings.parquet").filter(pl.col("rule") == "geo.impossible_travel").sort("first_ts")
+    assert f["counted"].to_list() == [True, False, False, True]
+    r = run("show", "u1", "--out", out, "--limit", "1")
+    assert r.exit_code == 0
+    printed = [fid for fid in f["finding_id"] if fid in r.stdout]
+    assert printed == [f["finding_id"][0], f["finding_id"][3]]
+    assert "2 more geo.impossible_travel findings not shown (--limit 1; --limit 0 shows all)" in r.stdout
+
+
 def test_progress_lines_without_a_terminal(data, tmp_path):
     r = run("scan", data, "--out", tmp_path / "o", "--progress")
     stages = [ln.split(" …")[0] for ln in r.stderr.splitlines() if ln.startswith("fraud: ")]
