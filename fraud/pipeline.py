@@ -281,7 +281,7 @@ def score_stage(findings: pl.DataFrame, users: pl.DataFrame, scores_in: pl.DataF
             if not scores_in.select(pl.all_horizontal(pl.col(d).is_not_null() for d in DIMENSIONS).any()).item():
                 raise InputError("--composite needs a scores input with the columns payment, social, consumption, "
                                  "location, device, complaints")
-            scores = composite_scores(scores, findings, scores_in, cfg)
+            scores = composite_scores(scores, findings, scores_in, cfg, zones)
     return scores, findings
 
 
