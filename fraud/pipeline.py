@@ -241,8 +241,13 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
               for k, li in loaded.items()}
     if decisions is not None:  # rejected here: unparseable rows and rows with an unknown decision word
         n_bad = int(rejected.filter(pl.col("input") == "decisions").height)
+        # decided findings this scan did not make (their evidence changed, or another scan's): not applied
+        decided = decisions.frame.filter(pl.col("decision").str.to_lowercase().is_in(["confirm", "dismiss"]))
+        unmatched = decided.select(pl.col("finding_id").unique()).join(findings.select("finding_id"),
+                                                                      on="finding_id", how="anti").height
         inputs["decisions"] = {"files": decisions.files, "rows_read": decisions.rows_read,
-                               "rows_used": decisions.rows_read - n_bad, "rows_rejected": n_bad}
+                               "rows_used": decisions.rows_read - n_bad, "rows_rejected": n_bad,
+                               "findings_not_in_scan": unmatched}
     tiers = [t for t, _, _ in cfg.tier_bands()]
     return {
         "tool": "fraud",

@@ -113,6 +113,23 @@ def test_review_show_and_rescan_with_decision(data, tmp_path):
     assert s["observation_until"] is not None
     r = run("show", "u2", "--out", out)
     assert r.exit_code == 0 and "device.bot_agent" in r.stdout and "not counted" in r.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["inputs"]["decisions"]["findings_not_in_scan"] == 0
+
+
+def test_decisions_on_findings_the_scan_did_not_make_are_counted_and_said(data, tmp_path):
+    """A review of a finding whose evidence has since changed (or one from another scan) is not applied: the
+    summary counts it and the scan says so, instead of ignoring it silently."""
+    (data / "decisions.csv").write_text("finding_id,decision,decided_at,reviewer,note\n"
+                                        "0123456789abcdef0123,dismiss,2024-03-02T00:00:00Z,r,\n"
+                                        "0123456789abcdef0123,confirm,2024-03-03T00:00:00Z,r,\n"
+                                        "fedcba9876543210fedc,maybe,2024-03-02T00:00:00Z,r,\n")
+    r = run("scan", data, "--out", tmp_path / "out")
+    assert r.exit_code == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["inputs"]["decisions"]["findings_not_in_scan"] == 1  # the "maybe" row is a rejected row
+    assert ("decisions not applied: 1 decided finding not among this scan's findings (their evidence changed, or "
+            "they come from another scan)") in r.stdout
 
 
 def test_rules_lists_every_rule():
