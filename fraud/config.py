@@ -30,6 +30,7 @@ RULE_CORE_KEYS = ("family", "severity", "points", "window_days", "enabled")
 MAX_ABS_POINTS = 1000
 MAX_DURATION_DAYS = 36_500
 MAX_DISTANCE_KM = 40_075  # the equator: no distance setting can mean more
+MAX_SPEED_KMH = 1_079_252_849  # the speed of light
 DURATION_UNITS = {"_days": ("days", 1), "_hours": ("hours", 24), "_minutes": ("minutes", 24 * 60)}
 # Durations that are rolling windows: 0 would be an empty window (Polars refuses it mid-scan)
 WINDOW_KEYS = frozenset({"window_days", "baseline_days", "window_minutes", "failure_window_minutes"})
@@ -213,6 +214,10 @@ def _check_number(key: str, value: Any, owner: str, where: str) -> None:
             raise ConfigError(f"{bad} above 0 {unit} (a rolling window), got {value!r}")
     if key.endswith("_km") and not 0 <= value <= MAX_DISTANCE_KM:
         raise ConfigError(f"{bad} a distance between 0 and {MAX_DISTANCE_KM:,} km, got {value!r}")
+    if key.endswith("_m") and not 0 <= value <= MAX_DISTANCE_KM * 1000:
+        raise ConfigError(f"{bad} a distance between 0 and {MAX_DISTANCE_KM * 1000:,} m, got {value!r}")
+    if key.endswith("_kmh") and not 0 <= value <= MAX_SPEED_KMH:
+        raise ConfigError(f"{bad} a speed between 0 and {MAX_SPEED_KMH:,} km/h, got {value!r}")
     if (key.endswith("_share") or key == "contamination") and not 0 <= value <= 1:
         raise ConfigError(f"{bad} a share between 0 and 1, got {value!r}")
 

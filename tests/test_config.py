@@ -47,6 +47,8 @@ def test_user_file_overrides(tmp_path):
     ("composite_weights = { wealth = 0.5 }\n", "unknown composite dimension 'wealth'"),
     ("city_name_accuracy_km = -5\n", "key 'city_name_accuracy_km' must be a distance between 0 and 40,075 km"),
     ('[rules."geo.remote_logins"]\nhome_radius_km = 50000\n', "key 'home_radius_km' must be a distance between"),
+    ('[rules."geo.impossible_travel"]\nmax_speed_kmh = -5\n', "key 'max_speed_kmh' must be a speed between 0 and"),
+    ('[rules."geo.commute_deviation"]\nplace_radius_m = -200\n', "key 'place_radius_m' must be a distance between 0"),
     ('[rules."device.bot_agent"]\nfamily = "geo"\n',
      "rule 'device.bot_agent' key 'family' is fixed by the contract ('fingerprint'), got 'geo'"),
 ])
