@@ -23,11 +23,13 @@ PLAIN_NUMBER_RE = r"^[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
 BARE_WORD_RE = r"^[+\-@][\w.@\-]*$"
 
 
+# The exemptions for Python's re: its $ also matches before a final line break, Polars' (Rust's) does not.
+_NOT_FORMULA = [re.compile(p.removesuffix("$") + r"\Z") for p in (PLAIN_NUMBER_RE, BARE_WORD_RE)]
+
+
 def csv_text(s: str) -> str:
     """One text cell in its CSV form by :func:`csv_safe`'s rule (for files written row by row: decisions.csv)."""
-    # Python's $ also matches before a final line break, Polars' (Rust's) does not: \Z keeps the rules equal
-    whole = [re.compile(p.removesuffix("$") + r"\Z") for p in (PLAIN_NUMBER_RE, BARE_WORD_RE)]
-    live = re.match(FORMULA_RE, s) and not any(w.match(s) for w in whole)
+    live = re.match(FORMULA_RE, s) and not any(w.match(s) for w in _NOT_FORMULA)
     return "'" + s if live else s
 
 

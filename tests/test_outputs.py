@@ -11,7 +11,7 @@ import pytest
 
 import fraud.runner
 from fraud.config import load_config
-from fraud.outputs import csv_safe, staged_output, write_table
+from fraud.outputs import csv_safe, csv_text, staged_output, write_table
 from fraud.pipeline import ScanInputs
 from fraud.runner import scan_to
 
@@ -38,6 +38,8 @@ def test_csv_form_leaves_plain_numbers_and_guards_formulas():
     out = csv_safe(pl.DataFrame({"s": plain + formulas}))["s"].to_list()
     assert out[:len(plain)] == plain
     assert out[len(plain):] == ["'" + f for f in formulas]
+    # the row-by-row form (decisions.csv) follows the same rule, a final line break included
+    assert [csv_text(v) for v in plain + formulas + ["-1\n", "@a\n"]] == out + ["'-1\n", "'@a\n"]
 
 
 def test_csv_outputs_keep_phone_number_and_negative_ids(tmp_path):
