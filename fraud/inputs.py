@@ -261,6 +261,12 @@ def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:
     # GUID "{6F9619FF-...}" can look like: where a value starts like one, the record reader tells them apart.
     if df.width and df.select(pl.any_horizontal(pl.all().str.contains(r"^[\[{]").any())).item():
         return ndjson_records(lines)
+    # A whole JSON number is read without its fraction, as a Parquet float column is (pandas writes an integer id
+    # column with gaps as 1001.0: the id 1001 of the other inputs); a column of numbers only, by the probe.
+    floats = [c for c, t in probe.schema.items() if t.is_float()]
+    if floats:
+        df = df.with_columns(pl.when(_whole(probe[c])).then(probe[c].cast(pl.Int64, strict=False).cast(pl.String))
+                             .otherwise(df[c]).alias(c) for c in floats)
     df = df.rename(reserved_renames(df.columns))
     return df if rownums is None else df.with_columns(pl.Series("_row", rownums, dtype=pl.Int64))
 
@@ -373,12 +379,17 @@ def _text(df: pl.DataFrame, col: str) -> pl.Expr:
     return _tref(col) if dtype == pl.String else native_text(pl.col(col), dtype)
 
 
+def _whole(c: pl.Expr | pl.Series) -> pl.Expr:
+    """A float that is a whole number an id can be written as (finite, below 2**53)."""
+    c = pl.lit(c) if isinstance(c, pl.Series) else c
+    return (c == c.round(0)) & (c.abs() < 2.0 ** 53)
+
+
 def native_text(c: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     """The trimmed text of a column of ``dtype`` as the parser reads it (a whole float without its fraction,
     NaN as no text): also the key that puts a user's rows in one slice of a sliced scan (:mod:`fraud.spool`)."""
     if dtype.is_float():
-        whole = (c == c.round(0)) & (c.abs() < 2.0 ** 53)
-        return (pl.when(c.is_nan()).then(None).when(whole).then(c.cast(pl.Int64).cast(pl.String))
+        return (pl.when(c.is_nan()).then(None).when(_whole(c)).then(c.cast(pl.Int64).cast(pl.String))
                 .otherwise(c.cast(pl.String)))
     return c.cast(pl.String).str.strip_chars()
 

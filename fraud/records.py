@@ -164,6 +164,8 @@ def _text_value(v: object) -> str | None:
         return "true" if v else "false"
     if isinstance(v, (dict, list)):
         return NESTED + json.dumps(v, ensure_ascii=False)
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2.0 ** 53:
+        return str(int(v))  # 1001.0 is the id 1001, as the fast reader and Parquet float columns read it
     return str(v)
 
 

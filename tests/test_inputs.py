@@ -184,6 +184,21 @@ def test_ids_holding_control_characters_are_rejected(tmp_path, cfg):
         "user_id holds a control character (U+0000-U+001F, U+007F): \x00u1"]
 
 
+def test_whole_json_numbers_read_without_fraction_by_both_ndjson_readers(tmp_path, cfg):
+    """pandas writes an integer id column with gaps as 1001.0 in JSON too: the id 1001 of a CSV scores file, as a
+    Parquet float id is. Both readers agree: the fast one, and the record-by-record one (a nested extra value sends
+    the second file there). A fraction stays; so does a number written as a string."""
+    rows = ['{"ts": 1700000000.0, "user_id": 1001.0, "amount": 12.5}', '{"ts": 1700000100, "user_id": 1002.5}',
+            '{"ts": 1700000200, "user_id": "1003.0"}']
+    (tmp_path / "a.jsonl").write_text("\n".join(rows[:2]) + "\n")
+    (tmp_path / "b.jsonl").write_text("\n".join(r.replace("}", ', "geo": {"asn": 1}}') for r in rows) + "\n")
+    fast = read_input("logins", tmp_path / "a.jsonl", cfg).frame
+    slow = read_input("logins", tmp_path / "b.jsonl", cfg).frame
+    assert fast["user_id"].to_list() == ["1001", "1002.5"]
+    assert slow["user_id"].to_list() == ["1001", "1002.5", "1003.0"]
+    assert fast["ts"].to_list() == slow["ts"].to_list()[:2] and fast["amount"].to_list() == [12.5, None]
+
+
 def test_float_and_categorical_ids_from_parquet(tmp_path, cfg):
     # pandas writes an integer id column with gaps as float64: 1001.0 is the id 1001 of a CSV scores file
     pl.DataFrame({"ts": ["2024-01-01T00:00:00Z"] * 4, "user_id": [1001.0, 1002.0, float("nan"), 12.5]}).write_parquet(
