@@ -47,8 +47,19 @@ def _logins():
                          "device_id": ["d1", None, "d3"], "user_agent": [UA["android"], SDK_UA, UA["iphone"]]})
 
 
-def test_emulator_points_scale_with_strength():
+def test_emulator_scores_the_contracts_points_by_default():
     df = run(emulator, devices=_devices(), logins=_logins())
+    assert {(r["user_id"], r["device_id"]): r["points"] for r in df.iter_rows(named=True)} == {
+        ("u1", "d1"): -80, ("u4", "d1"): -80, ("u2", "d2"): -80, ("u5", None): -80}
+
+
+def test_emulator_points_scale_with_strength_in_a_configured_band(tmp_path):
+    from fraud.config import load_config
+
+    band = tmp_path / "band.toml"
+    band.write_text('[rules."device.emulator"]\npoints_min = -50\npoints_max = -100\n')
+    df = emulator(make_ctx(load_config(band), devices=_devices(), logins=_logins())).collect().sort(
+        "user_id", "device_id")
     got = {(r["user_id"], r["device_id"]): r["points"] for r in df.iter_rows(named=True)}
     # d1: flag + model signature -> points_max for its snapshot user and for u4 who logged in with it;
     # d2: flag only and u5: UA signature only (no device) -> points_min.
@@ -119,6 +130,6 @@ def test_emulator_points_set_in_a_config_apply_to_every_finding(tmp_path):
     ctx = make_ctx(load_config(flat), devices=_devices(), logins=_logins())
     assert sorted(set(emulator(ctx).collect()["points"].to_list())) == [-70]
     band = tmp_path / "band.toml"
-    band.write_text('[rules."device.emulator"]\npoints = -70\npoints_max = -90\n')
+    band.write_text('[rules."device.emulator"]\npoints = -70\npoints_min = -50\npoints_max = -90\n')
     ctx = make_ctx(load_config(band), devices=_devices(), logins=_logins())
     assert sorted(set(emulator(ctx).collect()["points"].to_list())) == [-90, -50]
