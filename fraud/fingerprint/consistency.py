@@ -109,7 +109,7 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
 
 
 @register("device.ua_mismatch", rules="device.ua_mismatch", family="fingerprint", needs=("logins", "devices"),
-          key="device")
+          key="device", columns=("user_agent", "device_id"))
 def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
     """One finding per user and device whose events carry user agents with an OS family or device type (mobile
     vs pc) that none of the device's snapshots reports. A browser's desktop mode is not a contradiction: an iOS,
@@ -147,7 +147,11 @@ def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
     ev = with_agents(ev, ctx)
     ev = ev.with_columns(os_family("os_family").alias("ua_os"),
                          pl.col("device_class").replace_strict({"mobile": "mobile", "tablet": "mobile", "pc": "pc"},
-                                                               default=None).alias("ua_type"))
+                                                               default=None).alias("ua_type")).collect()
+    if not ev.select((pl.col("ua_os").is_not_null() | pl.col("ua_type").is_not_null()).any()).item():
+        # nothing to compare is no agreement: agents all "-", or none on a device with an OS snapshot
+        raise NotEvaluated("no user agent of a device with an OS snapshot names an OS or a device type")
+    ev = ev.lazy()
     none = pl.lit([], pl.List(pl.String))
     # A native Apple app's agent ("MyBank/512 CFNetwork/1494.0.7 Darwin/23.4.0") names no platform: ua-parser
     # reads it as iOS, but it is the same on a Mac, an Apple TV, a watch or a Vision Pro.

@@ -225,3 +225,27 @@ def test_ua_mismatch_ignores_failed_logins_of_other_accounts():
     assert [(r["user_id"], r["device_id"]) for r in df.iter_rows(named=True)] == [("u1", "d1")]
     assert ev(df)["events"] == 1
     assert run(ua_mismatch, devices=_snapshots(), logins=logins.head(3)).height == 0
+
+
+def test_ua_mismatch_is_not_evaluated_when_no_agent_can_be_compared(tmp_path):
+    """An iPhone snapshot and Android agents is a mismatch; with agents that name nothing ("-"), none on the
+    snapshot's device, or no user_agent / device_id column in the logins there is nothing to compare: "not
+    evaluated", never "ok, 0 findings"."""
+    from fraud.config import load_config
+    from fraud.pipeline import ScanInputs, scan
+
+    snaps = pl.DataFrame({"ts": [at(0)], "device_id": ["d1"], "user_id": ["u1"], "os": ["iOS"]})
+    logins = pl.DataFrame({"user_id": ["u1", "u1"], "ts": [at(1), at(2)], "device_id": ["d1", "d1"],
+                           "user_agent": [UA["android"], UA["android"]]})
+    assert run(ua_mismatch, devices=snaps, logins=logins).height == 1
+    with pytest.raises(NotEvaluated, match="no user agent of a device with an OS snapshot names an OS"):
+        run(ua_mismatch, devices=snaps, logins=logins.with_columns(pl.lit("-").alias("user_agent")))
+    with pytest.raises(NotEvaluated):
+        run(ua_mismatch, devices=snaps, logins=logins.with_columns(pl.lit("d9").alias("device_id")))
+    d = tmp_path / "in"
+    d.mkdir()
+    snaps.write_csv(d / "devices.csv")
+    for dropped in ("user_agent", "device_id"):
+        logins.drop(dropped).write_csv(d / "logins.csv")
+        st = scan(ScanInputs.from_folder(d), load_config()).summary["checks"]["device.ua_mismatch"]
+        assert st == {"status": "not evaluated", "reason": f"the logins give no {dropped} column"}
