@@ -123,7 +123,9 @@ def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
     # Row-level columns first, then plain reductions (conditions inside an aggregation run group by group).
     fam = pl.col("_fam")
     snaps = ctx.devices.select(
-        "device_id", os_family("os").alias("_fam"),
+        # a snapshot without an OS name but with an Apple model id (iPhone14,2, iPad13,4) is an iOS device
+        "device_id", pl.coalesce(os_family("os"), pl.when(pl.col("model").str.contains(r"(?i)^\s*(?:iphone|ipad|ipod)"))
+                                 .then(pl.lit("ios"))).alias("_fam"),
         pl.col("model").str.contains(r"(?i)^ipad").fill_null(False).alias("_ipad"),
     ).filter(fam.is_not_null()).with_columns(
         _kind(fam).alias("_kind"), (pl.col("_ipad") | fam.is_in(["ios", "visionos"])).alias("apple_mobile"),

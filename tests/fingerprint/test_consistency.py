@@ -249,3 +249,14 @@ def test_ua_mismatch_is_not_evaluated_when_no_agent_can_be_compared(tmp_path):
         logins.drop(dropped).write_csv(d / "logins.csv")
         st = scan(ScanInputs.from_folder(d), load_config()).summary["checks"]["device.ua_mismatch"]
         assert st == {"status": "not evaluated", "reason": f"the logins give no {dropped} column"}
+
+
+def test_ua_mismatch_reads_an_apple_model_id_as_ios_when_the_snapshot_names_no_os():
+    """A snapshot with model iPhone14,2 and no os is an iPhone: an Android agent on it is a mismatch (it was not
+    evaluated); a Samsung model names no OS (not compared)."""
+    snaps = pl.DataFrame({"ts": [at(0), at(0)], "device_id": ["d1", "d2"], "user_id": ["u1", "u2"],
+                          "model": ["iPhone14,2", "SM-S911B"]}, schema_overrides={"os": pl.String})
+    logins = pl.DataFrame({"user_id": ["u1", "u2"], "ts": [at(1), at(1)], "device_id": ["d1", "d2"],
+                           "user_agent": [UA["android"], UA["iphone"]]})
+    df = run(ua_mismatch, devices=snaps, logins=logins)
+    assert df["device_id"].to_list() == ["d1"] and ev(df)["snapshot_os"] == ["ios"]
