@@ -1,9 +1,9 @@
 """Commute rules (contract section 5), for users with an inferred home H and work W (D = distance(H, W)).
 
 * ``geo.commute_deviation``: on a commute day (a local weekday that is no day of a trip: no position lies outside
-  the home city, nor is it the day a trip starts or ends, see :func:`_trip_days`), a precise position (accuracy
-  at most ``max_place_accuracy_m``, as for places: a city-name or IP position says nothing about a route) in a
-  commute window (07:00-10:00 or 17:00-20:00 local) whose detour
+  the home city, nor, with ``trip_edge_hours`` set, is it the day a trip starts or ends, see :func:`_trip_days`),
+  a precise position (accuracy at most ``max_place_accuracy_m``, as for places: a city-name or IP position says
+  nothing about a route) in a commute window (07:00-10:00 or 17:00-20:00 local) whose detour
   ``distance(H, P) + distance(P, W) - D``, reduced by twice the position's accuracy radius, is over
   ``min_detour_km`` (1 km) and over ``max_deviation`` (0.15) of D. One finding per user-day, on the day's
   farthest point (largest deviation).
@@ -33,10 +33,14 @@ def _with_places(ctx: ScanContext) -> pl.DataFrame:
 
 def _trip_days(p: pl.LazyFrame, homes: pl.LazyFrame, radius_km: float, edge_hours: float) -> pl.LazyFrame:
     """The (user_id, day) pairs of trips, which are no commute days: days with a position outside the home
-    city, and a trip's start and end days: the day of the last position in the home city before the trip's first
-    position outside it, and of the first one after its last, when that position lies within ``edge_hours``
-    (hours) of the outside one. An overnight flight leaves its departure evening (the drive to the airport) and
-    its arrival morning without a position outside the city. ``p`` is sorted by user and time."""
+    city, and with ``edge_hours`` > 0 a trip's start and end days: the day of the last position in the home city
+    before the trip's first position outside it, and of the first one after its last, when that position lies
+    within ``edge_hours`` (hours) of the outside one. An overnight flight leaves its departure evening (the drive
+    to the airport) and its arrival morning without a position outside the city. ``p`` is sorted by user and
+    time."""
+    if edge_hours <= 0:  # the contract's reading: only days with a position outside the city
+        return (p.join(homes, on="user_id", how="left").filter(outside_home(radius_km).fill_null(False))
+                .select("user_id", "day").unique())
     edge = pl.duration(microseconds=round(edge_hours * 3_600_000_000))
     out, ts, user = pl.col("_out"), pl.col("ts"), pl.col("user_id")
     side = (p.join(homes, on="user_id", how="left", maintain_order="left")

@@ -63,24 +63,35 @@ def _overnight_trip(back_days: int) -> pl.DataFrame:
     return pings("u1", rows)
 
 
-def test_the_days_a_trip_starts_and_ends_are_no_commute_days(tmp_path):
-    """The drive to the airport on Wednesday evening and the ride home on Friday morning leave the route, but
-    neither day holds a position outside the city: each lies within trip_edge_hours (24) of the trip's fix in
-    Beijing, so both are trip days."""
-    loc = _overnight_trip(back_days=1)  # Friday 08:30, 22.5 h after Thursday's fix
-    assert commute_deviation(ctx_of(logins=logins([]), locations=loc)).collect().height == 0
-    cfg_file = tmp_path / "c.toml"
-    cfg_file.write_text('[rules."geo.commute_deviation"]\ntrip_edge_hours = 0\n')
-    ctx = ScanContext.from_frames(load_config(cfg_file), logins=logins([]), locations=loc)
-    assert [d.isoformat() for d in commute_deviation(ctx).collect()["first_ts"].dt.date()] == [
-        "2024-03-06", "2024-03-08"]
+def _edge_ctx(tmp_path, loc, hours: int) -> ScanContext:
+    cfg_file = tmp_path / f"c{hours}.toml"
+    cfg_file.write_text(f'[rules."geo.commute_deviation"]\ntrip_edge_hours = {hours}\n')
+    return ScanContext.from_frames(load_config(cfg_file), logins=logins([]), locations=loc)
 
 
-def test_a_day_far_from_a_trip_stays_a_commute_day():
+def _days(df) -> list[str]:
+    return [d.isoformat() for d in df["first_ts"].dt.date()]
+
+
+def test_by_default_a_trip_day_is_a_day_with_a_position_outside_the_city():
+    """The contract's reading: Wednesday evening's drive to the airport and Friday morning's ride home hold no
+    position outside the city, so both are commute days (the trip's fix in Beijing is on Thursday)."""
+    loc = _overnight_trip(back_days=1)
+    assert _days(commute_deviation(ctx_of(logins=logins([]), locations=loc)).collect()) == ["2024-03-06",
+                                                                                          "2024-03-08"]
+
+
+def test_trip_edge_hours_makes_the_days_a_trip_starts_and_ends_trip_days(tmp_path):
+    """With trip_edge_hours = 24, the day of the last position in the city before the fix in Beijing (Wednesday,
+    15 h before) and of the first after it (Friday 08:30, 22.5 h after) are trip days too."""
+    assert commute_deviation(_edge_ctx(tmp_path, _overnight_trip(back_days=1), 24)).collect().height == 0
+
+
+def test_a_day_far_from_a_trip_stays_a_commute_day(tmp_path):
     """Back on the next Monday (4 days after the fix in Beijing): Monday's ride is a commute again; Wednesday,
     15 h before the trip's fix, is still its start."""
-    df = commute_deviation(ctx_of(logins=logins([]), locations=_overnight_trip(back_days=4))).collect()
-    assert [d.isoformat() for d in df["first_ts"].dt.date()] == ["2024-03-11"]
+    assert _days(commute_deviation(_edge_ctx(tmp_path, _overnight_trip(back_days=4), 24)).collect()) == [
+        "2024-03-11"]
 
 
 def test_detour_under_one_km_is_quiet_even_at_a_high_ratio():
