@@ -242,6 +242,13 @@ def home_ref(ctx: ScanContext) -> pl.DataFrame:
         u = (ctx.users().collect().join(hw, on="user_id", how="left").join(top_city, on="user_id", how="left")
              .join(top_cc, on="user_id", how="left").join(reg, on="user_id", how="left"))
         placed = pl.col("home_lat").is_not_null()
+        # Users whose "home city" rules can only compare by name or country, or not at all: said, not called clean
+        # (fewer than min_home_nights nights at one place, night fixes less accurate than places need ...).
+        unplaced = u.join(pos.select(pl.col("user_id").unique()).collect(), on="user_id", how="semi").filter(~placed)
+        no_ref = (pl.coalesce("city_key", "reg_city").is_null()
+                  & pl.coalesce("home_cc", "ev_cc", "reg_cc").is_null())
+        ctx.notes["geo.home"] = {"users_with_positions_without_home_place": unplaced.height,
+                                 "users_with_positions_without_any_home": unplaced.filter(no_ref).height}
         return u.select(
             "user_id", "home_lat", "home_lon",
             pl.when(placed).then("home_city").otherwise(pl.coalesce("city", "reg_city")).alias("home_city"),
