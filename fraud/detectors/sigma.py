@@ -25,7 +25,7 @@ from fraud.config import Rule
 from fraud.context import ScanContext
 from fraud.detectors.features import DAY_FEATURES, user_days
 from fraud.detectors.repeated import repeated_findings
-from fraud.findings import emit, empty_findings
+from fraud.findings import emit
 from fraud.registry import NotEvaluated, register
 
 MAD_TO_SD = 1.4826  # scales a normal distribution's MAD to its sd
@@ -192,7 +192,7 @@ def fired_list(feats: list[str], thr_label: str) -> pl.Expr:
     items = [pl.when(pl.col(f"_fire_{f}")).then(pl.struct(
         pl.lit(f).alias("feature"), pl.col(f).round(4).alias("value"),
         pl.col(f"_b_{f}").round(4).alias(thr_label), pl.col(f"_sd_{f}").round(4).alias("baseline_sd"),
-        pl.col(f"_used_{f}").round(4).alias("sd_used"), pl.col(f"_z_{f}").round(2).alias("z"))) for f in feats]
+        pl.col(f"_used_{f}").round(4).alias("sd_used"), _away(pl.col(f"_z_{f}")).alias("z"))) for f in feats]
     return pl.concat_list(items).list.drop_nulls().list.eval(
         pl.element().sort_by(pl.element().struct.field("z").abs(), descending=True, maintain_order=True))
 
@@ -203,6 +203,12 @@ def _num(e: pl.Expr) -> pl.Expr:
     return pl.when(r == r.round(0)).then(r.cast(pl.Int64).cast(pl.String)).otherwise(r.cast(pl.String))
 
 
+def _away(z: pl.Expr) -> pl.Expr:
+    """z to 2 decimals, rounded away from zero: a z of 3.0005 that fired shows as 3.01, never as 3.0 (which
+    reads as not beyond a threshold of 3)."""
+    return (z.abs() * 100 - 1e-9).ceil().clip(lower_bound=0) / 100 * z.sign()
+
+
 @register("behavior.sigma", rules=("behavior.sigma", "behavior.repeated"), family="behavior", needs=("logins",))
 def sigma(ctx: ScanContext) -> pl.LazyFrame:
     """Flags user-days with a feature more than ``z_threshold`` baseline sds from the user's own recent
@@ -211,9 +217,12 @@ def sigma(ctx: ScanContext) -> pl.LazyFrame:
     days = user_days(ctx)
     if days.height == 0:
         ctx.notes["behavior.sigma"] = {"user_days": 0, "user_days_not_evaluated": 0}
-        return empty_findings()
+        raise NotEvaluated("no user-day with an account event")
     tested, notes = evaluate(days, rule, flagged_only=True)
     ctx.notes["behavior.sigma"] = notes
+    if notes["user_days_evaluated"] == 0:  # counted above; never called clean
+        raise NotEvaluated(f"none of the {notes['user_days']:,} user-days has {int(rule['min_baseline_days'])} "
+                           "baseline days")
     feats = _feature_list(rule)
     center = "baseline_median" if rule["robust"] else "baseline_mean"
     flagged = tested.lazy().filter(pl.col("_flag")).with_columns(fired_list(feats, center).alias("fired"))

@@ -95,8 +95,9 @@ def test_configured_detectors():
 def test_registered_in_pipeline():
     from fraud.pipeline import run_checks
     findings, status = run_checks(ctx_of(_population()))
-    assert status["behavior.outlier"]["status"] == "ok" and status["behavior.sigma"]["status"] == "ok"
-    assert "user_days_not_evaluated" in status["behavior.sigma"]
+    # a week of history: no user-day has 7 baseline days, so sigma cannot evaluate (and says so)
+    assert status["behavior.outlier"]["status"] == "ok" and status["behavior.sigma"]["status"] == "not evaluated"
+    assert status["behavior.sigma"]["user_days_not_evaluated"] == status["behavior.sigma"]["user_days"]
     assert findings.filter(pl.col("rule") == "behavior.outlier")["family"].to_list() == ["behavior"]
 
 
@@ -106,8 +107,11 @@ def test_row_order_does_not_change_behaviour_findings():
     rows += [{"ts": T0 + timedelta(days=6, minutes=i), "user_id": "u001", "event": "payment", "amount": 0.1 * i}
              for i in range(30)]
     a, b = ctx_of(rows), ctx_of(list(reversed(rows)))
-    for check in (sigma, outlier):
-        assert check(a).collect().equals(check(b).collect())
+    assert outlier(a).collect().equals(outlier(b).collect())
+    for ctx in (a, b):  # a week of history: no user-day has 7 baseline days
+        with pytest.raises(NotEvaluated, match="none of the"):
+            sigma(ctx)
+    assert a.notes["behavior.sigma"] == b.notes["behavior.sigma"]
 
 
 def test_a_given_model_scores_with_the_rules_threads(monkeypatch):

@@ -75,8 +75,12 @@ def test_baseline_excludes_the_scored_day():
 
 
 def test_fewer_than_min_baseline_days_is_not_evaluated():
-    out, notes = _run(daily_logins([2] * 6 + [50]))
-    assert out.height == 0
+    """No user-day has 7 baseline days: the rule (and behavior.repeated, of the same check) is not evaluated,
+    never "ok, 0 findings"; the days are counted."""
+    ctx = ctx_of(daily_logins([2] * 6 + [50]))
+    with pytest.raises(NotEvaluated, match="none of the 7 user-days has 7 baseline days"):
+        sigma(ctx)
+    notes = ctx.notes["behavior.sigma"]
     assert notes["user_days_not_evaluated"] == 7 and notes["user_days_evaluated"] == 0
 
 
@@ -86,8 +90,8 @@ def test_baseline_window_is_30_days_before():
     out, _ = _run(logins)
     assert json.loads(_sigma_rows(out)["evidence"][0])["baseline_days"] == 7
     logins = daily_logins([2] * 7) + daily_logins([40], start=T0 + timedelta(days=31))
-    out, notes = _run(logins)
-    assert out.height == 0 and notes["user_days_not_evaluated"] == 8
+    with pytest.raises(NotEvaluated):
+        _run(logins)
 
 
 def test_sd_floor_for_first_rare_event():
@@ -111,7 +115,8 @@ def test_excluding_flagged_days_keeps_a_run_firing():
     assert rows.height == 3
     evs = [json.loads(e) for e in rows["evidence"]]
     assert [e["baseline_days"] for e in evs] == [10, 10, 10]
-    assert [e["features"][0]["z"] for e in evs] == [4.24, 4.24, 4.24]
+    # 12 / 2.8284 = 4.2426, shown rounded away from zero
+    assert [e["features"][0]["z"] for e in evs] == [4.25, 4.25, 4.25]
     assert notes["converged"] is True and notes["exclusion_passes"] >= 2
     rep = out.filter(pl.col("rule") == "behavior.repeated")
     assert rep.height == 1
@@ -138,6 +143,21 @@ def test_missing_feature_is_skipped_and_counted():
     _, notes = _run(rows)
     # evaluated day 8: distinct_ips, countries, cities, distance, speed missing -> 5 skipped tests
     assert notes["user_days_evaluated"] == 1 and notes["feature_tests_skipped_missing"] == 5
+
+
+def test_a_z_just_over_the_threshold_never_shows_as_the_threshold():
+    """amount 9,001 against 3,000 +- 2,000 is z = 3.0005: it fires, and its evidence says 3.01, not 3.0 (which
+    reads as not beyond 3); 8,999 (z = 2.9995) does not fire."""
+    def spree(last):
+        rows = daily_logins([1] * 10)
+        amounts = [1000.0, 5000.0] * 5 + [last]
+        return rows + [{"ts": T0 + timedelta(days=d, hours=2), "user_id": "u1", "event": "payment", "success": True,
+                        "amount": a, "ip": "10.0.0.1", "device_id": "dev-1"} for d, a in enumerate(amounts)]
+    out, _ = _run(spree(8999.0))
+    assert _sigma_rows(out).height == 0
+    out, _ = _run(spree(9001.0))
+    feats = json.loads(_sigma_rows(out)["evidence"][0])["features"]
+    assert [(f["feature"], f["z"]) for f in feats] == [("amount", 3.01)]
 
 
 def test_users_are_independent():
