@@ -422,7 +422,7 @@ def _control_check(col: str, present: pl.Expr, text: pl.Expr, shown: pl.Expr, ne
 
 def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False
            ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]],
-                      list[str], dict[str, pl.Expr]]:
+                      list[str], dict[str, pl.Expr], dict[str, pl.Expr]]:
     """The parsing steps of one raw frame, each a list of expressions evaluated together: the trimmed text of
     each text column (``__t_<col>``), the per-row pieces that the values, checks and placeholder counts all read
     (a number's cast, a "no value" marker: ``__x_<col>_<piece>``, computed once instead of in each), the parsed
@@ -539,13 +539,15 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False
         values.append(v.alias(f"__v_{col}"))
     if "lat" in schema.columns and "lon" in schema.columns and "lat" in df.columns and "lon" in df.columns:
         checks.append((given["lat"] != given["lon"], pl.lit("only one of lat/lon given")))
-    return texts, pre, values, masks, checks, slow_ts, placeholders
+    return texts, pre, values, masks, checks, slow_ts, placeholders, given
 
 
 def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: str
-           ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int]]:
+           ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], dict[str, int], frozenset[str]]:
     """Parse one file's raw frame: (valid typed rows with ``_file``/``_row``, rejected rows with reasons, per
-    identifier column the valid rows whose placeholder value was read as missing).
+    identifier column the valid rows whose placeholder value was read as missing, rows per event name, and the
+    canonical columns with a value in some valid row: a column whose every cell is blank gives nothing, as a
+    missing column does).
 
     Values are parsed once; timestamps in other notations than the common ISO form, and the reason strings,
     are computed only for the rows that need them."""
@@ -554,7 +556,7 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
     if coded:
         raw = raw.with_columns(pl.col(coded).cast(pl.String))
     nested = file_format(path) == "ndjson"
-    texts, pre, values, masks, checks, slow_ts, placeholders = _parse(raw, schema, tz, nested)
+    texts, pre, values, masks, checks, slow_ts, placeholders, given = _parse(raw, schema, tz, nested)
     # a partitioned scan (and a record-by-record reader) brings each row's number along
     cols = [c for c in raw.columns if c not in INTERNAL]
     if LINE_ERROR in raw.columns:  # a record that could not be split into fields: that is its only reason
@@ -607,7 +609,9 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
         pl.coalesce(*([pl.col(LINE_TEXT)] if LINE_TEXT in raw.columns else []),
                     pl.struct(as_text).struct.json_encode()).str.slice(0, RAW_PREVIEW_CHARS)
         .alias("raw"))
-    return good, bad, {c: int(n) for c, n in found.items()}, events
+    valued = (df.select([(e & ~pl.col("_bad")).any().alias(c) for c, e in given.items()]).row(0, named=True)
+              if given else {})
+    return good, bad, {c: int(n) for c, n in found.items()}, events, frozenset(c for c, v in valued.items() if v)
 
 
 def in_file_order(rejected: pl.DataFrame, files: list[str]) -> pl.DataFrame:
@@ -633,10 +637,10 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
             continue
         raw = _apply_mapping(raw, schema, cfg, path)
         extras |= {c for c in raw.columns if c not in schema.columns and c not in INTERNAL}
-        given |= {c for c in raw.columns if c in schema.columns}
         raw = raw.select([c for c in raw.columns if c in schema.columns or c in INTERNAL])
         rows_read += raw.height
-        good, bad, found, names = _split(raw, schema, cfg.timezone, path, kind)
+        good, bad, found, names, valued = _split(raw, schema, cfg.timezone, path, kind)
+        given |= valued
         placeholders.update(found)
         events.update(names)
         frames.append(good)

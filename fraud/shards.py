@@ -145,11 +145,13 @@ def _keep(frame: pl.DataFrame, rows: pl.Expr | None) -> pl.DataFrame:
 
 
 def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[SpooledFile]], cfg: Config
-                  ) -> tuple[list[pl.DataFrame], dict[str, int], dict[str, Counter], dict[str, Counter]]:
+                  ) -> tuple[list[pl.DataFrame], dict[str, int], dict[str, Counter], dict[str, Counter],
+                             dict[str, set[str]]]:
     """Parse every raw slice; store the typed rows by user, device and IP slice. Returns the rejected rows
     (with ``_k``/``_fi`` for input order), the rows used per kind, the placeholder ids read as missing and the
-    rows per event name, per kind."""
+    rows per event name, per kind; and per kind the canonical columns with a value in some valid row."""
     rejects, used = [], dict.fromkeys(kinds, 0)
+    valued: dict[str, set[str]] = {k: set() for k in kinds}
     placeholders: dict[str, Counter] = {k: Counter() for k in kinds}
     events: dict[str, Counter] = {k: Counter() for k in kinds}
     device_rows, ip_rows = slice_rows("device"), slice_rows("ip")
@@ -162,7 +164,8 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                     continue
                 raw = pl.read_parquet(parts)
                 shutil.rmtree(parts[0].parent)  # the raw slice is parsed once: free its disk space now
-                good, bad, found, names = _split(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k)
+                good, bad, found, names, has = _split(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k)
+                valued[k] |= has
                 placeholders[k].update(found)
                 events[k].update(names)
                 goods.append(good.drop("_file").with_columns(pl.lit(fi, pl.Int32).alias("_fi")))
@@ -185,7 +188,7 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                 # an IPv6 address by its /64 network: ip.spray counts a network's failures together too
                 work.split_write(_keep(frame, ip_rows).select(list(_stored_schema(k, "ip"))), "ip",
                                  pl.coalesce(ipv6_net64(pl.col("ip")), pl.col("ip")), k, s)
-    return rejects, used, placeholders, events
+    return rejects, used, placeholders, events, valued
 
 
 def _context(cfg: Config, model: Any, given: list[str], frames: dict[str, pl.DataFrame | pl.LazyFrame],
@@ -238,12 +241,10 @@ class _Prepared:
             if progress:
                 progress("read")
             with timer("read"):
-                rejects, self.used, self.placeholders, self.events = _parse_slices(work, self.kinds, self.spooled,
-                                                                                   cfg)
+                rejects, self.used, self.placeholders, self.events, valued = _parse_slices(
+                    work, self.kinds, self.spooled, cfg)
             self.rejected = pl.concat(rejects).sort("_k", "_fi", "row").drop("_k", "_fi") if rejects else None
-            self.absent = {k: absent_columns(k, given_columns(k, (c for sf in self.spooled[k] for c in sf.columns),
-                                                              self.events[k]))
-                           for k in self.kinds}
+            self.absent = {k: absent_columns(k, given_columns(k, valued[k], self.events[k])) for k in self.kinds}
         except BaseException:
             self.tmp.cleanup()
             raise

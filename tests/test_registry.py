@@ -119,6 +119,28 @@ def test_checks_that_need_a_column_the_logins_do_not_give_are_not_evaluated(tmp_
         assert checks["device.many_devices"]["status"] == "ok"
 
 
+def test_a_column_whose_every_cell_is_blank_gives_nothing(tmp_path):
+    """An export with success, ip, event and amount columns left empty in every row reads as the file without
+    them: the checks that need them are not evaluated ("ok, 0 findings" called the accounts clean), in memory and
+    in slices; one value in one row makes the column given again."""
+    from fraud.pipeline import ScanInputs, scan
+
+    rows = "".join(f"2024-03-0{d}T08:00:00Z,u{u},d{u},,,,\n" for d in range(1, 8) for u in range(3))
+    (tmp_path / "logins.csv").write_text("ts,user_id,device_id,success,ip,event,amount\n" + rows)
+    for shards in (1, 2):
+        checks = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=shards).summary["checks"]
+        assert {n: checks[n].get("reason") for n in ("account.login_failures", "ip.spray",
+                                                     "account.password_churn")} == {
+            "account.login_failures": "the logins give no success column",
+            "ip.spray": "the logins give no success, ip column",
+            "account.password_churn": "the logins give no event column"}, shards
+    (tmp_path / "logins.csv").write_text("ts,user_id,device_id,success,ip,event,amount\n" + rows
+                                         + "2024-03-08T08:00:00Z,u0,d0,false,1.2.3.4,login,\n")
+    checks = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1).summary["checks"]
+    assert [checks[n]["status"] for n in ("account.login_failures", "ip.spray", "account.password_churn")] == [
+        "ok", "ok", "ok"]
+
+
 def test_checks_say_not_evaluated_when_every_row_was_rejected(tmp_path):
     from fraud.pipeline import ScanInputs, scan
 
