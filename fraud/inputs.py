@@ -257,10 +257,15 @@ def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:
     rownums = blank_line_rows(lines)
     if df.height != (len(lines) if rownums is None else len(rownums)):
         return ndjson_records(lines)
-    # The fast reader gives a nested value (an object, a list) as its JSON text, which a string such as a braced
-    # GUID "{6F9619FF-...}" can look like: where a value starts like one, the record reader tells them apart.
-    if df.width and df.select(pl.any_horizontal(pl.all().str.contains(r"^[\[{]").any())).item():
+    # The fast reader gives a nested value (an object, a list) as its JSON text. A column of nested values only
+    # (the probe's type) is marked as such (fraud.records.NESTED); in a column of text, a string such as a braced
+    # GUID "{6F9619FF-...}" can look like one: where a value starts like one, the record reader tells them apart.
+    nested = [c for c, t in probe.schema.items() if isinstance(t, (pl.Struct, pl.List, pl.Array))]
+    texts = [c for c in df.columns if c not in nested]
+    if texts and df.select(pl.any_horizontal(pl.col(texts).str.contains(r"^[\[{]").any())).item():
         return ndjson_records(lines)
+    if nested:
+        df = df.with_columns((pl.lit(NESTED) + pl.col(c)).alias(c) for c in nested)
     # A whole JSON number is read without its fraction, as a Parquet float column is (pandas writes an integer id
     # column with gaps as 1001.0: the id 1001 of the other inputs); a column of numbers only, by the probe.
     floats = [c for c, t in probe.schema.items() if t.is_float()]
