@@ -113,13 +113,14 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
         if missing:
             say(check, {"status": "not evaluated", "reason": f"no {', '.join(missing)} input"})
             continue
-        absent = [c for c in check.columns if c in ctx.absent.get("logins", ())]
-        if absent:
-            say(check, {"status": "not evaluated", "reason": f"the logins give no {', '.join(absent)} column"})
-            continue
+        # no rows first: a column with a value in no valid row (all rejected) is no column either
         empty = [k for k in check.needs if check.key != "population" and ctx.rows(k) == 0]
         if empty:
             say(check, {"status": "not evaluated", "reason": f"no {', '.join(empty)} rows to read"})
+            continue
+        absent = [c for c in check.columns if c in ctx.absent.get("logins", ())]
+        if absent:
+            say(check, {"status": "not evaluated", "reason": f"the logins give no {', '.join(absent)} column"})
             continue
         if progress and check.family != current:  # the checks' eager preparations (tables, fits) run here
             current = check.family
