@@ -270,8 +270,10 @@ def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:
     # column with gaps as 1001.0: the id 1001 of the other inputs); a column of numbers only, by the probe.
     floats = [c for c, t in probe.schema.items() if t.is_float()]
     if floats:
-        df = df.with_columns(pl.when(_whole(probe[c])).then(probe[c].cast(pl.Int64, strict=False).cast(pl.String))
-                             .otherwise(df[c]).alias(c) for c in floats)
+        whole = probe.select(pl.when(_whole(pl.col(c))).then(pl.col(c).cast(pl.Int64, strict=False).cast(pl.String))
+                             .alias(c)
+                             for c in floats)
+        df = df.with_columns(pl.coalesce(whole[c], df[c]).alias(c) for c in floats)
     df = df.rename(reserved_renames(df.columns))
     return df if rownums is None else df.with_columns(pl.Series("_row", rownums, dtype=pl.Int64))
 
@@ -384,9 +386,8 @@ def _text(df: pl.DataFrame, col: str) -> pl.Expr:
     return _tref(col) if dtype == pl.String else native_text(pl.col(col), dtype)
 
 
-def _whole(c: pl.Expr | pl.Series) -> pl.Expr:
+def _whole(c: pl.Expr) -> pl.Expr:
     """A float that is a whole number an id can be written as (finite, below 2**53)."""
-    c = pl.lit(c) if isinstance(c, pl.Series) else c
     return (c == c.round(0)) & (c.abs() < 2.0 ** 53)
 
 

@@ -14,7 +14,7 @@ from fraud import warmup
 from fraud.composite import DIMENSIONS, composite_scores
 from fraud.config import Config, load_config
 from fraud.context import ScanContext
-from fraud.decisions import load_decisions
+from fraud.decisions import VALID as VALID_DECISIONS, load_decisions
 from fraud.errors import InputError
 from fraud.findings import empty_findings, finalize
 from fraud.inputs import (IDENTIFIER_COLUMNS, NO_VALUE_NAME_COLUMNS, OUTCOME_EVENT_NAMES, REJECTED_COLUMNS,
@@ -243,7 +243,7 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
     if decisions is not None:  # rejected here: unparseable rows and rows with an unknown decision word
         n_bad = int(rejected.filter(pl.col("input") == "decisions").height)
         # decided findings this scan did not make (their evidence changed, or another scan's): not applied
-        decided = decisions.frame.filter(pl.col("decision").str.to_lowercase().is_in(["confirm", "dismiss"]))
+        decided = decisions.frame.filter(pl.col("decision").str.to_lowercase().is_in(list(VALID_DECISIONS)))
         unmatched = decided.select(pl.col("finding_id").unique()).join(findings.select("finding_id"),
                                                                       on="finding_id", how="anti").height
         inputs["decisions"] = {"files": decisions.files, "rows_read": decisions.rows_read,

@@ -139,7 +139,6 @@ class SpooledFile:
     rows_read: int = 0
     extra_columns: list[str] = field(default_factory=list)
     blank: bool = False
-    columns: list[str] = field(default_factory=list)  # the canonical columns the file gives
 
 
 BLANK_WHOLE_BYTES = 1 << 24  # text files up to this size are tested whole, by the in-memory reader's own rule
@@ -228,13 +227,13 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
     if not names:
         return SpooledFile(str(path), blank=True)
     try:
-        extras, given = _sink(lf, schema, cfg, path, dest, shards)
+        extras = _sink(lf, schema, cfg, path, dest, shards)
     except InputError:
         raise
     except Exception:  # noqa: BLE001 - a record the streaming reader refuses: read record by record instead
         shutil.rmtree(dest, ignore_errors=True)
         try:
-            extras, given = _sink(_read_raw(path).lazy(), schema, cfg, path, dest, shards)
+            extras = _sink(_read_raw(path).lazy(), schema, cfg, path, dest, shards)
         except InputError:
             raise
         except Exception as e:  # noqa: BLE001
@@ -243,15 +242,14 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
     if src is not None and _spans_lines(src, rows):
         # a quoted field over line ends swallowed lines: read record by record, as in memory
         shutil.rmtree(dest, ignore_errors=True)
-        extras, given = _sink(_read_raw(path).lazy(), schema, cfg, path, dest, shards)
+        extras = _sink(_read_raw(path).lazy(), schema, cfg, path, dest, shards)
         rows = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in dest.rglob("*.parquet"))
-    return SpooledFile(str(path), rows_read=rows, extra_columns=extras, columns=given)
+    return SpooledFile(str(path), rows_read=rows, extra_columns=extras)
 
 
-def _sink(lf: pl.LazyFrame, schema, cfg: Config, path: Path, dest: Path, shards: int
-          ) -> tuple[list[str], list[str]]:
+def _sink(lf: pl.LazyFrame, schema, cfg: Config, path: Path, dest: Path, shards: int) -> list[str]:
     """Write ``lf``'s canonical columns (and the record readers' row numbers and line errors) into the slices;
-    returns the extra column names and the canonical ones given."""
+    returns the extra column names (the columns given are those with a value, found when the slices are parsed)."""
     lf = _apply_mapping(lf, schema, cfg, path)
     names = lf.collect_schema().names()
     extras = sorted(c for c in names if c not in schema.columns and c not in INTERNAL)
@@ -263,7 +261,7 @@ def _sink(lf: pl.LazyFrame, schema, cfg: Config, path: Path, dest: Path, shards:
     lf = lf.with_columns(shard_of(_user_key(lf.collect_schema()), shards).alias(SHARD))
     lf.sink_parquet(pl.PartitionBy(dest, key=SHARD, include_key=False), mkdir=True, compression="lz4",
                     statistics=False, engine="streaming")  # working files: read whole, never filtered
-    return extras, keep
+    return extras
 
 
 def read_parts(files: list[Path], schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -38,14 +38,13 @@ def _trip_days(p: pl.LazyFrame, homes: pl.LazyFrame, radius_km: float, edge_hour
     within ``edge_hours`` (hours) of the outside one. An overnight flight leaves its departure evening (the drive
     to the airport) and its arrival morning without a position outside the city. ``p`` is sorted by user and
     time."""
-    if edge_hours <= 0:  # the contract's reading: only days with a position outside the city
-        return (p.join(homes, on="user_id", how="left").filter(outside_home(radius_km).fill_null(False))
-                .select("user_id", "day").unique())
-    edge = pl.duration(microseconds=round(edge_hours * 3_600_000_000))
     out, ts, user = pl.col("_out"), pl.col("ts"), pl.col("user_id")
     side = (p.join(homes, on="user_id", how="left", maintain_order="left")
             .select("user_id", "ts", "day", outside_home(radius_km).alias("_out"))
             .filter(out.is_not_null()))  # positions whose side of the city line is known
+    if edge_hours <= 0:  # the contract's reading: only days with a position outside the city
+        return side.filter(out).select("user_id", "day").unique()
+    edge = pl.duration(microseconds=round(edge_hours * 3_600_000_000))
     departs = ~out & (user == user.shift(-1)) & out.shift(-1) & (ts.shift(-1) - ts <= edge)
     returns = ~out & (user == user.shift(1)) & out.shift(1) & (ts - ts.shift(1) <= edge)
     return side.filter((out | departs | returns).fill_null(False)).select("user_id", "day").unique()
