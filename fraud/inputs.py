@@ -426,6 +426,17 @@ def _control_check(col: str, present: pl.Expr, text: pl.Expr, shown: pl.Expr, ne
             fmt(f"{col} holds a control character (U+0000-U+001F, U+007F): {{}}", shown))
 
 
+def _native_id_checks(col: str, dtype: pl.DataType, shown: pl.Expr) -> list[tuple[pl.Expr, pl.Expr]]:
+    """An account or device id column typed by its file (Parquet, NDJSON) that holds true/false, or an infinite
+    float (JSON's ``1e400``): no id. They read as the accounts ``true`` and ``inf``; rejected instead."""
+    if dtype == pl.Boolean:
+        return [(pl.col(col).is_not_null(), fmt(f"{col} is true/false, not an id: {{}}", shown))]
+    if dtype.is_float():
+        return [(pl.col(col).is_infinite().fill_null(False), fmt(f"{col} is an infinite number, not an id: {{}}",
+                                                                   shown))]
+    return []
+
+
 def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False
            ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]],
                       list[str], dict[str, pl.Expr], dict[str, pl.Expr]]:
@@ -535,6 +546,8 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False
                 placeholders[col] = marker
                 present = present & ~marker
             v = pl.when(present).then(text).otherwise(None)
+        if col in NO_VALUE_ID_COLUMNS | PLACEHOLDER_ID_COLUMNS:
+            checks.extend(_native_id_checks(col, dtype, shown))
         if nested and dtype == pl.String and kind not in (TIMESTAMP, FLOAT, INT, BOOL):  # those: "bad number" ...
             # an object or a list where text belongs (NDJSON, see fraud.records.NESTED): no id, name or agent
             checks.append((_tref(col).str.starts_with(NESTED).fill_null(False),

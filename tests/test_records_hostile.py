@@ -88,3 +88,22 @@ def test_a_column_of_nested_values_only_stays_on_the_fast_reader_and_reads_as_th
     fast = _read_ndjson(("\n".join(lines) + "\n").encode(), Path("x.jsonl"))
     assert fast.select("user_id", "geo").rows() == ndjson_records(lines).select("user_id", "geo").rows() == [
         (NESTED + '{"id": "u1"}', NESTED + '{"asn": 1}'), (NESTED + '{"id": "u2"}', None)]
+
+
+def test_typed_true_false_or_infinite_ids_are_rejected_in_memory_and_in_slices(tmp_path):
+    """A Parquet id column of booleans, or a float id column holding infinity, named the accounts 'true' and
+    'inf' and the device 'false'; rejected rows now. A whole float id still reads without its fraction."""
+    import polars as pl
+
+    d = tmp_path / "in"
+    d.mkdir()
+    pl.DataFrame({"ts": ["2024-03-01T08:00:00Z"] * 4, "user_id": [1001.0, float("inf"), None, 1002.0],
+                  "device_id": [True, False, None, None]}).write_parquet(d / "logins.parquet")
+    results = [scan(ScanInputs.from_folder(d), load_config(), shards=n) for n in (1, 3)]
+    for res in results:
+        assert res.rejected.select("row", "reason").rows() == [
+            (1, "device_id is true/false, not an id: true"),
+            (2, "user_id is an infinite number, not an id: inf; device_id is true/false, not an id: false"),
+            (3, "missing required value user_id")]
+        assert res.scores["user_id"].to_list() == ["1002"]
+    assert_frame_equal(results[0].rejected, results[1].rejected)
