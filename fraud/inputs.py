@@ -253,17 +253,17 @@ def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:
         probe = pl.read_ndjson(io.StringIO(text), infer_schema_length=None, ignore_errors=True)
         df = pl.read_ndjson(io.StringIO(text), schema=dict.fromkeys(probe.columns, pl.String), ignore_errors=True)
     except pl.exceptions.PolarsError:
-        return ndjson_records(lines)
+        return _ndjson_by_record(lines, path)
     rownums = blank_line_rows(lines)
     if df.height != (len(lines) if rownums is None else len(rownums)):
-        return ndjson_records(lines)
+        return _ndjson_by_record(lines, path)
     # The fast reader gives a nested value (an object, a list) as its JSON text. A column of nested values only
     # (the probe's type) is marked as such (fraud.records.NESTED); in a column of text, a string such as a braced
     # GUID "{6F9619FF-...}" can look like one: where a value starts like one, the record reader tells them apart.
     nested = [c for c, t in probe.schema.items() if isinstance(t, (pl.Struct, pl.List, pl.Array))]
     texts = [c for c in df.columns if c not in nested]
     if texts and df.select(pl.any_horizontal(pl.col(texts).str.contains(r"^[\[{]").any())).item():
-        return ndjson_records(lines)
+        return _ndjson_by_record(lines, path)
     if nested:
         df = df.with_columns((pl.lit(NESTED) + pl.col(c)).alias(c) for c in nested)
     # A whole JSON number is read without its fraction, as a Parquet float column is (pandas writes an integer id
@@ -276,6 +276,15 @@ def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:
         df = df.with_columns(pl.coalesce(whole[c], df[c]).alias(c) for c in floats)
     df = df.rename(reserved_renames(df.columns))
     return df if rownums is None else df.with_columns(pl.Series("_row", rownums, dtype=pl.Int64))
+
+
+def _ndjson_by_record(lines: list[str], path: Path) -> pl.DataFrame:
+    """:func:`fraud.records.ndjson_records`; a file none of whose lines is a JSON object (a CSV saved as .jsonl)
+    is no NDJSON: an error naming the first line's problem, not a "missing column" or every line rejected."""
+    df = ndjson_records(lines)
+    if df.height and LINE_ERROR in df.columns and df[LINE_ERROR].null_count() == 0:
+        raise InputError(f"{path}: not NDJSON: no line is a JSON object (line {df['_row'][0]}: {df[LINE_ERROR][0]})")
+    return df
 
 
 def _json_array_lines(text: str, path: Path) -> str:

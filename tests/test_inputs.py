@@ -234,6 +234,22 @@ def test_utf32_csv_and_a_json_array_saved_as_jsonl(tmp_path, cfg):
         read_input("logins", q, cfg)
 
 
+
+def test_a_csv_saved_as_jsonl_is_said_to_be_no_ndjson_in_memory_and_in_slices(tmp_path, cfg):
+    """No line is a JSON object: the file is not NDJSON (it said "missing required column 'ts'"). A file with one
+    good line keeps its bad lines as rejected rows."""
+    from fraud.pipeline import ScanInputs, scan
+
+    p = write(tmp_path / "logins.jsonl", "ts,user_id\n2024-01-01T00:00:00Z,u1\n")
+    for shards in (1, 2):
+        with pytest.raises(InputError, match=r"logins\.jsonl: not NDJSON: no line is a JSON object \(line 1: line is "
+                                             r"not valid JSON \(Expecting value\)\)"):
+            scan(ScanInputs(logins=p), cfg, shards=shards)
+    write(p, 'ts,user_id\n{"ts": "2024-01-01T00:00:00Z", "user_id": "u1"}\n')
+    li = read_input("logins", p, cfg)
+    assert li.frame["user_id"].to_list() == ["u1"]
+    assert li.rejected.select("row", "reason").rows() == [(1, "line is not valid JSON (Expecting value)")]
+
 def test_an_excel_sep_line_is_no_header(tmp_path, cfg):
     p = write(tmp_path / "l.csv", "sep=;\nts;user_id\n2024-01-01T00:00:00Z;u1\n2024-01-01T00:00:01Z;u2\n")
     li = read_input("logins", p, cfg)
