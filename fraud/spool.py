@@ -238,13 +238,20 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
             raise
         except Exception as e:  # noqa: BLE001
             raise unreadable(path, e) from None
-    rows = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in dest.rglob("*.parquet"))
+    rows = _rows_in(dest)
     if src is not None and _spans_lines(src, rows):
         # a quoted field over line ends swallowed lines: read record by record, as in memory
         shutil.rmtree(dest, ignore_errors=True)
         extras = _sink(_read_raw(path).lazy(), schema, cfg, path, dest, shards)
-        rows = sum(pl.scan_parquet(f).select(pl.len()).collect().item() for f in dest.rglob("*.parquet"))
+        rows = _rows_in(dest)
     return SpooledFile(str(path), rows_read=rows, extra_columns=extras)
+
+
+def _rows_in(dest: Path) -> int:
+    """Rows in the slice files under ``dest``, from their metadata in one scan (one scan per file cost ~15 ms
+    each: 2 s for 4 inputs in 32 slices)."""
+    files = sorted(dest.rglob("*.parquet"))
+    return pl.scan_parquet(files).select(pl.len()).collect().item() if files else 0
 
 
 def _sink(lf: pl.LazyFrame, schema, cfg: Config, path: Path, dest: Path, shards: int) -> list[str]:
