@@ -206,7 +206,8 @@ def _num(e: pl.Expr) -> pl.Expr:
 def _away(z: pl.Expr) -> pl.Expr:
     """z to 2 decimals, rounded away from zero: a z of 3.0005 that fired shows as 3.01, never as 3.0 (which
     reads as not beyond a threshold of 3)."""
-    return (z.abs() * 100 - 1e-9).ceil().clip(lower_bound=0) / 100 * z.sign()
+    # rounded again: the engine divides by multiplying with 0.01, which gives 12.030000000000001 for 1203 / 100
+    return ((z.abs() * 100 - 1e-9).ceil().clip(lower_bound=0) / 100 * z.sign()).round(2)
 
 
 @register("behavior.sigma", rules=("behavior.sigma", "behavior.repeated"), family="behavior", needs=("logins",))

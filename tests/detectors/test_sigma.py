@@ -122,6 +122,13 @@ def test_excluding_flagged_days_keeps_a_run_firing():
     assert rep.height == 1
 
 
+def test_z_is_shown_with_two_decimals_away_from_zero_without_float_noise():
+    from fraud.detectors.sigma import _away
+
+    z = pl.select(_away(pl.Series([12.0291, 12.03, -3.0005, 3.0, 139.1355, 305.7701]))).to_series()
+    assert z.cast(pl.String).to_list() == ["12.03", "12.03", "-3.01", "3.0", "139.14", "305.78"]
+
+
 def test_robust_median_mad():
     cfg = load_config()
     rule = cfg.rule("behavior.sigma")
