@@ -41,7 +41,7 @@ def load_labels(path: str | Path) -> pl.DataFrame:
             raise InputError(f"{p}: missing required column {c!r}")
     df = df.with_columns(pl.col(c).str.strip_chars() for c in ("user_id", "rule", "ip") if c in df.columns)
     known = set(load_config().rules)
-    rows = df.with_row_index("_line", offset=2)
+    rows = df.with_row_index("_line", offset=1)  # the data row, header not counted (as rejected.csv numbers rows)
     empty = pl.col("rule").is_null() | (pl.col("rule") == "")
     bad = rows.filter(empty | ~pl.col("rule").is_in(known))
     if bad.height:

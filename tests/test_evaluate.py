@@ -36,7 +36,7 @@ def test_labels_are_trimmed_and_unknown_rules_are_errors(tmp_path):
     res = evaluate(_findings([("u1", "geo.impossible_travel", None)]), load_labels(p))
     assert res["rules"]["geo.impossible_travel"]["tp"] == 1
     p.write_text("user_id,rule\nu1,geo.impossible_travel\nu2,geo.impossible_travell\n")
-    with pytest.raises(InputError, match=r"labels.csv: row 3: unknown rule 'geo.impossible_travell' in column 'rule'"):
+    with pytest.raises(InputError, match=r"labels.csv: row 2: unknown rule 'geo.impossible_travell' in column 'rule'"):
         load_labels(p)
 
 
@@ -45,8 +45,8 @@ def test_a_label_without_rule_or_without_its_user_is_an_error_naming_its_row(tmp
     without its user was dropped silently. ip.spray may name no user (see above)."""
     p = tmp_path / "labels.csv"
     p.write_text("user_id,rule\nu1,device.bot_agent\nu2,\n")
-    with pytest.raises(InputError, match=r"labels.csv: row 3: no rule in column 'rule'"):
+    with pytest.raises(InputError, match=r"labels.csv: row 2: no rule in column 'rule'"):
         load_labels(p)
     p.write_text("user_id,rule\nu1,device.bot_agent\n ,device.rooted\n,ip.spray\n")
-    with pytest.raises(InputError, match=r"labels.csv: row 3: no user_id for the account rule 'device.rooted'"):
+    with pytest.raises(InputError, match=r"labels.csv: row 2: no user_id for the account rule 'device.rooted'"):
         load_labels(p)
