@@ -98,6 +98,11 @@ def _default_raw() -> dict[str, Any]:
         return tomllib.load(fh)
 
 
+def rule_ids() -> frozenset[str]:
+    """The contract's rule ids: those of the shipped rules table (a config cannot add any)."""
+    return frozenset(_default_raw()["rules"])
+
+
 def _type_name(v: Any) -> str:
     if isinstance(v, bool):
         return "boolean"

@@ -11,7 +11,7 @@ import polars as pl
 
 from fraud.exprs import fmt
 
-from fraud.config import Config
+from fraud.config import Config, rule_ids
 from fraud.errors import DecisionError
 from fraud.inputs import LoadedInput, read_input
 from fraud.outputs import csv_text
@@ -90,6 +90,8 @@ def append_decisions(path: str | Path, finding_ids: list[str], decision: str, *,
 def findings_of(findings: pl.DataFrame, user_id: str, rule: str | None = None) -> list[str]:
     """The ids a bulk review decides on, in the scan's order: one user's findings of ``rule``, or without a rule
     the user's penalties only (clearing a user must not take back the bonuses it earned)."""
+    if rule is not None and rule not in rule_ids():  # a typo would read as "this user has none"
+        raise DecisionError(f"unknown rule {rule!r} (`fraud rules` lists the rule ids)")
     f = findings.filter(pl.col("user_id") == user_id)
     f = f.filter(pl.col("rule") == rule) if rule is not None else f.filter(pl.col("points") < 0)
     if f.height == 0:

@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from fraud.config import load_config
+from fraud.config import rule_ids
 from fraud.errors import InputError, first_line
 
 IP_RULES = ("ip.spray",)
@@ -40,7 +40,7 @@ def load_labels(path: str | Path) -> pl.DataFrame:
         if c not in df.columns:
             raise InputError(f"{p}: missing required column {c!r}")
     df = df.with_columns(pl.col(c).str.strip_chars() for c in ("user_id", "rule", "ip") if c in df.columns)
-    known = set(load_config().rules)
+    known = rule_ids()
     rows = df.with_row_index("_line", offset=1)  # the data row, header not counted (as rejected.csv numbers rows)
     empty = pl.col("rule").is_null() | (pl.col("rule") == "")
     bad = rows.filter(empty | ~pl.col("rule").is_in(known))

@@ -77,3 +77,6 @@ def test_bulk_review_of_a_user_takes_penalties_unless_a_rule_is_named():
     assert findings_of(f, "u", "device.lock_enabled") == ["b"]
     with pytest.raises(DecisionError, match="no findings of user 'u' for rule 'geo.remote_logins'"):
         findings_of(f, "u", "geo.remote_logins")
+    # a misspelt rule is said to be one, not read as a rule this user has no findings of
+    with pytest.raises(DecisionError, match=r"unknown rule 'geo.remote_login' \(`fraud rules` lists the rule ids\)"):
+        findings_of(f, "u", "geo.remote_login")
