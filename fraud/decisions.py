@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import csv
 import fcntl
+import io
+import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,10 +15,11 @@ from fraud.exprs import fmt
 
 from fraud.config import Config, rule_ids
 from fraud.errors import DecisionError
-from fraud.inputs import LoadedInput, read_input
+from fraud.inputs import FORMATS, LoadedInput, _sniff_separator, read_input
 from fraud.outputs import csv_text
 
 DECISIONS_HEADER = ("finding_id", "decision", "decided_at", "reviewer", "note")
+REQUIRED = DECISIONS_HEADER[:3]
 VALID = ("confirm", "dismiss")
 
 
@@ -66,25 +69,75 @@ def append_decisions(path: str | Path, finding_ids: list[str], decision: str, *,
         raise DecisionError(f"unknown finding id {unknown[0]!r} (not in the scan's findings; use --force to record "
                             "it anyway)")
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
+    if FORMATS.get(p.suffix.lower()) != "csv":  # a Parquet, NDJSON or gzip file would be corrupted
+        raise DecisionError(f"{p}: decisions are appended to a CSV file (.csv); give --decisions a .csv path")
     ts = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     # the free-text cells take the formula guard of every CSV output: auditors open decisions.csv in spreadsheets
     rows = [{"finding_id": fid, "decision": decision, "decided_at": ts,
              "reviewer": csv_text(reviewer or os.environ.get("USER", "")), "note": csv_text(note)}
             for fid in finding_ids]
-    with open(p, "a+", newline="", encoding="utf-8") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            fh.seek(0, os.SEEK_END)
-            w = csv.DictWriter(fh, fieldnames=DECISIONS_HEADER)
-            if fh.tell() == 0:
-                w.writeheader()
-            w.writerows(rows)
-            fh.flush()
-            os.fsync(fh.fileno())
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with open(p, "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                fh.seek(0)
+                head = fh.readline(HEADER_BYTES)
+                size = fh.seek(0, os.SEEK_END)
+                fh.write(_rows_text(p, head, size, fh, rows).encode("utf-8"))
+                fh.flush()
+                os.fsync(fh.fileno())
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+    except OSError as e:
+        raise DecisionError(f"{p}: cannot write decisions ({e.strerror or e})") from None
     return rows
+
+
+HEADER_BYTES = 1 << 16
+
+
+def _header_fields(p: Path, head: bytes) -> tuple[list[str], str]:
+    """An existing decisions file's header cells and separator. A file whose header lacks a required column is
+    no decisions file (a logins file given by mistake, a header of other names): appending there would lose the
+    decision (the next scan rejects the row) or corrupt an input."""
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
+    sep = _sniff_separator(text.encode("utf-8"))
+    cells = next(csv.reader([text], delimiter=sep), [])
+    names = {c.strip().lower() for c in cells}
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        raise DecisionError(f"{p}: not a decisions file: its header has no {', '.join(missing)} column (give "
+                            "--decisions a decisions file or a new path)")
+    return cells, sep
+
+
+def _rows_text(p: Path, head: bytes, size: int, fh, rows: list[dict[str, str]]) -> str:
+    """The CSV text appended for ``rows``: a header first in a new file; in an existing one, the cells in its
+    header's order and separator (columns it lacks are left out, columns it has that a decision does not fill
+    stay empty), after a line end when its last line has none."""
+    buf = io.StringIO()
+    if size == 0:
+        w = csv.writer(buf)
+        w.writerow(DECISIONS_HEADER)
+        w.writerows([[r[c] for c in DECISIONS_HEADER] for r in rows])
+        return buf.getvalue()
+    cells, sep = _header_fields(p, head)
+    csv.writer(buf, delimiter=sep).writerows([[r.get(c.strip().lower(), "") for c in cells] for r in rows])
+    fh.seek(size - 1)
+    ended = fh.read(1) in (b"\n", b"\r")
+    return buf.getvalue() if ended else "\r\n" + buf.getvalue()
+
+
+def scan_decisions_file(out: str | Path) -> str | None:
+    """The decisions file a scan's review commands write to (``summary.json``'s ``review.decisions``: the file
+    the next scan of the same inputs reads), or None when ``out`` holds no such summary."""
+    try:
+        summary = json.loads((Path(out) / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    review = summary.get("review") if isinstance(summary, dict) else None
+    return review.get("decisions") if isinstance(review, dict) and isinstance(review.get("decisions"), str) else None
 
 
 def findings_of(findings: pl.DataFrame, user_id: str, rule: str | None = None) -> list[str]:

@@ -80,3 +80,44 @@ def test_bulk_review_of_a_user_takes_penalties_unless_a_rule_is_named():
     # a misspelt rule is said to be one, not read as a rule this user has no findings of
     with pytest.raises(DecisionError, match=r"unknown rule 'geo.remote_login' \(`fraud rules` lists the rule ids\)"):
         findings_of(f, "u", "geo.remote_login")
+
+
+NOW = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def test_rows_follow_an_existing_header_so_the_next_scan_reads_them(tmp_path, cfg):
+    """A decisions file with only the required columns, in another order and separator, without a final line
+    end: the new row takes its header's order and separator (it was a 5-field row the next scan rejected, and the
+    decision was lost)."""
+    path = tmp_path / "decisions.csv"
+    path.write_bytes(b"\xef\xbb\xbfDecided_At;finding_id;decision\r\n2023-12-01T00:00:00Z;f0;dismiss")
+    append_decision(path, "f1", "confirm", note="checked", now=NOW)
+    assert path.read_bytes().endswith(b"2023-12-01T00:00:00Z;f0;dismiss\r\n2024-01-01T00:00:00Z;f1;confirm\r\n")
+    good, bad, _ = load_decisions(path, cfg)
+    assert good.select("finding_id", "decision").rows() == [("f0", "dismiss"), ("f1", "confirm")]
+    assert bad.height == 0
+    fresh = tmp_path / "new.csv"
+    append_decision(fresh, "f1", "dismiss", note="n", reviewer="r", now=NOW)
+    assert fresh.read_bytes() == b"finding_id,decision,decided_at,reviewer,note\r\nf1,dismiss,2024-01-01T00:00:00Z,r,n\r\n"
+
+
+def test_a_file_that_is_no_decisions_file_is_refused_untouched(tmp_path):
+    logins = tmp_path / "logins.csv"
+    logins.write_text("ts,user_id\n2024-01-01T00:00:00Z,u1\n")
+    with pytest.raises(DecisionError, match=r"logins\.csv: not a decisions file: its header has no finding_id, "
+                                            r"decision, decided_at column"):
+        append_decision(logins, "f1", "dismiss", now=NOW)
+    assert logins.read_text() == "ts,user_id\n2024-01-01T00:00:00Z,u1\n"
+    for name in ("decisions.parquet", "decisions.jsonl", "decisions.csv.gz", "decisions"):
+        with pytest.raises(DecisionError, match=r"decisions are appended to a CSV file \(\.csv\)"):
+            append_decision(tmp_path / name, "f1", "dismiss", now=NOW)
+        assert not (tmp_path / name).exists()
+
+
+def test_an_unwritable_decisions_path_is_one_error_naming_it(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "folder.csv").mkdir()
+    with pytest.raises(DecisionError, match=r"afile/d\.csv: cannot write decisions \(File exists\)"):
+        append_decision(tmp_path / "afile" / "d.csv", "f1", "dismiss", now=NOW)
+    with pytest.raises(DecisionError, match=r"folder\.csv: cannot write decisions \(Is a directory\)"):
+        append_decision(tmp_path / "folder.csv", "f1", "dismiss", now=NOW)

@@ -262,7 +262,9 @@ def review(
     dismiss: Annotated[bool, typer.Option("--dismiss", help="the finding counts no points")] = False,
     note: Annotated[str, typer.Option(help="free-text note")] = "",
     reviewer: Annotated[str, typer.Option(help="reviewer name")] = "",
-    decisions: Annotated[Path, typer.Option(help="decisions file to append to")] = Path("decisions.csv"),
+    decisions: Annotated[Path | None, typer.Option(help="decisions file to append to (default: the one the scan in "
+                                                        "--out reads, else decisions.csv here)",
+                                                   show_default=False)] = None,
     out: Annotated[Path | None, typer.Option("--out", help="scan folder whose findings the id must be in")] = None,
     user: Annotated[str | None, typer.Option(help="decide on every penalty finding of this user in --out (instead "
                                                   "of ids; with --rule: every finding of that rule)")] = None,
@@ -271,7 +273,7 @@ def review(
 ) -> None:
     """Record a reviewer's decision on findings (appended to the decisions file): given ids, or every finding of
     one user (``--user``, optionally one ``--rule``) in the scan folder ``--out``."""
-    from fraud.decisions import append_decisions, findings_of
+    from fraud.decisions import append_decisions, findings_of, scan_decisions_file
     from fraud.evaluate import load_findings
 
     try:
@@ -285,6 +287,9 @@ def review(
             raise FraudError("--user needs --out (the scan folder holding that user's findings)")
         found = load_findings(out) if out is not None else None
         ids = findings_of(found, user, rule) if user is not None else list(finding_ids or [])
+        # where the scan's own review commands write: the file the next scan of the same inputs reads
+        read_by_scan = scan_decisions_file(out) if out is not None else None
+        decisions = decisions or Path(read_by_scan or "decisions.csv")
         rows = append_decisions(decisions, ids, "confirm" if confirm else "dismiss", note=note, reviewer=reviewer,
                                 known_ids=set(found["finding_id"]) if found is not None else None, force=force)
     except FraudError as e:
@@ -292,6 +297,9 @@ def review(
     what = rows[0]["finding_id"] if len(rows) == 1 else f"{len(rows):,} findings"
     out_console.print(f"recorded: {rows[0]['decision']} {what} at {rows[0]['decided_at']} in {decisions}",
                       highlight=False, markup=False)
+    if read_by_scan and Path(decisions).resolve() != Path(read_by_scan).resolve():
+        err_console.print(f"note: the scan in {out} takes its decisions from {read_by_scan}; the next scan reads "
+                          f"{decisions} only when given --decisions {decisions}", highlight=False, markup=False)
 
 
 def _print_finding(f: dict) -> None:
@@ -324,6 +332,7 @@ def show(user_id: Annotated[str, typer.Argument(help="the user's id (or an IP: i
     an IP that is no user, the findings about the IP alone (``ip.spray``)."""
     from rich.markup import escape
 
+    from fraud.decisions import scan_decisions_file
     from fraud.evaluate import load_findings
     from fraud.report import load_user_case
     from fraud.report.cases import load_ip_findings
@@ -331,9 +340,7 @@ def show(user_id: Annotated[str, typer.Argument(help="the user's id (or an IP: i
     try:
         load_findings(out)  # a clear error when the folder holds no scan
         if decisions is None:
-            summary = out / "summary.json"
-            review = json.loads(summary.read_text()).get("review", {}) if summary.exists() else {}
-            decisions = review.get("decisions") or "decisions.csv"
+            decisions = scan_decisions_file(out) or "decisions.csv"
         case = load_user_case(out, user_id, decisions)
         about_ip = load_ip_findings(out, user_id, decisions) if case is None else []
     except (FraudError, ValueError, OSError) as e:

@@ -117,6 +117,37 @@ def test_review_show_and_rescan_with_decision(data, tmp_path):
     assert summary["inputs"]["decisions"]["findings_not_in_scan"] == 0
 
 
+def test_review_without_decisions_writes_where_the_next_scan_reads(data, tmp_path, monkeypatch):
+    """`fraud review ID --out DIR` wrote ./decisions.csv (the current folder), which a re-scan of the input folder
+    never read: the dismissal was lost without a word. It now takes the file the scan's report names; another
+    --decisions file is written as asked, with a note that the next scan reads it only when given."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    assert run("scan", data, "--out", out).exit_code == 0
+    fid = pl.read_parquet(out / "findings.parquet").filter(pl.col("rule") == "device.bot_agent")["finding_id"][0]
+    r = run("review", fid, "--dismiss", "--out", out)
+    assert r.exit_code == 0 and r.stdout.strip().endswith(f"in {data.resolve() / 'decisions.csv'}")
+    assert r.stderr == "" and not (tmp_path / "decisions.csv").exists()
+    assert run("scan", data, "--out", out).exit_code == 0
+    assert pl.read_parquet(out / "scores.parquet").filter(pl.col("user_id") == "u2")["penalty"].to_list() == [0]
+    r = run("review", fid, "--confirm", "--decisions", "elsewhere.csv", "--out", out)
+    assert r.exit_code == 0 and (tmp_path / "elsewhere.csv").exists()
+    assert r.stderr.strip() == (f"note: the scan in {out} takes its decisions from {data.resolve() / 'decisions.csv'}; "
+                                "the next scan reads elsewhere.csv only when given --decisions elsewhere.csv")
+
+
+def test_review_into_a_folder_or_a_file_that_is_no_decisions_file_is_one_error_line(data, tmp_path):
+    (tmp_path / "dec.csv").mkdir()
+    for target, says in ((tmp_path, "decisions are appended to a CSV file (.csv)"),
+                         (tmp_path / "dec.csv", "cannot write decisions (Is a directory)"),
+                         (data / "logins.csv", "not a decisions file: its header has no finding_id, decision, "
+                                               "decided_at column")):
+        r = run("review", "abc", "--dismiss", "--decisions", target)
+        assert r.exit_code == 2 and r.stderr.strip().startswith("error: ") and says in r.stderr
+        assert "Traceback" not in r.stdout + r.stderr
+    assert (data / "logins.csv").read_text() == LOGINS
+
+
 def test_decisions_on_findings_the_scan_did_not_make_are_counted_and_said(data, tmp_path):
     """A review of a finding whose evidence has since changed (or one from another scan) is not applied: the
     summary counts it and the scan says so, instead of ignoring it silently."""
