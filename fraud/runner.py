@@ -33,10 +33,12 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def check_out_not_input(inputs: ScanInputs, out: str | Path) -> None:
     """Refuse an output folder where writing the outputs would replace one of the scan's input files (``--out``
-    naming the input folder, whose ``scores.csv`` the output ``scores.csv`` would overwrite): an
-    :class:`~fraud.errors.InputError` naming that input, raised before anything is read or written. An input
-    spec that names no file is left for the scan to report."""
+    naming the input folder, whose ``scores.csv`` the output ``scores.csv`` would overwrite), or that holds an
+    input file (the outputs would become the next scan's inputs): an :class:`~fraud.errors.InputError` naming
+    that input or folder, raised before anything is read or written. An input spec that names no file is left
+    for the scan to report."""
     targets = [Path(out) / name for name in OUTPUT_FILES]
+    given: list[Path] = []
     for kind in (*INPUT_KINDS, "decisions"):
         spec = getattr(inputs, kind)
         if not isinstance(spec, (str, Path, list)):
@@ -49,6 +51,13 @@ def check_out_not_input(inputs: ScanInputs, out: str | Path) -> None:
             if any(_same_file(f, t) for t in targets):
                 raise InputError(f"{f}: is an input of this scan; writing the outputs to {out} would overwrite it "
                                  "(choose another --out)")
+        given += files
+    # The input folder itself, before it holds a scores file: the scores.csv written there would be the next
+    # folder scan's scores input (and fail it: it has no `score` column).
+    for f in given:
+        if _same_file(f.parent, Path(out)):
+            raise InputError(f"{out}: holds this scan's input {f.name}; the scores.csv written there would be read "
+                             "as the scores input of the next scan of that folder (choose another --out)")
 
 
 def scan_to(inputs: ScanInputs, out: str | Path, cfg: Config | None = None, *, model: Any = None,

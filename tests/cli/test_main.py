@@ -402,6 +402,21 @@ def test_out_folder_that_would_overwrite_an_input_is_refused(data, tmp_path):
     assert (prev / "scores.parquet").read_bytes() == kept
 
 
+def test_the_input_folder_without_scores_is_refused_as_out(data, tmp_path):
+    """`fraud scan DIR --out DIR` on a folder with no scores file yet wrote scores.csv into it: every later scan of
+    the folder then failed on that file ("missing required column 'score'")."""
+    (data / "scores.csv").unlink()
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    for args in ((data,), ("--logins", data / "logins.csv")):
+        r = run("scan", *args, "--out", data)
+        assert r.exit_code == 2
+        assert r.stderr.strip() == (f"error: {data}: holds this scan's input logins.csv; the scores.csv written there "
+                                    "would be read as the scores input of the next scan of that folder (choose "
+                                    "another --out)")
+        assert {p.name: p.read_bytes() for p in data.iterdir()} == before
+    assert run("scan", data, "--out", data / "results").exit_code == 0  # a folder inside it is fine
+
+
 def test_out_through_a_link_to_the_input_folder_is_refused(data, tmp_path):
     link = tmp_path / "link"
     link.symlink_to(data, target_is_directory=True)
