@@ -273,3 +273,37 @@ def test_events_at_one_instant_keep_one_order_however_the_inputs_are_ordered():
     a = _near_findings(rows.lazy(), anchors.lazy(), 10, 1.0).collect()
     b = _near_findings(rows.reverse().lazy(), anchors.lazy(), 10, 1.0).collect()
     assert a.equals(b) and a["event"].to_list() == ["login", "login", "payment"] and a["ip"][0] == "1.1.1.1"
+
+
+def test_report_md_lists_the_findings_about_ips():
+    """report.md showed ip.spray findings only as a count: no IP, summary or review command (report.html lists
+    them in its overview)."""
+    text = render_markdown(make_result(), load_config(), "decisions.csv")
+    block = text.split("## Findings about IPs (1, no account penalised)\n\n")[1].split("\n## ")[0]
+    assert block.splitlines() == [
+        "- **ip.spray** medium 192.0.2.200, 2024-03-05T02:00:00Z: IP 192.0.2.200 failed logins on 14 accounts "
+        "within 40 min",
+        "  - dismiss: `fraud review f-ip-1 --dismiss --decisions decisions.csv`",
+        "  - confirm: `fraud review f-ip-1 --confirm --decisions decisions.csv`"]
+    assert text.index("## Findings about IPs") < text.index("## Top 20 cases")
+
+
+def test_a_penalty_kept_by_the_dismissal_cap_is_explained_in_show_and_report_md():
+    """u_xss (655) dismissed both its findings (-140): 15% of 655 is 98, so -42 stays in the penalty with no counted
+    finding behind it; fraud show and report.md said nothing of the cap (report.html did)."""
+    from fraud.report.cases import cap_kept, cap_note
+    from fraud.scoring import score_users
+
+    cfg = load_config()
+    r = make_result(cfg)
+    dec = pl.DataFrame({"finding_id": ["f-xss-1", "f-xss-2"], "decision": ["dismiss", "dismiss"],
+                        "decided_at": [datetime(2024, 4, 1, tzinfo=timezone.utc)] * 2, "reviewer": ["r", "r"],
+                        "note": ["", ""]})
+    r.scores, r.findings = score_users(r.findings.drop("counted", "decision", strict=False), r.context.users().collect(),
+                                       pl.DataFrame({"user_id": ["u_travel", "u_xss"], "score": [712, 655]}), cfg, dec)
+    c = user_case(r.findings, r.scores, r.profiles, "u_xss")
+    assert c["penalty"] == -42 and cap_kept(c) == -42
+    assert cap_note(c) == " (-42 of it kept by the cap on what dismissals give back)"
+    block = render_markdown(r, cfg, top=100).split(". u_xss:")[1].split("\n### ")[0]
+    assert "Penalty -42 (-42 of it kept by the cap on what dismissals give back: 15% of the score before)." in block
+    assert cap_kept(user_case(r.findings, r.scores, r.profiles, "u_travel")) == 0

@@ -335,7 +335,7 @@ def show(user_id: Annotated[str, typer.Argument(help="the user's id (or an IP: i
     from fraud.decisions import scan_decisions_file
     from fraud.evaluate import load_findings
     from fraud.report import load_user_case
-    from fraud.report.cases import load_ip_findings
+    from fraud.report.cases import cap_note, load_ip_findings
 
     try:
         load_findings(out)  # a clear error when the folder holds no scan
@@ -355,7 +355,7 @@ def show(user_id: Annotated[str, typer.Argument(help="the user's id (or an IP: i
         raise fail(FraudError(f"user {user_id!r} not found in {out / 'scores.parquet'}"))
     observed = f"; under observation until {case['observation_until']}" if case.get("observation_until") else ""
     out_console.print(f"[bold]{escape(user_id)}[/bold]: {case['score_before']} ({case['tier_before']}) -> "
-                      f"{case['score_after']} ({case['tier_after']}); penalty {case['penalty']}, bonus "
+                      f"{case['score_after']} ({case['tier_after']}); penalty {case['penalty']}{cap_note(case)}, bonus "
                       f"+{case['bonus']}, top rule {case['top_rule'] or '-'}{observed}", highlight=False)
     p = case.get("profile") or {}
     place = lambda k: p.get(f"{k}_city") or ("unknown" if p.get(f"{k}_lat") is None  # noqa: E731

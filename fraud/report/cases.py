@@ -86,6 +86,23 @@ def status_tag(finding: dict[str, Any]) -> str:
     return f" ({', '.join(state)})" if state else ""
 
 
+def cap_kept(case: dict[str, Any]) -> int:
+    """The part of a case's penalty (points, negative) that no counted finding explains: what the cap on what
+    dismissals give back kept (README, scoring); 0 when every point is traced. A case record holds every counted
+    finding, so the sum is whole."""
+    counted = sum(f["points"] for f in case.get("findings") or [] if f.get("counted") and f["points"] < 0)
+    return min(0, case["penalty"] - counted)
+
+
+def cap_note(case: dict[str, Any], share: float | None = None) -> str:
+    """`` (-3 of it kept by the cap …)`` after a case's penalty when :func:`cap_kept` is not 0, else ''."""
+    kept = cap_kept(case)
+    if not kept:
+        return ""
+    of = f": {round(100 * share)}% of the score before" if share is not None else ""
+    return f" ({kept} of it kept by the cap on what dismissals give back{of})"
+
+
 def review_commands(finding_id: str, decisions_path: str, scan_dir: str | None = None) -> dict[str, str]:
     """The exact ``fraud review`` command lines for one finding (with ``--out`` when the scan folder is known,
     so that ``fraud review`` checks the id against the scan's findings)."""

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from fraud.inert import inert
-from fraud.report.cases import status_tag
+from fraud.report.cases import cap_kept, cap_note, status_tag
 
 # Characters that could start markup anywhere in a line ('_' only where it can open or close emphasis: not inside a
 # word, so rule ids such as device.lock_enabled stay readable in a terminal).
@@ -77,6 +77,22 @@ def render_markdown_data(data: dict[str, Any], top: int = 20) -> str:
     if tm:
         lines += ["## Time per stage (s)", ""]
         lines += _table(["stage", "seconds"], [[md(k), f"{v:.2f}"] for k, v in tm.items()], {1})
+    ips = ov.get("ip_list") or []
+    if ips:  # no account carries these (ip.spray): they are in no case below
+        lines += [f"## Findings about IPs ({ov['ip_findings']:,}, no account penalised)", ""]
+        for f in ips:
+            accounts = f.get("accounts") or []
+            named = ", ".join(md(a) for a in accounts[:10]) + (f" … ({len(accounts):,} in all)"
+                                                                if len(accounts) > 10 else "")
+            lines.append(f"- **{md(f['rule'])}** {f['severity']} {md(f['ip'])}{status_tag(f)}, "
+                         f"{f.get('first_ts') or ''}: {md(f.get('summary'))}")
+            if accounts:
+                lines.append(f"  - accounts: {named}")
+            lines.append(f"  - dismiss: {code(f['review']['dismiss'])}")
+            lines.append(f"  - confirm: {code(f['review']['confirm'])}")
+        if ov["ip_findings"] > len(ips):
+            lines.append(f"- … and {ov['ip_findings'] - len(ips):,} more (report.html, findings.csv)")
+        lines.append("")
     cases = data["cases"][:top]
     lines += [f"## Top {len(cases)} cases (of {meta['queue_total']:,} users with findings)", ""]
     lines += _table(["#", "user", "score", "tier", "penalty", "bonus", "findings", "worst", "top rule"],
@@ -97,6 +113,8 @@ def render_markdown_data(data: dict[str, Any], top: int = 20) -> str:
             where.append(f"main device {md(p['main_device_id'])} ({p.get('main_device_days') or 0} days)")
         if where:
             lines += ["; ".join(where) + ".", ""]
+        if cap_kept(c):
+            lines += [f"Penalty {_pts(c['penalty'])}{cap_note(c, meta.get('dismiss_cap_share'))}.", ""]
         shown: dict[str, int] = {}
         for f in c["findings"]:
             shown[f["rule"]] = shown.get(f["rule"], 0) + 1

@@ -516,3 +516,13 @@ def test_scan_says_which_events_no_rule_reads(tmp_path):
     r = run("scan", d, "--out", tmp_path / "out")
     assert r.exit_code == 0, r.stderr
     assert "events no rule reads: view_page (1) (see the README on event names)" in r.stdout
+
+
+def test_show_explains_a_penalty_kept_by_the_dismissal_cap(data, tmp_path):
+    (data / "scores.csv").write_text("user_id,score\nu1,700\nu2,300\n")  # 15% of 300: 45 of the 60 points back
+    out = tmp_path / "out"
+    assert run("scan", data, "--out", out).exit_code == 0
+    assert run("review", "--user", "u2", "--rule", "device.bot_agent", "--dismiss", "--out", out).exit_code == 0
+    assert run("scan", data, "--out", out).exit_code == 0
+    shown = run("show", "u2", "--out", out).stdout
+    assert "penalty -15 (-15 of it kept by the cap on what dismissals give back), bonus +0" in shown
