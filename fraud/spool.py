@@ -16,6 +16,7 @@ import polars as pl
 from fraud.allocator import allocator_retains
 from fraud.config import Config
 from fraud.errors import InputError
+from fraud.exprs import is_missing
 from fraud.inputs import (BOM, _apply_mapping, _read_raw, _sniff_separator, file_format, native_text, text_bytes,
                           unreadable)
 from fraud.records import INTERNAL, last_line_quote_open, leading_empty_lines, reserved_renames
@@ -41,7 +42,12 @@ def shard_of(e: pl.Expr, shards: int) -> pl.Expr:
 def _user_key(schema: pl.Schema) -> pl.Expr:
     # The raw value's text as the parser reads it, so " u1" and "u1" land in one slice, and so do the id 7 of a
     # CSV file and the 7.0 of a Parquet float column (pandas writes an integer id column with gaps as float64).
-    return native_text(pl.col("user_id"), schema["user_id"]) if "user_id" in schema else pl.lit(None, pl.String)
+    # What it reads as no user (blank, "unknown", "NULL" ...) is one key too: device snapshots may name no user,
+    # and two that differ only there are duplicates, found only among the rows of one slice.
+    if "user_id" not in schema:
+        return pl.lit(None, pl.String)
+    text = native_text(pl.col("user_id"), schema["user_id"])
+    return pl.when(is_missing(text)).then(None).otherwise(text)
 
 
 def device_key() -> pl.Expr:
