@@ -128,8 +128,8 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
         try:
             with timer(check.family):
                 lf = check.fn(ctx)
-        except NotEvaluated as e:
-            say(check, {"status": "not evaluated", "reason": str(e)})
+        except NotEvaluated as e:  # the stage orders a check's reasons (a sliced scan keeps the furthest)
+            say(check, {"status": "not evaluated", "reason": str(e), "stage": e.stage})
             continue
         by_family.setdefault(check.family, []).append((check, enabled, lf.filter(pl.col("rule").is_in(enabled))))
     out: dict[str, pl.DataFrame] = {}
@@ -259,7 +259,7 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
         "users": scores.height,
         "findings": {"total": findings.height, "by_rule": counts("rule"),
                      "by_severity": counts("severity", list(SEVERITY_ORDER)), "by_family": counts("family")},
-        "checks": dict(sorted(status.items())),
+        "checks": {k: {kk: vv for kk, vv in v.items() if kk != "stage"} for k, v in sorted(status.items())},
         "scores": {
             "tier_before": {t: int((scores["tier_before"] == t).sum()) for t in tiers},
             "tier_after": {t: int((scores["tier_after"] == t).sum()) for t in tiers},

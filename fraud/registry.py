@@ -15,7 +15,14 @@ FAMILY_PACKAGES = ("fraud.fingerprint", "fraud.geo", "fraud.detectors")
 
 
 class NotEvaluated(Exception):  # noqa: N818 - a status, not a failure
-    """Raised by a check that cannot evaluate on the given inputs (missing input or column); never "clean"."""
+    """Raised by a check that cannot evaluate on the given inputs (missing input or column); never "clean".
+
+    ``stage`` orders a check's reasons by how far it got (each a "no such rows" test on the rows seen so far):
+    a sliced scan whose slices all stop reports the furthest one, as the whole batch would have."""
+
+    def __init__(self, reason: str, stage: int = 1) -> None:
+        super().__init__(reason)
+        self.stage = stage
 
 
 @dataclass(frozen=True)

@@ -52,13 +52,18 @@ MAX_NOTES = ("exclusion_passes",)  # per-slice notes combined by max instead of 
 
 
 def _merge_status(acc: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> None:
-    """A check is ``ok`` when it evaluated on any slice (its findings add up); else the first reason stays."""
+    """A check is ``ok`` when it evaluated on any slice (its findings add up); else the reason of the slice that
+    got furthest (:class:`fraud.registry.NotEvaluated`'s stage; the first of those) stays: that is where the
+    whole batch stops (a slice without snapshots says "no snapshot names an OS" where the batch has one)."""
     for name, st in new.items():
         cur = acc.get(name)
         if cur is None or (st["status"] == "ok" and cur["status"] != "ok"):
             acc[name] = dict(st)
         elif st["status"] == "ok":
             cur["findings"] += st["findings"]
+        elif cur["status"] == "not evaluated" and st["status"] == "not evaluated" \
+                and st.get("stage", 0) > cur.get("stage", 0):
+            acc[name] = dict(st)
 
 
 def _merge_notes(acc: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]]) -> None:

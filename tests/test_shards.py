@@ -62,9 +62,15 @@ def _same(a, b) -> None:
         assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True)
     for k in SUMMARY_KEYS:
         assert a.summary[k] == b.summary[k], k
-    for name, st in a.summary["checks"].items():
-        other = b.summary["checks"][name]
-        assert st.get("status") == other.get("status") and st.get("findings") == other.get("findings"), name
+    # statuses, counts, notes and "not evaluated" reasons; not the user-agent parse's timings
+    assert _untimed(a.summary["checks"]) == _untimed(b.summary["checks"])
+
+
+TIMED_NOTES = ("distinct_s", "parse_s", "user_agents_per_s")
+
+
+def _untimed(checks: dict) -> dict:
+    return {k: {kk: vv for kk, vv in v.items() if kk not in TIMED_NOTES} for k, v in checks.items()}
 
 
 @pytest.mark.parametrize("shards", [2, 7])
@@ -133,6 +139,14 @@ def test_status_and_notes_merge_over_slices():
     _merge_status(status, {"c": {"status": "ok", "findings": 3}})
     _merge_status(status, {"c": {"status": "not evaluated", "reason": "other"}, "d": {"status": "disabled"}})
     assert status == {"c": {"status": "ok", "findings": 5}, "d": {"status": "disabled"}}
+    # no slice evaluated: the reason of the furthest stage stays (the first of equal ones)
+    status = {}
+    for st in ({"status": "not evaluated", "reason": "no snapshot names an OS", "stage": 1},
+               {"status": "not evaluated", "reason": "no agent names an OS", "stage": 2},
+               {"status": "not evaluated", "reason": "no logins with a device_id", "stage": 0},
+               {"status": "not evaluated", "reason": "another stage 2", "stage": 2}):
+        _merge_status(status, {"c": st})
+    assert status["c"]["reason"] == "no agent names an OS"
     notes = {}
     _merge_notes(notes, {"s": {"user_days": 4, "exclusion_passes": 2, "converged": True, "baseline": "mean/sd"}})
     _merge_notes(notes, {"s": {"user_days": 6, "exclusion_passes": 3, "converged": False, "baseline": "mean/sd"}})
@@ -319,4 +333,23 @@ def test_snapshots_that_differ_only_in_a_user_read_as_missing_are_duplicates_in_
     assert one.rejected.select("row", "reason").rows() == [
         (2, f"duplicate of {dev} row 1 (every column equal)"), (4, f"duplicate of {dev} row 3 (every column equal)")]
     for n in (2, _slices_apart(["unknown", "NULL"], 3), 7):
+        _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=n))
+
+
+def test_not_evaluated_reasons_are_the_whole_batchs_in_any_number_of_slices(tmp_path):
+    """Every slice stops: the summary said the first slice's reason, counted on its rows ("none of the 15
+    user-days" in 2 slices, 30 in memory) or wrong for the batch ("no device snapshot names an OS" from a slice
+    without the one snapshot)."""
+    rows = ["ts,user_id,event,success,user_agent,device_id"] + [
+        f"2024-03-{1 + day:02d}T10:00:00Z,U{u},login,true,MyApp,D{u}" for u in range(10) for day in range(3)]
+    (tmp_path / "logins.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "devices.csv").write_text("ts,device_id,user_id,os\n2024-03-01T10:00:00Z,D3,U3,Windows\n")
+    one = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    checks = one.summary["checks"]
+    assert checks["behavior.sigma"]["reason"] == "no user-day has 7 baseline days"
+    assert checks["behavior.sigma"]["user_days"] == 30
+    assert checks["device.ua_mismatch"] == {
+        "status": "not evaluated",
+        "reason": "no user agent of a device with an OS snapshot names an OS or a device type"}
+    for n in (2, 7):
         _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=n))

@@ -222,8 +222,8 @@ def sigma(ctx: ScanContext) -> pl.LazyFrame:
     tested, notes = evaluate(days, rule, flagged_only=True)
     ctx.notes["behavior.sigma"] = notes
     if notes["user_days_evaluated"] == 0:  # counted above; never called clean
-        raise NotEvaluated(f"none of the {notes['user_days']:,} user-days has {int(rule['min_baseline_days'])} "
-                           "baseline days")
+        # no count in the text: a slice's would differ from the batch's (the counts are in the notes beside it)
+        raise NotEvaluated(f"no user-day has {int(rule['min_baseline_days'])} baseline days", stage=2)
     feats = _feature_list(rule)
     center = "baseline_median" if rule["robust"] else "baseline_mean"
     flagged = tested.lazy().filter(pl.col("_flag")).with_columns(fired_list(feats, center).alias("fired"))

@@ -33,7 +33,7 @@ def require_device_ids(lf: pl.LazyFrame, what: str) -> None:
     from fraud.registry import NotEvaluated
 
     if lf.select(pl.col("device_id").is_not_null().any()).collect().item() is not True:
-        raise NotEvaluated(f"no {what} with a device_id")
+        raise NotEvaluated(f"no {what} with a device_id", stage=0)  # before any check's own test
 
 
 def local_date(lf: pl.LazyFrame, ctx: ScanContext, out: str = "day") -> pl.LazyFrame:

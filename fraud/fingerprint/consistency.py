@@ -152,7 +152,7 @@ def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
                                                                default=None).alias("ua_type")).collect()
     if not ev.select((pl.col("ua_os").is_not_null() | pl.col("ua_type").is_not_null()).any()).item():
         # nothing to compare is no agreement: agents all "-", or none on a device with an OS snapshot
-        raise NotEvaluated("no user agent of a device with an OS snapshot names an OS or a device type")
+        raise NotEvaluated("no user agent of a device with an OS snapshot names an OS or a device type", stage=2)
     ev = ev.lazy()
     none = pl.lit([], pl.List(pl.String))
     # A native Apple app's agent ("MyBank/512 CFNetwork/1494.0.7 Darwin/23.4.0") names no platform: ua-parser
