@@ -307,3 +307,31 @@ def test_a_penalty_kept_by_the_dismissal_cap_is_explained_in_show_and_report_md(
     block = render_markdown(r, cfg, top=100).split(". u_xss:")[1].split("\n### ")[0]
     assert "Penalty -42 (-42 of it kept by the cap on what dismissals give back: 15% of the score before)." in block
     assert cap_kept(user_case(r.findings, r.scores, r.profiles, "u_travel")) == 0
+
+
+def test_a_cases_devices_do_not_depend_on_the_rows_order():
+    """Devices last seen at one instant were listed in row order (a repeated scan, a sliced one or a shuffled
+    input listed them differently), and a device's agent was the last one in the file, not the latest in time."""
+    from fraud.report.cases import _devices
+
+    t = [datetime(2024, 3, d, 9, tzinfo=timezone.utc) for d in (1, 2)]
+    logins = pl.DataFrame({"ts": [t[1], t[1], t[1], t[1], t[1], t[0]], "user_id": ["u1"] * 6,
+                           "event": ["login"] * 6, "success": [True] * 6, "ip": ["1.1.1.1"] * 6,
+                           "device_id": ["d3", "d1", "d4", "d2", "d5", "d5"],
+                           "user_agent": ["A"] * 4 + ["MyApp/1.0", "python-requests/2.31"]})
+    devices = pl.DataFrame({"ts": [t[1], t[1]], "device_id": ["d1", "d1"], "user_id": ["u1", "u1"],
+                            "model": ["Pixel 8", "Pixel 7"], "os": ["Android", "Android"]})
+    profiles = pl.DataFrame({"user_id": ["u1"], "main_device_id": [None]}, schema_overrides={"main_device_id": pl.String})
+    users = pl.DataFrame({"user_id": ["u1"]})
+    shown = []
+    for seed in (None, 1, 2):
+        lg = logins if seed is None else logins.sample(fraction=1.0, shuffle=True, seed=seed)
+        dv = devices if seed is None else devices.reverse()
+        ctx = ScanContext.from_frames(load_config(), logins=lg, devices=dv)
+        shown.append(_devices(ctx, users, profiles, 4)["u1"])
+    assert shown[0] == shown[1] == shown[2]
+    assert [d["device_id"] for d in shown[0]] == ["d1", "d2", "d3", "d4"]  # d5 is the oldest: past the limit
+    d1 = shown[0][0]
+    assert (d1["model"], d1["user_agent"]) == ("Pixel 8", "A")  # ties: the last in text order
+    five = _devices(ScanContext.from_frames(load_config(), logins=logins.reverse()), users, profiles, 5)["u1"]
+    assert [(d["device_id"], d["user_agent"]) for d in five][-1] == ("d5", "MyApp/1.0")  # the latest agent

@@ -220,18 +220,27 @@ def _positions(ctx: ScanContext, users: pl.DataFrame, anchors: pl.LazyFrame, lim
     return _columns(pos, POSITION_COLUMNS)
 
 
+# Snapshot columns that order a device's snapshots at one instant (the values shown are the latest's).
+SNAPSHOT_ORDER = ("model", "os", "os_version", "device_lock", "is_emulator", "is_rooted", "has_hook", "user_id")
+
+
 def _devices(ctx: ScanContext, users: pl.DataFrame, profiles: pl.DataFrame, limit: int):
     lg = ctx.logins.filter(_of(users) & pl.col("device_id").is_not_null())
+    # Whatever the rows' order (a sliced scan reads its working files, a shuffled input): the latest agent in
+    # time (ties: the last in text order), the latest snapshot values the same way, devices ordered to the id.
+    agent = (lg.filter(pl.col("user_agent").is_not_null()).group_by("user_id", "device_id")
+             .agg(_cut_agent(pl.col("user_agent").sort_by("ts", "user_agent").last()).alias("user_agent")))
     seen_l = lg.group_by("user_id", "device_id").agg(
         pl.col("ts").min().alias("_fl"), pl.col("ts").max().alias("_ll"), pl.len().alias("events"),
         ((pl.col("event") == "login") & pl.col("success").fill_null(True)).sum().alias("sign_ins"),
-        pl.col("ip").n_unique().alias("ips"),
-        _cut_agent(pl.col("user_agent").drop_nulls().last()).alias("user_agent"))
+        pl.col("ip").n_unique().alias("ips")).join(agent, on=["user_id", "device_id"], how="left")
     dv = ctx.devices
     seen_d = dv.filter(_of(users)).select("user_id", "device_id").unique()
     pairs = pl.concat([seen_l.select("user_id", "device_id"), seen_d]).unique()
     ids = pairs.select("device_id").unique().collect()["device_id"]
-    snap = dv.filter(pl.col("device_id").is_in(ids.implode())).sort("ts").group_by("device_id").agg(
+    order = ["ts", *(c for c in SNAPSHOT_ORDER if c in dv.collect_schema().names())]
+    snap = dv.filter(pl.col("device_id").is_in(ids.implode())).sort(order, nulls_last=True).group_by(
+        "device_id").agg(
         pl.col("ts").min().alias("_fs"), pl.col("ts").max().alias("_ls"),
         pl.col("model").drop_nulls().last(), pl.col("os").drop_nulls().last(),
         pl.col("os_version").drop_nulls().last(),
@@ -247,9 +256,10 @@ def _devices(ctx: ScanContext, users: pl.DataFrame, profiles: pl.DataFrame, limi
          .with_columns(pl.min_horizontal("_fl", "_fs").alias("first_seen"), pl.max_horizontal("_ll", "_ls")
                        .alias("last_seen"), pl.col("main").fill_null(False),
                        pl.col("events", "sign_ins").fill_null(0))
-         .with_columns(pl.col("last_seen").rank("ordinal", descending=True).over("user_id").alias("_r"))
-         .filter(pl.col("main") | (pl.col("_r") <= limit))
-         .sort(["user_id", "main", "last_seen"], descending=[False, True, True], nulls_last=True)
+         .sort(["user_id", "last_seen", "device_id"], descending=[False, True, False], nulls_last=True)
+         .with_columns(pl.int_range(pl.len()).over("user_id").alias("_r"))
+         .filter(pl.col("main") | (pl.col("_r") < limit))
+         .sort(["user_id", "main", "last_seen", "device_id"], descending=[False, True, True, False], nulls_last=True)
          .with_columns(_iso("first_seen", "last_seen")))
     cols = ["device_id", "main", "model", "os", "os_version", "first_seen", "last_seen", "events", "sign_ins", "ips",
             "accounts", "is_emulator", "is_rooted", "has_hook", "device_lock", "user_agent"]
