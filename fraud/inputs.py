@@ -37,8 +37,10 @@ FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet"
 # (its rows would silently be missing); other suffixes (.bak, .orig, .swp ...) are no input and are skipped.
 UNREAD_DATA_SUFFIXES = frozenset({".json", ".xlsx", ".xls", ".xml", ".txt", ".zip", ".bz2", ".xz", ".zst", ".7z",
                                   ".feather", ".arrow", ".ipc", ".avro", ".orc"})
-TRUE_WORDS = ("true", "1", "yes", "y", "t")
-FALSE_WORDS = ("false", "0", "no", "n", "f")
+# Also a login outcome as exports write it (Okta SUCCESS/FAILURE, Entra Success/Failure, ALLOW/DENY) and a whole
+# number written with a fraction (1.0: a spreadsheet's or pandas' 0/1 flag), as Parquet and JSON 1.0 already read.
+TRUE_WORDS = ("true", "1", "1.0", "yes", "y", "t", "success", "succeeded", "successful", "allow", "allowed")
+FALSE_WORDS = ("false", "0", "0.0", "no", "n", "f", "failure", "failed", "fail", "deny", "denied")
 # Columns whose values are keywords: compared lower-case, with spaces and hyphens as underscores.
 KEYWORD_COLUMNS = frozenset({"event"})
 # Event names of auth logs and SIEM exports that carry a login's outcome (after the keyword normalisation): read
@@ -409,10 +411,15 @@ def native_text(c: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return c.cast(pl.String).str.strip_chars()
 
 
-def _present(df: pl.DataFrame, col: str) -> pl.Expr:
+def _present(df: pl.DataFrame, col: str, nan_is_value: bool = False) -> pl.Expr:
+    """Whether a row gives ``col`` a value: non-blank text; a native (Parquet/JSON) value needs no text round
+    trip, and NaN in a float column is none (pandas writes every gap of a float column, a 0/1 flag or an epoch
+    column included, as NaN) unless ``nan_is_value`` (number columns: their "no value" marker counts it)."""
     if df.schema[col] == pl.String:
         return _tref(col).is_not_null() & (_tref(col) != "")
-    return pl.col(col).is_not_null()  # native (Parquet/JSON) values need no text round trip
+    c = pl.col(col)
+    return c.is_not_null() & ~c.is_nan().fill_null(False) if df.schema[col].is_float() and not nan_is_value \
+        else c.is_not_null()
 
 
 def _no_number(df: pl.DataFrame, col: str) -> pl.Expr:
@@ -477,7 +484,9 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False
         dtype = df.schema[col]
         raw = pl.col(col)
         text = _text(df, col)
-        shown = (text.str.strip_prefix(NESTED) if nested else text).str.slice(0, 40)
+        # the value as read; a native one the text leaves null (NaN) as its own text, so no reason reads blank
+        shown = pl.coalesce(text.str.strip_prefix(NESTED) if nested else text,
+                            *([] if dtype == pl.String else [raw.cast(pl.String)])).str.slice(0, 40)
         present = _present(df, col)
         vref = _vref(col)
         if kind == TIMESTAMP:
@@ -492,6 +501,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False
                 fmt(f"local time {{}} in column {col} is {{}} by a daylight-saving change in {tz} (give an offset)",
                     shown, dst)).otherwise(fmt(f"bad timestamp in column {col}: {{}}", shown))))
         elif kind in (FLOAT, INT):
+            present = _present(df, col, nan_is_value=True)  # NaN: a "no value" marker, counted below
             f = raw.cast(pl.Float64, strict=False) if dtype != pl.String else text.cast(pl.Float64, strict=False)
             if col in ("lat", "lon") and dtype == pl.String:
                 f = pl.coalesce(f, _coordinate_text(df, col))
@@ -536,8 +546,6 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False
             v = pl.when(present).then(ip_address(text)).otherwise(None)
             placeholders[col] = present & vref.is_null()  # read after the values: the address is parsed once
         else:  # STRING
-            if dtype.is_float():  # NaN in a float id column names nothing
-                present = present & ~raw.is_nan().fill_null(False)
             if col in NO_VALUE_ID_COLUMNS:  # "-", "NULL", "unknown" name no account: missing, never one pooled user
                 marker = once(present & is_missing(text), f"__x_{col}_m")
                 if col not in schema.required:
@@ -626,8 +634,9 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
         df.select("__v_event", "_bad").filter(~pl.col("_bad") & pl.col("__v_event").is_not_null())
         .group_by("__v_event").len().iter_rows())
     bad_rows = df.filter(pl.col("_bad"))
-    reason = pl.concat_str([pl.when(b.fill_null(False)).then(m) for b, m in checks], separator="; ",
-                           ignore_nulls=True)
+    # a message that came out null (a value with no text) still says something: a rejected row never has no reason
+    reason = pl.concat_str([pl.when(b.fill_null(False)).then(pl.coalesce(m, pl.lit("bad value"))) for b, m in checks],
+                           separator="; ", ignore_nulls=True)
     as_text = [pl.col(c).cast(pl.String) for c in cols]
     if nested:  # the raw value without the nested mark
         as_text = [t.str.strip_prefix(NESTED) for t in as_text]

@@ -455,3 +455,30 @@ def test_event_kinds_no_rule_reads_are_listed_in_the_summary(tmp_path, cfg):
     assert summary["event_kinds_no_rule_reads"] == {"view_page": 3, "sso_token": 1}
     q = write(tmp_path / "m.csv", "ts,user_id,event\n2024-01-01T00:00:00Z,u1,login\n")
     assert "event_kinds_no_rule_reads" not in scan(ScanInputs(logins=q), cfg).summary["inputs"]["logins"]
+
+
+def test_nan_in_a_float_flag_or_epoch_column_is_no_value_never_a_blank_reason(tmp_path, cfg):
+    """pandas writes a 0/1 flag or an epoch column with gaps as float64 with NaN: such a snapshot was rejected
+    with an empty reason (its other values lost), a NaN timestamp likewise instead of "missing required value"."""
+    nan = float("nan")
+    pl.DataFrame({"ts": ["2024-03-01T08:00:00Z"] * 3, "device_id": ["d1", "d2", "d3"],
+                  "is_rooted": [1.0, nan, 0.0], "device_lock": [nan, 0.0, 1.0]}).write_parquet(tmp_path / "d.parquet")
+    li = read_input("devices", tmp_path / "d.parquet", cfg)
+    assert li.rejected.height == 0
+    assert li.frame.select("device_id", "is_rooted", "device_lock").rows() == [
+        ("d1", True, None), ("d2", None, False), ("d3", False, True)]
+    pl.DataFrame({"ts": [1709280000.0, nan], "user_id": ["u1", "u2"]}).write_parquet(tmp_path / "l.parquet")
+    li = read_input("logins", tmp_path / "l.parquet", cfg)
+    assert li.frame["user_id"].to_list() == ["u1"]
+    assert li.rejected.select("row", "reason").rows() == [(2, "missing required value ts")]
+
+
+def test_login_outcome_words_and_whole_number_flags_read_as_booleans(tmp_path, cfg):
+    """Okta's SUCCESS/FAILURE, Entra's Success/Failure, ALLOW/DENY and a spreadsheet's 1.0/0.0 were bad booleans
+    (every row of such an export rejected); a word that says neither stays a bad boolean."""
+    words = ["SUCCESS", "Failure", "succeeded", "failed", "ALLOW", "denied", "1.0", "0.0", "Interrupted"]
+    p = write(tmp_path / "l.csv", "ts,user_id,success\n" + "".join(
+        f"2024-03-01T08:00:00Z,u{i},{w}\n" for i, w in enumerate(words)))
+    li = read_input("logins", p, cfg)
+    assert li.frame["success"].to_list() == [True, False, True, False, True, False, True, False]
+    assert li.rejected.select("row", "reason").rows() == [(9, "bad boolean in column success: Interrupted")]
