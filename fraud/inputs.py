@@ -50,7 +50,7 @@ KEYWORD_COLUMNS = frozenset({"event"})
 FAILED_LOGIN_EVENTS = ("login_failed", "login_failure", "failed_login", "login_fail", "logon_failed",
                        "logon_failure", "failed_logon", "signin_failed", "sign_in_failed", "failed_signin",
                        "failed_sign_in", "authentication_failed", "authentication_failure", "auth_failed",
-                       "auth_failure")
+                       "auth_failure", "login_error", "logon_error", "signin_error", "sign_in_error")  # Keycloak
 LOGIN_EVENTS = ("login_success", "login_succeeded", "login_successful", "successful_login", "logon",
                 "logon_success", "signin", "sign_in", "signed_in", "logged_in", "authentication_success",
                 "auth_success")

@@ -430,13 +430,14 @@ def test_event_names_that_carry_a_login_outcome(tmp_path, cfg):
     p = write(tmp_path / "l.csv", "ts,user_id,event,success\n" + "".join(
         f"2024-01-01T00:00:0{i}Z,u{i},{e},{ok}\n" for i, (e, ok) in enumerate(
             [("LOGIN_FAILED", "true"), ("Failed Login", ""), ("login_success", "false"), ("Logon", ""),
-             ("logout", ""), ("authentication-failure", "1")])))
+             ("logout", ""), ("authentication-failure", "1"), ("LOGIN_ERROR", "")])))  # the last: Keycloak's
     li = read_input("logins", p, cfg)
     assert li.frame.select("event", "success").rows() == [
-        ("login", False), ("login", False), ("login", False), ("login", True), ("logout", True), ("login", False)]
+        ("login", False), ("login", False), ("login", False), ("login", True), ("logout", True), ("login", False),
+        ("login", False)]
     from fraud.inputs import outcome_rows
 
-    assert outcome_rows(li.events) == 5
+    assert outcome_rows(li.events) == 6
     q = write(tmp_path / "m.csv", "ts,user_id,event\n2024-01-01T00:00:00Z,u1,LOGIN_FAILED\n")
     assert "success" in read_input("logins", q, cfg).columns
     r = write(tmp_path / "n.csv", "ts,user_id,event\n2024-01-01T00:00:00Z,u1,login\n")
