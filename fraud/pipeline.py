@@ -204,6 +204,20 @@ def read_inputs(inputs: ScanInputs, cfg: Config, timer: Timer) -> dict[str, Load
 
 
 MAX_LISTED_EVENT_KINDS = 20
+MAX_LISTED_REASONS = 5
+
+
+def rejection_reasons(rejected: pl.DataFrame) -> dict[str, dict[str, int]]:
+    """Per input kind, the most frequent kinds of rejection (a row's reasons each count; a reason without the value
+    it quotes and with row numbers as ``row …``: ``bad boolean in column success``), most frequent first: what a
+    first look at a new export needs, where rejected.csv lists every row."""
+    if rejected.height == 0:
+        return {}
+    kinds = (rejected.select("input", pl.col("reason").str.split("; ").alias("r")).explode("r")
+             .with_columns(pl.col("r").str.replace(r": .*$", "").str.replace_all(r"\brow \d+", "row …"))
+             .group_by("input", "r").len().sort(["input", "len", "r"], descending=[False, True, False]))
+    return {k: dict(g.head(MAX_LISTED_REASONS).select("r", "len").iter_rows())
+            for (k,), g in kinds.group_by("input", maintain_order=True)}
 
 
 def unread_event_kinds(events: dict[str, int], cfg: Config) -> dict[str, int]:
@@ -237,8 +251,10 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
                 **({"login_outcome_event_names": outcome} if outcome else {}),
                 **({"event_kinds_no_rule_reads": unread} if unread else {})}
 
+    reasons = rejection_reasons(rejected)
     inputs = {k: {"files": li.files, "rows_read": li.rows_read, "rows_used": li.rows_used,
-                  "rows_rejected": li.rows_rejected, "extra_columns": li.extra_columns, **read_as_missing(li)}
+                  "rows_rejected": li.rows_rejected, "extra_columns": li.extra_columns, **read_as_missing(li),
+                  **({"rejection_reasons": reasons[k]} if reasons.get(k) else {})}
               for k, li in loaded.items()}
     if decisions is not None:  # rejected here: unparseable rows and rows with an unknown decision word
         n_bad = int(rejected.filter(pl.col("input") == "decisions").height)

@@ -483,3 +483,17 @@ def test_login_outcome_words_and_whole_number_flags_read_as_booleans(tmp_path, c
     li = read_input("logins", p, cfg)
     assert li.frame["success"].to_list() == [True, False, True, False, True, False, True, False]
     assert li.rejected.select("row", "reason").rows() == [(9, "bad boolean in column success: Interrupted")]
+
+
+def test_rejection_reasons_are_counted_by_kind_without_their_values():
+    from fraud.pipeline import rejection_reasons
+
+    rejected = pl.DataFrame({"input": ["logins", "logins", "logins", "devices"],
+                             "reason": ["bad timestamp in column ts: x; bad boolean in column success: ok",
+                                        "bad timestamp in column ts: y", "duplicate of a.csv row 7 (every column equal)",
+                                        "duplicate of d.csv row 2 (every column equal)"]})
+    assert rejection_reasons(rejected) == {
+        "devices": {"duplicate of d.csv row … (every column equal)": 1},
+        "logins": {"bad timestamp in column ts": 2, "bad boolean in column success": 1,
+                   "duplicate of a.csv row … (every column equal)": 1}}
+    assert rejection_reasons(rejected.clear()) == {}

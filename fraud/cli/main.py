@@ -94,6 +94,11 @@ def _print_summary(summary: dict, out: Path) -> None:
                       f"{summary['findings']['total']:,} findings in {summary['timings_s'].get('total', 0):.1f}s"
                       + (f" ({summary['shards']} slices)" if summary.get("shards", 1) > 1 else ""),
                       highlight=False)
+    for kind, info in summary["inputs"].items():
+        if info.get("rejection_reasons"):
+            most = "; ".join(f"{r} ({n:,})" for r, n in list(info["rejection_reasons"].items())[:3])
+            out_console.print(f"rejected {kind} rows, most often: {most} (every one in {out / 'rejected.csv'})",
+                              highlight=False, markup=False)
     skipped = {k: v for k, v in summary["checks"].items() if v.get("status") == "not evaluated"}
     for k, v in skipped.items():
         out_console.print(f"not evaluated: {k} ({v.get('reason', '')})", highlight=False)
@@ -167,6 +172,11 @@ def scan(
     except FraudError as e:
         raise fail(e) from None
     _print_summary(res.summary, out)
+    logins_read = res.summary["inputs"].get("logins", {})
+    if logins_read.get("rows_read", 0) > 0 and logins_read.get("rows_used", 0) == 0:
+        # nothing was scanned: no gate may pass on it (the outputs, rejected.csv first, are written to look at)
+        raise fail(FraudError(f"no logins row could be used: all {logins_read['rows_read']:,} were rejected "
+                              f"(see {out / 'rejected.csv'})"))
     if fail_on is not None:
         worst = SEVERITIES.index(fail_on)
         # a finding a reviewer dismissed no longer fails the gate

@@ -526,3 +526,22 @@ def test_show_explains_a_penalty_kept_by_the_dismissal_cap(data, tmp_path):
     assert run("scan", data, "--out", out).exit_code == 0
     shown = run("show", "u2", "--out", out).stdout
     assert "penalty -15 (-15 of it kept by the cap on what dismissals give back), bonus +0" in shown
+
+
+def test_a_scan_whose_every_logins_row_is_rejected_fails_and_says_why(tmp_path):
+    """A first export in an unread shape (nginx times, US dates) was 100% rejected and the scan exited 0, a
+    --fail-on gate passing on nothing; the terminal never said why. The outputs are still written to look at."""
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text("ts,user_id,success\n01/Mar/2024:08:00:00 +0000,u1,true\n"
+                                  "01/Mar/2024:09:00:00 +0000,u2,maybe\n")
+    out = tmp_path / "out"
+    r = run("scan", d, "--out", out, "--fail-on", "high")
+    assert r.exit_code == 2
+    assert ("rejected logins rows, most often: bad timestamp in column ts (2); bad boolean in column success (1) "
+            f"(every one in {out / 'rejected.csv'})") in r.stdout
+    assert r.stderr.strip() == f"error: no logins row could be used: all 2 were rejected (see {out / 'rejected.csv'})"
+    assert pl.read_csv(out / "rejected.csv").height == 2
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["inputs"]["logins"]["rejection_reasons"] == {"bad timestamp in column ts": 2,
+                                                                "bad boolean in column success": 1}
