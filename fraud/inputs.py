@@ -347,8 +347,21 @@ def _apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Co
         if col not in names:
             mapped = cfg.columns.get(col)
             hint = f" (mapped from {mapped!r})" if mapped else ""
-            raise InputError(f"{path}: missing required column {col!r}{hint}")
+            raise InputError(f"{path}: missing required column {col!r}{hint}{_wrapped_records(df)}")
     return _scalar_columns(df, schema, path)
+
+
+def _wrapped_records(df: pl.DataFrame | pl.LazyFrame) -> str:
+    """A hint for a JSON file that is one object holding its records in a list (CloudTrail's ``{"Records": [...]}``,
+    Takeout's ``{"locations": [...]}``, GeoJSON's ``features``): read as one record, it lacks every column."""
+    if not isinstance(df, pl.DataFrame) or df.height != 1:
+        return ""
+    lists = [c for c, t in df.schema.items() if t == pl.String and str(df[c][0] or "").startswith(NESTED + "[{")]
+    if not lists:
+        return ""
+    n = len(json.loads(df[lists[0]][0][len(NESTED):]))
+    return (f"; the file is one JSON object whose {lists[0]!r} holds {n:,} records: give one record per line "
+            f"(e.g. jq -c '.{lists[0]}[]' FILE > records.jsonl)")
 
 
 def _scalar_columns(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, path: Path):

@@ -173,15 +173,15 @@ def _is_blank(path: Path) -> bool:
     return True
 
 
-def _raw_lazy(path: Path, tmp: Path) -> tuple[pl.LazyFrame, Path | None]:
-    """The file's raw rows as a lazy scan with the reading rules of :func:`fraud.inputs._read_raw`, and the
-    plain CSV file it scans (None for other formats)."""
+def _raw_lazy(path: Path, tmp: Path) -> tuple[pl.LazyFrame | pl.DataFrame, Path | None]:
+    """The file's raw rows as a lazy scan with the reading rules of :func:`fraud.inputs._read_raw` (NDJSON: the
+    frame read whole), and the plain CSV file it scans (None for other formats)."""
     fmt = file_format(path)
     if fmt == "parquet":
         lf = pl.scan_parquet(path)
         return lf.rename(reserved_renames(lf.collect_schema().names())), None
     if fmt == "ndjson":  # mixed-type JSON fields are read whole (see README: prefer CSV/Parquet for huge inputs)
-        return _read_raw(path).lazy(), None
+        return _read_raw(path), None  # eager: the column mapping's errors can look at its records
     src = path
     if _gzipped(path):
         src = tmp / f"{len(list(tmp.iterdir()))}.csv"
@@ -260,10 +260,10 @@ def _rows_in(dest: Path) -> int:
     return pl.scan_parquet(files).select(pl.len()).collect().item() if files else 0
 
 
-def _sink(lf: pl.LazyFrame, schema, cfg: Config, path: Path, dest: Path, shards: int) -> list[str]:
+def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest: Path, shards: int) -> list[str]:
     """Write ``lf``'s canonical columns (and the record readers' row numbers and line errors) into the slices;
     returns the extra column names (the columns given are those with a value, found when the slices are parsed)."""
-    lf = _apply_mapping(lf, schema, cfg, path)
+    lf = _apply_mapping(lf, schema, cfg, path).lazy()
     names = lf.collect_schema().names()
     extras = sorted(c for c in names if c not in schema.columns and c not in INTERNAL)
     keep = [c for c in names if c in schema.columns]

@@ -497,3 +497,22 @@ def test_rejection_reasons_are_counted_by_kind_without_their_values():
         "logins": {"bad timestamp in column ts": 2, "bad boolean in column success": 1,
                    "duplicate of a.csv row … (every column equal)": 1}}
     assert rejection_reasons(rejected.clear()) == {}
+
+
+
+def test_a_json_object_holding_its_records_in_a_list_is_said_so_in_memory_and_in_slices(tmp_path, cfg):
+    """CloudTrail's {"Records": [...]} saved as .jsonl read as one record without any column: "missing required
+    column 'ts'" pointed the wrong way."""
+    from fraud.pipeline import ScanInputs, scan
+
+    recs = [{"eventTime": "2024-03-01T08:00:00Z", "userIdentity": {"arn": "a"}, "sourceIPAddress": "1.2.3.4"}] * 3
+    p = tmp_path / "ct.jsonl"
+    p.write_text(json.dumps({"Records": recs}))
+    for shards in (1, 2):
+        with pytest.raises(InputError, match=r"ct\.jsonl: missing required column 'ts'; the file is one JSON object "
+                                             r"whose 'Records' holds 3 records: give one record per line \(e\.g\. "
+                                             r"jq -c '\.Records\[\]' FILE > records\.jsonl\)"):
+            scan(ScanInputs(logins=p), cfg, shards=shards)
+    p.write_text(json.dumps({"user_id": "u1", "tags": []}))  # one record without ts: the plain error
+    with pytest.raises(InputError, match=r"ct\.jsonl: missing required column 'ts'$"):
+        read_input("logins", p, cfg)
