@@ -111,6 +111,27 @@ def _country_code_rows(e: pl.Expr) -> pl.Expr:
     return key.replace_strict(_country_map(), default=key.str.to_uppercase(), return_dtype=pl.String)
 
 
+def known_country(e: pl.Expr) -> pl.Expr:
+    """ISO alpha-2 code of a known country (an ISO 2- or 3-letter code or the English name), else null. Computed
+    per distinct value."""
+    def rows(x: pl.Expr) -> pl.Expr:
+        return _norm_name_rows(x).replace_strict(_country_map(), default=None, return_dtype=pl.String)
+    return per_distinct(e.cast(pl.String), rows, pl.String)
+
+
+def split_place_text(city: pl.Expr, country: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(city, country) of a city written with its region and country, ``City, Region, Country`` (Entra / Azure AD
+    sign-in logs' Location: ``San Francisco, California, US``), which names no gazetteer city as a whole: the
+    first part and the country the last part names, when that is a known country and the row's ``country`` is
+    empty or the same one. Otherwise both as given. Two parts are not split: in ``Los Angeles, CA`` the CA is
+    California's, and Canada's code too."""
+    parts = city.str.split(",")
+    last = known_country(parts.list.last().str.strip_chars())
+    split = (parts.list.len() >= 3) & last.is_not_null() & (country.is_null() | (country == last))
+    return (pl.when(split).then(parts.list.first().str.strip_chars()).otherwise(city),
+            pl.when(split).then(last).otherwise(country))
+
+
 def name_places(points: pl.DataFrame, lat: str = "lat", lon: str = "lon") -> pl.DataFrame:
     """``points`` with ``place_name``, ``place_cc`` and ``place_area`` added (null where lat/lon are null). A point
     is named after its city (Shanghai, not Minhang); ``place_area`` names the part of a city it lies in too (for

@@ -18,7 +18,7 @@ import polars as pl
 
 from fraud.context import ScanContext
 from fraud.errors import FraudError
-from fraud.geo.gazetteer import country_code, geocode_names, norm_name
+from fraud.geo.gazetteer import country_code, geocode_names, norm_name, split_place_text
 
 GPS_ACCURACY_KM = 0.1  # contract section 5: lat/lon without accuracy_m
 PRECISE_SOURCES = ("latlon", "ping")  # positions precise enough to build ~200 m places from
@@ -171,9 +171,9 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
     # A failed login attempt is where someone tried the account, not where its holder was: a stuffing attempt
     # from abroad must not make the victim an impossible traveller or move their home, clock or month.
     failed = ((pl.col("event") == "login") & ~pl.col("success").fill_null(True)).alias("_failed")
+    city, country = split_place_text(pl.col("city").str.strip_chars(), country_code(pl.col("country")))
     ev = ctx.logins.select("user_id", "ts", "event", "success", "amount", "device_id", "ip", *_valid_ll(),
-                           pl.col("city").str.strip_chars().alias("city"),
-                           country_code(pl.col("country")).alias("country"), zero, failed).collect()
+                           city.alias("city"), country.alias("country"), zero, failed).collect()
     n_failed = int(ev["_failed"].sum())
     ev = ev.filter(~pl.col("_failed"))
     n_zero = ev["_zero"].sum()
@@ -200,6 +200,8 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
               .when(pl.col("country").is_not_null()).then(pl.lit("country"))
               .when(pl.col("city_key").is_not_null()).then(pl.lit("city_name"))
               .otherwise(None))
+    # events whose only place is a city name the gazetteer does not know: no coordinates (said, not silent)
+    n_unplaced = ev.select((~has_ll & ~has_ipc & ~has_name & pl.col("city_key").is_not_null()).sum()).item()
     ev = ev.with_columns(source.alias("source")).filter(pl.col("source").is_not_null()).select(
         "user_id", "ts", pl.lit("event").alias("kind"), "event", "success", "amount", "device_id", "ip",
         pl.when(has_ll).then("lat").when(has_ipc).then("ip_lat").when(has_name).then("g_lat").alias("lat"),
@@ -223,7 +225,8 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
         pl.lit(None, pl.String).alias("country"), zero,
     ).filter((pl.col("lat").is_not_null() & pl.col("lon").is_not_null()) | pl.col("_zero")).collect()
     ctx.notes["geo.positions"] = {"positions_0_0_ignored": n_zero + pings["_zero"].sum(),
-                                  "failed_logins_not_placed": n_failed}
+                                  "failed_logins_not_placed": n_failed,
+                                  "events_with_a_city_name_not_placed": n_unplaced}
     pings = pings.filter(~pl.col("_zero")).drop("_zero")
     return _sort_positions(pl.concat([ev, pings], how="vertical_relaxed"))
 

@@ -46,7 +46,8 @@ def test_zero_zero_is_an_unknown_position_not_a_place():
     p = positions(ctx)
     assert p.select("source", pl.col("lat").round(2), pl.col("lon").round(2)).rows() == [
         ("city", 30.29, 120.16), ("latlon", 0.0, 5.0), ("ping", 39.9, 116.41), ("ping", 39.9, 116.41)]
-    assert ctx.notes["geo.positions"] == {"positions_0_0_ignored": 2, "failed_logins_not_placed": 0}
+    assert ctx.notes["geo.positions"] == {"positions_0_0_ignored": 2, "failed_logins_not_placed": 0,
+                                        "events_with_a_city_name_not_placed": 0}
     assert impossible_travel(ctx_of(locations=loc)).collect().height == 0
     # the same fix at 0,5 is a position: a lone ping spike between the two Beijing fixes (seen, counted)
     ctx = ctx_of(locations=loc.with_columns(pl.col("lon").replace(0.0, 5.0)))
@@ -226,3 +227,25 @@ def test_sort_positions_is_the_full_stable_sort():
         })
         want = df.sort(["user_id", "ts", "kind", "lat", "lon", "event"], nulls_last=True, maintain_order=True)
         assert _sort_positions(df).equals(want)
+
+
+def test_a_city_written_with_region_and_country_is_placed_and_unknown_names_are_counted():
+    """Entra / Azure AD sign-in logs write "San Francisco, California, US": no gazetteer city as a whole, so the
+    events had no coordinates and impossible travel never saw the trip, without a word. The first part is the city
+    of the country the last part names; a two-part name is left as written ("Los Angeles, CA": CA is Canada's code),
+    and so is a name whose country disagrees with the row's. Names placed nowhere are counted."""
+    lg = logins([
+        {"ts": local(D, 8), "user_id": "u1", "city": "San Francisco, California, US"},
+        {"ts": local(D, 9), "user_id": "u1", "city": "London, England, United Kingdom"},
+        {"ts": local(D, 10), "user_id": "u1", "city": "Paris, Ile-de-France, FR", "country": "Germany"},
+        {"ts": local(D, 11), "user_id": "u1", "city": "Los Angeles, CA"},
+        {"ts": local(D, 12), "user_id": "u1", "city": "Xyzzyville"},
+    ])
+    ctx = ctx_of(logins=lg)
+    p = positions(ctx)
+    assert p.select("city", "country", "source").rows() == [
+        ("San Francisco", "US", "city"), ("London", "GB", "city"), ("Paris, Ile-de-France, FR", "DE", "country"),
+        ("Los Angeles, CA", None, "city_name"), ("Xyzzyville", None, "city_name")]
+    assert p["lat"][0] == pytest.approx(37.77, abs=0.05) and p["lat"][1] == pytest.approx(51.51, abs=0.05)
+    assert ctx.notes["geo.positions"]["events_with_a_city_name_not_placed"] == 3
+    assert impossible_travel(ctx).collect().height == 1  # San Francisco -> London in an hour
