@@ -171,7 +171,9 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
     # A failed login attempt is where someone tried the account, not where its holder was: a stuffing attempt
     # from abroad must not make the victim an impossible traveller or move their home, clock or month.
     failed = ((pl.col("event") == "login") & ~pl.col("success").fill_null(True)).alias("_failed")
-    city, country = split_place_text(pl.col("city").str.strip_chars(), country_code(pl.col("country")))
+    city, country = pl.col("city").str.strip_chars(), country_code(pl.col("country"))
+    if ctx.logins.select(pl.col("city").str.contains(",", literal=True).any()).collect().item():
+        city, country = split_place_text(city, country)  # only then: ~0.3 s per 1.5M events
     ev = ctx.logins.select("user_id", "ts", "event", "success", "amount", "device_id", "ip", *_valid_ll(),
                            city.alias("city"), country.alias("country"), zero, failed).collect()
     n_failed = int(ev["_failed"].sum())
