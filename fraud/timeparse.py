@@ -9,14 +9,18 @@ import polars as pl
 EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
 
-_NUMERIC = r"^[+-]?\d+(\.\d+)?$"
+# a decimal number, or one in exponent form (a spreadsheet writes epoch milliseconds as 1.709280000123E12)
+_NUMERIC = r"^[+-]?\d+(\.\d+)?([eE][+-]?\d+)?$"
 
 
-def _epoch(v: pl.Expr) -> pl.Expr:
-    """Epoch number -> UTC datetime; the unit is detected from the magnitude (s < 1e11 <= ms < 1e14 <= us)."""
+def _epoch(v: pl.Expr, whole: pl.Expr | None = None) -> pl.Expr:
+    """Epoch number -> UTC datetime; the unit is detected from the magnitude (s < 1e11 <= ms < 1e14 <= us < 1e17
+    <= ns < 1e20: Go, Loki and ClickHouse write nanoseconds). ``whole``: the same value as an integer, when it is
+    one, so nanoseconds are divided exactly (a float holds 1.7e18 only to 256 ns)."""
     a = v.abs()
+    ns = (whole // 1000).cast(pl.Float64) if whole is not None else v / 1e3
     micros = (pl.when(a < 1e11).then(v * 1e6).when(a < 1e14).then(v * 1e3).when(a < 1e17).then(v)
-              .otherwise(None))
+              .when(a < 1e20).then(pl.coalesce(ns, v / 1e3)).otherwise(None))
     return micros.round(0).cast(pl.Int64, strict=False).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
@@ -54,7 +58,8 @@ def parse_timestamp(raw: pl.Expr, tz: str) -> pl.Expr:
 
     Accepts ISO 8601 date-times with ``T`` or a space, optional fractional seconds, an offset (``Z``,
     ``+08:00``, ``+0800``, ``+08``) or none (then the value is local time in ``tz``), a bare date (midnight
-    in ``tz``), and integer or decimal epoch seconds, milliseconds or microseconds.
+    in ``tz``), and integer or decimal epoch seconds, milliseconds, microseconds or nanoseconds (also in exponent
+    form).
     """
     s = raw.cast(pl.String).str.strip_chars()
     iso = _iso_text(s)
@@ -63,7 +68,7 @@ def parse_timestamp(raw: pl.Expr, tz: str) -> pl.Expr:
     # A local time repeated or skipped by a daylight-saving change is null (rejected, see dst_problem): taking
     # either reading silently can put two fixes an hour apart at the same instant.
     local = _naive(iso).dt.replace_time_zone(tz, ambiguous="null", non_existent="null").dt.convert_time_zone("UTC")
-    numeric = _epoch(s.cast(pl.Float64, strict=False))
+    numeric = _epoch(s.cast(pl.Float64, strict=False), s.cast(pl.Int64, strict=False))
     out = (pl.when(s.str.contains(_NUMERIC)).then(numeric)
            .when(has_offset).then(aware)
            .otherwise(local))
@@ -104,6 +109,8 @@ def timestamp_from_native(col: pl.Expr, dtype: pl.DataType, tz: str) -> pl.Expr:
     elif dtype == pl.Date:
         out = col.cast(pl.Datetime("us")).dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null") \
             .dt.convert_time_zone("UTC")
+    elif dtype.is_integer():
+        out = _epoch(col.cast(pl.Float64), col.cast(pl.Int64, strict=False))
     elif dtype.is_numeric():
         out = _epoch(col.cast(pl.Float64))
     else:

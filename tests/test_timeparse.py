@@ -19,6 +19,10 @@ U = timezone.utc
     ("1700000000", datetime(2023, 11, 14, 22, 13, 20, tzinfo=U)),
     ("1700000000123", datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=U)),
     ("1700000000123456", datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=U)),
+    # nanoseconds (Go, Loki, ClickHouse: cut to the microsecond exactly), and a spreadsheet's exponent form
+    ("1700000000123456789", datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=U)),
+    ("1.700000000123E12", datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=U)),
+    ("1.7e9", datetime(2023, 11, 14, 22, 13, 20, tzinfo=U)),
 ])
 def test_parses_iso_and_epoch(raw, expected):
     out = pl.select(parse_timestamp(pl.lit(raw), "Asia/Shanghai")).item()
@@ -44,6 +48,9 @@ def test_native_parquet_types():
     ints = pl.Series([1_700_000_000_000])
     assert pl.select(timestamp_from_native(pl.lit(ints), ints.dtype, "UTC")).item() == \
         datetime(2023, 11, 14, 22, 13, 20, tzinfo=U)
+    nanos = pl.Series([1_700_000_000_123_456_789])
+    assert pl.select(timestamp_from_native(pl.lit(nanos), nanos.dtype, "UTC")).item() == \
+        datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=U)
 
 
 def test_fast_path_agrees_with_full_parser_or_defers():
