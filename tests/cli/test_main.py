@@ -39,7 +39,8 @@ def test_scan_writes_every_output(data, tmp_path):
         assert (out / name).stat().st_size > 0, name
     s = json.loads((out / "summary.json").read_text())
     assert s["inputs"]["logins"] | {"files": None} == {"files": None, "rows_read": 4, "rows_used": 3,
-                                                       "rows_rejected": 1, "extra_columns": []}
+                                                       "rows_rejected": 1, "extra_columns": [],
+                                                       "rejection_reasons": {"bad timestamp in column ts": 1}}
     assert s["findings"]["by_rule"] == {"device.bot_agent": 1, "geo.impossible_travel": 1}
     rej = pl.read_csv(out / "rejected.csv")
     assert rej.select("input", "row", "reason").rows() == [("logins", 4, "bad timestamp in column ts: not-a-time")]
