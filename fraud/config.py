@@ -10,6 +10,7 @@ in 0..36,500 days; shares (keys ending in ``_share``, ``contamination``) in 0..1
 from __future__ import annotations
 
 import copy
+import re
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 
 from fraud.errors import ConfigError
-from fraud.schema import INPUT_SCHEMAS, SEVERITY_ORDER
+from fraud.schema import EVENT_KINDS, INPUT_SCHEMAS, SEVERITY_ORDER
 
 SEVERITIES = SEVERITY_ORDER
 FAMILIES = ("fingerprint", "geo", "behavior")
@@ -79,6 +80,8 @@ class Config:
     columns: dict[str, str]
     rules: dict[str, Rule]
     source: str = "defaults"
+    # [events]: an export's event name (keyword-normalised) -> the contract event kind it is, or "failed_login"
+    events: dict[str, str] = field(default_factory=dict)
 
     def rule(self, rule_id: str) -> Rule:
         try:
@@ -124,11 +127,12 @@ def _same_type(default: Any, value: Any) -> bool:
 def _merge(defaults: dict[str, Any], user: dict[str, Any], where: str) -> dict[str, Any]:
     merged = copy.deepcopy(defaults)
     for key, value in user.items():
-        if key == "columns":
-            merged["columns"] = value
+        if key in ("columns", "events"):
+            merged[key] = value
             continue
         if key not in defaults:
-            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(defaults))}, columns)")
+            raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(defaults))}, columns, "
+                              "events)")
         if key == "rules":
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: [rules] must be a table")
@@ -231,7 +235,7 @@ def _validate_numbers(raw: dict[str, Any], where: str) -> None:
     """Reject numbers that cannot be meant: non-finite anywhere, fractional or huge points, negative or huge
     durations, shares outside 0..1 (top-level keys, composite weights, tiers and every rule's keys)."""
     for key, value in raw.items():
-        if key in ("rules", "columns"):
+        if key in ("rules", "columns", "events"):
             continue
         _check_finite(value, key, "", where)
         _check_number(key, value, "", where)
@@ -259,6 +263,35 @@ def _validate_columns(columns: Any, where: str) -> dict[str, str]:
             raise ConfigError(f"{where}: [columns] maps {' and '.join(repr(c) for c in canons)} onto the same source "
                               f"column {src!r}")
     return dict(columns)
+
+
+EVENT_TARGETS = (*EVENT_KINDS, "failed_login")
+
+
+def event_key(name: str) -> str:
+    """An event name as the reader compares it: trimmed, lower case, runs of spaces and hyphens as one ``_``."""
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def _validate_events(events: Any, where: str) -> dict[str, str]:
+    """``[events]``: per contract event kind (or ``failed_login``), the list of an export's names for it (Auth0's
+    ``s``/``fp``, Keycloak's ``UPDATE_PASSWORD``); returned as normalised name -> kind. An unknown kind, a name
+    that is no text, or one name under two kinds is an error naming it."""
+    if not isinstance(events, dict):
+        raise ConfigError(f"{where}: [events] must be a table of event kind = [names]")
+    out: dict[str, str] = {}
+    for kind, names in events.items():
+        if kind not in EVENT_TARGETS:
+            raise ConfigError(f"{where}: [events] names unknown event kind {kind!r} (known: "
+                              f"{', '.join(EVENT_TARGETS)})")
+        if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+            raise ConfigError(f"{where}: [events] {kind!r} must be a list of event names")
+        for n in names:
+            key = event_key(n)
+            if out.get(key, kind) != kind:
+                raise ConfigError(f"{where}: [events] lists {n!r} under both {out[key]!r} and {kind!r}")
+            out[key] = kind
+    return out
 
 
 PATTERN_LIST_KEYS = ("allowed_agents",)  # rule keys holding regular expressions (Rust regex syntax, as Polars)
@@ -335,5 +368,6 @@ def _build(raw: dict[str, Any], where: str) -> Config:
                   observation_days=int(raw["observation_days"]), report_top_n=int(raw["report_top_n"]),
                   geoip_db=raw["geoip_db"], composite_weights={k: float(v) for k, v in weights.items()},
                   columns=_validate_columns(raw.get("columns", {}), where),
+                  events=_validate_events(raw.get("events", {}), where),
                   rules=rules, source=where, ip_city_accuracy_km=float(raw["ip_city_accuracy_km"]),
                   city_name_accuracy_km=float(raw["city_name_accuracy_km"]))

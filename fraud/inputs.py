@@ -112,9 +112,21 @@ class LoadedInput:
         return self.frame.height if self.used is None else self.used
 
 
-def outcome_rows(events: dict[str, int]) -> int:
-    """Rows whose event name gave a login's outcome (:data:`OUTCOME_EVENT_NAMES`), from the event name counts."""
-    return sum(n for name, n in events.items() if name in OUTCOME_EVENT_NAMES)
+def event_outcomes(event_names: dict[str, str] | None = None) -> tuple[list[str], list[str], dict[str, str]]:
+    """The event names read as a failed login, as a login, and as another contract kind: the built-in outcome
+    names (:data:`FAILED_LOGIN_EVENTS`, :data:`LOGIN_EVENTS`) and the config's ``[events]`` (which win over a
+    built-in name they list)."""
+    names = event_names or {}
+    failed = [n for n in FAILED_LOGIN_EVENTS if n not in names] + [n for n, k in names.items() if k == "failed_login"]
+    ok = [n for n in LOGIN_EVENTS if n not in names] + [n for n, k in names.items() if k == "login"]
+    return failed, ok, {n: k for n, k in names.items() if k not in ("login", "failed_login")}
+
+
+def outcome_rows(events: dict[str, int], event_names: dict[str, str] | None = None) -> int:
+    """Rows whose event name gave a login's outcome (:func:`event_outcomes`), from the event name counts."""
+    failed, ok, _ = event_outcomes(event_names)
+    outcome = {*failed, *ok}
+    return sum(n for name, n in events.items() if name in outcome)
 
 
 def file_format(path: str | Path) -> str:
@@ -591,12 +603,13 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False
     return texts, pre, values, masks, checks, slow_ts, placeholders, given
 
 
-def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: str
+def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: str,
+           event_names: dict[str, str] | None = None
            ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], dict[str, int], frozenset[str]]:
     """Parse one file's raw frame: (valid typed rows with ``_file``/``_row``, rejected rows with reasons, per
     identifier column the valid rows whose placeholder value was read as missing, rows per event name, and the
     canonical columns with a value in some valid row: a column whose every cell is blank gives nothing, as a
-    missing column does).
+    missing column does). ``event_names``: the config's ``[events]`` names (:func:`event_outcomes`).
 
     Values are parsed once; timestamps in other notations than the common ISO form, and the reason strings,
     are computed only for the rows that need them."""
@@ -634,8 +647,10 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
              for c in schema.columns}
     if "event" in schema.columns and "event" in raw.columns:
         ev = pl.col("__v_event")
-        failed, ok = ev.is_in(FAILED_LOGIN_EVENTS).fill_null(False), ev.is_in(LOGIN_EVENTS).fill_null(False)
-        typed["event"] = pl.when(failed | ok).then(pl.lit("login")).otherwise(typed["event"])
+        failed_names, ok_names, kinds = event_outcomes(event_names)
+        failed, ok = ev.is_in(failed_names).fill_null(False), ev.is_in(ok_names).fill_null(False)
+        renamed = ev.replace(kinds) if kinds else typed["event"]  # the config's [events] names of other kinds
+        typed["event"] = pl.when(failed | ok).then(pl.lit("login")).otherwise(renamed)
         typed["success"] = pl.when(failed).then(False).otherwise(typed["success"])
     good = df.select(  # the typed columns first: filtering the raw and trimmed texts too costs as much again
         *[e.alias(c) for c, e in typed.items()],
@@ -689,7 +704,7 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         extras |= {c for c in raw.columns if c not in schema.columns and c not in INTERNAL}
         raw = raw.select([c for c in raw.columns if c in schema.columns or c in INTERNAL])
         rows_read += raw.height
-        good, bad, found, names, valued = _split(raw, schema, cfg.timezone, path, kind)
+        good, bad, found, names, valued = _split(raw, schema, cfg.timezone, path, kind, cfg.events)
         given |= valued
         placeholders.update(found)
         events.update(names)
@@ -704,13 +719,13 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     rejected = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTED_COLUMNS)
     return LoadedInput(kind=kind, frame=frame, rejected=rejected, files=[str(p) for p in paths],
                        rows_read=rows_read, extra_columns=sorted(extras), placeholders=dict(placeholders),
-                       columns=given_columns(kind, given, events), events=dict(events))
+                       columns=given_columns(kind, given, events, cfg.events), events=dict(events))
 
 
-def given_columns(kind: str, names, events: dict[str, int]) -> list[str]:
+def given_columns(kind: str, names, events: dict[str, int], event_names: dict[str, str] | None = None) -> list[str]:
     """The canonical columns an input's files give: their own, and ``success`` when event names carried login
     outcomes (``LOGIN_FAILED``: the failure rules can tell a failure)."""
-    given = set(names) | ({"success"} if outcome_rows(events) else set())
+    given = set(names) | ({"success"} if outcome_rows(events, event_names) else set())
     return [c for c in INPUT_SCHEMAS[kind].columns if c in given]
 
 

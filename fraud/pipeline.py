@@ -223,7 +223,8 @@ def rejection_reasons(rejected: pl.DataFrame) -> dict[str, dict[str, int]]:
 def unread_event_kinds(events: dict[str, int], cfg: Config) -> dict[str, int]:
     """Event names read (rows per name) that no rule reads: no contract kind, login outcome name, nor sensitive or
     payment event of the config. The most frequent :data:`MAX_LISTED_EVENT_KINDS`, most frequent first."""
-    known = {*EVENT_KINDS, *OUTCOME_EVENT_NAMES, *cfg.rule("device.new_device_sensitive")["sensitive_events"],
+    known = {*EVENT_KINDS, *OUTCOME_EVENT_NAMES, *cfg.events,
+             *cfg.rule("device.new_device_sensitive")["sensitive_events"],
              *cfg.rule("behavior.sigma")["payment_events"], *cfg.rule("geo.cross_border_spend")["events"]}
     unread = sorted(((k, n) for k, n in events.items() if k not in known and n), key=lambda kn: (-kn[1], kn[0]))
     return dict(unread[:MAX_LISTED_EVENT_KINDS])
@@ -243,7 +244,7 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
         names = {c: n for c, n in sorted(li.placeholders.items()) if n and c in NO_VALUE_NAME_COLUMNS}
         nums = {c: n for c, n in sorted(li.placeholders.items())
                 if n and c not in IDENTIFIER_COLUMNS | NO_VALUE_NAME_COLUMNS.keys()}
-        outcome = outcome_rows(li.events)
+        outcome = outcome_rows(li.events, cfg.events)
         unread = unread_event_kinds(li.events, cfg)
         return {**({"placeholder_ids_read_as_missing": ids} if ids else {}),
                 **({"no_value_names_read_as_missing": names} if names else {}),

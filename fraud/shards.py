@@ -169,7 +169,8 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                     continue
                 raw = pl.read_parquet(parts)
                 shutil.rmtree(parts[0].parent)  # the raw slice is parsed once: free its disk space now
-                good, bad, found, names, has = _split(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k)
+                good, bad, found, names, has = _split(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k,
+                                                      cfg.events)
                 valued[k] |= has
                 placeholders[k].update(found)
                 events[k].update(names)
@@ -249,7 +250,8 @@ class _Prepared:
                 rejects, self.used, self.placeholders, self.events, valued = _parse_slices(
                     work, self.kinds, self.spooled, cfg)
             self.rejected = pl.concat(rejects).sort("_k", "_fi", "row").drop("_k", "_fi") if rejects else None
-            self.absent = {k: absent_columns(k, given_columns(k, valued[k], self.events[k])) for k in self.kinds}
+            self.absent = {k: absent_columns(k, given_columns(k, valued[k], self.events[k], cfg.events))
+                           for k in self.kinds}
         except BaseException:
             self.tmp.cleanup()
             raise

@@ -77,11 +77,16 @@ def test_readme_config_example_is_valid(tmp_path):
     from pathlib import Path
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    block = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
-    p = tmp_path / "example.toml"
-    p.write_text(block)
-    cfg = load_config(p)
-    assert cfg.timezone == "Asia/Shanghai" and not cfg.rule("behavior.outlier").enabled
+    blocks = re.findall(r"```toml\n(.*?)```", readme, re.S)
+    assert len(blocks) >= 2
+    for i, block in enumerate(blocks):  # every example loads
+        p = tmp_path / f"example{i}.toml"
+        p.write_text(block)
+        cfg = load_config(p)
+        if "timezone" in block:
+            assert cfg.timezone == "Asia/Shanghai" and not cfg.rule("behavior.outlier").enabled
+        if "[events]" in block:
+            assert cfg.events["fp"] == "failed_login" and cfg.events["update_password"] == "password_change"
 
 
 @pytest.mark.parametrize("text, message", [

@@ -1,5 +1,6 @@
 import gzip
 import json
+import re
 from datetime import datetime, timezone
 
 import polars as pl
@@ -516,3 +517,48 @@ def test_a_json_object_holding_its_records_in_a_list_is_said_so_in_memory_and_in
     p.write_text(json.dumps({"user_id": "u1", "tags": []}))  # one record without ts: the plain error
     with pytest.raises(InputError, match=r"ct\.jsonl: missing required column 'ts'$"):
         read_input("logins", p, cfg)
+
+
+def test_the_configs_events_table_reads_an_exports_event_names_in_memory_and_in_slices(tmp_path):
+    """Auth0 writes `s` (login), `fp` (failed password), Keycloak UPDATE_PASSWORD: no rule read them (the failure
+    rules were "not evaluated", password churn saw nothing). [events] names them; a name it gives wins over a
+    built-in one, and names it does not list stay as they are."""
+    from fraud.config import load_config
+    from fraud.pipeline import ScanInputs, scan
+
+    (tmp_path / "c.toml").write_text('[events]\nlogin = ["s"]\nfailed_login = ["fp", "f"]\n'
+                                     'password_change = ["UPDATE_PASSWORD", "Login Failed"]\n')
+    cfg = load_config(tmp_path / "c.toml")
+    assert cfg.events == {"s": "login", "fp": "failed_login", "f": "failed_login", "update_password": "password_change",
+                          "login_failed": "password_change"}
+    d = tmp_path / "in"
+    d.mkdir()
+    names = ["s", "fp", "F", "update-password", "LOGIN_FAILED", "seacft", "logout"]
+    write(d / "logins.csv", "ts,user_id,event\n" + "".join(
+        f"2024-01-01T00:00:0{i}Z,u1,{n}\n" for i, n in enumerate(names)))
+    li = read_input("logins", d / "logins.csv", cfg)
+    assert li.frame.select("event", "success").rows() == [
+        ("login", True), ("login", False), ("login", False), ("password_change", True), ("password_change", True),
+        ("seacft", True), ("logout", True)]
+    assert "success" in li.columns  # the outcomes give the failure rules their success column
+    one, two = (scan(ScanInputs.from_folder(d), cfg, shards=n) for n in (1, 2))
+    for res in (one, two):
+        assert res.summary["inputs"]["logins"]["event_kinds_no_rule_reads"] == {"seacft": 1}
+        assert res.summary["checks"]["account.login_failures"] == {"status": "ok", "findings": 0}
+        assert res.summary["checks"]["account.password_churn"] == {"status": "ok", "findings": 0}
+    assert one.findings.equals(two.findings)
+
+
+@pytest.mark.parametrize("toml, says", [
+    ('[events]\nsign_on = ["s"]\n', "[events] names unknown event kind 'sign_on'"),
+    ('[events]\nlogin = "s"\n', "[events] 'login' must be a list of event names"),
+    ('[events]\nlogin = ["s"]\nlogout = ["S "]\n', "[events] lists 'S ' under both 'login' and 'logout'"),
+    ("events = 3\n", "[events] must be a table of event kind = [names]"),
+])
+def test_a_bad_events_table_is_an_error_naming_it(tmp_path, toml, says):
+    from fraud.config import load_config
+    from fraud.errors import ConfigError
+
+    (tmp_path / "c.toml").write_text(toml)
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        load_config(tmp_path / "c.toml")
