@@ -649,7 +649,8 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
         ev = pl.col("__v_event")
         failed_names, ok_names, kinds = event_outcomes(event_names)
         failed, ok = ev.is_in(failed_names).fill_null(False), ev.is_in(ok_names).fill_null(False)
-        renamed = ev.replace(kinds) if kinds else typed["event"]  # the config's [events] names of other kinds
+        # the config's [events] names of other kinds (a blank event keeps its default, login)
+        renamed = typed["event"].replace(kinds) if kinds else typed["event"]
         typed["event"] = pl.when(failed | ok).then(pl.lit("login")).otherwise(renamed)
         typed["success"] = pl.when(failed).then(False).otherwise(typed["success"])
     good = df.select(  # the typed columns first: filtering the raw and trimmed texts too costs as much again

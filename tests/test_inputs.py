@@ -533,13 +533,13 @@ def test_the_configs_events_table_reads_an_exports_event_names_in_memory_and_in_
                           "login_failed": "password_change"}
     d = tmp_path / "in"
     d.mkdir()
-    names = ["s", "fp", "F", "update-password", "LOGIN_FAILED", "seacft", "logout"]
+    names = ["s", "fp", "F", "update-password", "LOGIN_FAILED", "seacft", "logout", ""]
     write(d / "logins.csv", "ts,user_id,event\n" + "".join(
         f"2024-01-01T00:00:0{i}Z,u1,{n}\n" for i, n in enumerate(names)))
     li = read_input("logins", d / "logins.csv", cfg)
     assert li.frame.select("event", "success").rows() == [
         ("login", True), ("login", False), ("login", False), ("password_change", True), ("password_change", True),
-        ("seacft", True), ("logout", True)]
+        ("seacft", True), ("logout", True), ("login", True)]  # a blank event is a login, as without the table
     assert "success" in li.columns  # the outcomes give the failure rules their success column
     one, two = (scan(ScanInputs.from_folder(d), cfg, shards=n) for n in (1, 2))
     for res in (one, two):
