@@ -10,8 +10,8 @@ in 0..36,500 days; shares (keys ending in ``_share``, ``contamination``) in 0..1
 from __future__ import annotations
 
 import copy
-import re
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
