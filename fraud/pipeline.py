@@ -214,7 +214,8 @@ def rejection_reasons(rejected: pl.DataFrame) -> dict[str, dict[str, int]]:
     if rejected.height == 0:
         return {}
     kinds = (rejected.select("input", pl.col("reason").str.split("; ").alias("r")).explode("r")
-             .with_columns(pl.col("r").str.replace(r": .*$", "").str.replace_all(r"\brow \d+", "row …"))
+             .with_columns(pl.col("r").str.replace(r": .*$", "").str.replace_all(r"\brow \d+", "row …")
+                           .str.replace(r"^local time .*? in column", "local time in column"))  # no colon there
              .group_by("input", "r").len().sort(["input", "len", "r"], descending=[False, True, False]))
     return {k: dict(g.head(MAX_LISTED_REASONS).select("r", "len").iter_rows())
             for (k,), g in kinds.group_by("input", maintain_order=True)}

@@ -491,12 +491,16 @@ def test_rejection_reasons_are_counted_by_kind_without_their_values():
 
     rejected = pl.DataFrame({"input": ["logins", "logins", "logins", "devices"],
                              "reason": ["bad timestamp in column ts: x; bad boolean in column success: ok",
-                                        "bad timestamp in column ts: y", "duplicate of a.csv row 7 (every column equal)",
+                                        "local time 2024-11-03 01:30:00 in column ts is repeated by a daylight-saving "
+                                        "change in America/New_York (give an offset)",
+                                        "duplicate of a.csv row 7 (every column equal)",
                                         "duplicate of d.csv row 2 (every column equal)"]})
     assert rejection_reasons(rejected) == {
         "devices": {"duplicate of d.csv row … (every column equal)": 1},
-        "logins": {"bad timestamp in column ts": 2, "bad boolean in column success": 1,
-                   "duplicate of a.csv row … (every column equal)": 1}}
+        "logins": {"bad timestamp in column ts": 1, "bad boolean in column success": 1,
+                   "duplicate of a.csv row … (every column equal)": 1,
+                   "local time in column ts is repeated by a daylight-saving change in America/New_York (give an "
+                   "offset)": 1}}
     assert rejection_reasons(rejected.clear()) == {}
 
 
