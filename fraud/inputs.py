@@ -316,21 +316,35 @@ def _json_array_lines(text: str, path: Path) -> str:
 def _apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Config, path: Path):
     """Rename mapped and loosely written header names onto the canonical columns (eager or lazy frame);
     a missing required column is an :class:`InputError` naming the file."""
-    names = df.collect_schema().names()
+    types = df.collect_schema()
+    names = types.names()
     rename = {}
     loose: dict[str, list[str]] = {}
     for c in names:
         loose.setdefault(c.strip().lower(), []).append(c)
-    for canon, src in cfg.columns.items():
-        if canon not in schema.columns:
-            continue
+
+    def header(src: str) -> str | None:
         # the header as the config writes it, else the one header that differs from it in case or spaces only
         # ("Login successful" for "Login Successful": a silent miss would read every failure as a success)
         matches = loose.get(src.strip().lower(), [])
-        found = src if src in names else (matches[0] if len(matches) == 1 else None)
-        if found is not None and found != canon:
+        return src if src in names else (matches[0] if len(matches) == 1 else None)
+
+    nested: dict[str, pl.Expr] = {}
+    for canon, src in cfg.columns.items():
+        if canon not in schema.columns:
+            continue
+        found = header(src)
+        if found is None and "." in src:  # a path into a JSON object or Parquet struct: "actor.alternateId"
+            value = _nested_value(src, header, types)
+            if value is not None:
+                nested[canon] = value
+        elif found is not None and found != canon:
             rename[found] = canon
+    if nested:
+        df = df.with_columns(v.alias(f"__nested_{c}") for c, v in nested.items())
+        rename.update({f"__nested_{c}": c for c in nested})
     if rename:
+        names = df.collect_schema().names()
         df = df.drop([c for c in rename.values() if c in names and c not in rename]).rename(rename)
         names = df.collect_schema().names()
     # Tolerate surrounding spaces and case in header names, as long as two headers do not become one column.
@@ -361,6 +375,30 @@ def _apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Co
             hint = f" (mapped from {mapped!r})" if mapped else ""
             raise InputError(f"{path}: missing required column {col!r}{hint}{_wrapped_records(df)}")
     return _scalar_columns(df, schema, path)
+
+
+def _nested_value(src: str, header, types: pl.Schema) -> pl.Expr | None:
+    """The value at a dotted path (``client.geographicalContext.city``) in a column of JSON objects (NDJSON's nested
+    values, or JSON text in a CSV cell) or of Parquet structs: the longest prefix that is a column, the rest the
+    path inside it. None when no prefix is a column (or a struct lacks the field): the mapping then misses."""
+    parts = src.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        col = header(".".join(parts[:i]))
+        if col is None:
+            continue
+        rest, dtype = parts[i:], types[col]
+        if isinstance(dtype, pl.Struct):
+            e = pl.col(col)
+            for p in rest:
+                fields = {f.name: f.dtype for f in dtype.fields} if isinstance(dtype, pl.Struct) else {}
+                if p not in fields:
+                    return None
+                e, dtype = e.struct.field(p), fields[p]
+            return e
+        if dtype == pl.String:
+            path = "$" + "".join("['" + p.replace("\\", "\\\\").replace("'", "\\'") + "']" for p in rest)
+            return pl.col(col).str.strip_prefix(NESTED).str.json_path_match(path)
+    return None
 
 
 def _wrapped_records(df: pl.DataFrame | pl.LazyFrame) -> str:

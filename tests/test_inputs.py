@@ -566,3 +566,37 @@ def test_a_bad_events_table_is_an_error_naming_it(tmp_path, toml, says):
     (tmp_path / "c.toml").write_text(toml)
     with pytest.raises(ConfigError, match=re.escape(says)):
         load_config(tmp_path / "c.toml")
+
+
+def test_a_dotted_mapping_reads_inside_json_objects_and_parquet_structs_in_memory_and_in_slices(tmp_path):
+    """Okta and CloudTrail write their logs as NDJSON with nested objects: `actor.alternateId`, `outcome.result`
+    could not be mapped (the file had to be flattened first). A dotted name that is no header is a path into the
+    column named by its longest prefix: JSON objects (NDJSON, or JSON text in a CSV cell) or Parquet structs."""
+    from fraud.config import load_config
+    from fraud.pipeline import ScanInputs, scan
+
+    (tmp_path / "c.toml").write_text('[columns]\nts = "published"\nuser_id = "actor.alternateId"\n'
+                                     'success = "outcome.result"\nlat = "client.geo.lat"\nlon = "client.geo.lon"\n'
+                                     'city = "client.geo.city name"\n')
+    cfg = load_config(tmp_path / "c.toml")
+    d = tmp_path / "in"
+    d.mkdir()
+    rec = [("2024-03-01T08:00:00Z", "bob@x", "SUCCESS", 40.71, -74.0, "New York"),
+           ("2024-03-01T09:00:00Z", "bob@x", "SUCCESS", 51.51, -0.13, "London"),
+           ("2024-03-01T09:30:00Z", "eve@x", "FAILURE", None, None, None)]
+    (d / "logins.jsonl").write_text("".join(json.dumps(
+        {"published": t, "actor": {"alternateId": u, "type": "User"}, "outcome": {"result": o},
+         "client": {"geo": {"lat": la, "lon": lo, "city name": c}}}) + "\n" for t, u, o, la, lo, c in rec))
+    li = read_input("logins", d / "logins.jsonl", cfg)
+    assert li.frame.select("user_id", "success", "lat", "city").rows() == [
+        ("bob@x", True, 40.71, "New York"), ("bob@x", True, 51.51, "London"), ("eve@x", False, None, None)]
+    assert li.rejected.height == 0
+    one, three = (scan(ScanInputs(logins=d / "logins.jsonl"), cfg, shards=n) for n in (1, 3))
+    assert one.findings["rule"].to_list() == ["geo.impossible_travel"] and one.findings.equals(three.findings)
+    pl.DataFrame({"published": ["2024-03-01T08:00:00Z"], "actor": [{"alternateId": "bob@x"}],
+                  "outcome": [{"result": "FAILURE"}]}).write_parquet(tmp_path / "p.parquet")
+    assert read_input("logins", tmp_path / "p.parquet", cfg).frame.select("user_id", "success").rows() == [
+        ("bob@x", False)]
+    pl.DataFrame({"published": ["2024-03-01T08:00:00Z"], "actor": [{"id": "1"}]}).write_parquet(tmp_path / "q.parquet")
+    with pytest.raises(InputError, match=r"missing required column 'user_id' \(mapped from 'actor.alternateId'\)"):
+        read_input("logins", tmp_path / "q.parquet", cfg)  # the struct has no such field
