@@ -582,8 +582,12 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False
             v = v.cast(pl.Int64, strict=False) if kind == INT else v
             if col in schema.ranges:
                 lo, hi = schema.ranges[col]
-                checks.append((vref.is_not_null() & ~vref.is_between(lo, hi),
-                               fmt(f"{col} out of range {lo:g}..{hi:g}: {{}}", vref)))
+                message = fmt(f"{col} out of range {lo:g}..{hi:g}: {{}}", vref)
+                if col in ("lat", "lon"):  # Google Takeout writes latitudeE7 / longitudeE7: degrees x 1e7, whole
+                    e7 = (vref.abs() > 1000) & (vref / 1e7).is_between(lo, hi) & (vref == vref.round(0))
+                    hint = pl.lit(" (degrees x 1e7, as in Takeout's latitudeE7? divide by 1e7)")
+                    message = pl.when(e7).then(message + hint).otherwise(message)
+                checks.append((vref.is_not_null() & ~vref.is_between(lo, hi), message))
         elif kind == BOOL:
             if dtype == pl.Boolean:
                 v = raw

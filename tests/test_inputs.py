@@ -600,3 +600,12 @@ def test_a_dotted_mapping_reads_inside_json_objects_and_parquet_structs_in_memor
     pl.DataFrame({"published": ["2024-03-01T08:00:00Z"], "actor": [{"id": "1"}]}).write_parquet(tmp_path / "q.parquet")
     with pytest.raises(InputError, match=r"missing required column 'user_id' \(mapped from 'actor.alternateId'\)"):
         read_input("logins", tmp_path / "q.parquet", cfg)  # the struct has no such field
+
+
+def test_e7_coordinates_are_rejected_with_a_hint_at_their_scale(tmp_path, cfg):
+    p = write(tmp_path / "l.csv", "ts,user_id,lat,lon\n2024-03-01T08:00:00Z,u1,377749000,-1224194000\n"
+                                  "2024-03-01T09:00:00Z,u2,95.5,10\n")
+    assert read_input("locations", p, cfg).rejected.select("row", "reason").rows() == [
+        (1, "lat out of range -90..90: 377749000.0 (degrees x 1e7, as in Takeout's latitudeE7? divide by 1e7); "
+            "lon out of range -180..180: -1224194000.0 (degrees x 1e7, as in Takeout's latitudeE7? divide by 1e7)"),
+        (2, "lat out of range -90..90: 95.5")]
