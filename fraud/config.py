@@ -77,11 +77,17 @@ class Config:
     ip_city_accuracy_km: float
     city_name_accuracy_km: float
     composite_weights: dict[str, float]
-    columns: dict[str, str]
+    columns: dict[str, str | list[str]]
     rules: dict[str, Rule]
     source: str = "defaults"
     # [events]: an export's event name (keyword-normalised) -> the contract event kind it is, or "failed_login"
     events: dict[str, str] = field(default_factory=dict)
+    # [columns.<kind>]: one input kind's own mapping, over [columns]
+    kind_columns: dict[str, dict[str, str | list[str]]] = field(default_factory=dict)
+
+    def columns_for(self, kind: str) -> dict[str, str | list[str]]:
+        """The column mapping of one input kind: ``[columns]`` with ``[columns.<kind>]`` over it."""
+        return {**self.columns, **self.kind_columns.get(kind, {})}
 
     def rule(self, rule_id: str) -> Rule:
         try:
@@ -246,23 +252,45 @@ def _validate_numbers(raw: dict[str, Any], where: str) -> None:
             _check_number(key, value, owner, where)
 
 
-def _validate_columns(columns: Any, where: str) -> dict[str, str]:
+def _validate_columns(columns: Any, where: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """``[columns]``: canonical = source column for every input kind, and per-kind tables (``[columns.devices]``)
+    whose names win for that kind's files (app logins write ``event_time`` where SDK snapshots write
+    ``timestamp``). Returns (every kind's, per kind's)."""
     if not isinstance(columns, dict):
         raise ConfigError(f"{where}: [columns] must be a table of canonical = source column")
-    known = {c for schema in INPUT_SCHEMAS.values() for c in schema.columns}
-    for canon, src in columns.items():
-        if canon not in known:
-            raise ConfigError(f"{where}: [columns] names unknown canonical column {canon!r}")
-        if not isinstance(src, str) or not src:
-            raise ConfigError(f"{where}: [columns] {canon!r} must map to a column name")
+    # a value is a source name or a list of alternatives (Android's android_id, iOS's identifierForVendor)
+    common = {k: v for k, v in columns.items() if not isinstance(v, dict)}
+    per_kind = {k: v for k, v in columns.items() if isinstance(v, dict)}
+    _check_mapping(common, {c for schema in INPUT_SCHEMAS.values() for c in schema.columns}, "[columns]", where)
+    for kind, table in per_kind.items():
+        if kind not in INPUT_SCHEMAS:
+            raise ConfigError(f"{where}: [columns.{kind}] names no input kind (known: {', '.join(INPUT_SCHEMAS)})")
+        _check_mapping(table, set(INPUT_SCHEMAS[kind].columns), f"[columns.{kind}]", where)
+        _check_mapping({**common, **table}, set(INPUT_SCHEMAS), f"[columns] with [columns.{kind}]", where,
+                       names=False)
+    return dict(common), {k: dict(v) for k, v in per_kind.items()}
+
+
+def _sources(src: Any) -> list:
+    """A mapping's source names: one, or a list of alternatives (the first a file has is read)."""
+    return list(src) if isinstance(src, list) else [src]
+
+
+def _check_mapping(table: dict[str, Any], known: set[str], what: str, where: str, names: bool = True) -> None:
+    if names:
+        for canon, src in table.items():
+            if canon not in known:
+                raise ConfigError(f"{where}: {what} names unknown canonical column {canon!r}")
+            if not all(isinstance(s, str) and s for s in _sources(src)) or not _sources(src):
+                raise ConfigError(f"{where}: {what} {canon!r} must map to a column name or a list of them")
     by_source: dict[str, list[str]] = {}
-    for canon, src in columns.items():
-        by_source.setdefault(src, []).append(canon)
+    for canon, src in table.items():
+        for s in _sources(src):
+            by_source.setdefault(s, []).append(canon)
     for src, canons in by_source.items():
         if len(canons) > 1:
-            raise ConfigError(f"{where}: [columns] maps {' and '.join(repr(c) for c in canons)} onto the same source "
+            raise ConfigError(f"{where}: {what} maps {' and '.join(repr(c) for c in canons)} onto the same source "
                               f"column {src!r}")
-    return dict(columns)
 
 
 EVENT_TARGETS = (*EVENT_KINDS, "failed_login")
@@ -362,12 +390,13 @@ def _build(raw: dict[str, Any], where: str) -> Config:
                 t[k] = int(v)
         rules[rid] = Rule(id=rid, family=core["family"], severity=core["severity"], points=int(core["points"]),
                           window_days=float(core["window_days"]), enabled=bool(core["enabled"]), params=t)
+    columns, kind_columns = _validate_columns(raw.get("columns", {}), where)
     return Config(timezone=raw["timezone"], default_score=int(raw["default_score"]),
                   min_score=int(raw["min_score"]), max_score=int(raw["max_score"]), tiers=dict(raw["tiers"]),
                   dismiss_cap_share=float(raw["dismiss_cap_share"]),
                   observation_days=int(raw["observation_days"]), report_top_n=int(raw["report_top_n"]),
                   geoip_db=raw["geoip_db"], composite_weights={k: float(v) for k, v in weights.items()},
-                  columns=_validate_columns(raw.get("columns", {}), where),
+                  columns=columns, kind_columns=kind_columns,
                   events=_validate_events(raw.get("events", {}), where),
                   rules=rules, source=where, ip_city_accuracy_km=float(raw["ip_city_accuracy_km"]),
                   city_name_accuracy_km=float(raw["city_name_accuracy_km"]))

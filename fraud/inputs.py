@@ -330,16 +330,21 @@ def _apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Co
         return src if src in names else (matches[0] if len(matches) == 1 else None)
 
     nested: dict[str, pl.Expr] = {}
-    for canon, src in cfg.columns.items():
+    mapping = cfg.columns_for(schema.kind)
+    for canon, srcs in mapping.items():
         if canon not in schema.columns:
             continue
-        found = header(src)
-        if found is None and "." in src:  # a path into a JSON object or Parquet struct: "actor.alternateId"
-            value = _nested_value(src, header, types)
-            if value is not None:
-                nested[canon] = value
-        elif found is not None and found != canon:
-            rename[found] = canon
+        for src in srcs if isinstance(srcs, list) else [srcs]:  # alternatives: the first the file has
+            found = header(src)
+            if found is None and "." in src:  # a path into a JSON object or Parquet struct: "actor.alternateId"
+                value = _nested_value(src, header, types)
+                if value is not None:
+                    nested[canon] = value
+                    break
+            elif found is not None:
+                if found != canon:
+                    rename[found] = canon
+                break
     if nested:
         df = df.with_columns(v.alias(f"__nested_{c}") for c, v in nested.items())
         rename.update({f"__nested_{c}": c for c in nested})
@@ -371,8 +376,9 @@ def _apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Co
         names = df.collect_schema().names()
     for col in schema.required:
         if col not in names:
-            mapped = cfg.columns.get(col)
-            hint = f" (mapped from {mapped!r})" if mapped else ""
+            mapped = mapping.get(col)
+            mapped = mapped if isinstance(mapped, list) else [mapped] if mapped else []
+            hint = f" (mapped from {' or '.join(repr(m) for m in mapped)})" if mapped else ""
             raise InputError(f"{path}: missing required column {col!r}{hint}{_wrapped_records(df)}")
     return _scalar_columns(df, schema, path)
 

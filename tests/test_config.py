@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from fraud.config import load_config
@@ -152,3 +154,47 @@ def test_defaults_and_ordinary_numeric_overrides_pass_validation(tmp_path):
     assert cfg.rule("device.emulator")["points_min"] == -40 and type(cfg.rule("device.emulator")["points_min"]) is int
     assert cfg.observation_days == 0 and cfg.dismiss_cap_share == 1.0
     assert cfg.rule("behavior.sigma")["min_sd_by_feature"] == {"night_share": 0.1, "amount": 500}
+
+
+def test_per_kind_column_tables_map_each_inputs_own_names(tmp_path):
+    """App logins write `event_time` where SDK snapshots write `timestamp`, and Android names the device id
+    `android_id`: one [columns] table could not serve both (a second `ts =` is a TOML error). [columns.<kind>]
+    tables win for that kind's files; an unknown kind or column is an error naming it."""
+    from fraud.inputs import read_input
+
+    (tmp_path / "c.toml").write_text('[columns]\nts = "event_time"\nuser_id = "uid"\n'
+                                     '[columns.devices]\nts = "timestamp"\ndevice_id = "android_id"\n')
+    cfg = load_config(tmp_path / "c.toml")
+    assert cfg.columns_for("logins") == {"ts": "event_time", "user_id": "uid"}
+    assert cfg.columns_for("devices") == {"ts": "timestamp", "user_id": "uid", "device_id": "android_id"}
+    (tmp_path / "l.csv").write_text("event_time,uid\n2024-03-01T08:00:00Z,u1\n")
+    (tmp_path / "d.csv").write_text("timestamp,uid,android_id\n2024-03-01T08:00:00Z,u1,a1\n")
+    assert read_input("logins", tmp_path / "l.csv", cfg).frame["user_id"].to_list() == ["u1"]
+    assert read_input("devices", tmp_path / "d.csv", cfg).frame.select("user_id", "device_id").rows() == [("u1", "a1")]
+    for text, says in (('[columns.gadgets]\nts = "t"\n', "[columns.gadgets] names no input kind"),
+                       ('[columns.devices]\namount = "a"\n', "[columns.devices] names unknown canonical column 'amount'"),
+                       ('[columns.devices]\nts = "t"\nmodel = "t"\n', "[columns.devices] maps 'ts' and 'model' onto the "
+                                                                       "same source column 't'")):
+        (tmp_path / "bad.toml").write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(says)):
+            load_config(tmp_path / "bad.toml")
+
+
+def test_a_column_may_map_from_alternatives_the_first_a_file_has(tmp_path):
+    """Android snapshots name the device id android_id, iOS ones identifierForVendor: both are devices files."""
+    from fraud.inputs import read_input
+    from fraud.errors import InputError
+
+    (tmp_path / "c.toml").write_text('[columns.devices]\nts = "timestamp"\n'
+                                     'device_id = ["android_id", "identifierForVendor"]\n')
+    cfg = load_config(tmp_path / "c.toml")
+    (tmp_path / "a.csv").write_text("timestamp,android_id,identifierForVendor\n2024-03-01T08:00:00Z,a1,x\n")
+    (tmp_path / "i.csv").write_text("timestamp,identifierForVendor\n2024-03-01T08:00:00Z,6F96\n")
+    assert read_input("devices", tmp_path / "a.csv", cfg).frame["device_id"].to_list() == ["a1"]
+    assert read_input("devices", tmp_path / "i.csv", cfg).frame["device_id"].to_list() == ["6F96"]
+    (tmp_path / "n.csv").write_text("time,identifierForVendor\n2024-03-01T08:00:00Z,6F96\n")
+    with pytest.raises(InputError, match=r"missing required column 'ts' \(mapped from 'timestamp'\)"):
+        read_input("devices", tmp_path / "n.csv", cfg)
+    (tmp_path / "bad.toml").write_text('[columns]\ndevice_id = ["a", 3]\n')
+    with pytest.raises(ConfigError, match=r"\[columns\] 'device_id' must map to a column name or a list of them"):
+        load_config(tmp_path / "bad.toml")
