@@ -261,13 +261,14 @@ def _validate_columns(columns: Any, where: str) -> tuple[dict[str, Any], dict[st
     # a value is a source name or a list of alternatives (Android's android_id, iOS's identifierForVendor)
     common = {k: v for k, v in columns.items() if not isinstance(v, dict)}
     per_kind = {k: v for k, v in columns.items() if isinstance(v, dict)}
-    _check_mapping(common, {c for schema in INPUT_SCHEMAS.values() for c in schema.columns}, "[columns]", where)
+    _check_names(common, {c for schema in INPUT_SCHEMAS.values() for c in schema.columns}, "[columns]", where)
+    _check_sources(common, "[columns]", where)
     for kind, table in per_kind.items():
         if kind not in INPUT_SCHEMAS:
             raise ConfigError(f"{where}: [columns.{kind}] names no input kind (known: {', '.join(INPUT_SCHEMAS)})")
-        _check_mapping(table, set(INPUT_SCHEMAS[kind].columns), f"[columns.{kind}]", where)
-        _check_mapping({**common, **table}, set(INPUT_SCHEMAS), f"[columns] with [columns.{kind}]", where,
-                       names=False)
+        _check_names(table, set(INPUT_SCHEMAS[kind].columns), f"[columns.{kind}]", where)
+        _check_sources(table, f"[columns.{kind}]", where)
+        _check_sources({**common, **table}, f"[columns] with [columns.{kind}]", where)
     return dict(common), {k: dict(v) for k, v in per_kind.items()}
 
 
@@ -276,13 +277,17 @@ def _sources(src: Any) -> list:
     return list(src) if isinstance(src, list) else [src]
 
 
-def _check_mapping(table: dict[str, Any], known: set[str], what: str, where: str, names: bool = True) -> None:
-    if names:
-        for canon, src in table.items():
-            if canon not in known:
-                raise ConfigError(f"{where}: {what} names unknown canonical column {canon!r}")
-            if not all(isinstance(s, str) and s for s in _sources(src)) or not _sources(src):
-                raise ConfigError(f"{where}: {what} {canon!r} must map to a column name or a list of them")
+def _check_names(table: dict[str, Any], known: set[str], what: str, where: str) -> None:
+    """Every canonical column of ``table`` is one of ``known`` and maps to a name or a list of names."""
+    for canon, src in table.items():
+        if canon not in known:
+            raise ConfigError(f"{where}: {what} names unknown canonical column {canon!r}")
+        if not _sources(src) or not all(isinstance(s, str) and s for s in _sources(src)):
+            raise ConfigError(f"{where}: {what} {canon!r} must map to a column name or a list of them")
+
+
+def _check_sources(table: dict[str, Any], what: str, where: str) -> None:
+    """No source name of ``table`` serves two canonical columns."""
     by_source: dict[str, list[str]] = {}
     for canon, src in table.items():
         for s in _sources(src):
@@ -296,9 +301,14 @@ def _check_mapping(table: dict[str, Any], known: set[str], what: str, where: str
 EVENT_TARGETS = (*EVENT_KINDS, "failed_login")
 
 
+# Event names compare trimmed, in lower case, with runs of spaces and hyphens as one "_" ("Password Change",
+# "bind-card"): the reader's expression (fraud.inputs) and the config's [events] names use this one pattern.
+EVENT_NAME_GAPS = r"[\s\-]+"
+
+
 def event_key(name: str) -> str:
-    """An event name as the reader compares it: trimmed, lower case, runs of spaces and hyphens as one ``_``."""
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+    """An event name as the reader compares it (:data:`EVENT_NAME_GAPS`)."""
+    return re.sub(EVENT_NAME_GAPS, "_", name.strip().lower())
 
 
 def _validate_events(events: Any, where: str) -> dict[str, str]:

@@ -21,7 +21,7 @@ import polars as pl
 
 from fraud.exprs import NO_VALUE_WORDS, fmt, ip_address, is_missing, per_distinct, placeholder_id
 
-from fraud.config import Config
+from fraud.config import EVENT_NAME_GAPS, Config
 from fraud.errors import InputError, first_line
 from fraud.duplicates import split_duplicates
 from fraud.records import (INTERNAL, LINE_ERROR, LINE_TEXT, NESTED, blank_line_rows, csv_records, csv_spans_lines,
@@ -605,7 +605,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False
         elif col in KEYWORD_COLUMNS:  # "Login", "PASSWORD CHANGE", "bind-card" name the contract's event kinds
             # once per distinct value: a handful of event kinds over millions of rows
             v = pl.when(present).then(per_distinct(
-                text, lambda t: t.str.to_lowercase().str.replace_all(r"[\s\-]+", "_"), pl.String)).otherwise(None)
+                text, lambda t: t.str.to_lowercase().str.replace_all(EVENT_NAME_GAPS, "_"), pl.String)).otherwise(None)
         elif col in PLACEHOLDER_ID_COLUMNS:  # a placeholder ("unknown", all zeros) names no device: missing
             named = once(per_distinct(text, lambda t: ~placeholder_id(t), pl.Boolean).fill_null(False),
                          f"__x_{col}_n")

@@ -307,6 +307,9 @@ def test_a_penalty_kept_by_the_dismissal_cap_is_explained_in_show_and_report_md(
     block = render_markdown(r, cfg, top=100).split(". u_xss:")[1].split("\n### ")[0]
     assert "Penalty -42 (-42 of it kept by the cap on what dismissals give back: 15% of the score before)." in block
     assert cap_kept(user_case(r.findings, r.scores, r.profiles, "u_travel")) == 0
+    # the report's cards read the same figure from their case record (report.js capNote)
+    cards = {c["user_id"]: c for c in report_data(r, cfg, top_n=100)["cases"]}
+    assert cards["u_xss"]["cap_kept"] == -42 and cards["u_travel"]["cap_kept"] == 0
 
 
 def test_a_cases_devices_do_not_depend_on_the_rows_order():

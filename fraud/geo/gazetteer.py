@@ -111,13 +111,8 @@ def _country_code_rows(e: pl.Expr) -> pl.Expr:
     return key.replace_strict(_country_map(), default=key.str.to_uppercase(), return_dtype=pl.String)
 
 
-def known_country(e: pl.Expr) -> pl.Expr:
-    """ISO alpha-2 code of a known country (an ISO 2- or 3-letter code or the English name), else null. Computed
-    per distinct value."""
-    return per_distinct(e.cast(pl.String), _known_country_rows, pl.String)
-
-
 def _known_country_rows(e: pl.Expr) -> pl.Expr:
+    """ISO alpha-2 code of a known country (an ISO 2- or 3-letter code or the English name), else null."""
     return _norm_name_rows(e).replace_strict(_country_map(), default=None, return_dtype=pl.String)
 
 

@@ -95,8 +95,8 @@ def cap_kept(case: dict[str, Any]) -> int:
 
 
 def cap_note(case: dict[str, Any], share: float | None = None) -> str:
-    """`` (-3 of it kept by the cap …)`` after a case's penalty when :func:`cap_kept` is not 0, else ''."""
-    kept = cap_kept(case)
+    """`` (-3 of it kept by the cap …)`` after a case's penalty when its ``cap_kept`` is not 0, else ''."""
+    kept = case["cap_kept"]
     if not kept:
         return ""
     of = f": {round(100 * share)}% of the score before" if share is not None else ""
@@ -228,12 +228,12 @@ def _devices(ctx: ScanContext, users: pl.DataFrame, profiles: pl.DataFrame, limi
     lg = ctx.logins.filter(_of(users) & pl.col("device_id").is_not_null())
     # Whatever the rows' order (a sliced scan reads its working files, a shuffled input): the latest agent in
     # time (ties: the last in text order), the latest snapshot values the same way, devices ordered to the id.
-    agent = (lg.filter(pl.col("user_agent").is_not_null()).group_by("user_id", "device_id")
-             .agg(_cut_agent(pl.col("user_agent").sort_by("ts", "user_agent").last()).alias("user_agent")))
     seen_l = lg.group_by("user_id", "device_id").agg(
         pl.col("ts").min().alias("_fl"), pl.col("ts").max().alias("_ll"), pl.len().alias("events"),
         ((pl.col("event") == "login") & pl.col("success").fill_null(True)).sum().alias("sign_ins"),
-        pl.col("ip").n_unique().alias("ips")).join(agent, on=["user_id", "device_id"], how="left")
+        pl.col("ip").n_unique().alias("ips"),
+        # nulls sort first, so the last non-null agent in (time, text) order is the latest
+        _cut_agent(pl.col("user_agent").sort_by("ts", "user_agent").drop_nulls().last()).alias("user_agent"))
     dv = ctx.devices
     seen_d = dv.filter(_of(users)).select("user_id", "device_id").unique()
     pairs = pl.concat([seen_l.select("user_id", "device_id"), seen_d]).unique()
@@ -306,6 +306,7 @@ def case_data(findings: pl.DataFrame, scores: pl.DataFrame, profiles: pl.DataFra
         u = row["user_id"]
         row["findings"] = by_user.get(u, [])
         row["rule_totals"] = totals.get(u, {})
+        row["cap_kept"] = cap_kept(row)  # read by fraud show, report.md and the HTML card alike
         p = prof.get(u, {})
         p.pop("user_id", None)
         row["profile"] = p

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from fraud.inert import inert
-from fraud.report.cases import cap_kept, cap_note, status_tag
+from fraud.report.cases import cap_note, status_tag
 
 # Characters that could start markup anywhere in a line ('_' only where it can open or close emphasis: not inside a
 # word, so rule ids such as device.lock_enabled stay readable in a terminal).
@@ -113,7 +113,7 @@ def render_markdown_data(data: dict[str, Any], top: int = 20) -> str:
             where.append(f"main device {md(p['main_device_id'])} ({p.get('main_device_days') or 0} days)")
         if where:
             lines += ["; ".join(where) + ".", ""]
-        if cap_kept(c):
+        if c["cap_kept"]:
             lines += [f"Penalty {_pts(c['penalty'])}{cap_note(c, meta.get('dismiss_cap_share'))}.", ""]
         shown: dict[str, int] = {}
         for f in c["findings"]:

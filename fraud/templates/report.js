@@ -408,8 +408,7 @@ function vis(s) {
 function plural(k, word) { return fmt(k) + " " + word + (k === 1 ? "" : "s"); }
 // The part of a penalty no counted finding explains: what the 15% cap on dismissals kept (README, scoring).
 function capNote(c, share) {
-  const counted = (c.findings || []).filter(f => f.counted && f.points < 0).reduce((a, f) => a + f.points, 0);
-  const kept = c.penalty - counted;
+  const kept = c.cap_kept;  // computed with the case record (fraud/report/cases.py cap_kept)
   return kept < 0 ? el("span", {class: "muted small"}, "  (" + kept + " of it kept by the cap on what dismissals " +
     "give back: " + Math.round(100 * share) + "% of the score before)") : "";
 }
