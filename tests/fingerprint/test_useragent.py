@@ -37,3 +37,71 @@ def test_agent_table_is_distinct_and_joins_back():
     joined = with_agents(ctx.logins, ctx).sort("user_id").collect()
     assert joined["device_class"].to_list() == ["mobile", "mobile", None, "pc"]
     assert {"bot_kind", "bot_pattern", "emulator_sig"} <= set(joined.columns)
+
+
+# Agents that reach each branch of user-agents' classification (Windows RT and ME, Silk, Maemo, Firefox OS,
+# BlackBerry, Nokia, J2ME, Kindle, a mobile spider, Chrome OS, an Android tablet, Firefox on Android).
+EDGE_AGENTS = [
+    "Mozilla/5.0 (Windows NT 6.3; ARM; Trident/7.0; Touch; rv:11.0) like Gecko",
+    "Mozilla/4.0 (compatible; MSIE 6.0; Windows ME) Opera 8.0",
+    "Mozilla/4.0 (compatible; MSIE 5.5; Windows 98; Win 9x 4.90)",
+    "Mozilla/5.0 (Macintosh; U; Intel Mac OS X 10_6_3; en-us; Silk/1.0.146.3-Gen4_12000410) AppleWebKit/533.16 "
+    "(KHTML, like Gecko) Version/5.0 Safari/533.16 Silk-Accelerated=true",
+    "Mozilla/5.0 (X11; U; Linux armv7l; en-GB; rv:1.9.2a1pre) Gecko/20090928 Firefox/3.5 Maemo Browser 1.4.1.22 "
+    "RX-51 N900",
+    "Mozilla/5.0 (Mobile; rv:26.0) Gecko/26.0 Firefox/26.0", "Mozilla/5.0 (Tablet; rv:26.0) Gecko/26.0 Firefox/26.0",
+    "BlackBerry9700/5.0.0.351 Profile/MIDP-2.1 Configuration/CLDC-1.1 VendorID/123",
+    "Mozilla/5.0 (PlayBook; U; RIM Tablet OS 2.1.0; en-US) AppleWebKit/536.2+ (KHTML, like Gecko) Version/7.2.1.0 "
+    "Safari/536.2+",
+    "Mozilla/5.0 (Symbian/3; Series60/5.2 NokiaN8-00/012.002; Profile/MIDP-2.1 Configuration/CLDC-1.1 ) "
+    "AppleWebKit/533.4 (KHTML, like Gecko) NokiaBrowser/7.3.0 Mobile Safari/533.4 3gpp-gba",
+    "Opera/9.80 (J2ME/MIDP; Opera Mini/9.80 (S60; SymbOS; Opera Mobi/23.348; U; en) Presto/2.5.25 Version/10.54",
+    "Mozilla/5.0 (Linux; U; Android 4.0.3; en-us; KFTT Build/IML74K) AppleWebKit/535.19 (KHTML, like Gecko) "
+    "Silk/3.4 Mobile Safari/535.19 Silk-Accelerated=true",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 6_0 like Mac OS X) AppleWebKit/536.26 (KHTML, like Gecko) Version/6.0 "
+    "Mobile/10A5376e Safari/8536.25 (compatible; Googlebot-Mobile/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (X11; CrOS x86_64 15633.69.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.6045.212 "
+    "Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 13; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Android 13; Mobile; rv:121.0) Gecko/121.0 Firefox/121.0",
+    "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+    "Mozilla/5.0 (Windows Phone 10.0; Android 6.0.1; Microsoft; Lumia 950) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/52.0.2743.116 Mobile Safari/537.36 Edge/15.14977",
+    "okhttp/4.12.0", "Dalvik/2.1.0 (Linux; U; Android 13; Pixel 7 Build/TQ3A.230901.001)", "", "???",
+]
+
+
+def _reference_class(agent: str) -> tuple:
+    """user-agents' own ``UserAgent`` classification of ua-parser's parse, property by property."""
+    from ua_parser import parse
+    from user_agents.parsers import UserAgent, parse_browser, parse_device, parse_operating_system
+
+    r = parse(agent)
+    b, o, d = r.user_agent, r.os, r.device
+    ua = object.__new__(UserAgent)
+    ua.ua_string = agent
+    ua.browser = parse_browser(b.family, b.major, b.minor, b.patch) if b else parse_browser("Other")
+    ua.os = parse_operating_system(o.family, o.major, o.minor, o.patch) if o else parse_operating_system("Other")
+    ua.device = parse_device(d.family, d.brand, d.model) if d else parse_device("Other", None, None)
+    cls = ("bot" if ua.is_bot else "tablet" if ua.is_tablet else "mobile" if ua.is_mobile else "pc" if ua.is_pc
+           else "other")
+    return ua.browser.family, ua.os.family, ua.device.family, cls
+
+
+def test_device_class_is_user_agents_classification():
+    """The column expressions give user-agents' own class on every branch of it, on the crawler list's 2,000+
+    real agents and on this suite's browsers and apps."""
+    import crawleruseragents
+
+    from tests.fingerprint.conftest import UA as FIXTURE_AGENTS
+
+    agents = sorted({*EDGE_AGENTS, *FIXTURE_AGENTS.values(),
+                     *(u for d in crawleruseragents.CRAWLER_USER_AGENTS_DATA for u in d.get("instances", []))})
+    df = parse_agents(agents)
+    got = list(zip(df["browser_family"], df["os_family"], df["device_family"], df["device_class"]))
+    want = [_reference_class(a) for a in agents]
+    assert [(a, g) for a, g, w in zip(agents, got, want) if g != w] == []
+    edge = dict(zip(agents, df["device_class"]))
+    assert [edge[a] for a in EDGE_AGENTS] == [
+        "tablet", "pc", "pc", "tablet", "mobile", "mobile", "mobile", "mobile", "tablet", "mobile", "mobile", "tablet",
+        "bot", "pc", "tablet", "mobile", "pc", "mobile", "other", "tablet", "other", "other"]
