@@ -14,6 +14,7 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,8 @@ class Config:
     source: str = "defaults"
     # [events]: an export's event name (keyword-normalised) -> the contract event kind it is, or "failed_login"
     events: dict[str, str] = field(default_factory=dict)
+    # timestamp_formats: the user's own timestamp patterns, tried before the built-in notations
+    timestamp_formats: tuple[str, ...] = ()
     # [columns.<kind>]: one input kind's own mapping, over [columns]
     kind_columns: dict[str, dict[str, str | list[str]]] = field(default_factory=dict)
 
@@ -173,6 +176,8 @@ def _merge(defaults: dict[str, Any], user: dict[str, Any], where: str) -> dict[s
                 raise ConfigError(f"{where}: tiers must be a table of name = lower bound")
             merged["tiers"] = value
         else:
+            if key == "timestamp_formats" and isinstance(value, str):  # one pattern without the brackets
+                value = [value]
             if not _same_type(defaults[key], value):
                 raise ConfigError(f"{where}: key {key!r} must be of type {_type_name(defaults[key])}, got {value!r}")
             merged[key] = value
@@ -348,6 +353,29 @@ def _validate_patterns(table: dict[str, Any], rid: str, where: str) -> None:
                                   f"{p!r} ({str(e).splitlines()[0]})") from None
 
 
+# A date and time every pattern must write and read back (day 9 of month 3: a swapped pair shows).
+_FORMAT_PROBE = datetime(2024, 3, 9, 14, 7, 5, tzinfo=timezone.utc)
+
+
+def _validate_timestamp_formats(formats: list, where: str) -> tuple[str, ...]:
+    """Each pattern must be a string that writes a date and time and reads it back to the minute: one that
+    names no year, month, day, hour and minute (``%H:%M``), or that chrono cannot read, is an error naming it."""
+    from fraud.timeparse import custom_timestamp
+
+    for i, f in enumerate(formats):
+        if not isinstance(f, str) or not f.strip():
+            raise ConfigError(f"{where}: timestamp_formats[{i}] must be a non-empty string, got {f!r}")
+        try:
+            text = pl.select(pl.lit(_FORMAT_PROBE).dt.strftime(f)).item()
+            back = pl.select(custom_timestamp(pl.lit(text), f, "UTC")).item()
+        except Exception:  # noqa: BLE001 - Polars' (chrono's) own error for a bad pattern
+            back = None
+        if back is None or back.replace(second=0) != _FORMAT_PROBE.replace(second=0):
+            raise ConfigError(f"{where}: timestamp_formats[{i}] {f!r} does not read a whole date and time (it "
+                              "needs the year, month, day, hour and minute, e.g. \"%m/%d/%Y %H:%M:%S\")")
+    return tuple(formats)
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Load the default rules, overridden by the TOML file at ``path`` when given."""
     raw = _default_raw()
@@ -408,5 +436,6 @@ def _build(raw: dict[str, Any], where: str) -> Config:
                   geoip_db=raw["geoip_db"], composite_weights={k: float(v) for k, v in weights.items()},
                   columns=columns, kind_columns=kind_columns,
                   events=_validate_events(raw.get("events", {}), where),
+                  timestamp_formats=_validate_timestamp_formats(raw["timestamp_formats"], where),
                   rules=rules, source=where, ip_city_accuracy_km=float(raw["ip_city_accuracy_km"]),
                   city_name_accuracy_km=float(raw["city_name_accuracy_km"]))

@@ -522,7 +522,8 @@ def _native_id_checks(col: str, dtype: pl.DataType, shown: pl.Expr) -> list[tupl
     return []
 
 
-def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False
+def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
+           ts_formats: tuple[str, ...] = ()
            ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]],
                       list[str], dict[str, pl.Expr], dict[str, pl.Expr]]:
     """The parsing steps of one raw frame, each a list of expressions evaluated together: the trimmed text of
@@ -566,9 +567,14 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False
             else:
                 v = timestamp_from_native(raw, dtype, tz)
             dst = dst_problem(text, tz)
+            # 03/04/2026: March or April? No reader can tell; the config says (timestamp_formats)
+            numeric_date = text.str.contains(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}(?:\D|$)").fill_null(False)
+            hint = (" (matches none of timestamp_formats)" if ts_formats else
+                    ' (day/month order unknown: set timestamp_formats in the config, e.g. ["%m/%d/%Y %H:%M:%S"])')
             checks.append((present & vref.is_null(), pl.when(dst.is_not_null()).then(
                 fmt(f"local time {{}} in column {col} is {{}} by a daylight-saving change in {tz} (give an offset)",
-                    shown, dst)).otherwise(fmt(f"bad timestamp in column {col}: {{}}", shown))))
+                    shown, dst)).when(numeric_date).then(fmt(f"bad timestamp in column {col}: {{}}{hint}", shown))
+                .otherwise(fmt(f"bad timestamp in column {col}: {{}}", shown))))
         elif kind in (FLOAT, INT):
             present = _present(df, col, nan_is_value=True)  # NaN: a "no value" marker, counted below
             f = raw.cast(pl.Float64, strict=False) if dtype != pl.String else text.cast(pl.Float64, strict=False)
@@ -652,7 +658,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False
 
 
 def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: str,
-           event_names: dict[str, str] | None = None
+           event_names: dict[str, str] | None = None, ts_formats: tuple[str, ...] = ()
            ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], dict[str, int], frozenset[str]]:
     """Parse one file's raw frame: (valid typed rows with ``_file``/``_row``, rejected rows with reasons, per
     identifier column the valid rows whose placeholder value was read as missing, rows per event name, and the
@@ -666,7 +672,7 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
     if coded:
         raw = raw.with_columns(pl.col(coded).cast(pl.String))
     nested = file_format(path) == "ndjson"
-    texts, pre, values, masks, checks, slow_ts, placeholders, given = _parse(raw, schema, tz, nested)
+    texts, pre, values, masks, checks, slow_ts, placeholders, given = _parse(raw, schema, tz, nested, ts_formats)
     # a partitioned scan (and a record-by-record reader) brings each row's number along
     cols = [c for c in raw.columns if c not in INTERNAL]
     if LINE_ERROR in raw.columns:  # a record that could not be split into fields: that is its only reason
@@ -686,7 +692,7 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
             parsed = df[need].select(naive_timestamp(pl.col(col), tz)).to_series()
             rest = parsed.is_null().arg_true()
             if rest.len():
-                full = df[need.gather(rest)].select(parse_timestamp(pl.col(col), tz)).to_series()
+                full = df[need.gather(rest)].select(parse_timestamp(pl.col(col), tz, ts_formats)).to_series()
                 parsed = parsed.scatter(rest, full)
             df = df.with_columns(df[f"__v_{col}"].scatter(need, parsed))
     df = df.with_columns(pl.any_horizontal([b.fill_null(False) for b, _ in checks]).alias("_bad") if checks
@@ -753,7 +759,8 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         extras |= {c for c in raw.columns if c not in schema.columns and c not in INTERNAL}
         raw = raw.select([c for c in raw.columns if c in schema.columns or c in INTERNAL])
         rows_read += raw.height
-        good, bad, found, names, valued = _split(raw, schema, cfg.timezone, path, kind, cfg.events)
+        good, bad, found, names, valued = _split(raw, schema, cfg.timezone, path, kind, cfg.events,
+                                                  cfg.timestamp_formats)
         given |= valued
         placeholders.update(found)
         events.update(names)

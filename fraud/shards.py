@@ -170,7 +170,7 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                 raw = pl.read_parquet(parts)
                 shutil.rmtree(parts[0].parent)  # the raw slice is parsed once: free its disk space now
                 good, bad, found, names, has = _split(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k,
-                                                      cfg.events)
+                                                      cfg.events, cfg.timestamp_formats)
                 valued[k] |= has
                 placeholders[k].update(found)
                 events[k].update(names)

@@ -1,4 +1,5 @@
-"""Timestamp parsing as Polars expressions: ISO 8601 with or without offset, epoch s/ms/us (detected)."""
+"""Timestamp parsing as Polars expressions: ISO 8601 with or without offset, epoch s/ms/us/ns (detected), the
+month-name notations of mail and web-server logs (RFC 2822, Common Log Format), and a config's own formats."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -53,13 +54,16 @@ def fast_timestamp(raw: pl.Expr) -> pl.Expr:
     return plausible(rfc3339_timestamp(raw))
 
 
-def parse_timestamp(raw: pl.Expr, tz: str) -> pl.Expr:
+def parse_timestamp(raw: pl.Expr, tz: str, formats: tuple[str, ...] | list[str] = ()) -> pl.Expr:
     """Parse a string column of timestamps into ``Datetime("us", "UTC")``; unparseable values become null.
 
     Accepts ISO 8601 date-times with ``T`` or a space, optional fractional seconds, an offset (``Z``,
-    ``+08:00``, ``+0800``, ``+08``) or none (then the value is local time in ``tz``), a bare date (midnight
-    in ``tz``), and integer or decimal epoch seconds, milliseconds, microseconds or nanoseconds (also in exponent
-    form).
+    ``+08:00``, ``+0800``, ``+08``, a trailing ``UTC``/``GMT``) or none (then the value is local time in ``tz``),
+    a bare date (midnight in ``tz``), integer or decimal epoch seconds, milliseconds, microseconds or nanoseconds
+    (also in exponent form), and the month-name forms of :func:`month_name_timestamp`. ``formats``: the config's
+    ``timestamp_formats`` (chrono/strftime patterns such as ``%m/%d/%Y %H:%M``), tried first, in order, for
+    notations no parser can read unaided (a day/month order); one with ``%z`` reads the offset, one without
+    reads local time in ``tz``.
     """
     s = raw.cast(pl.String).str.strip_chars()
     iso = _iso_text(s)
@@ -67,12 +71,47 @@ def parse_timestamp(raw: pl.Expr, tz: str) -> pl.Expr:
     aware = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", time_zone="UTC", strict=False, time_unit="us")
     # A local time repeated or skipped by a daylight-saving change is null (rejected, see dst_problem): taking
     # either reading silently can put two fixes an hour apart at the same instant.
-    local = _naive(iso).dt.replace_time_zone(tz, ambiguous="null", non_existent="null").dt.convert_time_zone("UTC")
+    local = _local(_naive(iso), tz)
     numeric = _epoch(s.cast(pl.Float64, strict=False), s.cast(pl.Int64, strict=False))
     out = (pl.when(s.str.contains(_NUMERIC)).then(numeric)
            .when(has_offset).then(aware)
-           .otherwise(local))
+           .otherwise(pl.coalesce(local, month_name_timestamp(s, tz))))
+    if formats:
+        out = pl.coalesce(*[custom_timestamp(s, f, tz) for f in formats], out)
     return plausible(out)
+
+
+def _local(naive: pl.Expr, tz: str) -> pl.Expr:
+    return naive.dt.replace_time_zone(tz, ambiguous="null", non_existent="null").dt.convert_time_zone("UTC")
+
+
+def custom_timestamp(s: pl.Expr, fmt: str, tz: str) -> pl.Expr:
+    """``s`` read with one chrono/strftime pattern (null where it does not match): with ``%z``/``%:z`` an
+    aware time, else local time in ``tz``."""
+    if "%z" in fmt or "%:z" in fmt or "%#z" in fmt:
+        return s.str.to_datetime(fmt, time_zone="UTC", strict=False, time_unit="us")
+    return _local(s.str.to_datetime(fmt, strict=False, time_unit="us"), tz)
+
+
+# Month-name notations, rewritten to "23 Nov 2026 14:02:03 +0000" (offset optional) before one parse:
+# RFC 2822 / HTTP dates ("Mon, 23 Nov 2026 14:02:03 GMT", seconds optional) and the Common Log Format of nginx
+# and Apache ("[23/Nov/2026:14:02:03 +0000]").
+_WEEKDAY = r"^[A-Za-z]{3,9},?\s+(\d)"
+_ZONE_WORD = r"\s+(?:GMT|UTC|UT|Z)$"
+_CLF = r"^\[?(\d{1,2})/([A-Za-z]{3,9})/(\d{4}):(\d{2}:\d{2}:\d{2})(?:\s*([+-]\d{4}))?\]?$"
+_NO_SECONDS = r"^(\d{1,2} [A-Za-z]{3,9} \d{4} \d{2}:\d{2})(\s|$)"
+
+
+def month_name_timestamp(s: pl.Expr, tz: str) -> pl.Expr:
+    """RFC 2822 and Common Log Format timestamps (English month names, abbreviated or whole): with an offset
+    or ``GMT``/``UTC`` read as given, without one as local time in ``tz``; null for anything else."""
+    t = (s.str.replace(_CLF, "${1} ${2} ${3} ${4} ${5}").str.replace(_WEEKDAY, "${1}")
+         .str.replace(_ZONE_WORD, " +0000").str.replace(_NO_SECONDS, "${1}:00${2}").str.strip_chars())
+    parts = [t.str.to_datetime(f"%d {m} %Y %H:%M:%S %z", time_zone="UTC", strict=False, time_unit="us")
+             for m in ("%b", "%B")]
+    parts += [_local(t.str.to_datetime(f"%d {m} %Y %H:%M:%S", strict=False, time_unit="us"), tz)
+              for m in ("%b", "%B")]
+    return pl.when(t.str.contains(r"^\d{1,2} [A-Za-z]{3,9} \d{4} ")).then(pl.coalesce(parts))
 
 
 def _naive(iso: pl.Expr) -> pl.Expr:
@@ -94,7 +133,7 @@ def dst_problem(raw: pl.Expr, tz: str) -> pl.Expr:
 def _iso_text(s: pl.Expr) -> pl.Expr:
     """Timestamp text normalised towards RFC 3339 (``T``, ``Z`` -> ``+00:00``, ``+0800``/``+08`` -> ``+08:00``)."""
     return (s.str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
-           .str.replace(r"[Zz]$", "+00:00")
+           .str.replace(r"\s*(?:[Zz]|UTC|GMT)$", "+00:00")
            .str.replace(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*([+-]\d{2})(\d{2})$", "${1}${2}:${3}")
            .str.replace(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*([+-]\d{2})$", "${1}${2}:00")
            .str.replace(r"T(\d{2}:\d{2})([+-]|$)", "T${1}:00${2}"))

@@ -198,3 +198,18 @@ def test_a_column_may_map_from_alternatives_the_first_a_file_has(tmp_path):
     (tmp_path / "bad.toml").write_text('[columns]\ndevice_id = ["a", 3]\n')
     with pytest.raises(ConfigError, match=r"\[columns\] 'device_id' must map to a column name or a list of them"):
         load_config(tmp_path / "bad.toml")
+
+
+def test_timestamp_formats_are_checked_at_load(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('timestamp_formats = "%m/%d/%Y %H:%M"\n')  # one pattern without the brackets
+    assert load_config(p).timestamp_formats == ("%m/%d/%Y %H:%M",)
+    assert load_config(None).timestamp_formats == ()
+    for bad, says in [('["%H:%M"]', "timestamp_formats[0] '%H:%M' does not read a whole date and time"),
+                      ('["%m/%d/%Y %H:%M", "%d/%m/%Y"]', "timestamp_formats[1] '%d/%m/%Y' does not read"),
+                      ('["%Q %Y"]', "timestamp_formats[0] '%Q %Y' does not read"),
+                      ("[3]", "timestamp_formats[0] must be a non-empty string, got 3"),
+                      ("3", "key 'timestamp_formats' must be of type list")]:
+        p.write_text(f"timestamp_formats = {bad}\n")
+        with pytest.raises(ConfigError, match=re.escape(says)):
+            load_config(p)

@@ -609,3 +609,31 @@ def test_e7_coordinates_are_rejected_with_a_hint_at_their_scale(tmp_path, cfg):
         (1, "lat out of range -90..90: 377749000.0 (degrees x 1e7, as in Takeout's latitudeE7? divide by 1e7); "
             "lon out of range -180..180: -1224194000.0 (degrees x 1e7, as in Takeout's latitudeE7? divide by 1e7)"),
         (2, "lat out of range -90..90: 95.5")]
+
+
+def test_a_numeric_date_is_rejected_with_the_setting_that_reads_it_in_memory_and_in_slices(tmp_path):
+    """US dates from a spreadsheet: rejected, and the reason names timestamp_formats; with it set, read."""
+    from fraud.config import load_config
+    from fraud.pipeline import ScanInputs, scan
+
+    d = tmp_path / "in"
+    d.mkdir()
+    write(d / "logins.csv", "ts,user_id\n11/23/2026 14:02:03,u1\n11/24/2026 09:00:00,u2\n2026-11-25T10:00:00Z,u3\n"
+          "Nov 26 2026,u4\n")
+    li = read_input("logins", d / "logins.csv", load_config(None))
+    assert li.rejected["reason"].to_list() == [
+        'bad timestamp in column ts: 11/23/2026 14:02:03 (day/month order unknown: set timestamp_formats in the '
+        'config, e.g. ["%m/%d/%Y %H:%M:%S"])',
+        'bad timestamp in column ts: 11/24/2026 09:00:00 (day/month order unknown: set timestamp_formats in the '
+        'config, e.g. ["%m/%d/%Y %H:%M:%S"])',
+        "bad timestamp in column ts: Nov 26 2026"]
+    (tmp_path / "c.toml").write_text('timestamp_formats = ["%m/%d/%Y %H:%M:%S"]\ntimezone = "America/New_York"\n')
+    cfg = load_config(tmp_path / "c.toml")
+    li = read_input("logins", d / "logins.csv", cfg)
+    assert li.frame["ts"].to_list() == [datetime(2026, 11, 23, 19, 2, 3, tzinfo=timezone.utc),
+                                        datetime(2026, 11, 24, 14, tzinfo=timezone.utc),
+                                        datetime(2026, 11, 25, 10, tzinfo=timezone.utc)]
+    assert li.rejected["reason"].to_list() == ["bad timestamp in column ts: Nov 26 2026"]
+    one, two = (scan(ScanInputs.from_folder(d), cfg, shards=n) for n in (1, 2))
+    for res in (one, two):
+        assert (res.summary["inputs"]["logins"]["rows_used"], res.summary["inputs"]["logins"]["rows_rejected"]) == (3, 1)

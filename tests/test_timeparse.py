@@ -23,6 +23,18 @@ U = timezone.utc
     ("1700000000123456789", datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=U)),
     ("1.700000000123E12", datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=U)),
     ("1.7e9", datetime(2023, 11, 14, 22, 13, 20, tzinfo=U)),
+    # a zone word after the time (BigQuery, Postgres text output): UTC, not local time
+    ("2024-01-01 10:00:00 UTC", datetime(2024, 1, 1, 10, tzinfo=U)),
+    ("2024-01-01 10:00:00 GMT", datetime(2024, 1, 1, 10, tzinfo=U)),
+    ("2024-01-01 10:00:00 Z", datetime(2024, 1, 1, 10, tzinfo=U)),
+    # RFC 2822 (mail headers, HTTP dates): weekday and seconds optional, an offset or a zone word
+    ("Mon, 01 Jan 2024 10:00:00 +0100", datetime(2024, 1, 1, 9, tzinfo=U)),
+    ("Mon, 1 Jan 2024 10:00:00 GMT", datetime(2024, 1, 1, 10, tzinfo=U)),
+    ("Monday, 1 January 2024 10:00 UT", datetime(2024, 1, 1, 10, tzinfo=U)),
+    ("1 Jan 2024 10:00:00", datetime(2024, 1, 1, 2, tzinfo=U)),  # no zone: local time (Asia/Shanghai)
+    # the Common Log Format of nginx and Apache, with or without its brackets
+    ("[01/Jan/2024:10:00:00 -0500]", datetime(2024, 1, 1, 15, tzinfo=U)),
+    ("01/Jan/2024:10:00:00 +0000", datetime(2024, 1, 1, 10, tzinfo=U)),
 ])
 def test_parses_iso_and_epoch(raw, expected):
     out = pl.select(parse_timestamp(pl.lit(raw), "Asia/Shanghai")).item()
@@ -30,7 +42,8 @@ def test_parses_iso_and_epoch(raw, expected):
 
 
 @pytest.mark.parametrize("raw", ["junk", "", "2024-13-01T00:00:00Z", "1800-01-01T00:00:00Z", "2200-01-01T00:00:00Z",
-                                 "99999999999999999999"])
+                                 "99999999999999999999", "03/04/2024 10:00", "31 Feb 2024 10:00:00 +0000",
+                                 "01/Foo/2024:10:00:00 +0000", "Jan 1 2024 10:00:00", "Mon, 1 Jan 2024"])
 def test_unparseable_or_implausible_is_null(raw):
     assert pl.select(parse_timestamp(pl.lit(raw), "UTC")).item() is None
 
@@ -81,3 +94,16 @@ def test_naive_fast_path_gives_what_the_full_parser_gives_or_leaves_it(tz):
     assert set(took["t"]) <= set(texts[:10])  # never a notation it does not own
     # the four daylight-saving texts: two are a gap or a repeat in Oslo, two in New York; 1989/2099 at the edges
     assert took.height == {"UTC": 8, "Asia/Shanghai": 8, "Europe/Oslo": 6, "America/New_York": 6}[tz]
+
+
+def test_the_configs_formats_read_what_no_parser_can_tell():
+    """03/04/2024: March 4 with a US pattern, April 3 with a European one; the patterns are tried in order,
+    before the built-in notations, and a value none of them reads still goes to those."""
+    raw = pl.DataFrame({"ts": ["03/04/2024 10:00:00", "03/04/2024 10:00", "2024-03-04T10:00:00Z",
+                               "04.03.2024 10:00 +0200"]})
+    us = raw.select(parse_timestamp(pl.col("ts"), "UTC", ["%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M"])).to_series()
+    assert us.to_list() == [datetime(2024, 3, 4, 10, tzinfo=U)] * 3 + [None]
+    eu = raw.select(parse_timestamp(pl.col("ts"), "Europe/Berlin", ["%d/%m/%Y %H:%M:%S", "%d.%m.%Y %H:%M %z"]))
+    assert eu.to_series().to_list() == [datetime(2024, 4, 3, 8, tzinfo=U), None, datetime(2024, 3, 4, 10, tzinfo=U),
+                                        datetime(2024, 3, 4, 8, tzinfo=U)]  # local (CEST, +02:00) / own offset
+    assert raw.select(parse_timestamp(pl.col("ts"), "UTC")).to_series().null_count() == 3  # none of them unaided
