@@ -530,12 +530,12 @@ def test_show_explains_a_penalty_kept_by_the_dismissal_cap(data, tmp_path):
 
 
 def test_a_scan_whose_every_logins_row_is_rejected_fails_and_says_why(tmp_path):
-    """A first export in an unread shape (nginx times, US dates) was 100% rejected and the scan exited 0, a
+    """A first export in an unread shape (US dates) was 100% rejected and the scan exited 0, a
     --fail-on gate passing on nothing; the terminal never said why. The outputs are still written to look at."""
     d = tmp_path / "in"
     d.mkdir()
-    (d / "logins.csv").write_text("ts,user_id,success\n01/Mar/2024:08:00:00 +0000,u1,true\n"
-                                  "01/Mar/2024:09:00:00 +0000,u2,maybe\n")
+    (d / "logins.csv").write_text("ts,user_id,success\n03/01/2024 08:00:00,u1,true\n"
+                                  "03/01/2024 09:00:00,u2,maybe\n")
     out = tmp_path / "out"
     r = run("scan", d, "--out", out, "--fail-on", "high")
     assert r.exit_code == 2
