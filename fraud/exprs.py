@@ -30,6 +30,24 @@ def fmt(template: str, *args: pl.Expr | str | int | float) -> pl.Expr:
     return pl.concat_str(exprs)
 
 
+def round_up(e: pl.Expr, decimals: int = 2) -> pl.Expr:
+    """``e`` rounded towards +inf to ``decimals``: a value shown beside the threshold it passed never reads as
+    equal to it (a deviation of 0.1501 > 0.15 shows as 0.16, not 0.15). The 1e-9 keeps a value already on the
+    grid where it is (the engine's 0.16 * 100 is 16.000000000000004)."""
+    f = 10 ** decimals
+    return _no_negative_zero(((e * f - 1e-9).ceil() / f).round(decimals))
+
+
+def round_down(e: pl.Expr, decimals: int = 2) -> pl.Expr:
+    """``e`` rounded towards -inf to ``decimals`` (a threshold shown below the value that passed it)."""
+    f = 10 ** decimals
+    return _no_negative_zero(((e * f + 1e-9).floor() / f).round(decimals))
+
+
+def _no_negative_zero(e: pl.Expr) -> pl.Expr:
+    return pl.when(e == 0).then(pl.lit(0.0)).otherwise(e)
+
+
 def per_distinct(e: pl.Expr, fn: Callable[[pl.Expr], pl.Expr], return_dtype: pl.DataType) -> pl.Expr:
     """``fn(e)`` computed once per distinct non-null value of ``e`` and mapped back to every row (nulls stay
     null): for string normalisations of low-cardinality columns (country or city names), where per-row string

@@ -56,3 +56,16 @@ def test_ipv6_net64_is_the_addresses_64_network():
     df = pl.DataFrame({"ip": ["2001:db8:1:2::9", "2001:db8:1:2:aaaa::1", "2001:db8:1:3::9", "1.2.3.4", None]})
     assert df.select(ipv6_net64(pl.col("ip"))).to_series().to_list() == [
         "2001:db8:1:2::/64", "2001:db8:1:2::/64", "2001:db8:1:3::/64", None, None]
+
+
+def test_values_shown_beside_a_threshold_round_away_from_it():
+    """A value that passed a threshold is rounded up, the threshold down: "0.1501 > 0.15" never reads "0.15 >
+    0.15"; values on the grid stay (the engine's 0.16 * 100 is 16.000000000000004), and no "-0.0"."""
+    from fraud.exprs import round_down, round_up
+
+    s = pl.Series([0.15, 0.1501, 0.16, 12.03, -0.001, 3.8426, None], dtype=pl.Float64)
+    out = pl.select(round_up(pl.lit(s)).alias("up"), round_down(pl.lit(s)).alias("down"))
+    assert out["up"].to_list() == [0.15, 0.16, 0.16, 12.03, 0.0, 3.85, None]
+    assert out["down"].to_list() == [0.15, 0.15, 0.16, 12.03, -0.01, 3.84, None]
+    assert str(out["up"][4]) == "0.0"
+    assert pl.select(round_up(pl.lit(0.15004), 3)).item() == 0.151

@@ -12,6 +12,7 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.detectors.features import USER_FEATURES, user_features
 from fraud.detectors.model import BehaviorModel
+from fraud.exprs import round_down, round_up
 from fraud.findings import emit
 from fraud.registry import NotEvaluated, register
 
@@ -91,6 +92,6 @@ def outlier(ctx: ScanContext) -> pl.LazyFrame:
                   "detectors": pl.struct([pl.col(f"score_{n}").round(4).alias(n) for n in model.detector_names]),
                   "top_features": "top_features"},
         summary=pl.format("Behaviour outlier among {} users (score {} > {}); top features: {}",
-                          pl.lit(model.n_fit), pl.col("score").round(2), pl.lit(round(model.threshold, 2)),
+                          pl.lit(model.n_fit), round_up(pl.col("score")), round_down(pl.lit(model.threshold)),
                           pl.col("_text")),
     )

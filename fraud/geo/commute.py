@@ -16,7 +16,7 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import fmt
+from fraud.exprs import fmt, round_up
 from fraud.findings import emit
 from fraud.geo.distance import haversine_km, thousands
 from fraud.geo.gazetteer import place_name
@@ -87,7 +87,7 @@ def commute_deviation(ctx: ScanContext) -> pl.LazyFrame:
         day, rule,
         evidence={"day": pl.col("day").dt.to_string("%Y-%m-%d"), "farthest_lat": "lat", "farthest_lon": "lon",
                   "farthest_place": "near", "farthest_time": pl.col("local_ts").dt.strftime("%H:%M"),
-                  "detour_km": pl.col("detour").round(2), "deviation": pl.col("dev").round(3),
+                  "detour_km": pl.col("detour").round(2), "deviation": round_up(pl.col("dev"), 3),
                   "raw_detour_km": pl.col("detour_raw").round(2), "home_work_km": pl.col("D").round(2),
                   "positions_off_route": "n", "home_city": "home_city", "home_area": "home_area", "home_lat": "h_lat",
                   "home_lon": "h_lon", "work_city": "work_city", "work_area": "work_area", "work_lat": "work_lat",
@@ -96,7 +96,7 @@ def commute_deviation(ctx: ScanContext) -> pl.LazyFrame:
         summary=fmt("On {} at {} the commute between home in {} and work in {} went {} km out of the way "
                           "near {} (deviation {} > {})", pl.col("day").dt.to_string("%a %Y-%m-%d"),
                           pl.col("local_ts").dt.strftime("%H:%M"), "home_area", "work_area",
-                          thousands("detour", 1), "near", pl.col("dev").round(2), pl.lit(max_dev)),
+                          thousands("detour", 1), "near", round_up(pl.col("dev")), pl.lit(max_dev)),
     )
 
 
