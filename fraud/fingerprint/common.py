@@ -65,7 +65,8 @@ def os_family(e: str | pl.Expr) -> pl.Expr:
     builds EMUI, MIUI/HyperOS, ColorOS, One UI, OxygenOS, MagicOS, HiOS/XOS, Nothing OS, LineageOS, GrapheneOS,
     ZUI, Fire OS ...), ``ios`` (iOS, iPadOS, iPhone/iPad), ``macos`` (macOS, OS X, Mac, MacIntel), ``windows``
     (Windows, Win32/Win64/Win10), ``chromeos`` (Chrome OS, CrOS), ``linux`` (and its distributions: Ubuntu,
-    Pop!_OS, elementary OS, NixOS ...), ``webos`` (webOS, ua-parser's "Web0S"), ``roku`` (Roku OS), else the
+    Pop!_OS, elementary OS, NixOS ...; the Xbox's Windows), ``webos`` (webOS, ua-parser's "Web0S"), ``roku``
+    (Roku OS), ``tvos`` (ua-parser's "ATV OS X"), else the
     lower-cased name; null when unknown/"Other". Computed once per distinct name (a fleet reports a few hundred
     OS names in millions of snapshots)."""
     return per_distinct(pl.col(e) if isinstance(e, str) else e, _os_family_rows, pl.String)
@@ -81,6 +82,8 @@ def _os_family_rows(e: pl.Expr) -> pl.Expr:
                                  r"wear ?os|horizon ?os|oculus|google ?tv"))
             .then(pl.lit("android"))
             .when(s.str.contains(r"^(ios|ipados|iphone ?os|iphone|ipad)\b")).then(pl.lit("ios"))
+            .when(s.str.contains(r"^(?:atv os x|apple ?tv ?os)$")).then(pl.lit("tvos"))  # ua-parser's Apple TV
+            .when(s.str.contains(r"^xbox")).then(pl.lit("windows"))  # the Xbox's browser says Windows NT 10.0
             .when(s.str.contains(r"mac ?os|^os ?x\b|^macintel$|^mac$|^darwin")).then(pl.lit("macos"))
             .when(s.str.contains(r"windows|^win ?(?:32|64|10|11|nt)\b")).then(pl.lit("windows"))
             .when(s.str.contains(r"chrome ?os|chromium ?os|^cros\b")).then(pl.lit("chromeos"))

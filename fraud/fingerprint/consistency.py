@@ -115,10 +115,10 @@ def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
     vs pc) that none of the device's snapshots reports. A browser's desktop mode is not a contradiction: an iOS,
     iPadOS or visionOS device accepts a Mac desktop agent (iPadOS and visionOS ask for desktop sites by default,
     iPhones on request) and an Android device a Linux desktop agent (Chrome on tablets, "desktop site", Samsung
-    DeX); a Chromebook accepts a Linux agent (its Linux apps); every Apple device accepts a native app's
-    CFNetwork/Darwin agent (it names no platform, and ua-parser reads it as iOS). Agents whose OS or type is
-    unknown are not compared, and neither are failed events (an attacker's failed logins on a device do not make
-    its victims' accounts users of it)."""
+    DeX); a Chromebook accepts a Linux agent (its Linux apps) and an Android one (its Android apps); every
+    Apple device accepts a native app's CFNetwork/Darwin agent (it names no platform, and ua-parser reads it as
+    iOS). Agents whose OS or type is unknown are not compared, and neither are failed events (an attacker's
+    failed logins on a device do not make its victims' accounts users of it)."""
     rule = ctx.cfg.rule("device.ua_mismatch")
     # Row-level columns first, then plain reductions (conditions inside an aggregation run group by group).
     fam = pl.col("_fam")
@@ -161,6 +161,8 @@ def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
     # Quark, as Windows: their desktop agents keep the browser's own token.
     compatible = ((pl.col("apple_mobile") & (pl.col("ua_os") == "macos"))
                   | ((pl.col("android") | pl.col("chromebook")) & (pl.col("ua_os") == "linux"))
+                  # ChromeOS runs Android apps (ARC): their Dalvik, web view and app agents name Android
+                  | (pl.col("chromebook") & (pl.col("ua_os") == "android"))
                   | (pl.col("android") & (pl.col("ua_os") == "windows")
                      & pl.col("user_agent").str.contains(r"\b(?:UCBrowser|UCWEB|MQQBrowser|Quark)/"))
                   | (pl.col("apple") & (pl.col("ua_os") == "ios") & pl.col("user_agent").str.contains(r"\bCFNetwork/")))

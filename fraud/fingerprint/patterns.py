@@ -27,7 +27,8 @@ TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("automation", "Playwright", r"(?i)playwright"),
     ("automation", "Cypress", r"(?i)\bcypress/"),
     ("automation", "WeChat DevTools", r"(?i)wechatdevtools"),
-    ("automation", "load or attack tool", r"^Mozilla/4\.0 \(Hydra\)$|^k6/[0-9]|(?i:projectdiscovery|^nuclei\b)"),
+    ("automation", "load or attack tool", r"^Mozilla/4\.0 \(Hydra\)$|^k6/[0-9]|(?i:projectdiscovery|^nuclei\b)"
+     r"|^ApacheBench/|^Artillery\b|^Gatling\b|^Apache-JMeter|^wrk\b|^hey/[0-9]|^Vegeta\b|^Locust\b"),
     ("automation", "injection payload", r"(?i)\$\{jndi:|<script\b|\$\{\$\{|\{\{7\*7\}\}"),
     ("automation", "health check or uptime probe",
      r"^NewRelicPinger/|^kube-probe/|^ELB-HealthChecker/|^GoogleHC/|^Amazon-Route53-Health-Check-Service"),
@@ -36,14 +37,19 @@ TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("http library", "python-httpx", r"(?i)python-httpx|^httpx/"),
     ("http library", "aiohttp", r"(?i)aiohttp"),
     ("http library", "Go-http-client", r"Go-http-client"),
-    ("http library", "okhttp (no app token)", r"(?i)^okhttp/[0-9.]+$"),
+    ("http library", "okhttp (no app token)", r"(?i)^okhttp/[0-9][0-9A-Za-z.-]*$"),  # also 5.0.0-alpha.14
     ("http library", "Java HTTP client",
-     r"^Java/[0-9._]+|^Java-http-client/|^Apache-HttpClient|^Jakarta Commons-HttpClient|^ReactorNetty/"),
-    ("http library", "node HTTP client", r"(?i)^(?:node-fetch|axios|undici|got)\b|^node$"),
+     r"^Java/[0-9._]+|^Java-http-client/|^Apache-Http(?:Async)?Client|^Jakarta Commons-HttpClient|^ReactorNetty/"
+     r"|^Apache-CXF/|^Vert\.x-WebClient/"),
+    ("http library", "Go HTTP library", r"^go-resty/|^fasthttp\b"),
+    ("http library", "node HTTP client",
+     r"(?i)^(?:node-fetch|axios|undici|got|node-superagent|needle)\b|^node$|\bjsdom/[0-9]"),
     ("http library", "Deno", r"^Deno/[0-9.]+$"),
     ("http library", "Bun", r"^Bun/[0-9.]+$"),
     ("http library", "libwww-perl", r"(?i)libwww-perl|^lwp-"),
-    ("http library", "Ruby HTTP client", r"(?i)^(?:Ruby|Faraday|rest-client)\b"),
+    ("http library", "Ruby HTTP client",
+     r"(?i)^(?:Ruby|Faraday|rest-client|http\.rb|Typhoeus)\b|^HTTPClient/[0-9.]+ \([^)]*\bruby\b"),
+    ("http library", "Perl HTTP client", r"^Mojolicious\b|^HTTP-Tiny/"),
     ("http library", "PHP HTTP client", r"(?i)^(?:GuzzleHttp|PHP-Curl-Class)\b"),
     ("http library", "RestSharp", r"(?i)^RestSharp"),
     ("http library", "Scrapy", r"(?i)\bScrapy/"),
@@ -53,8 +59,10 @@ TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("http library", "Dart (no app token)", r"^Dart/[0-9.]+ \(dart:io\)$"),
     ("http library", "Ktor client", r"(?i)^ktor(?:-client| client)"),
     ("http library", "reqwest", r"^reqwest/"),
+    ("http library", "other HTTP library", r"^ureq/|^hackney/|^lua-resty-http/|^cpp-httplib/|^libcurl/|^WinHTTP\b"),
     ("cli client", "curl", r"(?i)^curl/|^PycURL"),
     ("cli client", "Wget", r"(?i)^Wget/"),
+    ("cli client", "aria2", r"^aria2/"),
     ("cli client", "HTTPie", r"(?i)^HTTPie/"),
     ("cli client", "PostmanRuntime", r"PostmanRuntime/"),
     ("cli client", "Insomnia", r"(?i)^insomnia/"),
@@ -183,7 +191,8 @@ def emulator_signature(col: str | pl.Expr) -> pl.Expr:
 def is_placeholder(col: pl.Expr, min_length: int) -> pl.Expr:
     """Present but garbage: too short (``min_length`` characters), letterless or a placeholder user agent."""
     s = col.str.strip_chars()
-    return ~is_missing(col) & ((s.str.len_chars() < min_length) | ~s.str.contains(r"[A-Za-z]{2}")
+    # letters of any script: an app named 支付宝 or Сбербанк sends its name as its agent
+    return ~is_missing(col) & ((s.str.len_chars() < min_length) | ~s.str.contains(r"\p{L}{2}")
                                | s.str.to_lowercase().is_in(list(PLACEHOLDER_AGENTS)))
 
 

@@ -97,7 +97,24 @@ def parse_agents(agents: list[str]) -> pl.DataFrame:
         "user_agent", "browser_family", "browser_major", "os_family",
         pl.concat_str(parts, separator=".", ignore_nulls=True).replace("", None).alias("os_version"),
         "device_family", "device_brand", "device_model", device_class().alias("device_class"))
-    return _open_harmony(parsed)
+    return _hbbtv(_open_harmony(parsed))
+
+
+def _hbbtv(parsed: pl.DataFrame) -> pl.DataFrame:
+    """A smart TV's HbbTV block ("HbbTV/1.5.1 (+DRM;Samsung;SmartTV2017;...)") makes ua-parser read the maker as
+    the OS (family Samsung, version 2017). The OS is then the platform the agent names before it (Tizen, webOS,
+    Android, Linux) with its version, else unknown ("Other")."""
+    ua = pl.col("user_agent")
+    maker = ua.str.contains("HbbTV/", literal=True) & (pl.col("os_family") == pl.col("device_brand"))
+    # the most specific platform first: a Tizen TV writes "(Linux; Tizen 2.3)"
+    found = [(name, ua.str.extract(rf"\b{rx}\b(?:[ /]([0-9][0-9.]*[0-9]))?", 1), ua.str.contains(rf"\b{rx}\b"))
+             for name, rx in (("Tizen", "Tizen"), ("webOS", "(?:Web0S|webOS)"), ("Android", "Android"),
+                              ("Linux", "Linux"))]
+    family, version = pl.lit(OTHER), pl.lit(None, pl.String)
+    for name, v, hit in reversed(found):
+        family, version = pl.when(hit).then(pl.lit(name)).otherwise(family), pl.when(hit).then(v).otherwise(version)
+    return parsed.with_columns(pl.when(maker).then(family).otherwise(pl.col("os_family")).alias("os_family"),
+                               pl.when(maker).then(version).otherwise(pl.col("os_version")).alias("os_version"))
 
 
 def parse_one(ua: str) -> tuple[str | None, ...]:

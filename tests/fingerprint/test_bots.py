@@ -50,6 +50,24 @@ BOTS = {
     # automation words hidden in case classes ([wW]get, [pP]ingdom) still apply to an app's own agent
     "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A.240805.005; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Version/4.0 Chrome/127.0.6533.103 Mobile Safari/537.36 Pingdom.com": ("crawler", "[pP]ingdom"),
+    # stock agents of more HTTP libraries and load tools (a pre-release okhttp is still bare okhttp)
+    "okhttp/5.0.0-alpha.14": ("http library", "okhttp (no app token)"),
+    "Apache-HttpAsyncClient/4.1.5 (Java/11.0.21)": ("http library", "Java HTTP client"),
+    "Vert.x-WebClient/4.5.1": ("http library", "Java HTTP client"),
+    "go-resty/2.14.0 (https://github.com/go-resty/resty)": ("http library", "Go HTTP library"),
+    "node-superagent/3.8.3": ("http library", "node HTTP client"),
+    "Needle/3.3.1 (Node.js v20.11.0; linux x64)": ("http library", "node HTTP client"),
+    "Mozilla/5.0 (linux) AppleWebKit/537.36 (KHTML, like Gecko) jsdom/24.0.0": ("http library", "node HTTP client"),
+    "http.rb/5.1.1": ("http library", "Ruby HTTP client"),
+    "HTTPClient/1.0 (2.8.3, ruby 3.2.2 (2023-03-30))": ("http library", "Ruby HTTP client"),
+    "Typhoeus - https://github.com/typhoeus/typhoeus": ("http library", "Ruby HTTP client"),
+    "Mojolicious (Perl)": ("http library", "Perl HTTP client"),
+    "HTTP-Tiny/0.088": ("http library", "Perl HTTP client"),
+    "hackney/1.20.1": ("http library", "other HTTP library"),
+    "ureq/2.9.1": ("http library", "other HTTP library"),
+    "aria2/1.37.0": ("cli client", "aria2"),
+    "ApacheBench/2.3": ("automation", "load or attack tool"),
+    "Artillery (https://artillery.io)": ("automation", "load or attack tool"),
     "-": ("missing", "missing user agent"),
     " Unknown ": ("missing", "missing user agent"),
     "Mozilla/5.0": ("empty or garbage", "empty or garbage user agent"),
@@ -66,6 +84,16 @@ def test_bot_agents_are_classified_with_their_pattern(agent):
 @pytest.mark.parametrize("name", list(UA))
 def test_real_browsers_and_app_agents_are_not_bots(name):
     row = classify(parse_agents([UA[name]]), 8).row(0, named=True)
+    assert (row["bot_kind"], row["bot_pattern"]) == (None, None)
+
+
+@pytest.mark.parametrize("agent", ["支付宝/10.6.0", "Сбербанк Онлайн/15.3.0", "メルカリ/7.42.0", "토스/5.190.0",
+                                   "الراجحي/4.2.1", "okhttp-app/4.12.0 MyBank/5.2", "MyBank/5.2.0 (Linux; Android 13; "
+                                   "kukui) okhttp/4.12.0"])
+def test_app_agents_in_any_script_are_not_garbage_or_bare_libraries(agent):
+    """An app named in Chinese, Cyrillic, Japanese, Korean or Arabic sends its name as its agent: letters, not
+    garbage (the letter test read ASCII only); an app token beside okhttp keeps it an app's agent."""
+    row = classify(parse_agents([agent]), 8).row(0, named=True)
     assert (row["bot_kind"], row["bot_pattern"]) == (None, None)
 
 

@@ -184,18 +184,27 @@ def test_ua_mismatch_accepts_platform_relatives_and_still_fires_across_families(
     rows = [("tv", "tvOS", cf), ("watch", "watchOS", cf), ("vision", "visionOS", cf),
             ("vision2", "visionOS", UA["mac"]), ("cb", "ChromeOS", ff_linux), ("honor", "MagicOS", UA["android"]),
             ("lg", "webOS", tv_ua), ("pop", "Pop!_OS", UA["linux"]), ("wear", "Wear OS", wear_ua),
-            ("quest3", "Horizon OS", quest3_ua), ("quest2", "Horizon OS", quest2_ua)]
+            ("quest3", "Horizon OS", quest3_ua), ("quest2", "Horizon OS", quest2_ua),
+            # a Chromebook's Android apps (ARC); ua-parser's "ATV OS X" for an Apple TV; an HbbTV block that names
+            # the maker where the OS goes (the Tizen it names is the OS); the Xbox browser's Windows NT
+            ("cb_arc", "ChromeOS", "Dalvik/2.1.0 (Linux; U; Android 13; Chromebook Build/R126-15886.44.0)"),
+            ("cb_app", "Chrome OS", "MyBank/5.2.0 (Linux; Android 13; kukui) okhttp/4.12.0"),
+            ("atv", "tvOS", "AppleCoreMedia/1.0.0.21J354 (Apple TV; U; CPU OS 17_0 like Mac OS X; en_us)"),
+            ("sam", "Tizen", "Mozilla/5.0 (Linux; Tizen 2.3) AppleWebKit/538.1 (KHTML, like Gecko) Version/2.3 TV "
+                             "Safari/538.1 HbbTV/1.5.1 (+DRM;Samsung;SmartTV2017;T-KTMDEUC-1250.0;;) OsrsTV/1.0"),
+            ("xbox", "Xbox", "Mozilla/5.0 (Windows NT 10.0; Win64; x64; Xbox; Xbox One) AppleWebKit/537.36 (KHTML, "
+                             "like Gecko) Chrome/120.0.0.0 Safari/537.36 Edge/44.18363.8131")]
     devices = pl.DataFrame({"ts": [at(0)] * len(rows), "device_id": [r[0] for r in rows],
                             "user_id": [f"u_{r[0]}" for r in rows], "os": [r[1] for r in rows]})
     logins = pl.DataFrame({"user_id": [f"u_{r[0]}" for r in rows], "ts": [at(1)] * len(rows),
                            "device_id": [r[0] for r in rows], "user_agent": [r[2] for r in rows]})
     assert run(ua_mismatch, devices=devices, logins=logins).height == 0
-    bad = pl.DataFrame({"user_id": ["u_tv", "u_ph"], "ts": [at(2), at(2)], "device_id": ["tv", "ph"],
-                        "user_agent": [UA["android"], next_ua]})
+    bad = pl.DataFrame({"user_id": ["u_tv", "u_ph", "u_cb_arc"], "ts": [at(2)] * 3, "device_id": ["tv", "ph", "cb_arc"],
+                        "user_agent": [UA["android"], next_ua, UA["iphone"]]})
     snaps = pl.concat([devices, pl.DataFrame({"ts": [at(0)], "device_id": ["ph"], "user_id": ["u_ph"],
                                               "os": ["iOS"]})])
     df = run(ua_mismatch, devices=snaps, logins=bad)
-    assert sorted(df["device_id"].to_list()) == ["ph", "tv"]
+    assert sorted(df["device_id"].to_list()) == ["cb_arc", "ph", "tv"]  # an iPhone agent on the Chromebook is one
     # a HarmonyOS PC's own browser on a HarmonyOS PC: the OS matches, the type (pc) is not compared
     pc = pl.DataFrame({"ts": [at(0)], "device_id": ["hpc"], "user_id": ["u_hpc"], "os": ["HarmonyOS"]})
     pc_ua = next_ua.replace("(Phone;", "(PC;").replace(" Mobile ", " ")

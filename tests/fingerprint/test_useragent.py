@@ -105,3 +105,15 @@ def test_device_class_is_user_agents_classification():
     assert [edge[a] for a in EDGE_AGENTS] == [
         "tablet", "pc", "pc", "tablet", "mobile", "mobile", "mobile", "mobile", "tablet", "mobile", "mobile", "tablet",
         "bot", "pc", "tablet", "mobile", "pc", "mobile", "other", "tablet", "other", "other"]
+
+
+def test_an_hbbtv_block_gives_the_os_the_agent_names_not_the_maker():
+    """ua-parser reads "HbbTV/1.5.1 (+DRM;Samsung;SmartTV2017;...)" as the OS Samsung 2017: the Tizen (or webOS,
+    Android, Linux) the agent names is the OS, else it is unknown; an HbbTV agent that names its OS keeps it."""
+    block = "HbbTV/1.5.1 (+DRM;Samsung;SmartTV2017;T-KTMDEUC-1250.0;;)"
+    lg = ("Mozilla/5.0 (Web0S; Linux/SmartTV) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/79.0.3945.79 "
+          "Safari/537.36 HbbTV/1.5.1 (+DRM; LGE; 65UP75006LF; WEBOS6.3.2 03.34.95; W6_lm21a;)")
+    df = parse_agents([f"Mozilla/5.0 (Linux; Tizen 2.3) AppleWebKit/538.1 (KHTML, like Gecko) TV Safari/538.1 {block}",
+                       f"Mozilla/5.0 (Linux; armv7l) {block}", block, lg])
+    assert df.select("os_family", "os_version").rows() == [("Tizen", "2.3"), ("Linux", None), ("Other", None),
+                                                           ("Web0S", None)]
