@@ -31,11 +31,12 @@ from fraud.schema import (BOOL, FLOAT, INPUT_SCHEMAS, INT, RAW_PREVIEW_CHARS, RE
 from fraud.timeparse import (dst_problem, naive_timestamp, parse_timestamp, plausible, rfc3339_timestamp,
                              timestamp_from_native)
 
+# .json: an API export's array of records, NDJSON saved as .json, or one (pretty-printed) object
 FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "ndjson",
-           ".ndjson": "ndjson"}
+           ".ndjson": "ndjson", ".json": "ndjson"}
 # Data formats a scan does not read: a folder's file named like an input in one of them is an error, never skipped
 # (its rows would silently be missing); other suffixes (.bak, .orig, .swp ...) are no input and are skipped.
-UNREAD_DATA_SUFFIXES = frozenset({".json", ".xlsx", ".xls", ".xml", ".txt", ".zip", ".bz2", ".xz", ".zst", ".7z",
+UNREAD_DATA_SUFFIXES = frozenset({".xlsx", ".xls", ".xml", ".txt", ".zip", ".bz2", ".xz", ".zst", ".7z",
                                   ".feather", ".arrow", ".ipc", ".avro", ".orc"})
 # Also a login outcome as exports write it (Okta SUCCESS/FAILURE, Entra Success/Failure, ALLOW/DENY) and a whole
 # number written with a fraction (1.0: a spreadsheet's or pandas' 0/1 flag), as Parquet and JSON 1.0 already read.
@@ -141,7 +142,7 @@ def file_format(path: str | Path) -> str:
         fmt = FORMATS.get(Path(name).suffix)
     if fmt is None:
         raise InputError(f"{path}: unknown input format (expected .csv, .tsv, .csv.gz, .parquet, .jsonl, .ndjson, "
-                         ".jsonl.gz or .ndjson.gz)")
+                         ".json or one of them .gz)")
     return fmt
 
 
@@ -260,6 +261,8 @@ def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:
     text = data.decode("utf-8", errors="replace")
     if text.lstrip().startswith("["):  # a JSON array of records saved as .jsonl: one record per element
         text = _json_array_lines(text, path)
+    elif text.lstrip().startswith("{"):
+        text = _one_document(text)
     lines = text.split("\n")  # not splitlines(): U+2028 and friends may stand inside JSON strings
     if lines and not lines[-1].strip():
         lines.pop()
@@ -299,6 +302,23 @@ def _ndjson_by_record(lines: list[str], path: Path) -> pl.DataFrame:
     if df.height and LINE_ERROR in df.columns and df[LINE_ERROR].null_count() == 0:
         raise InputError(f"{path}: not NDJSON: no line is a JSON object (line {df['_row'][0]}: {df[LINE_ERROR][0]})")
     return df
+
+
+def _one_document(text: str) -> str:
+    """A pretty-printed JSON object over many lines (a ``.json`` export) as one NDJSON line, so it reads as the
+    one record it is (a record list inside it is then named by the missing-column error, see
+    :func:`_wrapped_records`); NDJSON, whose first line is a whole object, is returned as it is."""
+    first = text.lstrip().split("\n", 1)[0]
+    try:
+        json.loads(first)
+        return text
+    except ValueError:
+        pass
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        return text  # not one document either: read line by line, each bad line rejected
+    return json.dumps(doc, ensure_ascii=False) if isinstance(doc, dict) else text
 
 
 def _json_array_lines(text: str, path: Path) -> str:
@@ -800,8 +820,8 @@ def find_inputs(folder: str | Path) -> dict[str, list[Path]]:
             suffix = Path(f.name.lower().removesuffix(".gz")).suffix
             if suffix in UNREAD_DATA_SUFFIXES or f.name.lower().endswith(".parquet.gz"):
                 raise InputError(f"{f}: named like the {stem} input, in a format a scan does not read (expected "
-                                 ".csv, .tsv, .csv.gz, .parquet, .jsonl or .ndjson); convert it, or move it out of "
-                                 "the folder")
+                                 ".csv, .tsv, .csv.gz, .parquet, .jsonl, .ndjson or .json); convert it, or move it "
+                                 "out of the folder")
             continue
         if not f.is_file():  # a dangling link, a folder or a pipe named like an input: never skipped silently
             raise InputError(f"{f}: " + ("a dangling link" if f.is_symlink() and not f.exists()

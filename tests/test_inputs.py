@@ -354,8 +354,8 @@ def test_find_inputs_by_stem(tmp_path):
 def test_a_folder_input_in_a_format_not_read_is_an_error_and_tsv_is_read(tmp_path, cfg):
     (tmp_path / "logins.tsv").write_text("ts\tuser_id\n2024-01-01T00:00:00Z\tu1\n")
     assert read_input("logins", find_inputs(tmp_path)["logins"], cfg).frame["user_id"].to_list() == ["u1"]
-    (tmp_path / "scores.json").write_text('[{"user_id": "u1", "score": 350}]')
-    with pytest.raises(InputError, match=r"scores\.json: named like the scores input, in a format a scan does not"):
+    (tmp_path / "scores.xlsx").write_text('PK')
+    with pytest.raises(InputError, match=r"scores\.xlsx: named like the scores input, in a format a scan does not"):
         find_inputs(tmp_path)
 
 
@@ -637,3 +637,28 @@ def test_a_numeric_date_is_rejected_with_the_setting_that_reads_it_in_memory_and
     one, two = (scan(ScanInputs.from_folder(d), cfg, shards=n) for n in (1, 2))
     for res in (one, two):
         assert (res.summary["inputs"]["logins"]["rows_used"], res.summary["inputs"]["logins"]["rows_rejected"]) == (3, 1)
+
+
+def test_a_json_export_is_read_as_an_array_ndjson_or_one_pretty_printed_object_in_memory_and_in_slices(tmp_path, cfg):
+    """An API's .json export (an array of records, pretty-printed or not), NDJSON saved as .json, one pretty-printed
+    object: read, in a folder too. Before, a folder's logins.json was refused as a format not read."""
+    from fraud.pipeline import ScanInputs, scan
+
+    rows = [{"ts": f"2024-01-0{i + 1}T10:00:00Z", "user_id": f"u{i}"} for i in range(3)]
+    shapes = {"array": json.dumps(rows, indent=2), "ndjson": "".join(json.dumps(r) + "\n" for r in rows),
+              "one": json.dumps(rows[0], indent=2)}
+    for name, text in shapes.items():
+        d = tmp_path / name
+        d.mkdir()
+        (d / "logins.json").write_text(text)
+        assert find_inputs(d) == {"logins": [d / "logins.json"]}
+        want = ["u0"] if name == "one" else ["u0", "u1", "u2"]
+        li = read_input("logins", d / "logins.json", cfg)
+        assert (li.frame["user_id"].to_list(), li.frame["_row"].to_list()) == (want, list(range(1, len(want) + 1)))
+        for shards in (1, 2):
+            res = scan(ScanInputs.from_folder(d), cfg, shards=shards)
+            assert res.summary["inputs"]["logins"]["rows_used"] == len(want)
+    (tmp_path / "wrap.json").write_text(json.dumps({"Records": rows}, indent=2))  # the pretty-printed wrapper
+    with pytest.raises(InputError, match=r"wrap\.json: missing required column 'ts'; the file is one JSON object "
+                                         r"whose 'Records' holds 3 records"):
+        read_input("logins", tmp_path / "wrap.json", cfg)
