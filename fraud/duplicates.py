@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from fraud.records import EXTRA_HASH
 from fraud.schema import INPUT_SCHEMAS, RAW_PREVIEW_CHARS, REJECTED_COLUMNS
 
 DEDUPLICATED_KINDS = frozenset({"logins", "devices", "locations"})
@@ -13,7 +14,8 @@ DEDUPLICATED_KINDS = frozenset({"logins", "devices", "locations"})
 def split_duplicates(frame: pl.DataFrame, kind: str, file_col: str = "_file", files: list[str] | None = None
                      ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``frame`` (parsed rows in input order, with ``file_col`` and ``_row``) without rows equal to an earlier row
-    on every canonical column, and those repeats as rejected rows ("duplicate of FILE row N": the first copy,
+    on every canonical column and on the file's other columns (their :data:`fraud.records.EXTRA_HASH`, when the
+    frame has it), and those repeats as rejected rows ("duplicate of FILE row N": the first copy,
     which is kept), plus ``_src``: the repeat's own ``file_col`` value. Equality is on parsed values, so the same
     instant written in two notations, or a row repeated across two files of a glob, is a repeat. ``files`` names
     the files when ``file_col`` holds their index."""
@@ -21,13 +23,15 @@ def split_duplicates(frame: pl.DataFrame, kind: str, file_col: str = "_file", fi
     if kind not in DEDUPLICATED_KINDS or frame.height < 2:
         return frame, none
     cols = list(INPUT_SCHEMAS[kind].columns)
+    # the file's other columns too (a request id apart makes two events of one second), compared by their hash
+    same = cols + ([EXTRA_HASH] if EXTRA_HASH in frame.columns else [])
     # Candidates first (same user/device and instant): the full-row comparison then runs on few rows.
     key = [c for c in ("user_id", "device_id", "ts") if c in cols]
     is_cand = frame.select(pl.struct(key).is_duplicated()).to_series()
     if not is_cand.any():
         return frame, none
     cand = frame.filter(is_cand).with_columns(is_cand.arg_true().alias("_i"))
-    whole = pl.struct(cols)
+    whole = pl.struct(same)
     dups = cand.with_columns(pl.col(file_col, "_row").first().over(whole).name.prefix("_first")).filter(
         ~whole.is_first_distinct())
 

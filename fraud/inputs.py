@@ -23,9 +23,9 @@ from fraud.exprs import NO_VALUE_WORDS, fmt, ip_address, is_missing, per_distinc
 
 from fraud.config import EVENT_NAME_GAPS, Config
 from fraud.errors import InputError, first_line
-from fraud.duplicates import split_duplicates
-from fraud.records import (INTERNAL, LINE_ERROR, LINE_TEXT, NESTED, blank_line_rows, csv_records, csv_spans_lines,
-                           ndjson_records, reserved_renames)
+from fraud.duplicates import DEDUPLICATED_KINDS, split_duplicates
+from fraud.records import (EXTRA_HASH, INTERNAL, LINE_ERROR, LINE_TEXT, NESTED, blank_line_rows, csv_records,
+                           csv_spans_lines, extra_hash, ndjson_records, reserved_renames)
 from fraud.schema import (BOOL, FLOAT, INPUT_SCHEMAS, INT, RAW_PREVIEW_CHARS, REJECTED_COLUMNS, TIMESTAMP,
                           InputSchema)
 from fraud.timeparse import (dst_problem, naive_timestamp, parse_timestamp, plausible, rfc3339_timestamp,
@@ -729,7 +729,8 @@ def _split(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: st
         typed["success"] = pl.when(failed).then(False).otherwise(typed["success"])
     good = df.select(  # the typed columns first: filtering the raw and trimmed texts too costs as much again
         *[e.alias(c) for c, e in typed.items()],
-        pl.lit(str(path)).alias("_file"), "_row", "_bad").filter(~pl.col("_bad")).drop("_bad")
+        pl.lit(str(path)).alias("_file"), "_row", *([EXTRA_HASH] if EXTRA_HASH in df.columns else []), "_bad"
+    ).filter(~pl.col("_bad")).drop("_bad")
     found = (df.select([(e & ~pl.col("_bad")).sum().alias(c) for c, e in placeholders.items()])
              .row(0, named=True) if placeholders else {})
     events = {} if "event" not in raw.columns else dict(
@@ -776,7 +777,10 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         if raw.width == 0:  # empty file: nothing to read, no header to check
             continue
         raw = _apply_mapping(raw, schema, cfg, path)
-        extras |= {c for c in raw.columns if c not in schema.columns and c not in INTERNAL}
+        extra = [c for c in raw.columns if c not in schema.columns and c not in INTERNAL]
+        extras |= set(extra)
+        if extra and kind in DEDUPLICATED_KINDS:
+            raw = raw.with_columns(extra_hash(extra))
         raw = raw.select([c for c in raw.columns if c in schema.columns or c in INTERNAL])
         rows_read += raw.height
         good, bad, found, names, valued = _split(raw, schema, cfg.timezone, path, kind, cfg.events,
@@ -788,8 +792,9 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         if bad.height:
             rejects.append(bad)
     empty = pl.DataFrame(schema={**schema.polars_schema(), "_file": pl.String, "_row": pl.Int64})
-    frame = pl.concat([empty, *frames], how="vertical_relaxed") if frames else empty
+    frame = pl.concat([empty, *frames], how="diagonal_relaxed") if frames else empty  # a file's extras: its own
     frame, dups = split_duplicates(frame, kind)
+    frame = frame.drop(EXTRA_HASH, strict=False)
     if dups.height:  # in input order, as a sliced scan lists them
         rejects = [in_file_order(pl.concat([*rejects, dups.drop("_src")]), [str(p) for p in paths])]
     rejected = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTED_COLUMNS)

@@ -22,7 +22,10 @@ csv.field_size_limit(2**31 - 1)  # Python's default (131,072 characters) is no l
 
 LINE_ERROR = "__line_error"
 LINE_TEXT = "__line_text"
-INTERNAL = frozenset({"_row", LINE_ERROR, LINE_TEXT})
+# A hash of a row's other (extra) columns: two rows equal on the canonical columns but not on a request id the
+# file also holds are two events, not one line written twice (fraud.duplicates)
+EXTRA_HASH = "__extra_hash"
+INTERNAL = frozenset({"_row", LINE_ERROR, LINE_TEXT, EXTRA_HASH})
 # Prefixes the JSON text of a nested NDJSON value (an object or a list): a text column holding one is a rejected
 # row ("nested JSON value"), not an account named '{"id": "u1"}'. No scalar's text starts with NUL.
 NESTED = "\x00"
@@ -210,3 +213,9 @@ def blank_line_rows(lines: list[str]) -> list[int] | None:
     if all(line.strip() for line in lines):
         return None
     return [n for n, line in enumerate(lines, start=1) if line.strip()]
+
+
+def extra_hash(columns: list[str]) -> pl.Expr:
+    """:data:`EXTRA_HASH` of a row's ``columns`` (its extra columns, in name order: the same value in memory and in
+    a sliced scan's working files)."""
+    return pl.struct(sorted(columns)).hash(seed=20_261_123).alias(EXTRA_HASH)

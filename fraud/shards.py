@@ -38,6 +38,7 @@ from fraud.duplicates import split_duplicates
 from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split, absent_columns, given_columns
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
                             collect_checks, finish_findings, input_files, score_stage, summarize)
+from fraud.records import EXTRA_HASH
 from fraud.registry import all_checks
 from fraud.schema import INPUT_SCHEMAS
 from fraud.spool import SHARD, SpooledFile, device_key, read_parts, shard_of, spool_file
@@ -178,9 +179,10 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                 if bad.height:
                     rejects.append(bad.with_columns(pl.lit(INPUT_KINDS.index(k)).alias("_k"),
                                                     pl.lit(fi).alias("_fi")))
-            frame = pl.concat([pl.DataFrame(schema=_stored_schema(k)), *goods], how="vertical_relaxed")
+            frame = pl.concat([pl.DataFrame(schema=_stored_schema(k)), *goods], how="diagonal_relaxed")
             # a row and its repeats share their user (or device) key, so they meet in one slice
             frame, dups = split_duplicates(frame, k, "_fi", [str(Path(sf.path)) for sf in spooled[k]])
+            frame = frame.drop(EXTRA_HASH, strict=False)
             if dups.height:
                 rejects.append(dups.with_columns(pl.lit(INPUT_KINDS.index(k)).alias("_k"), pl.col("_src").alias("_fi"))
                                .drop("_src"))

@@ -19,7 +19,8 @@ from fraud.errors import InputError
 from fraud.exprs import is_missing
 from fraud.inputs import (BOM, _apply_mapping, _read_raw, _sniff_separator, file_format, native_text, text_bytes,
                           unreadable)
-from fraud.records import INTERNAL, last_line_quote_open, leading_empty_lines, reserved_renames
+from fraud.duplicates import DEDUPLICATED_KINDS
+from fraud.records import INTERNAL, extra_hash, last_line_quote_open, leading_empty_lines, reserved_renames
 from fraud.schema import INPUT_SCHEMAS
 
 SHARD = "_shard"
@@ -270,7 +271,8 @@ def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest
     internal = [c for c in names if c in INTERNAL and c != "_row"]
     if "_row" not in names:
         lf = lf.with_row_index("_row", offset=1)
-    lf = lf.select(pl.col("_row").cast(pl.Int64), *keep, *internal)
+    hashed = [extra_hash(extras)] if extras and schema.kind in DEDUPLICATED_KINDS else []
+    lf = lf.select(pl.col("_row").cast(pl.Int64), *keep, *internal, *hashed)
     lf = lf.with_columns(shard_of(_user_key(lf.collect_schema()), shards).alias(SHARD))
     lf.sink_parquet(pl.PartitionBy(dest, key=SHARD, include_key=False), mkdir=True, compression="lz4",
                     statistics=False, engine="streaming")  # working files: read whole, never filtered

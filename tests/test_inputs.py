@@ -662,3 +662,24 @@ def test_a_json_export_is_read_as_an_array_ndjson_or_one_pretty_printed_object_i
     with pytest.raises(InputError, match=r"wrap\.json: missing required column 'ts'; the file is one JSON object "
                                          r"whose 'Records' holds 3 records"):
         read_input("logins", tmp_path / "wrap.json", cfg)
+
+
+def test_rows_apart_only_in_an_extra_column_are_no_duplicates_in_memory_and_in_slices(tmp_path, cfg):
+    """30 failed logins in one second with their own request ids were read as one line written 30 times: 28
+    rejected, the brute force unseen. Rows equal on every column, the extra ones too, still are duplicates."""
+    from fraud.pipeline import ScanInputs, scan
+
+    d = tmp_path / "in"
+    d.mkdir()
+    lines = [f"2024-03-01T08:00:0{i // 10}Z,u1,login,false,9.9.9.9,r{i}" for i in range(20)]
+    lines += ["2024-03-01T08:00:05Z,u1,login,true,9.9.9.9,ok1", "2024-03-01T08:00:05Z,u1,login,true,9.9.9.9,ok1"]
+    write(d / "logins.csv", "ts,user_id,event,success,ip,request_id\n" + "\n".join(lines) + "\n")
+    li = read_input("logins", d / "logins.csv", cfg)
+    assert (li.frame.height, li.rejected["reason"].to_list()) == (
+        21, [f"duplicate of {d / 'logins.csv'} row 21 (every column equal)"])
+    assert "__extra_hash" not in li.frame.columns
+    for shards in (1, 2):
+        res = scan(ScanInputs.from_folder(d), cfg, shards=shards)
+        assert res.summary["inputs"]["logins"]["rows_rejected"] == 1
+        f = res.findings.filter(pl.col("rule") == "account.login_failures")
+        assert json.loads(f["evidence"][0])["failures"] == 20

@@ -33,8 +33,8 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
     (an earlier success inside the burst does not reset it). One finding per attack episode: qualifying
     successes whose next burst starts within ``failure_window_minutes`` of the previous one, on the same UTC day,
     are one episode (a stuffing tool cycling for hours is one finding listing its successes, not thousands); the
-    finding's IP and device are those of the episode's first success. Attempts identical in user, instant, outcome,
-    IP and device are one attempt (a duplicated log line)."""
+    finding's IP and device are those of the episode's first success. Every failed attempt counts, also several in
+    one second (a brute-force tool's): a log line written twice is already a rejected duplicate row."""
     rule = ctx.cfg.rule("account.login_failures")
     n_min = int(rule["min_failures"])
     win_us = int(rule["failure_window_minutes"] * US_PER_MINUTE)
@@ -44,7 +44,6 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
     ev = groups_where(ctx.logins.filter((pl.col("event") == "login") & pl.col("user_id").is_not_null())
                       .select("user_id", "ts", pl.col("success").fill_null(True), "ip", "device_id"),
                       "user_id", (~pl.col("success")).sum() >= n_min)  # fewer failures in all can never fire
-    ev = ev.unique()  # one attempt logged twice (same instant, outcome, IP and device) is one attempt
     ev = (ev.with_columns(ts.dt.epoch("us").alias("_t"))
           .sort(["user_id", "ts", "success", "ip", "device_id"], nulls_last=True))
     ok = pl.col("success")

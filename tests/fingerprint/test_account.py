@@ -34,13 +34,16 @@ def test_login_failures_quiet_when_slow_or_no_success():
     assert run(login_failures, logins=pl.concat([too_late, spread, no_success])).height == 0
 
 
-def test_login_failures_count_a_duplicated_log_line_once():
-    twice = pl.concat([_attempts("u1", [0, 0, 1, 1, 2, 2], [False] * 6), _attempts("u1", [3], [True])])
-    assert run(login_failures, logins=twice).height == 0  # three failures, each written twice
-    # five real failures, two of them at the same instant from different IPs: still five
-    five = pl.concat([_attempts("u1", [0, 1, 2, 3], [False] * 4), _attempts("u1", [3], [False], ip="7.7.7.7"),
-                      _attempts("u1", [4], [True])])
-    assert ev(run(login_failures, logins=five))["failures"] == 5
+def test_login_failures_count_every_attempt_also_several_in_one_second():
+    """A brute-force tool's attempts in one second, differing only in their agents (or in nothing the check reads):
+    each counts. (A log line written twice is the reader's rejected duplicate, tests/test_inputs.py.)"""
+    pairs = pl.concat([_attempts("u1", [0, 0, 1, 1, 2, 2], [False] * 6), _attempts("u1", [3], [True])])
+    assert ev(run(login_failures, logins=pairs))["failures"] == 6
+    rotating = pl.concat([_attempts("u2", [0] * 5, [False] * 5).with_columns(
+        pl.Series("user_agent", [f"agent {i}" for i in range(5)])), _attempts("u2", [1], [True]).with_columns(
+        pl.lit("agent 0").alias("user_agent"))])
+    assert ev(run(login_failures, logins=rotating))["failures"] == 5
+    assert run(login_failures, logins=rotating.filter(pl.int_range(pl.len()) != 0)).height == 0  # four: quiet
 
 
 def _changes(user, days):
