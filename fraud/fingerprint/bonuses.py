@@ -68,7 +68,9 @@ def cap_locked_devices(findings: pl.DataFrame, cfg) -> pl.DataFrame:
           key="device", post=cap_locked_devices)
 def lock_enabled(ctx: ScanContext) -> pl.LazyFrame:
     """Bonus per device whose latest snapshot with a ``device_lock`` value says the lock is on, for every
-    account of the device; :func:`cap_locked_devices` then keeps at most ``max_per_user`` devices per user."""
+    account that used the device since the lock was first reported on (a seller who sold the phone before its
+    buyer turned the lock on earns nothing); :func:`cap_locked_devices` then keeps at most ``max_per_user``
+    devices per user."""
     rule = ctx.cfg.rule("device.lock_enabled")
     snap = ctx.devices.filter(pl.col("device_lock").is_not_null() & pl.col("device_id").is_not_null())
     if snap.select(pl.len()).collect().item() == 0:
@@ -77,7 +79,8 @@ def lock_enabled(ctx: ScanContext) -> pl.LazyFrame:
         pl.col("device_lock").last().alias("locked"),
         pl.col("ts").filter(pl.col("device_lock")).min().alias("first_ts"), pl.col("ts").max().alias("last_ts"),
         pl.col("device_lock").sum().alias("locked_snapshots"))
-    per = dev.filter("locked").join(device_users(ctx), on="device_id", how="inner")
+    per = dev.filter("locked").join(device_users(ctx), on="device_id", how="inner").filter(
+        pl.col("first_ts") <= pl.col("last_use"))
     return emit(
         per, rule, device_id="device_id",
         evidence={"device_id": "device_id", "locked_since": iso("first_ts"), "last_snapshot": iso("last_ts"),

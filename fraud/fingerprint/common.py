@@ -51,10 +51,12 @@ def device_use(ctx: ScanContext) -> pl.LazyFrame:
 
 
 def device_users(ctx: ScanContext) -> pl.LazyFrame:
-    """Distinct (device_id, user_id) pairs of :func:`device_use`: accounts that reported a snapshot of or had a
-    successful event on a device. A failed login does not make the device the account's: an attacker's rooted
-    phone failing on a victim's password neither penalises nor (device lock) rewards the victim."""
-    return device_use(ctx).select("device_id", "user_id").unique()
+    """Distinct (device_id, user_id) pairs of :func:`device_use` with the account's ``last_use`` of the device:
+    accounts that reported a snapshot of or had a successful event on a device. A failed login does not make the
+    device the account's: an attacker's rooted phone failing on a victim's password neither penalises nor (device
+    lock) rewards the victim. A device-level signal concerns the accounts that used the device at or after it
+    (``last_use``): a phone sold on and rooted by its buyer says nothing of its seller."""
+    return device_use(ctx).group_by("device_id", "user_id").agg(pl.col("ts").max().alias("last_use"))
 
 
 PC_FAMILIES = ("windows", "macos", "linux", "chromeos")  # desktop OS families (of :func:`os_family`)
@@ -64,8 +66,8 @@ def os_family(e: str | pl.Expr) -> pl.Expr:
     """A comparable OS family: ``android`` (Android and HarmonyOS are one family, with the vendor skins and
     builds EMUI, MIUI/HyperOS, ColorOS, One UI, OxygenOS, MagicOS, HiOS/XOS, Nothing OS, LineageOS, GrapheneOS,
     ZUI, Fire OS ...), ``ios`` (iOS, iPadOS, iPhone/iPad), ``macos`` (macOS, OS X, Mac, MacIntel), ``windows``
-    (Windows, Win32/Win64/Win10), ``chromeos`` (Chrome OS, CrOS), ``linux`` (and its distributions: Ubuntu,
-    Pop!_OS, elementary OS, NixOS ...; the Xbox's Windows), ``webos`` (webOS, ua-parser's "Web0S"), ``roku``
+    (Windows, Win32/Win64/Win10, the Xbox's), ``chromeos`` (Chrome OS, CrOS), ``linux`` (and its distributions:
+    Ubuntu, Pop!_OS, elementary OS, NixOS ...), ``webos`` (webOS, ua-parser's "Web0S"), ``roku``
     (Roku OS), ``tvos`` (ua-parser's "ATV OS X"), else the
     lower-cased name; null when unknown/"Other". Computed once per distinct name (a fleet reports a few hundred
     OS names in millions of snapshots)."""

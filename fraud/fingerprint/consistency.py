@@ -11,7 +11,7 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.exprs import is_missing, per_distinct
 from fraud.findings import emit
-from fraud.fingerprint.common import PC_FAMILIES, device_use, fmt, iso, os_family
+from fraud.fingerprint.common import PC_FAMILIES, device_users, fmt, iso, os_family
 from fraud.fingerprint.useragent import with_agents
 from fraud.registry import NotEvaluated, register
 
@@ -97,7 +97,7 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
                                    iso("last_seen").alias("last_seen")).alias("conflicts"))
     # the accounts that used the device once it was in conflict: a seller whose last use came before the buyer's
     # phone reported other ids is not penalised for them
-    uses = device_use(ctx).group_by("device_id", "user_id").agg(pl.col("ts").max().alias("_last_use"))
+    uses = device_users(ctx).rename({"last_use": "_last_use"})
     per = (per_device.join(listed, on="device_id").join(uses, on="device_id", how="inner")
            .filter(pl.col("_last_use") >= pl.col("_since")))
     return emit(

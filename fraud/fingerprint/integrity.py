@@ -3,8 +3,8 @@ carries an emulator signature such as ``sdk_gphone`` or ``vbox86p``) and ``devic
 or a hook framework reported by the client).
 
 A device-level signal concerns every account that used the device (reported a snapshot of it or had a
-successful event on it); a user-agent signal on an event without a device id concerns that event's account
-only, and only when the event did not fail (a failed login is whoever tried the password).
+successful event on it) at or after the signal; a user-agent signal on an event without a device id concerns that
+event's account only, and only when the event did not fail (a failed login is whoever tried the password).
 """
 from __future__ import annotations
 
@@ -26,9 +26,11 @@ def _any_non_null(lf: pl.LazyFrame, cols: list[str]) -> bool:
 
 
 def _to_users(signals: pl.LazyFrame, ctx: ScanContext) -> pl.LazyFrame:
-    """Attach device-level signals to every account of the device; keep device-less signals on their user."""
+    """Attach device-level signals to every account of the device that used it at or after the signal (a seller
+    whose last use came before the buyer's phone reported root is not told of it); keep device-less signals on
+    their user."""
     on_device = signals.filter(pl.col("device_id").is_not_null()).drop("user_id").join(
-        device_users(ctx), on="device_id", how="inner")
+        device_users(ctx), on="device_id", how="inner").filter(pl.col("ts") <= pl.col("last_use"))
     own = signals.filter(pl.col("device_id").is_null() & pl.col("user_id").is_not_null())
     return pl.concat([on_device.select(SIGNAL_COLUMNS), own.select(SIGNAL_COLUMNS)])
 
