@@ -37,15 +37,22 @@ def _normalise(raw: pl.Expr, col: str) -> pl.Expr:
     Trimmed and lower-cased. MACs lose their separators; a locally administered MAC (second hex digit 2, 6, a or
     e: the per-network random address of Android 10+ and iOS 14+) and Android's ``02:00:00:00:00:00`` placeholder
     are not hardware ids. IMEIs keep their digits only and compare on the first 14 (type allocation code and
-    serial: the 15th is a check digit, an IMEISV ends in a 2-digit software version); all-zero values are
-    placeholders. hw_uuid loses braces and hyphens (``{6F9619FF-...}`` and ``6f9619ff...`` are one id)."""
+    serial: the 15th is a check digit, an IMEISV ends in a 2-digit software version); a value listing several
+    (a dual-SIM phone's two) becomes their sorted, comma-joined set; all-zero values are placeholders. hw_uuid
+    loses braces and hyphens (``{6F9619FF-...}`` and ``6f9619ff...`` are one id)."""
     s = pl.when(is_missing(raw)).then(None).otherwise(raw.str.strip_chars().str.to_lowercase())
     if col == "mac":
         s = s.str.replace_all(r"[:\-. ]", "")
         s = pl.when((s == MAC_PLACEHOLDER) | s.str.contains(r"^.[26ae]")).then(None).otherwise(s)
     elif col == "imei":
-        digits = s.str.replace_all(r"[^0-9]", "")
-        s = (pl.when(digits.str.len_chars() >= 14).then(digits.str.slice(0, 14)).otherwise(s))
+        # a dual-SIM phone may report both IMEIs in one value ("I1,I2", "[I1, I2]", "I1/I2"): each is an id, and
+        # the value is their sorted set (I2,I1 is I1,I2)
+        tokens = s.str.replace_all(r"[,;|/\[\]\"']+", ",").str.strip_chars(",").str.split(",")
+        s = tokens.list.eval(pl.element().str.replace_all(r"[^0-9]", "").pipe(
+            lambda d: pl.when(d.str.len_chars() >= 14).then(d.str.slice(0, 14)).otherwise(
+                pl.element().str.strip_chars()))).list.eval(
+            pl.element().filter((pl.element() != "") & ~pl.element().str.contains(r"^0+$"))
+        ).list.unique().list.sort().list.join(",")
     elif col == "hw_uuid":
         s = s.str.replace_all(r"[{}\-]", "")
     return pl.when((s == "") | s.str.contains(r"^0+$")).then(None).otherwise(s)
@@ -59,7 +66,8 @@ def _kind(family: pl.Expr) -> pl.Expr:
 
 @register("device.id_conflict", rules="device.id_conflict", family="fingerprint", needs=("devices",), key="device")
 def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
-    """One finding per user and device whose snapshots carry more than one distinct imei, mac or hw_uuid, or
+    """One finding per user and device whose snapshots carry more than one distinct imei (two of one model, a
+    dual-SIM phone's slots, are one phone's), mac or hw_uuid, or
     more than one OS family (Android and HarmonyOS count as one family), for every account that used the device
     (a snapshot or a successful event) at or after the conflict began (a second value's first sighting). Evidence:
     the conflicting fields, each field's number of distinct values and its first :data:`CONFLICT_VALUES_LISTED`
@@ -74,13 +82,17 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
     # One row per (device, field, comparable value); the evidence shows the value as first reported (an OS as
     # its family).
     long = pl.concat([snap.select("device_id", "ts", pl.lit("os" if c == "os_family" else c).alias("field"),
-                                  pl.col(c).alias("key"),
+                                  (pl.col(c).str.split(",") if c == "imei" else pl.concat_list(c)).alias("key"),
                                   pl.col(c if c == "os_family" else f"_raw_{c}").alias("value"))
-                      for c in fields]).drop_nulls(["device_id", "key"])
+                      for c in fields]).explode("key").drop_nulls(["device_id", "key"])
     vals = long.group_by("device_id", "field", "key").agg(
         pl.col("value").sort_by("ts", "value").first(),
         pl.col("ts").min().alias("first_seen"), pl.col("ts").max().alias("last_seen"))
-    conflicting = vals.filter(pl.len().over("device_id", "field") > 1).sort(
+    # A dual-SIM phone reports the IMEI of either slot: two IMEIs of one type allocation code (their first 8
+    # digits: one model) are one phone's pair, not a conflict; a third, or another model's, is one.
+    n, tacs = pl.len().over("device_id", "field"), pl.col("key").str.slice(0, 8).n_unique().over("device_id", "field")
+    dual_sim = (pl.col("field") == "imei") & (n == 2) & (tacs == 1)
+    conflicting = vals.filter((n > 1) & ~dual_sim).sort(
         "device_id", "field", "first_seen", "value").collect().lazy()  # read twice below
     per_device = (conflicting.group_by("device_id", "field").agg(
         pl.len().alias("values"), pl.col("first_seen").min(), pl.col("last_seen").max(),

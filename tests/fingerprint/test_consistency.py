@@ -98,14 +98,31 @@ def test_id_conflict_ignores_random_macs_and_id_formatting():
                     "6F9619FF8B86D011B42D00C04FC964FF", "null", None],
     })
     assert run(id_conflict, devices=devices).height == 0
-    # a second real MAC and a different IMEI still conflict; the evidence shows the values as reported
+    # a second real MAC and an IMEI of another model still conflict; the evidence shows the values as reported
     more = pl.DataFrame({"ts": [at(9)], "device_id": ["d1"], "user_id": ["u1"], "mac": ["3c:22:fb:99:88:77"],
-                         "imei": ["35-209900-176149-9"], "hw_uuid": [None]})
+                         "imei": ["86-123400-176149-9"], "hw_uuid": [None]})
     df = run(id_conflict, devices=pl.concat([devices, more]))
     assert ev(df)["fields"] == ["imei", "mac"]
     assert [(c["field"], c["value"]) for c in ev(df)["conflicts"]] == [
-        ("imei", "352099001761481"), ("imei", "35-209900-176149-9"), ("mac", "3c:22:fb:11:22:33"),
+        ("imei", "352099001761481"), ("imei", "86-123400-176149-9"), ("mac", "3c:22:fb:11:22:33"),
         ("mac", "3c:22:fb:99:88:77")]
+
+
+def test_id_conflict_reads_a_dual_sim_phones_two_imeis_as_one_phone():
+    """A dual-SIM phone reports both IMEIs in one value (in any order, any list notation) or the active slot's:
+    two IMEIs of one model (type allocation code, the first 8 digits) are one phone. A third IMEI, or a second of
+    another model, is a conflict."""
+    slots = ["352099001761481,352099001761499", "[\"352099001761499\", \"352099001761481\"]", "352099001761481",
+             "35-209900-176149-9", "352099001761499/352099001761481"]
+    devices = pl.DataFrame({"ts": [at(i) for i in range(5)], "device_id": ["d1"] * 5, "user_id": ["u1"] * 5,
+                            "imei": slots})
+    assert run(id_conflict, devices=devices).height == 0
+    third = pl.DataFrame({"ts": [at(9)], "device_id": ["d1"], "user_id": ["u1"], "imei": ["352099001761507"]})
+    df = run(id_conflict, devices=pl.concat([devices, third]))
+    assert (ev(df)["fields"], ev(df)["distinct_values"]) == (["imei"], [{"field": "imei", "values": 3}])
+    other_model = pl.DataFrame({"ts": [at(0), at(1)], "device_id": ["d2"] * 2, "user_id": ["u2"] * 2,
+                                "imei": ["352099001761481", "861234001761499"]})
+    assert run(id_conflict, devices=other_model)["device_id"].to_list() == ["d2"]
 
 
 def _snapshots():
