@@ -66,7 +66,7 @@ def test_fail_on(data, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["scan", "--logins", "{tmp}/nope.csv"], "error: {tmp}/nope.csv: file not found"),
     (["scan", "--logins", "{tmp}/logins.xlsx"], "error: {tmp}/logins.xlsx: unknown input format (expected .csv, "
-                                                ".tsv, .csv.gz, .parquet, .jsonl, .ndjson, .jsonl.gz or .ndjson.gz)"),
+                                                ".tsv, .csv.gz, .parquet, .jsonl, .ndjson, .json or one of them .gz)"),
     (["scan", "--logins", "{tmp}/nouser.csv"], "error: {tmp}/nouser.csv: missing required column 'user_id'"),
     (["scan", "--logins", "{tmp}/broken.parquet"], "error: {tmp}/broken.parquet: cannot parse as parquet"),
     (["scan", "--logins", "{tmp}/ok.csv", "--config", "{tmp}/bad.toml"],
