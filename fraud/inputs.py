@@ -24,8 +24,8 @@ from fraud.exprs import NO_VALUE_WORDS, fmt, ip_address, is_missing, per_distinc
 from fraud.config import EVENT_NAME_GAPS, Config
 from fraud.errors import InputError, first_line
 from fraud.duplicates import DEDUPLICATED_KINDS, split_duplicates
-from fraud.records import (EXTRA_HASH, INTERNAL, LINE_ERROR, LINE_TEXT, NESTED, blank_line_rows, csv_records,
-                           csv_spans_lines, extra_hash, ndjson_records, reserved_renames)
+from fraud.records import (EXTRA_HASH, INTERNAL, LINE_ERROR, LINE_TEXT, NESTED, blank_csv_rows, blank_line_rows,
+                           csv_records, csv_spans_lines, extra_hash, ndjson_records, reserved_renames)
 from fraud.schema import (BOOL, FLOAT, INPUT_SCHEMAS, INT, RAW_PREVIEW_CHARS, REJECTED_COLUMNS, TIMESTAMP,
                           InputSchema)
 from fraud.timeparse import (dst_problem, naive_timestamp, parse_timestamp, plausible, rfc3339_timestamp,
@@ -200,7 +200,8 @@ def _read_raw(path: Path) -> pl.DataFrame:
                 return csv_records(data.decode("utf-8", errors="replace"), sep)
             if csv_spans_lines(data, df.height):  # a quoted field over line ends: no line may vanish into one
                 return csv_records(data.decode("utf-8", errors="replace"), sep)
-            return df.rename(reserved_renames(df.columns))
+            df = df.rename(reserved_renames(df.columns))
+            return _without_blank_rows(df, blank_csv_rows(data))
         return _read_ndjson(data, path)
     except InputError:
         raise
@@ -208,6 +209,15 @@ def _read_raw(path: Path) -> pl.DataFrame:
         raise InputError(f"{path}: cannot read file ({e})") from None
     except Exception as e:  # noqa: BLE001 - any parser failure is an unreadable file
         raise unreadable(path, e) from None
+
+
+def _without_blank_rows(df: pl.DataFrame, blank: list[int]) -> pl.DataFrame:
+    """``df`` without the rows that are empty lines (:func:`fraud.records.blank_csv_rows`); the others keep their
+    numbers (``_row``), as NDJSON's do."""
+    if not blank:
+        return df
+    return df.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64)).filter(
+        ~pl.col("_row").is_in(blank))
 
 
 BOM = b"\xef\xbb\xbf"

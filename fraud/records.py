@@ -82,6 +82,24 @@ def _csv_rows(lines: list[str], start: int, separator: str):
         first = consumed[0]
 
 
+def blank_csv_rows(data: bytes) -> list[int]:
+    """The data rows (1-based, the header apart, leading empty lines skipped as the readers do) that are empty
+    lines, in a CSV file each of whose lines is one record: the fast reader reads an empty line as a row of nulls
+    (rejected for its missing values), while it is no record at all (an editor's final empty line, a blank line
+    between two exports). The whole file is split into lines only when an empty line stands inside it."""
+    body = data[len(data) - len(data.lstrip(b"\r\n")):]
+    core = body.rstrip(b"\r\n")
+    lines_in_core = core.count(b"\n") + (1 if core else 0)  # the header and the records up to the last non-empty
+    # trailing empty lines: what follows the last record's own line end (a last "\r" without one is a line too)
+    parts = body[len(core):].split(b"\n")[1:] if core else []
+    ends = [ln in (b"", b"\r") for ln in parts[:-1]] + [parts[-1] == b"\r"] if parts else []
+    rows = [lines_in_core + i for i, blank in enumerate(ends) if blank]
+    if b"\n\n" in core or b"\n\r\n" in core:
+        inner = [i for i, ln in enumerate(core.split(b"\n")) if i and ln in (b"", b"\r")]
+        rows = inner + rows
+    return rows
+
+
 def leading_empty_lines(head: bytes) -> int:
     """Empty lines before a text file's header (the readers skip them)."""
     return head[:len(head) - len(head.lstrip(b"\r\n"))].count(b"\n")
@@ -117,11 +135,14 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
     columns = [reserved_renames([c]).get(c, c) for c in columns]
     rows, rownums, errors, texts = [], [], [], []
 
+    record = [0]  # records so far, empty lines included: row N is the Nth record, as the fast reader counts
+
     def reject(reason: str, text: str) -> None:
+        record[0] += 1
         rows.append([None] * width)
         errors.append(reason)
         texts.append(text[:RAW_PREVIEW_CHARS])
-        rownums.append(len(rownums) + 1)
+        rownums.append(record[0])
 
     at = 1
     while at < len(lines):
@@ -148,10 +169,13 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
                 reject(f"{len(rec)} fields where the header has {width} (an unquoted separator or a broken quote)",
                        separator.join(rec))
                 continue
+            record[0] += 1
+            if not rec and first == last and lines[first].strip("\r") == "":
+                continue  # an empty line is no record (it keeps its number, as in NDJSON)
             rows.append([v if v != "" else None for v in rec] + [None] * (width - len(rec)))
             errors.append(None)
             texts.append(None)
-            rownums.append(len(rownums) + 1)
+            rownums.append(record[0])
         if resume is None:
             break
         at = resume

@@ -219,6 +219,33 @@ def _spans_lines(src: Path, records: int) -> bool:
     return records + 1 < lines or last_line_quote_open(tail)
 
 
+def _blank_rows(src: Path) -> list[int]:
+    """:func:`fraud.records.blank_csv_rows` of a file too large to hold: read in chunks, each split into lines only
+    when an empty line may stand in it (the common file has none, or only at its end)."""
+    rows: list[int] = []
+    line, started, carry = 0, False, b""  # line: index of the next line (0 = the header); started: past leading
+    with open(src, "rb") as fh:             # empty lines; carry: the chunk's unfinished last line
+        while chunk := fh.read(1 << 24):
+            if not started:
+                stripped = chunk.lstrip(b"\r\n")
+                if not stripped:
+                    continue
+                chunk, started = stripped, True
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            done, carry = data[:cut], data[cut:]
+            if b"\n\n" in data or b"\n\r\n" in data or done.startswith((b"\n", b"\r\n")):
+                for ln in done.split(b"\n")[:-1]:
+                    if line and ln in (b"", b"\r"):
+                        rows.append(line)
+                    line += 1
+            else:
+                line += done.count(b"\n")
+    if carry in (b"\r",) and line:  # a last line without its line end, empty but for a CR
+        rows.append(line)
+    return rows
+
+
 def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards: int) -> SpooledFile:
     """Stream one input file into ``dest/_shard=k/*.parquet`` (raw canonical columns plus ``_row``)."""
     schema = INPUT_SCHEMAS[kind]
@@ -234,7 +261,7 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
     if not names:
         return SpooledFile(str(path), blank=True)
     try:
-        extras = _sink(lf, schema, cfg, path, dest, shards)
+        extras = _sink(lf, schema, cfg, path, dest, shards, _blank_rows(src) if src is not None else [])
     except InputError:
         raise
     except Exception:  # noqa: BLE001 - a record the streaming reader refuses: read record by record instead
@@ -261,9 +288,11 @@ def _rows_in(dest: Path) -> int:
     return pl.scan_parquet(files).select(pl.len()).collect().item() if files else 0
 
 
-def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest: Path, shards: int) -> list[str]:
-    """Write ``lf``'s canonical columns (and the record readers' row numbers and line errors) into the slices;
-    returns the extra column names (the columns given are those with a value, found when the slices are parsed)."""
+def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest: Path, shards: int,
+          blank: list[int] | None = None) -> list[str]:
+    """Write ``lf``'s canonical columns (and the record readers' row numbers and line errors) into the slices,
+    without the rows ``blank`` (a CSV file's empty lines: no records); returns the extra column names (the columns
+    given are those with a value, found when the slices are parsed)."""
     lf = _apply_mapping(lf, schema, cfg, path).lazy()
     names = lf.collect_schema().names()
     extras = sorted(c for c in names if c not in schema.columns and c not in INTERNAL)
@@ -271,6 +300,8 @@ def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest
     internal = [c for c in names if c in INTERNAL and c != "_row"]
     if "_row" not in names:
         lf = lf.with_row_index("_row", offset=1)
+        if blank:
+            lf = lf.filter(~pl.col("_row").is_in(blank))
     hashed = [extra_hash(extras)] if extras and schema.kind in DEDUPLICATED_KINDS else []
     lf = lf.select(pl.col("_row").cast(pl.Int64), *keep, *internal, *hashed)
     lf = lf.with_columns(shard_of(_user_key(lf.collect_schema()), shards).alias(SHARD))

@@ -683,3 +683,25 @@ def test_rows_apart_only_in_an_extra_column_are_no_duplicates_in_memory_and_in_s
         assert res.summary["inputs"]["logins"]["rows_rejected"] == 1
         f = res.findings.filter(pl.col("rule") == "account.login_failures")
         assert json.loads(f["evidence"][0])["failures"] == 20
+
+
+def test_empty_lines_of_a_csv_file_are_no_rows_and_keep_the_count_in_memory_and_in_slices(tmp_path, cfg):
+    """An editor's final empty line, or a blank line between two pasted exports, was a rejected row of nulls
+    ("missing required value ts"): a file of 3 records read "5 rows, 2 rejected". It is no record (as in NDJSON);
+    the rows after it keep their numbers. A line of separators only (",,") is a record, and rejected."""
+    from fraud.pipeline import ScanInputs, scan
+
+    d = tmp_path / "in"
+    d.mkdir()
+    write(d / "logins.csv", "ts,user_id\r\n2024-01-01T00:00:00Z,u1\r\n\r\n2024-01-01T00:00:01Z,u2\r\n,\r\n"
+          "2024-01-01T00:00:02Z,u3\r\n\r\n\r\n")
+    li = read_input("logins", d / "logins.csv", cfg)
+    assert (li.rows_read, li.frame["_row"].to_list(), li.rejected["row"].to_list()) == (4, [1, 3, 5], [4])
+    for shards in (1, 2):
+        res = scan(ScanInputs.from_folder(d), cfg, shards=shards)
+        assert (res.summary["inputs"]["logins"]["rows_read"], res.summary["inputs"]["logins"]["rows_rejected"]) == (4, 1)
+        assert res.rejected["row"].to_list() == [4]
+    # the record-by-record reader (a stray quote sent the file there) skips them too
+    write(d / "logins.csv", 'ts,user_id\n2024-01-01T00:00:00Z,u1\n\n2024-01-01T00:00:01Z,"u2\n2024-01-01T00:00:02Z,u3\n\n')
+    li = read_input("logins", d / "logins.csv", cfg)
+    assert (li.rows_read, li.frame["_row"].to_list(), li.rejected["row"].to_list()) == (3, [1, 4], [3])

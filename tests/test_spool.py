@@ -148,3 +148,43 @@ def test_machine_memory_honours_a_container_limit(tmp_path):
     assert machine_memory_gb((str(v2),)) > 3
     assert machine_memory_gb((str(v2), str(v1))) == 3.0
     assert machine_memory_gb((str(tmp_path / "missing"),)) == machine_memory_gb(())
+
+
+def test_empty_lines_are_found_alike_in_a_file_read_in_chunks_and_whole(tmp_path, monkeypatch):
+    """The sliced scan finds a CSV file's empty lines chunk by chunk, the in-memory reader in the whole text:
+    the same rows, and the rows the fast CSV reader reads as nulls; CR line ends, a last CR and chunk borders
+    inside a line end included."""
+    import io
+    import random
+
+    from fraud import spool
+    from fraud.records import blank_csv_rows
+
+    rng = random.Random(5)
+    real_open = open
+
+    class Small:  # 3-byte chunks: every border case of the chunked scan
+        def __init__(self, path, mode):
+            self.fh = real_open(path, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            self.fh.close()
+
+        def read(self, n):
+            return self.fh.read(3)
+
+    for i in range(300):
+        lines = [b"h,x"] + [rng.choice([b"", b"1,2", b"\r", b"33,44"]) for _ in range(rng.randint(0, 9))]
+        data = rng.choice([b"", b"\n", b"\r\n\n"]) + b"\n".join(lines) + rng.choice([b"", b"\n", b"\n\n", b"\r"])
+        p = tmp_path / "f.csv"
+        p.write_bytes(data)
+        df = pl.read_csv(io.BytesIO(data), infer_schema=False)
+        nulls = [k + 1 for k, r in enumerate(df.rows()) if all(v is None for v in r)]
+        whole = spool._blank_rows(p)
+        monkeypatch.setattr(spool, "open", Small, raising=False)
+        chunked = spool._blank_rows(p)
+        monkeypatch.undo()
+        assert whole == chunked == blank_csv_rows(data) == nulls, data
