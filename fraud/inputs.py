@@ -201,7 +201,10 @@ def _read_raw(path: Path) -> pl.DataFrame:
             if csv_spans_lines(data, df.height):  # a quoted field over line ends: no line may vanish into one
                 return csv_records(data.decode("utf-8", errors="replace"), sep)
             df = df.rename(reserved_renames(df.columns))
-            return _without_blank_rows(df, blank_csv_rows(data))
+            # an empty line reads as a row of nulls: the text is searched for empty lines only when one is there
+            if df.width and df.select(pl.all_horizontal(pl.all().is_null()).any()).item():
+                df = _without_blank_rows(df, blank_csv_rows(data))
+            return df
         return _read_ndjson(data, path)
     except InputError:
         raise

@@ -25,7 +25,9 @@ LINE_TEXT = "__line_text"
 # A hash of a row's other (extra) columns: two rows equal on the canonical columns but not on a request id the
 # file also holds are two events, not one line written twice (fraud.duplicates)
 EXTRA_HASH = "__extra_hash"
-INTERNAL = frozenset({"_row", LINE_ERROR, LINE_TEXT, EXTRA_HASH})
+# A sliced scan's mark of a CSV row with no value at all: only then are the file's empty lines looked for
+EMPTY_ROW = "__empty_row"
+INTERNAL = frozenset({"_row", LINE_ERROR, LINE_TEXT, EXTRA_HASH, EMPTY_ROW})
 # Prefixes the JSON text of a nested NDJSON value (an object or a list): a text column holding one is a rejected
 # row ("nested JSON value"), not an account named '{"id": "u1"}'. No scalar's text starts with NUL.
 NESTED = "\x00"
@@ -86,18 +88,23 @@ def blank_csv_rows(data: bytes) -> list[int]:
     """The data rows (1-based, the header apart, leading empty lines skipped as the readers do) that are empty
     lines, in a CSV file each of whose lines is one record: the fast reader reads an empty line as a row of nulls
     (rejected for its missing values), while it is no record at all (an editor's final empty line, a blank line
-    between two exports). The whole file is split into lines only when an empty line stands inside it."""
-    body = data[len(data) - len(data.lstrip(b"\r\n")):]
-    core = body.rstrip(b"\r\n")
-    lines_in_core = core.count(b"\n") + (1 if core else 0)  # the header and the records up to the last non-empty
+    between two exports). No copy of the text is made; it is split into lines only when an empty line stands
+    inside it."""
+    begin, end = 0, len(data)
+    while begin < end and data[begin] in b"\r\n":
+        begin += 1
+    while end > begin and data[end - 1] in b"\r\n":
+        end -= 1
+    if begin == end:
+        return []
+    lines_in_core = data.count(b"\n", begin, end) + 1  # the header and the records up to the last non-empty
+    rows: list[int] = []
+    if data.find(b"\n\n", begin, end) >= 0 or data.find(b"\n\r\n", begin, end) >= 0:
+        rows = [i for i, ln in enumerate(data[begin:end].split(b"\n")) if i and ln in (b"", b"\r")]
     # trailing empty lines: what follows the last record's own line end (a last "\r" without one is a line too)
-    parts = body[len(core):].split(b"\n")[1:] if core else []
+    parts = data[end:].split(b"\n")[1:]
     ends = [ln in (b"", b"\r") for ln in parts[:-1]] + [parts[-1] == b"\r"] if parts else []
-    rows = [lines_in_core + i for i, blank in enumerate(ends) if blank]
-    if b"\n\n" in core or b"\n\r\n" in core:
-        inner = [i for i, ln in enumerate(core.split(b"\n")) if i and ln in (b"", b"\r")]
-        rows = inner + rows
-    return rows
+    return rows + [lines_in_core + i for i, blank in enumerate(ends) if blank]
 
 
 def leading_empty_lines(head: bytes) -> int:

@@ -38,7 +38,7 @@ from fraud.duplicates import split_duplicates
 from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split, absent_columns, given_columns
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
                             collect_checks, finish_findings, input_files, score_stage, summarize)
-from fraud.records import EXTRA_HASH
+from fraud.records import EMPTY_ROW, EXTRA_HASH
 from fraud.registry import all_checks
 from fraud.schema import INPUT_SCHEMAS
 from fraud.spool import SHARD, SpooledFile, device_key, read_parts, shard_of, spool_file
@@ -170,6 +170,8 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                     continue
                 raw = pl.read_parquet(parts)
                 shutil.rmtree(parts[0].parent)  # the raw slice is parsed once: free its disk space now
+                if EMPTY_ROW in raw.columns:  # a CSV file's empty lines are no rows
+                    raw = (raw.filter(~pl.col("_row").is_in(sf.blank_rows)) if sf.blank_rows else raw).drop(EMPTY_ROW)
                 good, bad, found, names, has = _split(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k,
                                                       cfg.events, cfg.timestamp_formats)
                 valued[k] |= has

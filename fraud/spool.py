@@ -20,7 +20,8 @@ from fraud.exprs import is_missing
 from fraud.inputs import (BOM, _apply_mapping, _read_raw, _sniff_separator, file_format, native_text, text_bytes,
                           unreadable)
 from fraud.duplicates import DEDUPLICATED_KINDS
-from fraud.records import INTERNAL, extra_hash, last_line_quote_open, leading_empty_lines, reserved_renames
+from fraud.records import (EMPTY_ROW, INTERNAL, extra_hash, last_line_quote_open, leading_empty_lines,
+                           reserved_renames)
 from fraud.schema import INPUT_SCHEMAS
 
 SHARD = "_shard"
@@ -146,6 +147,7 @@ class SpooledFile:
     rows_read: int = 0
     extra_columns: list[str] = field(default_factory=list)
     blank: bool = False
+    blank_rows: list[int] = field(default_factory=list)  # a CSV file's empty lines: no rows (left out when parsed)
 
 
 BLANK_WHOLE_BYTES = 1 << 24  # text files up to this size are tested whole, by the in-memory reader's own rule
@@ -261,7 +263,7 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
     if not names:
         return SpooledFile(str(path), blank=True)
     try:
-        extras = _sink(lf, schema, cfg, path, dest, shards, _blank_rows(src) if src is not None else [])
+        extras = _sink(lf, schema, cfg, path, dest, shards, mark_empty=src is not None)
     except InputError:
         raise
     except Exception:  # noqa: BLE001 - a record the streaming reader refuses: read record by record instead
@@ -278,7 +280,19 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
         shutil.rmtree(dest, ignore_errors=True)
         extras = _sink(_read_raw(path).lazy(), schema, cfg, path, dest, shards)
         rows = _rows_in(dest)
-    return SpooledFile(str(path), rows_read=rows, extra_columns=extras)
+    # the CSV reader reads an empty line as a row of nulls: such rows are looked up in the file's text, and its
+    # empty lines left out when the slices are parsed (no row, as in memory)
+    blank = _blank_rows(src) if src is not None and _any_empty(dest) else []
+    return SpooledFile(str(path), rows_read=rows - len(blank), extra_columns=extras, blank_rows=blank)
+
+
+def _any_empty(dest: Path) -> bool:
+    """Whether a slice file under ``dest`` holds a row marked :data:`fraud.records.EMPTY_ROW` (one boolean
+    column read)."""
+    files = sorted(dest.rglob("*.parquet"))
+    if not files or EMPTY_ROW not in pl.read_parquet_schema(files[0]):
+        return False
+    return bool(pl.scan_parquet(files).select(pl.col(EMPTY_ROW).any()).collect().item())
 
 
 def _rows_in(dest: Path) -> int:
@@ -289,10 +303,10 @@ def _rows_in(dest: Path) -> int:
 
 
 def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest: Path, shards: int,
-          blank: list[int] | None = None) -> list[str]:
+          mark_empty: bool = False) -> list[str]:
     """Write ``lf``'s canonical columns (and the record readers' row numbers and line errors) into the slices,
-    without the rows ``blank`` (a CSV file's empty lines: no records); returns the extra column names (the columns
-    given are those with a value, found when the slices are parsed)."""
+    with ``mark_empty`` a CSV scan's rows of nulls marked (:data:`fraud.records.EMPTY_ROW`); returns the extra
+    column names (the columns given are those with a value, found when the slices are parsed)."""
     lf = _apply_mapping(lf, schema, cfg, path).lazy()
     names = lf.collect_schema().names()
     extras = sorted(c for c in names if c not in schema.columns and c not in INTERNAL)
@@ -300,10 +314,10 @@ def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest
     internal = [c for c in names if c in INTERNAL and c != "_row"]
     if "_row" not in names:
         lf = lf.with_row_index("_row", offset=1)
-        if blank:
-            lf = lf.filter(~pl.col("_row").is_in(blank))
     hashed = [extra_hash(extras)] if extras and schema.kind in DEDUPLICATED_KINDS else []
-    lf = lf.select(pl.col("_row").cast(pl.Int64), *keep, *internal, *hashed)
+    empty = [pl.all_horizontal([pl.col(c).is_null() for c in names if c not in INTERNAL]).alias(EMPTY_ROW)] \
+        if mark_empty else []
+    lf = lf.select(pl.col("_row").cast(pl.Int64), *keep, *internal, *hashed, *empty)
     lf = lf.with_columns(shard_of(_user_key(lf.collect_schema()), shards).alias(SHARD))
     lf.sink_parquet(pl.PartitionBy(dest, key=SHARD, include_key=False), mkdir=True, compression="lz4",
                     statistics=False, engine="streaming")  # working files: read whole, never filtered
