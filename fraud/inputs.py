@@ -188,7 +188,7 @@ def _read_raw(path: Path) -> pl.DataFrame:
             return df.rename(reserved_renames(df.columns))
         data = path.read_bytes()
         if path.name.lower().endswith(".gz"):
-            data = gzip.decompress(data)
+            data = gunzip(data, path)
         data = text_bytes(data)
         if not data.strip():
             return pl.DataFrame()
@@ -221,6 +221,35 @@ def _without_blank_rows(df: pl.DataFrame, blank: list[int]) -> pl.DataFrame:
         return df
     return df.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64)).filter(
         ~pl.col("_row").is_in(blank))
+
+
+# A log file compresses 3-30x; gzip's limit is ~1030x. A file that expands more than GZIP_MAX_RATIO times, past
+# GZIP_FREE_BYTES of text, is a decompression bomb (a few MB that would fill the machine's memory or disk), not read.
+GZIP_MAX_RATIO = 200
+GZIP_FREE_BYTES = 256 << 20
+
+
+def expansion_limit(compressed_bytes: int) -> int:
+    """The most text a gzip file of ``compressed_bytes`` may expand to (:data:`GZIP_MAX_RATIO`)."""
+    return max(GZIP_FREE_BYTES, GZIP_MAX_RATIO * compressed_bytes)
+
+
+def bomb(path: Path, compressed_bytes: int) -> InputError:
+    return InputError(f"{path}: expands more than {GZIP_MAX_RATIO} times when decompressed ({compressed_bytes:,} "
+                      f"bytes to over {expansion_limit(compressed_bytes):,}): a decompression bomb, not read "
+                      "(decompress it yourself if it holds real data)")
+
+
+def gunzip(data: bytes, path: Path) -> bytes:
+    """``data`` (a gzip file, several members too) decompressed, chunk by chunk up to :func:`expansion_limit`."""
+    limit, parts, size = expansion_limit(len(data)), [], 0
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+        while chunk := fh.read(1 << 24):
+            size += len(chunk)
+            if size > limit:
+                raise bomb(path, len(data))
+            parts.append(chunk)
+    return b"".join(parts)
 
 
 BOM = b"\xef\xbb\xbf"

@@ -17,8 +17,8 @@ from fraud.allocator import allocator_retains
 from fraud.config import Config
 from fraud.errors import InputError
 from fraud.exprs import is_missing
-from fraud.inputs import (BOM, _apply_mapping, _read_raw, _sniff_separator, file_format, native_text, text_bytes,
-                          unreadable)
+from fraud.inputs import (BOM, _apply_mapping, _read_raw, _sniff_separator, bomb, expansion_limit, file_format,
+                          native_text, text_bytes, unreadable)
 from fraud.duplicates import DEDUPLICATED_KINDS
 from fraud.records import (EMPTY_ROW, INTERNAL, extra_hash, last_line_quote_open, leading_empty_lines,
                            reserved_renames)
@@ -164,8 +164,12 @@ def _is_blank(path: Path) -> bool:
             if len(head) <= BLANK_WHOLE_BYTES:
                 return not text_bytes(head).strip()
             wide = head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff"))
-            chunk = head
+            chunk, size = head, 0
+            limit = expansion_limit(path.stat().st_size) if _gzipped(path) else None
             while chunk:
+                size += len(chunk)
+                if limit is not None and size > limit:  # a bomb of blank lines: said, not read to its end
+                    raise bomb(path, path.stat().st_size)
                 for mark in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", *((b"\x00",) if wide else ())):
                     chunk = chunk.replace(mark, b"")
                 if chunk.strip():
@@ -189,8 +193,13 @@ def _raw_lazy(path: Path, tmp: Path) -> tuple[pl.LazyFrame | pl.DataFrame, Path 
     if _gzipped(path):
         src = tmp / f"{len(list(tmp.iterdir()))}.csv"
         try:
+            limit, size = expansion_limit(path.stat().st_size), 0
             with gzip.open(path, "rb") as fin, open(src, "wb") as fout:
-                shutil.copyfileobj(fin, fout, 1 << 22)
+                while chunk := fin.read(1 << 22):
+                    size += len(chunk)
+                    if size > limit:
+                        raise bomb(path, path.stat().st_size)
+                    fout.write(chunk)
         except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
             raise InputError(f"{path}: cannot read file ({e})") from None
     with open(src, "rb") as fh:

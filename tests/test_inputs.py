@@ -705,3 +705,29 @@ def test_empty_lines_of_a_csv_file_are_no_rows_and_keep_the_count_in_memory_and_
     write(d / "logins.csv", 'ts,user_id\n2024-01-01T00:00:00Z,u1\n\n2024-01-01T00:00:01Z,"u2\n2024-01-01T00:00:02Z,u3\n\n')
     li = read_input("logins", d / "logins.csv", cfg)
     assert (li.rows_read, li.frame["_row"].to_list(), li.rejected["row"].to_list()) == (3, [1, 4], [3])
+
+
+def test_a_decompression_bomb_is_refused_in_memory_and_in_slices(tmp_path, cfg, monkeypatch):
+    """A .csv.gz of a few KB that expands past the machine's memory (gzip reaches ~1030x) was decompressed whole
+    and the process killed: it is refused with its ratio, as text and as blank lines; a real log (3-30x) is read."""
+    from fraud import inputs
+    from fraud.pipeline import ScanInputs, scan
+
+    monkeypatch.setattr(inputs, "GZIP_FREE_BYTES", 1 << 20)  # the 256 MB of text any file may expand to, made small
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv.gz").write_bytes(gzip.compress(b"ts,user_id\n" + b"2024-01-01T00:00:00Z,u1\n" * 400_000))
+    says = r"logins\.csv\.gz: expands more than 200 times when decompressed \([0-9,]+ bytes to over [0-9,]+\): a " \
+           r"decompression bomb, not read"
+    with pytest.raises(InputError, match=says):
+        read_input("logins", d / "logins.csv.gz", cfg)
+    with pytest.raises(InputError, match=says):
+        scan(ScanInputs.from_folder(d), cfg, shards=2)
+    (d / "logins.csv.gz").write_bytes(gzip.compress(b"\n" * (20 << 20)))  # blank lines only: the blank test reads it
+    with pytest.raises(InputError, match=says):
+        scan(ScanInputs.from_folder(d), cfg, shards=2)
+    rows = "".join(f"2024-01-0{1 + i % 9}T{i % 24:02d}:{i % 60:02d}:00Z,u{i % 977},{i * 7919 % 100003}\n"
+                   for i in range(60_000))
+    (d / "logins.csv.gz").write_bytes(gzip.compress(("ts,user_id,amount\n" + rows).encode()))
+    assert read_input("logins", d / "logins.csv.gz", cfg).rows_read == 60_000
+    assert scan(ScanInputs.from_folder(d), cfg, shards=2).summary["inputs"]["logins"]["rows_read"] == 60_000
