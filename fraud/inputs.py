@@ -628,7 +628,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
                 slow_ts.append(col)
             else:
                 v = timestamp_from_native(raw, dtype, tz)
-            dst = dst_problem(text, tz)
+            dst = dst_problem(text, tz, ts_formats)
             # 03/04/2026: March or April? No reader can tell; the config says (timestamp_formats)
             numeric_date = text.str.contains(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}(?:\D|$)").fill_null(False)
             hint = (" (matches none of timestamp_formats)" if ts_formats else

@@ -119,11 +119,14 @@ def _naive(iso: pl.Expr) -> pl.Expr:
                        iso.str.to_datetime("%Y-%m-%d", strict=False, time_unit="us"))
 
 
-def dst_problem(raw: pl.Expr, tz: str) -> pl.Expr:
-    """For text that is a valid local time without offset: ``"repeated"`` when ``tz`` passes that wall-clock time
-    twice (the hour a daylight-saving change repeats), ``"skipped"`` when it never shows it; else null. Used to
-    word the reason of a rejected timestamp."""
-    naive = _naive(_iso_text(raw.cast(pl.String).str.strip_chars()))
+def dst_problem(raw: pl.Expr, tz: str, formats: tuple[str, ...] | list[str] = ()) -> pl.Expr:
+    """For text that is a valid local time without offset (ISO, or one of the config's ``formats`` without an
+    offset): ``"repeated"`` when ``tz`` passes that wall-clock time twice (the hour a daylight-saving change
+    repeats), ``"skipped"`` when it never shows it; else null. Used to word the reason of a rejected timestamp."""
+    s = raw.cast(pl.String).str.strip_chars()
+    local_formats = [f for f in formats if not any(z in f for z in ("%z", "%:z", "%#z"))]
+    naive = pl.coalesce(_naive(_iso_text(s)), *[s.str.to_datetime(f, strict=False, time_unit="us")
+                                                 for f in local_formats])
     early = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
     strict = naive.dt.replace_time_zone(tz, ambiguous="null", non_existent="null")
     return (pl.when(naive.is_not_null() & early.is_null()).then(pl.lit("skipped"))

@@ -731,3 +731,21 @@ def test_a_decompression_bomb_is_refused_in_memory_and_in_slices(tmp_path, cfg, 
     (d / "logins.csv.gz").write_bytes(gzip.compress(("ts,user_id,amount\n" + rows).encode()))
     assert read_input("logins", d / "logins.csv.gz", cfg).rows_read == 60_000
     assert scan(ScanInputs.from_folder(d), cfg, shards=2).summary["inputs"]["logins"]["rows_read"] == 60_000
+
+
+def test_a_local_time_the_clock_repeats_says_so_with_the_configs_formats_too(tmp_path):
+    """US dates in New York local time: 11/03/2024 01:30 happens twice (the clocks go back), 03/10/2024 02:30
+    never. Rejected, with that reason, not "matches none of timestamp_formats"."""
+    from fraud.config import load_config
+
+    (tmp_path / "c.toml").write_text('timestamp_formats = ["%m/%d/%Y %H:%M"]\ntimezone = "America/New_York"\n')
+    p = write(tmp_path / "logins.csv", "ts,user_id\n11/03/2024 01:30,u1\n03/10/2024 02:30,u2\n11/03/2024 03:30,u3\n"
+              "13/03/2024 03:30,u4\n")
+    li = read_input("logins", p, load_config(tmp_path / "c.toml"))
+    assert li.frame["user_id"].to_list() == ["u3"]
+    assert li.rejected["reason"].to_list() == [
+        "local time 11/03/2024 01:30 in column ts is repeated by a daylight-saving change in America/New_York "
+        "(give an offset)",
+        "local time 03/10/2024 02:30 in column ts is skipped by a daylight-saving change in America/New_York "
+        "(give an offset)",
+        "bad timestamp in column ts: 13/03/2024 03:30 (matches none of timestamp_formats)"]
