@@ -31,10 +31,11 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
     ``failure_window_minutes`` (minutes), the success coming at most ``success_within_minutes`` after the
     last of those failures. The evidence counts every failure from the start of the burst up to the success
     (an earlier success inside the burst does not reset it). One finding per attack episode: qualifying
-    successes whose next burst starts within ``failure_window_minutes`` of the previous one, on the same UTC day,
-    are one episode (a stuffing tool cycling for hours is one finding listing its successes, not thousands); the
-    finding's IP and device are those of the episode's first success. Every failed attempt counts, also several in
-    one second (a brute-force tool's): a log line written twice is already a rejected duplicate row."""
+    successes whose next burst starts within ``failure_window_minutes`` of the previous one, the success on the
+    same UTC day, are one episode (a stuffing tool cycling for hours is one finding listing its successes, not
+    thousands); the finding's IP and device are those of the episode's first success. Every failed attempt
+    counts, also several in one second (a brute-force tool's): a log line written twice is already a rejected
+    duplicate row."""
     rule = ctx.cfg.rule("account.login_failures")
     n_min = int(rule["min_failures"])
     win_us = int(rule["failure_window_minutes"] * US_PER_MINUTE)
