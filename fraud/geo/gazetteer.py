@@ -143,8 +143,15 @@ def name_places(points: pl.DataFrame, lat: str = "lat", lon: str = "lon") -> pl.
     named = _name_cells(q)
     keyed = points.with_columns((pl.col(lat) / ROUND_DEG).round(0).cast(pl.Int32).alias("_qi"),
                                 (pl.col(lon) / ROUND_DEG).round(0).cast(pl.Int32).alias("_qj"))
-    return keyed.join(named, left_on=["_qi", "_qj"], right_on=["qi", "qj"], how="left",
-                      maintain_order="left").drop("_qi", "_qj")
+    out = keyed.join(named, left_on=["_qi", "_qj"], right_on=["qi", "qj"], how="left", maintain_order="left")
+    # The country is the one of the time zone the point itself lies in (tzfpy's polygons follow borders: Windsor ON
+    # is Canada although Detroit names it, Kehl Germany beside Strasbourg, whatever the ~1 km cell's centre says),
+    # else the naming city's; one lookup per distinct point (about 1 us each)
+    exact = out.select(pl.col(lat).alias("_lat"), pl.col(lon).alias("_lon")).drop_nulls().unique()
+    exact = exact.with_columns(pl.Series("_cc", [tz_country(zone_of(a, b)) for a, b in exact.iter_rows()],
+                                         dtype=pl.String))
+    return (out.join(exact, left_on=[lat, lon], right_on=["_lat", "_lon"], how="left", maintain_order="left")
+            .with_columns(pl.coalesce("_cc", "place_cc").alias("place_cc")).drop("_cc", "_qi", "_qj"))
 
 
 def _name_cells(q: pl.DataFrame) -> pl.DataFrame:
@@ -177,11 +184,7 @@ def _name_cells(q: pl.DataFrame) -> pl.DataFrame:
         cand = pl.concat([cand, rest.select("qi", "qj").with_columns(
             c["name"].gather(picked).alias("place_name"), c["cc"].gather(picked).alias("place_cc"),
             c["name"].gather(picked).alias("place_area"))])
-    # The country is the one of the time zone the point lies in (tzfpy's zone polygons follow borders: Windsor
-    # ON is Canada although Detroit names it), else the naming city's.
-    zones = [tz_country(zone_of(lat, lon)) for lat, lon in
-             cand.select((pl.col("qi") * ROUND_DEG).alias("a"), (pl.col("qj") * ROUND_DEG).alias("b")).iter_rows()]
-    cand = cand.with_columns(pl.coalesce(pl.Series("_tz_cc", zones, dtype=pl.String), "place_cc").alias("place_cc"))
+    # (the country: the naming city's here; name_places puts the one of each point's own time zone over it)
     return cand.select(list(schema)).cast(schema)
 
 
@@ -240,6 +243,19 @@ def _nearest_cities(plat: np.ndarray, plon: np.ndarray) -> np.ndarray:
 def zone_of(lat: float, lon: float) -> str | None:
     """The IANA time zone at a point (``tzfpy``, offline), None at sea without one."""
     return tzfpy.get_tz(lon, lat) or None
+
+
+# Points of a grid cell (offsets in cells from its centre) whose zones must all agree for the centre's to stand
+# for every point of it: its corners and edge midpoints.
+_CELL_PROBES = [(di, dj) for di in (-0.5, 0.0, 0.5) for dj in (-0.5, 0.0, 0.5) if (di, dj) != (0.0, 0.0)]
+
+
+def border_cell(qi: int, qj: int, cell_deg: float) -> bool:
+    """Whether grid cell (``qi``, ``qj``) of ``cell_deg`` degrees may hold points of two time zones (and so of two
+    countries): a zone border crosses it (Kehl beside Strasbourg, San Ysidro beside Tijuana, Haparanda beside
+    Tornio). Such a cell's points are looked up one by one (tzfpy: about 1 us a point)."""
+    centre = zone_of(qi * cell_deg, qj * cell_deg)
+    return any(zone_of((qi + di) * cell_deg, (qj + dj) * cell_deg) != centre for di, dj in _CELL_PROBES)
 
 
 @lru_cache(maxsize=1)

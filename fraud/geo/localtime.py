@@ -1,12 +1,13 @@
 """Per-user local time (contract section 1): each user's clock is the time zone of that user's most frequent
-position (the ~1 km cell seen in the most distinct hours, looked up offline with ``tzfpy``); users without
-positions use the configured ``timezone``."""
+position (the ~1 km cell seen in the most distinct hours, looked up offline with ``tzfpy`` at its centre, or at
+the user's own point in it when a zone border crosses the cell); users without positions use the configured
+``timezone``."""
 from __future__ import annotations
 
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.geo.gazetteer import zone_of
+from fraud.geo.gazetteer import border_cell, zone_of
 
 CELL_DEG = 0.01  # ~1 km grid used to find a user's most frequent position
 
@@ -35,8 +36,22 @@ def user_timezones(ctx: ScanContext) -> pl.DataFrame:
                  .collect())
         distinct = cells.select("ci", "cj").unique().sort("ci", "cj")
         zones = [zone_of(i * CELL_DEG, j * CELL_DEG) for i, j in distinct.iter_rows()]
-        distinct = distinct.with_columns(pl.Series("timezone", zones, dtype=pl.String))
-        tz = cells.join(distinct, on=["ci", "cj"], how="left").select("user_id", "timezone")
+        border = [border_cell(i, j, CELL_DEG) for i, j in distinct.iter_rows()]
+        distinct = distinct.with_columns(pl.Series("timezone", zones, dtype=pl.String),
+                                         pl.Series("_border", border, dtype=pl.Boolean))
+        tz = cells.join(distinct, on=["ci", "cj"], how="left")
+        if any(border):
+            # a zone border crosses the user's cell (Haparanda beside Tornio): the zone of the user's own point in
+            # it, the median of their positions there (order-free), not of the cell's centre
+            users = tz.filter("_border").select("user_id", "ci", "cj")
+            mid = (all_positions(ctx).with_columns((pl.col("lat") / CELL_DEG).round(0).cast(pl.Int32).alias("ci"),
+                                                   (pl.col("lon") / CELL_DEG).round(0).cast(pl.Int32).alias("cj"))
+                   .join(users.lazy(), on=["user_id", "ci", "cj"], how="semi")
+                   .group_by("user_id").agg(pl.col("lat").median(), pl.col("lon").median()).collect())
+            mid = mid.with_columns(pl.Series("_tz", [zone_of(a, b) for a, b in mid.select("lat", "lon").iter_rows()],
+                                             dtype=pl.String)).select("user_id", "_tz")
+            tz = tz.join(mid, on="user_id", how="left").with_columns(pl.coalesce("_tz", "timezone").alias("timezone"))
+        tz = tz.select("user_id", "timezone")
         users = ctx.users().collect()
         return (users.join(tz, on="user_id", how="left")
                 .with_columns(pl.col("timezone").fill_null(ctx.cfg.timezone)).sort("user_id"))

@@ -91,3 +91,14 @@ def test_the_zone_follows_hours_of_presence_not_the_sampling_rate():
     rows += [(t0 + timedelta(days=11, seconds=10 * i), lisbon) for i in range(8640)]
     ctx = ScanContext.from_frames(load_config(), logins=logins([]), locations=pings("u1", rows))
     assert user_timezones(ctx).rows() == [("u1", "Europe/Berlin")]
+
+
+def test_a_clock_beside_a_zone_border_is_the_zone_of_the_users_own_point():
+    """Haparanda (SE, one hour behind) faces Tornio (FI) across the river: a home at (65.8455, 24.1255) lies in a
+    ~1 km cell whose centre is in Finland. The clock is the one of the user's own point there, not of the cell's
+    centre; a user in the middle of a cell no border crosses keeps the cell's zone."""
+    loc = pl.concat([pings("hap", [(local(START, 12), (65.8455, 24.1255))] * 3),
+                     pings("tor", [(local(START, 12), (65.8480, 24.1466))] * 3)])
+    ctx = ScanContext.from_frames(load_config(), logins=logins([{"ts": local(START, 12), "user_id": "hap"}]),
+                                  locations=loc)
+    assert user_timezones(ctx).rows() == [("hap", "Europe/Stockholm"), ("tor", "Europe/Helsinki")]
