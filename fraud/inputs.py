@@ -310,7 +310,10 @@ def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:
         lines.pop()
     try:
         probe = pl.read_ndjson(io.StringIO(text), infer_schema_length=None, ignore_errors=True)
-        df = pl.read_ndjson(io.StringIO(text), schema=dict.fromkeys(probe.columns, pl.String), ignore_errors=True)
+        # every field as text, but a column of JSON true/false keeps its type: a flag reads as one, and an id
+        # column of them is no id ("user_id is true/false"), as in Parquet, not the account "true"
+        df = pl.read_ndjson(io.StringIO(text), ignore_errors=True, schema={
+            c: pl.Boolean if t == pl.Boolean else pl.String for c, t in probe.schema.items()})
     except pl.exceptions.PolarsError:
         return _ndjson_by_record(lines, path)
     rownums = blank_line_rows(lines)
@@ -320,7 +323,7 @@ def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:
     # (the probe's type) is marked as such (fraud.records.NESTED); in a column of text, a string such as a braced
     # GUID "{6F9619FF-...}" can look like one: where a value starts like one, the record reader tells them apart.
     nested = [c for c, t in probe.schema.items() if isinstance(t, (pl.Struct, pl.List, pl.Array))]
-    texts = [c for c in df.columns if c not in nested]
+    texts = [c for c in df.columns if c not in nested and df.schema[c] == pl.String]
     if texts and df.select(pl.any_horizontal(pl.col(texts).str.contains(r"^[\[{]").any())).item():
         return _ndjson_by_record(lines, path)
     if nested:

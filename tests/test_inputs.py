@@ -749,3 +749,28 @@ def test_a_local_time_the_clock_repeats_says_so_with_the_configs_formats_too(tmp
         "local time 03/10/2024 02:30 in column ts is skipped by a daylight-saving change in America/New_York "
         "(give an offset)",
         "bad timestamp in column ts: 13/03/2024 03:30 (matches none of timestamp_formats)"]
+
+
+def test_json_true_false_as_an_id_is_no_account_in_memory_and_in_slices(tmp_path, cfg):
+    """NDJSON's fast reader read every field as text, so `"user_id": true` made the account "true" (a Parquet
+    boolean id column is rejected). A column of JSON true/false keeps its type: an id of them is rejected, a flag
+    reads as one."""
+    from fraud.pipeline import ScanInputs, scan
+
+    d = tmp_path / "in"
+    d.mkdir()
+    rows = [{"ts": "2024-01-01T00:00:00Z", "user_id": True, "success": False},
+            {"ts": "2024-01-01T00:00:01Z", "user_id": False, "success": True}]
+    (d / "logins.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    li = read_input("logins", d / "logins.jsonl", cfg)
+    assert (li.frame.height, li.rejected["reason"].to_list()) == (
+        0, ["user_id is true/false, not an id: true", "user_id is true/false, not an id: false"])
+    for shards in (1, 2):
+        res = scan(ScanInputs.from_folder(d), cfg, shards=shards)
+        assert (res.summary["inputs"]["logins"]["rows_used"], res.summary["inputs"]["logins"]["rows_rejected"]) == (0, 2)
+        assert res.rejected["reason"].to_list() == li.rejected["reason"].to_list()
+    ok = [{"ts": "2024-01-01T00:00:00Z", "user_id": "u1", "success": False},
+          {"ts": "2024-01-01T00:00:01Z", "user_id": "u2", "success": True}]
+    (d / "logins.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ok))
+    assert read_input("logins", d / "logins.jsonl", cfg).frame.select("user_id", "success").rows() == [
+        ("u1", False), ("u2", True)]
