@@ -17,9 +17,9 @@ from fraud.context import ScanContext
 from fraud.decisions import VALID as VALID_DECISIONS, load_decisions
 from fraud.errors import InputError
 from fraud.findings import empty_findings, finalize
-from fraud.inputs import (IDENTIFIER_COLUMNS, NO_VALUE_NAME_COLUMNS, OUTCOME_EVENT_NAMES, REJECTED_COLUMNS,
-                          LoadedInput, absent_columns, find_inputs, in_file_order, outcome_rows, read_input,
+from fraud.inputs import (REJECTED_COLUMNS, LoadedInput, absent_columns, find_inputs, in_file_order, read_input,
                           resolve_specs)
+from fraud.parsing import IDENTIFIER_COLUMNS, NO_VALUE_NAME_COLUMNS, OUTCOME_EVENT_NAMES, outcome_rows
 from fraud.registry import KEYS, PROFILE_PARTS, REGISTRY, NotEvaluated, all_checks
 from fraud.schema import EVENT_KINDS, PROFILES_SCHEMA, SEVERITY_ORDER
 from fraud.scoring import score_users

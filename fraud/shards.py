@@ -3,7 +3,7 @@ scan that holds everything in memory (:func:`fraud.pipeline.scan`).
 
 1. **Spool** – each input file is streamed once into Parquet slices by ``hash(user_id) % shards``
    (:mod:`fraud.spool`), each row keeping its 1-based row number.
-2. **Parse** – slice by slice, rows are parsed and validated as in :mod:`fraud.inputs` (rejected rows are set
+2. **Parse** – slice by slice, rows are parsed and validated as in :mod:`fraud.parsing` (rejected rows are set
    aside exactly once) and the typed rows are stored three ways: by user slice, by device slice
    (``hash(device_id)``, device-less rows with their user) and, for logins, by IP slice (only the rows the
    IP-keyed checks read, :func:`slice_rows`: failed logins).
@@ -35,9 +35,10 @@ from fraud.errors import FraudError, first_line
 from fraud.exprs import ipv6_net64
 from fraud.fingerprint.useragent import agent_table
 from fraud.duplicates import split_duplicates
-from fraud.inputs import REJECTED_COLUMNS, LoadedInput, _split, absent_columns, given_columns
+from fraud.inputs import REJECTED_COLUMNS, LoadedInput, absent_columns, file_format, given_columns
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
                             collect_checks, finish_findings, input_files, score_stage, summarize)
+from fraud.parsing import split_rows
 from fraud.records import EMPTY_ROW, EXTRA_HASH
 from fraud.registry import all_checks
 from fraud.schema import INPUT_SCHEMAS
@@ -172,8 +173,9 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                 shutil.rmtree(parts[0].parent)  # the raw slice is parsed once: free its disk space now
                 if EMPTY_ROW in raw.columns:  # a CSV file's empty lines are no rows
                     raw = (raw.filter(~pl.col("_row").is_in(sf.blank_rows)) if sf.blank_rows else raw).drop(EMPTY_ROW)
-                good, bad, found, names, has = _split(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k,
-                                                      cfg.events, cfg.timestamp_formats)
+                good, bad, found, names, has = split_rows(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k,
+                                                          file_format(sf.path) == "ndjson", cfg.events,
+                                                          cfg.timestamp_formats)
                 valued[k] |= has
                 placeholders[k].update(found)
                 events[k].update(names)

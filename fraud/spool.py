@@ -18,7 +18,8 @@ from fraud.config import Config
 from fraud.errors import InputError
 from fraud.exprs import is_missing
 from fraud.inputs import (BOM, _apply_mapping, _read_raw, _sniff_separator, bomb, expansion_limit, file_format,
-                          native_text, text_bytes, unreadable)
+                          text_bytes, unreadable)
+from fraud.parsing import native_text
 from fraud.duplicates import DEDUPLICATED_KINDS
 from fraud.records import (EMPTY_ROW, INTERNAL, extra_hash, last_line_quote_open, leading_empty_lines,
                            reserved_renames)

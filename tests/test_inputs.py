@@ -436,7 +436,7 @@ def test_event_names_that_carry_a_login_outcome(tmp_path, cfg):
     assert li.frame.select("event", "success").rows() == [
         ("login", False), ("login", False), ("login", False), ("login", True), ("logout", True), ("login", False),
         ("login", False)]
-    from fraud.inputs import outcome_rows
+    from fraud.parsing import outcome_rows
 
     assert outcome_rows(li.events) == 6
     q = write(tmp_path / "m.csv", "ts,user_id,event\n2024-01-01T00:00:00Z,u1,LOGIN_FAILED\n")
