@@ -14,6 +14,7 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -110,6 +111,7 @@ def _default_raw() -> dict[str, Any]:
         return tomllib.load(fh)
 
 
+@lru_cache(maxsize=1)
 def rule_ids() -> frozenset[str]:
     """The contract's rule ids: those of the shipped rules table (a config cannot add any)."""
     return frozenset(_default_raw()["rules"])

@@ -15,7 +15,7 @@ from fraud.exprs import fmt
 
 from fraud.config import Config, rule_ids
 from fraud.errors import DecisionError
-from fraud.inputs import FORMATS, LoadedInput, _sniff_separator, read_input
+from fraud.inputs import FORMATS, LoadedInput, sniff_separator, read_input
 from fraud.outputs import csv_text
 
 DECISIONS_HEADER = ("finding_id", "decision", "decided_at", "reviewer", "note")
@@ -102,7 +102,7 @@ def _header_fields(p: Path, head: bytes) -> tuple[list[str], str]:
     no decisions file (a logins file given by mistake, a header of other names): appending there would lose the
     decision (the next scan rejects the row) or corrupt an input."""
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
-    sep = _sniff_separator(text.encode("utf-8"))
+    sep = sniff_separator(text.encode("utf-8"))
     cells = next(csv.reader([text], delimiter=sep), [])
     names = {c.strip().lower() for c in cells}
     missing = [c for c in REQUIRED if c not in names]

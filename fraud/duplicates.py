@@ -11,6 +11,15 @@ from fraud.schema import INPUT_SCHEMAS, RAW_PREVIEW_CHARS, REJECTED_COLUMNS
 DEDUPLICATED_KINDS = frozenset({"logins", "devices", "locations"})
 
 
+def extra_hash(kind: str, extras: list[str]) -> list[pl.Expr]:
+    """The :data:`fraud.records.EXTRA_HASH` column of a file of ``kind`` with other columns ``extras`` (in name
+    order: the same value in memory and in a sliced scan's working files), or none when the kind is not
+    deduplicated or the file has no other column."""
+    if kind not in DEDUPLICATED_KINDS or not extras:
+        return []
+    return [pl.struct(sorted(extras)).hash(seed=20_261_123).alias(EXTRA_HASH)]
+
+
 def split_duplicates(frame: pl.DataFrame, kind: str, file_col: str = "_file", files: list[str] | None = None
                      ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``frame`` (parsed rows in input order, with ``file_col`` and ``_row``) without rows equal to an earlier row

@@ -22,10 +22,10 @@ import polars as pl
 
 from fraud.config import Config
 from fraud.errors import InputError, first_line
-from fraud.duplicates import DEDUPLICATED_KINDS, split_duplicates
+from fraud.duplicates import extra_hash, split_duplicates
 from fraud.parsing import outcome_rows, split_rows, whole_number
 from fraud.records import (EXTRA_HASH, INTERNAL, LINE_ERROR, NESTED, blank_csv_rows, blank_line_rows, csv_records,
-                           csv_spans_lines, extra_hash, ndjson_records, reserved_renames)
+                           csv_spans_lines, ndjson_records, reserved_renames)
 from fraud.schema import INPUT_SCHEMAS, REJECTED_COLUMNS, InputSchema
 
 # .json: an API export's array of records, NDJSON saved as .json, or one (pretty-printed) object
@@ -122,7 +122,7 @@ def _supported(path: Path) -> bool:
         return False
 
 
-def _read_raw(path: Path) -> pl.DataFrame:
+def read_raw(path: Path) -> pl.DataFrame:
     fmt = file_format(path)
     try:
         if fmt == "parquet":
@@ -135,7 +135,7 @@ def _read_raw(path: Path) -> pl.DataFrame:
         if not data.strip():
             return pl.DataFrame()
         if fmt == "csv":
-            sep = _sniff_separator(data)
+            sep = sniff_separator(data)
             try:
                 df = pl.read_csv(io.BytesIO(data), infer_schema=False, encoding="utf8-lossy", separator=sep)
             except pl.exceptions.PolarsError:  # a stray quote, a row wider than the header: record by record
@@ -176,22 +176,29 @@ def expansion_limit(compressed_bytes: int) -> int:
     return max(GZIP_FREE_BYTES, GZIP_MAX_RATIO * compressed_bytes)
 
 
-def bomb(path: Path, compressed_bytes: int) -> InputError:
-    return InputError(f"{path}: expands more than {GZIP_MAX_RATIO} times when decompressed ({compressed_bytes:,} "
-                      f"bytes to over {expansion_limit(compressed_bytes):,}): a decompression bomb, not read "
-                      "(decompress it yourself if it holds real data)")
+class BoundedGzip(gzip.GzipFile):
+    """A gzip stream (several members too) that refuses to expand past :func:`expansion_limit`: every reader of a
+    ``.gz`` input (in memory, the sliced scan's working copy, its blank-file test) reads through it."""
+
+    def __init__(self, path: Path, fileobj=None, compressed_bytes: int | None = None) -> None:
+        super().__init__(filename=None if fileobj is not None else path, mode="rb", fileobj=fileobj)
+        self.path, self.compressed = path, compressed_bytes if compressed_bytes is not None else path.stat().st_size
+        self.limit, self.expanded = expansion_limit(self.compressed), 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = super().read(size)
+        self.expanded += len(chunk)
+        if self.expanded > self.limit:
+            raise InputError(f"{self.path}: expands more than {GZIP_MAX_RATIO} times when decompressed "
+                             f"({self.compressed:,} bytes to over {self.limit:,}): a decompression bomb, not read "
+                             "(decompress it yourself if it holds real data)")
+        return chunk
 
 
 def gunzip(data: bytes, path: Path) -> bytes:
-    """``data`` (a gzip file, several members too) decompressed, chunk by chunk up to :func:`expansion_limit`."""
-    limit, parts, size = expansion_limit(len(data)), [], 0
-    with gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
-        while chunk := fh.read(1 << 24):
-            size += len(chunk)
-            if size > limit:
-                raise bomb(path, len(data))
-            parts.append(chunk)
-    return b"".join(parts)
+    """``data`` (a gzip file) decompressed through :class:`BoundedGzip`, in chunks."""
+    with BoundedGzip(path, io.BytesIO(data), len(data)) as fh:
+        return b"".join(iter(lambda: fh.read(1 << 24), b""))
 
 
 BOM = b"\xef\xbb\xbf"
@@ -226,7 +233,7 @@ def unreadable(path: Path, e: Exception) -> InputError:
     return InputError(f"{path}: cannot parse as {file_format(path)} ({first_line(e)})")
 
 
-def _sniff_separator(data: bytes) -> str:
+def sniff_separator(data: bytes) -> str:
     """The CSV field separator: a comma unless the header line has none and uses ``;``, tab or ``|``
     (spreadsheet exports in many locales write ``;``)."""
     header = data.split(b"\n", 1)[0]
@@ -320,7 +327,7 @@ def _json_array_lines(text: str, path: Path) -> str:
     return "\n".join(json.dumps(o, ensure_ascii=False) for o in items)
 
 
-def _apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Config, path: Path):
+def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Config, path: Path):
     """Rename mapped and loosely written header names onto the canonical columns (eager or lazy frame);
     a missing required column is an :class:`InputError` naming the file."""
     types = df.collect_schema()
@@ -462,14 +469,13 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     frames, rejects, extras, given = [], [], set(), set()
     rows_read, placeholders, events = 0, Counter(), Counter()
     for path in paths:
-        raw = _read_raw(path)
+        raw = read_raw(path)
         if raw.width == 0:  # empty file: nothing to read, no header to check
             continue
-        raw = _apply_mapping(raw, schema, cfg, path)
+        raw = apply_mapping(raw, schema, cfg, path)
         extra = [c for c in raw.columns if c not in schema.columns and c not in INTERNAL]
         extras |= set(extra)
-        if extra and kind in DEDUPLICATED_KINDS:
-            raw = raw.with_columns(extra_hash(extra))
+        raw = raw.with_columns(extra_hash(kind, extra))
         raw = raw.select([c for c in raw.columns if c in schema.columns or c in INTERNAL])
         rows_read += raw.height
         good, bad, found, names, valued = split_rows(raw, schema, cfg.timezone, path, kind,

@@ -12,7 +12,9 @@ for a record that could not be split into fields, its reason in :data:`LINE_ERRO
 from __future__ import annotations
 
 import csv
+import io
 import json
+from typing import BinaryIO
 
 import polars as pl
 
@@ -84,27 +86,34 @@ def _csv_rows(lines: list[str], start: int, separator: str):
         first = consumed[0]
 
 
-def blank_csv_rows(data: bytes) -> list[int]:
+def blank_csv_rows(data: bytes | BinaryIO) -> list[int]:
     """The data rows (1-based, the header apart, leading empty lines skipped as the readers do) that are empty
-    lines, in a CSV file each of whose lines is one record: the fast reader reads an empty line as a row of nulls
-    (rejected for its missing values), while it is no record at all (an editor's final empty line, a blank line
-    between two exports). No copy of the text is made; it is split into lines only when an empty line stands
-    inside it."""
-    begin, end = 0, len(data)
-    while begin < end and data[begin] in b"\r\n":
-        begin += 1
-    while end > begin and data[end - 1] in b"\r\n":
-        end -= 1
-    if begin == end:
-        return []
-    lines_in_core = data.count(b"\n", begin, end) + 1  # the header and the records up to the last non-empty
+    lines, in a CSV file (its bytes, or a binary stream read in 16 MiB chunks) each of whose lines is one record:
+    the fast reader reads an empty line as a row of nulls (rejected for its missing values), while it is no record
+    at all (an editor's final empty line, a blank line between two exports). A chunk is split into lines only when
+    an empty line may stand in it."""
+    fh = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
     rows: list[int] = []
-    if data.find(b"\n\n", begin, end) >= 0 or data.find(b"\n\r\n", begin, end) >= 0:
-        rows = [i for i, ln in enumerate(data[begin:end].split(b"\n")) if i and ln in (b"", b"\r")]
-    # trailing empty lines: what follows the last record's own line end (a last "\r" without one is a line too)
-    parts = data[end:].split(b"\n")[1:]
-    ends = [ln in (b"", b"\r") for ln in parts[:-1]] + [parts[-1] == b"\r"] if parts else []
-    return rows + [lines_in_core + i for i, blank in enumerate(ends) if blank]
+    line, started, carry = 0, False, b""  # line: index of the next line (0 = the header); started: past leading
+    while chunk := fh.read(1 << 24):       # empty lines; carry: the chunk's unfinished last line
+        if not started:
+            chunk = chunk.lstrip(b"\r\n")
+            if not chunk:
+                continue
+            started = True
+        data = carry + chunk
+        cut = data.rfind(b"\n") + 1
+        done, carry = data[:cut], data[cut:]
+        if b"\n\n" in data or b"\n\r\n" in data or done.startswith((b"\n", b"\r\n")):
+            for ln in done.split(b"\n")[:-1]:
+                if line and ln in (b"", b"\r"):
+                    rows.append(line)
+                line += 1
+        else:
+            line += done.count(b"\n")
+    if carry == b"\r" and line:  # a last line without its line end, empty but for a CR
+        rows.append(line)
+    return rows
 
 
 def leading_empty_lines(head: bytes) -> int:
@@ -244,9 +253,3 @@ def blank_line_rows(lines: list[str]) -> list[int] | None:
     if all(line.strip() for line in lines):
         return None
     return [n for n, line in enumerate(lines, start=1) if line.strip()]
-
-
-def extra_hash(columns: list[str]) -> pl.Expr:
-    """:data:`EXTRA_HASH` of a row's ``columns`` (its extra columns, in name order: the same value in memory and in
-    a sliced scan's working files)."""
-    return pl.struct(sorted(columns)).hash(seed=20_261_123).alias(EXTRA_HASH)

@@ -17,12 +17,12 @@ from fraud.allocator import allocator_retains
 from fraud.config import Config
 from fraud.errors import InputError
 from fraud.exprs import is_missing
-from fraud.inputs import (BOM, _apply_mapping, _read_raw, _sniff_separator, bomb, expansion_limit, file_format,
-                          text_bytes, unreadable)
+from fraud.inputs import (BOM, BoundedGzip, apply_mapping, read_raw, sniff_separator, file_format, text_bytes,
+                          unreadable)
 from fraud.parsing import native_text
-from fraud.duplicates import DEDUPLICATED_KINDS
-from fraud.records import (EMPTY_ROW, INTERNAL, extra_hash, last_line_quote_open, leading_empty_lines,
-                           reserved_renames)
+from fraud.duplicates import extra_hash
+from fraud.records import (EMPTY_ROW, INTERNAL, blank_csv_rows, last_line_quote_open,
+                           leading_empty_lines, reserved_renames)
 from fraud.schema import INPUT_SCHEMAS
 
 SHARD = "_shard"
@@ -66,8 +66,8 @@ def _gzipped(path: Path) -> bool:
 
 
 def _open_bytes(path: Path):
-    """The file's (decompressed) bytes as a binary stream."""
-    return gzip.open(path, "rb") if _gzipped(path) else open(path, "rb")
+    """The file's (decompressed, within :func:`fraud.inputs.expansion_limit`) bytes as a binary stream."""
+    return BoundedGzip(path) if _gzipped(path) else open(path, "rb")
 
 
 def estimate_rows(paths: list[Path]) -> int:
@@ -155,7 +155,7 @@ BLANK_WHOLE_BYTES = 1 << 24  # text files up to this size are tested whole, by t
 
 
 def _is_blank(path: Path) -> bool:
-    """A text file with no content, as :func:`fraud.inputs._read_raw` decides it (an in-memory scan and a sliced
+    """A text file with no content, as :func:`fraud.inputs.read_raw` decides it (an in-memory scan and a sliced
     one end the same way): nothing but whitespace once :func:`fraud.inputs.text_bytes` has decoded it (byte-order
     marks, UTF-16 or UTF-32, an Excel ``sep=;`` line alone). A file of NUL bytes is content (no header), not blank.
     Larger files are read in chunks, NULs counting as blank only in a UTF-16/32 file (its blank lines)."""
@@ -165,12 +165,8 @@ def _is_blank(path: Path) -> bool:
             if len(head) <= BLANK_WHOLE_BYTES:
                 return not text_bytes(head).strip()
             wide = head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff"))
-            chunk, size = head, 0
-            limit = expansion_limit(path.stat().st_size) if _gzipped(path) else None
-            while chunk:
-                size += len(chunk)
-                if limit is not None and size > limit:  # a bomb of blank lines: said, not read to its end
-                    raise bomb(path, path.stat().st_size)
+            chunk = head
+            while chunk:  # (a bomb of blank lines is refused by the bounded stream, not read to its end)
                 for mark in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", *((b"\x00",) if wide else ())):
                     chunk = chunk.replace(mark, b"")
                 if chunk.strip():
@@ -182,25 +178,20 @@ def _is_blank(path: Path) -> bool:
 
 
 def _raw_lazy(path: Path, tmp: Path) -> tuple[pl.LazyFrame | pl.DataFrame, Path | None]:
-    """The file's raw rows as a lazy scan with the reading rules of :func:`fraud.inputs._read_raw` (NDJSON: the
+    """The file's raw rows as a lazy scan with the reading rules of :func:`fraud.inputs.read_raw` (NDJSON: the
     frame read whole), and the plain CSV file it scans (None for other formats)."""
     fmt = file_format(path)
     if fmt == "parquet":
         lf = pl.scan_parquet(path)
         return lf.rename(reserved_renames(lf.collect_schema().names())), None
     if fmt == "ndjson":  # mixed-type JSON fields are read whole (see README: prefer CSV/Parquet for huge inputs)
-        return _read_raw(path), None  # eager: the column mapping's errors can look at its records
+        return read_raw(path), None  # eager: the column mapping's errors can look at its records
     src = path
     if _gzipped(path):
         src = tmp / f"{len(list(tmp.iterdir()))}.csv"
         try:
-            limit, size = expansion_limit(path.stat().st_size), 0
-            with gzip.open(path, "rb") as fin, open(src, "wb") as fout:
-                while chunk := fin.read(1 << 22):
-                    size += len(chunk)
-                    if size > limit:
-                        raise bomb(path, path.stat().st_size)
-                    fout.write(chunk)
+            with _open_bytes(path) as fin, open(src, "wb") as fout:
+                shutil.copyfileobj(fin, fout, 1 << 22)
         except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
             raise InputError(f"{path}: cannot read file ({e})") from None
     with open(src, "rb") as fh:
@@ -215,7 +206,7 @@ def _raw_lazy(path: Path, tmp: Path) -> tuple[pl.LazyFrame | pl.DataFrame, Path 
         with open(src, "rb") as fh:
             head = fh.read(1 << 20)
     head = head.removeprefix(BOM)
-    lf = pl.scan_csv(src, infer_schema=False, encoding="utf8-lossy", separator=_sniff_separator(head))
+    lf = pl.scan_csv(src, infer_schema=False, encoding="utf8-lossy", separator=sniff_separator(head))
     return lf.rename(reserved_renames(lf.collect_schema().names())), src
 
 
@@ -232,30 +223,9 @@ def _spans_lines(src: Path, records: int) -> bool:
 
 
 def _blank_rows(src: Path) -> list[int]:
-    """:func:`fraud.records.blank_csv_rows` of a file too large to hold: read in chunks, each split into lines only
-    when an empty line may stand in it (the common file has none, or only at its end)."""
-    rows: list[int] = []
-    line, started, carry = 0, False, b""  # line: index of the next line (0 = the header); started: past leading
-    with open(src, "rb") as fh:             # empty lines; carry: the chunk's unfinished last line
-        while chunk := fh.read(1 << 24):
-            if not started:
-                stripped = chunk.lstrip(b"\r\n")
-                if not stripped:
-                    continue
-                chunk, started = stripped, True
-            data = carry + chunk
-            cut = data.rfind(b"\n") + 1
-            done, carry = data[:cut], data[cut:]
-            if b"\n\n" in data or b"\n\r\n" in data or done.startswith((b"\n", b"\r\n")):
-                for ln in done.split(b"\n")[:-1]:
-                    if line and ln in (b"", b"\r"):
-                        rows.append(line)
-                    line += 1
-            else:
-                line += done.count(b"\n")
-    if carry in (b"\r",) and line:  # a last line without its line end, empty but for a CR
-        rows.append(line)
-    return rows
+    """:func:`fraud.records.blank_csv_rows` of a file too large to hold, read in chunks."""
+    with open(src, "rb") as fh:
+        return blank_csv_rows(fh)
 
 
 def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards: int) -> SpooledFile:
@@ -279,7 +249,7 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
     except Exception:  # noqa: BLE001 - a record the streaming reader refuses: read record by record instead
         shutil.rmtree(dest, ignore_errors=True)
         try:
-            extras = _sink(_read_raw(path).lazy(), schema, cfg, path, dest, shards)
+            extras = _sink(read_raw(path).lazy(), schema, cfg, path, dest, shards)
         except InputError:
             raise
         except Exception as e:  # noqa: BLE001
@@ -288,7 +258,7 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
     if src is not None and _spans_lines(src, rows):
         # a quoted field over line ends swallowed lines: read record by record, as in memory
         shutil.rmtree(dest, ignore_errors=True)
-        extras = _sink(_read_raw(path).lazy(), schema, cfg, path, dest, shards)
+        extras = _sink(read_raw(path).lazy(), schema, cfg, path, dest, shards)
         rows = _rows_in(dest)
     # the CSV reader reads an empty line as a row of nulls: such rows are looked up in the file's text, and its
     # empty lines left out when the slices are parsed (no row, as in memory)
@@ -317,14 +287,14 @@ def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest
     """Write ``lf``'s canonical columns (and the record readers' row numbers and line errors) into the slices,
     with ``mark_empty`` a CSV scan's rows of nulls marked (:data:`fraud.records.EMPTY_ROW`); returns the extra
     column names (the columns given are those with a value, found when the slices are parsed)."""
-    lf = _apply_mapping(lf, schema, cfg, path).lazy()
+    lf = apply_mapping(lf, schema, cfg, path).lazy()
     names = lf.collect_schema().names()
     extras = sorted(c for c in names if c not in schema.columns and c not in INTERNAL)
     keep = [c for c in names if c in schema.columns]
     internal = [c for c in names if c in INTERNAL and c != "_row"]
     if "_row" not in names:
         lf = lf.with_row_index("_row", offset=1)
-    hashed = [extra_hash(extras)] if extras and schema.kind in DEDUPLICATED_KINDS else []
+    hashed = extra_hash(schema.kind, extras)
     empty = [pl.all_horizontal([pl.col(c).is_null() for c in names if c not in INTERNAL]).alias(EMPTY_ROW)] \
         if mark_empty else []
     lf = lf.select(pl.col("_row").cast(pl.Int64), *keep, *internal, *hashed, *empty)

@@ -39,24 +39,17 @@ def _resolver():
 
 
 def _extract(agents: list[str]) -> list[tuple]:
-    """The raw parse (:data:`_RAW`) of each agent: the one loop over distinct values."""
+    """The raw parse (:data:`_RAW`) of each agent: the one loop over distinct values. The native resolver's three
+    extractors are called directly; the pure-Python one gives domain objects with the same fields."""
     r = _resolver()
-    if RegexResolver is None:  # the pure-Python resolver: its domain objects carry the same fields
-        def ext(s: str) -> tuple:
-            p = r(s, Domain.ALL)
-            b, o, d = p.user_agent, p.os, p.device
-            return ((b.family, b.major) if b else (OTHER, None)) + (
-                (o.family, o.major, o.minor, o.patch) if o else (OTHER, None, None, None)) + (
-                (d.family, d.brand, d.model) if d else (OTHER, None, None))
-        return [ext(s) for s in agents]
-    ux, ox, dx = r.ua.extract, r.os.extract, r.de.extract
-    out = []
-    for s in agents:
-        b, o, d = ux(s), ox(s), dx(s)
-        out.append(((b.family, b.major) if b else (OTHER, None)) + (
-            (o.family, o.major, o.minor, o.patch) if o else (OTHER, None, None, None)) + (
-            (d.family, d.brand, d.model) if d else (OTHER, None, None)))
-    return out
+    if RegexResolver is None:
+        parts = ((p.user_agent, p.os, p.device) for p in (r(s, Domain.ALL) for s in agents))
+    else:
+        ux, ox, dx = r.ua.extract, r.os.extract, r.de.extract
+        parts = ((ux(s), ox(s), dx(s)) for s in agents)
+    return [((b.family, b.major) if b else (OTHER, None))
+            + ((o.family, o.major, o.minor, o.patch) if o else (OTHER, None, None, None))
+            + ((d.family, d.brand, d.model) if d else (OTHER, None, None)) for b, o, d in parts]
 
 
 def device_class(ua: pl.Expr | str = "user_agent", browser: str = "browser_family", os: str = "os_family",
