@@ -85,10 +85,15 @@ def _local(naive: pl.Expr, tz: str) -> pl.Expr:
     return naive.dt.replace_time_zone(tz, ambiguous="null", non_existent="null").dt.convert_time_zone("UTC")
 
 
+def _reads_offset(fmt: str) -> bool:
+    """Whether a chrono/strftime pattern reads a UTC offset (``%z``, ``%:z``, ``%#z``)."""
+    return any(z in fmt for z in ("%z", "%:z", "%#z"))
+
+
 def custom_timestamp(s: pl.Expr, fmt: str, tz: str) -> pl.Expr:
     """``s`` read with one chrono/strftime pattern (null where it does not match): with ``%z``/``%:z`` an
     aware time, else local time in ``tz``."""
-    if "%z" in fmt or "%:z" in fmt or "%#z" in fmt:
+    if _reads_offset(fmt):
         return s.str.to_datetime(fmt, time_zone="UTC", strict=False, time_unit="us")
     return _local(s.str.to_datetime(fmt, strict=False, time_unit="us"), tz)
 
@@ -124,7 +129,7 @@ def dst_problem(raw: pl.Expr, tz: str, formats: tuple[str, ...] | list[str] = ()
     offset): ``"repeated"`` when ``tz`` passes that wall-clock time twice (the hour a daylight-saving change
     repeats), ``"skipped"`` when it never shows it; else null. Used to word the reason of a rejected timestamp."""
     s = raw.cast(pl.String).str.strip_chars()
-    local_formats = [f for f in formats if not any(z in f for z in ("%z", "%:z", "%#z"))]
+    local_formats = [f for f in formats if not _reads_offset(f)]
     naive = pl.coalesce(_naive(_iso_text(s)), *[s.str.to_datetime(f, strict=False, time_unit="us")
                                                  for f in local_formats])
     early = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")

@@ -48,11 +48,11 @@ def _normalise(raw: pl.Expr, col: str) -> pl.Expr:
         # a dual-SIM phone may report both IMEIs in one value ("I1,I2", "[I1, I2]", "I1/I2"): each is an id, and
         # the value is their sorted set (I2,I1 is I1,I2)
         tokens = s.str.replace_all(r"[,;|/\[\]\"']+", ",").str.strip_chars(",").str.split(",")
-        s = tokens.list.eval(pl.element().str.replace_all(r"[^0-9]", "").pipe(
-            lambda d: pl.when(d.str.len_chars() >= 14).then(d.str.slice(0, 14)).otherwise(
-                pl.element().str.strip_chars()))).list.eval(
-            pl.element().filter((pl.element() != "") & ~pl.element().str.contains(r"^0+$"))
-        ).list.unique().list.sort().list.join(",")
+        digits = pl.element().str.replace_all(r"[^0-9]", "")
+        one = (pl.when(digits.str.len_chars() >= 14).then(digits.str.slice(0, 14))
+               .otherwise(pl.element().str.strip_chars()))
+        real = pl.element().filter((pl.element() != "") & ~pl.element().str.contains(r"^0+$"))  # no placeholders
+        s = tokens.list.eval(one).list.eval(real).list.unique().list.sort().list.join(",")
     elif col == "hw_uuid":
         s = s.str.replace_all(r"[{}\-]", "")
     return pl.when((s == "") | s.str.contains(r"^0+$")).then(None).otherwise(s)

@@ -93,21 +93,23 @@ def parse_agents(agents: list[str]) -> pl.DataFrame:
     return _hbbtv(_open_harmony(parsed))
 
 
+# Platforms an HbbTV agent names, the most specific first (a Tizen TV writes "(Linux; Tizen 2.3)")
+HBBTV_PLATFORMS = (("Tizen", r"\bTizen\b"), ("webOS", r"\b(?:Web0S|webOS)\b"), ("Android", r"\bAndroid\b"),
+                   ("Linux", r"\bLinux\b"))
+
+
 def _hbbtv(parsed: pl.DataFrame) -> pl.DataFrame:
     """A smart TV's HbbTV block ("HbbTV/1.5.1 (+DRM;Samsung;SmartTV2017;...)") makes ua-parser read the maker as
-    the OS (family Samsung, version 2017). The OS is then the platform the agent names before it (Tizen, webOS,
-    Android, Linux) with its version, else unknown ("Other")."""
+    the OS (family Samsung, version 2017). The OS is then the platform the agent names before it
+    (:data:`HBBTV_PLATFORMS`) with its version, else unknown ("Other")."""
     ua = pl.col("user_agent")
     maker = ua.str.contains("HbbTV/", literal=True) & (pl.col("os_family") == pl.col("device_brand"))
-    # the most specific platform first: a Tizen TV writes "(Linux; Tizen 2.3)"
-    found = [(name, ua.str.extract(rf"\b{rx}\b(?:[ /]([0-9][0-9.]*[0-9]))?", 1), ua.str.contains(rf"\b{rx}\b"))
-             for name, rx in (("Tizen", "Tizen"), ("webOS", "(?:Web0S|webOS)"), ("Android", "Android"),
-                              ("Linux", "Linux"))]
-    family, version = pl.lit(OTHER), pl.lit(None, pl.String)
-    for name, v, hit in reversed(found):
-        family, version = pl.when(hit).then(pl.lit(name)).otherwise(family), pl.when(hit).then(v).otherwise(version)
-    return parsed.with_columns(pl.when(maker).then(family).otherwise(pl.col("os_family")).alias("os_family"),
-                               pl.when(maker).then(version).otherwise(pl.col("os_version")).alias("os_version"))
+    family = patterns.first_match(ua, HBBTV_PLATFORMS)
+    version = pl.coalesce([pl.when(family == name).then(ua.str.extract(rf"{rx}[ /]([0-9][0-9.]*[0-9])", 1))
+                           for name, rx in HBBTV_PLATFORMS])
+    return parsed.with_columns(
+        pl.when(maker).then(family.fill_null(OTHER)).otherwise(pl.col("os_family")).alias("os_family"),
+        pl.when(maker).then(version).otherwise(pl.col("os_version")).alias("os_version"))
 
 
 def parse_one(ua: str) -> tuple[str | None, ...]:
