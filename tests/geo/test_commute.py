@@ -18,9 +18,16 @@ WED = START + timedelta(days=2)
 OFF = (31.2650, 121.4870)  # ~3.5 km north of the home-work line
 
 
-def _detour(p):
+def _allowance(d1: float, d2: float, d: float, acc_km: float) -> float:
+    """2 cos(a/2) acc, a the angle home-P-work (law of cosines)."""
+    cos_a = (d1 ** 2 + d2 ** 2 - d ** 2) / (2 * d1 * d2)
+    return 2 * acc_km * math.sqrt((1 + cos_a) / 2)
+
+
+def _detour(p, acc_km: float = 0.02):
     d = great_circle(SH, SH_WORK).km
-    return great_circle(SH, p).km + great_circle(p, SH_WORK).km - d - 2 * 0.02, d
+    d1, d2 = great_circle(SH, p).km, great_circle(p, SH_WORK).km
+    return d1 + d2 - d - _allowance(d1, d2, d, acc_km), d
 
 
 def test_fires_once_per_day_on_the_farthest_point():
@@ -115,3 +122,44 @@ def test_stable_commute_bonus():
     assert df["summary"][0] == "At work in Pudong by 10:00 on 99% of 145 weekdays over 199 days"
     short = pings("u1", routine("u1", START, 150))
     assert stable_commute(ctx_of(logins=logins([]), locations=short)).collect().height == 0
+
+
+WORK_10KM = (SH[0], SH[1] + 0.10519)  # 10 km east of home
+# on the perpendicular through the route's midpoint, sqrt(11) km north: 6 + 6 km via it, deviation 0.20
+SIDE = (SH[0] + 3.3166 / 111.195, SH[1] + 0.10519 / 2)
+
+
+def _side_fix(acc_m: float) -> pl.DataFrame:
+    base = pings("u1", routine("u1", START, 14, work=WORK_10KM))
+    return pl.concat([base, pings("u1", [(local(WED, 8, 30), SIDE)], acc=acc_m)])
+
+
+def test_the_accuracy_allowance_follows_the_angle_at_the_fix():
+    """A fix off to the side of a 10 km route (deviation 0.20, angle home-P-work 113 degrees) with a 300 m
+    radius: every point of its disc lies outside the 0.15 ellipse (its detour shrinks by at most 2 cos(a/2) x
+    300 m = 0.33 km, not 0.6), so it is flagged; with a 500 m radius the disc reaches inside and it is not."""
+    d = great_circle(SH, WORK_10KM).km
+    d1, d2 = great_circle(SH, SIDE).km, great_circle(SIDE, WORK_10KM).km
+    raw = d1 + d2 - d
+    df = commute_deviation(ctx_of(logins=logins([]), locations=_side_fix(300.0))).collect()
+    assert df.height == 1
+    ev = json.loads(df["evidence"][0])
+    net = raw - _allowance(d1, d2, d, 0.3)
+    assert round(raw / d, 3) == 0.2 and round(net, 2) == 1.67
+    assert ev["raw_detour_km"] == round(raw, 2) and ev["detour_km"] == round(net, 2)
+    assert ev["deviation"] == math.ceil(net / d * 1000) / 1000
+    assert commute_deviation(ctx_of(logins=logins([]), locations=_side_fix(500.0))).collect().height == 0
+
+
+def test_a_city_name_is_no_route_point_whatever_its_accuracy_setting(tmp_path):
+    """A login known only by its city name (Minhang, inside Shanghai, off the route) is placed with
+    city_name_accuracy_km: set below the places' 500 m it must still not count as a commute position."""
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text("city_name_accuracy_km = 0.4\n")
+    ctx = ScanContext.from_frames(
+        load_config(cfg_file), locations=pings("u1", routine("u1", START, 14)),
+        logins=logins([{"ts": local(WED, 8, 0), "user_id": "u1", "city": "Minhang", "country": "CN"}]))
+    from fraud.geo.positions import positions
+    pos = positions(ctx).filter(pl.col("source") == "city")
+    assert pos["acc_km"].to_list() == [0.4]  # placed by name, at the configured radius
+    assert commute_deviation(ctx).collect().height == 0
