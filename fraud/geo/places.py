@@ -4,8 +4,10 @@ A place is a cluster of precise positions (lat/lon events and pings whose accura
 ``max_place_accuracy_m``) within about ``place_radius_m`` (200 m): positions fall into a grid of cells of that
 size, and each cell joins the busiest cell of its 3x3 neighbourhood, followed up to three hops, so a place
 split by a cell border is one place; cells more than one cell from the busiest cell they lead to are clustered
-again among themselves (fixes on the road into a busy place are not at it). A place's centre is the mean of its
-positions within one cell of its busiest cell.
+again among themselves (fixes on the road into a busy place are not at it). Of such a 3x3 block of cells, the
+place is the positions within ``place_radius_m`` of the mean position of its busiest cell (a block is 3 cells
+across; a place about ``place_radius_m`` around its centre wherever the grid lines fall), and its centre is their
+mean; the block's other positions are at no place.
 
 Home is the place with most nights (22:00-06:00 local; a night belongs to the date it starts) and at least
 ``min_home_nights`` of them; work is the place other than home with most weekdays seen 09:00-17:00 local, at
@@ -78,7 +80,8 @@ def night_date(local_ts: pl.Expr, night_end_hour: int) -> pl.Expr:
 
 def placed_positions(ctx: ScanContext) -> pl.DataFrame:
     """Precise positions with their place: columns of :func:`local_positions` plus ``pi``, ``pj`` (place key
-    within the user) — cached."""
+    within the user; null for a position at no place: farther than ``place_radius_m`` from the mean position of
+    its cell block's busiest cell) — cached."""
     return ctx.cached("geo.placed", lambda: _cluster(ctx))
 
 
@@ -119,9 +122,18 @@ def _cluster(ctx: ScanContext) -> pl.DataFrame:
             "user_id", "ci", "cj", pl.coalesce("qi", "pi").alias("pi"), pl.coalesce("qj", "pj").alias("pj"))
     nb = nb.with_columns(pl.when(_far_from_place()).then(pl.col("ci")).otherwise(pl.col("pi")).alias("pi"),
                          pl.when(_far_from_place()).then(pl.col("cj")).otherwise(pl.col("pj")).alias("pj"))
+    # A cell block is 3 cells across: only its positions within place_radius_m of the mean position of its
+    # busiest cell are the place (a station 380 m from the office was "at work" when the grid put it in the
+    # office's block, one 250 m away was not; two flats 256 m apart in neighbouring cells were one home).
+    # Block positions farther out belong to no place. Distances on the user's east-west scale, as the cells
+    # (exact enough at a few hundred metres).
+    block, busiest = ["user_id", "pi", "pj"], (pl.col("ci") == pl.col("pi")) & (pl.col("cj") == pl.col("pj"))
+    dy = (pl.col("lat") - pl.when(busiest).then(pl.col("lat")).mean().over(block)) * M_PER_DEG
+    dx = (pl.col("_dlon") - pl.when(busiest).then(pl.col("_dlon")).mean().over(block)) * M_PER_DEG * scale
+    member = dy * dy + dx * dx <= cell * cell
     # still by (user_id, ts)
-    return p.join(nb.lazy(), on=["user_id", "ci", "cj"], how="left", maintain_order="left").collect(
-        engine=WIDE_ENGINE)
+    return p.join(nb.lazy(), on=["user_id", "ci", "cj"], how="left", maintain_order="left").with_columns(
+        pl.when(member).then(pl.col(c)).alias(c) for c in ("pi", "pj")).collect(engine=WIDE_ENGINE)
 
 
 def _link(cells: pl.DataFrame) -> pl.DataFrame:
@@ -158,7 +170,7 @@ def _far_from_place() -> pl.Expr:
 def place_centres(ctx: ScanContext) -> pl.DataFrame:
     """One row per (user_id, pi, pj): lat, lon (centre), n (positions) and acc_km (their median accuracy radius)."""
     def build() -> pl.DataFrame:
-        p = placed_positions(ctx)
+        p = placed_positions(ctx).filter(pl.col("pi").is_not_null())
         near = ~_far_from_place()
         return p.group_by("user_id", "pi", "pj").agg(
             pl.col("lat").filter(near).mean(),
@@ -169,7 +181,7 @@ def place_centres(ctx: ScanContext) -> pl.DataFrame:
 
 def _best(p: pl.LazyFrame, key: str, min_support: int, prefix: str) -> pl.LazyFrame:
     """Per user the place with most distinct ``key`` values (ties: more positions, then grid order)."""
-    return (p.group_by("user_id", "pi", "pj").agg(pl.col(key).n_unique().alias("support"), pl.len().alias("_n"))
+    return (p.filter(pl.col("pi").is_not_null()).group_by("user_id", "pi", "pj").agg(pl.col(key).n_unique().alias("support"), pl.len().alias("_n"))
             .filter(pl.col("support") >= min_support)
             .sort(["user_id", "support", "_n", "pi", "pj"], descending=[False, True, True, False, False])
             .group_by("user_id", maintain_order=True).first()

@@ -36,7 +36,7 @@ def monthly_homes(ctx: ScanContext, min_nights: int) -> pl.LazyFrame:
     month = nights.group_by("user_id", "month").agg(
         pl.col("night").n_unique().alias("month_nights"), pl.col("ts").min().alias("m_first"),
         pl.col("ts").max().alias("m_last")).filter(pl.col("month_nights") >= min_nights)
-    home = (nights.group_by("user_id", "month", "pi", "pj")
+    home = (nights.filter(pl.col("pi").is_not_null()).group_by("user_id", "month", "pi", "pj")
             .agg(pl.col("night").n_unique().alias("nights"), pl.len().alias("_n"))
             .sort(["user_id", "month", "nights", "_n", "pi", "pj"], descending=[False, False, True, True, False, False])
             .group_by("user_id", "month", maintain_order=True).first())

@@ -10,7 +10,7 @@ from fraud.config import load_config
 from fraud.context import ScanContext
 
 from fraud.geo.commute import commute_deviation, stable_commute
-from fraud.geo.places import home_work
+from fraud.geo.places import M_PER_DEG, home_work
 from tests.geo.helpers import BJ, SH, SH_WORK, ctx_of, local, logins, pings, routine
 
 START = date(2024, 3, 4)  # Monday
@@ -122,6 +122,30 @@ def test_stable_commute_bonus():
     assert df["summary"][0] == "At work in Pudong by 10:00 on 99% of 145 weekdays over 199 days"
     short = pings("u1", routine("u1", START, 150))
     assert stable_commute(ctx_of(logins=logins([]), locations=short)).collect().height == 0
+
+
+def _station_commuter(station_m: float) -> pl.DataFrame:
+    """200 days: nights at home; on weekdays a ping at 08:30 at a station ``station_m`` north of the office (the
+    only fix in the arrival hours) and two at the office (11:00, 14:00). The office lies 10 m into a 200 m grid
+    cell, so a station 380 m north falls into the next cell: the office's cell block."""
+    k0 = int(SH_WORK[0] * M_PER_DEG // 200)
+    office = ((k0 * 200 + 10) / M_PER_DEG, SH_WORK[1])
+    station = ((k0 * 200 + 10 + station_m) / M_PER_DEG, SH_WORK[1])
+    rows = []
+    for d in (START + timedelta(days=i) for i in range(200)):
+        rows += [(local(d, 23), SH), (local(d + timedelta(days=1), 3), SH)]
+        if d.weekday() < 5:
+            rows += [(local(d, 8, 30), station), (local(d, 11), office), (local(d, 14), office)]
+    return pings("u1", rows)
+
+
+def test_stable_commute_counts_fixes_at_the_place_not_in_its_cell_block():
+    """A station 380 m from the office, in the cell next to it, is not the work place (~200 m): no bonus; one
+    150 m away is at work."""
+    far = stable_commute(ctx_of(logins=logins([]), locations=_station_commuter(380))).collect()
+    assert far.height == 0
+    near = stable_commute(ctx_of(logins=logins([]), locations=_station_commuter(150))).collect()
+    assert near.height == 1 and json.loads(near["evidence"][0])["weekdays_at_work"] == 144
 
 
 WORK_10KM = (SH[0], SH[1] + 0.10519)  # 10 km east of home

@@ -69,8 +69,30 @@ def test_a_place_stays_about_one_cell_across():
     office = p.filter(pl.col("east_m") == 0).select("pi", "pj").unique()
     assert office.height == 1
     at_office = p.join(office, on=["pi", "pj"], how="semi")
-    assert at_office["east_m"].max() <= 400  # within one cell of the office cell
+    # the office's cell block holds the spots at 150 and 300 m; only those within 200 m of the office cell's
+    # mean (the office) are the place: the 300 m spot is at no place
+    assert sorted(at_office["east_m"].unique().to_list()) == [0, 150]
+    assert p.filter(pl.col("east_m") == 300)["pi"].null_count() == 160
     assert p.filter(pl.col("east_m") >= 450).join(office, on=["pi", "pj"], how="semi").height == 0
+
+
+def test_a_place_is_its_positions_within_place_radius_of_the_block_centre():
+    """Two flats 256 m apart along a meridian, in neighbouring cells: 30 nights at one, 20 at the other, and a
+    third flat 1 km away with 40 nights. The cell block holds both near flats (50 nights together), but the
+    place is only the positions within 200 m of its busiest cell: the 1 km flat's 40 nights make it home."""
+    cell = 200.0
+    k0 = int(SH[0] * M_PER_DEG // cell)
+    a = ((k0 * cell + 10) / M_PER_DEG, SH[1])
+    b = ((k0 * cell + 10 + 256) / M_PER_DEG, SH[1])
+    c = ((k0 * cell + 10 + 1000) / M_PER_DEG, SH[1])
+    rows = [(local(START + timedelta(days=i), 23), a) for i in range(30)]
+    rows += [(local(START + timedelta(days=30 + i), 23), b) for i in range(20)]
+    rows += [(local(START + timedelta(days=50 + i), 23), c) for i in range(40)]
+    ctx = ctx_of(logins=logins([]), locations=pings("u1", rows))
+    p = placed_positions(ctx)
+    assert p.filter(pl.col("lat") == b[0])["pi"].null_count() == 20  # 256 m from a: at no place
+    hw = home_work(ctx).row(0, named=True)
+    assert hw["home_nights"] == 40 and hw["home_lat"] == pytest.approx(c[0])
 
 
 def test_cells_too_far_from_a_place_cluster_among_themselves():
