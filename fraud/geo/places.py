@@ -108,8 +108,10 @@ def _cluster(ctx: ScanContext) -> pl.DataFrame:
         (pl.col("lat") * M_PER_DEG / cell).floor().cast(pl.Int64).alias("ci"),
         (pl.col("_dlon") * M_PER_DEG * scale / cell).floor().cast(pl.Int64).alias("cj")).collect(
         engine=WIDE_ENGINE).lazy()
-    cells = p.group_by("user_id", "ci", "cj").agg(pl.len().alias("n")).collect()
-    nb = _link(cells)
+    cells = p.group_by("user_id", "ci", "cj").agg(
+        pl.len().alias("n"), pl.col("lat").mean().alias("_seed_lat"), pl.col("_dlon").mean().alias("_seed_dlon")
+    ).collect()
+    nb = _link(cells.select("user_id", "ci", "cj", "n"))
     # A place is about place_radius_m across: cells more than one cell from the busiest cell their links lead to
     # (the approach road to a busy office, chained cell by cell) are not part of that place. They are clustered
     # again among themselves, pass by pass; a cell still too far after the last pass is a place of its own.
@@ -127,13 +129,15 @@ def _cluster(ctx: ScanContext) -> pl.DataFrame:
     # office's block, one 250 m away was not; two flats 256 m apart in neighbouring cells were one home).
     # Block positions farther out belong to no place. Distances on the user's east-west scale, as the cells
     # (exact enough at a few hundred metres).
-    block, busiest = ["user_id", "pi", "pj"], (pl.col("ci") == pl.col("pi")) & (pl.col("cj") == pl.col("pj"))
-    dy = (pl.col("lat") - pl.when(busiest).then(pl.col("lat")).mean().over(block)) * M_PER_DEG
-    dx = (pl.col("_dlon") - pl.when(busiest).then(pl.col("_dlon")).mean().over(block)) * M_PER_DEG * scale
+    seeds = cells.select("user_id", pl.col("ci").alias("pi"), pl.col("cj").alias("pj"), "_seed_lat", "_seed_dlon")
+    nb = nb.join(seeds, on=["user_id", "pi", "pj"], how="left")
+    dy = (pl.col("lat") - pl.col("_seed_lat")) * M_PER_DEG
+    dx = (pl.col("_dlon") - pl.col("_seed_dlon")) * M_PER_DEG * scale
     member = dy * dy + dx * dx <= cell * cell
     # still by (user_id, ts)
     return p.join(nb.lazy(), on=["user_id", "ci", "cj"], how="left", maintain_order="left").with_columns(
-        pl.when(member).then(pl.col(c)).alias(c) for c in ("pi", "pj")).collect(engine=WIDE_ENGINE)
+        pl.when(member).then(pl.col(c)).alias(c) for c in ("pi", "pj")).drop("_seed_lat", "_seed_dlon").collect(
+        engine=WIDE_ENGINE)
 
 
 def _link(cells: pl.DataFrame) -> pl.DataFrame:
