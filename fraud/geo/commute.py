@@ -122,7 +122,8 @@ def stable_commute(ctx: ScanContext) -> pl.LazyFrame:
     the at-work days spanning ``min_span_days``+ days; one finding per user."""
     rule = ctx.cfg.rule("geo.stable_commute")
     share_min, span_min = float(rule["min_share"]), float(rule["min_span_days"])
-    hw = _with_places(ctx).lazy().select("user_id", "work_pi", "work_pj", "work_city", "home_city", "work_area")
+    hw = _with_places(ctx).lazy().select("user_id", "work_pi", "work_pj", "work_city", "home_city", "work_area",
+                                         "work_lat", "work_lon", "home_lat", "home_lon")
     p = (placed_positions(ctx).lazy().filter(pl.col("local_ts").dt.weekday() <= 5)
          .with_columns(pl.col("local_ts").dt.date().alias("day")).join(hw, on="user_id", how="inner"))
     at_work = (pl.col("pi") == pl.col("work_pi")) & (pl.col("pj") == pl.col("work_pj")) \
@@ -131,7 +132,8 @@ def stable_commute(ctx: ScanContext) -> pl.LazyFrame:
         pl.col("day").n_unique().alias("weekdays"), pl.col("day").filter(at_work).n_unique().alias("at_work"),
         pl.col("day").filter(at_work).min().alias("d0"), pl.col("day").filter(at_work).max().alias("d1"),
         pl.col("ts").filter(at_work).min().alias("first_ts"), pl.col("ts").filter(at_work).max().alias("last_ts"),
-        pl.col("work_city").first(), pl.col("home_city").first(), pl.col("work_area").first())
+        *[pl.col(c).first() for c in ("work_city", "home_city", "work_area", "work_lat", "work_lon", "home_lat",
+                                      "home_lon")])
         .with_columns((pl.col("at_work") / pl.col("weekdays")).alias("share"),
                       (pl.col("d1") - pl.col("d0")).dt.total_days().alias("span"))
         .filter((pl.col("share") >= share_min) & (pl.col("span") >= span_min)))
@@ -140,7 +142,8 @@ def stable_commute(ctx: ScanContext) -> pl.LazyFrame:
         per, rule,
         evidence={"weekdays_with_positions": "weekdays", "weekdays_at_work": "at_work",
                   "share": pl.col("share").round(3), "span_days": "span", "work_city": "work_city",
-                  "home_city": "home_city", "arrival_hours": pl.lit(f"{h[0]:02d}:00-{h[1]:02d}:00"),
+                  "work_lat": "work_lat", "work_lon": "work_lon", "home_city": "home_city", "home_lat": "home_lat",
+                  "home_lon": "home_lon", "arrival_hours": pl.lit(f"{h[0]:02d}:00-{h[1]:02d}:00"),
                   "min_share": share_min, "min_span_days": span_min},
         summary=fmt("At work in {} by {}:00 on {}% of {} weekdays over {} days", "work_area",
                           pl.lit(f"{h[1]:02d}"), (pl.col("share") * 100).round(0).cast(pl.Int64),

@@ -85,15 +85,20 @@ def residence_change(ctx: ScanContext) -> pl.LazyFrame:
                           .then(fmt("{}: {} km within {}", pl.col("month").dt.to_string("%Y-%m"),
                                           thousands("km", 1), "to_city"))
                           .otherwise(fmt("{}: {} -> {} ({} km)", pl.col("month").dt.to_string("%Y-%m"),
-                                               "from_city", "to_city", thousands("km", 1))).alias("move"))
+                                               "from_city", "to_city", thousands("km", 1))).alias("move"),
+                          # the inferred homes each move joins, for a reviewer to check (contract section 5)
+                          pl.struct(pl.col("month").dt.to_string("%Y-%m").alias("month"),
+                                    pl.col("p_lat").alias("from_lat"), pl.col("p_lon").alias("from_lon"),
+                                    pl.col("lat").alias("to_lat"), pl.col("lon").alias("to_lon"),
+                                    pl.col("km").round(2).alias("km")).alias("home"))
             .sort(["user_id", "month"])
             .group_by("user_id").agg(
-                pl.col("move").alias("moves"), pl.col("n_moves").max(), pl.col("m_first").min().alias("first_ts"),
+                pl.col("move").alias("moves"), pl.col("home").alias("homes"), pl.col("n_moves").max(), pl.col("m_first").min().alias("first_ts"),
                 pl.col("m_first").max().alias("last_ts"), pl.col("month").max().alias("hit_month"),
                 pl.col("from_city").first().alias("first_home"), pl.col("to_city").last().alias("last_home")))
     return emit(
         span, rule,
-        evidence={"moves": "moves", "n_moves": "n_moves", "within_days": rule["within_days"],
+        evidence={"moves": "moves", "homes": "homes", "n_moves": "n_moves", "within_days": rule["within_days"],
                   "max_moves": max_moves, "move_km": move_km, "min_nights": rule["min_nights"]},
         summary=fmt("Home moved {} times within {} days: {}", "n_moves", pl.lit(int(rule["within_days"])),
                           pl.col("moves").list.join("; ")),

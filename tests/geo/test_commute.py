@@ -4,6 +4,7 @@ import math
 from datetime import date, timedelta
 
 import polars as pl
+import pytest
 from geopy.distance import great_circle
 
 from fraud.config import load_config
@@ -120,6 +121,8 @@ def test_stable_commute_bonus():
     # 144 working weekdays; the last night's 03:00 ping falls on a 145th weekday without work
     assert (ev["weekdays_with_positions"], ev["weekdays_at_work"], ev["span_days"]) == (145, 144, 199)
     assert df["summary"][0] == "At work in Pudong by 10:00 on 99% of 145 weekdays over 199 days"
+    # the inferred places, not only their cities
+    assert (ev["home_lat"], ev["home_lon"], ev["work_lat"], ev["work_lon"]) == pytest.approx((*SH, *SH_WORK))
     short = pings("u1", routine("u1", START, 150))
     assert stable_commute(ctx_of(logins=logins([]), locations=short)).collect().height == 0
 

@@ -2,6 +2,9 @@
 import json
 from datetime import date
 
+import pytest
+from geopy.distance import great_circle
+
 from fraud.geo.residence import residence_change
 from tests.geo.helpers import HZ, NJ, SH, ctx_of, local, logins, pings, routine
 
@@ -19,6 +22,12 @@ def test_two_moves_within_a_year_fire():
     ev = json.loads(df["evidence"][0])
     assert ev["n_moves"] == 2
     assert [m.split(" (")[0] for m in ev["moves"]] == ["2024-03: Shanghai -> Hangzhou", "2024-05: Hangzhou -> Nanjing"]
+    # the inferred homes each move joins, with their distance
+    homes = ev["homes"]
+    assert [h["month"] for h in homes] == ["2024-03", "2024-05"]
+    got = [v for h in homes for v in (h["from_lat"], h["from_lon"], h["to_lat"], h["to_lon"])]
+    assert got == pytest.approx([*SH, *HZ, *HZ, *NJ])
+    assert homes[0]["km"] == round(great_circle(SH, HZ).km, 2)
     assert df["first_ts"][0] == local(date(2024, 3, 1), 23) and df["last_ts"][0] == local(date(2024, 5, 1), 23)
     assert df["summary"][0].startswith("Home moved 2 times within 365 days: 2024-03: Shanghai -> Hangzhou (1")
 
