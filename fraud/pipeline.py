@@ -17,6 +17,8 @@ from fraud.context import ScanContext
 from fraud.decisions import VALID as VALID_DECISIONS, load_decisions
 from fraud.errors import InputError
 from fraud.findings import empty_findings, finalize
+from fraud.fingerprint import useragent
+from fraud.geo import gazetteer
 from fraud.inputs import (REJECTED_COLUMNS, LoadedInput, absent_columns, find_inputs, in_file_order, read_input,
                           resolve_specs)
 from fraud.parsing import IDENTIFIER_COLUMNS, NO_VALUE_NAME_COLUMNS, OUTCOME_EVENT_NAMES, outcome_rows
@@ -329,7 +331,7 @@ def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
     (default :func:`fraud.spool.default_memory_gb`) and in slices otherwise (:mod:`fraud.shards`, working
     files under ``work_dir``); a number forces that many slices (1 = in memory)."""
     cfg = cfg or load_config()
-    warmup.start()
+    warmup.start(tasks=(gazetteer.prepare, useragent.prepare))
     n = resolve_shards(inputs, shards, memory_gb)
     if n > 1:
         from fraud.shards import scan_partitioned

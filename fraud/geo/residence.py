@@ -93,7 +93,8 @@ def residence_change(ctx: ScanContext) -> pl.LazyFrame:
                                     pl.col("km").round(2).alias("km")).alias("home"))
             .sort(["user_id", "month"])
             .group_by("user_id").agg(
-                pl.col("move").alias("moves"), pl.col("home").alias("homes"), pl.col("n_moves").max(), pl.col("m_first").min().alias("first_ts"),
+                pl.col("move").alias("moves"), pl.col("home").alias("homes"), pl.col("n_moves").max(),
+                pl.col("m_first").min().alias("first_ts"),
                 pl.col("m_first").max().alias("last_ts"), pl.col("month").max().alias("hit_month"),
                 pl.col("from_city").first().alias("first_home"), pl.col("to_city").last().alias("last_home")))
     return emit(
