@@ -46,6 +46,9 @@ ADDRESS_COLUMNS = frozenset({"ip"})
 # Account id columns: a "no value" word (``-``, ``NULL``, ``unknown`` ...) is missing (required: a rejected row).
 NO_VALUE_ID_COLUMNS = frozenset({"user_id"})
 IDENTIFIER_COLUMNS = PLACEHOLDER_ID_COLUMNS | ADDRESS_COLUMNS | NO_VALUE_ID_COLUMNS
+# Digit-string ids that a number column (Parquet int64, a JSON number) writes without their leading zeros: read
+# back to their fixed width.
+DIGIT_ID_COLUMNS = {"imei": 15}
 # Place-name columns: what GeoIP and analytics exports write for "not known" (``-``, ``Unknown``, ``(not set)``
 # ...) names no place: read as missing, or "-" would be a city every user visits (outside their home city).
 # ``NA`` stays a name (Namibia's code); CLDR's ``ZZ`` and Cloudflare's ``XX`` name no country.
@@ -280,6 +283,10 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
                                                      pl.Boolean).fill_null(False), f"__x_{col}_m")
                 placeholders[col] = marker
                 present = present & ~marker
+            if col in DIGIT_ID_COLUMNS and dtype != pl.String:
+                # a number column drops an id's leading zeros: an IMEI has 15 digits (01 is the TAC prefix of
+                # US-certified phones), and the text 013456789012349 elsewhere is the same IMEI
+                text = text.str.zfill(DIGIT_ID_COLUMNS[col])
             v = pl.when(present).then(text).otherwise(None)
         if col in NO_VALUE_ID_COLUMNS | PLACEHOLDER_ID_COLUMNS:
             checks.extend(_native_id_checks(col, dtype, shown))

@@ -214,6 +214,17 @@ def test_float_and_categorical_ids_from_parquet(tmp_path, cfg):
     assert li.frame["user_id"].to_list() == ["u1"] and li.rows_rejected == 2
 
 
+def test_an_imei_from_a_number_column_keeps_its_leading_zero(tmp_path, cfg):
+    """A Parquet int64 column drops a US phone's leading 0 (TAC prefix 01): read back to 15 digits, the IMEI
+    equals the text 013456789012349 of another snapshot; text keeps its own digits."""
+    rows = {"ts": ["2024-01-01T00:00:00Z"] * 2, "device_id": ["d1", "d2"], "imei": [13456789012349, 356938035643809]}
+    pl.DataFrame(rows).write_parquet(tmp_path / "devices.parquet")
+    assert read_input("devices", tmp_path / "devices.parquet", cfg).frame["imei"].to_list() == [
+        "013456789012349", "356938035643809"]
+    write(tmp_path / "devices.csv", "ts,device_id,imei\n2024-01-01T00:00:00Z,d1,13456789012349\n")
+    assert read_input("devices", tmp_path / "devices.csv", cfg).frame["imei"].to_list() == ["13456789012349"]
+
+
 def test_missing_required_column_names_file_and_column(tmp_path, cfg):
     p = write(tmp_path / "logins.csv", "ts,account\n2024-01-01T00:00:00Z,u1\n")
     with pytest.raises(InputError) as e:

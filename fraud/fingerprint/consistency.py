@@ -34,15 +34,23 @@ def _normalised(col: str) -> pl.Expr:
 def _normalise(raw: pl.Expr, col: str) -> pl.Expr:
     """A hardware id in comparable form, null when it identifies no hardware.
 
-    Trimmed and lower-cased. MACs lose their separators; a locally administered MAC (second hex digit 2, 6, a or
-    e: the per-network random address of Android 10+ and iOS 14+) and Android's ``02:00:00:00:00:00`` placeholder
-    are not hardware ids. IMEIs keep their digits only and compare on the first 14 (type allocation code and
-    serial: the 15th is a check digit, an IMEISV ends in a 2-digit software version); a value listing several
-    (a dual-SIM phone's two) becomes their sorted, comma-joined set; all-zero values are placeholders. hw_uuid
-    loses braces and hyphens (``{6F9619FF-...}`` and ``6f9619ff...`` are one id)."""
+    Trimmed and lower-cased. A MAC is read in any common notation (``3C-22-FB-11-22-33``, ``3c22.fb11.2233``,
+    octets without their leading zero: ``3c:22:fb:1:2:33``) as its 12 (or an EUI-64's 16) hex digits; text that
+    is no MAC (``unavailable``) identifies no hardware, nor does a locally administered MAC (second hex digit 2,
+    6, a or e: the per-network random address of Android 10+ and iOS 14+) or Android's ``02:00:00:00:00:00``
+    placeholder. IMEIs keep their digits only and compare on the first 14 (type allocation code and serial: the
+    15th is a check digit, an IMEISV ends in a 2-digit software version); a value listing several (a dual-SIM
+    phone's two) becomes their sorted, comma-joined set, of which only items with a digit count (``I1,unknown``,
+    ``I1/N/A``, ``["I1", null]`` list one IMEI); all-zero values are placeholders. hw_uuid loses braces and
+    hyphens (``{6F9619FF-...}`` and ``6f9619ff...`` are one id)."""
     s = pl.when(is_missing(raw)).then(None).otherwise(raw.str.strip_chars().str.to_lowercase())
     if col == "mac":
-        s = s.str.replace_all(r"[:\-. ]", "")
+        octets = s.str.replace_all(r"[\- ]", ":")
+        padded = octets.str.split(":").list.eval(pl.element().str.zfill(2)).list.join("")
+        s = (pl.when(octets.str.contains(r"^[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}(?:(?::[0-9a-f]{1,2}){2})?$"))
+             .then(padded)
+             .when(s.str.contains(r"^(?:[0-9a-f]{4}\.){2}[0-9a-f]{4}$|^[0-9a-f]{12}$|^[0-9a-f]{16}$"))
+             .then(s.str.replace_all(".", "", literal=True)))
         s = pl.when((s == MAC_PLACEHOLDER) | s.str.contains(r"^.[26ae]")).then(None).otherwise(s)
     elif col == "imei":
         # a dual-SIM phone may report both IMEIs in one value ("I1,I2", "[I1, I2]", "I1/I2"): each is an id, and
@@ -51,7 +59,8 @@ def _normalise(raw: pl.Expr, col: str) -> pl.Expr:
         digits = pl.element().str.replace_all(r"[^0-9]", "")
         one = (pl.when(digits.str.len_chars() >= 14).then(digits.str.slice(0, 14))
                .otherwise(pl.element().str.strip_chars()))
-        real = pl.element().filter((pl.element() != "") & ~pl.element().str.contains(r"^0+$"))  # no placeholders
+        # an item without a digit is no IMEI ("unknown", "null", "-", the "n" and "a" of "N/A"); all zeros neither
+        real = pl.element().filter(pl.element().str.contains("[0-9]") & ~pl.element().str.contains(r"^0+$"))
         s = tokens.list.eval(one).list.eval(real).list.unique().list.sort().list.join(",")
     elif col == "hw_uuid":
         s = s.str.replace_all(r"[{}\-]", "")
@@ -90,14 +99,20 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
         pl.col("ts").min().alias("first_seen"), pl.col("ts").max().alias("last_seen"))
     # A dual-SIM phone reports the IMEI of either slot: two IMEIs of one type allocation code (their first 8
     # digits: one model) are one phone's pair, not a conflict; a third, or another model's, is one.
-    n, tacs = pl.len().over("device_id", "field"), pl.col("key").str.slice(0, 8).n_unique().over("device_id", "field")
+    dev_field = ["device_id", "field"]
+    n, tacs = pl.len().over(dev_field), pl.col("key").str.slice(0, 8).n_unique().over(dev_field)
     dual_sim = (pl.col("field") == "imei") & (n == 2) & (tacs == 1)
     conflicting = vals.filter((n > 1) & ~dual_sim).sort(
-        "device_id", "field", "first_seen", "value").collect().lazy()  # read twice below
+        "device_id", "field", "first_seen", "value").with_columns(
+        # the values seen so far (in order of first sighting) conflict from the second on, except a dual-SIM
+        # pair: an IMEI pair of one model becomes a conflict only with a third IMEI or another model's
+        pl.when((pl.col("field") == "imei") & (pl.int_range(pl.len()).over(dev_field) == 1)
+                & (pl.col("key").str.slice(0, 8).is_first_distinct().cast(pl.Int32).cum_sum().over(dev_field) == 1))
+        .then(None).otherwise(pl.col("first_seen")).alias("_conflict_from")).collect().lazy()  # read twice below
     per_device = (conflicting.group_by("device_id", "field").agg(
         pl.len().alias("values"), pl.col("first_seen").min(), pl.col("last_seen").max(),
-        # the conflict starts when a second value is first seen (conflicting is sorted by first_seen)
-        pl.col("first_seen").get(1).alias("_since"))
+        # the conflict starts when the values seen so far first conflict (conflicting is sorted by first_seen)
+        pl.col("_conflict_from").slice(1).min().alias("_since"))
         .sort("device_id", "field").group_by("device_id").agg(
         pl.col("field").alias("fields"), pl.struct("field", "values").alias("distinct_values"),
         pl.col("first_seen").min().alias("first_ts"), pl.col("last_seen").max().alias("last_ts"),

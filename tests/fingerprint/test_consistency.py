@@ -286,3 +286,43 @@ def test_ua_mismatch_reads_an_apple_model_id_as_ios_when_the_snapshot_names_no_o
                            "user_agent": [UA["android"], UA["iphone"]]})
     df = run(ua_mismatch, devices=snaps, logins=logins)
     assert df["device_id"].to_list() == ["d1"] and ev(df)["snapshot_os"] == ["ios"]
+
+
+def test_id_conflict_reads_an_imei_list_with_an_empty_slot_as_one_imei():
+    """A dual-SIM list whose second slot is empty or a placeholder (``I1,unknown``, ``["I1", null]``, ``I1/N/A``,
+    ``I1,-``) lists one IMEI: no conflict with I1 alone (each was a second 'IMEI' and -40)."""
+    values = ["352099001761481,unknown", '["352099001761481", null]', "352099001761481/N/A", "352099001761481,-",
+              "352099001761481"]
+    devices = pl.DataFrame({"ts": [at(i) for i in range(5)], "device_id": ["d1"] * 5, "user_id": ["u1"] * 5,
+                            "imei": values})
+    assert run(id_conflict, devices=devices).height == 0
+    other = pl.DataFrame({"ts": [at(9)], "device_id": ["d1"], "user_id": ["u1"], "imei": ["861234001761499,n/a"]})
+    df = run(id_conflict, devices=pl.concat([devices, other]))
+    assert [(c["field"], c["value"]) for c in ev(df)["conflicts"]] == [
+        ("imei", "352099001761481,unknown"), ("imei", "861234001761499,n/a")]
+
+
+def test_id_conflict_starts_when_the_imeis_seen_so_far_first_conflict():
+    """A seller's phone reports its dual-SIM pair on days 0 and 1 (one model: no conflict); a buyer's snapshot
+    on day 4 brings another model's IMEI. The conflict starts on day 4: the seller, whose last use was day 1, is
+    not flagged (it started on day 1, the pair's second sighting, and the seller got -40)."""
+    devices = pl.DataFrame({"ts": [at(0, 0), at(0, 1), at(0, 4)], "device_id": ["d1"] * 3,
+                            "user_id": ["seller", "seller", "buyer"],
+                            "imei": ["352099001761481", "352099001761499", "861234001761499"]})
+    assert run(id_conflict, devices=devices)["user_id"].to_list() == ["buyer"]
+    # the other model's IMEI first: the conflict starts at the second IMEI (day 1), the seller's last use
+    swapped = devices.with_columns(pl.Series("imei", ["352099001761481", "861234001761499", "352099001761499"]))
+    assert run(id_conflict, devices=swapped)["user_id"].to_list() == ["buyer", "seller"]
+
+
+def test_id_conflict_reads_macs_in_any_notation_and_text_that_is_no_mac_as_none():
+    """One MAC written with its octets' leading zeros dropped, with hyphens, in Cisco's dotted form or bare is one
+    MAC; text that is no MAC (``unavailable``) identifies no hardware (it made a -40 conflict)."""
+    macs = ["3c:5a:b4:01:02:33", "3c:5a:b4:1:2:33", "3C-5A-B4-01-02-33", "3c5a.b401.0233", "3c5ab4010233",
+            "unavailable"]
+    devices = pl.DataFrame({"ts": [at(i) for i in range(6)], "device_id": ["d1"] * 6, "user_id": ["u1"] * 6,
+                            "mac": macs})
+    assert run(id_conflict, devices=devices).height == 0
+    other = pl.DataFrame({"ts": [at(9)], "device_id": ["d1"], "user_id": ["u1"], "mac": ["3c:5a:b4:1:2:34"]})
+    assert ev(run(id_conflict, devices=pl.concat([devices, other])))["distinct_values"] == [
+        {"field": "mac", "values": 2}]
