@@ -74,6 +74,18 @@ def os_family(e: str | pl.Expr) -> pl.Expr:
     return per_distinct(pl.col(e) if isinstance(e, str) else e, _os_family_rows, pl.String)
 
 
+APPLE_MOBILE_MODEL = r"(?i)^\s*(?:iphone|ipad|ipod)"  # Apple's model ids: iPhone14,2, iPad13,4, iPod9,1
+
+
+def snapshot_os_family(os: str = "os", model: str = "model") -> pl.Expr:
+    """A device snapshot's OS family (:func:`os_family`), read with its model: an iPhone, iPad or iPod model id
+    makes a missing OS, or ``Darwin`` (the kernel of every Apple OS: what ``uname`` and older Go runtimes say on
+    an iPhone), iOS; ``Darwin`` on any other model is macOS."""
+    fam, apple_mobile = os_family(os), pl.col(model).str.contains(APPLE_MOBILE_MODEL).fill_null(False)
+    darwin = pl.col(os).str.contains(r"(?i)^\s*darwin\b").fill_null(False)
+    return pl.when(apple_mobile & (fam.is_null() | darwin)).then(pl.lit("ios")).otherwise(fam)
+
+
 def _os_family_rows(e: pl.Expr) -> pl.Expr:
     s = e.str.strip_chars().str.to_lowercase()
     return (pl.when(s.is_null() | s.is_in(["", "other", "unknown"])).then(pl.lit(None, pl.String))

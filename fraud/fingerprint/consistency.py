@@ -11,7 +11,7 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.exprs import is_missing, per_distinct
 from fraud.findings import emit
-from fraud.fingerprint.common import PC_FAMILIES, device_users, fmt, iso, os_family
+from fraud.fingerprint.common import PC_FAMILIES, device_users, fmt, iso, os_family, snapshot_os_family
 from fraud.fingerprint.useragent import with_agents
 from fraud.registry import NotEvaluated, register
 
@@ -85,7 +85,7 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
     fields = [*ID_FIELDS, "os_family"]
     snap = ctx.devices.select("device_id", "ts", *[_normalised(c) for c in ID_FIELDS],
                               *[pl.col(c).str.strip_chars().alias(f"_raw_{c}") for c in ID_FIELDS],
-                              os_family("os").alias("os_family")).collect().lazy()  # read twice below
+                              snapshot_os_family().alias("os_family")).collect().lazy()  # read twice below
     if not snap.select(pl.any_horizontal([pl.col(c).is_not_null().any() for c in fields])).collect().item():
         raise NotEvaluated("no hardware ids or OS names in the device snapshots")
     # One row per (device, field, comparable value); the evidence shows the value as first reported (an OS as
@@ -150,9 +150,8 @@ def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
     # Row-level columns first, then plain reductions (conditions inside an aggregation run group by group).
     fam = pl.col("_fam")
     snaps = ctx.devices.select(
-        # a snapshot without an OS name but with an Apple model id (iPhone14,2, iPad13,4) is an iOS device
-        "device_id", pl.coalesce(os_family("os"), pl.when(pl.col("model").str.contains(r"(?i)^\s*(?:iphone|ipad|ipod)"))
-                                 .then(pl.lit("ios"))).alias("_fam"),
+        # a snapshot without an OS name (or "Darwin") but with an Apple model id (iPhone14,2, iPad13,4) is iOS
+        "device_id", snapshot_os_family().alias("_fam"),
         pl.col("model").str.contains(r"(?i)^ipad").fill_null(False).alias("_ipad"),
     ).filter(fam.is_not_null()).with_columns(
         _kind(fam).alias("_kind"), (pl.col("_ipad") | fam.is_in(["ios", "visionos"])).alias("apple_mobile"),

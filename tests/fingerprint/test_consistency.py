@@ -326,3 +326,22 @@ def test_id_conflict_reads_macs_in_any_notation_and_text_that_is_no_mac_as_none(
     other = pl.DataFrame({"ts": [at(9)], "device_id": ["d1"], "user_id": ["u1"], "mac": ["3c:5a:b4:1:2:34"]})
     assert ev(run(id_conflict, devices=pl.concat([devices, other])))["distinct_values"] == [
         {"field": "mac", "values": 2}]
+
+
+def test_darwin_on_an_iphone_model_is_ios_and_a_model_names_the_os_for_both_checks():
+    """``Darwin`` (uname, older Go runtimes) on an iPhone model is iOS: no OS conflict with the same phone's
+    ``iOS`` snapshots and no mismatch with its Safari agent (both fired: Darwin read as macOS). On a Mac model it
+    stays macOS. A model-only iPhone snapshot conflicts with an Android one, as it does for ua_mismatch."""
+    snaps = pl.DataFrame({"ts": [at(0), at(1), at(0), at(1), at(0), at(1)], "device_id": ["d1", "d1", "d2", "d2",
+                                                                                           "d3", "d3"],
+                          "user_id": ["u1", "u1", "u2", "u2", "u3", "u3"],
+                          "os": ["iOS", "Darwin", "macOS", "Darwin", None, "Android"],
+                          "model": ["iPhone14,2", "iPhone14,2", "MacBookPro18,3", "MacBookPro18,3", "iPhone14,2",
+                                    "SM-S911B"]})
+    df = run(id_conflict, devices=snaps)
+    assert df["device_id"].to_list() == ["d3"]
+    assert [(c["field"], c["value"]) for c in ev(df)["conflicts"]] == [("os", "ios"), ("os", "android")]
+    logins = pl.DataFrame({"user_id": ["u1", "u2"], "ts": [at(2), at(2)], "device_id": ["d1", "d2"],
+                           "user_agent": [UA["iphone"], UA["iphone"]]})
+    mismatch = run(ua_mismatch, devices=snaps.filter(pl.col("device_id") != "d3"), logins=logins)
+    assert mismatch["device_id"].to_list() == ["d2"]  # an iPhone agent on a Mac is still one
