@@ -38,6 +38,13 @@ DURATION_UNITS = {"_days": ("days", 1), "_hours": ("hours", 24), "_minutes": ("m
 # Durations that are rolling windows: 0 would be an empty window (Polars refuses it mid-scan)
 WINDOW_KEYS = frozenset({"window_days", "baseline_days", "window_minutes", "failure_window_minutes"})
 SCORE_KEYS = ("min_score", "default_score", "max_score")
+# Counts: whole numbers, at least 1 for a "how many make a finding" minimum (min_accounts = 0 would flag every IP
+# with one failure), at least 0 for a maximum ("more than max_devices").
+MIN_COUNT_KEYS = frozenset({"min_accounts", "min_events", "min_failures", "min_home_nights", "min_logins",
+                            "min_nights", "min_users", "min_work_days", "min_baseline_days", "min_history_days",
+                            "consecutive_days", "max_exclusion_passes", "top_features"})
+MAX_COUNT_KEYS = frozenset({"max_accounts", "max_changes", "max_devices", "max_moves", "max_per_user",
+                            "min_length", "report_top_n"})
 
 
 @dataclass(frozen=True)
@@ -242,6 +249,10 @@ def _check_number(key: str, value: Any, owner: str, where: str) -> None:
         raise ConfigError(f"{bad} a speed between 0 and {MAX_SPEED_KMH:,} km/h, got {value!r}")
     if (key.endswith("_share") or key == "contamination") and not 0 <= value <= 1:
         raise ConfigError(f"{bad} a share between 0 and 1, got {value!r}")
+    if key in MIN_COUNT_KEYS | MAX_COUNT_KEYS:
+        least = 1 if key in MIN_COUNT_KEYS else 0
+        if value != int(value) or value < least:
+            raise ConfigError(f"{bad} a whole number of at least {least} (a count), got {value!r}")
 
 
 def _validate_numbers(raw: dict[str, Any], where: str) -> None:
@@ -378,6 +389,14 @@ def _validate_timestamp_formats(formats: list, where: str) -> tuple[str, ...]:
     return tuple(formats)
 
 
+def _config_text(data: bytes) -> str:
+    """A config file's text: UTF-8, with or without a byte-order mark, or UTF-16 with one (what Windows editors
+    save), as the data inputs are read."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    return data.decode("utf-8-sig")
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Load the default rules, overridden by the TOML file at ``path`` when given."""
     raw = _default_raw()
@@ -386,13 +405,15 @@ def load_config(path: str | Path | None = None) -> Config:
         p = Path(path)
         where = str(p)
         try:
-            user = tomllib.loads(p.read_text(encoding="utf-8"))
+            user = tomllib.loads(_config_text(p.read_bytes()))
         except FileNotFoundError:
             raise ConfigError(f"{p}: config file not found") from None
         except (OSError, UnicodeDecodeError) as e:
             raise ConfigError(f"{p}: cannot read config file ({e})") from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{p}: not valid TOML ({e})") from None
+        except RecursionError:  # tomllib recurses per nesting level: 600 nested arrays in 1 KB
+            raise ConfigError(f"{p}: not valid TOML (nested too deeply)") from None
         raw = _merge(raw, user, where)
     return _build(raw, where)
 

@@ -51,6 +51,11 @@ def test_user_file_overrides(tmp_path):
     ('[rules."geo.remote_logins"]\nhome_radius_km = 50000\n', "key 'home_radius_km' must be a distance between"),
     ('[rules."geo.impossible_travel"]\nmax_speed_kmh = -5\n', "key 'max_speed_kmh' must be a speed between 0 and"),
     ('[rules."geo.commute_deviation"]\nplace_radius_m = -200\n', "key 'place_radius_m' must be a distance between 0"),
+    ('[rules."device.many_devices"]\nmax_devices = -3\n', "key 'max_devices' must be a whole number of at least 0"),
+    ('[rules."ip.spray"]\nmin_accounts = 0\n', "key 'min_accounts' must be a whole number of at least 1"),
+    ('[rules."ip.spray"]\nmin_accounts = 2.5\n', "key 'min_accounts' must be a whole number of at least 1"),
+    ("[[[[[[[[[[[[[[[[[[[[x]]]]]]]]]]]]]]]]]]]]", "not valid TOML"),
+    ("a = " + "[" * 600 + "]" * 600 + "\n", "not valid TOML (nested too deeply)"),
     ('[rules."device.bot_agent"]\nfamily = "geo"\n',
      "rule 'device.bot_agent' key 'family' is fixed by the contract ('fingerprint'), got 'geo'"),
 ])
@@ -61,6 +66,13 @@ def test_bad_config_names_the_problem(tmp_path, text, message):
         load_config(p)
     assert message in str(e.value)
     assert str(p) in str(e.value)
+
+
+def test_a_config_file_with_a_byte_order_mark_or_in_utf16_reads(tmp_path):
+    text = 'timezone = "Asia/Shanghai"\n'
+    for name, data in (("bom.toml", b"\xef\xbb\xbf" + text.encode()), ("u16.toml", text.encode("utf-16"))):
+        (tmp_path / name).write_bytes(data)
+        assert load_config(tmp_path / name).timezone == "Asia/Shanghai"
 
 
 def test_a_rule_family_may_be_restated(tmp_path):
