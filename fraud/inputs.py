@@ -9,6 +9,8 @@ number/boolean or an out-of-range coordinate or score go to the rejected frame w
 """
 from __future__ import annotations
 
+import errno
+
 import glob as globmod
 import gzip
 import io
@@ -103,15 +105,33 @@ def resolve_paths(spec: str | Path) -> list[Path]:
             raise InputError(f"{s}: no file matches this pattern")
         return files
     if not p.exists():
-        raise InputError(f"{p}: file not found" + (" (a dangling link)" if p.is_symlink() else ""))
+        raise InputError(f"{p}: file not found" + (f" ({_link_problem(p)})" if p.is_symlink() else ""))
     if not p.is_file():
         raise InputError(f"{p}: not a regular file")
     return [p]
 
 
+def _link_problem(p: Path) -> str:
+    try:
+        p.stat()
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a symbolic link loop"
+    return "a dangling link"
+
+
 def resolve_specs(spec: str | Path | list) -> list[Path]:
-    """A file, glob or folder, or a list of them -> the input files they name, in order."""
-    return [p for s in (spec if isinstance(spec, list) else [spec]) for p in resolve_paths(s)]
+    """A file, glob or folder, or a list of them -> the input files they name, in order, each file once: a
+    recursive glob through a link back up the tree (``sub -> .``) or the same file named twice reads it once
+    (41 times over, its rows were all rejected as duplicates but read and held)."""
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for p in (p for s in (spec if isinstance(spec, list) else [spec]) for p in resolve_paths(s)):
+        st = p.stat()
+        if (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            out.append(p)
+    return out
 
 
 def _supported(path: Path) -> bool:

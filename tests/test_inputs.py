@@ -8,7 +8,7 @@ import pytest
 
 from fraud.config import load_config
 from fraud.errors import InputError
-from fraud.inputs import file_format, find_inputs, read_input, resolve_paths
+from fraud.inputs import file_format, find_inputs, read_input, resolve_paths, resolve_specs
 
 U = timezone.utc
 HEADER = "ts,user_id,event,success,lat,lon,amount\n"
@@ -785,3 +785,18 @@ def test_json_true_false_as_an_id_is_no_account_in_memory_and_in_slices(tmp_path
     (d / "logins.jsonl").write_text("".join(json.dumps(r) + "\n" for r in ok))
     assert read_input("logins", d / "logins.jsonl", cfg).frame.select("user_id", "success").rows() == [
         ("u1", False), ("u2", True)]
+
+
+def test_a_file_named_twice_or_through_a_link_loop_is_read_once(tmp_path, cfg):
+    """A recursive glob through a link back up the tree (sub -> .) names one file at every depth, and a file
+    given twice is one file: read once (it was read 41 times, every copy's rows rejected as duplicates)."""
+    d = tmp_path / "d"
+    d.mkdir()
+    write(d / "logins.csv", "ts,user_id\n2024-01-01T00:00:00Z,u1\n2024-01-01T00:01:00Z,u2\n")
+    (d / "sub").symlink_to(d, target_is_directory=True)
+    assert resolve_specs(str(d / "**" / "*.csv")) == [d / "logins.csv"]
+    li = read_input("logins", [str(d / "**" / "*.csv"), str(d / "logins.csv")], cfg)
+    assert (li.rows_read, li.rows_rejected, li.files) == (2, 0, [str(d / "logins.csv")])
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(InputError, match=r"loop: file not found \(a symbolic link loop\)"):
+        resolve_specs(tmp_path / "loop")
