@@ -13,7 +13,7 @@ import polars as pl
 
 from fraud.exprs import fmt
 
-from fraud.config import Config, rule_ids
+from fraud.config import Config, load_config, rule_ids
 from fraud.errors import DecisionError
 from fraud.inputs import FORMATS, LoadedInput, sniff_separator, read_input
 from fraud.outputs import csv_text
@@ -58,10 +58,13 @@ def append_decision(path: str | Path, finding_id: str, decision: str, *, note: s
 def append_decisions(path: str | Path, finding_ids: list[str], decision: str, *, note: str = "",
                      reviewer: str = "", known_ids: set[str] | None = None, force: bool = False,
                      now: datetime | None = None) -> list[dict[str, str]]:
-    """Append one decision row per finding id under one exclusive lock (all or none: every id is checked
-    first). Refuses an id not in ``known_ids`` unless ``force``."""
+    """Append one decision row per finding id (an id given twice is one) under one exclusive lock (all or none:
+    every id is checked first). Refuses an id not in ``known_ids`` unless ``force``, and an id whose file already
+    holds a decision dated after this one's time: the latest ``decided_at`` holds, so the new row would be
+    recorded and never take effect."""
     if decision not in VALID:
         raise DecisionError(f"decision must be one of {', '.join(VALID)}, got {decision!r}")
+    finding_ids = list(dict.fromkeys(finding_ids))
     if not finding_ids:
         raise DecisionError("no finding to decide on")
     unknown = [f for f in finding_ids if known_ids is not None and f not in known_ids]
@@ -84,6 +87,8 @@ def append_decisions(path: str | Path, finding_ids: list[str], decision: str, *,
                 fh.seek(0)
                 head = fh.readline(HEADER_BYTES)
                 size = fh.seek(0, os.SEEK_END)
+                if size:
+                    _refuse_overridden(p, head, finding_ids, ts)
                 fh.write(_rows_text(p, head, size, fh, rows).encode("utf-8"))
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -95,6 +100,23 @@ def append_decisions(path: str | Path, finding_ids: list[str], decision: str, *,
 
 
 HEADER_BYTES = 1 << 16
+
+
+def _refuse_overridden(p: Path, head: bytes, finding_ids: list[str], ts: str) -> None:
+    """Raise when the file already decides one of ``finding_ids`` with a ``decided_at`` after ``ts`` (a clock
+    set wrong, a date typed by hand: 2031 for 2021)."""
+    _header_fields(p, head)  # not a decisions file: said by that check, before the file is read as one
+    loaded = read_input("decisions", p, load_config())
+    later = (latest_decisions(loaded)[0].filter(pl.col("finding_id").is_in(finding_ids)
+                                               & (pl.col("decided_at") > datetime.fromisoformat(ts)))
+             .sort("finding_id"))
+    if later.height:
+        r = later.row(0, named=True)
+        raise DecisionError(
+            f"{p}: finding {r['finding_id']} already has a {r['decision']} dated "
+            f"{r['decided_at']:%Y-%m-%dT%H:%M:%SZ}, after this decision ({ts}): the latest decided_at holds, so this "
+            f"one would never take effect; correct or remove that row first"
+            + (f" ({later.height} findings are so)" if later.height > 1 else ""))
 
 
 def _header_fields(p: Path, head: bytes) -> tuple[list[str], str]:

@@ -121,3 +121,20 @@ def test_an_unwritable_decisions_path_is_one_error_naming_it(tmp_path):
         append_decision(tmp_path / "afile" / "d.csv", "f1", "dismiss", now=NOW)
     with pytest.raises(DecisionError, match=r"folder\.csv: cannot write decisions \(Is a directory\)"):
         append_decision(tmp_path / "folder.csv", "f1", "dismiss", now=NOW)
+
+
+def test_a_decision_that_a_later_dated_one_would_override_is_refused(tmp_path, cfg):
+    """The latest decided_at holds: after a confirm dated 2031 (a clock set wrong, a typo), a dismissal recorded
+    now would be written and never take effect. It is refused, naming the row; other findings are recorded."""
+    from fraud.decisions import append_decisions
+
+    path = tmp_path / "decisions.csv"
+    append_decision(path, "f1", "confirm", now=datetime(2031, 1, 1, tzinfo=timezone.utc))
+    with pytest.raises(DecisionError, match=r"finding f1 already has a confirm dated 2031-01-01T00:00:00Z, after "
+                                            r"this decision \(2026-11-24T00:00:00Z\)"):
+        append_decisions(path, ["f2", "f1"], "dismiss", now=datetime(2026, 11, 24, tzinfo=timezone.utc))
+    assert pl.read_csv(path).height == 1  # all or none
+    rows = append_decisions(path, ["f2", "f3", "f2"], "dismiss", now=datetime(2026, 11, 24, tzinfo=timezone.utc))
+    assert [r["finding_id"] for r in rows] == ["f2", "f3"]  # an id given twice is one decision
+    good, _, _ = load_decisions(path, cfg)
+    assert good.select("finding_id", "decision").rows() == [("f1", "confirm"), ("f2", "dismiss"), ("f3", "dismiss")]
