@@ -295,6 +295,11 @@ def _read_ndjson(data: bytes, path: Path) -> pl.DataFrame:
     texts = [c for c in df.columns if c not in nested and df.schema[c] == pl.String]
     if texts and df.select(pl.any_horizontal(pl.col(texts).str.contains(r"^[\[{]").any())).item():
         return _ndjson_by_record(lines, path)
+    # A column of text holding JSON true/false too reads both as "true": the record reader marks the literal
+    # (fraud.records.JSON_LITERAL), so that an id column's true is no account "true".
+    if texts and df.select(pl.any_horizontal(pl.col(texts).is_in(["true", "false"]).any())).item() \
+            and re.search(r":\s*(?:true|false)\s*[,}]", text):
+        return _ndjson_by_record(lines, path)
     if nested:
         df = df.with_columns((pl.lit(NESTED) + pl.col(c)).alias(c) for c in nested)
     # A whole JSON number is read without its fraction, as a Parquet float column is (pandas writes an integer id

@@ -14,7 +14,7 @@ import polars as pl
 
 from fraud.config import EVENT_NAME_GAPS
 from fraud.exprs import NO_VALUE_WORDS, fmt, ip_address, is_missing, per_distinct, placeholder_id
-from fraud.records import EXTRA_HASH, INTERNAL, LINE_ERROR, LINE_TEXT, NESTED
+from fraud.records import EXTRA_HASH, INTERNAL, JSON_LITERAL, LINE_ERROR, LINE_TEXT, NESTED
 from fraud.schema import BOOL, FLOAT, INT, RAW_PREVIEW_CHARS, TIMESTAMP, InputSchema
 from fraud.timeparse import (dst_problem, naive_timestamp, parse_timestamp, plausible, rfc3339_timestamp,
                              timestamp_from_native)
@@ -175,7 +175,8 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
     checks written on them, and the string timestamp columns that need the slow parser for what the fast one left
     null; last, per optional identifier column, which rows had a placeholder value read as missing. ``nested``:
     the frame comes from NDJSON, whose readers mark a nested value's text (:data:`fraud.records.NESTED`)."""
-    texts = [pl.col(c).str.strip_chars().alias(f"__t_{c}") for c in schema.columns
+    texts = [(pl.col(c).str.strip_prefix(JSON_LITERAL) if nested else pl.col(c)).str.strip_chars().alias(f"__t_{c}")
+             for c in schema.columns
              if c in df.columns and df.schema[c] == pl.String]
     pre: list[pl.Expr] = []
 
@@ -290,6 +291,9 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
             v = pl.when(present).then(text).otherwise(None)
         if col in NO_VALUE_ID_COLUMNS | PLACEHOLDER_ID_COLUMNS:
             checks.extend(_native_id_checks(col, dtype, shown))
+            if nested and dtype == pl.String:  # a JSON true/false or NaN/Infinity among the column's strings
+                checks.append((raw.str.starts_with(JSON_LITERAL).fill_null(False),
+                               fmt(f"{col} is a JSON true/false or non-finite number, not an id: {{}}", shown)))
         if nested and dtype == pl.String and kind not in (TIMESTAMP, FLOAT, INT, BOOL):  # those: "bad number" ...
             # an object or a list where text belongs (NDJSON, see fraud.records.NESTED): no id, name or agent
             checks.append((_tref(col).str.starts_with(NESTED).fill_null(False),
@@ -368,7 +372,7 @@ def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind
                            separator="; ", ignore_nulls=True)
     as_text = [pl.col(c).cast(pl.String) for c in cols]
     if nested:  # the raw value without the nested mark
-        as_text = [t.str.strip_prefix(NESTED) for t in as_text]
+        as_text = [t.str.strip_prefix(NESTED).str.strip_prefix(JSON_LITERAL) for t in as_text]
     bad = bad_rows.select(
         pl.lit(kind).alias("input"), pl.lit(str(path)).alias("file"), pl.col("_row").alias("row"),
         reason.alias("reason"),

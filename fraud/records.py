@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from typing import BinaryIO
 
 import polars as pl
@@ -33,6 +34,10 @@ INTERNAL = frozenset({"_row", LINE_ERROR, LINE_TEXT, EXTRA_HASH, EMPTY_ROW})
 # Prefixes the JSON text of a nested NDJSON value (an object or a list): a text column holding one is a rejected
 # row ("nested JSON value"), not an account named '{"id": "u1"}'. No scalar's text starts with NUL.
 NESTED = "\x00"
+# Prefixes the text of a JSON true/false or non-finite number (NaN, Infinity, 1e400) where a column also holds
+# strings: no id ("user_id is a JSON true/false ..."), where a mixed column read as text made it the account
+# "true" or "inf". Other columns read the text behind it as they read the same text from a CSV file.
+JSON_LITERAL = "\x01"
 # Names the reading pipeline adds itself; a file's own column of that name is renamed (then an ignored extra).
 RESERVED = INTERNAL | {"_file", "_fi", "_shard"}
 
@@ -204,9 +209,11 @@ def _text_value(v: object) -> str | None:
     if isinstance(v, str):
         return v
     if isinstance(v, bool):
-        return "true" if v else "false"
+        return JSON_LITERAL + ("true" if v else "false")
     if isinstance(v, (dict, list)):
         return NESTED + json.dumps(v, ensure_ascii=False)
+    if isinstance(v, float) and not math.isfinite(v):
+        return JSON_LITERAL + str(v)  # nan, inf, -inf
     if isinstance(v, float) and v.is_integer() and abs(v) < 2.0 ** 53:
         return str(int(v))  # 1001.0 is the id 1001, as the fast reader and Parquet float columns read it
     return str(v)

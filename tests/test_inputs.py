@@ -800,3 +800,26 @@ def test_a_file_named_twice_or_through_a_link_loop_is_read_once(tmp_path, cfg):
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     with pytest.raises(InputError, match=r"loop: file not found \(a symbolic link loop\)"):
         resolve_specs(tmp_path / "loop")
+
+
+@pytest.mark.parametrize("ext", [".ndjson", ".json"])
+def test_json_literals_among_an_id_columns_strings_are_no_ids(tmp_path, cfg, ext):
+    """A user_id column of strings that also holds JSON true/false, NaN, Infinity or 1e400: each such row is
+    rejected (they were the accounts "true", "false", "nan", "inf" and "-inf": one device behind "6 accounts");
+    a boolean column's true and a string "true" elsewhere read as before."""
+    recs = ['{"ts": "2024-01-01T00:00:00Z", "user_id": "u1", "success": true, "city": "true"}',
+            '{"ts": "2024-01-01T00:00:00Z", "user_id": true, "success": false}',
+            '{"ts": "2024-01-01T00:00:00Z", "user_id": false}',
+            '{"ts": "2024-01-01T00:00:00Z", "user_id": NaN}',
+            '{"ts": "2024-01-01T00:00:00Z", "user_id": 1e400}',
+            '{"ts": "2024-01-01T00:00:00Z", "user_id": -Infinity}',
+            '{"ts": "2024-01-01T00:00:00Z", "user_id": "true", "device_id": true}']
+    p = tmp_path / f"logins{ext}"
+    p.write_text("\n".join(recs) + "\n" if ext == ".ndjson" else "[" + ",\n".join(recs) + "]")
+    li = read_input("logins", p, cfg)
+    assert li.frame.select("user_id", "success", "city").rows() == [("u1", True, "true")]
+    reasons = li.rejected.sort("row")["reason"].to_list()
+    assert reasons[:5] == [f"user_id is a JSON true/false or non-finite number, not an id: {v}"
+                           for v in ("true", "false", "nan", "inf", "-inf")]
+    assert reasons[5] == "device_id is a JSON true/false or non-finite number, not an id: true"
+    assert li.rejected.sort("row")["raw"][0].startswith('{"ts":"2024-01-01T00:00:00Z","user_id":"true"')
