@@ -157,3 +157,16 @@ def reach_us(window_us: int) -> int:
     "within 10 minutes" reads. Timestamps are whole microseconds, so ``(t - window - 1 us, t]`` is
     ``[t - window, t]``."""
     return window_us + 1
+
+
+def thousands(x: str | pl.Expr, decimals: int = 0) -> pl.Expr:
+    """A number as text with thousands separators (``1684.2`` -> ``1,684``), rounded to ``decimals``."""
+    v = (pl.col(x) if isinstance(x, str) else x).cast(pl.Float64)
+    whole = v.abs().round(decimals).floor().cast(pl.Int64) if decimals else v.abs().round(0).cast(pl.Int64)
+    grouped = (whole.cast(pl.String).str.reverse().str.replace_all(r"(\d{3})", "$1,").str.reverse()
+               .str.strip_chars_start(","))
+    sign = pl.when(v < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    if decimals:
+        frac = ((v.abs().round(decimals) - v.abs().round(decimals).floor()) * 10 ** decimals).round(0).cast(pl.Int64)
+        grouped = pl.concat_str([grouped, pl.lit("."), frac.cast(pl.String).str.zfill(decimals)])
+    return pl.when(v.is_null()).then(None).otherwise(pl.concat_str([sign, grouped]))

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from fraud.config import EVENT_NAME_GAPS
-from fraud.exprs import NO_VALUE_WORDS, fmt, ip_address, is_missing, per_distinct, placeholder_id
+from fraud.exprs import NO_VALUE_WORDS, fmt, ip_address, is_missing, per_distinct, placeholder_id, thousands
 from fraud.records import EXTRA_HASH, INTERNAL, JSON_LITERAL, LINE_ERROR, LINE_TEXT, NESTED
 from fraud.schema import BOOL, FLOAT, INT, RAW_PREVIEW_CHARS, TIMESTAMP, InputSchema
 from fraud.timeparse import (dst_problem, naive_timestamp, parse_timestamp, plausible, rfc3339_timestamp,
@@ -307,6 +307,43 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
     return texts, pre, values, masks, checks, slow_ts, placeholders, given
 
 
+MAX_VALUE_BYTES = 1 << 16  # a log value longer than 64 KiB is no value (the longest user agents are ~1-2 KB)
+
+
+def _preview(raw: pl.DataFrame, cols: list[str], nested: bool) -> pl.Expr:
+    """A rejected row's ``raw`` cell: the record's line when the reader kept it, else its fields as a JSON object,
+    cut to :data:`RAW_PREVIEW_CHARS`. Each value is cut to that length first: the preview is the same, and a
+    200 MB field is not JSON-escaped whole (6 bytes a NUL)."""
+    as_text = [pl.col(c).cast(pl.String).str.slice(0, RAW_PREVIEW_CHARS) for c in cols]
+    if nested:  # the raw value without the nested or literal mark
+        as_text = [t.str.strip_prefix(NESTED).str.strip_prefix(JSON_LITERAL) for t in as_text]
+    return pl.coalesce(*([pl.col(LINE_TEXT)] if LINE_TEXT in raw.columns else []),
+                       pl.struct(as_text).struct.json_encode()).str.slice(0, RAW_PREVIEW_CHARS)
+
+
+def _split_too_long(raw: pl.DataFrame, schema: InputSchema, cols: list[str], path: Path, kind: str, nested: bool
+                    ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """Rows with a canonical text value over :data:`MAX_VALUE_BYTES` set aside as rejected before any parsing:
+    every parsing step copies its values (trims, normalising regexes), so a 200 MB field (a 200 KB gzip of NUL
+    bytes) took 35x its size in memory."""
+    text_cols = [c for c in cols if c in schema.columns and raw.schema[c] == pl.String]
+    if not text_cols:
+        return raw, None
+    long = {c: pl.col(c).str.len_bytes() > MAX_VALUE_BYTES for c in text_cols}
+    mask = pl.any_horizontal([e.fill_null(False) for e in long.values()])
+    if not raw.select(mask.any()).item():
+        return raw, None
+    over = raw.filter(mask)
+    reason = pl.concat_str([pl.when(e).then(pl.format(f"value in column {c} is {{}} bytes long (more than "
+                                                      f"{MAX_VALUE_BYTES:,}: no log value)",
+                                                      thousands(pl.col(c).str.len_bytes())))
+                            for c, e in long.items()], separator="; ", ignore_nulls=True)
+    bad = over.select(pl.lit(kind).alias("input"), pl.lit(str(path)).alias("file"),
+                      pl.col("_row").cast(pl.Int64).alias("row"), reason.alias("reason"),
+                      _preview(over, cols, nested).alias("raw"))
+    return raw.filter(~mask), bad
+
+
 def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: str, nested: bool,
                event_names: dict[str, str] | None = None, ts_formats: tuple[str, ...] = ()
            ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], dict[str, int], frozenset[str]]:
@@ -321,14 +358,15 @@ def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind
     coded = [c for c, t in raw.schema.items() if isinstance(t, (pl.Categorical, pl.Enum))]
     if coded:
         raw = raw.with_columns(pl.col(coded).cast(pl.String))
-    texts, pre, values, masks, checks, slow_ts, placeholders, given = _parse(raw, schema, tz, nested, ts_formats)
     # a partitioned scan (and a record-by-record reader) brings each row's number along
+    raw = raw if "_row" in raw.columns else raw.with_row_index("_row", offset=1)
     cols = [c for c in raw.columns if c not in INTERNAL]
+    raw, too_long = _split_too_long(raw, schema, cols, path, kind, nested)
+    texts, pre, values, masks, checks, slow_ts, placeholders, given = _parse(raw, schema, tz, nested, ts_formats)
     if LINE_ERROR in raw.columns:  # a record that could not be split into fields: that is its only reason
         checks = [(pl.col(LINE_ERROR).is_not_null(), pl.col(LINE_ERROR))] + [
             (pl.col(LINE_ERROR).is_null() & b, m) for b, m in checks]
-    df = raw if "_row" in raw.columns else raw.with_row_index("_row", offset=1)
-    df = df.with_columns(pl.col("_row").cast(pl.Int64), *texts)
+    df = raw.with_columns(pl.col("_row").cast(pl.Int64), *texts)
     if pre:
         df = df.with_columns(*pre)
     df = df.with_columns(*values)
@@ -370,15 +408,10 @@ def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind
     # a message that came out null (a value with no text) still says something: a rejected row never has no reason
     reason = pl.concat_str([pl.when(b.fill_null(False)).then(pl.coalesce(m, pl.lit("bad value"))) for b, m in checks],
                            separator="; ", ignore_nulls=True)
-    as_text = [pl.col(c).cast(pl.String) for c in cols]
-    if nested:  # the raw value without the nested mark
-        as_text = [t.str.strip_prefix(NESTED).str.strip_prefix(JSON_LITERAL) for t in as_text]
-    bad = bad_rows.select(
-        pl.lit(kind).alias("input"), pl.lit(str(path)).alias("file"), pl.col("_row").alias("row"),
-        reason.alias("reason"),
-        pl.coalesce(*([pl.col(LINE_TEXT)] if LINE_TEXT in raw.columns else []),
-                    pl.struct(as_text).struct.json_encode()).str.slice(0, RAW_PREVIEW_CHARS)
-        .alias("raw"))
+    bad = bad_rows.select(pl.lit(kind).alias("input"), pl.lit(str(path)).alias("file"), pl.col("_row").alias("row"),
+                          reason.alias("reason"), _preview(raw, cols, nested).alias("raw"))
+    if too_long is not None:
+        bad = pl.concat([bad, too_long]).sort("row")
     valued = (df.select([(e & ~pl.col("_bad")).any().alias(c) for c, e in given.items()]).row(0, named=True)
               if given else {})
     return good, bad, {c: int(n) for c, n in found.items()}, events, frozenset(c for c, v in valued.items() if v)

@@ -18,7 +18,8 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.exprs import fmt, round_up
 from fraud.findings import emit
-from fraud.geo.distance import haversine_km, thousands
+from fraud.exprs import thousands
+from fraud.geo.distance import haversine_km
 from fraud.geo.gazetteer import place_name
 from fraud.geo.places import home_ref, home_work, in_hours, local_positions, outside_home, placed_positions
 from fraud.geo.positions import PRECISE_SOURCES

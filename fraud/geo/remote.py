@@ -17,7 +17,7 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.exprs import fmt
 from fraud.findings import emit
-from fraud.geo.distance import thousands
+from fraud.exprs import thousands
 from fraud.geo.gazetteer import country_name, place_name
 from fraud.geo.places import home_ref, local_positions, outside_home
 from fraud.registry import NotEvaluated, register

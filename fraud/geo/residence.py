@@ -17,7 +17,8 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.exprs import fmt, reach_us
 from fraud.findings import emit
-from fraud.geo.distance import haversine_km, thousands
+from fraud.exprs import thousands
+from fraud.geo.distance import haversine_km
 from fraud.geo.gazetteer import place_name
 from fraud.geo.places import in_hours, night_date, place_centres, place_settings, placed_positions
 from fraud.registry import NotEvaluated, register

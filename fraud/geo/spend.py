@@ -13,7 +13,7 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.exprs import fmt, reach_us
 from fraud.findings import emit
-from fraud.geo.distance import thousands
+from fraud.exprs import thousands
 from fraud.geo.gazetteer import country_name, place_cc
 from fraud.geo.places import home_ref
 from fraud.geo.positions import positions

@@ -20,7 +20,8 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.exprs import fmt
 from fraud.findings import emit
-from fraud.geo.distance import geodesic_km, haversine_bound_km, haversine_km, thousands
+from fraud.exprs import thousands
+from fraud.geo.distance import geodesic_km, haversine_bound_km, haversine_km
 from fraud.geo.gazetteer import place_name
 from fraud.geo.positions import positions
 from fraud.registry import NotEvaluated, register

@@ -3,7 +3,8 @@ import polars as pl
 import pytest
 from geopy.distance import geodesic, great_circle
 
-from fraud.geo.distance import geodesic_km, haversine_km, thousands
+from fraud.exprs import thousands
+from fraud.geo.distance import geodesic_km, haversine_km
 from tests.geo.helpers import BJ, BKK, HZ, SH
 
 PAIRS = [(SH, BJ), (SH, HZ), (BJ, BKK), ((40.7128, -74.006), (51.5074, -0.1278)),  # New York - London
