@@ -27,7 +27,7 @@ from fraud.errors import InputError, first_line
 from fraud.duplicates import extra_hash, split_duplicates
 from fraud.parsing import outcome_rows, split_rows, whole_number
 from fraud.records import (EXTRA_HASH, INTERNAL, LINE_ERROR, NESTED, blank_csv_rows, blank_line_rows, csv_records,
-                           csv_spans_lines, ndjson_records, reserved_renames)
+                           csv_spans_lines, first_keys, ndjson_records, reserved_renames)
 from fraud.schema import INPUT_SCHEMAS, REJECTED_COLUMNS, InputSchema
 
 # .json: an API export's array of records, NDJSON saved as .json, or one (pretty-printed) object
@@ -334,7 +334,7 @@ def _one_document(text: str) -> str:
     except ValueError:
         pass
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, object_pairs_hook=first_keys)
     except (ValueError, RecursionError):
         return text  # not one document either: read line by line, each bad line rejected
     return json.dumps(doc, ensure_ascii=False) if isinstance(doc, dict) else text
@@ -343,7 +343,7 @@ def _one_document(text: str) -> str:
 def _json_array_lines(text: str, path: Path) -> str:
     """A JSON array's elements as NDJSON lines (row N is element N); a file that is no JSON array is an error."""
     try:
-        items = json.loads(text)
+        items = json.loads(text, object_pairs_hook=first_keys)
     except (ValueError, RecursionError) as e:
         raise InputError(f"{path}: starts like a JSON array but is no valid JSON ({first_line(e)}); give one JSON "
                          "object per line") from None

@@ -203,6 +203,15 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
     return _frame(columns, rows, rownums, errors, texts)
 
 
+def first_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object whose key repeats keeps the key's first value (``json.loads``' ``object_pairs_hook``), as
+    Polars' NDJSON reader does: one record reads alike whichever reader a file takes (Python's keeps the last)."""
+    out: dict[str, object] = {}
+    for k, v in pairs:
+        out.setdefault(k, v)
+    return out
+
+
 def _text_value(v: object) -> str | None:
     if v is None:
         return None
@@ -232,7 +241,7 @@ def ndjson_records(lines: list[str]) -> pl.DataFrame:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = json.loads(line, object_pairs_hook=first_keys)
             if isinstance(obj, dict):  # as text here: re-encoding a deep nested value may recurse too far as well
                 obj, err = {k: _text_value(v) for k, v in obj.items()}, None
             else:

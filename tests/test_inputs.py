@@ -823,3 +823,14 @@ def test_json_literals_among_an_id_columns_strings_are_no_ids(tmp_path, cfg, ext
                            for v in ("true", "false", "nan", "inf", "-inf")]
     assert reasons[5] == "device_id is a JSON true/false or non-finite number, not an id: true"
     assert li.rejected.sort("row")["raw"][0].startswith('{"ts":"2024-01-01T00:00:00Z","user_id":"true"')
+
+
+def test_a_repeated_json_key_keeps_its_first_value_in_every_reader(tmp_path, cfg):
+    """NDJSON by the fast reader, NDJSON by the record reader (a bad line elsewhere sends the file to it) and a
+    .json array read a repeated key alike: its first value (the record reader and arrays kept the last)."""
+    rec = '{"ts": "2024-01-01T00:00:00Z", "user_id": "FIRST", "user_id": "LAST"}'
+    (tmp_path / "a.ndjson").write_text(rec + "\n")
+    (tmp_path / "b.ndjson").write_text(rec + "\nnot json\n")
+    (tmp_path / "c.json").write_text("[" + rec + "]")
+    for name in ("a.ndjson", "b.ndjson", "c.json"):
+        assert read_input("logins", tmp_path / name, cfg).frame["user_id"].to_list() == ["FIRST"], name
