@@ -13,7 +13,7 @@ import polars as pl
 
 from fraud.exprs import fmt
 
-from fraud.config import Config, load_config, rule_ids
+from fraud.config import Config, rule_ids
 from fraud.errors import DecisionError
 from fraud.inputs import FORMATS, LoadedInput, sniff_separator, read_input
 from fraud.outputs import csv_text
@@ -104,19 +104,36 @@ HEADER_BYTES = 1 << 16
 
 def _refuse_overridden(p: Path, head: bytes, finding_ids: list[str], ts: str) -> None:
     """Raise when the file already decides one of ``finding_ids`` with a ``decided_at`` after ``ts`` (a clock
-    set wrong, a date typed by hand: 2031 for 2021)."""
-    _header_fields(p, head)  # not a decisions file: said by that check, before the file is read as one
-    loaded = read_input("decisions", p, load_config())
-    later = (latest_decisions(loaded)[0].filter(pl.col("finding_id").is_in(finding_ids)
-                                               & (pl.col("decided_at") > datetime.fromisoformat(ts)))
-             .sort("finding_id"))
-    if later.height:
-        r = later.row(0, named=True)
+    set wrong, a date typed by hand: 2031 for 2021). Read with the csv module, not Polars: reviewers may run in
+    forked processes, where Polars' thread pool is not safe; times in ISO 8601 (what ``fraud review`` writes)
+    are compared, others cannot be and are left to the scan."""
+    cells, sep = _header_fields(p, head)
+    names = [c.strip().lower() for c in cells]
+    at, fid, dec = names.index("decided_at"), names.index("finding_id"), names.index("decision")
+    wanted, now = set(finding_ids), datetime.fromisoformat(ts)
+    later: dict[str, tuple[datetime, str]] = {}
+    with open(p, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        rows = csv.reader(fh, delimiter=sep)
+        next(rows, None)
+        for row in rows:
+            if len(row) <= max(at, fid, dec) or row[fid].strip() not in wanted:
+                continue
+            decision = row[dec].strip().lower()
+            try:
+                when = datetime.fromisoformat(row[at].strip())
+            except ValueError:
+                continue
+            when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+            if decision in VALID and when > now and (row[fid].strip() not in later
+                                                     or when > later[row[fid].strip()][0]):
+                later[row[fid].strip()] = (when, decision)
+    if later:
+        first = min(later)
+        when, decision = later[first]
         raise DecisionError(
-            f"{p}: finding {r['finding_id']} already has a {r['decision']} dated "
-            f"{r['decided_at']:%Y-%m-%dT%H:%M:%SZ}, after this decision ({ts}): the latest decided_at holds, so this "
-            f"one would never take effect; correct or remove that row first"
-            + (f" ({later.height} findings are so)" if later.height > 1 else ""))
+            f"{p}: finding {first} already has a {decision} dated {when.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ}, "
+            f"after this decision ({ts}): the latest decided_at holds, so this one would never take effect; correct "
+            "or remove that row first" + (f" ({len(later)} findings are so)" if len(later) > 1 else ""))
 
 
 def _header_fields(p: Path, head: bytes) -> tuple[list[str], str]:
