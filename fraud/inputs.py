@@ -10,7 +10,6 @@ number/boolean or an out-of-range coordinate or score go to the rejected frame w
 from __future__ import annotations
 
 import errno
-
 import glob as globmod
 import gzip
 import io

@@ -46,8 +46,8 @@ ADDRESS_COLUMNS = frozenset({"ip"})
 # Account id columns: a "no value" word (``-``, ``NULL``, ``unknown`` ...) is missing (required: a rejected row).
 NO_VALUE_ID_COLUMNS = frozenset({"user_id"})
 IDENTIFIER_COLUMNS = PLACEHOLDER_ID_COLUMNS | ADDRESS_COLUMNS | NO_VALUE_ID_COLUMNS
-# Digit-string ids that a number column (Parquet int64, a JSON number) writes without their leading zeros: read
-# back to their fixed width.
+# Digit-string ids that a number column (Parquet int64) writes without their leading zeros: read back to their
+# fixed width. (NDJSON reads a JSON number as its text, so its lost zero cannot be told from a short id.)
 DIGIT_ID_COLUMNS = {"imei": 15}
 # Place-name columns: what GeoIP and analytics exports write for "not known" (``-``, ``Unknown``, ``(not set)``
 # ...) names no place: read as missing, or "-" would be a city every user visits (outside their home city).
