@@ -441,8 +441,28 @@ def _nested_value(src: str, header, types: pl.Schema) -> pl.Expr | None:
             return e
         if dtype == pl.String:
             path = "$" + "".join("['" + p.replace("\\", "\\\\").replace("'", "\\'") + "']" for p in rest)
-            return pl.col(col).str.strip_prefix(NESTED).str.json_path_match(path)
+            return pl.col(col).str.strip_prefix(NESTED).str.json_path_match(path).map_batches(
+                _mark_containers, return_dtype=pl.String, is_elementwise=True)
     return None
+
+
+def _mark_containers(s: pl.Series) -> pl.Series:
+    """``json_path_match`` gives an object or a list at the path as its JSON text, like a string: such a value
+    gets the nested mark (:data:`fraud.records.NESTED`), so that the parser rejects it ("nested JSON value")
+    instead of reading the account ``{"id":"mallory"}``. Tested once per distinct value that starts like one."""
+    cand = s.filter(s.str.contains(r"^\s*[\[{]")).unique().to_list()
+    containers = [v for v in cand if _is_container(v)]
+    if not containers:
+        return s
+    return s.to_frame("v").select(pl.when(pl.col("v").is_in(containers)).then(pl.lit(NESTED) + pl.col("v"))
+                                  .otherwise(pl.col("v"))).to_series().alias(s.name)
+
+
+def _is_container(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), (dict, list))
+    except (ValueError, RecursionError):
+        return False
 
 
 def _wrapped_records(df: pl.DataFrame | pl.LazyFrame) -> str:

@@ -834,3 +834,20 @@ def test_a_repeated_json_key_keeps_its_first_value_in_every_reader(tmp_path, cfg
     (tmp_path / "c.json").write_text("[" + rec + "]")
     for name in ("a.ndjson", "b.ndjson", "c.json"):
         assert read_input("logins", tmp_path / name, cfg).frame["user_id"].to_list() == ["FIRST"], name
+
+
+def test_an_object_at_a_dotted_mapping_path_is_a_nested_value_not_an_account(tmp_path):
+    """`user_id = "actor.alternateId"` on a record whose alternateId is an object or a list: a rejected row (it
+    was the account '{"id":"mallory"}'); a braced GUID string stays an id."""
+    from fraud.config import load_config
+
+    (tmp_path / "c.toml").write_text('[columns]\nuser_id = "actor.alternateId"\n')
+    cfg = load_config(tmp_path / "c.toml")
+    ids = ["bob@x", {"id": "mallory"}, ["a", "b"], "{6F9619FF-8B86-D011-B42D-00C04FC964FF}"]
+    (tmp_path / "logins.ndjson").write_text("".join(json.dumps(
+        {"ts": "2024-03-01T08:00:00Z", "actor": {"alternateId": u}}) + "\n" for u in ids))
+    li = read_input("logins", tmp_path / "logins.ndjson", cfg)
+    assert li.frame["user_id"].to_list() == ["bob@x", "{6F9619FF-8B86-D011-B42D-00C04FC964FF}"]
+    assert li.rejected.sort("row")["reason"].to_list() == [
+        'nested JSON value (object or list) in column user_id: {"id":"mallory"}',
+        'nested JSON value (object or list) in column user_id: ["a","b"]']
