@@ -21,7 +21,8 @@ from fraud.findings import emit
 from fraud.exprs import thousands
 from fraud.geo.distance import haversine_km
 from fraud.geo.gazetteer import place_name
-from fraud.geo.places import home_ref, home_work, in_hours, local_positions, outside_home, placed_positions
+from fraud.geo.places import (home_ref, home_work, in_hours, local_positions, night_places, outside_home,
+                               placed_positions)
 from fraud.geo.positions import PRECISE_SOURCES
 from fraud.registry import NotEvaluated, register
 
@@ -84,7 +85,12 @@ def commute_deviation(ctx: ScanContext) -> pl.LazyFrame:
     # as for places: reported coordinates (a city name or an IP says nothing about a route), accurate enough
     precise = (pl.col("source").is_in(PRECISE_SOURCES) & pl.col("lat").is_not_null()
                & (pl.col("acc_km") * 1000 <= float(rule["max_place_accuracy_m"])))
-    cand = (p.filter(weekday & in_window & precise)
+    # A fix at a place where the user sleeps (min_home_nights nights: a flat moved into, a second home) is at
+    # home, not on a route: a mover's every morning at the new flat was a deviation from the scan's one home.
+    route = (placed_positions(ctx).lazy().join(hw.select("user_id"), on="user_id", how="semi")
+             .join(night_places(ctx), on=["user_id", "pi", "pj"], how="anti")
+             .select(local_positions(ctx).columns).with_columns(pl.col("local_ts").dt.date().alias("day")))
+    cand = (route.filter(weekday & in_window & precise)
             .join(trips, on=["user_id", "day"], how="anti")
             .join(hw, on="user_id", how="inner")
             .with_columns(d_hw.alias("D"), haversine_km("h_lat", "h_lon", "lat", "lon").alias("_d1"),

@@ -194,6 +194,17 @@ def _best(p: pl.LazyFrame, key: str, min_support: int, prefix: str) -> pl.LazyFr
                     pl.col("support").alias(f"{prefix}_support")))
 
 
+def night_places(ctx: ScanContext) -> pl.LazyFrame:
+    """(user_id, pi, pj) of every place where the user spent ``min_home_nights`` or more nights (the night hours
+    of the places' settings): the home, and any other place a user sleeps at (a flat moved into, a second home)."""
+    s = place_settings(ctx)
+    return (placed_positions(ctx).lazy()
+            .filter(pl.col("pi").is_not_null() & in_hours(pl.col("local_ts").dt.hour(), s["night_hours"]))
+            .group_by("user_id", "pi", "pj")
+            .agg(night_date(pl.col("local_ts"), int(s["night_hours"][1])).n_unique().alias("_nights"))
+            .filter(pl.col("_nights") >= int(s["min_home_nights"])).select("user_id", "pi", "pj"))
+
+
 def home_work(ctx: ScanContext) -> pl.DataFrame:
     """Per user with a home place: home_pi/pj/lat/lon/city/cc/nights and work_pi/pj/lat/lon/city/days (work
     null when there is none). Cached."""

@@ -190,3 +190,21 @@ def test_a_city_name_is_no_route_point_whatever_its_accuracy_setting(tmp_path):
     pos = positions(ctx).filter(pl.col("source") == "city")
     assert pos["acc_km"].to_list() == [0.4]  # placed by name, at the configured radius
     assert commute_deviation(ctx).collect().height == 0
+
+
+def test_a_fix_at_another_place_the_user_sleeps_at_is_no_route_point():
+    """A user moves 3.5 km north three weeks into the data (the old flat keeps the most nights, so it stays the
+    scan's home): a morning fix at the new flat is at home, not a 'deviation' (every weekday after the move was
+    one). A detour fix elsewhere on such a day still is."""
+    new_home = OFF  # 3.5 km north of the home-work line
+    moved = START + timedelta(days=21)
+    rows = routine("u1", START, 21) + routine("u1", moved, 14, home=new_home)
+    rows += [(local(d, 8, 0), new_home) for d in (moved + timedelta(days=i) for i in range(14)) if d.weekday() < 5]
+    ctx = ctx_of(logins=logins([]), locations=pings("u1", rows))
+    hw = home_work(ctx).row(0, named=True)
+    assert (hw["home_lat"], hw["home_nights"]) == (pytest.approx(SH[0]), 21)
+    assert commute_deviation(ctx).collect().height == 0
+    detour = (31.2200, 121.5300)  # off the old and the new route, no night there
+    wed = moved + timedelta(days=2)
+    ctx = ctx_of(logins=logins([]), locations=pings("u1", rows + [(local(wed, 8, 30), detour)]))
+    assert _days(commute_deviation(ctx).collect()) == [wed.isoformat()]
