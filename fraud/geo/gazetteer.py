@@ -146,25 +146,36 @@ def name_places(points: pl.DataFrame, lat: str = "lat", lon: str = "lon") -> pl.
     q = (points.select(pl.col(lat).alias("lat"), pl.col(lon).alias("lon")).drop_nulls()
          .select((pl.col("lat") / ROUND_DEG).round(0).cast(pl.Int32).alias("qi"),
                  (pl.col("lon") / ROUND_DEG).round(0).cast(pl.Int32).alias("qj")).unique())
-    named = _name_cells(q)
+    named, by_country = _name_cells(q)
     keyed = points.with_columns((pl.col(lat) / ROUND_DEG).round(0).cast(pl.Int32).alias("_qi"),
                                 (pl.col(lon) / ROUND_DEG).round(0).cast(pl.Int32).alias("_qj"))
     out = keyed.join(named, left_on=["_qi", "_qj"], right_on=["qi", "qj"], how="left", maintain_order="left")
     # The country is the one of the time zone the point itself lies in (tzfpy's polygons follow borders: Windsor ON
-    # is Canada although Detroit names it, Kehl Germany beside Strasbourg, whatever the ~1 km cell's centre says),
-    # else the naming city's; one lookup per distinct point (about 1 us each)
+    # is Canada although Detroit is the bigger city nearby, Kehl Germany beside Strasbourg, whatever the ~1 km
+    # cell's centre says), else the naming city's; one lookup per distinct point (about 1 us each). A point is
+    # named after a city of its own country when one is in reach ("Windsor", not "Detroit: Canada").
     exact = out.select(pl.col(lat).alias("_lat"), pl.col(lon).alias("_lon")).drop_nulls().unique()
     exact = exact.with_columns(pl.Series("_cc", [tz_country(zone_of(a, b)) for a, b in exact.iter_rows()],
                                          dtype=pl.String))
-    return (out.join(exact, left_on=[lat, lon], right_on=["_lat", "_lon"], how="left", maintain_order="left")
-            .with_columns(pl.coalesce("_cc", "place_cc").alias("place_cc")).drop("_cc", "_qi", "_qj"))
+    out = (out.join(exact, left_on=[lat, lon], right_on=["_lat", "_lon"], how="left", maintain_order="left")
+           .join(by_country, left_on=["_qi", "_qj", "_cc"], right_on=["qi", "qj", "cc"], how="left",
+                 maintain_order="left"))
+    own = pl.col("_cc_name").is_not_null() & (pl.col("_cc") != pl.col("place_cc")).fill_null(False)
+    return out.with_columns(
+        pl.when(own).then(pl.col("_cc_name")).otherwise(pl.col("place_name")).alias("place_name"),
+        pl.when(own).then(pl.col("_cc_area")).otherwise(pl.col("place_area")).alias("place_area"),
+        pl.coalesce("_cc", "place_cc").alias("place_cc")).drop("_cc", "_qi", "_qj", "_cc_name", "_cc_area")
 
 
-def _name_cells(q: pl.DataFrame) -> pl.DataFrame:
+def _name_cells(q: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per ~1 km cell: its name, country and area (the best candidate city), and per cell and country the best
+    candidate of that country (``_cc_name``, ``_cc_area``: a border cell's points are named in their own
+    country)."""
     schema = {"qi": pl.Int32, "qj": pl.Int32, "place_name": pl.String, "place_cc": pl.String,
               "place_area": pl.String}
+    cc_schema = {"qi": pl.Int32, "qj": pl.Int32, "cc": pl.String, "_cc_name": pl.String, "_cc_area": pl.String}
     if q.height == 0:
-        return pl.DataFrame(schema=schema)
+        return pl.DataFrame(schema=schema), pl.DataFrame(schema=cc_schema)
     c = cities()
     pts = q.with_columns((pl.col("qi") * ROUND_DEG).alias("plat"), (pl.col("qj") * ROUND_DEG).alias("plon"))
     off = pl.DataFrame({"d": [-1, 0, 1]}, schema={"d": pl.Int32})
@@ -179,8 +190,13 @@ def _name_cells(q: pl.DataFrame) -> pl.DataFrame:
             .sort(["qi", "qj", "score", "name"], descending=[False, False, True, False])
             # the best candidate names the area; a district names the place only when its city is out of reach
             # (no other candidate)
-            .with_columns((~pl.col("district") | pl.col("district").all().over("qi", "qj")).alias("_city"))
-            .group_by("qi", "qj", maintain_order=True)
+            .with_columns((~pl.col("district") | pl.col("district").all().over("qi", "qj")).alias("_city")))
+    by_country = (cand.with_columns((~pl.col("district") | pl.col("district").all().over("qi", "qj", "cc"))
+                                    .alias("_cc_city"))
+                  .group_by("qi", "qj", "cc", maintain_order=True)
+                  .agg(pl.col("name").filter("_cc_city").first().alias("_cc_name"),
+                       pl.col("name").first().alias("_cc_area")))
+    cand = (cand.group_by("qi", "qj", maintain_order=True)
             .agg(pl.col("name").filter("_city").first().alias("place_name"),
                  pl.col("cc").filter("_city").first().alias("place_cc"), pl.col("name").first().alias("place_area")))
     rest = pts.join(cand, on=["qi", "qj"], how="anti")
@@ -191,7 +207,7 @@ def _name_cells(q: pl.DataFrame) -> pl.DataFrame:
             c["name"].gather(picked).alias("place_name"), c["cc"].gather(picked).alias("place_cc"),
             c["name"].gather(picked).alias("place_area"))])
     # (the country: the naming city's here; name_places puts the one of each point's own time zone over it)
-    return cand.select(list(schema)).cast(schema)
+    return cand.select(list(schema)).cast(schema), by_country.select(list(cc_schema)).cast(cc_schema)
 
 
 NEAREST_K = 8  # k-d tree candidates per point, re-ranked exactly by :func:`_nearest_cities`

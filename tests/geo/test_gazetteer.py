@@ -48,8 +48,11 @@ def test_points_are_named_after_their_city_and_with_districts_after_the_part_of_
 def test_a_points_country_is_the_one_it_lies_in_also_beside_a_border():
     """Within ~1 km of a border the ~1 km grid cell's centre can lie across it: Kehl (DE) beside Strasbourg's cell
     (FR), San Ysidro (US) beside Tijuana's (MX). The country is the one of the point's own time zone; Windsor ON is
-    Canada although Detroit, the bigger city nearby, names it."""
+    Canada although Detroit is the bigger city nearby."""
     pts = {"Kehl": (48.577, 7.805), "Strasbourg": (48.5734, 7.7521), "San Ysidro": (32.544, -117.05),
            "Tijuana": (32.5149, -117.0382), "Windsor": (42.3149, -83.0364)}
     df = pl.DataFrame({"lat": [p[0] for p in pts.values()], "lon": [p[1] for p in pts.values()]})
     assert name_places(df)["place_cc"].to_list() == ["DE", "FR", "US", "MX", "CA"]
+    # named after a city of its own country when one is in reach: Windsor, not "Detroit" in Canada; San Ysidro
+    # after San Diego, not Tijuana
+    assert name_places(df)["place_name"].to_list() == ["Kehl", "Strasbourg", "San Diego", "Tijuana", "Windsor"]

@@ -188,7 +188,7 @@ def test_one_home_across_half_degree_lines_and_the_antimeridian(home, alt):
 
 
 @pytest.mark.parametrize(("point", "cc"), [
-    ((42.3149, -83.0364), "CA"),  # downtown Windsor, Ontario: Detroit names it, Canada holds it
+    ((42.3149, -83.0364), "CA"),  # downtown Windsor, Ontario: Canada, beside Detroit
     ((42.3314, -83.0458), "US"),  # downtown Detroit
     ((48.5800, 7.8150), "DE"),  # Kehl, across the Rhine from Strasbourg
     ((22.2855, 114.1577), "HK"), ((22.5431, 114.0579), "CN"),  # Hong Kong and Shenzhen
