@@ -3,7 +3,8 @@
 * ``geo.commute_deviation``: on a commute day (a local weekday that is no day of a trip: no position lies outside
   the home city, nor, with ``trip_edge_hours`` set, is it the day a trip starts or ends, see :func:`_trip_days`),
   a precise position (accuracy at most ``max_place_accuracy_m``, as for places: a city-name or IP position says
-  nothing about a route) in a commute window (07:00-10:00 or 17:00-20:00 local) whose detour
+  nothing about a route) not at a place where the user sleeps (:func:`fraud.geo.places.night_places`) in a
+  commute window (07:00-10:00 or 17:00-20:00 local) whose detour
   ``distance(H, P) + distance(P, W) - D``, net of the position's accuracy radius (:func:`detour_allowance`), is
   over ``min_detour_km`` (1 km) and over ``max_deviation`` (0.15) of D. One finding per user-day, on the day's
   farthest point (largest deviation).
@@ -23,7 +24,6 @@ from fraud.geo.distance import haversine_km
 from fraud.geo.gazetteer import place_name
 from fraud.geo.places import (home_ref, home_work, in_hours, local_positions, night_places, outside_home,
                                placed_positions)
-from fraud.geo.positions import PRECISE_SOURCES
 from fraud.registry import NotEvaluated, register
 
 
@@ -82,15 +82,14 @@ def commute_deviation(ctx: ScanContext) -> pl.LazyFrame:
     hour = pl.col("local_ts").dt.hour()
     in_window = pl.any_horizontal([in_hours(hour, w) for w in rule["commute_hours"]])
     d_hw = haversine_km("h_lat", "h_lon", "work_lat", "work_lon")
-    # as for places: reported coordinates (a city name or an IP says nothing about a route), accurate enough
-    precise = (pl.col("source").is_in(PRECISE_SOURCES) & pl.col("lat").is_not_null()
-               & (pl.col("acc_km") * 1000 <= float(rule["max_place_accuracy_m"])))
-    # A fix at a place where the user sleeps (min_home_nights nights: a flat moved into, a second home) is at
-    # home, not on a route: a mover's every morning at the new flat was a deviation from the scan's one home.
+    # The precise positions places are built from (reported coordinates accurate to max_place_accuracy_m: a city
+    # name or an IP says nothing about a route), except those at a place where the user sleeps (min_home_nights
+    # nights: a flat moved into, a second home): at home, not on a route (a mover's every morning at the new
+    # flat was a deviation from the scan's one home).
     route = (placed_positions(ctx).lazy().join(hw.select("user_id"), on="user_id", how="semi")
              .join(night_places(ctx), on=["user_id", "pi", "pj"], how="anti")
              .select(local_positions(ctx).columns).with_columns(pl.col("local_ts").dt.date().alias("day")))
-    cand = (route.filter(weekday & in_window & precise)
+    cand = (route.filter(weekday & in_window)
             .join(trips, on=["user_id", "day"], how="anti")
             .join(hw, on="user_id", how="inner")
             .with_columns(d_hw.alias("D"), haversine_km("h_lat", "h_lon", "lat", "lon").alias("_d1"),
