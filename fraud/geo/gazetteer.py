@@ -191,8 +191,10 @@ def _name_cells(q: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
             # the best candidate names the area; a district names the place only when its city is out of reach
             # (no other candidate)
             .with_columns((~pl.col("district") | pl.col("district").all().over("qi", "qj")).alias("_city")))
-    by_country = (cand.with_columns((~pl.col("district") | pl.col("district").all().over("qi", "qj", "cc"))
-                                    .alias("_cc_city"))
+    # only the cells whose candidates lie in more than one country (border cells) need a name per country
+    by_country = (cand.filter(pl.col("cc").n_unique().over("qi", "qj") > 1)
+                  .with_columns((~pl.col("district") | pl.col("district").all().over("qi", "qj", "cc"))
+                                .alias("_cc_city"))
                   .group_by("qi", "qj", "cc", maintain_order=True)
                   .agg(pl.col("name").filter("_cc_city").first().alias("_cc_name"),
                        pl.col("name").first().alias("_cc_area")))
