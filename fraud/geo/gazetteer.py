@@ -274,11 +274,11 @@ def zone_of(lat: float, lon: float) -> str | None:
 _CELL_PROBES = [(di, dj) for di in (-0.5, 0.0, 0.5) for dj in (-0.5, 0.0, 0.5) if (di, dj) != (0.0, 0.0)]
 
 
-def border_cell(qi: int, qj: int, cell_deg: float) -> bool:
-    """Whether grid cell (``qi``, ``qj``) of ``cell_deg`` degrees may hold points of two time zones (and so of two
-    countries): a zone border crosses it (Kehl beside Strasbourg, San Ysidro beside Tijuana, Haparanda beside
-    Tornio). Such a cell's points are looked up one by one (tzfpy: about 1 us a point)."""
-    centre = zone_of(qi * cell_deg, qj * cell_deg)
+def border_cell(qi: int, qj: int, cell_deg: float, centre: str | None) -> bool:
+    """Whether grid cell (``qi``, ``qj``) of ``cell_deg`` degrees, whose centre lies in zone ``centre``
+    (:func:`zone_of`), may hold points of two time zones (and so of two countries): a zone border crosses it (Kehl
+    beside Strasbourg, San Ysidro beside Tijuana, Haparanda beside Tornio). Such a cell's points are looked up one
+    by one (tzfpy: about 1 us a point)."""
     return any(zone_of((qi + di) * cell_deg, (qj + dj) * cell_deg) != centre for di, dj in _CELL_PROBES)
 
 

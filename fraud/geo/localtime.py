@@ -20,23 +20,25 @@ def all_positions(ctx: ScanContext) -> pl.LazyFrame:
     return positions(ctx).lazy().filter(pl.col("lat").is_not_null()).select("user_id", "ts", "lat", "lon")
 
 
+def _cell() -> list[pl.Expr]:
+    """``ci``, ``cj``: a position's ~1 km grid cell (:data:`CELL_DEG`)."""
+    return [(pl.col(c) / CELL_DEG).round(0).cast(pl.Int32).alias(k) for c, k in (("lat", "ci"), ("lon", "cj"))]
+
+
 def user_timezones(ctx: ScanContext) -> pl.DataFrame:
     """One row per user seen: ``user_id, timezone`` (materialised once per scan and cached)."""
 
     def build() -> pl.DataFrame:
         # "Most frequent" counts the distinct hours a cell was seen in, not its fixes: a 4-day holiday logged
         # at 1 Hz must not outweigh months of hourly fixes at home (sampling rate is not presence).
-        cells = (all_positions(ctx)
-                 .with_columns((pl.col("lat") / CELL_DEG).round(0).cast(pl.Int32).alias("ci"),
-                               (pl.col("lon") / CELL_DEG).round(0).cast(pl.Int32).alias("cj"),
-                               pl.col("ts").dt.truncate("1h").alias("hour"))
+        cells = (all_positions(ctx).with_columns(*_cell(), pl.col("ts").dt.truncate("1h").alias("hour"))
                  .group_by("user_id", "ci", "cj").agg(pl.col("hour").n_unique().alias("n"))
                  .sort(["user_id", "n", "ci", "cj"], descending=[False, True, False, False])
                  .group_by("user_id", maintain_order=True).first()
                  .collect())
         distinct = cells.select("ci", "cj").unique().sort("ci", "cj")
         zones = [zone_of(i * CELL_DEG, j * CELL_DEG) for i, j in distinct.iter_rows()]
-        border = [border_cell(i, j, CELL_DEG) for i, j in distinct.iter_rows()]
+        border = [border_cell(i, j, CELL_DEG, z) for (i, j), z in zip(distinct.iter_rows(), zones)]
         distinct = distinct.with_columns(pl.Series("timezone", zones, dtype=pl.String),
                                          pl.Series("_border", border, dtype=pl.Boolean))
         tz = cells.join(distinct, on=["ci", "cj"], how="left")
@@ -44,8 +46,7 @@ def user_timezones(ctx: ScanContext) -> pl.DataFrame:
             # a zone border crosses the user's cell (Haparanda beside Tornio): the zone of the user's own point in
             # it, the median of their positions there (order-free), not of the cell's centre
             users = tz.filter("_border").select("user_id", "ci", "cj")
-            mid = (all_positions(ctx).with_columns((pl.col("lat") / CELL_DEG).round(0).cast(pl.Int32).alias("ci"),
-                                                   (pl.col("lon") / CELL_DEG).round(0).cast(pl.Int32).alias("cj"))
+            mid = (all_positions(ctx).with_columns(*_cell())
                    .join(users.lazy(), on=["user_id", "ci", "cj"], how="semi")
                    .group_by("user_id").agg(pl.col("lat").median(), pl.col("lon").median()).collect())
             mid = mid.with_columns(pl.Series("_tz", [zone_of(a, b) for a, b in mid.select("lat", "lon").iter_rows()],

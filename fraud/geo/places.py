@@ -183,26 +183,37 @@ def place_centres(ctx: ScanContext) -> pl.DataFrame:
     return ctx.cached("geo.place_centres", build)
 
 
-def _best(p: pl.LazyFrame, key: str, min_support: int, prefix: str) -> pl.LazyFrame:
-    """Per user the place with most distinct ``key`` values (ties: more positions, then grid order)."""
+def _support(p: pl.LazyFrame, key: str) -> pl.LazyFrame:
+    """Per (user_id, pi, pj) place: ``support`` (distinct ``key`` values: nights, days) and ``_n`` (positions)."""
     return (p.filter(pl.col("pi").is_not_null()).group_by("user_id", "pi", "pj")
-            .agg(pl.col(key).n_unique().alias("support"), pl.len().alias("_n"))
-            .filter(pl.col("support") >= min_support)
+            .agg(pl.col(key).n_unique().alias("support"), pl.len().alias("_n")))
+
+
+def _best(support: pl.LazyFrame, min_support: int, prefix: str) -> pl.LazyFrame:
+    """Per user the place of :func:`_support` with most support (ties: more positions, then grid order)."""
+    return (support.filter(pl.col("support") >= min_support)
             .sort(["user_id", "support", "_n", "pi", "pj"], descending=[False, True, True, False, False])
             .group_by("user_id", maintain_order=True).first()
             .select("user_id", pl.col("pi").alias(f"{prefix}_pi"), pl.col("pj").alias(f"{prefix}_pj"),
                     pl.col("support").alias(f"{prefix}_support")))
 
 
+def _night_support(ctx: ScanContext) -> pl.DataFrame:
+    """:func:`_support` of the nights (night hours of the places' settings; a night belongs to the date it
+    starts) at each place, cached: home is the best of them, :func:`night_places` all with enough of them."""
+    def build() -> pl.DataFrame:
+        s = place_settings(ctx)
+        nights = (placed_positions(ctx).lazy().filter(in_hours(pl.col("local_ts").dt.hour(), s["night_hours"]))
+                  .with_columns(night_date(pl.col("local_ts"), int(s["night_hours"][1])).alias("night")))
+        return _support(nights, "night").collect()
+    return ctx.cached("geo.night_support", build)
+
+
 def night_places(ctx: ScanContext) -> pl.LazyFrame:
-    """(user_id, pi, pj) of every place where the user spent ``min_home_nights`` or more nights (the night hours
-    of the places' settings): the home, and any other place a user sleeps at (a flat moved into, a second home)."""
-    s = place_settings(ctx)
-    return (placed_positions(ctx).lazy()
-            .filter(pl.col("pi").is_not_null() & in_hours(pl.col("local_ts").dt.hour(), s["night_hours"]))
-            .group_by("user_id", "pi", "pj")
-            .agg(night_date(pl.col("local_ts"), int(s["night_hours"][1])).n_unique().alias("_nights"))
-            .filter(pl.col("_nights") >= int(s["min_home_nights"])).select("user_id", "pi", "pj"))
+    """(user_id, pi, pj) of every place where the user spent ``min_home_nights`` or more nights: the home, and any
+    other place a user sleeps at (a flat moved into, a second home)."""
+    min_nights = int(place_settings(ctx)["min_home_nights"])
+    return _night_support(ctx).lazy().filter(pl.col("support") >= min_nights).select("user_id", "pi", "pj")
 
 
 def home_work(ctx: ScanContext) -> pl.DataFrame:
@@ -215,9 +226,7 @@ def _home_work(ctx: ScanContext) -> pl.DataFrame:
     s = place_settings(ctx)
     p = placed_positions(ctx).lazy()  # lazy: each step reads only the columns it needs
     hour = pl.col("local_ts").dt.hour()
-    nights = p.filter(in_hours(hour, s["night_hours"])).with_columns(
-        night_date(pl.col("local_ts"), int(s["night_hours"][1])).alias("night"))
-    home = _best(nights, "night", int(s["min_home_nights"]), "home").collect().lazy()
+    home = _best(_night_support(ctx).lazy(), int(s["min_home_nights"]), "home").collect().lazy()
     daytime = (p.filter(in_hours(hour, s["work_hours"]) & (pl.col("local_ts").dt.weekday() <= 5))
                .with_columns(pl.col("local_ts").dt.date().alias("day")))
     c = place_centres(ctx).lazy().select("user_id", "pi", "pj", "lat", "lon", "acc_km")
@@ -231,7 +240,7 @@ def _home_work(ctx: ScanContext) -> pl.DataFrame:
             .filter((haversine_km("_hlat", "_hlon", "lat", "lon") >= apart_km).fill_null(True))
             .select("user_id", "pi", "pj"))
     days = daytime.join(away, on=["user_id", "pi", "pj"], how="semi")
-    work = _best(days, "day", int(s["min_work_days"]), "work")
+    work = _best(_support(days, "day"), int(s["min_work_days"]), "work")
     # a workplace is regular: seen on at least min_work_share of the weekdays with daytime positions
     seen = daytime.group_by("user_id").agg(pl.col("day").n_unique().alias("_wd"))
     work = work.join(seen, on="user_id", how="left").filter(
