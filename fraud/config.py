@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import polars as pl
 
 from fraud.errors import ConfigError
-from fraud.schema import EVENT_KINDS, INPUT_SCHEMAS, SEVERITY_ORDER
+from fraud.schema import DAY_FEATURES, EVENT_KINDS, INPUT_SCHEMAS, SEVERITY_ORDER
 
 SEVERITIES = SEVERITY_ORDER
 FAMILIES = ("fingerprint", "geo", "behavior")
@@ -354,16 +354,105 @@ PATTERN_LIST_KEYS = ("allowed_agents",)  # rule keys holding regular expressions
 
 
 def _validate_patterns(table: dict[str, Any], rid: str, where: str) -> None:
-    """Each entry of a pattern list must be a string and a valid regular expression; an error names it."""
+    """Each entry of a pattern list must be a string and a valid regular expression that does not match the
+    empty text (``""``, ``.*``: it would match every value, so an allow-list of it switches its rule off);
+    an error names it."""
     for key in PATTERN_LIST_KEYS:
         for i, p in enumerate(table.get(key, [])):
             if not isinstance(p, str):
                 raise ConfigError(f"{where}: rule {rid!r} key {key!r}[{i}] must be a string, got {p!r}")
             try:
-                pl.select(pl.lit("").str.contains(p))
+                empty = pl.select(pl.lit("").str.contains(p)).item()
             except Exception as e:  # noqa: BLE001 - Polars' regex error, said in one line
                 raise ConfigError(f"{where}: rule {rid!r} key {key!r}[{i}] is no valid regular expression "
                                   f"{p!r} ({str(e).splitlines()[0]})") from None
+            if empty:
+                raise ConfigError(f"{where}: rule {rid!r} key {key!r}[{i}] {p!r} matches the empty text, so it "
+                                  "matches every value (it would switch the rule off; leave the list empty to "
+                                  "allow nothing, or disable the rule with enabled = false)")
+
+
+# Rule keys holding lists that must not be empty (an empty one would switch the rule off while its status says
+# "ok"; `enabled = false` does that openly) and what their items are.
+EVENT_LIST_KEYS = ("sensitive_events", "payment_events", "events")  # event names, compared as the reader does
+HOUR_WINDOW_KEYS = ("night_hours", "work_hours", "arrival_hours")  # one local [start, end) window of whole hours
+HOUR_WINDOW_LIST_KEYS = ("commute_hours",)  # a list of such windows
+NAME_LIST_KEYS = ("features", "detectors")  # behaviour features (README table), PyOD detector names
+FEATURE_TABLE_KEYS = ("min_sd_by_feature", "sd_sqrt_floor_by_feature", "min_day_events_by_feature")  # per feature
+
+
+def _hour_window(value: Any, rid: str, key: str, where: str) -> list[int]:
+    """A local ``[start, end)`` window of whole hours 0..24 (wrapping midnight when start > end)."""
+    ok = (isinstance(value, list) and len(value) == 2 and all(_is_number(h) and h == int(h) and 0 <= h <= 24
+                                                              for h in value) and value[0] != value[1])
+    if not ok:
+        raise ConfigError(f"{where}: rule {rid!r} key {key!r} must be a window [start, end) of two different whole "
+                          f"hours 0-24 (e.g. [22, 6]), got {value!r}")
+    return [int(h) for h in value]
+
+
+def _known_names(key: str) -> tuple[str, ...] | None:
+    """The names a :data:`NAME_LIST_KEYS` list may hold (None: detectors, checked by :func:`_check_detector`)."""
+    return tuple(DAY_FEATURES) if key == "features" else None
+
+
+def _check_detector(name: str, rid: str, where: str) -> None:
+    """A PyOD detector name (``IForest``, ``module:Class``) must name a module of ``pyod.models`` (looked up on
+    disk: importing PyOD takes a second; the class itself is checked when the detectors are built)."""
+    from importlib.util import find_spec
+
+    module = name.partition(":")[0] if ":" in name else name.lower()
+    spec = find_spec("pyod")
+    roots = list(spec.submodule_search_locations or []) if spec else []
+    if name != "ECOD" and not (re.fullmatch(r"[a-z_][a-z0-9_]*", module)
+                               and any((Path(r) / "models" / f"{module}.py").is_file() for r in roots)):
+        raise ConfigError(f"{where}: rule {rid!r} key 'detectors' names unknown PyOD detector {name!r} (a class name "
+                          "like 'IForest' or 'HBOS', or 'module:Class')")
+
+
+def _validate_lists(table: dict[str, Any], rid: str, where: str) -> None:
+    """The list-valued keys of one rule (see :data:`EVENT_LIST_KEYS` ...): not empty, items of the right kind and
+    no item twice; event names normalised as the reader normalises the data's (``Bind Card`` -> ``bind_card``).
+    Changes ``table`` in place."""
+    def nonempty(key: str) -> list:
+        value = table[key]
+        if not value:
+            raise ConfigError(f"{where}: rule {rid!r} key {key!r} must list at least one item (to switch the rule "
+                              "off, set enabled = false)")
+        return value
+
+    for key in EVENT_LIST_KEYS:
+        if key in table:
+            names = nonempty(key)
+            if not all(isinstance(n, str) and n.strip() for n in names):
+                raise ConfigError(f"{where}: rule {rid!r} key {key!r} must be a list of event names, got {names!r}")
+            table[key] = list(dict.fromkeys(event_key(n) for n in names))
+    for key in HOUR_WINDOW_KEYS:
+        if key in table:
+            table[key] = _hour_window(table[key], rid, key, where)
+    for key in HOUR_WINDOW_LIST_KEYS:
+        if key in table:
+            table[key] = [_hour_window(w, rid, key, where) for w in nonempty(key)]
+    for key in NAME_LIST_KEYS:
+        if key in table:
+            names = nonempty(key)
+            known = _known_names(key)
+            for n in names:
+                if not isinstance(n, str) or not n.strip():
+                    raise ConfigError(f"{where}: rule {rid!r} key {key!r} must be a list of names, got {n!r}")
+                if known is not None and n not in known:
+                    raise ConfigError(f"{where}: rule {rid!r} key {key!r} names unknown {key[:-1]} {n!r} (known: "
+                                      f"{', '.join(known)})")
+                if key == "detectors":
+                    _check_detector(n, rid, where)
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ConfigError(f"{where}: rule {rid!r} key {key!r} lists {twice[0]!r} more than once")
+    for key in FEATURE_TABLE_KEYS:
+        for name in table.get(key, {}):
+            if name not in DAY_FEATURES:
+                raise ConfigError(f"{where}: rule {rid!r} key {key!r} names unknown feature {name!r} (known: "
+                                  f"{', '.join(DAY_FEATURES)})")
 
 
 # A date and time every pattern must write and read back (day 9 of month 3: a swapped pair shows).
@@ -441,6 +530,7 @@ def _build(raw: dict[str, Any], where: str) -> Config:
     for rid, table in raw["rules"].items():
         t = dict(table)
         _validate_patterns(t, rid, where)
+        _validate_lists(t, rid, where)
         if t["severity"] not in SEVERITIES:
             raise ConfigError(f"{where}: rule {rid!r} severity {t['severity']!r} not one of {', '.join(SEVERITIES)}")
         if t["family"] not in FAMILIES:

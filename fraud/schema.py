@@ -104,3 +104,24 @@ PROFILES_SCHEMA: dict[str, pl.DataType] = {
 }
 
 SEVERITY_ORDER = ("info", "low", "medium", "high", "critical")
+
+
+# name -> (unit, meaning): the documented user-day features of the behaviour rules (README table; computed by
+# fraud.detectors.features). Here so the config can check its feature lists without importing the detectors.
+DAY_FEATURES: dict[str, tuple[str, str]] = {
+    "events": ("count", "account events of the day (every logins row)"),
+    "logins": ("count", "successful `login` events"),
+    "failures": ("count", "failed `login` events"),
+    "distinct_ips": ("count", "distinct IPs (null when no event carries an ip)"),
+    "distinct_devices": ("count", "distinct device_ids (null when no event carries one)"),
+    "new_devices": ("count", "device_ids whose first event for this user in the data is on this day"),
+    "distinct_countries": ("count", "distinct `country` names (null when no event carries one)"),
+    "distinct_cities": ("count", "distinct `city` names (null when no event carries one)"),
+    "night_share": ("fraction 0-1", "share of events at local night time (night_start_hour to night_end_hour)"),
+    "hour_spread_h": ("hours", "population standard deviation of the events' local clock time (missing on a "
+                               "day with one event: one time has no spread)"),
+    "distance_km": ("km", "great-circle distance between consecutive positions of the day (null: no position)"),
+    "top_speed_kmh": ("km/h", "highest speed between consecutive positions of the day (null: < 2 positions)"),
+    "payments": ("count", "`payment_events` (payment, withdraw) of the day"),
+    "amount": ("currency", "sum of `amount` over those events (0 without payments; null if none has one)"),
+}

@@ -68,6 +68,55 @@ def test_bad_config_names_the_problem(tmp_path, text, message):
     assert str(p) in str(e.value)
 
 
+@pytest.mark.parametrize("text, message", [
+    # an empty list switched its rule off while the rule said "ok" (or crashed the scan mid-way)
+    ('[rules."device.new_device_sensitive"]\nsensitive_events = []\n',
+     "rule 'device.new_device_sensitive' key 'sensitive_events' must list at least one item"),
+    ('[rules."geo.cross_border_spend"]\nevents = []\n', "key 'events' must list at least one item"),
+    ('[rules."behavior.sigma"]\nfeatures = []\n', "key 'features' must list at least one item"),
+    ('[rules."geo.commute_deviation"]\ncommute_hours = []\n', "key 'commute_hours' must list at least one item"),
+    ('[rules."behavior.outlier"]\ndetectors = []\n', "key 'detectors' must list at least one item"),
+    ('[rules."behavior.sigma"]\npayment_events = ["payment", ""]\n', "key 'payment_events' must be a list of event"),
+    # names checked at load, not mid-scan
+    ('[rules."behavior.sigma"]\nfeatures = ["logins", "bogus"]\n', "key 'features' names unknown feature 'bogus'"),
+    ('[rules."behavior.sigma"]\nfeatures = ["logins", "logins"]\n', "key 'features' lists 'logins' more than once"),
+    ('[rules."behavior.sigma"]\nmin_sd_by_feature = { bogus = 1.0 }\n',
+     "key 'min_sd_by_feature' names unknown feature 'bogus'"),
+    ('[rules."behavior.outlier"]\ndetectors = ["IForest", "Bogus"]\n', "names unknown PyOD detector 'Bogus'"),
+    ('[rules."behavior.outlier"]\ndetectors = ["../../x:Y"]\n', "names unknown PyOD detector '../../x:Y'"),
+    # hour windows: two different whole hours 0-24
+    ('[rules."geo.commute_deviation"]\ncommute_hours = [[7]]\n', "key 'commute_hours' must be a window [start, end)"),
+    ('[rules."geo.commute_deviation"]\ncommute_hours = [[7, 10], ["a", "b"]]\n', "got ['a', 'b']"),
+    ('[rules."geo.commute_deviation"]\nnight_hours = [22, 30]\n', "key 'night_hours' must be a window"),
+    ('[rules."geo.commute_deviation"]\nwork_hours = [9, 9]\n', "key 'work_hours' must be a window"),
+    ('[rules."geo.stable_commute"]\narrival_hours = [7.5, 10]\n', "key 'arrival_hours' must be a window"),
+    # an allow-list pattern matching the empty text matches every agent: the rule would be off
+    ('[rules."device.bot_agent"]\nallowed_agents = ["^MyApp/", ""]\n', "'allowed_agents'[1] '' matches the empty text"),
+    ('[rules."device.bot_agent"]\nallowed_agents = [".*"]\n', "'allowed_agents'[0] '.*' matches the empty text"),
+])
+def test_list_settings_are_checked_at_load(tmp_path, text, message):
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    assert message in str(e.value)
+    assert str(p) in str(e.value)
+
+
+def test_list_settings_that_mean_something_load(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('[rules."device.new_device_sensitive"]\nsensitive_events = ["Bind Card", "password-change", '
+                 '"bind_card"]\n[rules."geo.commute_deviation"]\ncommute_hours = [[6, 9]]\nnight_hours = [23, 24]\n'
+                 '[rules."behavior.outlier"]\ndetectors = ["ECOD", "knn:KNN"]\n'
+                 '[rules."device.bot_agent"]\nallowed_agents = ["^MyApp/"]\n')
+    cfg = load_config(p)
+    # event names compare as the reader writes the data's: lower case, spaces and hyphens as "_", once each
+    assert cfg.rule("device.new_device_sensitive")["sensitive_events"] == ["bind_card", "password_change"]
+    assert cfg.rule("geo.commute_deviation")["commute_hours"] == [[6, 9]]
+    assert cfg.rule("geo.commute_deviation")["night_hours"] == [23, 24]
+    assert cfg.rule("behavior.outlier")["detectors"] == ["ECOD", "knn:KNN"]
+
+
 def test_a_config_file_with_a_byte_order_mark_or_in_utf16_reads(tmp_path):
     text = 'timezone = "Asia/Shanghai"\n'
     for name, data in (("bom.toml", b"\xef\xbb\xbf" + text.encode()), ("u16.toml", text.encode("utf-16"))):

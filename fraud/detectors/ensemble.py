@@ -16,6 +16,8 @@ from pyod.models.base import BaseDetector
 from pyod.models.ecod import ECOD, skew
 from sklearn.utils import check_array
 
+from fraud.errors import ConfigError
+
 
 def _cache_hbos_jit() -> None:
     """Compile PyOD's HBOS kernel once per machine, not once per process.
@@ -110,9 +112,10 @@ def detector_class(name: str) -> type[BaseDetector]:
     try:
         found = getattr(importlib.import_module(f"pyod.models.{module}"), cls)
     except (ImportError, AttributeError):
-        raise ValueError(f"unknown PyOD detector {name!r} (a class name like 'IForest', or 'module:Class')") from None
+        raise ConfigError(f"behavior.outlier detectors: unknown PyOD detector {name!r} (a class name like 'IForest', "
+                          "or 'module:Class')") from None
     if not (isinstance(found, type) and issubclass(found, BaseDetector)):
-        raise ValueError(f"{name!r} is not a PyOD detector")
+        raise ConfigError(f"behavior.outlier detectors: {name!r} is not a PyOD detector")
     return found
 
 

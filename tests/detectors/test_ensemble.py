@@ -6,6 +6,7 @@ from pyod.models.hbos import HBOS
 from pyod.models.iforest import IForest
 
 from fraud.detectors.ensemble import FrozenECOD, detector_class, make_detector
+from fraud.errors import ConfigError
 
 
 def test_frozen_ecod_tail_scores_exact():
@@ -45,8 +46,10 @@ def test_detector_lookup():
     assert detector_class("ECOD") is FrozenECOD
     assert detector_class("IForest") is IForest
     assert detector_class("hbos:HBOS") is HBOS
-    with pytest.raises(ValueError, match="unknown PyOD detector 'NoSuch'"):
+    with pytest.raises(ConfigError, match="unknown PyOD detector 'NoSuch'"):
         detector_class("NoSuch")
+    with pytest.raises(ConfigError, match="'ecod:skew' is not a PyOD detector"):  # a function of that module
+        detector_class("ecod:skew")
     det = make_detector("IForest", contamination=0.05, seed=7, n_jobs=1)
     assert (det.contamination, det.random_state, det.n_jobs) == (0.05, 7, 1)
     assert make_detector("HBOS", contamination=0.05, seed=7, n_jobs=1).contamination == 0.05
