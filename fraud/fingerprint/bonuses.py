@@ -12,7 +12,7 @@ import polars as pl
 
 from fraud.context import ScanContext
 from fraud.findings import emit
-from fraud.fingerprint.common import device_users, fmt, iso, require_device_ids, sign_ins
+from fraud.fingerprint.common import device_users, fmt, iso, require_device_ids, require_linked_snapshots, sign_ins
 from fraud.geo.localtime import local_logins
 from fraud.registry import NotEvaluated, profile_part, register
 
@@ -75,6 +75,7 @@ def lock_enabled(ctx: ScanContext) -> pl.LazyFrame:
     snap = ctx.devices.filter(pl.col("device_lock").is_not_null() & pl.col("device_id").is_not_null())
     if snap.select(pl.len()).collect().item() == 0:
         raise NotEvaluated("no device_lock values in the device snapshots")
+    require_linked_snapshots(ctx, snap, "a device_lock value")
     dev = snap.sort("device_id", "ts", "device_lock").group_by("device_id").agg(
         pl.col("device_lock").last().alias("locked"),
         pl.col("ts").filter(pl.col("device_lock")).min().alias("first_ts"), pl.col("ts").max().alias("last_ts"),

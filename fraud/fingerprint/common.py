@@ -59,6 +59,29 @@ def device_users(ctx: ScanContext) -> pl.LazyFrame:
     return device_use(ctx).group_by("device_id", "user_id").agg(pl.col("ts").max().alias("last_use"))
 
 
+def require_linked_snapshots(ctx: ScanContext, snapshots: pl.LazyFrame, what: str) -> None:
+    """Raise NotEvaluated when ``snapshots`` (device snapshots carrying the signal a check reads: ``what``) name
+    devices none of which reaches an account (:func:`device_users`: no snapshot of it names a user_id and no
+    successful event carries its device_id; both columns are optional in the contract). Their signals would
+    otherwise be dropped and the check read as clean. Stage 2: after the check's own "no such values" test."""
+    from fraud.registry import NotEvaluated
+
+    devices = snapshots.select(pl.col("device_id").drop_nulls().unique())
+    if devices.select(pl.len()).collect().item() == 0:
+        return
+    if devices.join(device_users(ctx).select("device_id"), on="device_id", how="semi").select(
+            pl.len()).collect().item() == 0:
+        raise NotEvaluated(f"no device snapshot with {what} can be tied to an account (the snapshots name no "
+                           "user_id and no successful event carries their device_id)", stage=2)
+
+
+def note_unlinked(ctx: ScanContext, check: str, signals: pl.LazyFrame) -> None:
+    """Count, in the check's notes, the devices whose signals (rows with a ``device_id``) reach no account."""
+    n = (signals.select(pl.col("device_id").drop_nulls().unique())
+         .join(device_users(ctx).select("device_id"), on="device_id", how="anti").select(pl.len()).collect().item())
+    ctx.notes.setdefault(check, {})["devices_with_signals_without_account"] = n
+
+
 PC_FAMILIES = ("windows", "macos", "linux", "chromeos")  # desktop OS families (of :func:`os_family`)
 
 

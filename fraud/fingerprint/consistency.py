@@ -11,7 +11,8 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.exprs import is_missing, per_distinct
 from fraud.findings import emit
-from fraud.fingerprint.common import PC_FAMILIES, device_users, fmt, iso, os_family, snapshot_os_family
+from fraud.fingerprint.common import (PC_FAMILIES, device_users, fmt, iso, note_unlinked, os_family,
+                                      require_linked_snapshots, snapshot_os_family)
 from fraud.fingerprint.useragent import with_agents
 from fraud.registry import NotEvaluated, register
 
@@ -88,6 +89,8 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
                               snapshot_os_family().alias("os_family")).collect().lazy()  # read twice below
     if not snap.select(pl.any_horizontal([pl.col(c).is_not_null().any() for c in fields])).collect().item():
         raise NotEvaluated("no hardware ids or OS names in the device snapshots")
+    require_linked_snapshots(ctx, snap.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in fields])),
+                             "a hardware id or an OS name")
     # One row per (device, field, comparable value); the evidence shows the value as first reported (an OS as
     # its family).
     long = pl.concat([snap.select("device_id", "ts", pl.lit("os" if c == "os_family" else c).alias("field"),
@@ -124,6 +127,7 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
                                    iso("last_seen").alias("last_seen")).alias("conflicts"))
     # the accounts that used the device once it was in conflict: a seller whose last use came before the buyer's
     # phone reported other ids is not penalised for them
+    note_unlinked(ctx, "device.id_conflict", per_device)
     uses = device_users(ctx).rename({"last_use": "_last_use"})
     per = (per_device.join(listed, on="device_id").join(uses, on="device_id", how="inner")
            .filter(pl.col("_last_use") >= pl.col("_since")))

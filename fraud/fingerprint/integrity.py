@@ -13,7 +13,8 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.exprs import per_distinct
 from fraud.findings import emit
-from fraud.fingerprint.common import PC_FAMILIES, device_users, fmt, iso, os_family
+from fraud.fingerprint.common import (PC_FAMILIES, device_users, fmt, iso, note_unlinked, os_family,
+                                      require_linked_snapshots)
 from fraud.fingerprint.patterns import CPU_MODEL, emulator_signature
 from fraud.fingerprint.useragent import agent_table
 from fraud.registry import NotEvaluated, register
@@ -69,7 +70,13 @@ def emulator(ctx: ScanContext) -> pl.LazyFrame:
     rule = ctx.cfg.rule("device.emulator")
     if not (_any_non_null(ctx.devices, ["is_emulator", "model"]) or agent_table(ctx).height):
         raise NotEvaluated("no is_emulator flags, device models or user agents")
-    per = _to_users(emulator_signals(ctx), ctx).group_by("user_id", "device_id").agg(
+    if not agent_table(ctx).height:  # the snapshots are all there is to read
+        require_linked_snapshots(ctx, ctx.devices.filter(pl.col("is_emulator").is_not_null()
+                                                         | pl.col("model").is_not_null()),
+                                 "an is_emulator flag or a model")
+    signals = emulator_signals(ctx).collect().lazy()  # read twice below
+    note_unlinked(ctx, "device.emulator", signals)
+    per = _to_users(signals, ctx).group_by("user_id", "device_id").agg(
         (pl.col("source") == "flag").any().alias("flagged"), (pl.col("source") != "flag").any().alias("signed"),
         pl.col("detail").filter(pl.col("source") != "flag").unique().sort().alias("signatures"),
         pl.col("ts").min().alias("first_ts"), pl.col("ts").max().alias("last_ts"), pl.len().alias("signals"))
@@ -97,11 +104,14 @@ def rooted(ctx: ScanContext) -> pl.LazyFrame:
     rule = ctx.cfg.rule("device.rooted")
     if not _any_non_null(ctx.devices, ["is_rooted", "has_hook"]):
         raise NotEvaluated("no is_rooted / has_hook values in the device snapshots")
+    told = pl.col("is_rooted").is_not_null() | pl.col("has_hook").is_not_null()
+    require_linked_snapshots(ctx, ctx.devices.filter(told), "an is_rooted / has_hook value")
     rooted_, hook = pl.col("is_rooted").fill_null(False), pl.col("has_hook").fill_null(False)
     sig = ctx.devices.filter(rooted_ | hook).select(
         "user_id", "device_id", "ts",
         pl.when(rooted_ & hook).then(pl.lit("both")).when(rooted_).then(pl.lit("rooted"))
         .otherwise(pl.lit("hook")).alias("source"), pl.lit(None, pl.String).alias("detail"))
+    note_unlinked(ctx, "device.rooted", sig)
     per = _to_users(sig, ctx).group_by("user_id", "device_id").agg(
         pl.col("source").is_in(["rooted", "both"]).any().alias("rooted"),
         pl.col("source").is_in(["hook", "both"]).any().alias("hooked"),

@@ -1,7 +1,9 @@
 import polars as pl
+import pytest
 
 from fraud.fingerprint.bonuses import lock_enabled, main_device_part, stable_main
 from fraud.pipeline import build_profiles
+from fraud.registry import NotEvaluated
 from tests.conftest import at, make_ctx
 from tests.fingerprint.conftest import ev, iso, logins, run
 
@@ -72,3 +74,10 @@ def test_lock_enabled_rewards_the_accounts_that_used_the_device_since_the_lock()
     assert run(lock_enabled, devices=devices, logins=logins)["user_id"].to_list() == ["buyer"]
     locked_early = devices.with_columns(pl.Series("device_lock", [True, True]))
     assert run(lock_enabled, devices=locked_early, logins=logins)["user_id"].to_list() == ["buyer", "seller"]
+
+
+def test_lock_enabled_is_not_evaluated_when_no_snapshot_reaches_an_account():
+    devices = pl.DataFrame({"ts": [at(0)], "device_id": ["a"], "device_lock": [True]})
+    with pytest.raises(NotEvaluated, match="no device snapshot with a device_lock value can be tied to an account"):
+        run(lock_enabled, devices=devices)
+    assert run(lock_enabled, devices=devices, logins=logins(("u1", at(1), "a")))["user_id"].to_list() == ["u1"]

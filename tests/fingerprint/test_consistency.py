@@ -4,7 +4,7 @@ import pytest
 from fraud.fingerprint.common import os_family
 from fraud.fingerprint.consistency import id_conflict, ua_mismatch
 from fraud.registry import NotEvaluated
-from tests.conftest import at
+from tests.conftest import at, make_ctx
 from tests.fingerprint.conftest import UA, ev, iso, run
 
 
@@ -345,3 +345,14 @@ def test_darwin_on_an_iphone_model_is_ios_and_a_model_names_the_os_for_both_chec
                            "user_agent": [UA["iphone"], UA["iphone"]]})
     mismatch = run(ua_mismatch, devices=snaps.filter(pl.col("device_id") != "d3"), logins=logins)
     assert mismatch["device_id"].to_list() == ["d2"]  # an iPhone agent on a Mac is still one
+
+
+def test_id_conflict_is_not_evaluated_when_no_snapshot_reaches_an_account():
+    devices = pl.DataFrame({"ts": [at(0), at(60), at(0), at(30)], "device_id": ["d1", "d1", "d2", "d2"],
+                            "imei": ["356938035643809", "490154203237518", "111", "222"]})
+    with pytest.raises(NotEvaluated, match="no device snapshot with a hardware id or an OS name can be tied"):
+        run(id_conflict, devices=devices)
+    # a sign-in on d2 reaches its account; d1's conflict, tied to nobody, is counted
+    ctx = make_ctx(devices=devices, logins=pl.DataFrame({"user_id": ["u1"], "ts": [at(90)], "device_id": ["d2"]}))
+    assert id_conflict(ctx).collect()[["user_id", "device_id"]].rows() == [("u1", "d2")]
+    assert ctx.notes["device.id_conflict"] == {"devices_with_signals_without_account": 1}

@@ -151,3 +151,28 @@ def test_a_device_signal_concerns_the_accounts_that_used_the_device_since():
     df = run(rooted, devices=devices, logins=later)
     assert [(r["user_id"], ev(df, i)["snapshots"]) for i, r in enumerate(df.iter_rows(named=True))] == [
         ("buyer", 2), ("parent", 2), ("seller", 1)]
+
+
+def test_snapshots_no_account_can_be_tied_to_are_not_evaluated_never_clean():
+    """Both links are optional in the contract (devices.user_id, logins.device_id): a rooted emulator whose
+    snapshots reach no account gives no finding, and the checks say why instead of reporting "ok"."""
+    devices = _devices().with_columns(pl.lit(None, pl.String).alias("user_id"))
+    logins = pl.DataFrame({"user_id": ["u9"], "ts": [at(0)], "device_id": [None]}, schema_overrides={
+        "device_id": pl.String})
+    for check in (rooted, emulator):
+        with pytest.raises(NotEvaluated, match="no device snapshot with .* can be tied to an account") as e:
+            run(check, devices=devices, logins=logins)
+        assert e.value.stage == 2
+    # one device reached through a sign-in: evaluated, and the others counted in the notes
+    ctx = make_ctx(devices=devices, logins=logins.with_columns(pl.lit("d2").alias("device_id"), ts=pl.lit(at(30))))
+    assert rooted(ctx).collect()[["user_id", "device_id"]].rows() == [("u9", "d2")]
+    assert ctx.notes["device.rooted"] == {"devices_with_signals_without_account": 1}  # d1: rooted, no account
+    assert emulator(ctx).collect()[["user_id", "device_id"]].rows() == [("u9", "d2")]
+    assert ctx.notes["device.emulator"] == {"devices_with_signals_without_account": 1}  # d1 again
+
+
+def test_emulator_reads_agents_when_the_snapshots_reach_no_account():
+    devices = _devices().with_columns(pl.lit(None, pl.String).alias("user_id"))
+    ctx = make_ctx(devices=devices, logins=_logins().filter(pl.col("user_id") == "u5"))
+    assert emulator(ctx).collect()[["user_id", "points"]].rows() == [("u5", -80)]  # the SDK user agent
+    assert ctx.notes["device.emulator"] == {"devices_with_signals_without_account": 2}  # d1, d2
