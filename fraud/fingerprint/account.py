@@ -12,7 +12,7 @@ from fraud.exprs import ipv6_net64, reach_us
 from fraud.findings import emit
 from fraud.fingerprint.common import (US_PER_DAY, US_PER_MINUTE, coverage_episodes, fmt, groups_where, iso,
                                       member_runs, window_members)
-from fraud.registry import register
+from fraud.registry import NotEvaluated, register
 
 
 def _failed() -> pl.Expr:
@@ -107,6 +107,9 @@ def password_churn(ctx: ScanContext) -> pl.LazyFrame:
     window_us = int(rule.window_days * US_PER_DAY)
     limit = int(rule["max_changes"])
     ts = pl.col("ts")
+    if not ctx.logins.select((pl.col("event") == "password_change").any()).collect().item():
+        # an export that logs no password changes (or names them otherwise: see [events]) cannot show churn
+        raise NotEvaluated("no password_change events in the logins", stage=2)
     ch = ctx.logins.filter((pl.col("event") == "password_change") & pl.col("success").fill_null(True)
                            & pl.col("user_id").is_not_null()).select("user_id", "ts").unique()
     per_ts = ch.sort("user_id", "ts").with_columns(pl.lit(1).alias("n"), ts.dt.epoch("us").alias("_t"))

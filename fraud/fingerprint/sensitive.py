@@ -13,7 +13,7 @@ from fraud.context import ScanContext
 from fraud.findings import emit
 from fraud.fingerprint.common import fmt, iso, local_date, require_device_ids, sign_ins
 from fraud.geo.localtime import local_logins
-from fraud.registry import register
+from fraud.registry import NotEvaluated, register
 
 US_PER_HOUR = 3_600_000_000
 
@@ -30,6 +30,10 @@ def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
     min_days = int(rule["min_history_days"])
     si = sign_ins(ctx)
     require_device_ids(si, "sign-ins")
+    kinds = list(rule["sensitive_events"])
+    if not ctx.logins.select(pl.col("event").is_in(kinds).any()).collect().item():
+        # an export that logs none of them (or names them otherwise: see [events]) cannot show one after a new device
+        raise NotEvaluated(f"no {', '.join(kinds)} events in the logins", stage=2)
     first = local_date(si.group_by("user_id", "device_id").agg(pl.col("ts").min()), ctx, out="first_day")
     days = local_logins(ctx).filter(pl.col("user_id").is_not_null()).select(
         "user_id", pl.col("local_ts").dt.date().alias("day")).unique()
@@ -44,7 +48,7 @@ def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
            .join(used, on=["user_id", "device_id"], how="left")
            .filter((pl.col("history_days") >= min_days) & ~(pl.col("first_use") < pl.col("ts")).fill_null(False))
            .drop("first_use").rename({"ts": "first_sign_in"}))
-    sens = ctx.logins.filter(pl.col("event").is_in(list(rule["sensitive_events"])) & pl.col("success").fill_null(True)
+    sens = ctx.logins.filter(pl.col("event").is_in(kinds) & pl.col("success").fill_null(True)
                              & pl.col("user_id").is_not_null()).select(
         "user_id", "ts", "event", pl.col("device_id").alias("event_device"))
     ts = pl.col("ts")

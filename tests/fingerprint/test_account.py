@@ -1,8 +1,10 @@
 from datetime import timedelta
 
 import polars as pl
+import pytest
 
 from fraud.fingerprint.account import ip_spray, login_failures, password_churn
+from fraud.registry import NotEvaluated
 from tests.conftest import at
 from tests.fingerprint.conftest import ev, iso, run
 
@@ -195,3 +197,12 @@ def test_ip_spray_an_address_that_fired_covers_its_network():
     df = run(ip_spray, logins=pl.concat([one, later]))
     assert df.select("ip", "last_ts").sort("last_ts").rows() == [
         ("2001:db8:1:2::9", at(9)), ("2001:db8:1:2::/64", at(5 * 60 + 9))]
+
+
+def test_password_churn_not_evaluated_when_the_logins_hold_no_password_change():
+    """Keycloak writes UPDATE_PASSWORD: without an [events] mapping the data hold no password change at all, so
+    the rule cannot tell (it said "ok, 0 findings")."""
+    renamed = _changes("u1", [0, 1, 2, 3]).with_columns(event=pl.lit("update_password"))
+    with pytest.raises(NotEvaluated, match="no password_change events in the logins"):
+        run(password_churn, logins=renamed)
+    assert run(password_churn, logins=pl.concat([renamed, _changes("u2", [0])], how="diagonal")).height == 0

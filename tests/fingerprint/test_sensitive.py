@@ -1,6 +1,8 @@
 import polars as pl
+import pytest
 
 from fraud.fingerprint.sensitive import new_device_sensitive
+from fraud.registry import NotEvaluated
 from tests.conftest import at
 from tests.fingerprint.conftest import ev, iso, run
 
@@ -53,3 +55,13 @@ def test_a_device_used_before_its_first_sign_in_is_not_new():
                                                       case("guessed", "login", False)], how="diagonal"))
     assert df["user_id"].to_list() == ["guessed"]
     assert ev(df)["history_days"] == 7
+
+
+def test_sensitive_not_evaluated_when_the_logins_hold_none_of_its_events():
+    lf = pl.concat([_history("u1", 7), _events("u1", [(at(days=10), "login", "d2"),
+                                                      (at(days=10, minutes=30), "UPDATE_PASSWORD", "d2")])])
+    with pytest.raises(NotEvaluated, match="no password_change, phone_change, bind_card, withdraw events in the"):
+        run(new_device_sensitive, logins=lf)
+    # one of them anywhere in the data: evaluated (quiet here: the withdrawal is by a user without a new device)
+    other = _events("u9", [(at(days=1), "withdraw", "d9")])
+    assert run(new_device_sensitive, logins=pl.concat([lf, other])).height == 0
