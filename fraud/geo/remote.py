@@ -63,9 +63,20 @@ def remote_logins(ctx: ScanContext) -> pl.LazyFrame:
     home city; one finding per user-month."""
     rule = ctx.cfg.rule("geo.remote_logins")
     n_min = int(rule["min_logins"])
-    p = _require_positions(ctx).lazy().filter((pl.col("kind") == "event") & (pl.col("event") == rule["event"])
-                                              & pl.col("success").fill_null(True))
-    out = (with_home_side(ctx, p, float(rule["home_radius_km"])).filter(pl.col("outside").fill_null(False))
+    counted = (pl.col("event") == rule["event"]) & pl.col("success").fill_null(True)
+    p = _require_positions(ctx).lazy().filter((pl.col("kind") == "event") & counted)
+    sided = with_home_side(ctx, p, float(rule["home_radius_km"])).collect()  # counted, then read below
+    n_all = ctx.logins.filter(counted).select(pl.len()).collect().item()
+    n_told = sided["outside"].count()
+    # logins that cannot be placed (no lat/lon, an IP without a country, no city or country name) or whose user has
+    # no home to compare with are in neither count: said, so that "no remote logins" is not read as all at home
+    ctx.notes["geo.remote_logins"] = {"logins_without_position": n_all - sided.height,
+                                      "logins_side_unknown": sided.height - n_told}
+    if n_told == 0:
+        raise NotEvaluated(f"no successful {rule['event']} event can be placed against a home "
+                           f"({n_all - sided.height:,} without any position, {sided.height - n_told:,} of users "
+                           "without a home to compare with)", stage=2)
+    out = (sided.lazy().filter(pl.col("outside").fill_null(False))
            .with_columns(month_col()).filter(pl.len().over("user_id", "month") >= n_min)
            .with_columns(where_label().alias("where")))
     # ties on ts broken by content, so the places' order and the IP never depend on row order
@@ -90,13 +101,22 @@ def away_from_home(ctx: ScanContext) -> pl.LazyFrame:
     rule = ctx.cfg.rule("geo.away_from_home")
     n_min, share_min = int(rule["min_events"]), float(rule["min_home_share"])
     p = with_home_side(ctx, _require_positions(ctx).lazy(), float(rule["home_radius_km"])).filter(
-        pl.col("outside").is_not_null()).with_columns(month_col()).cache()  # read twice below
-    months = (p.group_by("user_id", "month").agg(
+        pl.col("outside").is_not_null()).select(
+        "user_id", "ts", "local_ts", "outside", "home_city", "home_cc", "city", "lat", "lon", "country",
+        month_col()).collect().lazy()  # read twice below
+    all_months = p.group_by("user_id", "month").agg(
         pl.len().alias("n"), (~pl.col("outside")).sum().alias("n_home"), pl.col("ts").min().alias("first_ts"),
         pl.col("ts").max().alias("last_ts"), pl.col("home_city").first(), pl.col("home_cc").first(),
-        pl.col("local_ts").first().alias("lt"))
-        .with_columns((pl.col("n_home") / pl.col("n")).alias("share"))
-        .filter((pl.col("n") >= n_min) & (pl.col("share") < share_min)))
+        pl.col("local_ts").first().alias("lt")).collect()
+    tested = all_months.filter(pl.col("n") >= n_min)
+    # a month with fewer positioned events (that can be compared with a home) is not tested: said, not called clean
+    ctx.notes["geo.away_from_home"] = {"user_months_tested": tested.height,
+                                       "user_months_below_min_events": all_months.height - tested.height}
+    if tested.height == 0:
+        raise NotEvaluated(f"no user has a month with {n_min} positioned events that can be compared with a home "
+                           "(min_events)", stage=2)
+    months = (tested.lazy().with_columns((pl.col("n_home") / pl.col("n")).alias("share"))
+              .filter(pl.col("share") < share_min))
     away = (p.filter(pl.col("outside")).join(months.select("user_id", "month"), on=["user_id", "month"], how="semi")
             .with_columns(where_label().alias("where"))
             .group_by("user_id", "month", "where").len()

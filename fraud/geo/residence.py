@@ -26,7 +26,9 @@ from fraud.registry import NotEvaluated, register
 
 def monthly_homes(ctx: ScanContext, min_nights: int) -> pl.LazyFrame:
     """One row per (user_id, month) with ``min_nights``+ nights of positions: the month's home place
-    (pi, pj, lat, lon), its nights, the month's nights and first/last position times."""
+    (pi, pj, lat, lon), its nights, the month's nights and first/last position times. Raises NotEvaluated when
+    no user has such a month (homes cannot be followed: not "no move"); counts the months with night positions
+    and those with enough nights in the notes of ``geo.residence_change``."""
     s = place_settings(ctx)
     p = placed_positions(ctx)
     if p.height == 0:
@@ -34,9 +36,16 @@ def monthly_homes(ctx: ScanContext, min_nights: int) -> pl.LazyFrame:
     nights = (p.lazy().filter(in_hours(pl.col("local_ts").dt.hour(), s["night_hours"]))
               .with_columns(night_date(pl.col("local_ts"), int(s["night_hours"][1])).alias("night"))
               .with_columns(pl.col("night").dt.truncate("1mo").alias("month")).cache())  # read twice below
-    month = nights.group_by("user_id", "month").agg(
+    all_months = nights.group_by("user_id", "month").agg(
         pl.col("night").n_unique().alias("month_nights"), pl.col("ts").min().alias("m_first"),
-        pl.col("ts").max().alias("m_last")).filter(pl.col("month_nights") >= min_nights)
+        pl.col("ts").max().alias("m_last")).collect()
+    month = all_months.filter(pl.col("month_nights") >= min_nights)
+    ctx.notes["geo.residence_change"] = {"user_months_with_min_nights": month.height,
+                                         "user_months_below_min_nights": all_months.height - month.height}
+    if month.height == 0:
+        raise NotEvaluated(f"no user has a month with {min_nights} nights of positions (min_nights) to infer a "
+                           "monthly home from", stage=2)
+    month = month.lazy()
     home = (nights.filter(pl.col("pi").is_not_null()).group_by("user_id", "month", "pi", "pj")
             .agg(pl.col("night").n_unique().alias("nights"), pl.len().alias("_n"))
             .sort(["user_id", "month", "nights", "_n", "pi", "pj"], descending=[False, False, True, True, False, False])

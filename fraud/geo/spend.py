@@ -31,14 +31,23 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
     pos = positions(ctx)
     if pos.filter(pl.col("country").is_not_null() | pl.col("lat").is_not_null()).height == 0:
         raise NotEvaluated("no event has a position or country")
-    big = pos.lazy().filter((pl.col("kind") == "event") & pl.col("event").is_in(list(rule["events"]))
-                            & (pl.col("amount") >= amount_min))
+    kinds = pl.col("event").is_in(list(rule["events"]))
+    large = kinds & (pl.col("amount") >= amount_min)
+    n_kind, n_big = ctx.logins.select(kinds.sum().alias("n"), large.sum().alias("big")).collect().row(0)
+    if n_kind == 0:
+        raise NotEvaluated(f"no {' or '.join(rule['events'])} events in the logins", stage=2)
+    big = pos.lazy().filter((pl.col("kind") == "event") & kinds & (pl.col("amount") >= amount_min))
     cc = pl.when(pl.col("source") == "latlon").then(pl.coalesce(place_cc("lat", "lon"), pl.col("country"))) \
         .otherwise(pl.col("country"))
-    cand = (big.with_columns(cc.alias("ev_cc"))
+    told = (big.with_columns(cc.alias("ev_cc"))
             .join(home_ref(ctx).lazy().select("user_id", "home_cc"), on="user_id", how="left")
-            .filter(pl.col("ev_cc").is_not_null() & pl.col("home_cc").is_not_null()
-                    & (pl.col("ev_cc") != pl.col("home_cc")))
+            .filter(pl.col("ev_cc").is_not_null() & pl.col("home_cc").is_not_null())).collect()
+    # large events without a country, or of users without a home country, cannot be told in or out: counted
+    ctx.notes["geo.cross_border_spend"] = {"large_events": n_big, "large_events_country_unknown": n_big - told.height}
+    if n_big and not told.height:
+        raise NotEvaluated(f"none of the {n_big:,} {' or '.join(rule['events'])} events of {amount_min:,g}+ has a "
+                           "country to compare with a home country", stage=2)
+    cand = (told.lazy().filter(pl.col("ev_cc") != pl.col("home_cc"))
             # ties on ts broken by content, so the device and IP named below never depend on row order
             .sort(["user_id", "ts", "device_id", "ip", "amount", "ev_cc"], nulls_last=True)
             .with_columns(pl.col("ts").dt.epoch("us").alias("_t")))

@@ -2,7 +2,11 @@
 import json
 from datetime import date, timedelta
 
+import polars as pl
+import pytest
+
 from fraud.geo.remote import away_from_home, remote_logins
+from fraud.registry import NotEvaluated
 from tests.geo.helpers import BJ, ctx_of, local, logins, pings, routine
 
 START = date(2024, 3, 4)
@@ -30,6 +34,28 @@ def test_remote_logins_quiet_with_two_or_a_failed_one():
     rows += _bj_logins([(date(2024, 3, 22), 12)], success=False)
     rows += _bj_logins([(date(2024, 3, 23), 12)], event="payment")
     assert remote_logins(ctx_of(logins=logins(rows), locations=loc)).collect().height == 0
+
+
+def test_remote_logins_not_evaluated_when_no_login_can_be_placed():
+    """Logins through a reverse proxy (private IPs: no country) cannot be told from home: "not evaluated", with
+    counts, never "no remote logins"."""
+    loc = pings("u1", routine("u1", START, 14))
+    proxied = [{"ts": local(date(2024, 3, 20 + i), 10), "user_id": "u1", "ip": "10.0.0.7"} for i in range(4)]
+    ctx = ctx_of(logins=logins(proxied), locations=loc)
+    with pytest.raises(NotEvaluated, match="no successful login event can be placed against a home"):
+        remote_logins(ctx)
+    assert ctx.notes["geo.remote_logins"] == {"logins_without_position": 4, "logins_side_unknown": 0}
+    # three placed in Beijing: evaluated (and fires); the proxied ones still counted
+    ctx = ctx_of(logins=logins(proxied + _bj_logins([(date(2024, 3, 25), 10), (date(2024, 3, 26), 10),
+                                                     (date(2024, 3, 27), 10)])), locations=loc)
+    assert remote_logins(ctx).collect().height == 1
+    assert ctx.notes["geo.remote_logins"] == {"logins_without_position": 4, "logins_side_unknown": 0}
+    # placed by lat/lon, but daytime only (no night: no home) and no city or country to compare by: side unknown
+    fixes = [{"ts": local(date(2024, 3, 20 + i), 10), "user_id": "u9", "lat": BJ[0], "lon": BJ[1]} for i in range(2)]
+    ctx = ctx_of(logins=logins(fixes))
+    with pytest.raises(NotEvaluated, match=r"\(0 without any position, 2 of users without a home to compare with\)"):
+        remote_logins(ctx)
+    assert ctx.notes["geo.remote_logins"] == {"logins_without_position": 0, "logins_side_unknown": 2}
 
 
 def test_remote_logins_months_are_local_calendar_months():
@@ -74,4 +100,10 @@ def test_away_from_home_quiet_at_80_percent_or_too_few_events():
     # 10 home pings + 9 away = 19 positioned events < 20: not judged
     few = pings("u2", routine("u2", START, 5, work_days=False) + [(local(date(2024, 3, 25), h), BJ) for h in range(9)])
     assert few.height == 19
-    assert away_from_home(ctx_of(logins=logins([]), locations=few)).collect().height == 0
+    ctx = ctx_of(logins=logins([]), locations=few)
+    with pytest.raises(NotEvaluated, match="no user has a month with 20 positioned events"):  # not "clean"
+        away_from_home(ctx)
+    assert ctx.notes["geo.away_from_home"] == {"user_months_tested": 0, "user_months_below_min_events": 1}
+    both = ctx_of(logins=logins([]), locations=pl.concat([loc, few]))  # u1's month is tested, u2's counted
+    assert away_from_home(both).collect().height == 0
+    assert both.notes["geo.away_from_home"] == {"user_months_tested": 1, "user_months_below_min_events": 1}

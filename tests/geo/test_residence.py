@@ -6,6 +6,7 @@ import pytest
 from geopy.distance import great_circle
 
 from fraud.geo.residence import residence_change
+from fraud.registry import NotEvaluated
 from tests.geo.helpers import HZ, NJ, SH, ctx_of, local, logins, pings, routine
 
 
@@ -56,7 +57,18 @@ def test_month_long_holidays_are_not_moves():
 
 def test_months_with_fewer_than_ten_nights_do_not_count():
     thin = _months(SH, SH, HZ, HZ, NJ, NJ, nights=(31, 29, 9, 9, 31, 30))  # Hangzhou months too thin
-    assert residence_change(ctx_of(logins=logins([]), locations=thin)).collect().height == 0
+    ctx = ctx_of(logins=logins([]), locations=thin)
+    assert residence_change(ctx).collect().height == 0
+    assert ctx.notes["geo.residence_change"] == {"user_months_with_min_nights": 4, "user_months_below_min_nights": 2}
+
+
+def test_no_month_with_ten_nights_is_not_evaluated_never_no_move():
+    """Eight nights a month and two real moves: no monthly home can be inferred, so the rule cannot tell."""
+    sparse = _months(SH, SH, HZ, HZ, NJ, NJ, nights=(8,) * 6)
+    ctx = ctx_of(logins=logins([]), locations=sparse)
+    with pytest.raises(NotEvaluated, match="no user has a month with 10 nights of positions"):
+        residence_change(ctx)
+    assert ctx.notes["geo.residence_change"] == {"user_months_with_min_nights": 0, "user_months_below_min_nights": 6}
 
 
 def test_moves_whose_months_start_365_days_apart_are_within_365_days():

@@ -2,7 +2,10 @@
 import json
 from datetime import date, timedelta
 
+import pytest
+
 from fraud.geo.spend import cross_border_spend
+from fraud.registry import NotEvaluated
 from tests.geo.helpers import BKK, ctx_of, local, logins, pings, routine
 
 START = date(2024, 3, 4)
@@ -49,3 +52,25 @@ def test_countries_from_ip_and_names_without_positions():
     # one long burst gives one finding
     more = abroad + [{**abroad[0], "ts": local(D, 20)}, {**abroad[0], "ts": local(D, 22)}]
     assert cross_border_spend(ctx_of(logins=logins(home + more))).collect().height == 1
+
+
+def test_not_evaluated_without_payments_or_when_no_large_one_has_a_country():
+    loc = pings("u1", routine("u1", START, 14))
+    # logins only: the rule's events are not in the data, so it cannot tell (never "clean")
+    only_logins = [{"ts": local(D, 9), "user_id": "u1", "ip": "114.114.114.114"}]
+    with pytest.raises(NotEvaluated, match="no payment or withdraw events in the logins"):
+        cross_border_spend(ctx_of(logins=logins(only_logins), locations=loc))
+    # six large withdrawals carrying no ip, country or lat/lon: none can be told in or out of the home country
+    blind = [{k: v for k, v in r.items() if k not in ("lat", "lon")} for r in _pays(6, event="withdraw")]
+    ctx = ctx_of(logins=logins(only_logins + blind), locations=loc)
+    with pytest.raises(NotEvaluated, match="none of the 6 payment or withdraw events of 10,000\\+ has a country"):
+        cross_border_spend(ctx)
+    assert ctx.notes["geo.cross_border_spend"] == {"large_events": 6, "large_events_country_unknown": 6}
+    # with five placed abroad beside them: evaluated, fires, and the blind one is counted
+    ctx = ctx_of(logins=logins(_pays(5) + blind[:1]), locations=loc)
+    assert cross_border_spend(ctx).collect().height == 1
+    assert ctx.notes["geo.cross_border_spend"] == {"large_events": 6, "large_events_country_unknown": 1}
+    # small payments only: evaluated and quiet
+    ctx = ctx_of(logins=logins(_pays(5, amount=50.0)), locations=loc)
+    assert cross_border_spend(ctx).collect().height == 0
+    assert ctx.notes["geo.cross_border_spend"] == {"large_events": 0, "large_events_country_unknown": 0}
