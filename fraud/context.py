@@ -84,6 +84,14 @@ class ScanContext:
         (the same rows held in newer buffers, so the old copy can be freed)."""
         self._cache[name] = value
 
+    def users_without_events(self) -> int:
+        """Users that appear only in the scores input (no logins, devices or locations row): no rule looks at
+        them, and their score passes through unchanged (counted in ``summary.json``, not read as clean)."""
+        seen = pl.concat([self.frames[k].select(pl.col("user_id").cast(pl.String))
+                          for k in ("logins", "devices", "locations")]).drop_nulls().unique()
+        return (self.frames["scores"].select(pl.col("user_id").cast(pl.String)).drop_nulls().unique()
+                .join(seen, on="user_id", how="anti").select(pl.len()).collect().item())
+
     def users(self) -> pl.LazyFrame:
         """Every user seen in any input (one ``user_id`` column, sorted)."""
         parts = [self.frames[k].select(pl.col("user_id").cast(pl.String)) for k in

@@ -360,6 +360,7 @@ def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
     timer.stages["total"] = round(time.perf_counter() - t0, 4)
     timer.cpu["total"] = round(time.process_time() - c0, 4)
     summary = summarize(loaded, findings, scores, status, timer, cfg, rejected, dec_loaded)
+    summary["users_without_events"] = ctx.users_without_events()
     summary["shards"] = 1
     return ScanResult(findings=findings, scores=scores, profiles=profiles, rejected=rejected, summary=summary,
                       context=ctx, loaded=loaded)

@@ -314,7 +314,8 @@ def scan_partitioned(inputs: ScanInputs, cfg: Config, shards: int, *, model: Any
         with timer("read"):
             dec, dec_bad, dec_loaded = (load_decisions(inputs.decisions, cfg) if inputs.decisions is not None
                                         else (None, None, None))
-        findings, status, notes, users, profiles, scores_in = _run_slices(prep, cfg, model, timer, progress)
+        findings, status, notes, users, profiles, scores_in, scored_only = _run_slices(prep, cfg, model, timer,
+                                                                                      progress)
         if progress:
             progress("score")
         scores, findings = score_stage(findings, users, scores_in, cfg, dec, composite, timer, profiles)
@@ -325,6 +326,7 @@ def scan_partitioned(inputs: ScanInputs, cfg: Config, shards: int, *, model: Any
         timer.stages["total"] = round(time.perf_counter() - t0, 4)
         timer.cpu["total"] = round(time.process_time() - c0, 4)
         summary = summarize(loaded, findings, scores, status, timer, cfg, rejected, dec_loaded)
+        summary["users_without_events"] = scored_only
         summary["shards"] = shards
         ctx = _context(cfg, model, prep.kinds, {k: prep.work.scan_user(k) for k in prep.kinds}, None, prep.absent,
                        prep.used)
@@ -336,7 +338,8 @@ def scan_partitioned(inputs: ScanInputs, cfg: Config, shards: int, *, model: Any
 
 
 def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress: Progress | None):
-    """Run every check on its slices; (findings, status, notes, users, profiles, scores input)."""
+    """Run every check on its slices; (findings, status, notes, users, profiles, scores input, users without
+    events: a user's rows of every kind are in one user slice)."""
     work, kinds = prep.work, prep.kinds
     notes: dict[str, Any] = {}
     status: dict[str, dict[str, Any]] = {}
@@ -350,6 +353,7 @@ def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress
     users: list[pl.DataFrame | Path] = []
     profiles: list[pl.DataFrame | Path] = []
     scores_parts: list[pl.DataFrame | Path] = []
+    scored_only = 0
 
     def run(ctx: ScanContext, key: str) -> None:
         found, st = collect_checks(ctx, (key,), timer)
@@ -368,6 +372,7 @@ def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress
         if scores_rows is not None:
             scores_parts.append(work.hold(scores_rows))
         run(ctx, "user")
+        scored_only += ctx.users_without_events()
         with timer("profiles"):
             u = ctx.users().collect()
             users.append(work.hold(u))
@@ -398,4 +403,4 @@ def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress
     scores_in = None
     if scores_parts:
         scores_in = pl.concat(taken(scores_parts)).sort("_fi", "_row").drop("_fi", "_row")
-    return findings, status, notes, all_users, all_profiles, scores_in
+    return findings, status, notes, all_users, all_profiles, scores_in, scored_only

@@ -19,7 +19,7 @@ from fraud.shards import _merge_notes, _merge_status
 from fraud.synth import generate
 from tests.test_corrupted_demo import corrupt
 
-SUMMARY_KEYS = ("inputs", "rows_read", "rows_rejected", "users", "findings", "scores")
+SUMMARY_KEYS = ("inputs", "rows_read", "rows_rejected", "users", "users_without_events", "findings", "scores")
 
 
 @pytest.fixture(scope="module")
@@ -353,3 +353,12 @@ def test_not_evaluated_reasons_are_the_whole_batchs_in_any_number_of_slices(tmp_
         "reason": "no user agent of a device with an OS snapshot names an OS or a device type"}
     for n in (2, 7):
         _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=n))
+
+
+def test_users_only_in_the_scores_input_are_counted_not_read_as_clean(tmp_path):
+    """U2 and U3 have a score and no other row: no rule looked at them, and the summary says so (sliced or not)."""
+    (tmp_path / "logins.csv").write_text("ts,user_id,event,success\n2024-03-01T10:00:00Z,U1,login,true\n")
+    (tmp_path / "scores.csv").write_text("user_id,score\nU1,700\nU2,700\nU3,650\n")
+    one = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    assert (one.summary["users"], one.summary["users_without_events"]) == (3, 2)
+    _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=3))

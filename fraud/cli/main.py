@@ -99,6 +99,10 @@ def _print_summary(summary: dict, out: Path) -> None:
             most = "; ".join(f"{r} ({n:,})" for r, n in list(info["rejection_reasons"].items())[:3])
             out_console.print(f"rejected {kind} rows, most often: {most} (every one in {out / 'rejected.csv'})",
                               highlight=False, markup=False)
+    if summary.get("users_without_events"):
+        out_console.print(f"{_count(summary['users_without_events'], 'user')} only in the scores input (no logins, "
+                          "devices or locations rows): no rule looked at them; their score passes through",
+                          highlight=False)
     skipped = {k: v for k, v in summary["checks"].items() if v.get("status") == "not evaluated"}
     for k, v in skipped.items():
         out_console.print(f"not evaluated: {k} ({v.get('reason', '')})", highlight=False)
