@@ -433,6 +433,12 @@ def _validate_lists(table: dict[str, Any], rid: str, where: str) -> None:
     for key in HOUR_WINDOW_LIST_KEYS:
         if key in table:
             table[key] = [_hour_window(w, rid, key, where) for w in nonempty(key)]
+    if "work_days" in table:
+        days = nonempty("work_days")
+        if not all(_is_number(d) and d == int(d) and 1 <= d <= 7 for d in days) or len(set(days)) != len(days):
+            raise ConfigError(f"{where}: rule {rid!r} key 'work_days' must list different ISO day numbers 1-7 "
+                              f"(Monday 1 .. Sunday 7), got {days!r}")
+        table["work_days"] = [int(d) for d in days]
     for key in NAME_LIST_KEYS:
         if key in table:
             names = nonempty(key)

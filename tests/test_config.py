@@ -90,6 +90,9 @@ def test_bad_config_names_the_problem(tmp_path, text, message):
     ('[rules."geo.commute_deviation"]\nnight_hours = [22, 30]\n', "key 'night_hours' must be a window"),
     ('[rules."geo.commute_deviation"]\nwork_hours = [9, 9]\n', "key 'work_hours' must be a window"),
     ('[rules."geo.stable_commute"]\narrival_hours = [7.5, 10]\n', "key 'arrival_hours' must be a window"),
+    ('[rules."geo.commute_deviation"]\nwork_days = []\n', "key 'work_days' must list at least one item"),
+    ('[rules."geo.commute_deviation"]\nwork_days = [0, 1]\n', "key 'work_days' must list different ISO day numbers"),
+    ('[rules."geo.commute_deviation"]\nwork_days = [1, 1]\n', "key 'work_days' must list different ISO day numbers"),
     # an allow-list pattern matching the empty text matches every agent: the rule would be off
     ('[rules."device.bot_agent"]\nallowed_agents = ["^MyApp/", ""]\n', "'allowed_agents'[1] '' matches the empty text"),
     ('[rules."device.bot_agent"]\nallowed_agents = [".*"]\n', "'allowed_agents'[0] '.*' matches the empty text"),

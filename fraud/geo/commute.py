@@ -22,8 +22,8 @@ from fraud.findings import emit
 from fraud.exprs import thousands
 from fraud.geo.distance import haversine_km
 from fraud.geo.gazetteer import place_name
-from fraud.geo.places import (home_ref, home_work, in_hours, local_positions, night_places, outside_home,
-                               placed_positions)
+from fraud.geo.places import (home_ref, home_work, in_hours, is_work_day, local_positions, night_places,
+                               outside_home, placed_positions)
 from fraud.registry import NotEvaluated, register
 
 
@@ -77,7 +77,7 @@ def commute_deviation(ctx: ScanContext) -> pl.LazyFrame:
                                          pl.col("home_lon").alias("h_lon"))
     p = local_positions(ctx).lazy().join(hw.select("user_id"), on="user_id", how="semi").with_columns(
         pl.col("local_ts").dt.date().alias("day"))
-    weekday = pl.col("local_ts").dt.weekday() <= 5
+    weekday = is_work_day(ctx)
     trips = _trip_days(p, home_ref(ctx).lazy(), float(rule["home_radius_km"]), float(rule["trip_edge_hours"]))
     hour = pl.col("local_ts").dt.hour()
     in_window = pl.any_horizontal([in_hours(hour, w) for w in rule["commute_hours"]])
@@ -130,7 +130,7 @@ def stable_commute(ctx: ScanContext) -> pl.LazyFrame:
     share_min, span_min = float(rule["min_share"]), float(rule["min_span_days"])
     hw = _with_places(ctx).lazy().select("user_id", "work_pi", "work_pj", "work_city", "home_city", "work_area",
                                          "work_lat", "work_lon", "home_lat", "home_lon")
-    p = (placed_positions(ctx).lazy().filter(pl.col("local_ts").dt.weekday() <= 5)
+    p = (placed_positions(ctx).lazy().filter(is_work_day(ctx))
          .with_columns(pl.col("local_ts").dt.date().alias("day")).join(hw, on="user_id", how="inner"))
     at_work = (pl.col("pi") == pl.col("work_pi")) & (pl.col("pj") == pl.col("work_pj")) \
         & in_hours(pl.col("local_ts").dt.hour(), rule["arrival_hours"])

@@ -45,7 +45,14 @@ JOIN_ENGINE = "streaming"
 def place_settings(ctx: ScanContext) -> dict:
     r = ctx.cfg.rule(PLACE_RULE)
     return {k: r[k] for k in ("place_radius_m", "max_place_accuracy_m", "min_home_nights", "min_work_days",
-                              "min_work_share", "min_work_distance_m", "night_hours", "work_hours")}
+                              "min_work_share", "min_work_distance_m", "night_hours", "work_hours", "work_days")}
+
+
+def is_work_day(ctx: ScanContext, local_ts: str = "local_ts") -> pl.Expr:
+    """Whether a local time falls on one of the working week's days (``work_days``, ISO numbers: Monday 1 ..
+    Sunday 7; Monday-Friday by default, Sunday-Thursday where that is the week): the contract's "weekdays" of the
+    work place, commute windows and stable commute."""
+    return pl.col(local_ts).dt.weekday().is_in(list(place_settings(ctx)["work_days"]))
 
 
 def local_positions(ctx: ScanContext) -> pl.DataFrame:
@@ -227,7 +234,7 @@ def _home_work(ctx: ScanContext) -> pl.DataFrame:
     p = placed_positions(ctx).lazy()  # lazy: each step reads only the columns it needs
     hour = pl.col("local_ts").dt.hour()
     home = _best(_night_support(ctx).lazy(), int(s["min_home_nights"]), "home").collect().lazy()
-    daytime = (p.filter(in_hours(hour, s["work_hours"]) & (pl.col("local_ts").dt.weekday() <= 5))
+    daytime = (p.filter(in_hours(hour, s["work_hours"]) & is_work_day(ctx))
                .with_columns(pl.col("local_ts").dt.date().alias("day")))
     c = place_centres(ctx).lazy().select("user_id", "pi", "pj", "lat", "lon", "acc_km")
     # The places that can be work: not home, and farther from home's centre than min_work_distance_m and than
@@ -263,7 +270,8 @@ def home_ref(ctx: ScanContext) -> pl.DataFrame:
     else ``registered_city``) and home_cc (country: of the home place, else the most frequent event country,
     else ``registered_country``). Cached."""
     def build() -> pl.DataFrame:
-        hw = home_work(ctx).select("user_id", "home_lat", "home_lon", "home_city", "home_cc")
+        full = home_work(ctx)
+        hw = full.select("user_id", "home_lat", "home_lon", "home_city", "home_cc")
         pos = positions(ctx).lazy()
         top_city = (pos.filter(pl.col("city_key").is_not_null()).group_by("user_id", "city_key")
                     .agg(pl.len().alias("n"), pl.col("city").drop_nulls().mode().sort().first().alias("city"))
@@ -284,8 +292,11 @@ def home_ref(ctx: ScanContext) -> pl.DataFrame:
         unplaced = u.join(pos.select(pl.col("user_id").unique()).collect(), on="user_id", how="semi").filter(~placed)
         no_ref = (pl.coalesce("city_key", "reg_city").is_null()
                   & pl.coalesce("home_cc", "ev_cc", "reg_cc").is_null())
+        # commute rules need both places: users with a home and no work place are not judged by them
+        homeless_work = full.filter(pl.col("home_lat").is_not_null() & pl.col("work_lat").is_null()).height
         ctx.notes["geo.home"] = {"users_with_positions_without_home_place": unplaced.height,
-                                 "users_with_positions_without_any_home": unplaced.filter(no_ref).height}
+                                 "users_with_positions_without_any_home": unplaced.filter(no_ref).height,
+                                 "users_with_home_place_without_work_place": homeless_work}
         return u.select(
             "user_id", "home_lat", "home_lon",
             pl.when(placed).then("home_city").otherwise(pl.coalesce("city", "reg_city")).alias("home_city"),

@@ -208,3 +208,21 @@ def test_a_fix_at_another_place_the_user_sleeps_at_is_no_route_point():
     wed = moved + timedelta(days=2)
     ctx = ctx_of(logins=logins([]), locations=pings("u1", rows + [(local(wed, 8, 30), detour)]))
     assert _days(commute_deviation(ctx).collect()) == [wed.isoformat()]
+
+
+def test_the_working_week_is_a_setting(tmp_path):
+    """A Sunday-Thursday week (work_days = [7, 1, 2, 3, 4]): a detour on a Sunday morning is a commute deviation
+    there, and no weekday at all in the default Monday-Friday week."""
+    rows = []
+    for i in range(21):
+        d = START + timedelta(days=i)
+        rows += [(local(d, 23), SH), (local(d + timedelta(days=1), 3), SH)]
+        if d.isoweekday() in (7, 1, 2, 3, 4):
+            rows += [(local(d, 9, 30), SH_WORK), (local(d, 14), SH_WORK), (local(d, 20, 30), SH)]
+    sunday = START + timedelta(days=13)
+    loc = pings("u1", rows + [(local(sunday, 8, 40), OFF)])
+    assert commute_deviation(ctx_of(logins=logins([]), locations=loc)).collect().height == 0
+    cfg_file = tmp_path / "week.toml"
+    cfg_file.write_text('[rules."geo.commute_deviation"]\nwork_days = [7, 1, 2, 3, 4]\n')
+    df = commute_deviation(ScanContext.from_frames(load_config(cfg_file), locations=loc)).collect()
+    assert json.loads(df["evidence"][0])["day"] == "2024-03-17" and df["summary"][0].startswith("On Sun 2024-03-17")

@@ -201,10 +201,13 @@ def test_a_place_country_follows_the_border_not_the_naming_city(point, cc):
 
 def test_users_whose_home_rules_cannot_use_a_home_place_are_counted():
     """u1 sleeps at home 14 nights (a home place); u2 has one GPS login and no names (no home at all: the "home
-    city" rules cannot evaluate them); u3 has a country only (compared by country). Counted, not called clean."""
+    city" rules cannot evaluate them); u3 has a country only (compared by country); u4 sleeps at home and has no
+    work place (the commute rules cannot judge u4). Counted, not called clean."""
     ctx = ctx_of(logins=logins([{"ts": local(date(2024, 3, 4), 9), "user_id": "u2", "lat": 39.9, "lon": 116.4},
                                 {"ts": local(date(2024, 3, 4), 9), "user_id": "u3", "country": "CN"}]),
-                 locations=pings("u1", routine("u1", date(2024, 3, 4), 14)))
-    assert home_ref(ctx)["home_cc"].to_list() == ["CN", None, "CN"]
+                 locations=pl.concat([pings("u1", routine("u1", date(2024, 3, 4), 14)),
+                                      pings("u4", routine("u4", date(2024, 3, 4), 14, work_days=False))]))
+    assert home_ref(ctx)["home_cc"].to_list() == ["CN", None, "CN", "CN"]
     assert ctx.notes["geo.home"] == {"users_with_positions_without_home_place": 2,
-                                     "users_with_positions_without_any_home": 1}
+                                     "users_with_positions_without_any_home": 1,
+                                     "users_with_home_place_without_work_place": 1}
