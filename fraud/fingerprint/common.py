@@ -55,8 +55,10 @@ def device_users(ctx: ScanContext) -> pl.LazyFrame:
     accounts that reported a snapshot of or had a successful event on a device. A failed login does not make the
     device the account's: an attacker's rooted phone failing on a victim's password neither penalises nor (device
     lock) rewards the victim. A device-level signal concerns the accounts that used the device at or after it
-    (``last_use``): a phone sold on and rooted by its buyer says nothing of its seller."""
-    return device_use(ctx).group_by("device_id", "user_id").agg(pl.col("ts").max().alias("last_use"))
+    (``last_use``): a phone sold on and rooted by its buyer says nothing of its seller. Materialised once per scan
+    (five device checks read it)."""
+    return ctx.cached("fingerprint.device_users", lambda: device_use(ctx).group_by("device_id", "user_id").agg(
+        pl.col("ts").max().alias("last_use")).collect()).lazy()
 
 
 def require_linked_snapshots(ctx: ScanContext, snapshots: pl.LazyFrame, what: str) -> None:

@@ -22,8 +22,8 @@ from fraud.findings import emit
 from fraud.exprs import thousands
 from fraud.geo.distance import haversine_km
 from fraud.geo.gazetteer import place_name
-from fraud.geo.places import (home_ref, home_work, in_hours, is_work_day, local_positions, night_places,
-                               outside_home, placed_positions)
+from fraud.geo.places import (home_side, home_work, in_hours, is_work_day, local_positions, night_places,
+                               placed_positions)
 from fraud.registry import NotEvaluated, register
 
 
@@ -47,17 +47,15 @@ def _with_places(ctx: ScanContext) -> pl.DataFrame:
     return hw
 
 
-def _trip_days(p: pl.LazyFrame, homes: pl.LazyFrame, radius_km: float, edge_hours: float) -> pl.LazyFrame:
+def _trip_days(p: pl.LazyFrame, edge_hours: float) -> pl.LazyFrame:
     """The (user_id, day) pairs of trips, which are no commute days: days with a position outside the home
     city, and with ``edge_hours`` > 0 a trip's start and end days: the day of the last position in the home city
     before the trip's first position outside it, and of the first one after its last, when that position lies
     within ``edge_hours`` (hours) of the outside one. An overnight flight leaves its departure evening (the drive
     to the airport) and its arrival morning without a position outside the city. ``p`` is sorted by user and
-    time."""
+    time, with ``_out`` (:func:`fraud.geo.places.home_side`)."""
     out, ts, user = pl.col("_out"), pl.col("ts"), pl.col("user_id")
-    side = (p.join(homes, on="user_id", how="left", maintain_order="left")
-            .select("user_id", "ts", "day", outside_home(radius_km).alias("_out"))
-            .filter(out.is_not_null()))  # positions whose side of the city line is known
+    side = p.select("user_id", "ts", "day", "_out").filter(out.is_not_null())  # whose side of the city is known
     if edge_hours <= 0:  # the contract's reading: only days with a position outside the city
         return side.filter(out).select("user_id", "day").unique()
     edge = pl.duration(microseconds=round(edge_hours * 3_600_000_000))
@@ -75,10 +73,10 @@ def commute_deviation(ctx: ScanContext) -> pl.LazyFrame:
     hw = _with_places(ctx).lazy().select("user_id", "home_city", "work_city", "home_area", "work_area", "work_lat",
                                          "work_lon", pl.col("home_lat").alias("h_lat"),
                                          pl.col("home_lon").alias("h_lon"))
-    p = local_positions(ctx).lazy().join(hw.select("user_id"), on="user_id", how="semi").with_columns(
-        pl.col("local_ts").dt.date().alias("day"))
+    p = (local_positions(ctx).with_columns(home_side(ctx, float(rule["home_radius_km"])).alias("_out")).lazy()
+         .join(hw.select("user_id"), on="user_id", how="semi").with_columns(pl.col("local_ts").dt.date().alias("day")))
     weekday = is_work_day(ctx)
-    trips = _trip_days(p, home_ref(ctx).lazy(), float(rule["home_radius_km"]), float(rule["trip_edge_hours"]))
+    trips = _trip_days(p, float(rule["trip_edge_hours"]))
     hour = pl.col("local_ts").dt.hour()
     in_window = pl.any_horizontal([in_hours(hour, w) for w in rule["commute_hours"]])
     d_hw = haversine_km("h_lat", "h_lon", "work_lat", "work_lon")

@@ -306,6 +306,17 @@ def home_ref(ctx: ScanContext) -> pl.DataFrame:
     return ctx.cached("geo.home_ref", build)
 
 
+def home_side(ctx: ScanContext, radius_km: float) -> pl.Series:
+    """Per row of :func:`local_positions` (same order): ``outside_home(radius_km)`` against the user's
+    :func:`home_ref` (null: cannot tell). Computed once per scan and radius: the month rules and the commute's trip
+    days read the same sides (one join of every position with the homes instead of three)."""
+    def build() -> pl.Series:
+        lp = local_positions(ctx).lazy().select("user_id", "lat", "lon", "acc_km", "city_key", "country")
+        return (lp.join(home_ref(ctx).lazy(), on="user_id", how="left", maintain_order="left")
+                .select(outside_home(radius_km).alias("outside")).collect().to_series())
+    return ctx.cached(f"geo.home_side.{float(radius_km)!r}", build)
+
+
 def outside_home(radius_km: float) -> pl.Expr:
     """True when a position (lat, lon, acc_km, city_key, country) lies outside the user's home city (columns
     of :func:`home_ref` joined): farther than ``radius_km`` from the home place after allowing for the

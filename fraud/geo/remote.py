@@ -19,14 +19,19 @@ from fraud.exprs import fmt
 from fraud.findings import emit
 from fraud.exprs import thousands
 from fraud.geo.gazetteer import country_name, place_name
-from fraud.geo.places import home_ref, local_positions, outside_home
+from fraud.geo.places import home_ref, home_side, local_positions
 from fraud.registry import NotEvaluated, register
 
 
-def with_home_side(ctx: ScanContext, lf: pl.LazyFrame, radius_km: float) -> pl.LazyFrame:
-    """``lf`` (positions) joined with the user's home and an ``outside`` flag (null = cannot tell)."""
-    return lf.join(home_ref(ctx).lazy(), on="user_id", how="left").with_columns(
-        outside_home(radius_km).alias("outside"))
+def with_home_side(ctx: ScanContext, radius_km: float) -> pl.DataFrame:
+    """:func:`local_positions` with the ``outside`` flag of :func:`fraud.geo.places.home_side` (null = cannot
+    tell); the home's name and country are joined on the few rows a finding needs (:func:`with_home`)."""
+    return _require_positions(ctx).with_columns(home_side(ctx, radius_km))
+
+
+def with_home(lf: pl.LazyFrame, ctx: ScanContext) -> pl.LazyFrame:
+    """``lf`` with the user's ``home_city`` and ``home_cc`` (:func:`home_ref`)."""
+    return lf.join(home_ref(ctx).lazy().select("user_id", "home_city", "home_cc"), on="user_id", how="left")
 
 
 def home_label() -> pl.Expr:
@@ -64,20 +69,19 @@ def remote_logins(ctx: ScanContext) -> pl.LazyFrame:
     rule = ctx.cfg.rule("geo.remote_logins")
     n_min = int(rule["min_logins"])
     counted = (pl.col("event") == rule["event"]) & pl.col("success").fill_null(True)
-    p = _require_positions(ctx).lazy().filter((pl.col("kind") == "event") & counted)
-    sided = with_home_side(ctx, p, float(rule["home_radius_km"])).collect()  # counted, then read below
+    p = with_home_side(ctx, float(rule["home_radius_km"])).lazy().filter((pl.col("kind") == "event") & counted)
+    n_placed, n_told = p.select(pl.len(), pl.col("outside").count()).collect().row(0)
     n_all = ctx.logins.filter(counted).select(pl.len()).collect().item()
-    n_told = sided["outside"].count()
     # logins that cannot be placed (no lat/lon, an IP without a country, no city or country name) or whose user has
     # no home to compare with are in neither count: said, so that "no remote logins" is not read as all at home
-    ctx.notes["geo.remote_logins"] = {"logins_without_position": n_all - sided.height,
-                                      "logins_side_unknown": sided.height - n_told}
+    ctx.notes["geo.remote_logins"] = {"logins_without_position": n_all - n_placed,
+                                      "logins_side_unknown": n_placed - n_told}
     if n_told == 0:
         raise NotEvaluated(f"no successful {rule['event']} event can be placed against a home "
-                           f"({n_all - sided.height:,} without any position, {sided.height - n_told:,} of users "
+                           f"({n_all - n_placed:,} without any position, {n_placed - n_told:,} of users "
                            "without a home to compare with)", stage=2)
-    out = (sided.lazy().filter(pl.col("outside").fill_null(False))
-           .with_columns(month_col()).filter(pl.len().over("user_id", "month") >= n_min)
+    out = (with_home(p.filter(pl.col("outside").fill_null(False))
+                     .with_columns(month_col()).filter(pl.len().over("user_id", "month") >= n_min), ctx)
            .with_columns(where_label().alias("where")))
     # ties on ts broken by content, so the places' order and the IP never depend on row order
     per = (out.sort(["user_id", "ts", "where", "ip"], nulls_last=True).group_by("user_id", "month").agg(
@@ -100,14 +104,11 @@ def away_from_home(ctx: ScanContext) -> pl.LazyFrame:
     ``min_home_share`` lie in the home city; one finding per user-month."""
     rule = ctx.cfg.rule("geo.away_from_home")
     n_min, share_min = int(rule["min_events"]), float(rule["min_home_share"])
-    p = with_home_side(ctx, _require_positions(ctx).lazy(), float(rule["home_radius_km"])).filter(
-        pl.col("outside").is_not_null()).select(
-        "user_id", "ts", "local_ts", "outside", "home_city", "home_cc", "city", "lat", "lon", "country",
-        month_col()).collect().lazy()  # read twice below
+    p = with_home_side(ctx, float(rule["home_radius_km"])).lazy().filter(pl.col("outside").is_not_null()).with_columns(
+        month_col())
     all_months = p.group_by("user_id", "month").agg(
         pl.len().alias("n"), (~pl.col("outside")).sum().alias("n_home"), pl.col("ts").min().alias("first_ts"),
-        pl.col("ts").max().alias("last_ts"), pl.col("home_city").first(), pl.col("home_cc").first(),
-        pl.col("local_ts").first().alias("lt")).collect()
+        pl.col("ts").max().alias("last_ts"), pl.col("local_ts").first().alias("lt")).collect()
     tested = all_months.filter(pl.col("n") >= n_min)
     # a month with fewer positioned events (that can be compared with a home) is not tested: said, not called clean
     ctx.notes["geo.away_from_home"] = {"user_months_tested": tested.height,
@@ -115,8 +116,8 @@ def away_from_home(ctx: ScanContext) -> pl.LazyFrame:
     if tested.height == 0:
         raise NotEvaluated(f"no user has a month with {n_min} positioned events that can be compared with a home "
                            "(min_events)", stage=2)
-    months = (tested.lazy().with_columns((pl.col("n_home") / pl.col("n")).alias("share"))
-              .filter(pl.col("share") < share_min))
+    months = with_home(tested.lazy().with_columns((pl.col("n_home") / pl.col("n")).alias("share"))
+                       .filter(pl.col("share") < share_min), ctx)
     away = (p.filter(pl.col("outside")).join(months.select("user_id", "month"), on=["user_id", "month"], how="semi")
             .with_columns(where_label().alias("where"))
             .group_by("user_id", "month", "where").len()
