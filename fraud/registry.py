@@ -25,6 +25,18 @@ class NotEvaluated(Exception):  # noqa: N818 - a status, not a failure
         self.stage = stage
 
 
+def rows_meeting(table: pl.DataFrame, enough: pl.Expr, notes: dict, names: tuple[str, str], reason: str
+                 ) -> pl.DataFrame:
+    """The rows of ``table`` that ``enough`` keeps (user-months with the events a test needs ...), counted in
+    ``notes`` as ``names`` = (kept, left out); NotEvaluated with ``reason`` (stage 2) when none is kept: rows too
+    thin to test are not "clean"."""
+    kept = table.filter(enough)
+    notes.update({names[0]: kept.height, names[1]: table.height - kept.height})
+    if kept.height == 0:
+        raise NotEvaluated(reason, stage=2)
+    return kept
+
+
 @dataclass(frozen=True)
 class Check:
     """A registered check: its name, the rule ids it emits, its family, the inputs it needs, and its key.

@@ -20,7 +20,7 @@ from fraud.findings import emit
 from fraud.exprs import thousands
 from fraud.geo.gazetteer import country_name, place_name
 from fraud.geo.places import home_ref, home_side, local_positions
-from fraud.registry import NotEvaluated, register
+from fraud.registry import NotEvaluated, register, rows_meeting
 
 
 def with_home_side(ctx: ScanContext, radius_km: float) -> pl.DataFrame:
@@ -109,13 +109,11 @@ def away_from_home(ctx: ScanContext) -> pl.LazyFrame:
     all_months = p.group_by("user_id", "month").agg(
         pl.len().alias("n"), (~pl.col("outside")).sum().alias("n_home"), pl.col("ts").min().alias("first_ts"),
         pl.col("ts").max().alias("last_ts"), pl.col("local_ts").first().alias("lt")).collect()
-    tested = all_months.filter(pl.col("n") >= n_min)
     # a month with fewer positioned events (that can be compared with a home) is not tested: said, not called clean
-    ctx.notes["geo.away_from_home"] = {"user_months_tested": tested.height,
-                                       "user_months_below_min_events": all_months.height - tested.height}
-    if tested.height == 0:
-        raise NotEvaluated(f"no user has a month with {n_min} positioned events that can be compared with a home "
-                           "(min_events)", stage=2)
+    tested = rows_meeting(all_months, pl.col("n") >= n_min, ctx.notes.setdefault("geo.away_from_home", {}),
+                          ("user_months_tested", "user_months_below_min_events"),
+                          f"no user has a month with {n_min} positioned events that can be compared with a home "
+                          "(min_events)")
     months = with_home(tested.lazy().with_columns((pl.col("n_home") / pl.col("n")).alias("share"))
                        .filter(pl.col("share") < share_min), ctx)
     away = (p.filter(pl.col("outside")).join(months.select("user_id", "month"), on=["user_id", "month"], how="semi")

@@ -21,7 +21,7 @@ from fraud.exprs import thousands
 from fraud.geo.distance import haversine_km
 from fraud.geo.gazetteer import place_name
 from fraud.geo.places import in_hours, night_date, place_centres, place_settings, placed_positions
-from fraud.registry import NotEvaluated, register
+from fraud.registry import NotEvaluated, register, rows_meeting
 
 
 def monthly_homes(ctx: ScanContext, min_nights: int) -> pl.LazyFrame:
@@ -39,13 +39,11 @@ def monthly_homes(ctx: ScanContext, min_nights: int) -> pl.LazyFrame:
     all_months = nights.group_by("user_id", "month").agg(
         pl.col("night").n_unique().alias("month_nights"), pl.col("ts").min().alias("m_first"),
         pl.col("ts").max().alias("m_last")).collect()
-    month = all_months.filter(pl.col("month_nights") >= min_nights)
-    ctx.notes["geo.residence_change"] = {"user_months_with_min_nights": month.height,
-                                         "user_months_below_min_nights": all_months.height - month.height}
-    if month.height == 0:
-        raise NotEvaluated(f"no user has a month with {min_nights} nights of positions (min_nights) to infer a "
-                           "monthly home from", stage=2)
-    month = month.lazy()
+    month = rows_meeting(all_months, pl.col("month_nights") >= min_nights,
+                         ctx.notes.setdefault("geo.residence_change", {}),
+                         ("user_months_with_min_nights", "user_months_below_min_nights"),
+                         f"no user has a month with {min_nights} nights of positions (min_nights) to infer a monthly "
+                         "home from").lazy()
     home = (nights.filter(pl.col("pi").is_not_null()).group_by("user_id", "month", "pi", "pj")
             .agg(pl.col("night").n_unique().alias("nights"), pl.len().alias("_n"))
             .sort(["user_id", "month", "nights", "_n", "pi", "pj"], descending=[False, False, True, True, False, False])
