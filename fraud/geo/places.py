@@ -138,9 +138,13 @@ def _cluster(ctx: ScanContext) -> pl.DataFrame:
     # (exact enough at a few hundred metres).
     seeds = cells.select("user_id", pl.col("ci").alias("pi"), pl.col("cj").alias("pj"), "_seed_lat", "_seed_dlon")
     nb = nb.join(seeds, on=["user_id", "pi", "pj"], how="left")
+    # A position whose accuracy disc reaches the place's disc is at the place (contract section 5: distance rules
+    # allow for the radius): indoor fixes scattered 100-150 m with honest 100-200 m radii are at the office or
+    # flat they report from, while a 20 m outdoor fix 380 m off stays outside.
     dy = (pl.col("lat") - pl.col("_seed_lat")) * M_PER_DEG
     dx = (pl.col("_dlon") - pl.col("_seed_dlon")) * M_PER_DEG * scale
-    member = dy * dy + dx * dx <= cell * cell
+    reach = cell + pl.col("acc_km") * 1000
+    member = dy * dy + dx * dx <= reach * reach
     # still by (user_id, ts)
     return p.join(nb.lazy(), on=["user_id", "ci", "cj"], how="left", maintain_order="left").with_columns(
         pl.when(member).then(pl.col(c)).alias(c) for c in ("pi", "pj")).drop("_seed_lat", "_seed_dlon").collect(

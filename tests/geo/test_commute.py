@@ -127,19 +127,20 @@ def test_stable_commute_bonus():
     assert stable_commute(ctx_of(logins=logins([]), locations=short)).collect().height == 0
 
 
-def _station_commuter(station_m: float) -> pl.DataFrame:
+def _station_commuter(station_m: float, station_acc_m: float = 20.0) -> pl.DataFrame:
     """200 days: nights at home; on weekdays a ping at 08:30 at a station ``station_m`` north of the office (the
-    only fix in the arrival hours) and two at the office (11:00, 14:00). The office lies 10 m into a 200 m grid
-    cell, so a station 380 m north falls into the next cell: the office's cell block."""
+    only fix in the arrival hours; accuracy ``station_acc_m``) and two at the office (11:00, 14:00). The office
+    lies 10 m into a 200 m grid cell, so a station 380 m north falls into the next cell: the office's cell block."""
     k0 = int(SH_WORK[0] * M_PER_DEG // 200)
     office = ((k0 * 200 + 10) / M_PER_DEG, SH_WORK[1])
     station = ((k0 * 200 + 10 + station_m) / M_PER_DEG, SH_WORK[1])
-    rows = []
+    rows, mornings = [], []
     for d in (START + timedelta(days=i) for i in range(200)):
         rows += [(local(d, 23), SH), (local(d + timedelta(days=1), 3), SH)]
         if d.weekday() < 5:
-            rows += [(local(d, 8, 30), station), (local(d, 11), office), (local(d, 14), office)]
-    return pings("u1", rows)
+            rows += [(local(d, 11), office), (local(d, 14), office)]
+            mornings.append((local(d, 8, 30), station))
+    return pl.concat([pings("u1", rows), pings("u1", mornings, acc=station_acc_m)])
 
 
 def test_stable_commute_counts_fixes_at_the_place_not_in_its_cell_block():
@@ -149,6 +150,16 @@ def test_stable_commute_counts_fixes_at_the_place_not_in_its_cell_block():
     assert far.height == 0
     near = stable_commute(ctx_of(logins=logins([]), locations=_station_commuter(150))).collect()
     assert near.height == 1 and json.loads(near["evidence"][0])["weekdays_at_work"] == 144
+
+
+def test_a_fix_whose_accuracy_disc_reaches_the_place_is_at_the_place():
+    """An indoor fix 300 m from the office reporting 150 m accuracy may well be at the office (its disc reaches the
+    place's 200 m): at work, as the contract's distance rules allow for the radius. With 20 m it is not (before,
+    offices whose indoor fixes scatter ~100 m lost the bonus or kept it depending on where the grid lines fell)."""
+    indoor = stable_commute(ctx_of(logins=logins([]), locations=_station_commuter(300, 150.0))).collect()
+    assert indoor.height == 1 and json.loads(indoor["evidence"][0])["weekdays_at_work"] == 144
+    outdoor = stable_commute(ctx_of(logins=logins([]), locations=_station_commuter(300, 20.0))).collect()
+    assert outdoor.height == 0
 
 
 WORK_10KM = (SH[0], SH[1] + 0.10519)  # 10 km east of home
@@ -208,6 +219,12 @@ def test_a_fix_at_another_place_the_user_sleeps_at_is_no_route_point():
     wed = moved + timedelta(days=2)
     ctx = ctx_of(logins=logins([]), locations=pings("u1", rows + [(local(wed, 8, 30), detour)]))
     assert _days(commute_deviation(ctx).collect()) == [wed.isoformat()]
+    # indoor scatter at the new flat: a fix 230 m off it reporting 120 m accuracy is at the flat too (its disc
+    # reaches the place); one reporting 20 m is not, and is a deviation
+    off_flat = (new_home[0] + 0.230 / 111.195, new_home[1])
+    for acc_m, days in ((120.0, []), (20.0, [wed.isoformat()])):
+        scatter = pl.concat([pings("u1", rows), pings("u1", [(local(wed, 8, 30), off_flat)], acc=acc_m)])
+        assert _days(commute_deviation(ctx_of(logins=logins([]), locations=scatter)).collect()) == days, acc_m
 
 
 def test_the_working_week_is_a_setting(tmp_path):
