@@ -35,10 +35,15 @@ def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
         # an export that logs none of them (or names them otherwise: see [events]) cannot show one after a new device
         raise NotEvaluated(f"no {', '.join(kinds)} events in the logins", stage=2)
     first = local_date(si.group_by("user_id", "device_id").agg(pl.col("ts").min()), ctx, out="first_day")
-    days = local_logins(ctx).filter(pl.col("user_id").is_not_null()).select(
-        "user_id", pl.col("local_ts").dt.date().alias("day")).unique()
-    history = (first.join(days, on="user_id", how="inner").filter(pl.col("day") < pl.col("first_day"))
-               .group_by("user_id", "device_id").agg(pl.len().alias("history_days")))
+    # the user's distinct event days before the first sign-in: the rank of the last one (an as-of join on the days
+    # sorted per user, not every device paired with every day)
+    days = (local_logins(ctx).filter(pl.col("user_id").is_not_null())
+            .select("user_id", pl.col("local_ts").dt.date().alias("day")).unique().sort("user_id", "day")
+            .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("user_id").alias("history_days")))
+    history = (first.sort("user_id", "first_day")
+               .join_asof(days, left_on="first_day", right_on="day", by="user_id", strategy="backward",
+                          allow_exact_matches=False, check_sortedness=False)
+               .filter(pl.col("history_days").is_not_null()).select("user_id", "device_id", "history_days"))
     # a device the account already used (a successful event of any kind before the sign-in: a payment from the
     # app) is not new; an attacker's failed attempts from it before getting in do not make it known
     used = (ctx.logins.filter(pl.col("success").fill_null(True) & pl.col("device_id").is_not_null()
@@ -48,20 +53,60 @@ def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
            .join(used, on=["user_id", "device_id"], how="left")
            .filter((pl.col("history_days") >= min_days) & ~(pl.col("first_use") < pl.col("ts")).fill_null(False))
            .drop("first_use").rename({"ts": "first_sign_in"}))
-    sens = ctx.logins.filter(pl.col("event").is_in(kinds) & pl.col("success").fill_null(True)
-                             & pl.col("user_id").is_not_null()).select(
-        "user_id", "ts", "event", pl.col("device_id").alias("event_device"))
-    ts = pl.col("ts")
-    hits = new.join(sens, on="user_id", how="inner").filter(
-        (ts >= pl.col("first_sign_in")) & ((ts - pl.col("first_sign_in")).dt.total_microseconds() <= within_us))
-    per = (hits.sort("user_id", "device_id", "ts", "event", "event_device", nulls_last=True)
-           .group_by("user_id", "device_id", "first_sign_in", "history_days").agg(
-               ts.max().alias("last_ts"), pl.len().alias("n"), pl.col("event").unique().sort().alias("kinds"),
-               pl.struct("event", iso(ts).alias("ts"), pl.col("event_device").alias("device_id")).alias("events")))
+    per = _window_events(new, ctx.logins.filter(pl.col("event").is_in(kinds) & pl.col("success").fill_null(True)
+                                                & pl.col("user_id").is_not_null()), kinds, within_us)
     return emit(
         per, rule, device_id="device_id", first_ts="first_sign_in", last_ts="last_ts",
         evidence={"first_sign_in": iso("first_sign_in"), "history_days": "history_days", "sensitive_events": "events",
-                  "within_hours": rule["within_hours"], "min_history_days": min_days},
+                  "n_sensitive_events": "n", "within_hours": rule["within_hours"], "min_history_days": min_days},
         summary=fmt("{} within {} h of the first sign-in from new device {}",
                     pl.col("kinds").list.join(", "), rule["within_hours"], pl.col("device_id")),
     )
+
+
+# A finding lists the first LISTED_EVENTS sensitive events of its window (n_sensitive_events counts them all): a
+# bot account with 10,000 new devices and 10,000 password changes in a day would otherwise write 10,000 x 10,000
+# events (the window pairing itself is linear: index ranges, not every device paired with every event).
+LISTED_EVENTS = 20
+
+
+def _window_events(new: pl.LazyFrame, sens: pl.LazyFrame, kinds: list[str], within_us: int) -> pl.LazyFrame:
+    """Per new device (``new``: user_id, device_id, first_sign_in, history_days) whose window [first_sign_in,
+    first_sign_in + within] holds sensitive events (``sens``): ``last_ts``, ``n`` (events in it), ``kinds``
+    (their distinct kinds, sorted) and ``events`` (the first :data:`LISTED_EVENTS`: event, ts, device_id). The
+    events sorted by (user, ts, event, device) are numbered; a window is the index range between two as-of joins,
+    and its per-kind counts differences of running counts."""
+    ev = (sens.select("user_id", "ts", "event", pl.col("device_id").alias("event_device"))
+          .sort("user_id", "ts", "event", "event_device", nulls_last=True)
+          .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"),
+                        *[(pl.col("event") == k).cast(pl.Int64).cum_sum().alias(f"_c{j}") for j, k in enumerate(kinds)])
+          .collect().lazy())  # read by both as-of joins and the listing
+    counts = [f"_c{j}" for j in range(len(kinds))]
+    win = (new.with_columns((pl.col("first_sign_in") + pl.duration(microseconds=within_us)).alias("_until"))
+           .sort("user_id", "first_sign_in")
+           .join_asof(ev.select("user_id", pl.col("ts").alias("_t_lo"), pl.col("_i").alias("_lo"), "event",
+                                *[pl.col(c).alias(f"{c}_lo") for c in counts]),
+                      left_on="first_sign_in", right_on="_t_lo", by="user_id", strategy="forward",
+                      check_sortedness=False)
+           .sort("user_id", "_until")
+           .join_asof(ev.select("user_id", pl.col("ts").alias("last_ts"), pl.col("_i").alias("_hi"),
+                                *[pl.col(c).alias(f"{c}_hi") for c in counts]),
+                      left_on="_until", right_on="last_ts", by="user_id", strategy="backward",
+                      check_sortedness=False)
+           .filter(pl.col("_lo") <= pl.col("_hi")))
+    in_window = [pl.col(f"{c}_hi") - pl.col(f"{c}_lo") + (pl.col("event") == k).cast(pl.Int64)
+                 for c, k in zip(counts, kinds)]
+    win = win.with_columns(
+        (pl.col("_hi") - pl.col("_lo") + 1).alias("n"),
+        pl.concat_list([pl.when(n > 0).then(pl.lit(k)) for n, k in zip(in_window, kinds)])
+        .list.drop_nulls().list.sort().alias("kinds")).cache()
+    listed = (win.select("user_id", "device_id", pl.int_ranges("_lo", pl.min_horizontal("_hi", pl.col("_lo")
+                                                                                          + LISTED_EVENTS - 1) + 1)
+                         .alias("_i")).explode("_i")
+              .join(ev.select("_i", "event", "ts", "event_device"), on="_i", how="inner")
+              .sort("user_id", "device_id", "_i")
+              .group_by("user_id", "device_id", maintain_order=True)
+              .agg(pl.struct("event", iso("ts").alias("ts"), pl.col("event_device").alias("device_id"))
+                   .alias("events")))
+    return win.select("user_id", "device_id", "first_sign_in", "history_days", "last_ts", "n", "kinds").join(
+        listed, on=["user_id", "device_id"], how="left")

@@ -30,7 +30,8 @@ def test_sensitive_change_right_after_new_device():
     assert ev(df) == {"first_sign_in": iso(days=10), "history_days": 7, "within_hours": 24, "min_history_days": 7,
                       "sensitive_events": [{"event": "password_change", "ts": iso(days=10, minutes=30),
                                             "device_id": "d2"},
-                                           {"event": "withdraw", "ts": iso(days=11), "device_id": "d1"}]}
+                                           {"event": "withdraw", "ts": iso(days=11), "device_id": "d1"}],
+                      "n_sensitive_events": 2}
 
 
 def test_sensitive_quiet_without_history_or_later_than_24h():
@@ -65,3 +66,25 @@ def test_sensitive_not_evaluated_when_the_logins_hold_none_of_its_events():
     # one of them anywhere in the data: evaluated (quiet here: the withdrawal is by a user without a new device)
     other = _events("u9", [(at(days=1), "withdraw", "d9")])
     assert run(new_device_sensitive, logins=pl.concat([lf, other])).height == 0
+
+
+def test_a_window_lists_its_first_events_and_counts_them_all(monkeypatch):
+    """A bot account's thousands of new devices and changes in one day: each finding lists the first LISTED_EVENTS
+    of its window (the output was quadratic), counts all of them, and names every kind among them."""
+    from fraud.fingerprint import sensitive
+
+    monkeypatch.setattr(sensitive, "LISTED_EVENTS", 2)
+    rows = [(at(days=10), "login", "d2"), (at(days=10, minutes=60), "login", "d3"),
+            (at(days=10, minutes=30), "password_change", "d2"), (at(days=10, minutes=120), "withdraw", "d2"),
+            (at(days=10, minutes=180), "bind_card", "d3"), (at(days=11, minutes=120), "phone_change", "d3")]
+    lf = pl.concat([_history("u1", 7), _events("u1", rows)])
+    df = run(new_device_sensitive, logins=lf)
+    assert df["device_id"].to_list() == ["d2", "d3"]
+    d2, d3 = ev(df, 0), ev(df, 1)
+    assert (d2["n_sensitive_events"], [e["event"] for e in d2["sensitive_events"]]) == (
+        3, ["password_change", "withdraw"])
+    assert df["summary"][0] == ("bind_card, password_change, withdraw within 24 h of the first sign-in from new "
+                                "device d2")
+    # d3's window starts at its own first sign-in (day 10, 01:00): the change at 00:30 is before it
+    assert (d3["n_sensitive_events"], [e["event"] for e in d3["sensitive_events"]]) == (2, ["withdraw", "bind_card"])
+    assert df["last_ts"].to_list() == [at(days=10, minutes=180), at(days=10, minutes=180)]
