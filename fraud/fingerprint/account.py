@@ -72,11 +72,24 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
         pl.len().alias("successes"))
     success = (marked.filter(ok).select("user_id", pl.col("ts").alias("next_success"), "success_ip", "success_device")
                .unique(["user_id", "next_success"], keep="first", maintain_order=True))
-    burst = (episodes.join(fails.select("user_id", "ts", "ip"), on="user_id", how="inner")
-             .filter((ts >= pl.col("first_ts")) & (ts <= pl.col("last_success")))
-             .group_by("user_id", "_ep").agg(
-                 pl.len().alias("failures"), ts.max().alias("last_failure"),
-                 pl.col("ip").drop_nulls().unique().sort().alias("ips")))
+    # An episode's failures are an index range of the user's failures (sorted by time): two as-of joins, not every
+    # episode paired with every failure of the user (a monitoring account failing 5 times every 15 minutes for two
+    # years: 70,000 episodes x 350,000 failures).
+    f = fails.select("user_id", "ts", "ip").with_row_index("_i").with_columns(pl.col("_i").cast(pl.Int64)).cache()
+    ranges = (episodes.select("user_id", "_ep", "first_ts", "last_success").sort("user_id", "first_ts")
+              .join_asof(f.select("user_id", pl.col("ts").alias("_t_lo"), pl.col("_i").alias("_lo")),
+                         left_on="first_ts", right_on="_t_lo", by="user_id", strategy="forward",
+                         check_sortedness=False)
+              .sort("user_id", "last_success")
+              .join_asof(f.select("user_id", pl.col("ts").alias("last_failure"), pl.col("_i").alias("_hi")),
+                         left_on="last_success", right_on="last_failure", by="user_id", strategy="backward",
+                         check_sortedness=False)
+              .filter(pl.col("_lo") <= pl.col("_hi")))
+    ips = (ranges.select("user_id", "_ep", pl.int_ranges("_lo", pl.col("_hi") + 1).alias("_i")).explode("_i")
+           .join(f.select("_i", "ip"), on="_i", how="inner")
+           .group_by("user_id", "_ep").agg(pl.col("ip").drop_nulls().unique().sort().alias("ips")))
+    burst = ranges.select("user_id", "_ep", (pl.col("_hi") - pl.col("_lo") + 1).cast(pl.UInt32).alias("failures"),
+                          "last_failure").join(ips, on=["user_id", "_ep"], how="left")
     per = episodes.join(burst, on=["user_id", "_ep"]).join(success, on=["user_id", "next_success"], how="left")
     one = pl.col("successes") == 1
     return emit(
