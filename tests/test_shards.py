@@ -362,3 +362,30 @@ def test_users_only_in_the_scores_input_are_counted_not_read_as_clean(tmp_path):
     one = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
     assert (one.summary["users"], one.summary["users_without_events"]) == (3, 2)
     _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=3))
+
+
+def test_new_not_evaluated_reasons_and_counts_are_the_same_in_slices(tmp_path):
+    """Rules that cannot tell (logins behind a proxy, thin months, large payments without a country, snapshots
+    tied to no account, no password change) say the same reason and sum the same counts in any number of
+    slices."""
+    rows = ["ts,user_id,event,success,ip,device_id,amount"]
+    for u in range(12):
+        for day in range(1, 10):
+            rows.append(f"2024-03-{day:02d}T10:00:00Z,U{u},login,true,10.0.0.{u},D{u},")
+        rows += [f"2024-03-09T1{k}:00:00Z,U{u},withdraw,true,,D{u},25000" for k in range(6)]
+    (tmp_path / "logins.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "locations.csv").write_text("ts,user_id,lat,lon\n" + "".join(
+        f"2024-03-0{d}T23:00:00Z,U{u},31.23,121.47\n" for u in range(12) for d in range(1, 4)))
+    (tmp_path / "devices.csv").write_text("ts,device_id,is_rooted,imei\n" + "".join(
+        f"2024-03-01T10:00:00Z,X{k},true,35693803564380{k}\n" for k in range(6)))
+    one = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    checks = one.summary["checks"]
+    assert {r: checks[r]["status"] for r in ("geo.remote_logins", "geo.residence_change", "geo.away_from_home",
+                                             "geo.cross_border_spend", "device.rooted", "device.id_conflict",
+                                             "account.password_churn")} == dict.fromkeys(
+        ("geo.remote_logins", "geo.residence_change", "geo.away_from_home", "geo.cross_border_spend", "device.rooted",
+         "device.id_conflict", "account.password_churn"), "not evaluated")
+    assert checks["geo.remote_logins"]["logins_without_position"] == 108
+    assert checks["geo.cross_border_spend"]["large_events_country_unknown"] == 72
+    for n in (2, 3):
+        _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=n))

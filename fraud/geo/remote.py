@@ -77,9 +77,9 @@ def remote_logins(ctx: ScanContext) -> pl.LazyFrame:
     ctx.notes["geo.remote_logins"] = {"logins_without_position": n_all - n_placed,
                                       "logins_side_unknown": n_placed - n_told}
     if n_told == 0:
-        raise NotEvaluated(f"no successful {rule['event']} event can be placed against a home "
-                           f"({n_all - n_placed:,} without any position, {n_placed - n_told:,} of users "
-                           "without a home to compare with)", stage=2)
+        # the reason names no count: a sliced scan keeps one slice's reason (the counts are the notes, summed)
+        raise NotEvaluated(f"no successful {rule['event']} event can be placed against a home (without any "
+                           "position, or of users without a home to compare with)", stage=2)
     out = (with_home(p.filter(pl.col("outside").fill_null(False))
                      .with_columns(month_col()).filter(pl.len().over("user_id", "month") >= n_min), ctx)
            .with_columns(where_label().alias("where")))

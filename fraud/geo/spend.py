@@ -45,8 +45,9 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
     # large events without a country, or of users without a home country, cannot be told in or out: counted
     ctx.notes["geo.cross_border_spend"] = {"large_events": n_big, "large_events_country_unknown": n_big - told.height}
     if n_big and not told.height:
-        raise NotEvaluated(f"none of the {n_big:,} {' or '.join(rule['events'])} events of {amount_min:,g}+ has a "
-                           "country to compare with a home country", stage=2)
+        # the reason names no count: a sliced scan keeps one slice's reason (the counts are the notes, summed)
+        raise NotEvaluated(f"none of the {' or '.join(rule['events'])} events of {amount_min:,g}+ has a country to "
+                           "compare with a home country", stage=2)
     cand = (told.lazy().filter(pl.col("ev_cc") != pl.col("home_cc"))
             # ties on ts broken by content, so the device and IP named below never depend on row order
             .sort(["user_id", "ts", "device_id", "ip", "amount", "ev_cc"], nulls_last=True)
