@@ -546,3 +546,15 @@ def test_a_scan_whose_every_logins_row_is_rejected_fails_and_says_why(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["inputs"]["logins"]["rejection_reasons"] == {"bad timestamp in column ts": 2,
                                                                 "bad boolean in column success": 1}
+
+
+def test_scan_says_how_many_users_only_have_a_score(tmp_path):
+    (tmp_path / "logins.csv").write_text(LOGINS)
+    (tmp_path / "scores.csv").write_text("user_id,score\nnobody_else,700\nnor_this_one,650\n")
+    r = run("scan", tmp_path, "--out", tmp_path / "scan")
+    assert r.exit_code == 0
+    assert ("2 users only in the scores input (no logins, devices or locations rows): no rule looked at them; their "
+            "score passes through") in r.stdout.replace("\n", " ")
+    assert json.loads((tmp_path / "scan" / "summary.json").read_text())["users_without_events"] == 2
+    r = run("scan", "--logins", tmp_path / "logins.csv", "--out", tmp_path / "alone")
+    assert r.exit_code == 0 and "only in the scores input" not in r.stdout
