@@ -35,15 +35,10 @@ def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
         # an export that logs none of them (or names them otherwise: see [events]) cannot show one after a new device
         raise NotEvaluated(f"no {', '.join(kinds)} events in the logins", stage=2)
     first = local_date(si.group_by("user_id", "device_id").agg(pl.col("ts").min()), ctx, out="first_day")
-    # the user's distinct event days before the first sign-in: the rank of the last one (an as-of join on the days
-    # sorted per user, not every device paired with every day)
-    days = (local_logins(ctx).filter(pl.col("user_id").is_not_null())
-            .select("user_id", pl.col("local_ts").dt.date().alias("day")).unique().sort("user_id", "day")
-            .with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("user_id").alias("history_days")))
-    history = (first.sort("user_id", "first_day")
-               .join_asof(days, left_on="first_day", right_on="day", by="user_id", strategy="backward",
-                          allow_exact_matches=False, check_sortedness=False)
-               .filter(pl.col("history_days").is_not_null()).select("user_id", "device_id", "history_days"))
+    days = local_logins(ctx).filter(pl.col("user_id").is_not_null()).select(
+        "user_id", pl.col("local_ts").dt.date().alias("day")).unique()
+    history = (first.join(days, on="user_id", how="inner").filter(pl.col("day") < pl.col("first_day"))
+               .group_by("user_id", "device_id").agg(pl.len().alias("history_days")))
     # a device the account already used (a successful event of any kind before the sign-in: a payment from the
     # app) is not new; an attacker's failed attempts from it before getting in do not make it known
     used = (ctx.logins.filter(pl.col("success").fill_null(True) & pl.col("device_id").is_not_null()
@@ -80,7 +75,7 @@ def _window_events(new: pl.LazyFrame, sens: pl.LazyFrame, kinds: list[str], with
           .sort("user_id", "ts", "event", "event_device", nulls_last=True)
           .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("_i"),
                         *[(pl.col("event") == k).cast(pl.Int64).cum_sum().alias(f"_c{j}") for j, k in enumerate(kinds)])
-          .collect().lazy())  # read by both as-of joins and the listing
+          .cache())  # read by both as-of joins and the listing
     counts = [f"_c{j}" for j in range(len(kinds))]
     win = (new.with_columns((pl.col("first_sign_in") + pl.duration(microseconds=within_us)).alias("_until"))
            .sort("user_id", "first_sign_in")
