@@ -10,8 +10,8 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.exprs import ipv6_net64, reach_us
 from fraud.findings import emit
-from fraud.fingerprint.common import (US_PER_DAY, US_PER_MINUTE, coverage_episodes, fmt, groups_where, iso,
-                                      member_runs, window_members)
+from fraud.fingerprint.common import (US_PER_DAY, US_PER_MINUTE, coverage_episodes, fmt, groups_where,
+                                      index_range, iso, member_runs, window_members)
 from fraud.registry import NotEvaluated, register
 
 
@@ -76,15 +76,8 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
     # episode paired with every failure of the user (a monitoring account failing 5 times every 15 minutes for two
     # years: 70,000 episodes x 350,000 failures).
     f = fails.select("user_id", "ts", "ip").with_row_index("_i").with_columns(pl.col("_i").cast(pl.Int64)).cache()
-    ranges = (episodes.select("user_id", "_ep", "first_ts", "last_success").sort("user_id", "first_ts")
-              .join_asof(f.select("user_id", pl.col("ts").alias("_t_lo"), pl.col("_i").alias("_lo")),
-                         left_on="first_ts", right_on="_t_lo", by="user_id", strategy="forward",
-                         check_sortedness=False)
-              .sort("user_id", "last_success")
-              .join_asof(f.select("user_id", pl.col("ts").alias("last_failure"), pl.col("_i").alias("_hi")),
-                         left_on="last_success", right_on="last_failure", by="user_id", strategy="backward",
-                         check_sortedness=False)
-              .filter(pl.col("_lo") <= pl.col("_hi")))
+    ranges = index_range(episodes.select("user_id", "_ep", "first_ts", "last_success"), f, "user_id", "first_ts",
+                         "last_success", end_cols={"ts": "last_failure"})
     ips = (ranges.select("user_id", "_ep", pl.int_ranges("_lo", pl.col("_hi") + 1).alias("_i")).explode("_i")
            .join(f.select("_i", "ip"), on="_i", how="inner")
            .group_by("user_id", "_ep").agg(pl.col("ip").drop_nulls().unique().sort().alias("ips")))

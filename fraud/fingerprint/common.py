@@ -199,6 +199,27 @@ def coverage_episodes(runs: pl.LazyFrame, group: str, limit: int) -> pl.LazyFram
             .drop("_seg"))
 
 
+def index_range(keys: pl.LazyFrame, events: pl.LazyFrame, by: str, start: str, end: str, *, open_start: bool = False,
+                start_cols: dict[str, str] | None = None, end_cols: dict[str, str] | None = None) -> pl.LazyFrame:
+    """``keys`` with ``_lo`` and ``_hi``: the numbers (``_i``) of the first event of the same ``by`` at or after
+    ``start`` (after, with ``open_start``) and of the last one at or before ``end``; rows whose range holds no event
+    are dropped. ``events`` (``by``, ``ts``, ``_i``) are sorted by (``by``, ``ts``) and numbered over the whole frame,
+    so a window's events are the rows ``_lo``..``_hi``: two as-of joins instead of every key paired with every event
+    of its group. ``start_cols`` / ``end_cols``: event columns carried from the range's first / last event, renamed
+    (``{"ts": "last_failure"}``)."""
+    def side(cols: dict[str, str] | None, t: str, i: str) -> pl.LazyFrame:
+        return events.select(by, pl.col("ts").alias(t), pl.col("_i").alias(i),
+                             *[pl.col(c).alias(a) for c, a in (cols or {}).items()])
+
+    return (keys.sort(by, start)
+            .join_asof(side(start_cols, "_t_lo", "_lo"), left_on=start, right_on="_t_lo", by=by, strategy="forward",
+                       allow_exact_matches=not open_start, check_sortedness=False)
+            .sort(by, end)
+            .join_asof(side(end_cols, "_t_hi", "_hi"), left_on=end, right_on="_t_hi", by=by, strategy="backward",
+                       check_sortedness=False)
+            .filter(pl.col("_lo") <= pl.col("_hi")).drop("_t_lo", "_t_hi"))
+
+
 # A window's members list is read from at most the last WINDOW_LIST_RUNS member runs of its group that start by
 # its end, and names at most LIST_MAX_MEMBERS members (its member count is always exact): a window's evidence costs
 # a bounded number of rows however many windows one group has (a placeholder device id on 20,000 accounts gives
@@ -227,12 +248,8 @@ def window_members(ev: pl.LazyFrame, runs: pl.LazyFrame, ends: pl.LazyFrame, gro
     groups = keys.select(group).unique()
     e = (ev.select(group, member, "ts").drop_nulls().join(groups, on=group, how="semi").sort(group, "ts", member)
          .with_row_index("_i").select(group, "ts", pl.col("_i").cast(pl.Int64)))
-    win = (keys.join_asof(e.rename({"ts": "_t_hi", "_i": "_hi"}), left_on="t_ref", right_on="_t_hi", by=group,
-                          strategy="backward", check_sortedness=False)
-           .with_columns((pl.col("t_ref") - pl.duration(microseconds=window_us)).alias("_from"))
-           .join_asof(e.rename({"ts": "win_first", "_i": "_lo"}), left_on="_from", right_on="win_first", by=group,
-                      strategy="forward", allow_exact_matches=False, check_sortedness=False)
-           .filter(pl.col("_lo") <= pl.col("_hi")))
+    win = index_range(keys.with_columns((pl.col("t_ref") - pl.duration(microseconds=window_us)).alias("_from")), e,
+                      group, "_from", "t_ref", open_start=True, start_cols={"ts": "win_first"})
     runs = (runs.join(groups, on=group, how="semi").sort(group, "run_start", member).with_row_index("_r")
             .with_columns(pl.col("_r").cast(pl.Int64)).cache())
     win = (win.sort(group, "t_ref")

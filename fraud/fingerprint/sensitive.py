@@ -11,7 +11,7 @@ import polars as pl
 
 from fraud.context import ScanContext
 from fraud.findings import emit
-from fraud.fingerprint.common import fmt, iso, local_date, require_device_ids, sign_ins
+from fraud.fingerprint.common import fmt, index_range, iso, local_date, require_device_ids, sign_ins
 from fraud.geo.localtime import local_logins
 from fraud.registry import NotEvaluated, register
 
@@ -77,18 +77,10 @@ def _window_events(new: pl.LazyFrame, sens: pl.LazyFrame, kinds: list[str], with
                         *[(pl.col("event") == k).cast(pl.Int64).cum_sum().alias(f"_c{j}") for j, k in enumerate(kinds)])
           .cache())  # read by both as-of joins and the listing
     counts = [f"_c{j}" for j in range(len(kinds))]
-    win = (new.with_columns((pl.col("first_sign_in") + pl.duration(microseconds=within_us)).alias("_until"))
-           .sort("user_id", "first_sign_in")
-           .join_asof(ev.select("user_id", pl.col("ts").alias("_t_lo"), pl.col("_i").alias("_lo"), "event",
-                                *[pl.col(c).alias(f"{c}_lo") for c in counts]),
-                      left_on="first_sign_in", right_on="_t_lo", by="user_id", strategy="forward",
-                      check_sortedness=False)
-           .sort("user_id", "_until")
-           .join_asof(ev.select("user_id", pl.col("ts").alias("last_ts"), pl.col("_i").alias("_hi"),
-                                *[pl.col(c).alias(f"{c}_hi") for c in counts]),
-                      left_on="_until", right_on="last_ts", by="user_id", strategy="backward",
-                      check_sortedness=False)
-           .filter(pl.col("_lo") <= pl.col("_hi")))
+    win = index_range(new.with_columns((pl.col("first_sign_in") + pl.duration(microseconds=within_us)).alias("_until")),
+                      ev, "user_id", "first_sign_in", "_until",
+                      start_cols={"event": "event", **{c: f"{c}_lo" for c in counts}},
+                      end_cols={"ts": "last_ts", **{c: f"{c}_hi" for c in counts}})
     in_window = [pl.col(f"{c}_hi") - pl.col(f"{c}_lo") + (pl.col("event") == k).cast(pl.Int64)
                  for c, k in zip(counts, kinds)]
     win = win.with_columns(

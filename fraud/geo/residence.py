@@ -35,7 +35,8 @@ def monthly_homes(ctx: ScanContext, min_nights: int) -> pl.LazyFrame:
         raise NotEvaluated("no precise positions (lat/lon or pings) to infer homes from")
     nights = (p.lazy().filter(in_hours(pl.col("local_ts").dt.hour(), s["night_hours"]))
               .with_columns(night_date(pl.col("local_ts"), int(s["night_hours"][1])).alias("night"))
-              .with_columns(pl.col("night").dt.truncate("1mo").alias("month")).cache())  # read twice below
+              .select("user_id", "ts", "pi", "pj", "night", pl.col("night").dt.truncate("1mo").alias("month"))
+              .collect().lazy())  # read twice below (the months are counted before the rest of the plan runs)
     all_months = nights.group_by("user_id", "month").agg(
         pl.col("night").n_unique().alias("month_nights"), pl.col("ts").min().alias("m_first"),
         pl.col("ts").max().alias("m_last")).collect()

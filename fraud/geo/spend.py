@@ -36,7 +36,7 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
     n_kind, n_big = ctx.logins.select(kinds.sum().alias("n"), large.sum().alias("big")).collect().row(0)
     if n_kind == 0:
         raise NotEvaluated(f"no {' or '.join(rule['events'])} events in the logins", stage=2)
-    big = pos.lazy().filter((pl.col("kind") == "event") & kinds & (pl.col("amount") >= amount_min))
+    big = pos.lazy().filter((pl.col("kind") == "event") & large)
     cc = pl.when(pl.col("source") == "latlon").then(pl.coalesce(place_cc("lat", "lon"), pl.col("country"))) \
         .otherwise(pl.col("country"))
     told = (big.with_columns(cc.alias("ev_cc"))
