@@ -307,12 +307,12 @@ def test_show_limits_findings_per_rule(data, tmp_path):
 
 
 def test_show_limit_never_hides_a_counted_finding(tmp_path):
-    """Four impossible trips: two on day 0 and one on day 24 fall in the first 30-day window (the first counts),
-    the one on day 35 starts a new window (counted). With --limit 1 the counted one of day 35 is still printed,
+    """Four impossible trips: those of days 1, 10 and 25 fall in the first 30-day window (the first counts),
+    the one on day 36 starts a new window (counted). With --limit 1 the counted one of day 35 is still printed,
     so the -60 of the score can be traced; the two not counted are what is left out."""
     sh, bj = "31.23,121.47", "39.90,116.40"
     rows = ["ts,user_id,lat,lon"]
-    for day, hops in ((1, (sh, bj, sh)), (25, (sh, bj)), (36, (sh, bj))):
+    for day, hops in ((1, (sh, bj)), (10, (sh, bj)), (25, (sh, bj)), (36, (sh, bj))):
         rows += [f"2024-01-{day:02d}T10:{m:02d}:00Z,u1,{p}" if day <= 31 else f"2024-02-{day - 31:02d}T10:{m:02d}:00Z,u1,{p}"
                  for m, p in zip((0, 30, 59), hops)]
     d = tmp_path / "in"

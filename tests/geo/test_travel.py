@@ -1,4 +1,5 @@
 """geo.impossible_travel: fires on a too-fast pair with exact figures, quiet on plausible travel."""
+import json
 from datetime import date, timedelta
 
 import polars as pl
@@ -99,25 +100,47 @@ def test_a_lone_ping_spike_is_one_bad_fix_not_two_trips():
 
 
 def test_a_login_spike_two_far_fixes_and_a_trip_that_goes_on_still_fire():
-    # a login from afar between two pings at home: the account-takeover shape, both pairs stay
+    # a login from afar between two pings at home: the account-takeover shape, both pairs stay (one run of two
+    # jumps in a row: one finding from the first fix to the last)
     lg = logins([{"ts": local(D, 8, 5), "user_id": "u1", "lat": BJ[0], "lon": BJ[1]}])
     ctx = ctx_of(logins=lg, locations=_trace("u1", [(0, SH), (10, SH)]))
-    assert impossible_travel(ctx).collect().height == 2
+    found = impossible_travel(ctx).collect()
+    assert found.select("first_ts", "last_ts").rows() == [(local(D, 8, 0), local(D, 8, 10))]
+    assert json.loads(found["evidence"][0])["legs"] == 2
     assert ctx.notes["geo.impossible_travel"] == {"lone_ping_spikes_ignored": 0}
     # two fixes in a row afar: not a lone spike (out and back: 2 findings)
     ctx = ctx_of(logins=logins([]), locations=_trace("u1", [(0, SH), (5, BJ), (7, BJ), (10, SH)]))
     assert impossible_travel(ctx).collect()["first_ts"].to_list() == [local(D, 8, 0), local(D, 8, 7)]
     # the fix after the spike does not agree with the one before it (Hangzhou 165 km from Shanghai in 10 min)
     ctx = ctx_of(logins=logins([]), locations=_trace("u1", [(0, SH), (5, BJ), (10, HZ_FAR)]))
-    assert impossible_travel(ctx).collect().height == 2
+    assert [json.loads(e)["legs"] for e in impossible_travel(ctx).collect()["evidence"]] == [2]
 
 
 def test_neighbouring_spike_candidates_are_both_kept():
     # SH, BJ, SH, BJ one fix each 5 min: every middle fix looks like a spike between agreeing neighbours, so
-    # none is a lone one: all three pairs fire
+    # none is a lone one: all three pairs fire, one run of three jumps
     ctx = ctx_of(logins=logins([]), locations=_trace("u1", [(0, SH), (5, BJ), (10, SH), (15, BJ)]))
-    assert impossible_travel(ctx).collect().height == 3
+    found = impossible_travel(ctx).collect()
+    assert found.select("first_ts", "last_ts").rows() == [(local(D, 8, 0), local(D, 8, 15))]
+    assert json.loads(found["evidence"][0])["legs"] == 3
     assert ctx.notes["geo.impossible_travel"] == {"lone_ping_spikes_ignored": 0}
+
+
+def test_a_client_flipping_between_two_cities_is_one_run_of_jumps():
+    """A spoofing or broken client alternating Shanghai / Beijing every minute makes 299 impossible pairs in a
+    row: one finding (its first jump, 299 legs, until the last fix), not 299; a possible leg ends a run, so two
+    logins from afar an hour apart between pings at home are two findings."""
+    flips = [(m, SH if m % 2 == 0 else BJ) for m in range(300)]
+    found = impossible_travel(ctx_of(logins=logins([]), locations=_trace("u1", flips))).collect()
+    assert found.select("first_ts", "last_ts").rows() == [(local(D, 8, 0), local(D, 12, 59))]
+    assert json.loads(found["evidence"][0])["legs"] == 299
+    assert found["summary"][0].endswith("; the first of 299 impossible jumps in a row, until 2024-03-01 04:59 UTC")
+    far = logins([{"ts": local(D, h, m), "user_id": "u1", "lat": BJ[0], "lon": BJ[1]} for h, m in ((8, 1), (9, 3))])
+    found = impossible_travel(ctx_of(logins=far, locations=_trace("u1", [(0, SH), (2, SH), (62, SH), (64, SH)]))
+                              ).collect()
+    assert found.select("first_ts", "last_ts").rows() == [(local(D, 8, 0), local(D, 8, 2)),
+                                                         (local(D, 9, 2), local(D, 9, 4))]
+    assert [json.loads(e)["legs"] for e in found["evidence"]] == [2, 2]
 
 
 def test_spikes_count_when_the_setting_is_off(tmp_path):
@@ -125,7 +148,7 @@ def test_spikes_count_when_the_setting_is_off(tmp_path):
     cfg_file.write_text('[rules."geo.impossible_travel"]\nignore_lone_ping_spikes = false\n')
     ctx = ScanContext.from_frames(load_config(cfg_file), logins=logins([]),
                                   locations=_trace("u1", [(0, SH), (5, BJ), (10, SH), (15, SH)]))
-    assert impossible_travel(ctx).collect().height == 2
+    assert [json.loads(e)["legs"] for e in impossible_travel(ctx).collect()["evidence"]] == [2]
     assert "geo.impossible_travel" not in ctx.notes
 
 
@@ -206,8 +229,8 @@ def test_a_failed_attempt_from_afar_is_not_the_users_trip():
     assert positions(ctx).height == 2 and ctx.notes["geo.positions"]["failed_logins_not_placed"] == 1
     rows[1]["success"] = True
     assert impossible_travel(ctx_of(logins=logins(rows))).collect()["summary"].to_list() == [
-        "Login in Bangkok 2,888 km from Shanghai 30 min after the previous one (5,776 km/h)",
-        "Login in Shanghai 2,888 km from Bangkok 30 min after the previous one (5,776 km/h)"]
+        "Login in Bangkok 2,888 km from Shanghai 30 min after the previous one (5,776 km/h); the first of 2 "
+        "impossible jumps in a row, until 2024-03-01 01:00 UTC"]
 
 
 def test_the_city_name_radius_is_a_setting(tmp_path):
