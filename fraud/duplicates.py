@@ -3,21 +3,39 @@ would count twice in every count-based rule (remote logins, away-from-home share
 weights), so the first copy is used and each repeat is a rejected row naming it."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
-from fraud.records import EXTRA_HASH
+from fraud.parsing import native_text
+from fraud.records import EXTRA_HASH, JSON_LITERAL
 from fraud.schema import INPUT_SCHEMAS, RAW_PREVIEW_CHARS, REJECTED_COLUMNS
 
 DEDUPLICATED_KINDS = frozenset({"logins", "devices", "locations"})
 
 
-def extra_hash(kind: str, extras: list[str]) -> list[pl.Expr]:
-    """The :data:`fraud.records.EXTRA_HASH` column of a file of ``kind`` with other columns ``extras`` (in name
-    order: the same value in memory and in a sliced scan's working files), or none when the kind is not
-    deduplicated or the file has no other column."""
+def extra_hash(kind: str, extras: list[str], schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
+    """The :data:`fraud.records.EXTRA_HASH` column of a file of ``kind`` with other columns ``extras`` of
+    ``schema``'s types (in name order: the same value in memory and in a sliced scan's working files), or none
+    when the kind is not deduplicated or the file has no other column.
+
+    Each value is hashed as the text the parser would read (:func:`extra_text`), so one export written as CSV and
+    again as Parquet (a request id as the text ``11`` and as the integer 11 or the float 11.0) repeats its rows."""
     if kind not in DEDUPLICATED_KINDS or not extras:
         return []
-    return [pl.struct(sorted(extras)).hash(seed=20_261_123).alias(EXTRA_HASH)]
+    return [pl.struct([extra_text(c, schema[c]) for c in sorted(extras)]).hash(seed=20_261_123).alias(EXTRA_HASH)]
+
+
+def extra_text(col: str, dtype: pl.DataType) -> pl.Expr:
+    """An extra column's value in a comparable form: text (trimmed, a JSON literal's mark dropped), numbers and
+    booleans as their text (a whole float without its fraction: :func:`fraud.parsing.native_text`); other types
+    (nested values, dates) as they are."""
+    c = pl.col(col)
+    if dtype == pl.String:
+        return c.str.strip_prefix(JSON_LITERAL).str.strip_chars().alias(col)
+    if dtype.is_numeric() or dtype == pl.Boolean or isinstance(dtype, (pl.Categorical, pl.Enum)):
+        return native_text(c, dtype).alias(col)
+    return c
 
 
 def split_duplicates(frame: pl.DataFrame, kind: str, file_col: str = "_file", files: list[str] | None = None

@@ -519,7 +519,7 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         raw = apply_mapping(raw, schema, cfg, path)
         extra = [c for c in raw.columns if c not in schema.columns and c not in INTERNAL]
         extras |= set(extra)
-        raw = raw.with_columns(extra_hash(kind, extra))
+        raw = raw.with_columns(extra_hash(kind, extra, raw.schema))
         raw = raw.select([c for c in raw.columns if c in schema.columns or c in INTERNAL])
         rows_read += raw.height
         good, bad, found, names, valued = split_rows(raw, schema, cfg.timezone, path, kind,

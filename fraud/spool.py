@@ -294,7 +294,7 @@ def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest
     internal = [c for c in names if c in INTERNAL and c != "_row"]
     if "_row" not in names:
         lf = lf.with_row_index("_row", offset=1)
-    hashed = extra_hash(schema.kind, extras)
+    hashed = extra_hash(schema.kind, extras, lf.collect_schema())
     empty = [pl.all_horizontal([pl.col(c).is_null() for c in names if c not in INTERNAL]).alias(EMPTY_ROW)] \
         if mark_empty else []
     lf = lf.select(pl.col("_row").cast(pl.Int64), *keep, *internal, *hashed, *empty)

@@ -696,6 +696,34 @@ def test_rows_apart_only_in_an_extra_column_are_no_duplicates_in_memory_and_in_s
         assert json.loads(f["evidence"][0])["failures"] == 20
 
 
+def test_one_export_written_as_csv_and_as_parquet_repeats_its_rows_whatever_the_extra_columns_types(tmp_path, cfg):
+    """Overlapping exports of one log, one as CSV (a request id as the text 11) and one as Parquet (the integer 11,
+    or the float 11.0 a pandas column with a gap holds): their rows are one log line each. The extra columns were
+    hashed as typed, so the Parquet copy's rows counted again: 3 failures read as 6, an account.login_failures
+    (-15) that the CSV copies alone never gave. Different request ids stay different rows."""
+    from fraud.pipeline import ScanInputs, scan
+
+    rows = pl.DataFrame({"ts": [f"2024-03-01T10:00:{s:02d}Z" for s in (0, 20, 40, 59)], "user_id": ["u1"] * 4,
+                         "event": ["login"] * 4, "success": ["false", "false", "false", "true"],
+                         "ip": ["203.0.113.5"] * 4, "request_id": ["11", "12", "13", "14"], "ok": ["true", "true", "false", "true"]})
+    for name, typed in (("int", pl.Int64), ("float", pl.Float64)):
+        d = tmp_path / name / "logins"
+        d.mkdir(parents=True)
+        rows.write_csv(d / "a.csv")
+        rows.with_columns(pl.col("request_id").cast(typed), pl.col("ok") == "true").write_parquet(d / "b.parquet")
+        for shards in (1, 2):
+            res = scan(ScanInputs(logins=d), cfg, shards=shards)
+            assert (res.summary["inputs"]["logins"]["rows_used"], res.summary["inputs"]["logins"]["rows_rejected"]) \
+                == (4, 4), (name, shards)
+            assert res.findings.filter(pl.col("rule") == "account.login_failures").height == 0
+    d = tmp_path / "apart" / "logins"
+    d.mkdir(parents=True)
+    rows.write_csv(d / "a.csv")
+    rows.with_columns(pl.col("request_id").cast(pl.Int64) + 100).write_parquet(d / "b.parquet")
+    res = scan(ScanInputs(logins=d), cfg)
+    assert (res.summary["inputs"]["logins"]["rows_used"], res.summary["inputs"]["logins"]["rows_rejected"]) == (8, 0)
+
+
 def test_empty_lines_of_a_csv_file_are_no_rows_and_keep_the_count_in_memory_and_in_slices(tmp_path, cfg):
     """An editor's final empty line, or a blank line between two pasted exports, was a rejected row of nulls
     ("missing required value ts"): a file of 3 records read "5 rows, 2 rejected". It is no record (as in NDJSON);
