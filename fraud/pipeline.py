@@ -207,17 +207,23 @@ def read_inputs(inputs: ScanInputs, cfg: Config, timer: Timer) -> dict[str, Load
 
 MAX_LISTED_EVENT_KINDS = 20
 MAX_LISTED_REASONS = 5
+# A repeated row's reason names the file and row of its first copy: one kind in the summary, whichever file that is
+DUPLICATE_KIND = "duplicate of an earlier row (every column equal)"
 
 
 def rejection_reasons(rejected: pl.DataFrame) -> dict[str, dict[str, int]]:
     """Per input kind, the most frequent kinds of rejection (a row's reasons each count; a reason without the value
-    it quotes and with row numbers as ``row …``: ``bad boolean in column success``), most frequent first: what a
-    first look at a new export needs, where rejected.csv lists every row."""
+    it quotes and with row numbers as ``row …``: ``bad boolean in column success``; a repeated row as
+    :data:`DUPLICATE_KIND`, whichever file holds its first copy), most frequent first: what a first look at a new
+    export needs, where rejected.csv lists every row. The same rows split into other files give the same kinds."""
     if rejected.height == 0:
         return {}
+    r = pl.col("r")
     kinds = (rejected.select("input", pl.col("reason").str.split("; ").alias("r")).explode("r")
-             .with_columns(pl.col("r").str.replace(r": .*$", "").str.replace_all(r"\brow \d+", "row …")
-                           .str.replace(r"^local time .*? in column", "local time in column"))  # no colon there
+             .with_columns(pl.when(r.str.starts_with("duplicate of ")).then(pl.lit(DUPLICATE_KIND))
+                           .otherwise(r.str.replace(r": .*$", "").str.replace_all(r"\brow \d+", "row …")
+                                      .str.replace(r"^local time .*? in column", "local time in column"))  # no colon
+                           .alias("r"))
              .group_by("input", "r").len().sort(["input", "len", "r"], descending=[False, True, False]))
     return {k: dict(g.head(MAX_LISTED_REASONS).select("r", "len").iter_rows())
             for (k,), g in kinds.group_by("input", maintain_order=True)}

@@ -500,16 +500,19 @@ def test_login_outcome_words_and_whole_number_flags_read_as_booleans(tmp_path, c
 def test_rejection_reasons_are_counted_by_kind_without_their_values():
     from fraud.pipeline import rejection_reasons
 
-    rejected = pl.DataFrame({"input": ["logins", "logins", "logins", "devices"],
+    rejected = pl.DataFrame({"input": ["logins", "logins", "logins", "devices", "logins"],
                              "reason": ["bad timestamp in column ts: x; bad boolean in column success: ok",
                                         "local time 2024-11-03 01:30:00 in column ts is repeated by a daylight-saving "
                                         "change in America/New_York (give an offset)",
                                         "duplicate of a.csv row 7 (every column equal)",
-                                        "duplicate of d.csv row 2 (every column equal)"]})
+                                        "duplicate of d.csv row 2 (every column equal)",
+                                        "duplicate of b: c.csv row 3 (every column equal)"]})
+    # repeats are one kind whichever file holds the first copy (the same rows split into six files listed six
+    # "duplicate of FILE" kinds, and pushed the bad timestamps out of the five listed)
     assert rejection_reasons(rejected) == {
-        "devices": {"duplicate of d.csv row … (every column equal)": 1},
-        "logins": {"bad timestamp in column ts": 1, "bad boolean in column success": 1,
-                   "duplicate of a.csv row … (every column equal)": 1,
+        "devices": {"duplicate of an earlier row (every column equal)": 1},
+        "logins": {"duplicate of an earlier row (every column equal)": 2, "bad boolean in column success": 1,
+                   "bad timestamp in column ts": 1,
                    "local time in column ts is repeated by a daylight-saving change in America/New_York (give an "
                    "offset)": 1}}
     assert rejection_reasons(rejected.clear()) == {}
