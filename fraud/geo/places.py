@@ -115,9 +115,11 @@ def _cluster(ctx: ScanContext) -> pl.DataFrame:
         (pl.col("lat") * M_PER_DEG / cell).floor().cast(pl.Int64).alias("ci"),
         (pl.col("_dlon") * M_PER_DEG * scale / cell).floor().cast(pl.Int64).alias("cj")).collect(
         engine=WIDE_ENGINE).lazy()
+    # in memory: the streaming engine adds a group's floats in the order its morsels arrive, so the seeds' last
+    # bits (and a position exactly at a place's edge) could differ from run to run
     cells = p.group_by("user_id", "ci", "cj").agg(
         pl.len().alias("n"), pl.col("lat").mean().alias("_seed_lat"), pl.col("_dlon").mean().alias("_seed_dlon")
-    ).collect()
+    ).collect(engine=WIDE_ENGINE)
     nb = _link(cells.select("user_id", "ci", "cj", "n"))
     # A place is about place_radius_m across: cells more than one cell from the busiest cell their links lead to
     # (the approach road to a busy office, chained cell by cell) are not part of that place. They are clustered
