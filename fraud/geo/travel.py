@@ -25,6 +25,7 @@ from fraud.findings import emit
 from fraud.exprs import thousands
 from fraud.geo.distance import geodesic_km, haversine_bound_km, haversine_km
 from fraud.geo.gazetteer import place_name
+from fraud.geo.localtime import with_local_time
 from fraud.geo.positions import positions
 from fraud.registry import NotEvaluated, register
 
@@ -110,6 +111,19 @@ def with_lone_ping_spikes(lf: pl.LazyFrame, min_km: float, max_kmh: float, out: 
             .drop("_leg_in", "_cand"))
 
 
+def _point_windows(flagged: pl.LazyFrame, ctx: ScanContext, window_days: float) -> pl.LazyFrame:
+    """``flagged`` (pairs sorted by user and time) with ``_window``: the scoring window (:func:`fraud.scoring.
+    counted_flags`) of each pair's start, counted from the user's first pair: whole days of the user's local
+    calendar for a whole number of ``window_days``, else elapsed time."""
+    if window_days == int(window_days):
+        day = pl.col("_local").dt.date().cast(pl.Int64)
+        return with_local_time(flagged, ctx, ts="prev_ts", out="_local").with_columns(
+            ((day - day.min().over("user_id")) // int(window_days)).alias("_window")).drop("_local")
+    start = pl.col("prev_ts")
+    return flagged.with_columns(((start - start.min().over("user_id")).dt.total_microseconds()
+                                 // int(window_days * 86_400e6)).alias("_window"))
+
+
 @register("geo.impossible_travel", rules="geo.impossible_travel", family="geo", needs=())
 def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
     """Flags consecutive positions more than ``min_distance_km`` apart (net of both accuracy radii) at more
@@ -152,9 +166,13 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
     )
     # A run of jumps in a row (each pair's end the next one's start: a client flipping between two places, a
     # takeover alternating with the holder) is one finding: its first jump, how many followed, until when. One
-    # finding per pair gave a spoofing client's account 185k findings and a 650 MB findings.csv.
-    new_run = (pl.col("_i") != pl.col("_i").shift(1) + 1).fill_null(True)
-    flagged = flagged.with_columns(new_run.cum_sum().alias("_run")).with_columns(
+    # finding per pair gave a spoofing client's account 185k findings and a 650 MB findings.csv. A run is cut where
+    # the rule's point windows are (fraud.scoring: window_days from the user's first jump, on local calendar days
+    # for whole days), so a month-long run still costs what its jumps one by one did.
+    new_run = ((pl.col("_i") != pl.col("_i").shift(1) + 1) | (pl.col("_window") != pl.col("_window").shift(1))
+               ).fill_null(True)
+    flagged = _point_windows(flagged, ctx, float(rule.window_days)).with_columns(
+        new_run.cum_sum().alias("_run")).with_columns(
         pl.len().over("_run").alias("legs"), pl.col("ts").last().over("_run").alias("_run_end")).filter(new_run)
     speed_txt = pl.when(pl.col("speed").is_null()).then(pl.lit("at the same time")).otherwise(
         fmt("({} km/h)", thousands("speed")))

@@ -143,6 +143,18 @@ def test_a_client_flipping_between_two_cities_is_one_run_of_jumps():
     assert [json.loads(e)["legs"] for e in found["evidence"]] == [2, 2]
 
 
+def test_a_run_of_jumps_is_cut_where_the_rules_point_windows_are():
+    """Points count once per rule and 30-day window from the user's first finding, on local days: a client flipping
+    Shanghai / Beijing every 40 minutes for 31 days made per-pair findings in two windows (-60); the run is cut at
+    local midnight 30 days after its first jump, so it is two findings and costs the same -60."""
+    flips = [(40 * k, SH if k % 2 == 0 else BJ) for k in range(31 * 36)]
+    found = impossible_travel(ctx_of(logins=logins([]), locations=_trace("u1", flips))).collect()
+    assert found.select("first_ts", "last_ts").rows() == [(local(D, 8, 0), local(D + timedelta(days=30), 0, 0)),
+                                                         (local(D + timedelta(days=30), 0, 0),
+                                                          local(D, 8) + timedelta(minutes=40 * (31 * 36 - 1)))]
+    assert [json.loads(e)["legs"] for e in found["evidence"]] == [1068, 47]
+
+
 def test_spikes_count_when_the_setting_is_off(tmp_path):
     cfg_file = tmp_path / "c.toml"
     cfg_file.write_text('[rules."geo.impossible_travel"]\nignore_lone_ping_spikes = false\n')
