@@ -48,6 +48,14 @@ def _no_negative_zero(e: pl.Expr) -> pl.Expr:
     return pl.when(e == 0).then(pl.lit(0.0)).otherwise(e)
 
 
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def iso(e: str | pl.Expr) -> pl.Expr:
+    """A UTC timestamp as an ISO 8601 string with ``Z`` (second precision), for evidence."""
+    return (pl.col(e) if isinstance(e, str) else e).dt.to_string(ISO)
+
+
 def per_distinct(e: pl.Expr, fn: Callable[[pl.Expr], pl.Expr], return_dtype: pl.DataType) -> pl.Expr:
     """``fn(e)`` computed once per distinct non-null value of ``e`` and mapped back to every row (nulls stay
     null): for string normalisations of low-cardinality columns (country or city names), where per-row string

@@ -6,18 +6,12 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import fmt, per_distinct  # noqa: F401  (fmt re-exported for the fingerprint modules)
+from fraud.exprs import fmt, iso, per_distinct  # noqa: F401  (fmt, iso re-exported for the fingerprint modules)
 from fraud.geo.localtime import with_local_time
 
-ISO = "%Y-%m-%dT%H:%M:%SZ"
 US_PER_DAY = 86_400_000_000
 US_PER_MINUTE = 60_000_000
 
-
-
-def iso(e: str | pl.Expr) -> pl.Expr:
-    """A UTC timestamp as an ISO 8601 string with ``Z`` (second precision), for evidence."""
-    return (pl.col(e) if isinstance(e, str) else e).dt.to_string(ISO)
 
 
 def sign_ins(ctx: ScanContext, logins: pl.LazyFrame | None = None) -> pl.LazyFrame:

@@ -6,8 +6,10 @@ of consecutive positions (by time, per user) is flagged when its distance reduce
 over ``min_distance_km`` (100 km) and that reduced distance over the elapsed time is over ``max_speed_kmh``
 (900 km/h, a jet's cruise); a zero elapsed time is an infinite speed; distances are WGS84 geodesic ones.
 Evidence names both places and gives the distance, the minutes and the speeds. Flagged pairs in a row (each
-pair's end the next one's start) are one run and one finding: the first pair's evidence, ``legs`` (the pairs in
-the run) and ``last_ts`` the run's last position.
+pair's end the next one's start) are one run and one finding: the first pair's window and evidence, plus the
+run's ``legs`` (its pairs), ``until`` (its last position's time), ``last_place``, ``top_speed_kmh`` and the
+places, devices and IPs it went through (the first :data:`RUN_VALUES_LISTED` of each, ``n_*`` counting all).
+A run ends at a possible leg and where the rule's point windows start (see :func:`_point_windows`).
 
 A lone location ping that is impossible both from the previous position and to the next one, while those two
 are a possible pair (A -> B -> A' with A' near A), is a bad fix (a GPS glitch, a Wi-Fi database error) rather
@@ -20,9 +22,8 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import fmt
+from fraud.exprs import fmt, iso, thousands
 from fraud.findings import emit
-from fraud.exprs import thousands
 from fraud.geo.distance import geodesic_km, haversine_bound_km, haversine_km
 from fraud.geo.gazetteer import place_name
 from fraud.geo.localtime import with_local_time
@@ -81,6 +82,7 @@ def may_be_far(a: dict[str, pl.Expr], b: dict[str, pl.Expr], min_km: float, scal
 
 
 POINT = ("lat", "lon", "acc_km", "ts")
+RUN_VALUES_LISTED = 20  # places, devices and IPs of a run of jumps listed in its evidence (n_* counts them all)
 
 
 def _leg_too_fast(a: int, b: int, min_km: float, max_kmh: float) -> pl.Expr:
@@ -142,7 +144,7 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
         p = p.with_columns(spike.alias("_spike")).filter(~pl.col("_spike")).drop("_spike")
     # the position's place in the (spike-free) sequence: consecutive flagged pairs are one run of jumps
     p = p.with_row_index("_i")
-    cols = ("ts", "lat", "lon", "acc_km", "city", "kind", "event", "source")
+    cols = ("ts", "lat", "lon", "acc_km", "city", "kind", "event", "source", "device_id", "ip")
     # positions are sorted by (user_id, ts): a plain shift, kept where the previous row is the same user's
     here = {c: pl.col(c) for c in POINT}
     prev = {c: pl.col(f"prev_{c}") for c in POINT}
@@ -169,11 +171,23 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
     # finding per pair gave a spoofing client's account 185k findings and a 650 MB findings.csv. A run is cut where
     # the rule's point windows are (fraud.scoring: window_days from the user's first jump, on local calendar days
     # for whole days), so a month-long run still costs what its jumps one by one did.
+    # The finding is the run's first jump (its window and id: a run that grows from scan to scan, and the first
+    # pair of an earlier version's per-pair findings, keep their id and the reviewer's decision); the evidence
+    # adds the rest of the run: how many jumps, until when, the places, devices and IPs it went through.
     new_run = ((pl.col("_i") != pl.col("_i").shift(1) + 1) | (pl.col("_window") != pl.col("_window").shift(1))
                ).fill_null(True)
+
+    def listed(first: str, rest: str) -> pl.Expr:  # the run's distinct values in order of appearance
+        return pl.col(first).first().append(pl.col(rest)).drop_nulls().unique(maintain_order=True)
+
     flagged = _point_windows(flagged, ctx, float(rule.window_days)).with_columns(
-        new_run.cum_sum().alias("_run")).with_columns(
-        pl.len().over("_run").alias("legs"), pl.col("ts").last().over("_run").alias("_run_end")).filter(new_run)
+        new_run.cum_sum().alias("_run")).group_by("_run", maintain_order=True).agg(
+        pl.all().exclude("_window").first(), pl.len().alias("legs"), pl.col("ts").last().alias("_run_end"),
+        pl.col("to_place").last().alias("_last_place"), pl.col("speed").max().alias("_top_speed"),
+        *[e for name, first, rest in (("places", "from_place", "to_place"), ("devices", "prev_device_id", "device_id"),
+                                      ("ips", "prev_ip", "ip"))
+          for e in (listed(first, rest).head(RUN_VALUES_LISTED).alias(f"_{name}"),
+                    listed(first, rest).len().alias(f"_n_{name}"))])
     speed_txt = pl.when(pl.col("speed").is_null()).then(pl.lit("at the same time")).otherwise(
         fmt("({} km/h)", thousands("speed")))
     when_txt = pl.when(pl.col("hours") > 0).then(
@@ -184,7 +198,7 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
             pl.col("_run_end").dt.strftime("%Y-%m-%d %H:%M UTC"))).otherwise(pl.lit(""))
     return emit(
         flagged, rule,
-        first_ts="prev_ts", last_ts="_run_end", device_id="device_id", ip="ip",
+        first_ts="prev_ts", last_ts="ts", device_id="device_id", ip="ip",
         evidence={"from": "from_place", "to": "to_place",
                   "from_event": event_word(pl.col("prev_kind"), pl.col("prev_event")), "from_source": "prev_source",
                   "to_event": event_word(pl.col("kind"), pl.col("event")), "to_source": "source",
@@ -194,7 +208,10 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
                   "accuracy_km": (pl.col("prev_acc_km") + pl.col("acc_km")).round(3),
                   "net_distance_km": pl.col("gkm_net").round(1),
                   "net_speed_kmh": pl.when(pl.col("hours") > 0).then((pl.col("gkm_net") / pl.col("hours")).round(0)),
-                  "legs": "legs", "min_distance_km": min_km, "max_speed_kmh": max_kmh},
+                  "min_distance_km": min_km, "max_speed_kmh": max_kmh,
+                  "legs": "legs", "until": iso("_run_end"), "last_place": "_last_place",
+                  "top_speed_kmh": pl.col("_top_speed").round(0), "places": "_places", "n_places": "_n_places",
+                  "devices": "_devices", "n_devices": "_n_devices", "ips": "_ips", "n_ips": "_n_ips"},
         summary=fmt("{} in {} {} km from {} {}{}", event_word(pl.col("kind"), pl.col("event")), "to_place",
                     thousands("gkm"), "from_place", when_txt, more_txt),
     )
