@@ -703,17 +703,24 @@ def test_one_export_written_as_csv_and_as_parquet_repeats_its_rows_whatever_the_
     """Overlapping exports of one log, one as CSV (a request id as the text 11) and one as Parquet (the integer 11,
     or the float 11.0 a pandas column with a gap holds): their rows are one log line each. The extra columns were
     hashed as typed, so the Parquet copy's rows counted again: 3 failures read as 6, an account.login_failures
-    (-15) that the CSV copies alone never gave. Different request ids stay different rows."""
+    (-15) that the CSV copies alone never gave. So did a boolean written True/False by pandas' CSV writer and a
+    date-time column (pandas' 2024-03-01 10:00:00+00:00 against a Parquet timestamp). Different request ids stay
+    different rows."""
     from fraud.pipeline import ScanInputs, scan
 
-    rows = pl.DataFrame({"ts": [f"2024-03-01T10:00:{s:02d}Z" for s in (0, 20, 40, 59)], "user_id": ["u1"] * 4,
+    secs = (0, 20, 40, 59)
+    rows = pl.DataFrame({"ts": [f"2024-03-01T10:00:{s:02d}Z" for s in secs], "user_id": ["u1"] * 4,
                          "event": ["login"] * 4, "success": ["false", "false", "false", "true"],
-                         "ip": ["203.0.113.5"] * 4, "request_id": ["11", "12", "13", "14"], "ok": ["true", "true", "false", "true"]})
+                         "ip": ["203.0.113.5"] * 4, "request_id": ["11", "12", "13", "14"],
+                         "ok": ["True", "True", "False", "True"],
+                         "server_time": [f"2024-03-01 18:00:{s:02d}+08:00" for s in secs]})
+    stamps = [datetime(2024, 3, 1, 10, 0, s, tzinfo=timezone.utc) for s in secs]
     for name, typed in (("int", pl.Int64), ("float", pl.Float64)):
         d = tmp_path / name / "logins"
         d.mkdir(parents=True)
         rows.write_csv(d / "a.csv")
-        rows.with_columns(pl.col("request_id").cast(typed), pl.col("ok") == "true").write_parquet(d / "b.parquet")
+        rows.with_columns(pl.col("request_id").cast(typed), pl.col("ok") == "True",
+                          pl.Series("server_time", stamps)).write_parquet(d / "b.parquet")
         for shards in (1, 2):
             res = scan(ScanInputs(logins=d), cfg, shards=shards)
             assert (res.summary["inputs"]["logins"]["rows_used"], res.summary["inputs"]["logins"]["rows_rejected"]) \
