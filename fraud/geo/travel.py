@@ -7,9 +7,10 @@ over ``min_distance_km`` (100 km) and that reduced distance over the elapsed tim
 (900 km/h, a jet's cruise); a zero elapsed time is an infinite speed; distances are WGS84 geodesic ones.
 Evidence names both places and gives the distance, the minutes and the speeds. Flagged pairs in a row (each
 pair's end the next one's start) are one run and one finding: the first pair's window and evidence, plus the
-run's ``legs`` (its pairs), ``until`` (its last position's time), ``last_place``, ``top_speed_kmh`` and the
-places, devices and IPs it went through (the first :data:`RUN_VALUES_LISTED` of each, ``n_*`` counting all).
-A run ends at a possible leg and where the rule's point windows start (see :func:`_point_windows`).
+run's ``legs`` (its pairs), ``until`` (its last position's time), ``last_place``, ``top_speed_kmh`` (its fastest
+pair with time between them, km/h) and the places, devices and IPs it went through (the first
+:data:`RUN_VALUES_LISTED` of each, ``n_*`` counting all). A run ends at a possible leg and where the rule's
+point windows start (see :func:`_point_windows`).
 
 A lone location ping that is impossible both from the previous position and to the next one, while those two
 are a possible pair (A -> B -> A' with A' near A), is a bad fix (a GPS glitch, a Wi-Fi database error) rather
@@ -167,13 +168,10 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
         pl.when(pl.col("hours") > 0).then(pl.col("gkm") / pl.col("hours")).alias("speed"),
     )
     # A run of jumps in a row (each pair's end the next one's start: a client flipping between two places, a
-    # takeover alternating with the holder) is one finding: its first jump, how many followed, until when. One
-    # finding per pair gave a spoofing client's account 185k findings and a 650 MB findings.csv. A run is cut where
-    # the rule's point windows are (fraud.scoring: window_days from the user's first jump, on local calendar days
-    # for whole days), so a month-long run still costs what its jumps one by one did.
-    # The finding is the run's first jump (its window and id: a run that grows from scan to scan, and the first
-    # pair of an earlier version's per-pair findings, keep their id and the reviewer's decision); the evidence
-    # adds the rest of the run: how many jumps, until when, the places, devices and IPs it went through.
+    # takeover alternating with the holder) is one finding (one per pair gave a spoofing client's account 185k
+    # findings). It is cut where the rule's point windows start, so a month-long run costs what its pairs did. The
+    # finding is the run's first jump (window and id: a run that grows from scan to scan keeps the id and the
+    # reviewer's decision); its evidence adds the rest: how many jumps, until when, places, devices and IPs.
     new_run = ((pl.col("_i") != pl.col("_i").shift(1) + 1) | (pl.col("_window") != pl.col("_window").shift(1))
                ).fill_null(True)
 
