@@ -20,8 +20,9 @@ def extra_hash(kind: str, extras: list[str], schema: Mapping[str, pl.DataType]) 
     ``schema``'s types (in name order: the same value in memory and in a sliced scan's working files), or none
     when the kind is not deduplicated or the file has no other column.
 
-    Each value is hashed as the text the parser would read (:func:`extra_text`), so one export written as CSV and
-    again as Parquet (a request id as the text ``11`` and as the integer 11 or the float 11.0) repeats its rows."""
+    Each value is hashed in one form whichever way the file stores it (:func:`extra_text`), so one export written
+    as CSV and again as Parquet (a request id as the text ``11`` and as the integer 11 or the float 11.0, pandas'
+    ``True`` and a boolean, ISO text and a timestamp) repeats its rows."""
     if kind not in DEDUPLICATED_KINDS or not extras:
         return []
     return [pl.struct([extra_text(c, schema[c]) for c in sorted(extras)]).hash(seed=20_261_123).alias(EXTRA_HASH)]
