@@ -199,7 +199,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
         text = _text(df, col)
         # the value as read; a native one the text leaves null (NaN) as its own text, so no reason reads blank
         shown = pl.coalesce(text.str.strip_prefix(NESTED) if nested else text,
-                            *([] if dtype == pl.String else [raw.cast(pl.String)])).str.slice(0, 40)
+                            *([] if dtype == pl.String else [raw.cast(pl.String)])).str.slice(0, SHOWN_CHARS)
         present = _present(df, col)
         vref = _vref(col)
         if kind == TIMESTAMP:
@@ -307,6 +307,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
     return texts, pre, values, masks, checks, slow_ts, placeholders, given
 
 
+SHOWN_CHARS = 40  # a rejected value quoted in its reason is cut to this many characters
 MAX_VALUE_BYTES = 1 << 16  # a log value longer than 64 KiB is no value (the longest user agents are ~1-2 KB)
 
 

@@ -4,7 +4,8 @@
 token, so reviews and re-scans still join, while the clear value cannot be recovered without the key (and a
 brute force over, say, IPv4 space needs the key too). Tokens replace ``user_id``, ``device_id``, ``ip``,
 ``imei``, ``mac`` and ``hw_uuid`` wherever they appear: in table columns, inside the JSON evidence, the summary
-sentences and the raw text of rejected rows, and in the parsed inputs the report draws its case cards from.
+sentences, the raw text of rejected rows and the bad value their reasons quote, and in the parsed inputs the
+report draws its case cards from.
 Checks run on the clear values first (an IP's country needs the real IP); only outputs are pseudonymised.
 
 Identifiers are replaced as whole values, never as substrings, so a short identifier (user ``7``) does not
@@ -16,8 +17,9 @@ rewrite the digits of numbers, dates or other identifiers:
 - A finding's ``summary`` names only that finding's own device and IP (``Device … used by 7 accounts``), so
   those values are replaced where they stand as a word: not next to a letter, digit or ``_``, nor next to a
   ``.``, ``:``, ``-``, ``/`` or ``@`` that continues the word (the ``7`` of ``0.75`` stays).
-- Other text (a rejected line that could not be split into fields) is replaced by substring: it fails closed,
-  rewriting too much rather than leaking an identifier.
+- Other text (a rejected line that could not be split into fields, a rejected row's reason) is replaced by
+  substring: it fails closed, rewriting too much rather than leaking an identifier. A reason quotes a value cut
+  to :data:`fraud.parsing.SHOWN_CHARS` characters, so a longer identifier is also replaced by its cut.
 
 A JSON ``raw`` preview cut off inside a string (it is at most 300 characters) loses that last, unterminated
 string: a truncated identifier cannot be matched and would leak its prefix.
@@ -31,6 +33,7 @@ import polars as pl
 
 from fraud.errors import FraudError
 from fraud.exprs import placeholder_id
+from fraud.parsing import SHOWN_CHARS
 
 ID_COLUMNS = ("user_id", "device_id", "ip", "imei", "mac", "hw_uuid", "main_device_id")
 JSON_COLUMNS = ("evidence", "raw")  # raw: JSON of the row's fields, or the line itself when it could not be split
@@ -106,6 +109,11 @@ class Pseudonymizer:
                 else:
                     lf = self._json_values(lf, c)
             lf = lf.drop("_pr")
+        if "reason" in names and self.map.height:
+            # a rejected row's reason quotes its bad value (an id with a control character ...), cut to SHOWN_CHARS:
+            # replaced by substring, longer ids by their cut too (fails closed: may rewrite more than the id)
+            patterns, tokens = self._substring_tables(cut=SHOWN_CHARS)
+            lf = lf.with_columns(pl.col("reason").str.replace_many(patterns, tokens, leftmost=True))
         exprs = [self._col(c) for c in ID_COLUMNS if c in names]
         lf = lf.with_columns(exprs) if exprs else lf
         return lf if lazy else lf.collect()
@@ -146,9 +154,16 @@ class Pseudonymizer:
         return lf.join(new, on="_pr", how="left", maintain_order="left").with_columns(
             pl.coalesce("_txt", c).alias(c)).drop("_txt")
 
-    def _substring_tables(self) -> tuple[list[str], list[str]]:
+    def _substring_tables(self, cut: int | None = None) -> tuple[list[str], list[str]]:
+        """Identifier values and their tokens, longest first (a value inside a longer one is not replaced
+        piecemeal); with ``cut``, values longer than that also by their first ``cut`` characters."""
         if self._substrings is None:
-            # Longest first so that a value inside a longer one is not replaced piecemeal.
             by_len = self.map.sort(pl.col("value").str.len_chars(), "value", descending=[True, False])
             self._substrings = (by_len["value"].to_list(), by_len["token"].to_list())
-        return self._substrings
+        if cut is None:
+            return self._substrings
+        long = self.map.filter(pl.col("value").str.len_chars() > cut).select(
+            pl.col("value").str.slice(0, cut), "token")
+        both = pl.concat([self.map, long]).unique("value", keep="first", maintain_order=True).sort(
+            pl.col("value").str.len_chars(), "value", descending=[True, False])
+        return both["value"].to_list(), both["token"].to_list()

@@ -74,6 +74,23 @@ def test_raw_previews_json_truncated_and_unsplit(p):
         f"2024,{t('7')},{t('u1')},{t('5.6.7.8')}"]  # not JSON: substrings (fails closed)
 
 
+def test_a_rejected_rows_reason_quotes_no_clear_identifier():
+    """A rejected row's reason quotes its bad value, cut to 40 characters (``device_id holds a control character
+    ...: alice-phone<TAB>1``): its raw preview was tokenised while the reason kept the clear id. The reason is
+    rewritten by substring, a long id by its 40-character cut too; a reason without an id stays as it is."""
+    long_id = "device-" + "x" * 50
+    frames = {"logins": pl.LazyFrame({"user_id": ["alice"], "device_id": ["alice-phone\t1"]}),
+              "devices": pl.LazyFrame({"device_id": [long_id]})}
+    pz = Pseudonymizer("k", frames)
+    reasons = ["device_id holds a control character (U+0000-U+001F, U+007F): alice-phone\t1",
+               f"device_id holds a control character (U+0000-U+001F, U+007F): {long_id[:40]}",
+               "bad timestamp in column ts: 2024-13-01"]
+    out = pz.apply(pl.DataFrame({"reason": reasons, "raw": ["{}"] * 3}))["reason"].to_list()
+    assert out == [f"device_id holds a control character (U+0000-U+001F, U+007F): {t('alice-phone' + chr(9) + '1')}",
+                   f"device_id holds a control character (U+0000-U+001F, U+007F): {t(long_id)}",
+                   "bad timestamp in column ts: 2024-13-01"]
+
+
 def test_lazy_in_lazy_out(p):
     lf = pl.LazyFrame({"user_id": ["u1"], "summary": ["x"]})
     out = p.apply(lf)
