@@ -78,14 +78,14 @@ def test_a_rejected_rows_reason_quotes_no_clear_identifier():
     """A rejected row's reason quotes its bad value, cut to 40 characters (``device_id holds a control character
     ...: alice-phone<TAB>1``): its raw preview was tokenised while the reason kept the clear id. The reason is
     rewritten by substring, a long id by its 40-character cut too; a reason without an id stays as it is."""
-    long_id = "device-" + "x" * 50
-    frames = {"logins": pl.LazyFrame({"user_id": ["alice"], "device_id": ["alice-phone\t1"]}),
-              "devices": pl.LazyFrame({"device_id": [long_id]})}
-    pz = Pseudonymizer("k", frames)
+    long_id = "device-" + "x" * 50 + "\x1b"
+    frames = {"logins": pl.LazyFrame({"user_id": ["alice"], "device_id": ["alice-phone"]})}
     reasons = ["device_id holds a control character (U+0000-U+001F, U+007F): alice-phone\t1",
                f"device_id holds a control character (U+0000-U+001F, U+007F): {long_id[:40]}",
                "bad timestamp in column ts: 2024-13-01"]
-    out = pz.apply(pl.DataFrame({"reason": reasons, "raw": ["{}"] * 3}))["reason"].to_list()
+    raws = [json.dumps({"device_id": v}) for v in ("alice-phone\t1", long_id, "alice-phone")]
+    rejected = pl.DataFrame({"reason": reasons, "raw": raws})
+    out = Pseudonymizer("k", frames, rejected).apply(rejected)["reason"].to_list()
     assert out == [f"device_id holds a control character (U+0000-U+001F, U+007F): {t('alice-phone' + chr(9) + '1')}",
                    f"device_id holds a control character (U+0000-U+001F, U+007F): {t(long_id)}",
                    "bad timestamp in column ts: 2024-13-01"]
