@@ -10,6 +10,7 @@ import polars as pl
 from fraud.parsing import native_text
 from fraud.records import EXTRA_HASH, JSON_LITERAL
 from fraud.schema import INPUT_SCHEMAS, RAW_PREVIEW_CHARS, REJECTED_COLUMNS
+from fraud.timeparse import rfc3339_timestamp
 
 DEDUPLICATED_KINDS = frozenset({"logins", "devices", "locations"})
 
@@ -43,9 +44,9 @@ def extra_text(col: str, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.Null:  # a column of no values (pyarrow's type for an all-None pandas column): no text
         return c.cast(pl.String).alias(col)
     if isinstance(dtype, pl.Decimal):  # 1.50 is the float 1.5, as decimal text reads
-        return pl.when(c.is_not_null()).then(native_text(c.cast(pl.Float64), pl.Float64)).alias(col)
+        return native_text(c.cast(pl.Float64), pl.Float64).alias(col)
     if dtype.is_numeric() or dtype in (pl.Boolean, pl.Date) or isinstance(dtype, (pl.Categorical, pl.Enum)):
-        return pl.when(c.is_not_null()).then(native_text(c, dtype)).alias(col)
+        return native_text(c, dtype).alias(col)
     return c
 
 
@@ -80,8 +81,7 @@ def _text_stamp(t: pl.Expr) -> pl.Expr:
     null."""
     naive = pl.coalesce(*[t.str.to_datetime(f, strict=False, time_unit="ns")
                           for f in ("%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f")])
-    aware = t.str.to_datetime("%+", time_zone="UTC", strict=False, time_unit="ns")
-    return pl.coalesce(aware, naive.dt.replace_time_zone("UTC"))
+    return pl.coalesce(rfc3339_timestamp(t, "ns"), naive.dt.replace_time_zone("UTC"))
 
 
 INSTANT_MARK = "\x02"  # before an instant's nanoseconds: no text a log writes starts with it

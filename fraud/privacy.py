@@ -84,15 +84,14 @@ class Pseudonymizer:
         self.key = key.encode("utf-8")
         parts = [lf.select(pl.col(c).cast(pl.String).alias("v")) for lf in frames.values()
                  for c in ID_COLUMNS if c in lf.collect_schema().names()]
-        rejected_ids: list[pl.LazyFrame] = []
-        if rejected is not None and rejected.height:
-            # Rejected rows keep their raw text: their identifiers are tokenised too.
-            rejected_ids = [rejected.lazy().select(pl.col("raw").str.json_path_match(f"$.{c}").alias("v"))
-                            for c in ID_COLUMNS]
-            parts += rejected_ids
+        # Rejected rows keep their raw text: their identifiers are tokenised too (and are the only ones a rejected
+        # row's reason can quote: its own).
+        rejected_ids = (pl.concat([rejected.select(pl.col("raw").str.json_path_match(f"$.{c}").alias("v"))
+                                   for c in ID_COLUMNS]).unique()
+                        if rejected is not None and rejected.height else pl.DataFrame(schema={"v": pl.String}))
+        parts.append(rejected_ids.lazy())
         # Distinct values only, found with the streaming engine: a partitioned scan's inputs can exceed memory.
-        values = (pl.concat([p.unique() for p in parts]).unique().collect(engine="streaming")["v"] if parts
-                  else pl.Series("v", [], pl.String))
+        values = pl.concat([p.unique() for p in parts]).unique().collect(engine="streaming")["v"]
         # A placeholder ("unknown", "0") identifies nobody; a value without a letter or digit ("-", ",") could
         # only be matched in text by rewriting punctuation.
         named = pl.select(pl.lit(values).str.contains(r"[\p{L}\p{N}]").fill_null(False)
@@ -101,9 +100,7 @@ class Pseudonymizer:
         self._json_map = self.map.select(json_string(pl.col("value")).alias("_tok"),
                                          json_string(pl.col("token")).alias("_new"))
         self._substrings: tuple[list[str], list[str]] | None = None
-        # the identifiers of the rejected rows: the only ones a rejected row's reason can quote (its own)
-        self._rejected_map = (self.map.join(pl.concat(rejected_ids).unique().collect().rename({"v": "value"}),
-                                            on="value", how="semi") if rejected_ids else self.map.clear())
+        self._rejected_map = self.map.join(rejected_ids.rename({"v": "value"}), on="value", how="semi")
 
     def _col(self, c: str) -> pl.Expr:
         return pl.col(c).replace_strict(self.map["value"], self.map["token"], default=pl.col(c),

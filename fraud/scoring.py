@@ -44,6 +44,16 @@ def local_days(findings: pl.DataFrame, zones: pl.DataFrame | None, default_zone:
     return out["_day"]
 
 
+def window_bucket(day: pl.Expr, ts: pl.Expr, window_days: pl.Expr, window_us: pl.Expr,
+                  group: str | tuple[str, ...]) -> pl.Expr:
+    """The point window a finding falls in (0, 1, ...), counted from its ``group``'s first one: whole
+    ``window_days`` of local calendar days (``day``: days since 1970) when that is a whole number (null otherwise),
+    else ``window_us`` of elapsed time from the earliest ``ts``. Also where ``geo.impossible_travel`` cuts its runs
+    of jumps, so a run never spans two windows."""
+    return (pl.when(window_days > 0).then((day - day.min().over(group)) // window_days)
+            .otherwise((ts - ts.min().over(group)).dt.total_microseconds() // window_us))
+
+
 def counted_flags(findings: pl.DataFrame, cfg: Config, dismissed: pl.Expr | None = None,
                   zones: pl.DataFrame | None = None, confirmed: pl.Expr | None = None,
                   days: pl.Series | None = None) -> pl.Series:
@@ -71,10 +81,7 @@ def counted_flags(findings: pl.DataFrame, cfg: Config, dismissed: pl.Expr | None
     )
     group = ("user_id", "rule", "_sub")
     cand = f.filter(pl.col("user_id").is_not_null() & (pl.col("points") != 0)).with_columns(
-        pl.when(pl.col("_win_days") > 0)
-        .then((pl.col("_day") - pl.col("_day").min().over(group)) // pl.col("_win_days"))
-        .otherwise((pl.col("first_ts") - pl.col("first_ts").min().over(group)).dt.total_microseconds()
-                   // pl.col("_win")).alias("_bucket"),
+        window_bucket(pl.col("_day"), pl.col("first_ts"), pl.col("_win_days"), pl.col("_win"), group).alias("_bucket"),
         pl.col("points").abs().alias("_mag"),
     ).filter("_keep").sort(["user_id", "rule", "_sub", "_bucket", "_mag", "_confirmed", "first_ts", "finding_id"],
                            descending=[False, False, False, False, True, True, False, False])

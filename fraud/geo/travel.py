@@ -30,6 +30,7 @@ from fraud.geo.gazetteer import place_name
 from fraud.geo.localtime import with_local_time
 from fraud.geo.positions import positions
 from fraud.registry import NotEvaluated, register
+from fraud.scoring import window_bucket
 
 
 def event_word(kind: pl.Expr, event: pl.Expr) -> pl.Expr:
@@ -115,16 +116,12 @@ def with_lone_ping_spikes(lf: pl.LazyFrame, min_km: float, max_kmh: float, out: 
 
 
 def _point_windows(flagged: pl.LazyFrame, ctx: ScanContext, window_days: float) -> pl.LazyFrame:
-    """``flagged`` (pairs sorted by user and time) with ``_window``: the scoring window (:func:`fraud.scoring.
-    counted_flags`) of each pair's start, counted from the user's first pair: whole days of the user's local
-    calendar for a whole number of ``window_days``, else elapsed time."""
-    if window_days == int(window_days):
-        day = pl.col("_local").dt.date().cast(pl.Int64)
-        return with_local_time(flagged, ctx, ts="prev_ts", out="_local").with_columns(
-            ((day - day.min().over("user_id")) // int(window_days)).alias("_window")).drop("_local")
-    start = pl.col("prev_ts")
-    return flagged.with_columns(((start - start.min().over("user_id")).dt.total_microseconds()
-                                 // int(window_days * 86_400e6)).alias("_window"))
+    """``flagged`` (pairs sorted by user and time) with ``_window``: the scoring window
+    (:func:`fraud.scoring.window_bucket`) of each pair's start, counted from the user's first pair."""
+    whole = pl.lit(int(window_days) if window_days == int(window_days) else None, pl.Int64)
+    return with_local_time(flagged, ctx, ts="prev_ts", out="_local").with_columns(
+        window_bucket(pl.col("_local").dt.date().cast(pl.Int64), pl.col("prev_ts"), whole,
+                      pl.lit(int(window_days * 86_400e6)), "user_id").alias("_window")).drop("_local")
 
 
 @register("geo.impossible_travel", rules="geo.impossible_travel", family="geo", needs=())
@@ -175,17 +172,16 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
     new_run = ((pl.col("_i") != pl.col("_i").shift(1) + 1) | (pl.col("_window") != pl.col("_window").shift(1))
                ).fill_null(True)
 
-    def listed(first: str, rest: str) -> pl.Expr:  # the run's distinct values in order of appearance
-        return pl.col(first).first().append(pl.col(rest)).drop_nulls().unique(maintain_order=True)
-
+    seen = {"places": ("from_place", "to_place"), "devices": ("prev_device_id", "device_id"), "ips": ("prev_ip", "ip")}
     flagged = _point_windows(flagged, ctx, float(rule.window_days)).with_columns(
         new_run.cum_sum().alias("_run")).group_by("_run", maintain_order=True).agg(
         pl.all().exclude("_window").first(), pl.len().alias("legs"), pl.col("ts").last().alias("_run_end"),
         pl.col("to_place").last().alias("_last_place"), pl.col("speed").max().alias("_top_speed"),
-        *[e for name, first, rest in (("places", "from_place", "to_place"), ("devices", "prev_device_id", "device_id"),
-                                      ("ips", "prev_ip", "ip"))
-          for e in (listed(first, rest).head(RUN_VALUES_LISTED).alias(f"_{name}"),
-                    listed(first, rest).len().alias(f"_n_{name}"))])
+        # the run's distinct values in order of appearance
+        *[pl.col(first).first().append(pl.col(rest)).drop_nulls().unique(maintain_order=True).alias(f"_{name}")
+          for name, (first, rest) in seen.items()]).with_columns(
+        *[pl.col(f"_{name}").list.len().alias(f"_n_{name}") for name in seen],
+        *[pl.col(f"_{name}").list.head(RUN_VALUES_LISTED) for name in seen])
     speed_txt = pl.when(pl.col("speed").is_null()).then(pl.lit("at the same time")).otherwise(
         fmt("({} km/h)", thousands("speed")))
     when_txt = pl.when(pl.col("hours") > 0).then(
