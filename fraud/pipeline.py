@@ -94,7 +94,7 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
     post-steps and finalisation) and a status per rule (``ok`` with its findings, ``disabled`` or ``not
     evaluated`` with the reason; a check emitting two rules reports each)."""
     timer = timer or Timer()
-    warmup.wait()  # the detectors' libraries, imported while the inputs were read
+    warmup.wait_tasks()  # the per-process tables, built while the inputs were read
     status: dict[str, dict[str, Any]] = {}
 
     def say(check, st: dict[str, Any]) -> None:

@@ -1,18 +1,20 @@
 """Fixed start-up costs paid in the background while a scan reads its inputs.
 
-Every scan fits the behaviour ensemble, and importing PyOD, scikit-learn, numba and scipy takes 1.3-2.5 s of
-pure Python before the first check can run. Reading the inputs is Polars work that releases the GIL, so
-:func:`start` runs those imports in a daemon thread meanwhile, and the checks call :func:`wait` before they
-start. The same thread then runs the caller's ``tasks``: tables built once per process (the gazetteer's
-353k names and its k-d tree, 1.7 s; the user-agent resolver, 0.2 s). Nothing else changes: the thread only
-fills ``sys.modules`` and those caches, and a failure in it is ignored (the module that needs the library raises
-the real error on its own import, a task's table is built again where it is needed).
+The thread first runs the caller's ``tasks``: tables built once per process that every scan needs (the
+gazetteer's 353k names and its k-d tree, ~1 s; the user-agent resolver, 0.2 s). It then imports what the
+behaviour ensemble needs: PyOD, scikit-learn, numba and scipy take 1.3-2.5 s of pure Python. Reading the inputs
+is Polars work that releases the GIL, so both overlap it. The checks call :func:`wait_tasks` before they start;
+only fitting, scoring, saving or loading a model calls :func:`wait` (:mod:`fraud.detectors.model`), so a scan
+of fewer users than the ensemble needs does not wait for libraries it never uses. Nothing else changes: the
+thread only fills ``sys.modules`` and those caches, and a failure in it is ignored (the module that needs the
+library raises the real error on its own import, a task's table is built again where it is needed).
 
 Only third-party libraries are imported here, never a ``fraud`` module, and numpy (which the scan's own
 modules import too) is imported before the thread starts. Python's per-module import locks make two threads
 importing the same module wait for each other, but a package with circular imports between its modules
-(``fraud.fingerprint`` is one) imported from two threads at once can be seen half-initialised; here the two
-threads' imports never meet in such a package.
+(scikit-learn's, ``fraud.fingerprint``) imported from two threads at once can be seen half-initialised; here the
+two threads' imports never meet in such a package: no ``fraud`` module imports the ensemble's libraries before
+:func:`wait`.
 """
 from __future__ import annotations
 
@@ -25,20 +27,24 @@ MODULES = ("joblib", "sklearn.utils", "pyod.models.base", "pyod.models.ecod", "p
            "pyod.models.hbos", "numba", "scipy.spatial")
 
 
-def _load(tasks: tuple[Callable[[], object], ...]) -> None:
+def _load(tasks: tuple[Callable[[], object], ...], done: threading.Event) -> None:
+    try:
+        for task in tasks:
+            try:
+                task()
+            except Exception:  # noqa: BLE001, S110 - best effort: the caller builds it again, raises the real error
+                pass
+    finally:
+        done.set()
     for name in MODULES:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001, S110 - best effort: the scan's own import raises the real error
             pass
-    for task in tasks:
-        try:
-            task()
-        except Exception:  # noqa: BLE001, S110 - best effort: the caller builds it again and raises the real error
-            pass
 
 
 _thread: threading.Thread | None = None
+_tasks_done = threading.Event()
 _lock = threading.Lock()
 
 
@@ -51,11 +57,18 @@ def start(tasks: tuple[Callable[[], object], ...] = ()) -> None:
 
     with _lock:
         if _thread is None:
-            _thread = threading.Thread(target=_load, args=(tuple(tasks),), name="fraud-warmup", daemon=True)
+            _thread = threading.Thread(target=_load, args=(tuple(tasks), _tasks_done), name="fraud-warmup",
+                                       daemon=True)
             _thread.start()
 
 
+def wait_tasks() -> None:
+    """Block until a started warm-up has run its tasks (returns at once when none was started)."""
+    if _thread is not None:
+        _tasks_done.wait()
+
+
 def wait() -> None:
-    """Block until a started warm-up is done (returns at once when none was started)."""
+    """Block until a started warm-up is done, tasks and imports (returns at once when none was started)."""
     if _thread is not None:
         _thread.join()

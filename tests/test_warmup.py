@@ -10,6 +10,7 @@ from fraud.registry import all_checks
 
 def _reset(monkeypatch):
     monkeypatch.setattr(warmup, "_thread", None)
+    monkeypatch.setattr(warmup, "_tasks_done", threading.Event())
 
 
 def test_wait_without_start_returns(monkeypatch):
@@ -66,21 +67,55 @@ def test_failure_in_background_is_swallowed(monkeypatch):
     assert escaped == []
 
 
-def test_tasks_run_after_the_imports_and_a_failing_one_is_ignored(monkeypatch):
+def test_tasks_run_before_the_imports_and_a_failing_one_is_ignored(monkeypatch):
     _reset(monkeypatch)
     ran = []
+    real = warmup.importlib.import_module
+    monkeypatch.setattr(warmup, "importlib", SimpleNamespace(import_module=lambda name: ran.append(name)
+                                                             or real(name)))
 
     def broken():
         ran.append("broken")
         raise RuntimeError("no table")
 
     def task():
-        ran.append(("task", "sklearn.utils" in sys.modules))
+        ran.append("task")
 
     warmup.start(tasks=(broken, task))
     warmup.start(tasks=(task,))  # the thread is started once: a later call's tasks do not run again
     warmup.wait()
-    assert ran == ["broken", ("task", True)]
+    assert ran == ["broken", "task", *warmup.MODULES]
+
+
+def test_wait_tasks_does_not_wait_for_the_imports(monkeypatch):
+    # the checks wait for the tables only: the ensemble's libraries may still be loading (a scan of fewer users
+    # than the ensemble needs never waits for them)
+    _reset(monkeypatch)
+    release = threading.Event()
+    monkeypatch.setattr(warmup, "importlib", SimpleNamespace(import_module=lambda name: release.wait(60)))
+    ran = []
+    warmup.start(tasks=(lambda: ran.append("task"),))
+    warmup.wait_tasks()
+    assert ran == ["task"]
+    assert warmup._thread.is_alive()  # still "importing"
+    release.set()
+    warmup.wait()
+    assert not warmup._thread.is_alive()
+
+
+def test_a_small_scan_never_imports_the_ensemble_libraries(tmp_path):
+    # a fresh interpreter whose warm-up imports nothing: a scan of fewer users than behavior.outlier's
+    # min_users runs every check and never loads PyOD, scikit-learn or joblib (nor waits for them)
+    (tmp_path / "logins.csv").write_text("ts,user_id,device_id,lat,lon\n"
+                                         "2024-03-01T08:00:00Z,u1,d1,31.23,121.47\n"
+                                         "2024-03-01T09:00:00Z,u2,d2,39.90,116.40\n")
+    code = ("import sys, fraud.warmup as w; w.MODULES = (); from fraud.pipeline import ScanInputs, scan; "
+            f"r = scan(ScanInputs(logins={str(tmp_path / 'logins.csv')!r})); "
+            "print(r.summary['checks']['behavior.outlier']['status'], "
+            "sorted(m for m in ('pyod', 'sklearn', 'joblib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "not evaluated []"
 
 
 def test_a_scan_builds_the_gazetteer_and_agent_parser_in_the_background(monkeypatch):

@@ -23,14 +23,26 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import joblib
 import numpy as np
 import polars as pl
 
+from fraud import warmup
 from fraud.errors import ModelError
-from fraud.detectors.ensemble import FrozenECOD, make_detector
 
 MODEL_FORMAT = 1
+
+
+def _libraries():
+    """The detectors' module (PyOD, scikit-learn) and joblib, imported when a model is fitted, scored, saved or
+    loaded, not with this module: a scan of fewer users than the ensemble needs never pays for them (~2 s). Waits
+    for :mod:`fraud.warmup`'s background imports first (two threads importing one package at once can see it
+    half-initialised)."""
+    warmup.wait()
+    import joblib
+
+    from fraud.detectors import ensemble
+
+    return ensemble, joblib
 
 
 def _each(fn: Callable, items: list, n_jobs: int) -> list:
@@ -83,6 +95,7 @@ class BehaviorModel:
         the detectors' fit-time scores, so the batch is not scored twice); ``top_n=None`` skips scoring."""
         if frame.height < 2:
             raise ValueError("the behaviour ensemble needs at least 2 rows to fit")
+        ensemble, _ = _libraries()
         raw = frame.select([pl.col(f).cast(pl.Float64) for f in features])
         medians = {f: float(raw[f].median()) if raw[f].null_count() < raw.height else 0.0 for f in features}
         indicators = [f for f in features if raw[f].null_count() > 0]
@@ -95,7 +108,7 @@ class BehaviorModel:
         model.scale = np.where(sd > 0, sd, 1.0)
         X = model._standardise(X)
         model.detectors = _each(
-            lambda name: make_detector(name, contamination=contamination, seed=seed, n_jobs=n_jobs).fit(X),
+            lambda name: ensemble.make_detector(name, contamination=contamination, seed=seed, n_jobs=n_jobs).fit(X),
             list(detectors), n_jobs)
         S = np.column_stack([np.asarray(det.decision_scores_, dtype=np.float64) for det in model.detectors])
         model.score_mean = S.mean(axis=0)
@@ -160,7 +173,8 @@ class BehaviorModel:
             pl.Series("flagged", flagged),
         )
         idx = np.flatnonzero(flagged)
-        ecod = [d for d in self.detectors if isinstance(d, FrozenECOD)]
+        ensemble, _ = _libraries()
+        ecod = [d for d in self.detectors if isinstance(d, ensemble.FrozenECOD)]
         if idx.size == 0:  # nobody above the threshold (e.g. tied top scores): nothing to explain
             contrib = np.zeros((0, X.shape[1]))
         elif ecod:
@@ -198,7 +212,7 @@ class BehaviorModel:
     def save(self, path: str | Path) -> Path:
         """Write the model (joblib pickle, compressed). Returns the path."""
         p = Path(path)
-        joblib.dump(self, p, compress=3)
+        _libraries()[1].dump(self, p, compress=3)
         return p
 
     @classmethod
@@ -208,7 +222,7 @@ class BehaviorModel:
         if not p.is_file():
             raise ModelError(f"{p}: model file not found")
         try:
-            obj = joblib.load(p)
+            obj = _libraries()[1].load(p)
         except Exception as e:  # noqa: BLE001 - any unpickling failure means "not a model file"
             raise ModelError(f"{p}: not a behaviour model file ({e.__class__.__name__})") from None
         if not isinstance(obj, cls):
