@@ -5,7 +5,11 @@
 const SEV_COLORS = {critical: "#7f1d1d", high: "#d92d20", medium: "#e07b00", low: "#b79a00", info: "#3b7ddd"};
 const PALETTE = ["#2f5fd0", "#e07b00", "#1f8f4e", "#9b3fd0", "#d92d20", "#0e7490", "#8a6d1f", "#d0457f", "#55606e"];
 const PAGE = 100;
-const PLOT_CFG = {displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"]};
+// No "Share chart" / "Edit in Chart Studio" buttons: they open plotly's cloud and post the figure's data (a case
+// map holds a customer's positions and home) to it. The toolbar shows on hover only, so it covers no legend.
+const PLOT_CFG = {displaylogo: false, responsive: true, displayModeBar: "hover", showSendToCloud: false,
+  showEditInChartStudio: false, showLink: false,
+  modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "sendDataToCloud", "editInChartStudio"]};
 const FONT = {family: "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size: 12, color: "#1b2230"};
 const HAS_PLOTLY = typeof window.Plotly !== "undefined";
 

@@ -72,6 +72,11 @@ def test_report_in_chromium(page, report_file, tmp_path):
     assert page.locator("#kpis .kpi").count() >= 6
     for plot in ("#plot-rules", "#plot-shift", "#plot-timings"):
         assert page.locator(f"{plot} .main-svg").count() >= 1, plot
+    # no chart offers to share itself with plotly's cloud (it would post the chart's data, a case map's positions
+    # and home among them, to cloud.plotly.com): the toolbar keeps only zoom, pan, reset and the PNG download
+    assert page.locator(".modebar-btn").count() >= 3
+    titles = page.locator(".modebar-btn").evaluate_all("bs => bs.map(b => b.dataset.title || '')")
+    assert not [t for t in titles if "Share" in t or "Studio" in t or "cloud" in t.lower()], titles
     assert page.locator("#migration tbody tr").count() == 5
     assert page.locator("#ip-findings").is_visible()
 
@@ -192,3 +197,12 @@ def test_bidi_controls_in_ids_are_shown(page, tmp_path):
     cells = page.locator("#queue-table td.user").evaluate_all("cs => cs.map(c => c.innerText)")
     assert any(c.startswith("u_⟨U+202E⟩travel") for c in cells)
     assert any(c.startswith("u_⟨U+200B⟩bot⟨U+FEFF⟩") for c in cells)  # zero-width characters and a BOM too
+
+
+def test_tier_migration_stays_inside_its_card_on_a_laptop_screen(page, report_file):
+    page.set_viewport_size({"width": 1024, "height": 900})
+    page.goto(report_file.as_uri())
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    # the card holds its table (a wider table scrolls inside it instead of running past the card's edge)
+    assert page.eval_on_selector("#migration", "e => e.scrollWidth <= e.clientWidth")
+    assert page.problems == []
