@@ -122,7 +122,9 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
             continue
         absent = [c for c in check.columns if c in ctx.absent.get("logins", ())]
         if absent:
-            say(check, {"status": "not evaluated", "reason": f"the logins give no {', '.join(absent)} column"})
+            # missing from the file or empty in every row: either way no row gives a value
+            say(check, {"status": "not evaluated", "reason": "no logins row has a value in the "
+                        + " or ".join(absent) + (" columns" if len(absent) > 1 else " column")})
             continue
         if progress and check.family != current:  # the checks' eager preparations (tables, fits) run here
             current = check.family
@@ -285,7 +287,11 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
         "users": scores.height,
         "findings": {"total": findings.height, "by_rule": counts("rule"),
                      "by_severity": counts("severity", list(SEVERITY_ORDER)), "by_family": counts("family")},
-        "checks": {k: {kk: vv for kk, vv in v.items() if kk != "stage"} for k, v in sorted(status.items())},
+        # a rule's status (and its counts); counts of shared stages that are no rule (positions, homes, user
+        # agents) under notes, so every checks entry has a status
+        "checks": {k: {kk: vv for kk, vv in v.items() if kk != "stage"} for k, v in sorted(status.items())
+                   if "status" in v},
+        "notes": {k: v for k, v in sorted(status.items()) if "status" not in v},
         "scores": {
             "tier_before": {t: int((scores["tier_before"] == t).sum()) for t in tiers},
             "tier_after": {t: int((scores["tier_after"] == t).sum()) for t in tiers},

@@ -111,12 +111,28 @@ def test_checks_that_need_a_column_the_logins_do_not_give_are_not_evaluated(tmp_
         checks = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=shards).summary["checks"]
         assert {n: checks[n].get("reason") for n in ("account.login_failures", "ip.spray", "account.password_churn",
                                                      "device.new_device_sensitive", "geo.cross_border_spend")} == {
-            "account.login_failures": "the logins give no success column",
-            "ip.spray": "the logins give no success, ip column",
-            "account.password_churn": "the logins give no event column",
-            "device.new_device_sensitive": "the logins give no event column",
-            "geo.cross_border_spend": "the logins give no event, amount column"}, shards
+            "account.login_failures": "no logins row has a value in the success column",
+            "ip.spray": "no logins row has a value in the success or ip columns",
+            "account.password_churn": "no logins row has a value in the event column",
+            "device.new_device_sensitive": "no logins row has a value in the event column",
+            "geo.cross_border_spend": "no logins row has a value in the event or amount columns"}, shards
         assert checks["device.many_devices"]["status"] == "ok"
+
+
+def test_summary_checks_are_rules_and_stage_counts_are_notes(tmp_path):
+    """Every entry of summary.json's ``checks`` is a rule with a status; the counts of shared stages that are no
+    rule (positions, user agents) are under ``notes`` (they made the report say "3 not evaluated or disabled" on
+    a scan where every rule ran)."""
+    from fraud.config import rule_ids
+    from fraud.pipeline import ScanInputs, scan
+
+    rows = "".join(f"2024-03-0{d}T08:00:00Z,u{u},d{u},Mozilla/5.0,0,0\n" for d in range(1, 8) for u in range(3))
+    (tmp_path / "logins.csv").write_text("ts,user_id,device_id,user_agent,lat,lon\n" + rows)
+    for shards in (1, 2):
+        s = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=shards).summary
+        assert set(s["checks"]) <= rule_ids() and all("status" in v for v in s["checks"].values()), shards
+        assert s["notes"]["geo.positions"]["positions_0_0_ignored"] == 21
+        assert "fingerprint.user_agents" in s["notes"]
 
 
 def test_a_column_whose_every_cell_is_blank_gives_nothing(tmp_path):
@@ -131,9 +147,9 @@ def test_a_column_whose_every_cell_is_blank_gives_nothing(tmp_path):
         checks = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=shards).summary["checks"]
         assert {n: checks[n].get("reason") for n in ("account.login_failures", "ip.spray",
                                                      "account.password_churn")} == {
-            "account.login_failures": "the logins give no success column",
-            "ip.spray": "the logins give no success, ip column",
-            "account.password_churn": "the logins give no event column"}, shards
+            "account.login_failures": "no logins row has a value in the success column",
+            "ip.spray": "no logins row has a value in the success or ip columns",
+            "account.password_churn": "no logins row has a value in the event column"}, shards
     (tmp_path / "logins.csv").write_text("ts,user_id,device_id,success,ip,event,amount\n" + rows
                                          + "2024-03-08T08:00:00Z,u0,d0,false,1.2.3.4,login,\n")
     checks = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1).summary["checks"]

@@ -129,7 +129,7 @@ function overview(D) {
   $("inputs").querySelector("tbody").replaceChildren(...Object.entries(S.inputs || {}).map(([k, v]) => el("tr", {},
     el("td", {}, k), el("td", {class: "num"}, fmt(v.rows_read)), el("td", {class: "num"}, fmt(v.rows_used)),
     el("td", {class: "num " + (v.rows_rejected ? "neg" : "")}, fmt(v.rows_rejected)))));
-  const checks = Object.entries(S.checks || {});
+  const checks = Object.entries(S.checks || {}).filter(([, v]) => v.status);  // rules only (counts: S.notes)
   const notEval = checks.filter(([, v]) => v.status !== "ok").length;
   $("checks").querySelector("summary").textContent = "Checks: " + (checks.length - notEval) + " ran" +
     (notEval ? ", " + notEval + " not evaluated or disabled" : "");

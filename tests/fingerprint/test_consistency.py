@@ -274,7 +274,7 @@ def test_ua_mismatch_is_not_evaluated_when_no_agent_can_be_compared(tmp_path):
     for dropped in ("user_agent", "device_id"):
         logins.drop(dropped).write_csv(d / "logins.csv")
         st = scan(ScanInputs.from_folder(d), load_config()).summary["checks"]["device.ua_mismatch"]
-        assert st == {"status": "not evaluated", "reason": f"the logins give no {dropped} column"}
+        assert st == {"status": "not evaluated", "reason": f"no logins row has a value in the {dropped} column"}
 
 
 def test_ua_mismatch_reads_an_apple_model_id_as_ios_when_the_snapshot_names_no_os():
