@@ -96,10 +96,15 @@ def score_users(findings: pl.DataFrame, users: pl.DataFrame, scores_in: pl.DataF
 
     ``users`` has one ``user_id`` per user seen; ``scores_in`` the ``scores`` input (``user_id, score``);
     ``decisions`` the latest decision per finding (``finding_id, decision, decided_at``). The returned
-    findings gain ``counted`` (bool) and ``decision`` (``confirm``/``dismiss``/null).
+    findings gain ``decision`` (``confirm``/``dismiss``/null), ``counted`` (bool) and the decision's
+    ``decided_at``, ``reviewer`` and ``note``. ``observation_until`` is set for a user whose dismissals gave points
+    back: 45 days (``observation_days``) after the latest dismissal of a penalty that counted without it.
     """
-    dec = (decisions.select("finding_id", "decision", "decided_at") if decisions is not None and decisions.height
-           else pl.DataFrame(schema={"finding_id": pl.String, "decision": pl.String, "decided_at": TS}))
+    trail = {"finding_id": pl.String, "decision": pl.String, "decided_at": TS, "reviewer": pl.String,
+             "note": pl.String}
+    dec = (decisions.select([pl.col(c) if c in decisions.columns else pl.lit(None, t).alias(c)
+                             for c, t in trail.items()])
+           if decisions is not None and decisions.height else pl.DataFrame(schema=trail))
     f = findings.join(dec, on="finding_id", how="left")
     days = local_days(f, zones, cfg.timezone)  # the windows' days, for both countings
     f = f.with_columns(counted_flags(f, cfg, days=days).alias("_counted_raw"),
@@ -111,7 +116,9 @@ def score_users(findings: pl.DataFrame, users: pl.DataFrame, scores_in: pl.DataF
         pts.filter(pl.col("counted") & (pts < 0)).sum().alias("penalty_dec"),
         pts.filter(pl.col("counted") & (pts > 0)).sum().alias("bonus"),
         pl.len().alias("n_findings"),
-        pl.col("decided_at").filter(pl.col("decision") == "dismiss").max().alias("last_dismissal"),
+        # the latest dismissal that gave points back (a penalty that counted without it), not of a bonus
+        pl.col("decided_at").filter((pl.col("decision") == "dismiss") & pl.col("_counted_raw") & (pts < 0)).max()
+        .alias("last_dismissal"),
     )
     def top(counted: str, name: str) -> pl.DataFrame:
         return (f.filter(pl.col(counted) & (pts < 0)).group_by("user_id", "rule").agg(pts.sum().alias("p"))
@@ -134,11 +141,14 @@ def score_users(findings: pl.DataFrame, users: pl.DataFrame, scores_in: pl.DataF
     s = s.with_columns((pl.col("penalty_raw") + giveback).alias("penalty"))
     s = s.with_columns(
         (pl.col("score_before") + pl.col("penalty") + pl.col("bonus")).clip(lo, hi).alias("score_after"),
-        (pl.col("last_dismissal") + pl.duration(days=cfg.observation_days)).cast(TS).alias("observation_until"),
+        pl.when(giveback > 0).then(pl.col("last_dismissal") + pl.duration(days=cfg.observation_days)).cast(TS)
+        .alias("observation_until"),
     ).with_columns(
         tier_expr(pl.col("score_before"), cfg).alias("tier_before"),
         tier_expr(pl.col("score_after"), cfg).alias("tier_after"),
         pl.when(pl.col("penalty") < 0).then(pl.col("top_rule")).otherwise(None).alias("top_rule"),
     )
     scores = s.select([pl.col(c).cast(t) for c, t in SCORES_SCHEMA.items()]).sort("user_id")
-    return scores, f.drop("_counted_raw", "decided_at")
+    # the review trail of a decided finding (when, who, why) after its decision and whether it counts
+    return scores, f.drop("_counted_raw").select(pl.exclude("decided_at", "reviewer", "note"), "decided_at",
+                                                  "reviewer", "note")

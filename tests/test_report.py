@@ -44,6 +44,26 @@ def test_queue_ranks_by_penalty_then_worst_severity(res):
     assert q["user_id"].null_count() == 0  # IP-only findings are not cases
 
 
+def test_a_dismissed_finding_no_longer_makes_its_case_severe():
+    """u_travel: the high impossible trip dismissed, the medium new-device finding left: the case ranks and filters
+    as medium; with every finding dismissed it is a reviewed case (no worst severity), still in the queue."""
+    from datetime import datetime, timezone
+
+    from tests.report.fixtures import make_result
+
+    when = datetime(2024, 5, 2, tzinfo=timezone.utc)
+
+    def queue(ids):
+        dec = pl.DataFrame({"finding_id": ids, "decision": ["dismiss"] * len(ids), "decided_at": [when] * len(ids)})
+        r = make_result(decisions=dec)
+        return case_queue(r.findings, r.scores).filter(pl.col("user_id") == "u_travel").row(0, named=True)
+
+    row = queue(["f-travel-1"])
+    assert (row["worst_severity"], row["severities"]) == ("medium", [0, 2])  # info (the bonus) and medium
+    row = queue(["f-travel-1", "f-travel-2", "f-travel-3"])
+    assert (row["worst"], row["worst_severity"], row["severities"]) == (None, None, [])
+
+
 def test_case_cards_hold_findings_profile_events_devices_positions(res):
     cases = case_data(res.findings, res.scores, res.profiles, 500, "d.csv", res.context)
     by = {c["user_id"]: c for c in cases}

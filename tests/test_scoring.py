@@ -75,6 +75,25 @@ def test_dismissals_count_nothing_and_giveback_is_capped():
     assert (a["top_rule"], b["top_rule"]) == ("device.shared", "device.emulator")
 
 
+def test_observation_follows_dismissals_that_gave_points_back_only():
+    """Contract section 4: a user whose dismissals give points back is under observation. Dismissing a bonus (b),
+    or a penalty its rule's window had not counted anyway (c: the second emulator finding of the window), gives
+    nothing back: no observation. The decision's reviewer and note stay on the finding (the review trail)."""
+    cfg = load_config()
+    f = findings([("a", "device.emulator", -80, 0), ("b", "device.lock_enabled", 5, 0),
+                  ("c", "device.emulator", -80, 0), ("c", "device.emulator", -80, 1)])
+    ids = f.sort("user_id", "first_ts")["finding_id"].to_list()
+    dec = pl.DataFrame({"finding_id": ids[:2] + ids[3:], "decision": ["dismiss"] * 3,
+                        "decided_at": [at(days=10), at(days=11), at(days=12)],
+                        "reviewer": ["ana", "bo", "cy"], "note": ["known traveller", None, "dup"]})
+    s, f2 = score_users(f, USERS, NO_SCORES, cfg, dec)
+    got = {r["user_id"]: (r["penalty"], r["bonus"], r["observation_until"]) for r in s.iter_rows(named=True)}
+    assert got == {"a": (0, 0, at(days=55)), "b": (0, 0, None), "c": (-80, 0, None)}
+    trail = f2.sort("user_id", "first_ts").select("decision", "decided_at", "reviewer", "note").rows()
+    assert trail == [("dismiss", at(days=10), "ana", "known traveller"), ("dismiss", at(days=11), "bo", None),
+                     (None, None, None, None), ("dismiss", at(days=12), "cy", "dup")]
+
+
 def test_a_penalty_left_by_the_dismissal_cap_names_its_rule():
     """The only finding (-100) is dismissed; 15% of 622 = 93 comes back, the -7 left is the emulator's."""
     cfg = load_config()

@@ -18,6 +18,12 @@ from sklearn.utils import check_array
 
 from fraud.errors import ConfigError
 
+# A constant column (an all-zero indicator) has no skewness: scipy warns of precision loss and PyOD reads the
+# skewness as 0, which it is. One filter for that message, installed once: warnings.catch_warnings() around the
+# fit is not thread-safe (the detectors fit side by side in threads, and one thread's exit restored the filters
+# while another fitted: the warning reached the terminal in 2 scans of 10).
+warnings.filterwarnings("ignore", message="Precision loss occurred in moment calculation", category=RuntimeWarning)
+
 
 def _cache_hbos_jit() -> None:
     """Compile PyOD's HBOS kernel once per machine, not once per process.
@@ -63,11 +69,9 @@ class FrozenECOD(ECOD):
         X = check_array(X)
         self._set_n_classes(y)
         self.sorted_ = np.asfortranarray(np.sort(X, axis=0))
-        with warnings.catch_warnings():  # constant columns (e.g. an all-zero indicator) have no skewness
-            warnings.simplefilter("ignore", RuntimeWarning)
-            # one n x 1 column at a time (bit for bit the whole matrix's result): the whole matrix's moments took
-            # three matrix-sized temporaries (2M users: 2 GB)
-            self.skew_sign_ = np.sign(np.concatenate([skew(X[:, j:j + 1], axis=0) for j in range(X.shape[1])]))
+        # one n x 1 column at a time (bit for bit the whole matrix's result): the whole matrix's moments took
+        # three matrix-sized temporaries (2M users: 2 GB)
+        self.skew_sign_ = np.sign(np.concatenate([skew(X[:, j:j + 1], axis=0) for j in range(X.shape[1])]))
         self.decision_scores_ = self.decision_function(X)
         self._process_decision_scores()
         return self

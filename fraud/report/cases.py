@@ -46,21 +46,30 @@ def _sev() -> pl.Expr:
     return pl.col("severity").replace_strict(SEV_RANK, default=0, return_dtype=pl.Int8).alias("_sev")
 
 
+def _open_sev(findings: pl.DataFrame) -> pl.Expr:
+    """A finding's severity rank, null once it is dismissed: a cleared finding no longer makes its case severe."""
+    if "decision" not in findings.columns:
+        return _sev()
+    return pl.when(pl.col("decision").fill_null("") != "dismiss").then(_sev()).alias("_sev")
+
+
 def ranked_users(findings: pl.DataFrame, scores: pl.DataFrame) -> pl.DataFrame:
-    """The scores rows of users with findings, ranked by penalty (most negative first), then worst severity
-    (``worst``, a rank in SEVERITY_ORDER), then user id."""
-    per = (findings.filter(pl.col("user_id").is_not_null()).select("user_id", _sev())
+    """The scores rows of users with findings, ranked by penalty (most negative first), then worst severity of
+    the findings not dismissed (``worst``, a rank in SEVERITY_ORDER; null when every one is dismissed: a reviewed
+    case), then user id."""
+    per = (findings.filter(pl.col("user_id").is_not_null()).select("user_id", _open_sev(findings))
            .group_by("user_id").agg(pl.col("_sev").max().alias("worst")))
     return (scores.join(per, on="user_id", how="inner")
-            .sort(["penalty", "worst", "user_id"], descending=[False, True, False]))
+            .sort(["penalty", "worst", "user_id"], descending=[False, True, False], nulls_last=True))
 
 
 def with_rule_lists(findings: pl.DataFrame, ranked: pl.DataFrame) -> pl.DataFrame:
     """``ranked`` plus ``worst_severity``, ``rules`` (sorted unique rule ids) and ``severities`` (sorted unique
-    severity ranks) of each user's findings."""
-    lists = (findings.join(ranked.select("user_id"), on="user_id", how="semi").select("user_id", "rule", _sev())
+    severity ranks of the findings not dismissed) of each user's findings."""
+    lists = (findings.join(ranked.select("user_id"), on="user_id", how="semi")
+             .select("user_id", "rule", _open_sev(findings))
              .group_by("user_id").agg(pl.col("rule").unique().sort().alias("rules"),
-                                      pl.col("_sev").unique().sort().alias("severities")))
+                                      pl.col("_sev").drop_nulls().unique().sort().alias("severities")))
     inv = {v: k for k, v in SEV_RANK.items()}
     return (ranked.join(lists, on="user_id", how="left", maintain_order="left")
             .with_columns(pl.col("worst").replace_strict(inv, return_dtype=pl.String).alias("worst_severity")))
@@ -84,6 +93,19 @@ def status_tag(finding: dict[str, Any]) -> str:
     if finding.get("counted") is False:
         state.append("not counted")
     return f" ({', '.join(state)})" if state else ""
+
+
+def decision_trail(finding: dict[str, Any]) -> str:
+    """Who decided a finding, when and why (``dismissed by ana on 2024-03-11: known traveller``); '' when
+    undecided."""
+    if not finding.get("decision"):
+        return ""
+    out = f"{finding['decision']}ed"
+    if finding.get("reviewer"):
+        out += f" by {finding['reviewer']}"
+    if finding.get("decided_at"):
+        out += f" on {str(finding['decided_at'])[:10]}"
+    return out + (f": {finding['note']}" if finding.get("note") else "")
 
 
 def cap_kept(case: dict[str, Any]) -> int:
@@ -124,7 +146,8 @@ def _finding_records(findings: pl.DataFrame, users: pl.DataFrame, decisions_path
     every counted one), and per user the number of findings of each rule."""
     f = findings.join(users.select("user_id"), on="user_id", how="semi")
     keep = [c for c in ("finding_id", "user_id", "rule", "family", "severity", "points", "counted", "decision",
-                        "first_ts", "last_ts", "device_id", "ip", "summary", "evidence") if c in f.columns]
+                        "decided_at", "reviewer", "note", "first_ts", "last_ts", "device_id", "ip", "summary",
+                        "evidence") if c in f.columns]
     f = (f.select(keep).with_columns(_sev())
          .sort(["user_id", "points", "_sev", "first_ts", "rule"], descending=[False, False, True, False, False],
                nulls_last=True)
@@ -144,7 +167,7 @@ def _finding_records(findings: pl.DataFrame, users: pl.DataFrame, decisions_path
 def _records(f: pl.DataFrame, decisions_path: str, scan_dir: str | None) -> list[dict]:
     """Finding rows as the report and ``fraud show`` list them: ISO times, the evidence parsed into a dict, and the
     review commands."""
-    rows = f.with_columns(_iso("first_ts", "last_ts")).to_dicts()
+    rows = f.with_columns(_iso(*[c for c in ("first_ts", "last_ts", "decided_at") if c in f.columns])).to_dicts()
     for r in rows:
         try:
             ev = json.loads(r["evidence"]) if r.get("evidence") else {}

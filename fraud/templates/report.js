@@ -201,7 +201,7 @@ function queueView(D) {
     const text = $("f-text").value.trim().toLowerCase();
     const rule = rules.indexOf($("f-rule").value), sv = sevs.indexOf($("f-sev").value),
           tier = tiers.indexOf($("f-tier").value), moved = $("f-moved").checked;
-    list = idx.filter(i => (rule < 0 || Q.rs[i].includes(rule)) && (sv < 0 || Q.w[i] >= sv) &&
+    list = idx.filter(i => (rule < 0 || Q.rs[i].includes(rule)) && (sv < 0 || (Q.w[i] != null && Q.w[i] >= sv)) &&
       (tier < 0 || Q.ta[i] === tier) && (!moved || Q.ta[i] !== Q.tb[i]) &&
       (!text || Q.u[i].toLowerCase().includes(text) || Q.rs[i].some(r => rules[r].includes(text)) ||
        (Q.k && Q.k[i].some(k => k.toLowerCase().includes(text))) ||
@@ -235,7 +235,7 @@ function queueView(D) {
         el("td", {class: "num"}, pts(Q.p[i])),
         el("td", {title: tiers[Q.tb[i]] + " → " + tiers[Q.ta[i]]}, tierTag(tiers[Q.ta[i]]),
           Q.tb[i] !== Q.ta[i] ? el("span", {class: Q.ta[i] < Q.tb[i] ? "neg small" : "pos small"}, Q.ta[i] < Q.tb[i] ? " ↓" : " ↑") : ""),
-        el("td", {class: "num"}, Q.n[i]), el("td", {}, sevBadge(sevs[Q.w[i]])),
+        el("td", {class: "num"}, Q.n[i]), el("td", {}, Q.w[i] == null ? el("span", {class: "muted small"}, "reviewed") : sevBadge(sevs[Q.w[i]])),
         el("td", {title: ordered.join(", ")}, ...ordered.slice(0, 1).map(r => el("span", {class: "chip"}, r)),
           ordered.length > 1 ? el("span", {class: "muted small"}, " +" + (ordered.length - 1)) : ""));
       tr.addEventListener("click", () => open(u, i));
@@ -330,6 +330,8 @@ function findingCard(f) {
     el("div", {class: "sum"}, f.summary || ""),
     (f.device_id || f.ip) ? el("div", {class: "small muted"}, f.device_id ? "device " : "", f.device_id ? el("span", {class: "mono"}, f.device_id) : "",
       f.ip ? "  ip " : "", f.ip ? el("span", {class: "mono"}, f.ip) : "") : "",
+    f.decision ? el("div", {class: "small trail"}, f.decision + "ed" + (f.reviewer ? " by " + f.reviewer : "") +
+      (f.decided_at ? " on " + f.decided_at.slice(0, 10) : "") + (f.note ? ": " + f.note : "")) : "",
     evidenceTable(f.evidence),
     ...["dismiss", "confirm"].map(d => el("div", {class: "cmd"}, el("span", {class: "lbl"}, d),
       el("code", {class: "review-cmd"}, f.review[d]), copyButton(f.review[d]))));

@@ -104,7 +104,9 @@ def test_review_show_and_rescan_with_decision(data, tmp_path):
     f = pl.read_parquet(out / "findings.parquet").filter(pl.col("rule") == "device.bot_agent")
     fid = f["finding_id"][0]
     dec = data / "decisions.csv"
-    r = run("review", fid, "--dismiss", "--note", "QA script", "--decisions", dec, "--out", out)
+    r = run("show", "u2", "--out", out)
+    assert "  device d2  ip 5.6.7.8\n" in r.stdout  # which device and IP the bot agent came from
+    r = run("review", fid, "--dismiss", "--note", "QA script", "--reviewer", "ana", "--decisions", dec, "--out", out)
     assert r.exit_code == 0 and f"dismiss {fid}" in r.stdout
     rows = pl.read_csv(dec)
     assert rows.select("finding_id", "decision", "note").rows() == [(fid, "dismiss", "QA script")]
@@ -114,6 +116,12 @@ def test_review_show_and_rescan_with_decision(data, tmp_path):
     assert s["observation_until"] is not None
     r = run("show", "u2", "--out", out)
     assert r.exit_code == 0 and "device.bot_agent" in r.stdout and "not counted" in r.stdout
+    # the review trail: who dismissed it, when and why, in the terminal, report.md and the findings
+    day = pl.read_csv(dec)["decided_at"][0][:10]
+    assert f"  dismissed by ana on {day}: QA script\n" in r.stdout
+    assert f"dismissed by ana on {day}: QA script" in (out / "report.md").read_text()
+    assert pl.read_parquet(out / "findings.parquet").filter(pl.col("finding_id") == fid).select(
+        "decision", "reviewer", "note").row(0) == ("dismiss", "ana", "QA script")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["inputs"]["decisions"]["findings_not_in_scan"] == 0
 

@@ -133,15 +133,16 @@ def frames(n_filler: int = 40) -> dict[str, pl.DataFrame]:
             "locations": pl.DataFrame(locs, infer_schema_length=None)}
 
 
-def make_result(cfg: Config | None = None, n_filler: int = 40) -> ScanResult:
-    """A scan result of a tiny demo-like data set, with hostile strings in one user's logs."""
+def make_result(cfg: Config | None = None, n_filler: int = 40, decisions: pl.DataFrame | None = None) -> ScanResult:
+    """A scan result of a tiny demo-like data set, with hostile strings in one user's logs (and ``decisions``:
+    the latest decision per finding, as :func:`fraud.scoring.score_users` takes them)."""
     cfg = cfg or load_config()
     fr = frames(n_filler)
     ctx = ScanContext.from_frames(cfg, **fr)
     findings = pl.DataFrame(_findings(n_filler), schema=FINDINGS_SCHEMA)
     users = ctx.users().collect()
     scores_in = pl.DataFrame({"user_id": ["u_travel", "u_xss"], "score": [712, 655]})
-    scores, findings = score_users(findings, users, scores_in, cfg)
+    scores, findings = score_users(findings, users, scores_in, cfg, decisions)
     prof = users.join(pl.DataFrame({
         "user_id": ["u_travel", "u_xss"], "home_lat": [SHANGHAI[0], None], "home_lon": [SHANGHAI[1], None],
         "home_city": ["Shanghai", XSS_CITY], "work_lat": [SH_WORK[0], None], "work_lon": [SH_WORK[1], None],

@@ -9,6 +9,7 @@ import os
 import time
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from fraud.config import load_config
@@ -206,3 +207,18 @@ def test_tier_migration_stays_inside_its_card_on_a_laptop_screen(page, report_fi
     # the card holds its table (a wider table scrolls inside it instead of running past the card's edge)
     assert page.eval_on_selector("#migration", "e => e.scrollWidth <= e.clientWidth")
     assert page.problems == []
+
+
+def test_a_decided_finding_shows_who_decided_it_when_and_why(page, tmp_path):
+    from datetime import datetime, timezone
+
+    dec = pl.DataFrame({"finding_id": ["f-travel-1"], "decision": ["dismiss"],
+                        "decided_at": [datetime(2024, 5, 2, 9, 30, tzinfo=timezone.utc)],
+                        "reviewer": [XSS_DEVICE], "note": ["known traveller <b>"]})
+    path = tmp_path / "report.html"
+    path.write_text(render_report(make_result(decisions=dec), load_config(), "decisions.csv"), encoding="utf-8")
+    page.goto(path.as_uri() + "#case=u_travel")
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    card = page.locator("#case .finding[data-finding='f-travel-1']")
+    assert card.locator(".trail").inner_text() == f"dismissed by {XSS_DEVICE} on 2024-05-02: known traveller <b>"
+    assert page.evaluate("window.__xss") is None and page.problems == []
