@@ -50,3 +50,18 @@ def test_a_label_without_rule_or_without_its_user_is_an_error_naming_its_row(tmp
     p.write_text("user_id,rule\nu1,device.bot_agent\n ,device.rooted\n,ip.spray\n")
     with pytest.raises(InputError, match=r"labels.csv: row 2: no user_id for the account rule 'device.rooted'"):
         load_labels(p)
+
+
+def test_the_micro_average_covers_the_rules_the_labels_name(tmp_path):
+    """An analyst's labels of two fraud cases: the device-lock bonus (never labelled) fired on 3 users. Its flags
+    are listed per rule but are no false positives of the average (precision 2/5 before)."""
+    p = tmp_path / "labels.csv"
+    p.write_text("user_id,rule\nu1,device.bot_agent\nu2,account.login_failures\n")
+    found = _findings([("u1", "device.bot_agent", None), ("u2", "account.login_failures", None),
+                       *[(f"u{i}", "device.lock_enabled", None) for i in (1, 3, 4)]])
+    res = evaluate(found, load_labels(p))
+    assert res["micro"] == {"tp": 2, "fp": 0, "fn": 0, "precision": 1.0, "recall": 1.0}
+    assert res["rules"]["device.lock_enabled"]["fp"] == 3 and res["rules_without_labels"] == ["device.lock_enabled"]
+    # a labelled rule's false positives still count
+    res = evaluate(found.vstack(_findings([("u9", "device.bot_agent", None)])), load_labels(p))
+    assert (res["micro"]["fp"], res["micro"]["precision"]) == (1, 0.6667)

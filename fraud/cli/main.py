@@ -418,9 +418,13 @@ def evaluate(labels: Annotated[Path, typer.Option(help="labels CSV (user_id, rul
         t.add_row(rule, str(v["labelled"]), str(v["flagged"]), str(v["tp"]), str(v["fp"]), str(v["fn"]),
                   fmt(v["precision"]), fmt(v["recall"]))
     m = res["micro"]
-    t.add_row("all (micro)", "", "", str(m["tp"]), str(m["fp"]), str(m["fn"]), fmt(m["precision"]), fmt(m["recall"]))
+    t.add_row("all labelled rules (micro)", "", "", str(m["tp"]), str(m["fp"]), str(m["fn"]), fmt(m["precision"]),
+              fmt(m["recall"]))
     # a pipe or a file is 80 columns to Rich: rule ids would be cut (two of them alike)
     (out_console if out_console.is_terminal else Console(width=160, no_color=True)).print(t)
+    if res["rules_without_labels"]:
+        out_console.print(f"not in the micro average (no label names them): {', '.join(res['rules_without_labels'])}",
+                          highlight=False)
     out_console.print(f"written: {out / 'eval.json'}", highlight=False)
 
 
