@@ -168,15 +168,27 @@ def _rows_text(p: Path, head: bytes, size: int, fh, rows: list[dict[str, str]]) 
     return buf.getvalue() if ended else "\r\n" + buf.getvalue()
 
 
-def scan_decisions_file(out: str | Path) -> str | None:
-    """The decisions file a scan's review commands write to (``summary.json``'s ``review.decisions``: the file
-    the next scan of the same inputs reads), or None when ``out`` holds no such summary."""
+def _scan_review(out: str | Path) -> dict:
+    """``summary.json``'s ``review`` of the scan in ``out`` ({} when there is none)."""
     try:
         summary = json.loads((Path(out) / "summary.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
+        return {}
     review = summary.get("review") if isinstance(summary, dict) else None
-    return review.get("decisions") if isinstance(review, dict) and isinstance(review.get("decisions"), str) else None
+    return review if isinstance(review, dict) else {}
+
+
+def scan_decisions_file(out: str | Path) -> str | None:
+    """The decisions file a scan's review commands write to (``summary.json``'s ``review.decisions``), or None
+    when ``out`` holds no such summary."""
+    path = _scan_review(out).get("decisions")
+    return path if isinstance(path, str) else None
+
+
+def next_scan_reads(out: str | Path) -> bool:
+    """Whether the same scan command as the one that wrote ``out`` reads its review commands' decisions file (a
+    scan given its input files one by one reads decisions only when given ``--decisions``)."""
+    return _scan_review(out).get("next_scan_reads", True) is not False
 
 
 def findings_of(findings: pl.DataFrame, user_id: str, rule: str | None = None) -> list[str]:

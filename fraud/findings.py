@@ -8,6 +8,7 @@ whatever the clock or the row order.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 
 import polars as pl
@@ -74,8 +75,12 @@ def empty_findings() -> pl.LazyFrame:
     return pl.LazyFrame(schema=CHECK_COLUMNS)
 
 
+ID_CHARS = 20
+FINDING_ID = re.compile(f"[0-9a-f]{{{ID_CHARS}}}")  # the shape of every finding id (:func:`_stable_id`)
+
+
 def _stable_id(key: str) -> str:
-    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:20]
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:ID_CHARS]
 
 
 def finalize(findings: pl.DataFrame, cfg: Config) -> pl.DataFrame:

@@ -39,13 +39,14 @@ class ScanInputs:
     locations: Any = None
     scores: Any = None
     decisions: Any = None
+    folder: Any = None  # the input folder a scan of a folder took its files from (its decisions.* included)
 
     @classmethod
     def from_folder(cls, folder: str | Path, **overrides: Any) -> "ScanInputs":
         found = find_inputs(folder)
         kw = {k: (v if len(v) > 1 else v[0]) for k, v in found.items()}
         kw.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**kw)
+        return cls(**kw, folder=folder)
 
 
 @dataclass

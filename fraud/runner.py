@@ -124,7 +124,12 @@ def _write_all(res: ScanResult, out_dir: Path, inputs: ScanInputs, cfg: Config, 
         res.summary["review"] = {"decisions": decisions, "scan_dir": str(scan_dir),
                                  # the review commands' file exists but this scan did not read it (a --logins FILE
                                  # scan reads decisions only when given --decisions)
-                                 "decisions_unread": inputs.decisions is None and Path(decisions).is_file()}
+                                 "decisions_unread": inputs.decisions is None and Path(decisions).is_file(),
+                                 # whether the same scan command reads that file next time: given as --decisions,
+                                 # or in the input folder (a folder scan picks up its decisions.*)
+                                 "next_scan_reads": inputs.decisions is not None or (
+                                     inputs.folder is not None
+                                     and Path(decisions).parent == Path(inputs.folder).resolve())}
         data = report_data(res, cfg, decisions, timings=t.stages, scan_dir=str(scan_dir))
         write_text(out_dir / "report.html", render_report(res, cfg, decisions, data=data))
         write_text(out_dir / "report.md", render_markdown(res, cfg, decisions, data=data))

@@ -144,7 +144,7 @@ def scan(
     fail_on: Annotated[str | None, typer.Option("--fail-on", help="exit 3 when a finding has this severity or "
                                                                  "above (info|low|medium|high|critical)")] = None,
     composite: Annotated[bool, typer.Option("--composite", help="recompute the score from the six dimension "
-                                                                "sub-scores of the scores input")] = False,
+                                                                "sub-scores of the scores input", metavar="")] = False,
     model: Annotated[Path | None, typer.Option(help="behaviour model from `fraud fit` to score against (a pickle: "
                                                     "load only files you trust)")] = None,
     pseudonymize: Annotated[str | None, typer.Option(help="replace user, device and network ids in every output "
@@ -155,7 +155,7 @@ def scan(
     work_dir: WorkDirOpt = None,
     progress: Annotated[bool | None, typer.Option("--progress/--no-progress", help="stage progress on stderr "
                                                   "(default: on a terminal only; --progress also writes one line "
-                                                  "per stage to a log)")] = None,
+                                                  "per stage to a log)", metavar="")] = None,
 ) -> None:
     """Scan inputs and write findings, scores, profiles, summary.json, rejected.csv and report.html."""
     from fraud.pipeline import ScanInputs
@@ -242,7 +242,8 @@ def demo(
 
 @app.command()
 def rules(config: Annotated[Path | None, typer.Option(help="TOML config overriding the default rules")] = None,
-          as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False) -> None:
+          as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table",
+                                                metavar="")] = False) -> None:
     """Print the rules with their thresholds and points as configured."""
     try:
         cfg = load_config(config)
@@ -272,8 +273,8 @@ def rules(config: Annotated[Path | None, typer.Option(help="TOML config overridi
 @app.command()
 def review(
     finding_ids: Annotated[list[str] | None, typer.Argument(help="the finding id(s)", show_default=False)] = None,
-    confirm: Annotated[bool, typer.Option("--confirm", help="keep the finding's points")] = False,
-    dismiss: Annotated[bool, typer.Option("--dismiss", help="the finding counts no points")] = False,
+    confirm: Annotated[bool, typer.Option("--confirm", help="keep the finding's points", metavar="")] = False,
+    dismiss: Annotated[bool, typer.Option("--dismiss", help="the finding counts no points", metavar="")] = False,
     note: Annotated[str, typer.Option(help="free-text note")] = "",
     reviewer: Annotated[str, typer.Option(help="reviewer name")] = "",
     decisions: Annotated[Path | None, typer.Option(help="decisions file to append to (default: the one the scan in "
@@ -283,12 +284,14 @@ def review(
     user: Annotated[str | None, typer.Option(help="decide on every penalty finding of this user in --out (instead "
                                                   "of ids; with --rule: every finding of that rule)")] = None,
     rule: Annotated[str | None, typer.Option(help="with --user: only that user's findings of this rule")] = None,
-    force: Annotated[bool, typer.Option(help="record an id that is not in the scan's findings")] = False,
+    force: Annotated[bool, typer.Option("--force/--no-force", help="record an id that is not in the scan's findings "
+                                        "(or, without --out, one without a finding id's shape)", metavar="")] = False,
 ) -> None:
     """Record a reviewer's decision on findings (appended to the decisions file): given ids, or every finding of
-    one user (``--user``, optionally one ``--rule``) in the scan folder ``--out``."""
-    from fraud.decisions import append_decisions, findings_of, scan_decisions_file
+    one user (--user, optionally one --rule) in the scan folder --out."""
+    from fraud.decisions import append_decisions, findings_of, next_scan_reads, scan_decisions_file
     from fraud.evaluate import load_findings
+    from fraud.findings import FINDING_ID
 
     try:
         if confirm == dismiss:
@@ -301,6 +304,13 @@ def review(
             raise FraudError("--user needs --out (the scan folder holding that user's findings)")
         found = load_findings(out) if out is not None else None
         ids = findings_of(found, user, rule) if user is not None else list(finding_ids or [])
+        # without --out nothing checks the ids against a scan: one at least has a finding id's shape
+        # (`--dismiss true` recorded a decision on a finding called "true")
+        shapeless = [f for f in ids if found is None and not FINDING_ID.fullmatch(f)]
+        if shapeless and not force:
+            raise FraudError(f"{shapeless[0]!r} is no finding id (20 hex digits, as findings.csv lists them; "
+                             "--confirm and --dismiss take no value); give --out to check the ids against a scan, "
+                             "or --force to record it anyway")
         # where the scan's own review commands write: the file the next scan of the same inputs reads
         read_by_scan = scan_decisions_file(out) if out is not None else None
         decisions = decisions or Path(read_by_scan or "decisions.csv")
@@ -314,6 +324,9 @@ def review(
     if read_by_scan and Path(decisions).resolve() != Path(read_by_scan).resolve():
         err_console.print(f"note: the scan in {out} takes its decisions from {read_by_scan}; the next scan reads "
                           f"{decisions} only when given --decisions {decisions}", highlight=False, markup=False)
+    elif read_by_scan and not next_scan_reads(out):
+        err_console.print(f"note: the scan in {out} was given its input files one by one: run it again with "
+                          f"--decisions {decisions} for this decision to count", highlight=False, markup=False)
 
 
 def _print_finding(f: dict) -> None:
@@ -347,7 +360,7 @@ def show(user_id: Annotated[str, typer.Argument(help="the user's id (or an IP: i
          limit: Annotated[int, typer.Option(min=0, help="findings shown per rule (0: all)")] = 20,
          ) -> None:
     """One user's score change, profile and findings with evidence (the report's case card, in the terminal); for
-    an IP that is no user, the findings about the IP alone (``ip.spray``)."""
+    an IP that is no user, the findings about the IP alone (ip.spray)."""
     from rich.markup import escape
 
     from fraud.decisions import scan_decisions_file

@@ -145,16 +145,45 @@ def test_review_without_decisions_writes_where_the_next_scan_reads(data, tmp_pat
                                 "the next scan reads elsewhere.csv only when given --decisions elsewhere.csv")
 
 
+def test_review_of_a_scan_given_its_files_says_the_next_scan_needs_decisions(data, tmp_path):
+    """A scan given --logins FILE reads decisions only when given --decisions: `fraud review --out` said nothing,
+    and the dismissal was lost one scan later. It now says how to make it count; a folder scan needs no note."""
+    out = tmp_path / "out"
+    assert run("scan", "--logins", data / "logins.csv", "--out", out).exit_code == 0
+    fid = pl.read_parquet(out / "findings.parquet").filter(pl.col("rule") == "device.bot_agent")["finding_id"][0]
+    r = run("review", fid, "--dismiss", "--out", out)
+    dec = data.resolve() / "decisions.csv"
+    assert r.exit_code == 0 and r.stdout.strip().endswith(f"in {dec}")
+    assert r.stderr.strip() == (f"note: the scan in {out} was given its input files one by one: run it again with "
+                                f"--decisions {dec} for this decision to count")
+    assert run("scan", data, "--out", out).exit_code == 0  # the folder scan reads the same file
+    r = run("review", fid, "--confirm", "--out", out)
+    assert r.exit_code == 0 and r.stderr == ""
+
+
 def test_review_into_a_folder_or_a_file_that_is_no_decisions_file_is_one_error_line(data, tmp_path):
     (tmp_path / "dec.csv").mkdir()
     for target, says in ((tmp_path, "decisions are appended to a CSV file (.csv)"),
                          (tmp_path / "dec.csv", "cannot write decisions (Is a directory)"),
                          (data / "logins.csv", "not a decisions file: its header has no finding_id, decision, "
                                                "decided_at column")):
-        r = run("review", "abc", "--dismiss", "--decisions", target)
+        r = run("review", "0123456789abcdef0123", "--dismiss", "--decisions", target)
         assert r.exit_code == 2 and r.stderr.strip().startswith("error: ") and says in r.stderr
         assert "Traceback" not in r.stdout + r.stderr
     assert (data / "logins.csv").read_text() == LOGINS
+
+
+def test_review_without_out_refuses_what_is_no_finding_id(tmp_path):
+    """`fraud review ID --dismiss true` read "true" as a second finding id and recorded it: without --out nothing
+    checks the ids, so one must at least have a finding id's shape (or --force)."""
+    dec = tmp_path / "d.csv"
+    r = run("review", "0123456789abcdef0123", "--dismiss", "true", "--decisions", dec)
+    assert r.exit_code == 2 and not dec.exists()
+    assert r.stderr.startswith("error: 'true' is no finding id (20 hex digits, as findings.csv lists them; "
+                               "--confirm and --dismiss take no value)")
+    assert run("review", "0123456789abcdef0123", "--dismiss", "--decisions", dec).exit_code == 0
+    assert run("review", "TICKET-7", "--dismiss", "--force", "--decisions", dec).exit_code == 0
+    assert pl.read_csv(dec)["finding_id"].to_list() == ["0123456789abcdef0123", "TICKET-7"]
 
 
 def test_decisions_on_findings_the_scan_did_not_make_are_counted_and_said(data, tmp_path):
@@ -255,7 +284,8 @@ def test_dismissed_findings_do_not_trip_fail_on_and_show_names_the_reports_decis
     monkeypatch.chdir(tmp_path)
     assert run("scan", "in", "--out", "out").exit_code == 0
     assert json.loads((out / "summary.json").read_text())["review"] == {
-        "decisions": str(data / "decisions.csv"), "scan_dir": str(out), "decisions_unread": False}
+        "decisions": str(data / "decisions.csv"), "scan_dir": str(out), "decisions_unread": False,
+        "next_scan_reads": True}
     # `fraud show --out` with a relative folder prints the absolute one too
     fid0 = pl.read_parquet(out / "findings.parquet").filter(pl.col("rule") == "device.bot_agent")["finding_id"][0]
     assert f"--out {out}" in run("show", "u2", "--out", "out").stdout
