@@ -5,6 +5,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from fraud.config import Config, load_config
 from fraud.errors import InputError
 from fraud.inputs import resolve_specs
@@ -101,11 +103,18 @@ def _decisions_path(inputs: ScanInputs) -> str:
     return str(Path("decisions.csv").resolve())
 
 
+NOTE_WITHHELD = "(withheld: --pseudonymize)"
+
+
 def pseudonymize_result(res: ScanResult, key: str) -> None:
     """Replace identifiers in the result's tables and in the parsed inputs the report reads (in place)."""
     p = Pseudonymizer(key, res.context.frames, res.rejected)
     res.findings, res.scores, res.profiles, res.rejected = (p.apply(df) for df in (res.findings, res.scores,
                                                                                    res.profiles, res.rejected))
+    if "note" in res.findings.columns:
+        # a reviewer's free-text note may name a customer's ids: withheld (fails closed), not searched for them
+        res.findings = res.findings.with_columns(pl.when(pl.col("note").is_not_null())
+                                                 .then(pl.lit(NOTE_WITHHELD)).alias("note"))
     res.context.frames = {k: p.apply(lf) for k, lf in res.context.frames.items()}
     res.context._cache.clear()
     res.summary["pseudonymized"] = True

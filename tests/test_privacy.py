@@ -143,3 +143,25 @@ def test_demo_scan_with_short_numeric_ids(tmp_path):
         assert json.loads(b["evidence"]) == _swap(json.loads(a["evidence"]), ids), a["rule"]
         assert b["summary"] == _own_words(a["summary"], [a["device_id"], a["ip"]], ids), a["rule"]
         assert b["user_id"] == (t(a["user_id"]) if a["user_id"] else None)
+
+
+def test_a_reviewers_note_is_withheld_when_pseudonymized(tmp_path):
+    """A note may name the customer ("same person as u2"): with --pseudonymize it is withheld (decision, reviewer
+    and time stay), not searched for identifiers."""
+    from datetime import datetime, timezone
+
+    from fraud.runner import NOTE_WITHHELD
+
+    (tmp_path / "logins.csv").write_text("ts,user_id,user_agent\n2024-03-01T09:00:00Z,u1,curl/8.0\n"
+                                         "2024-03-01T09:00:00Z,u2,Mozilla/5.0\n")
+    fid = scan(ScanInputs.from_folder(tmp_path), load_config()).findings.filter(
+        pl.col("rule") == "device.bot_agent")["finding_id"][0]
+    pl.DataFrame({"finding_id": [fid, "0" * 20], "decision": ["dismiss", "confirm"],
+                  "decided_at": [datetime(2024, 5, 1, tzinfo=timezone.utc)] * 2, "reviewer": ["ana", "bo"],
+                  "note": ["same person as u2", None]}).write_csv(tmp_path / "decisions.csv")
+    res = scan(ScanInputs.from_folder(tmp_path), load_config())
+    assert res.findings.filter(pl.col("finding_id") == fid)["note"].to_list() == ["same person as u2"]
+    pseudonymize_result(res, "k")
+    row = res.findings.filter(pl.col("rule") == "device.bot_agent").row(0, named=True)
+    assert (row["decision"], row["reviewer"], row["note"]) == ("dismiss", "ana", NOTE_WITHHELD)
+    assert not any("u2" in str(v) for r in res.findings.iter_rows() for v in r)
