@@ -18,11 +18,17 @@ from sklearn.utils import check_array
 
 from fraud.errors import ConfigError
 
-# A constant column (an all-zero indicator) has no skewness: scipy warns of precision loss and PyOD reads the
-# skewness as 0, which it is. One filter for that message, installed once: warnings.catch_warnings() around the
-# fit is not thread-safe (the detectors fit side by side in threads, and one thread's exit restored the filters
-# while another fitted: the warning reached the terminal in 2 scans of 10).
-warnings.filterwarnings("ignore", message="Precision loss occurred in moment calculation", category=RuntimeWarning)
+
+def quiet_constant_columns() -> None:
+    """Silence scipy's precision-loss warning for a constant column's skewness (an all-zero indicator: PyOD
+    reads its skewness as 0, which it is). A filter for that one message, installed before the detectors' threads
+    start (the model calls it; so does this module's import): warnings.catch_warnings() around the fit is not
+    thread-safe (the detectors fit side by side, and one thread's exit restored the filters while another fitted:
+    the warning reached the terminal in 2 scans of 10). Installing it again is a no-op."""
+    warnings.filterwarnings("ignore", message="Precision loss occurred in moment calculation", category=RuntimeWarning)
+
+
+quiet_constant_columns()
 
 
 def _cache_hbos_jit() -> None:

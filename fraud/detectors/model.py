@@ -96,6 +96,7 @@ class BehaviorModel:
         if frame.height < 2:
             raise ValueError("the behaviour ensemble needs at least 2 rows to fit")
         ensemble, _ = _libraries()
+        ensemble.quiet_constant_columns()  # before the detectors' threads start
         raw = frame.select([pl.col(f).cast(pl.Float64) for f in features])
         medians = {f: float(raw[f].median()) if raw[f].null_count() < raw.height else 0.0 for f in features}
         indicators = [f for f in features if raw[f].null_count() > 0]
