@@ -76,7 +76,8 @@ def empty_findings() -> pl.LazyFrame:
 
 
 ID_CHARS = 20
-FINDING_ID = re.compile(f"[0-9a-f]{{{ID_CHARS}}}")  # the shape of every finding id (:func:`_stable_id`)
+# the shape of every finding id (:func:`_stable_id`, and the "-1" suffix of a second finding of one key)
+FINDING_ID = re.compile(f"[0-9a-f]{{{ID_CHARS}}}(?:-[0-9]+)?")
 
 
 def _stable_id(key: str) -> str:

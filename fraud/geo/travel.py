@@ -167,8 +167,9 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
     # A run of jumps in a row (each pair's end the next one's start: a client flipping between two places, a
     # takeover alternating with the holder) is one finding (one per pair gave a spoofing client's account 185k
     # findings). It is cut where the rule's point windows start, so a month-long run costs what its pairs did. The
-    # finding is the run's first jump (window and id: a run that grows from scan to scan keeps the id and the
-    # reviewer's decision); its evidence adds the rest: how many jumps, until when, places, devices and IPs.
+    # finding spans the run (first_ts its first jump's start, last_ts its last jump's end: contract section 2, the
+    # span of the evidence) and describes its first jump (places, distance, speed, device and IP); its evidence adds
+    # the rest: how many jumps, until when, places, devices and IPs.
     new_run = ((pl.col("_i") != pl.col("_i").shift(1) + 1) | (pl.col("_window") != pl.col("_window").shift(1))
                ).fill_null(True)
 
@@ -192,7 +193,7 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
             pl.col("_run_end").dt.strftime("%Y-%m-%d %H:%M UTC"))).otherwise(pl.lit(""))
     return emit(
         flagged, rule,
-        first_ts="prev_ts", last_ts="ts", device_id="device_id", ip="ip",
+        first_ts="prev_ts", last_ts="_run_end", device_id="device_id", ip="ip",
         evidence={"from": "from_place", "to": "to_place",
                   "from_event": event_word(pl.col("prev_kind"), pl.col("prev_event")), "from_source": "prev_source",
                   "to_event": event_word(pl.col("kind"), pl.col("event")), "to_source": "source",

@@ -88,7 +88,8 @@ HZ_FAR = (30.2741, 120.1551)  # Hangzhou, ~165 km from Shanghai
 
 
 def _runs(found: pl.DataFrame) -> list[tuple]:
-    """(first_ts, last_ts, legs, until) of each finding: the first jump's window, the run's length and end."""
+    """(first_ts, last_ts, legs, until) of each finding: the run's span (its first jump's start, its last jump's
+    end: the span of the evidence), length and end."""
     ev = [json.loads(e) for e in found["evidence"]]
     return [(a, b, e["legs"], e["until"]) for a, b, e in zip(found["first_ts"], found["last_ts"], ev)]
 
@@ -111,10 +112,10 @@ def test_a_lone_ping_spike_is_one_bad_fix_not_two_trips():
 
 def test_a_login_spike_two_far_fixes_and_a_trip_that_goes_on_still_fire():
     # a login from afar between two pings at home: the account-takeover shape, both pairs stay (one run of two
-    # jumps in a row: one finding, the first jump's, until the last fix)
+    # jumps in a row: one finding from the first fix to the last)
     lg = logins([{"ts": local(D, 8, 5), "user_id": "u1", "lat": BJ[0], "lon": BJ[1]}])
     ctx = ctx_of(logins=lg, locations=_trace("u1", [(0, SH), (10, SH)]))
-    assert _runs(impossible_travel(ctx).collect()) == [(local(D, 8, 0), local(D, 8, 5), 2, _z(local(D, 8, 10)))]
+    assert _runs(impossible_travel(ctx).collect()) == [(local(D, 8, 0), local(D, 8, 10), 2, _z(local(D, 8, 10)))]
     assert ctx.notes["geo.impossible_travel"] == {"lone_ping_spikes_ignored": 0}
     # two fixes in a row afar: not a lone spike (out and back: 2 findings)
     ctx = ctx_of(logins=logins([]), locations=_trace("u1", [(0, SH), (5, BJ), (7, BJ), (10, SH)]))
@@ -128,7 +129,7 @@ def test_neighbouring_spike_candidates_are_both_kept():
     # SH, BJ, SH, BJ one fix each 5 min: every middle fix looks like a spike between agreeing neighbours, so
     # none is a lone one: all three pairs fire, one run of three jumps
     ctx = ctx_of(logins=logins([]), locations=_trace("u1", [(0, SH), (5, BJ), (10, SH), (15, BJ)]))
-    assert _runs(impossible_travel(ctx).collect()) == [(local(D, 8, 0), local(D, 8, 5), 3, _z(local(D, 8, 15)))]
+    assert _runs(impossible_travel(ctx).collect()) == [(local(D, 8, 0), local(D, 8, 15), 3, _z(local(D, 8, 15)))]
     assert ctx.notes["geo.impossible_travel"] == {"lone_ping_spikes_ignored": 0}
 
 
@@ -138,20 +139,20 @@ def test_a_client_flipping_between_two_cities_is_one_run_of_jumps():
     logins from afar an hour apart between pings at home are two findings."""
     flips = [(m, SH if m % 2 == 0 else BJ) for m in range(300)]
     found = impossible_travel(ctx_of(logins=logins([]), locations=_trace("u1", flips))).collect()
-    assert _runs(found) == [(local(D, 8, 0), local(D, 8, 1), 299, _z(local(D, 12, 59)))]
+    assert _runs(found) == [(local(D, 8, 0), local(D, 12, 59), 299, _z(local(D, 12, 59)))]
     assert found["summary"][0].endswith("; the first of 299 impossible jumps in a row, until 2024-03-01 04:59 UTC")
     far = logins([{"ts": local(D, h, m), "user_id": "u1", "lat": BJ[0], "lon": BJ[1]} for h, m in ((8, 1), (9, 3))])
     found = impossible_travel(ctx_of(logins=far, locations=_trace("u1", [(0, SH), (2, SH), (62, SH), (64, SH)]))
                               ).collect()
-    assert _runs(found) == [(local(D, 8, 0), local(D, 8, 1), 2, _z(local(D, 8, 2))),
-                            (local(D, 9, 2), local(D, 9, 3), 2, _z(local(D, 9, 4)))]
+    assert _runs(found) == [(local(D, 8, 0), local(D, 8, 2), 2, _z(local(D, 8, 2))),
+                            (local(D, 9, 2), local(D, 9, 4), 2, _z(local(D, 9, 4)))]
 
 
-def test_a_runs_evidence_names_every_place_device_and_ip_and_its_id_is_its_first_jumps(tmp_path):
+def test_a_runs_evidence_names_every_place_device_and_ip_and_it_spans_the_run(tmp_path):
     """Shanghai (device home) -> Beijing (device b) -> Guangzhou (device g), 20 minutes apart: one run whose evidence
     names every place, device and IP it went through and its top speed (Guangzhou, g and 2.2.2.2 were in no
-    finding); the finding is the first jump's, so its id is the one that jump alone had, and a run that grows in
-    the next scan keeps it (and the reviewer's decision)."""
+    finding); the finding spans the run (contract section 2: first_ts, last_ts are the span of the evidence), so a
+    run that grows in the next scan is other evidence with another id (a decision on it is said not applied)."""
     from fraud.config import load_config
     from fraud.pipeline import ScanInputs, scan
 
@@ -175,7 +176,8 @@ def test_a_runs_evidence_names_every_place_device_and_ip_and_its_id_is_its_first
         logins(rows[:n]).write_csv(d / "logins.csv")
         f = scan(ScanInputs.from_folder(d), load_config(None)).findings
         ids.append(f.filter(pl.col("rule") == "geo.impossible_travel")["finding_id"].to_list())
-    assert ids[0] == ids[1] and len(ids[0]) == 1
+    assert ids[0] != ids[1] and len(ids[0]) == len(ids[1]) == 1
+    assert found["last_ts"].to_list() == [local(D, 8, 40)]
 
 
 def test_a_run_of_jumps_is_cut_where_the_rules_point_windows_are():
@@ -185,8 +187,8 @@ def test_a_run_of_jumps_is_cut_where_the_rules_point_windows_are():
     flips = [(40 * k, SH if k % 2 == 0 else BJ) for k in range(31 * 36)]
     found = impossible_travel(ctx_of(logins=logins([]), locations=_trace("u1", flips))).collect()
     day30 = local(D + timedelta(days=30), 0, 0)
-    assert _runs(found) == [(local(D, 8, 0), local(D, 8, 40), 1068, _z(day30)),
-                            (day30, day30 + timedelta(minutes=40), 47,
+    assert _runs(found) == [(local(D, 8, 0), day30, 1068, _z(day30)),
+                            (day30, local(D, 8) + timedelta(minutes=40 * (31 * 36 - 1)), 47,
                              _z(local(D, 8) + timedelta(minutes=40 * (31 * 36 - 1))))]
 
 
