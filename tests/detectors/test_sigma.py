@@ -167,6 +167,24 @@ def test_a_z_just_over_the_threshold_never_shows_as_the_threshold():
     assert [(f["feature"], f["z"]) for f in feats] == [("amount", 3.01)]
 
 
+def test_a_day_exactly_three_sds_out_does_not_fire():
+    """The test is strict (|z| > 3). 25 payment days whose last 13 (the 30-day window of the tested day) have the
+    mean 52.72, then 3,052.72 = mean + 3 x the 1,000 floor: exactly 3, which float rounding (no binary 52.72, and
+    the rolling sums of days leaving the window) computed as 3.0000000000004 and fired; 3,052.73 fires."""
+    hist = [70.0, 65.5, 31.2, 44.0, 58.8, 47.1, 66.6, 40.3, 39.9, 71.7, 53.3, 48.2,
+            53.05, 41.42, 62.02, 38.93, 44.09, 58.44, 38.1, 44.48, 62.98, 57.41, 60.29, 64.75, 59.4]
+
+    def days(last):
+        pays = [(d, a) for d, a in enumerate(hist)] + [(len(hist) + 17, last)]
+        return [{"ts": T0 + timedelta(days=d, hours=2), "user_id": "u1", "event": "payment", "success": True,
+                 "amount": a, "ip": "10.0.0.1", "device_id": "dev-1"} for d, a in pays]
+    out, _ = _run(days(3052.72))
+    assert _sigma_rows(out).height == 0
+    out, _ = _run(days(3052.73))
+    feats = json.loads(_sigma_rows(out)["evidence"][0])["features"]
+    assert [(f["feature"], f["baseline_mean"], f["z"]) for f in feats] == [("amount", 52.72, 3.01)]
+
+
 def test_users_are_independent():
     logins = daily_logins([2] * 10, user="a") + daily_logins([2] * 9 + [14], user="b")
     out, _ = _run(logins)
