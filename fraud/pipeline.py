@@ -96,6 +96,9 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
     evaluated`` with the reason; a check emitting two rules reports each)."""
     timer = timer or Timer()
     warmup.wait_tasks()  # the per-process tables, built while the inputs were read
+    outlier = ctx.cfg.rule("behavior.outlier")
+    if outlier.enabled and (ctx.model is not None or ctx.rows("logins") >= int(outlier["min_users"])):
+        warmup.want_imports()  # the ensemble may fit (users <= logins rows): its libraries load meanwhile
     status: dict[str, dict[str, Any]] = {}
 
     def say(check, st: dict[str, Any]) -> None:

@@ -2,10 +2,12 @@
 
 The thread first runs the caller's ``tasks``: tables built once per process that every scan needs (the
 gazetteer's 353k names and its k-d tree, ~1 s; the user-agent resolver, 0.2 s). It then imports what the
-behaviour ensemble needs: PyOD, scikit-learn, numba and scipy take 1.3-2.5 s of pure Python. Reading the inputs
-is Polars work that releases the GIL, so both overlap it. The checks call :func:`wait_tasks` before they start;
-only fitting, scoring, saving or loading a model calls :func:`wait` (:mod:`fraud.detectors.model`), so a scan
-of fewer users than the ensemble needs does not wait for libraries it never uses. Nothing else changes: the
+behaviour ensemble needs (PyOD, scikit-learn, numba and scipy: 1.3-2.5 s of pure Python), once the scan says it
+may fit one (:func:`want_imports`: enough logins for the ensemble's ``min_users``, or a model to score with).
+Reading the inputs and the checks are Polars work that releases the GIL, so both overlap them. The checks call
+:func:`wait_tasks` before they start; only fitting, scoring, saving or loading a model calls :func:`wait`
+(:mod:`fraud.detectors.model`), so a scan of fewer users than the ensemble needs neither waits for libraries it
+never uses nor shares the GIL with their import. Nothing else changes: the
 thread only fills ``sys.modules`` and those caches, and a failure in it is ignored (the module that needs the
 library raises the real error on its own import, a task's table is built again where it is needed).
 
@@ -27,7 +29,7 @@ MODULES = ("joblib", "sklearn.utils", "pyod.models.base", "pyod.models.ecod", "p
            "pyod.models.hbos", "numba", "scipy.spatial")
 
 
-def _load(tasks: tuple[Callable[[], object], ...], done: threading.Event) -> None:
+def _load(tasks: tuple[Callable[[], object], ...], done: threading.Event, wanted: threading.Event) -> None:
     try:
         for task in tasks:
             try:
@@ -36,6 +38,7 @@ def _load(tasks: tuple[Callable[[], object], ...], done: threading.Event) -> Non
                 pass
     finally:
         done.set()
+    wanted.wait()  # a scan too small for the ensemble never asks: no import competes with it for the GIL
     for name in MODULES:
         try:
             importlib.import_module(name)
@@ -45,6 +48,7 @@ def _load(tasks: tuple[Callable[[], object], ...], done: threading.Event) -> Non
 
 _thread: threading.Thread | None = None
 _tasks_done = threading.Event()
+_imports_wanted = threading.Event()
 _lock = threading.Lock()
 
 
@@ -57,8 +61,8 @@ def start(tasks: tuple[Callable[[], object], ...] = ()) -> None:
 
     with _lock:
         if _thread is None:
-            _thread = threading.Thread(target=_load, args=(tuple(tasks), _tasks_done), name="fraud-warmup",
-                                       daemon=True)
+            _thread = threading.Thread(target=_load, args=(tuple(tasks), _tasks_done, _imports_wanted),
+                                       name="fraud-warmup", daemon=True)
             _thread.start()
 
 
@@ -68,7 +72,14 @@ def wait_tasks() -> None:
         _tasks_done.wait()
 
 
+def want_imports() -> None:
+    """Let a started warm-up import the ensemble's libraries once its tasks are done (a scan calls it once it
+    knows it has enough users to fit the ensemble)."""
+    _imports_wanted.set()
+
+
 def wait() -> None:
     """Block until a started warm-up is done, tasks and imports (returns at once when none was started)."""
     if _thread is not None:
+        want_imports()
         _thread.join()

@@ -11,6 +11,7 @@ from fraud.registry import all_checks
 def _reset(monkeypatch):
     monkeypatch.setattr(warmup, "_thread", None)
     monkeypatch.setattr(warmup, "_tasks_done", threading.Event())
+    monkeypatch.setattr(warmup, "_imports_wanted", threading.Event())
 
 
 def test_wait_without_start_returns(monkeypatch):
@@ -97,6 +98,8 @@ def test_wait_tasks_does_not_wait_for_the_imports(monkeypatch):
     warmup.start(tasks=(lambda: ran.append("task"),))
     warmup.wait_tasks()
     assert ran == ["task"]
+    assert warmup._thread.is_alive()  # waiting to be asked for the imports
+    warmup.want_imports()
     assert warmup._thread.is_alive()  # still "importing"
     release.set()
     warmup.wait()
@@ -104,18 +107,23 @@ def test_wait_tasks_does_not_wait_for_the_imports(monkeypatch):
 
 
 def test_a_small_scan_never_imports_the_ensemble_libraries(tmp_path):
-    # a fresh interpreter whose warm-up imports nothing: a scan of fewer users than behavior.outlier's
-    # min_users runs every check and never loads PyOD, scikit-learn or joblib (nor waits for them)
-    (tmp_path / "logins.csv").write_text("ts,user_id,device_id,lat,lon\n"
-                                         "2024-03-01T08:00:00Z,u1,d1,31.23,121.47\n"
-                                         "2024-03-01T09:00:00Z,u2,d2,39.90,116.40\n")
-    code = ("import sys, fraud.warmup as w; w.MODULES = (); from fraud.pipeline import ScanInputs, scan; "
-            f"r = scan(ScanInputs(logins={str(tmp_path / 'logins.csv')!r})); "
-            "print(r.summary['checks']['behavior.outlier']['status'], "
+    # a fresh interpreter: a scan of fewer logins than behavior.outlier's min_users (so fewer users) runs every
+    # check and never loads PyOD, scikit-learn or joblib, in the warm-up or elsewhere (nor waits for them); 50
+    # logins rows may hold 50 users: the warm-up is asked for them
+    rows = "".join(f"2024-03-01T08:{m:02d}:00Z,u{m % 2},d1,31.23,121.47\n" for m in range(49))
+    (tmp_path / "logins.csv").write_text("ts,user_id,device_id,lat,lon\n" + rows)
+    code = ("import sys, time, fraud.warmup as w; from fraud.pipeline import ScanInputs, scan; "
+            f"r = scan(ScanInputs(logins={str(tmp_path / 'logins.csv')!r})); time.sleep(0.5); "
+            "print(r.summary['checks']['behavior.outlier']['status'], w._imports_wanted.is_set(), "
             "sorted(m for m in ('pyod', 'sklearn', 'joblib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "not evaluated []"
+    assert out.stdout.strip() == "not evaluated False []"
+    (tmp_path / "logins.csv").write_text("ts,user_id,device_id,lat,lon\n" + rows
+                                         + "2024-03-01T09:00:00Z,u2,d1,31.23,121.47\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().startswith("not evaluated True")
 
 
 def test_a_scan_builds_the_gazetteer_and_agent_parser_in_the_background(monkeypatch):
