@@ -111,10 +111,17 @@ def pseudonymize_result(res: ScanResult, key: str) -> None:
     p = Pseudonymizer(key, res.context.frames, res.rejected)
     res.findings, res.scores, res.profiles, res.rejected = (p.apply(df) for df in (res.findings, res.scores,
                                                                                    res.profiles, res.rejected))
+    # A reviewer's free-text note may name a customer's ids: withheld (fails closed), not searched for them; so in
+    # a rejected decisions row's raw text (its JSON's note, or the whole line when it could not be split).
     if "note" in res.findings.columns:
-        # a reviewer's free-text note may name a customer's ids: withheld (fails closed), not searched for them
         res.findings = res.findings.with_columns(pl.when(pl.col("note").is_not_null())
                                                  .then(pl.lit(NOTE_WITHHELD)).alias("note"))
+    if res.rejected.height and {"input", "raw"} <= set(res.rejected.columns):
+        decision_row, raw = pl.col("input") == "decisions", pl.col("raw")
+        res.rejected = res.rejected.with_columns(
+            pl.when(decision_row & raw.str.starts_with("{"))
+            .then(raw.str.replace_all(r'"note":"(?:[^"\\]|\\.)*(?:"|\\?$)', f'"note":"{NOTE_WITHHELD}"'))
+            .when(decision_row & raw.is_not_null()).then(pl.lit(NOTE_WITHHELD)).otherwise(raw).alias("raw"))
     res.context.frames = {k: p.apply(lf) for k, lf in res.context.frames.items()}
     res.context._cache.clear()
     res.summary["pseudonymized"] = True

@@ -54,6 +54,30 @@ def window_bucket(day: pl.Expr, ts: pl.Expr, window_days: pl.Expr, window_us: pl
             .otherwise((ts - ts.min().over(group)).dt.total_microseconds() // window_us))
 
 
+def with_point_windows(findings: pl.DataFrame, cfg: Config, zones: pl.DataFrame | None = None,
+                       days: pl.Series | None = None) -> pl.DataFrame:
+    """``findings`` with ``_i`` (row number) and, for the findings that score (a user's, points not 0), their point
+    window within the user and rule: ``_sub`` (the device for rules counted per device, else "") and ``_bucket``
+    (:func:`window_bucket`, anchored at the first scoring finding of its user, rule and ``_sub`` whatever the
+    decisions); null for the others."""
+    window_us = {rid: int(r.window_days * 86_400e6) for rid, r in cfg.rules.items()}
+    whole_days = {rid: int(r.window_days) for rid, r in cfg.rules.items() if r.window_days == int(r.window_days)}
+    per_device = [rid for rid, r in cfg.rules.items() if r.params.get("count_per_device")]
+    f = findings.with_row_index("_i").with_columns(
+        pl.col("rule").replace_strict(window_us, default=86_400_000_000, return_dtype=pl.Int64).alias("_win"),
+        pl.col("rule").replace_strict(whole_days, default=None, return_dtype=pl.Int64).alias("_win_days"),
+        (days if days is not None else local_days(findings, zones, cfg.timezone)).alias("_day"),
+        # Rules counted per device window by window (e.g. device.lock_enabled) key their windows by device too.
+        pl.when(pl.col("rule").is_in(per_device)).then(pl.col("device_id")).otherwise(pl.lit("")).fill_null("")
+        .alias("_sub"),
+    )
+    group = ("user_id", "rule", "_sub")
+    scored = f.filter(pl.col("user_id").is_not_null() & (pl.col("points") != 0)).select(
+        "_i", window_bucket(pl.col("_day"), pl.col("first_ts"), pl.col("_win_days"), pl.col("_win"), group)
+        .alias("_bucket"))
+    return f.drop("_win", "_win_days", "_day").join(scored, on="_i", how="left", maintain_order="left")
+
+
 def counted_flags(findings: pl.DataFrame, cfg: Config, dismissed: pl.Expr | None = None,
                   zones: pl.DataFrame | None = None, confirmed: pl.Expr | None = None,
                   days: pl.Series | None = None) -> pl.Series:
@@ -65,23 +89,10 @@ def counted_flags(findings: pl.DataFrame, cfg: Config, dismissed: pl.Expr | None
     (``user_id, timezone``) places whole-day windows on the users' local calendar days (see :func:`local_days`;
     ``days``: those days already computed).
     """
-    window_us = {rid: int(r.window_days * 86_400e6) for rid, r in cfg.rules.items()}
-    whole_days = {rid: int(r.window_days) for rid, r in cfg.rules.items() if r.window_days == int(r.window_days)}
-    per_device = [rid for rid, r in cfg.rules.items() if r.params.get("count_per_device")]
     keep = ~dismissed.fill_null(False) if dismissed is not None else pl.lit(True)
     chosen = confirmed.fill_null(False) if confirmed is not None else pl.lit(False)
-    f = findings.with_row_index("_i").with_columns(
-        keep.alias("_keep"), chosen.alias("_confirmed"),
-        pl.col("rule").replace_strict(window_us, default=86_400_000_000, return_dtype=pl.Int64).alias("_win"),
-        pl.col("rule").replace_strict(whole_days, default=None, return_dtype=pl.Int64).alias("_win_days"),
-        (days if days is not None else local_days(findings, zones, cfg.timezone)).alias("_day"),
-        # Rules counted per device window by window (e.g. device.lock_enabled) key their windows by device too.
-        pl.when(pl.col("rule").is_in(per_device)).then(pl.col("device_id")).otherwise(pl.lit("")).fill_null("")
-        .alias("_sub"),
-    )
-    group = ("user_id", "rule", "_sub")
+    f = with_point_windows(findings, cfg, zones, days).with_columns(keep.alias("_keep"), chosen.alias("_confirmed"))
     cand = f.filter(pl.col("user_id").is_not_null() & (pl.col("points") != 0)).with_columns(
-        window_bucket(pl.col("_day"), pl.col("first_ts"), pl.col("_win_days"), pl.col("_win"), group).alias("_bucket"),
         pl.col("points").abs().alias("_mag"),
     ).filter("_keep").sort(["user_id", "rule", "_sub", "_bucket", "_mag", "_confirmed", "first_ts", "finding_id"],
                            descending=[False, False, False, False, True, True, False, False])
@@ -111,14 +122,19 @@ def score_users(findings: pl.DataFrame, users: pl.DataFrame, scores_in: pl.DataF
                        counted_flags(f, cfg, pl.col("decision") == "dismiss", confirmed=pl.col("decision") == "confirm",
                                      days=days).alias("counted"))
     pts = pl.col("points")
+    window = ["user_id", "rule", "_sub", "_bucket"]
+    f = with_point_windows(f, cfg, days=days).drop("_i").with_columns(
+        (pts.filter(pl.col("counted") & (pts < 0)).sum().over(window)
+         > pts.filter(pl.col("_counted_raw") & (pts < 0)).sum().over(window)).alias("_gave"))
     per_user = f.filter(pl.col("user_id").is_not_null()).group_by("user_id").agg(
         pts.filter(pl.col("_counted_raw") & (pts < 0)).sum().alias("penalty_raw"),
         pts.filter(pl.col("counted") & (pts < 0)).sum().alias("penalty_dec"),
         pts.filter(pl.col("counted") & (pts > 0)).sum().alias("bonus"),
         pl.len().alias("n_findings"),
-        # the latest dismissal that gave points back (a penalty that counted without it), not of a bonus
-        pl.col("decided_at").filter((pl.col("decision") == "dismiss") & pl.col("_counted_raw") & (pts < 0)).max()
-        .alias("last_dismissal"),
+        # the latest dismissal that gave points back: of a penalty counted without the decisions, in a window that
+        # counts less with them (not of a bonus, nor one whose window's next finding counts the same instead)
+        pl.col("decided_at").filter((pl.col("decision") == "dismiss") & pl.col("_counted_raw") & (pts < 0)
+                                    & pl.col("_gave")).max().alias("last_dismissal"),
     )
     def top(counted: str, name: str) -> pl.DataFrame:
         return (f.filter(pl.col(counted) & (pts < 0)).group_by("user_id", "rule").agg(pts.sum().alias("p"))
@@ -150,5 +166,5 @@ def score_users(findings: pl.DataFrame, users: pl.DataFrame, scores_in: pl.DataF
     )
     scores = s.select([pl.col(c).cast(t) for c, t in SCORES_SCHEMA.items()]).sort("user_id")
     # the review trail of a decided finding (when, who, why) after its decision and whether it counts
-    return scores, f.drop("_counted_raw").select(pl.exclude("decided_at", "reviewer", "note"), "decided_at",
-                                                  "reviewer", "note")
+    return scores, f.drop("_counted_raw", "_sub", "_bucket", "_gave").select(
+        pl.exclude("decided_at", "reviewer", "note"), "decided_at", "reviewer", "note")

@@ -156,12 +156,17 @@ def test_a_reviewers_note_is_withheld_when_pseudonymized(tmp_path):
                                          "2024-03-01T09:00:00Z,u2,Mozilla/5.0\n")
     fid = scan(ScanInputs.from_folder(tmp_path), load_config()).findings.filter(
         pl.col("rule") == "device.bot_agent")["finding_id"][0]
-    pl.DataFrame({"finding_id": [fid, "0" * 20], "decision": ["dismiss", "confirm"],
-                  "decided_at": [datetime(2024, 5, 1, tzinfo=timezone.utc)] * 2, "reviewer": ["ana", "bo"],
-                  "note": ["same person as u2", None]}).write_csv(tmp_path / "decisions.csv")
+    # the second row's decision word is a typo: a rejected row, whose raw text holds its note
+    pl.DataFrame({"finding_id": [fid, fid, "0" * 20], "decision": ["dismiss", "dismis", "confirm"],
+                  "decided_at": [datetime(2024, 5, d, tzinfo=timezone.utc) for d in (1, 2, 3)],
+                  "reviewer": ["ana", "ana", "bo"],
+                  "note": ["same person as u2", "u2 \"again\", see u2", None]}).write_csv(tmp_path / "decisions.csv")
     res = scan(ScanInputs.from_folder(tmp_path), load_config())
     assert res.findings.filter(pl.col("finding_id") == fid)["note"].to_list() == ["same person as u2"]
+    assert "see u2" in res.rejected.filter(pl.col("input") == "decisions")["raw"][0]
     pseudonymize_result(res, "k")
     row = res.findings.filter(pl.col("rule") == "device.bot_agent").row(0, named=True)
     assert (row["decision"], row["reviewer"], row["note"]) == ("dismiss", "ana", NOTE_WITHHELD)
     assert not any("u2" in str(v) for r in res.findings.iter_rows() for v in r)
+    raw = res.rejected.filter(pl.col("input") == "decisions")["raw"][0]
+    assert "u2" not in raw and json.loads(raw)["note"] == NOTE_WITHHELD and json.loads(raw)["reviewer"] == "ana"

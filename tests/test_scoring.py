@@ -89,6 +89,15 @@ def test_observation_follows_dismissals_that_gave_points_back_only():
     s, f2 = score_users(f, USERS, NO_SCORES, cfg, dec)
     got = {r["user_id"]: (r["penalty"], r["bonus"], r["observation_until"]) for r in s.iter_rows(named=True)}
     assert got == {"a": (0, 0, at(days=55)), "b": (0, 0, None), "c": (-80, 0, None)}
+    # dismissing the counted one of two equal findings in a window: the other counts instead, nothing comes back
+    # (the bot finding's dismissal did: the observation runs from it, not from the later, empty one)
+    fd = findings([("d", "device.bot_agent", -60, 0), ("d", "device.emulator", -80, 0),
+                   ("d", "device.emulator", -80, 1)])
+    sd, fd2 = score_users(fd, pl.DataFrame({"user_id": ["d"]}), NO_SCORES, cfg, pl.DataFrame({
+        "finding_id": fd.sort("rule", "first_ts")["finding_id"].to_list()[:2], "decision": ["dismiss"] * 2,
+        "decided_at": [at(days=10), at(days=40)]}))
+    assert sd.select("penalty", "observation_until").row(0) == (-80, at(days=55))
+    assert fd2.sort("rule", "first_ts")["counted"].to_list() == [False, False, True]
     trail = f2.sort("user_id", "first_ts").select("decision", "decided_at", "reviewer", "note").rows()
     assert trail == [("dismiss", at(days=10), "ana", "known traveller"), ("dismiss", at(days=11), "bo", None),
                      (None, None, None, None), ("dismiss", at(days=12), "cy", "dup")]

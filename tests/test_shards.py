@@ -64,6 +64,18 @@ def _same(a, b) -> None:
         assert a.summary[k] == b.summary[k], k
     # statuses, counts, notes and "not evaluated" reasons; not the user-agent parse's timings
     assert _untimed(a.summary["checks"]) == _untimed(b.summary["checks"])
+    assert _untimed(a.summary["notes"]) == _untimed(b.summary["notes"])
+
+
+def test_a_disabled_population_rule_says_so_in_slices_too(tmp_path):
+    """behavior.outlier disabled: the in-memory scan listed it as disabled, the sliced scan left it out."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[rules."behavior.outlier"]\nenabled = false\n')
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text("ts,user_id\n" + "".join(f"2024-03-0{i}T08:00:00Z,u{i}\n" for i in range(1, 8)))
+    checks = [scan(ScanInputs.from_folder(d), load_config(cfg), shards=n).summary["checks"] for n in (1, 3)]
+    assert checks[0] == checks[1] and checks[1]["behavior.outlier"] == {"status": "disabled"}
 
 
 TIMED_NOTES = ("distinct_s", "parse_s", "user_agents_per_s")

@@ -100,7 +100,7 @@ def render_markdown_data(data: dict[str, Any], top: int = 20) -> str:
     lines += _table(["#", "user", "score", "tier", "penalty", "bonus", "findings", "worst", "top rule"],
                     [[i + 1, md(c["user_id"]), f"{c['score_before']} → {c['score_after']}",
                       f"{c['tier_before']} → {c['tier_after']}", _pts(c["penalty"]), _pts(c["bonus"]),
-                      c["n_findings"], c.get("worst_severity") or "", md(c.get("top_rule"))]
+                      c["n_findings"], c.get("worst_severity") or "reviewed", md(c.get("top_rule"))]
                      for i, c in enumerate(cases)], {0, 4, 5, 6})
     for i, c in enumerate(cases):
         p = c.get("profile") or {}
@@ -125,6 +125,9 @@ def render_markdown_data(data: dict[str, Any], top: int = 20) -> str:
             tag = status_tag(f)
             lines.append(f"- **{md(f['rule'])}** {f['severity']} {_pts(f['points'])}{tag}, "
                          f"{f.get('first_ts') or ''}: {md(f.get('summary'))}")
+            where = ", ".join(f"{k.removesuffix('_id')} {md(f[k])}" for k in ("device_id", "ip") if f.get(k))
+            if where:  # which device or IP, as the card and `fraud show` say
+                lines.append(f"  - {where}")
             if decision_trail(f):
                 lines.append(f"  - {md(decision_trail(f))}")
             lines.append(f"  - dismiss: {code(f['review']['dismiss'])}")

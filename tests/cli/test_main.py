@@ -119,7 +119,9 @@ def test_review_show_and_rescan_with_decision(data, tmp_path):
     # the review trail: who dismissed it, when and why, in the terminal, report.md and the findings
     day = pl.read_csv(dec)["decided_at"][0][:10]
     assert f"  dismissed by ana on {day}: QA script\n" in r.stdout
-    assert f"dismissed by ana on {day}: QA script" in (out / "report.md").read_text()
+    md = (out / "report.md").read_text()
+    assert f"dismissed by ana on {day}: QA script" in md and "  - device d2, ip 5.6.7.8\n" in md
+    assert "| 0 | 1 | reviewed | |" in md.replace("|  |", "| |")  # the case's every finding dismissed
     assert pl.read_parquet(out / "findings.parquet").filter(pl.col("finding_id") == fid).select(
         "decision", "reviewer", "note").row(0) == ("dismiss", "ana", "QA script")
     summary = json.loads((out / "summary.json").read_text())
