@@ -199,6 +199,17 @@ def replicate(data: Path, copies: int, dest: Path) -> None:
                 dest / f"{k}.c{c}.parquet")
 
 
+def count_lines(summ: dict) -> list[str]:
+    """The counts a scan's summary.json holds beyond status and findings: the rules' (``checks``) and the shared
+    stages' (``notes``: the user-agent parse rate, positions, homes), one line each, by name."""
+    out = []
+    for k, v in sorted({**summ.get("checks", {}), **summ.get("notes", {})}.items()):
+        extra = {kk: vv for kk, vv in v.items() if kk not in ("status", "findings")}
+        if extra:
+            out.append(f"  {k}: {extra}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=float, default=1e7, help="login events (default 1e7)")
@@ -272,10 +283,8 @@ def main() -> None:
     if cpu:  # how many of the machine's cores each stage kept busy: where parallelism is left on the table
         print("cores busy per stage: " + ", ".join(f"{k}={cpu[k] / v:.2f}" for k, v in summ["timings_s"].items()
                                                    if k in cpu and k != "total" and v >= 0.5))
-    for k, v in summ.get("checks", {}).items():
-        extra = {kk: vv for kk, vv in v.items() if kk not in ("status", "findings")}
-        if extra:
-            print(f"  {k}: {extra}")
+    for line in count_lines(summ):
+        print(line)
     print(f"findings: {summ['findings']['total']:,}")
     if a.csv:
         csv_dir = data / "csv"

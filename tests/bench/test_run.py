@@ -24,3 +24,15 @@ def test_a_scan_started_in_another_tree_imports_that_trees_package(tmp_path, mon
     bench = _bench()
     assert bench.imported_package(other) == other.resolve()
     assert bench.imported_package(ROOT) == ROOT
+
+
+def test_the_user_agent_parse_rate_is_printed_from_the_summarys_notes():
+    """The issue's "distinct UAs parsed per second" comes from summary.json's notes (the shared stages' counts moved
+    there from checks): the benchmark prints both, rules and stages, without the status and finding counts."""
+    summ = {"checks": {"ip.spray": {"status": "ok", "findings": 3}, "geo.remote_logins": {"status": "ok",
+                                                                                          "findings": 1,
+                                                                                          "logins_side_unknown": 0}},
+            "notes": {"fingerprint.user_agents": {"distinct_user_agents": 9, "user_agents_per_s": 1200}}}
+    assert _bench().count_lines(summ) == [
+        "  fingerprint.user_agents: {'distinct_user_agents': 9, 'user_agents_per_s': 1200}",
+        "  geo.remote_logins: {'logins_side_unknown': 0}"]
