@@ -75,6 +75,25 @@ def _substrings(mapping: pl.DataFrame, cut: int | None = None) -> tuple[list[str
     return by_len["value"].to_list(), by_len["token"].to_list()
 
 
+NOTE_WITHHELD = "(withheld: --pseudonymize)"
+
+
+def _withheld_notes(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """A reviewer's free-text note may name a customer's ids: withheld (fails closed), not searched for them, in a
+    ``note`` column (decided findings) and in a rejected decisions row's raw text (its JSON's note, or the whole
+    line when it could not be split)."""
+    names = lf.collect_schema().names()
+    if "note" in names:
+        lf = lf.with_columns(pl.when(pl.col("note").is_not_null()).then(pl.lit(NOTE_WITHHELD)).alias("note"))
+    if {"input", "raw"} <= set(names):
+        decision_row, raw = pl.col("input") == "decisions", pl.col("raw")
+        lf = lf.with_columns(
+            pl.when(decision_row & raw.str.starts_with("{"))
+            .then(raw.str.replace_all(r'"note":"(?:[^"\\]|\\.)*(?:"|\\?$)', f'"note":"{NOTE_WITHHELD}"'))
+            .when(decision_row & raw.is_not_null()).then(pl.lit(NOTE_WITHHELD)).otherwise(raw).alias("raw"))
+    return lf
+
+
 class Pseudonymizer:
     """Built once per scan from every identifier value of the inputs."""
 
@@ -107,9 +126,10 @@ class Pseudonymizer:
                                         return_dtype=pl.String)
 
     def apply(self, df: pl.DataFrame | pl.LazyFrame):
-        """Tokenise identifier columns and identifiers inside the text columns of a frame."""
+        """Tokenise identifier columns and identifiers inside the text columns of a frame; withhold reviewers'
+        notes (:func:`_withheld_notes`)."""
         lazy = isinstance(df, pl.LazyFrame)
-        lf = df.lazy()
+        lf = _withheld_notes(df.lazy())
         names = lf.collect_schema().names()
         texts = [c for c in TEXT_COLUMNS if c in names]
         if texts and self.map.height:

@@ -5,7 +5,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 
 from fraud.config import Config, load_config
 from fraud.errors import InputError
@@ -103,25 +102,11 @@ def _decisions_path(inputs: ScanInputs) -> str:
     return str(Path("decisions.csv").resolve())
 
 
-NOTE_WITHHELD = "(withheld: --pseudonymize)"
-
-
 def pseudonymize_result(res: ScanResult, key: str) -> None:
     """Replace identifiers in the result's tables and in the parsed inputs the report reads (in place)."""
     p = Pseudonymizer(key, res.context.frames, res.rejected)
     res.findings, res.scores, res.profiles, res.rejected = (p.apply(df) for df in (res.findings, res.scores,
                                                                                    res.profiles, res.rejected))
-    # A reviewer's free-text note may name a customer's ids: withheld (fails closed), not searched for them; so in
-    # a rejected decisions row's raw text (its JSON's note, or the whole line when it could not be split).
-    if "note" in res.findings.columns:
-        res.findings = res.findings.with_columns(pl.when(pl.col("note").is_not_null())
-                                                 .then(pl.lit(NOTE_WITHHELD)).alias("note"))
-    if res.rejected.height and {"input", "raw"} <= set(res.rejected.columns):
-        decision_row, raw = pl.col("input") == "decisions", pl.col("raw")
-        res.rejected = res.rejected.with_columns(
-            pl.when(decision_row & raw.str.starts_with("{"))
-            .then(raw.str.replace_all(r'"note":"(?:[^"\\]|\\.)*(?:"|\\?$)', f'"note":"{NOTE_WITHHELD}"'))
-            .when(decision_row & raw.is_not_null()).then(pl.lit(NOTE_WITHHELD)).otherwise(raw).alias("raw"))
     res.context.frames = {k: p.apply(lf) for k, lf in res.context.frames.items()}
     res.context._cache.clear()
     res.summary["pseudonymized"] = True

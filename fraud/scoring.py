@@ -54,8 +54,7 @@ def window_bucket(day: pl.Expr, ts: pl.Expr, window_days: pl.Expr, window_us: pl
             .otherwise((ts - ts.min().over(group)).dt.total_microseconds() // window_us))
 
 
-def with_point_windows(findings: pl.DataFrame, cfg: Config, zones: pl.DataFrame | None = None,
-                       days: pl.Series | None = None) -> pl.DataFrame:
+def with_point_windows(findings: pl.DataFrame, cfg: Config, zones: pl.DataFrame | None = None) -> pl.DataFrame:
     """``findings`` with ``_i`` (row number) and, for the findings that score (a user's, points not 0), their point
     window within the user and rule: ``_sub`` (the device for rules counted per device, else "") and ``_bucket``
     (:func:`window_bucket`, anchored at the first scoring finding of its user, rule and ``_sub`` whatever the
@@ -66,7 +65,7 @@ def with_point_windows(findings: pl.DataFrame, cfg: Config, zones: pl.DataFrame 
     f = findings.with_row_index("_i").with_columns(
         pl.col("rule").replace_strict(window_us, default=86_400_000_000, return_dtype=pl.Int64).alias("_win"),
         pl.col("rule").replace_strict(whole_days, default=None, return_dtype=pl.Int64).alias("_win_days"),
-        (days if days is not None else local_days(findings, zones, cfg.timezone)).alias("_day"),
+        local_days(findings, zones, cfg.timezone).alias("_day"),
         # Rules counted per device window by window (e.g. device.lock_enabled) key their windows by device too.
         pl.when(pl.col("rule").is_in(per_device)).then(pl.col("device_id")).otherwise(pl.lit("")).fill_null("")
         .alias("_sub"),
@@ -79,19 +78,22 @@ def with_point_windows(findings: pl.DataFrame, cfg: Config, zones: pl.DataFrame 
 
 
 def counted_flags(findings: pl.DataFrame, cfg: Config, dismissed: pl.Expr | None = None,
-                  zones: pl.DataFrame | None = None, confirmed: pl.Expr | None = None,
-                  days: pl.Series | None = None) -> pl.Series:
+                  zones: pl.DataFrame | None = None, confirmed: pl.Expr | None = None) -> pl.Series:
     """Per finding, whether its points count (first-choice finding of its rule window), as a Boolean Series.
 
     The windows are anchored at the user's first finding of the rule whatever the decisions, so a decision never
     moves them: ``dismissed`` (a Boolean expression) only takes findings out of their windows (the next one of the
     window counts instead), and among findings of equal points a ``confirmed`` one is chosen. ``zones``
-    (``user_id, timezone``) places whole-day windows on the users' local calendar days (see :func:`local_days`;
-    ``days``: those days already computed).
+    (``user_id, timezone``) places whole-day windows on the users' local calendar days (see :func:`local_days`).
     """
+    return _window_winners(with_point_windows(findings, cfg, zones), dismissed, confirmed)
+
+
+def _window_winners(f: pl.DataFrame, dismissed: pl.Expr | None = None, confirmed: pl.Expr | None = None) -> pl.Series:
+    """:func:`counted_flags` of findings that already carry their point windows (:func:`with_point_windows`)."""
     keep = ~dismissed.fill_null(False) if dismissed is not None else pl.lit(True)
     chosen = confirmed.fill_null(False) if confirmed is not None else pl.lit(False)
-    f = with_point_windows(findings, cfg, zones, days).with_columns(keep.alias("_keep"), chosen.alias("_confirmed"))
+    f = f.with_columns(keep.alias("_keep"), chosen.alias("_confirmed"))
     cand = f.filter(pl.col("user_id").is_not_null() & (pl.col("points") != 0)).with_columns(
         pl.col("points").abs().alias("_mag"),
     ).filter("_keep").sort(["user_id", "rule", "_sub", "_bucket", "_mag", "_confirmed", "first_ts", "finding_id"],
@@ -116,14 +118,14 @@ def score_users(findings: pl.DataFrame, users: pl.DataFrame, scores_in: pl.DataF
     dec = (decisions.select([pl.col(c) if c in decisions.columns else pl.lit(None, t).alias(c)
                              for c, t in trail.items()])
            if decisions is not None and decisions.height else pl.DataFrame(schema=trail))
-    f = findings.join(dec, on="finding_id", how="left")
-    days = local_days(f, zones, cfg.timezone)  # the windows' days, for both countings
-    f = f.with_columns(counted_flags(f, cfg, days=days).alias("_counted_raw"),
-                       counted_flags(f, cfg, pl.col("decision") == "dismiss", confirmed=pl.col("decision") == "confirm",
-                                     days=days).alias("counted"))
+    # the point windows once, for both countings (without and with the decisions) and what the dismissals gave back
+    f = with_point_windows(findings.join(dec, on="finding_id", how="left"), cfg, zones)
+    f = f.with_columns(_window_winners(f).alias("_counted_raw"),
+                       _window_winners(f, pl.col("decision") == "dismiss", confirmed=pl.col("decision") == "confirm")
+                       .alias("counted")).drop("_i")
     pts = pl.col("points")
     window = ["user_id", "rule", "_sub", "_bucket"]
-    f = with_point_windows(f, cfg, days=days).drop("_i").with_columns(
+    f = f.with_columns(
         (pts.filter(pl.col("counted") & (pts < 0)).sum().over(window)
          > pts.filter(pl.col("_counted_raw") & (pts < 0)).sum().over(window)).alias("_gave"))
     per_user = f.filter(pl.col("user_id").is_not_null()).group_by("user_id").agg(

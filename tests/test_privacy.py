@@ -150,7 +150,7 @@ def test_a_reviewers_note_is_withheld_when_pseudonymized(tmp_path):
     and time stay), not searched for identifiers."""
     from datetime import datetime, timezone
 
-    from fraud.runner import NOTE_WITHHELD
+    from fraud.privacy import NOTE_WITHHELD
 
     (tmp_path / "logins.csv").write_text("ts,user_id,user_agent\n2024-03-01T09:00:00Z,u1,curl/8.0\n"
                                          "2024-03-01T09:00:00Z,u2,Mozilla/5.0\n")

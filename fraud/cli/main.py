@@ -334,15 +334,14 @@ def _print_finding(f: dict) -> None:
     review commands (one line each, never wrapped: pasted as they are)."""
     from rich.markup import escape
 
-    from fraud.report.cases import decision_trail, status_tag
+    from fraud.report.cases import decision_trail, device_and_ip, status_tag
 
     tag = status_tag(f)
     out_console.print(f"\n[bold]{escape(f['rule'])}[/bold]  {f['severity']}  {f['points']:+d} points"
                       f"{escape(tag)}  {f['first_ts']} .. {f['last_ts']}  id {escape(f['finding_id'])}",
                       highlight=False)
     out_console.print(f"  {f['summary']}", markup=False, highlight=False)
-    where = "  ".join(f"{k.removesuffix('_id')} {f[k]}" for k in ("device_id", "ip") if f.get(k))
-    for line in (where, decision_trail(f)):  # which device or IP; who decided it, when and why
+    for line in (device_and_ip(f), decision_trail(f)):  # which device or IP; who decided it, when and why
         if line:
             out_console.print(f"  {line}", markup=False, highlight=False)
     for k, v in (f.get("evidence") or {}).items():

@@ -95,6 +95,11 @@ def status_tag(finding: dict[str, Any]) -> str:
     return f" ({', '.join(state)})" if state else ""
 
 
+def device_and_ip(finding: dict[str, Any], sep: str = "  ", show=str) -> str:
+    """``device d1  ip 1.2.3.4`` for a finding record (the parts it has; '' for neither), values through ``show``."""
+    return sep.join(f"{k.removesuffix('_id')} {show(finding[k])}" for k in ("device_id", "ip") if finding.get(k))
+
+
 def decision_trail(finding: dict[str, Any]) -> str:
     """Who decided a finding, when and why (``dismissed by ana on 2024-03-11: known traveller``); '' when
     undecided."""

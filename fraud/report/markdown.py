@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from fraud.inert import inert
-from fraud.report.cases import cap_note, decision_trail, status_tag
+from fraud.report.cases import cap_note, decision_trail, device_and_ip, status_tag
 
 # Characters that could start markup anywhere in a line ('_' only where it can open or close emphasis: not inside a
 # word, so rule ids such as device.lock_enabled stay readable in a terminal).
@@ -88,8 +88,8 @@ def render_markdown_data(data: dict[str, Any], top: int = 20) -> str:
                          f"{f.get('first_ts') or ''}: {md(f.get('summary'))}")
             if accounts:
                 lines.append(f"  - accounts: {named}")
-            if decision_trail(f):
-                lines.append(f"  - {md(decision_trail(f))}")
+            if trail := decision_trail(f):
+                lines.append(f"  - {md(trail)}")
             lines.append(f"  - dismiss: {code(f['review']['dismiss'])}")
             lines.append(f"  - confirm: {code(f['review']['confirm'])}")
         if ov["ip_findings"] > len(ips):
@@ -125,11 +125,10 @@ def render_markdown_data(data: dict[str, Any], top: int = 20) -> str:
             tag = status_tag(f)
             lines.append(f"- **{md(f['rule'])}** {f['severity']} {_pts(f['points'])}{tag}, "
                          f"{f.get('first_ts') or ''}: {md(f.get('summary'))}")
-            where = ", ".join(f"{k.removesuffix('_id')} {md(f[k])}" for k in ("device_id", "ip") if f.get(k))
-            if where:  # which device or IP, as the card and `fraud show` say
+            if where := device_and_ip(f, ", ", md):  # which device or IP, as the card and `fraud show` say
                 lines.append(f"  - {where}")
-            if decision_trail(f):
-                lines.append(f"  - {md(decision_trail(f))}")
+            if trail := decision_trail(f):
+                lines.append(f"  - {md(trail)}")
             lines.append(f"  - dismiss: {code(f['review']['dismiss'])}")
             lines.append(f"  - confirm: {code(f['review']['confirm'])}")
         totals = c.get("rule_totals") or {}
