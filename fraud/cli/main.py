@@ -19,9 +19,39 @@ from fraud.config import SEVERITIES, load_config
 from fraud.errors import FraudError, InputError
 from fraud.inert import inert
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+def _bare_help(option):
+    """The help flag without typer's ``<bool>`` placeholder (a flag takes no value; the others have none either)."""
+    if option is not None:
+        option.metavar = ""
+    return option
+
+
+class _Group(typer.core.TyperGroup):
+    def get_help_option(self, ctx):
+        return _bare_help(super().get_help_option(ctx))
+
+
+class _Command(typer.core.TyperCommand):
+    def get_help_option(self, ctx):
+        return _bare_help(super().get_help_option(ctx))
+
+
+app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Device and fraud risk detection: scan login, device and location logs into findings and "
                        "credit scores.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+        out_console.print(f"fraud {version('fraud')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", help="print the version and exit", metavar="",
+                                                callback=_version, is_eager=True)] = False) -> None:
+    pass
 
 
 class _InertConsole(Console):
@@ -130,7 +160,7 @@ WorkDirOpt = Annotated[Path | None, typer.Option("--work-dir", help="folder for 
                                                                     "(default: the system temp folder)")]
 
 
-@app.command()
+@app.command(cls=_Command)
 def scan(
     folder: Annotated[Path | None, typer.Argument(help="folder holding logins.*, devices.*, locations.*, scores.*, "
                                                        "decisions.*")] = None,
@@ -192,7 +222,7 @@ def scan(
             raise typer.Exit(3)
 
 
-@app.command()
+@app.command(cls=_Command)
 def fit(
     folder: Annotated[Path | None, typer.Argument(help="folder holding logins.* and locations.* (the behaviour "
                                                        "features read only those)")]
@@ -220,7 +250,7 @@ def fit(
                       f"{info['threshold']:.4f}; saved {info['model']}", highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def demo(
     out: Annotated[Path, typer.Option("--out", help="folder for data/ and scan/")] = Path("fraud-demo"),
     users: Annotated[int, typer.Option(help="number of synthetic users (200 or more)", min=200)] = 2000,
@@ -240,7 +270,7 @@ def demo(
                       f"--out {base / 'scan'})", highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def rules(config: Annotated[Path | None, typer.Option(help="TOML config overriding the default rules")] = None,
           as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table",
                                                 metavar="")] = False) -> None:
@@ -270,7 +300,7 @@ def rules(config: Annotated[Path | None, typer.Option(help="TOML config overridi
                       + ", ".join(f"{n} {lo}-{hi}" for n, lo, hi in cfg.tier_bands()), highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def review(
     finding_ids: Annotated[list[str] | None, typer.Argument(help="the finding id(s)", show_default=False)] = None,
     confirm: Annotated[bool, typer.Option("--confirm", help="keep the finding's points", metavar="")] = False,
@@ -287,8 +317,9 @@ def review(
     force: Annotated[bool, typer.Option("--force/--no-force", help="record an id that is not in the scan's findings "
                                         "(or, without --out, one without a finding id's shape)", metavar="")] = False,
 ) -> None:
-    """Record a reviewer's decision on findings (appended to the decisions file): given ids, or every finding of
-    one user (--user, optionally one --rule) in the scan folder --out."""
+    """Record a reviewer's decision on findings (appended to the decisions file).
+
+    Given ids, or every finding of one user (--user, optionally one --rule) in the scan folder --out."""
     from fraud.decisions import append_decisions, findings_of, next_scan_reads, scan_decisions_file
     from fraud.evaluate import load_findings
     from fraud.findings import FINDING_ID
@@ -351,15 +382,16 @@ def _print_finding(f: dict) -> None:
         out_console.print(f"  {d}: {f['review'][d]}", markup=False, highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def show(user_id: Annotated[str, typer.Argument(help="the user's id (or an IP: its findings about the IP alone)")],
          out: Annotated[Path, typer.Option("--out", help="scan output folder")] = Path("fraud-scan"),
          decisions: Annotated[str | None, typer.Option(help="decisions file named in the review commands (default: "
                                                             "the one the scan's report names)")] = None,
          limit: Annotated[int, typer.Option(min=0, help="findings shown per rule (0: all)")] = 20,
          ) -> None:
-    """One user's score change, profile and findings with evidence (the report's case card, in the terminal); for
-    an IP that is no user, the findings about the IP alone (ip.spray)."""
+    """One user's score change, profile and findings with evidence: the report's case card, in the terminal.
+
+    For an IP that is no user, the findings about the IP alone (ip.spray)."""
     from rich.markup import escape
 
     from fraud.decisions import scan_decisions_file
@@ -409,7 +441,7 @@ def show(user_id: Annotated[str, typer.Argument(help="the user's id (or an IP: i
                           + f" not shown (--limit {limit}; --limit 0 shows all)", markup=False, highlight=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def evaluate(labels: Annotated[Path, typer.Option(help="labels CSV (user_id, rule[, ip])")],
              out: Annotated[Path, typer.Option("--out", help="scan output folder")] = Path("fraud-scan")) -> None:
     """Precision and recall per rule of the scan in --out against a labels file; writes eval.json."""

@@ -598,3 +598,26 @@ def test_scan_says_how_many_users_only_have_a_score(tmp_path):
     assert json.loads((tmp_path / "scan" / "summary.json").read_text())["users_without_events"] == 2
     r = run("scan", "--logins", tmp_path / "logins.csv", "--out", tmp_path / "alone")
     assert r.exit_code == 0 and "only in the scores input" not in r.stdout
+
+
+@pytest.mark.parametrize("command", [[], ["scan"], ["fit"], ["demo"], ["rules"], ["review"], ["show"], ["evaluate"]])
+def test_help_shows_no_value_placeholder_for_flags(command):
+    r = run(*command, "--help")
+    assert r.exit_code == 0
+    assert "--help" in r.stdout
+    assert "<bool>" not in r.stdout
+
+
+def test_version_prints_the_installed_version():
+    from importlib.metadata import version
+    r = run("--version")
+    assert r.exit_code == 0
+    assert r.stdout.strip() == f"fraud {version('fraud')}"
+
+
+def test_python_dash_m_runs_the_command():
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "fraud", "--version"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("fraud ")
