@@ -351,9 +351,11 @@ def _json_array_lines(text: str, path: Path) -> str:
     return "\n".join(json.dumps(o, ensure_ascii=False) for o in items)
 
 
-def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Config, path: Path):
+def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Config, path: Path,
+                  headers: dict[str, str] | None = None):
     """Rename mapped and loosely written header names onto the canonical columns (eager or lazy frame);
-    a missing required column is an :class:`InputError` naming the file."""
+    a missing required column is an :class:`InputError` naming the file. ``headers``, when given, receives the
+    file's own header (or nested path) of each canonical column it renamed: rejection reasons name those."""
     types = df.collect_schema()
     names = types.names()
     rename = {}
@@ -368,6 +370,7 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
         return src if src in names else (matches[0] if len(matches) == 1 else None)
 
     nested: dict[str, pl.Expr] = {}
+    paths: dict[str, str] = {}  # canonical column -> the nested path it is read from
     mapping = cfg.columns_for(schema.kind)
     for canon, srcs in mapping.items():
         if canon not in schema.columns:
@@ -378,11 +381,15 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
                 value = _nested_value(src, header, types)
                 if value is not None:
                     nested[canon] = value
+                    paths[canon] = src
                     break
             elif found is not None:
                 if found != canon:
                     rename[found] = canon
                 break
+    if headers is not None:
+        headers.update({canon: found for found, canon in rename.items()})
+        headers.update(paths)
     if nested:
         df = df.with_columns(v.alias(f"__nested_{c}") for c, v in nested.items())
         rename.update({f"__nested_{c}": c for c in nested})
@@ -409,6 +416,8 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
             raise InputError(f"{path}: columns {', '.join(repr(c) for c in shown)} all read as {canon!r}; "
                              "rename or drop all but one")
     norm = {c: c.strip().lower() for c in names if c.strip().lower() in schema.columns and c not in schema.columns}
+    if headers is not None:
+        headers.update({canon: src for src, canon in norm.items()})
     if norm:
         df = df.rename(norm)
         names = df.collect_schema().names()
@@ -516,14 +525,16 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         raw = read_raw(path)
         if raw.width == 0:  # empty file: nothing to read, no header to check
             continue
-        raw = apply_mapping(raw, schema, cfg, path)
+        headers: dict[str, str] = {}
+        raw = apply_mapping(raw, schema, cfg, path, headers)
         extra = [c for c in raw.columns if c not in schema.columns and c not in INTERNAL]
         extras |= set(extra)
         raw = raw.with_columns(extra_hash(kind, extra, raw.schema))
         raw = raw.select([c for c in raw.columns if c in schema.columns or c in INTERNAL])
         rows_read += raw.height
         good, bad, found, names, valued = split_rows(raw, schema, cfg.timezone, path, kind,
-                                                     file_format(path) == "ndjson", cfg.events, cfg.timestamp_formats)
+                                                     file_format(path) == "ndjson", cfg.events, cfg.timestamp_formats,
+                                                     headers)
         given |= valued
         placeholders.update(found)
         events.update(names)

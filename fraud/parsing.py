@@ -143,29 +143,37 @@ def _no_number(df: pl.DataFrame, col: str) -> pl.Expr:
     return pl.lit(False)
 
 
-def _control_check(col: str, present: pl.Expr, text: pl.Expr, shown: pl.Expr, nested: bool
+def _control_check(col: str, present: pl.Expr, text: pl.Expr, shown: pl.Expr, nested: bool, name: str
                    ) -> tuple[pl.Expr, pl.Expr]:
     """An id holding a control character (NUL, ESC, a tab or line break inside it): rejected. ``u1`` and ``u<NUL>1``
     would be two accounts that look the same everywhere, and the second cannot be typed on a command line. (With
     ``nested``, a nested JSON value's mark is not one: that value has its own reason.)"""
     bad = present & text.str.contains(r"[\x00-\x1f\x7f]")
     return (bad & ~text.str.starts_with(NESTED) if nested else bad,
-            fmt(f"{col} holds a control character (U+0000-U+001F, U+007F): {{}}", shown))
+            fmt(f"{name} holds a control character (U+0000-U+001F, U+007F): {{}}", shown))
 
 
-def _native_id_checks(col: str, dtype: pl.DataType, shown: pl.Expr) -> list[tuple[pl.Expr, pl.Expr]]:
+def _native_id_checks(col: str, dtype: pl.DataType, shown: pl.Expr, name: str) -> list[tuple[pl.Expr, pl.Expr]]:
     """An account or device id column typed by its file (Parquet, NDJSON) that holds true/false, or an infinite
     float (JSON's ``1e400``): no id. They read as the accounts ``true`` and ``inf``; rejected instead."""
     if dtype == pl.Boolean:
-        return [(pl.col(col).is_not_null(), fmt(f"{col} is true/false, not an id: {{}}", shown))]
+        return [(pl.col(col).is_not_null(), fmt(f"{name} is true/false, not an id: {{}}", shown))]
     if dtype.is_float():
-        return [(pl.col(col).is_infinite().fill_null(False), fmt(f"{col} is an infinite number, not an id: {{}}",
+        return [(pl.col(col).is_infinite().fill_null(False), fmt(f"{name} is an infinite number, not an id: {{}}",
                                                                    shown))]
     return []
 
 
+def column_name(col: str, headers: dict[str, str] | None) -> str:
+    """A canonical column as a rejection reason names it: with the file's own header when the file calls it
+    otherwise (a ``[columns]`` mapping, ``Login Time`` for ``ts``), ``login_time (ts)``, so the analyst finds it in
+    the file. (``{}`` would be a placeholder to :func:`fraud.exprs.fmt`.)"""
+    header = (headers or {}).get(col)
+    return col if header is None or header == col else f"{header} ({col})".replace("{}", "{ }")
+
+
 def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
-           ts_formats: tuple[str, ...] = ()
+           ts_formats: tuple[str, ...] = (), headers: dict[str, str] | None = None
            ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]],
                       list[str], dict[str, pl.Expr], dict[str, pl.Expr]]:
     """The parsing steps of one raw frame, each a list of expressions evaluated together: the trimmed text of
@@ -174,7 +182,8 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
     value per canonical column (``__v_<col>``), the range masks applied to parsed values, the (is-bad, reason)
     checks written on them, and the string timestamp columns that need the slow parser for what the fast one left
     null; last, per optional identifier column, which rows had a placeholder value read as missing. ``nested``:
-    the frame comes from NDJSON, whose readers mark a nested value's text (:data:`fraud.records.NESTED`)."""
+    the frame comes from NDJSON, whose readers mark a nested value's text (:data:`fraud.records.NESTED`).
+    ``headers``: the file's own header of each renamed canonical column (:func:`column_name`)."""
     texts = [(pl.col(c).str.strip_prefix(JSON_LITERAL) if nested else pl.col(c)).str.strip_chars().alias(f"__t_{c}")
              for c in schema.columns
              if c in df.columns and df.schema[c] == pl.String]
@@ -191,6 +200,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
     placeholders: dict[str, pl.Expr] = {}
     given: dict[str, pl.Expr] = {}  # per column, whether a row gives a value (no "no value" marker)
     for col, kind in schema.columns.items():
+        name = column_name(col, headers)
         if col not in df.columns:
             values.append(pl.lit(schema.defaults.get(col), dtype=schema.polars_schema()[col]).alias(f"__v_{col}"))
             continue
@@ -215,9 +225,9 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
             hint = (" (matches none of timestamp_formats)" if ts_formats else
                     ' (day/month order unknown: set timestamp_formats in the config, e.g. ["%m/%d/%Y %H:%M:%S"])')
             checks.append((present & vref.is_null(), pl.when(dst.is_not_null()).then(
-                fmt(f"local time {{}} in column {col} is {{}} by a daylight-saving change in {tz} (give an offset)",
-                    shown, dst)).when(numeric_date).then(fmt(f"bad timestamp in column {col}: {{}}{hint}", shown))
-                .otherwise(fmt(f"bad timestamp in column {col}: {{}}", shown))))
+                fmt(f"local time {{}} in column {name} is {{}} by a daylight-saving change in {tz} (give an offset)",
+                    shown, dst)).when(numeric_date).then(fmt(f"bad timestamp in column {name}: {{}}{hint}", shown))
+                .otherwise(fmt(f"bad timestamp in column {name}: {{}}", shown))))
         elif kind in (FLOAT, INT):
             present = _present(df, col, nan_is_value=True)  # NaN: a "no value" marker, counted below
             f = raw.cast(pl.Float64, strict=False) if dtype != pl.String else text.cast(pl.Float64, strict=False)
@@ -232,12 +242,12 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
             if kind == INT:  # a fraction, or beyond the 64-bit range (it would cast to null and pass unseen)
                 bad = bad | (present & ((f != f.round(0)) | (f.abs() >= 2.0 ** 63)))
             word = "number" if kind == FLOAT else "integer"
-            checks.append((bad, fmt(f"bad {word} in column {col}: {{}}", shown)))
+            checks.append((bad, fmt(f"bad {word} in column {name}: {{}}", shown)))
             v = pl.when(bad | marker).then(None).otherwise(f)
             v = v.cast(pl.Int64, strict=False) if kind == INT else v
             if col in schema.ranges:
                 lo, hi = schema.ranges[col]
-                message = fmt(f"{col} out of range {lo:g}..{hi:g}: {{}}", vref)
+                message = fmt(f"{name} out of range {lo:g}..{hi:g}: {{}}", vref)
                 if col in ("lat", "lon"):  # Google Takeout writes latitudeE7 / longitudeE7: degrees x 1e7, whole
                     e7 = (vref.abs() > 1000) & (vref / 1e7).is_between(lo, hi) & (vref == vref.round(0))
                     hint = pl.lit(" (degrees x 1e7, as in Takeout's latitudeE7? divide by 1e7)")
@@ -250,7 +260,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
                 low = text.str.to_lowercase()
                 v = pl.when(low.is_in(TRUE_WORDS)).then(True).when(low.is_in(FALSE_WORDS)).then(False) \
                     .otherwise(None)
-                checks.append((present & vref.is_null(), fmt(f"bad boolean in column {col}: {{}}", shown)))
+                checks.append((present & vref.is_null(), fmt(f"bad boolean in column {name}: {{}}", shown)))
         elif col in KEYWORD_COLUMNS:  # "Login", "PASSWORD CHANGE", "bind-card" name the contract's event kinds
             # once per distinct value: a handful of event kinds over millions of rows
             v = pl.when(present).then(per_distinct(
@@ -259,9 +269,9 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
             named = once(per_distinct(text, lambda t: ~placeholder_id(t), pl.Boolean).fill_null(False),
                          f"__x_{col}_n")
             v = pl.when(present & named).then(text).otherwise(None)
-            checks.append(_control_check(col, present & named, text, shown, nested))
+            checks.append(_control_check(col, present & named, text, shown, nested, name))
             if col in schema.required:
-                checks.append((present & ~named, fmt(f"placeholder {col} (names no device): {{}}", shown)))
+                checks.append((present & ~named, fmt(f"placeholder {name} (names no device): {{}}", shown)))
             else:
                 placeholders[col] = present & ~named
         elif col in ADDRESS_COLUMNS:
@@ -276,8 +286,8 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
                 # bytes that are no UTF-8 (a Latin-1 export) are read as U+FFFD: "jürgen" and "jörgen" would both
                 # be "j�rgen", one account; such an id is rejected, never merged
                 checks.append((present & text.str.contains("\ufffd", literal=True),
-                               fmt(f"{col} is not UTF-8 text (re-encode the file as UTF-8): {{}}", shown)))
-                checks.append(_control_check(col, present, text, shown, nested))
+                               fmt(f"{name} is not UTF-8 text (re-encode the file as UTF-8): {{}}", shown)))
+                checks.append(_control_check(col, present, text, shown, nested, name))
             elif col in NO_VALUE_NAME_COLUMNS:  # "-", "Unknown", "(not set)" name no place: missing, counted
                 words = list(NO_VALUE_NAME_COLUMNS[col])
                 marker = once(present & per_distinct(text, lambda t, w=words: t.str.to_lowercase().is_in(w),
@@ -290,20 +300,22 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
                 text = text.str.zfill(DIGIT_ID_COLUMNS[col])
             v = pl.when(present).then(text).otherwise(None)
         if col in NO_VALUE_ID_COLUMNS | PLACEHOLDER_ID_COLUMNS:
-            checks.extend(_native_id_checks(col, dtype, shown))
+            checks.extend(_native_id_checks(col, dtype, shown, name))
             if nested and dtype == pl.String:  # a JSON true/false or NaN/Infinity among the column's strings
                 checks.append((raw.str.starts_with(JSON_LITERAL).fill_null(False),
-                               fmt(f"{col} is a JSON true/false or non-finite number, not an id: {{}}", shown)))
+                               fmt(f"{name} is a JSON true/false or non-finite number, not an id: {{}}", shown)))
         if nested and dtype == pl.String and kind not in (TIMESTAMP, FLOAT, INT, BOOL):  # those: "bad number" ...
             # an object or a list where text belongs (NDJSON, see fraud.records.NESTED): no id, name or agent
             checks.append((_tref(col).str.starts_with(NESTED).fill_null(False),
-                           fmt(f"nested JSON value (object or list) in column {col}: {{}}", shown)))
+                           fmt(f"nested JSON value (object or list) in column {name}: {{}}", shown)))
         if col in schema.required:
-            checks.append((~present, pl.lit(f"missing required value {col}")))
+            checks.append((~present, pl.lit(f"missing required value {name}")))
         given[col] = present
         values.append(v.alias(f"__v_{col}"))
     if "lat" in schema.columns and "lon" in schema.columns and "lat" in df.columns and "lon" in df.columns:
-        checks.append((given["lat"] != given["lon"], pl.lit("only one of lat/lon given")))
+        lat, lon = column_name("lat", headers), column_name("lon", headers)
+        checks.append((given["lat"] != given["lon"], pl.lit(
+            "only one of lat/lon given" if (lat, lon) == ("lat", "lon") else f"only one of {lat}/{lon} given")))
     return texts, pre, values, masks, checks, slow_ts, placeholders, given
 
 
@@ -311,19 +323,20 @@ SHOWN_CHARS = 40  # a rejected value quoted in its reason is cut to this many ch
 MAX_VALUE_BYTES = 1 << 16  # a log value longer than 64 KiB is no value (the longest user agents are ~1-2 KB)
 
 
-def _preview(raw: pl.DataFrame, cols: list[str], nested: bool) -> pl.Expr:
-    """A rejected row's ``raw`` cell: the record's line when the reader kept it, else its fields as a JSON object,
-    cut to :data:`RAW_PREVIEW_CHARS`. Each value is cut to that length first: the preview is the same, and a
-    200 MB field is not JSON-escaped whole (6 bytes a NUL)."""
-    as_text = [pl.col(c).cast(pl.String).str.slice(0, RAW_PREVIEW_CHARS) for c in cols]
+def _preview(raw: pl.DataFrame, cols: list[str], nested: bool, headers: dict[str, str] | None = None) -> pl.Expr:
+    """A rejected row's ``raw`` cell: the record's line when the reader kept it, else its fields as a JSON object
+    keyed by the file's own headers, cut to :data:`RAW_PREVIEW_CHARS`. Each value is cut to that length first: the
+    preview is the same, and a 200 MB field is not JSON-escaped whole (6 bytes a NUL)."""
+    headers = headers or {}
+    as_text = [pl.col(c).cast(pl.String).str.slice(0, RAW_PREVIEW_CHARS).alias(headers.get(c, c)) for c in cols]
     if nested:  # the raw value without the nested or literal mark
         as_text = [t.str.strip_prefix(NESTED).str.strip_prefix(JSON_LITERAL) for t in as_text]
     return pl.coalesce(*([pl.col(LINE_TEXT)] if LINE_TEXT in raw.columns else []),
                        pl.struct(as_text).struct.json_encode()).str.slice(0, RAW_PREVIEW_CHARS)
 
 
-def _split_too_long(raw: pl.DataFrame, schema: InputSchema, cols: list[str], path: Path, kind: str, nested: bool
-                    ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+def _split_too_long(raw: pl.DataFrame, schema: InputSchema, cols: list[str], path: Path, kind: str, nested: bool,
+                    headers: dict[str, str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """Rows with a canonical text value over :data:`MAX_VALUE_BYTES` set aside as rejected before any parsing:
     every parsing step copies its values (trims, normalising regexes), so a 200 MB field (a 200 KB gzip of NUL
     bytes) took 35x its size in memory."""
@@ -335,23 +348,25 @@ def _split_too_long(raw: pl.DataFrame, schema: InputSchema, cols: list[str], pat
     if not raw.select(mask.any()).item():
         return raw, None
     over = raw.filter(mask)
-    reason = pl.concat_str([pl.when(e).then(pl.format(f"value in column {c} is {{}} bytes long (more than "
-                                                      f"{MAX_VALUE_BYTES:,}: no log value)",
+    reason = pl.concat_str([pl.when(e).then(pl.format(f"value in column {column_name(c, headers)} is {{}} bytes long "
+                                                      f"(more than {MAX_VALUE_BYTES:,}: no log value)",
                                                       thousands(pl.col(c).str.len_bytes())))
                             for c, e in long.items()], separator="; ", ignore_nulls=True)
     bad = over.select(pl.lit(kind).alias("input"), pl.lit(str(path)).alias("file"),
                       pl.col("_row").cast(pl.Int64).alias("row"), reason.alias("reason"),
-                      _preview(over, cols, nested).alias("raw"))
+                      _preview(over, cols, nested, headers).alias("raw"))
     return raw.filter(~mask), bad
 
 
 def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: str, nested: bool,
-               event_names: dict[str, str] | None = None, ts_formats: tuple[str, ...] = ()
+               event_names: dict[str, str] | None = None, ts_formats: tuple[str, ...] = (),
+               headers: dict[str, str] | None = None
            ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], dict[str, int], frozenset[str]]:
     """Parse one file's raw frame: (valid typed rows with ``_file``/``_row``, rejected rows with reasons, per
     identifier column the valid rows whose placeholder value was read as missing, rows per event name, and the
     canonical columns with a value in some valid row: a column whose every cell is blank gives nothing, as a
-    missing column does). ``event_names``: the config's ``[events]`` names (:func:`event_outcomes`).
+    missing column does). ``event_names``: the config's ``[events]`` names (:func:`event_outcomes`); ``headers``:
+    the file's own header of each canonical column it names otherwise (reasons and ``raw`` use them).
 
     Values are parsed once; timestamps in other notations than the common ISO form, and the reason strings,
     are computed only for the rows that need them."""
@@ -362,8 +377,9 @@ def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind
     # a partitioned scan (and a record-by-record reader) brings each row's number along
     raw = raw if "_row" in raw.columns else raw.with_row_index("_row", offset=1)
     cols = [c for c in raw.columns if c not in INTERNAL]
-    raw, too_long = _split_too_long(raw, schema, cols, path, kind, nested)
-    texts, pre, values, masks, checks, slow_ts, placeholders, given = _parse(raw, schema, tz, nested, ts_formats)
+    raw, too_long = _split_too_long(raw, schema, cols, path, kind, nested, headers)
+    texts, pre, values, masks, checks, slow_ts, placeholders, given = _parse(raw, schema, tz, nested, ts_formats,
+                                                                             headers)
     if LINE_ERROR in raw.columns:  # a record that could not be split into fields: that is its only reason
         checks = [(pl.col(LINE_ERROR).is_not_null(), pl.col(LINE_ERROR))] + [
             (pl.col(LINE_ERROR).is_null() & b, m) for b, m in checks]
@@ -410,7 +426,7 @@ def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind
     reason = pl.concat_str([pl.when(b.fill_null(False)).then(pl.coalesce(m, pl.lit("bad value"))) for b, m in checks],
                            separator="; ", ignore_nulls=True)
     bad = bad_rows.select(pl.lit(kind).alias("input"), pl.lit(str(path)).alias("file"), pl.col("_row").alias("row"),
-                          reason.alias("reason"), _preview(raw, cols, nested).alias("raw"))
+                          reason.alias("reason"), _preview(raw, cols, nested, headers).alias("raw"))
     if too_long is not None:
         bad = pl.concat([bad, too_long]).sort("row")
     valued = (df.select([(e & ~pl.col("_bad")).any().alias(c) for c, e in given.items()]).row(0, named=True)

@@ -175,7 +175,7 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                     raw = (raw.filter(~pl.col("_row").is_in(sf.blank_rows)) if sf.blank_rows else raw).drop(EMPTY_ROW)
                 good, bad, found, names, has = split_rows(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k,
                                                           file_format(sf.path) == "ndjson", cfg.events,
-                                                          cfg.timestamp_formats)
+                                                          cfg.timestamp_formats, sf.headers)
                 valued[k] |= has
                 placeholders[k].update(found)
                 events[k].update(names)

@@ -149,6 +149,7 @@ class SpooledFile:
     extra_columns: list[str] = field(default_factory=list)
     blank: bool = False
     blank_rows: list[int] = field(default_factory=list)  # a CSV file's empty lines: no rows (left out when parsed)
+    headers: dict[str, str] = field(default_factory=dict)  # the file's own name of each renamed canonical column
 
 
 BLANK_WHOLE_BYTES = 1 << 24  # text files up to this size are tested whole, by the in-memory reader's own rule
@@ -243,13 +244,13 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
     if not names:
         return SpooledFile(str(path), blank=True)
     try:
-        extras = _sink(lf, schema, cfg, path, dest, shards, mark_empty=src is not None)
+        extras, headers = _sink(lf, schema, cfg, path, dest, shards, mark_empty=src is not None)
     except InputError:
         raise
     except Exception:  # noqa: BLE001 - a record the streaming reader refuses: read record by record instead
         shutil.rmtree(dest, ignore_errors=True)
         try:
-            extras = _sink(read_raw(path).lazy(), schema, cfg, path, dest, shards)
+            extras, headers = _sink(read_raw(path).lazy(), schema, cfg, path, dest, shards)
         except InputError:
             raise
         except Exception as e:  # noqa: BLE001
@@ -258,12 +259,13 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
     if src is not None and _spans_lines(src, rows):
         # a quoted field over line ends swallowed lines: read record by record, as in memory
         shutil.rmtree(dest, ignore_errors=True)
-        extras = _sink(read_raw(path).lazy(), schema, cfg, path, dest, shards)
+        extras, headers = _sink(read_raw(path).lazy(), schema, cfg, path, dest, shards)
         rows = _rows_in(dest)
     # the CSV reader reads an empty line as a row of nulls: such rows are looked up in the file's text, and its
     # empty lines left out when the slices are parsed (no row, as in memory)
     blank = _blank_rows(src) if src is not None and _any_empty(dest) else []
-    return SpooledFile(str(path), rows_read=rows - len(blank), extra_columns=extras, blank_rows=blank)
+    return SpooledFile(str(path), rows_read=rows - len(blank), extra_columns=extras, blank_rows=blank,
+                       headers=headers)
 
 
 def _any_empty(dest: Path) -> bool:
@@ -283,11 +285,13 @@ def _rows_in(dest: Path) -> int:
 
 
 def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest: Path, shards: int,
-          mark_empty: bool = False) -> list[str]:
+          mark_empty: bool = False) -> tuple[list[str], dict[str, str]]:
     """Write ``lf``'s canonical columns (and the record readers' row numbers and line errors) into the slices,
     with ``mark_empty`` a CSV scan's rows of nulls marked (:data:`fraud.records.EMPTY_ROW`); returns the extra
-    column names (the columns given are those with a value, found when the slices are parsed)."""
-    lf = apply_mapping(lf, schema, cfg, path).lazy()
+    column names (the columns given are those with a value, found when the slices are parsed) and the file's own
+    header of each renamed canonical column."""
+    headers: dict[str, str] = {}
+    lf = apply_mapping(lf, schema, cfg, path, headers).lazy()
     names = lf.collect_schema().names()
     extras = sorted(c for c in names if c not in schema.columns and c not in INTERNAL)
     keep = [c for c in names if c in schema.columns]
@@ -301,7 +305,7 @@ def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest
     lf = lf.with_columns(shard_of(_user_key(lf.collect_schema()), shards).alias(SHARD))
     lf.sink_parquet(pl.PartitionBy(dest, key=SHARD, include_key=False), mkdir=True, compression="lz4",
                     statistics=False, engine="streaming")  # working files: read whole, never filtered
-    return extras
+    return extras, headers
 
 
 def read_parts(files: list[Path], schema: dict[str, pl.DataType]) -> pl.DataFrame:

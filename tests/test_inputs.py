@@ -922,5 +922,5 @@ def test_an_object_at_a_dotted_mapping_path_is_a_nested_value_not_an_account(tmp
     li = read_input("logins", tmp_path / "logins.ndjson", cfg)
     assert li.frame["user_id"].to_list() == ["bob@x", "{6F9619FF-8B86-D011-B42D-00C04FC964FF}"]
     assert li.rejected.sort("row")["reason"].to_list() == [
-        'nested JSON value (object or list) in column user_id: {"id":"mallory"}',
-        'nested JSON value (object or list) in column user_id: ["a","b"]']
+        'nested JSON value (object or list) in column actor.alternateId (user_id): {"id":"mallory"}',
+        'nested JSON value (object or list) in column actor.alternateId (user_id): ["a","b"]']

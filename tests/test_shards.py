@@ -401,3 +401,22 @@ def test_new_not_evaluated_reasons_and_counts_are_the_same_in_slices(tmp_path):
     assert checks["geo.cross_border_spend"]["large_events_country_unknown"] == 72
     for n in (2, 3):
         _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=n))
+
+
+def test_rejection_reasons_name_the_files_own_headers_in_memory_and_in_slices(tmp_path):
+    """Under a [columns] mapping a rejected row names the column as its file does, login_time (ts), and its raw
+    cell keys its values by those headers: the analyst searches the file for them, not for the canonical names."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[columns]\nts = "login_time"\nuser_id = "uid"\nlat = "lat_deg"\nlon = "lon_deg"\n')
+    (tmp_path / "logins.csv").write_text(
+        "login_time,uid,lat_deg,lon_deg\n2024-03-01T08:00:00Z,u1,31.2,121.4\nnope,u2,1,1\n"
+        "2024-03-01T08:00:00Z,,1,1\n2024-03-01T08:00:00Z,u3,95,\n")
+    got = [scan(ScanInputs(logins=tmp_path / "logins.csv"), load_config(cfg), shards=n) for n in (1, 3)]
+    assert_frame_equal(got[0].rejected, got[1].rejected)
+    assert got[0].rejected.select("row", "reason").rows() == [
+        (2, "bad timestamp in column login_time (ts): nope"),
+        (3, "missing required value uid (user_id)"),
+        (4, "lat_deg (lat) out of range -90..90: 95.0; only one of lat_deg (lat)/lon_deg (lon) given")]
+    assert json.loads(got[0].rejected["raw"][1]) == {"login_time": "2024-03-01T08:00:00Z", "uid": None,
+                                                      "lat_deg": "1", "lon_deg": "1"}
+    assert got[0].summary["inputs"]["logins"]["rejection_reasons"]["missing required value uid (user_id)"] == 1
