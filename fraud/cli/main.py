@@ -120,8 +120,9 @@ def _print_summary(summary: dict, out: Path) -> None:
         t.add_row(rule, str(n))
     out_console.print(t)
     rows_read = summary["rows_read"]
-    out_console.print(f"{summary['users']:,} users, {rows_read:,} rows read, {summary['rows_rejected']:,} rejected, "
-                      f"{summary['findings']['total']:,} findings in {summary['timings_s'].get('total', 0):.1f}s"
+    out_console.print(f"{_count(summary['users'], 'user')}, {_count(rows_read, 'row')} read, "
+                      f"{summary['rows_rejected']:,} rejected, {_count(summary['findings']['total'], 'finding')} in "
+                      f"{summary['timings_s'].get('total', 0):.1f}s"
                       + (f" ({summary['shards']} slices)" if summary.get("shards", 1) > 1 else ""),
                       highlight=False)
     for kind, info in summary["inputs"].items():

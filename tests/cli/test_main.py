@@ -621,3 +621,12 @@ def test_python_dash_m_runs_the_command():
     r = subprocess.run([sys.executable, "-m", "fraud", "--version"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("fraud ")
+
+
+def test_scan_summary_line_counts_in_singular_and_plural(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text("ts,user_id\n2024-03-01T08:00:00Z,u1\n")
+    r = run("scan", d, "--out", tmp_path / "out")
+    assert r.exit_code == 0, r.stderr
+    assert "1 user, 1 row read, 0 rejected, 0 findings in " in r.stdout
