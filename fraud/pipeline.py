@@ -217,6 +217,11 @@ MAX_LISTED_REASONS = 5
 DUPLICATE_KIND = "duplicate of an earlier row (every column equal)"
 
 
+def top_counts(counts: dict[str, int], n: int = MAX_LISTED_REASONS) -> dict[str, int]:
+    """The ``n`` largest counts of a note's counts per name, largest first (ties by name)."""
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n])
+
+
 def rejection_reasons(rejected: pl.DataFrame) -> dict[str, dict[str, int]]:
     """Per input kind, the most frequent kinds of rejection (a row's reasons each count; a reason without the value
     it quotes and with row numbers as ``row …``: ``bad boolean in column success``; a repeated row as
@@ -295,7 +300,8 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
         # agents) under notes, so every checks entry has a status
         "checks": {k: {kk: vv for kk, vv in v.items() if kk != "stage"} for k, v in sorted(status.items())
                    if "status" in v},
-        "notes": {k: v for k, v in sorted(status.items()) if "status" not in v},
+        "notes": {k: {kk: top_counts(vv) if isinstance(vv, dict) else vv for kk, vv in v.items()}
+                  for k, v in sorted(status.items()) if "status" not in v},
         "scores": {
             "tier_before": {t: int((scores["tier_before"] == t).sum()) for t in tiers},
             "tier_after": {t: int((scores["tier_after"] == t).sum()) for t in tiers},

@@ -78,6 +78,8 @@ def _merge_notes(acc: dict[str, dict[str, Any]], new: dict[str, dict[str, Any]])
                 cur[k] = cur[k] and v
             elif isinstance(v, (int, float)) and isinstance(cur[k], (int, float)):
                 cur[k] = max(cur[k], v) if k in MAX_NOTES else cur[k] + v
+            elif isinstance(v, dict) and isinstance(cur[k], dict):  # counts per name: added up
+                cur[k] = {n: cur[k].get(n, 0) + v.get(n, 0) for n in cur[k].keys() | v.keys()}
 
 
 class _Work:

@@ -420,3 +420,16 @@ def test_rejection_reasons_name_the_files_own_headers_in_memory_and_in_slices(tm
     assert json.loads(got[0].rejected["raw"][1]) == {"login_time": "2024-03-01T08:00:00Z", "uid": None,
                                                       "lat_deg": "1", "lon_deg": "1"}
     assert got[0].summary["inputs"]["logins"]["rejection_reasons"]["missing required value uid (user_id)"] == 1
+
+
+def test_unrecognised_country_names_add_up_over_slices(tmp_path):
+    """Each slice counts the country names it could not place; the summary lists their totals, most frequent first,
+    as the in-memory scan does."""
+    names = ["Narnia", "Narnia", "Atlantis", "Narnia", "Germany", "Oz", "Atlantis", "Narnia"]
+    (tmp_path / "logins.csv").write_text("ts,user_id,country\n" + "".join(
+        f"2024-03-0{i % 9 + 1}T08:00:00Z,u{i},{n}\n" for i, n in enumerate(names)))
+    notes = [scan(ScanInputs(logins=tmp_path / "logins.csv"), load_config(), shards=n).summary["notes"]["geo.positions"]
+             for n in (1, 3)]
+    assert notes[0] == notes[1]
+    assert notes[0]["events_with_a_country_not_recognised"] == 7
+    assert list(notes[0]["countries_not_recognised"].items()) == [("Narnia", 4), ("Atlantis", 2), ("Oz", 1)]

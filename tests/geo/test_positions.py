@@ -47,7 +47,8 @@ def test_zero_zero_is_an_unknown_position_not_a_place():
     assert p.select("source", pl.col("lat").round(2), pl.col("lon").round(2)).rows() == [
         ("city", 30.29, 120.16), ("latlon", 0.0, 5.0), ("ping", 39.9, 116.41), ("ping", 39.9, 116.41)]
     assert ctx.notes["geo.positions"] == {"positions_0_0_ignored": 2, "failed_logins_not_placed": 0,
-                                        "events_with_a_city_name_not_placed": 0}
+                                        "events_with_a_city_name_not_placed": 0,
+                                        "events_with_a_country_not_recognised": 0, "countries_not_recognised": {}}
     assert impossible_travel(ctx_of(locations=loc)).collect().height == 0
     # the same fix at 0,5 is a position: a lone ping spike between the two Beijing fixes (seen, counted)
     ctx = ctx_of(locations=loc.with_columns(pl.col("lon").replace(0.0, 5.0)))

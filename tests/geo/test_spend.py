@@ -74,3 +74,27 @@ def test_not_evaluated_without_payments_or_when_no_large_one_has_a_country():
     ctx = ctx_of(logins=logins(_pays(5, amount=50.0)), locations=loc)
     assert cross_border_spend(ctx).collect().height == 0
     assert ctx.notes["geo.cross_border_spend"] == {"large_events": 0, "large_events_country_unknown": 0}
+
+
+@pytest.mark.parametrize("name", ["China", "People's Republic of China", "中国", "CHN", "cn", " china "])
+def test_a_home_country_written_as_any_known_name_is_home(name):
+    """Pings put home in Shanghai (CN); five large payments whose only place is the country column, spelled as a
+    name, an ISO code or in Chinese: the home country, no finding."""
+    loc = pings("u1", routine("u1", START, 14))
+    rows = [{k: v for k, v in r.items() if k not in ("lat", "lon")} | {"country": name} for r in _pays(5)]
+    assert cross_border_spend(ctx_of(logins=logins(rows), locations=loc)).collect().height == 0
+
+
+def test_an_unrecognised_country_is_no_country_counted_never_abroad():
+    """'Narnia' names no country: its payments cannot be told in or out of the home country (not evaluated with
+    nothing else placed), and the scan's notes count and list the name; 'Thailand' beside it fires."""
+    loc = pings("u1", routine("u1", START, 14))
+    narnia = [{k: v for k, v in r.items() if k not in ("lat", "lon")} | {"country": "Narnia"} for r in _pays(5)]
+    ctx = ctx_of(logins=logins(narnia), locations=loc)
+    with pytest.raises(NotEvaluated, match="has a country"):
+        cross_border_spend(ctx)
+    assert ctx.notes["geo.positions"]["events_with_a_country_not_recognised"] == 5
+    assert ctx.notes["geo.positions"]["countries_not_recognised"] == {"Narnia": 5}
+    thai = [r | {"country": "Thailand"} for r in narnia]
+    df = cross_border_spend(ctx_of(logins=logins(thai), locations=loc)).collect()
+    assert json.loads(df["evidence"][0])["countries"] == ["TH"]
