@@ -7,8 +7,11 @@ import ipaddress
 
 import polars as pl
 
-# What logs write for "no value" in a text field (compared trimmed and lower-cased).
-NO_VALUE_WORDS = ("", "-", "null", "none", "nil", "undefined", "unknown", "n/a", "na")
+# What logs write for "no value" in a text field (compared trimmed and lower-cased): besides the words, the NULL
+# marker of MySQL/PostgreSQL/Hive/ClickHouse text exports (``\N``), Objective-C's and C's printed nil
+# (``(null)``), NSNull's (``<null>``), pandas' missing value written as text (``nan``) and Excel's ``#N/A``.
+NO_VALUE_WORDS = ("", "-", "null", "none", "nil", "undefined", "unknown", "n/a", "na", "\\n", "(null)", "<null>",
+                  "nan", "#n/a")
 
 
 def fmt(template: str, *args: pl.Expr | str | int | float) -> pl.Expr:

@@ -59,7 +59,7 @@ NO_VALUE_NAME_COLUMNS = {"city": NAME_NO_VALUE_WORDS, "registered_city": NAME_NO
 # What a number column holds for "no value": NaN (pandas writes every missing float as NaN, in Parquet too) and
 # the no-value words (``null``, ``NA``, ``-`` ...). Read as missing, like an empty cell: an optional number is then
 # unknown (counted), a required one is a missing required value.
-NUMBER_NO_VALUE_WORDS = (*NO_VALUE_WORDS, "nan")
+NUMBER_NO_VALUE_WORDS = NO_VALUE_WORDS
 
 
 def event_outcomes(event_names: dict[str, str] | None = None) -> tuple[list[str], list[str], dict[str, str]]:
@@ -258,6 +258,12 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
                 v = raw
             else:
                 low = text.str.to_lowercase()
+                # "NULL", "N/A", "unknown" in a flag (an SSMS export's NULL success of every payment): no value,
+                # counted, as in a number column; the row is kept
+                marker = once(present & low.is_in(NO_VALUE_WORDS).fill_null(False), f"__x_{col}_m")
+                if col not in schema.required:
+                    placeholders[col] = marker
+                present = present & ~marker
                 v = pl.when(low.is_in(TRUE_WORDS)).then(True).when(low.is_in(FALSE_WORDS)).then(False) \
                     .otherwise(None)
                 checks.append((present & vref.is_null(), fmt(f"bad boolean in column {name}: {{}}", shown)))

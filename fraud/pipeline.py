@@ -23,7 +23,7 @@ from fraud.inputs import (REJECTED_COLUMNS, LoadedInput, absent_columns, find_in
                           resolve_specs)
 from fraud.parsing import IDENTIFIER_COLUMNS, NO_VALUE_NAME_COLUMNS, OUTCOME_EVENT_NAMES, outcome_rows
 from fraud.registry import KEYS, PROFILE_PARTS, REGISTRY, NotEvaluated, all_checks
-from fraud.schema import EVENT_KINDS, PROFILES_SCHEMA, SEVERITY_ORDER
+from fraud.schema import BOOL, EVENT_KINDS, INPUT_SCHEMAS, PROFILES_SCHEMA, SEVERITY_ORDER
 from fraud.scoring import score_users
 
 INPUT_KINDS = ("logins", "devices", "locations", "scores")
@@ -259,16 +259,19 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
 
     def read_as_missing(li: LoadedInput) -> dict[str, dict[str, int]]:
         """The values read as missing, per column: identifier placeholders and addresses that name nothing,
-        and the "no value" markers of number columns (NaN, ``null``, ``NA`` ...)."""
+        and the "no value" markers of number and flag columns (NaN, ``null``, ``NA`` ...)."""
         ids = {c: n for c, n in sorted(li.placeholders.items()) if n and c in IDENTIFIER_COLUMNS}
         names = {c: n for c, n in sorted(li.placeholders.items()) if n and c in NO_VALUE_NAME_COLUMNS}
+        kinds = INPUT_SCHEMAS[li.kind].columns if li.kind in INPUT_SCHEMAS else {}
+        flags = {c: n for c, n in sorted(li.placeholders.items()) if n and kinds.get(c) == BOOL}
         nums = {c: n for c, n in sorted(li.placeholders.items())
-                if n and c not in IDENTIFIER_COLUMNS | NO_VALUE_NAME_COLUMNS.keys()}
+                if n and c not in IDENTIFIER_COLUMNS | NO_VALUE_NAME_COLUMNS.keys() and kinds.get(c) != BOOL}
         outcome = outcome_rows(li.events, cfg.events)
         unread = unread_event_kinds(li.events, cfg)
         return {**({"placeholder_ids_read_as_missing": ids} if ids else {}),
                 **({"no_value_names_read_as_missing": names} if names else {}),
                 **({"no_value_numbers_read_as_missing": nums} if nums else {}),
+                **({"no_value_flags_read_as_missing": flags} if flags else {}),
                 **({"login_outcome_event_names": outcome} if outcome else {}),
                 **({"event_kinds_no_rule_reads": unread} if unread else {})}
 

@@ -100,6 +100,39 @@ def test_placeholder_device_ids_name_no_device(tmp_path, cfg):
         (2, "placeholder device_id (names no device): 00000000-0000-0000-0000-000000000000")]
 
 
+def test_database_export_null_markers_are_no_value(tmp_path, cfg):
+    r"""MySQL/PostgreSQL/Hive/ClickHouse text exports write NULL as \N, Objective-C's nil prints (null), NSNull
+    <null>, pandas nan, Excel #N/A: no device (never one device shared by every account), no agent, no account."""
+    markers = ("\\N", "(null)", "<null>", "nan", "#N/A")
+    p = write(tmp_path / "l.csv", "ts,user_id,device_id,user_agent\n" + "".join(
+        f"2024-01-01T00:00:0{i}Z,u{i},{m},{m}\n" for i, m in enumerate(markers))
+        + "".join(f"2024-01-01T00:01:0{i}Z,{m},d1,x\n" for i, m in enumerate(markers)))
+    li = read_input("logins", p, cfg)
+    assert li.frame["user_id"].to_list() == [f"u{i}" for i in range(5)]
+    assert li.frame["device_id"].to_list() == [None] * 5
+    assert li.frame["user_agent"].to_list() == list(markers)  # kept as text: the checks read it as no agent
+    assert li.rejected.select("row", "reason").rows() == [(r, "missing required value user_id") for r in range(6, 11)]
+    assert li.placeholders["device_id"] == 5
+
+
+def test_no_value_words_in_a_flag_are_no_value_and_keep_the_row(tmp_path, cfg):
+    """An SSMS export writes NULL in success for every payment; an iOS snapshot has no emulator verdict (unknown,
+    N/A): the rows are kept, the flags are unknown and counted; a word that is no flag is still a bad row."""
+    p = write(tmp_path / "l.csv", "ts,user_id,event,success\n2024-01-01T00:00:00Z,u1,payment,NULL\n"
+              "2024-01-01T00:00:01Z,u1,password_change,\\N\n2024-01-01T00:00:02Z,u1,login,maybe\n")
+    li = read_input("logins", p, cfg)
+    assert li.frame.select("event", "success").rows() == [("payment", True), ("password_change", True)]
+    assert li.placeholders["success"] == 2
+    assert li.rejected.select("row", "reason").rows() == [(3, "bad boolean in column success: maybe")]
+    q = write(tmp_path / "d.csv", "ts,device_id,is_emulator,is_rooted,device_lock\n"
+              "2024-01-01T00:00:00Z,dA,unknown,N/A,true\n2024-01-01T00:00:00Z,dB,false,(null),yes\n")
+    li = read_input("devices", q, cfg)
+    assert li.frame.select("device_id", "is_emulator", "is_rooted", "device_lock").rows() == [
+        ("dA", None, None, True), ("dB", False, None, True)]
+    assert li.rows_rejected == 0
+    assert {c: n for c, n in li.placeholders.items() if n} == {"is_emulator": 1, "is_rooted": 2}
+
+
 def test_no_value_numbers_read_as_missing_and_counted(tmp_path, cfg):
     # NaN, NA, null, "-" in an optional number column are no value, like an empty cell: not a bad row
     p = write(tmp_path / "l.csv", HEADER + "".join(
@@ -893,6 +926,7 @@ def test_json_literals_among_an_id_columns_strings_are_no_ids(tmp_path, cfg, ext
     assert li.frame.select("user_id", "success", "city").rows() == [("u1", True, "true")]
     reasons = li.rejected.sort("row")["reason"].to_list()
     assert reasons[:5] == [f"user_id is a JSON true/false or non-finite number, not an id: {v}"
+                           + ("; missing required value user_id" if v == "nan" else "")  # nan: pandas' no value
                            for v in ("true", "false", "nan", "inf", "-inf")]
     assert reasons[5] == "device_id is a JSON true/false or non-finite number, not an id: true"
     assert li.rejected.sort("row")["raw"][0].startswith('{"ts":"2024-01-01T00:00:00Z","user_id":"true"')

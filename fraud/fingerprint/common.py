@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import fmt, iso, per_distinct  # noqa: F401  (fmt, iso re-exported for the fingerprint modules)
+from fraud.exprs import NO_VALUE_WORDS, fmt, iso, per_distinct  # noqa: F401  (fmt, iso re-exported for the fingerprint modules)
 from fraud.geo.localtime import with_local_time
 
 US_PER_DAY = 86_400_000_000
@@ -107,8 +107,10 @@ def snapshot_os_family(os: str = "os", model: str = "model") -> pl.Expr:
 
 def _os_family_rows(e: pl.Expr) -> pl.Expr:
     s = e.str.strip_chars().str.to_lowercase()
-    return (pl.when(s.is_null() | s.is_in(["", "other", "unknown"])).then(pl.lit(None, pl.String))
-            .when(s.str.contains(r"android|harmony|\bhmos\b|\bemui|\bmiui|hyperos|coloros|one ?ui|oxygen ?os|"
+    # "N/A", "-", "undefined", "(null)": what an SDK writes when it could not read the OS names none
+    return (pl.when(s.is_null() | s.is_in(["other", *NO_VALUE_WORDS])).then(pl.lit(None, pl.String))
+            # ohos: Flutter's Platform.operatingSystem on HarmonyOS NEXT / OpenHarmony
+            .when(s.str.contains(r"android|harmony|\bhmos\b|\bohos\b|\bemui|\bmiui|hyperos|coloros|one ?ui|oxygen ?os|"
                                  r"funtouch|origin ?os|magic ?(?:ui|os)|realme ?ui|fire ?os|flyme|\bhios\b|\bxos\b|"
                                  r"nothing ?os|lineage ?os|graphene ?os|calyx ?os|\bzui\b|"
                                  # Android underneath: watches, Meta's headsets, TVs

@@ -164,12 +164,19 @@ EMULATOR_PATTERNS: tuple[tuple[str, str], ...] = (
     ("iOS Simulator", CPU_MODEL + r"|\bsimulator\b"),
     ("Windows Subsystem for Android", r"(?i)subsystem for android"),
     ("Android Studio AVD", r"(?i)(?:^|[\s_])API[ _]\d{2}(?:$|[\s_])"),  # AVD names: "Pixel 7 API 34", "Pixel_7_API_34"
-    ("Google Play Games on PC", r"(?i)^HPE device$"),
+    ("Google Play Games on PC", r"(?i)^HPE device$|\bHPE device Build/"),
+    # container and virtual-device Android images run at scale by farms (AOSP's Cuttlefish: "Cuttlefish x86_64
+    # phone"; "WayDroid x86_64 Device")
+    ("Waydroid", r"(?i)\bwaydroid\b"),
+    ("Cuttlefish", r"(?i)\bcuttlefish\b"),
     # An AOSP build id names its Android version by its first letter (L 5, M 6 ... U 14): a UA two or more
     # versions newer than its build id is an emulator image posing as a newer phone (Nox-style "Android 7.1.2;
-    # SM-G977N Build/LMY48Z", a 5.1 build); a real phone's build id moves with every Android update.
+    # SM-G977N Build/LMY48Z", a 5.1 build); a real phone's build id moves with every Android update. Except the
+    # OPPO group's (OPPO, OnePlus, realme): its "xKQ1" ids stayed on later Androids (a stock OnePlus 8 Pro on
+    # Android 13 is Build/RKQ1.211119.001), so a KQ1 id is no signature.
     ("build id of an older Android", "|".join(
-        rf"(?:Android {_major_at_least(v + 2)}(?:\.[0-9.]+)?;[^)]*\bBuild/{letter}[A-Z][A-Z0-9])"
+        rf"(?:Android {_major_at_least(v + 2)}(?:\.[0-9.]+)?;[^)]*\bBuild/{letter}"
+        rf"(?:[A-JL-Z][A-Z0-9]|K[A-PR-Z0-9]|KQ[02-9A-Z]))"
         for letter, v in (("L", 5), ("M", 6), ("N", 7), ("O", 8), ("P", 9), ("Q", 10), ("R", 11), ("S", 12),
                           ("T", 13), ("U", 14)))),
 )

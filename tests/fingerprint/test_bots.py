@@ -70,6 +70,9 @@ BOTS = {
     "Artillery (https://artillery.io)": ("automation", "load or attack tool"),
     "-": ("missing", "missing user agent"),
     " Unknown ": ("missing", "missing user agent"),
+    # database exports' NULL (\N), a printed nil ((null), <null>), pandas' nan: no agent, never garbage
+    "\\N": ("missing", "missing user agent"), "(null)": ("missing", "missing user agent"),
+    "<null>": ("missing", "missing user agent"), "nan": ("missing", "missing user agent"),
     "Mozilla/5.0": ("empty or garbage", "empty or garbage user agent"),
     "12345678901": ("empty or garbage", "empty or garbage user agent"),
 }

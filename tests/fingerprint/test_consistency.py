@@ -20,6 +20,9 @@ from tests.fingerprint.conftest import UA, ev, iso, run
     ("CentOS Stream", "linux"), ("webOS", "webos"), ("Web0S", "webos"), ("Roku OS", "roku"), ("Roku", "roku"),
     ("tvOS", "tvos"), ("Tizen", "tizen"), ("Macro OS", "macro os"), ("Wear OS", "android"),
     ("Horizon OS", "android"), ("Meta Horizon OS", "android"), ("Oculus", "android"), ("Google TV", "android"),
+    # what an SDK writes when it could not read the OS names none; Flutter says ohos on HarmonyOS NEXT
+    ("N/A", None), ("-", None), ("undefined", None), ("None", None), ("(null)", None), ("ohos", "android"),
+    ("OpenHarmony", "android"),
 ])
 def test_os_family(name, family):
     assert pl.select(os_family(pl.lit(name, pl.String))).item() == family

@@ -19,6 +19,13 @@ SDK_UA = ("Mozilla/5.0 (Linux; Android 11; sdk_gphone_x86 Build/RSR1.201013.001;
     ("Subsystem for Android(TM)", "Windows Subsystem for Android"), ("Pixel 7 API 34", "Android Studio AVD"),
     ("Pixel_7_API_34", "Android Studio AVD"),
     ("HPE device", "Google Play Games on PC"),
+    ("Dalvik/2.1.0 (Linux; U; Android 13; HPE device Build/TQ3A.230805.001)", "Google Play Games on PC"),
+    ("WayDroid x86_64 Device", "Waydroid"), ("Cuttlefish x86_64 phone", "Cuttlefish"),
+    ("Dalvik/2.1.0 (Linux; U; Android 11; WayDroid x86_64 Device Build/RQ3A.211001.001)", "Waydroid"),
+    # the OPPO group's stock "KQ1" build ids stayed on later Androids: a real OnePlus 8 Pro, a realme 8 Pro
+    ("Dalvik/2.1.0 (Linux; U; Android 13; IN2025 Build/RKQ1.211119.001)", None),
+    ("Mozilla/5.0 (Linux; Android 13; RMX3081 Build/RKQ1.211119.001) AppleWebKit/537.36", None),
+    ("Mozilla/5.0 (Linux; Android 13; X Build/RKR1.211119.001) AppleWebKit/537.36", "build id of an older Android"),
     ("SM-S911B", None), ("iPhone14,2", None), ("Pixel 8 Pro", None), ("Equinox", None), ("arm64-v8a phone", None),
     # user agents whose build id is two or more Android versions older than the version they claim
     ("Mozilla/5.0 (Linux; Android 7.1.2; SM-G977N Build/LMY48Z; wv) AppleWebKit/537.36",
