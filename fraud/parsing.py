@@ -51,8 +51,9 @@ IDENTIFIER_COLUMNS = PLACEHOLDER_ID_COLUMNS | ADDRESS_COLUMNS | NO_VALUE_ID_COLU
 DIGIT_ID_COLUMNS = {"imei": 15}
 # Place-name columns: what GeoIP and analytics exports write for "not known" (``-``, ``Unknown``, ``(not set)``
 # ...) names no place: read as missing, or "-" would be a city every user visits (outside their home city).
-# ``NA`` stays a name (Namibia's code); CLDR's ``ZZ`` and Cloudflare's ``XX`` name no country.
-NAME_NO_VALUE_WORDS = (*(w for w in NO_VALUE_WORDS if w != "na"), "--", "?", "(not set)", "not set", "(null)")
+# ``NA`` stays a name (Namibia's code), and ``Nan`` (a Thai city); CLDR's ``ZZ`` and Cloudflare's ``XX`` name no
+# country.
+NAME_NO_VALUE_WORDS = (*(w for w in NO_VALUE_WORDS if w not in ("na", "nan")), "--", "?", "(not set)", "not set")
 NO_VALUE_NAME_COLUMNS = {"city": NAME_NO_VALUE_WORDS, "registered_city": NAME_NO_VALUE_WORDS,
                          "country": (*NAME_NO_VALUE_WORDS, "xx", "zz"),
                          "registered_country": (*NAME_NO_VALUE_WORDS, "xx", "zz")}

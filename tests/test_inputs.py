@@ -455,16 +455,18 @@ def test_no_value_place_names_read_as_missing_and_counted(tmp_path, cfg):
     (else "-" is a city every user visits); "NA" stays Namibia's code, "XX"/"ZZ" name no country."""
     p = write(tmp_path / "l.csv", "ts,user_id,city,country\n" + "".join(
         f"2024-01-01T00:00:0{i}Z,u{i},{c},{k}\n" for i, (c, k) in enumerate(
-            [("-", "NA"), ("Unknown", "XX"), ("(not set)", "zz"), (" ? ", "-"), ("Oslo", "NO"), ("Na", "Na")])))
+            [("-", "NA"), ("Unknown", "XX"), ("(not set)", "zz"), (" ? ", "-"), ("Oslo", "NO"), ("Na", "Na"),
+             ("Nan", "TH"), ("\\N", "(null)")])))
     li = read_input("logins", p, cfg)
     assert li.rows_rejected == 0
-    assert li.frame["city"].to_list() == [None, None, None, None, "Oslo", "Na"]
-    assert li.frame["country"].to_list() == ["NA", None, None, None, "NO", "Na"]
-    assert {c: n for c, n in li.placeholders.items() if n} == {"city": 4, "country": 3}
+    # Nan is a Thai city; a database export's \N and a printed nil are no place
+    assert li.frame["city"].to_list() == [None, None, None, None, "Oslo", "Na", "Nan", None]
+    assert li.frame["country"].to_list() == ["NA", None, None, None, "NO", "Na", "TH", None]
+    assert {c: n for c, n in li.placeholders.items() if n} == {"city": 5, "country": 4}
     from fraud.pipeline import ScanInputs, scan
 
     summary = scan(ScanInputs(logins=p), cfg).summary["inputs"]["logins"]
-    assert summary["no_value_names_read_as_missing"] == {"city": 4, "country": 3}
+    assert summary["no_value_names_read_as_missing"] == {"city": 5, "country": 4}
     assert "no_value_numbers_read_as_missing" not in summary
 
 
