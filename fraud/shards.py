@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from fraud.context import ScanContext
 from fraud.decisions import load_decisions
 from fraud.errors import FraudError, first_line
 from fraud.exprs import ipv6_net64
+from fraud.fingerprint.account import SPANS_SCHEMA, SPRAY_SPANS, spray_spans
 from fraud.fingerprint.useragent import agent_table
 from fraud.duplicates import split_duplicates
 from fraud.inputs import REJECTED_COLUMNS, LoadedInput, absent_columns, file_format, given_columns
@@ -275,13 +276,36 @@ class _Prepared:
                                used=self.used[k], placeholders=dict(self.placeholders[k]),
                                events=dict(self.events[k])) for k in self.kinds}
 
-    def user_slice(self, s: int, cfg: Config, model: Any, agents: pl.DataFrame | None
+    def user_slice(self, s: int, cfg: Config, model: Any, agents: pl.DataFrame | None, spans: pl.DataFrame
                    ) -> tuple[ScanContext, pl.DataFrame | None]:
-        """The context of user slice ``s`` and its scores rows (with ``_fi``/``_row`` for input order)."""
+        """The context of user slice ``s`` (given the whole batch's spray ``spans``) and its scores rows (with
+        ``_fi``/``_row`` for input order)."""
         frames = {k: pl.read_parquet(self.work.user(k, s)) for k in self.kinds}
         ctx = _context(cfg, model, self.kinds, {k: f.drop("_fi", "_row") for k, f in frames.items()}, agents,
                        self.absent, self.used)
+        ctx.provide(SPRAY_SPANS, spans)
         return ctx, frames.get("scores")
+
+    def key_slices(self, key: str, cfg: Config, model: Any, agents: pl.DataFrame | None,
+                   progress: Progress | None = None) -> Iterator[ScanContext]:
+        """The context of each device (``key`` "device") or IP ("ip") slice, one after another."""
+        kinds_of_key = DEVICE_KINDS if key == "device" else ("logins",)
+        for part in range(self.work.shards):
+            if progress:
+                progress(f"{key}s {part + 1}/{self.work.shards}")
+            frames = {k: read_parts(list((self.work.root / key / k / f"{part:05d}").glob("*.parquet")),
+                                    _stored_schema(k, key)).drop("_fi", "_row")
+                      for k in kinds_of_key if k in self.kinds}
+            yield _context(cfg, model, self.kinds, frames, agents, self.absent, self.used, pad=False)
+
+    def spray_spans(self, cfg: Config) -> pl.DataFrame:
+        """The whole batch's password-spray spans (:func:`fraud.fingerprint.account.spray_spans`), from the IP
+        slices."""
+        return _spans_together([spray_spans(ctx) for ctx in self.key_slices("ip", cfg, None, None)])
+
+
+def _spans_together(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    return pl.concat([pl.DataFrame(schema=SPANS_SCHEMA), *parts]).sort("net", "ip", "from_ts")
 
 
 def _put_together(gathered: dict[str, list[pl.DataFrame]]) -> dict[str, pl.DataFrame]:
@@ -297,8 +321,9 @@ def gather_partitioned(inputs: ScanInputs, cfg: Config, shards: int,
     prep = _Prepared(inputs, cfg, shards, work_dir, Timer(), None)
     try:
         gathered: dict[str, list[pl.DataFrame]] = {}
+        spans = prep.spray_spans(cfg)
         for s in range(shards):
-            for name, df in gather(prep.user_slice(s, cfg, None, None)[0]).items():
+            for name, df in gather(prep.user_slice(s, cfg, None, None, spans)[0]).items():
                 gathered.setdefault(name, []).append(df)
         return _put_together(gathered), prep.loaded()
     finally:
@@ -367,10 +392,17 @@ def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress
     def taken(held: list[pl.DataFrame | Path]) -> list[pl.DataFrame]:
         return [work.take(h) for h in held]
 
+    # The IP slices first: the password sprays they find are given to every user slice, whose behaviour
+    # features leave the sprays' failed attempts out (the victims are not penalised)
+    spans = []
+    for ctx in prep.key_slices("ip", cfg, model, agents, progress):
+        run(ctx, "ip")
+        spans.append(spray_spans(ctx))
+    spans = _spans_together(spans)
     for s in range(work.shards):
         if progress:
             progress(f"users {s + 1}/{work.shards}")
-        ctx, scores_rows = prep.user_slice(s, cfg, model, agents)
+        ctx, scores_rows = prep.user_slice(s, cfg, model, agents, spans)
         if scores_rows is not None:
             scores_parts.append(work.hold(scores_rows))
         run(ctx, "user")
@@ -384,13 +416,8 @@ def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress
                 for name, df in check.gather(ctx).items():
                     gathered.setdefault(name, []).append(work.hold(df))
         del ctx
-    for key, kinds_of_key in (("device", DEVICE_KINDS), ("ip", ("logins",))):
-        for part in range(work.shards):
-            if progress:
-                progress(f"{key}s {part + 1}/{work.shards}")
-            frames = {k: read_parts(list((work.root / key / k / f"{part:05d}").glob("*.parquet")),
-                                    _stored_schema(k, key)).drop("_fi", "_row") for k in kinds_of_key if k in kinds}
-            run(_context(cfg, model, kinds, frames, agents, prep.absent, prep.used, pad=False), key)
+    for ctx in prep.key_slices("device", cfg, model, agents, progress):
+        run(ctx, "device")
     if any(c.key == "population" for c in all_checks()):  # a disabled one says so, as in memory
         ctx = _context(cfg, model, kinds, {}, agents, prep.absent, prep.used)
         for name, frame in _put_together({n: taken(parts) for n, parts in gathered.items()}).items():

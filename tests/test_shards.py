@@ -433,3 +433,20 @@ def test_unrecognised_country_names_add_up_over_slices(tmp_path):
     assert notes[0] == notes[1]
     assert notes[0]["events_with_a_country_not_recognised"] == 7
     assert list(notes[0]["countries_not_recognised"].items()) == [("Narnia", 4), ("Atlantis", 2), ("Oz", 1)]
+
+
+def test_a_sprays_victims_are_not_penalised_in_memory_nor_in_slices(tmp_path):
+    """The IP slices find the spray before the user slices compute behaviour: its attempts are left out of the
+    victims' days in both scans (they were behavior.sigma and behavior.repeated, -35 each, in slices)."""
+    from tests.detectors.test_features import _sprayed
+    pl.DataFrame(_sprayed(lambda i: "203.0.113.9")).write_parquet(tmp_path / "logins.parquet")
+    got = [scan(ScanInputs(logins=tmp_path / "logins.parquet"), load_config(), shards=n) for n in (1, 3)]
+    _same(got[0], got[1])
+    assert got[0].findings["rule"].to_list() == ["ip.spray"] * 3
+    assert got[1].scores["score_after"].to_list() == [600] * 10
+    # the same attempts from forty IPs are no spray: the accounts' own failures, flagged
+    pl.DataFrame(_sprayed(lambda i: f"198.51.100.{i}")).write_parquet(tmp_path / "logins.parquet")
+    got = [scan(ScanInputs(logins=tmp_path / "logins.parquet"), load_config(), shards=n) for n in (1, 3)]
+    _same(got[0], got[1])
+    assert got[0].findings.filter(pl.col("user_id") == "v3")["rule"].to_list() == [
+        "behavior.repeated", "behavior.sigma", "behavior.sigma", "behavior.sigma"]

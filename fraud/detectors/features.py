@@ -14,6 +14,7 @@ import polars as pl
 
 from fraud.config import Rule
 from fraud.context import ScanContext
+from fraud.fingerprint.account import spray_spans, without_spray_attempts
 from fraud.geo.distance import haversine_km
 from fraud.geo.localtime import local_logins
 from fraud.geo.places import local_positions, place_settings
@@ -79,8 +80,9 @@ def event_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
     """Per (user_id, day): the event features of :data:`DAY_FEATURES` plus ``first_ts``/``last_ts`` (UTC)."""
     night_start, night_end = float(params["night_start_hour"]), float(params["night_end_hour"])
     pay_events = list(params["payment_events"])
-    ev = local_logins(ctx).select("ts", "user_id", "event", "success", "ip", "device_id", "country", "city",
-                                  "amount", "local_ts")
+    # a password spray's failed attempts are the attacker's, not its victims' behaviour (contract: ip.spray)
+    ev = without_spray_attempts(local_logins(ctx).select("ts", "user_id", "event", "success", "ip", "device_id",
+                                                         "country", "city", "amount", "local_ts"), spray_spans(ctx))
     hour = _local_hour()
     is_night = (hour >= night_start) | (hour < night_end) if night_start > night_end else \
         (hour >= night_start) & (hour < night_end)

@@ -13,6 +13,7 @@ from fraud.findings import emit
 from fraud.fingerprint.common import (US_PER_DAY, US_PER_MINUTE, coverage_episodes, fmt, groups_where,
                                       index_range, iso, member_runs, window_members)
 from fraud.registry import NotEvaluated, register
+from fraud.schema import TS
 
 
 def _failed() -> pl.Expr:
@@ -182,3 +183,55 @@ def _spray_episodes(failed: pl.LazyFrame, limit: int, window_us: int) -> pl.Lazy
     runs = member_runs(ev, "ip", "user_id", reach_us(window_us))
     ends = coverage_episodes(runs, "ip", limit).select("ip", pl.col("ep_start").alias("t_ref"), "ep_end", "peak")
     return ends.join(window_members(ev, runs, ends, "ip", "user_id", reach_us(window_us)), on=["ip", "t_ref"])
+
+
+SPRAY_SPANS = "ip.spray.spans"  # the context's cached spans (a sliced scan computes them on the IP slices)
+SPANS_SCHEMA = {"ip": pl.String, "net": pl.Boolean, "from_ts": TS, "to_ts": TS}
+
+
+def spray_spans(ctx: ScanContext) -> pl.DataFrame:
+    """The spans of time in which an IP (or IPv6 /64 network, ``net``) sprayed failed logins by ``ip.spray``'s
+    definition: ``ip, net, from_ts, to_ts``, from a window before the first failure that reached the limit to the
+    end of the episode. The failed logins of such an IP in such a span are the attacker's, not the account
+    holders': the behaviour features leave them out, so a spray's victims are not penalised (contract: ip.spray).
+    Empty when the rule is disabled."""
+    return ctx.cached(SPRAY_SPANS, lambda: _spray_spans(ctx))
+
+
+def _spray_spans(ctx: ScanContext) -> pl.DataFrame:
+    rule = ctx.cfg.rule("ip.spray")
+    if not rule.enabled:
+        return pl.DataFrame(schema=SPANS_SCHEMA)
+    window_us = int(rule["window_minutes"] * US_PER_MINUTE)
+    limit = int(rule["min_accounts"]) - 1
+    failed = ctx.logins.filter(spray_rows()).select("ip", "user_id", "ts")
+
+    def spans(rows: pl.LazyFrame, net: bool) -> pl.LazyFrame:
+        ev = groups_where(rows, "ip", pl.col("user_id").n_unique() > limit)
+        ends = coverage_episodes(member_runs(ev, "ip", "user_id", reach_us(window_us)), "ip", limit)
+        start = pl.col("ep_start") - pl.duration(microseconds=window_us)
+        return ends.select("ip", pl.lit(net).alias("net"), start.alias("from_ts"),
+                           pl.coalesce("ep_end", pl.col("ep_start") + pl.duration(microseconds=window_us))
+                           .alias("to_ts"))
+
+    nets = failed.filter(pl.col("ip").str.contains(":", literal=True)).with_columns(
+        ipv6_net64(pl.col("ip")).alias("ip"))
+    return (pl.concat([spans(failed, False), spans(nets, True)]).collect()
+            .cast(SPANS_SCHEMA).sort("net", "ip", "from_ts"))
+
+
+def without_spray_attempts(ev: pl.LazyFrame, spans: pl.DataFrame) -> pl.LazyFrame:
+    """``ev`` (account events with ``event, success, ip, ts``) without the failed logins that an IP or network
+    made inside one of its spray ``spans`` (:func:`spray_spans`)."""
+    if spans.height == 0:
+        return ev
+    ev = ev.with_row_index("_e")
+    tried = ev.filter(spray_rows() & pl.col("ip").is_not_null()).select("_e", "ts", "ip")
+    hits = []
+    for net, rows in ((False, tried), (True, tried.filter(pl.col("ip").str.contains(":", literal=True))
+                                       .with_columns(ipv6_net64(pl.col("ip")).alias("ip")))):
+        mine = spans.filter(pl.col("net") == net).drop("net")
+        if mine.height:
+            hits.append(rows.join(mine.lazy(), on="ip").filter(pl.col("ts").is_between("from_ts", "to_ts"))
+                        .select("_e"))
+    return ev.join(pl.concat(hits).unique(), on="_e", how="anti", maintain_order="left").drop("_e")

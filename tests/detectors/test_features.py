@@ -125,3 +125,34 @@ def test_a_lone_gps_glitch_adds_no_distance_or_speed(tmp_path):
     cfg_file.write_text('[rules."behavior.sigma"]\nignore_lone_ping_spikes = false\n')
     day = user_days(ctx_of(ev, config=load_config(cfg_file), locations=loc)).row(0, named=True)
     assert day["distance_km"] > 2100 and day["top_speed_kmh"] > 12_000
+
+
+def _sprayed(ips):
+    """Ten accounts with a 09:00 login each day for 12 days; on the last 3 nights four failed logins on each of them
+    at 03:xx, from ``ips(attempt)``."""
+    ev = []
+    for u in range(10):
+        for d in range(12):
+            ev.append({"ts": datetime(2024, 3, 1 + d, 9, u, tzinfo=UTC), "user_id": f"v{u}", "event": "login",
+                       "success": True, "ip": f"10.0.0.{u}"})
+        for d in (9, 10, 11):
+            for k in range(4):
+                ev.append({"ts": datetime(2024, 3, 1 + d, 3, u * 4 + k, tzinfo=UTC), "user_id": f"v{u}",
+                           "event": "login", "success": False, "ip": ips(u * 4 + k)})
+    return ev
+
+
+def test_a_password_sprays_failed_attempts_are_not_its_victims_behaviour():
+    """One IP failing logins on ten accounts within the hour is ip.spray: its attempts are left out of the
+    victims' days (no failures, no night events). The same attempts from forty different IPs are no spray and
+    stay the accounts' own."""
+    sprayed = _day(ctx_of(_sprayed(lambda i: "203.0.113.9")), day=date(2024, 3, 11), user="v3")
+    assert (sprayed["events"], sprayed["failures"], sprayed["night_share"]) == (1.0, 0.0, 0.0)
+    spread = _day(ctx_of(_sprayed(lambda i: f"198.51.100.{i}")), day=date(2024, 3, 11), user="v3")
+    assert (spread["events"], spread["failures"], spread["night_share"]) == (5.0, 4.0, 0.8)
+
+
+def test_an_ipv6_networks_spray_is_left_out_too():
+    """The attacker takes a fresh address of its /64 for every try: the network's spray is left out as well."""
+    sprayed = _day(ctx_of(_sprayed(lambda i: f"2001:db8:1:2::{i + 1:x}")), day=date(2024, 3, 11), user="v3")
+    assert (sprayed["events"], sprayed["failures"]) == (1.0, 0.0)
