@@ -228,16 +228,20 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
         "user_id", "ts", pl.lit("ping").alias("kind"), pl.lit(None, pl.String).alias("event"),
         pl.lit(None, pl.Boolean).alias("success"), pl.lit(None, pl.Float64).alias("amount"),
         pl.lit(None, pl.String).alias("device_id"), pl.lit(None, pl.String).alias("ip"), *_valid_ll(),
-        (pl.col("accuracy_m") / 1000).fill_null(GPS_ACCURACY_KM).alias("acc_km"), pl.lit("ping").alias("source"),
+        # Android's getAccuracy() is 0.0 when the fix has no accuracy (a cell fix): unknown, not exact
+        pl.when(pl.col("accuracy_m") > 0).then(pl.col("accuracy_m") / 1000).fill_null(GPS_ACCURACY_KM)
+        .alias("acc_km"), pl.lit("ping").alias("source"),
         pl.lit(None, pl.String).alias("city"), pl.lit(None, pl.String).alias("city_key"),
-        pl.lit(None, pl.String).alias("country"), zero,
+        pl.lit(None, pl.String).alias("country"), zero, (pl.col("accuracy_m") == 0).fill_null(False).alias("_acc0"),
     ).filter((pl.col("lat").is_not_null() & pl.col("lon").is_not_null()) | pl.col("_zero")).collect()
     ctx.notes["geo.positions"] = {"positions_0_0_ignored": n_zero + pings["_zero"].sum(),
                                   "failed_logins_not_placed": n_failed,
                                   "events_with_a_city_name_not_placed": n_unplaced,
                                   "events_with_a_country_not_recognised": int(unknown["len"].sum()),
-                                  "countries_not_recognised": dict(unknown.head(MAX_NOTED_NAMES).iter_rows())}
-    pings = pings.filter(~pl.col("_zero")).drop("_zero")
+                                  "countries_not_recognised": dict(unknown.head(MAX_NOTED_NAMES).iter_rows()),
+                                  "pings_with_accuracy_0_read_as_unknown": int(
+                                      (pings["_acc0"] & ~pings["_zero"]).sum())}
+    pings = pings.filter(~pl.col("_zero")).drop("_zero", "_acc0")
     return _sort_positions(pl.concat([ev, pings], how="vertical_relaxed"))
 
 

@@ -48,7 +48,8 @@ def test_zero_zero_is_an_unknown_position_not_a_place():
         ("city", 30.29, 120.16), ("latlon", 0.0, 5.0), ("ping", 39.9, 116.41), ("ping", 39.9, 116.41)]
     assert ctx.notes["geo.positions"] == {"positions_0_0_ignored": 2, "failed_logins_not_placed": 0,
                                         "events_with_a_city_name_not_placed": 0,
-                                        "events_with_a_country_not_recognised": 0, "countries_not_recognised": {}}
+                                        "events_with_a_country_not_recognised": 0, "countries_not_recognised": {},
+                                        "pings_with_accuracy_0_read_as_unknown": 0}
     assert impossible_travel(ctx_of(locations=loc)).collect().height == 0
     # the same fix at 0,5 is a position: a lone ping spike between the two Beijing fixes (seen, counted)
     ctx = ctx_of(locations=loc.with_columns(pl.col("lon").replace(0.0, 5.0)))
@@ -250,3 +251,12 @@ def test_a_city_written_with_region_and_country_is_placed_and_unknown_names_are_
     assert p["lat"][0] == pytest.approx(37.77, abs=0.05) and p["lat"][1] == pytest.approx(51.51, abs=0.05)
     assert ctx.notes["geo.positions"]["events_with_a_city_name_not_placed"] == 3
     assert impossible_travel(ctx).collect().height == 1  # San Francisco -> London in an hour
+
+
+def test_an_accuracy_of_zero_is_unknown_not_exact():
+    """Android's getAccuracy() is 0.0 for a fix without accuracy (a cell fix): the default 100 m radius, counted."""
+    loc = pl.DataFrame({"user_id": ["u1"] * 3, "ts": [local(D, 8), local(D, 9), local(D, 10)],
+                        "lat": [31.2, 31.3, 31.4], "lon": [121.4] * 3, "accuracy_m": [0.0, 20.0, None]})
+    ctx = ctx_of(locations=loc)
+    assert positions(ctx)["acc_km"].to_list() == [0.1, 0.02, 0.1]
+    assert ctx.notes["geo.positions"]["pings_with_accuracy_0_read_as_unknown"] == 1
