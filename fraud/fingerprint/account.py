@@ -132,7 +132,7 @@ def password_churn(ctx: ScanContext) -> pl.LazyFrame:
 
     # episode by episode within the rule's point windows, from the first one (in_point_windows)
     anchors = first_window_starts(ch, episodes(ch, "user_id"), "user_id", window_us)
-    ch = in_point_windows(ch, anchors, "user_id", window_us).cache()
+    ch = in_point_windows(ch, anchors, "user_id", window_us)
     ends = episodes(ch, G)
     inside = ends.join(ch, on=G, how="inner").filter(
         (ts <= pl.col("t_ref")) & ((pl.col("t_ref") - ts).dt.total_microseconds() <= window_us))
@@ -226,7 +226,8 @@ def _spray_spans(ctx: ScanContext) -> pl.DataFrame:
 
     nets = failed.filter(pl.col("ip").str.contains(":", literal=True)).with_columns(
         ipv6_net64(pl.col("ip")).alias("ip"))
-    return (pl.concat([spans(failed, False), spans(nets, True)]).collect()
+    # collected one after the other: each plan holds one cached candidate table, never two over one input
+    return (pl.concat([spans(failed, False).collect(), spans(nets, True).collect()])
             .cast(SPANS_SCHEMA).sort("net", "ip", "from_ts"))
 
 

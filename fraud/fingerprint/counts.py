@@ -51,7 +51,7 @@ def many_devices(ctx: ScanContext) -> pl.LazyFrame:
     first = coverage_episodes(member_runs(ev, "user_id", "device_id", reach_us(window_us)), "user_id", limit)
     anchors = first_window_starts(ev, first.select("user_id", pl.col("ep_start").alias("t_ref")), "user_id",
                                   window_us)
-    ev = in_point_windows(ev, anchors, "user_id", window_us).cache()
+    ev = in_point_windows(ev, anchors, "user_id", window_us)
     runs = member_runs(ev, G, "device_id", reach_us(window_us))
     ends = coverage_episodes(runs, G, limit).select(G, pl.col("ep_start").alias("t_ref"))
     per = ends.join(window_members(ev, runs, ends, G, "device_id", reach_us(window_us)), on=[G, "t_ref"]).join(
@@ -80,7 +80,7 @@ def shared(ctx: ScanContext) -> pl.LazyFrame:
     first = coverage_episodes(member_runs(ev, "device_id", "user_id", reach_us(window_us)), "device_id", limit)
     anchors = first_window_starts(ev, first.select("device_id", pl.col("ep_start").alias("t_ref")), "device_id",
                                   window_us)
-    ev = in_point_windows(ev, anchors, "device_id", window_us).cache()
+    ev = in_point_windows(ev, anchors, "device_id", window_us)
     runs = member_runs(ev, G, "user_id", reach_us(window_us))
     eps = coverage_episodes(runs, G, limit)
     acc = (runs.join(eps, on=G, how="inner")
