@@ -71,11 +71,18 @@ def require_linked_snapshots(ctx: ScanContext, snapshots: pl.LazyFrame, what: st
                            "user_id and no successful event carries their device_id)", stage=2)
 
 
-def note_unlinked(ctx: ScanContext, check: str, signals: pl.LazyFrame) -> None:
-    """Count, in the check's notes, the devices whose signals (rows with a ``device_id``) reach no account."""
-    n = (signals.select(pl.col("device_id").drop_nulls().unique())
-         .join(device_users(ctx).select("device_id"), on="device_id", how="anti").select(pl.len()).collect().item())
-    ctx.notes.setdefault(check, {})["devices_with_signals_without_account"] = n
+def note_unlinked(ctx: ScanContext, check: str, signals: pl.LazyFrame, ts: str = "ts") -> None:
+    """Count, in the check's notes, the devices whose signals (rows with a ``device_id``, reported at ``ts``) reach
+    no account: no account used the device at all, or every signal came after every account's last use of it (an
+    inventory export taken after the last sign-in; a phone sold on: the signal may be the buyer's, who is not in
+    the data). Neither is read as clean without a word."""
+    per = signals.filter(pl.col("device_id").is_not_null()).group_by("device_id").agg(pl.col(ts).min().alias("_t"))
+    uses = device_users(ctx).group_by("device_id").agg(pl.col("last_use").max())
+    n, late = (per.join(uses, on="device_id", how="left")
+               .select(pl.col("last_use").is_null().sum(), (pl.col("_t") > pl.col("last_use")).sum())
+               .collect().row(0))
+    ctx.notes.setdefault(check, {}).update({"devices_with_signals_without_account": int(n),
+                                            "devices_with_signals_after_every_use": int(late)})
 
 
 PC_FAMILIES = ("windows", "macos", "linux", "chromeos")  # desktop OS families (of :func:`os_family`)

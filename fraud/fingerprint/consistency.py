@@ -127,7 +127,7 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
                                    iso("last_seen").alias("last_seen")).alias("conflicts"))
     # the accounts that used the device once it was in conflict: a seller whose last use came before the buyer's
     # phone reported other ids is not penalised for them
-    note_unlinked(ctx, "device.id_conflict", per_device)
+    note_unlinked(ctx, "device.id_conflict", per_device, ts="_since")
     uses = device_users(ctx).rename({"last_use": "_last_use"})
     per = (per_device.join(listed, on="device_id").join(uses, on="device_id", how="inner")
            .filter(pl.col("_last_use") >= pl.col("_since")))

@@ -358,4 +358,5 @@ def test_id_conflict_is_not_evaluated_when_no_snapshot_reaches_an_account():
     # a sign-in on d2 reaches its account; d1's conflict, tied to nobody, is counted
     ctx = make_ctx(devices=devices, logins=pl.DataFrame({"user_id": ["u1"], "ts": [at(90)], "device_id": ["d2"]}))
     assert id_conflict(ctx).collect()[["user_id", "device_id"]].rows() == [("u1", "d2")]
-    assert ctx.notes["device.id_conflict"] == {"devices_with_signals_without_account": 1}
+    assert ctx.notes["device.id_conflict"] == {"devices_with_signals_without_account": 1,
+                                           "devices_with_signals_after_every_use": 0}

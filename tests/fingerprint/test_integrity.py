@@ -173,13 +173,32 @@ def test_snapshots_no_account_can_be_tied_to_are_not_evaluated_never_clean():
     # one device reached through a sign-in: evaluated, and the others counted in the notes
     ctx = make_ctx(devices=devices, logins=logins.with_columns(pl.lit("d2").alias("device_id"), ts=pl.lit(at(30))))
     assert rooted(ctx).collect()[["user_id", "device_id"]].rows() == [("u9", "d2")]
-    assert ctx.notes["device.rooted"] == {"devices_with_signals_without_account": 1}  # d1: rooted, no account
+    assert ctx.notes["device.rooted"] == {"devices_with_signals_without_account": 1,
+                                           "devices_with_signals_after_every_use": 0}  # d1: rooted, no account
     assert emulator(ctx).collect()[["user_id", "device_id"]].rows() == [("u9", "d2")]
-    assert ctx.notes["device.emulator"] == {"devices_with_signals_without_account": 1}  # d1 again
+    assert ctx.notes["device.emulator"] == {"devices_with_signals_without_account": 1,
+                                           "devices_with_signals_after_every_use": 0}  # d1 again
 
 
 def test_emulator_reads_agents_when_the_snapshots_reach_no_account():
     devices = _devices().with_columns(pl.lit(None, pl.String).alias("user_id"))
     ctx = make_ctx(devices=devices, logins=_logins().filter(pl.col("user_id") == "u5"))
     assert emulator(ctx).collect()[["user_id", "points"]].rows() == [("u5", -80)]  # the SDK user agent
-    assert ctx.notes["device.emulator"] == {"devices_with_signals_without_account": 2}  # d1, d2
+    assert ctx.notes["device.emulator"] == {"devices_with_signals_without_account": 2,
+                                           "devices_with_signals_after_every_use": 0}  # d1, d2
+
+
+def test_a_signal_after_every_accounts_last_use_reaches_no_account_and_is_counted():
+    """A phone used until day 20 whose only snapshot, on day 21, reports root and names no account: no finding (a
+    phone sold on: the signal may be its buyer's), and the notes say one device's signals came after every use."""
+    devices = pl.DataFrame({"ts": [at(days=21)], "device_id": ["ph"], "user_id": [None], "is_rooted": [True]},
+                           schema_overrides={"user_id": pl.String})
+    logins = pl.DataFrame({"user_id": ["u1"] * 3, "ts": [at(days=d) for d in (1, 10, 20)], "device_id": ["ph"] * 3})
+    ctx = make_ctx(devices=devices, logins=logins)
+    assert rooted(ctx).collect().height == 0
+    assert ctx.notes["device.rooted"] == {"devices_with_signals_without_account": 0,
+                                          "devices_with_signals_after_every_use": 1}
+    # the same snapshot on day 19: the account used the phone after it, so it is told
+    ctx = make_ctx(devices=devices.with_columns(ts=pl.lit(at(days=19))), logins=logins)
+    assert rooted(ctx).collect()["user_id"].to_list() == ["u1"]
+    assert ctx.notes["device.rooted"]["devices_with_signals_after_every_use"] == 0
