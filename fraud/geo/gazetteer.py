@@ -138,8 +138,8 @@ def _country_keys(names: list[str]) -> list[str | None]:
 
 @lru_cache(maxsize=1)
 def _country_map() -> dict[str, str]:
-    """Country key (:func:`_country_key_rows`) -> ISO alpha-2: the ISO 2- and 3-letter and numeric codes, GeoNames'
-    and ISO 3166-1's English names (short, official and common), :data:`COUNTRY_ALIASES`, then the names in
+    """Country key (:func:`_country_key_rows`) -> ISO alpha-2: the ISO 2- and 3-letter codes, GeoNames' and ISO
+    3166-1's English names (short, official and common), :data:`COUNTRY_ALIASES`, then the names in
     :data:`COUNTRY_NAME_LANGUAGES`."""
     import gettext
 
@@ -151,8 +151,6 @@ def _country_map() -> dict[str, str]:
     for c in pycountry.countries:
         english += [(getattr(c, a), c.alpha_2) for a in ("alpha_2", "alpha_3", "name", "official_name", "common_name")
                     if getattr(c, a, None)]
-        # ISO 3166-1 numeric, as written ("156") and as a number column writes it ("36" for "036")
-        english += [(c.numeric, c.alpha_2), (str(int(c.numeric)), c.alpha_2)]
     english += list(COUNTRY_ALIASES.items())
     out: dict[str, str] = {}
     for key, iso in zip(_country_keys([n for n, _ in english]), [i for _, i in english], strict=True):
