@@ -189,10 +189,18 @@ def _spray_episodes(failed: pl.LazyFrame, limit: int, window_us: int) -> pl.Lazy
     """Per ``ip`` (an address or a network) with failures on more than ``limit`` accounts in a window: one row per
     episode, ``ip, t_ref, ep_end, peak`` and the window's ``members``, ``n_members``, ``n_events``,
     ``win_first``."""
+    ev, runs, eps = _spray_runs(failed, limit, window_us)
+    ends = eps.select("ip", pl.col("ep_start").alias("t_ref"), "ep_end", "peak")
+    return ends.join(window_members(ev, runs, ends, "ip", "user_id", reach_us(window_us)), on=["ip", "t_ref"])
+
+
+def _spray_runs(failed: pl.LazyFrame, limit: int, window_us: int
+                ) -> tuple[pl.LazyFrame, pl.LazyFrame, pl.LazyFrame]:
+    """The failures of the IPs that could spray, their accounts' runs and the IPs' episodes
+    (:func:`fraud.fingerprint.common.coverage_episodes`)."""
     ev = groups_where(failed, "ip", pl.col("user_id").n_unique() > limit)
     runs = member_runs(ev, "ip", "user_id", reach_us(window_us))
-    ends = coverage_episodes(runs, "ip", limit).select("ip", pl.col("ep_start").alias("t_ref"), "ep_end", "peak")
-    return ends.join(window_members(ev, runs, ends, "ip", "user_id", reach_us(window_us)), on=["ip", "t_ref"])
+    return ev, runs, coverage_episodes(runs, "ip", limit)
 
 
 SPRAY_SPANS = "ip.spray.spans"  # the context's cached spans (a sliced scan computes them on the IP slices)
@@ -217,8 +225,7 @@ def _spray_spans(ctx: ScanContext) -> pl.DataFrame:
     failed = ctx.logins.filter(spray_rows()).select("ip", "user_id", "ts")
 
     def spans(rows: pl.LazyFrame, net: bool) -> pl.LazyFrame:
-        ev = groups_where(rows, "ip", pl.col("user_id").n_unique() > limit)
-        ends = coverage_episodes(member_runs(ev, "ip", "user_id", reach_us(window_us)), "ip", limit)
+        ends = _spray_runs(rows, limit, window_us)[2]
         start = pl.col("ep_start") - pl.duration(microseconds=window_us)
         return ends.select("ip", pl.lit(net).alias("net"), start.alias("from_ts"),
                            pl.coalesce("ep_end", pl.col("ep_start") + pl.duration(microseconds=window_us))
