@@ -181,10 +181,3 @@ def thousands(x: str | pl.Expr, decimals: int = 0) -> pl.Expr:
         frac = ((v.abs().round(decimals) - v.abs().round(decimals).floor()) * 10 ** decimals).round(0).cast(pl.Int64)
         grouped = pl.concat_str([grouped, pl.lit("."), frac.cast(pl.String).str.zfill(decimals)])
     return pl.when(v.is_null()).then(None).otherwise(pl.concat_str([sign, grouped]))
-
-
-def point_window(ts: pl.Expr, anchor: pl.Expr, window_us: int) -> pl.Expr:
-    """The point window of ``ts`` (0, 1, ...): the ``window_us`` periods after ``anchor`` (the earliest evidence of
-    a group's first flag), each closed at its end as the rules' windows are; earlier times are in window 0. A rule
-    whose episodes can outlast its point window finds them window by window, each from the evidence inside it."""
-    return ((ts - anchor).dt.total_microseconds() - 1).floordiv(window_us).clip(lower_bound=0)

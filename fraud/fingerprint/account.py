@@ -10,9 +10,8 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.exprs import ipv6_net64, reach_us
 from fraud.findings import emit
-from fraud.fingerprint.common import (POINT_GROUP as G, US_PER_DAY, US_PER_MINUTE, coverage_episodes,
-                                      first_window_starts, fmt, groups_where, in_point_windows, index_range, iso,
-                                      member_runs, window_members)
+from fraud.fingerprint.common import (US_PER_DAY, US_PER_MINUTE, coverage_episodes, fmt, groups_where,
+                                      index_range, iso, member_runs, window_members)
 from fraud.registry import NotEvaluated, register
 from fraud.schema import TS
 
@@ -109,8 +108,7 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
 def password_churn(ctx: ScanContext) -> pl.LazyFrame:
     """Flags more than ``max_changes`` (successful) ``password_change`` events of one user within a rolling
     ``window_days``-day window ``[t - window, t]``. One finding per episode: the window ending at the change
-    that first exceeded the limit, listing the changes in it; a churn outlasting the point window goes on in the
-    next from its own changes (:func:`in_point_windows`). Changes of one user at the same instant are one
+    that first exceeded the limit, listing the changes in it. Changes of one user at the same instant are one
     change (a log line written twice is not a second change)."""
     rule = ctx.cfg.rule("account.password_churn")
     window_us = int(rule.window_days * US_PER_DAY)
@@ -121,23 +119,15 @@ def password_churn(ctx: ScanContext) -> pl.LazyFrame:
         raise NotEvaluated("no password_change events in the logins", stage=2)
     ch = ctx.logins.filter((pl.col("event") == "password_change") & pl.col("success").fill_null(True)
                            & pl.col("user_id").is_not_null()).select("user_id", "ts").unique()
-
-    def episodes(changes: pl.LazyFrame, group: str) -> pl.LazyFrame:
-        # per group, the change that first exceeded the limit in each run of exceeding windows
-        rolled = changes.sort(group, "ts").with_columns(pl.lit(1).alias("n"), ts.dt.epoch("us").alias("_t"))
-        rolled = rolled.with_columns(pl.col("n").rolling_sum_by("_t", f"{reach_us(window_us)}i").over(group)
-                                     .alias("cnt"))
-        over = pl.col("cnt") > limit
-        return rolled.filter(over & ~over.shift(1).over(group).fill_null(False)).select(group, ts.alias("t_ref"), "cnt")
-
-    # episode by episode within the rule's point windows, from the first one (in_point_windows)
-    anchors = first_window_starts(ch, episodes(ch, "user_id"), "user_id", window_us)
-    ch = in_point_windows(ch, anchors, "user_id", window_us)
-    ends = episodes(ch, G)
-    inside = ends.join(ch, on=G, how="inner").filter(
+    per_ts = ch.sort("user_id", "ts").with_columns(pl.lit(1).alias("n"), ts.dt.epoch("us").alias("_t"))
+    rolled = per_ts.with_columns(pl.col("n").rolling_sum_by("_t", f"{reach_us(window_us)}i").over("user_id")
+                                 .alias("cnt"))
+    over = pl.col("cnt") > limit
+    ends = rolled.filter(over & ~over.shift(1).over("user_id").fill_null(False)).select(
+        "user_id", ts.alias("t_ref"), "cnt")
+    inside = ends.join(ch, on="user_id", how="inner").filter(
         (ts <= pl.col("t_ref")) & ((pl.col("t_ref") - ts).dt.total_microseconds() <= window_us))
-    per = inside.group_by(G, "t_ref", "cnt").agg(pl.col("user_id").first(), ts.min().alias("first_ts"),
-                                                 iso(ts.sort()).alias("changes"))
+    per = inside.group_by("user_id", "t_ref", "cnt").agg(ts.min().alias("first_ts"), iso(ts.sort()).alias("changes"))
     return emit(
         per, rule, last_ts="t_ref",
         evidence={"changes": "changes", "n_changes": "cnt", "max_changes": limit, "window_days": rule.window_days,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import NO_VALUE_WORDS, fmt, iso, per_distinct, point_window  # noqa: F401  (fmt, iso re-exported for the fingerprint modules)
+from fraud.exprs import NO_VALUE_WORDS, fmt, iso, per_distinct  # noqa: F401  (fmt, iso re-exported for the fingerprint modules)
 from fraud.geo.localtime import with_local_time
 
 US_PER_DAY = 86_400_000_000
@@ -135,32 +135,6 @@ def _os_family_rows(e: pl.Expr) -> pl.Expr:
             .when(s.str.contains(r"^web[o0]s\b|^lg ?webos")).then(pl.lit("webos"))
             .when(s.str.contains(r"^roku\b")).then(pl.lit("roku"))
             .otherwise(s))
-
-
-POINT_GROUP = "_g"  # a group (user, device) and its point window, as one key (:func:`in_point_windows`)
-
-
-def first_window_starts(ev: pl.LazyFrame, ends: pl.LazyFrame, group: str, window_us: int) -> pl.LazyFrame:
-    """Per ``group``, ``_anchor``: the earliest row of ``ev`` in the closed window ``[t - window_us, t]`` of its
-    first flag (the earliest ``t_ref`` of ``ends``): where the first finding's evidence starts."""
-    first = ends.group_by(group).agg(pl.col("t_ref").min())
-    ts = pl.col("ts")
-    return (ev.join(first, on=group, how="inner")
-            .filter((ts <= pl.col("t_ref")) & ((pl.col("t_ref") - ts).dt.total_microseconds() <= window_us))
-            .group_by(group).agg(ts.min().alias("_anchor")))
-
-
-def in_point_windows(ev: pl.LazyFrame, anchors: pl.LazyFrame, group: str, window_us: int) -> pl.LazyFrame:
-    """The rows of ``ev`` whose ``group`` has an ``_anchor`` in ``anchors`` (:func:`first_window_starts`), with
-    :data:`POINT_GROUP`: the group and the rule's point window of the row (:func:`point_window`), one key. A
-    rolling-window rule run over that key finds its episodes window by window: an episode longer than the rule's
-    point window goes on as a new finding in the next one, from the evidence inside it alone (a device farm active
-    for 70 days costs what three 30-day windows of it cost, never the same sign-ins twice). The first episode is
-    found as before: its window lies in window 0, with every earlier row."""
-    w = point_window(pl.col("ts"), pl.col("_anchor"), window_us)
-    return ev.join(anchors.select(group, "_anchor"), on=group, how="inner").with_columns(
-        pl.concat_str([pl.col(group).cast(pl.String), pl.lit("\x00"), w.cast(pl.String)]).alias(POINT_GROUP)
-    ).drop("_anchor")
 
 
 def groups_where(lf: pl.LazyFrame, group: str, keep: pl.Expr) -> pl.LazyFrame:

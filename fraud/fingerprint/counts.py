@@ -13,13 +13,10 @@ from fraud.exprs import reach_us
 from fraud.findings import emit
 from fraud.fingerprint.common import (
     fmt,
-    POINT_GROUP,
     US_PER_DAY,
     groups_where,
     coverage_episodes,
     device_use,
-    first_window_starts,
-    in_point_windows,
     iso,
     member_runs,
     require_device_ids,
@@ -27,8 +24,6 @@ from fraud.fingerprint.common import (
     window_members,
 )
 from fraud.registry import register
-
-G = POINT_GROUP
 
 
 def _window_evidence(window_us: int) -> dict[str, pl.Expr]:
@@ -40,22 +35,17 @@ def _window_evidence(window_us: int) -> dict[str, pl.Expr]:
 def many_devices(ctx: ScanContext) -> pl.LazyFrame:
     """Flags a user with more than ``max_devices`` distinct devices among the sign-ins (successful ``login``
     events with a device_id) of some rolling ``window_days``-day window. One finding per episode: the window
-    ending at the sign-in that first exceeded the limit, with the devices signed in from within it; an episode
-    outlasting the point window goes on in the next from its own sign-ins (:func:`in_point_windows`)."""
+    ending at the sign-in that first exceeded the limit, with the devices signed in from within it."""
     rule = ctx.cfg.rule("device.many_devices")
     window_us = int(rule.window_days * US_PER_DAY)
     limit = int(rule["max_devices"])
     ev = sign_ins(ctx).select("user_id", "device_id", "ts")
     require_device_ids(ev, "sign-ins")
     ev = groups_where(ev, "user_id", pl.col("device_id").n_unique() > limit)
-    first = coverage_episodes(member_runs(ev, "user_id", "device_id", reach_us(window_us)), "user_id", limit)
-    anchors = first_window_starts(ev, first.select("user_id", pl.col("ep_start").alias("t_ref")), "user_id",
-                                  window_us)
-    ev = in_point_windows(ev, anchors, "user_id", window_us)
-    runs = member_runs(ev, G, "device_id", reach_us(window_us))
-    ends = coverage_episodes(runs, G, limit).select(G, pl.col("ep_start").alias("t_ref"))
-    per = ends.join(window_members(ev, runs, ends, G, "device_id", reach_us(window_us)), on=[G, "t_ref"]).join(
-        ev.select(G, "user_id").unique(), on=G)
+    runs = member_runs(ev, "user_id", "device_id", reach_us(window_us))
+    ends = coverage_episodes(runs, "user_id", limit).select("user_id", pl.col("ep_start").alias("t_ref"))
+    per = ends.join(window_members(ev, runs, ends, "user_id", "device_id", reach_us(window_us)),
+                    on=["user_id", "t_ref"])
     return emit(
         per, rule, first_ts="win_first", last_ts="t_ref",
         evidence={**_window_evidence(window_us), "devices": "members", "n_devices": "n_members",
@@ -69,26 +59,21 @@ def many_devices(ctx: ScanContext) -> pl.LazyFrame:
 def shared(ctx: ScanContext) -> pl.LazyFrame:
     """Flags every account of a device used by more than ``max_accounts`` distinct accounts within some rolling
     ``window_days``-day window. One finding per account and episode; the evidence window ends at the first use
-    at which that account was among too many (the episode start, or the account's later arrival). Episodes are
-    found point window by point window of the device (:func:`in_point_windows`)."""
+    at which that account was among too many (the episode start, or the account's later arrival)."""
     rule = ctx.cfg.rule("device.shared")
     window_us = int(rule.window_days * US_PER_DAY)
     limit = int(rule["max_accounts"])
     ev = device_use(ctx)
     require_device_ids(ev, "account events or snapshots")
     ev = groups_where(ev, "device_id", pl.col("user_id").n_unique() > limit)
-    first = coverage_episodes(member_runs(ev, "device_id", "user_id", reach_us(window_us)), "device_id", limit)
-    anchors = first_window_starts(ev, first.select("device_id", pl.col("ep_start").alias("t_ref")), "device_id",
-                                  window_us)
-    ev = in_point_windows(ev, anchors, "device_id", window_us)
-    runs = member_runs(ev, G, "user_id", reach_us(window_us))
-    eps = coverage_episodes(runs, G, limit)
-    acc = (runs.join(eps, on=G, how="inner")
+    runs = member_runs(ev, "device_id", "user_id", reach_us(window_us))
+    eps = coverage_episodes(runs, "device_id", limit)
+    acc = (runs.join(eps, on="device_id", how="inner")
            .filter((pl.col("run_start") < pl.col("ep_end")) & (pl.col("run_end") > pl.col("ep_start")))
-           .group_by(G, "user_id", "ep_start")
+           .group_by("device_id", "user_id", "ep_start")
            .agg(pl.max_horizontal("run_start", "ep_start").min().alias("t_ref")))
-    per = acc.join(window_members(ev, runs, acc, G, "user_id", reach_us(window_us)), on=[G, "t_ref"]).join(
-        ev.select(G, "device_id").unique(), on=G)
+    per = acc.join(window_members(ev, runs, acc, "device_id", "user_id", reach_us(window_us)),
+                   on=["device_id", "t_ref"])
     return emit(
         per, rule, device_id="device_id", first_ts="win_first", last_ts="t_ref",
         evidence={**_window_evidence(window_us), "accounts": "members", "n_accounts": "n_members",

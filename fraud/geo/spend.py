@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import fmt, point_window, reach_us
+from fraud.exprs import fmt, reach_us
 from fraud.findings import emit
 from fraud.exprs import thousands
 from fraud.geo.gazetteer import country_name, place_cc
@@ -23,9 +23,7 @@ from fraud.registry import NotEvaluated, register
 @register("geo.cross_border_spend", rules="geo.cross_border_spend", family="geo", needs=(),
           columns=("event", "amount"))
 def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
-    """Flags ``min_events``+ large payments/withdrawals outside the home country within ``window_hours``: one
-    finding per burst (such events chained less than ``window_hours`` apart), a burst cut at the rule's point
-    windows (``window_days``, from the first finding's first event) so each window's part is judged on its own."""
+    """Flags ``min_events``+ large payments/withdrawals outside the home country within ``window_hours``."""
     rule = ctx.cfg.rule("geo.cross_border_spend")
     n_min, amount_min = int(rule["min_events"]), float(rule["min_amount"])
     window_us = int(float(rule["window_hours"]) * 3.6e9)
@@ -53,31 +51,18 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
     cand = (told.lazy().filter(pl.col("ev_cc") != pl.col("home_cc"))
             # ties on ts broken by content, so the device and IP named below never depend on row order
             .sort(["user_id", "ts", "device_id", "ip", "amount", "ev_cc"], nulls_last=True)
-            .with_columns(pl.col("ts").dt.epoch("us").alias("_t"), pl.lit(0, pl.Int64).alias("_w")))
-
-    def bursts(cand: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-        # chains of events less than window_hours apart, within a point window; the busiest window of each
-        keys = ["user_id", "_w"]
-        gap = (pl.col("ts") - pl.col("ts").shift(1)).over(keys).dt.total_microseconds()
-        cand = cand.with_columns(
-            pl.col("ts").is_not_null().cast(pl.Int64).rolling_sum_by("_t", window).over(keys).alias("n_win"),
-            pl.col("ts").rolling_min_by("_t", window).over(keys).alias("win_start"),
-            (gap.is_null() | (gap > window_us)).cast(pl.Int32).cum_sum().over("user_id").alias("burst"),
-        )
-        best = (cand.filter(pl.col("n_win") >= n_min)
-                .sort(["user_id", "burst", "n_win", "ts"], descending=[False, False, True, False])
-                .group_by("user_id", "burst", maintain_order=True).first()
-                .select("user_id", "burst", pl.col("win_start").alias("first_ts"), pl.col("ts").alias("last_ts"),
-                        pl.col("n_win").alias("n"), "home_cc"))
-        return cand, best
-
-    # A burst longer than the rule's point window (payments abroad every day for two months) goes on as a new
-    # finding in each window, from the events inside it (windows from the first finding's first event)
-    _, first = bursts(cand)
-    anchors = first.group_by("user_id").agg(pl.col("first_ts").min().alias("_anchor"))
-    cand = cand.join(anchors, on="user_id", how="inner", maintain_order="left").with_columns(
-        point_window(pl.col("ts"), pl.col("_anchor"), int(rule.window_days * 86_400e6)).alias("_w")).drop("_anchor")
-    cand, best = bursts(cand)
+            .with_columns(pl.col("ts").dt.epoch("us").alias("_t")))
+    gap = (pl.col("ts") - pl.col("ts").shift(1)).over("user_id").dt.total_microseconds()
+    cand = cand.with_columns(
+        pl.col("ts").is_not_null().cast(pl.Int64).rolling_sum_by("_t", window).over("user_id").alias("n_win"),
+        pl.col("ts").rolling_min_by("_t", window).over("user_id").alias("win_start"),
+        (gap.is_null() | (gap > window_us)).cast(pl.Int32).cum_sum().over("user_id").alias("burst"),
+    )
+    best = (cand.filter(pl.col("n_win") >= n_min)
+            .sort(["user_id", "burst", "n_win", "ts"], descending=[False, False, True, False])
+            .group_by("user_id", "burst", maintain_order=True).first()
+            .select("user_id", "burst", pl.col("win_start").alias("first_ts"), pl.col("ts").alias("last_ts"),
+                    pl.col("n_win").alias("n"), "home_cc"))
     per = (cand.join(best.select("user_id", "burst", "first_ts", "last_ts"), on=["user_id", "burst"], how="inner",
                      maintain_order="left")
            .filter((pl.col("ts") >= pl.col("first_ts")) & (pl.col("ts") <= pl.col("last_ts")))

@@ -91,25 +91,3 @@ def test_many_devices_one_finding_per_episode():
     df = run(many_devices, logins=logins(*first, *again))
     assert df["last_ts"].to_list() == [at(days=3), at(days=103)]
     assert [ev(df, i)["devices"] for i in range(2)] == [[f"a{i}" for i in range(4)], [f"b{i}" for i in range(4)]]
-
-
-def test_many_devices_goes_on_window_by_window_from_the_evidence_inside_each():
-    """Four devices signed in from every 3 days for 70 days: one finding per 30-day point window (from the first
-    finding's first sign-in, day 0; each closed at its end, as the rule's windows are), each from the sign-ins
-    inside its window alone; for 25 days, one finding."""
-    rows = [("u1", at(days=3 * k + i * 0.01), f"d{i}") for k in range(24) for i in range(4)]
-    df = run(many_devices, logins=logins(*rows))
-    # day 30.00's sign-in (d0) closes window 0: window 1 has its fourth device on day 33
-    assert df["last_ts"].to_list() == [at(days=0.03), at(days=33), at(days=63)]
-    assert [ev(df, i)["sign_ins"] for i in range(3)] == [4, 4, 4]  # only the window's own: never the same twice
-    assert ev(df, 1)["devices"] == ["d0", "d1", "d2", "d3"]
-    short = [r for r in rows if r[1] < at(days=25)]
-    assert run(many_devices, logins=logins(*short)).height == 1
-
-
-def test_shared_goes_on_window_by_window():
-    """Six accounts on one device every 3 days for 70 days: each account has a finding per 30-day window."""
-    rows = [(f"u{i}", at(days=3 * k + i * 0.01), "farm") for k in range(24) for i in range(6)]
-    df = run(shared, logins=logins(*rows))
-    assert df.group_by("user_id").len().sort("user_id")["len"].to_list() == [3] * 6
-    assert df.filter(pl.col("user_id") == "u5")["last_ts"].to_list() == [at(days=0.05), at(days=33), at(days=63)]

@@ -98,13 +98,3 @@ def test_an_unrecognised_country_is_no_country_counted_never_abroad():
     thai = [r | {"country": "Thailand"} for r in narnia]
     df = cross_border_spend(ctx_of(logins=logins(thai), locations=loc)).collect()
     assert json.loads(df["evidence"][0])["countries"] == ["TH"]
-
-
-def test_a_burst_longer_than_the_point_window_goes_on_in_the_next():
-    """Five large payments abroad every day for 60 days chain into one burst: one finding per 30-day point window."""
-    loc = pings("u1", routine("u1", START, 14))
-    rows = [r | {"ts": r["ts"] + timedelta(days=d)} for d in range(60) for r in _pays(5, hours=3)]
-    df = cross_border_spend(ctx_of(logins=logins(rows), locations=loc)).collect().sort("first_ts")
-    # the payments 08:00-20:00 every day, 12 h apart overnight: one chain; window 1 starts after day 30's 08:00
-    assert df["first_ts"].to_list() == [local(D, 8), local(D, 11) + timedelta(days=30)]
-    assert [json.loads(e)["events"] for e in df["evidence"]] == [6, 6]  # 08:00 to 08:00 the next day: 24 h, closed
