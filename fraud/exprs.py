@@ -72,9 +72,13 @@ def per_distinct(e: pl.Expr, fn: Callable[[pl.Expr], pl.Expr], return_dtype: pl.
     return e.map_batches(run, return_dtype=return_dtype, is_elementwise=True)
 
 
-def is_missing(col: pl.Expr) -> pl.Expr:
+# An account id: "nan" is a name too (Nan, 楠), so only the other words are no account
+ACCOUNT_NO_VALUE_WORDS = tuple(w for w in NO_VALUE_WORDS if w != "nan")
+
+
+def is_missing(col: pl.Expr, words: tuple[str, ...] = NO_VALUE_WORDS) -> pl.Expr:
     """Null, blank, or what a log writes for "no value" (``-``, ``null``, ``unknown`` ...: :data:`NO_VALUE_WORDS`)."""
-    return col.is_null() | col.str.strip_chars().str.to_lowercase().is_in(list(NO_VALUE_WORDS))
+    return col.is_null() | col.str.strip_chars().str.to_lowercase().is_in(list(words))
 
 
 # Device ids that many devices report alike: ``9774d56d682e549c`` is the ANDROID_ID of a bug in Android 2.2 that

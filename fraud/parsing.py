@@ -13,7 +13,8 @@ from pathlib import Path
 import polars as pl
 
 from fraud.config import EVENT_NAME_GAPS
-from fraud.exprs import NO_VALUE_WORDS, fmt, ip_address, is_missing, per_distinct, placeholder_id, thousands
+from fraud.exprs import (ACCOUNT_NO_VALUE_WORDS, NO_VALUE_WORDS, fmt, ip_address, is_missing, per_distinct,
+                         placeholder_id, thousands)
 from fraud.records import EXTRA_HASH, INTERNAL, JSON_LITERAL, LINE_ERROR, LINE_TEXT, NESTED
 from fraud.schema import BOOL, FLOAT, INT, RAW_PREVIEW_CHARS, TIMESTAMP, InputSchema
 from fraud.timeparse import (dst_problem, naive_timestamp, parse_timestamp, plausible, rfc3339_timestamp,
@@ -286,7 +287,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
             placeholders[col] = present & vref.is_null()  # read after the values: the address is parsed once
         else:  # STRING
             if col in NO_VALUE_ID_COLUMNS:  # "-", "NULL", "unknown" name no account: missing, never one pooled user
-                marker = once(present & is_missing(text), f"__x_{col}_m")
+                marker = once(present & is_missing(text, ACCOUNT_NO_VALUE_WORDS), f"__x_{col}_m")
                 if col not in schema.required:
                     placeholders[col] = marker
                 present = present & ~marker

@@ -16,7 +16,7 @@ import polars as pl
 from fraud.allocator import allocator_retains
 from fraud.config import Config
 from fraud.errors import InputError
-from fraud.exprs import is_missing
+from fraud.exprs import ACCOUNT_NO_VALUE_WORDS, is_missing
 from fraud.inputs import (BOM, BoundedGzip, apply_mapping, read_raw, sniff_separator, file_format, text_bytes,
                           unreadable)
 from fraud.parsing import native_text
@@ -50,7 +50,7 @@ def _user_key(schema: pl.Schema) -> pl.Expr:
     if "user_id" not in schema:
         return pl.lit(None, pl.String)
     text = native_text(pl.col("user_id"), schema["user_id"])
-    return pl.when(is_missing(text)).then(None).otherwise(text)
+    return pl.when(is_missing(text, ACCOUNT_NO_VALUE_WORDS)).then(None).otherwise(text)
 
 
 def device_key() -> pl.Expr:

@@ -108,10 +108,12 @@ def test_database_export_null_markers_are_no_value(tmp_path, cfg):
         f"2024-01-01T00:00:0{i}Z,u{i},{m},{m}\n" for i, m in enumerate(markers))
         + "".join(f"2024-01-01T00:01:0{i}Z,{m},d1,x\n" for i, m in enumerate(markers)))
     li = read_input("logins", p, cfg)
-    assert li.frame["user_id"].to_list() == [f"u{i}" for i in range(5)]
-    assert li.frame["device_id"].to_list() == [None] * 5
-    assert li.frame["user_agent"].to_list() == list(markers)  # kept as text: the checks read it as no agent
-    assert li.rejected.select("row", "reason").rows() == [(r, "missing required value user_id") for r in range(6, 11)]
+    # "nan" stays an account (Nan is a name); the other markers name none
+    assert li.frame["user_id"].to_list() == [f"u{i}" for i in range(5)] + ["nan"]
+    assert li.frame["device_id"].to_list() == [None] * 5 + ["d1"]
+    assert li.frame["user_agent"].to_list() == [*markers, "x"]  # kept as text: the checks read it as no agent
+    assert li.rejected.select("row", "reason").rows() == [(r, "missing required value user_id")
+                                                          for r in (6, 7, 8, 10)]
     assert li.placeholders["device_id"] == 5
 
 
@@ -928,7 +930,6 @@ def test_json_literals_among_an_id_columns_strings_are_no_ids(tmp_path, cfg, ext
     assert li.frame.select("user_id", "success", "city").rows() == [("u1", True, "true")]
     reasons = li.rejected.sort("row")["reason"].to_list()
     assert reasons[:5] == [f"user_id is a JSON true/false or non-finite number, not an id: {v}"
-                           + ("; missing required value user_id" if v == "nan" else "")  # nan: pandas' no value
                            for v in ("true", "false", "nan", "inf", "-inf")]
     assert reasons[5] == "device_id is a JSON true/false or non-finite number, not an id: true"
     assert li.rejected.sort("row")["raw"][0].startswith('{"ts":"2024-01-01T00:00:00Z","user_id":"true"')
