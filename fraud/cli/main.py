@@ -43,8 +43,8 @@ app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True, pretty
 
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import version
-        out_console.print(f"fraud {version('fraud')}", highlight=False)
+        from fraud import __version__
+        out_console.print(f"fraud {__version__}", highlight=False)  # the imported code's, installed or not
         raise typer.Exit()
 
 

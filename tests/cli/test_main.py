@@ -608,11 +608,14 @@ def test_help_shows_no_value_placeholder_for_flags(command):
     assert "<bool>" not in r.stdout
 
 
-def test_version_prints_the_installed_version():
+def test_version_prints_the_packages_version_which_the_metadata_reads():
     from importlib.metadata import version
+
+    import fraud
     r = run("--version")
     assert r.exit_code == 0
-    assert r.stdout.strip() == f"fraud {version('fraud')}"
+    assert r.stdout.strip() == f"fraud {fraud.__version__}"
+    assert version("fraud") == fraud.__version__  # pyproject.toml reads the version from the package
 
 
 def test_python_dash_m_runs_the_command():
