@@ -10,8 +10,8 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.exprs import ipv6_net64, reach_us
 from fraud.findings import emit
-from fraud.fingerprint.common import (US_PER_DAY, US_PER_MINUTE, coverage_episodes, fmt, groups_where,
-                                      index_range, iso, member_runs, window_members)
+from fraud.fingerprint.common import (POINT_GROUP as G, US_PER_DAY, US_PER_MINUTE, coverage_episodes, fmt,
+                                      groups_where, index_range, iso, later_windows, member_runs, window_members)
 from fraud.registry import NotEvaluated, register
 from fraud.schema import TS
 
@@ -108,8 +108,9 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
 def password_churn(ctx: ScanContext) -> pl.LazyFrame:
     """Flags more than ``max_changes`` (successful) ``password_change`` events of one user within a rolling
     ``window_days``-day window ``[t - window, t]``. One finding per episode: the window ending at the change
-    that first exceeded the limit, listing the changes in it. Changes of one user at the same instant are one
-    change (a log line written twice is not a second change)."""
+    that first exceeded the limit, listing the changes in it; an episode outlasting the point window goes on in
+    each later window from its own changes (:func:`fraud.fingerprint.common.later_windows`). Changes of one user at
+    the same instant are one change (a log line written twice is not a second change)."""
     rule = ctx.cfg.rule("account.password_churn")
     window_us = int(rule.window_days * US_PER_DAY)
     limit = int(rule["max_changes"])
@@ -119,15 +120,25 @@ def password_churn(ctx: ScanContext) -> pl.LazyFrame:
         raise NotEvaluated("no password_change events in the logins", stage=2)
     ch = ctx.logins.filter((pl.col("event") == "password_change") & pl.col("success").fill_null(True)
                            & pl.col("user_id").is_not_null()).select("user_id", "ts").unique()
-    per_ts = ch.sort("user_id", "ts").with_columns(pl.lit(1).alias("n"), ts.dt.epoch("us").alias("_t"))
-    rolled = per_ts.with_columns(pl.col("n").rolling_sum_by("_t", f"{reach_us(window_us)}i").over("user_id")
-                                 .alias("cnt"))
-    over = pl.col("cnt") > limit
-    ends = rolled.filter(over & ~over.shift(1).over("user_id").fill_null(False)).select(
-        "user_id", ts.alias("t_ref"), "cnt")
-    inside = ends.join(ch, on="user_id", how="inner").filter(
-        (ts <= pl.col("t_ref")) & ((pl.col("t_ref") - ts).dt.total_microseconds() <= window_us))
-    per = inside.group_by("user_id", "t_ref", "cnt").agg(ts.min().alias("first_ts"), iso(ts.sort()).alias("changes"))
+
+    def found(ch: pl.LazyFrame, group: str) -> pl.LazyFrame:
+        # per group, the change that first exceeded the limit in each run of exceeding windows, with its window
+        per_ts = ch.sort(group, "ts").with_columns(pl.lit(1).alias("n"), ts.dt.epoch("us").alias("_t"))
+        rolled = per_ts.with_columns(pl.col("n").rolling_sum_by("_t", f"{reach_us(window_us)}i").over(group)
+                                     .alias("cnt"))
+        over = pl.col("cnt") > limit
+        ends = rolled.filter(over & ~over.shift(1).over(group).fill_null(False)).select(group, ts.alias("t_ref"),
+                                                                                       "cnt")
+        inside = ends.join(ch, on=group, how="inner").filter(
+            (ts <= pl.col("t_ref")) & ((pl.col("t_ref") - ts).dt.total_microseconds() <= window_us))
+        return inside.group_by(group, "t_ref", "cnt").agg(*([] if group == "user_id" else [pl.col("user_id").first()]),
+                                                          ts.min().alias("first_ts"), iso(ts.sort()).alias("changes"))
+
+    per = found(ch, "user_id")
+    # a churn outlasting the rule's point window goes on in each later window from that window's changes
+    later = later_windows(ch, per, "user_id", window_us)
+    per = pl.concat([per, found(later, G).drop(G).join(per.select("user_id", "t_ref"), on=["user_id", "t_ref"],
+                                                       how="anti")], how="diagonal_relaxed")
     return emit(
         per, rule, last_ts="t_ref",
         evidence={"changes": "changes", "n_changes": "cnt", "max_changes": limit, "window_days": rule.window_days,

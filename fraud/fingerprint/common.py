@@ -6,7 +6,8 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import NO_VALUE_WORDS, fmt, iso, per_distinct  # noqa: F401  (fmt, iso re-exported for the fingerprint modules)
+from fraud.exprs import (NO_VALUE_WORDS, POINT_GROUP, fmt, iso, later_windows,  # noqa: F401  (re-exported)
+                         per_distinct)
 from fraud.geo.localtime import with_local_time
 
 US_PER_DAY = 86_400_000_000

@@ -13,11 +13,13 @@ from fraud.exprs import reach_us
 from fraud.findings import emit
 from fraud.fingerprint.common import (
     fmt,
+    POINT_GROUP as G,
     US_PER_DAY,
     groups_where,
     coverage_episodes,
     device_use,
     iso,
+    later_windows,
     member_runs,
     require_device_ids,
     sign_ins,
@@ -42,10 +44,18 @@ def many_devices(ctx: ScanContext) -> pl.LazyFrame:
     ev = sign_ins(ctx).select("user_id", "device_id", "ts")
     require_device_ids(ev, "sign-ins")
     ev = groups_where(ev, "user_id", pl.col("device_id").n_unique() > limit)
-    runs = member_runs(ev, "user_id", "device_id", reach_us(window_us))
-    ends = coverage_episodes(runs, "user_id", limit).select("user_id", pl.col("ep_start").alias("t_ref"))
-    per = ends.join(window_members(ev, runs, ends, "user_id", "device_id", reach_us(window_us)),
-                    on=["user_id", "t_ref"])
+
+    def found(ev: pl.LazyFrame, group: str) -> pl.LazyFrame:
+        runs = member_runs(ev, group, "device_id", reach_us(window_us))
+        ends = coverage_episodes(runs, group, limit).select(group, pl.col("ep_start").alias("t_ref"))
+        return ends.join(window_members(ev, runs, ends, group, "device_id", reach_us(window_us)), on=[group, "t_ref"])
+
+    per = found(ev, "user_id")
+    # an episode outlasting the rule's point window goes on in each later window from that window's sign-ins
+    later = later_windows(ev, per, "user_id", window_us)
+    per = pl.concat([per, found(later, G).join(later.select(G, "user_id").unique(), on=G).drop(G)
+                     .join(per.select("user_id", "t_ref"), on=["user_id", "t_ref"], how="anti")],
+                    how="diagonal_relaxed")
     return emit(
         per, rule, first_ts="win_first", last_ts="t_ref",
         evidence={**_window_evidence(window_us), "devices": "members", "n_devices": "n_members",
@@ -66,14 +76,22 @@ def shared(ctx: ScanContext) -> pl.LazyFrame:
     ev = device_use(ctx)
     require_device_ids(ev, "account events or snapshots")
     ev = groups_where(ev, "device_id", pl.col("user_id").n_unique() > limit)
-    runs = member_runs(ev, "device_id", "user_id", reach_us(window_us))
-    eps = coverage_episodes(runs, "device_id", limit)
-    acc = (runs.join(eps, on="device_id", how="inner")
-           .filter((pl.col("run_start") < pl.col("ep_end")) & (pl.col("run_end") > pl.col("ep_start")))
-           .group_by("device_id", "user_id", "ep_start")
-           .agg(pl.max_horizontal("run_start", "ep_start").min().alias("t_ref")))
-    per = acc.join(window_members(ev, runs, acc, "device_id", "user_id", reach_us(window_us)),
-                   on=["device_id", "t_ref"])
+
+    def found(ev: pl.LazyFrame, group: str) -> pl.LazyFrame:
+        runs = member_runs(ev, group, "user_id", reach_us(window_us))
+        eps = coverage_episodes(runs, group, limit)
+        acc = (runs.join(eps, on=group, how="inner")
+               .filter((pl.col("run_start") < pl.col("ep_end")) & (pl.col("run_end") > pl.col("ep_start")))
+               .group_by(group, "user_id", "ep_start")
+               .agg(pl.max_horizontal("run_start", "ep_start").min().alias("t_ref")))
+        return acc.join(window_members(ev, runs, acc, group, "user_id", reach_us(window_us)), on=[group, "t_ref"])
+
+    per = found(ev, "device_id")
+    # an episode outlasting the rule's point window goes on in each later window from that window's uses
+    later = later_windows(ev, per.select("device_id", "t_ref"), "device_id", window_us)
+    per = pl.concat([per, found(later, G).join(later.select(G, "device_id").unique(), on=G).drop(G)
+                     .join(per.select("device_id", "user_id", "t_ref"), on=["device_id", "user_id", "t_ref"],
+                           how="anti")], how="diagonal_relaxed")
     return emit(
         per, rule, device_id="device_id", first_ts="win_first", last_ts="t_ref",
         evidence={**_window_evidence(window_us), "accounts": "members", "n_accounts": "n_members",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import fmt, reach_us
+from fraud.exprs import POINT_GROUP as G, fmt, later_windows, reach_us
 from fraud.findings import emit
 from fraud.exprs import thousands
 from fraud.geo.gazetteer import country_name, place_cc
@@ -23,7 +23,10 @@ from fraud.registry import NotEvaluated, register
 @register("geo.cross_border_spend", rules="geo.cross_border_spend", family="geo", needs=(),
           columns=("event", "amount"))
 def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
-    """Flags ``min_events``+ large payments/withdrawals outside the home country within ``window_hours``."""
+    """Flags ``min_events``+ large payments/withdrawals outside the home country within ``window_hours``: one
+    finding per burst (such payments chained less than ``window_hours`` apart: its busiest window), and a burst
+    outlasting the rule's point window (``window_days``) gives one in each point window from that window's
+    payments (:func:`fraud.exprs.later_windows`)."""
     rule = ctx.cfg.rule("geo.cross_border_spend")
     n_min, amount_min = int(rule["min_events"]), float(rule["min_amount"])
     window_us = int(float(rule["window_hours"]) * 3.6e9)
@@ -48,30 +51,41 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
         # the reason names no count: a sliced scan keeps one slice's reason (the counts are the notes, summed)
         raise NotEvaluated(f"none of the {' or '.join(rule['events'])} events of {amount_min:,g}+ has a country to "
                            "compare with a home country", stage=2)
-    cand = (told.lazy().filter(pl.col("ev_cc") != pl.col("home_cc"))
-            # ties on ts broken by content, so the device and IP named below never depend on row order
-            .sort(["user_id", "ts", "device_id", "ip", "amount", "ev_cc"], nulls_last=True)
-            .with_columns(pl.col("ts").dt.epoch("us").alias("_t")))
-    gap = (pl.col("ts") - pl.col("ts").shift(1)).over("user_id").dt.total_microseconds()
-    cand = cand.with_columns(
-        pl.col("ts").is_not_null().cast(pl.Int64).rolling_sum_by("_t", window).over("user_id").alias("n_win"),
-        pl.col("ts").rolling_min_by("_t", window).over("user_id").alias("win_start"),
-        (gap.is_null() | (gap > window_us)).cast(pl.Int32).cum_sum().over("user_id").alias("burst"),
-    )
-    best = (cand.filter(pl.col("n_win") >= n_min)
-            .sort(["user_id", "burst", "n_win", "ts"], descending=[False, False, True, False])
-            .group_by("user_id", "burst", maintain_order=True).first()
-            .select("user_id", "burst", pl.col("win_start").alias("first_ts"), pl.col("ts").alias("last_ts"),
-                    pl.col("n_win").alias("n"), "home_cc"))
-    per = (cand.join(best.select("user_id", "burst", "first_ts", "last_ts"), on=["user_id", "burst"], how="inner",
-                     maintain_order="left")
-           .filter((pl.col("ts") >= pl.col("first_ts")) & (pl.col("ts") <= pl.col("last_ts")))
-           .group_by("user_id", "burst").agg(
-               pl.len().alias("n"), pl.col("amount").sum().alias("total"), pl.col("first_ts").first(),
-               pl.col("last_ts").first(), pl.col("home_cc").first(),
-               pl.col("ev_cc").unique(maintain_order=True).alias("countries"),
-               pl.col("device_id").drop_nulls().last().alias("device_id"),
-               pl.col("ip").drop_nulls().last().alias("ip")))
+    cand = told.lazy().filter(pl.col("ev_cc") != pl.col("home_cc"))
+
+    def found(cand: pl.LazyFrame, group: str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+        # ties on ts broken by content, so the device and IP named below never depend on row order
+        cand = (cand.sort([group, "ts", "device_id", "ip", "amount", "ev_cc"], nulls_last=True)
+                .with_columns(pl.col("ts").dt.epoch("us").alias("_t")))
+        gap = (pl.col("ts") - pl.col("ts").shift(1)).over(group).dt.total_microseconds()
+        cand = cand.with_columns(
+            pl.col("ts").is_not_null().cast(pl.Int64).rolling_sum_by("_t", window).over(group).alias("n_win"),
+            pl.col("ts").rolling_min_by("_t", window).over(group).alias("win_start"),
+            (gap.is_null() | (gap > window_us)).cast(pl.Int32).cum_sum().over(group).alias("burst"),
+        )
+        qualifying = cand.filter(pl.col("n_win") >= n_min)
+        best = (qualifying
+                .sort([group, "burst", "n_win", "ts"], descending=[False, False, True, False])
+                .group_by(group, "burst", maintain_order=True).first()
+                .select(group, "burst", pl.col("win_start").alias("first_ts"), pl.col("ts").alias("last_ts")))
+        return (cand.join(best, on=[group, "burst"], how="inner", maintain_order="left")
+                .filter((pl.col("ts") >= pl.col("first_ts")) & (pl.col("ts") <= pl.col("last_ts")))
+                .group_by(group, "burst").agg(
+                    *([] if group == "user_id" else [pl.col("user_id").first()]),
+                    pl.len().alias("n"), pl.col("amount").sum().alias("total"), pl.col("first_ts").first(),
+                    pl.col("last_ts").first(), pl.col("home_cc").first(),
+                    pl.col("ev_cc").unique(maintain_order=True).alias("countries"),
+                    pl.col("device_id").drop_nulls().last().alias("device_id"),
+                    pl.col("ip").drop_nulls().last().alias("ip")).drop("burst"),
+                qualifying.group_by(group).agg(pl.col("win_start").min().alias("_anchor")))
+
+    per, anchors = found(cand, "user_id")
+    # A spree outlasting the rule's point window (window_days, from the first qualifying 24 h) goes on in each
+    # window from that window's payments: window 0 too, as a burst's finding is its busiest 24 h, wherever that is
+    later = later_windows(cand, per, "user_id", int(rule.window_days * 86_400e6), anchors, first_window=0)
+    per = pl.concat([per, found(later, G)[0].drop(G).join(per.select("user_id", "last_ts"),
+                                                          on=["user_id", "last_ts"], how="anti")],
+                    how="diagonal_relaxed")
     names = pl.col("countries").list.eval(country_name(pl.element())).list.join(", ")
     hours = ((pl.col("last_ts") - pl.col("first_ts")).dt.total_seconds() / 3600).round(1)
     return emit(

@@ -61,6 +61,23 @@ def test_password_churn_fires_on_third_change_in_90_days():
                       "window_days": 90.0, "window_start": iso(days=-0.1), "window_end": iso(days=89.9)}
 
 
+def test_password_churn_goes_on_window_by_window():
+    """A change every 20 days for 280 days: the whole-history episode's finding, then one in each later 90-day point
+    window (from the first finding's first change) whose own changes exceed the limit, listing only those."""
+    df = run(password_churn, logins=_changes("u1", [20 * k for k in range(15)]))
+    assert df["last_ts"].to_list() == [at(days=40), at(days=140), at(days=240)]
+    assert [ev(df, i)["changes"] for i in range(3)] == [[iso(days=d) for d in (0, 20, 40)],
+                                                       [iso(days=d) for d in (100, 120, 140)],
+                                                       [iso(days=d) for d in (200, 220, 240)]]
+
+
+def test_password_churn_an_episode_straddling_a_point_window_start_is_found():
+    """Three changes on day 0 (the first finding), then three within 2 days around day 90, the point window's start:
+    the whole-history sweep finds them."""
+    df = run(password_churn, logins=_changes("u1", [0, 0.1, 0.2, 89.5, 90.5, 91]))
+    assert df["last_ts"].to_list() == [at(days=0.2), at(days=91)]
+
+
 def test_password_churn_quiet_at_limit_and_when_spread():
     failed = _changes("u2", [1, 2]).with_columns(success=pl.lit(False))
     lf = pl.concat([_changes("u1", [0, 45, 90.001]), _changes("u2", [0, 3]), failed], how="diagonal")

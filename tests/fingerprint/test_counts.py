@@ -91,3 +91,44 @@ def test_many_devices_one_finding_per_episode():
     df = run(many_devices, logins=logins(*first, *again))
     assert df["last_ts"].to_list() == [at(days=3), at(days=103)]
     assert [ev(df, i)["devices"] for i in range(2)] == [[f"a{i}" for i in range(4)], [f"b{i}" for i in range(4)]]
+
+
+def test_many_devices_goes_on_window_by_window_from_the_evidence_inside_each():
+    """Four devices signed in from every 3 days for 70 days: the whole-history episode's finding, then one per later
+    30-day point window (from the first finding's first sign-in, day 0; each closed at its end, as the rule's
+    windows are) from that window's sign-ins alone, so its first sign-in scores it there; for 25 days, one."""
+    rows = [("u1", at(days=3 * k + i * 0.01), f"d{i}") for k in range(24) for i in range(4)]
+    df = run(many_devices, logins=logins(*rows))
+    # day 30.00's sign-in (d0) closes window 0: window 1 has its fourth device on day 33
+    assert df["last_ts"].to_list() == [at(days=0.03), at(days=33), at(days=63)]
+    assert df["first_ts"].to_list() == [at(days=0), at(days=30.01), at(days=60.01)]
+    assert [ev(df, i)["sign_ins"] for i in range(3)] == [4, 4, 4]
+    short = [r for r in rows if r[1] < at(days=25)]
+    assert run(many_devices, logins=logins(*short)).height == 1
+
+
+def test_many_devices_an_episode_straddling_a_point_window_start_is_found():
+    """Devices a0-a3 on day 0 (the first finding), then four new ones on day 30 around the point window's start:
+    the whole-history sweep finds them (a window of 4 devices within 3.5 h), as before the point windows."""
+    rows = [("u1", at(days=0, minutes=i), f"a{i}") for i in range(4)]
+    rows += [("u1", at(days=30, minutes=-120 + 60 * i), f"b{i}") for i in range(4)]  # 2 before day 30, 2 after
+    df = run(many_devices, logins=logins(*rows))
+    assert df.height == 2 and ev(df, 1)["devices"][-4:] == ["b0", "b1", "b2", "b3"]
+
+
+def test_shared_goes_on_window_by_window():
+    """Six accounts on one device every 3 days for 70 days: each account has a finding per 30-day window."""
+    rows = [(f"u{i}", at(days=3 * k + i * 0.01), "farm") for k in range(24) for i in range(6)]
+    df = run(shared, logins=logins(*rows))
+    assert df.group_by("user_id").len().sort("user_id")["len"].to_list() == [3] * 6
+    assert df.filter(pl.col("user_id") == "u5")["last_ts"].to_list() == [at(days=0.05), at(days=33), at(days=63)]
+
+
+def test_shared_an_episode_straddling_a_point_window_start_flags_every_account():
+    """u0-u5 on day 0 (the first finding); a0-a2 on day 29.5 and a3-a5 on day 30.1, six accounts within 14 h
+    across the point window's start: every one is flagged."""
+    rows = [(f"u{i}", at(days=0), "farm") for i in range(6)]
+    rows += [(f"a{i}", at(days=29.5), "farm") for i in range(3)] + [(f"a{i}", at(days=30.1), "farm") for i in range(3, 6)]
+    df = run(shared, logins=logins(*rows))
+    assert sorted(set(df["user_id"])) == [f"a{i}" for i in range(6)] + [f"u{i}" for i in range(6)]
+    assert df.filter(pl.col("user_id") == "a5")["last_ts"].to_list() == [at(days=30.1)]
