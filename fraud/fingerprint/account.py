@@ -121,24 +121,27 @@ def password_churn(ctx: ScanContext) -> pl.LazyFrame:
     ch = ctx.logins.filter((pl.col("event") == "password_change") & pl.col("success").fill_null(True)
                            & pl.col("user_id").is_not_null()).select("user_id", "ts").unique()
 
-    def found(ch: pl.LazyFrame, group: str) -> pl.LazyFrame:
-        # per group, the change that first exceeded the limit in each run of exceeding windows, with its window
+    def episodes(ch: pl.LazyFrame, group: str) -> pl.LazyFrame:
+        # per group, the change that first exceeded the limit in each run of exceeding windows, with its count
         per_ts = ch.sort(group, "ts").with_columns(pl.lit(1).alias("n"), ts.dt.epoch("us").alias("_t"))
         rolled = per_ts.with_columns(pl.col("n").rolling_sum_by("_t", f"{reach_us(window_us)}i").over(group)
                                      .alias("cnt"))
         over = pl.col("cnt") > limit
-        ends = rolled.filter(over & ~over.shift(1).over(group).fill_null(False)).select(group, ts.alias("t_ref"),
+        return rolled.filter(over & ~over.shift(1).over(group).fill_null(False)).select(group, ts.alias("t_ref"),
                                                                                        "cnt")
+
+    def listed(ch: pl.LazyFrame, ends: pl.LazyFrame, group: str) -> pl.LazyFrame:
         inside = ends.join(ch, on=group, how="inner").filter(
             (ts <= pl.col("t_ref")) & ((pl.col("t_ref") - ts).dt.total_microseconds() <= window_us))
         return inside.group_by(group, "t_ref", "cnt").agg(*([] if group == "user_id" else [pl.col("user_id").first()]),
                                                           ts.min().alias("first_ts"), iso(ts.sort()).alias("changes"))
 
-    per = found(ch, "user_id")
+    ends = episodes(ch, "user_id")
     # a churn outlasting the rule's point window goes on in each later window from that window's changes
-    later = later_windows(ch, per, "user_id", window_us)
-    per = pl.concat([per, found(later, G).drop(G).join(per.select("user_id", "t_ref"), on=["user_id", "t_ref"],
-                                                       how="anti")], how="diagonal_relaxed")
+    later = later_windows(ch, ends, "user_id", window_us)
+    lends = episodes(later, G).join(later.select(G, "user_id").unique(), on=G).join(
+        ends.select("user_id", "t_ref"), on=["user_id", "t_ref"], how="anti").drop("user_id")
+    per = pl.concat([listed(ch, ends, "user_id"), listed(later, lends, G).drop(G)], how="diagonal_relaxed")
     return emit(
         per, rule, last_ts="t_ref",
         evidence={"changes": "changes", "n_changes": "cnt", "max_changes": limit, "window_days": rule.window_days,

@@ -45,16 +45,20 @@ def many_devices(ctx: ScanContext) -> pl.LazyFrame:
     require_device_ids(ev, "sign-ins")
     ev = groups_where(ev, "user_id", pl.col("device_id").n_unique() > limit)
 
-    def found(ev: pl.LazyFrame, group: str) -> pl.LazyFrame:
+    def episodes(ev: pl.LazyFrame, group: str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
         runs = member_runs(ev, group, "device_id", reach_us(window_us))
-        ends = coverage_episodes(runs, group, limit).select(group, pl.col("ep_start").alias("t_ref"))
+        return runs, coverage_episodes(runs, group, limit).select(group, pl.col("ep_start").alias("t_ref"))
+
+    def listed(ev: pl.LazyFrame, runs: pl.LazyFrame, ends: pl.LazyFrame, group: str) -> pl.LazyFrame:
         return ends.join(window_members(ev, runs, ends, group, "device_id", reach_us(window_us)), on=[group, "t_ref"])
 
-    per = found(ev, "user_id")
-    # an episode outlasting the rule's point window goes on in each later window from that window's sign-ins
-    later = later_windows(ev, per, "user_id", window_us)
-    per = pl.concat([per, found(later, G).join(later.select(G, "user_id").unique(), on=G).drop(G)
-                     .join(per.select("user_id", "t_ref"), on=["user_id", "t_ref"], how="anti")],
+    runs, ends = episodes(ev, "user_id")
+    # an episode outlasting the rule's point window goes on in each later window from that window's sign-ins (the
+    # episodes found first, the windows' members listed once for both sweeps)
+    later = later_windows(ev, ends, "user_id", window_us)
+    lruns, lends = episodes(later, G)
+    lends = lends.join(later.select(G, "user_id").unique(), on=G).join(ends, on=["user_id", "t_ref"], how="anti")
+    per = pl.concat([listed(ev, runs, ends, "user_id"), listed(later, lruns, lends, G).drop(G)],
                     how="diagonal_relaxed")
     return emit(
         per, rule, first_ts="win_first", last_ts="t_ref",
@@ -77,21 +81,26 @@ def shared(ctx: ScanContext) -> pl.LazyFrame:
     require_device_ids(ev, "account events or snapshots")
     ev = groups_where(ev, "device_id", pl.col("user_id").n_unique() > limit)
 
-    def found(ev: pl.LazyFrame, group: str) -> pl.LazyFrame:
+    def episodes(ev: pl.LazyFrame, group: str) -> tuple[pl.LazyFrame, pl.LazyFrame]:
         runs = member_runs(ev, group, "user_id", reach_us(window_us))
         eps = coverage_episodes(runs, group, limit)
         acc = (runs.join(eps, on=group, how="inner")
                .filter((pl.col("run_start") < pl.col("ep_end")) & (pl.col("run_end") > pl.col("ep_start")))
                .group_by(group, "user_id", "ep_start")
                .agg(pl.max_horizontal("run_start", "ep_start").min().alias("t_ref")))
+        return runs, acc
+
+    def listed(ev: pl.LazyFrame, runs: pl.LazyFrame, acc: pl.LazyFrame, group: str) -> pl.LazyFrame:
         return acc.join(window_members(ev, runs, acc, group, "user_id", reach_us(window_us)), on=[group, "t_ref"])
 
-    per = found(ev, "device_id")
+    runs, acc = episodes(ev, "device_id")
     # an episode outlasting the rule's point window goes on in each later window from that window's uses
-    later = later_windows(ev, per.select("device_id", "t_ref"), "device_id", window_us)
-    per = pl.concat([per, found(later, G).join(later.select(G, "device_id").unique(), on=G).drop(G)
-                     .join(per.select("device_id", "user_id", "t_ref"), on=["device_id", "user_id", "t_ref"],
-                           how="anti")], how="diagonal_relaxed")
+    later = later_windows(ev, acc.select("device_id", "t_ref"), "device_id", window_us)
+    lruns, lacc = episodes(later, G)
+    lacc = lacc.join(later.select(G, "device_id").unique(), on=G).join(
+        acc.select("device_id", "user_id", "t_ref"), on=["device_id", "user_id", "t_ref"], how="anti")
+    per = pl.concat([listed(ev, runs, acc, "device_id"), listed(later, lruns, lacc, G).drop(G)],
+                    how="diagonal_relaxed")
     return emit(
         per, rule, device_id="device_id", first_ts="win_first", last_ts="t_ref",
         evidence={**_window_evidence(window_us), "accounts": "members", "n_accounts": "n_members",
