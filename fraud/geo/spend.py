@@ -24,7 +24,8 @@ from fraud.registry import NotEvaluated, register
           columns=("event", "amount"))
 def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
     """Flags ``min_events``+ large payments/withdrawals outside the home country within ``window_hours``: one
-    finding per burst (such payments chained less than ``window_hours`` apart: its busiest window), and a burst
+    finding per burst (such payments chained less than ``window_hours`` apart: the window ending at the payment
+    that first reached the limit), and a burst
     outlasting the rule's point window (``window_days``) gives one in each point window from that window's
     payments (:func:`fraud.exprs.later_windows`)."""
     rule = ctx.cfg.rule("geo.cross_border_spend")
@@ -64,8 +65,8 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
             (gap.is_null() | (gap > window_us)).cast(pl.Int32).cum_sum().over(group).alias("burst"),
         )
         qualifying = cand.filter(pl.col("n_win") >= n_min)
-        best = (qualifying
-                .sort([group, "burst", "n_win", "ts"], descending=[False, False, True, False])
+        # the 24 h ending at the payment that first reached the limit, as every rolling rule's evidence is
+        best = (qualifying.sort([group, "burst", "ts"])
                 .group_by(group, "burst", maintain_order=True).first()
                 .select(group, "burst", pl.col("win_start").alias("first_ts"), pl.col("ts").alias("last_ts")))
         return (cand.join(best, on=[group, "burst"], how="inner", maintain_order="left")
@@ -81,7 +82,7 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
 
     per, anchors = found(cand, "user_id")
     # A spree outlasting the rule's point window (window_days, from the first qualifying 24 h) goes on in each
-    # window from that window's payments: window 0 too, as a burst's finding is its busiest 24 h, wherever that is
+    # window from that window's payments (window 0's is the first burst's own)
     later = later_windows(cand, per, "user_id", int(rule.window_days * 86_400e6), anchors, first_window=0)
     per = pl.concat([per, found(later, G)[0].drop(G).join(per.select("user_id", "last_ts"),
                                                           on=["user_id", "last_ts"], how="anti")],

@@ -101,14 +101,18 @@ def test_an_unrecognised_country_is_no_country_counted_never_abroad():
 
 
 def test_a_burst_longer_than_the_point_window_goes_on_in_the_next():
-    """Five large payments abroad every day for 60 days chain into one burst: its finding (the busiest 24 h, the
-    first of equals), then one for the next 30-day point window from that window's payments alone."""
+    """Five large payments abroad every day for 60 days chain into one burst: its finding (the 24 h ending at the
+    payment that first reached the limit), then one for the next 30-day point window from that window's payments
+    alone; a busier day later in the first window changes neither (the score's windows start where these do)."""
     loc = pings("u1", routine("u1", START, 14))
     rows = [r | {"ts": r["ts"] + timedelta(days=d)} for d in range(60) for r in _pays(5, hours=3)]
     df = cross_border_spend(ctx_of(logins=logins(rows), locations=loc)).collect().sort("first_ts")
     # the payments 08:00-20:00 every day, 12 h apart overnight: one chain; window 1 starts after day 30's 08:00
     assert df["first_ts"].to_list() == [local(D, 8), local(D, 11) + timedelta(days=30)]
-    assert [json.loads(e)["events"] for e in df["evidence"]] == [6, 6]  # 08:00 to 08:00 the next day: 24 h, closed
+    assert [json.loads(e)["events"] for e in df["evidence"]] == [5, 5]
+    busy = rows + [r | {"ts": r["ts"] + timedelta(days=25, hours=1)} for r in _pays(3, hours=3)]
+    df = cross_border_spend(ctx_of(logins=logins(busy), locations=loc)).collect().sort("first_ts")
+    assert df["first_ts"].to_list() == [local(D, 8), local(D, 11) + timedelta(days=30)]
 
 
 def test_a_burst_straddling_a_point_window_start_is_found():
@@ -117,4 +121,5 @@ def test_a_burst_straddling_a_point_window_start_is_found():
     loc = pings("u1", routine("u1", START, 14))
     late = [r | {"ts": local(D, 6) + timedelta(days=30, minutes=40 * i)} for i, r in enumerate(_pays(6))]
     df = cross_border_spend(ctx_of(logins=logins(_pays(5) + late), locations=loc)).collect().sort("first_ts")
-    assert [json.loads(e)["events"] for e in df["evidence"]] == [5, 6]
+    assert [json.loads(e)["events"] for e in df["evidence"]] == [5, 5]
+    assert df["last_ts"].to_list()[1] == local(D, 6) + timedelta(days=30, minutes=160)
