@@ -196,27 +196,28 @@ def point_window(ts: pl.Expr, anchor: pl.Expr, window_us: int) -> pl.Expr:
 POINT_GROUP = "_g"  # a group (user, device) and one of its later point windows, as one key (:func:`later_windows`)
 
 
-def later_windows(ev: pl.LazyFrame, ends: pl.LazyFrame, group: str, window_us: int,
-                  anchors: pl.LazyFrame | None = None, first_window: int = 1) -> pl.LazyFrame:
+def window_starts(ev: pl.LazyFrame, ends: pl.LazyFrame, group: str, window_us: int) -> pl.LazyFrame:
+    """Per ``group``, ``_anchor``: where its first finding's evidence starts, the earliest row of ``ev`` in the
+    closed window ``[t - window_us, t]`` of the earliest ``t_ref`` of ``ends`` (for :func:`later_windows`)."""
+    ts = pl.col("ts")
+    first = ends.group_by(group).agg(pl.col("t_ref").min())
+    return (ev.join(first, on=group, how="inner")
+            .filter((ts <= pl.col("t_ref")) & ((pl.col("t_ref") - ts).dt.total_microseconds() <= window_us))
+            .group_by(group).agg(ts.min().alias("_anchor")))
+
+
+def later_windows(ev: pl.LazyFrame, anchors: pl.LazyFrame, group: str, window_us: int) -> pl.LazyFrame:
     """The rows of ``ev`` in their group's later point windows (1, 2, ...), keyed by :data:`POINT_GROUP` (the group
-    and the window). The windows are the rule's ``window_us`` periods from where the group's first finding's
-    evidence starts (the earliest row in the closed window ``[t - window_us, t]`` of the earliest ``t_ref`` of
-    ``ends``), each closed at its end.
+    and the window). The windows are ``window_us`` periods from the group's ``_anchor`` in ``anchors`` (where its
+    first finding's evidence starts: :func:`window_starts`), each closed at its end.
 
     A rolling-window rule runs its sweep over the whole history (every episode found, also one whose window
     straddles a point window's start) and again over these rows: an episode that outlasts a point window then goes
     on as a finding in each later window whose own rows exceed the limit (a device farm active for 70 days costs
     what each of its 30-day windows does, from that window's evidence, whose first row scores it in that window).
-    The caller keeps a later window's finding only where the whole-history sweep has none at that instant.
-    ``anchors`` (``group, _anchor``), when given, are where the windows start instead; ``first_window`` 0 keeps
-    window 0's rows too (a rule whose whole-history finding need not lie in window 0)."""
-    ts = pl.col("ts")
-    if anchors is None:
-        first = ends.group_by(group).agg(pl.col("t_ref").min())
-        anchors = (ev.join(first, on=group, how="inner")
-                   .filter((ts <= pl.col("t_ref")) & ((pl.col("t_ref") - ts).dt.total_microseconds() <= window_us))
-                   .group_by(group).agg(ts.min().alias("_anchor")))
-    w = point_window(ts, pl.col("_anchor"), window_us)
-    return (ev.join(anchors, on=group, how="inner").filter(w >= first_window)
+    The caller keeps a later window's finding only where the whole-history sweep has none at that instant. (Window
+    0's rows would give the whole-history sweep's findings again: its windows reach back into no earlier window.)"""
+    w = point_window(pl.col("ts"), pl.col("_anchor"), window_us)
+    return (ev.join(anchors.select(group, "_anchor"), on=group, how="inner").filter(w >= 1)
             .with_columns(pl.concat_str([pl.col(group).cast(pl.String), pl.lit("\x00"), w.cast(pl.String)])
                           .alias(POINT_GROUP)).drop("_anchor"))

@@ -11,13 +11,20 @@ from fraud.context import ScanContext
 from fraud.exprs import ipv6_net64, reach_us
 from fraud.findings import emit
 from fraud.fingerprint.common import (POINT_GROUP as G, US_PER_DAY, US_PER_MINUTE, coverage_episodes, fmt,
-                                      groups_where, index_range, iso, later_windows, member_runs, window_members)
+                                      groups_where, index_range, iso, later_windows, member_runs, window_members,
+                                      window_starts)
 from fraud.registry import NotEvaluated, register
 from fraud.schema import TS
 
 
 def _failed() -> pl.Expr:
     return ~pl.col("success").fill_null(True)
+
+
+def _by_network(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """The IPv6 rows of ``lf`` with ``ip`` as their /64 network (an attacker takes a fresh address of its /64 for
+    every try)."""
+    return lf.filter(pl.col("ip").str.contains(":", literal=True)).with_columns(ipv6_net64(pl.col("ip")).alias("ip"))
 
 
 def spray_rows() -> pl.Expr:
@@ -138,7 +145,7 @@ def password_churn(ctx: ScanContext) -> pl.LazyFrame:
 
     ends = episodes(ch, "user_id")
     # a churn outlasting the rule's point window goes on in each later window from that window's changes
-    later = later_windows(ch, ends, "user_id", window_us)
+    later = later_windows(ch, window_starts(ch, ends, "user_id", window_us), "user_id", window_us)
     lends = episodes(later, G).join(later.select(G, "user_id").unique(), on=G).join(
         ends.select("user_id", "t_ref"), on=["user_id", "t_ref"], how="anti").drop("user_id")
     per = pl.concat([listed(ch, ends, "user_id"), listed(later, lends, G).drop(G)], how="diagonal_relaxed")
@@ -166,8 +173,7 @@ def ip_spray(ctx: ScanContext) -> pl.LazyFrame:
     limit = int(rule["min_accounts"]) - 1
     failed = ctx.logins.filter(spray_rows()).select("ip", "user_id", "ts")
     exact = _spray_episodes(failed, limit, window_us)
-    nets = _spray_episodes(failed.filter(pl.col("ip").str.contains(":", literal=True))
-                           .with_columns(ipv6_net64(pl.col("ip")).alias("ip")), limit, window_us)
+    nets = _spray_episodes(_by_network(failed), limit, window_us)
     fired = exact.filter(pl.col("ip").str.contains(":", literal=True)).select(
         ipv6_net64(pl.col("ip")).alias("ip"), pl.col("win_first").alias("_f"), pl.col("t_ref").alias("_t"))
     overlap = (pl.col("_f") <= pl.col("t_ref")) & (pl.col("win_first") <= pl.col("_t"))
@@ -235,10 +241,8 @@ def _spray_spans(ctx: ScanContext) -> pl.DataFrame:
                            pl.coalesce("ep_end", pl.col("ep_start") + pl.duration(microseconds=window_us))
                            .alias("to_ts"))
 
-    nets = failed.filter(pl.col("ip").str.contains(":", literal=True)).with_columns(
-        ipv6_net64(pl.col("ip")).alias("ip"))
     # collected one after the other: each plan holds one cached candidate table, never two over one input
-    return (pl.concat([spans(failed, False).collect(), spans(nets, True).collect()])
+    return (pl.concat([spans(failed, False).collect(), spans(_by_network(failed), True).collect()])
             .cast(SPANS_SCHEMA).sort("net", "ip", "from_ts"))
 
 
@@ -250,8 +254,7 @@ def without_spray_attempts(ev: pl.LazyFrame, spans: pl.DataFrame) -> pl.LazyFram
     ev = ev.with_row_index("_e")
     tried = ev.filter(spray_rows() & pl.col("ip").is_not_null()).select("_e", "ts", "ip")
     hits = []
-    for net, rows in ((False, tried), (True, tried.filter(pl.col("ip").str.contains(":", literal=True))
-                                       .with_columns(ipv6_net64(pl.col("ip")).alias("ip")))):
+    for net, rows in ((False, tried), (True, _by_network(tried))):
         mine = spans.filter(pl.col("net") == net).drop("net")
         if mine.height:
             hits.append(rows.join(mine.lazy(), on="ip").filter(pl.col("ts").is_between("from_ts", "to_ts"))

@@ -7,7 +7,7 @@ import polars as pl
 
 from fraud.context import ScanContext
 from fraud.exprs import (NO_VALUE_WORDS, POINT_GROUP, fmt, iso, later_windows,  # noqa: F401  (re-exported)
-                         per_distinct)
+                         per_distinct, window_starts)
 from fraud.geo.localtime import with_local_time
 
 US_PER_DAY = 86_400_000_000

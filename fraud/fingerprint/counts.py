@@ -24,6 +24,7 @@ from fraud.fingerprint.common import (
     require_device_ids,
     sign_ins,
     window_members,
+    window_starts,
 )
 from fraud.registry import register
 
@@ -55,7 +56,7 @@ def many_devices(ctx: ScanContext) -> pl.LazyFrame:
     runs, ends = episodes(ev, "user_id")
     # an episode outlasting the rule's point window goes on in each later window from that window's sign-ins (the
     # episodes found first, the windows' members listed once for both sweeps)
-    later = later_windows(ev, ends, "user_id", window_us)
+    later = later_windows(ev, window_starts(ev, ends, "user_id", window_us), "user_id", window_us)
     lruns, lends = episodes(later, G)
     lends = lends.join(later.select(G, "user_id").unique(), on=G).join(ends, on=["user_id", "t_ref"], how="anti")
     per = pl.concat([listed(ev, runs, ends, "user_id"), listed(later, lruns, lends, G).drop(G)],
@@ -95,7 +96,7 @@ def shared(ctx: ScanContext) -> pl.LazyFrame:
 
     runs, acc = episodes(ev, "device_id")
     # an episode outlasting the rule's point window goes on in each later window from that window's uses
-    later = later_windows(ev, acc.select("device_id", "t_ref"), "device_id", window_us)
+    later = later_windows(ev, window_starts(ev, acc, "device_id", window_us), "device_id", window_us)
     lruns, lacc = episodes(later, G)
     lacc = lacc.join(later.select(G, "device_id").unique(), on=G).join(
         acc.select("device_id", "user_id", "t_ref"), on=["device_id", "user_id", "t_ref"], how="anti")

@@ -184,11 +184,6 @@ def _country_code_rows(e: pl.Expr) -> pl.Expr:
     return _country_key_rows(e).replace_strict(_country_map(), default=None, return_dtype=pl.String)
 
 
-def _known_country_rows(e: pl.Expr) -> pl.Expr:
-    """ISO alpha-2 code of a known country (:func:`country_code`), else null."""
-    return _country_code_rows(e)
-
-
 def split_place_text(city: pl.Expr, country: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """(city, country) of a city written with its region and country, ``City, Region, Country`` (Entra / Azure AD
     sign-in logs' Location: ``San Francisco, California, US``), which names no gazetteer city as a whole: the
@@ -197,7 +192,7 @@ def split_place_text(city: pl.Expr, country: pl.Expr) -> tuple[pl.Expr, pl.Expr]
     California's, and Canada's code too."""
     def last_country(t: pl.Expr) -> pl.Expr:
         parts = t.str.split(",")
-        return pl.when(parts.list.len() >= 3).then(_known_country_rows(parts.list.last().str.strip_chars()))
+        return pl.when(parts.list.len() >= 3).then(_country_code_rows(parts.list.last().str.strip_chars()))
 
     # per distinct name (a few hundred over millions of rows: splitting every row's text cost 0.7 s per 1.5M)
     last = per_distinct(city, last_country, pl.String)

@@ -82,8 +82,8 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
 
     per, anchors = found(cand, "user_id")
     # A spree outlasting the rule's point window (window_days, from the first qualifying 24 h) goes on in each
-    # window from that window's payments (window 0's is the first burst's own)
-    later = later_windows(cand, per, "user_id", int(rule.window_days * 86_400e6), anchors, first_window=0)
+    # later window from that window's payments
+    later = later_windows(cand, anchors, "user_id", int(rule.window_days * 86_400e6))
     per = pl.concat([per, found(later, G)[0].drop(G).join(per.select("user_id", "last_ts"),
                                                           on=["user_id", "last_ts"], how="anti")],
                     how="diagonal_relaxed")
