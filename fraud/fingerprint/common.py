@@ -87,6 +87,9 @@ def note_unlinked(ctx: ScanContext, check: str, signals: pl.LazyFrame, ts: str =
 
 
 PC_FAMILIES = ("windows", "macos", "linux", "chromeos")  # desktop OS families (of :func:`os_family`)
+# What a web or cross-platform SDK writes for the platform of a browser session (Flutter's and React Native's
+# "web", a "browser" channel): the session runs on some OS, which the user agent names; no OS family itself.
+NOT_AN_OS = ("web", "browser", "web browser", "mobile web", "desktop web", "webapp", "web app", "pwa")
 
 
 def os_family(e: str | pl.Expr) -> pl.Expr:
@@ -94,10 +97,11 @@ def os_family(e: str | pl.Expr) -> pl.Expr:
     builds EMUI, MIUI/HyperOS, ColorOS, One UI, OxygenOS, MagicOS, HiOS/XOS, Nothing OS, LineageOS, GrapheneOS,
     ZUI, Fire OS ...), ``ios`` (iOS, iPadOS, iPhone/iPad), ``macos`` (macOS, OS X, Mac, MacIntel), ``windows``
     (Windows, Win32/Win64/Win10, the Xbox's), ``chromeos`` (Chrome OS, CrOS), ``linux`` (and its distributions:
-    Ubuntu, Pop!_OS, elementary OS, NixOS ...), ``webos`` (webOS, ua-parser's "Web0S"), ``roku``
-    (Roku OS), ``tvos`` (ua-parser's "ATV OS X"), else the
-    lower-cased name; null when unknown/"Other". Computed once per distinct name (a fleet reports a few hundred
-    OS names in millions of snapshots)."""
+    Ubuntu, Pop!_OS, elementary OS, NixOS, SteamOS ...), ``webos`` (webOS, ua-parser's "Web0S"), ``roku``
+    (Roku OS), ``tvos`` (ua-parser's "ATV OS X"), else the lower-cased name; null when unknown/"Other", for a
+    platform that is no OS (:data:`NOT_AN_OS`: "web", "browser") and for ``navigator.platform``'s "Linux armv8l" /
+    "Linux aarch64" (Android phones and ARM Linux machines alike). Computed once per distinct name (a fleet
+    reports a few hundred OS names in millions of snapshots)."""
     return per_distinct(pl.col(e) if isinstance(e, str) else e, _os_family_rows, pl.String)
 
 
@@ -116,7 +120,10 @@ def snapshot_os_family(os: str = "os", model: str = "model") -> pl.Expr:
 def _os_family_rows(e: pl.Expr) -> pl.Expr:
     s = e.str.strip_chars().str.to_lowercase()
     # "N/A", "-", "undefined", "(null)": what an SDK writes when it could not read the OS names none
-    return (pl.when(s.is_null() | s.is_in(["other", *NO_VALUE_WORDS])).then(pl.lit(None, pl.String))
+    return (pl.when(s.is_null() | s.is_in(["other", *NO_VALUE_WORDS, *NOT_AN_OS])).then(pl.lit(None, pl.String))
+            # navigator.platform on an Android phone ("Linux armv8l", "Linux aarch64") is also a Raspberry Pi's or
+            # an ARM laptop's: no family to compare (desktop x86 Linux stays Linux)
+            .when(s.str.contains(r"^linux (?:arm|aarch64)")).then(pl.lit(None, pl.String))
             # ohos: Flutter's Platform.operatingSystem on HarmonyOS NEXT / OpenHarmony
             .when(s.str.contains(r"android|harmony|\bhmos\b|\bohos\b|\bemui|\bmiui|hyperos|coloros|one ?ui|oxygen ?os|"
                                  r"funtouch|origin ?os|magic ?(?:ui|os)|realme ?ui|fire ?os|flyme|\bhios\b|\bxos\b|"
@@ -131,7 +138,8 @@ def _os_family_rows(e: pl.Expr) -> pl.Expr:
             .when(s.str.contains(r"windows|^win ?(?:32|64|10|11|nt)\b")).then(pl.lit("windows"))
             .when(s.str.contains(r"chrome ?os|chromium ?os|^cros\b")).then(pl.lit("chromeos"))
             .when(s.str.contains(r"linux|ubuntu|debian|fedora|red hat|suse|mint|arch|pop!?_?\s?os|elementary|"
-                                 r"zorin|nixos|centos|rocky|almalinux|manjaro|gentoo|kali|endeavour|raspbian"))
+                                 r"zorin|nixos|centos|rocky|almalinux|manjaro|gentoo|kali|endeavour|raspbian|"
+                                 r"steam ?os|bazzite|chimera ?os"))
             .then(pl.lit("linux"))
             .when(s.str.contains(r"^web[o0]s\b|^lg ?webos")).then(pl.lit("webos"))
             .when(s.str.contains(r"^roku\b")).then(pl.lit("roku"))

@@ -23,6 +23,10 @@ from tests.fingerprint.conftest import UA, ev, iso, run
     # what an SDK writes when it could not read the OS names none; Flutter says ohos on HarmonyOS NEXT
     ("N/A", None), ("-", None), ("undefined", None), ("None", None), ("(null)", None), ("ohos", "android"),
     ("OpenHarmony", "android"),
+    # a browser session's platform is no OS; navigator.platform's ARM Linux is Android's and a Raspberry Pi's alike
+    ("web", None), ("Web", None), ("WEB", None), ("browser", None), ("webOS", "webos"), ("SteamOS", "linux"),
+    ("Linux armv8l", None), ("Linux aarch64", None), ("Linux armv7l", None), ("Linux x86_64", "linux"),
+    ("Linux i686", "linux"),
 ])
 def test_os_family(name, family):
     assert pl.select(os_family(pl.lit(name, pl.String))).item() == family
@@ -360,3 +364,20 @@ def test_id_conflict_is_not_evaluated_when_no_snapshot_reaches_an_account():
     assert id_conflict(ctx).collect()[["user_id", "device_id"]].rows() == [("u1", "d2")]
     assert ctx.notes["device.id_conflict"] == {"devices_with_signals_without_account": 1,
                                            "devices_with_signals_after_every_use": 0}
+
+
+def test_a_browser_platform_is_no_os_to_compare():
+    """A web SDK's snapshot says "web" (Flutter, React Native) or navigator.platform's "Linux armv8l": no OS family,
+    so neither a conflict with the device's app snapshot nor a mismatch with its agents; SteamOS is Linux."""
+    devices = pl.DataFrame({"ts": [at(0), at(5), at(6)], "device_id": ["d1", "d1", "d1"], "user_id": ["u1"] * 3,
+                            "os": ["web", "Windows", "Linux armv8l"]})
+    assert run(id_conflict, devices=devices).height == 0
+    logins = pl.DataFrame({"user_id": ["u1", "u2"], "ts": [at(1), at(2)], "device_id": ["d1", "d2"],
+                           "user_agent": [UA["windows"], UA["linux"]]})
+    steam = pl.DataFrame({"ts": [at(0)], "device_id": ["d2"], "user_id": ["u2"], "os": ["SteamOS"],
+                          "model": ["Steam Deck"]})
+    assert run(ua_mismatch, devices=pl.concat([devices, steam], how="diagonal"), logins=logins).height == 0
+    # a real OS name beside them still conflicts, and a Linux agent on an iOS device still mismatches
+    ios = pl.DataFrame({"ts": [at(7)], "device_id": ["d1"], "user_id": ["u1"], "os": ["iOS"]})
+    assert run(id_conflict, devices=pl.concat([devices, ios])).height == 1
+    assert run(ua_mismatch, devices=steam.with_columns(pl.lit("iOS").alias("os")), logins=logins).height == 1
