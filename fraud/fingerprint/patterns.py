@@ -60,12 +60,17 @@ TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("http library", "Ktor client", r"(?i)^ktor(?:-client| client)"),
     ("http library", "reqwest", r"^reqwest/"),
     ("http library", "other HTTP library", r"^ureq/|^hackney/|^lua-resty-http/|^cpp-httplib/|^libcurl/|^WinHTTP\b"),
+    # cloud SDKs and their command lines: scripts on a server, never a person's browser or app
+    ("http library", "cloud SDK or CLI",
+     r"^aws-(?:sdk-|cli/)|^Boto3/|^Botocore/|^google-api-(?:python|nodejs|go|java|dotnet|php|ruby)-client/"
+     r"|^google-cloud-sdk|^gcloud/|^azsdk-|^azure-cli/|^Microsoft\.Azure\.|^AzureSDK"),
     ("cli client", "curl", r"(?i)^curl/|^PycURL"),
     ("cli client", "Wget", r"(?i)^Wget/"),
     ("cli client", "aria2", r"^aria2/"),
     ("cli client", "HTTPie", r"(?i)^HTTPie/"),
     ("cli client", "PostmanRuntime", r"PostmanRuntime/"),
     ("cli client", "Insomnia", r"(?i)^insomnia/"),
+    ("cli client", "Paw / RapidAPI", r"^(?:Paw|RapidAPI)/[0-9]"),
     ("cli client", "PowerShell", r"\b(?:Windows)?PowerShell/[0-9.]+"),
 )
 # Crawler patterns we handle more precisely above: ``okhttp`` also sits inside legitimate app user agents
