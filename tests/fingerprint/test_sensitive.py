@@ -58,6 +58,20 @@ def test_a_device_used_before_its_first_sign_in_is_not_new():
     assert ev(df)["history_days"] == 7
 
 
+def test_the_new_devices_own_session_before_the_sign_in_does_not_make_it_known():
+    """A takeover resets the password from the new device, then signs in and withdraws: events from the device
+    earlier on the sign-in's own day are its session, not history with it; on an earlier day they make it known."""
+    def case(user, minutes_before, kind):
+        return pl.concat([_history(user, 8), _events(user, [
+            (at(days=10, minutes=-minutes_before), kind, "d2"), (at(days=10), "login", "d2"),
+            (at(days=10, minutes=30), "withdraw", "d2")])])
+    df = run(new_device_sensitive, logins=pl.concat([case("reset", 2, "password_change"), case("app", 1, "app_open"),
+                                                      case("yesterday", 24 * 60, "payment")]))
+    assert df["user_id"].to_list() == ["app", "reset"]
+    assert [e["event"] for e in ev(df, 1)["sensitive_events"]] == ["withdraw"]
+    assert df["first_ts"].to_list() == [at(days=10), at(days=10)]
+
+
 def test_sensitive_not_evaluated_when_the_logins_hold_none_of_its_events():
     lf = pl.concat([_history("u1", 7), _events("u1", [(at(days=10), "login", "d2"),
                                                       (at(days=10, minutes=30), "UPDATE_PASSWORD", "d2")])])
