@@ -110,6 +110,23 @@ def resolve_paths(spec: str | Path) -> list[Path]:
     return [p]
 
 
+def shown_path(p: str | Path) -> str:
+    """A path as text for messages and outputs: bytes of the name that are not UTF-8 (a Latin-1 name from a Windows
+    share or a zip, held by Python as surrogates) written as ``\\xe9``."""
+    return str(p).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def utf8_name(p: Path) -> Path:
+    """``p``, or an InputError when its name is not UTF-8: every output names its input files (rejected rows, the
+    summary, the report), and they are UTF-8 text."""
+    try:
+        str(p).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{shown_path(p)}: the file name is not valid UTF-8 (a name from another code page); "
+                         "rename the file") from None
+    return p
+
+
 def _link_problem(p: Path) -> str:
     try:
         p.stat()
@@ -125,7 +142,7 @@ def resolve_specs(spec: str | Path | list) -> list[Path]:
     (41 times over, its rows were all rejected as duplicates but read and held)."""
     seen: set[tuple[int, int]] = set()
     out = []
-    for p in (p for s in (spec if isinstance(spec, list) else [spec]) for p in resolve_paths(s)):
+    for p in (utf8_name(p) for s in (spec if isinstance(spec, list) else [spec]) for p in resolve_paths(s)):
         st = p.stat()
         if (st.st_dev, st.st_ino) not in seen:
             seen.add((st.st_dev, st.st_ino))
@@ -243,8 +260,13 @@ def text_bytes(data: bytes) -> bytes:
 
 def cr_to_lf(data: bytes) -> bytes:
     """Text whose lines end in a bare CR (classic Mac OS exports) with LF line ends; other text unchanged (the
-    readers split on LF and take CRLF as well, but read a CR-only file as one header line)."""
-    return data.replace(b"\r", b"\n") if b"\r" in data and b"\n" not in data else data
+    readers split on LF and take CRLF as well, but read a CR-only file as one header line). The header line's end
+    decides: a bare CR there makes every CR a line end (also when something appended a final LF: that file was
+    read as one header line, 0 rows); after an LF or CRLF header a bare CR is a character of its field."""
+    cr = data.find(b"\r")
+    if cr < 0 or -1 < data.find(b"\n") < cr or data[cr + 1:cr + 2] == b"\n":
+        return data
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
 
 def unreadable(path: Path, e: Exception) -> InputError:
@@ -571,6 +593,7 @@ def find_inputs(folder: str | Path) -> dict[str, list[Path]]:
         stem = f.name.split(".")[0].lower()
         if stem not in INPUT_SCHEMAS:
             continue
+        utf8_name(f)
         if not _supported(f):
             suffix = Path(f.name.lower().removesuffix(".gz")).suffix
             if suffix in UNREAD_DATA_SUFFIXES or f.name.lower().endswith(".parquet.gz"):

@@ -4,6 +4,7 @@ reasons in the rejected rows, or in one clear FraudError — never a traceback; 
 from __future__ import annotations
 
 import gzip
+import os
 import random
 from datetime import timedelta
 
@@ -203,9 +204,20 @@ def test_score_beyond_the_integer_range_is_rejected(tmp_path):
                                                 "bad integer in column score: 1e19"]
 
 
-def test_bare_cr_line_ends_are_lines(tmp_path):
-    res = scan_folder(tmp_path, {"logins.csv": (HEAD + GOOD + GOOD.replace("u1", "u2")).replace("\n", "\r")})
+@pytest.mark.parametrize("final", ["", "\n", "\r\n"])
+def test_bare_cr_line_ends_are_lines(tmp_path, final):
+    """A CR-only file is read line by line, also when something appended a final LF (it was one header line)."""
+    text = (HEAD + GOOD + GOOD.replace("u1", "u2")).replace("\n", "\r") + final
+    res = scan_folder(tmp_path, {"logins.csv": text})  # in memory and in slices
     assert (res.loaded["logins"].rows_read, res.loaded["logins"].rows_used) == (2, 2)
+
+
+def test_a_file_name_that_is_not_utf8_is_one_clear_error(tmp_path):
+    """A Latin-1 file name (from a Windows share or a zip) crashed the report's writing; it is named, escaped."""
+    (tmp_path / os.fsdecode(b"logins.donn\xe9es.csv")).write_text(HEAD + GOOD)
+    for spec in (tmp_path, tmp_path / "*.csv"):
+        with pytest.raises(FraudError, match=r"logins\.donn\\xe9es\.csv: the file name is not valid UTF-8"):
+            scan(ScanInputs.from_folder(spec) if spec == tmp_path else ScanInputs(logins=spec), load_config())
 
 
 def test_corrupt_gzip_is_one_clear_error(tmp_path):
