@@ -164,8 +164,9 @@ def read_raw(path: Path) -> pl.DataFrame:
         if fmt == "parquet":
             df = pl.read_parquet(path)
             return df.rename(reserved_renames(df.columns))
+        gz = is_gzip(path)
         data = path.read_bytes()
-        if path.name.lower().endswith(".gz"):
+        if gz:
             data = gunzip(data, path)
         data = text_bytes(data)
         if not data.strip():
@@ -229,6 +230,27 @@ class BoundedGzip(gzip.GzipFile):
                              f"({self.compressed:,} bytes to over {self.limit:,}): a decompression bomb, not read "
                              "(decompress it yourself if it holds real data)")
         return chunk
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+# Compressed data a text reader must not see as text: Polars' CSV reader decompresses gzip and zstd content on its
+# own, past the decompression-bomb guard (a 400 KB gzip named .csv took 6 GB and aborted the process).
+OTHER_COMPRESSION = {b"\x28\xb5\x2f\xfd": "zstd", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"PK\x03\x04": "zip"}
+
+
+def is_gzip(path: Path) -> bool:
+    """Whether a text input holds gzip data: named ``.gz``, or starting with gzip's magic bytes whatever its name
+    (then read through :class:`BoundedGzip` too). Other compressed data is an error naming the format."""
+    if path.name.lower().endswith(".gz"):
+        return True
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    if head.startswith(GZIP_MAGIC):
+        return True
+    for magic, name in OTHER_COMPRESSION.items():
+        if head.startswith(magic):
+            raise InputError(f"{path}: holds {name}-compressed data; decompress it (or name a gzip file .gz)")
+    return False
 
 
 def gunzip(data: bytes, path: Path) -> bytes:

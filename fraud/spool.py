@@ -17,7 +17,7 @@ from fraud.allocator import allocator_retains
 from fraud.config import Config
 from fraud.errors import InputError
 from fraud.exprs import ACCOUNT_NO_VALUE_WORDS, is_missing
-from fraud.inputs import (BOM, BoundedGzip, apply_mapping, read_raw, sniff_separator, file_format, text_bytes,
+from fraud.inputs import (BOM, BoundedGzip, apply_mapping, is_gzip, read_raw, sniff_separator, file_format, text_bytes,
                           unreadable)
 from fraud.parsing import native_text
 from fraud.duplicates import extra_hash
@@ -62,7 +62,7 @@ def device_key() -> pl.Expr:
 
 
 def _gzipped(path: Path) -> bool:
-    return path.name.lower().endswith(".gz")
+    return file_format(path) != "parquet" and is_gzip(path)
 
 
 def _open_bytes(path: Path):

@@ -854,6 +854,31 @@ def test_a_decompression_bomb_is_refused_in_memory_and_in_slices(tmp_path, cfg, 
     assert scan(ScanInputs.from_folder(d), cfg, shards=2).summary["inputs"]["logins"]["rows_read"] == 60_000
 
 
+def test_compressed_data_under_a_text_name_is_read_through_the_guard_or_named(tmp_path, cfg, monkeypatch):
+    """Polars' CSV reader decompresses gzip (and zstd) content in a file named .csv by itself, past the bomb guard:
+    a 400 KB gzip named logins.csv took 6 GB and aborted. gzip data is read through the guard whatever its name;
+    other compressed data is an error naming its format."""
+    from fraud import inputs
+    from fraud.pipeline import ScanInputs, scan
+
+    monkeypatch.setattr(inputs, "GZIP_FREE_BYTES", 1 << 20)
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_bytes(gzip.compress(b"ts,user_id\n" + b"2024-01-01T00:00:00Z,u1\n" * 400_000))
+    says = r"logins\.csv: expands more than 200 times when decompressed"
+    with pytest.raises(InputError, match=says):
+        read_input("logins", d / "logins.csv", cfg)
+    with pytest.raises(InputError, match=says):
+        scan(ScanInputs.from_folder(d), cfg, shards=2)
+    (d / "logins.csv").write_bytes(gzip.compress(b"ts,user_id\n2024-01-01T00:00:00Z,u1\n2024-01-01T00:00:01Z,u2\n"))
+    assert read_input("logins", d / "logins.csv", cfg).rows_used == 2
+    assert scan(ScanInputs.from_folder(d), cfg, shards=2).summary["inputs"]["logins"]["rows_used"] == 2
+    (d / "logins.csv").write_bytes(b"\x28\xb5\x2f\xfd" + b"\x00" * 40)
+    for shards in (1, 2):
+        with pytest.raises(InputError, match=r"logins\.csv: holds zstd-compressed data; decompress it"):
+            scan(ScanInputs.from_folder(d), cfg, shards=shards)
+
+
 def test_a_local_time_the_clock_repeats_says_so_with_the_configs_formats_too(tmp_path):
     """US dates in New York local time: 11/03/2024 01:30 happens twice (the clocks go back), 03/10/2024 02:30
     never. Rejected, with that reason, not "matches none of timestamp_formats"."""
