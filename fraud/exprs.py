@@ -104,7 +104,8 @@ def ip_address(text: pl.Expr) -> pl.Expr:
     """The address an ``ip`` field names, in one written form, or null when it names none.
 
     Real logs write one address several ways: with a port (``1.2.3.4:443``, ``[2001:db8::1]:443``), as an
-    IPv4-mapped IPv6 address from a dual-stack server (``::ffff:1.2.3.4``), with an IPv6 zone (``fe80::1%eth0``),
+    IPv4-mapped IPv6 address from a dual-stack server (``::ffff:1.2.3.4``, ``::ffff:102:304``), with a host prefix
+    length (``1.2.3.4/32``), with an IPv6 zone (``fe80::1%eth0``),
     in upper case, with zero-padded octets (``010.001.002.003``: decimal, as fixed-width logs mean it), or as
     an X-Forwarded-For list whose first entry is the client (``1.2.3.4, 10.0.0.1``). Each becomes the bare
     address (IPv6 in lower case), so one address is one IP for the checks and the country lookup. Null:
@@ -124,8 +125,9 @@ def _ip_rows(values: pl.Series) -> pl.Series:
     s = pl.col("s")
     others = values.filter(~plain)
     distinct = others.drop_nulls().unique()
+    # a host's prefix length (PostgreSQL's text(inet), CIDR-typed exports: 203.0.113.8/32) names the address itself
     df = pl.DataFrame({"s": distinct}).with_columns(
-        s.str.split(",").list.first().str.strip_chars().str.to_lowercase())
+        s.str.split(",").list.first().str.strip_chars().str.to_lowercase().str.replace(r"/(?:32|128)$", ""))
     df = df.with_columns(pl.when(s.str.starts_with("[")).then(s.str.extract(r"^\[([^\]]*)\](?::\d+)?$"))
                          .otherwise(s))
     df = df.with_columns(s.str.replace(r"^([\d.]+):\d+$", "$1").str.replace(r"%[^%]*$", "")
@@ -147,10 +149,15 @@ def _ip_rows(values: pl.Series) -> pl.Series:
 
 
 def _ipv6_form(address: str) -> str | None:
+    """RFC 5952's form of an IPv6 address; an IPv4-mapped one in any notation (``::ffff:808:808``, what Python's
+    own ``ipaddress`` prints for ``::ffff:8.8.8.8``) is its IPv4 address; null for no address."""
     try:
-        return ipaddress.IPv6Address(address).compressed
+        a = ipaddress.IPv6Address(address)
     except ValueError:
         return None
+    if a.ipv4_mapped is not None:
+        return None if a.ipv4_mapped.is_unspecified else str(a.ipv4_mapped)
+    return a.compressed
 
 
 def ipv6_net64(ip: pl.Expr) -> pl.Expr:

@@ -35,14 +35,17 @@ def test_ip_address_reads_each_written_form_of_one_address():
              "2001:4860:4860:0:0:0:0:8888": "2001:4860:4860::8888", "2001:db8:0:0::1": "2001:db8::1",
              "fe80::1%eth0": "fe80::1", "64:ff9b::1.2.3.4": "64:ff9b::102:304", "::1": "::1", "1::": "1::",
              "10.0.0.1": "10.0.0.1",
-             "010.001.002.003": "10.1.2.3", "192.168.001.001:80": "192.168.1.1"}
+             "010.001.002.003": "10.1.2.3", "192.168.001.001:80": "192.168.1.1",
+             # IPv4-mapped in hex groups (Python's ipaddress prints ::ffff:8.8.8.8 so); a host's prefix length
+             "::ffff:808:808": "8.8.8.8", "0:0:0:0:0:FFFF:0808:0808": "8.8.8.8", "203.0.113.8/32": "203.0.113.8",
+             "2001:db8::1/128": "2001:db8::1"}
     df = pl.DataFrame({"ip": list(forms)})
     assert df.select(ip_address(pl.col("ip"))).to_series().to_list() == list(forms.values())
 
 
 def test_ip_address_is_null_for_placeholders_and_text_that_is_no_address():
     bad = ["unknown", "-", "", "0.0.0.0", "000.000.000.000", "::", "0:0:0:0:0:0:0:0", "abc", "300.1.1.1", "1.2.3",
-           "1.2.3.4.5", "1:2:3", "1:2:3:4:5:6:7:8:9", "2001:db8::1::2", ":::1", "12345::1", "dead:beef", None]
+           "1.2.3.4.5", "1:2:3", "1:2:3:4:5:6:7:8:9", "2001:db8::1::2", ":::1", "12345::1", "dead:beef", "::ffff:0:0", "10.0.0.0/8", None]
     df = pl.DataFrame({"ip": ["9.9.9.9"] + bad}, schema={"ip": pl.String})
     assert df.select(ip_address(pl.col("ip"))).to_series().to_list() == ["9.9.9.9"] + [None] * len(bad)
     # all plain IPv4 (the fast path): only the unspecified address goes
