@@ -35,23 +35,28 @@ def _normalised(col: str) -> pl.Expr:
 def _normalise(raw: pl.Expr, col: str) -> pl.Expr:
     """A hardware id in comparable form, null when it identifies no hardware.
 
-    Trimmed and lower-cased. A MAC is read in any common notation (``3C-22-FB-11-22-33``, ``3c22.fb11.2233``,
-    octets without their leading zero: ``3c:22:fb:1:2:33``) as its 12 (or an EUI-64's 16) hex digits; text that
+    Trimmed (of quotes too) and lower-cased. A MAC is read in any common notation (``3C-22-FB-11-22-33``,
+    ``3c22.fb11.2233``, ``3c22-fb11-2233``, ``0x3C22FB112233``, octets without their leading zero:
+    ``3c:22:fb:1:2:33``) as its 12 (or an EUI-64's 16) hex digits; text that
     is no MAC (``unavailable``) identifies no hardware, nor does a locally administered MAC (second hex digit 2,
     6, a or e: the per-network random address of Android 10+ and iOS 14+) or Android's ``02:00:00:00:00:00``
     placeholder. IMEIs keep their digits only and compare on the first 14 (type allocation code and serial: the
     15th is a check digit, an IMEISV ends in a 2-digit software version); a value listing several (a dual-SIM
     phone's two) becomes their sorted, comma-joined set, of which only items with a digit count (``I1,unknown``,
     ``I1/N/A``, ``["I1", null]`` list one IMEI); all-zero values are placeholders. hw_uuid loses braces and
-    hyphens (``{6F9619FF-...}`` and ``6f9619ff...`` are one id)."""
-    s = pl.when(is_missing(raw)).then(None).otherwise(raw.str.strip_chars().str.to_lowercase())
+    hyphens and RFC 4122's ``urn:uuid:`` prefix (``{6F9619FF-...}``, ``urn:uuid:6f9619ff-...`` and ``6f9619ff...``
+    are one id)."""
+    # quotes a log line or a JSON dump left around the value are no part of it
+    s = pl.when(is_missing(raw)).then(None).otherwise(raw.str.strip_chars(" \t\"'").str.to_lowercase())
     if col == "mac":
+        s = s.str.replace(r"^0x", "")
         octets = s.str.replace_all(r"[\- ]", ":")
         padded = octets.str.split(":").list.eval(pl.element().str.zfill(2)).list.join("")
         s = (pl.when(octets.str.contains(r"^[0-9a-f]{1,2}(?::[0-9a-f]{1,2}){5}(?:(?::[0-9a-f]{1,2}){2})?$"))
              .then(padded)
-             .when(s.str.contains(r"^(?:[0-9a-f]{4}\.){2}[0-9a-f]{4}$|^[0-9a-f]{12}$|^[0-9a-f]{16}$"))
-             .then(s.str.replace_all(".", "", literal=True)))
+             # Cisco's 3c22.fb01.0233, Huawei's and H3C's 3c22-fb01-0233, bare hex
+             .when(s.str.contains(r"^(?:[0-9a-f]{4}[.\-:]){2}[0-9a-f]{4}$|^[0-9a-f]{12}$|^[0-9a-f]{16}$"))
+             .then(s.str.replace_all(r"[.\-:]", "")))
         s = pl.when((s == MAC_PLACEHOLDER) | s.str.contains(r"^.[26ae]")).then(None).otherwise(s)
     elif col == "imei":
         # a dual-SIM phone may report both IMEIs in one value ("I1,I2", "[I1, I2]", "I1/I2"): each is an id, and
@@ -64,7 +69,7 @@ def _normalise(raw: pl.Expr, col: str) -> pl.Expr:
         real = pl.element().filter(pl.element().str.contains("[0-9]") & ~pl.element().str.contains(r"^0+$"))
         s = tokens.list.eval(one).list.eval(real).list.unique().list.sort().list.join(",")
     elif col == "hw_uuid":
-        s = s.str.replace_all(r"[{}\-]", "")
+        s = s.str.replace(r"^urn:uuid:", "").str.replace_all(r"[{}\-]", "")
     return pl.when((s == "") | s.str.contains(r"^0+$")).then(None).otherwise(s)
 
 
@@ -84,9 +89,12 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
     values by first sighting."""
     rule = ctx.cfg.rule("device.id_conflict")
     fields = [*ID_FIELDS, "os_family"]
+    fam = snapshot_os_family()
+    # Android is Linux underneath: what Java's os.name and Python's platform.system() say on a phone is no conflict
+    fam = pl.when((fam == "linux") & (fam == "android").any().over("device_id")).then(pl.lit("android")).otherwise(fam)
     snap = ctx.devices.select("device_id", "ts", *[_normalised(c) for c in ID_FIELDS],
                               *[pl.col(c).str.strip_chars().alias(f"_raw_{c}") for c in ID_FIELDS],
-                              snapshot_os_family().alias("os_family")).collect().lazy()  # read twice below
+                              fam.alias("os_family")).collect().lazy()  # read twice below
     if not snap.select(pl.any_horizontal([pl.col(c).is_not_null().any() for c in fields])).collect().item():
         raise NotEvaluated("no hardware ids or OS names in the device snapshots")
     require_linked_snapshots(ctx, snap.filter(pl.any_horizontal([pl.col(c).is_not_null() for c in fields])),

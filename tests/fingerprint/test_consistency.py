@@ -115,6 +115,24 @@ def test_id_conflict_ignores_random_macs_and_id_formatting():
         ("mac", "3c:22:fb:99:88:77")]
 
 
+def test_id_conflict_reads_more_notations_of_one_id():
+    """A MAC in Huawei/H3C groups (3c22-fb11-2233), with 0x, or in quotes is the same MAC (it was no MAC: a real
+    change written so went unseen); an hw_uuid in RFC 4122's urn:uuid: form is the same id; "Linux" beside
+    "Android" (Java's os.name on a phone) is one family."""
+    one = pl.DataFrame({"ts": [at(i) for i in range(4)], "device_id": ["d1"] * 4, "user_id": ["u1"] * 4,
+                        "mac": ["3c:22:fb:11:22:33", "3c22-fb11-2233", "0x3C22FB112233", "'3c:22:fb:11:22:33'"],
+                        "hw_uuid": ["6F9619FF-8B86-D011-B42D-00C04FC964FF",
+                                    "urn:uuid:6f9619ff-8b86-d011-b42d-00c04fc964ff", None, None],
+                        "os": ["Android", "Linux", None, "android"]})
+    assert run(id_conflict, devices=one).height == 0
+    for changed in ("3c22-fb99-8877", "0x3C22FB998877", '"3c:22:fb:99:88:77"'):
+        df = run(id_conflict, devices=pl.concat([one, one.head(1).with_columns(pl.lit(changed).alias("mac"))]))
+        assert ev(df)["fields"] == ["mac"], changed
+    # Linux beside iOS is still two families
+    df = run(id_conflict, devices=one.with_columns(pl.Series("os", ["iOS", "Linux", None, None])))
+    assert ev(df)["fields"] == ["os"]
+
+
 def test_id_conflict_reads_a_dual_sim_phones_two_imeis_as_one_phone():
     """A dual-SIM phone reports both IMEIs in one value (in any order, any list notation) or the active slot's:
     two IMEIs of one model (type allocation code, the first 8 digits) are one phone. A third IMEI, or a second of
