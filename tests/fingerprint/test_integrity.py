@@ -27,6 +27,11 @@ SDK_UA = ("Mozilla/5.0 (Linux; Android 11; sdk_gphone_x86 Build/RSR1.201013.001;
     ("Mozilla/5.0 (Linux; Android 13; RMX3081 Build/RKQ1.211119.001) AppleWebKit/537.36", None),
     ("Mozilla/5.0 (Linux; Android 13; X Build/RKR1.211119.001) AppleWebKit/537.36", "build id of an older Android"),
     ("SM-S911B", None), ("iPhone14,2", None), ("Pixel 8 Pro", None), ("Equinox", None), ("arm64-v8a phone", None),
+    # the products' names with versions and editions, and AOSP's emulator products
+    ("MuMuPlayer", "MuMu"), ("MuMu12", "MuMu"), ("LDPlayer9", "LDPlayer"), ("MEmuPlayer", "MEmu"), ("BigNox", "Nox"),
+    ("nox_x86", "Nox"), ("Generic x86", "generic_x86"), ("sdk_x86", "sdk_x86"), ("sdk_phone64_x86_64", "sdk_x86"),
+    ("emulator64_x86_64", "Emulator"), ("Mumbai", None), ("Memory Pro", None), ("Noxus", None),
+    ("Galaxy Note 20", None), ("sdk-lite", None),
     # user agents whose build id is two or more Android versions older than the version they claim
     ("Mozilla/5.0 (Linux; Android 7.1.2; SM-G977N Build/LMY48Z; wv) AppleWebKit/537.36",
      "build id of an older Android"),
