@@ -210,7 +210,28 @@ def is_placeholder(col: pl.Expr, min_length: int) -> pl.Expr:
                                | s.str.to_lowercase().is_in(list(PLACEHOLDER_AGENTS)))
 
 
-def bot_columns(ua: pl.Expr, min_length: int, ua_parser_bot: pl.Expr, device_shaped: pl.Expr) -> list[pl.Expr]:
+def bare_agent(ua: pl.Expr) -> pl.Expr:
+    """The agent without the quotes an access-log line leaves around it or a header dump's ``User-Agent:`` label."""
+    return ua.str.replace(r"^(?i:user-agent:)\s*", "").str.strip_chars(" \t\"'")
+
+
+TOOL_ANY = "(?i)" + "|".join(f"(?:{rx})" for _, _, rx in TOOL_PATTERNS)
+
+
+def with_tool_match(df: pl.DataFrame, col: str = "user_agent", out: str = "_tool") -> pl.DataFrame:
+    """``df`` (distinct agents in ``col``) with ``out``: the index in :data:`TOOL_PATTERNS` of the first signature
+    the agent (:func:`bare_agent`) matches in any letter case (a pipeline that lower-cases agents, a tool that
+    varies it), else null. One pass of the patterns together finds the few candidates; their priority order is
+    taken on those only (every pattern over every agent, case-insensitive, doubled the classification's time)."""
+    bare = bare_agent(pl.col(col))
+    first = first_match(bare, tuple((str(i), f"(?i){rx}") for i, (_, _, rx) in enumerate(TOOL_PATTERNS)))
+    cand = (df.select(col).filter(bare.str.contains(TOOL_ANY).fill_null(False))
+            .with_columns(first.cast(pl.Int32).alias(out)))
+    return df.join(cand, on=col, how="left", nulls_equal=True, maintain_order="left")
+
+
+def bot_columns(ua: pl.Expr, min_length: int, ua_parser_bot: pl.Expr, device_shaped: pl.Expr,
+                tool: pl.Expr) -> list[pl.Expr]:
     """``bot_kind`` (missing / empty or garbage / headless browser / automation / http library / cli client /
     crawler) and
     ``bot_pattern`` (the name of the matched pattern, or the crawler-user-agents regex) for a UA column.
@@ -219,9 +240,10 @@ def bot_columns(ua: pl.Expr, min_length: int, ua_parser_bot: pl.Expr, device_sha
     the suspect crawler patterns do not apply (``Viber/22.7 CFNetwork/… Darwin/…`` is the Viber app, bare
     ``Viber`` its link-preview bot); the app-named ones do not apply to such an agent that is an app's own
     (:data:`APP_SHELL`: ``… Code/1.89.1 Chrome/… Electron/…`` is VS Code, ``… Safari/537.36 GTmetrix`` a
-    monitor)."""
-    tool_kind = first_match(ua, tuple((k, rx) for k, _, rx in TOOL_PATTERNS))
-    tool_name = first_match(ua, tuple((n, rx) for _, n, rx in TOOL_PATTERNS))
+    monitor). ``tool`` is the agent's :func:`with_tool_match` column."""
+    index = list(range(len(TOOL_PATTERNS)))
+    tool_kind = tool.replace_strict(index, [k for k, _, _ in TOOL_PATTERNS], default=None, return_dtype=pl.String)
+    tool_name = tool.replace_strict(index, [n for _, n, _ in TOOL_PATTERNS], default=None, return_dtype=pl.String)
     crawler = ua.str.contains(CRAWLER_ANY)
     if APP_NAMED_PATTERNS:
         app = ua.str.contains(APP_SHELL) | (ua.str.contains(APP_SHELL_IOS) & ~ua.str.contains("Safari/"))

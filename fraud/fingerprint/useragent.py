@@ -146,8 +146,9 @@ def classify(parsed: pl.DataFrame, min_length: int) -> pl.DataFrame:
     shaped = (pl.col("device_class").is_in(["mobile", "tablet", "pc"])
               & (pl.col("os_family").fill_null("Other") != "Other")
               & ~ua.str.contains(r"\(compatible;|(?i)https?://|\bwww\."))
-    out = parsed.with_columns(*patterns.bot_columns(ua, min_length, pl.col("device_class") == "bot", shaped),
-                              patterns.emulator_signature(ua).alias("emulator_sig"))
+    out = patterns.with_tool_match(parsed).with_columns(
+        *patterns.bot_columns(ua, min_length, pl.col("device_class") == "bot", shaped, pl.col("_tool")),
+        patterns.emulator_signature(ua).alias("emulator_sig")).drop("_tool")
     # Name the crawler-user-agents regex that matched: resolved in Python once per distinct matched text
     # (e.g. "Googlebot/"), on the smallest agent carrying it.
     need = (out.filter((pl.col("bot_kind") == "crawler") & pl.col("bot_pattern").is_null())

@@ -79,6 +79,15 @@ BOTS = {
                                                                                              "cloud SDK or CLI"),
     "Microsoft.Azure.Storage/9.3.2 (.NET CLR 4.0; Win32NT 6.2.9200.0)": ("http library", "cloud SDK or CLI"),
     "Paw/3.4.0 (Macintosh; OS X/14.1.1) GCDHTTPRequest": ("cli client", "Paw / RapidAPI"),
+    # any letter case; the quotes of an access-log line and a header dump's label around the agent
+    "mozilla/5.0 (x11; linux x86_64) applewebkit/537.36 (khtml, like gecko) headlesschrome/120.0.0.0 "
+    "safari/537.36": ("headless browser", "HeadlessChrome"),
+    "GO-HTTP-CLIENT/2.0": ("http library", "Go-http-client"),
+    "apache-httpclient/4.5.13 (java/17.0.2)": ("http library", "Java HTTP client"),
+    "postmanruntime/7.36.0": ("cli client", "PostmanRuntime"), "dalvik/2.1.0": ("http library", "Dalvik (no app token)"),
+    '"curl/8.4.0"': ("cli client", "curl"), "'Wget/1.21.4'": ("cli client", "Wget"),
+    "User-Agent: okhttp/4.12.0": ("http library", "okhttp (no app token)"),
+    'user-agent: "Java/17.0.2"': ("http library", "Java HTTP client"),
     "ApacheBench/2.3": ("automation", "load or attack tool"),
     "Artillery (https://artillery.io)": ("automation", "load or attack tool"),
     "-": ("missing", "missing user agent"),
