@@ -36,6 +36,14 @@ def test_quiet_with_four_small_spread_or_domestic_payments():
         assert cross_border_spend(ctx_of(logins=logins(rows), locations=loc)).collect().height == 0
 
 
+def test_a_ledgers_negative_amounts_are_money_moved():
+    """Withdrawals written with a ledger's sign (-12,000: money out) are large payments too."""
+    loc = pings("u1", routine("u1", START, 14))
+    df = cross_border_spend(ctx_of(logins=logins(_pays(5, amount=-12_000.0, event="withdraw")), locations=loc)).collect()
+    assert df.height == 1 and json.loads(df["evidence"][0])["total_amount"] == 60_000.0
+    assert cross_border_spend(ctx_of(logins=logins(_pays(5, amount=-9_999.0)), locations=loc)).collect().height == 0
+
+
 def test_window_is_closed():
     """Five payments spanning exactly 24 h are within 24 h."""
     loc = pings("u1", routine("u1", START, 14))
