@@ -73,9 +73,15 @@ class LoadedInput:
         return self.frame.height if self.used is None else self.used
 
 
+# logrotate's names for older copies of a log: logins.csv.1, logins.csv.2.gz (and gzip's long suffix .gzip)
+ROTATED = re.compile(r"\.[0-9]{1,4}(?=(?:\.gz)?$)")
+
+
 def file_format(path: str | Path) -> str:
-    """The format taken from the extension (``.csv``, ``.csv.gz``, ``.parquet``, ``.jsonl.gz`` ...)."""
-    name = Path(path).name.lower()
+    """The format taken from the extension (``.csv``, ``.csv.gz``, ``.parquet``, ``.jsonl.gz`` ...); a rotated
+    log's number after it (``.csv.1``, ``.csv.2.gz``) and ``.gzip`` for ``.gz`` are read too."""
+    name = ROTATED.sub("", Path(path).name.lower().removesuffix(".gzip") + (
+        ".gz" if Path(path).name.lower().endswith(".gzip") else ""))
     if name.endswith(".gz"):
         name = name[:-3]
         fmt = FORMATS.get(Path(name).suffix)
@@ -603,6 +609,14 @@ def given_columns(kind: str, names, events: dict[str, int], event_names: dict[st
     given = set(names) | ({"success"} if outcome_rows(events, event_names) else set())
     return [c for c in INPUT_SCHEMAS[kind].columns if c in given]
 
+
+
+def skipped_files(folder: str | Path) -> list[str]:
+    """The files of a scan folder named like an input that a scan of it does not read (backups such as
+    ``logins.csv.bak``), by name: listed in the summary, never passed over without a word."""
+    d = Path(folder)
+    return sorted(shown_path(f.name) for f in d.iterdir()
+                  if f.name.split(".")[0].lower() in INPUT_SCHEMAS and f.is_file() and not _supported(f))
 
 
 def find_inputs(folder: str | Path) -> dict[str, list[Path]]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from fraud.config import Config, load_config
 from fraud.errors import InputError
-from fraud.inputs import resolve_specs
+from fraud.inputs import resolve_specs, skipped_files
 from fraud.outputs import prepare_out, staged_output, write_csv, write_json, write_table, write_text
 from fraud.privacy import Pseudonymizer
 from fraud.pipeline import INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, scan
@@ -74,6 +74,8 @@ def scan_to(inputs: ScanInputs, out: str | Path, cfg: Config | None = None, *, m
     cfg = cfg or load_config()
     res = scan(inputs, cfg, model=model, progress=progress, composite=composite, shards=shards,
                memory_gb=memory_gb, work_dir=work_dir)
+    if inputs.folder is not None:
+        res.summary["files_skipped"] = skipped_files(inputs.folder)
     try:
         if pseudonymize is not None:
             pseudonymize_result(res, pseudonymize)

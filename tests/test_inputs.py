@@ -397,6 +397,26 @@ def test_find_inputs_by_stem(tmp_path):
     assert find_inputs(tmp_path)["logins"] == [tmp_path / "logins.csv"]  # a backup is no input
 
 
+def test_rotated_logs_are_read_and_backups_are_listed(tmp_path, cfg):
+    """logrotate's older copies (logins.csv.1, logins.csv.2.gz) and gzip's long suffix (.gzip) are logs: read (they
+    were skipped without a word); a backup (.bak) is not read, and the scan's summary names it."""
+    from fraud.pipeline import ScanInputs
+    from fraud.runner import scan_to
+
+    row = "ts,user_id\n2024-01-01T00:00:0{}Z,u{}\n"
+    (tmp_path / "logins.csv").write_text(row.format(0, 0))
+    (tmp_path / "logins.csv.1").write_text(row.format(1, 1))
+    (tmp_path / "logins.csv.2.gz").write_bytes(gzip.compress(row.format(2, 2).encode()))
+    (tmp_path / "logins.csv.gzip").write_bytes(gzip.compress(row.format(3, 3).encode()))
+    (tmp_path / "logins.csv.bak").write_text(row.format(4, 4))
+    assert [p.name for p in find_inputs(tmp_path)["logins"]] == ["logins.csv", "logins.csv.1", "logins.csv.2.gz",
+                                                                 "logins.csv.gzip"]
+    res = scan_to(ScanInputs.from_folder(tmp_path), tmp_path / "out", cfg)
+    assert sorted(res.scores["user_id"]) == ["u0", "u1", "u2", "u3"]
+    assert res.summary["files_skipped"] == ["logins.csv.bak"]
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["files_skipped"] == ["logins.csv.bak"]
+
+
 def test_a_folder_input_in_a_format_not_read_is_an_error_and_tsv_is_read(tmp_path, cfg):
     (tmp_path / "logins.tsv").write_text("ts\tuser_id\n2024-01-01T00:00:00Z\tu1\n")
     assert read_input("logins", find_inputs(tmp_path)["logins"], cfg).frame["user_id"].to_list() == ["u1"]

@@ -130,6 +130,9 @@ def _print_summary(summary: dict, out: Path) -> None:
             most = "; ".join(f"{r} ({n:,})" for r, n in list(info["rejection_reasons"].items())[:3])
             out_console.print(f"rejected {kind} rows, most often: {most} (every one in {out / 'rejected.csv'})",
                               highlight=False, markup=False)
+    if summary.get("files_skipped"):
+        out_console.print("not read (named like an input, not an input format: a backup?): "
+                          + ", ".join(summary["files_skipped"]), highlight=False, markup=False)
     if summary.get("users_without_events"):
         out_console.print(f"{_count(summary['users_without_events'], 'user')} only in the scores input (no logins, "
                           "devices or locations rows): no rule looked at them; their score passes through",

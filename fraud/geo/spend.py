@@ -1,10 +1,11 @@
 """``geo.cross_border_spend``: a burst of large payments or withdrawals from outside the home country.
 
 Flags ``min_events`` (5) or more ``events`` (``payment``/``withdraw``) of at least ``min_amount`` (10,000, in the
-data's currency, either sign: a ledger writes money out as -12,000) whose position lies outside the user's home country, within ``window_hours`` (24 h). An
-event's country is that of its coordinates (gazetteer city naming them) for lat/lon positions, else the IP's
-country, else the ``country`` column; the home country is that of the home place, else the user's most frequent
-event country, else ``registered_country``. One finding per burst (events chained less than the window apart).
+data's currency, either sign: a ledger writes money out as -12,000) whose position lies outside the user's home
+country, within ``window_hours`` (24 h). An event's country is that of its coordinates (gazetteer city naming
+them) for lat/lon positions, else the IP's country, else the ``country`` column; the home country is that of the
+home place, else the user's most frequent event country, else ``registered_country``. One finding per burst
+(events chained less than the window apart).
 """
 from __future__ import annotations
 
