@@ -41,6 +41,8 @@ OUTCOME_EVENT_NAMES = frozenset(FAILED_LOGIN_EVENTS + LOGIN_EVENTS)
 # Identifier columns whose placeholder values (:func:`fraud.exprs.placeholder_id`) are read as missing: clients
 # that cannot read a device id send "unknown" or all zeros, and thousands of devices would share that "id".
 PLACEHOLDER_ID_COLUMNS = frozenset({"device_id"})
+# device ids read in lower case: UUIDs and runs of 16+ hex digits (hex is case-free; other ids keep their case)
+HEX_DEVICE_ID = r"^(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}|[0-9A-Fa-f]{16,})$"
 # Network address columns: read in one written form (:func:`fraud.exprs.ip_address`: no port, brackets, zone or
 # IPv4-mapped prefix); placeholders, unspecified addresses and text that is no address are read as missing.
 ADDRESS_COLUMNS = frozenset({"ip"})
@@ -276,7 +278,11 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
         elif col in PLACEHOLDER_ID_COLUMNS:  # a placeholder ("unknown", all zeros) names no device: missing
             named = once(per_distinct(text, lambda t: ~placeholder_id(t), pl.Boolean).fill_null(False),
                          f"__x_{col}_n")
-            v = pl.when(present & named).then(text).otherwise(None)
+            # a hex id (a UUID such as iOS's identifierForVendor, a 16-digit ANDROID_ID) is one id in either letter
+            # case: iOS writes it upper-case, many backends lower-case (one phone was two devices)
+            hex_id = text.str.contains(HEX_DEVICE_ID)
+            v = pl.when(present & named).then(pl.when(hex_id).then(text.str.to_lowercase()).otherwise(text)) \
+                .otherwise(None)
             checks.append(_control_check(col, present & named, text, shown, nested, name))
             if col in schema.required:
                 checks.append((present & ~named, fmt(f"placeholder {name} (names no device): {{}}", shown)))

@@ -79,6 +79,18 @@ def test_event_names_in_any_case_and_spelling(tmp_path, cfg):
         "login", "login", "password_change", "bind_card", "payment", "login"]
 
 
+def test_hex_device_ids_are_one_id_in_either_case(tmp_path, cfg):
+    """iOS writes identifierForVendor upper-case, many backends lower-case: one phone, one device id. Hex ids (UUIDs,
+    16+ hex digits) are read in lower case; other ids keep their case (dev-A and dev-a stay two devices)."""
+    ids = ("E621E1F8-C36C-495A-93FC-0C247A3E6E5F", "e621e1f8-c36c-495a-93fc-0c247a3e6e5f", "9774D56D682E549D",
+           "dev-A", "dev-a", "ABCDEF12", "E621E1F8C36C495A93FC0C247A3E6E5F")
+    p = write(tmp_path / "l.csv", "ts,user_id,device_id\n" + "".join(
+        f"2024-01-01T00:00:{i:02d}Z,u1,{d}\n" for i, d in enumerate(ids)))
+    assert read_input("logins", p, cfg).frame["device_id"].to_list() == [
+        "e621e1f8-c36c-495a-93fc-0c247a3e6e5f", "e621e1f8-c36c-495a-93fc-0c247a3e6e5f", "9774d56d682e549d", "dev-A",
+        "dev-a", "ABCDEF12", "e621e1f8c36c495a93fc0c247a3e6e5f"]
+
+
 def test_placeholder_device_ids_name_no_device(tmp_path, cfg):
     # what clients send when they cannot read a device id: read as missing, never as one device shared by all
     ids = ("unknown", " NULL ", "undefined", "-", "0", "000000000000000", "00000000-0000-0000-0000-000000000000",
