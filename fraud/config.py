@@ -85,6 +85,7 @@ class Config:
     geoip_db: str
     ip_city_accuracy_km: float
     city_name_accuracy_km: float
+    device_session_minutes: float
     composite_weights: dict[str, float]
     columns: dict[str, str | list[str]]
     rules: dict[str, Rule]
@@ -557,4 +558,5 @@ def _build(raw: dict[str, Any], where: str) -> Config:
                   events=_validate_events(raw.get("events", {}), where),
                   timestamp_formats=_validate_timestamp_formats(raw["timestamp_formats"], where),
                   rules=rules, source=where, ip_city_accuracy_km=float(raw["ip_city_accuracy_km"]),
-                  city_name_accuracy_km=float(raw["city_name_accuracy_km"]))
+                  city_name_accuracy_km=float(raw["city_name_accuracy_km"]),
+                  device_session_minutes=float(raw["device_session_minutes"]))

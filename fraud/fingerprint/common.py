@@ -49,11 +49,13 @@ def device_users(ctx: ScanContext) -> pl.LazyFrame:
     """Distinct (device_id, user_id) pairs of :func:`device_use` with the account's ``last_use`` of the device:
     accounts that reported a snapshot of or had a successful event on a device. A failed login does not make the
     device the account's: an attacker's rooted phone failing on a victim's password neither penalises nor (device
-    lock) rewards the victim. A device-level signal concerns the accounts that used the device at or after it
-    (``last_use``): a phone sold on and rooted by its buyer says nothing of its seller. Materialised once per scan
-    (five device checks read it)."""
+    lock) rewards the victim. A device-level signal concerns the accounts that used the device at or after it, or
+    within ``device_session_minutes`` before it (``last_use`` is the last use plus that session: an integrity SDK
+    reports just after the sign-in it checks); a phone sold on and rooted by its buyer days later says nothing of
+    its seller. Materialised once per scan (five device checks read it)."""
+    session = pl.duration(microseconds=int(ctx.cfg.device_session_minutes * 60e6))
     return ctx.cached("fingerprint.device_users", lambda: device_use(ctx).group_by("device_id", "user_id").agg(
-        pl.col("ts").max().alias("last_use")).collect()).lazy()
+        (pl.col("ts").max() + session).alias("last_use")).collect()).lazy()
 
 
 def require_linked_snapshots(ctx: ScanContext, snapshots: pl.LazyFrame, what: str) -> None:

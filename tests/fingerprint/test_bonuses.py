@@ -68,9 +68,9 @@ def test_lock_enabled_quiet_when_unlocked_since():
 def test_lock_enabled_rewards_the_accounts_that_used_the_device_since_the_lock():
     """The seller sold the phone (last use day 2) before the buyer turned its lock on (day 5): no bonus for the
     seller; a seller who used it while it was locked keeps it."""
-    devices = pl.DataFrame({"ts": [at(0), at(5)], "device_id": ["ph", "ph"], "user_id": ["seller", "buyer"],
+    devices = pl.DataFrame({"ts": [at(days=0), at(days=5)], "device_id": ["ph", "ph"], "user_id": ["seller", "buyer"],
                             "device_lock": [False, True]})
-    logins = pl.DataFrame({"ts": [at(2)], "user_id": ["seller"], "device_id": ["ph"]})
+    logins = pl.DataFrame({"ts": [at(days=2)], "user_id": ["seller"], "device_id": ["ph"]})
     assert run(lock_enabled, devices=devices, logins=logins)["user_id"].to_list() == ["buyer"]
     locked_early = devices.with_columns(pl.Series("device_lock", [True, True]))
     assert run(lock_enabled, devices=locked_early, logins=logins)["user_id"].to_list() == ["buyer", "seller"]

@@ -61,18 +61,31 @@ def test_id_conflict_lists_the_first_values_of_a_field_and_counts_them_all(monke
 
     monkeypatch.setattr(consistency, "CONFLICT_VALUES_LISTED", 2)
     imeis = ["356938035643809", "490154203237518", "353918057929103", "012345678901237"]
-    devices = pl.DataFrame({"ts": [at(30), at(0), at(20), at(10)], "device_id": ["d0"] * 4,
+    devices = pl.DataFrame({"ts": [at(days=30), at(days=0), at(days=20), at(days=10)], "device_id": ["d0"] * 4,
                             "user_id": ["u1", "u2", "u3", "u4"], "imei": imeis,
                             "os": ["Android", "iOS", "Android", "Android"]})
     df = run(id_conflict, devices=devices)
-    # u2 reported the first IMEI (0) and nothing once a second one was seen (10)
+    # u2 reported the first IMEI (day 0) and nothing once a second one was seen (day 10)
     assert df["user_id"].to_list() == ["u1", "u3", "u4"]
     assert ev(df) == {"fields": ["imei", "os"], "conflicts": [
-        {"field": "imei", "value": "490154203237518", "first_seen": iso(0), "last_seen": iso(0)},
-        {"field": "imei", "value": "012345678901237", "first_seen": iso(10), "last_seen": iso(10)},
-        {"field": "os", "value": "ios", "first_seen": iso(0), "last_seen": iso(0)},
-        {"field": "os", "value": "android", "first_seen": iso(10), "last_seen": iso(30)}],
+        {"field": "imei", "value": "490154203237518", "first_seen": iso(days=0), "last_seen": iso(days=0)},
+        {"field": "imei", "value": "012345678901237", "first_seen": iso(days=10), "last_seen": iso(days=10)},
+        {"field": "os", "value": "ios", "first_seen": iso(days=0), "last_seen": iso(days=0)},
+        {"field": "os", "value": "android", "first_seen": iso(days=10), "last_seen": iso(days=30)}],
         "distinct_values": [{"field": "imei", "values": 4}, {"field": "os", "values": 2}]}
+
+
+def test_a_signal_reported_just_after_the_accounts_sign_in_reaches_it():
+    """An integrity SDK reports right after the sign-in it checks: a snapshot without user_id 5 s, or up to
+    device_session_minutes (10), after the device's only sign-in still reaches that account; one 11 minutes on does
+    not (the signal may be a later owner's), and is counted."""
+    from fraud.fingerprint.integrity import rooted
+    logins = pl.DataFrame({"user_id": ["u0", "u1", "u2"], "ts": [at(0)] * 3, "device_id": ["d0", "d1", "d2"]})
+    devices = pl.DataFrame({"ts": [at(5 / 60), at(10), at(11)], "device_id": ["d0", "d1", "d2"],
+                            "user_id": [None] * 3, "is_rooted": [True] * 3}, schema_overrides={"user_id": pl.String})
+    ctx = make_ctx(devices=devices, logins=logins)
+    assert sorted(rooted(ctx).collect()["user_id"]) == ["u0", "u1"]
+    assert ctx.notes["device.rooted"]["devices_with_signals_after_every_use"] == 1
 
 
 def test_id_conflict_on_os_family_and_quiet_when_consistent():

@@ -150,16 +150,16 @@ def test_emulator_points_set_in_a_config_apply_to_every_finding(tmp_path):
 def test_a_device_signal_concerns_the_accounts_that_used_the_device_since():
     """A phone sold on: the seller used it until day 2, the buyer's snapshots report root and an emulator flag from
     day 5. The seller is told of neither; a parent who used the family tablet after it was rooted is."""
-    devices = pl.DataFrame({"ts": [at(0), at(5), at(6)], "device_id": ["ph"] * 3,
+    devices = pl.DataFrame({"ts": [at(days=0), at(days=5), at(days=6)], "device_id": ["ph"] * 3,
                             "user_id": ["seller", "buyer", "buyer"], "is_rooted": [False, True, True],
                             "is_emulator": [False, True, False]})
-    logins = pl.DataFrame({"user_id": ["seller", "parent"], "ts": [at(2), at(7)], "device_id": ["ph", "ph"]})
+    logins = pl.DataFrame({"user_id": ["seller", "parent"], "ts": [at(days=2), at(days=7)], "device_id": ["ph", "ph"]})
     df = run(rooted, devices=devices, logins=logins)
     assert [(r["user_id"], ev(df, i)["snapshots"]) for i, r in enumerate(df.iter_rows(named=True))] == [
         ("buyer", 2), ("parent", 2)]
     assert run(emulator, devices=devices, logins=logins)["user_id"].to_list() == ["buyer", "parent"]
     # the seller still on it at day 6: told, of the snapshots up to that use
-    later = logins.with_columns(pl.Series("ts", [at(5.5), at(7)]))
+    later = logins.with_columns(pl.Series("ts", [at(days=5.5), at(days=7)]))
     df = run(rooted, devices=devices, logins=later)
     assert [(r["user_id"], ev(df, i)["snapshots"]) for i, r in enumerate(df.iter_rows(named=True))] == [
         ("buyer", 2), ("parent", 2), ("seller", 1)]
