@@ -320,14 +320,16 @@ def _check_sources(table: dict[str, Any], what: str, where: str) -> None:
 EVENT_TARGETS = (*EVENT_KINDS, "failed_login")
 
 
-# Event names compare trimmed, in lower case, with runs of spaces and hyphens as one "_" ("Password Change",
-# "bind-card"): the reader's expression (fraud.inputs) and the config's [events] names use this one pattern.
+# Event names compare trimmed, CamelCase words apart, in lower case, with runs of spaces and hyphens as one "_"
+# ("PasswordChange", "Password Change", "bind-card"): the reader's expression (fraud.parsing.event_keyword) and
+# the config's [events] names use these patterns.
 EVENT_NAME_GAPS = r"[\s\-]+"
+EVENT_CAMEL_CASE = r"([a-z])([A-Z])"
 
 
 def event_key(name: str) -> str:
-    """An event name as the reader compares it (:data:`EVENT_NAME_GAPS`)."""
-    return re.sub(EVENT_NAME_GAPS, "_", name.strip().lower())
+    """An event name as the reader compares it (:data:`EVENT_CAMEL_CASE`, :data:`EVENT_NAME_GAPS`)."""
+    return re.sub(EVENT_NAME_GAPS, "_", re.sub(EVENT_CAMEL_CASE, r"\1_\2", name.strip()).lower())
 
 
 def _validate_events(events: Any, where: str) -> dict[str, str]:

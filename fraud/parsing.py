@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from fraud.config import EVENT_NAME_GAPS
+from fraud.config import EVENT_CAMEL_CASE, EVENT_NAME_GAPS
 from fraud.exprs import (ACCOUNT_NO_VALUE_WORDS, NO_VALUE_WORDS, fmt, ip_address, is_missing, per_distinct,
                          placeholder_id, thousands)
 from fraud.records import EXTRA_HASH, INTERNAL, JSON_LITERAL, LINE_ERROR, LINE_TEXT, NESTED
@@ -36,8 +36,18 @@ FAILED_LOGIN_EVENTS = ("login_failed", "login_failure", "failed_login", "login_f
                        "auth_failure", "login_error", "logon_error", "signin_error", "sign_in_error")  # Keycloak
 LOGIN_EVENTS = ("login_success", "login_succeeded", "login_successful", "successful_login", "logon",
                 "logon_success", "signin", "sign_in", "signed_in", "logged_in", "authentication_success",
-                "auth_success")
+                "auth_success", "log_in", "log_on", "logged_on")
 OUTCOME_EVENT_NAMES = frozenset(FAILED_LOGIN_EVENTS + LOGIN_EVENTS)
+# Other spellings of the contract's event kinds that exports write (after the keyword normalisation: CamelCase
+# PasswordChange is password_change already): past tense, verb first, the noun. The config's [events] wins.
+EVENT_SYNONYMS = {
+    **dict.fromkeys(("password_changed", "change_password", "password_updated", "update_password"), "password_change"),
+    **dict.fromkeys(("phone_changed", "change_phone", "phone_number_change", "phone_number_changed",
+                     "change_phone_number", "update_phone", "phone_updated"), "phone_change"),
+    **dict.fromkeys(("card_bound", "bind_bank_card", "card_binding", "add_card", "card_added", "link_card",
+                     "card_linked"), "bind_card"),
+    **dict.fromkeys(("withdrawal", "withdrawn", "cash_out", "cashout"), "withdraw"),
+}
 # Identifier columns whose placeholder values (:func:`fraud.exprs.placeholder_id`) are read as missing: clients
 # that cannot read a device id send "unknown" or all zeros, and thousands of devices would share that "id".
 PLACEHOLDER_ID_COLUMNS = frozenset({"device_id"})
@@ -66,14 +76,21 @@ NO_VALUE_NAME_COLUMNS = {"city": NAME_NO_VALUE_WORDS, "registered_city": NAME_NO
 NUMBER_NO_VALUE_WORDS = NO_VALUE_WORDS
 
 
+def event_keyword(t: pl.Expr) -> pl.Expr:
+    """An event name as a keyword: CamelCase words apart (``PasswordChange``, ``bindCard``), lower case, runs of
+    spaces and hyphens one underscore (``PASSWORD CHANGE``, ``bind-card``)."""
+    return t.str.replace_all(EVENT_CAMEL_CASE, "${1}_${2}").str.to_lowercase().str.replace_all(EVENT_NAME_GAPS, "_")
+
+
 def event_outcomes(event_names: dict[str, str] | None = None) -> tuple[list[str], list[str], dict[str, str]]:
     """The event names read as a failed login, as a login, and as another contract kind: the built-in outcome
-    names (:data:`FAILED_LOGIN_EVENTS`, :data:`LOGIN_EVENTS`) and the config's ``[events]`` (which win over a
-    built-in name they list)."""
+    names (:data:`FAILED_LOGIN_EVENTS`, :data:`LOGIN_EVENTS`), :data:`EVENT_SYNONYMS` and the config's ``[events]``
+    (which win over a built-in name they list)."""
     names = event_names or {}
     failed = [n for n in FAILED_LOGIN_EVENTS if n not in names] + [n for n, k in names.items() if k == "failed_login"]
     ok = [n for n in LOGIN_EVENTS if n not in names] + [n for n, k in names.items() if k == "login"]
-    return failed, ok, {n: k for n, k in names.items() if k not in ("login", "failed_login")}
+    kinds = {**{n: k for n, k in EVENT_SYNONYMS.items() if n not in names}, **names}
+    return failed, ok, {n: k for n, k in kinds.items() if k not in ("login", "failed_login")}
 
 
 def outcome_rows(events: dict[str, int], event_names: dict[str, str] | None = None) -> int:
@@ -274,7 +291,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
         elif col in KEYWORD_COLUMNS:  # "Login", "PASSWORD CHANGE", "bind-card" name the contract's event kinds
             # once per distinct value: a handful of event kinds over millions of rows
             v = pl.when(present).then(per_distinct(
-                text, lambda t: t.str.to_lowercase().str.replace_all(EVENT_NAME_GAPS, "_"), pl.String)).otherwise(None)
+                text, event_keyword, pl.String)).otherwise(None)
         elif col in PLACEHOLDER_ID_COLUMNS:  # a placeholder ("unknown", all zeros) names no device: missing
             named = once(per_distinct(text, lambda t: ~placeholder_id(t), pl.Boolean).fill_null(False),
                          f"__x_{col}_n")

@@ -79,6 +79,24 @@ def test_event_names_in_any_case_and_spelling(tmp_path, cfg):
         "login", "login", "password_change", "bind_card", "payment", "login"]
 
 
+def test_event_names_in_camel_case_and_common_synonyms(tmp_path, cfg):
+    """CamelCase (PasswordChange, bindCard), Log-In, and the past-tense / verb-first / noun spellings of the
+    contract's kinds (password_changed, change_password, withdrawal) are those kinds; the config's [events] wins."""
+    names = ("PasswordChange", "bindCard", "Log-In", "log_on", "password_changed", "change_password", "Withdrawal",
+             "phone_number_changed", "card_bound", "view_page")
+    p = write(tmp_path / "l.csv", "ts,user_id,event\n" + "".join(
+        f"2024-01-01T00:00:0{i}Z,u,{w}\n" for i, w in enumerate(names)))
+    li = read_input("logins", p, cfg)
+    assert li.frame["event"].to_list() == ["password_change", "bind_card", "login", "login", "password_change",
+                                           "password_change", "withdraw", "phone_change", "bind_card", "view_page"]
+    from fraud.pipeline import unread_event_kinds
+    assert unread_event_kinds(li.events, cfg) == {"view_page": 1}
+    (tmp_path / "c.toml").write_text('[events]\npayment = ["Withdrawal"]\nlogin = ["ViewPage"]\n')
+    mine = load_config(tmp_path / "c.toml")
+    assert read_input("logins", p, mine).frame["event"].to_list()[6:] == ["payment", "phone_change", "bind_card",
+                                                                          "login"]
+
+
 def test_hex_device_ids_are_one_id_in_either_case(tmp_path, cfg):
     """iOS writes identifierForVendor upper-case, many backends lower-case: one phone, one device id. Hex ids (UUIDs,
     16+ hex digits) are read in lower case; other ids keep their case (dev-A and dev-a stay two devices)."""
