@@ -164,14 +164,26 @@ def _no_number(df: pl.DataFrame, col: str) -> pl.Expr:
     return pl.lit(False)
 
 
+# Invisible format characters: soft hyphen, zero-width space/non-joiner, LRM/RLM, bidi embeddings and overrides,
+# word joiner and invisible operators, the zero-width no-break space (BOM)
+INVISIBLE = "\u00ad\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\ufeff"
+
+
 def _control_check(col: str, present: pl.Expr, text: pl.Expr, shown: pl.Expr, nested: bool, name: str
-                   ) -> tuple[pl.Expr, pl.Expr]:
-    """An id holding a control character (NUL, ESC, a tab or line break inside it): rejected. ``u1`` and ``u<NUL>1``
-    would be two accounts that look the same everywhere, and the second cannot be typed on a command line. (With
-    ``nested``, a nested JSON value's mark is not one: that value has its own reason.)"""
-    bad = present & text.str.contains(r"[\x00-\x1f\x7f]")
-    return (bad & ~text.str.starts_with(NESTED) if nested else bad,
-            fmt(f"{name} holds a control character (U+0000-U+001F, U+007F): {{}}", shown))
+                   ) -> list[tuple[pl.Expr, pl.Expr]]:
+    """An id holding a control character (NUL, ESC, a tab or line break inside it), or a device id holding an
+    invisible one (zero-width space or joiner, soft hyphen, bidirectional controls, a byte-order mark): rejected.
+    ``u1`` and ``u<NUL>1``, ``d1`` and ``d<U+200B>1``, would be two accounts or devices that look the same everywhere
+    (a device farm's way past device.shared), and cannot be typed on a command line. An account id keeps its
+    invisible characters (a name's right-to-left mark; shown as marks, see fraud.inert). (With ``nested``, a nested
+    JSON value's mark is not one: that value has its own reason.)"""
+    out = []
+    for chars, what in ((r"\x00-\x1f\x7f", "a control character (U+0000-U+001F, U+007F)"),
+                        *([(INVISIBLE + "\u200d", "an invisible character (zero-width, soft hyphen, bidi control)")]
+                          if col == "device_id" else [])):
+        bad = present & text.str.contains(f"[{chars}]")
+        out.append((bad & ~text.str.starts_with(NESTED) if nested else bad, fmt(f"{name} holds {what}: {{}}", shown)))
+    return out
 
 
 def _native_id_checks(col: str, dtype: pl.DataType, shown: pl.Expr, name: str) -> list[tuple[pl.Expr, pl.Expr]]:
@@ -300,7 +312,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
             hex_id = text.str.contains(HEX_DEVICE_ID)
             v = pl.when(present & named).then(pl.when(hex_id).then(text.str.to_lowercase()).otherwise(text)) \
                 .otherwise(None)
-            checks.append(_control_check(col, present & named, text, shown, nested, name))
+            checks.extend(_control_check(col, present & named, text, shown, nested, name))
             if col in schema.required:
                 checks.append((present & ~named, fmt(f"placeholder {name} (names no device): {{}}", shown)))
             else:
@@ -318,7 +330,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
                 # be "j�rgen", one account; such an id is rejected, never merged
                 checks.append((present & text.str.contains("\ufffd", literal=True),
                                fmt(f"{name} is not UTF-8 text (re-encode the file as UTF-8): {{}}", shown)))
-                checks.append(_control_check(col, present, text, shown, nested, name))
+                checks.extend(_control_check(col, present, text, shown, nested, name))
             elif col in NO_VALUE_NAME_COLUMNS:  # "-", "Unknown", "(not set)" name no place: missing, counted
                 words = list(NO_VALUE_NAME_COLUMNS[col])
                 marker = once(present & per_distinct(text, lambda t, w=words: t.str.to_lowercase().is_in(w),

@@ -15,6 +15,7 @@ import polars as pl
 # A missing user agent (:func:`fraud.exprs.is_missing`) is no evidence of a bot (not evaluated unless
 # ``flag_missing`` is set), a missing hardware id no id.
 from fraud.exprs import is_missing
+from fraud.parsing import INVISIBLE
 
 # (kind, name, regex) in priority order: the first match names the finding's pattern.
 TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
@@ -211,8 +212,10 @@ def is_placeholder(col: pl.Expr, min_length: int) -> pl.Expr:
 
 
 def bare_agent(ua: pl.Expr) -> pl.Expr:
-    """The agent without the quotes an access-log line leaves around it or a header dump's ``User-Agent:`` label."""
-    return ua.str.replace(r"^(?i:user-agent:)\s*", "").str.strip_chars(" \t\"'")
+    """The agent without the quotes an access-log line leaves around it, a header dump's ``User-Agent:`` label, or
+    invisible characters inside it (a zero-width space in ``python-requests`` hides no tool)."""
+    return (ua.str.replace_all(f"[{INVISIBLE}\u200d]", "").str.replace(r"^(?i:user-agent:)\s*", "")
+            .str.strip_chars(" \t\"'"))
 
 
 TOOL_ANY = "(?i)" + "|".join(f"(?:{rx})" for _, _, rx in TOOL_PATTERNS)

@@ -88,6 +88,8 @@ BOTS = {
     '"curl/8.4.0"': ("cli client", "curl"), "'Wget/1.21.4'": ("cli client", "Wget"),
     "User-Agent: okhttp/4.12.0": ("http library", "okhttp (no app token)"),
     'user-agent: "Java/17.0.2"': ("http library", "Java HTTP client"),
+    "python\u200b-requests/2.31.0": ("http library", "python-requests"),  # a zero-width space hides no tool
+    "Headless\u200dChrome/120.0 Safari/537.36": ("headless browser", "HeadlessChrome"),
     "ApacheBench/2.3": ("automation", "load or attack tool"),
     "Artillery (https://artillery.io)": ("automation", "load or attack tool"),
     "-": ("missing", "missing user agent"),
