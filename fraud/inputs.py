@@ -305,7 +305,8 @@ def unreadable(path: Path, e: Exception) -> InputError:
 def sniff_separator(data: bytes) -> str:
     """The CSV field separator: a comma unless the header line has none and uses ``;``, tab or ``|``
     (spreadsheet exports in many locales write ``;``)."""
-    header = data.split(b"\n", 1)[0]
+    # a quoted column name may hold any separator ("amount (USD, net)" in a ';' file): count outside quotes
+    header = re.sub(rb'"[^"]*"', b"", data.split(b"\n", 1)[0])
     if b"," in header:
         return ","
     counts = {sep: header.count(sep.encode()) for sep in (";", "\t", "|")}

@@ -437,6 +437,19 @@ def test_find_inputs_by_stem(tmp_path):
     assert find_inputs(tmp_path)["logins"] == [tmp_path / "logins.csv"]  # a backup is no input
 
 
+@pytest.mark.parametrize("text", ['ts;user_id;"amount (USD, net)"\n2024-03-01T10:00:00Z;u1;5\n',
+                                  'sep=;\nts;user_id;"city, country"\n2024-03-01T10:00:00Z;u1;x\n',
+                                  'ts\tuser_id\t"a,b"\n2024-03-01T10:00:00Z\tu1\tx\n'])
+def test_a_separator_inside_a_quoted_column_name_does_not_decide(tmp_path, cfg, text):
+    """A ';' or tab file with a comma inside a quoted column name was read as comma-separated ("missing required
+    column 'ts'"); the header's separators are counted outside quotes, in memory and in slices."""
+    from fraud.pipeline import ScanInputs, scan
+
+    write(tmp_path / "logins.csv", text)
+    assert read_input("logins", tmp_path / "logins.csv", cfg).frame["user_id"].to_list() == ["u1"]
+    assert scan(ScanInputs.from_folder(tmp_path), cfg, shards=2).summary["inputs"]["logins"]["rows_used"] == 1
+
+
 def test_rotated_logs_are_read_and_backups_are_listed(tmp_path, cfg):
     """logrotate's older copies (logins.csv.1, logins.csv.2.gz) and gzip's long suffix (.gzip) are logs: read (they
     were skipped without a word); a backup (.bak) is not read, and the scan's summary names it."""
