@@ -25,8 +25,8 @@ from fraud.config import Config
 from fraud.errors import InputError, first_line
 from fraud.duplicates import extra_hash, split_duplicates
 from fraud.parsing import outcome_rows, split_rows, whole_number
-from fraud.records import (EXTRA_HASH, INTERNAL, LINE_ERROR, NESTED, blank_csv_rows, blank_line_rows, csv_records,
-                           csv_spans_lines, first_keys, ndjson_records, reserved_renames)
+from fraud.records import (EXTRA_HASH, INTERNAL, LINE_ERROR, NESTED, RESERVED, blank_csv_rows, blank_line_rows,
+                           csv_records, csv_spans_lines, first_keys, ndjson_records, reserved_renames)
 from fraud.schema import INPUT_SCHEMAS, REJECTED_COLUMNS, InputSchema
 
 # .json: an API export's array of records, NDJSON saved as .json, or one (pretty-printed) object
@@ -477,8 +477,19 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
             mapped = mapping.get(col)
             mapped = mapped if isinstance(mapped, list) else [mapped] if mapped else []
             hint = f" (mapped from {' or '.join(repr(m) for m in mapped)})" if mapped else ""
-            raise InputError(f"{path}: missing required column {col!r}{hint}{_wrapped_records(df)}")
+            raise InputError(f"{path}: missing required column {col!r}{hint}{_header_read(names)}"
+                             f"{_wrapped_records(df)}")
     return _scalar_columns(df, schema, path)
+
+
+def _header_read(names: list[str], n: int = 8) -> str:
+    """What the reader took for the header, quoted with escapes (a title line, a BOM or an invisible character in a
+    name, a separator not detected: the cause of a "missing required column" is then visible)."""
+    given = [c for c in names if c not in RESERVED]
+    if not given:
+        return ""
+    more = f" and {len(given) - n} more" if len(given) > n else ""
+    return f"; the header read: {', '.join(ascii(c) for c in given[:n])}{more}"
 
 
 def _nested_value(src: str, header, types: pl.Schema) -> pl.Expr | None:

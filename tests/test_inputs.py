@@ -450,6 +450,16 @@ def test_a_separator_inside_a_quoted_column_name_does_not_decide(tmp_path, cfg, 
     assert scan(ScanInputs.from_folder(tmp_path), cfg, shards=2).summary["inputs"]["logins"]["rows_used"] == 1
 
 
+def test_a_missing_required_column_quotes_the_header_read(tmp_path, cfg):
+    """A title line above the header, an invisible character in a name: the error shows what was read, escaped."""
+    write(tmp_path / "a.csv", "My export 2024\nts,user_id\n2024-03-01T10:00:00Z,u1\n")
+    with pytest.raises(InputError, match=r"a\.csv: missing required column 'ts'; the header read: 'My export 2024'$"):
+        read_input("logins", tmp_path / "a.csv", cfg)
+    write(tmp_path / "b.csv", "ts\u200b,user_id\n2024-03-01T10:00:00Z,u1\n")
+    with pytest.raises(InputError, match=r"missing required column 'ts'; the header read: 'ts\\u200b', 'user_id'$"):
+        read_input("logins", tmp_path / "b.csv", cfg)
+
+
 def test_rotated_logs_are_read_and_backups_are_listed(tmp_path, cfg):
     """logrotate's older copies (logins.csv.1, logins.csv.2.gz) and gzip's long suffix (.gzip) are logs: read (they
     were skipped without a word); a backup (.bak) is not read, and the scan's summary names it."""
