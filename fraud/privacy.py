@@ -94,10 +94,37 @@ def _withheld_notes(lf: pl.LazyFrame) -> pl.LazyFrame:
     return lf
 
 
+# a "key":"value" or "key":number pair of a raw row's JSON text (JSON-escaped)
+_RAW_PAIR = r'"((?:[^"\\]|\\.)*)"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(-?[0-9][0-9.eE+-]*))'
+
+
+def rejected_id_values(rejected: pl.DataFrame, id_sources: set[str] | frozenset[str] = frozenset()) -> pl.DataFrame:
+    """The identifier values (column ``v``) in rejected rows' ``raw`` JSON: fields whose key is an id column by its
+    canonical name in any case or spacing (`` User_ID ``), or a source name the config's ``[columns]`` maps onto one
+    (``uid``): a raw row is keyed by the file's own headers. Read from the text, pair by pair, so a preview cut off
+    inside a string still gives the ids before the cut."""
+    pairs = (rejected.select(pl.col("raw").str.extract_all(_RAW_PAIR).alias("kv")).explode("kv").drop_nulls()
+             .select(pl.col("kv").str.extract_groups(f"^{_RAW_PAIR}$").struct.unnest()))
+    if pairs.height == 0:
+        return pl.DataFrame(schema={"v": pl.String})
+    key = (pl.lit('"') + pl.col("1") + pl.lit('"')).str.json_decode(pl.String)
+    text = (pl.lit('"') + pl.col("2") + pl.lit('"')).str.json_decode(pl.String)
+    is_id = key.str.strip_chars().str.to_lowercase().is_in(list(ID_COLUMNS)) | key.is_in(list(id_sources))
+    return pairs.filter(is_id).select(pl.coalesce(text, pl.col("3")).alias("v")).drop_nulls().unique()
+
+
+def id_sources(cfg) -> set[str]:
+    """The file column names the config's ``[columns]`` (and ``[columns.<kind>]``) map onto an id column."""
+    tables = [cfg.columns, *cfg.kind_columns.values()]
+    return {src for t in tables for canon, v in t.items() if canon in ID_COLUMNS
+            for src in (v if isinstance(v, list) else [v])}
+
+
 class Pseudonymizer:
     """Built once per scan from every identifier value of the inputs."""
 
-    def __init__(self, key: str, frames: dict[str, pl.LazyFrame], rejected: pl.DataFrame | None = None) -> None:
+    def __init__(self, key: str, frames: dict[str, pl.LazyFrame], rejected: pl.DataFrame | None = None,
+                 id_sources: set[str] | frozenset[str] = frozenset()) -> None:
         if not key:
             raise FraudError("--pseudonymize needs a non-empty key")
         self.key = key.encode("utf-8")
@@ -105,9 +132,8 @@ class Pseudonymizer:
                  for c in ID_COLUMNS if c in lf.collect_schema().names()]
         # Rejected rows keep their raw text: their identifiers are tokenised too (and are the only ones a rejected
         # row's reason can quote: its own).
-        rejected_ids = (pl.concat([rejected.select(pl.col("raw").str.json_path_match(f"$.{c}").alias("v"))
-                                   for c in ID_COLUMNS]).unique()
-                        if rejected is not None and rejected.height else pl.DataFrame(schema={"v": pl.String}))
+        rejected_ids = (rejected_id_values(rejected, id_sources) if rejected is not None and rejected.height
+                        else pl.DataFrame(schema={"v": pl.String}))
         parts.append(rejected_ids.lazy())
         # Distinct values only, found with the streaming engine: a partitioned scan's inputs can exceed memory.
         values = pl.concat([p.unique() for p in parts]).unique().collect(engine="streaming")["v"]

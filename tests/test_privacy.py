@@ -170,3 +170,25 @@ def test_a_reviewers_note_is_withheld_when_pseudonymized(tmp_path):
     assert not any("u2" in str(v) for r in res.findings.iter_rows() for v in r)
     raw = res.rejected.filter(pl.col("input") == "decisions")["raw"][0]
     assert "u2" not in raw and json.loads(raw)["note"] == NOTE_WITHHELD and json.loads(raw)["reviewer"] == "ana"
+
+
+@pytest.mark.parametrize("shards", [1, 3])
+def test_rejected_rows_keyed_by_the_files_own_headers_are_pseudonymized(tmp_path, shards):
+    """A rejected row's raw JSON is keyed by the file's own headers: under a [columns] mapping (uid, dev) or a header
+    in another case (User_ID), its ids were left in clear by --pseudonymize. Its reason's quoted id too."""
+    from fraud.runner import scan_to
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "logins.csv").write_text(
+        "login_time,uid,evt,dev\n2025-01-01T10:00:00Z,alice_secret,login,d1\nnot-a-time,bob_secret,login,dev_bob\n"
+        '2025-01-01T10:00:00Z,carol_secret,login,"dev\tcarol"\n')
+    (tmp_path / "in" / "devices.csv").write_text("ts,device_id,User_ID\nnot-a-time,d9_secret,dave_secret\n")
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('[columns]\nts = "login_time"\nuser_id = "uid"\nevent = "evt"\ndevice_id = ["dev", "device_id"]\n'
+                        '[columns.devices]\nts = "ts"\n')
+    scan_to(ScanInputs.from_folder(tmp_path / "in"), tmp_path / "out", load_config(cfg_file), pseudonymize="k",
+            shards=shards)
+    rejected = (tmp_path / "out" / "rejected.csv").read_text()
+    assert rejected.count("p_") >= 6
+    for clear in ("bob_secret", "dev_bob", "carol_secret", "dev\\tcarol", "d9_secret", "dave_secret"):
+        assert clear not in rejected, clear

@@ -319,22 +319,26 @@ def test_show_prints_markup_in_ids_as_text(tmp_path):
 
 def test_scan_and_show_print_escape_sequences_from_the_logs_inert(tmp_path):
     """An escape sequence in a user agent or event name (clear the screen, print a green ALL CLEAR, hide the rest)
-    reaches the terminal as text: no ESC byte is printed; a bidi override in a device id is made visible. (An id
-    holding a control character is a rejected row.)"""
+    reaches the terminal as text: no ESC byte is printed; a bidi override in a user id is made visible. (A device id
+    holding a bidi override, an id holding a control character, is a rejected row: its reason is printed inert.)"""
     esc = "\x1b[2J\x1b[H\x1b[32mALL CLEAR\x1b[8m"
     d = tmp_path / "in"
     d.mkdir()
     rows = ["ts,user_id,event,user_agent,device_id"] + [
-        f"2024-03-0{i}T08:00:00Z,u0,login,Scrapy/2.11{esc},d\u202e1" for i in range(1, 4)] + [
-        f"2024-03-0{i}T09:00:00Z,u0,view{esc},Mozilla/5.0,d\u202e1" for i in range(1, 4)]
+        f"2024-03-0{i}T08:00:00Z,u0,login,Scrapy/2.11{esc},d1" for i in range(1, 4)] + [
+        f"2024-03-0{i}T09:00:00Z,u0,view{esc},Mozilla/5.0,d1" for i in range(1, 4)] + [
+        "2024-03-04T09:00:00Z,u\u202e1,login,Mozilla/5.0,d\u202e1", "2024-03-04T09:00:00Z,u\u202e1,login,Mozilla/5.0,d2"]
     (d / "logins.csv").write_text("\n".join(rows) + "\n")
     scan = run("scan", d, "--out", tmp_path / "out")
     assert scan.exit_code == 0 and "\x1b" not in scan.stdout
     # event names are read lower-cased, with spaces as "_"
-    assert "events no rule reads: view\\x1b[2j\\x1b[h\\x1b[32mall_clear\\x1b[8m (3)" in scan.stdout
+    assert "events no rule reads: view\\x1b[2j\\x1b[h\\x1b[32m_all_clear\\x1b[8m (3)" in scan.stdout
     r = run("show", "u0", "--out", tmp_path / "out")
     assert r.exit_code == 0 and "\x1b" not in r.stdout and "\u202e" not in r.stdout
-    assert "user_agent: Scrapy/2.11\\x1b[2J" in r.stdout and "main device d⟨U+202E⟩1" in r.stdout
+    assert "user_agent: Scrapy/2.11\\x1b[2J" in r.stdout and "main device d1" in r.stdout
+    assert "\u202e" not in scan.stdout and "device_id holds an invisible character" in scan.stdout
+    r = run("show", "u\u202e1", "--out", tmp_path / "out")
+    assert r.exit_code == 0 and "\u202e" not in r.stdout and "u⟨U+202E⟩1" in r.stdout
     md = (tmp_path / "out" / "report.md").read_text()
     assert "\x1b" not in md and "\u202e" not in md
 
