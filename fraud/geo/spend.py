@@ -12,7 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import POINT_GROUP as G, fmt, later_windows, reach_us
+from fraud.exprs import POINT_GROUP as G, fmt, iso, later_windows, reach_us
 from fraud.findings import emit
 from fraud.exprs import thousands
 from fraud.geo.gazetteer import country_name, place_cc
@@ -71,6 +71,11 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
         best = (qualifying.sort([group, "burst", "ts"])
                 .group_by(group, "burst", maintain_order=True).first()
                 .select(group, "burst", pl.col("win_start").alias("first_ts"), pl.col("ts").alias("last_ts")))
+        # the whole burst (payments chained less than the window apart) beside its first qualifying 24 h: a spree
+        # of 18 payments is shown as such, not as the 5 that reached the limit
+        whole = cand.group_by(group, "burst").agg(pl.len().alias("burst_n"),
+                                                  pl.col("amount").abs().sum().alias("burst_total"),
+                                                  pl.col("ts").max().alias("burst_last"))
         return (cand.join(best, on=[group, "burst"], how="inner", maintain_order="left")
                 .filter((pl.col("ts") >= pl.col("first_ts")) & (pl.col("ts") <= pl.col("last_ts")))
                 .group_by(group, "burst").agg(
@@ -79,7 +84,8 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
                     pl.col("last_ts").first(), pl.col("home_cc").first(),
                     pl.col("ev_cc").unique(maintain_order=True).alias("countries"),
                     pl.col("device_id").drop_nulls().last().alias("device_id"),
-                    pl.col("ip").drop_nulls().last().alias("ip")).drop("burst"),
+                    pl.col("ip").drop_nulls().last().alias("ip"))
+                .join(whole, on=[group, "burst"], how="left").drop("burst"),
                 qualifying.group_by(group).agg(pl.col("win_start").min().alias("_anchor")))
 
     per, anchors = found(cand, "user_id")
@@ -95,8 +101,12 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
         per, rule, device_id="device_id", ip="ip",
         evidence={"events": "n", "total_amount": pl.col("total").round(2), "countries": "countries",
                   "home_country": "home_cc", "hours": hours, "min_events": n_min, "min_amount": amount_min,
-                  "window_hours": rule["window_hours"]},
-        summary=fmt("{} payments/withdrawals of {}+ totalling {} in {} within {} h, outside home country {}",
-                          "n", pl.lit(amount_min).pipe(thousands), thousands("total"), names, hours,
-                          country_name(pl.col("home_cc"))),
+                  "window_hours": rule["window_hours"], "burst_events": "burst_n",
+                  "burst_total_amount": pl.col("burst_total").round(2), "burst_last_ts": iso("burst_last")},
+        summary=fmt("{} payments/withdrawals of {}+ totalling {} in {} within {} h, outside home country {}{}",
+                    "n", pl.lit(amount_min).pipe(thousands), thousands("total"), names, hours,
+                    country_name(pl.col("home_cc")),
+                    pl.when(pl.col("burst_n") > pl.col("n")).then(
+                        pl.format("; {} in the burst, totalling {}, until {}", "burst_n", thousands("burst_total"),
+                                  pl.col("burst_last").dt.strftime("%Y-%m-%d %H:%M UTC"))).otherwise(pl.lit(""))),
     )

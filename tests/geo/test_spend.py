@@ -36,6 +36,24 @@ def test_quiet_with_four_small_spread_or_domestic_payments():
         assert cross_border_spend(ctx_of(logins=logins(rows), locations=loc)).collect().height == 0
 
 
+def test_a_long_spree_shows_its_whole_burst_beside_the_24_h_that_reached_the_limit():
+    """18 large payments abroad, one an hour: the finding is the 24 h ending at the fifth (the score's window
+    anchor), and its evidence and summary also give the whole burst (18, 216,000, until the last)."""
+    loc = pings("u1", routine("u1", START, 14))
+    df = cross_border_spend(ctx_of(logins=logins(_pays(18, hours=1)), locations=loc)).collect()
+    assert df.height == 1
+    ev = json.loads(df["evidence"][0])
+    assert (ev["events"], ev["total_amount"], ev["burst_events"], ev["burst_total_amount"]) == (5, 60_000.0, 18,
+                                                                                                216_000.0)
+    assert ev["burst_last_ts"] == (local(D, 8) + timedelta(hours=17)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert df["summary"][0].endswith("; 18 in the burst, totalling 216,000, until "
+                                     + (local(D, 8) + timedelta(hours=17)).strftime("%Y-%m-%d %H:%M UTC"))
+    assert (df["first_ts"][0], df["last_ts"][0]) == (local(D, 8), local(D, 12))
+    # a burst of exactly five says nothing more
+    five = cross_border_spend(ctx_of(logins=logins(_pays(5)), locations=loc)).collect()
+    assert json.loads(five["evidence"][0])["burst_events"] == 5 and "burst" not in five["summary"][0]
+
+
 def test_a_ledgers_negative_amounts_are_money_moved():
     """Withdrawals written with a ledger's sign (-12,000: money out) are large payments too."""
     loc = pings("u1", routine("u1", START, 14))
