@@ -477,8 +477,8 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
             mapped = mapping.get(col)
             mapped = mapped if isinstance(mapped, list) else [mapped] if mapped else []
             hint = f" (mapped from {' or '.join(repr(m) for m in mapped)})" if mapped else ""
-            raise InputError(f"{path}: missing required column {col!r}{hint}{_header_read(names)}"
-                             f"{_wrapped_records(df)}")
+            wrapped = _wrapped_records(df)
+            raise InputError(f"{path}: missing required column {col!r}{hint}{wrapped or _header_read(names)}")
     return _scalar_columns(df, schema, path)
 
 

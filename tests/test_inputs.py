@@ -304,7 +304,7 @@ def test_missing_required_column_names_file_and_column(tmp_path, cfg):
     p = write(tmp_path / "logins.csv", "ts,account\n2024-01-01T00:00:00Z,u1\n")
     with pytest.raises(InputError) as e:
         read_input("logins", p, cfg)
-    assert str(e.value) == f"{p}: missing required column 'user_id'"
+    assert str(e.value) == f"{p}: missing required column 'user_id'; the header read: 'ts', 'account'"
 
 
 def test_utf32_csv_and_a_json_array_saved_as_jsonl(tmp_path, cfg):
@@ -653,7 +653,7 @@ def test_a_json_object_holding_its_records_in_a_list_is_said_so_in_memory_and_in
                                              r"jq -c '\.Records\[\]' FILE > records\.jsonl\)"):
             scan(ScanInputs(logins=p), cfg, shards=shards)
     p.write_text(json.dumps({"user_id": "u1", "tags": []}))  # one record without ts: the plain error
-    with pytest.raises(InputError, match=r"ct\.jsonl: missing required column 'ts'$"):
+    with pytest.raises(InputError, match=r"ct\.jsonl: missing required column 'ts'; the header read: 'user_id', 'tags'$"):
         read_input("logins", p, cfg)
 
 
