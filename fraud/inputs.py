@@ -26,7 +26,7 @@ from fraud.errors import InputError, first_line
 from fraud.duplicates import extra_hash, split_duplicates
 from fraud.parsing import outcome_rows, split_rows, whole_number
 from fraud.records import (EXTRA_HASH, INTERNAL, LINE_ERROR, NESTED, RESERVED, blank_csv_rows, blank_line_rows,
-                           csv_records, csv_spans_lines, first_keys, ndjson_records, reserved_renames)
+                           csv_records, csv_spans_lines, first_keys, ndjson_records, reserved_renames, short_lines)
 from fraud.schema import INPUT_SCHEMAS, REJECTED_COLUMNS, InputSchema
 
 # .json: an API export's array of records, NDJSON saved as .json, or one (pretty-printed) object
@@ -184,6 +184,10 @@ def read_raw(path: Path) -> pl.DataFrame:
             except pl.exceptions.PolarsError:  # a stray quote, a row wider than the header: record by record
                 return csv_records(data.decode("utf-8", errors="replace"), sep)
             if csv_spans_lines(data, df.height):  # a quoted field over line ends: no line may vanish into one
+                return csv_records(data.decode("utf-8", errors="replace"), sep)
+            # a record short of fields is padded at its end by the fast reader (its later fields shifted into the
+            # wrong columns): only when the last column has gaps are the lines' separators counted
+            if df.width > 1 and df[:, -1].null_count() and short_lines(data, sep, df.width):
                 return csv_records(data.decode("utf-8", errors="replace"), sep)
             df = df.rename(reserved_renames(df.columns))
             # an empty line reads as a row of nulls: the text is searched for empty lines only when one is there

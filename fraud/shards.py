@@ -40,7 +40,7 @@ from fraud.inputs import REJECTED_COLUMNS, LoadedInput, absent_columns, file_for
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
                             collect_checks, finish_findings, input_files, score_stage, summarize)
 from fraud.parsing import split_rows
-from fraud.records import EMPTY_ROW, EXTRA_HASH
+from fraud.records import EMPTY_ROW, EXTRA_HASH, LAST_NULL
 from fraud.registry import all_checks
 from fraud.schema import INPUT_SCHEMAS
 from fraud.spool import SHARD, SpooledFile, device_key, read_parts, shard_of, spool_file
@@ -176,6 +176,7 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                 shutil.rmtree(parts[0].parent)  # the raw slice is parsed once: free its disk space now
                 if EMPTY_ROW in raw.columns:  # a CSV file's empty lines are no rows
                     raw = (raw.filter(~pl.col("_row").is_in(sf.blank_rows)) if sf.blank_rows else raw).drop(EMPTY_ROW)
+                raw = raw.drop(LAST_NULL, strict=False)
                 good, bad, found, names, has = split_rows(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k,
                                                           file_format(sf.path) == "ndjson", cfg.events,
                                                           cfg.timestamp_formats, sf.headers)

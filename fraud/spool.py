@@ -21,8 +21,8 @@ from fraud.inputs import (BOM, BoundedGzip, apply_mapping, is_gzip, read_raw, sn
                           unreadable)
 from fraud.parsing import native_text
 from fraud.duplicates import extra_hash
-from fraud.records import (EMPTY_ROW, INTERNAL, blank_csv_rows, last_line_quote_open,
-                           leading_empty_lines, reserved_renames)
+from fraud.records import (EMPTY_ROW, INTERNAL, LAST_NULL, blank_csv_rows, last_line_quote_open,
+                           leading_empty_lines, reserved_renames, short_lines)
 from fraud.schema import INPUT_SCHEMAS
 
 SHARD = "_shard"
@@ -256,25 +256,34 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
         except Exception as e:  # noqa: BLE001
             raise unreadable(path, e) from None
     rows = _rows_in(dest)
-    if src is not None and _spans_lines(src, rows):
-        # a quoted field over line ends swallowed lines: read record by record, as in memory
+    if src is not None and (_spans_lines(src, rows)
+                            or (_any_marked(dest, LAST_NULL) and _short_lines_in(src, len(names)))):
+        # a quoted field over line ends swallowed lines, or a record is short of fields (padded by the reader, its
+        # later fields shifted): read record by record, as in memory
         shutil.rmtree(dest, ignore_errors=True)
         extras, headers = _sink(read_raw(path).lazy(), schema, cfg, path, dest, shards)
         rows = _rows_in(dest)
     # the CSV reader reads an empty line as a row of nulls: such rows are looked up in the file's text, and its
     # empty lines left out when the slices are parsed (no row, as in memory)
-    blank = _blank_rows(src) if src is not None and _any_empty(dest) else []
+    blank = _blank_rows(src) if src is not None and _any_marked(dest, EMPTY_ROW) else []
     return SpooledFile(str(path), rows_read=rows - len(blank), extra_columns=extras, blank_rows=blank,
                        headers=headers)
 
 
-def _any_empty(dest: Path) -> bool:
-    """Whether a slice file under ``dest`` holds a row marked :data:`fraud.records.EMPTY_ROW` (one boolean
-    column read)."""
+def _any_marked(dest: Path, mark: str) -> bool:
+    """Whether a slice file under ``dest`` holds a row marked ``mark`` (:data:`fraud.records.EMPTY_ROW`,
+    :data:`fraud.records.LAST_NULL`: one boolean column read)."""
     files = sorted(dest.rglob("*.parquet"))
-    if not files or EMPTY_ROW not in pl.read_parquet_schema(files[0]):
+    if not files or mark not in pl.read_parquet_schema(files[0]):
         return False
-    return bool(pl.scan_parquet(files).select(pl.col(EMPTY_ROW).any()).collect().item())
+    return bool(pl.scan_parquet(files).select(pl.col(mark).any()).collect().item())
+
+
+def _short_lines_in(src: Path, width: int) -> bool:
+    """:func:`fraud.records.short_lines` over a CSV file too large to hold (streamed)."""
+    with open(src, "rb") as fh:
+        head = fh.read(1 << 20)
+    return short_lines(src, sniff_separator(head.removeprefix(BOM)), width)
 
 
 def _rows_in(dest: Path) -> int:
@@ -291,6 +300,9 @@ def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest
     column names (the columns given are those with a value, found when the slices are parsed) and the file's own
     header of each renamed canonical column."""
     headers: dict[str, str] = {}
+    raw_names = lf.collect_schema().names()
+    if mark_empty and len(raw_names) > 1:
+        lf = lf.with_columns(pl.col(raw_names[-1]).is_null().alias(LAST_NULL))
     lf = apply_mapping(lf, schema, cfg, path, headers).lazy()
     names = lf.collect_schema().names()
     extras = sorted(c for c in names if c not in schema.columns and c not in INTERNAL)

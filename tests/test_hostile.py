@@ -440,3 +440,18 @@ def test_a_multiline_json_blob_in_an_extra_column_stays_one_field(tmp_path):
                                          "2024-03-01T08:01:00Z,u2,,Y\n")
     res = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
     assert res.rejected.height == 0 and res.scores["user_id"].to_list() == ["u1", "u2"]
+
+
+def test_a_row_short_of_fields_is_rejected_not_shifted(tmp_path):
+    """A row missing a field in the middle was padded at its end by the reader: its event read as 'd2', its device
+    as '5.6.7.8'. It is rejected, in memory and in slices; a row whose last field is empty ("...,") is a row."""
+    text = ("ts,user_id,event,device_id,ip\n2024-03-01T10:00:00Z,u1,login,d1,1.2.3.4\n"
+            "2024-03-01T10:01:00Z,u2,d2,5.6.7.8\n2024-03-01T10:02:00Z,u3,login,d3,\n")
+    res = scan_folder(tmp_path, {"logins.csv": text})
+    assert res.loaded["logins"].rows_used == 2
+    assert res.rejected.select("row", "reason").rows() == [
+        (2, "4 fields where the header has 5 (a missing separator, or fields left off the end)")]
+    # no short row: no record-by-record reading, nothing rejected
+    (tmp_path / "b").mkdir()
+    full = scan_folder(tmp_path / "b", {"logins.csv": text.replace("u2,d2,", "u2,login,d2,")})
+    assert full.loaded["logins"].rows_used == 3 and full.rejected.height == 0
