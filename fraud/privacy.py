@@ -17,9 +17,11 @@ rewrite the digits of numbers, dates or other identifiers:
 - A finding's ``summary`` names only that finding's own device and IP (``Device … used by 7 accounts``), so
   those values are replaced where they stand as a word: not next to a letter, digit or ``_``, nor next to a
   ``.``, ``:``, ``-``, ``/`` or ``@`` that continues the word (the ``7`` of ``0.75`` stays).
-- Other text (a rejected line that could not be split into fields, a rejected row's reason) is replaced by
-  substring: it fails closed, rewriting too much rather than leaking an identifier. A reason quotes a value cut
-  to :data:`fraud.parsing.SHOWN_CHARS` characters, so a longer identifier is also replaced by its cut.
+- A rejected line that could not be split into fields is withheld (:data:`RAW_WITHHELD`): the identifiers in it
+  were never read, so no table lists them.
+- Other text (a rejected row's reason) is replaced by substring: it fails closed, rewriting too much rather than
+  leaking an identifier. A reason quotes a value cut to :data:`fraud.parsing.SHOWN_CHARS` characters, so a longer
+  identifier is also replaced by its cut.
 
 A JSON ``raw`` preview cut off inside a string (it is at most 300 characters) loses that last, unterminated
 string: a truncated identifier cannot be matched and would leak its prefix.
@@ -76,6 +78,7 @@ def _substrings(mapping: pl.DataFrame, cut: int | None = None) -> tuple[list[str
 
 
 NOTE_WITHHELD = "(withheld: --pseudonymize)"
+RAW_WITHHELD = "(withheld: --pseudonymize; a line that could not be split into fields)"
 
 
 def _withheld_notes(lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -109,7 +112,9 @@ def rejected_id_values(rejected: pl.DataFrame, id_sources: set[str] | frozenset[
         return pl.DataFrame(schema={"v": pl.String})
     key = (pl.lit('"') + pl.col("1") + pl.lit('"')).str.json_decode(pl.String)
     text = (pl.lit('"') + pl.col("2") + pl.lit('"')).str.json_decode(pl.String)
-    is_id = key.str.strip_chars().str.to_lowercase().is_in(list(ID_COLUMNS)) | key.is_in(list(id_sources))
+    # the reader takes a header in any case and spacing (` UID ` for a source "uid"): so is it compared here
+    names = {n.strip().lower() for n in (*ID_COLUMNS, *id_sources)}
+    is_id = key.str.strip_chars().str.to_lowercase().is_in(list(names))
     return pairs.filter(is_id).select(pl.coalesce(text, pl.col("3")).alias("v")).drop_nulls().unique()
 
 
@@ -192,6 +197,11 @@ class Pseudonymizer:
                .group_by("_pr", maintain_order=True).agg(pl.col("_tok").str.join("").alias("_txt")))
         out = lf.join(new, on="_pr", how="left", maintain_order="left").with_columns(
             pl.when(is_json).then(pl.col("_txt").fill_null("")).otherwise(pl.col(c)).alias(c)).drop("_txt")
+        if c == "raw":
+            # a rejected line that could not be split into fields: its identifiers were never read (an account only
+            # in that line is in no table), so no substring of it can be trusted to be free of one: withheld
+            return out.with_columns(pl.when(is_json | pl.col(c).is_null()).then(pl.col(c))
+                                    .otherwise(pl.lit(RAW_WITHHELD)).alias(c))
         if lf.filter(pl.col(c).is_not_null() & ~is_json).select(pl.len()).collect().item():
             patterns, tokens = self._substring_tables()
             out = out.with_columns(pl.when(is_json).then(pl.col(c)).otherwise(

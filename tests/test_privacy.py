@@ -7,7 +7,7 @@ import pytest
 
 from fraud.config import load_config
 from fraud.pipeline import ScanInputs, scan
-from fraud.privacy import Pseudonymizer, token
+from fraud.privacy import RAW_WITHHELD, Pseudonymizer, token
 from fraud.runner import pseudonymize_result
 from fraud.synth import generate
 
@@ -71,7 +71,7 @@ def test_raw_previews_json_truncated_and_unsplit(p):
     assert out == [
         f'{{"ts":"bad","user_id":"{t("u1")}","ip":',  # the cut-off string goes: its prefix cannot be matched
         f'{{"user_id":"{t("7")}","ip":"{t("5.6.7.8")}"}}',
-        f"2024,{t('7')},{t('u1')},{t('5.6.7.8')}"]  # not JSON: substrings (fails closed)
+        RAW_WITHHELD]  # a line that could not be split: its ids were never read, so it is withheld
 
 
 def test_a_rejected_rows_reason_quotes_no_clear_identifier():
@@ -180,7 +180,7 @@ def test_rejected_rows_keyed_by_the_files_own_headers_are_pseudonymized(tmp_path
 
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "logins.csv").write_text(
-        "login_time,uid,evt,dev\n2025-01-01T10:00:00Z,alice_secret,login,d1\nnot-a-time,bob_secret,login,dev_bob\n"
+        "login_time, UID ,evt,dev\n2025-01-01T10:00:00Z,alice_secret,login,d1\nnot-a-time,bob_secret,login,dev_bob\n"
         '2025-01-01T10:00:00Z,carol_secret,login,"dev\tcarol"\n')
     (tmp_path / "in" / "devices.csv").write_text("ts,device_id,User_ID\nnot-a-time,d9_secret,dave_secret\n")
     cfg_file = tmp_path / "c.toml"
@@ -192,3 +192,17 @@ def test_rejected_rows_keyed_by_the_files_own_headers_are_pseudonymized(tmp_path
     assert rejected.count("p_") >= 6
     for clear in ("bob_secret", "dev_bob", "carol_secret", "dev\\tcarol", "d9_secret", "dave_secret"):
         assert clear not in rejected, clear
+
+
+def test_a_rejected_line_that_could_not_be_split_is_withheld(tmp_path):
+    """A line with a quote never closed is rejected as text: an account only in that line is in no table, so no
+    substring rewriting can be trusted; under --pseudonymize its raw text is withheld."""
+    from fraud.privacy import RAW_WITHHELD
+    from fraud.runner import scan_to
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "logins.csv").write_text("ts,user_id,device_id\n2025-01-01T10:00:00Z,alice,d1\n"
+                                                '2025-01-01T10:00:00Z,"eve_secret,dev_eve\n')
+    res = scan_to(ScanInputs.from_folder(tmp_path / "in"), tmp_path / "out", load_config(), pseudonymize="k")
+    assert res.rejected["raw"].to_list() == [RAW_WITHHELD]
+    assert "eve_secret" not in (tmp_path / "out" / "rejected.csv").read_text()
