@@ -627,12 +627,25 @@ def given_columns(kind: str, names, events: dict[str, int], event_names: dict[st
 
 
 
+# Inputs that are a snapshot, not a log: an older rotated copy (scores.csv.1) is superseded, never read beside it
+SNAPSHOT_KINDS = frozenset({"scores", "decisions"})
+
+
+def _read_in_folder(f: Path, stem: str) -> bool:
+    """Whether a scan of a folder reads its file ``f`` named like input ``stem``: a supported format, and for a
+    snapshot input (:data:`SNAPSHOT_KINDS`) not an older rotated copy."""
+    rotated = ROTATED.search(f.name.lower().removesuffix(".gzip")) is not None
+    return _supported(f) and not (stem in SNAPSHOT_KINDS and rotated)
+
+
 def skipped_files(folder: str | Path) -> list[str]:
     """The files of a scan folder named like an input that a scan of it does not read (backups such as
-    ``logins.csv.bak``), by name: listed in the summary, never passed over without a word."""
+    ``logins.csv.bak``, an older ``scores.csv.1``), by name: listed in the summary, never passed over without a
+    word."""
     d = Path(folder)
     return sorted(shown_path(f.name) for f in d.iterdir()
-                  if f.name.split(".")[0].lower() in INPUT_SCHEMAS and f.is_file() and not _supported(f))
+                  if (stem := f.name.split(".")[0].lower()) in INPUT_SCHEMAS and f.is_file()
+                  and not _read_in_folder(f, stem))
 
 
 def find_inputs(folder: str | Path) -> dict[str, list[Path]]:
@@ -646,6 +659,8 @@ def find_inputs(folder: str | Path) -> dict[str, list[Path]]:
         if stem not in INPUT_SCHEMAS:
             continue
         utf8_name(f)
+        if _supported(f) and not _read_in_folder(f, stem):
+            continue  # an older copy of a snapshot input: listed by skipped_files
         if not _supported(f):
             suffix = Path(f.name.lower().removesuffix(".gz")).suffix
             if suffix in UNREAD_DATA_SUFFIXES or f.name.lower().endswith(".parquet.gz"):

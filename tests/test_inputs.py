@@ -474,10 +474,15 @@ def test_rotated_logs_are_read_and_backups_are_listed(tmp_path, cfg):
     (tmp_path / "logins.csv.bak").write_text(row.format(4, 4))
     assert [p.name for p in find_inputs(tmp_path)["logins"]] == ["logins.csv", "logins.csv.1", "logins.csv.2.gz",
                                                                  "logins.csv.gzip"]
+    # a snapshot input's older rotated copy is superseded: not read beside the current one, listed
+    (tmp_path / "scores.csv").write_text("user_id,score\nu0,700\n")
+    (tmp_path / "scores.csv.1").write_text("user_id,score\nu0,500\n")
     res = scan_to(ScanInputs.from_folder(tmp_path), tmp_path / "out", cfg)
     assert sorted(res.scores["user_id"]) == ["u0", "u1", "u2", "u3"]
-    assert res.summary["files_skipped"] == ["logins.csv.bak"]
-    assert json.loads((tmp_path / "out" / "summary.json").read_text())["files_skipped"] == ["logins.csv.bak"]
+    assert res.scores.filter(pl.col("user_id") == "u0")["score_before"].item() == 700
+    assert res.summary["files_skipped"] == ["logins.csv.bak", "scores.csv.1"]
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["files_skipped"] == ["logins.csv.bak",
+                                                                                             "scores.csv.1"]
 
 
 def test_a_folder_input_in_a_format_not_read_is_an_error_and_tsv_is_read(tmp_path, cfg):
