@@ -101,6 +101,13 @@ class Config:
         """The column mapping of one input kind: ``[columns]`` with ``[columns.<kind>]`` over it."""
         return {**self.columns, **self.kind_columns.get(kind, {})}
 
+    def reader_events(self) -> dict[str, str]:
+        """Event names the reader renames to a contract kind: the built-in :data:`EVENT_SYNONYMS` but those a
+        rule's own event list reads (a config naming ``change_password`` in ``sensitive_events`` keeps reading
+        it), and ``[events]`` over them."""
+        read = {n for r in self.rules.values() for k in EVENT_LIST_KEYS for n in r.params.get(k, ())}
+        return {**{n: k for n, k in EVENT_SYNONYMS.items() if n not in read}, **self.events}
+
     def rule(self, rule_id: str) -> Rule:
         try:
             return self.rules[rule_id]
@@ -377,6 +384,20 @@ def _validate_patterns(table: dict[str, Any], rid: str, where: str) -> None:
 
 # Rule keys holding lists that must not be empty (an empty one would switch the rule off while its status says
 # "ok"; `enabled = false` does that openly) and what their items are.
+# Other spellings of the contract's event kinds that exports write (after the keyword normalisation: CamelCase
+# PasswordChange is password_change already): past tense, verb first, the noun. The config's [events] wins, and a
+# name a rule's own event list reads (sensitive_events = ["change_password"]) is left as it is.
+EVENT_SYNONYMS = {
+    **dict.fromkeys(("password_changed", "change_password", "password_updated", "update_password"), "password_change"),
+    **dict.fromkeys(("phone_changed", "change_phone", "phone_number_change", "phone_number_changed",
+                     "change_phone_number", "update_phone", "phone_updated"), "phone_change"),
+    **dict.fromkeys(("card_bound", "bind_bank_card", "card_binding", "add_card", "card_added", "link_card",
+                     "card_linked"), "bind_card"),
+    **dict.fromkeys(("withdrawal", "withdrawn", "cash_out", "cashout", "with_draw"), "withdraw"),
+    # CamelCase LogOut, SignOut
+    **dict.fromkeys(("log_out", "logged_out", "sign_out", "signout", "signed_out"), "logout"),
+}
+
 EVENT_LIST_KEYS = ("sensitive_events", "payment_events", "events")  # event names, compared as the reader does
 HOUR_WINDOW_KEYS = ("night_hours", "work_hours", "arrival_hours")  # one local [start, end) window of whole hours
 HOUR_WINDOW_LIST_KEYS = ("commute_hours",)  # a list of such windows

@@ -599,8 +599,8 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         raw = raw.select([c for c in raw.columns if c in schema.columns or c in INTERNAL])
         rows_read += raw.height
         good, bad, found, names, valued = split_rows(raw, schema, cfg.timezone, path, kind,
-                                                     file_format(path) == "ndjson", cfg.events, cfg.timestamp_formats,
-                                                     headers)
+                                                     file_format(path) == "ndjson", cfg.reader_events(),
+                                                     cfg.timestamp_formats, headers)
         given |= valued
         placeholders.update(found)
         events.update(names)
@@ -616,7 +616,7 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     rejected = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTED_COLUMNS)
     return LoadedInput(kind=kind, frame=frame, rejected=rejected, files=[str(p) for p in paths],
                        rows_read=rows_read, extra_columns=sorted(extras), placeholders=dict(placeholders),
-                       columns=given_columns(kind, given, events, cfg.events), events=dict(events))
+                       columns=given_columns(kind, given, events, cfg.reader_events()), events=dict(events))
 
 
 def given_columns(kind: str, names, events: dict[str, int], event_names: dict[str, str] | None = None) -> list[str]:

@@ -38,16 +38,6 @@ LOGIN_EVENTS = ("login_success", "login_succeeded", "login_successful", "success
                 "logon_success", "signin", "sign_in", "signed_in", "logged_in", "authentication_success",
                 "auth_success", "log_in", "log_on", "logged_on")
 OUTCOME_EVENT_NAMES = frozenset(FAILED_LOGIN_EVENTS + LOGIN_EVENTS)
-# Other spellings of the contract's event kinds that exports write (after the keyword normalisation: CamelCase
-# PasswordChange is password_change already): past tense, verb first, the noun. The config's [events] wins.
-EVENT_SYNONYMS = {
-    **dict.fromkeys(("password_changed", "change_password", "password_updated", "update_password"), "password_change"),
-    **dict.fromkeys(("phone_changed", "change_phone", "phone_number_change", "phone_number_changed",
-                     "change_phone_number", "update_phone", "phone_updated"), "phone_change"),
-    **dict.fromkeys(("card_bound", "bind_bank_card", "card_binding", "add_card", "card_added", "link_card",
-                     "card_linked"), "bind_card"),
-    **dict.fromkeys(("withdrawal", "withdrawn", "cash_out", "cashout"), "withdraw"),
-}
 # Identifier columns whose placeholder values (:func:`fraud.exprs.placeholder_id`) are read as missing: clients
 # that cannot read a device id send "unknown" or all zeros, and thousands of devices would share that "id".
 PLACEHOLDER_ID_COLUMNS = frozenset({"device_id"})
@@ -84,13 +74,13 @@ def event_keyword(t: pl.Expr) -> pl.Expr:
 
 def event_outcomes(event_names: dict[str, str] | None = None) -> tuple[list[str], list[str], dict[str, str]]:
     """The event names read as a failed login, as a login, and as another contract kind: the built-in outcome
-    names (:data:`FAILED_LOGIN_EVENTS`, :data:`LOGIN_EVENTS`), :data:`EVENT_SYNONYMS` and the config's ``[events]``
-    (which win over a built-in name they list)."""
+    names (:data:`FAILED_LOGIN_EVENTS`, :data:`LOGIN_EVENTS`) and ``event_names``: the config's
+    :meth:`fraud.config.Config.reader_events` (its ``[events]`` and the built-in synonyms; they win over a built-in
+    name they list)."""
     names = event_names or {}
     failed = [n for n in FAILED_LOGIN_EVENTS if n not in names] + [n for n, k in names.items() if k == "failed_login"]
     ok = [n for n in LOGIN_EVENTS if n not in names] + [n for n, k in names.items() if k == "login"]
-    kinds = {**{n: k for n, k in EVENT_SYNONYMS.items() if n not in names}, **names}
-    return failed, ok, {n: k for n, k in kinds.items() if k not in ("login", "failed_login")}
+    return failed, ok, {n: k for n, k in names.items() if k not in ("login", "failed_login")}
 
 
 def outcome_rows(events: dict[str, int], event_names: dict[str, str] | None = None) -> int:

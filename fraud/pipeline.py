@@ -21,8 +21,7 @@ from fraud.fingerprint import useragent
 from fraud.geo import gazetteer
 from fraud.inputs import (REJECTED_COLUMNS, LoadedInput, absent_columns, find_inputs, in_file_order, read_input,
                           resolve_specs)
-from fraud.parsing import (EVENT_SYNONYMS, IDENTIFIER_COLUMNS, NO_VALUE_NAME_COLUMNS, OUTCOME_EVENT_NAMES,
-                           outcome_rows)
+from fraud.parsing import IDENTIFIER_COLUMNS, NO_VALUE_NAME_COLUMNS, OUTCOME_EVENT_NAMES, outcome_rows
 from fraud.registry import KEYS, PROFILE_PARTS, REGISTRY, NotEvaluated, all_checks
 from fraud.schema import BOOL, EVENT_KINDS, INPUT_SCHEMAS, PROFILES_SCHEMA, SEVERITY_ORDER
 from fraud.scoring import score_users
@@ -244,7 +243,7 @@ def rejection_reasons(rejected: pl.DataFrame) -> dict[str, dict[str, int]]:
 def unread_event_kinds(events: dict[str, int], cfg: Config) -> dict[str, int]:
     """Event names read (rows per name) that no rule reads: no contract kind, login outcome name, nor sensitive or
     payment event of the config. The most frequent :data:`MAX_LISTED_EVENT_KINDS`, most frequent first."""
-    known = {*EVENT_KINDS, *OUTCOME_EVENT_NAMES, *EVENT_SYNONYMS, *cfg.events,
+    known = {*EVENT_KINDS, *OUTCOME_EVENT_NAMES, *cfg.reader_events(),
              *cfg.rule("device.new_device_sensitive")["sensitive_events"],
              *cfg.rule("behavior.sigma")["payment_events"], *cfg.rule("geo.cross_border_spend")["events"]}
     unread = sorted(((k, n) for k, n in events.items() if k not in known and n), key=lambda kn: (-kn[1], kn[0]))

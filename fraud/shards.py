@@ -178,7 +178,7 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                     raw = (raw.filter(~pl.col("_row").is_in(sf.blank_rows)) if sf.blank_rows else raw).drop(EMPTY_ROW)
                 raw = raw.drop(LAST_NULL, strict=False)
                 good, bad, found, names, has = split_rows(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k,
-                                                          file_format(sf.path) == "ndjson", cfg.events,
+                                                          file_format(sf.path) == "ndjson", cfg.reader_events(),
                                                           cfg.timestamp_formats, sf.headers)
                 valued[k] |= has
                 placeholders[k].update(found)
@@ -260,7 +260,7 @@ class _Prepared:
                 rejects, self.used, self.placeholders, self.events, valued = _parse_slices(
                     work, self.kinds, self.spooled, cfg)
             self.rejected = pl.concat(rejects).sort("_k", "_fi", "row").drop("_k", "_fi") if rejects else None
-            self.absent = {k: absent_columns(k, given_columns(k, valued[k], self.events[k], cfg.events))
+            self.absent = {k: absent_columns(k, given_columns(k, valued[k], self.events[k], cfg.reader_events()))
                            for k in self.kinds}
         except BaseException:
             self.tmp.cleanup()

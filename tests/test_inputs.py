@@ -95,6 +95,13 @@ def test_event_names_in_camel_case_and_common_synonyms(tmp_path, cfg):
     mine = load_config(tmp_path / "c.toml")
     assert read_input("logins", p, mine).frame["event"].to_list()[6:] == ["payment", "phone_change", "bind_card",
                                                                           "login"]
+    # a name a rule's own list reads stays as it is (a config written for an export's "change_password")
+    (tmp_path / "d.toml").write_text('[rules."device.new_device_sensitive"]\n'
+                                     'sensitive_events = ["change_password", "withdraw"]\n')
+    theirs = read_input("logins", p, load_config(tmp_path / "d.toml")).frame["event"].to_list()
+    assert theirs[4:7] == ["password_change", "change_password", "withdraw"]
+    q = write(tmp_path / "o.csv", "ts,user_id,event\n2024-01-01T00:00:00Z,u,LogOut\n2024-01-01T00:00:01Z,u,WithDraw\n")
+    assert read_input("logins", q, cfg).frame["event"].to_list() == ["logout", "withdraw"]
 
 
 def test_hex_device_ids_are_one_id_in_either_case(tmp_path, cfg):
