@@ -154,9 +154,10 @@ def _no_number(df: pl.DataFrame, col: str) -> pl.Expr:
     return pl.lit(False)
 
 
-# Invisible format characters: soft hyphen, zero-width space/non-joiner, LRM/RLM, bidi embeddings and overrides,
-# word joiner and invisible operators, the zero-width no-break space (BOM)
-INVISIBLE = "\u00ad\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\ufeff"
+# Invisible characters: Unicode's format characters (soft hyphen, zero-width space/joiners, LRM/RLM, bidi embeddings,
+# overrides and isolates, word joiner, the BOM, tag characters ...), the combining grapheme joiner and the Hangul
+# fillers, which render as nothing
+INVISIBLE = r"\p{Cf}\u034f\u115f\u1160\u3164\uffa0"
 
 
 def _control_check(col: str, present: pl.Expr, text: pl.Expr, shown: pl.Expr, nested: bool, name: str
@@ -169,7 +170,7 @@ def _control_check(col: str, present: pl.Expr, text: pl.Expr, shown: pl.Expr, ne
     JSON value's mark is not one: that value has its own reason.)"""
     out = []
     for chars, what in ((r"\x00-\x1f\x7f", "a control character (U+0000-U+001F, U+007F)"),
-                        *([(INVISIBLE + "\u200d", "an invisible character (zero-width, soft hyphen, bidi control)")]
+                        *([(INVISIBLE, "an invisible character (zero-width, soft hyphen, bidi control)")]
                           if col == "device_id" else [])):
         bad = present & text.str.contains(f"[{chars}]")
         out.append((bad & ~text.str.starts_with(NESTED) if nested else bad, fmt(f"{name} holds {what}: {{}}", shown)))

@@ -259,12 +259,13 @@ def test_ids_holding_control_characters_are_rejected(tmp_path, cfg):
     # device.shared): rejected; an account id keeps it
     r = tmp_path / "z.csv"
     r.write_text("ts,user_id,device_id\n" + "".join(f"2024-01-01T00:00:00Z,u\u200f{i},d{c}1\n" for i, c in
-                                                      enumerate(["", "\u200b", "\u200d", "\u202e", "\ufeff"])))
+                                                      enumerate(["", "\u200b", "\u200d", "\u202e", "\ufeff",
+                                                                 "\u2066", "\u3164"])))
     li = read_input("logins", r, cfg)
     assert li.frame["device_id"].to_list() == ["d1"] and li.frame["user_id"].to_list() == ["u\u200f0"]
     assert li.rejected["reason"].to_list() == [
         f"device_id holds an invisible character (zero-width, soft hyphen, bidi control): d{c}1"
-        for c in ["\u200b", "\u200d", "\u202e", "\ufeff"]]
+        for c in ["\u200b", "\u200d", "\u202e", "\ufeff", "\u2066", "\u3164"]]
 
 
 def test_whole_json_numbers_read_without_fraction_by_both_ndjson_readers(tmp_path, cfg):

@@ -214,7 +214,7 @@ def is_placeholder(col: pl.Expr, min_length: int) -> pl.Expr:
 def bare_agent(ua: pl.Expr) -> pl.Expr:
     """The agent without the quotes an access-log line leaves around it, a header dump's ``User-Agent:`` label, or
     invisible characters inside it (a zero-width space in ``python-requests`` hides no tool)."""
-    return (ua.str.replace_all(f"[{INVISIBLE}\u200d]", "").str.replace(r"^(?i:user-agent:)\s*", "")
+    return (ua.str.replace_all(f"[{INVISIBLE}]", "").str.replace(r"^(?i:user-agent:)\s*", "")
             .str.strip_chars(" \t\"'"))
 
 
@@ -228,7 +228,7 @@ def with_tool_match(df: pl.DataFrame, col: str = "user_agent", out: str = "_tool
     taken on those only (every pattern over every agent, case-insensitive, doubled the classification's time)."""
     bare = bare_agent(pl.col(col))
     first = first_match(bare, tuple((str(i), f"(?i){rx}") for i, (_, _, rx) in enumerate(TOOL_PATTERNS)))
-    cand = (df.select(col).filter(bare.str.contains(TOOL_ANY).fill_null(False))
+    cand = (df.select(col).unique().filter(bare.str.contains(TOOL_ANY).fill_null(False))
             .with_columns(first.cast(pl.Int32).alias(out)))
     return df.join(cand, on=col, how="left", nulls_equal=True, maintain_order="left")
 

@@ -90,6 +90,9 @@ BOTS = {
     'user-agent: "Java/17.0.2"': ("http library", "Java HTTP client"),
     "python\u200b-requests/2.31.0": ("http library", "python-requests"),  # a zero-width space hides no tool
     "Headless\u200dChrome/120.0 Safari/537.36": ("headless browser", "HeadlessChrome"),
+    "python\u2066-requests/2.31.0": ("http library", "python-requests"),  # a bidi isolate too
+    "mass\u200bscan/1.3 (https://github.com/robertdavidgraham/masscan)": ("crawler", "masscan"),
+    '"-"': ("missing", "missing user agent"),  # a quoted missing agent is none, not garbage
     "ApacheBench/2.3": ("automation", "load or attack tool"),
     "Artillery (https://artillery.io)": ("automation", "load or attack tool"),
     "-": ("missing", "missing user agent"),
