@@ -22,8 +22,8 @@ US_PER_HOUR = 3_600_000_000
           columns=("event",))
 def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
     """Flags each new device's first sign-in (the user having events on ``min_history_days``+ earlier local
-    days, and no successful event from that device on an earlier local day: contract section 3's "history without
-    it")
+    days, and no successful event from that device more than ``within_hours`` before it: contract section 3's
+    "history without it")
     followed within ``within_hours`` hours (inclusive) by one of ``sensitive_events`` (successful).
     One finding per user and new device; evidence lists the sensitive events."""
     rule = ctx.cfg.rule("device.new_device_sensitive")
@@ -40,16 +40,18 @@ def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
         "user_id", pl.col("local_ts").dt.date().alias("day")).unique()
     history = (first.join(days, on="user_id", how="inner").filter(pl.col("day") < pl.col("first_day"))
                .group_by("user_id", "device_id").agg(pl.len().alias("history_days")))
-    # a device the account already used on an earlier day (a successful event of any kind: a payment from the app)
-    # is not new; the same day's events from it before the sign-in are its session (a takeover resets the password
-    # on the new device, then signs in), and an attacker's failed attempts from it do not make it known either
-    used = local_date(ctx.logins.filter(pl.col("success").fill_null(True) & pl.col("device_id").is_not_null()
-                                        & pl.col("user_id").is_not_null())
-                      .group_by("user_id", "device_id").agg(pl.col("ts").min()), ctx, out="use_day").drop("ts")
+    # a device the account already used (a successful event of any kind: a payment from the app) more than
+    # within_hours before the sign-in is not new; its events in those hours are the sign-in's own episode (a
+    # takeover resets the password on the new device, at 23:55 or at noon, then signs in), and an attacker's failed
+    # attempts from it do not make it known either
+    used = (ctx.logins.filter(pl.col("success").fill_null(True) & pl.col("device_id").is_not_null()
+                              & pl.col("user_id").is_not_null())
+            .group_by("user_id", "device_id").agg(pl.col("ts").min().alias("first_use")))
+    known = pl.col("first_use") < pl.col("ts") - pl.duration(microseconds=within_us)
     new = (first.join(history, on=["user_id", "device_id"], how="inner")
            .join(used, on=["user_id", "device_id"], how="left")
-           .filter((pl.col("history_days") >= min_days) & ~(pl.col("use_day") < pl.col("first_day")).fill_null(False))
-           .drop("use_day").rename({"ts": "first_sign_in"}))
+           .filter((pl.col("history_days") >= min_days) & ~known.fill_null(False))
+           .drop("first_use").rename({"ts": "first_sign_in"}))
     per = _window_events(new, ctx.logins.filter(pl.col("event").is_in(kinds) & pl.col("success").fill_null(True)
                                                 & pl.col("user_id").is_not_null()), kinds, within_us)
     return emit(

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import polars as pl
 import pytest
 
@@ -58,18 +60,22 @@ def test_a_device_used_before_its_first_sign_in_is_not_new():
     assert ev(df)["history_days"] == 7
 
 
-def test_the_new_devices_own_session_before_the_sign_in_does_not_make_it_known():
-    """A takeover resets the password from the new device, then signs in and withdraws: events from the device
-    earlier on the sign-in's own day are its session, not history with it; on an earlier day they make it known."""
-    def case(user, minutes_before, kind):
+def test_the_new_devices_own_episode_before_the_sign_in_does_not_make_it_known():
+    """A takeover resets the password from the new device, then signs in and withdraws: the device's events in the
+    24 h (within_hours) before its first sign-in are that episode, not history with it, also across midnight (a
+    reset at 23:55, the sign-in at 00:05); a use more than 24 h before makes it known."""
+    def case(user, minutes_before, kind, sign_in=at(days=10)):
         return pl.concat([_history(user, 8), _events(user, [
-            (at(days=10, minutes=-minutes_before), kind, "d2"), (at(days=10), "login", "d2"),
-            (at(days=10, minutes=30), "withdraw", "d2")])])
-    df = run(new_device_sensitive, logins=pl.concat([case("reset", 2, "password_change"), case("app", 1, "app_open"),
-                                                      case("yesterday", 24 * 60, "payment")]))
-    assert df["user_id"].to_list() == ["app", "reset"]
+            (sign_in - timedelta(minutes=minutes_before), kind, "d2"), (sign_in, "login", "d2"),
+            (sign_in + timedelta(minutes=30), "withdraw", "d2")])])
+    midnight = at(days=10, minutes=-8 * 60 + 5)  # 00:05 UTC (at() is 08:00): the reset at 23:55 the day before
+    df = run(new_device_sensitive, logins=pl.concat([
+        case("reset", 2, "password_change"), case("app", 1, "app_open"),
+        case("midnight", 10, "password_change", midnight), case("day", 24 * 60, "payment"),
+        case("known", 24 * 60 + 1, "payment")]))
+    assert df["user_id"].to_list() == ["app", "day", "midnight", "reset"]
     assert [e["event"] for e in ev(df, 1)["sensitive_events"]] == ["withdraw"]
-    assert df["first_ts"].to_list() == [at(days=10), at(days=10)]
+    assert df["first_ts"].to_list() == [at(days=10), at(days=10), midnight, at(days=10)]
 
 
 def test_sensitive_not_evaluated_when_the_logins_hold_none_of_its_events():
