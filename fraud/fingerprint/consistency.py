@@ -90,8 +90,10 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
     rule = ctx.cfg.rule("device.id_conflict")
     fields = [*ID_FIELDS, "os_family"]
     fam = snapshot_os_family()
-    # Android is Linux underneath: what Java's os.name and Python's platform.system() say on a phone is no conflict
-    fam = pl.when((fam == "linux") & (fam == "android").any().over("device_id")).then(pl.lit("android")).otherwise(fam)
+    # Android is Linux underneath: what Java's os.name and Python's platform.system() say on a phone ("Linux", with
+    # a kernel version at most) beside Android is no conflict; a distribution's name (Ubuntu) still is
+    kernel = pl.col("os").str.contains(r"(?i)^\s*(?:gnu/)?linux(?:[\s\-_/]?[0-9][\w.\-]*)?\s*$").fill_null(False)
+    fam = pl.when(kernel & (fam == "android").any().over("device_id")).then(pl.lit("android")).otherwise(fam)
     snap = ctx.devices.select("device_id", "ts", *[_normalised(c) for c in ID_FIELDS],
                               *[pl.col(c).str.strip_chars().alias(f"_raw_{c}") for c in ID_FIELDS],
                               fam.alias("os_family")).collect().lazy()  # read twice below

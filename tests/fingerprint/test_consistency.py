@@ -141,9 +141,13 @@ def test_id_conflict_reads_more_notations_of_one_id():
     for changed in ("3c22-fb99-8877", "0x3C22FB998877", '"3c:22:fb:99:88:77"'):
         df = run(id_conflict, devices=pl.concat([one, one.head(1).with_columns(pl.lit(changed).alias("mac"))]))
         assert ev(df)["fields"] == ["mac"], changed
-    # Linux beside iOS is still two families
+    # Linux beside iOS is still two families, and so is a distribution (a desktop) beside Android
     df = run(id_conflict, devices=one.with_columns(pl.Series("os", ["iOS", "Linux", None, None])))
     assert ev(df)["fields"] == ["os"]
+    df = run(id_conflict, devices=one.with_columns(pl.Series("os", ["Android", "Ubuntu 22.04", None, None])))
+    assert ev(df)["fields"] == ["os"]
+    assert run(id_conflict, devices=one.with_columns(pl.Series("os", ["Android", "Linux 5.10.157", None, None]))
+               ).height == 0
 
 
 def test_id_conflict_reads_a_dual_sim_phones_two_imeis_as_one_phone():
