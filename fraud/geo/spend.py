@@ -1,11 +1,11 @@
 """``geo.cross_border_spend``: a burst of large payments or withdrawals from outside the home country.
 
 Flags ``min_events`` (5) or more ``events`` (``payment``/``withdraw``) of at least ``min_amount`` (10,000, in the
-data's currency, either sign: a ledger writes money out as -12,000) whose position lies outside the user's home
-country, within ``window_hours`` (24 h). An event's country is that of its coordinates (gazetteer city naming
-them) for lat/lon positions, else the IP's country, else the ``country`` column; the home country is that of the
-home place, else the user's most frequent event country, else ``registered_country``. One finding per burst
-(events chained less than the window apart).
+data's currency; a withdrawal of either sign, as a ledger writes money out as -12,000, a payment as given: a
+negative one is a refund) whose position lies outside the user's home country, within ``window_hours`` (24 h). An
+event's country is that of its coordinates (gazetteer city naming them) for lat/lon positions, else the IP's
+country, else the ``country`` column; the home country is that of the home place, else the user's most frequent
+event country, else ``registered_country``. One finding per burst (events chained less than the window apart).
 """
 from __future__ import annotations
 
@@ -37,12 +37,14 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
     if pos.filter(pl.col("country").is_not_null() | pl.col("lat").is_not_null()).height == 0:
         raise NotEvaluated("no event has a position or country")
     kinds = pl.col("event").is_in(list(rule["events"]))
-    # the money moved, whichever sign a ledger gives it (a withdrawal written -12,000 is money out)
-    large = kinds & (pl.col("amount").abs() >= amount_min)
+    # the money moved: a withdrawal whichever sign a ledger gives it (-12,000 is money out), a payment as given (a
+    # negative payment is a refund, money coming back)
+    size = pl.when(pl.col("event") == "withdraw").then(pl.col("amount").abs()).otherwise(pl.col("amount"))
+    large = kinds & (size >= amount_min)
     n_kind, n_big = ctx.logins.select(kinds.sum().alias("n"), large.sum().alias("big")).collect().row(0)
     if n_kind == 0:
         raise NotEvaluated(f"no {' or '.join(rule['events'])} events in the logins", stage=2)
-    big = pos.lazy().filter((pl.col("kind") == "event") & large)
+    big = pos.lazy().filter((pl.col("kind") == "event") & large).with_columns(size.alias("amount"))
     cc = pl.when(pl.col("source") == "latlon").then(pl.coalesce(place_cc("lat", "lon"), pl.col("country"))) \
         .otherwise(pl.col("country"))
     told = (big.with_columns(cc.alias("ev_cc"))
@@ -74,13 +76,13 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
         # the whole burst (payments chained less than the window apart) beside its first qualifying 24 h: a spree
         # of 18 payments is shown as such, not as the 5 that reached the limit
         whole = cand.group_by(group, "burst").agg(pl.len().alias("burst_n"),
-                                                  pl.col("amount").abs().sum().alias("burst_total"),
+                                                  pl.col("amount").sum().alias("burst_total"),
                                                   pl.col("ts").max().alias("burst_last"))
         return (cand.join(best, on=[group, "burst"], how="inner", maintain_order="left")
                 .filter((pl.col("ts") >= pl.col("first_ts")) & (pl.col("ts") <= pl.col("last_ts")))
                 .group_by(group, "burst").agg(
                     *([] if group == "user_id" else [pl.col("user_id").first()]),
-                    pl.len().alias("n"), pl.col("amount").abs().sum().alias("total"), pl.col("first_ts").first(),
+                    pl.len().alias("n"), pl.col("amount").sum().alias("total"), pl.col("first_ts").first(),
                     pl.col("last_ts").first(), pl.col("home_cc").first(),
                     pl.col("ev_cc").unique(maintain_order=True).alias("countries"),
                     pl.col("device_id").drop_nulls().last().alias("device_id"),

@@ -55,11 +55,17 @@ def test_a_long_spree_shows_its_whole_burst_beside_the_24_h_that_reached_the_lim
 
 
 def test_a_ledgers_negative_amounts_are_money_moved():
-    """Withdrawals written with a ledger's sign (-12,000: money out) are large payments too."""
+    """Withdrawals written with a ledger's sign (-12,000: money out) are large ones too; negative payments are
+    refunds."""
     loc = pings("u1", routine("u1", START, 14))
     df = cross_border_spend(ctx_of(logins=logins(_pays(5, amount=-12_000.0, event="withdraw")), locations=loc)).collect()
     assert df.height == 1 and json.loads(df["evidence"][0])["total_amount"] == 60_000.0
     assert cross_border_spend(ctx_of(logins=logins(_pays(5, amount=-9_999.0)), locations=loc)).collect().height == 0
+    # a negative payment is a refund, money coming back: three purchases and two refunds are no five payments
+    refunds = _pays(5)
+    for r in refunds[3:]:
+        r["amount"] = -12_000.0
+    assert cross_border_spend(ctx_of(logins=logins(refunds), locations=loc)).collect().height == 0
 
 
 def test_window_is_closed():
