@@ -127,7 +127,9 @@ def _ip_rows(values: pl.Series) -> pl.Series:
     distinct = others.drop_nulls().unique()
     # a host's prefix length (PostgreSQL's text(inet), CIDR-typed exports: 203.0.113.8/32) names the address itself
     df = pl.DataFrame({"s": distinct}).with_columns(
-        s.str.split(",").list.first().str.strip_chars().str.to_lowercase().str.replace(r"/(?:32|128)$", ""))
+        s.str.split(",").list.first().str.strip_chars().str.to_lowercase())
+    df = df.with_columns(pl.when(s.str.contains(":", literal=True)).then(s.str.replace(r"/128$", ""))
+                         .otherwise(s.str.replace(r"/32$", "")))
     df = df.with_columns(pl.when(s.str.starts_with("[")).then(s.str.extract(r"^\[([^\]]*)\](?::\d+)?$"))
                          .otherwise(s))
     df = df.with_columns(s.str.replace(r"^([\d.]+):\d+$", "$1").str.replace(r"%[^%]*$", "")

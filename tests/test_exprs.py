@@ -45,7 +45,7 @@ def test_ip_address_reads_each_written_form_of_one_address():
 
 def test_ip_address_is_null_for_placeholders_and_text_that_is_no_address():
     bad = ["unknown", "-", "", "0.0.0.0", "000.000.000.000", "::", "0:0:0:0:0:0:0:0", "abc", "300.1.1.1", "1.2.3",
-           "1.2.3.4.5", "1:2:3", "1:2:3:4:5:6:7:8:9", "2001:db8::1::2", ":::1", "12345::1", "dead:beef", "::ffff:0:0", "10.0.0.0/8", None]
+           "1.2.3.4.5", "1:2:3", "1:2:3:4:5:6:7:8:9", "2001:db8::1::2", ":::1", "12345::1", "dead:beef", "::ffff:0:0", "10.0.0.0/8", "2001:db8::/32", "1.2.3.4/128", None]
     df = pl.DataFrame({"ip": ["9.9.9.9"] + bad}, schema={"ip": pl.String})
     assert df.select(ip_address(pl.col("ip"))).to_series().to_list() == ["9.9.9.9"] + [None] * len(bad)
     # all plain IPv4 (the fast path): only the unspecified address goes
