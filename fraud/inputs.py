@@ -413,6 +413,7 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
     file's own header (or nested path) of each canonical column it renamed: rejection reasons name those."""
     types = df.collect_schema()
     names = types.names()
+    given = list(names)  # the file's own header, for the error of a missing column
     rename = {}
     loose: dict[str, list[str]] = {}
     for c in names:
@@ -482,7 +483,7 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
             mapped = mapped if isinstance(mapped, list) else [mapped] if mapped else []
             hint = f" (mapped from {' or '.join(repr(m) for m in mapped)})" if mapped else ""
             wrapped = _wrapped_records(df)
-            raise InputError(f"{path}: missing required column {col!r}{hint}{wrapped or _header_read(names)}")
+            raise InputError(f"{path}: missing required column {col!r}{hint}{wrapped or _header_read(given)}")
     return _scalar_columns(df, schema, path)
 
 

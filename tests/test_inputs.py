@@ -463,6 +463,10 @@ def test_a_missing_required_column_quotes_the_header_read(tmp_path, cfg):
     write(tmp_path / "a.csv", "My export 2024\nts,user_id\n2024-03-01T10:00:00Z,u1\n")
     with pytest.raises(InputError, match=r"a\.csv: missing required column 'ts'; the header read: 'My export 2024'$"):
         read_input("logins", tmp_path / "a.csv", cfg)
+    (tmp_path / "m.toml").write_text('[columns]\nuser_id = "uid"\n')
+    write(tmp_path / "m.csv", "when,uid\n2024-03-01T10:00:00Z,u1\n")  # the file's own names, not the mapped ones
+    with pytest.raises(InputError, match=r"missing required column 'ts'; the header read: 'when', 'uid'$"):
+        read_input("logins", tmp_path / "m.csv", load_config(tmp_path / "m.toml"))
     write(tmp_path / "b.csv", "ts\u200b,user_id\n2024-03-01T10:00:00Z,u1\n")
     with pytest.raises(InputError, match=r"missing required column 'ts'; the header read: 'ts\\u200b', 'user_id'$"):
         read_input("logins", tmp_path / "b.csv", cfg)
