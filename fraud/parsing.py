@@ -162,19 +162,13 @@ INVISIBLE = r"\p{Cf}\u034f\u115f\u1160\u3164\uffa0"
 
 def _control_check(col: str, present: pl.Expr, text: pl.Expr, shown: pl.Expr, nested: bool, name: str
                    ) -> list[tuple[pl.Expr, pl.Expr]]:
-    """An id holding a control character (NUL, ESC, a tab or line break inside it), or a device id holding an
-    invisible one (zero-width space or joiner, soft hyphen, bidirectional controls, a byte-order mark): rejected.
-    ``u1`` and ``u<NUL>1``, ``d1`` and ``d<U+200B>1``, would be two accounts or devices that look the same everywhere
-    (a device farm's way past device.shared), and cannot be typed on a command line. An account id keeps its
-    invisible characters (a name's right-to-left mark; shown as marks, see fraud.inert). (With ``nested``, a nested
-    JSON value's mark is not one: that value has its own reason.)"""
-    out = []
-    for chars, what in ((r"\x00-\x1f\x7f", "a control character (U+0000-U+001F, U+007F)"),
-                        *([(INVISIBLE, "an invisible character (zero-width, soft hyphen, bidi control)")]
-                          if col == "device_id" else [])):
-        bad = present & text.str.contains(f"[{chars}]")
-        out.append((bad & ~text.str.starts_with(NESTED) if nested else bad, fmt(f"{name} holds {what}: {{}}", shown)))
-    return out
+    """An id holding a control character (NUL, ESC, a tab or line break inside it): rejected. ``u1`` and ``u<NUL>1``
+    would be two accounts that look the same everywhere, and the second cannot be typed on a command line. (A device
+    id's invisible characters are dropped before: see :data:`INVISIBLE`. With ``nested``, a nested JSON value's mark
+    is not one: that value has its own reason.)"""
+    bad = present & text.str.contains(r"[\x00-\x1f\x7f]")
+    return [(bad & ~text.str.starts_with(NESTED) if nested else bad,
+             fmt(f"{name} holds a control character (U+0000-U+001F, U+007F): {{}}", shown))]
 
 
 def _native_id_checks(col: str, dtype: pl.DataType, shown: pl.Expr, name: str) -> list[tuple[pl.Expr, pl.Expr]]:
@@ -296,6 +290,9 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
             v = pl.when(present).then(per_distinct(
                 text, event_keyword, pl.String)).otherwise(None)
         elif col in PLACEHOLDER_ID_COLUMNS:  # a placeholder ("unknown", all zeros) names no device: missing
+            # invisible characters are no part of a device id: d1 and d<U+200B>1 are one device (a farm padding its
+            # id with zero-width characters was 6 devices to device.shared)
+            text = text.str.replace_all(f"[{INVISIBLE}]", "")
             named = once(per_distinct(text, lambda t: ~placeholder_id(t), pl.Boolean).fill_null(False),
                          f"__x_{col}_n")
             # a hex id (a UUID such as iOS's identifierForVendor, a 16-digit ANDROID_ID) is one id in either letter

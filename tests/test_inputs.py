@@ -255,17 +255,15 @@ def test_ids_holding_control_characters_are_rejected(tmp_path, cfg):
     q.write_text("ts,user_id\n2024-01-01T00:00:00Z,\x00u1\n2024-01-01T00:00:00Z,u1\n")
     assert read_input("logins", q, cfg).rejected["reason"].to_list() == [
         "user_id holds a control character (U+0000-U+001F, U+007F): \x00u1"]
-    # a device id with an invisible character would be another device that looks the same (a farm's way past
-    # device.shared): rejected; an account id keeps it
+    # a device id's invisible characters are dropped: d1 and d<U+200B>1 are one device (a farm padding its id so
+    # was several devices to device.shared); an account id keeps them
     r = tmp_path / "z.csv"
     r.write_text("ts,user_id,device_id\n" + "".join(f"2024-01-01T00:00:00Z,u\u200f{i},d{c}1\n" for i, c in
                                                       enumerate(["", "\u200b", "\u200d", "\u202e", "\ufeff",
                                                                  "\u2066", "\u3164"])))
     li = read_input("logins", r, cfg)
-    assert li.frame["device_id"].to_list() == ["d1"] and li.frame["user_id"].to_list() == ["u\u200f0"]
-    assert li.rejected["reason"].to_list() == [
-        f"device_id holds an invisible character (zero-width, soft hyphen, bidi control): d{c}1"
-        for c in ["\u200b", "\u200d", "\u202e", "\ufeff", "\u2066", "\u3164"]]
+    assert li.frame["device_id"].to_list() == ["d1"] * 7 and li.frame["user_id"][0] == "u\u200f0"
+    assert li.rejected.height == 0
 
 
 def test_whole_json_numbers_read_without_fraction_by_both_ndjson_readers(tmp_path, cfg):

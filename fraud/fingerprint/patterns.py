@@ -199,8 +199,10 @@ def first_match(col: pl.Expr, table: tuple[tuple[str, str], ...]) -> pl.Expr:
 
 
 def emulator_signature(col: str | pl.Expr) -> pl.Expr:
-    """The emulator signature a model name or user agent carries (e.g. ``sdk_gphone``), else null."""
-    return first_match(pl.col(col) if isinstance(col, str) else col, EMULATOR_PATTERNS)
+    """The emulator signature a model name or user agent carries (e.g. ``sdk_gphone``), else null; invisible
+    characters inside it hide none."""
+    c = pl.col(col) if isinstance(col, str) else col
+    return first_match(c.str.replace_all(f"[{INVISIBLE}]", ""), EMULATOR_PATTERNS)
 
 
 def is_placeholder(col: pl.Expr, min_length: int) -> pl.Expr:

@@ -31,7 +31,7 @@ SDK_UA = ("Mozilla/5.0 (Linux; Android 11; sdk_gphone_x86 Build/RSR1.201013.001;
     ("MuMuPlayer", "MuMu"), ("MuMu12", "MuMu"), ("LDPlayer9", "LDPlayer"), ("MEmuPlayer", "MEmu"), ("BigNox", "Nox"),
     ("nox_x86", "Nox"), ("Generic x86", "generic_x86"), ("sdk_x86", "sdk_x86"), ("sdk_phone64_x86_64", "sdk_x86"),
     ("emulator64_x86_64", "Emulator"), ("Mumbai", None), ("Memory Pro", None), ("Noxus", None),
-    ("Galaxy Note 20", None), ("sdk-lite", None),
+    ("Galaxy Note 20", None), ("sdk-lite", None), ("sdk\u200b_gphone64_x86_64", "sdk_gphone"),
     # user agents whose build id is two or more Android versions older than the version they claim
     ("Mozilla/5.0 (Linux; Android 7.1.2; SM-G977N Build/LMY48Z; wv) AppleWebKit/537.36",
      "build id of an older Android"),
