@@ -148,7 +148,7 @@ def short_lines(source: bytes | Path, separator: str, width: int) -> bool:
     """Whether some non-empty line of a CSV text (bytes, or a file too large to hold) holds fewer separators than a
     ``width``-column record needs: a field is missing, and the fast reader would pad the record with nulls at its
     end, shifting the fields after the gap into the wrong columns. The lines are read by Polars as one column
-    (0.2 s per 1M lines; splitting them in Python took 1.5-3 s); a quoted separator only adds to a line's count, so
+    (0.13 s per 1M lines; splitting them in Python took 1.5-3 s); a quoted separator only adds to a line's count, so
     no whole record is ever taken for a short one (the header, the widest line, neither)."""
     if width < 2:
         return False
