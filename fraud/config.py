@@ -104,9 +104,10 @@ class Config:
     def reader_events(self) -> dict[str, str]:
         """Event names the reader renames to a contract kind: the built-in :data:`EVENT_SYNONYMS` but those a
         rule's own event list reads (a config naming ``change_password`` in ``sensitive_events`` keeps reading
-        it), and ``[events]`` over them."""
+        it, as itself), and ``[events]`` over them."""
         read = {n for r in self.rules.values() for k in EVENT_LIST_KEYS for n in r.params.get(k, ())}
-        return {**{n: k for n, k in EVENT_SYNONYMS.items() if n not in read}, **self.events}
+        # a rule's own names map onto themselves: the reader then knows them (fraud.parsing.squashed_onto)
+        return {**{n: k for n, k in EVENT_SYNONYMS.items() if n not in read}, **{n: n for n in read}, **self.events}
 
     def rule(self, rule_id: str) -> Rule:
         try:

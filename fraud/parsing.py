@@ -16,7 +16,7 @@ from fraud.config import EVENT_CAMEL_CASE, EVENT_NAME_GAPS
 from fraud.exprs import (ACCOUNT_NO_VALUE_WORDS, NO_VALUE_WORDS, fmt, ip_address, is_missing, per_distinct,
                          placeholder_id, thousands)
 from fraud.records import EXTRA_HASH, INTERNAL, JSON_LITERAL, LINE_ERROR, LINE_TEXT, NESTED
-from fraud.schema import BOOL, FLOAT, INT, RAW_PREVIEW_CHARS, TIMESTAMP, InputSchema
+from fraud.schema import BOOL, EVENT_KINDS, FLOAT, INT, RAW_PREVIEW_CHARS, TIMESTAMP, InputSchema
 from fraud.timeparse import (dst_problem, naive_timestamp, parse_timestamp, plausible, rfc3339_timestamp,
                              timestamp_from_native)
 
@@ -70,6 +70,20 @@ def event_keyword(t: pl.Expr) -> pl.Expr:
     """An event name as a keyword: CamelCase words apart (``PasswordChange``, ``bindCard``), lower case, runs of
     spaces and hyphens one underscore (``PASSWORD CHANGE``, ``bind-card``)."""
     return t.str.replace_all(EVENT_CAMEL_CASE, "${1}_${2}").str.to_lowercase().str.replace_all(EVENT_NAME_GAPS, "_")
+
+
+def squashed_onto(t: pl.Expr, vocabulary: frozenset[str]) -> pl.Expr:
+    """An event keyword that is no name of ``vocabulary`` but one of them without its underscores (CamelCase split
+    where the name has none: ``PassWordChange`` read as ``pass_word_change``; ``ResetPassword`` against a config's
+    ``resetpassword``) read as that name; others as they are. Names that collide so are taken in sort order."""
+    if not vocabulary:
+        return t
+    onto: dict[str, str] = {}
+    for name in sorted(vocabulary):
+        onto.setdefault(name.replace("_", ""), name)
+    return (pl.when(t.is_in(list(vocabulary))).then(t)
+            .otherwise(t.str.replace_all("_", "", literal=True).replace_strict(
+                list(onto), list(onto.values()), default=t, return_dtype=pl.String)))
 
 
 def event_outcomes(event_names: dict[str, str] | None = None) -> tuple[list[str], list[str], dict[str, str]]:
@@ -191,7 +205,8 @@ def column_name(col: str, headers: dict[str, str] | None) -> str:
 
 
 def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
-           ts_formats: tuple[str, ...] = (), headers: dict[str, str] | None = None
+           ts_formats: tuple[str, ...] = (), headers: dict[str, str] | None = None,
+           event_vocab: frozenset[str] = frozenset()
            ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]],
                       list[str], dict[str, pl.Expr], dict[str, pl.Expr]]:
     """The parsing steps of one raw frame, each a list of expressions evaluated together: the trimmed text of
@@ -288,7 +303,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
         elif col in KEYWORD_COLUMNS:  # "Login", "PASSWORD CHANGE", "bind-card" name the contract's event kinds
             # once per distinct value: a handful of event kinds over millions of rows
             v = pl.when(present).then(per_distinct(
-                text, event_keyword, pl.String)).otherwise(None)
+                text, lambda t: squashed_onto(event_keyword(t), event_vocab), pl.String)).otherwise(None)
         elif col in PLACEHOLDER_ID_COLUMNS:  # a placeholder ("unknown", all zeros) names no device: missing
             # invisible characters are no part of a device id: d1 and d<U+200B>1 are one device (a farm padding its
             # id with zero-width characters was 6 devices to device.shared)
@@ -409,8 +424,10 @@ def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind
     raw = raw if "_row" in raw.columns else raw.with_row_index("_row", offset=1)
     cols = [c for c in raw.columns if c not in INTERNAL]
     raw, too_long = _split_too_long(raw, schema, cols, path, kind, nested, headers)
+    failed_names, ok_names, kinds = event_outcomes(event_names)
+    vocab = frozenset({*EVENT_KINDS, *failed_names, *ok_names, *kinds, *kinds.values()})
     texts, pre, values, masks, checks, slow_ts, placeholders, given = _parse(raw, schema, tz, nested, ts_formats,
-                                                                             headers)
+                                                                             headers, vocab)
     if LINE_ERROR in raw.columns:  # a record that could not be split into fields: that is its only reason
         checks = [(pl.col(LINE_ERROR).is_not_null(), pl.col(LINE_ERROR))] + [
             (pl.col(LINE_ERROR).is_null() & b, m) for b, m in checks]
@@ -436,7 +453,7 @@ def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind
              for c in schema.columns}
     if "event" in schema.columns and "event" in raw.columns:
         ev = pl.col("__v_event")
-        failed_names, ok_names, kinds = event_outcomes(event_names)
+        # (failed_names, ok_names, kinds: the event outcomes computed above)
         failed, ok = ev.is_in(failed_names).fill_null(False), ev.is_in(ok_names).fill_null(False)
         # the config's [events] names of other kinds (a blank event keeps its default, login)
         renamed = typed["event"].replace(kinds) if kinds else typed["event"]

@@ -100,8 +100,14 @@ def test_event_names_in_camel_case_and_common_synonyms(tmp_path, cfg):
                                      'sensitive_events = ["change_password", "withdraw"]\n')
     theirs = read_input("logins", p, load_config(tmp_path / "d.toml")).frame["event"].to_list()
     assert theirs[4:7] == ["password_change", "change_password", "withdraw"]
-    q = write(tmp_path / "o.csv", "ts,user_id,event\n2024-01-01T00:00:00Z,u,LogOut\n2024-01-01T00:00:01Z,u,WithDraw\n")
-    assert read_input("logins", q, cfg).frame["event"].to_list() == ["logout", "withdraw"]
+    q = write(tmp_path / "o.csv", "ts,user_id,event\n2024-01-01T00:00:00Z,u,LogOut\n2024-01-01T00:00:01Z,u,WithDraw\n"
+              "2024-01-01T00:00:02Z,u,PassWordChange\n2024-01-01T00:00:03Z,u,ResetPassword\n")
+    assert read_input("logins", q, cfg).frame["event"].to_list() == ["logout", "withdraw", "password_change",
+                                                                     "reset_password"]
+    # a CamelCase name split where a known name has no underscore reads as that name (a config written for
+    # "ResetPassword" data as "resetpassword" keeps matching it)
+    (tmp_path / "r.toml").write_text('[rules."device.new_device_sensitive"]\nsensitive_events = ["resetpassword"]\n')
+    assert read_input("logins", q, load_config(tmp_path / "r.toml")).frame["event"][3] == "resetpassword"
 
 
 def test_hex_device_ids_are_one_id_in_either_case(tmp_path, cfg):
