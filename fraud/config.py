@@ -101,6 +101,11 @@ class Config:
         """The column mapping of one input kind: ``[columns]`` with ``[columns.<kind>]`` over it."""
         return {**self.columns, **self.kind_columns.get(kind, {})}
 
+    def sources_of(self, canonical) -> set[str]:
+        """The file column names ``[columns]`` (and every ``[columns.<kind>]``) map onto the ``canonical`` columns."""
+        return {src for t in (self.columns, *self.kind_columns.values()) for canon, v in t.items()
+                if canon in canonical for src in _sources(v)}
+
     def reader_events(self) -> dict[str, str]:
         """Event names the reader renames to a contract kind: the built-in :data:`EVENT_SYNONYMS` but those a
         rule's own event list reads (a config naming ``change_password`` in ``sensitive_events`` keeps reading

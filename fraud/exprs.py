@@ -86,6 +86,18 @@ def is_missing(col: pl.Expr, words: tuple[str, ...] = NO_VALUE_WORDS) -> pl.Expr
 SHARED_DEVICE_IDS = ("9774d56d682e549c",)
 
 
+# Invisible characters: Unicode's format characters (soft hyphen, zero-width space/joiners, LRM/RLM, bidi embeddings,
+# overrides and isolates, word joiner, the BOM, tag characters ...), the combining grapheme joiner and the Hangul
+# fillers, which render as nothing
+INVISIBLE = r"\p{Cf}\u034f\u115f\u1160\u3164\uffa0"
+
+
+def visible(text: pl.Expr) -> pl.Expr:
+    """``text`` without its invisible characters (:data:`INVISIBLE`): a zero-width space or a bidi mark inside a
+    device id, a model name or a user agent hides nothing."""
+    return text.str.replace_all(f"[{INVISIBLE}]", "")
+
+
 def placeholder_id(text: pl.Expr) -> pl.Expr:
     """True for an identifier that names nothing: missing (:func:`is_missing`), zeros with separators only
     (``0``, ``000000000000000``, the all-zero advertising id ``00000000-0000-0000-0000-000000000000``) or a known
@@ -230,3 +242,11 @@ def later_windows(ev: pl.LazyFrame, anchors: pl.LazyFrame, group: str, window_us
     return (ev.join(anchors.select(group, "_anchor"), on=group, how="inner").filter(w >= 1)
             .with_columns(pl.concat_str([pl.col(group).cast(pl.String), pl.lit("\x00"), w.cast(pl.String)])
                           .alias(POINT_GROUP)).drop("_anchor"))
+
+
+def later_only(found: pl.LazyFrame, later: pl.LazyFrame, whole: pl.LazyFrame, group: str,
+               keys: list[str]) -> pl.LazyFrame:
+    """``found`` (a rule's episodes over :func:`later_windows`' rows, keyed by :data:`POINT_GROUP`) with their
+    ``group`` column back, less those the whole-history sweep (``whole``) has at the same ``keys``."""
+    return (found.join(later.select(POINT_GROUP, group).unique(), on=POINT_GROUP)
+            .join(whole.select(keys), on=keys, how="anti"))

@@ -77,11 +77,19 @@ class LoadedInput:
 ROTATED = re.compile(r"\.[0-9]{1,4}(?=(?:\.gz)?$)")
 
 
+def _plain_name(path: str | Path) -> tuple[str, bool]:
+    """A file's name in lower case with gzip's long suffix ``.gzip`` as ``.gz`` and a rotated log's number
+    (:data:`ROTATED`) left off, and whether it had that number."""
+    name = Path(path).name.lower()
+    name = name[:-5] + ".gz" if name.endswith(".gzip") else name
+    plain = ROTATED.sub("", name)
+    return plain, plain != name
+
+
 def file_format(path: str | Path) -> str:
     """The format taken from the extension (``.csv``, ``.csv.gz``, ``.parquet``, ``.jsonl.gz`` ...); a rotated
     log's number after it (``.csv.1``, ``.csv.2.gz``) and ``.gzip`` for ``.gz`` are read too."""
-    name = ROTATED.sub("", Path(path).name.lower().removesuffix(".gzip") + (
-        ".gz" if Path(path).name.lower().endswith(".gzip") else ""))
+    name = _plain_name(path)[0]
     if name.endswith(".gz"):
         name = name[:-3]
         fmt = FORMATS.get(Path(name).suffix)
@@ -635,8 +643,7 @@ SNAPSHOT_KINDS = frozenset({"scores", "decisions"})
 def _read_in_folder(f: Path, stem: str) -> bool:
     """Whether a scan of a folder reads its file ``f`` named like input ``stem``: a supported format, and for a
     snapshot input (:data:`SNAPSHOT_KINDS`) not an older rotated copy."""
-    rotated = ROTATED.search(f.name.lower().removesuffix(".gzip")) is not None
-    return _supported(f) and not (stem in SNAPSHOT_KINDS and rotated)
+    return _supported(f) and not (stem in SNAPSHOT_KINDS and _plain_name(f)[1])
 
 
 def skipped_files(folder: str | Path) -> list[str]:
@@ -660,9 +667,7 @@ def find_inputs(folder: str | Path) -> dict[str, list[Path]]:
         if stem not in INPUT_SCHEMAS:
             continue
         utf8_name(f)
-        if _supported(f) and not _read_in_folder(f, stem):
-            continue  # an older copy of a snapshot input: listed by skipped_files
-        if not _supported(f):
+        if not _read_in_folder(f, stem):  # a backup, an older copy of a snapshot input: listed by skipped_files
             suffix = Path(f.name.lower().removesuffix(".gz")).suffix
             if suffix in UNREAD_DATA_SUFFIXES or f.name.lower().endswith(".parquet.gz"):
                 raise InputError(f"{f}: named like the {stem} input, in a format a scan does not read (expected "

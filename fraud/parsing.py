@@ -14,7 +14,7 @@ import polars as pl
 
 from fraud.config import EVENT_CAMEL_CASE, EVENT_NAME_GAPS
 from fraud.exprs import (ACCOUNT_NO_VALUE_WORDS, NO_VALUE_WORDS, fmt, ip_address, is_missing, per_distinct,
-                         placeholder_id, thousands)
+                         placeholder_id, thousands, visible)
 from fraud.records import EXTRA_HASH, INTERNAL, JSON_LITERAL, LINE_ERROR, LINE_TEXT, NESTED
 from fraud.schema import BOOL, EVENT_KINDS, FLOAT, INT, RAW_PREVIEW_CHARS, TIMESTAMP, InputSchema
 from fraud.timeparse import (dst_problem, naive_timestamp, parse_timestamp, plausible, rfc3339_timestamp,
@@ -168,21 +168,15 @@ def _no_number(df: pl.DataFrame, col: str) -> pl.Expr:
     return pl.lit(False)
 
 
-# Invisible characters: Unicode's format characters (soft hyphen, zero-width space/joiners, LRM/RLM, bidi embeddings,
-# overrides and isolates, word joiner, the BOM, tag characters ...), the combining grapheme joiner and the Hangul
-# fillers, which render as nothing
-INVISIBLE = r"\p{Cf}\u034f\u115f\u1160\u3164\uffa0"
-
-
 def _control_check(col: str, present: pl.Expr, text: pl.Expr, shown: pl.Expr, nested: bool, name: str
-                   ) -> list[tuple[pl.Expr, pl.Expr]]:
+                   ) -> tuple[pl.Expr, pl.Expr]:
     """An id holding a control character (NUL, ESC, a tab or line break inside it): rejected. ``u1`` and ``u<NUL>1``
     would be two accounts that look the same everywhere, and the second cannot be typed on a command line. (A device
-    id's invisible characters are dropped before: see :data:`INVISIBLE`. With ``nested``, a nested JSON value's mark
-    is not one: that value has its own reason.)"""
+    id's invisible characters are dropped before: :func:`fraud.exprs.visible`. With ``nested``, a nested JSON value's
+    mark is not one: that value has its own reason.)"""
     bad = present & text.str.contains(r"[\x00-\x1f\x7f]")
-    return [(bad & ~text.str.starts_with(NESTED) if nested else bad,
-             fmt(f"{name} holds a control character (U+0000-U+001F, U+007F): {{}}", shown))]
+    return (bad & ~text.str.starts_with(NESTED) if nested else bad,
+            fmt(f"{name} holds a control character (U+0000-U+001F, U+007F): {{}}", shown))
 
 
 def _native_id_checks(col: str, dtype: pl.DataType, shown: pl.Expr, name: str) -> list[tuple[pl.Expr, pl.Expr]]:
@@ -307,7 +301,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
         elif col in PLACEHOLDER_ID_COLUMNS:  # a placeholder ("unknown", all zeros) names no device: missing
             # invisible characters are no part of a device id: d1 and d<U+200B>1 are one device (a farm padding its
             # id with zero-width characters was 6 devices to device.shared)
-            text = text.str.replace_all(f"[{INVISIBLE}]", "")
+            text = visible(text)
             named = once(per_distinct(text, lambda t: ~placeholder_id(t), pl.Boolean).fill_null(False),
                          f"__x_{col}_n")
             # a hex id (a UUID such as iOS's identifierForVendor, a 16-digit ANDROID_ID) is one id in either letter
@@ -315,7 +309,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
             hex_id = text.str.contains(HEX_DEVICE_ID)
             v = pl.when(present & named).then(pl.when(hex_id).then(text.str.to_lowercase()).otherwise(text)) \
                 .otherwise(None)
-            checks.extend(_control_check(col, present & named, text, shown, nested, name))
+            checks.append(_control_check(col, present & named, text, shown, nested, name))
             if col in schema.required:
                 checks.append((present & ~named, fmt(f"placeholder {name} (names no device): {{}}", shown)))
             else:
@@ -333,7 +327,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
                 # be "j�rgen", one account; such an id is rejected, never merged
                 checks.append((present & text.str.contains("\ufffd", literal=True),
                                fmt(f"{name} is not UTF-8 text (re-encode the file as UTF-8): {{}}", shown)))
-                checks.extend(_control_check(col, present, text, shown, nested, name))
+                checks.append(_control_check(col, present, text, shown, nested, name))
             elif col in NO_VALUE_NAME_COLUMNS:  # "-", "Unknown", "(not set)" name no place: missing, counted
                 words = list(NO_VALUE_NAME_COLUMNS[col])
                 marker = once(present & per_distinct(text, lambda t, w=words: t.str.to_lowercase().is_in(w),

@@ -118,13 +118,6 @@ def rejected_id_values(rejected: pl.DataFrame, id_sources: set[str] | frozenset[
     return pairs.filter(is_id).select(pl.coalesce(text, pl.col("3")).alias("v")).drop_nulls().unique()
 
 
-def id_sources(cfg) -> set[str]:
-    """The file column names the config's ``[columns]`` (and ``[columns.<kind>]``) map onto an id column."""
-    tables = [cfg.columns, *cfg.kind_columns.values()]
-    return {src for t in tables for canon, v in t.items() if canon in ID_COLUMNS
-            for src in (v if isinstance(v, list) else [v])}
-
-
 class Pseudonymizer:
     """Built once per scan from every identifier value of the inputs."""
 

@@ -10,7 +10,7 @@ from fraud.config import Config, load_config
 from fraud.errors import InputError
 from fraud.inputs import resolve_specs, skipped_files
 from fraud.outputs import prepare_out, staged_output, write_csv, write_json, write_table, write_text
-from fraud.privacy import Pseudonymizer, id_sources
+from fraud.privacy import ID_COLUMNS, Pseudonymizer
 from fraud.pipeline import INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, scan
 from fraud.report import render_markdown, render_report, report_data
 
@@ -107,7 +107,7 @@ def _decisions_path(inputs: ScanInputs) -> str:
 def pseudonymize_result(res: ScanResult, key: str, cfg: Config | None = None) -> None:
     """Replace identifiers in the result's tables and in the parsed inputs the report reads (in place); ``cfg``'s
     ``[columns]`` names the files' own id columns in rejected rows."""
-    p = Pseudonymizer(key, res.context.frames, res.rejected, id_sources(cfg) if cfg is not None else set())
+    p = Pseudonymizer(key, res.context.frames, res.rejected, cfg.sources_of(ID_COLUMNS) if cfg is not None else set())
     res.findings, res.scores, res.profiles, res.rejected = (p.apply(df) for df in (res.findings, res.scores,
                                                                                    res.profiles, res.rejected))
     res.context.frames = {k: p.apply(lf) for k, lf in res.context.frames.items()}

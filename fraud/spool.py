@@ -178,15 +178,15 @@ def _is_blank(path: Path) -> bool:
     return True
 
 
-def _raw_lazy(path: Path, tmp: Path) -> tuple[pl.LazyFrame | pl.DataFrame, Path | None]:
+def _raw_lazy(path: Path, tmp: Path) -> tuple[pl.LazyFrame | pl.DataFrame, Path | None, str]:
     """The file's raw rows as a lazy scan with the reading rules of :func:`fraud.inputs.read_raw` (NDJSON: the
-    frame read whole), and the plain CSV file it scans (None for other formats)."""
+    frame read whole), the plain CSV file it scans (None for other formats) and its separator."""
     fmt = file_format(path)
     if fmt == "parquet":
         lf = pl.scan_parquet(path)
-        return lf.rename(reserved_renames(lf.collect_schema().names())), None
+        return lf.rename(reserved_renames(lf.collect_schema().names())), None, ","
     if fmt == "ndjson":  # mixed-type JSON fields are read whole (see README: prefer CSV/Parquet for huge inputs)
-        return read_raw(path), None  # eager: the column mapping's errors can look at its records
+        return read_raw(path), None, ","  # eager: the column mapping's errors can look at its records
     src = path
     if _gzipped(path):
         src = tmp / f"{len(list(tmp.iterdir()))}.csv"
@@ -206,9 +206,9 @@ def _raw_lazy(path: Path, tmp: Path) -> tuple[pl.LazyFrame | pl.DataFrame, Path 
         src = fixed
         with open(src, "rb") as fh:
             head = fh.read(1 << 20)
-    head = head.removeprefix(BOM)
-    lf = pl.scan_csv(src, infer_schema=False, encoding="utf8-lossy", separator=sniff_separator(head))
-    return lf.rename(reserved_renames(lf.collect_schema().names())), src
+    sep = sniff_separator(head.removeprefix(BOM))
+    lf = pl.scan_csv(src, infer_schema=False, encoding="utf8-lossy", separator=sep)
+    return lf.rename(reserved_renames(lf.collect_schema().names())), src, sep
 
 
 def _spans_lines(src: Path, records: int) -> bool:
@@ -235,7 +235,7 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
     if _is_blank(path):
         return SpooledFile(str(path), blank=True)
     try:
-        lf, src = _raw_lazy(path, tmp)
+        lf, src, sep = _raw_lazy(path, tmp)
         names = lf.collect_schema().names()
     except InputError:
         raise
@@ -257,7 +257,7 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
             raise unreadable(path, e) from None
     rows = _rows_in(dest)
     if src is not None and (_spans_lines(src, rows)
-                            or (_any_marked(dest, LAST_NULL) and _short_lines_in(src, len(names)))):
+                            or (_any_marked(dest, LAST_NULL) and short_lines(src, sep, len(names)))):
         # a quoted field over line ends swallowed lines, or a record is short of fields (padded by the reader, its
         # later fields shifted): read record by record, as in memory
         shutil.rmtree(dest, ignore_errors=True)
@@ -277,13 +277,6 @@ def _any_marked(dest: Path, mark: str) -> bool:
     if not files or mark not in pl.read_parquet_schema(files[0]):
         return False
     return bool(pl.scan_parquet(files).select(pl.col(mark).any()).collect().item())
-
-
-def _short_lines_in(src: Path, width: int) -> bool:
-    """:func:`fraud.records.short_lines` over a CSV file too large to hold (streamed)."""
-    with open(src, "rb") as fh:
-        head = fh.read(1 << 20)
-    return short_lines(src, sniff_separator(head.removeprefix(BOM)), width)
 
 
 def _rows_in(dest: Path) -> int:

@@ -11,8 +11,8 @@ from fraud.context import ScanContext
 from fraud.exprs import ipv6_net64, reach_us
 from fraud.findings import emit
 from fraud.fingerprint.common import (POINT_GROUP as G, US_PER_DAY, US_PER_MINUTE, coverage_episodes, fmt,
-                                      groups_where, index_range, iso, later_windows, member_runs, window_members,
-                                      window_starts)
+                                      groups_where, index_range, iso, later_only, later_windows, member_runs,
+                                      window_members, window_starts)
 from fraud.registry import NotEvaluated, register
 from fraud.schema import TS
 
@@ -146,8 +146,7 @@ def password_churn(ctx: ScanContext) -> pl.LazyFrame:
     ends = episodes(ch, "user_id")
     # a churn outlasting the rule's point window goes on in each later window from that window's changes
     later = later_windows(ch, window_starts(ch, ends, "user_id", window_us), "user_id", window_us)
-    lends = episodes(later, G).join(later.select(G, "user_id").unique(), on=G).join(
-        ends.select("user_id", "t_ref"), on=["user_id", "t_ref"], how="anti").drop("user_id")
+    lends = later_only(episodes(later, G), later, ends, "user_id", ["user_id", "t_ref"]).drop("user_id")
     per = pl.concat([listed(ch, ends, "user_id"), listed(later, lends, G).drop(G)], how="diagonal_relaxed")
     return emit(
         per, rule, last_ts="t_ref",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import (NO_VALUE_WORDS, POINT_GROUP, fmt, iso, later_windows,  # noqa: F401  (re-exported)
+from fraud.exprs import (NO_VALUE_WORDS, POINT_GROUP, fmt, iso, later_only, later_windows,  # noqa: F401  (re-exported)
                          per_distinct, window_starts)
 from fraud.geo.localtime import with_local_time
 

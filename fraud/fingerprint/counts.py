@@ -19,6 +19,7 @@ from fraud.fingerprint.common import (
     coverage_episodes,
     device_use,
     iso,
+    later_only,
     later_windows,
     member_runs,
     require_device_ids,
@@ -58,7 +59,7 @@ def many_devices(ctx: ScanContext) -> pl.LazyFrame:
     # episodes found first, the windows' members listed once for both sweeps)
     later = later_windows(ev, window_starts(ev, ends, "user_id", window_us), "user_id", window_us)
     lruns, lends = episodes(later, G)
-    lends = lends.join(later.select(G, "user_id").unique(), on=G).join(ends, on=["user_id", "t_ref"], how="anti")
+    lends = later_only(lends, later, ends, "user_id", ["user_id", "t_ref"])
     per = pl.concat([listed(ev, runs, ends, "user_id"), listed(later, lruns, lends, G).drop(G)],
                     how="diagonal_relaxed")
     return emit(
@@ -98,8 +99,7 @@ def shared(ctx: ScanContext) -> pl.LazyFrame:
     # an episode outlasting the rule's point window goes on in each later window from that window's uses
     later = later_windows(ev, window_starts(ev, acc, "device_id", window_us), "device_id", window_us)
     lruns, lacc = episodes(later, G)
-    lacc = lacc.join(later.select(G, "device_id").unique(), on=G).join(
-        acc.select("device_id", "user_id", "t_ref"), on=["device_id", "user_id", "t_ref"], how="anti")
+    lacc = later_only(lacc, later, acc, "device_id", ["device_id", "user_id", "t_ref"])
     per = pl.concat([listed(ev, runs, acc, "device_id"), listed(later, lruns, lacc, G).drop(G)],
                     how="diagonal_relaxed")
     return emit(

@@ -14,8 +14,7 @@ import polars as pl
 
 # A missing user agent (:func:`fraud.exprs.is_missing`) is no evidence of a bot (not evaluated unless
 # ``flag_missing`` is set), a missing hardware id no id.
-from fraud.exprs import is_missing
-from fraud.parsing import INVISIBLE
+from fraud.exprs import is_missing, visible
 
 # (kind, name, regex) in priority order: the first match names the finding's pattern.
 TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
@@ -202,7 +201,7 @@ def emulator_signature(col: str | pl.Expr) -> pl.Expr:
     """The emulator signature a model name or user agent carries (e.g. ``sdk_gphone``), else null; invisible
     characters inside it hide none."""
     c = pl.col(col) if isinstance(col, str) else col
-    return first_match(c.str.replace_all(f"[{INVISIBLE}]", ""), EMULATOR_PATTERNS)
+    return first_match(visible(c), EMULATOR_PATTERNS)
 
 
 def is_placeholder(col: pl.Expr, min_length: int) -> pl.Expr:
@@ -216,21 +215,20 @@ def is_placeholder(col: pl.Expr, min_length: int) -> pl.Expr:
 def bare_agent(ua: pl.Expr) -> pl.Expr:
     """The agent without the quotes an access-log line leaves around it, a header dump's ``User-Agent:`` label, or
     invisible characters inside it (a zero-width space in ``python-requests`` hides no tool)."""
-    return (ua.str.replace_all(f"[{INVISIBLE}]", "").str.replace(r"^(?i:user-agent:)\s*", "")
-            .str.strip_chars(" \t\"'"))
+    return visible(ua).str.replace(r"^(?i:user-agent:)\s*", "").str.strip_chars(" \t\"'")
 
 
 TOOL_ANY = "(?i)" + "|".join(f"(?:{rx})" for _, _, rx in TOOL_PATTERNS)
 
 
-def with_tool_match(df: pl.DataFrame, col: str = "user_agent", out: str = "_tool") -> pl.DataFrame:
-    """``df`` (distinct agents in ``col``) with ``out``: the index in :data:`TOOL_PATTERNS` of the first signature
-    the agent (:func:`bare_agent`) matches in any letter case (a pipeline that lower-cases agents, a tool that
-    varies it), else null. One pass of the patterns together finds the few candidates; their priority order is
-    taken on those only (every pattern over every agent, case-insensitive, doubled the classification's time)."""
-    bare = bare_agent(pl.col(col))
-    first = first_match(bare, tuple((str(i), f"(?i){rx}") for i, (_, _, rx) in enumerate(TOOL_PATTERNS)))
-    cand = (df.select(col).unique().filter(bare.str.contains(TOOL_ANY).fill_null(False))
+def with_tool_match(df: pl.DataFrame, col: str, out: str = "_tool") -> pl.DataFrame:
+    """``df`` with ``out``: the index in :data:`TOOL_PATTERNS` of the first signature the agent in ``col`` (a
+    :func:`bare_agent`) matches in any letter case (a pipeline that lower-cases agents, a tool that varies it), else
+    null. One pass of the patterns together finds the few candidates; their priority order is taken on those only
+    (every pattern over every agent, case-insensitive, doubled the classification's time)."""
+    agent = pl.col(col)
+    first = first_match(agent, tuple((str(i), f"(?i){rx}") for i, (_, _, rx) in enumerate(TOOL_PATTERNS)))
+    cand = (df.select(col).unique().filter(agent.str.contains(TOOL_ANY).fill_null(False))
             .with_columns(first.cast(pl.Int32).alias(out)))
     return df.join(cand, on=col, how="left", nulls_equal=True, maintain_order="left")
 

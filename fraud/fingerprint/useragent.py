@@ -151,13 +151,13 @@ def classify(parsed: pl.DataFrame, min_length: int) -> pl.DataFrame:
     bare = pl.col("_bare")
     out = patterns.with_tool_match(parsed.with_columns(patterns.bare_agent(ua).alias("_bare")), "_bare").with_columns(
         *patterns.bot_columns(bare, min_length, pl.col("device_class") == "bot", shaped, pl.col("_tool")),
-        patterns.emulator_signature(ua).alias("emulator_sig")).drop("_tool", "_bare")
+        patterns.emulator_signature(ua).alias("emulator_sig")).drop("_tool")
     # Name the crawler-user-agents regex that matched: resolved in Python once per distinct matched text
     # (e.g. "Googlebot/"), on the smallest agent carrying it.
     need = (out.filter((pl.col("bot_kind") == "crawler") & pl.col("bot_pattern").is_null())
-            .select("user_agent", patterns.bare_agent(ua).alias("_b"))
-            .with_columns(pl.col("_b").str.extract(f"({patterns.ALL_CRAWLERS_ANY})", 1).alias("_text"))
-            .with_columns(pl.col("_b").min().over("_text").alias("_rep")).drop("_b"))
+            .select("user_agent", bare, bare.str.extract(f"({patterns.ALL_CRAWLERS_ANY})", 1).alias("_text"))
+            .with_columns(bare.min().over("_text").alias("_rep")).drop("_bare"))
+    out = out.drop("_bare")
     reps = need.select("_text", "_rep").unique().sort("_text", nulls_last=True)
     if reps.height:
         names = reps.with_columns(pl.Series("_p", [patterns.crawler_pattern(u) for u in reps["_rep"]],

@@ -12,9 +12,8 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import POINT_GROUP as G, fmt, iso, later_windows, reach_us
+from fraud.exprs import POINT_GROUP as G, fmt, iso, later_windows, reach_us, thousands
 from fraud.findings import emit
-from fraud.exprs import thousands
 from fraud.geo.gazetteer import country_name, place_cc
 from fraud.geo.places import home_ref
 from fraud.geo.positions import positions
