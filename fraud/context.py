@@ -2,6 +2,7 @@
 checks (parsed user agents, event positions, per-user time zones, places ...)."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,8 @@ class ScanContext:
     model: Any = None
     notes: dict[str, Any] = field(default_factory=dict)
     _cache: dict[str, Any] = field(default_factory=dict)
+    _building: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # per given input kind, the canonical columns no file of it gave (read as defaults or nulls)
     absent: dict[str, frozenset[str]] = field(default_factory=dict)
 
@@ -73,9 +76,17 @@ class ScanContext:
         return self.frames["scores"]
 
     def cached(self, name: str, build: Callable[[], Any]) -> Any:
-        """A derived value computed once per scan (e.g. a materialised frame shared by several checks)."""
-        if name not in self._cache:
-            self._cache[name] = build()
+        """A derived value computed once per scan (e.g. a materialised frame shared by several checks). Safe
+        across threads: the check families run side by side, and a second thread asking for a value being built
+        waits for it instead of building it again (builds call only builds they depend on, so no two wait for
+        each other)."""
+        if name in self._cache:
+            return self._cache[name]
+        with self._guard:
+            lock = self._building.setdefault(name, threading.Lock())
+        with lock:
+            if name not in self._cache:
+                self._cache[name] = build()
         return self._cache[name]
 
     def provide(self, name: str, value: Any) -> None:

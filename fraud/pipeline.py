@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,10 @@ from fraud.schema import BOOL, EVENT_KINDS, INPUT_SCHEMAS, PROFILES_SCHEMA, SEVE
 from fraud.scoring import score_users
 
 INPUT_KINDS = ("logins", "devices", "locations", "scores")
+FAMILIES = ("fingerprint", "geo", "behavior")
+# Shared tables a family builds before its checks: the parsed user agents (Python work) overlap the geo family's
+# positions (Polars work), which the fingerprint checks' local days wait for otherwise.
+FAMILY_FIRST: dict[str, tuple[Callable[[ScanContext], object], ...]] = {"fingerprint": (useragent.agent_table,)}
 Progress = Callable[[str], None]
 
 
@@ -88,6 +93,10 @@ class Timer:
 
         return _T()
 
+    def add(self, name: str, wall_s: float) -> None:
+        """Add wall-clock seconds to a stage that ran beside others (its CPU seconds cannot be told apart)."""
+        self.stages[name] = round(self.stages.get(name, 0.0) + wall_s, 4)
+
 
 def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer | None = None,
                    progress: Progress | None = None) -> tuple[dict[str, pl.DataFrame], dict[str, dict[str, Any]]]:
@@ -106,8 +115,7 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
         for r in check.rules:
             status[r] = dict(st)
 
-    by_family: dict[str, list[tuple[Any, list[str], pl.LazyFrame]]] = {}
-    current = None
+    plan: dict[str, list[tuple[Any, list[str]]]] = {}
     for check in all_checks():
         if check.key not in keys:
             continue
@@ -130,30 +138,52 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
             say(check, {"status": "not evaluated", "reason": "no logins row has a value in the "
                         + " or ".join(absent) + (" columns" if len(absent) > 1 else " column")})
             continue
-        if progress and check.family != current:  # the checks' eager preparations (tables, fits) run here
-            current = check.family
-            progress(check.family)
-        try:
-            with timer(check.family):
-                lf = check.fn(ctx)
-        except NotEvaluated as e:  # the stage orders a check's reasons (a sliced scan keeps the furthest)
-            say(check, {"status": "not evaluated", "reason": str(e), "stage": e.stage})
-            continue
-        by_family.setdefault(check.family, []).append((check, enabled, lf.filter(pl.col("rule").is_in(enabled))))
+        plan.setdefault(check.family, []).append((check, enabled))
+    families = [f for f in FAMILIES if f in plan]
+
+    def run_family(family: str):
+        """One family's checks: their eager preparations (shared tables, fits) then one collect of their plans;
+        (wall seconds, per check its frame or the NotEvaluated that stopped it)."""
+        t = time.perf_counter()
+        lazy, results = [], {}
+        for build in FAMILY_FIRST.get(family, ()):
+            try:
+                build(ctx)
+            except NotEvaluated:  # said by the checks that need the table, in their own status
+                pass
+        for check, enabled in plan[family]:
+            try:
+                lazy.append((check, check.fn(ctx).filter(pl.col("rule").is_in(enabled))))
+            except NotEvaluated as e:
+                results[check.name] = e
+        for (check, _), df in zip(lazy, pl.collect_all([lf for _, lf in lazy])):
+            results[check.name] = df
+        return time.perf_counter() - t, results
+
+    if progress and families:
+        progress("checks (" + ", ".join(families) + ")")
+    # The families run side by side: one's Python work (parsing user agents, a detector's fit) and single-threaded
+    # Polars steps overlap another's; their shared tables are built once (ScanContext.cached waits for a build
+    # in progress). Results are taken in the registry's order, whatever finished first.
+    with timer("checks"):
+        if len(families) > 1:
+            with ThreadPoolExecutor(max_workers=len(families), thread_name_prefix="fraud-checks") as pool:
+                done = dict(zip(families, pool.map(run_family, families)))
+        else:
+            done = {f: run_family(f) for f in families}
     out: dict[str, pl.DataFrame] = {}
-    for family in ("fingerprint", "geo", "behavior"):
-        items = by_family.get(family, [])
-        if not items:
-            continue
-        if progress:
-            progress(f"{family} checks")
-        with timer(family):
-            frames = pl.collect_all([lf for _, _, lf in items])
-        for (check, enabled, _), df in zip(items, frames):
-            by_rule = dict(df.group_by("rule").len().iter_rows()) if len(check.rules) > 1 else {check.name: df.height}
+    for family in families:
+        wall, results = done[family]
+        timer.add(family, wall)
+        for check, enabled in plan[family]:
+            got = results[check.name]
+            if isinstance(got, NotEvaluated):  # the stage orders a check's reasons (a sliced scan keeps the furthest)
+                say(check, {"status": "not evaluated", "reason": str(got), "stage": got.stage})
+                continue
+            by_rule = dict(got.group_by("rule").len().iter_rows()) if len(check.rules) > 1 else {check.name: got.height}
             for r in check.rules:
                 status[r] = {"status": "ok", "findings": by_rule.get(r, 0)} if r in enabled else {"status": "disabled"}
-            out[check.name] = df
+            out[check.name] = got
     return out, status
 
 

@@ -373,7 +373,7 @@ def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress
     status: dict[str, dict[str, Any]] = {}
     # what each slice adds to the whole batch is held on disk until the end (:meth:`_Work.hold`)
     raw: dict[str, list[pl.DataFrame | Path]] = {}
-    with timer("fingerprint"):
+    with timer("agents"):  # parsed once for every slice
         agents = _agents(work, cfg, notes) if prep.used.get("logins") else None
     population = [c for c in all_checks() if c.key == "population" and all(n in kinds for n in c.needs)
                   and any(cfg.rule(r).enabled for r in c.rules)]
@@ -412,7 +412,7 @@ def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress
             u = ctx.users().collect()
             users.append(work.hold(u))
             profiles.append(work.hold(build_profiles(ctx, u)))
-        with timer("behavior"):
+        with timer("population"):  # the slice's part of the population checks' input
             for check in population:
                 for name, df in check.gather(ctx).items():
                     gathered.setdefault(name, []).append(work.hold(df))
