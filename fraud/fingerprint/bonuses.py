@@ -4,7 +4,8 @@ columns.
 
 The main device is the one with the most sign-in days (distinct local calendar days with a sign-in); ties go
 to the earlier first sign-in, then the smaller device_id. Its tenure is the whole days elapsed from its first
-to its last sign-in.
+to its last sign-in on the user's local clock: 20:00 on 20 September to 20:00 on 18 March is 180 days in Sydney,
+where the clocks moved an hour between them (179 days and 23 hours of elapsed time).
 """
 from __future__ import annotations
 
@@ -20,15 +21,19 @@ from fraud.registry import NotEvaluated, profile_part, register
 def main_devices(ctx: ScanContext) -> pl.LazyFrame:
     """One row per user with sign-ins: ``user_id, main_device_id, sign_in_days, first_ts, last_ts,
     main_device_days`` (tenure in whole days)."""
-    si = sign_ins(ctx, local_logins(ctx)).select("user_id", "device_id", "ts",
+    si = sign_ins(ctx, local_logins(ctx)).select("user_id", "device_id", "ts", "local_ts",
                                                   pl.col("local_ts").dt.date().alias("day"))
     per = si.group_by("user_id", "device_id").agg(
         pl.col("day").n_unique().alias("sign_in_days"), pl.col("ts").min().alias("first_ts"),
-        pl.col("ts").max().alias("last_ts"))
+        pl.col("ts").max().alias("last_ts"),
+        # the local clock of the first and last instants (an hour repeated in autumn is not monotonic)
+        pl.col("local_ts").get(pl.col("ts").arg_min()).alias("_first_local"),
+        pl.col("local_ts").get(pl.col("ts").arg_max()).alias("_last_local"))
     return (per.sort(["user_id", "sign_in_days", "first_ts", "device_id"], descending=[False, True, False, False])
             .group_by("user_id", maintain_order=True).first()
             .select("user_id", pl.col("device_id").alias("main_device_id"), "sign_in_days", "first_ts", "last_ts",
-                    (pl.col("last_ts") - pl.col("first_ts")).dt.total_days().cast(pl.Int64).alias("main_device_days")))
+                    (pl.col("_last_local") - pl.col("_first_local")).dt.total_days().cast(pl.Int64)
+                    .alias("main_device_days")))
 
 
 @profile_part("fingerprint.main_device")

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import polars as pl
 import pytest
 
@@ -35,6 +37,19 @@ def test_main_device_profile_columns():
     prof = build_profiles(ctx, pl.DataFrame({"user_id": ["u1", "u9"]}))
     assert prof.select("user_id", "main_device_id", "main_device_days").rows() == [("u1", "d1", 200),
                                                                                    ("u9", None, None)]
+
+
+def test_tenure_is_counted_on_the_local_clock_across_a_daylight_saving_change():
+    """Sydney moved its clocks forward on 1 October 2023: 20:00 on 20 September to 20:00 on 18 March is 180 days on
+    the user's clock (179 days 23 hours elapsed). The user's time zone comes from their positions."""
+    from datetime import datetime, timezone
+
+    first, last = datetime(2023, 9, 20, 10, tzinfo=timezone.utc), datetime(2024, 3, 18, 9, tzinfo=timezone.utc)
+    lg = logins(("u1", first, "d1"), ("u1", last, "d1")).with_columns(lat=pl.lit(-33.8688), lon=pl.lit(151.2093))
+    df = run(stable_main, logins=lg)
+    assert df["points"].to_list() == [20] and ev(df, 0)["tenure_days"] == 180
+    short = lg.with_columns(pl.Series("ts", [first, last - timedelta(minutes=1)]))
+    assert run(stable_main, logins=short).height == 0  # 179 days 23:59 on the local clock
 
 
 def test_lock_enabled_per_device_at_most_three():
