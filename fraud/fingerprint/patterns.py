@@ -219,6 +219,9 @@ def bare_agent(ua: pl.Expr) -> pl.Expr:
 
 
 TOOL_ANY = "(?i)" + "|".join(f"(?:{rx})" for _, _, rx in TOOL_PATTERNS)
+# A bare "Mozilla/5.0" (no platform) and a "(compatible; ...)" comment opening it: what a script adds in front of
+# its tool's own agent to pass a "starts with Mozilla" filter
+COMPATIBLE_PREFIX = r"^(?i:mozilla)/[0-9.]+\s*(?:\((?i:compatible)\)\s*|\((?i:compatible)\s*;\s*)?"
 
 
 def with_tool_match(df: pl.DataFrame, col: str, out: str = "_tool") -> pl.DataFrame:
@@ -227,9 +230,16 @@ def with_tool_match(df: pl.DataFrame, col: str, out: str = "_tool") -> pl.DataFr
     null. One pass of the patterns together finds the few candidates; their priority order is taken on those only
     (every pattern over every agent, case-insensitive, doubled the classification's time)."""
     agent = pl.col(col)
-    first = first_match(agent, tuple((str(i), f"(?i){rx}") for i, (_, _, rx) in enumerate(TOOL_PATTERNS)))
-    cand = (df.select(col).unique().filter(agent.str.contains(TOOL_ANY).fill_null(False))
-            .with_columns(first.cast(pl.Int32).alias(out)))
+    # a tool behind a bare "Mozilla/5.0" or its "(compatible; ...)" comment is the tool: "Mozilla/5.0 (compatible;
+    # curl/8.4.0)" is curl, as "Mozilla/5.0 (compatible; Googlebot/2.1)" is Googlebot
+    inner = agent.str.replace(COMPATIBLE_PREFIX, "")
+    pats = tuple((str(i), f"(?i){rx}") for i, (_, _, rx) in enumerate(TOOL_PATTERNS))
+    cand = (df.select(col).unique().with_columns(inner.alias("_inner"))
+            .filter(agent.str.contains(TOOL_ANY).fill_null(False)
+                    | (pl.col("_inner") != agent) & pl.col("_inner").str.contains(TOOL_ANY).fill_null(False))
+            .with_columns(pl.coalesce(first_match(agent, pats), first_match(pl.col("_inner"), pats)).cast(pl.Int32)
+                          .alias(out))
+            .drop("_inner"))
     return df.join(cand, on=col, how="left", nulls_equal=True, maintain_order="left")
 
 

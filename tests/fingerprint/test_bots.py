@@ -93,6 +93,11 @@ BOTS = {
     "python\u2066-requests/2.31.0": ("http library", "python-requests"),  # a bidi isolate too
     "mass\u200bscan/1.3 (https://github.com/robertdavidgraham/masscan)": ("crawler", "masscan"),
     '"-"': ("missing", "missing user agent"),  # a quoted missing agent is none, not garbage
+    # a tool behind a bare "Mozilla/5.0" or its "(compatible; ...)" comment, as Googlebot writes its own
+    "Mozilla/5.0 (compatible; curl/8.4.0)": ("cli client", "curl"),
+    "Mozilla/5.0 (compatible) curl/8.4.0": ("cli client", "curl"),
+    "Mozilla/5.0 Wget/1.21.4": ("cli client", "Wget"),
+    "Mozilla/5.0 (compatible; Java/17.0.2)": ("http library", "Java HTTP client"),
     "ApacheBench/2.3": ("automation", "load or attack tool"),
     "Artillery (https://artillery.io)": ("automation", "load or attack tool"),
     "-": ("missing", "missing user agent"),
