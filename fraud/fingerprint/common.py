@@ -136,12 +136,16 @@ def _os_family_rows(e: pl.Expr) -> pl.Expr:
             .when(s.str.contains(r"^(ios|ipados|iphone ?os|iphone|ipad)\b")).then(pl.lit("ios"))
             .when(s.str.contains(r"^(?:atv os x|apple ?tv ?os)$")).then(pl.lit("tvos"))  # ua-parser's Apple TV
             .when(s.str.contains(r"^xbox")).then(pl.lit("windows"))  # the Xbox's browser says Windows NT 10.0
-            .when(s.str.contains(r"mac ?os|^os ?x\b|^macintel$|^mac$|^darwin")).then(pl.lit("macos"))
-            .when(s.str.contains(r"windows|^win ?(?:32|64|10|11|nt)\b")).then(pl.lit("windows"))
+            # MacCatalyst: an iPad app on a Mac (.NET MAUI's DevicePlatform)
+            .when(s.str.contains(r"mac ?os|^os ?x\b|^macintel$|^mac$|^darwin|^mac ?catalyst\b")).then(pl.lit("macos"))
+            # .NET's Environment.OSVersion.Platform: Win32NT, Win32S, Win32Windows, WinCE
+            .when(s.str.contains(r"windows|^win ?(?:32|64)(?:nt|s|windows)?\b|^win ?(?:10|11|nt|ce)\b"))
+            .then(pl.lit("windows"))
             .when(s.str.contains(r"chrome ?os|chromium ?os|^cros\b")).then(pl.lit("chromeos"))
             .when(s.str.contains(r"linux|ubuntu|debian|fedora|red hat|suse|mint|arch|pop!?_?\s?os|elementary|"
                                  r"zorin|nixos|centos|rocky|almalinux|manjaro|gentoo|kali|endeavour|raspbian|"
-                                 r"steam ?os|bazzite|chimera ?os"))
+                                 # Linux underneath: Hisense's VIDAA TVs (their browser says Linux)
+                                 r"steam ?os|bazzite|chimera ?os|^vidaa\b"))
             .then(pl.lit("linux"))
             .when(s.str.contains(r"^web[o0]s\b|^lg ?webos")).then(pl.lit("webos"))
             .when(s.str.contains(r"^roku\b")).then(pl.lit("roku"))

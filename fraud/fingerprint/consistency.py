@@ -23,6 +23,10 @@ APPLE_FAMILIES = ("ios", "macos", "tvos", "watchos", "visionos")
 
 # Android's fixed MAC for apps without the permission since Android 6.
 MAC_PLACEHOLDER = "020000000000"
+# Organisation ids (first 3 octets) of virtual network adapters: a hypervisor's switch, not hardware. A laptop
+# reports its Wi-Fi MAC one day and Hyper-V's (WSL, Docker) the next. Hyper-V, VMware (4), VirtualBox, Parallels,
+# Xen, Microsoft Virtual PC; QEMU's 52:54:00 and Docker's 02:42 are locally administered, dropped as such.
+VIRTUAL_MAC_OUIS = ("00155d", "005056", "000c29", "000569", "001c14", "080027", "001c42", "00163e", "0003ff")
 CONFLICT_VALUES_LISTED = 20  # per field, in a finding's evidence (distinct_values counts them all)
 
 
@@ -37,15 +41,14 @@ def _normalise(raw: pl.Expr, col: str) -> pl.Expr:
 
     Trimmed (of quotes too) and lower-cased. A MAC is read in any common notation (``3C-22-FB-11-22-33``,
     ``3c22.fb11.2233``, ``3c22-fb11-2233``, ``0x3C22FB112233``, octets without their leading zero:
-    ``3c:22:fb:1:2:33``) as its 12 (or an EUI-64's 16) hex digits; text that
-    is no MAC (``unavailable``) identifies no hardware, nor does a locally administered MAC (second hex digit 2,
-    6, a or e: the per-network random address of Android 10+ and iOS 14+) or Android's ``02:00:00:00:00:00``
-    placeholder. IMEIs keep their digits only and compare on the first 14 (type allocation code and serial: the
-    15th is a check digit, an IMEISV ends in a 2-digit software version); a value listing several (a dual-SIM
-    phone's two) becomes their sorted, comma-joined set, of which only items with a digit count (``I1,unknown``,
-    ``I1/N/A``, ``["I1", null]`` list one IMEI); all-zero values are placeholders. hw_uuid loses braces and
-    hyphens and RFC 4122's ``urn:uuid:`` prefix (``{6F9619FF-...}``, ``urn:uuid:6f9619ff-...`` and ``6f9619ff...``
-    are one id)."""
+    ``3c:22:fb:1:2:33``) as its 12 (or an EUI-64's 16) hex digits; text that is no MAC (``unavailable``) identifies
+    no hardware, nor does a locally administered MAC (second hex digit 2, 6, a or e: the per-network random address
+    of Android 10+ and iOS 14+), a virtual adapter's (:data:`VIRTUAL_MAC_OUIS`) or Android's ``02:00:00:00:00:00``
+    placeholder. IMEIs keep their digits only and compare on the first 14 (type allocation code and serial: the 15th
+    is a check digit, an IMEISV ends in a 2-digit software version); a value listing several (a dual-SIM phone's
+    two) becomes their sorted, comma-joined set, of which only items with a digit count (``I1,unknown``, ``I1/N/A``,
+    ``["I1", null]`` list one IMEI); all-zero values are placeholders. hw_uuid loses braces and hyphens and RFC
+    4122's ``urn:uuid:`` prefix (``{6F9619FF-...}``, ``urn:uuid:6f9619ff-...`` and ``6f9619ff...`` are one id)."""
     # quotes a log line or a JSON dump left around the value are no part of it
     s = pl.when(is_missing(raw)).then(None).otherwise(raw.str.strip_chars(" \t\"'").str.to_lowercase())
     if col == "mac":
@@ -57,7 +60,8 @@ def _normalise(raw: pl.Expr, col: str) -> pl.Expr:
              # Cisco's 3c22.fb01.0233, Huawei's and H3C's 3c22-fb01-0233, bare hex
              .when(s.str.contains(r"^(?:[0-9a-f]{4}[.\-:]){2}[0-9a-f]{4}$|^[0-9a-f]{12}$|^[0-9a-f]{16}$"))
              .then(s.str.replace_all(r"[.\-:]", "")))
-        s = pl.when((s == MAC_PLACEHOLDER) | s.str.contains(r"^.[26ae]")).then(None).otherwise(s)
+        virtual = pl.any_horizontal([s.str.starts_with(oui) for oui in VIRTUAL_MAC_OUIS])
+        s = pl.when((s == MAC_PLACEHOLDER) | s.str.contains(r"^.[26ae]") | virtual).then(None).otherwise(s)
     elif col == "imei":
         # a dual-SIM phone may report both IMEIs in one value ("I1,I2", "[I1, I2]", "I1/I2"): each is an id, and
         # the value is their sorted set (I2,I1 is I1,I2)

@@ -40,11 +40,19 @@ def emulator_signals(ctx: ScanContext) -> pl.LazyFrame:
     """Rows ``user_id, device_id, ts, source, detail``: ``flag`` (snapshot ``is_emulator``), ``model`` (an
     emulator signature in the snapshot's model) and ``user_agent`` (an emulator signature in an event's UA)."""
     # A desktop client may put its CPU type in the model ("x86_64" on Linux): the iOS Simulator's host machine
-    # name is no signature on a snapshot that reports a desktop OS.
+    # name is no signature on a snapshot that reports a desktop OS, nor, when it reports none, on a device whose
+    # own successful events carry a desktop user agent (a Windows app's snapshot without its OS).
     # (per distinct model: a fleet reports a few hundred models in millions of snapshots)
-    desktop_cpu = (per_distinct(pl.col("model"), lambda m: m.str.contains(CPU_MODEL), pl.Boolean).fill_null(False)
-                   & os_family("os").is_in(PC_FAMILIES).fill_null(False))
-    dev = ctx.devices.with_columns(
+    cpu = per_distinct(pl.col("model"), lambda m: m.str.contains(CPU_MODEL), pl.Boolean).fill_null(False)
+    snapshot_os = os_family("os")
+    desktop_cpu = cpu & (snapshot_os.is_in(PC_FAMILIES).fill_null(False)
+                         | snapshot_os.is_null() & pl.col("_desktop_agent").fill_null(False))
+    desktop_agents = (agent_table(ctx).lazy().filter(os_family("os_family").is_in(PC_FAMILIES).fill_null(False))
+                      .select("user_agent"))
+    on_desktop = (ctx.logins.filter(pl.col("success").fill_null(True) & pl.col("device_id").is_not_null())
+                  .join(desktop_agents, on="user_agent", how="semi").select("device_id").unique()
+                  .with_columns(pl.lit(True).alias("_desktop_agent")))
+    dev = ctx.devices.join(on_desktop, on="device_id", how="left", maintain_order="left").with_columns(
         pl.when(~desktop_cpu).then(per_distinct(pl.col("model"), emulator_signature, pl.String)).alias("_sig"))
     flag = dev.filter(pl.col("is_emulator").fill_null(False)).select(
         "user_id", "device_id", "ts", pl.lit("flag").alias("source"), pl.lit("is_emulator").alias("detail"))

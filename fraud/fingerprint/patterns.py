@@ -197,11 +197,17 @@ def first_match(col: pl.Expr, table: tuple[tuple[str, str], ...]) -> pl.Expr:
     return out
 
 
-def emulator_signature(col: str | pl.Expr) -> pl.Expr:
-    """The emulator signature a model name or user agent carries (e.g. ``sdk_gphone``), else null; invisible
-    characters inside it hide none."""
+# Signatures of a model name only: an AVD's display name ("Pixel 7 API 34") in an app's own user agent is the
+# app stating its API level ("MyBank/5.2.1 (Android 14 API 34 Pixel 8)"), no emulator.
+MODEL_ONLY_SIGNATURES = frozenset({"Android Studio AVD"})
+AGENT_EMULATOR_PATTERNS = tuple((n, rx) for n, rx in EMULATOR_PATTERNS if n not in MODEL_ONLY_SIGNATURES)
+
+
+def emulator_signature(col: str | pl.Expr, agent: bool = False) -> pl.Expr:
+    """The emulator signature a model name (or, with ``agent``, a user agent) carries (e.g. ``sdk_gphone``), else
+    null; invisible characters inside it hide none."""
     c = pl.col(col) if isinstance(col, str) else col
-    return first_match(visible(c), EMULATOR_PATTERNS)
+    return first_match(visible(c), AGENT_EMULATOR_PATTERNS if agent else EMULATOR_PATTERNS)
 
 
 def is_placeholder(col: pl.Expr, min_length: int) -> pl.Expr:

@@ -151,7 +151,7 @@ def classify(parsed: pl.DataFrame, min_length: int) -> pl.DataFrame:
     bare = pl.col("_bare")
     out = patterns.with_tool_match(parsed.with_columns(patterns.bare_agent(ua).alias("_bare")), "_bare").with_columns(
         *patterns.bot_columns(bare, min_length, pl.col("device_class") == "bot", shaped, pl.col("_tool")),
-        patterns.emulator_signature(ua).alias("emulator_sig")).drop("_tool")
+        patterns.emulator_signature(ua, agent=True).alias("emulator_sig")).drop("_tool")
     # Name the crawler-user-agents regex that matched: resolved in Python once per distinct matched text
     # (e.g. "Googlebot/"), on the smallest agent carrying it.
     need = (out.filter((pl.col("bot_kind") == "crawler") & pl.col("bot_pattern").is_null())

@@ -27,6 +27,10 @@ from tests.fingerprint.conftest import UA, ev, iso, run
     ("web", None), ("Web", None), ("WEB", None), ("browser", None), ("webOS", "webos"), ("SteamOS", "linux"),
     ("Linux armv8l", None), ("Linux aarch64", None), ("Linux armv7l", None), ("Linux x86_64", "linux"),
     ("Linux i686", "linux"),
+    # .NET's platform names and MAUI's MacCatalyst; Hisense's VIDAA TVs run Linux
+    ("Win32NT", "windows"), ("Win32S", "windows"), ("Win32Windows", "windows"), ("WinCE", "windows"),
+    ("MacCatalyst", "macos"), ("Mac Catalyst", "macos"), ("VIDAA", "linux"), ("VIDAA 7.0", "linux"),
+    ("Winamp", "winamp"), ("Vidalia", "vidalia"),
 ])
 def test_os_family(name, family):
     assert pl.select(os_family(pl.lit(name, pl.String))).item() == family
@@ -126,6 +130,17 @@ def test_id_conflict_ignores_random_macs_and_id_formatting():
     assert [(c["field"], c["value"]) for c in ev(df)["conflicts"]] == [
         ("imei", "352099001761481"), ("imei", "86-123400-176149-9"), ("mac", "3c:22:fb:11:22:33"),
         ("mac", "3c:22:fb:99:88:77")]
+
+
+def test_id_conflict_ignores_virtual_adapter_macs():
+    """A laptop reports its Wi-Fi MAC, then Hyper-V's virtual switch (WSL, Docker), VMware's or VirtualBox's
+    adapter: those are no hardware. A second real MAC still conflicts."""
+    macs = ["8C:17:59:AA:BB:01", "00:15:5D:01:02:03", "00-50-56-C0-00-08", "00:0c:29:12:34:56", "08:00:27:AB:CD:EF"]
+    devices = pl.DataFrame({"ts": [at(i) for i in range(5)], "device_id": ["pc"] * 5, "user_id": ["u1"] * 5,
+                            "mac": macs})
+    assert run(id_conflict, devices=devices).height == 0
+    real = devices.with_columns(pl.Series("mac", [*macs[:4], "8C:17:59:AA:BB:02"]))
+    assert ev(run(id_conflict, devices=real))["fields"] == ["mac"]
 
 
 def test_id_conflict_reads_more_notations_of_one_id():

@@ -105,6 +105,21 @@ def test_emulator_cpu_model_is_a_simulator_only_off_the_desktop():
     assert ev(df.filter(pl.col("device_id") == "i"))["signatures"] == ["iOS Simulator (model x86_64)"]
 
 
+def test_emulator_cpu_model_without_an_os_on_a_device_signed_in_from_a_desktop_agent_is_no_simulator():
+    """A Windows app's snapshot with its CPU type as the model and no OS: the device's own sign-ins say Windows
+    desktop. Without such sign-ins (or with a phone's agent) the CPU type still reads as the iOS Simulator."""
+    windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 " \
+              "Safari/537.36"
+    iphone = UA["iphone"]
+    devices = pl.DataFrame({"ts": [at(0)] * 4, "device_id": ["pc", "mac", "phone", "bare"], "user_id": ["u1"] * 4,
+                            "model": ["x86_64", "arm64", "arm64", "x86_64"], "os": [None] * 4})
+    logins = pl.DataFrame({"ts": [at(1), at(2), at(3), at(4)], "user_id": ["u1"] * 4,
+                           "device_id": ["pc", "mac", "phone", "bare"],
+                           "user_agent": [windows, UA["mac"], iphone, None], "success": [True, True, True, False]})
+    df = run(emulator, devices=devices, logins=logins)
+    assert sorted(df["device_id"].to_list()) == ["bare", "phone"]
+
+
 def test_emulator_quiet_on_real_devices():
     devices = _devices().filter(pl.col("device_id") == "d3")
     logins = _logins().filter(pl.col("user_id") == "u6")

@@ -1,6 +1,6 @@
 import polars as pl
 
-from fraud.fingerprint.useragent import AGENT_SCHEMA, agent_table, parse_agents, parse_one, with_agents
+from fraud.fingerprint.useragent import AGENT_SCHEMA, agent_table, classify, parse_agents, parse_one, with_agents
 from tests.conftest import at, make_ctx
 from tests.fingerprint.conftest import UA
 
@@ -117,3 +117,13 @@ def test_an_hbbtv_block_gives_the_os_the_agent_names_not_the_maker():
                        f"Mozilla/5.0 (Linux; armv7l) {block}", block, lg])
     assert df.select("os_family", "os_version").rows() == [("Tizen", "2.3"), ("Linux", None), ("Other", None),
                                                            ("Web0S", None)]
+
+
+def test_an_apps_agent_stating_its_api_level_carries_no_emulator_signature():
+    """An AVD's display name ("Pixel 7 API 34") is a model's signature only: an app's own agent that states its
+    API level is no emulator. An emulator's build name in an agent still is."""
+    table = classify(parse_agents(["MyBank/5.2.1 (Android 14 API 34 Pixel 8)",
+                                   "Dalvik/2.1.0 (Linux; U; Android 14; sdk_gphone64_x86_64 Build/UE1A.230829.036)"]), 8)
+    assert dict(table.select("user_agent", "emulator_sig").iter_rows()) == {
+        "MyBank/5.2.1 (Android 14 API 34 Pixel 8)": None,
+        "Dalvik/2.1.0 (Linux; U; Android 14; sdk_gphone64_x86_64 Build/UE1A.230829.036)": "sdk_gphone"}
