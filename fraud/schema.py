@@ -123,5 +123,6 @@ DAY_FEATURES: dict[str, tuple[str, str]] = {
     "distance_km": ("km", "great-circle distance between consecutive positions of the day (null: no position)"),
     "top_speed_kmh": ("km/h", "highest speed between consecutive positions of the day (null: < 2 positions)"),
     "payments": ("count", "`payment_events` (payment, withdraw) of the day"),
-    "amount": ("currency", "sum of `amount` over those events (0 without payments; null if none has one)"),
+    "amount": ("currency", "sum of `amount` over those events, a declined one (`success` false) as 0: money moved "
+                           "(0 without payments; null if none has one)"),
 }

@@ -98,7 +98,9 @@ def event_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
         (is_login & ok).alias("_login"),
         (is_login & ~ok).alias("_failure"),
         is_pay.alias("_pay"),
-        pl.when(is_pay).then((pl.col("amount") * FIXED).round(0).cast(pl.Int128)).alias("_pay_fixed"),
+        # the money moved: a declined payment moved none, 0 of its amount (the attempt still counts in payments)
+        pl.when(is_pay).then((pl.col("amount") * FIXED).round(0).cast(pl.Int128) * ok.cast(pl.Int128))
+        .alias("_pay_fixed"),
         sec.alias("_sec"),
         (sec * sec).alias("_sec2"),
     )

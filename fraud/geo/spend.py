@@ -39,8 +39,12 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
     # the money moved: a withdrawal whichever sign a ledger gives it (-12,000 is money out), a payment as given (a
     # negative payment is a refund, money coming back)
     size = pl.when(pl.col("event") == "withdraw").then(pl.col("amount").abs()).otherwise(pl.col("amount"))
-    large = kinds & (size >= amount_min)
-    n_kind, n_big = ctx.logins.select(kinds.sum().alias("n"), large.sum().alias("big")).collect().row(0)
+    # a declined payment moved no money: the five tries of one card purchase abroad are one payment
+    declined = ~pl.col("success").fill_null(True)
+    large = kinds & (size >= amount_min) & ~declined
+    n_kind, n_big, n_declined = ctx.logins.select(kinds.sum().alias("n"), large.sum().alias("big"),
+                                                  (kinds & (size >= amount_min) & declined).sum().alias("no")
+                                                  ).collect().row(0)
     if n_kind == 0:
         raise NotEvaluated(f"no {' or '.join(rule['events'])} events in the logins", stage=2)
     big = pos.lazy().filter((pl.col("kind") == "event") & large).with_columns(size.alias("amount"))
@@ -50,7 +54,8 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
             .join(home_ref(ctx).lazy().select("user_id", "home_cc"), on="user_id", how="left")
             .filter(pl.col("ev_cc").is_not_null() & pl.col("home_cc").is_not_null())).collect()
     # large events without a country, or of users without a home country, cannot be told in or out: counted
-    ctx.notes["geo.cross_border_spend"] = {"large_events": n_big, "large_events_country_unknown": n_big - told.height}
+    ctx.notes["geo.cross_border_spend"] = {"large_events": n_big, "large_events_country_unknown": n_big - told.height,
+                                           "large_events_declined": n_declined}
     if n_big and not told.height:
         # the reason names no count: a sliced scan keeps one slice's reason (the counts are the notes, summed)
         raise NotEvaluated(f"none of the {' or '.join(rule['events'])} events of {amount_min:,g}+ has a country to "

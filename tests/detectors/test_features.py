@@ -45,6 +45,17 @@ def test_missing_values_are_null_not_zero():
     assert _day(ctx_of([{"ts": T0, "user_id": "u1"}]))["amount"] == 0.0
 
 
+def test_a_declined_payment_counts_as_an_attempt_and_moves_no_money():
+    """amount is money moved: four declined tries of a 48,000 purchase and the approved fifth are 48,000 in five
+    payments; a day of declined payments only moved 0 (known, not missing)."""
+    tries = [{"ts": T0 + timedelta(minutes=i), "user_id": "u1", "event": "payment", "amount": 48_000.0,
+              "success": i == 4} for i in range(5)]
+    r = _day(ctx_of(tries))
+    assert (r["payments"], r["amount"]) == (5.0, 48_000.0)
+    r = _day(ctx_of([{**t, "success": False} for t in tries]))
+    assert (r["payments"], r["amount"]) == (5.0, 0.0)
+
+
 def test_new_devices_only_on_first_day():
     ev = [{"ts": T0 + timedelta(days=d), "user_id": "u1", "device_id": dev} for d, dev in
           [(0, "a"), (1, "a"), (1, "b"), (2, "b")]]

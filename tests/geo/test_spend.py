@@ -68,6 +68,21 @@ def test_a_ledgers_negative_amounts_are_money_moved():
     assert cross_border_spend(ctx_of(logins=logins(refunds), locations=loc)).collect().height == 0
 
 
+def test_declined_payments_moved_no_money():
+    """A card purchase abroad declined four times and approved on the fifth try is one payment; the declined
+    attempts are counted in the notes. Five approved ones still fire."""
+    loc = pings("u1", routine("u1", START, 14))
+    rows = _pays(5, hours=0.02)
+    for r in rows[:4]:
+        r["success"] = False
+    rows[4]["success"] = True
+    ctx = ctx_of(logins=logins(rows), locations=loc)
+    assert cross_border_spend(ctx).collect().height == 0
+    assert ctx.notes["geo.cross_border_spend"]["large_events_declined"] == 4
+    approved = [{**r, "success": True} for r in rows]
+    assert cross_border_spend(ctx_of(logins=logins(approved), locations=loc)).collect().height == 1
+
+
 def test_window_is_closed():
     """Five payments spanning exactly 24 h are within 24 h."""
     loc = pings("u1", routine("u1", START, 14))
@@ -97,15 +112,18 @@ def test_not_evaluated_without_payments_or_when_no_large_one_has_a_country():
     ctx = ctx_of(logins=logins(only_logins + blind), locations=loc)
     with pytest.raises(NotEvaluated, match="none of the payment or withdraw events of 10,000\\+ has a country"):
         cross_border_spend(ctx)
-    assert ctx.notes["geo.cross_border_spend"] == {"large_events": 6, "large_events_country_unknown": 6}
+    assert ctx.notes["geo.cross_border_spend"] == {"large_events": 6, "large_events_country_unknown": 6,
+                                                   "large_events_declined": 0}
     # with five placed abroad beside them: evaluated, fires, and the blind one is counted
     ctx = ctx_of(logins=logins(_pays(5) + blind[:1]), locations=loc)
     assert cross_border_spend(ctx).collect().height == 1
-    assert ctx.notes["geo.cross_border_spend"] == {"large_events": 6, "large_events_country_unknown": 1}
+    assert ctx.notes["geo.cross_border_spend"] == {"large_events": 6, "large_events_country_unknown": 1,
+                                                   "large_events_declined": 0}
     # small payments only: evaluated and quiet
     ctx = ctx_of(logins=logins(_pays(5, amount=50.0)), locations=loc)
     assert cross_border_spend(ctx).collect().height == 0
-    assert ctx.notes["geo.cross_border_spend"] == {"large_events": 0, "large_events_country_unknown": 0}
+    assert ctx.notes["geo.cross_border_spend"] == {"large_events": 0, "large_events_country_unknown": 0,
+                                                   "large_events_declined": 0}
 
 
 @pytest.mark.parametrize("name", ["China", "People's Republic of China", "中国", "CHN", "cn", " china "])
