@@ -461,10 +461,17 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
         names = df.collect_schema().names()
         df = df.drop([c for c in rename.values() if c in names and c not in rename]).rename(rename)
         names = df.collect_schema().names()
-    # Tolerate surrounding spaces and case in header names, as long as two headers do not become one column.
+    # Tolerate surrounding spaces and case in header names, as long as two headers do not become one column; a
+    # header written in another style (userId, User-Agent, "Accuracy (m)") reads as the column it spells, unless
+    # the file also has that column under its own name.
+    loosely = {c: c.strip().lower() for c in names}
+    styled = {c: squashed_column(c, schema) for c in names
+              if loosely[c] not in schema.columns and c not in schema.columns}
+    taken = {loosely[c] for c in names if loosely[c] in schema.columns} | {c for c in names if c in schema.columns}
+    loosely.update({c: t for c, t in styled.items() if t is not None and t not in taken})
     reads_as: dict[str, list[str]] = {}
     for c in names:
-        t = c if c in schema.columns else c.strip().lower()
+        t = c if c in schema.columns else loosely[c]
         # the CSV reader renames a repeated header name "user_id" to "user_id_duplicated_0"
         dup = re.fullmatch(r"(.+)_duplicated_\d+", c)
         if dup and dup.group(1).strip().lower() in schema.columns:
@@ -479,7 +486,7 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
         if len(sources) > 1:
             raise InputError(f"{path}: columns {', '.join(repr(c) for c in shown)} all read as {canon!r}; "
                              "rename or drop all but one")
-    norm = {c: c.strip().lower() for c in names if c.strip().lower() in schema.columns and c not in schema.columns}
+    norm = {c: loosely[c] for c in names if loosely[c] in schema.columns and c not in schema.columns}
     if headers is not None:
         headers.update({canon: src for src, canon in norm.items()})
     if norm:
@@ -491,8 +498,41 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
             mapped = mapped if isinstance(mapped, list) else [mapped] if mapped else []
             hint = f" (mapped from {' or '.join(repr(m) for m in mapped)})" if mapped else ""
             wrapped = _wrapped_records(df)
+            like = [] if mapped or wrapped else [c for c in given if squashed(c) in COLUMN_ALIASES.get(col, ())]
+            if len(like) == 1:
+                key = "columns" if schema.kind == "logins" else f"columns.{schema.kind}"
+                hint = (f" ({ascii(like[0])} looks like it: map it in the config's [{key}] table, {col} = "
+                        f"{json.dumps(like[0])})")
             raise InputError(f"{path}: missing required column {col!r}{hint}{wrapped or _header_read(given)}")
     return _scalar_columns(df, schema, path)
+
+
+def squashed(name: str) -> str:
+    """A header name in lower case without spaces, underscores, hyphens, dots, brackets, slashes or colons:
+    ``userId``, ``User-Agent`` and ``user_agent`` are ``userid``, ``useragent``. A control or invisible character
+    stays (a UTF-16 file read as bytes, a zero-width space in a name: the error shows it, see :func:`_header_read`)."""
+    return re.sub(r"[\s_\-.()\[\]/:]+", "", name.lower())
+
+
+def squashed_column(name: str, schema: InputSchema) -> str | None:
+    """The canonical column a header spells in another style (``userId``, ``User-Agent``, ``Accuracy (m)``), else
+    None."""
+    found = [c for c in schema.columns if squashed(c) == squashed(name)]
+    return found[0] if len(found) == 1 else None
+
+
+# Other names logs give a required column: never read as it (a "time" may be local, an "account" a bank account
+# number), only named in the error's hint, with the config line that maps it.
+COLUMN_ALIASES = {
+    "ts": ("time", "timestamp", "datetime", "date", "eventtime", "eventtimestamp", "createdat", "created", "logintime",
+           "occurredat", "loggedat", "when"),
+    "user_id": ("user", "uid", "username", "account", "accountid", "customer", "customerid", "memberid", "member",
+                "principal", "login", "actor", "subject", "sub"),
+    "device_id": ("device", "deviceuuid", "did", "devicefingerprint", "fingerprint", "udid", "idfv", "androidid"),
+    "lat": ("latitude",),
+    "lon": ("lng", "long", "longitude"),
+    "score": ("creditscore", "riskscore", "points"),
+}
 
 
 def _header_read(names: list[str], n: int = 8) -> str:

@@ -316,7 +316,31 @@ def test_missing_required_column_names_file_and_column(tmp_path, cfg):
     p = write(tmp_path / "logins.csv", "ts,account\n2024-01-01T00:00:00Z,u1\n")
     with pytest.raises(InputError) as e:
         read_input("logins", p, cfg)
-    assert str(e.value) == f"{p}: missing required column 'user_id'; the header read: 'ts', 'account'"
+    assert str(e.value) == (f"{p}: missing required column 'user_id' ('account' looks like it: map it in the config's "
+                            "[columns] table, user_id = \"account\"); the header read: 'ts', 'account'")
+    q = write(tmp_path / "locations.csv", "when,user_id,lat,lon\n2024-01-01T00:00:00Z,u1,1,2\n")
+    with pytest.raises(InputError, match=r"missing required column 'ts' \('when' looks like it: map it in the "
+                                         r"config's \[columns.locations\] table, ts = \"when\"\)"):
+        read_input("locations", q, cfg)
+    r = write(tmp_path / "two.csv", "time,timestamp,user_id\n1,2,u1\n")  # two look-alikes: no guess
+    with pytest.raises(InputError, match=r"missing required column 'ts'; the header read"):
+        read_input("logins", r, cfg)
+
+
+def test_headers_in_another_style_read_as_the_columns_they_spell(tmp_path, cfg):
+    """userId, User-Agent, deviceId, "Accuracy (m)": the contract's columns in camelCase, an HTTP header's or a
+    spreadsheet's style. A file that also has the column under its own name keeps that one (the other is an extra
+    column)."""
+    p = write(tmp_path / "logins.csv", "TS,userId,User-Agent,deviceId,isSuccess\n"
+                                       "2024-01-01T00:00:00Z,u1,curl/8.4.0,d1,x\n")
+    li = read_input("logins", p, cfg)
+    assert li.frame.select("user_id", "user_agent", "device_id").row(0) == ("u1", "curl/8.4.0", "d1")
+    assert li.extra_columns == ["isSuccess"]
+    q = write(tmp_path / "locations.csv", "ts,User ID,Lat,Lon,Accuracy (m)\n2024-01-01T00:00:00Z,u1,1,2,30\n")
+    assert read_input("locations", q, cfg).frame.select("user_id", "accuracy_m").row(0) == ("u1", 30.0)
+    both = write(tmp_path / "both.csv", "ts,user_id,userId\n2024-01-01T00:00:00Z,u1,internal-7\n")
+    li = read_input("logins", both, cfg)
+    assert li.frame["user_id"].to_list() == ["u1"] and li.extra_columns == ["userId"]
 
 
 def test_utf32_csv_and_a_json_array_saved_as_jsonl(tmp_path, cfg):
@@ -469,11 +493,16 @@ def test_a_missing_required_column_quotes_the_header_read(tmp_path, cfg):
         read_input("logins", tmp_path / "a.csv", cfg)
     (tmp_path / "m.toml").write_text('[columns]\nuser_id = "uid"\n')
     write(tmp_path / "m.csv", "when,uid\n2024-03-01T10:00:00Z,u1\n")  # the file's own names, not the mapped ones
-    with pytest.raises(InputError, match=r"missing required column 'ts'; the header read: 'when', 'uid'$"):
+    with pytest.raises(InputError, match=r"missing required column 'ts' \('when' looks like it.*; the header read: "
+                                         r"'when', 'uid'$"):
         read_input("logins", tmp_path / "m.csv", load_config(tmp_path / "m.toml"))
     write(tmp_path / "b.csv", "ts\u200b,user_id\n2024-03-01T10:00:00Z,u1\n")
     with pytest.raises(InputError, match=r"missing required column 'ts'; the header read: 'ts\\u200b', 'user_id'$"):
         read_input("logins", tmp_path / "b.csv", cfg)
+    write(tmp_path / "c.csv", "ts,user ID\u200b\n2024-03-01T10:00:00Z,u1\n")  # an invisible character: no guess
+    with pytest.raises(InputError, match=r"missing required column 'user_id'; the header read: 'ts', "
+                                         r"'user ID\\u200b'$"):
+        read_input("logins", tmp_path / "c.csv", cfg)
 
 
 def test_rotated_logs_are_read_and_backups_are_listed(tmp_path, cfg):
