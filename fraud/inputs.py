@@ -27,7 +27,7 @@ from fraud.duplicates import extra_hash, split_duplicates
 from fraud.parsing import outcome_rows, split_rows, whole_number
 from fraud.records import (EXTRA_HASH, INTERNAL, LINE_ERROR, NESTED, RESERVED, blank_csv_rows, blank_line_rows,
                            csv_records, csv_spans_lines, first_keys, ndjson_records, reserved_renames, short_lines)
-from fraud.schema import INPUT_SCHEMAS, REJECTED_COLUMNS, InputSchema
+from fraud.schema import HEADER_STYLE_CHARS, INPUT_SCHEMAS, REJECTED_COLUMNS, InputSchema
 
 # .json: an API export's array of records, NDJSON saved as .json, or one (pretty-printed) object
 FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "ndjson",
@@ -511,7 +511,7 @@ def squashed(name: str) -> str:
     """A header name in lower case without spaces, underscores, hyphens, dots, brackets, slashes or colons:
     ``userId``, ``User-Agent`` and ``user_agent`` are ``userid``, ``useragent``. A control or invisible character
     stays (a UTF-16 file read as bytes, a zero-width space in a name: the error shows it, see :func:`_header_read`)."""
-    return re.sub(r"[\s_\-.()\[\]/:]+", "", name.lower())
+    return re.sub(HEADER_STYLE_CHARS, "", name.lower())
 
 
 def squashed_column(name: str, schema: InputSchema) -> str | None:

@@ -126,3 +126,8 @@ DAY_FEATURES: dict[str, tuple[str, str]] = {
     "amount": ("currency", "sum of `amount` over those events, a declined one (`success` false) as 0: money moved "
                            "(0 without payments; null if none has one)"),
 }
+
+
+# What a header may differ by from the column it names (besides case): spaces, underscores, hyphens, dots, brackets,
+# slashes and colons (userId, User-Agent, "Accuracy (m)"); a control or invisible character is no such difference.
+HEADER_STYLE_CHARS = r"[\s_\-.()\[\]/:]+"

@@ -194,6 +194,21 @@ def test_rejected_rows_keyed_by_the_files_own_headers_are_pseudonymized(tmp_path
         assert clear not in rejected, clear
 
 
+def test_rejected_rows_with_headers_in_another_style_are_pseudonymized(tmp_path):
+    """userId, Device-ID, IP: the id columns' names in another style read as the columns; a rejected row keyed by
+    them is pseudonymized too."""
+    from fraud.runner import scan_to
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "logins.csv").write_text(
+        "ts,userId,Device-ID,IP\n2025-01-01T10:00:00Z,alice_secret,d1,1.2.3.4\nnot-a-time,bob_secret,dev_bob,5.6.7.8\n")
+    scan_to(ScanInputs.from_folder(tmp_path / "in"), tmp_path / "out", load_config(), pseudonymize="k")
+    rejected = (tmp_path / "out" / "rejected.csv").read_text()
+    assert rejected.count("p_") >= 2
+    for clear in ("bob_secret", "dev_bob", "5.6.7.8"):
+        assert clear not in rejected, clear
+
+
 def test_a_rejected_line_that_could_not_be_split_is_withheld(tmp_path):
     """A line with a quote never closed is rejected as text: an account only in that line is in no table, so no
     substring rewriting can be trusted; under --pseudonymize its raw text is withheld."""
