@@ -214,11 +214,12 @@ def name_places(points: pl.DataFrame, lat: str = "lat", lon: str = "lon") -> pl.
     out = keyed.join(named, left_on=["_qi", "_qj"], right_on=["qi", "qj"], how="left", maintain_order="left")
     # The country is the one of the time zone the point itself lies in (tzfpy's polygons follow borders: Windsor ON
     # is Canada although Detroit is the bigger city nearby, Kehl Germany beside Strasbourg, whatever the ~1 km
-    # cell's centre says), else the naming city's; one lookup per distinct point (about 1 us each). A point is
+    # cell's centre says; in a zone several countries share, the country of the nearest city in it: Hanoi in
+    # Asia/Bangkok is Vietnam), else the naming city's; one lookup per distinct point (about 1 us each). A point is
     # named after a city of its own country when one is in reach ("Windsor", not "Detroit: Canada").
     exact = out.select(pl.col(lat).alias("_lat"), pl.col(lon).alias("_lon")).drop_nulls().unique()
-    exact = exact.with_columns(pl.Series("_cc", [tz_country(zone_of(a, b)) for a, b in exact.iter_rows()],
-                                         dtype=pl.String))
+    zones = pl.Series("_zone", [zone_of(a, b) for a, b in exact.iter_rows()], dtype=pl.String)
+    exact = exact.with_columns(point_countries(exact["_lat"], exact["_lon"], zones).alias("_cc"))
     out = (out.join(exact, left_on=[lat, lon], right_on=["_lat", "_lon"], how="left", maintain_order="left")
            .join(by_country, left_on=["_qi", "_qj", "_cc"], right_on=["qi", "qj", "cc"], how="left",
                  maintain_order="left"))
@@ -345,22 +346,75 @@ def border_cell(qi: int, qj: int, cell_deg: float, centre: str | None) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _zone_countries() -> dict[str, str]:
-    """IANA zone -> ISO country code, from the tz database's ``zone.tab`` (the ``tzdata`` package, a dependency);
-    empty when it cannot be read."""
+def _zone_countries() -> dict[str, tuple[str, ...]]:
+    """IANA zone -> the ISO country codes of the places it covers, the zone's own country first: ``zone.tab``'s
+    country, then those ``zone1970.tab`` lists for it (the tz database in the ``tzdata`` package, a dependency:
+    ``Asia/Bangkok`` -> TH, CX, KH, LA, VN); empty when it cannot be read."""
     from importlib.resources import files
 
-    try:
-        text = (files("tzdata") / "zoneinfo" / "zone.tab").read_text(encoding="utf-8")
-    except (ImportError, OSError):
-        return {}
-    rows = (line.split("\t") for line in text.splitlines() if not line.startswith("#"))
-    return {parts[2]: parts[0] for parts in rows if len(parts) >= 3}
+    out: dict[str, tuple[str, ...]] = {}
+    for tab in ("zone.tab", "zone1970.tab"):
+        try:
+            text = (files("tzdata") / "zoneinfo" / tab).read_text(encoding="utf-8")
+        except (ImportError, OSError):
+            continue
+        for parts in (line.split("\t") for line in text.splitlines() if not line.startswith("#")):
+            if len(parts) >= 3:
+                have = out.get(parts[2], ())
+                out[parts[2]] = have + tuple(c for c in parts[0].split(",") if c not in have)
+    return out
 
 
 def tz_country(zone: str | None) -> str | None:
-    """The country (ISO alpha-2) of an IANA time zone (``America/Toronto`` -> ``CA``), None if not a country's."""
-    return _zone_countries().get(zone) if zone else None
+    """The country (ISO alpha-2) of an IANA time zone (``America/Toronto`` -> ``CA``), its ``zone.tab`` country
+    for a zone several countries share (see :func:`point_countries`), None if not a country's."""
+    cc = _zone_countries().get(zone) if zone else None
+    return cc[0] if cc else None
+
+
+@lru_cache(maxsize=1)
+def _city_zones() -> pl.Series:
+    """The time zone each gazetteer city lies in (:func:`zone_of`, ~0.1 s for all of them)."""
+    c = cities()
+    return pl.Series("zone", [zone_of(a, b) for a, b in zip(c["lat"].to_list(), c["lon"].to_list(), strict=True)],
+                     dtype=pl.String)
+
+
+@lru_cache(maxsize=64)
+def _zone_city_tree(zone: str):
+    """Row indices in :func:`cities` of the gazetteer cities lying in ``zone`` and a k-d tree over their unit
+    vectors (None when there is none)."""
+    from scipy.spatial import cKDTree
+
+    idx = _city_zones().to_frame().with_row_index("_i").filter(pl.col("zone") == zone)["_i"].to_numpy()
+    if len(idx) == 0:
+        return None
+    c = cities()
+    r = math.pi / 180
+    return idx, cKDTree(_unit_vectors(c["lat"].to_numpy()[idx] * r, c["lon"].to_numpy()[idx] * r))
+
+
+def point_countries(lat: pl.Series, lon: pl.Series, zone: pl.Series) -> pl.Series:
+    """The country (ISO alpha-2) of each point (degrees) lying in time zone ``zone`` (:func:`zone_of`): the zone's
+    country when the tz database gives it to one country (``America/Toronto``: Windsor is Canada beside Detroit).
+    A zone several countries share (``zone1970.tab``: ``Asia/Bangkok`` keeps Thailand's clock and northern
+    Vietnam's, tzfpy draws ``Europe/Belgrade`` over Serbia and Kosovo) gives the country of the nearest gazetteer
+    city lying in that zone (Hanoi is Vietnam, Pristina Kosovo), else its ``zone.tab`` country. None where the
+    zone is None or no country's."""
+    zones = _zone_countries()
+    cc = zone.replace_strict({z: c[0] for z, c in zones.items()}, default=None, return_dtype=pl.String)
+    shared = zone.is_in([z for z, c in zones.items() if len(c) > 1])
+    r = math.pi / 180
+    ccs = cities()["cc"]
+    for z in zone.filter(shared).unique().sort().to_list():  # a few distinct zones
+        found = _zone_city_tree(z)
+        if found is None:
+            continue
+        rows = (shared & (zone == z)).arg_true()
+        idx, tree = found
+        _, near = tree.query(_unit_vectors(lat.gather(rows).to_numpy() * r, lon.gather(rows).to_numpy() * r))
+        cc = cc.scatter(rows, ccs.gather(pl.Series(idx[near], dtype=pl.UInt32)))
+    return cc
 
 
 @lru_cache(maxsize=1)

@@ -82,3 +82,26 @@ def test_values_that_name_no_country_give_none():
     got = pl.DataFrame({"n": ["EU", "A1", "AP", "XX", "Narnia", "unknown", "", None, "86", "234"]}).select(
         country_code(pl.col("n")).alias("cc"))["cc"].to_list()
     assert got == [None] * 10
+
+
+def test_a_zone_several_countries_share_gives_the_country_of_the_nearest_city_in_it():
+    """tzfpy gives Asia/Bangkok for northern Vietnam and Europe/Belgrade for Kosovo; zone.tab names one country
+    per zone (TH, RS), zone1970.tab all of them: Hanoi and Haiphong are Vietnam, Pristina is Kosovo. Bangkok and
+    Belgrade stay Thailand and Serbia; single-country zones keep their country (East Jerusalem: Asia/Jerusalem,
+    IL; Windsor: America/Toronto, CA)."""
+    pts = {"Hanoi": (21.0285, 105.8542), "Haiphong": (20.8449, 106.6881), "Bangkok": (13.7563, 100.5018),
+           "Pristina": (42.6629, 21.1655), "Belgrade": (44.8125, 20.4612), "Ho Chi Minh City": (10.7769, 106.7009),
+           "East Jerusalem": (31.7834, 35.2339), "Windsor": (42.3149, -83.0364), "Kehl": (48.577, 7.805)}
+    df = pl.DataFrame({"lat": [p[0] for p in pts.values()], "lon": [p[1] for p in pts.values()]})
+    out = name_places(df)
+    assert out["place_cc"].to_list() == ["VN", "VN", "TH", "XK", "RS", "VN", "IL", "CA", "DE"]
+    assert out["place_name"].to_list() == ["Hanoi", "Haiphong", "Bangkok", "Pristina", "Belgrade",
+                                           "Ho Chi Minh City", "Jerusalem", "Windsor", "Kehl"]
+
+
+def test_zone_countries_come_from_zone_tab_and_zone1970_tab():
+    from fraud.geo.gazetteer import _zone_countries, tz_country
+
+    assert _zone_countries()["Asia/Bangkok"] == ("TH", "CX", "KH", "LA", "VN")
+    assert _zone_countries()["Asia/Shanghai"] == ("CN",)
+    assert [tz_country(z) for z in ("Asia/Bangkok", "America/Toronto", "Etc/UTC", None)] == ["TH", "CA", None, None]

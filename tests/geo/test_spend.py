@@ -1,6 +1,7 @@
 """geo.cross_border_spend."""
 import json
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -173,3 +174,20 @@ def test_a_burst_straddling_a_point_window_start_is_found():
     df = cross_border_spend(ctx_of(logins=logins(_pays(5) + late), locations=loc)).collect().sort("first_ts")
     assert [json.loads(e)["events"] for e in df["evidence"]] == [5, 5]
     assert df["last_ts"].to_list()[1] == local(D, 6) + timedelta(days=30, minutes=160)
+
+
+HANOI = (21.0285, 105.8542)
+
+
+def test_a_hanoi_home_is_in_vietnam_and_bangkok_in_thailand():
+    """tzfpy gives northern Vietnam Thailand's zone (Asia/Bangkok): a Hanoi home read as Thailand made everyday
+    payments in Vietnam spending abroad (audit A1). A Bangkok home paying in Hanoi is still abroad."""
+    tz = ZoneInfo("Asia/Bangkok")
+    for home, where, fired in ((HANOI, HANOI, 0), (HANOI, (21.03, 105.85), 0), (BKK, HANOI, 1)):
+        loc = pings("u1", routine("u1", START, 14, home=home, work=home, tz=tz, work_days=False))
+        rows = [{**r, "lat": None, "lon": None, "country": "VN"} for r in _pays(5, where=where)]
+        rows += _pays(5, where=where, user="u1")
+        df = cross_border_spend(ctx_of(logins=logins(rows), locations=loc)).collect()
+        assert df.height == fired
+        if fired:
+            assert json.loads(df["evidence"][0])["home_country"] == "TH"
