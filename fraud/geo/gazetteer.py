@@ -435,16 +435,39 @@ def _known_names() -> pl.DataFrame:
     return both.drop("_city")  # row order is free: geocode_names sorts its candidates
 
 
+def _word_key(e: pl.Expr) -> pl.Expr:
+    """A name's words for a whole-word comparison: accents off, lower case, anything but letters and digits as one
+    space, a space either side (`` halle saale ``)."""
+    s = (e.str.normalize("NFKD").str.replace_all(r"\p{M}", "").str.to_lowercase()
+         .str.replace_all(r"[^\p{L}\p{N}]+", " ").str.strip_chars())
+    return pl.lit(" ") + s + pl.lit(" ")
+
+
 def geocode_names(names: pl.DataFrame) -> pl.DataFrame:
     """Distinct (``city_key``, ``country``) rows -> ``g_lat``, ``g_lon``, ``g_cc``, ``g_key`` (the city's
     canonical key): the most populous gazetteer city known by that name, in that country when a country is given
-    (else anywhere); cities whose GeoNames name it is come before those with it as an alternate name. Unknown
-    and ambiguous names (see :data:`AMBIGUOUS_KM`) stay null."""
+    (else anywhere); cities whose GeoNames name it is come before those with it as an alternate name, unless one
+    of those is so much bigger that they would not rival it and the name is its GeoNames name's words (``Halle``
+    is Halle (Saale), 238k, not Halle (Westf.), 21k). Those bigger alternate-name cities are rivals, and so is any
+    alternate-name city the GeoNames-name ones would not rival. Unknown and ambiguous names (see
+    :data:`AMBIGUOUS_KM`) stay null."""
     q = names.select("city_key", "country").with_row_index("_q")
     m = (q.join(_known_names(), left_on="city_key", right_on="key", how="inner")
-         .filter(pl.col("country").is_null() | (pl.col("cc") == pl.col("country")))
-         .filter(pl.col("primary") == pl.col("primary").max().over("_q"))
-         .sort(["_q", "population", "name_key", "lat", "lon"], descending=[False, True, False, False, False]))
+         .filter(pl.col("country").is_null() | (pl.col("cc") == pl.col("country"))))
+    # The biggest city whose GeoNames name it is (top; null: none). A city known by the name as an alternate name
+    # takes part when it is bigger and the name is its GeoNames name's words (Halle (Saale), Heroica Matamoros,
+    # Quezon City, accents aside), or when it is so much bigger that the top one would not rival it
+    # (AMBIGUOUS_SHARE): a rival in the ambiguity test. It is the city named when both hold: "Halle" is Halle
+    # (Saale), 238k, not Halle (Westf.), 21k. A historic or foreign name never names a city over a GeoNames name
+    # (Austin was once Waterloo: "Waterloo, US" is ambiguous, not Austin); smaller ones are left out (Sandusky,
+    # once Portland).
+    top = pl.col("population").filter(pl.col("primary")).max().over("_q")
+    words = _word_key(pl.col("name_key")).str.contains(_word_key(pl.col("city_key")), literal=True)
+    much = top < AMBIGUOUS_SHARE * pl.col("population")
+    m = (m.filter(pl.col("primary") | top.is_null() | (words & (pl.col("population") > top)) | much)
+         .with_columns((pl.col("primary") | top.is_null() | (words & much)).alias("_lead"))
+         .sort(["_q", "_lead", "population", "name_key", "lat", "lon"],
+               descending=[False, True, True, False, False, False]))
     best = m.group_by("_q", maintain_order=True).agg(
         pl.col(c).first().alias(f"b_{c}") for c in ("lat", "lon", "population", "cc", "name_key"))
     rival = (haversine_km("b_lat", "b_lon", "lat", "lon") > AMBIGUOUS_KM) & (

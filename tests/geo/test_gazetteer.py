@@ -105,3 +105,25 @@ def test_zone_countries_come_from_zone_tab_and_zone1970_tab():
     assert _zone_countries()["Asia/Bangkok"] == ("TH", "CX", "KH", "LA", "VN")
     assert _zone_countries()["Asia/Shanghai"] == ("CN",)
     assert [tz_country(z) for z in ("Asia/Bangkok", "America/Toronto", "Etc/UTC", None)] == ["TH", "CA", None, None]
+
+
+def _geocode(pairs: list[tuple[str, str | None]]) -> list[tuple]:
+    from fraud.geo.gazetteer import geocode_names
+
+    q = pl.DataFrame({"city_key": [k for k, _ in pairs], "country": [c for _, c in pairs]},
+                     schema={"city_key": pl.String, "country": pl.String})
+    return geocode_names(q).select("g_key", pl.col("g_lat").round(2), pl.col("g_lon").round(2)).rows()
+
+
+def test_a_far_bigger_city_known_by_the_name_as_its_short_form_is_the_one_named():
+    """"Halle" is what people call Halle (Saale), 238k (an alternate name in GeoNames), not Halle (Westf.), 21k, the
+    city whose GeoNames name it is, 257 km away; so are Heroica Matamoros (511k, not Matamoros, Coahuila, 52k,
+    576 km away) and Quezon City. A city whose GeoNames name matches keeps the name against smaller or
+    not much bigger alternate-name ones (Portland: not Sandusky, once called Portland; Laiwu: not Shantou, 3.9x,
+    a romanisation); an alternate name no word of the city's GeoNames name makes ambiguous when it is 4x bigger
+    (Waterloo, US: Austin was once Waterloo), never the city named."""
+    assert _geocode([("halle", "DE"), ("matamoros", "MX"), ("quezon", "PH"), ("frankfurt", "DE"),
+                     ("portland", "US"), ("laiwu", "CN"), ("waterloo", "US"), ("paris", "FR")]) == [
+        ("halle (saale)", 51.48, 11.98), ("heroica matamoros", 25.88, -97.5), ("quezon city", 14.65, 121.05),
+        ("frankfurt am main", 50.12, 8.68), ("portland", 45.52, -122.68), ("laiwu", 36.19, 117.66),
+        (None, None, None), ("paris", 48.85, 2.35)]

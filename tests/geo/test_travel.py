@@ -302,3 +302,17 @@ def test_a_fix_is_named_by_its_coordinates_not_a_stale_city_text():
                  {"ts": local(D, 8, 30), "user_id": "u1", "lat": BJ[0], "lon": BJ[1], "city": "Shanghai"}])
     assert impossible_travel(ctx_of(logins=lg)).collect()["summary"].to_list() == [
         "Login in Beijing 1,066 km from Shanghai 30 min after the previous one (2,132 km/h)"]
+
+
+def test_a_city_name_is_the_big_city_that_goes_by_it_not_a_small_namesake():
+    """GPS fixes in Halle (Saale) and Heroica Matamoros, then a login named "Halle, DE" / "Matamoros, MX" 5 min
+    later: the names are those cities, no trip (they were Halle (Westf.), 257 km, and Matamoros, Coahuila, 576 km:
+    3,084 and 6,911 km/h). A login named after a city 183 km away still is one."""
+    for (lat, lon), city, cc in (((51.4825, 11.9697), "Halle", "DE"), ((25.869, -97.503), "Matamoros", "MX")):
+        lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "lat": lat, "lon": lon},
+                     {"ts": local(D, 8, 5), "user_id": "u1", "city": city, "country": cc}])
+        assert impossible_travel(ctx_of(logins=lg)).collect().height == 0
+    lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "lat": 51.4825, "lon": 11.9697},
+                 {"ts": local(D, 8, 5), "user_id": "u1", "city": "Hannover", "country": "DE"}])
+    assert impossible_travel(ctx_of(logins=lg)).collect()["summary"].to_list() == [
+        "Login in Hannover 183 km from Halle (Saale) 5.0 min after the previous one (2,194 km/h)"]
