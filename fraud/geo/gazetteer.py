@@ -184,12 +184,12 @@ def _country_code_rows(e: pl.Expr) -> pl.Expr:
     return _country_key_rows(e).replace_strict(_country_map(), default=None, return_dtype=pl.String)
 
 
-def split_place_text(city: pl.Expr, country: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(city, country) of a city written with its region and country, ``City, Region, Country`` (Entra / Azure AD
-    sign-in logs' Location: ``San Francisco, California, US``), which names no gazetteer city as a whole: the
-    first part and the country the last part names, when that is a known country and the row's ``country`` is
-    empty or the same one. Otherwise both as given. Two parts are not split: in ``Los Angeles, CA`` the CA is
-    California's, and Canada's code too."""
+def split_place_text(city: pl.Expr, country: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(city, country, region) of a city written with its region and country, ``City, Region, Country`` (Entra /
+    Azure AD sign-in logs' Location: ``Portland, Maine, US``), which names no gazetteer city as a whole: the
+    first part, the country the last part names and the part before that, when the last is a known country and
+    the row's ``country`` is empty or the same one. Otherwise city and country as given and no region. Two parts
+    are not split: in ``Los Angeles, CA`` the CA is California's, and Canada's code too."""
     def last_country(t: pl.Expr) -> pl.Expr:
         parts = t.str.split(",")
         return pl.when(parts.list.len() >= 3).then(_country_code_rows(parts.list.last().str.strip_chars()))
@@ -197,8 +197,40 @@ def split_place_text(city: pl.Expr, country: pl.Expr) -> tuple[pl.Expr, pl.Expr]
     # per distinct name (a few hundred over millions of rows: splitting every row's text cost 0.7 s per 1.5M)
     last = per_distinct(city, last_country, pl.String)
     first = per_distinct(city, lambda t: t.str.split(",").list.first().str.strip_chars(), pl.String)
+    region = per_distinct(city, lambda t: t.str.split(",").list.get(-2, null_on_oob=True).str.strip_chars(),
+                          pl.String)
     split = last.is_not_null() & (country.is_null() | (country == last))
-    return pl.when(split).then(first).otherwise(city), pl.when(split).then(last).otherwise(country)
+    return (pl.when(split).then(first).otherwise(city), pl.when(split).then(last).otherwise(country),
+            pl.when(split).then(region))
+
+
+# Countries whose GeoNames first-level divisions (a city's ``admin1code``) are ISO 3166-2 codes (GeoNames uses
+# FIPS 10-4 or national numbers for most others: Canada's "08" is Ontario): a region written in a place's text is
+# read for these, by its ISO code or name (pycountry: ``ME``, ``US-ME``, ``Maine``; ``England``; ``Zürich``).
+ADMIN1_ISO_COUNTRIES = ("US", "GB", "CH", "BE")
+
+
+@lru_cache(maxsize=1)
+def _region_map() -> dict[str, str]:
+    """``country|region key`` (:func:`_country_key_rows`) -> the gazetteer's region (``US.ME``) for the top-level
+    subdivisions of :data:`ADMIN1_ISO_COUNTRIES`."""
+    import pycountry
+
+    pairs: list[tuple[str, str, str]] = []
+    for cc in ADMIN1_ISO_COUNTRIES:
+        for sub in pycountry.subdivisions.get(country_code=cc) or []:
+            if sub.parent_code is None:
+                code = sub.code.split("-", 1)[1]
+                name = sub.name.split(" [")[0]  # "Wales [Cymru GB-CYM]"
+                pairs += [(cc, t, f"{cc}.{code}") for t in (code, sub.code, name)]
+    keys = _country_keys([t for _, t, _ in pairs])
+    return {f"{cc}|{k}": r for (cc, _, r), k in zip(pairs, keys, strict=True) if k is not None}
+
+
+def _region_of(country: pl.Expr, region: pl.Expr) -> pl.Expr:
+    """The gazetteer region (``US.ME``) a region text names in ``country``, null when it names none known."""
+    key = pl.concat_str([country, _country_key_rows(region)], separator="|")
+    return key.replace_strict(_region_map(), default=None, return_dtype=pl.String)
 
 
 def name_places(points: pl.DataFrame, lat: str = "lat", lon: str = "lon") -> pl.DataFrame:
@@ -421,7 +453,7 @@ def point_countries(lat: pl.Series, lon: pl.Series, zone: pl.Series) -> pl.Serie
 def _known_names() -> pl.DataFrame:
     """Every (key, city) a gazetteer city is known by: ``key``, ``primary`` (its GeoNames name, else an alternate
     name; codes such as ``BJS`` or names with digits are left out), the city's ``name_key``, ``lat``, ``lon``,
-    ``population``, ``cc``."""
+    ``population``, ``cc``, ``region``."""
     c = cities().with_row_index("_city")
     # joined and split in Polars: ~6x faster than building 353k list items from Python
     alts = pl.Series("a", ["\x1f".join(r.get("alternatenames") or []) for r in _records()]).str.split("\x1f")
@@ -431,7 +463,8 @@ def _known_names() -> pl.DataFrame:
                    pl.lit(False).alias("primary")))
     own = c.select("_city", pl.col("key"), pl.lit(True).alias("primary"))
     both = (pl.concat([own, alt]).drop_nulls("key").group_by("_city", "key").agg(pl.col("primary").any())
-            .join(c.select("_city", pl.col("key").alias("name_key"), "lat", "lon", "population", "cc"), on="_city"))
+            .join(c.select("_city", pl.col("key").alias("name_key"), "lat", "lon", "population", "cc", "region"),
+                  on="_city"))
     return both.drop("_city")  # row order is free: geocode_names sorts its candidates
 
 
@@ -444,16 +477,20 @@ def _word_key(e: pl.Expr) -> pl.Expr:
 
 
 def geocode_names(names: pl.DataFrame) -> pl.DataFrame:
-    """Distinct (``city_key``, ``country``) rows -> ``g_lat``, ``g_lon``, ``g_cc``, ``g_key`` (the city's
-    canonical key): the most populous gazetteer city known by that name, in that country when a country is given
-    (else anywhere); cities whose GeoNames name it is come before those with it as an alternate name, unless one
-    of those is so much bigger that they would not rival it and the name is its GeoNames name's words (``Halle``
-    is Halle (Saale), 238k, not Halle (Westf.), 21k). Those bigger alternate-name cities are rivals, and so is any
-    alternate-name city the GeoNames-name ones would not rival. Unknown and ambiguous names (see
-    :data:`AMBIGUOUS_KM`) stay null."""
-    q = names.select("city_key", "country").with_row_index("_q")
+    """Distinct (``city_key``, ``country``, optional ``region``) rows -> ``g_lat``, ``g_lon``, ``g_cc``, ``g_key``
+    (the city's canonical key): the most populous gazetteer city known by that name, in that country when a
+    country is given (else anywhere) and in that region when a region is given and read (:func:`_region_of`; a
+    region that cannot be read makes any namesake over :data:`AMBIGUOUS_KM` away a rival); cities whose GeoNames
+    name it is come before those with it as an alternate name, unless one of those is so much bigger that they
+    would not rival it and the name is its GeoNames name's words (``Halle`` is Halle (Saale), 238k, not Halle
+    (Westf.), 21k). Those bigger alternate-name cities are rivals, and so is any alternate-name city the
+    GeoNames-name ones would not rival. Unknown and ambiguous names (see :data:`AMBIGUOUS_KM`) stay null."""
+    region = pl.col("region") if "region" in names.columns else pl.lit(None, pl.String)
+    q = names.select("city_key", "country", region.alias("_region")).with_row_index("_q").with_columns(
+        _region_of(pl.col("country"), pl.col("_region")).alias("_in"))
     m = (q.join(_known_names(), left_on="city_key", right_on="key", how="inner")
-         .filter(pl.col("country").is_null() | (pl.col("cc") == pl.col("country"))))
+         .filter(pl.col("country").is_null() | (pl.col("cc") == pl.col("country")))
+         .filter(pl.col("_in").is_null() | (pl.col("region") == pl.col("_in"))))
     # The biggest city whose GeoNames name it is (top; null: none). A city known by the name as an alternate name
     # takes part when it is bigger and the name is its GeoNames name's words (Halle (Saale), Heroica Matamoros,
     # Quezon City, accents aside), or when it is so much bigger that the top one would not rival it
@@ -470,13 +507,15 @@ def geocode_names(names: pl.DataFrame) -> pl.DataFrame:
                descending=[False, True, True, False, False, False]))
     best = m.group_by("_q", maintain_order=True).agg(
         pl.col(c).first().alias(f"b_{c}") for c in ("lat", "lon", "population", "cc", "name_key"))
-    rival = (haversine_km("b_lat", "b_lon", "lat", "lon") > AMBIGUOUS_KM) & (
-        pl.col("population") >= AMBIGUOUS_SHARE * pl.col("b_population"))
+    far = haversine_km("b_lat", "b_lon", "lat", "lon") > AMBIGUOUS_KM
+    # a region the text gives but that cannot be read: any far namesake may be the one meant (Portland, Maine)
+    unread = pl.col("_region").is_not_null() & pl.col("_in").is_null()
+    rival = far & ((pl.col("population") >= AMBIGUOUS_SHARE * pl.col("b_population")) | unread)
     amb = m.join(best, on="_q").group_by("_q").agg(rival.any().alias("_amb"))
     out = q.join(best, on="_q", how="left").join(amb, on="_q", how="left")
     ok = pl.col("_amb").not_() & pl.col("b_lat").is_not_null()
     return out.sort("_q").select(
-        "city_key", "country",
+        "city_key", "country", *([pl.col("_region").alias("region")] if "region" in names.columns else []),
         *[pl.when(ok).then(pl.col(f"b_{c}")).alias(f"g_{c}") for c in ("lat", "lon", "cc")],
         pl.when(ok).then(pl.col("b_name_key")).alias("g_key"))
 

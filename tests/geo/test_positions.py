@@ -260,3 +260,34 @@ def test_an_accuracy_of_zero_is_unknown_not_exact():
     ctx = ctx_of(locations=loc)
     assert positions(ctx)["acc_km"].to_list() == [0.1, 0.02, 0.1]
     assert ctx.notes["geo.positions"]["pings_with_accuracy_0_read_as_unknown"] == 1
+
+
+def test_the_region_of_city_region_country_picks_the_namesake_and_an_unread_one_places_no_far_namesake():
+    """"Portland, Maine, US" is Portland, Maine (67k), not Portland, Oregon (652k, 4,093 km away), which the bare
+    name is; the region is read by name or code for the countries whose GeoNames divisions are ISO codes (US, GB,
+    CH, BE). A region with no city of the name in the gazetteer places nothing (Springfield, Vermont: 9k); one
+    that cannot be read (a misspelling, Germany's Hesse) places nothing when the name has a namesake over 100 km
+    away (Frankfurt (Oder)), and the city otherwise (Munich)."""
+    texts = ["Portland, Maine, US", "Portland, ME, United States", "Portland, Oregon, US", "Portland, Mayne, US",
+             "Springfield, Vermont, US", "Springfield, Illinois, US", "Frankfurt, Hesse, DE",
+             "Frankfurt am Main, Hesse, DE", "Munich, Bavaria, DE", "London, England, GB", "Portland"]
+    lg = logins([{"ts": local(D, 8 + i), "user_id": "u1", "city": t} for i, t in enumerate(texts)])
+    lg = lg.with_columns(pl.when(pl.col("city") == "Portland").then(pl.lit("US")).alias("country"))
+    ctx = ctx_of(logins=lg)
+    p = positions(ctx).with_columns(pl.col("lat").round(2), pl.col("lon").round(2))
+    assert p.select("city", "country", "source", "lat", "lon").rows() == [
+        ("Portland", "US", "city", 43.66, -70.26), ("Portland", "US", "city", 43.66, -70.26),
+        ("Portland", "US", "city", 45.52, -122.68), ("Portland", "US", "country", None, None),
+        ("Springfield", "US", "country", None, None), ("Springfield", "US", "city", 39.8, -89.64),
+        ("Frankfurt", "DE", "country", None, None), ("Frankfurt am Main", "DE", "city", 50.12, 8.68),
+        ("Munich", "DE", "city", 48.14, 11.58), ("London", "GB", "city", 51.51, -0.13),
+        ("Portland", "US", "city", 45.52, -122.68)]
+    assert ctx.notes["geo.positions"]["events_with_a_city_name_not_placed"] == 3
+
+
+def test_a_portland_maine_login_beside_the_users_own_fixes_is_no_trip():
+    """GPS fixes in Portland, Maine, then an Entra sign-in at "Portland, Maine, US" 5 min later: was a trip from
+    Oregon, 4,093 km in 5 min (49,112 km/h)."""
+    lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "lat": 43.6615, "lon": -70.2553},
+                 {"ts": local(D, 8, 5), "user_id": "u1", "city": "Portland, Maine, US"}])
+    assert impossible_travel(ctx_of(logins=lg)).collect().height == 0
