@@ -30,9 +30,13 @@ SEARCH_KM = 30.0  # display names: candidate cities within this distance of the 
 BUCKET_DEG = 0.5  # bucket grid for the candidate join (3x3 buckets cover >= SEARCH_KM below ~55 deg latitude)
 ROUND_DEG = 0.01  # points are named on a ~1 km grid: one lookup per distinct cell
 # A city name is ambiguous when another city of that name lies farther than AMBIGUOUS_KM from the most populous
-# one and has at least AMBIGUOUS_SHARE of its population (Taizhou 1.6M / Taizhou 1.5M; not Paris FR / Paris TX).
+# one and has at least AMBIGUOUS_SHARE of its population (Taizhou 1.6M / Taizhou 1.5M; not Paris FR / Paris TX),
+# or it is a city of AMBIGUOUS_POPULATION people or more whose GeoNames name it is: every one of its people the
+# name would put in the bigger one is wrong (Columbus GA 207k beside Columbus OH, Jacksonville NC 67k beside
+# Jacksonville FL: an impossible trip each time the name follows the user's own GPS fixes).
 AMBIGUOUS_KM = 100.0
 AMBIGUOUS_SHARE = 0.25
+AMBIGUOUS_POPULATION = 50_000  # people
 # A gazetteer city within DISTRICT_KM of a city of its region (country and first-level division) with at least
 # DISTRICT_RATIO times its population is a part of that city (Minhang and Pudong of Shanghai, Taito of Tokyo,
 # Paris 15 Vaugirard, Manhattan, Kowloon): it names no place for display while the city is a candidate, so a home
@@ -484,7 +488,8 @@ def geocode_names(names: pl.DataFrame) -> pl.DataFrame:
     name it is come before those with it as an alternate name, unless one of those is so much bigger that they
     would not rival it and the name is its GeoNames name's words (``Halle`` is Halle (Saale), 238k, not Halle
     (Westf.), 21k). Those bigger alternate-name cities are rivals, and so is any alternate-name city the
-    GeoNames-name ones would not rival. Unknown and ambiguous names (see :data:`AMBIGUOUS_KM`) stay null."""
+    GeoNames-name ones would not rival. Unknown and ambiguous names (see :data:`AMBIGUOUS_KM` and
+    :data:`AMBIGUOUS_POPULATION`) stay null."""
     region = pl.col("region") if "region" in names.columns else pl.lit(None, pl.String)
     q = names.select("city_key", "country", region.alias("_region")).with_row_index("_q").with_columns(
         _region_of(pl.col("country"), pl.col("_region")).alias("_in"))
@@ -510,7 +515,10 @@ def geocode_names(names: pl.DataFrame) -> pl.DataFrame:
     far = haversine_km("b_lat", "b_lon", "lat", "lon") > AMBIGUOUS_KM
     # a region the text gives but that cannot be read: any far namesake may be the one meant (Portland, Maine)
     unread = pl.col("_region").is_not_null() & pl.col("_in").is_null()
-    rival = far & ((pl.col("population") >= AMBIGUOUS_SHARE * pl.col("b_population")) | unread)
+    # (a far city known by the name as an alternate name alone is not counted by its size: Frankfurt (Oder), 57k,
+    # is not what "Frankfurt" means, and exports write its own name)
+    rival = far & ((pl.col("population") >= AMBIGUOUS_SHARE * pl.col("b_population")) | unread
+                   | (pl.col("primary") & (pl.col("population") >= AMBIGUOUS_POPULATION)))
     amb = m.join(best, on="_q").group_by("_q").agg(rival.any().alias("_amb"))
     out = q.join(best, on="_q", how="left").join(amb, on="_q", how="left")
     ok = pl.col("_amb").not_() & pl.col("b_lat").is_not_null()

@@ -117,13 +117,27 @@ def _geocode(pairs: list[tuple[str, str | None]]) -> list[tuple]:
 
 def test_a_far_bigger_city_known_by_the_name_as_its_short_form_is_the_one_named():
     """"Halle" is what people call Halle (Saale), 238k (an alternate name in GeoNames), not Halle (Westf.), 21k, the
-    city whose GeoNames name it is, 257 km away; so are Heroica Matamoros (511k, not Matamoros, Coahuila, 52k,
-    576 km away) and Quezon City. A city whose GeoNames name matches keeps the name against smaller or
-    not much bigger alternate-name ones (Portland: not Sandusky, once called Portland; Laiwu: not Shantou, 3.9x,
-    a romanisation); an alternate name no word of the city's GeoNames name makes ambiguous when it is 4x bigger
-    (Waterloo, US: Austin was once Waterloo), never the city named."""
-    assert _geocode([("halle", "DE"), ("matamoros", "MX"), ("quezon", "PH"), ("frankfurt", "DE"),
-                     ("portland", "US"), ("laiwu", "CN"), ("waterloo", "US"), ("paris", "FR")]) == [
-        ("halle (saale)", 51.48, 11.98), ("heroica matamoros", 25.88, -97.5), ("quezon city", 14.65, 121.05),
-        ("frankfurt am main", 50.12, 8.68), ("portland", 45.52, -122.68), ("laiwu", 36.19, 117.66),
-        (None, None, None), ("paris", 48.85, 2.35)]
+    city whose GeoNames name it is, 257 km away; "Munster" is Münster (308k), not Munster (18k). A city whose
+    GeoNames name matches keeps the name against smaller or not much bigger alternate-name ones (Laiwu: not
+    Shantou, 3.9x, a romanisation); an alternate name no word of the city's GeoNames name makes ambiguous when
+    it is 4x bigger (Waterloo, US: Austin was once Waterloo), never the city named. Heroica Matamoros (511k) and
+    Quezon City would be named too, but Matamoros, Coahuila (52k, 576 km away) and Quezon (115k) are cities of
+    50,000+ by that very name (AMBIGUOUS_POPULATION)."""
+    assert _geocode([("halle", "DE"), ("munster", "DE"), ("frankfurt", "DE"), ("laiwu", "CN"), ("waterloo", "US"),
+                     ("paris", "FR"), ("matamoros", "MX"), ("quezon", "PH")]) == [
+        ("halle (saale)", 51.48, 11.98), ("münster", 51.96, 7.63), ("frankfurt am main", 50.12, 8.68),
+        ("laiwu", 36.19, 117.66), (None, None, None), ("paris", 48.85, 2.35), (None, None, None),
+        (None, None, None)]
+
+
+def test_a_far_namesake_of_50000_people_makes_a_name_ambiguous_big_unique_names_stay_placed():
+    """Columbus GA (207k, 22.7% of Columbus OH) and Jacksonville NC (67k, 6.7% of Jacksonville FL) passed the
+    quarter-share test, and their people's names became the bigger city 600-900 km away. A far city of 50,000+
+    whose GeoNames name the name is makes it ambiguous; Paris TX (25k) does not, nor does Frankfurt (Oder) (57k,
+    whose GeoNames name is not "Frankfurt"). Without a country "London" is ambiguous too (London, Ontario)."""
+    assert _geocode([("columbus", "US"), ("jacksonville", "US"), ("portland", "US"), ("paris", "FR"),
+                     ("paris", None), ("london", "GB"), ("london", None), ("sydney", "AU"), ("beijing", "CN"),
+                     ("new york", "US"), ("frankfurt", "DE"), ("moscow", "RU")]) == [
+        (None, None, None), (None, None, None), (None, None, None), ("paris", 48.85, 2.35), ("paris", 48.85, 2.35),
+        ("london", 51.51, -0.13), (None, None, None), ("sydney", -33.87, 151.21), ("beijing", 39.91, 116.4),
+        ("new york city", 40.71, -74.01), ("frankfurt am main", 50.12, 8.68), ("moscow", 55.75, 37.62)]

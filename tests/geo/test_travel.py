@@ -316,3 +316,18 @@ def test_a_city_name_is_the_big_city_that_goes_by_it_not_a_small_namesake():
                  {"ts": local(D, 8, 5), "user_id": "u1", "city": "Hannover", "country": "DE"}])
     assert impossible_travel(ctx_of(logins=lg)).collect()["summary"].to_list() == [
         "Login in Hannover 183 km from Halle (Saale) 5.0 min after the previous one (2,194 km/h)"]
+
+
+def test_a_namesake_of_50000_people_is_not_replaced_by_the_bigger_one():
+    """GPS fixes at home in Columbus GA and Jacksonville NC, then a login named "Columbus, US" / "Jacksonville,
+    United States" 3 min later: the names were Columbus OH (850 km) and Jacksonville FL (632 km), an impossible
+    trip per login; now they place nothing (the logins count in country rules). Beijing -> Frankfurt stays a trip."""
+    for (lat, lon), city, cc in (((32.4610, -84.9877), "Columbus", "US"),
+                                 ((34.7540, -77.4302), "Jacksonville", "United States")):
+        lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "lat": lat, "lon": lon},
+                     {"ts": local(D, 8, 3), "user_id": "u1", "city": city, "country": cc}])
+        assert impossible_travel(ctx_of(logins=lg)).collect().height == 0
+        assert positions(ctx_of(logins=lg))["source"].to_list() == ["latlon", "country"]
+    lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "city": "Beijing", "country": "CN"},
+                 {"ts": local(D, 8, 30), "user_id": "u1", "city": "Frankfurt", "country": "DE"}])
+    assert impossible_travel(ctx_of(logins=lg)).collect().height == 1
