@@ -70,7 +70,9 @@ def _records() -> list[dict]:
 
 @lru_cache(maxsize=1)
 def cities() -> pl.DataFrame:
-    """The gazetteer: name, key (lower-case name), lat, lon, population, cc, bi, bj (bucket)."""
+    """The gazetteer: name, key (lower-case name), lat, lon, population, cc, region, bi, bj (bucket), district
+    (a part of a bigger city: :func:`_district_parents`) and ref (the GeoNames id of the city a name of it means:
+    the bigger city's for a district, Brooklyn -> New York City; its own otherwise)."""
     rows = _records()
     df = pl.DataFrame({
         "name": [r["name"].replace("’", "'") for r in rows], "lat": [float(r["latitude"]) for r in rows],
@@ -78,16 +80,24 @@ def cities() -> pl.DataFrame:
         "cc": [r["countrycode"] for r in rows],
         # a city-state's cities (Hong Kong, Singapore, Macau) have no or a "00" division: one region
         "region": [f"{r['countrycode']}.{'' if r.get('admin1code') in (None, '', '00') else r['admin1code']}"
-                   for r in rows]})
+                   for r in rows],
+        "gid": [int(r["geonameid"]) for r in rows]}, schema_overrides={"gid": pl.UInt32})
     df = df.with_columns(norm_name(pl.col("name")).alias("key"),
                          (pl.col("lat") / BUCKET_DEG).floor().cast(pl.Int32).alias("bi"),
                          (pl.col("lon") / BUCKET_DEG).floor().cast(pl.Int32).alias("bj")).with_row_index("_id")
-    return df.with_columns(df["_id"].is_in(_district_ids(df).implode()).alias("district")).drop("_id")
+    parents = _district_parents(df)
+    # one more hop: a district whose bigger city is itself a part of a yet bigger one
+    parents = parents.join(parents.rename({"_id": "_parent", "_parent": "_up"}), on="_parent", how="left").select(
+        "_id", pl.coalesce("_up", "_parent").alias("_parent"))
+    df = df.join(parents, on="_id", how="left", maintain_order="left")
+    return df.with_columns(pl.col("_parent").is_not_null().alias("district"),
+                           df["gid"].gather(df["_parent"].fill_null(df["_id"])).alias("ref")).drop("_id", "_parent")
 
 
-def _district_ids(df: pl.DataFrame) -> pl.Series:
-    """Row ids of the gazetteer cities that are parts of a bigger city of their region (:data:`DISTRICT_KM`,
-    :data:`DISTRICT_RATIO`), found with one join over the bucket grid."""
+def _district_parents(df: pl.DataFrame) -> pl.DataFrame:
+    """``_id`` and ``_parent`` (row ids) of the gazetteer cities that are parts of a bigger city of their region
+    (:data:`DISTRICT_KM`, :data:`DISTRICT_RATIO`) and of the most populous such city, found with one join over the
+    bucket grid."""
     off = pl.DataFrame({"d": [-1, 0, 1]}, schema={"d": pl.Int32})
     big = df.select("_id", "bi", "bj", "lat", "lon", "population", "region").rename(lambda c: f"b_{c}")
     return (df.select("_id", "bi", "bj", "lat", "lon", "population", "region")
@@ -97,7 +107,8 @@ def _district_ids(df: pl.DataFrame) -> pl.Series:
             .filter((pl.col("b_region") == pl.col("region"))
                     & (pl.col("b_population") >= DISTRICT_RATIO * pl.col("population"))
                     & (haversine_km("lat", "lon", "b_lat", "b_lon") <= DISTRICT_KM))
-            .get_column("_id").unique())
+            .sort(["_id", "b_population", "b__id"], descending=[False, True, False])
+            .group_by("_id", maintain_order=True).agg(pl.col("b__id").first().alias("_parent")))
 
 
 # Languages whose country names (ISO 3166-1, translated by Debian's iso-codes, shipped with pycountry) are read too:
@@ -457,7 +468,7 @@ def point_countries(lat: pl.Series, lon: pl.Series, zone: pl.Series) -> pl.Serie
 def _known_names() -> pl.DataFrame:
     """Every (key, city) a gazetteer city is known by: ``key``, ``primary`` (its GeoNames name, else an alternate
     name; codes such as ``BJS`` or names with digits are left out), the city's ``name_key``, ``lat``, ``lon``,
-    ``population``, ``cc``, ``region``."""
+    ``population``, ``cc``, ``region``, ``ref`` (see :func:`cities`)."""
     c = cities().with_row_index("_city")
     # joined and split in Polars: ~6x faster than building 353k list items from Python
     alts = pl.Series("a", ["\x1f".join(r.get("alternatenames") or []) for r in _records()]).str.split("\x1f")
@@ -467,8 +478,8 @@ def _known_names() -> pl.DataFrame:
                    pl.lit(False).alias("primary")))
     own = c.select("_city", pl.col("key"), pl.lit(True).alias("primary"))
     both = (pl.concat([own, alt]).drop_nulls("key").group_by("_city", "key").agg(pl.col("primary").any())
-            .join(c.select("_city", pl.col("key").alias("name_key"), "lat", "lon", "population", "cc", "region"),
-                  on="_city"))
+            .join(c.select("_city", pl.col("key").alias("name_key"), "lat", "lon", "population", "cc", "region",
+                           "ref"), on="_city"))
     return both.drop("_city")  # row order is free: geocode_names sorts its candidates
 
 
@@ -482,7 +493,8 @@ def _word_key(e: pl.Expr) -> pl.Expr:
 
 def geocode_names(names: pl.DataFrame) -> pl.DataFrame:
     """Distinct (``city_key``, ``country``, optional ``region``) rows -> ``g_lat``, ``g_lon``, ``g_cc``, ``g_key``
-    (the city's canonical key): the most populous gazetteer city known by that name, in that country when a
+    (the city's canonical key), ``g_ref`` (the GeoNames id of the city it means, a district's bigger city's: see
+    :func:`cities`): the most populous gazetteer city known by that name, in that country when a
     country is given (else anywhere) and in that region when a region is given and read (:func:`_region_of`; a
     region that cannot be read makes any namesake over :data:`AMBIGUOUS_KM` away a rival); cities whose GeoNames
     name it is come before those with it as an alternate name, unless one of those is so much bigger that they
@@ -511,7 +523,7 @@ def geocode_names(names: pl.DataFrame) -> pl.DataFrame:
          .sort(["_q", "_lead", "population", "name_key", "lat", "lon"],
                descending=[False, True, True, False, False, False]))
     best = m.group_by("_q", maintain_order=True).agg(
-        pl.col(c).first().alias(f"b_{c}") for c in ("lat", "lon", "population", "cc", "name_key"))
+        pl.col(c).first().alias(f"b_{c}") for c in ("lat", "lon", "population", "cc", "name_key", "ref"))
     far = haversine_km("b_lat", "b_lon", "lat", "lon") > AMBIGUOUS_KM
     # a region the text gives but that cannot be read: any far namesake may be the one meant (Portland, Maine)
     unread = pl.col("_region").is_not_null() & pl.col("_in").is_null()
@@ -525,7 +537,7 @@ def geocode_names(names: pl.DataFrame) -> pl.DataFrame:
     return out.sort("_q").select(
         "city_key", "country", *([pl.col("_region").alias("region")] if "region" in names.columns else []),
         *[pl.when(ok).then(pl.col(f"b_{c}")).alias(f"g_{c}") for c in ("lat", "lon", "cc")],
-        pl.when(ok).then(pl.col("b_name_key")).alias("g_key"))
+        pl.when(ok).then(pl.col("b_name_key")).alias("g_key"), pl.when(ok).then(pl.col("b_ref")).alias("g_ref"))
 
 
 def _place_expr(lat: str | pl.Expr, lon: str | pl.Expr, field: str) -> pl.Expr:

@@ -273,16 +273,19 @@ def _home_work(ctx: ScanContext) -> pl.DataFrame:
 def home_ref(ctx: ScanContext) -> pl.DataFrame:
     """Every user's home for "in the home city" tests: home_lat/lon (home place, else null), home_city (display
     name), home_key (name to compare events by, for users without a home place: their most frequent ``city``,
-    else ``registered_city``) and home_cc (country: of the home place, else the most frequent event country,
+    else ``registered_city``), home_ref (the city the most frequent ``city`` means: positions' ``city_ref``; null
+    when the gazetteer cannot place it) and home_cc (country: of the home place, else the most frequent event country,
     else ``registered_country``). Cached."""
     def build() -> pl.DataFrame:
         full = home_work(ctx)
         hw = full.select("user_id", "home_lat", "home_lon", "home_city", "home_cc")
         pos = positions(ctx).lazy()
         top_city = (pos.filter(pl.col("city_key").is_not_null()).group_by("user_id", "city_key")
-                    .agg(pl.len().alias("n"), pl.col("city").drop_nulls().mode().sort().first().alias("city"))
+                    .agg(pl.len().alias("n"), pl.col("city").drop_nulls().mode().sort().first().alias("city"),
+                         pl.col("city_ref").drop_nulls().mode().sort().first().alias("city_ref"))
                     .sort(["user_id", "n", "city_key"], descending=[False, True, False])
-                    .group_by("user_id", maintain_order=True).first().select("user_id", "city_key", "city"))
+                    .group_by("user_id", maintain_order=True).first().select("user_id", "city_key", "city",
+                                                                             "city_ref"))
         top_cc = (pos.filter(pl.col("country").is_not_null()).group_by("user_id", "country").len()
                   .sort(["user_id", "len", "country"], descending=[False, True, False])
                   .group_by("user_id", maintain_order=True).first().select("user_id", pl.col("country").alias("ev_cc")))
@@ -308,6 +311,8 @@ def home_ref(ctx: ScanContext) -> pl.DataFrame:
             pl.when(placed).then("home_city").otherwise(pl.coalesce("city", "reg_city")).alias("home_city"),
             pl.when(placed).then(None).otherwise(pl.coalesce("city_key", norm_name(pl.col("reg_city"))))
             .alias("home_key"),
+            # (a registered city is the home key only when no event names a city: none to compare with it)
+            pl.when(placed).then(None).otherwise(pl.col("city_ref")).alias("home_ref"),
             pl.coalesce("home_cc", "ev_cc", "reg_cc").alias("home_cc"))
     return ctx.cached("geo.home_ref", build)
 
@@ -317,21 +322,30 @@ def home_side(ctx: ScanContext, radius_km: float) -> pl.Series:
     :func:`home_ref` (null: cannot tell). Computed once per scan and radius: the month rules and the commute's trip
     days read the same sides (one join of every position with the homes instead of three)."""
     def build() -> pl.Series:
-        lp = local_positions(ctx).lazy().select("user_id", "lat", "lon", "acc_km", "city_key", "country")
+        lp = local_positions(ctx).lazy().select("user_id", "lat", "lon", "acc_km", "city_key", "city_ref",
+                                                "country")
         return (lp.join(home_ref(ctx).lazy(), on="user_id", how="left", maintain_order="left")
                 .select(outside_home(radius_km).alias("outside")).collect().to_series())
     return ctx.cached(f"geo.home_side.{float(radius_km)!r}", build)
 
 
 def outside_home(radius_km: float) -> pl.Expr:
-    """True when a position (lat, lon, acc_km, city_key, country) lies outside the user's home city (columns
-    of :func:`home_ref` joined): farther than ``radius_km`` from the home place after allowing for the
-    position's accuracy radius; without a home place, another city name than ``home_key``; where only
-    countries are known, another country. Null when it cannot be told."""
+    """True when a position (lat, lon, acc_km, city_key, city_ref, country) lies outside the user's home city
+    (columns of :func:`home_ref` joined): farther than ``radius_km`` from the home place after allowing for the
+    position's accuracy radius; without a home place, by city name: another city than the home's when the
+    gazetteer places both names (a district is its city: Brooklyn and Manhattan are New York, Frankfurt is
+    Frankfurt am Main), the same city when the names are equal, and when a name cannot be placed ("Frankfurt
+    a.M.") it cannot be told by name, only by another country; where only countries are known, another country.
+    Null when it cannot be told."""
     dist = haversine_km("home_lat", "home_lon", "lat", "lon") - pl.col("acc_km")
+    by_name = pl.col("home_lat").is_null() & pl.col("home_key").is_not_null() & pl.col("city_key").is_not_null()
+    both_placed = pl.col("city_ref").is_not_null() & pl.col("home_ref").is_not_null()
+    other_country = pl.col("home_cc").is_not_null() & pl.col("country").is_not_null() & (
+        pl.col("country") != pl.col("home_cc"))
     return (pl.when(pl.col("home_lat").is_not_null() & pl.col("lat").is_not_null()).then(dist > radius_km)
-            .when(pl.col("home_lat").is_null() & pl.col("home_key").is_not_null() & pl.col("city_key").is_not_null())
-            .then(pl.col("city_key") != pl.col("home_key"))
+            .when(by_name & both_placed).then(pl.col("city_ref") != pl.col("home_ref"))
+            .when(by_name & (pl.col("city_key") == pl.col("home_key"))).then(False)
+            .when(by_name).then(pl.when(other_country).then(True))
             .when(pl.col("home_cc").is_not_null() & pl.col("country").is_not_null())
             .then(pl.col("country") != pl.col("home_cc"))
             .otherwise(None))

@@ -150,8 +150,9 @@ def positions(ctx: ScanContext) -> pl.DataFrame:
     Columns: user_id, ts, kind (``event``/``ping``), event, success, amount, device_id, ip, lat, lon (null for
     a position without coordinates), acc_km (accuracy radius, km), source (``latlon``, ``ping``, ``ip_city``,
     ``city``, ``ip_country``, ``country``; ``city_name`` for an unknown city name without a country), city
-    (display name when the input or the IP database named one), city_key (normalised name), country (ISO
-    alpha-2 when known).
+    (display name when the input or the IP database named one), city_key (normalised name), city_ref (the
+    GeoNames id of the city the name means, a district's bigger city's; null when the gazetteer cannot place the
+    name), country (ISO alpha-2 when known).
     """
     return ctx.cached("geo.positions", lambda: _build(ctx))
 
@@ -222,7 +223,7 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
         .when(has_name).then(pl.lit(ctx.cfg.city_name_accuracy_km)).alias("acc_km"),
         "source",
         pl.coalesce("city", "ip_city").alias("city"),  # no IP city on an event with lat/lon (see above)
-        "city_key",
+        "city_key", pl.col("g_ref").alias("city_ref"),
         # IP country before the country column (contract order), for events without lat/lon
         pl.when(has_ll).then(pl.col("country")).otherwise(pl.coalesce("ip_cc", "country", "g_cc")).alias("country"),
     )
@@ -234,6 +235,7 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
         pl.when(pl.col("accuracy_m") > 0).then(pl.col("accuracy_m") / 1000).fill_null(GPS_ACCURACY_KM)
         .alias("acc_km"), pl.lit("ping").alias("source"),
         pl.lit(None, pl.String).alias("city"), pl.lit(None, pl.String).alias("city_key"),
+        pl.lit(None, pl.UInt32).alias("city_ref"),
         pl.lit(None, pl.String).alias("country"), zero, (pl.col("accuracy_m") == 0).fill_null(False).alias("_acc0"),
     ).filter((pl.col("lat").is_not_null() & pl.col("lon").is_not_null()) | pl.col("_zero")).collect()
     ctx.notes["geo.positions"] = {"positions_0_0_ignored": n_zero + pings["_zero"].sum(),

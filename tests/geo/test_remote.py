@@ -107,3 +107,30 @@ def test_away_from_home_quiet_at_80_percent_or_too_few_events():
     both = ctx_of(logins=logins([]), locations=pl.concat([loc, few]))  # u1's month is tested, u2's counted
     assert away_from_home(both).collect().height == 0
     assert both.notes["geo.away_from_home"] == {"user_months_tested": 1, "user_months_below_min_events": 1}
+
+
+def _names(user, cities, country="US"):
+    return [{"ts": local(START + timedelta(days=i), 9), "user_id": user, "city": c, "country": country}
+            for i, c in enumerate(cities)]
+
+
+def test_a_district_of_the_home_city_is_home_and_an_unplaced_name_cannot_be_told():
+    """Without a home place, names are compared by the city they mean: Brooklyn and NYC (GeoNames' Manhattan) are
+    parts of New York City, so inside a "New York" home; "Manhattan, US" is ambiguous (Manhattan, Kansas) and
+    "Frankfurt a.M." placed nowhere: cannot be told, not outside (they were 3 remote logins each, audit A7).
+    Another city still is outside: Boston and Chicago, and "Xyzzyville, DE" for a US home (another country)."""
+    rows = (_names("ny", ["New York"] * 4 + ["Brooklyn", "Manhattan", "NYC"])
+            + _names("ffm", ["Frankfurt am Main"] * 4 + ["Frankfurt a.M."] * 3, "DE")
+            + _names("far", ["New York"] * 4 + ["Boston", "Chicago", "Brooklyn"])
+            + _names("cc", ["New York"] * 4) + _names("cc", [None] * 4 + ["Xyzzyville"] * 3, "DE")[4:]
+            + _names("same", ["Xyzzyville"] * 4 + ["xyzzyville "] * 3))
+    ctx = ctx_of(logins=logins(rows))
+    df = remote_logins(ctx).collect().sort("user_id")
+    assert df.select("user_id", "summary").rows() == [
+        ("cc", "3 logins in March 2024 from outside New York: Xyzzyville")]
+    from fraud.geo.places import home_side, local_positions
+    side = local_positions(ctx).select("user_id", "city").with_columns(home_side(ctx, 50.0).alias("out"))
+    got = {u: side.filter(pl.col("user_id") == u)["out"].to_list()[4:] for u in ("ny", "ffm", "far", "cc", "same")}
+    assert got == {"ny": [False, None, False], "ffm": [None, None, None], "far": [True, True, False],
+                   "cc": [True, True, True], "same": [False, False, False]}
+
