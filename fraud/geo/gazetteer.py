@@ -492,6 +492,11 @@ def _word_key(e: pl.Expr) -> pl.Expr:
 
 
 def geocode_names(names: pl.DataFrame) -> pl.DataFrame:
+    """See :func:`geocode_names_and_namesakes` (its first frame)."""
+    return geocode_names_and_namesakes(names)[0]
+
+
+def geocode_names_and_namesakes(names: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Distinct (``city_key``, ``country``, optional ``region``) rows -> ``g_lat``, ``g_lon``, ``g_cc``, ``g_key``
     (the city's canonical key), ``g_ref`` (the GeoNames id of the city it means, a district's bigger city's: see
     :func:`cities`): the most populous gazetteer city known by that name, in that country when a
@@ -501,7 +506,10 @@ def geocode_names(names: pl.DataFrame) -> pl.DataFrame:
     would not rival it and the name is its GeoNames name's words (``Halle`` is Halle (Saale), 238k, not Halle
     (Westf.), 21k). Those bigger alternate-name cities are rivals, and so is any alternate-name city the
     GeoNames-name ones would not rival. Unknown and ambiguous names (see :data:`AMBIGUOUS_KM` and
-    :data:`AMBIGUOUS_POPULATION`) stay null."""
+    :data:`AMBIGUOUS_POPULATION`) stay null.
+
+    The second frame holds the namesakes of the ambiguous names (the cities they may mean): ``city_key``,
+    ``country`` (and ``region``) of the name, ``g_lat``, ``g_lon``, ``g_cc``, ``g_key``, ``g_ref`` of the city."""
     region = pl.col("region") if "region" in names.columns else pl.lit(None, pl.String)
     q = names.select("city_key", "country", region.alias("_region")).with_row_index("_q").with_columns(
         _region_of(pl.col("country"), pl.col("_region")).alias("_in"))
@@ -534,10 +542,14 @@ def geocode_names(names: pl.DataFrame) -> pl.DataFrame:
     amb = m.join(best, on="_q").group_by("_q").agg(rival.any().alias("_amb"))
     out = q.join(best, on="_q", how="left").join(amb, on="_q", how="left")
     ok = pl.col("_amb").not_() & pl.col("b_lat").is_not_null()
+    keys = ["city_key", "country", *([pl.col("_region").alias("region")] if "region" in names.columns else [])]
+    namesakes = m.join(amb.filter("_amb"), on="_q", how="semi").sort("_q", maintain_order=True).select(
+        *keys, *[pl.col(c).alias(f"g_{c}") for c in ("lat", "lon", "cc")], pl.col("name_key").alias("g_key"),
+        pl.col("ref").alias("g_ref"))
     return out.sort("_q").select(
-        "city_key", "country", *([pl.col("_region").alias("region")] if "region" in names.columns else []),
-        *[pl.when(ok).then(pl.col(f"b_{c}")).alias(f"g_{c}") for c in ("lat", "lon", "cc")],
-        pl.when(ok).then(pl.col("b_name_key")).alias("g_key"), pl.when(ok).then(pl.col("b_ref")).alias("g_ref"))
+        *keys, *[pl.when(ok).then(pl.col(f"b_{c}")).alias(f"g_{c}") for c in ("lat", "lon", "cc")],
+        pl.when(ok).then(pl.col("b_name_key")).alias("g_key"),
+        pl.when(ok).then(pl.col("b_ref")).alias("g_ref")), namesakes
 
 
 def _place_expr(lat: str | pl.Expr, lon: str | pl.Expr, field: str) -> pl.Expr:

@@ -18,12 +18,16 @@ import polars as pl
 
 from fraud.context import ScanContext
 from fraud.errors import FraudError
-from fraud.geo.gazetteer import country_code, geocode_names, norm_name, split_place_text
+from fraud.geo.distance import haversine_km
+from fraud.geo.gazetteer import country_code, geocode_names_and_namesakes, norm_name, split_place_text
 
 GPS_ACCURACY_KM = 0.1  # contract section 5: lat/lon without accuracy_m
 PRECISE_SOURCES = ("latlon", "ping")  # positions precise enough to build ~200 m places from
 # the unrecognised country names a scan (or a slice) notes, most frequent first; summary.json lists the top 5
 MAX_NOTED_NAMES = 1000
+# An ambiguous city name (Columbus, US; Changsha, CN: a namesake elsewhere) means, for a user with GPS positions,
+# the namesake within OWN_PLACE_KM of the median of them: the user's own city, not a trip.
+OWN_PLACE_KM = 100.0
 
 IP_SCHEMA = {"ip": pl.String, "ip_cc": pl.String, "ip_city": pl.String, "ip_lat": pl.Float64,
              "ip_lon": pl.Float64, "ip_acc_km": pl.Float64}
@@ -199,10 +203,12 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
     # the city); it gives coordinates when the IP lookup gave none.
     ev = ev.with_columns(norm_name(pl.coalesce("city", "ip_city")).alias("city_key"))
     names = ev.select("city_key", "country", "region").filter(pl.col("city_key").is_not_null()).unique()
-    geo = geocode_names(names)
+    geo, namesakes = geocode_names_and_namesakes(names)
+    ev = ev.join(geo, on=["city_key", "country", "region"], how="left", nulls_equal=True, maintain_order="left")
+    if namesakes.height:
+        ev = _own_namesakes(ev, namesakes, ctx)
     # A resolved name compares by the city's canonical key (Beijing / Beijing Shi / 北京 are one city).
-    ev = ev.join(geo, on=["city_key", "country", "region"], how="left", nulls_equal=True,
-                 maintain_order="left").with_columns(pl.coalesce("g_key", "city_key").alias("city_key"))
+    ev = ev.with_columns(pl.coalesce("g_key", "city_key").alias("city_key"))
     has_ll = pl.col("lat").is_not_null() & pl.col("lon").is_not_null()
     has_ipc = pl.col("ip_lat").is_not_null() & pl.col("ip_lon").is_not_null()
     has_name = pl.col("g_lat").is_not_null()
@@ -247,6 +253,36 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
                                       (pings["_acc0"] & ~pings["_zero"]).sum())}
     pings = pings.filter(~pl.col("_zero")).drop("_zero", "_acc0")
     return _sort_positions(pl.concat([ev, pings], how="vertical_relaxed"))
+
+
+def _own_namesakes(ev: pl.DataFrame, namesakes: pl.DataFrame, ctx: ScanContext) -> pl.DataFrame:
+    """``ev`` with the ambiguous city names of users with GPS positions (lat/lon events and pings) placed at the
+    namesake (``namesakes``: :func:`fraud.geo.gazetteer.geocode_names_and_namesakes`) nearest the median of those
+    positions, when it lies within :data:`OWN_PLACE_KM` of it: a Columbus, Georgia user's "Columbus, US" is
+    Columbus, Georgia (the bigger Columbus, Ohio made an impossible trip of every login). The others stay
+    unplaced. Work on the distinct (user, name) pairs and their users' positions only."""
+    keys = ["city_key", "country", "region"]
+    g = ["g_lat", "g_lon", "g_cc", "g_key", "g_ref"]
+    want = (ev.filter(pl.col("g_lat").is_null() & (pl.col("lat").is_null() | pl.col("lon").is_null()))
+            .join(namesakes.select(keys).unique(), on=keys, how="semi", nulls_equal=True)
+            .select("user_id", *keys).unique())
+    if want.height == 0:
+        return ev
+    users = want.select("user_id").unique()
+    fixes = pl.concat([
+        ev.lazy().filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null()).select("user_id", "lat", "lon"),
+        ctx.locations.select("user_id", *_valid_ll()).drop_nulls()], how="vertical_relaxed")
+    anchor = (fixes.join(users.lazy(), on="user_id", how="semi")
+              .group_by("user_id").agg(pl.col("lat").median().alias("_alat"), pl.col("lon").median().alias("_alon"))
+              .collect())
+    pick = (want.join(anchor, on="user_id", how="inner").join(namesakes, on=keys, how="inner", nulls_equal=True)
+            .with_columns(haversine_km("_alat", "_alon", "g_lat", "g_lon").alias("_km"))
+            .filter(pl.col("_km") <= OWN_PLACE_KM)
+            .sort(["user_id", *keys, "_km", "g_key", "g_lat", "g_lon"], nulls_last=True)
+            .group_by("user_id", *keys, maintain_order=True).first()
+            .select("user_id", *keys, *[pl.col(c).alias(f"_{c}") for c in g]))
+    ev = ev.join(pick, on=["user_id", *keys], how="left", nulls_equal=True, maintain_order="left")
+    return ev.with_columns(pl.coalesce(c, f"_{c}").alias(c) for c in g).drop(f"_{c}" for c in g)
 
 
 def _sort_positions(df: pl.DataFrame) -> pl.DataFrame:

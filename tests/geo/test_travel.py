@@ -58,13 +58,16 @@ def test_alternate_city_names_take_part_ambiguous_names_do_not():
                  {"ts": local(D, 8, 30), "user_id": "u1", "city": "Frankfurt", "country": "DE"}])
     df = impossible_travel(ctx_of(logins=lg)).collect()
     assert df["summary"].to_list() == ["Login in Frankfurt 7,800 km from Beijing 30 min after the previous one (15,601 km/h)"]
-    # Taizhou is a city in Zhejiang and one in Jiangsu, 280 km apart: the name places nobody, so a Zhejiang
-    # Taizhou user's GPS fix and login name are no trip (the login counts in the country rules only)
+    # Taizhou is a city in Zhejiang and one in Jiangsu, 280 km apart: the name places nobody without GPS
+    # positions (the login counts in the country rules only); a Zhejiang Taizhou user's GPS fix makes the name
+    # that user's own Taizhou: no trip
     tz = logins([{"ts": local(D, 12, 0), "user_id": "u2", "lat": 28.656, "lon": 121.4208},
-                 {"ts": local(D, 12, 5), "user_id": "u2", "city": "Taizhou", "country": "CN"}])
+                 {"ts": local(D, 12, 5), "user_id": "u2", "city": "Taizhou", "country": "CN"},
+                 {"ts": local(D, 12, 5), "user_id": "u3", "city": "Taizhou", "country": "CN"}])
     assert impossible_travel(ctx_of(logins=tz)).collect().height == 0
-    src = positions(ctx_of(logins=tz)).select("source", "lat", "city_key").rows()
-    assert src == [("latlon", 28.656, None), ("country", None, "taizhou")]
+    src = positions(ctx_of(logins=tz)).select("user_id", "source", "lat", "city_key").rows()
+    assert src == [("u2", "latlon", 28.656, None), ("u2", "city", 28.66266, "taizhou"),
+                   ("u3", "country", None, "taizhou")]
 
 
 def test_accuracy_radii_are_subtracted():
@@ -321,13 +324,31 @@ def test_a_city_name_is_the_big_city_that_goes_by_it_not_a_small_namesake():
 def test_a_namesake_of_50000_people_is_not_replaced_by_the_bigger_one():
     """GPS fixes at home in Columbus GA and Jacksonville NC, then a login named "Columbus, US" / "Jacksonville,
     United States" 3 min later: the names were Columbus OH (850 km) and Jacksonville FL (632 km), an impossible
-    trip per login; now they place nothing (the logins count in country rules). Beijing -> Frankfurt stays a trip."""
+    trip per login. The names are ambiguous now: a user without GPS positions is placed nowhere by them (country
+    rules only), one with GPS positions at the namesake of that user's own positions (OWN_PLACE_KM). Beijing ->
+    Frankfurt stays a trip."""
     for (lat, lon), city, cc in (((32.4610, -84.9877), "Columbus", "US"),
                                  ((34.7540, -77.4302), "Jacksonville", "United States")):
         lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "lat": lat, "lon": lon},
-                     {"ts": local(D, 8, 3), "user_id": "u1", "city": city, "country": cc}])
+                     {"ts": local(D, 8, 3), "user_id": "u1", "city": city, "country": cc},
+                     {"ts": local(D, 8, 3), "user_id": "u2", "city": city, "country": cc}])
         assert impossible_travel(ctx_of(logins=lg)).collect().height == 0
-        assert positions(ctx_of(logins=lg))["source"].to_list() == ["latlon", "country"]
+        p = positions(ctx_of(logins=lg)).with_columns(pl.col("lat").round(2), pl.col("lon").round(2))
+        assert p.select("user_id", "source", "lat", "lon").rows() == [
+            ("u1", "latlon", round(lat, 2), round(lon, 2)), ("u1", "city", round(lat, 2), round(lon, 2)),
+            ("u2", "country", None, None)]
     lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "city": "Beijing", "country": "CN"},
                  {"ts": local(D, 8, 30), "user_id": "u1", "city": "Frankfurt", "country": "DE"}])
     assert impossible_travel(ctx_of(logins=lg)).collect().height == 1
+
+
+def test_an_ambiguous_name_is_the_namesake_near_the_users_own_positions_only():
+    """"Columbus, US" for a user whose GPS positions are in Columbus, Ohio: Columbus, Ohio; for one in Beijing
+    (no namesake within OWN_PLACE_KM of them): nowhere, so no trip either way."""
+    lg = logins([{"ts": local(D, 8, 0), "user_id": "oh", "lat": 39.96, "lon": -83.0},
+                 {"ts": local(D, 8, 3), "user_id": "oh", "city": "Columbus", "country": "US"},
+                 {"ts": local(D, 8, 0), "user_id": "bj", "lat": BJ[0], "lon": BJ[1]},
+                 {"ts": local(D, 8, 3), "user_id": "bj", "city": "Columbus", "country": "US"}])
+    p = positions(ctx_of(logins=lg)).filter(pl.col("source") != "latlon")
+    assert p.select("user_id", "source", pl.col("lat").round(2), pl.col("lon").round(2)).rows() == [
+        ("bj", "country", None, None), ("oh", "city", 39.96, -83.0)]
