@@ -552,6 +552,29 @@ def geocode_names_and_namesakes(names: pl.DataFrame) -> tuple[pl.DataFrame, pl.D
         pl.when(ok).then(pl.col("b_ref")).alias("g_ref")), namesakes
 
 
+def names_apart(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Distinct pairs of city names (``a_key``, ``a_ref``, ``b_key``, ``b_ref``: a name's key and, when it is
+    placed, the city it means, :func:`geocode_names`' ``g_ref``) with ``apart``: whether they name different
+    cities. A name not placed (ambiguous) may mean any city known by it (``Manhattan``: New York City, whose
+    district it is, or Manhattan, Kansas): two names are apart when no city can be meant by both (Kunming is not
+    any Changsha), and not apart when one can (Manhattan and New York). Null when a name is no gazetteer city's
+    (``Frankfurt a.M.``): it cannot be told."""
+    known = _known_names().select("key", "ref").unique()
+    p = pairs.with_row_index("_p")
+
+    def refs(x: str) -> pl.DataFrame:
+        own = p.filter(pl.col(f"{x}_ref").is_not_null()).select("_p", pl.col(f"{x}_ref").alias("ref"))
+        named = (p.filter(pl.col(f"{x}_ref").is_null()).join(known, left_on=f"{x}_key", right_on="key")
+                 .select("_p", "ref"))
+        return pl.concat([own, named]).unique()
+
+    a, b = refs("a"), refs("b")
+    both = a.select("_p").unique().join(b.select("_p").unique(), on="_p", how="semi")["_p"]
+    shared = a.join(b, on=["_p", "ref"], how="semi")["_p"].unique()
+    return p.select(pl.exclude("_p"), pl.when(pl.col("_p").is_in(both.implode()))
+                    .then(~pl.col("_p").is_in(shared.implode())).alias("apart"))
+
+
 def _place_expr(lat: str | pl.Expr, lon: str | pl.Expr, field: str) -> pl.Expr:
     def run(s: pl.Series) -> pl.Series:
         return name_places(s.struct.unnest(), "lat", "lon")[field]

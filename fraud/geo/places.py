@@ -24,7 +24,7 @@ import polars as pl
 
 from fraud.context import ScanContext
 from fraud.geo.distance import haversine_km
-from fraud.geo.gazetteer import country_code, name_places, norm_name
+from fraud.geo.gazetteer import country_code, name_places, names_apart, norm_name
 from fraud.geo.localtime import with_local_time
 from fraud.geo.positions import PRECISE_SOURCES, positions
 
@@ -324,28 +324,39 @@ def home_side(ctx: ScanContext, radius_km: float) -> pl.Series:
     def build() -> pl.Series:
         lp = local_positions(ctx).lazy().select("user_id", "lat", "lon", "acc_km", "city_key", "city_ref",
                                                 "country")
-        return (lp.join(home_ref(ctx).lazy(), on="user_id", how="left", maintain_order="left")
+        lp = lp.join(home_ref(ctx).lazy(), on="user_id", how="left", maintain_order="left")
+        # users without a home place compare names: whether two differing names mean different cities, per
+        # distinct pair of names
+        cols = ["home_key", "home_ref", "city_key", "city_ref"]
+        pairs = (lp.filter(pl.col("home_lat").is_null() & (pl.col("city_key") != pl.col("home_key")))
+                 .select(cols).unique().collect())
+        apart = names_apart(pairs.rename({"home_key": "a_key", "home_ref": "a_ref", "city_key": "b_key",
+                                          "city_ref": "b_ref"})).rename(
+            {"a_key": "home_key", "a_ref": "home_ref", "b_key": "city_key", "b_ref": "city_ref",
+             "apart": "names_apart"})
+        return (lp.join(apart.lazy(), on=cols, how="left", nulls_equal=True, maintain_order="left")
                 .select(outside_home(radius_km).alias("outside")).collect().to_series())
     return ctx.cached(f"geo.home_side.{float(radius_km)!r}", build)
 
 
 def outside_home(radius_km: float) -> pl.Expr:
     """True when a position (lat, lon, acc_km, city_key, city_ref, country) lies outside the user's home city
-    (columns of :func:`home_ref` joined): farther than ``radius_km`` from the home place after allowing for the
-    position's accuracy radius; without a home place, by city name: another city than the home's when the
-    gazetteer places both names (a district is its city: Brooklyn and Manhattan are New York, Frankfurt is
-    Frankfurt am Main), the same city when the names are equal, and when a name cannot be placed ("Frankfurt
-    a.M.") it cannot be told by name, only by another country; where only countries are known, another country.
-    Null when it cannot be told."""
+    (columns of :func:`home_ref` joined, and ``names_apart``: :func:`fraud.geo.gazetteer.names_apart` of home_key
+    and city_key where they differ): farther than ``radius_km`` from the home place after allowing for the
+    position's accuracy radius; without a home place, by city name: the same name or city is home (a district is
+    its city: Brooklyn is New York), and another name is outside when it cannot mean the home's city (Kunming for
+    a Changsha home; not "Manhattan, US" for a New York home, although it may be Manhattan, Kansas); a name no
+    gazetteer city has ("Frankfurt a.M.") cannot be told by name, only by another country. Where only countries
+    are known, another country. Null when it cannot be told."""
     dist = haversine_km("home_lat", "home_lon", "lat", "lon") - pl.col("acc_km")
     by_name = pl.col("home_lat").is_null() & pl.col("home_key").is_not_null() & pl.col("city_key").is_not_null()
-    both_placed = pl.col("city_ref").is_not_null() & pl.col("home_ref").is_not_null()
     other_country = pl.col("home_cc").is_not_null() & pl.col("country").is_not_null() & (
         pl.col("country") != pl.col("home_cc"))
     return (pl.when(pl.col("home_lat").is_not_null() & pl.col("lat").is_not_null()).then(dist > radius_km)
-            .when(by_name & both_placed).then(pl.col("city_ref") != pl.col("home_ref"))
             .when(by_name & (pl.col("city_key") == pl.col("home_key"))).then(False)
-            .when(by_name).then(pl.when(other_country).then(True))
+            .when(by_name & pl.col("city_ref").is_not_null() & pl.col("home_ref").is_not_null())
+            .then(pl.col("city_ref") != pl.col("home_ref"))
+            .when(by_name).then(pl.when(pl.col("names_apart").fill_null(False) | other_country).then(True))
             .when(pl.col("home_cc").is_not_null() & pl.col("country").is_not_null())
             .then(pl.col("country") != pl.col("home_cc"))
             .otherwise(None))

@@ -134,3 +134,11 @@ def test_a_district_of_the_home_city_is_home_and_an_unplaced_name_cannot_be_told
     assert got == {"ny": [False, None, False], "ffm": [None, None, None], "far": [True, True, False],
                    "cc": [True, True, True], "same": [False, False, False]}
 
+
+
+def test_a_name_that_cannot_mean_an_ambiguous_home_city_is_outside_it():
+    """A home known only as "Changsha" (ambiguous: Changsha, Hunan, and a Changsha of 688k in Guangdong): logins
+    from Kunming cannot be in any Changsha, so they are outside; "Changsha" itself is home."""
+    rows = _names("cs", ["Changsha"] * 4 + ["Kunming"] * 3 + ["Changsha"], "CN")
+    df = remote_logins(ctx_of(logins=logins(rows))).collect()
+    assert df["summary"].to_list() == ["3 logins in March 2024 from outside Changsha: Kunming"]
