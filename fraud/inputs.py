@@ -474,8 +474,10 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
         t = c if c in schema.columns else loosely[c]
         # the CSV reader renames a repeated header name "user_id" to "user_id_duplicated_0"
         dup = re.fullmatch(r"(.+)_duplicated_\d+", c)
-        if dup and dup.group(1).strip().lower() in schema.columns:
-            t = dup.group(1).strip().lower()
+        if dup:  # a repeated name in another style (userId twice) too
+            base = dup.group(1).strip().lower()
+            base = base if base in schema.columns else squashed_column(dup.group(1), schema)
+            t = base if base in schema.columns else t
         if t in schema.columns:
             reads_as.setdefault(t, []).append(c)
     for canon, sources in reads_as.items():
@@ -500,9 +502,9 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
             wrapped = _wrapped_records(df)
             like = [] if mapped or wrapped else [c for c in given if squashed(c) in COLUMN_ALIASES.get(col, ())]
             if len(like) == 1:
-                key = "columns" if schema.kind == "logins" else f"columns.{schema.kind}"
-                hint = (f" ({ascii(like[0])} looks like it: map it in the config's [{key}] table, {col} = "
-                        f"{json.dumps(like[0])})")
+                # the kind's own table: [columns] would rename that header in every input kind
+                hint = (f" ({ascii(like[0])} looks like it: map it in the config's [columns.{schema.kind}] table, "
+                        f"{col} = {json.dumps(like[0])})")
             raise InputError(f"{path}: missing required column {col!r}{hint}{wrapped or _header_read(given)}")
     return _scalar_columns(df, schema, path)
 

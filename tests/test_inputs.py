@@ -317,7 +317,7 @@ def test_missing_required_column_names_file_and_column(tmp_path, cfg):
     with pytest.raises(InputError) as e:
         read_input("logins", p, cfg)
     assert str(e.value) == (f"{p}: missing required column 'user_id' ('account' looks like it: map it in the config's "
-                            "[columns] table, user_id = \"account\"); the header read: 'ts', 'account'")
+                            "[columns.logins] table, user_id = \"account\"); the header read: 'ts', 'account'")
     q = write(tmp_path / "locations.csv", "when,user_id,lat,lon\n2024-01-01T00:00:00Z,u1,1,2\n")
     with pytest.raises(InputError, match=r"missing required column 'ts' \('when' looks like it: map it in the "
                                          r"config's \[columns.locations\] table, ts = \"when\"\)"):
@@ -338,6 +338,9 @@ def test_headers_in_another_style_read_as_the_columns_they_spell(tmp_path, cfg):
     assert li.extra_columns == ["isSuccess"]
     q = write(tmp_path / "locations.csv", "ts,User ID,Lat,Lon,Accuracy (m)\n2024-01-01T00:00:00Z,u1,1,2,30\n")
     assert read_input("locations", q, cfg).frame.select("user_id", "accuracy_m").row(0) == ("u1", 30.0)
+    twice = write(tmp_path / "twice.csv", "ts,userId,userId\n2024-01-01T00:00:00Z,alice,bob\n")
+    with pytest.raises(InputError, match=r"twice\.csv: the header names column 'userId' 2 times"):
+        read_input("logins", twice, cfg)
     both = write(tmp_path / "both.csv", "ts,user_id,userId\n2024-01-01T00:00:00Z,u1,internal-7\n")
     li = read_input("logins", both, cfg)
     assert li.frame["user_id"].to_list() == ["u1"] and li.extra_columns == ["userId"]

@@ -41,17 +41,18 @@ def emulator_signals(ctx: ScanContext) -> pl.LazyFrame:
     emulator signature in the snapshot's model) and ``user_agent`` (an emulator signature in an event's UA)."""
     # A desktop client may put its CPU type in the model ("x86_64" on Linux): the iOS Simulator's host machine
     # name is no signature on a snapshot that reports a desktop OS, nor, when it reports none, on a device whose
-    # own successful events carry a desktop user agent (a Windows app's snapshot without its OS).
+    # own successful events carry desktop user agents only (a Windows app's snapshot without its OS; one desktop
+    # agent beside iPhone ones hides no simulator).
     # (per distinct model: a fleet reports a few hundred models in millions of snapshots)
     cpu = per_distinct(pl.col("model"), lambda m: m.str.contains(CPU_MODEL), pl.Boolean).fill_null(False)
     snapshot_os = os_family("os")
     desktop_cpu = cpu & (snapshot_os.is_in(PC_FAMILIES).fill_null(False)
                          | snapshot_os.is_null() & pl.col("_desktop_agent").fill_null(False))
-    desktop_agents = (agent_table(ctx).lazy().filter(os_family("os_family").is_in(PC_FAMILIES).fill_null(False))
-                      .select("user_agent"))
+    families = (agent_table(ctx).lazy().select("user_agent", os_family("os_family").alias("_family"))
+                .filter(pl.col("_family").is_not_null()))
     on_desktop = (ctx.logins.filter(pl.col("success").fill_null(True) & pl.col("device_id").is_not_null())
-                  .join(desktop_agents, on="user_agent", how="semi").select("device_id").unique()
-                  .with_columns(pl.lit(True).alias("_desktop_agent")))
+                  .join(families, on="user_agent", how="inner").group_by("device_id")
+                  .agg(pl.col("_family").is_in(PC_FAMILIES).all().alias("_desktop_agent")))
     dev = ctx.devices.join(on_desktop, on="device_id", how="left", maintain_order="left").with_columns(
         pl.when(~desktop_cpu).then(per_distinct(pl.col("model"), emulator_signature, pl.String)).alias("_sig"))
     flag = dev.filter(pl.col("is_emulator").fill_null(False)).select(

@@ -238,13 +238,19 @@ def with_tool_match(df: pl.DataFrame, col: str, out: str = "_tool") -> pl.DataFr
     agent = pl.col(col)
     # a tool behind a bare "Mozilla/5.0" or its "(compatible; ...)" comment is the tool: "Mozilla/5.0 (compatible;
     # curl/8.4.0)" is curl, as "Mozilla/5.0 (compatible; Googlebot/2.1)" is Googlebot
-    inner = agent.str.replace(COMPATIBLE_PREFIX, "")
+    # ... when what follows is a product/version token (curl/8.4.0), not an app's name that starts with a tool's
+    # word ("(compatible; Ruby Sparkle)", "Gatling Mobile 2.0"); the bare-stack signatures (Dalvik, CFNetwork, okhttp
+    # without an app token) are read on the whole agent only
+    stripped = agent.str.replace(COMPATIBLE_PREFIX, "")
+    inner = pl.when((stripped != agent) & stripped.str.contains(r"^[^\s;()/]+/[0-9]")).then(stripped)
     pats = tuple((str(i), f"(?i){rx}") for i, (_, _, rx) in enumerate(TOOL_PATTERNS))
+    inner_pats = tuple((str(i), f"(?i){rx}") for i, (_, name, rx) in enumerate(TOOL_PATTERNS)
+                       if "no app token" not in name)
     cand = (df.select(col).unique().with_columns(inner.alias("_inner"))
             .filter(agent.str.contains(TOOL_ANY).fill_null(False)
-                    | (pl.col("_inner") != agent) & pl.col("_inner").str.contains(TOOL_ANY).fill_null(False))
-            .with_columns(pl.coalesce(first_match(agent, pats), first_match(pl.col("_inner"), pats)).cast(pl.Int32)
-                          .alias(out))
+                    | pl.col("_inner").str.contains(TOOL_ANY).fill_null(False))
+            .with_columns(pl.coalesce(first_match(agent, pats), first_match(pl.col("_inner"), inner_pats))
+                          .cast(pl.Int32).alias(out))
             .drop("_inner"))
     return df.join(cand, on=col, how="left", nulls_equal=True, maintain_order="left")
 

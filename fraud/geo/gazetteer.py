@@ -31,12 +31,15 @@ BUCKET_DEG = 0.5  # bucket grid for the candidate join (3x3 buckets cover >= SEA
 ROUND_DEG = 0.01  # points are named on a ~1 km grid: one lookup per distinct cell
 # A city name is ambiguous when another city of that name lies farther than AMBIGUOUS_KM from the most populous
 # one and has at least AMBIGUOUS_SHARE of its population (Taizhou 1.6M / Taizhou 1.5M; not Paris FR / Paris TX),
-# or it is a city of AMBIGUOUS_POPULATION people or more whose GeoNames name it is: every one of its people the
-# name would put in the bigger one is wrong (Columbus GA 207k beside Columbus OH, Jacksonville NC 67k beside
-# Jacksonville FL: an impossible trip each time the name follows the user's own GPS fixes).
+# or it is a city of AMBIGUOUS_POPULATION people or more whose GeoNames name it is, with at least
+# AMBIGUOUS_POPULATION_SHARE of the bigger one's: every one of its people the name would put in the bigger one is
+# wrong (Columbus GA 207k beside Columbus OH, 23%; Jacksonville NC 67k beside Jacksonville FL, 7%: an impossible
+# trip each time the name follows the user's own GPS fixes). Below that share the bare name means the big city
+# (Wuxi 4.4M / Wuxi, Hunan 66k, 1.5%; Sydney AU / Sydney, Nova Scotia, 1.9%; Madrid ES / Madrid, Colombia, 4%).
 AMBIGUOUS_KM = 100.0
 AMBIGUOUS_SHARE = 0.25
 AMBIGUOUS_POPULATION = 50_000  # people
+AMBIGUOUS_POPULATION_SHARE = 0.06
 # A gazetteer city within DISTRICT_KM of a city of its region (country and first-level division) with at least
 # DISTRICT_RATIO times its population is a part of that city (Minhang and Pudong of Shanghai, Taito of Tokyo,
 # Paris 15 Vaugirard, Manhattan, Kowloon): it names no place for display while the city is a candidate, so a home
@@ -427,16 +430,26 @@ def _city_zones() -> pl.Series:
                      dtype=pl.String)
 
 
+# Countries the tz database lists under no zone, with the country whose zones they keep: Kosovo keeps Serbia's
+# Europe/Belgrade.
+UNLISTED_COUNTRIES = {"RS": ("XK",)}
+
+
 @lru_cache(maxsize=64)
 def _zone_city_tree(zone: str):
     """Row indices in :func:`cities` of the gazetteer cities lying in ``zone`` and a k-d tree over their unit
     vectors (None when there is none)."""
     from scipy.spatial import cKDTree
 
-    idx = _city_zones().to_frame().with_row_index("_i").filter(pl.col("zone") == zone)["_i"].to_numpy()
+    c = cities()
+    # only the zone's own countries: a Chinese border town inside tzfpy's Asia/Bangkok polygon (Hekou) would make
+    # the Vietnamese points nearest to it China
+    own = [*_zone_countries().get(zone, ()), *[x for cc in _zone_countries().get(zone, ()) for x in
+                                               UNLISTED_COUNTRIES.get(cc, ())]]
+    idx = (_city_zones().to_frame().with_row_index("_i").with_columns(c["cc"])
+           .filter((pl.col("zone") == zone) & pl.col("cc").is_in(own))["_i"].to_numpy())
     if len(idx) == 0:
         return None
-    c = cities()
     r = math.pi / 180
     return idx, cKDTree(_unit_vectors(c["lat"].to_numpy()[idx] * r, c["lon"].to_numpy()[idx] * r))
 
@@ -538,7 +551,8 @@ def geocode_names_and_namesakes(names: pl.DataFrame) -> tuple[pl.DataFrame, pl.D
     # (a far city known by the name as an alternate name alone is not counted by its size: Frankfurt (Oder), 57k,
     # is not what "Frankfurt" means, and exports write its own name)
     rival = far & ((pl.col("population") >= AMBIGUOUS_SHARE * pl.col("b_population")) | unread
-                   | (pl.col("primary") & (pl.col("population") >= AMBIGUOUS_POPULATION)))
+                   | (pl.col("primary") & (pl.col("population") >= AMBIGUOUS_POPULATION)
+                      & (pl.col("population") >= AMBIGUOUS_POPULATION_SHARE * pl.col("b_population"))))
     amb = m.join(best, on="_q").group_by("_q").agg(rival.any().alias("_amb"))
     out = q.join(best, on="_q", how="left").join(amb, on="_q", how="left")
     ok = pl.col("_amb").not_() & pl.col("b_lat").is_not_null()

@@ -116,6 +116,19 @@ def test_bot_agents_are_classified_with_their_pattern(agent):
     assert (row["bot_kind"], row["bot_pattern"]) == BOTS[agent]
 
 
+@pytest.mark.parametrize("agent", ["Mozilla/5.0 (compatible; Ruby Sparkle)", "Mozilla/5.0 (compatible; got-it app/1.0)",
+                                   "Mozilla/5.0 (compatible; Gatling Mobile 2.0; Android 12)",
+                                   "Mozilla/5.0 (compatible; Faraday Future App/2.3; Android 14)",
+                                   "Mozilla/5.0 Ruby Rewards/4.2 (iPhone; iOS 17.1)",
+                                   "Mozilla/5.0 CFNetwork/1410.0.3 Darwin/22.6.0",
+                                   "Mozilla/5.0 (compatible; MSIE 10.0; Windows NT 6.2; Trident/6.0)"])
+def test_an_apps_name_behind_a_compatible_prefix_is_no_tool(agent):
+    """Behind "Mozilla/5.0 (compatible; ...)" only a tool's product/version token is the tool: an app named with a
+    tool's word is not, and the bare-stack signatures apply to a bare agent only."""
+    row = classify(parse_agents([agent]), 8).row(0, named=True)
+    assert row["bot_kind"] not in ("http library", "cli client", "automation"), row
+
+
 @pytest.mark.parametrize("name", list(UA))
 def test_real_browsers_and_app_agents_are_not_bots(name):
     row = classify(parse_agents([UA[name]]), 8).row(0, named=True)

@@ -118,6 +118,10 @@ def test_emulator_cpu_model_without_an_os_on_a_device_signed_in_from_a_desktop_a
                            "user_agent": [windows, UA["mac"], iphone, None], "success": [True, True, True, False]})
     df = run(emulator, devices=devices, logins=logins)
     assert sorted(df["device_id"].to_list()) == ["bare", "phone"]
+    # one desktop agent beside the device's iPhone ones hides no simulator
+    mixed = pl.concat([logins, logins.filter(pl.col("device_id") == "phone").with_columns(
+        pl.lit(windows).alias("user_agent"), pl.lit(at(9)).alias("ts"))])
+    assert sorted(run(emulator, devices=devices, logins=mixed)["device_id"].to_list()) == ["bare", "phone"]
 
 
 def test_emulator_quiet_on_real_devices():

@@ -91,12 +91,15 @@ def test_a_zone_several_countries_share_gives_the_country_of_the_nearest_city_in
     IL; Windsor: America/Toronto, CA)."""
     pts = {"Hanoi": (21.0285, 105.8542), "Haiphong": (20.8449, 106.6881), "Bangkok": (13.7563, 100.5018),
            "Pristina": (42.6629, 21.1655), "Belgrade": (44.8125, 20.4612), "Ho Chi Minh City": (10.7769, 106.7009),
-           "East Jerusalem": (31.7834, 35.2339), "Windsor": (42.3149, -83.0364), "Kehl": (48.577, 7.805)}
+           "East Jerusalem": (31.7834, 35.2339), "Windsor": (42.3149, -83.0364), "Kehl": (48.577, 7.805),
+           # Lao Cai, Vietnam, across the river from Hekou (China), a town inside tzfpy's Asia/Bangkok polygon:
+           # only the zone's own countries' cities count (review)
+           "Lao Cai": (22.5185, 104.0311)}
     df = pl.DataFrame({"lat": [p[0] for p in pts.values()], "lon": [p[1] for p in pts.values()]})
     out = name_places(df)
-    assert out["place_cc"].to_list() == ["VN", "VN", "TH", "XK", "RS", "VN", "IL", "CA", "DE"]
+    assert out["place_cc"].to_list() == ["VN", "VN", "TH", "XK", "RS", "VN", "IL", "CA", "DE", "VN"]
     assert out["place_name"].to_list() == ["Hanoi", "Haiphong", "Bangkok", "Pristina", "Belgrade",
-                                           "Ho Chi Minh City", "Jerusalem", "Windsor", "Kehl"]
+                                           "Ho Chi Minh City", "Jerusalem", "Windsor", "Kehl", "Lào Cai"]
 
 
 def test_zone_countries_come_from_zone_tab_and_zone1970_tab():
@@ -120,24 +123,28 @@ def test_a_far_bigger_city_known_by_the_name_as_its_short_form_is_the_one_named(
     city whose GeoNames name it is, 257 km away; "Munster" is Münster (308k), not Munster (18k). A city whose
     GeoNames name matches keeps the name against smaller or not much bigger alternate-name ones (Laiwu: not
     Shantou, 3.9x, a romanisation); an alternate name no word of the city's GeoNames name makes ambiguous when
-    it is 4x bigger (Waterloo, US: Austin was once Waterloo), never the city named. Heroica Matamoros (511k) and
-    Quezon City would be named too, but Matamoros, Coahuila (52k, 576 km away) and Quezon (115k) are cities of
-    50,000+ by that very name (AMBIGUOUS_POPULATION)."""
+    it is 4x bigger (Waterloo, US: Austin was once Waterloo), never the city named. "Quezon" is Quezon City (Quezon,
+    115k, is under 6% of it); Heroica Matamoros (511k) would be named too, but Matamoros, Coahuila (52k, 576 km
+    away, 10%) is a city of 50,000+ by that very name (AMBIGUOUS_POPULATION)."""
     assert _geocode([("halle", "DE"), ("munster", "DE"), ("frankfurt", "DE"), ("laiwu", "CN"), ("waterloo", "US"),
                      ("paris", "FR"), ("matamoros", "MX"), ("quezon", "PH")]) == [
         ("halle (saale)", 51.48, 11.98), ("münster", 51.96, 7.63), ("frankfurt am main", 50.12, 8.68),
         ("laiwu", 36.19, 117.66), (None, None, None), ("paris", 48.85, 2.35), (None, None, None),
-        (None, None, None)]
+        ("quezon city", 14.65, 121.05)]
 
 
 def test_a_far_namesake_of_50000_people_makes_a_name_ambiguous_big_unique_names_stay_placed():
     """Columbus GA (207k, 22.7% of Columbus OH) and Jacksonville NC (67k, 6.7% of Jacksonville FL) passed the
     quarter-share test, and their people's names became the bigger city 600-900 km away. A far city of 50,000+
     whose GeoNames name the name is makes it ambiguous; Paris TX (25k) does not, nor does Frankfurt (Oder) (57k,
-    whose GeoNames name is not "Frankfurt"). Without a country "London" is ambiguous too (London, Ontario)."""
+    whose GeoNames name is not "Frankfurt"). A namesake under 6% of the big city's people does not either (review:
+    Wuxi 4.4M / Wuxi, Hunan 66k; without a country London / London, Ontario 4%, Sydney / Sydney, Nova Scotia 2%,
+    Madrid / Madrid, Colombia 4%, Haikou 3.9% were unplaced)."""
     assert _geocode([("columbus", "US"), ("jacksonville", "US"), ("portland", "US"), ("paris", "FR"),
                      ("paris", None), ("london", "GB"), ("london", None), ("sydney", "AU"), ("beijing", "CN"),
-                     ("new york", "US"), ("frankfurt", "DE"), ("moscow", "RU")]) == [
+                     ("new york", "US"), ("frankfurt", "DE"), ("moscow", "RU"), ("wuxi", "CN"), ("sydney", None),
+                     ("madrid", None), ("haikou", "CN")]) == [
         (None, None, None), (None, None, None), (None, None, None), ("paris", 48.85, 2.35), ("paris", 48.85, 2.35),
-        ("london", 51.51, -0.13), (None, None, None), ("sydney", -33.87, 151.21), ("beijing", 39.91, 116.4),
-        ("new york city", 40.71, -74.01), ("frankfurt am main", 50.12, 8.68), ("moscow", 55.75, 37.62)]
+        ("london", 51.51, -0.13), ("london", 51.51, -0.13), ("sydney", -33.87, 151.21), ("beijing", 39.91, 116.4),
+        ("new york city", 40.71, -74.01), ("frankfurt am main", 50.12, 8.68), ("moscow", 55.75, 37.62),
+        ("wuxi", 31.57, 120.29), ("sydney", -33.87, 151.21), ("madrid", 40.42, -3.7), ("haikou", 20.03, 110.35)]
