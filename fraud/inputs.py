@@ -27,7 +27,7 @@ from fraud.duplicates import extra_hash, split_duplicates
 from fraud.parsing import outcome_rows, split_rows, whole_number
 from fraud.records import (EXTRA_HASH, INTERNAL, LINE_ERROR, NESTED, RESERVED, blank_csv_rows, blank_line_rows,
                            csv_records, csv_spans_lines, first_keys, ndjson_records, reserved_renames, short_lines)
-from fraud.schema import HEADER_STYLE_CHARS, INPUT_SCHEMAS, REJECTED_COLUMNS, InputSchema
+from fraud.schema import INPUT_SCHEMAS, REJECTED_COLUMNS, InputSchema, squashed
 
 # .json: an API export's array of records, NDJSON saved as .json, or one (pretty-printed) object
 FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "ndjson",
@@ -507,13 +507,6 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
                         f"{col} = {json.dumps(like[0])})")
             raise InputError(f"{path}: missing required column {col!r}{hint}{wrapped or _header_read(given)}")
     return _scalar_columns(df, schema, path)
-
-
-def squashed(name: str) -> str:
-    """A header name in lower case without spaces, underscores, hyphens, dots, brackets, slashes or colons:
-    ``userId``, ``User-Agent`` and ``user_agent`` are ``userid``, ``useragent``. A control or invisible character
-    stays (a UTF-16 file read as bytes, a zero-width space in a name: the error shows it, see :func:`_header_read`)."""
-    return re.sub(HEADER_STYLE_CHARS, "", name.lower())
 
 
 def squashed_column(name: str, schema: InputSchema) -> str | None:

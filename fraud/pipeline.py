@@ -147,10 +147,7 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
         t = time.perf_counter()
         lazy, results = [], {}
         for build in FAMILY_FIRST.get(family, ()):
-            try:
-                build(ctx)
-            except NotEvaluated:  # said by the checks that need the table, in their own status
-                pass
+            build(ctx)
         for check, enabled in plan[family]:
             try:
                 lazy.append((check, check.fn(ctx).filter(pl.col("rule").is_in(enabled))))

@@ -1,6 +1,8 @@
 """Canonical column sets of the inputs and outputs (contract sections 1 and 2)."""
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 
 import polars as pl
@@ -131,3 +133,10 @@ DAY_FEATURES: dict[str, tuple[str, str]] = {
 # What a header may differ by from the column it names (besides case): spaces, underscores, hyphens, dots, brackets,
 # slashes and colons (userId, User-Agent, "Accuracy (m)"); a control or invisible character is no such difference.
 HEADER_STYLE_CHARS = r"[\s_\-.()\[\]/:]+"
+
+
+def squashed(name: str) -> str:
+    """A header name in lower case without :data:`HEADER_STYLE_CHARS`: ``userId``, ``User-Agent`` and
+    ``user_agent`` are ``userid``, ``useragent``. A control or invisible character stays (a UTF-16 file read as
+    bytes, a zero-width space in a name: the missing-column error shows it)."""
+    return re.sub(HEADER_STYLE_CHARS, "", name.lower())
