@@ -2,6 +2,7 @@
 profiles -> outputs. :func:`run_checks` is the I/O-free core; :func:`scan` adds reading and writing."""
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -149,6 +150,8 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
         for build in FAMILY_FIRST.get(family, ()):
             build(ctx)
         for check, enabled in plan[family]:
+            if stop.is_set():  # the scan was stopped (Ctrl-C, an error in an earlier family): start no more checks
+                return time.perf_counter() - t, results
             try:
                 lazy.append((check, check.fn(ctx).filter(pl.col("rule").is_in(enabled))))
             except NotEvaluated as e:
@@ -162,10 +165,20 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
     # The families run side by side: one's Python work (parsing user agents, a detector's fit) and single-threaded
     # Polars steps overlap another's; their shared tables are built once (ScanContext.cached waits for a build
     # in progress). Results are taken in the registry's order, whatever finished first.
+    # An error is raised from the first family in that order that failed (every earlier one has finished): the
+    # same error on every run. Ctrl-C, or that error, stops the later families before their next check.
+    stop = threading.Event()
     with timer("checks"):
         if len(families) > 1:
-            with ThreadPoolExecutor(max_workers=len(families), thread_name_prefix="fraud-checks") as pool:
-                done = dict(zip(families, pool.map(run_family, families)))
+            pool = ThreadPoolExecutor(max_workers=len(families), thread_name_prefix="fraud-checks")
+            try:
+                futures = [pool.submit(run_family, f) for f in families]
+                done = {f: fut.result() for f, fut in zip(families, futures)}
+            except BaseException:
+                stop.set()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
         else:
             done = {f: run_family(f) for f in families}
     out: dict[str, pl.DataFrame] = {}

@@ -9,7 +9,7 @@ from fraud.config import load_config
 from fraud.context import ScanContext
 from fraud.errors import InputError
 from fraud.pipeline import collect_checks
-from fraud.registry import REGISTRY
+from fraud.registry import REGISTRY, NotEvaluated
 from tests.test_registry import clean_ctx
 
 
@@ -66,3 +66,34 @@ def test_an_error_in_one_family_reaches_the_caller(monkeypatch):
     monkeypatch.setitem(REGISTRY, "geo.impossible_travel", replace(REGISTRY["geo.impossible_travel"], fn=broken))
     with pytest.raises(InputError, match="bad table"):
         collect_checks(clean_ctx())
+
+
+def test_an_interrupted_scan_starts_no_more_checks(monkeypatch):
+    """Ctrl-C while the families run: the interrupt reaches the caller at once, and a family still busy starts no
+    further check after its current one (the sequential scan stopped at once; side by side it had waited for every
+    family to finish)."""
+    release, ran = threading.Event(), []
+
+    def interrupted(ctx):
+        raise KeyboardInterrupt
+
+    def slow(ctx):
+        release.wait(10)
+        ran.append("slow")
+        raise NotEvaluated("test")
+
+    def later(ctx):
+        ran.append("later")
+        raise NotEvaluated("test")
+
+    geo = sorted(n for n, c in REGISTRY.items() if c.family == "geo")
+    monkeypatch.setitem(REGISTRY, "device.bot_agent", replace(REGISTRY["device.bot_agent"], fn=interrupted))
+    monkeypatch.setitem(REGISTRY, geo[0], replace(REGISTRY[geo[0]], fn=slow))
+    monkeypatch.setitem(REGISTRY, geo[1], replace(REGISTRY[geo[1]], fn=later))
+    with pytest.raises(KeyboardInterrupt):
+        collect_checks(clean_ctx())
+    release.set()
+    for t in threading.enumerate():
+        if t.name.startswith("fraud-checks"):
+            t.join(10)
+    assert ran == ["slow"]
