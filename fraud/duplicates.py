@@ -9,20 +9,32 @@ import polars as pl
 
 from fraud.parsing import native_text
 from fraud.records import EXTRA_HASH, JSON_LITERAL
-from fraud.schema import INPUT_SCHEMAS, RAW_PREVIEW_CHARS, REJECTED_COLUMNS
+from fraud.schema import INPUT_SCHEMAS, RAW_PREVIEW_CHARS, REJECTED_COLUMNS, squashed
 from fraud.timeparse import rfc3339_timestamp
 
 DEDUPLICATED_KINDS = frozenset({"logins", "devices", "locations"})
 
 
+# Columns a log pipeline adds on each delivery, not the event (squashed: see fraud.schema.squashed): an
+# at-least-once pipeline that delivers an event twice writes two rows equal but for when each copy was ingested,
+# received or loaded, or the broker's offset. Left out of the comparison, so the copies are one event.
+DELIVERY_COLUMNS = frozenset({
+    "ingestedat", "ingesttime", "ingestiontime", "ingesttimestamp", "ingestiontimestamp", "receivedat",
+    "receivetime", "receivedtime", "receivedtimestamp", "loadedat", "loadtime", "etlloadedat", "etlloadtime",
+    "processedat", "kafkaoffset", "kafkapartition", "kafkatimestamp", "enqueuedtime", "eventhubenqueuedtime",
+    "deliveryattempt", "deliverycount", "redeliverycount", "sqsreceivecount", "approximatereceivecount"})
+
+
 def extra_hash(kind: str, extras: list[str], schema: Mapping[str, pl.DataType]) -> list[pl.Expr]:
     """The :data:`fraud.records.EXTRA_HASH` column of a file of ``kind`` with other columns ``extras`` of
     ``schema``'s types (in name order: the same value in memory and in a sliced scan's working files), or none
-    when the kind is not deduplicated or the file has no other column.
+    when the kind is not deduplicated or the file has no other column. A delivery's own columns
+    (:data:`DELIVERY_COLUMNS`: ``ingested_at``, ``kafka_offset`` ...) are left out.
 
     Each value is hashed in one form whichever way the file stores it (:func:`extra_text`), so one export written
     as CSV and again as Parquet (a request id as the text ``11`` and as the integer 11 or the float 11.0, pandas'
     ``True`` and a boolean, ISO text and a timestamp) repeats its rows."""
+    extras = [c for c in extras if squashed(c) not in DELIVERY_COLUMNS]
     if kind not in DEDUPLICATED_KINDS or not extras:
         return []
     return [pl.struct([extra_text(c, schema[c]) for c in sorted(extras)]).hash(seed=20_261_123).alias(EXTRA_HASH)]

@@ -872,6 +872,30 @@ def test_rows_apart_only_in_an_extra_column_are_no_duplicates_in_memory_and_in_s
         assert json.loads(f["evidence"][0])["failures"] == 20
 
 
+def test_an_event_delivered_twice_is_one_event_whatever_its_delivery_columns_say(tmp_path, cfg):
+    """An at-least-once pipeline delivered every row twice, the copies apart only in when each was ingested and its
+    broker offset: 3 typos and a success, not 6 failures (a false account.login_failures). Another extra column
+    that differs (a request id) still makes two events. In memory and in slices."""
+    from fraud.pipeline import ScanInputs, scan
+
+    d = tmp_path / "in"
+    d.mkdir()
+    rows = [f"2024-03-01T08:00:{s:02d}Z,u1,login,{ok},9.9.9.9,e{s}" for s, ok in ((0, "false"), (10, "false"),
+                                                                                 (20, "false"), (50, "true"))]
+    lines = [f"{r},2024-03-01T09:{n:02d}:00Z,{100 + n}" for n in (0, 30) for r in rows]
+    write(d / "logins.csv", "ts,user_id,event,success,ip,event_id,ingested_at,Kafka Offset\n" + "\n".join(lines)
+          + "\n")
+    li = read_input("logins", d / "logins.csv", cfg)
+    assert (li.frame.height, li.rejected.height) == (4, 4)
+    for shards in (1, 2):
+        res = scan(ScanInputs.from_folder(d), cfg, shards=shards)
+        assert res.summary["inputs"]["logins"]["rows_rejected"] == 4
+        assert res.findings.filter(pl.col("rule") == "account.login_failures").height == 0
+    apart = write(tmp_path / "apart.csv", "ts,user_id,event_id,ingested_at\n2024-03-01T08:00:00Z,u1,a,1\n"
+                                          "2024-03-01T08:00:00Z,u1,b,2\n")
+    assert read_input("logins", apart, cfg).frame.height == 2
+
+
 def test_one_export_written_as_csv_and_as_parquet_repeats_its_rows_whatever_the_extra_columns_types(tmp_path, cfg):
     """Overlapping exports of one log, one as CSV (a request id as the text 11) and one as Parquet (the integer 11,
     or the float 11.0 a pandas column with a gap holds): their rows are one log line each. The extra columns were
