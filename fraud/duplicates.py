@@ -21,7 +21,7 @@ DEDUPLICATED_KINDS = frozenset({"logins", "devices", "locations"})
 DELIVERY_COLUMNS = frozenset({
     "ingestedat", "ingesttime", "ingestiontime", "ingesttimestamp", "ingestiontimestamp", "receivedat",
     "receivetime", "receivedtime", "receivedtimestamp", "loadedat", "loadtime", "etlloadedat", "etlloadtime",
-    "processedat", "kafkaoffset", "kafkapartition", "kafkatimestamp", "enqueuedtime", "eventhubenqueuedtime",
+    "kafkaoffset", "kafkapartition", "kafkatimestamp", "enqueuedtime", "eventhubenqueuedtime",
     "deliveryattempt", "deliverycount", "redeliverycount", "sqsreceivecount", "approximatereceivecount"})
 
 
