@@ -469,6 +469,13 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
               if loosely[c] not in schema.columns and c not in schema.columns}
     taken = {loosely[c] for c in names if loosely[c] in schema.columns} | {c for c in names if c in schema.columns}
     loosely.update({c: t for c, t in styled.items() if t is not None and t not in taken})
+    # an optional column under the one name every common export gives it, in the same unit (an accuracy radius in
+    # metres): without it a 2 km cell fix would count as a precise one
+    for canon, aliases in UNIT_ALIASES.items():
+        if canon in schema.columns and canon not in {*taken, *loosely.values()} and canon not in mapping:
+            like = [c for c in names if c not in schema.columns and squashed(c) in aliases]
+            if len(like) == 1:
+                loosely[like[0]] = canon
     reads_as: dict[str, list[str]] = {}
     for c in names:
         t = c if c in schema.columns else loosely[c]
@@ -515,6 +522,12 @@ def squashed_column(name: str, schema: InputSchema) -> str | None:
     found = [c for c in schema.columns if squashed(c) == squashed(name)]
     return found[0] if len(found) == 1 else None
 
+
+# Names an optional column has in common exports, with its unit: read as it when the file has no such column.
+# Android's Location.getAccuracy(), iOS' horizontalAccuracy, the W3C Geolocation API's coords.accuracy and Google
+# Takeout's location history all give the accuracy radius in metres.
+UNIT_ALIASES = {"accuracy_m": ("accuracy", "horizontalaccuracy", "hacc", "horizontalaccuracymeters",
+                               "accuracymeters", "accuracymetres", "gpsaccuracy", "locationaccuracy")}
 
 # Other names logs give a required column: never read as it (a "time" may be local, an "account" a bank account
 # number), only named in the error's hint, with the config line that maps it.

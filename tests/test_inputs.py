@@ -327,6 +327,23 @@ def test_missing_required_column_names_file_and_column(tmp_path, cfg):
         read_input("logins", r, cfg)
 
 
+def test_a_location_exports_accuracy_in_metres_is_accuracy_m(tmp_path, cfg):
+    """Android's, iOS', the W3C API's and Google Takeout's accuracy radius is in metres under its own name: read as
+    accuracy_m (a 2 km cell fix counted as a precise one). A file that has accuracy_m keeps it; two such names are
+    no guess."""
+    q = write(tmp_path / "a.csv", "ts,user_id,lat,lon,accuracy\n2024-01-01T00:00:00Z,u1,1,2,1800\n")
+    li = read_input("locations", q, cfg)
+    assert li.frame["accuracy_m"].to_list() == [1800.0] and li.extra_columns == []
+    r = write(tmp_path / "b.csv", "ts,user_id,lat,lon,horizontalAccuracy\n2024-01-01T00:00:00Z,u1,1,2,65\n")
+    assert read_input("locations", r, cfg).frame["accuracy_m"].to_list() == [65.0]
+    both = write(tmp_path / "c.csv", "ts,user_id,lat,lon,accuracy_m,accuracy\n2024-01-01T00:00:00Z,u1,1,2,10,2000\n")
+    li = read_input("locations", both, cfg)
+    assert li.frame["accuracy_m"].to_list() == [10.0] and li.extra_columns == ["accuracy"]
+    two = write(tmp_path / "d.csv", "ts,user_id,lat,lon,accuracy,hAcc\n2024-01-01T00:00:00Z,u1,1,2,10,20\n")
+    li = read_input("locations", two, cfg)
+    assert li.frame["accuracy_m"].to_list() == [None] and sorted(li.extra_columns) == ["accuracy", "hAcc"]
+
+
 def test_headers_in_another_style_read_as_the_columns_they_spell(tmp_path, cfg):
     """userId, User-Agent, deviceId, "Accuracy (m)": the contract's columns in camelCase, an HTTP header's or a
     spreadsheet's style. A file that also has the column under its own name keeps that one (the other is an extra
