@@ -526,7 +526,8 @@ def squashed_column(name: str, schema: InputSchema) -> str | None:
 # Names an optional column has in common exports, with its unit: read as it when the file has no such column.
 # Android's Location.getAccuracy(), iOS' horizontalAccuracy, the W3C Geolocation API's coords.accuracy and Google
 # Takeout's location history all give the accuracy radius in metres.
-UNIT_ALIASES = {"accuracy_m": ("accuracy", "horizontalaccuracy", "hacc", "horizontalaccuracymeters",
+# (Not u-blox's hAcc: millimetres.)
+UNIT_ALIASES = {"accuracy_m": ("accuracy", "horizontalaccuracy", "horizontalaccuracymeters",
                                "accuracymeters", "accuracymetres", "gpsaccuracy", "locationaccuracy")}
 
 # Other names logs give a required column: never read as it (a "time" may be local, an "account" a bank account

@@ -339,9 +339,12 @@ def test_a_location_exports_accuracy_in_metres_is_accuracy_m(tmp_path, cfg):
     both = write(tmp_path / "c.csv", "ts,user_id,lat,lon,accuracy_m,accuracy\n2024-01-01T00:00:00Z,u1,1,2,10,2000\n")
     li = read_input("locations", both, cfg)
     assert li.frame["accuracy_m"].to_list() == [10.0] and li.extra_columns == ["accuracy"]
-    two = write(tmp_path / "d.csv", "ts,user_id,lat,lon,accuracy,hAcc\n2024-01-01T00:00:00Z,u1,1,2,10,20\n")
+    two = write(tmp_path / "d.csv", "ts,user_id,lat,lon,accuracy,horizontalAccuracy\n2024-01-01T00:00:00Z,u1,1,2,10,20\n")
     li = read_input("locations", two, cfg)
-    assert li.frame["accuracy_m"].to_list() == [None] and sorted(li.extra_columns) == ["accuracy", "hAcc"]
+    assert li.frame["accuracy_m"].to_list() == [None] and sorted(li.extra_columns) == ["accuracy", "horizontalAccuracy"]
+    # u-blox's hAcc is in millimetres: not read
+    mm = write(tmp_path / "e.csv", "ts,user_id,lat,lon,hAcc\n2024-01-01T00:00:00Z,u1,1,2,1500\n")
+    assert read_input("locations", mm, cfg).frame["accuracy_m"].to_list() == [None]
 
 
 def test_headers_in_another_style_read_as_the_columns_they_spell(tmp_path, cfg):
