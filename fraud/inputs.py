@@ -464,29 +464,27 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
     # Tolerate surrounding spaces and case in header names, as long as two headers do not become one column; a
     # header written in another style (userId, User-Agent, "Accuracy (m)") reads as the column it spells, unless
     # the file also has that column under its own name.
-    loosely = {c: c.strip().lower() for c in names}
-    styled = {c: squashed_column(c, schema) for c in names
-              if loosely[c] not in schema.columns and c not in schema.columns}
-    taken = {loosely[c] for c in names if loosely[c] in schema.columns} | {c for c in names if c in schema.columns}
-    loosely.update({c: t for c, t in styled.items() if t is not None and t not in taken})
+    def undup(c: str) -> str:  # the CSV reader renames a repeated header name "user_id" to "user_id_duplicated_0"
+        m = re.fullmatch(r"(.+)_duplicated_\d+", c)
+        return m.group(1) if m else c
+
+    loosely = {c: c if c in schema.columns else undup(c).strip().lower() for c in names}
+    taken = {t for t in loosely.values() if t in schema.columns}
+    for c in names:
+        styled = None if loosely[c] in schema.columns else squashed_column(undup(c), schema)
+        if styled is not None and styled not in taken:
+            loosely[c] = styled
     # an optional column under the one name every common export gives it, in the same unit (an accuracy radius in
     # metres): without it a 2 km cell fix would count as a precise one
     for canon, aliases in UNIT_ALIASES.items():
-        if canon in schema.columns and canon not in {*taken, *loosely.values()} and canon not in mapping:
+        if canon in schema.columns and canon not in loosely.values() and canon not in mapping:
             like = [c for c in names if c not in schema.columns and squashed(c) in aliases]
             if len(like) == 1:
                 loosely[like[0]] = canon
     reads_as: dict[str, list[str]] = {}
     for c in names:
-        t = c if c in schema.columns else loosely[c]
-        # the CSV reader renames a repeated header name "user_id" to "user_id_duplicated_0"
-        dup = re.fullmatch(r"(.+)_duplicated_\d+", c)
-        if dup:  # a repeated name in another style (userId twice) too
-            base = dup.group(1).strip().lower()
-            base = base if base in schema.columns else squashed_column(dup.group(1), schema)
-            t = base if base in schema.columns else t
-        if t in schema.columns:
-            reads_as.setdefault(t, []).append(c)
+        if loosely[c] in schema.columns:
+            reads_as.setdefault(loosely[c], []).append(c)
     for canon, sources in reads_as.items():
         shown = [re.sub(r"_duplicated_\d+$", "", c) for c in sources]
         if len(set(shown)) == 1 < len(shown):

@@ -14,7 +14,7 @@ import polars as pl
 
 from fraud import warmup
 from fraud.composite import DIMENSIONS, composite_scores
-from fraud.config import Config, load_config
+from fraud.config import FAMILIES, Config, load_config
 from fraud.context import ScanContext
 from fraud.decisions import VALID as VALID_DECISIONS, load_decisions
 from fraud.errors import InputError
@@ -29,7 +29,6 @@ from fraud.schema import BOOL, EVENT_KINDS, INPUT_SCHEMAS, PROFILES_SCHEMA, SEVE
 from fraud.scoring import score_users
 
 INPUT_KINDS = ("logins", "devices", "locations", "scores")
-FAMILIES = ("fingerprint", "geo", "behavior")
 # Shared tables a family builds before its checks: the parsed user agents (Python work) overlap the geo family's
 # positions (Polars work), which the fingerprint checks' local days wait for otherwise.
 FAMILY_FIRST: dict[str, tuple[Callable[[ScanContext], object], ...]] = {"fingerprint": (useragent.agent_table,)}

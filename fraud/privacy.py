@@ -36,7 +36,7 @@ import polars as pl
 from fraud.errors import FraudError
 from fraud.exprs import placeholder_id
 from fraud.parsing import SHOWN_CHARS
-from fraud.schema import HEADER_STYLE_CHARS, squashed
+from fraud.schema import squashed, squashed_expr
 
 ID_COLUMNS = ("user_id", "device_id", "ip", "imei", "mac", "hw_uuid", "main_device_id")
 JSON_COLUMNS = ("evidence", "raw")  # raw: JSON of the row's fields, or the line itself when it could not be split
@@ -116,7 +116,7 @@ def rejected_id_values(rejected: pl.DataFrame, id_sources: set[str] | frozenset[
     # the reader takes a header in any case and spacing (` UID ` for a source "uid") and a column's name in another
     # style (userId, "User ID"): so is it compared here
     names = {squashed(n) for n in (*ID_COLUMNS, *id_sources)}
-    is_id = key.str.to_lowercase().str.replace_all(HEADER_STYLE_CHARS, "").is_in(sorted(names))
+    is_id = squashed_expr(key).is_in(sorted(names))
     return pairs.filter(is_id).select(pl.coalesce(text, pl.col("3")).alias("v")).drop_nulls().unique()
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from fraud.config import FAMILIES
+
 FAMILY_PACKAGES = ("fraud.fingerprint", "fraud.geo", "fraud.detectors")
 
 
@@ -113,5 +115,5 @@ def load_all() -> None:
 def all_checks() -> list[Check]:
     """Every registered check, in a stable order (family, then name)."""
     load_all()
-    order = {"fingerprint": 0, "geo": 1, "behavior": 2}
-    return sorted(REGISTRY.values(), key=lambda c: (order.get(c.family, 9), c.name))
+    order = {f: i for i, f in enumerate(FAMILIES)}
+    return sorted(REGISTRY.values(), key=lambda c: (order.get(c.family, len(FAMILIES)), c.name))

@@ -135,6 +135,11 @@ DAY_FEATURES: dict[str, tuple[str, str]] = {
 HEADER_STYLE_CHARS = r"[\s_\-.()\[\]/:]+"
 
 
+def squashed_expr(e: pl.Expr) -> pl.Expr:
+    """:func:`squashed` on a column of header names (a rejected row's raw keys)."""
+    return e.str.to_lowercase().str.replace_all(HEADER_STYLE_CHARS, "")
+
+
 def squashed(name: str) -> str:
     """A header name in lower case without :data:`HEADER_STYLE_CHARS`: ``userId``, ``User-Agent`` and
     ``user_agent`` are ``userid``, ``useragent``. A control or invisible character stays (a UTF-16 file read as

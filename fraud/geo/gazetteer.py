@@ -444,8 +444,8 @@ def _zone_city_tree(zone: str):
     c = cities()
     # only the zone's own countries: a Chinese border town inside tzfpy's Asia/Bangkok polygon (Hekou) would make
     # the Vietnamese points nearest to it China
-    own = [*_zone_countries().get(zone, ()), *[x for cc in _zone_countries().get(zone, ()) for x in
-                                               UNLISTED_COUNTRIES.get(cc, ())]]
+    listed = _zone_countries().get(zone, ())
+    own = [*listed, *[x for cc in listed for x in UNLISTED_COUNTRIES.get(cc, ())]]
     idx = (_city_zones().to_frame().with_row_index("_i").with_columns(c["cc"])
            .filter((pl.col("zone") == zone) & pl.col("cc").is_in(own))["_i"].to_numpy())
     if len(idx) == 0:

@@ -41,10 +41,10 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
     size = pl.when(pl.col("event") == "withdraw").then(pl.col("amount").abs()).otherwise(pl.col("amount"))
     # a declined payment moved no money: the five tries of one card purchase abroad are one payment
     declined = ~pl.col("success").fill_null(True)
-    large = kinds & (size >= amount_min) & ~declined
+    big_kind = kinds & (size >= amount_min)
+    large = big_kind & ~declined
     n_kind, n_big, n_declined = ctx.logins.select(kinds.sum().alias("n"), large.sum().alias("big"),
-                                                  (kinds & (size >= amount_min) & declined).sum().alias("no")
-                                                  ).collect().row(0)
+                                                  (big_kind & declined).sum().alias("no")).collect().row(0)
     if n_kind == 0:
         raise NotEvaluated(f"no {' or '.join(rule['events'])} events in the logins", stage=2)
     big = pos.lazy().filter((pl.col("kind") == "event") & large).with_columns(size.alias("amount"))
