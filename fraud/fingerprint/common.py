@@ -136,6 +136,9 @@ def _os_family_rows(e: pl.Expr) -> pl.Expr:
             .when(s.str.contains(r"^(ios|ipados|iphone ?os|iphone|ipad)\b")).then(pl.lit("ios"))
             .when(s.str.contains(r"^(?:atv os x|apple ?tv ?os)$")).then(pl.lit("tvos"))  # ua-parser's Apple TV
             .when(s.str.contains(r"^xbox")).then(pl.lit("windows"))  # the Xbox's browser says Windows NT 10.0
+            # phones: not the desktop's family (ua-parser's "Windows Phone", "BlackBerry OS", "BlackBerry 10")
+            .when(s.str.contains(r"^windows ?(?:phone|mobile)")).then(pl.lit("windows phone"))
+            .when(s.str.contains(r"^blackberry|^bb ?10\b")).then(pl.lit("blackberry"))
             # MacCatalyst: an iPad app on a Mac (.NET MAUI's DevicePlatform)
             .when(s.str.contains(r"mac ?os|^os ?x\b|^macintel$|^mac$|^darwin|^mac ?catalyst\b")).then(pl.lit("macos"))
             # .NET's Environment.OSVersion.Platform: Win32NT, Win32S, Win32Windows, WinCE

@@ -17,7 +17,7 @@ from fraud.fingerprint.useragent import with_agents
 from fraud.registry import NotEvaluated, register
 
 ID_FIELDS = ("imei", "mac", "hw_uuid")
-MOBILE_FAMILIES = ("android", "ios")
+MOBILE_FAMILIES = ("android", "ios", "windows phone", "blackberry")
 APPLE_FAMILIES = ("ios", "macos", "tvos", "watchos", "visionos")
 
 

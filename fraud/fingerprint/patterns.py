@@ -27,9 +27,13 @@ TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("automation", "Playwright", r"(?i)playwright"),
     ("automation", "Cypress", r"(?i)\bcypress/"),
     ("automation", "WeChat DevTools", r"(?i)wechatdevtools"),
+    ("headless browser", "Zombie.js", r"\bZombie\.js/"),
     ("automation", "load or attack tool", r"^Mozilla/4\.0 \(Hydra\)$|^k6/[0-9]|(?i:projectdiscovery|^nuclei\b)"
-     r"|^ApacheBench/|^Artillery\b|^Gatling\b|^Apache-JMeter|^wrk\b|^hey/[0-9]|^Vegeta\b|^Locust\b"),
-    ("automation", "injection payload", r"(?i)\$\{jndi:|<script\b|\$\{\$\{|\{\{7\*7\}\}"),
+     r"|^ApacheBench/|^Artillery\b|^Gatling\b|^Apache-JMeter|^wrk\b|^hey/[0-9]|^Vegeta\b|^Locust\b"
+     r"|^gobuster/|^Fuzz Faster U Fool\b|^ffuf/"),
+    # Log4Shell, template and script injection; Shellshock's function definition; a SQL tautology
+    ("automation", "injection payload", r"(?i)\$\{jndi:|<script\b|\$\{\$\{|\{\{7\*7\}\}|^\(\)\s*\{\s*:\s*;?\s*\}\s*;"
+     r"|\bor\s+'?1'?\s*=\s*'?1"),
     ("automation", "health check or uptime probe",
      r"^NewRelicPinger/|^kube-probe/|^ELB-HealthChecker/|^GoogleHC/|^Amazon-Route53-Health-Check-Service"),
     ("http library", "python-requests", r"(?i)python-requests"),
@@ -50,7 +54,8 @@ TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("http library", "Ruby HTTP client",
      r"(?i)^(?:Ruby|Faraday|rest-client|http\.rb|Typhoeus)\b|^HTTPClient/[0-9.]+ \([^)]*\bruby\b"),
     ("http library", "Perl HTTP client", r"^Mojolicious\b|^HTTP-Tiny/"),
-    ("http library", "PHP HTTP client", r"(?i)^(?:GuzzleHttp|PHP-Curl-Class)\b"),
+    ("http library", "PHP HTTP client", r"(?i)^(?:GuzzleHttp|PHP-Curl-Class|Symfony HttpClient)\b"),
+    ("http library", "Python websockets", r"^Python/[0-9.]+ websockets/[0-9]"),
     ("http library", "RestSharp", r"(?i)^RestSharp"),
     ("http library", "Scrapy", r"(?i)\bScrapy/"),
     ("http library", "Dalvik (no app token)", r"^Dalvik/[0-9.]+$"),
@@ -59,7 +64,8 @@ TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("http library", "Dart (no app token)", r"^Dart/[0-9.]+ \(dart:io\)$"),
     ("http library", "Ktor client", r"(?i)^ktor(?:-client| client)"),
     ("http library", "reqwest", r"^reqwest/"),
-    ("http library", "other HTTP library", r"^ureq/|^hackney/|^lua-resty-http/|^cpp-httplib/|^libcurl/|^WinHTTP\b"),
+    ("http library", "other HTTP library",
+     r"^ureq/|^hackney/|^lua-resty-http/|^cpp-httplib/|^libcurl/|^WinHTTP\b|^req/[0-9]"),  # req: Elixir's
     # cloud SDKs and their command lines: scripts on a server, never a person's browser or app
     ("http library", "cloud SDK or CLI",
      r"^aws-(?:sdk-|cli/)|^Boto3/|^Botocore/|^google-api-(?:python|nodejs|go|java|dotnet|php|ruby)-client/"
@@ -67,7 +73,8 @@ TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("cli client", "curl", r"(?i)^curl/|^PycURL"),
     ("cli client", "Wget", r"(?i)^Wget/"),
     ("cli client", "aria2", r"^aria2/"),
-    ("cli client", "HTTPie", r"(?i)^HTTPie/"),
+    ("cli client", "HTTPie", r"(?i)^HTTPie/|^xh/[0-9]"),  # xh: HTTPie's Rust twin
+    ("cli client", "Thunder Client", r"^Thunder Client\b"),
     ("cli client", "PostmanRuntime", r"PostmanRuntime/"),
     ("cli client", "Insomnia", r"(?i)^insomnia/"),
     ("cli client", "Paw / RapidAPI", r"^(?:Paw|RapidAPI)/[0-9]"),
@@ -98,7 +105,9 @@ AUTOMATION_WORDS = re.compile(
     r"heritrix|httrack|zabbix|nessus|nikto|sqlmap|acunetix|qualys|censys|netcraft|nmap|zgrab|masscan|wayback")
 # An app's own agent: a desktop app on Electron, an in-app web view (Android "wv", iOS without "Safari/"), a
 # native app's HTTP stack. (The iOS web view test is the pair APP_SHELL_IOS and not "Safari/".)
-APP_SHELL = r"\bElectron/|; wv\)|\bCFNetwork/|\bDalvik/|\bokhttp/|\bScale/[0-9]"
+# Alamofire's default agent is "App/1.2 (bundle.id; build:12; iOS 17.5.1) Alamofire/5.9.1".
+APP_SHELL = (r"\bElectron/|; wv\)|\bCFNetwork/|\bDalvik/|\bokhttp/|\bScale/[0-9]|\bAlamofire/[0-9]"
+             r"|\([^()\s;]+; build:[0-9]+; (?:iOS|iPadOS|watchOS|tvOS|macOS) [0-9]")
 APP_SHELL_IOS = r"\((?:iPhone|iPad|iPod)[;)].*\bMobile/[0-9A-Z]+"
 
 
@@ -153,7 +162,10 @@ EMULATOR_PATTERNS: tuple[tuple[str, str], ...] = (
     ("sdk_x86", r"(?i)\bsdk_(?:phone(?:32|64)?_)?(?:x86|arm)"),  # AOSP emulator products: sdk_x86, sdk_phone64_x86_64
     ("google_sdk", r"(?i)\bgoogle_sdk\b"),
     ("generic_x86", r"(?i)\bgeneric[_ ](?:x86|arm64)"),
-    ("Genymotion", r"(?i)genymotion"),
+    # Genymotion by name, its device profiles' models ("Google Pixel 2 - 8.0 - API 26 - 1080x1920") and its
+    # custom device ("Custom Phone Build/...")
+    ("Genymotion", r"(?i)genymotion|\s-\s[0-9.]+\s-\sAPI\s\d{2}\s-\s\d{3,4}x\d{3,4}\b"
+     r"|^Custom (?:Phone|Tablet)$|\bCustom (?:Phone|Tablet) Build/"),
     ("vbox86p", r"(?i)\bvbox86"),
     ("goldfish/ranchu", r"(?i)\b(?:goldfish|ranchu)\b"),
     ("BlueStacks", r"(?i)bluestacks"),
@@ -166,7 +178,9 @@ EMULATOR_PATTERNS: tuple[tuple[str, str], ...] = (
     ("TiantianVM", r"(?i)tiantianvm|\bttvm\b"),
     ("KOPlayer", r"(?i)\bkoplayer\b"),
     ("AMIDuOS", r"(?i)amiduos"),
-    ("Emulator", r"(?i)^emulator\b|\bemulator$|\bemulator(?:32|64)?_(?:x86|arm)"),
+    # a model that is an emulator: alone, or as an agent writes it before its build id ("AOSP on IA Emulator
+    # Build/PSR1.180720.117", Android Studio's API 28 x86 image)
+    ("Emulator", r"(?i)^emulator\b|\bemulator$|\bemulator(?:32|64)?_(?:x86|arm)|\bemulator\s+Build/"),
     # The iOS Simulator reports the host's machine name as the model; Windows runs Android apps in a subsystem.
     ("iOS Simulator", CPU_MODEL + r"|\bsimulator\b"),
     ("Windows Subsystem for Android", r"(?i)subsystem for android"),

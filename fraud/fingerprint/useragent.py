@@ -29,6 +29,8 @@ AGENT_SCHEMA: dict[str, pl.DataType] = {
 _RAW = ("browser_family", "browser_major", "os_family", "_os_major", "_os_minor", "_os_patch", "device_family",
         "device_brand", "device_model")
 OTHER = "Other"  # what ua-parser's compat API (and so user-agents) reports for a domain no regex resolved
+APPLE_MOBILE_OS_FAMILIES = ("iOS", "iPadOS", "watchOS", "tvOS")  # ua-parser's OS families of Apple's devices
+SPIDER_WORD = r"(?i)bot\b|spider|crawl|slurp"  # "Googlebot", "SomeBot/1.0"; not "Abbott" or "Cubot X30"
 
 
 @lru_cache(maxsize=1)
@@ -59,17 +61,20 @@ def _extract(agents: list[str]) -> list[tuple]:
 
 def device_class(ua: pl.Expr | str = "user_agent", browser: str = "browser_family", os: str = "os_family",
                  device: str = "device_family", os_parts: tuple[str, str, str] = ("_os_major", "_os_minor",
-                                                                                   "_os_patch")) -> pl.Expr:
+                                                                                   "_os_patch"),
+                 version: pl.Expr | None = None, spider: bool = True) -> pl.Expr:
     """user-agents' device class (``bot``, ``tablet``, ``mobile``, ``pc``, else ``other``, in that precedence) of
     parsed agents: ``UserAgent.is_bot`` / ``is_tablet`` / ``is_mobile`` / ``is_pc`` of user-agents 2.2, one
-    condition per test of theirs, on their family lists."""
+    condition per test of theirs, on their family lists. ``version`` is the OS version string (default: the
+    ``os_parts`` joined); without ``spider`` the class is the one the agent has apart from ua-parser's Spider."""
     ua = pl.col(ua) if isinstance(ua, str) else ua
     bf, of, df = pl.col(browser), pl.col(os), pl.col(device)
 
     def has(text: str, e: pl.Expr = ua) -> pl.Expr:
         return e.str.contains(text, literal=True)
 
-    version = pl.concat_str(*os_parts, separator=".", ignore_nulls=True)  # their os.version_string
+    if version is None:
+        version = pl.concat_str(*os_parts, separator=".", ignore_nulls=True)  # their os.version_string
     tablet = (df.is_in(ua_classes.TABLET_DEVICE_FAMILIES)
               | ((of == "Android") & ~has("Mobile Safari") & (bf != "Firefox Mobile"))
               | ((of == "Windows") & version.str.starts_with("RT"))
@@ -82,7 +87,7 @@ def device_class(ua: pl.Expr | str = "user_agent", browser: str = "browser_famil
     pc = (has("Windows NT") | of.is_in(ua_classes.PC_OS_FAMILIES) | ((of == "Windows") & (version == "ME"))
           | ((of == "Mac OS X") & ~has("Silk"))
           | (~has("Maemo") & (has("Chrome OS", of) | (has("Linux") & has("X11")))))
-    return (pl.when(df == "Spider").then(pl.lit("bot")).when(tablet).then(pl.lit("tablet"))
+    return (pl.when(pl.lit(spider) & (df == "Spider")).then(pl.lit("bot")).when(tablet).then(pl.lit("tablet"))
             .when(mobile).then(pl.lit("mobile")).when(pc).then(pl.lit("pc")).otherwise(pl.lit("other")))
 
 
@@ -142,15 +147,23 @@ def _open_harmony(parsed: pl.DataFrame) -> pl.DataFrame:
 def classify(parsed: pl.DataFrame, min_length: int) -> pl.DataFrame:
     """Add the bot columns (``bot_kind``, ``bot_pattern``) and ``emulator_sig`` to parsed distinct agents."""
     ua = pl.col("user_agent")
-    # a browser or app on a known device; "compatible;" and a contact URL are what crawlers add to such an agent
-    shaped = (pl.col("device_class").is_in(["mobile", "tablet", "pc"])
+    # A browser or app on a known device; "compatible;" and a contact URL are what crawlers add to such an agent.
+    # The device is read apart from ua-parser's Spider, whose last regex takes any agent with "bot", "yahoo",
+    # "Sogou", "WhatsApp" ... in it (WhatsApp Desktop on Electron), and an iOS app's own stack that names no
+    # iPhone ("GoPay/1.62.0 (com.gojek.gopay; build:1620; iOS 17.5.1) Alamofire/5.9.1") is on a device too.
+    device = pl.when(pl.col("device_class") == "bot").then(
+        device_class(version=pl.col("os_version").fill_null(""), spider=False)).otherwise(pl.col("device_class"))
+    shaped = ((device.is_in(["mobile", "tablet", "pc"])
+               | ((device == "other") & pl.col("os_family").is_in(APPLE_MOBILE_OS_FAMILIES)))
               & (pl.col("os_family").fill_null("Other") != "Other")
               & ~ua.str.contains(r"\(compatible;|(?i)https?://|\bwww\."))
+    # ua-parser's Spider is believed of a device's agent only when a word of it says bot, spider or crawler
+    spider = (pl.col("device_class") == "bot") & (~shaped | ua.str.contains(SPIDER_WORD))
     # the signatures are read on the agent without quotes around it, a "User-Agent:" label or invisible characters
     # (a quoted "-" is no agent, not garbage; a zero-width space hides no crawler)
     bare = pl.col("_bare")
     out = patterns.with_tool_match(parsed.with_columns(patterns.bare_agent(ua).alias("_bare")), "_bare").with_columns(
-        *patterns.bot_columns(bare, min_length, pl.col("device_class") == "bot", shaped, pl.col("_tool")),
+        *patterns.bot_columns(bare, min_length, spider, shaped, pl.col("_tool")),
         patterns.emulator_signature(ua, agent=True).alias("emulator_sig")).drop("_tool")
     # Name the crawler-user-agents regex that matched: resolved in Python once per distinct matched text
     # (e.g. "Googlebot/"), on the smallest agent carrying it.

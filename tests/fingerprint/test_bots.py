@@ -105,6 +105,21 @@ BOTS = {
     # database exports' NULL (\N), a printed nil ((null), <null>), pandas' nan: no agent, never garbage
     "\\N": ("missing", "missing user agent"), "(null)": ("missing", "missing user agent"),
     "<null>": ("missing", "missing user agent"), "nan": ("missing", "missing user agent"),
+    # more tools' stock agents: PHP's Symfony client, Python websockets, xh, Thunder Client, Elixir's Req, Zombie.js,
+    # web fuzzers; Shellshock and a SQL tautology sent as the agent
+    "Symfony HttpClient/Curl": ("http library", "PHP HTTP client"),
+    "Python/3.12 websockets/12.0": ("http library", "Python websockets"),
+    "xh/0.22.2": ("cli client", "HTTPie"), "Thunder Client (https://www.thunderclient.com)": ("cli client",
+                                                                                          "Thunder Client"),
+    "req/0.4.14": ("http library", "other HTTP library"),
+    "Mozilla/5.0 Chrome/10.0.613.0 Safari/534.15 Zombie.js/6.1.4": ("headless browser", "Zombie.js"),
+    "gobuster/3.6": ("automation", "load or attack tool"),
+    "Fuzz Faster U Fool v2.1.0-dev": ("automation", "load or attack tool"),
+    "() { :;}; echo; /usr/bin/id": ("automation", "injection payload"),
+    "' OR '1'='1": ("automation", "injection payload"),
+    # ua-parser's Spider on a desktop agent is believed when a word of it says bot
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+    "Safari/537.36 SomeBot/1.0": ("crawler", "ua-parser Spider"),
     "Mozilla/5.0": ("empty or garbage", "empty or garbage user agent"),
     "12345678901": ("empty or garbage", "empty or garbage user agent"),
 }
@@ -288,3 +303,20 @@ def test_allowed_agents_are_checked_at_load(tmp_path, value, message):
     cfg_file.write_text(f'[rules."device.bot_agent"]\nallowed_agents = {value}\n')
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(cfg_file)
+
+
+@pytest.mark.parametrize("agent", [
+    # iOS apps' own Alamofire stacks: the app's name is on crawler lists, but this is the app on an iPhone
+    "GoPay/1.62.0 (com.gojek.gopay; build:1620; iOS 17.5.1) Alamofire/5.9.1",
+    "PayPal/8.62.0 (com.yourcompany.PPClient; build:862; iOS 17.5.1) Alamofire/5.8.0",
+    "Viber/22.7 (com.viber; build:1; iOS 17.5.1) Alamofire/5.9.1",
+    "Sogou/6.9.0 (com.sogou.app; build:1; iOS 17.5.1) Alamofire/5.9.1",
+    # ua-parser's Spider takes any agent with "WhatsApp", "Daum", "yahoo" ... in it: WhatsApp Desktop on Electron
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) WhatsApp/2.2424.6 "
+    "Chrome/124.0.6367.243 Electron/30.1.2 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 "
+    "Safari/537.36 Daum",
+])
+def test_an_apps_own_stack_and_a_spider_word_inside_a_browser_agent_are_no_bot(agent):
+    row = classify(parse_agents([agent]), 8).row(0, named=True)
+    assert (row["bot_kind"], row["bot_pattern"]) == (None, None)

@@ -31,6 +31,10 @@ from tests.fingerprint.conftest import UA, ev, iso, run
     ("Win32NT", "windows"), ("Win32S", "windows"), ("Win32Windows", "windows"), ("WinCE", "windows"),
     ("MacCatalyst", "macos"), ("Mac Catalyst", "macos"), ("VIDAA", "linux"), ("VIDAA 7.0", "linux"),
     ("Winamp", "winamp"), ("Vidalia", "vidalia"),
+    # phones of their own families, not the desktop's: ua-parser's names and what a snapshot writes
+    ("Windows Phone", "windows phone"), ("Windows Phone OS", "windows phone"), ("Windows Mobile", "windows phone"),
+    ("BlackBerry OS", "blackberry"), ("BlackBerry 10", "blackberry"), ("BlackBerry", "blackberry"),
+    ("BB10", "blackberry"),
 ])
 def test_os_family(name, family):
     assert pl.select(os_family(pl.lit(name, pl.String))).item() == family
@@ -431,3 +435,20 @@ def test_a_browser_platform_is_no_os_to_compare():
     ios = pl.DataFrame({"ts": [at(7)], "device_id": ["d1"], "user_id": ["u1"], "os": ["iOS"]})
     assert run(id_conflict, devices=pl.concat([devices, ios])).height == 1
     assert run(ua_mismatch, devices=steam.with_columns(pl.lit("iOS").alias("os")), logins=logins).height == 1
+
+
+def test_ua_mismatch_quiet_for_a_windows_phone_and_a_blackberry_on_their_own_agents():
+    """A Lumia's and a BB10's own mobile agents are their snapshots' OS (they read as desktop Windows and as
+    another family before); a desktop Windows agent on the Lumia still contradicts it."""
+    lumia = ("Mozilla/5.0 (Mobile; Windows Phone 8.1; Android 4.0; ARM; Trident/7.0; Touch; rv:11.0; IEMobile/11.0; "
+             "NOKIA; Lumia 635) like iPhone OS 7_0_3 Mac OS X AppleWebKit/537 (KHTML, like Gecko) Mobile Safari/537")
+    bb = ("Mozilla/5.0 (BB10; Touch) AppleWebKit/537.35+ (KHTML, like Gecko) Version/10.3.3.2205 Mobile "
+          "Safari/537.35+")
+    devices = pl.DataFrame({"ts": [at(0), at(0)], "device_id": ["d1", "d2"], "user_id": ["u1", "u2"],
+                            "os": ["Windows Phone", "BlackBerry"]})
+    logins = pl.DataFrame({"user_id": ["u1", "u2", "u1"], "ts": [at(1), at(2), at(3)], "device_id": ["d1", "d2", "d1"],
+                           "user_agent": [lumia, bb, lumia]})
+    assert run(ua_mismatch, devices=devices, logins=logins).height == 0
+    logins = logins.with_columns(pl.Series("user_agent", [lumia, bb, UA["windows"]]))
+    df = run(ua_mismatch, devices=devices, logins=logins)
+    assert df.select("user_id", "device_id", "first_ts").rows() == [("u1", "d1", at(3))]

@@ -1,5 +1,7 @@
 import polars as pl
+import pytest
 
+from fraud.fingerprint import patterns
 from fraud.fingerprint.useragent import AGENT_SCHEMA, agent_table, classify, parse_agents, parse_one, with_agents
 from tests.conftest import at, make_ctx
 from tests.fingerprint.conftest import UA
@@ -127,3 +129,27 @@ def test_an_apps_agent_stating_its_api_level_carries_no_emulator_signature():
     assert dict(table.select("user_agent", "emulator_sig").iter_rows()) == {
         "MyBank/5.2.1 (Android 14 API 34 Pixel 8)": None,
         "Dalvik/2.1.0 (Linux; U; Android 14; sdk_gphone64_x86_64 Build/UE1A.230829.036)": "sdk_gphone"}
+
+
+@pytest.mark.parametrize(("agent", "sig"), [
+    # Android Studio's API 28 x86 image names its model so in agents, before the build id
+    ("Dalvik/2.1.0 (Linux; U; Android 9; AOSP on IA Emulator Build/PSR1.180720.117)", "Emulator"),
+    ("Mozilla/5.0 (Linux; Android 9; AOSP on IA Emulator Build/PSR1.180720.117; wv) AppleWebKit/537.36 (KHTML, like "
+     "Gecko) Version/4.0 Chrome/69.0.3497.100 Mobile Safari/537.36", "Emulator"),
+    # Genymotion's device profiles and its custom device
+    ("Dalvik/2.1.0 (Linux; U; Android 8.0.0; Google Pixel 2 - 8.0 - API 26 - 1080x1920 Build/OPR6.170623.017)",
+     "Genymotion"),
+    ("Dalvik/2.1.0 (Linux; U; Android 11; Custom Phone Build/RQ1A.210105.003)", "Genymotion"),
+    # no emulator: a phone whose model has "emulator" nowhere before its build id, an app named for emulation
+    ("Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP2A.240805.005) AppleWebKit/537.36 (KHTML, like Gecko) "
+     "Chrome/127.0.0.0 Mobile Safari/537.36", None),
+    ("RetroArch Emulator/1.19 (Android 14; Pixel 8)", None),
+    ("Dalvik/2.1.0 (Linux; U; Android 13; Custom ROM Pixel 5 Build/TQ3A.230901.001)", None),
+])
+def test_emulator_signatures_in_agents(agent, sig):
+    assert classify(parse_agents([agent]), 8)["emulator_sig"].to_list() == [sig]
+
+
+@pytest.mark.parametrize("model", ["Google Pixel 2 - 8.0 - API 26 - 1080x1920", "Custom Phone", "Custom Tablet"])
+def test_genymotion_models_are_emulators(model):
+    assert pl.select(patterns.emulator_signature(pl.lit(model))).item() == "Genymotion"
