@@ -521,8 +521,10 @@ def geocode_names_and_namesakes(names: pl.DataFrame) -> tuple[pl.DataFrame, pl.D
     GeoNames-name ones would not rival. Unknown and ambiguous names (see :data:`AMBIGUOUS_KM` and
     :data:`AMBIGUOUS_POPULATION`) stay null.
 
-    The second frame holds the namesakes of the ambiguous names (the cities they may mean): ``city_key``,
-    ``country`` (and ``region``) of the name, ``g_lat``, ``g_lon``, ``g_cc``, ``g_key``, ``g_ref`` of the city."""
+    The second frame holds the namesakes of every name with a city of it over :data:`AMBIGUOUS_KM` from the one
+    it names (the cities it may mean, ambiguous or not: ``London`` without a country is London, England, and also
+    London, Ontario): ``city_key``, ``country`` (and ``region``) of the name, ``g_lat``, ``g_lon``, ``g_cc``,
+    ``g_key``, ``g_ref`` of the city."""
     region = pl.col("region") if "region" in names.columns else pl.lit(None, pl.String)
     q = names.select("city_key", "country", region.alias("_region")).with_row_index("_q").with_columns(
         _region_of(pl.col("country"), pl.col("_region")).alias("_in"))
@@ -553,11 +555,11 @@ def geocode_names_and_namesakes(names: pl.DataFrame) -> tuple[pl.DataFrame, pl.D
     rival = far & ((pl.col("population") >= AMBIGUOUS_SHARE * pl.col("b_population")) | unread
                    | (pl.col("primary") & (pl.col("population") >= AMBIGUOUS_POPULATION)
                       & (pl.col("population") >= AMBIGUOUS_POPULATION_SHARE * pl.col("b_population"))))
-    amb = m.join(best, on="_q").group_by("_q").agg(rival.any().alias("_amb"))
+    amb = m.join(best, on="_q").group_by("_q").agg(rival.any().alias("_amb"), far.any().alias("_far"))
     out = q.join(best, on="_q", how="left").join(amb, on="_q", how="left")
     ok = pl.col("_amb").not_() & pl.col("b_lat").is_not_null()
     keys = ["city_key", "country", *([pl.col("_region").alias("region")] if "region" in names.columns else [])]
-    namesakes = m.join(amb.filter("_amb"), on="_q", how="semi").sort("_q", maintain_order=True).select(
+    namesakes = m.join(amb.filter("_far"), on="_q", how="semi").sort("_q", maintain_order=True).select(
         *keys, *[pl.col(c).alias(f"g_{c}") for c in ("lat", "lon", "cc")], pl.col("name_key").alias("g_key"),
         pl.col("ref").alias("g_ref"))
     return out.sort("_q").select(

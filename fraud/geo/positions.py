@@ -25,8 +25,8 @@ GPS_ACCURACY_KM = 0.1  # contract section 5: lat/lon without accuracy_m
 PRECISE_SOURCES = ("latlon", "ping")  # positions precise enough to build ~200 m places from
 # the unrecognised country names a scan (or a slice) notes, most frequent first; summary.json lists the top 5
 MAX_NOTED_NAMES = 1000
-# An ambiguous city name (Columbus, US; Changsha, CN: a namesake elsewhere) means, for a user with GPS positions,
-# the namesake within OWN_PLACE_KM of the median of them: the user's own city, not a trip.
+# A city name with a namesake elsewhere (Columbus, US; London without a country) means, for a user with GPS
+# positions, the namesake within OWN_PLACE_KM of the median of them: the user's own city, not a trip.
 OWN_PLACE_KM = 100.0
 
 IP_SCHEMA = {"ip": pl.String, "ip_cc": pl.String, "ip_city": pl.String, "ip_lat": pl.Float64,
@@ -256,16 +256,18 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
 
 
 def _own_namesakes(ev: pl.DataFrame, namesakes: pl.DataFrame, ctx: ScanContext) -> pl.DataFrame:
-    """``ev`` with the ambiguous city names of users with GPS positions (lat/lon events and pings) placed at the
-    namesake (``namesakes``: :func:`fraud.geo.gazetteer.geocode_names_and_namesakes`) nearest the median of those
-    positions, when it lies within :data:`OWN_PLACE_KM` of it: a Columbus, Georgia user's "Columbus, US" is
-    Columbus, Georgia (the bigger Columbus, Ohio made an impossible trip of every login). The others stay
+    """``ev`` with the city names of users with GPS positions (lat/lon events and pings) placed at the namesake
+    (``namesakes``: :func:`fraud.geo.gazetteer.geocode_names_and_namesakes`) nearest the median of those
+    positions, when it lies within :data:`OWN_PLACE_KM` of it and the name is ambiguous or names a city farther
+    than that from it: a Columbus, Georgia user's "Columbus, US" is Columbus, Georgia (the bigger Columbus, Ohio
+    made an impossible trip of every login), a London, Ontario user's "London" is London, Ontario (London,
+    England, 4.5 times bigger, is what the bare name means to everyone else). Other ambiguous names stay
     unplaced. Work on the distinct (user, name) pairs and their users' positions only."""
     keys = ["city_key", "country", "region"]
     g = ["g_lat", "g_lon", "g_cc", "g_key", "g_ref"]
-    want = (ev.filter(pl.col("g_lat").is_null() & (pl.col("lat").is_null() | pl.col("lon").is_null()))
+    want = (ev.filter(pl.col("lat").is_null() | pl.col("lon").is_null())
             .join(namesakes.select(keys).unique(), on=keys, how="semi", nulls_equal=True)
-            .select("user_id", *keys).unique())
+            .select("user_id", *keys, "g_lat", "g_lon").unique())
     if want.height == 0:
         return ev
     users = want.select("user_id").unique()
@@ -275,14 +277,19 @@ def _own_namesakes(ev: pl.DataFrame, namesakes: pl.DataFrame, ctx: ScanContext) 
     anchor = (fixes.join(users.lazy(), on="user_id", how="semi")
               .group_by("user_id").agg(pl.col("lat").median().alias("_alat"), pl.col("lon").median().alias("_alon"))
               .collect())
-    pick = (want.join(anchor, on="user_id", how="inner").join(namesakes, on=keys, how="inner", nulls_equal=True)
+    # a placed name keeps its city when that city is the user's own (within OWN_PLACE_KM of their median)
+    want = want.join(anchor, on="user_id", how="inner").filter(
+        pl.col("g_lat").is_null() | (haversine_km("_alat", "_alon", "g_lat", "g_lon") > OWN_PLACE_KM)).drop(
+        "g_lat", "g_lon")
+    pick = (want.join(namesakes, on=keys, how="inner", nulls_equal=True)
             .with_columns(haversine_km("_alat", "_alon", "g_lat", "g_lon").alias("_km"))
             .filter(pl.col("_km") <= OWN_PLACE_KM)
             .sort(["user_id", *keys, "_km", "g_key", "g_lat", "g_lon"], nulls_last=True)
             .group_by("user_id", *keys, maintain_order=True).first()
             .select("user_id", *keys, *[pl.col(c).alias(f"_{c}") for c in g]))
     ev = ev.join(pick, on=["user_id", *keys], how="left", nulls_equal=True, maintain_order="left")
-    return ev.with_columns(pl.coalesce(c, f"_{c}").alias(c) for c in g).drop(f"_{c}" for c in g)
+    own = pl.col("_g_lat").is_not_null()
+    return ev.with_columns(pl.when(own).then(f"_{c}").otherwise(c).alias(c) for c in g).drop(f"_{c}" for c in g)
 
 
 def _sort_positions(df: pl.DataFrame) -> pl.DataFrame:

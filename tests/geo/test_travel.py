@@ -352,3 +352,20 @@ def test_an_ambiguous_name_is_the_namesake_near_the_users_own_positions_only():
     p = positions(ctx_of(logins=lg)).filter(pl.col("source") != "latlon")
     assert p.select("user_id", "source", pl.col("lat").round(2), pl.col("lon").round(2)).rows() == [
         ("bj", "country", None, None), ("oh", "city", 39.96, -83.0)]
+
+
+def test_a_placed_name_is_the_namesake_of_the_users_own_positions_when_its_city_is_far_from_them():
+    """"London" without a country is London, England (London, Ontario has 4.5% of its people: not ambiguous). For
+    a user whose GPS positions are in London, Ontario it is London, Ontario: 5,900 km away from every fix, it made
+    an impossible trip of each login. A user whose fixes are in England keeps London, England; one in Beijing
+    (no namesake within OWN_PLACE_KM) too, so a login named London is still a trip for them."""
+    lg = logins([{"ts": local(D, 8, 0), "user_id": "on", "lat": 42.9849, "lon": -81.2453},
+                 {"ts": local(D, 8, 10), "user_id": "on", "city": "London"},
+                 {"ts": local(D, 8, 0), "user_id": "uk", "lat": 51.50, "lon": -0.12},
+                 {"ts": local(D, 8, 10), "user_id": "uk", "city": "London"},
+                 {"ts": local(D, 8, 0), "user_id": "bj", "lat": BJ[0], "lon": BJ[1]},
+                 {"ts": local(D, 8, 10), "user_id": "bj", "city": "London"}])
+    p = positions(ctx_of(logins=lg)).filter(pl.col("source") != "latlon")
+    assert p.select("user_id", "source", "country", pl.col("lat").round(1), pl.col("lon").round(1)).rows() == [
+        ("bj", "city", "GB", 51.5, -0.1), ("on", "city", "CA", 43.0, -81.2), ("uk", "city", "GB", 51.5, -0.1)]
+    assert impossible_travel(ctx_of(logins=lg)).collect()["user_id"].to_list() == ["bj"]
