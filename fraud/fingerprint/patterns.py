@@ -224,12 +224,24 @@ def emulator_signature(col: str | pl.Expr, agent: bool = False) -> pl.Expr:
     return first_match(visible(c), AGENT_EMULATOR_PATTERNS if agent else EMULATOR_PATTERNS)
 
 
+# Half an agent: "Mozilla/5.0" and a platform comment with no product after it and none inside it (what a script
+# copies: "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"); Internet Explorer's and crawlers' agents carry theirs
+# inside ("(compatible; MSIE 10.0; Windows NT 6.1; Trident/6.0)", "(compatible; Googlebot/2.1; +http://...)").
+PLATFORM_ONLY_AGENT = r"^(?i:mozilla)/[0-9.]+\s*\((?:[^)/]*)\)$"
+PLATFORM_ONLY_EXCEPT = r"(?i)\bMSIE\b|\bTrident\b"
+# A template left unfilled: "Chrome/{version}", "Chrome/%s", "{{user_agent}}", "$USER_AGENT"
+TEMPLATE_AGENT = r"(?i)\{[a-z_]*version[a-z_]*\}|\{\{\s*[a-z_.]+\s*\}\}|%[sd]\b|\$\{?user_?agent\}?"
+
+
 def is_placeholder(col: pl.Expr, min_length: int) -> pl.Expr:
-    """Present but garbage: too short (``min_length`` characters), letterless or a placeholder user agent."""
+    """Present but garbage: too short (``min_length`` characters), letterless, a placeholder user agent, half an
+    agent (:data:`PLATFORM_ONLY_AGENT`) or an unfilled template (:data:`TEMPLATE_AGENT`)."""
     s = col.str.strip_chars()
     # letters of any script: an app named 支付宝 or Сбербанк sends its name as its agent
     return ~is_missing(col) & ((s.str.len_chars() < min_length) | ~s.str.contains(r"\p{L}{2}")
-                               | s.str.to_lowercase().is_in(list(PLACEHOLDER_AGENTS)))
+                               | s.str.to_lowercase().is_in(list(PLACEHOLDER_AGENTS))
+                               | (s.str.contains(PLATFORM_ONLY_AGENT) & ~s.str.contains(PLATFORM_ONLY_EXCEPT))
+                               | s.str.contains(TEMPLATE_AGENT))
 
 
 def bare_agent(ua: pl.Expr) -> pl.Expr:

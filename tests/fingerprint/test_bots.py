@@ -122,6 +122,16 @@ BOTS = {
     "Safari/537.36 SomeBot/1.0": ("crawler", "ua-parser Spider"),
     "Mozilla/5.0": ("empty or garbage", "empty or garbage user agent"),
     "12345678901": ("empty or garbage", "empty or garbage user agent"),
+    # half an agent (a platform and no product) and unfilled templates
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64)": ("empty or garbage", "empty or garbage user agent"),
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)": ("empty or garbage", "empty or garbage user agent"),
+    "Mozilla/5.0 (Linux; Android 14)": ("empty or garbage", "empty or garbage user agent"),
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{version} "
+    "Safari/537.36": ("empty or garbage", "empty or garbage user agent"),
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/%s Safari/537.36": (
+        "empty or garbage", "empty or garbage user agent"),
+    "$USER_AGENT": ("empty or garbage", "empty or garbage user agent"),
+    "{{ user_agent }}": ("empty or garbage", "empty or garbage user agent"),
 }
 
 
@@ -306,6 +316,10 @@ def test_allowed_agents_are_checked_at_load(tmp_path, value, message):
 
 
 @pytest.mark.parametrize("agent", [
+    # Internet Explorer writes its whole agent inside the platform comment
+    "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0)",
+    "Mozilla/5.0 (compatible; MSIE 10.0; Windows NT 6.2; Trident/6.0)",
+    "Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko",
     # iOS apps' own Alamofire stacks: the app's name is on crawler lists, but this is the app on an iPhone
     "GoPay/1.62.0 (com.gojek.gopay; build:1620; iOS 17.5.1) Alamofire/5.9.1",
     "PayPal/8.62.0 (com.yourcompany.PPClient; build:862; iOS 17.5.1) Alamofire/5.8.0",
