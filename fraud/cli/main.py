@@ -112,6 +112,10 @@ def _progress(show: bool | None = None):
     return prog, stage
 
 
+# A bare HTTP stack's agent (okhttp/4.12.0) on this share of the users is likely the operator's own app
+OWN_APP_HINT_SHARE = 0.05
+
+
 def _print_summary(summary: dict, out: Path) -> None:
     t = Table(title="scan summary", show_header=True)
     t.add_column("rule")
@@ -140,6 +144,12 @@ def _print_summary(summary: dict, out: Path) -> None:
     skipped = {k: v for k, v in summary["checks"].items() if v.get("status") == "not evaluated"}
     for k, v in skipped.items():
         out_console.print(f"not evaluated: {k} ({v.get('reason', '')})", highlight=False)
+    bots = summary["checks"].get("device.bot_agent", {})
+    for agent, n in sorted(bots.get("bare_app_stack_users", {}).items(), key=lambda kv: (-kv[1], kv[0])):
+        if n >= OWN_APP_HINT_SHARE * bots.get("users_with_successful_events", 0):
+            out_console.print(f"device.bot_agent: {agent!r}, an HTTP stack's bare agent, is on {n:,} of "
+                              f"{bots['users_with_successful_events']:,} users; if it is your own app's, list it in "
+                              '[rules."device.bot_agent"] allowed_agents', highlight=False, markup=False)
     unread = summary["inputs"].get("logins", {}).get("event_kinds_no_rule_reads")
     if unread:
         shown = ", ".join(f"{k} ({n:,})" for k, n in list(unread.items())[:5])

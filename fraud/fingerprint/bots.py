@@ -19,6 +19,7 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.findings import emit
 from fraud.fingerprint.common import fmt, iso
+from fraud.fingerprint.patterns import BARE_STACK_TOOLS
 from fraud.fingerprint.useragent import agent_table
 from fraud.registry import NotEvaluated, register
 
@@ -52,12 +53,18 @@ def bot_events(ctx: ScanContext) -> pl.LazyFrame:
             pl.lit(MISSING_KIND).alias("bot_kind"), pl.lit("missing user agent").alias("bot_pattern")),
         hits.filter(missing_kind)], how="vertical_relaxed").filter(pl.col("event") == "login")
     hits = hits.filter(~missing_kind)
+    # An app platform's bare HTTP stack on many users may be the operator's own app that never set an agent: the
+    # users per such agent, and all users with a successful event, let the command say so (allowed_agents)
+    stack = (hits.filter(pl.col("bot_pattern").is_in(sorted(BARE_STACK_TOOLS))).group_by("user_agent")
+             .agg(pl.col("user_id").n_unique().alias("users")).sort("user_agent"))
+    n_users = ev.select(pl.col("user_id").n_unique())
+    n_missing, n_failed, stack, n_users = pl.collect_all([missing.select(pl.len()), failed, stack, n_users])
+    notes = {"failed_events_not_counted": n_failed.item(), "users_with_successful_events": n_users.item(),
+             "bare_app_stack_users": dict(stack.iter_rows())}
     if rule["flag_missing"]:
-        ctx.notes["device.bot_agent"] = {"failed_events_not_counted": failed.collect().item()}
+        ctx.notes["device.bot_agent"] = notes
         return pl.concat([hits, missing], how="vertical_relaxed")
-    n_missing, n_failed = pl.collect_all([missing.select(pl.len()), failed])
-    ctx.notes["device.bot_agent"] = {"logins_without_user_agent": n_missing.item(),
-                                     "failed_events_not_counted": n_failed.item()}
+    ctx.notes["device.bot_agent"] = {"logins_without_user_agent": n_missing.item(), **notes}
     return hits
 
 

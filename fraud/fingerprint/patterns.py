@@ -224,23 +224,18 @@ def emulator_signature(col: str | pl.Expr, agent: bool = False) -> pl.Expr:
     return first_match(visible(c), AGENT_EMULATOR_PATTERNS if agent else EMULATOR_PATTERNS)
 
 
-# Half an agent: "Mozilla/5.0" and a platform comment with no product after it and none inside it (what a script
-# copies: "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"); Internet Explorer's and crawlers' agents carry theirs
-# inside ("(compatible; MSIE 10.0; Windows NT 6.1; Trident/6.0)", "(compatible; Googlebot/2.1; +http://...)").
-PLATFORM_ONLY_AGENT = r"^(?i:mozilla)/[0-9.]+\s*\((?:[^)/]*)\)$"
-PLATFORM_ONLY_EXCEPT = r"(?i)\bMSIE\b|\bTrident\b"
 # A template left unfilled: "Chrome/{version}", "Chrome/%s", "{{user_agent}}", "$USER_AGENT"
 TEMPLATE_AGENT = r"(?i)\{[a-z_]*version[a-z_]*\}|\{\{\s*[a-z_.]+\s*\}\}|%[sd]\b|\$\{?user_?agent\}?"
 
 
 def is_placeholder(col: pl.Expr, min_length: int) -> pl.Expr:
-    """Present but garbage: too short (``min_length`` characters), letterless, a placeholder user agent, half an
-    agent (:data:`PLATFORM_ONLY_AGENT`) or an unfilled template (:data:`TEMPLATE_AGENT`)."""
+    """Present but garbage: too short (``min_length`` characters), letterless, a placeholder user agent or an
+    unfilled template (:data:`TEMPLATE_AGENT`). A platform alone (``Mozilla/5.0 (Windows NT 10.0; Win64; x64)``) is
+    not: hand-written and shortened agents of real traffic look so."""
     s = col.str.strip_chars()
     # letters of any script: an app named 支付宝 or Сбербанк sends its name as its agent
     return ~is_missing(col) & ((s.str.len_chars() < min_length) | ~s.str.contains(r"\p{L}{2}")
                                | s.str.to_lowercase().is_in(list(PLACEHOLDER_AGENTS))
-                               | (s.str.contains(PLATFORM_ONLY_AGENT) & ~s.str.contains(PLATFORM_ONLY_EXCEPT))
                                | s.str.contains(TEMPLATE_AGENT))
 
 
@@ -251,6 +246,9 @@ def bare_agent(ua: pl.Expr) -> pl.Expr:
 
 
 TOOL_ANY = "(?i)" + "|".join(f"(?:{rx})" for _, _, rx in TOOL_PATTERNS)
+# The signatures of an app platform's HTTP stack sent bare (okhttp/4.12.0, Dalvik/2.1.0, Dart/3.4 (dart:io) ...):
+# what a script sends, and also an app that never set its own agent
+BARE_STACK_TOOLS = frozenset(n for _, n, _ in TOOL_PATTERNS if n.endswith("(no app token)"))
 # A bare "Mozilla/5.0" (no platform) and a "(compatible; ...)" comment opening it: what a script adds in front of
 # its tool's own agent to pass a "starts with Mozilla" filter
 COMPATIBLE_PREFIX = r"^(?i:mozilla)/[0-9.]+\s*(?:\((?i:compatible)\)\s*|\((?i:compatible)\s*;\s*)?"
@@ -271,7 +269,7 @@ def with_tool_match(df: pl.DataFrame, col: str, out: str = "_tool") -> pl.DataFr
     inner = pl.when((stripped != agent) & stripped.str.contains(r"^[^\s;()/]+/[0-9]")).then(stripped)
     pats = tuple((str(i), f"(?i){rx}") for i, (_, _, rx) in enumerate(TOOL_PATTERNS))
     inner_pats = tuple((str(i), f"(?i){rx}") for i, (_, name, rx) in enumerate(TOOL_PATTERNS)
-                       if "no app token" not in name)
+                       if name not in BARE_STACK_TOOLS)
     cand = (df.select(col).unique().with_columns(inner.alias("_inner"))
             .filter(agent.str.contains(TOOL_ANY).fill_null(False)
                     | pl.col("_inner").str.contains(TOOL_ANY).fill_null(False))

@@ -641,3 +641,23 @@ def test_scan_summary_line_counts_in_singular_and_plural(tmp_path):
     r = run("scan", d, "--out", tmp_path / "out")
     assert r.exit_code == 0, r.stderr
     assert "1 user, 1 row read, 0 rejected, 0 findings in " in r.stdout
+
+
+def test_scan_says_when_a_bare_http_stack_agent_may_be_the_operators_own_app(tmp_path):
+    """okhttp/4.9.2 on 2 of 3 users (a React Native app that never set an agent): flagged, and the command names
+    the config key that exempts it; a bare stack on too few users is not named."""
+    d = tmp_path / "in"
+    d.mkdir()
+    rows = ["ts,user_id,event,user_agent"] + [f"2024-03-01T0{i}:00:00Z,u{i},login,okhttp/4.9.2" for i in (1, 2)] + [
+        '2024-03-01T03:00:00Z,u3,login,"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) '
+        'Chrome/126.0.0.0 Safari/537.36"']
+    (d / "logins.csv").write_text("\n".join(rows) + "\n")
+    r = run("scan", d, "--out", tmp_path / "o")
+    assert r.exit_code == 0, r.stderr
+    notes = json.loads((tmp_path / "o" / "summary.json").read_text())["checks"]["device.bot_agent"]
+    assert (notes["bare_app_stack_users"], notes["users_with_successful_events"]) == ({"okhttp/4.9.2": 2}, 3)
+    assert ("device.bot_agent: 'okhttp/4.9.2', an HTTP stack's bare agent, is on 2 of 3 users; if it is your own "
+            'app\'s, list it in [rules."device.bot_agent"] allowed_agents') in " ".join(r.stdout.split())
+    (d / "logins.csv").write_text("\n".join(rows[:2] + [rows[3].replace("u3", f"u{i}") for i in range(3, 40)]) + "\n")
+    r = run("scan", d, "--out", tmp_path / "o2")
+    assert r.exit_code == 0 and "allowed_agents" not in r.stdout

@@ -122,10 +122,7 @@ BOTS = {
     "Safari/537.36 SomeBot/1.0": ("crawler", "ua-parser Spider"),
     "Mozilla/5.0": ("empty or garbage", "empty or garbage user agent"),
     "12345678901": ("empty or garbage", "empty or garbage user agent"),
-    # half an agent (a platform and no product) and unfilled templates
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64)": ("empty or garbage", "empty or garbage user agent"),
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)": ("empty or garbage", "empty or garbage user agent"),
-    "Mozilla/5.0 (Linux; Android 14)": ("empty or garbage", "empty or garbage user agent"),
+    # unfilled templates
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{version} "
     "Safari/537.36": ("empty or garbage", "empty or garbage user agent"),
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/%s Safari/537.36": (
@@ -248,7 +245,8 @@ def test_bot_agent_fires_once_per_user_and_agent():
     assert ev(df, 0) == {"user_agent": "curl/8.4.0", "kind": "cli client", "pattern": "curl", "events": 3,
                          "first_seen": iso(0), "last_seen": iso(9)}
     # u3's login without a user agent is not evaluated (counted), not called a bot; its payment is not counted.
-    assert ctx.notes["device.bot_agent"] == {"logins_without_user_agent": 1, "failed_events_not_counted": 0}
+    assert ctx.notes["device.bot_agent"] == {"logins_without_user_agent": 1, "failed_events_not_counted": 0,
+                                             "users_with_successful_events": 3, "bare_app_stack_users": {}}
 
 
 def test_bot_agent_does_not_count_failed_events():
@@ -261,7 +259,8 @@ def test_bot_agent_does_not_count_failed_events():
     ctx = make_ctx(logins=logins)
     df = bot_agent(ctx).collect()
     assert df["user_id"].to_list() == ["v2"] and ev(df, 0)["events"] == 1 and df["first_ts"].to_list() == [at(4)]
-    assert ctx.notes["device.bot_agent"] == {"logins_without_user_agent": 0, "failed_events_not_counted": 4}
+    assert ctx.notes["device.bot_agent"] == {"logins_without_user_agent": 0, "failed_events_not_counted": 4,
+                                             "users_with_successful_events": 1, "bare_app_stack_users": {}}
 
 
 def test_bot_agent_flags_missing_agents_on_logins_with_flag_missing(tmp_path):
@@ -316,7 +315,9 @@ def test_allowed_agents_are_checked_at_load(tmp_path, value, message):
 
 
 @pytest.mark.parametrize("agent", [
-    # Internet Explorer writes its whole agent inside the platform comment
+    # Internet Explorer writes its whole agent inside the platform comment; a platform alone is how hand-written
+    # and shortened agents of real traffic look
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64)", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)",
     "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0)",
     "Mozilla/5.0 (compatible; MSIE 10.0; Windows NT 6.2; Trident/6.0)",
     "Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko",
