@@ -1,7 +1,8 @@
 """Commute rules (contract section 5), for users with an inferred home H and work W (D = distance(H, W)).
 
 * ``geo.commute_deviation``: on a commute day (a local weekday that is no day of a trip: no position lies outside
-  the home city, nor, with ``trip_edge_hours`` set, is it the day a trip starts or ends, see :func:`_trip_days`),
+  the home city, nor, with ``trip_edge_hours`` set, is it the day a trip starts or ends, see :func:`_trip_days`;
+  nor one that starts or ends a night the user spent away from home, see :func:`_away_night_days`),
   a precise position (accuracy at most ``max_place_accuracy_m``, as for places: a city-name or IP position says
   nothing about a route) not at a place where the user sleeps (:func:`fraud.geo.places.night_places`) in a
   commute window (07:00-10:00 or 17:00-20:00 local) whose detour
@@ -22,8 +23,8 @@ from fraud.findings import emit
 from fraud.exprs import thousands
 from fraud.geo.distance import haversine_km
 from fraud.geo.gazetteer import place_name
-from fraud.geo.places import (home_side, home_work, in_hours, is_work_day, local_positions, night_places,
-                               placed_positions)
+from fraud.geo.places import (home_side, home_work, in_hours, is_work_day, local_positions, night_date, night_places,
+                               place_settings, placed_positions)
 from fraud.registry import NotEvaluated, register
 
 
@@ -64,6 +65,23 @@ def _trip_days(p: pl.LazyFrame, edge_hours: float) -> pl.LazyFrame:
     return side.filter((out | departs | returns).fill_null(False)).select("user_id", "day").unique()
 
 
+def _away_night_days(ctx: ScanContext) -> pl.LazyFrame:
+    """The (user_id, day) pairs next to a night spent away from home, which are no commute days: a night (night
+    hours of the places' settings) with precise positions and none at the home place, and the days it starts
+    (the evening route leads to it) and ends (the morning route leaves from it). Before a move, at a partner's or
+    a second flat in the same city, the route to work starts elsewhere: measured against the scan's one home, the
+    drive from the old flat was a deviation on every commute day (120 findings in a year for one move)."""
+    s = place_settings(ctx)
+    home = home_work(ctx).lazy().select("user_id", "home_pi", "home_pj")
+    at_home = ((pl.col("pi") == pl.col("home_pi")) & (pl.col("pj") == pl.col("home_pj"))).fill_null(False)
+    away = (placed_positions(ctx).lazy().filter(in_hours(pl.col("local_ts").dt.hour(), s["night_hours"]))
+            .join(home, on="user_id", how="inner")
+            .with_columns(night_date(pl.col("local_ts"), int(s["night_hours"][1])).alias("day"))
+            .group_by("user_id", "day").agg(at_home.any().alias("_home")).filter(~pl.col("_home"))
+            .select("user_id", "day"))
+    return pl.concat([away, away.with_columns(pl.col("day") + pl.duration(days=1))]).unique()
+
+
 @register("geo.commute_deviation", rules="geo.commute_deviation", family="geo", needs=())
 def commute_deviation(ctx: ScanContext) -> pl.LazyFrame:
     """Flags a commute day whose farthest commute-window position leaves the home-work ellipse by more than
@@ -89,6 +107,7 @@ def commute_deviation(ctx: ScanContext) -> pl.LazyFrame:
              .select(local_positions(ctx).columns).with_columns(pl.col("local_ts").dt.date().alias("day")))
     cand = (route.filter(weekday & in_window)
             .join(trips, on=["user_id", "day"], how="anti")
+            .join(_away_night_days(ctx), on=["user_id", "day"], how="anti")
             .join(hw, on="user_id", how="inner")
             .with_columns(d_hw.alias("D"), haversine_km("h_lat", "h_lon", "lat", "lon").alias("_d1"),
                           haversine_km("lat", "lon", "work_lat", "work_lon").alias("_d2"))

@@ -206,7 +206,8 @@ def test_a_city_name_is_no_route_point_whatever_its_accuracy_setting(tmp_path):
 def test_a_fix_at_another_place_the_user_sleeps_at_is_no_route_point():
     """A user moves 3.5 km north three weeks into the data (the old flat keeps the most nights, so it stays the
     scan's home): a morning fix at the new flat is at home, not a 'deviation' (every weekday after the move was
-    one). A detour fix elsewhere on such a day still is."""
+    one). A day after a night at the new flat is no commute day at all: its route starts there, not at the scan's
+    home (a detour fix then is not judged); a detour on a day after a night at home still is one."""
     new_home = OFF  # 3.5 km north of the home-work line
     moved = START + timedelta(days=21)
     rows = routine("u1", START, 21) + routine("u1", moved, 14, home=new_home)
@@ -216,14 +217,14 @@ def test_a_fix_at_another_place_the_user_sleeps_at_is_no_route_point():
     assert (hw["home_lat"], hw["home_nights"]) == (pytest.approx(SH[0]), 21)
     assert commute_deviation(ctx).collect().height == 0
     detour = (31.2200, 121.5300)  # off the old and the new route, no night there
-    wed = moved + timedelta(days=2)
-    ctx = ctx_of(logins=logins([]), locations=pings("u1", rows + [(local(wed, 8, 30), detour)]))
-    assert _days(commute_deviation(ctx).collect()) == [wed.isoformat()]
+    wed, before = moved + timedelta(days=2), moved - timedelta(days=5)
+    ctx = ctx_of(logins=logins([]), locations=pings("u1", rows + [(local(d, 8, 30), detour) for d in (wed, before)]))
+    assert _days(commute_deviation(ctx).collect()) == [before.isoformat()]
     # indoor scatter at the new flat: a fix 230 m off it reporting 120 m accuracy is at the flat too (its disc
     # reaches the place); one reporting 20 m is not, and is a deviation
     off_flat = (new_home[0] + 0.230 / 111.195, new_home[1])
-    for acc_m, days in ((120.0, []), (20.0, [wed.isoformat()])):
-        scatter = pl.concat([pings("u1", rows), pings("u1", [(local(wed, 8, 30), off_flat)], acc=acc_m)])
+    for acc_m, days in ((120.0, []), (20.0, [before.isoformat()])):
+        scatter = pl.concat([pings("u1", rows), pings("u1", [(local(before, 8, 30), off_flat)], acc=acc_m)])
         assert _days(commute_deviation(ctx_of(logins=logins([]), locations=scatter)).collect()) == days, acc_m
 
 
@@ -243,3 +244,19 @@ def test_the_working_week_is_a_setting(tmp_path):
     cfg_file.write_text('[rules."geo.commute_deviation"]\nwork_days = [7, 1, 2, 3, 4]\n')
     df = commute_deviation(ScanContext.from_frames(load_config(cfg_file), locations=loc)).collect()
     assert json.loads(df["evidence"][0])["day"] == "2024-03-17" and df["summary"][0].startswith("On Sun 2024-03-17")
+
+
+def test_the_drive_from_a_flat_left_before_a_move_is_no_deviation():
+    """Three weeks at an old flat 3.5 km north, then four at the home (most nights): each morning's drive from the
+    old flat, halfway to work, left the home-work ellipse (a finding per commute day). Those days follow nights
+    away from home: no commute days. The same drive after a night at home is a deviation."""
+    old, moved = OFF, START + timedelta(days=21)
+    half = ((OFF[0] + SH_WORK[0]) / 2, (OFF[1] + SH_WORK[1]) / 2)
+    rows = routine("u1", START, 21, home=old) + routine("u1", moved, 28)
+    rows += [(local(d, 8, 30), half) for d in (START + timedelta(days=i) for i in range(21)) if d.weekday() < 5]
+    ctx = ctx_of(logins=logins([]), locations=pings("u1", rows))
+    assert home_work(ctx)["home_nights"].to_list() == [28]
+    assert commute_deviation(ctx).collect().height == 0
+    after = moved + timedelta(days=2)
+    ctx = ctx_of(logins=logins([]), locations=pings("u1", rows + [(local(after, 8, 30), half)]))
+    assert _days(commute_deviation(ctx).collect()) == [after.isoformat()]
