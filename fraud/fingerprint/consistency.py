@@ -36,6 +36,16 @@ def _normalised(col: str) -> pl.Expr:
     return per_distinct(pl.col(col), lambda s: _normalise(s, col), pl.String).alias(col)
 
 
+def _luhn_ok(digits15: pl.Expr) -> pl.Expr:
+    """Whether a 15-digit string's last digit is its Luhn check digit (an IMEI's: every second digit from the
+    right, the check digit's left neighbour first, doubled and its digits summed)."""
+    total = pl.lit(0, pl.Int32)
+    for i in range(15):
+        d = digits15.str.slice(i, 1).cast(pl.Int32, strict=False).fill_null(0)
+        total = total + (d if i % 2 == 0 else pl.when(d * 2 > 9).then(d * 2 - 9).otherwise(d * 2))
+    return total % 10 == 0
+
+
 def _normalise(raw: pl.Expr, col: str) -> pl.Expr:
     """A hardware id in comparable form, null when it identifies no hardware.
 
@@ -67,6 +77,11 @@ def _normalise(raw: pl.Expr, col: str) -> pl.Expr:
         # the value is their sorted set (I2,I1 is I1,I2)
         tokens = s.str.replace_all(r"[,;|/\[\]\"']+", ",").str.strip_chars(",").str.split(",")
         digits = pl.element().str.replace_all(r"[^0-9]", "")
+        # a spreadsheet drops the leading 0 of the GSMA's "01" IMEIs (iPhones, many US phones): 14 digits from 1
+        # that with the 0 back make a 15-digit IMEI with a valid check digit are that IMEI
+        padded = pl.lit("0") + digits
+        digits = (pl.when((digits.str.len_chars() == 14) & digits.str.starts_with("1") & _luhn_ok(padded))
+                  .then(padded).otherwise(digits))
         one = (pl.when(digits.str.len_chars() >= 14).then(digits.str.slice(0, 14))
                .otherwise(pl.element().str.strip_chars()))
         # an item without a digit is no IMEI ("unknown", "null", "-", the "n" and "a" of "N/A"); all zeros neither

@@ -452,3 +452,14 @@ def test_ua_mismatch_quiet_for_a_windows_phone_and_a_blackberry_on_their_own_age
     logins = logins.with_columns(pl.Series("user_agent", [lumia, bb, UA["windows"]]))
     df = run(ua_mismatch, devices=devices, logins=logins)
     assert df.select("user_id", "device_id", "first_ts").rows() == [("u1", "d1", at(3))]
+
+
+def test_id_conflict_reads_an_imei_that_lost_its_leading_zero_in_a_spreadsheet_as_that_imei():
+    """01 2345 678901 237 (an "01" IMEI: iPhones, many US phones) and the 14 digits a spreadsheet leaves of it
+    are one phone: with the 0 back, its check digit is valid. 14 digits whose 0-padded form fails the check (no
+    IMEI lost a zero) still conflict."""
+    devices = pl.DataFrame({"ts": [at(0), at(1)], "device_id": ["d1"] * 2, "user_id": ["u1"] * 2,
+                            "imei": ["012345678901237", "12345678901237"]})
+    assert run(id_conflict, devices=devices).height == 0
+    devices = devices.with_columns(pl.Series("imei", ["013456789012345", "13456789012345"]))
+    assert ev(run(id_conflict, devices=devices))["distinct_values"] == [{"field": "imei", "values": 2}]
