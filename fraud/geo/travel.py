@@ -1,7 +1,9 @@
 """``geo.impossible_travel``: two consecutive positioned events of a user too far apart for the time between.
 
 Every position with coordinates takes part (lat/lon events, location pings, IP-city and city-name positions;
-country-only positions never do, nor failed login attempts: :func:`fraud.geo.positions.positions`). A pair
+country-only positions never do, nor failed login attempts: :func:`fraud.geo.positions.positions`). The events
+placed only in a country (by their IP or country name) are counted, not judged (``events_country_only_not_placed``
+in ``summary.json``): a takeover login known only by a foreign IP country is not called clean. A pair
 of consecutive positions (by time, per user) is flagged when its distance reduced by both accuracy radii is
 over ``min_distance_km`` (100 km) and that reduced distance over the elapsed time is over ``max_speed_kmh``
 (900 km/h, a jet's cruise); a zero elapsed time is an infinite speed; distances are WGS84 geodesic ones.
@@ -84,6 +86,7 @@ def may_be_far(a: dict[str, pl.Expr], b: dict[str, pl.Expr], min_km: float, scal
 
 
 POINT = ("lat", "lon", "acc_km", "ts")
+COUNTRY_ONLY_SOURCES = ("ip_country", "country")  # positions (:func:`positions`' source) known only to the country
 RUN_VALUES_LISTED = 20  # places, devices and IPs of a run of jumps listed in its evidence (n_* counts them all)
 
 
@@ -132,13 +135,19 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
     candidates a vectorised haversine pass leaves (within :data:`SPHERE_MARGIN`)."""
     rule = ctx.cfg.rule("geo.impossible_travel")
     min_km, max_kmh = float(rule["min_distance_km"]), float(rule["max_speed_kmh"])
+    # Events placed only in a country (its IP's, its country column's) take no part (contract section 5: never in
+    # distance rules), so this check cannot judge them: counted, so that "ok, 0 findings" is not read as "every
+    # event judged" (a takeover login known only by a foreign IP country is one of them).
+    notes = ctx.notes.setdefault("geo.impossible_travel", {})
+    notes["events_country_only_not_placed"] = int(
+        positions(ctx).select((pl.col("lat").is_null() & pl.col("source").is_in(COUNTRY_ONLY_SOURCES)).sum()).item())
     if not positions(ctx)["lat"].is_not_null().any():
         raise NotEvaluated("no event or ping has a position with coordinates")
     p = positions(ctx).lazy().filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null())
     if rule["ignore_lone_ping_spikes"]:
         spike = with_lone_ping_spikes(p.select("user_id", "ts", "kind", "lat", "lon", "acc_km"), min_km,
                                       max_kmh).select("_spike").collect().to_series()
-        ctx.notes["geo.impossible_travel"] = {"lone_ping_spikes_ignored": int(spike.sum())}
+        notes["lone_ping_spikes_ignored"] = int(spike.sum())
         p = p.with_columns(spike.alias("_spike")).filter(~pl.col("_spike")).drop("_spike")
     # the position's place in the (spike-free) sequence: consecutive flagged pairs are one run of jumps
     p = p.with_row_index("_i")

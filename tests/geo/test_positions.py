@@ -54,7 +54,7 @@ def test_zero_zero_is_an_unknown_position_not_a_place():
     # the same fix at 0,5 is a position: a lone ping spike between the two Beijing fixes (seen, counted)
     ctx = ctx_of(locations=loc.with_columns(pl.col("lon").replace(0.0, 5.0)))
     assert impossible_travel(ctx).collect().height == 0
-    assert ctx.notes["geo.impossible_travel"] == {"lone_ping_spikes_ignored": 1}
+    assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 0, "lone_ping_spikes_ignored": 1}
 
 
 def test_each_distinct_ip_is_looked_up_once(monkeypatch):

@@ -3,12 +3,14 @@ import json
 from datetime import date, timedelta
 
 import polars as pl
+import pytest
 from geopy.distance import geodesic
 
 from fraud.config import load_config
 from fraud.context import ScanContext
 from fraud.geo.positions import positions
 from fraud.geo.travel import impossible_travel
+from fraud.registry import NotEvaluated
 from tests.geo.helpers import BJ, BKK, HZ, SH, ctx_of, local, logins, pings
 
 D = date(2024, 3, 1)
@@ -84,7 +86,38 @@ def test_accuracy_radii_are_subtracted():
 def test_country_only_positions_never_take_part():
     lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "ip": "8.8.8.8"},
                  {"ts": local(D, 8, 1), "user_id": "u1", "lat": SH[0], "lon": SH[1]}])
-    assert impossible_travel(ctx_of(logins=lg)).collect().height == 0
+    ctx = ctx_of(logins=lg)
+    assert impossible_travel(ctx).collect().height == 0
+    assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 1, "lone_ping_spikes_ignored": 0}
+
+
+PARIS = (48.861, 2.443)
+
+
+def test_events_known_only_to_the_country_are_counted_not_called_clean():
+    """A GPS login in Paris, then 40 min later a login and a password change from a Nigerian IP without lat/lon
+    (no GeoIP city database): the check cannot judge the two (contract section 5: a country-only position takes no
+    part in distance rules) and says so in its notes instead of a silent "ok, 0 findings"."""
+    lg = logins([{"ts": local(D, 19, 0), "user_id": "u1", "lat": PARIS[0], "lon": PARIS[1], "ip": "81.56.1.1"},
+                 {"ts": local(D, 19, 40), "user_id": "u1", "ip": "105.112.1.1", "device_id": "evil"},
+                 {"ts": local(D, 19, 45), "user_id": "u1", "ip": "105.112.1.1", "device_id": "evil",
+                  "event": "password_change"},
+                 # a country name alone is no distance either; a failed attempt is no position at all
+                 {"ts": local(D, 20, 0), "user_id": "u2", "country": "Japan"},
+                 {"ts": local(D, 20, 5), "user_id": "u2", "lat": PARIS[0], "lon": PARIS[1]},
+                 {"ts": local(D, 20, 6), "user_id": "u2", "ip": "105.112.1.1", "success": False}])
+    ctx = ctx_of(logins=lg)
+    assert impossible_travel(ctx).collect().height == 0
+    assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 3, "lone_ping_spikes_ignored": 0}
+    # every event with coordinates: nothing left unjudged
+    ctx = ctx_of(logins=lg.filter(pl.col("lat").is_not_null()))
+    assert impossible_travel(ctx).collect().height == 0
+    assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 0, "lone_ping_spikes_ignored": 0}
+    # only country-only positions: not evaluated, and still counted
+    ctx = ctx_of(logins=lg.filter(pl.col("lat").is_null()))
+    with pytest.raises(NotEvaluated, match="no event or ping has a position with coordinates"):
+        impossible_travel(ctx)
+    assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 3}
 
 
 HZ_FAR = (30.2741, 120.1551)  # Hangzhou, ~165 km from Shanghai
@@ -110,7 +143,7 @@ def test_a_lone_ping_spike_is_one_bad_fix_not_two_trips():
     # at home, one fix 1,066 km off 5 min later, at home again 5 min after it: left out and counted
     ctx = ctx_of(logins=logins([]), locations=_trace("u1", [(0, SH), (5, BJ), (10, SH), (15, SH)]))
     assert impossible_travel(ctx).collect().height == 0
-    assert ctx.notes["geo.impossible_travel"] == {"lone_ping_spikes_ignored": 1}
+    assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 0, "lone_ping_spikes_ignored": 1}
 
 
 def test_a_login_spike_two_far_fixes_and_a_trip_that_goes_on_still_fire():
@@ -119,7 +152,7 @@ def test_a_login_spike_two_far_fixes_and_a_trip_that_goes_on_still_fire():
     lg = logins([{"ts": local(D, 8, 5), "user_id": "u1", "lat": BJ[0], "lon": BJ[1]}])
     ctx = ctx_of(logins=lg, locations=_trace("u1", [(0, SH), (10, SH)]))
     assert _runs(impossible_travel(ctx).collect()) == [(local(D, 8, 0), local(D, 8, 10), 2, _z(local(D, 8, 10)))]
-    assert ctx.notes["geo.impossible_travel"] == {"lone_ping_spikes_ignored": 0}
+    assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 0, "lone_ping_spikes_ignored": 0}
     # two fixes in a row afar: not a lone spike (out and back: 2 findings)
     ctx = ctx_of(logins=logins([]), locations=_trace("u1", [(0, SH), (5, BJ), (7, BJ), (10, SH)]))
     assert impossible_travel(ctx).collect()["first_ts"].to_list() == [local(D, 8, 0), local(D, 8, 7)]
@@ -133,7 +166,7 @@ def test_neighbouring_spike_candidates_are_both_kept():
     # none is a lone one: all three pairs fire, one run of three jumps
     ctx = ctx_of(logins=logins([]), locations=_trace("u1", [(0, SH), (5, BJ), (10, SH), (15, BJ)]))
     assert _runs(impossible_travel(ctx).collect()) == [(local(D, 8, 0), local(D, 8, 15), 3, _z(local(D, 8, 15)))]
-    assert ctx.notes["geo.impossible_travel"] == {"lone_ping_spikes_ignored": 0}
+    assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 0, "lone_ping_spikes_ignored": 0}
 
 
 def test_a_client_flipping_between_two_cities_is_one_run_of_jumps():
@@ -201,7 +234,7 @@ def test_spikes_count_when_the_setting_is_off(tmp_path):
     ctx = ScanContext.from_frames(load_config(cfg_file), logins=logins([]),
                                   locations=_trace("u1", [(0, SH), (5, BJ), (10, SH), (15, SH)]))
     assert [json.loads(e)["legs"] for e in impossible_travel(ctx).collect()["evidence"]] == [2]
-    assert "geo.impossible_travel" not in ctx.notes
+    assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 0}
 
 
 def test_decides_on_the_wgs84_distance_the_evidence_shows():
