@@ -24,7 +24,7 @@ import polars as pl
 import tzfpy
 
 from fraud.exprs import per_distinct
-from fraud.geo.distance import haversine_km
+from fraud.geo.distance import EARTH_RADIUS_KM, haversine_km
 
 SEARCH_KM = 30.0  # display names: candidate cities within this distance of the point
 BUCKET_DEG = 0.5  # bucket grid for the candidate join (3x3 buckets cover >= SEARCH_KM below ~55 deg latitude)
@@ -375,6 +375,23 @@ def _nearest_cities(plat: np.ndarray, plon: np.ndarray) -> np.ndarray:
                                plon_r[u, None])
         out[u] = np.argmin(full, axis=1)
     return out
+
+
+def countries_near(lat: np.ndarray, lon: np.ndarray, km: float) -> pl.DataFrame:
+    """The countries having a gazetteer city within ``km`` (great circle) of each point (degrees): one row per
+    distinct (``_i``, ``cc``), ``_i`` the point's index, sorted. All points at once: a k-d tree over the points and
+    one query of every (point, city) pair within the chord of ``km`` against the cities' tree (no loop per point)."""
+    from scipy.spatial import cKDTree
+
+    schema = {"_i": pl.UInt32, "cc": pl.String}
+    if len(lat) == 0:
+        return pl.DataFrame(schema=schema)
+    r = math.pi / 180
+    chord = 2 * math.sin(min(km / EARTH_RADIUS_KM, math.pi) / 2)  # chord length is monotonic in the distance
+    near = cKDTree(_unit_vectors(lat * r, lon * r)).sparse_distance_matrix(_city_tree()[3], chord,
+                                                                             output_type="ndarray")
+    return (pl.DataFrame({"_i": near["i"], "cc": cities()["cc"].gather(pl.Series(near["j"], dtype=pl.UInt32))})
+            .cast(schema).unique().sort("_i", "cc"))
 
 
 def zone_of(lat: float, lon: float) -> str | None:

@@ -24,7 +24,7 @@ import polars as pl
 
 from fraud.context import ScanContext
 from fraud.geo.distance import haversine_km
-from fraud.geo.gazetteer import country_code, name_places, names_apart, norm_name
+from fraud.geo.gazetteer import country_code, countries_near, name_places, names_apart, norm_name
 from fraud.geo.localtime import with_local_time
 from fraud.geo.positions import PRECISE_SOURCES, positions
 
@@ -334,9 +334,25 @@ def home_side(ctx: ScanContext, radius_km: float) -> pl.Series:
                                           "city_ref": "b_ref"})).rename(
             {"a_key": "home_key", "a_ref": "home_ref", "b_key": "city_key", "b_ref": "city_ref",
              "apart": "names_apart"})
+        near = countries_near_home(lp, radius_km + ctx.cfg.city_name_accuracy_km)
         return (lp.join(apart.lazy(), on=cols, how="left", nulls_equal=True, maintain_order="left")
+                .join(near.lazy(), on=["user_id", "country"], how="left", maintain_order="left")
                 .select(outside_home(radius_km).alias("outside")).collect().to_series())
     return ctx.cached(f"geo.home_side.{float(radius_km)!r}", build)
+
+
+def countries_near_home(lp: pl.LazyFrame, reach_km: float) -> pl.DataFrame:
+    """(user_id, country, ``country_near_home`` = True) for the countries of ``lp``'s country-only positions (no
+    lat/lon, a country other than the home's) that may lie within reach of the user's home place (``lp``: positions
+    with :func:`home_ref` joined): a gazetteer city of that country lies within ``reach_km`` of the home place
+    (:func:`fraud.geo.gazetteer.countries_near`: the home radius plus a city's own extent, the city-name accuracy).
+    Geneva's office network is a Swiss IP 7 km from an Annemasse home. One query for all those users' homes."""
+    homes = (lp.filter(pl.col("home_lat").is_not_null() & pl.col("lat").is_null() & pl.col("country").is_not_null()
+                       & pl.col("home_cc").is_not_null() & (pl.col("country") != pl.col("home_cc")))
+             .select("user_id", "home_lat", "home_lon").unique().sort("user_id").collect())
+    near = countries_near(homes["home_lat"].to_numpy(), homes["home_lon"].to_numpy(), reach_km)
+    return (homes.with_row_index("_i").join(near, on="_i", how="inner")
+            .select("user_id", pl.col("cc").alias("country"), pl.lit(True).alias("country_near_home")))
 
 
 def outside_home(radius_km: float) -> pl.Expr:
@@ -346,8 +362,12 @@ def outside_home(radius_km: float) -> pl.Expr:
     position's accuracy radius; without a home place, by city name: the same name or city is home (a district is
     its city: Brooklyn is New York), and another name is outside when it cannot mean the home's city (Kunming for
     a Changsha home; not "Manhattan, US" for a New York home, although it may be Manhattan, Kansas); a name no
-    gazetteer city has ("Frankfurt a.M.") cannot be told by name, only by another country. Where only countries
-    are known, another country. Null when it cannot be told."""
+    gazetteer city has ("Frankfurt a.M.") cannot be told by name, only by another country. A position known only
+    to its country (no lat/lon) against a home place is outside only when it is another country than the home's
+    and no part of it can lie in the home city: none of its gazetteer cities within reach of home
+    (``country_near_home``: :func:`countries_near_home`; a Swiss IP for an Annemasse home, 7 km from Geneva, cannot
+    be told; a Japanese one for a Paris home is outside); its distance is never measured (contract section 5).
+    Where only countries are known (no home place), another country. Null when it cannot be told."""
     dist = haversine_km("home_lat", "home_lon", "lat", "lon") - pl.col("acc_km")
     by_name = pl.col("home_lat").is_null() & pl.col("home_key").is_not_null() & pl.col("city_key").is_not_null()
     other_country = pl.col("home_cc").is_not_null() & pl.col("country").is_not_null() & (
@@ -357,6 +377,8 @@ def outside_home(radius_km: float) -> pl.Expr:
             .when(by_name & pl.col("city_ref").is_not_null() & pl.col("home_ref").is_not_null())
             .then(pl.col("city_ref") != pl.col("home_ref"))
             .when(by_name).then(pl.when(pl.col("names_apart").fill_null(False) | other_country).then(True))
+            .when(pl.col("home_lat").is_not_null())
+            .then(pl.when(other_country & ~pl.col("country_near_home").fill_null(False)).then(True))
             .when(pl.col("home_cc").is_not_null() & pl.col("country").is_not_null())
             .then(pl.col("country") != pl.col("home_cc"))
             .otherwise(None))

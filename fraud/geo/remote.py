@@ -6,9 +6,10 @@
   and positioned account events), less than ``min_home_share`` (80%) of them in the home city.
 
 "Outside the home city" is :func:`fraud.geo.places.outside_home`: more than ``home_radius_km`` (50 km) from the
-home place net of the position's accuracy radius; for users without a home place, another city name than their
-most frequent ``city`` (else ``registered_city``); where only countries are known, another country. Events
-whose side cannot be told are left out of both counts.
+home place net of the position's accuracy radius (a position known only to its country: a country none of whose
+cities lies within reach of the home place); for users without a home place, another city name than their most
+frequent ``city`` (else ``registered_city``); where only countries are known, another country. Events whose side
+cannot be told are left out of both counts.
 """
 from __future__ import annotations
 

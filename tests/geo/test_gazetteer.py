@@ -4,7 +4,7 @@ import math
 import numpy as np
 import polars as pl
 
-from fraud.geo.gazetteer import _nearest_cities, cities, name_places
+from fraud.geo.gazetteer import _nearest_cities, cities, countries_near, name_places
 
 
 def _brute_force(plat, plon):
@@ -148,3 +148,16 @@ def test_a_far_namesake_of_50000_people_makes_a_name_ambiguous_big_unique_names_
         ("london", 51.51, -0.13), ("london", 51.51, -0.13), ("sydney", -33.87, 151.21), ("beijing", 39.91, 116.4),
         ("new york city", 40.71, -74.01), ("frankfurt am main", 50.12, 8.68), ("moscow", 55.75, 37.62),
         ("wuxi", 31.57, 120.29), ("sydney", -33.87, 151.21), ("madrid", 40.42, -3.7), ("haikou", 20.03, 110.35)]
+
+
+def test_countries_near_a_point_are_those_with_a_gazetteer_city_within_reach():
+    """Annemasse (FR) has Geneva (CH) 7 km away; Paris has no foreign city within 75 km; a point in mid-Atlantic has
+    none at all. One row per (point, country), sorted; no points, no rows."""
+    lat, lon = np.array([46.1934, 48.8566, 35.0]), np.array([6.2342, 2.3522, -40.0])
+    got = countries_near(lat, lon, 75.0)
+    assert got.rows() == [(0, "CH"), (0, "FR"), (1, "FR")]
+    assert got.schema == {"_i": pl.UInt32, "cc": pl.String}
+    # Geneva's centre is 6.9 km from Annemasse's: within 7 km, not within 6
+    assert countries_near(lat[:1], lon[:1], 7.0).rows() == [(0, "CH"), (0, "FR")]
+    assert countries_near(lat[:1], lon[:1], 6.0).rows() == [(0, "FR")]
+    assert countries_near(np.array([]), np.array([]), 75.0).height == 0

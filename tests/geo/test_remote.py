@@ -1,10 +1,13 @@
 """geo.remote_logins and geo.away_from_home on tiny inline frames."""
 import json
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
 
+from fraud.geo.places import home_side, local_positions
+from fraud.geo.positions import positions as positions_of
 from fraud.geo.remote import away_from_home, remote_logins
 from fraud.registry import NotEvaluated
 from tests.geo.helpers import BJ, ctx_of, local, logins, pings, routine
@@ -143,3 +146,51 @@ def test_a_name_that_cannot_mean_an_ambiguous_home_city_is_outside_it():
     rows = _names("cs", ["Changsha"] * 4 + ["Kunming"] * 3 + ["Changsha"], "CN")
     df = remote_logins(ctx_of(logins=logins(rows))).collect()
     assert df["summary"].to_list() == ["3 logins in March 2024 from outside Changsha: Kunming"]
+
+
+PARIS, PARIS_WORK = (48.8566, 2.3522), (48.8925, 2.2369)  # Paris centre, La Défense (~9 km)
+ANNEMASSE, GENEVA = (46.1934, 6.2342), (46.21, 6.143)  # home in France, office in Switzerland, 7 km apart
+TZ_PARIS = ZoneInfo("Europe/Paris")
+
+
+def _country_only(user, countries, day0=20):
+    """Successful logins placed only in a country (no lat/lon, no city), one a day at 10:00 Paris time."""
+    return [{"ts": local(date(2024, 3, day0 + i), 10, tz=TZ_PARIS), "user_id": user, "country": c}
+            for i, c in enumerate(countries)]
+
+
+def test_a_country_only_login_against_a_home_place_is_outside_only_when_the_country_cannot_reach_home():
+    """Audit M1: a home place is known (GPS nights), a login is placed only in a country. It is outside the home
+    city only when no city of that country lies within reach of home (home_radius_km + city_name_accuracy_km): a
+    Japanese login for a Paris home is; a Swiss one for an Annemasse home (the Geneva office network, 7 km away)
+    cannot be told, nor can one in the home country (a country says nothing about 50 km)."""
+    loc = pl.concat([pings("paris", routine("paris", START, 14, PARIS, PARIS_WORK, TZ_PARIS)),
+                     pings("frontalier", routine("frontalier", START, 14, ANNEMASSE, GENEVA, TZ_PARIS))])
+    rows = (_country_only("paris", ["JP", "Japan", "JP", "CH", "FR"])
+            + _country_only("frontalier", ["CH", "Switzerland", "CH", "FR", "JP"]))
+    ctx = ctx_of(logins=logins(rows), locations=loc)
+    df = remote_logins(ctx).collect()
+    assert df.select("user_id", "summary").rows() == [
+        ("paris", "4 logins in March 2024 from outside Paris: Japan, Switzerland")]
+    assert json.loads(df["evidence"][0])["logins"] == 4
+    assert ctx.notes["geo.remote_logins"] == {"logins_without_position": 0, "logins_side_unknown": 5}
+    side = local_positions(ctx).with_columns(home_side(ctx, 50.0).alias("out")).filter(pl.col("kind") == "event")
+    assert side.select("user_id", "country", "out").rows() == [
+        ("frontalier", "CH", None), ("frontalier", "CH", None), ("frontalier", "CH", None),
+        ("frontalier", "FR", None), ("frontalier", "JP", True),
+        ("paris", "JP", True), ("paris", "JP", True), ("paris", "JP", True), ("paris", "CH", True),
+        ("paris", "FR", None)]
+
+
+def test_a_frontaliers_office_logins_known_only_by_the_office_ip_are_no_remote_logins():
+    """The audit's reproduction (min/M6_border_office_ip): three web logins from the Geneva office's Swiss IP and
+    one GPS login at home: no finding (it was "3 logins in March 2024 from outside Annemasse: Switzerland")."""
+    loc = pings("frontalier", routine("frontalier", START, 14, ANNEMASSE, GENEVA, TZ_PARIS))
+    rows = [{"ts": local(date(2024, 3, 20 + i), 10, tz=TZ_PARIS), "user_id": "frontalier", "ip": "195.176.1.1"}
+            for i in range(3)]
+    rows.append({"ts": local(date(2024, 3, 23), 20, tz=TZ_PARIS), "user_id": "frontalier", "lat": ANNEMASSE[0],
+                 "lon": ANNEMASSE[1]})
+    ctx = ctx_of(logins=logins(rows), locations=loc)
+    assert positions_of(ctx).filter(pl.col("kind") == "event")["source"].to_list() == ["ip_country"] * 3 + ["latlon"]
+    assert remote_logins(ctx).collect().height == 0
+    assert ctx.notes["geo.remote_logins"] == {"logins_without_position": 0, "logins_side_unknown": 3}
