@@ -161,6 +161,69 @@ def test_a_login_spike_two_far_fixes_and_a_trip_that_goes_on_still_fire():
     assert [json.loads(e)["legs"] for e in impossible_travel(ctx).collect()["evidence"]] == [2]
 
 
+OFFICE, OFFICE_2, LYON = (48.892, 2.237), (48.8921, 2.2371), (45.764, 4.8357)  # La Défense; Lyon, 399 km off
+MARSEILLE = (43.2965, 5.3698)
+
+
+def _sparse(user, points, acc=20.0):
+    """Pings at (hour, minute) on D, Shanghai clock (the times only matter relative to each other)."""
+    return pl.concat([pings(user, [(local(D, h, m), pt)], a) for (h, m), pt, a in
+                      [(t, pt, acc if a is None else a) for t, pt, a in points]])
+
+
+def test_a_lone_bad_fix_between_sparse_fixes_is_left_out_with_one_impossible_leg():
+    """Audit H2 (min/M4_sparse_lone_bad_fix): a phone at rest samples every 15-60 min, so the leg into a Wi-Fi
+    database error 399 km off is "possible" (50 min, 479 km/h) and only the way back (18 min) is impossible. The
+    fix before and the one after agree (the same spot): the lone far one is the bad fix, left out and counted
+    (it was "Location ping in Paris 399 km from Lyon 18 min after the previous one (1,331 km/h)", -30)."""
+    still = _sparse("u_still", [((10, 10), OFFICE, None), ((11, 0), LYON, 40.0), ((11, 18), OFFICE_2, None)])
+    ctx = ctx_of(logins=logins([]), locations=still)
+    assert impossible_travel(ctx).collect().height == 0
+    assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 0, "lone_ping_spikes_ignored": 1}
+    # and the other way round: an impossible leg in, a possible one back
+    back = _sparse("u_back", [((10, 10), OFFICE, None), ((10, 28), LYON, 40.0), ((11, 18), OFFICE_2, None)])
+    ctx = ctx_of(logins=logins([]), locations=back)
+    assert impossible_travel(ctx).collect().height == 0
+    assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 0, "lone_ping_spikes_ignored": 1}
+
+
+def test_one_impossible_leg_still_fires_for_a_trip_a_login_or_a_fix_beside_an_account_event():
+    # a trip that goes on: at the office, in Lyon 50 min later (possible), in Marseille 18 min after that: the fix
+    # after the far one does not come back, so nothing says which one is wrong (one finding, Lyon -> Marseille)
+    trip = _sparse("u1", [((10, 10), OFFICE, None), ((11, 0), LYON, 40.0), ((11, 18), MARSEILLE, None)])
+    found = impossible_travel(ctx_of(logins=logins([]), locations=trip)).collect()
+    assert found["summary"].to_list() == [
+        "Location ping in Marseille 277 km from Lyon 18 min after the previous one (925 km/h)"]
+    # ... or stays there: a jump in, then fixes where it landed
+    stay = _sparse("u1", [((10, 10), OFFICE, None), ((10, 28), LYON, 40.0), ((10, 40), LYON, None)])
+    found = impossible_travel(ctx_of(logins=logins([]), locations=stay)).collect()
+    assert found["summary"].to_list() == [
+        "Location ping in Lyon 399 km from Paris 18 min after the previous one (1,331 km/h)"]
+    # a login from Lyon between two office pings: the takeover shape, never a glitch (its impossible way back)
+    lg = logins([{"ts": local(D, 11, 0), "user_id": "u1", "lat": LYON[0], "lon": LYON[1], "device_id": "evil"}])
+    home = _sparse("u1", [((10, 10), OFFICE, None), ((11, 18), OFFICE_2, None)])
+    ctx = ctx_of(logins=lg, locations=home)
+    assert _runs(impossible_travel(ctx).collect()) == [(local(D, 11, 0), local(D, 11, 18), 1, _z(local(D, 11, 18)))]
+    assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 0, "lone_ping_spikes_ignored": 0}
+    # a far ping whose neighbour is an account event (a login at the office): only a ping between two pings
+    # agreeing with each other is read as the one bad fix of a location feed
+    lg = logins([{"ts": local(D, 10, 10), "user_id": "u1", "lat": OFFICE[0], "lon": OFFICE[1]}])
+    ctx = ctx_of(logins=lg, locations=_sparse("u1", [((11, 0), LYON, 40.0), ((11, 18), OFFICE_2, None)]))
+    assert impossible_travel(ctx).collect().height == 1
+    assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 0, "lone_ping_spikes_ignored": 0}
+
+
+def test_a_spike_impossible_both_ways_wins_over_its_neighbour_with_one_impossible_leg():
+    """Arrived in Lyon (a possible leg from the office), then a stale office fix replayed 5 min later, then Lyon
+    again: the replay is impossible both ways between two agreeing Lyon fixes, and is the one left out; the real
+    Lyon fix before it (one impossible leg, between the office and the replay) stays. No finding, one spike."""
+    trace = _sparse("u1", [((9, 0), OFFICE, None), ((11, 0), LYON, None), ((11, 5), OFFICE, None),
+                           ((11, 10), LYON, None)])
+    ctx = ctx_of(logins=logins([]), locations=trace)
+    assert impossible_travel(ctx).collect().height == 0
+    assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 0, "lone_ping_spikes_ignored": 1}
+
+
 def test_neighbouring_spike_candidates_are_both_kept():
     # SH, BJ, SH, BJ one fix each 5 min: every middle fix looks like a spike between agreeing neighbours, so
     # none is a lone one: all three pairs fire, one run of three jumps
