@@ -105,8 +105,11 @@ def away_from_home(ctx: ScanContext) -> pl.LazyFrame:
     ``min_home_share`` lie in the home city; one finding per user-month."""
     rule = ctx.cfg.rule("geo.away_from_home")
     n_min, share_min = int(rule["min_events"]), float(rule["min_home_share"])
-    p = with_home_side(ctx, float(rule["home_radius_km"])).lazy().filter(pl.col("outside").is_not_null()).with_columns(
-        month_col())
+    sided = with_home_side(ctx, float(rule["home_radius_km"]))
+    # positions whose side of the home city cannot be told (a country-only one beside a home place, a name placed
+    # nowhere) are in neither count: said, not silent
+    ctx.notes.setdefault("geo.away_from_home", {})["positions_side_unknown"] = sided["outside"].null_count()
+    p = sided.lazy().filter(pl.col("outside").is_not_null()).with_columns(month_col())
     all_months = p.group_by("user_id", "month").agg(
         pl.len().alias("n"), (~pl.col("outside")).sum().alias("n_home"), pl.col("ts").min().alias("first_ts"),
         pl.col("ts").max().alias("last_ts"), pl.col("local_ts").first().alias("lt")).collect()

@@ -106,10 +106,12 @@ def test_away_from_home_quiet_at_80_percent_or_too_few_events():
     ctx = ctx_of(logins=logins([]), locations=few)
     with pytest.raises(NotEvaluated, match="no user has a month with 20 positioned events"):  # not "clean"
         away_from_home(ctx)
-    assert ctx.notes["geo.away_from_home"] == {"user_months_tested": 0, "user_months_below_min_events": 1}
+    assert ctx.notes["geo.away_from_home"] == {"positions_side_unknown": 0, "user_months_tested": 0,
+                                               "user_months_below_min_events": 1}
     both = ctx_of(logins=logins([]), locations=pl.concat([loc, few]))  # u1's month is tested, u2's counted
     assert away_from_home(both).collect().height == 0
-    assert both.notes["geo.away_from_home"] == {"user_months_tested": 1, "user_months_below_min_events": 1}
+    assert both.notes["geo.away_from_home"] == {"positions_side_unknown": 0, "user_months_tested": 1,
+                                                "user_months_below_min_events": 1}
 
 
 def _names(user, cities, country="US"):
@@ -194,3 +196,6 @@ def test_a_frontaliers_office_logins_known_only_by_the_office_ip_are_no_remote_l
     assert positions_of(ctx).filter(pl.col("kind") == "event")["source"].to_list() == ["ip_country"] * 3 + ["latlon"]
     assert remote_logins(ctx).collect().height == 0
     assert ctx.notes["geo.remote_logins"] == {"logins_without_position": 0, "logins_side_unknown": 3}
+    # away_from_home leaves them out of its shares too, and says how many
+    away_from_home(ctx).collect()
+    assert ctx.notes["geo.away_from_home"]["positions_side_unknown"] == 3
