@@ -221,10 +221,13 @@ def scan(
         raise fail(e) from None
     _print_summary(res.summary, out)
     logins_read = res.summary["inputs"].get("logins", {})
-    if logins_read.get("rows_read", 0) > 0 and logins_read.get("rows_used", 0) == 0:
-        # nothing was scanned: no gate may pass on it (the outputs, rejected.csv first, are written to look at)
-        raise fail(FraudError(f"no logins row could be used: all {logins_read['rows_read']:,} were rejected "
-                              f"(see {out / 'rejected.csv'})"))
+    if logins_read.get("rows_used", 0) == 0:
+        # nothing was scanned: no gate may pass on it (the outputs, rejected.csv first, are written to look at); an
+        # empty or header-only logins file (a failed export job) scanned nothing either
+        n = logins_read.get("rows_read", 0)
+        raise fail(FraudError(f"no logins row could be used: all {n:,} were rejected (see {out / 'rejected.csv'})"
+                              if n else "no logins row could be used: the logins input holds no rows (an empty or "
+                                        "header-only file)"))
     if fail_on is not None:
         worst = SEVERITIES.index(fail_on)
         # a finding a reviewer dismissed no longer fails the gate

@@ -596,6 +596,32 @@ def test_a_scan_whose_every_logins_row_is_rejected_fails_and_says_why(tmp_path):
                                                                 "bad boolean in column success": 1}
 
 
+@pytest.mark.parametrize("name, content", [("logins.csv", ""), ("logins.csv", "ts,user_id\n"),
+                                           ("logins.json", "{}"), ("logins.jsonl", "\n\n")])
+def test_a_scan_of_an_empty_logins_input_fails_like_one_whose_rows_were_all_rejected(tmp_path, name, content):
+    """A 0-byte logins file (a failed export job), a header-only one or a JSON {} scanned nothing and exited 0: a
+    --fail-on gate passed on it. It is "no logins row could be used" (exit 2), outputs written."""
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / name).write_text(content)
+    (d / "locations.csv").write_text("ts,user_id,lat,lon\n2024-03-01T08:00:00Z,u1,31.23,121.47\n")
+    out = tmp_path / "out"
+    r = run("scan", d, "--out", out, "--fail-on", "critical")
+    assert r.exit_code == 2
+    assert r.stderr.strip() == ("error: no logins row could be used: the logins input holds no rows (an empty or "
+                                "header-only file)")
+    assert json.loads((out / "summary.json").read_text())["inputs"]["logins"]["rows_used"] == 0
+
+
+def test_a_logins_input_with_one_usable_row_passes_the_gate(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text("ts,user_id\n2024-03-01T08:00:00Z,u1\n")
+    r = run("scan", d, "--out", tmp_path / "out", "--fail-on", "critical")
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr == ""
+
+
 def test_scan_says_how_many_users_only_have_a_score(tmp_path):
     (tmp_path / "logins.csv").write_text(LOGINS)
     (tmp_path / "scores.csv").write_text("user_id,score\nnobody_else,700\nnor_this_one,650\n")
