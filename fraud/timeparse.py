@@ -138,9 +138,16 @@ def dst_problem(raw: pl.Expr, tz: str, formats: tuple[str, ...] | list[str] = ()
             .when(early.is_not_null() & strict.is_null()).then(pl.lit("repeated")))
 
 
+# ISO 8601's other decimal sign: a comma before the fraction of the seconds (Python logging's asctime
+# "2024-03-04 10:00:00,123", log4j's ISO8601 layout), only right after a whole date and time with seconds
+_COMMA_FRACTION = r"^(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}),(\d+)"
+
+
 def _iso_text(s: pl.Expr) -> pl.Expr:
-    """Timestamp text normalised towards RFC 3339 (``T``, ``Z`` -> ``+00:00``, ``+0800``/``+08`` -> ``+08:00``)."""
-    return (s.str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
+    """Timestamp text normalised towards RFC 3339 (``T``, ``Z`` -> ``+00:00``, ``+0800``/``+08`` -> ``+08:00``, a
+    decimal comma after the seconds -> ``.``)."""
+    return (s.str.replace(_COMMA_FRACTION, "${1}.${2}")
+           .str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
            .str.replace(r"\s*(?:[Zz]|UTC|GMT)$", "+00:00")
            .str.replace(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*([+-]\d{2})(\d{2})$", "${1}${2}:${3}")
            .str.replace(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*([+-]\d{2})$", "${1}${2}:00")

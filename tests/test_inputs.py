@@ -71,6 +71,22 @@ def test_local_times_repeated_or_skipped_by_dst_are_rejected_with_the_reason(tmp
         "(give an offset)"]
 
 
+def test_iso_times_with_a_decimal_comma_read_like_the_dot_form(tmp_path):
+    """Python logging's asctime and log4j's ISO8601 layout write 2024-03-04 10:00:00,123 (ISO 8601 allows the comma):
+    every row was rejected as a bad timestamp. A local one the clock repeats keeps the daylight-saving reason."""
+    cfg_file = write(tmp_path / "c.toml", 'timezone = "Europe/Berlin"\n')
+    p = write(tmp_path / "l.csv", 'ts,user_id\n"2024-03-04 10:00:00,123",u1\n"2024-03-04T10:05:00,5+08:00",u1\n'
+              '"2024-10-27 02:30:00,5",u1\n2024-03-04 10:00:00.123,u2\n"2024-03-04 10:00,5",u3\n')
+    li = read_input("logins", p, load_config(cfg_file))
+    assert li.frame.select("user_id", "ts").rows() == [
+        ("u1", datetime(2024, 3, 4, 9, 0, 0, 123000, tzinfo=U)), ("u1", datetime(2024, 3, 4, 2, 5, 0, 500000, tzinfo=U)),
+        ("u2", datetime(2024, 3, 4, 9, 0, 0, 123000, tzinfo=U))]
+    assert li.rejected.select("row", "reason").rows() == [
+        (3, "local time 2024-10-27 02:30:00,5 in column ts is repeated by a daylight-saving change in Europe/Berlin "
+            "(give an offset)"),
+        (5, "bad timestamp in column ts: 2024-03-04 10:00,5")]
+
+
 def test_event_names_in_any_case_and_spelling(tmp_path, cfg):
     p = write(tmp_path / "l.csv", "ts,user_id,event\n" + "".join(
         f"2024-01-01T00:00:0{i}Z,u,{w}\n"

@@ -35,6 +35,11 @@ U = timezone.utc
     # the Common Log Format of nginx and Apache, with or without its brackets
     ("[01/Jan/2024:10:00:00 -0500]", datetime(2024, 1, 1, 15, tzinfo=U)),
     ("01/Jan/2024:10:00:00 +0000", datetime(2024, 1, 1, 10, tzinfo=U)),
+    # ISO 8601's decimal comma after the seconds: Python logging's asctime, log4j's ISO8601 layout
+    ("2024-01-01 10:00:00,123", datetime(2024, 1, 1, 2, 0, 0, 123000, tzinfo=U)),
+    ("2024-01-01T10:05:00,5+08:00", datetime(2024, 1, 1, 2, 5, 0, 500000, tzinfo=U)),
+    ("2024-01-01T10:05:00,25Z", datetime(2024, 1, 1, 10, 5, 0, 250000, tzinfo=U)),
+    ("2024-01-01 10:05:00,123456789 +0100", datetime(2024, 1, 1, 9, 5, 0, 123456, tzinfo=U)),
 ])
 def test_parses_iso_and_epoch(raw, expected):
     out = pl.select(parse_timestamp(pl.lit(raw), "Asia/Shanghai")).item()
@@ -43,7 +48,9 @@ def test_parses_iso_and_epoch(raw, expected):
 
 @pytest.mark.parametrize("raw", ["junk", "", "2024-13-01T00:00:00Z", "1800-01-01T00:00:00Z", "2200-01-01T00:00:00Z",
                                  "99999999999999999999", "03/04/2024 10:00", "31 Feb 2024 10:00:00 +0000",
-                                 "01/Foo/2024:10:00:00 +0000", "Jan 1 2024 10:00:00", "Mon, 1 Jan 2024"])
+                                 "01/Foo/2024:10:00:00 +0000", "Jan 1 2024 10:00:00", "Mon, 1 Jan 2024",
+                                 # a comma anywhere but before the seconds' fraction is no decimal sign
+                                 "2024-01-01 10:00,5", "2024-01-01,10:00:00", "2024-01-01 10:00:00,", "10:00:00,123"])
 def test_unparseable_or_implausible_is_null(raw):
     assert pl.select(parse_timestamp(pl.lit(raw), "UTC")).item() is None
 
