@@ -24,7 +24,7 @@ import polars as pl
 from fraud.config import Config
 from fraud.errors import InputError, first_line
 from fraud.duplicates import extra_hash, split_duplicates
-from fraud.parsing import outcome_rows, split_rows, whole_number
+from fraud.parsing import float_text_ids, outcome_rows, split_rows, whole_number
 from fraud.records import (EXTRA_HASH, INTERNAL, LINE_ERROR, NESTED, RESERVED, blank_csv_rows, blank_line_rows,
                            csv_records, csv_spans_lines, first_keys, ndjson_records, reserved_renames, short_lines)
 from fraud.schema import INPUT_SCHEMAS, REJECTED_COLUMNS, InputSchema, squashed
@@ -656,7 +656,7 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         rows_read += raw.height
         good, bad, found, names, valued = split_rows(raw, schema, cfg.timezone, path, kind,
                                                      file_format(path) == "ndjson", cfg.reader_events(),
-                                                     cfg.timestamp_formats, headers)
+                                                     cfg.timestamp_formats, headers, float_text_ids(raw))
         given |= valued
         placeholders.update(found)
         events.update(names)

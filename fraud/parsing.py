@@ -147,6 +147,48 @@ def native_text(c: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return c.cast(pl.String).str.strip_chars()
 
 
+# pandas writes an integer id column with gaps as float64, and ``to_csv`` (or ``to_json`` of it as text) writes
+# every value as ``1001.0``: the id 1001 of the other inputs, as a Parquet float 1001.0 already reads. Read so only
+# when every value of the column in the file that names something is written so (:func:`float_text_ids`): a
+# single ``v1.0`` or ``1001.5`` among them keeps the column as written (genuine text ids).
+FLOAT_TEXT_ID_COLUMNS = ("user_id", "device_id")
+FLOAT_TEXT_ID = r"^-?\d+\.0+$"
+FLOAT_TEXT_SAMPLE_ROWS = 10_000
+
+
+def float_id_text(t: pl.Expr) -> pl.Expr:
+    """Trimmed id text ``1001.0`` (:data:`FLOAT_TEXT_ID`) as ``1001``; other text unchanged."""
+    return t.str.replace(r"^(-?\d+)\.0+$", "${1}")
+
+
+def float_text_ids(frame: pl.DataFrame | pl.LazyFrame) -> frozenset[str]:
+    """The id columns (:data:`FLOAT_TEXT_ID_COLUMNS`) of one file's raw frame held as text in which every value
+    that is not missing (blank, ``-``, ``NULL`` ...) is a whole number written with a fraction (``1001.0``, as
+    pandas writes a float column), and at least one is. A lazy frame (a sliced scan's file) is tested on its first
+    rows first, and read whole only when those leave the question open (a column of such ids): the answer is the
+    whole file's."""
+    types = frame.collect_schema()
+    cols = [c for c in FLOAT_TEXT_ID_COLUMNS if c in types and types[c] == pl.String]
+
+    def tally(f: pl.DataFrame | pl.LazyFrame, cols: list[str], sample: bool = False) -> list[str]:
+        # per column: a value that names something and is no such number; one that is
+        exprs = []
+        for c in cols:
+            t = pl.col(c).str.strip_chars()
+            counted = ~is_missing(t, ACCOUNT_NO_VALUE_WORDS)
+            match = t.str.contains(FLOAT_TEXT_ID)
+            exprs += [(counted & ~match).fill_null(False).any().alias(f"other_{c}"),
+                      (counted & match).fill_null(False).any().alias(f"some_{c}")]
+        row = f.select(exprs)
+        row = (row.collect(engine="streaming") if isinstance(row, pl.LazyFrame) else row).row(0, named=True)
+        # a sample without any value leaves the column open: the whole file decides
+        return [c for c in cols if not row[f"other_{c}"] and (sample or row[f"some_{c}"])]
+
+    if cols and isinstance(frame, pl.LazyFrame):
+        cols = tally(frame.head(FLOAT_TEXT_SAMPLE_ROWS), cols, sample=True)
+    return frozenset(tally(frame, cols)) if cols else frozenset()
+
+
 def _present(df: pl.DataFrame, col: str, nan_is_value: bool = False) -> pl.Expr:
     """Whether a row gives ``col`` a value: non-blank text; a native (Parquet/JSON) value needs no text round
     trip, and NaN in a float column is none (pandas writes every gap of a float column, a 0/1 flag or an epoch
@@ -200,7 +242,7 @@ def column_name(col: str, headers: dict[str, str] | None) -> str:
 
 def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
            ts_formats: tuple[str, ...] = (), headers: dict[str, str] | None = None,
-           event_vocab: frozenset[str] = frozenset()
+           event_vocab: frozenset[str] = frozenset(), float_ids: frozenset[str] = frozenset()
            ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]],
                       list[str], dict[str, pl.Expr], dict[str, pl.Expr]]:
     """The parsing steps of one raw frame, each a list of expressions evaluated together: the trimmed text of
@@ -210,10 +252,13 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
     checks written on them, and the string timestamp columns that need the slow parser for what the fast one left
     null; last, per optional identifier column, which rows had a placeholder value read as missing. ``nested``:
     the frame comes from NDJSON, whose readers mark a nested value's text (:data:`fraud.records.NESTED`).
-    ``headers``: the file's own header of each renamed canonical column (:func:`column_name`)."""
-    texts = [(pl.col(c).str.strip_prefix(JSON_LITERAL) if nested else pl.col(c)).str.strip_chars().alias(f"__t_{c}")
-             for c in schema.columns
-             if c in df.columns and df.schema[c] == pl.String]
+    ``headers``: the file's own header of each renamed canonical column (:func:`column_name`); ``float_ids``: the
+    id columns whose ``1001.0`` reads as ``1001`` (:func:`float_text_ids`)."""
+    def trimmed(c: str) -> pl.Expr:
+        t = (pl.col(c).str.strip_prefix(JSON_LITERAL) if nested else pl.col(c)).str.strip_chars()
+        return float_id_text(t) if c in float_ids else t
+
+    texts = [trimmed(c).alias(f"__t_{c}") for c in schema.columns if c in df.columns and df.schema[c] == pl.String]
     pre: list[pl.Expr] = []
 
     def once(e: pl.Expr, name: str) -> pl.Expr:
@@ -400,13 +445,15 @@ def _split_too_long(raw: pl.DataFrame, schema: InputSchema, cols: list[str], pat
 
 def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: str, nested: bool,
                event_names: dict[str, str] | None = None, ts_formats: tuple[str, ...] = (),
-               headers: dict[str, str] | None = None
+               headers: dict[str, str] | None = None, float_ids: frozenset[str] = frozenset()
            ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], dict[str, int], frozenset[str]]:
     """Parse one file's raw frame: (valid typed rows with ``_file``/``_row``, rejected rows with reasons, per
     identifier column the valid rows whose placeholder value was read as missing, rows per event name, and the
     canonical columns with a value in some valid row: a column whose every cell is blank gives nothing, as a
     missing column does). ``event_names``: the config's ``[events]`` names (:func:`event_outcomes`); ``headers``:
-    the file's own header of each canonical column it names otherwise (reasons and ``raw`` use them).
+    the file's own header of each canonical column it names otherwise (reasons and ``raw`` use them); ``float_ids``:
+    the id columns whose every value the file writes as ``1001.0`` (:func:`float_text_ids`, decided on the whole
+    file: a sliced scan's slice holds part of it).
 
     Values are parsed once; timestamps in other notations than the common ISO form, and the reason strings,
     are computed only for the rows that need them."""
@@ -421,7 +468,7 @@ def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind
     failed_names, ok_names, kinds = event_outcomes(event_names)
     vocab = frozenset({*EVENT_KINDS, *failed_names, *ok_names, *kinds, *kinds.values()})
     texts, pre, values, masks, checks, slow_ts, placeholders, given = _parse(raw, schema, tz, nested, ts_formats,
-                                                                             headers, vocab)
+                                                                             headers, vocab, float_ids)
     if LINE_ERROR in raw.columns:  # a record that could not be split into fields: that is its only reason
         checks = [(pl.col(LINE_ERROR).is_not_null(), pl.col(LINE_ERROR))] + [
             (pl.col(LINE_ERROR).is_null() & b, m) for b, m in checks]

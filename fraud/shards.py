@@ -179,7 +179,7 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                 raw = raw.drop(LAST_NULL, strict=False)
                 good, bad, found, names, has = split_rows(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k,
                                                           file_format(sf.path) == "ndjson", cfg.reader_events(),
-                                                          cfg.timestamp_formats, sf.headers)
+                                                          cfg.timestamp_formats, sf.headers, sf.float_ids)
                 valued[k] |= has
                 placeholders[k].update(found)
                 events[k].update(names)

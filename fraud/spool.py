@@ -19,7 +19,7 @@ from fraud.errors import InputError
 from fraud.exprs import ACCOUNT_NO_VALUE_WORDS, is_missing
 from fraud.inputs import (BOM, BoundedGzip, apply_mapping, is_gzip, read_raw, sniff_separator, file_format, text_bytes,
                           unreadable)
-from fraud.parsing import native_text
+from fraud.parsing import float_id_text, float_text_ids, native_text
 from fraud.duplicates import extra_hash
 from fraud.records import (EMPTY_ROW, INTERNAL, LAST_NULL, blank_csv_rows, last_line_quote_open,
                            leading_empty_lines, reserved_renames, short_lines)
@@ -42,14 +42,16 @@ def shard_of(e: pl.Expr, shards: int) -> pl.Expr:
     return (e.cast(pl.String).hash(seed=HASH_SEED) % shards).cast(pl.Int32)
 
 
-def _user_key(schema: pl.Schema) -> pl.Expr:
+def _user_key(schema: pl.Schema, float_ids: frozenset[str] = frozenset()) -> pl.Expr:
     # The raw value's text as the parser reads it, so " u1" and "u1" land in one slice, and so do the id 7 of a
-    # CSV file and the 7.0 of a Parquet float column (pandas writes an integer id column with gaps as float64).
+    # CSV file and the 7.0 of a Parquet float column (pandas writes an integer id column with gaps as float64), or
+    # the text 7.0 of a file whose every user_id is written so (float_ids: fraud.parsing.float_text_ids).
     # What it reads as no user (blank, "unknown", "NULL" ...) is one key too: device snapshots may name no user,
     # and two that differ only there are duplicates, found only among the rows of one slice.
     if "user_id" not in schema:
         return pl.lit(None, pl.String)
     text = native_text(pl.col("user_id"), schema["user_id"])
+    text = float_id_text(text) if "user_id" in float_ids else text
     return pl.when(is_missing(text, ACCOUNT_NO_VALUE_WORDS)).then(None).otherwise(text)
 
 
@@ -150,6 +152,7 @@ class SpooledFile:
     blank: bool = False
     blank_rows: list[int] = field(default_factory=list)  # a CSV file's empty lines: no rows (left out when parsed)
     headers: dict[str, str] = field(default_factory=dict)  # the file's own name of each renamed canonical column
+    float_ids: frozenset[str] = frozenset()  # id columns written as 1001.0 throughout (parsing.float_text_ids)
 
 
 BLANK_WHOLE_BYTES = 1 << 24  # text files up to this size are tested whole, by the in-memory reader's own rule
@@ -244,13 +247,13 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
     if not names:
         return SpooledFile(str(path), blank=True)
     try:
-        extras, headers = _sink(lf, schema, cfg, path, dest, shards, mark_empty=src is not None)
+        extras, headers, float_ids = _sink(lf, schema, cfg, path, dest, shards, mark_empty=src is not None)
     except InputError:
         raise
     except Exception:  # noqa: BLE001 - a record the streaming reader refuses: read record by record instead
         shutil.rmtree(dest, ignore_errors=True)
         try:
-            extras, headers = _sink(read_raw(path).lazy(), schema, cfg, path, dest, shards)
+            extras, headers, float_ids = _sink(read_raw(path).lazy(), schema, cfg, path, dest, shards)
         except InputError:
             raise
         except Exception as e:  # noqa: BLE001
@@ -261,13 +264,13 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
         # a quoted field over line ends swallowed lines, or a record is short of fields (padded by the reader, its
         # later fields shifted): read record by record, as in memory
         shutil.rmtree(dest, ignore_errors=True)
-        extras, headers = _sink(read_raw(path).lazy(), schema, cfg, path, dest, shards)
+        extras, headers, float_ids = _sink(read_raw(path).lazy(), schema, cfg, path, dest, shards)
         rows = _rows_in(dest)
     # the CSV reader reads an empty line as a row of nulls: such rows are looked up in the file's text, and its
     # empty lines left out when the slices are parsed (no row, as in memory)
     blank = _blank_rows(src) if src is not None and _any_marked(dest, EMPTY_ROW) else []
     return SpooledFile(str(path), rows_read=rows - len(blank), extra_columns=extras, blank_rows=blank,
-                       headers=headers)
+                       headers=headers, float_ids=float_ids)
 
 
 def _any_marked(dest: Path, mark: str) -> bool:
@@ -287,16 +290,18 @@ def _rows_in(dest: Path) -> int:
 
 
 def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest: Path, shards: int,
-          mark_empty: bool = False) -> tuple[list[str], dict[str, str]]:
+          mark_empty: bool = False) -> tuple[list[str], dict[str, str], frozenset[str]]:
     """Write ``lf``'s canonical columns (and the record readers' row numbers and line errors) into the slices,
     with ``mark_empty`` a CSV scan's rows of nulls marked (:data:`fraud.records.EMPTY_ROW`); returns the extra
-    column names (the columns given are those with a value, found when the slices are parsed) and the file's own
-    header of each renamed canonical column."""
+    column names (the columns given are those with a value, found when the slices are parsed), the file's own
+    header of each renamed canonical column and its id columns written as ``1001.0`` throughout
+    (:func:`fraud.parsing.float_text_ids`: decided on the whole file, before its rows are split into slices)."""
     headers: dict[str, str] = {}
     raw_names = lf.collect_schema().names()
     if mark_empty and len(raw_names) > 1:
         lf = lf.with_columns(pl.col(raw_names[-1]).is_null().alias(LAST_NULL))
     lf = apply_mapping(lf, schema, cfg, path, headers).lazy()
+    float_ids = float_text_ids(lf)
     names = lf.collect_schema().names()
     extras = sorted(c for c in names if c not in schema.columns and c not in INTERNAL)
     keep = [c for c in names if c in schema.columns]
@@ -307,10 +312,10 @@ def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest
     empty = [pl.all_horizontal([pl.col(c).is_null() for c in names if c not in INTERNAL]).alias(EMPTY_ROW)] \
         if mark_empty else []
     lf = lf.select(pl.col("_row").cast(pl.Int64), *keep, *internal, *hashed, *empty)
-    lf = lf.with_columns(shard_of(_user_key(lf.collect_schema()), shards).alias(SHARD))
+    lf = lf.with_columns(shard_of(_user_key(lf.collect_schema(), float_ids), shards).alias(SHARD))
     lf.sink_parquet(pl.PartitionBy(dest, key=SHARD, include_key=False), mkdir=True, compression="lz4",
                     statistics=False, engine="streaming")  # working files: read whole, never filtered
-    return extras, headers
+    return extras, headers, float_ids
 
 
 def read_parts(files: list[Path], schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -303,6 +303,32 @@ def test_whole_json_numbers_read_without_fraction_by_both_ndjson_readers(tmp_pat
     assert fast["ts"].to_list() == slow["ts"].to_list()[:2] and fast["amount"].to_list() == [12.5, None]
 
 
+def test_ids_a_file_writes_as_whole_floats_throughout_read_as_integers(tmp_path, cfg):
+    """pandas' to_csv writes an integer id column with gaps (float64) as 1001.0: the id 1001 of a scores file and of
+    the same frame written as Parquet. It was a second account, scored from default_score."""
+    p = write(tmp_path / "a.csv", "ts,user_id,device_id\n2024-01-01T00:00:00Z,1001.0,7.00\n"
+              "2024-01-01T00:00:01Z, 1002.0 ,\n2024-01-01T00:00:02Z,NULL,-3.0\n2024-01-01T00:00:03Z,-1003.0,8.0\n")
+    li = read_input("logins", p, cfg)
+    assert li.frame.select("user_id", "device_id").rows() == [("1001", "7"), ("1002", None), ("-1003", "8")]
+    assert li.rejected.select("row", "reason").rows() == [(3, "missing required value user_id")]
+    js = write(tmp_path / "b.jsonl", '{"ts": "2024-01-01T00:00:00Z", "user_id": "1001.0"}\n'
+                                     '{"ts": "2024-01-01T00:00:01Z", "user_id": "1002.00"}\n')
+    assert read_input("logins", js, cfg).frame["user_id"].to_list() == ["1001", "1002"]
+    sc = write(tmp_path / "scores.csv", "user_id,score\n1001.0,800\n")
+    assert read_input("scores", sc, cfg).frame["user_id"].to_list() == ["1001"]
+
+
+def test_ids_written_with_a_fraction_stay_as_written_when_one_value_is_other_text(tmp_path, cfg):
+    """The rule is the file's column, not the value: one id that is no whole float (v2.0, 1002.5) makes them text
+    ids, kept as written; so does a column of another file (each file decides)."""
+    p = write(tmp_path / "a.csv", "ts,user_id,device_id\n2024-01-01T00:00:00Z,1001.0,d1.0\n"
+              "2024-01-01T00:00:01Z,v2.0,2.0\n2024-01-01T00:00:02Z,1002.5,3.0\n")
+    q = write(tmp_path / "b.csv", "ts,user_id\n2024-01-01T00:00:03Z,1001\n2024-01-01T00:00:04Z,7.0.1\n")
+    li = read_input("logins", [p, q], cfg)
+    assert li.frame.select("user_id", "device_id").rows() == [
+        ("1001.0", "d1.0"), ("v2.0", "2.0"), ("1002.5", "3.0"), ("1001", None), ("7.0.1", None)]
+
+
 def test_float_and_categorical_ids_from_parquet(tmp_path, cfg):
     # pandas writes an integer id column with gaps as float64: 1001.0 is the id 1001 of a CSV scores file
     pl.DataFrame({"ts": ["2024-01-01T00:00:00Z"] * 4, "user_id": [1001.0, 1002.0, float("nan"), 12.5]}).write_parquet(

@@ -284,6 +284,27 @@ def test_a_float_user_id_of_a_parquet_file_is_the_same_users_slice(tmp_path):
     _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=n))
 
 
+@pytest.mark.parametrize("late", ["8.0", "u8"])
+def test_a_float_user_id_written_as_text_is_the_same_users_slice(tmp_path, monkeypatch, late):
+    """pandas' to_csv writes an integer id column with gaps as 7.0: the user 7 of a Parquet file, in memory and so in
+    one slice. Whether a file writes its ids so is decided on the whole file, also when its first rows (the sample a
+    sliced scan tests first) all look like it: a later u8 keeps them as written, in memory and in slices."""
+    import fraud.parsing
+
+    monkeypatch.setattr(fraud.parsing, "FLOAT_TEXT_SAMPLE_ROWS", 3)
+    ts = [f"2024-03-0{i}T08:00:00Z" for i in range(1, 8)]
+    pl.DataFrame({"ts": ts + ["2024-03-07T08:30:00Z", "2024-03-07T09:00:00Z"], "user_id": ["7.0"] * 8 + [late],
+                  "device_id": ["d7"] * 7 + ["d8", "d9"], "lat": [48.85] * 7 + [40.71, 1.0],
+                  "lon": [2.35] * 7 + [-74.0, 1.0]}).write_csv(tmp_path / "logins.csv")
+    pl.DataFrame({"ts": ts, "user_id": [7] * 7, "lat": [48.85] * 7, "lon": [2.35] * 7}).write_parquet(
+        tmp_path / "locations.parquet")
+    n = _slices_apart(["7", "7.0"])
+    one = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    users = {"8.0": ["7", "8"], "u8": ["7", "7.0", "u8"]}[late]
+    assert sorted(one.profiles["user_id"].to_list()) == users
+    _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=n))
+
+
 def test_a_device_seen_only_in_snapshots_is_checked_in_its_slice(tmp_path):
     """A farm phone reported by six accounts and an emulator, both only in device snapshots, sit in device slices
     that hold no logins row: their checks run there as on the whole batch (they were "not evaluated")."""
