@@ -9,6 +9,7 @@ number/boolean or an out-of-range coordinate or score go to the rejected frame w
 """
 from __future__ import annotations
 
+import codecs
 import errno
 import glob as globmod
 import gzip
@@ -16,6 +17,7 @@ import io
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +65,8 @@ class LoadedInput:
     # rows used per event name as read (normalised, before outcome names such as LOGIN_FAILED become logins): the
     # summary lists the names no rule reads, so a vocabulary the toolkit does not know is seen, not ignored
     events: dict[str, int] = field(default_factory=dict)
+    # per file that is not plain UTF-8, how it was read (:func:`encoding_note`): never silent
+    encodings: dict[str, dict] = field(default_factory=dict)
 
     @property
     def rows_rejected(self) -> int:
@@ -172,7 +176,9 @@ def _supported(path: Path) -> bool:
         return False
 
 
-def read_raw(path: Path) -> pl.DataFrame:
+def read_raw(path: Path, encoding: dict | None = None) -> pl.DataFrame:
+    """One file's raw rows (text columns as text). ``encoding``, when given, receives a text file's
+    :func:`text_encoding` under ``"encoding"``: a file of single-byte text (cp1252) is read as such."""
     fmt = file_format(path)
     try:
         if fmt == "parquet":
@@ -182,7 +188,13 @@ def read_raw(path: Path) -> pl.DataFrame:
         data = path.read_bytes()
         if gz:
             data = gunzip(data, path)
+        marked = data.startswith(BOM)  # UTF-8 named by its byte-order mark: never cp1252 (UTF-16/32: re-encoded)
         data = text_bytes(data)
+        found = marked_encoding(marked, text_encoding(data))
+        if found == CP1252:
+            data = cp1252_to_utf8(data)
+        if encoding is not None:
+            encoding["encoding"] = found
         if not data.strip():
             return pl.DataFrame()
         if fmt == "csv":
@@ -278,6 +290,91 @@ def gunzip(data: bytes, path: Path) -> bytes:
 
 
 BOM = b"\xef\xbb\xbf"
+WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16 and UTF-32 (text_bytes re-encodes them)
+
+# A text file's encoding (text_encoding): UTF-8; Windows-1252 (what Excel on Windows saves as "CSV", a superset of
+# Latin-1's printable characters), read as such; or UTF-8 holding bytes that are not, read as U+FFFD.
+UTF8, CP1252, UTF8_LOSSY = "utf-8", "cp1252", "utf-8 with invalid bytes"
+# A valid multi-byte UTF-8 sequence (RFC 3629's table): a file holding one is UTF-8 with some bytes broken, not a
+# single-byte encoding (cp1252 text almost never forms one: an upper-case accented letter before a symbol).
+UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+                            rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+                            rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}")
+# cp1252's decoding table; its five unassigned bytes (0x81, 0x8d, 0x8f, 0x90, 0x9d) as Latin-1 reads them (C1
+# controls: an id holding one is rejected as holding a control character)
+CP1252_TABLE = "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(256))
+ENCODING_CHUNK = 1 << 24
+
+
+def text_encoding(data: bytes | Iterable[bytes]) -> str:
+    """The encoding of a text file's bytes (one buffer, or a file's chunks in order): :data:`UTF8` when they are
+    valid UTF-8 (ASCII included); :data:`CP1252` when they are not and hold no valid multi-byte UTF-8 sequence at all
+    (plainly a single-byte encoding: Excel's "CSV" on Windows); else :data:`UTF8_LOSSY` (UTF-8 with some invalid
+    bytes, read as U+FFFD). Read in pieces of :data:`ENCODING_CHUNK` bytes: never the file as one string."""
+    chunks = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    valid, multibyte, tail = True, False, b""
+    for chunk in chunks:
+        view = memoryview(chunk)
+        for i in range(0, len(view), ENCODING_CHUNK):
+            piece = bytes(view[i:i + ENCODING_CHUNK])
+            ascii_only = piece.isascii()
+            if valid and not (ascii_only and not decoder.getstate()[0]):
+                try:  # valid so far: a piece that decodes to more than ASCII holds a multi-byte sequence
+                    multibyte = not decoder.decode(piece).isascii() or multibyte
+                except UnicodeDecodeError:
+                    valid = False
+            if not valid and not multibyte and not ascii_only:
+                # (the last piece's end before it: a sequence cut in two)
+                multibyte = UTF8_MULTIBYTE.search(tail + piece) is not None
+            if not valid and multibyte:
+                return UTF8_LOSSY
+            tail = piece[-3:]
+    if valid:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:  # a sequence cut at the end of the file
+            valid = False
+    return UTF8 if valid else UTF8_LOSSY if multibyte else CP1252
+
+
+def marked_encoding(utf8_bom: bool, found: str) -> str:
+    """:func:`text_encoding`'s answer for a file that starts with UTF-8's byte-order mark or not: with it, bytes that
+    are not UTF-8 are invalid bytes in UTF-8 text, never a cp1252 file."""
+    return UTF8_LOSSY if utf8_bom and found == CP1252 else found
+
+
+def encoding_note(found: str, replaced: dict[str, int] | None = None) -> dict | None:
+    """What the summary says of a text file read as :data:`CP1252` or :data:`UTF8_LOSSY` (``replaced``: values per
+    column read with U+FFFD, :func:`replacement_counts`); None for UTF-8."""
+    if found == CP1252:
+        return {"encoding": CP1252, "note": "not UTF-8, and no UTF-8 multi-byte sequence in it: read as Windows-1252 "
+                                            "(cp1252, Latin-1's letters included); re-encode it as UTF-8 if that is "
+                                            "wrong"}
+    if found == UTF8_LOSSY:
+        return {"encoding": UTF8, "note": "UTF-8 with bytes that are not UTF-8: they read as U+FFFD (a user_id holding "
+                                          "one is rejected); re-encode the file as UTF-8",
+                "values_with_replacement_character": dict(replaced or {})}
+    return None
+
+
+def replacement_counts(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema) -> dict[str, int]:
+    """Per canonical text column but ``user_id`` (whose rows are rejected, each with its reason), the values holding
+    U+FFFD, where a file's bytes that are not UTF-8 went (:data:`UTF8_LOSSY`); columns with none left out."""
+    types = df.collect_schema()
+    cols = [c for c in schema.columns if c in types and types[c] == pl.String and c != "user_id"]
+    if not cols:
+        return {}
+    row = df.select(pl.col(c).str.contains("\ufffd", literal=True).sum().alias(c) for c in cols)
+    row = (row.collect(engine="streaming") if isinstance(row, pl.LazyFrame) else row).row(0, named=True)
+    return {c: int(n) for c, n in row.items() if n}
+
+
+def cp1252_to_utf8(data: bytes) -> bytes:
+    """Windows-1252 bytes as UTF-8, a piece at a time (one byte is one character: pieces cut anywhere)."""
+    view = memoryview(data)
+    return b"".join(codecs.charmap_decode(view[i:i + ENCODING_CHUNK], "strict", CP1252_TABLE)[0].encode("utf-8")
+                    for i in range(0, len(view), ENCODING_CHUNK))
 EXCEL_SEP = re.compile(rb"sep=.\r?(?:\n|$)", re.IGNORECASE)  # Excel's "sep=," first line names the separator
 
 
@@ -642,23 +739,28 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     schema = INPUT_SCHEMAS[kind]
     paths = resolve_specs(spec)
     frames, rejects, extras, given = [], [], set(), set()
-    rows_read, placeholders, events = 0, Counter(), Counter()
+    rows_read, placeholders, events, encodings = 0, Counter(), Counter(), {}
     for path in paths:
-        raw = read_raw(path)
+        found: dict[str, str] = {}
+        raw = read_raw(path, found)
         if raw.width == 0:  # empty file: nothing to read, no header to check
             continue
         headers: dict[str, str] = {}
         raw = apply_mapping(raw, schema, cfg, path, headers)
+        note = encoding_note(found.get("encoding", UTF8), replacement_counts(raw, schema)
+                             if found.get("encoding") == UTF8_LOSSY else None)
+        if note:
+            encodings[str(path)] = note
         extra = [c for c in raw.columns if c not in schema.columns and c not in INTERNAL]
         extras |= set(extra)
         raw = raw.with_columns(extra_hash(kind, extra, raw.schema))
         raw = raw.select([c for c in raw.columns if c in schema.columns or c in INTERNAL])
         rows_read += raw.height
-        good, bad, found, names, valued = split_rows(raw, schema, cfg.timezone, path, kind,
-                                                     file_format(path) == "ndjson", cfg.reader_events(),
-                                                     cfg.timestamp_formats, headers, float_text_ids(raw))
+        good, bad, missing, names, valued = split_rows(raw, schema, cfg.timezone, path, kind,
+                                                       file_format(path) == "ndjson", cfg.reader_events(),
+                                                       cfg.timestamp_formats, headers, float_text_ids(raw))
         given |= valued
-        placeholders.update(found)
+        placeholders.update(missing)
         events.update(names)
         frames.append(good)
         if bad.height:
@@ -672,7 +774,8 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     rejected = pl.concat(rejects) if rejects else pl.DataFrame(schema=REJECTED_COLUMNS)
     return LoadedInput(kind=kind, frame=frame, rejected=rejected, files=[str(p) for p in paths],
                        rows_read=rows_read, extra_columns=sorted(extras), placeholders=dict(placeholders),
-                       columns=given_columns(kind, given, events, cfg.reader_events()), events=dict(events))
+                       columns=given_columns(kind, given, events, cfg.reader_events()), events=dict(events),
+                       encodings=encodings)
 
 
 def given_columns(kind: str, names, events: dict[str, int], event_names: dict[str, str] | None = None) -> list[str]:

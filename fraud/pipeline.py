@@ -317,6 +317,7 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
     reasons = rejection_reasons(rejected)
     inputs = {k: {"files": li.files, "rows_read": li.rows_read, "rows_used": li.rows_used,
                   "rows_rejected": li.rows_rejected, "extra_columns": li.extra_columns, **read_as_missing(li),
+                  **({"files_not_utf8": li.encodings} if li.encodings else {}),
                   **({"rejection_reasons": reasons[k]} if reasons.get(k) else {})}
               for k, li in loaded.items()}
     if decisions is not None:  # rejected here: unparseable rows and rows with an unknown decision word

@@ -36,7 +36,7 @@ from fraud.exprs import ipv6_net64
 from fraud.fingerprint.account import SPANS_SCHEMA, SPRAY_SPANS, spray_spans
 from fraud.fingerprint.useragent import agent_table
 from fraud.duplicates import split_duplicates
-from fraud.inputs import REJECTED_COLUMNS, LoadedInput, absent_columns, file_format, given_columns
+from fraud.inputs import REJECTED_COLUMNS, UTF8, LoadedInput, absent_columns, encoding_note, file_format, given_columns
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
                             collect_checks, finish_findings, input_files, score_stage, summarize)
 from fraud.parsing import split_rows
@@ -275,7 +275,11 @@ class _Prepared:
                                rows_read=sum(sf.rows_read for sf in self.spooled[k]),
                                extra_columns=sorted({c for sf in self.spooled[k] for c in sf.extra_columns}),
                                used=self.used[k], placeholders=dict(self.placeholders[k]),
-                               events=dict(self.events[k])) for k in self.kinds}
+                               events=dict(self.events[k]),
+                               encodings={sf.path: note for sf in self.spooled[k]
+                                          if (note := encoding_note(sf.encoding.get("encoding", UTF8),
+                                                                    sf.encoding.get("replaced")))})
+                for k in self.kinds}
 
     def user_slice(self, s: int, cfg: Config, model: Any, agents: pl.DataFrame | None, spans: pl.DataFrame
                    ) -> tuple[ScanContext, pl.DataFrame | None]:

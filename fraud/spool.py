@@ -17,8 +17,9 @@ from fraud.allocator import allocator_retains
 from fraud.config import Config
 from fraud.errors import InputError
 from fraud.exprs import ACCOUNT_NO_VALUE_WORDS, is_missing
-from fraud.inputs import (BOM, BoundedGzip, apply_mapping, is_gzip, read_raw, sniff_separator, file_format, text_bytes,
-                          unreadable)
+from fraud.inputs import (BOM, CP1252, ENCODING_CHUNK, UTF8, UTF8_LOSSY, WIDE_BOMS, BoundedGzip, apply_mapping,
+                          cp1252_to_utf8, is_gzip, marked_encoding, read_raw, replacement_counts, sniff_separator,
+                          file_format, text_bytes, text_encoding, unreadable)
 from fraud.parsing import float_id_text, float_text_ids, native_text
 from fraud.duplicates import extra_hash
 from fraud.records import (EMPTY_ROW, INTERNAL, LAST_NULL, blank_csv_rows, last_line_quote_open,
@@ -153,6 +154,8 @@ class SpooledFile:
     blank_rows: list[int] = field(default_factory=list)  # a CSV file's empty lines: no rows (left out when parsed)
     headers: dict[str, str] = field(default_factory=dict)  # the file's own name of each renamed canonical column
     float_ids: frozenset[str] = frozenset()  # id columns written as 1001.0 throughout (parsing.float_text_ids)
+    # a text file's encoding (inputs.text_encoding) and, when UTF-8 with invalid bytes, the values read with U+FFFD
+    encoding: dict = field(default_factory=dict)
 
 
 BLANK_WHOLE_BYTES = 1 << 24  # text files up to this size are tested whole, by the in-memory reader's own rule
@@ -181,15 +184,17 @@ def _is_blank(path: Path) -> bool:
     return True
 
 
-def _raw_lazy(path: Path, tmp: Path) -> tuple[pl.LazyFrame | pl.DataFrame, Path | None, str]:
+def _raw_lazy(path: Path, tmp: Path, encoding: dict) -> tuple[pl.LazyFrame | pl.DataFrame, Path | None, str]:
     """The file's raw rows as a lazy scan with the reading rules of :func:`fraud.inputs.read_raw` (NDJSON: the
-    frame read whole), the plain CSV file it scans (None for other formats) and its separator."""
+    frame read whole), the plain CSV file it scans (None for other formats) and its separator. ``encoding``
+    receives the text file's encoding (:func:`fraud.inputs.text_encoding`, the whole file read in pieces): a
+    cp1252 file is scanned through a UTF-8 copy."""
     fmt = file_format(path)
     if fmt == "parquet":
         lf = pl.scan_parquet(path)
         return lf.rename(reserved_renames(lf.collect_schema().names())), None, ","
     if fmt == "ndjson":  # mixed-type JSON fields are read whole (see README: prefer CSV/Parquet for huge inputs)
-        return read_raw(path), None, ","  # eager: the column mapping's errors can look at its records
+        return read_raw(path, encoding), None, ","  # eager: the column mapping's errors can look at its records
     src = path
     if _gzipped(path):
         src = tmp / f"{len(list(tmp.iterdir()))}.csv"
@@ -198,6 +203,17 @@ def _raw_lazy(path: Path, tmp: Path) -> tuple[pl.LazyFrame | pl.DataFrame, Path 
                 shutil.copyfileobj(fin, fout, 1 << 22)
         except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
             raise InputError(f"{path}: cannot read file ({e})") from None
+    with open(src, "rb") as fh:  # the whole file, in pieces (as read_raw decides it on the text in memory)
+        mark = fh.read(4)
+        fh.seek(0)
+        encoding["encoding"] = UTF8 if mark.startswith(WIDE_BOMS) else marked_encoding(
+            mark.startswith(BOM), text_encoding(iter(lambda: fh.read(ENCODING_CHUNK), b"")))
+    if encoding["encoding"] == CP1252:  # single-byte text (Excel's "CSV" on Windows): a UTF-8 copy, piece by piece
+        fixed = tmp / f"{len(list(tmp.iterdir()))}.csv"
+        with open(src, "rb") as fin, open(fixed, "wb") as fout:
+            for chunk in iter(lambda: fin.read(ENCODING_CHUNK), b""):
+                fout.write(cp1252_to_utf8(chunk))
+        src = fixed
     with open(src, "rb") as fh:
         head = fh.read(1 << 20)
     # decided on the whole first MiB: a CR-only file whose header line is longer than a few KiB has no line end
@@ -237,8 +253,9 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
     schema = INPUT_SCHEMAS[kind]
     if _is_blank(path):
         return SpooledFile(str(path), blank=True)
+    encoding: dict = {}
     try:
-        lf, src, sep = _raw_lazy(path, tmp)
+        lf, src, sep = _raw_lazy(path, tmp, encoding)
         names = lf.collect_schema().names()
     except InputError:
         raise
@@ -247,13 +264,14 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
     if not names:
         return SpooledFile(str(path), blank=True)
     try:
-        extras, headers, float_ids = _sink(lf, schema, cfg, path, dest, shards, mark_empty=src is not None)
+        extras, headers, float_ids = _sink(lf, schema, cfg, path, dest, shards, encoding, mark_empty=src is not None)
     except InputError:
         raise
     except Exception:  # noqa: BLE001 - a record the streaming reader refuses: read record by record instead
         shutil.rmtree(dest, ignore_errors=True)
         try:
-            extras, headers, float_ids = _sink(read_raw(path).lazy(), schema, cfg, path, dest, shards)
+            extras, headers, float_ids = _sink(read_raw(path, encoding).lazy(), schema, cfg, path, dest, shards,
+                                               encoding)
         except InputError:
             raise
         except Exception as e:  # noqa: BLE001
@@ -264,13 +282,14 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
         # a quoted field over line ends swallowed lines, or a record is short of fields (padded by the reader, its
         # later fields shifted): read record by record, as in memory
         shutil.rmtree(dest, ignore_errors=True)
-        extras, headers, float_ids = _sink(read_raw(path).lazy(), schema, cfg, path, dest, shards)
+        extras, headers, float_ids = _sink(read_raw(path, encoding).lazy(), schema, cfg, path, dest, shards,
+                                           encoding)
         rows = _rows_in(dest)
     # the CSV reader reads an empty line as a row of nulls: such rows are looked up in the file's text, and its
     # empty lines left out when the slices are parsed (no row, as in memory)
     blank = _blank_rows(src) if src is not None and _any_marked(dest, EMPTY_ROW) else []
     return SpooledFile(str(path), rows_read=rows - len(blank), extra_columns=extras, blank_rows=blank,
-                       headers=headers, float_ids=float_ids)
+                       headers=headers, float_ids=float_ids, encoding=encoding)
 
 
 def _any_marked(dest: Path, mark: str) -> bool:
@@ -290,18 +309,22 @@ def _rows_in(dest: Path) -> int:
 
 
 def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest: Path, shards: int,
-          mark_empty: bool = False) -> tuple[list[str], dict[str, str], frozenset[str]]:
+          encoding: dict | None = None, mark_empty: bool = False) -> tuple[list[str], dict[str, str], frozenset[str]]:
     """Write ``lf``'s canonical columns (and the record readers' row numbers and line errors) into the slices,
     with ``mark_empty`` a CSV scan's rows of nulls marked (:data:`fraud.records.EMPTY_ROW`); returns the extra
     column names (the columns given are those with a value, found when the slices are parsed), the file's own
     header of each renamed canonical column and its id columns written as ``1001.0`` throughout
-    (:func:`fraud.parsing.float_text_ids`: decided on the whole file, before its rows are split into slices)."""
+    (:func:`fraud.parsing.float_text_ids`: decided on the whole file, before its rows are split into slices).
+    ``encoding``: the file's (:func:`_raw_lazy`); of UTF-8 with invalid bytes, the values read with U+FFFD are
+    counted into it (``replaced``), in one more streaming pass over such a file."""
     headers: dict[str, str] = {}
     raw_names = lf.collect_schema().names()
     if mark_empty and len(raw_names) > 1:
         lf = lf.with_columns(pl.col(raw_names[-1]).is_null().alias(LAST_NULL))
     lf = apply_mapping(lf, schema, cfg, path, headers).lazy()
     float_ids = float_text_ids(lf)
+    if encoding is not None and encoding.get("encoding") == UTF8_LOSSY:
+        encoding["replaced"] = replacement_counts(lf, schema)
     names = lf.collect_schema().names()
     extras = sorted(c for c in names if c not in schema.columns and c not in INTERNAL)
     keep = [c for c in names if c in schema.columns]

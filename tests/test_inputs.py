@@ -248,14 +248,75 @@ def test_no_value_user_ids_name_no_account(tmp_path, cfg):
 
 
 def test_user_ids_that_are_not_utf8_are_rejected_not_merged(tmp_path, cfg):
+    """A UTF-8 file (Genève) with Latin-1 bytes pasted into it: those read as U+FFFD, a user_id holding one is
+    rejected, and the other columns' values so read are counted for the file (they passed silently)."""
     p = tmp_path / "l.csv"
-    p.write_bytes("ts,user_id,city\n2024-01-01T00:00:00Z,jürgen,Köln\n2024-01-01T00:00:00Z,jörgen,Köln\n"
+    p.write_bytes("ts,user_id,city\n2024-01-01T00:00:00Z,zoé,Genève\n".encode()
+                  + "2024-01-01T00:00:00Z,jürgen,Köln\n2024-01-01T00:00:00Z,jörgen,Köln\n"
                   "2024-01-01T00:00:00Z,ann,Köln\n".encode("latin-1"))
     li = read_input("logins", p, cfg)
-    assert li.frame["user_id"].to_list() == ["ann"]
+    assert li.frame.select("user_id", "city").rows() == [("zoé", "Genève"), ("ann", "K\ufffdln")]
     assert li.rejected["reason"].to_list() == [
         "user_id is not UTF-8 text (re-encode the file as UTF-8): j\ufffdrgen",
         "user_id is not UTF-8 text (re-encode the file as UTF-8): j\ufffdrgen"]
+    assert li.encodings == {str(p): {
+        "encoding": "utf-8", "note": "UTF-8 with bytes that are not UTF-8: they read as U+FFFD (a user_id holding one "
+                                     "is rejected); re-encode the file as UTF-8",
+        "values_with_replacement_character": {"city": 3}}}
+
+
+CP1252_NOTE = {"encoding": "cp1252", "note": "not UTF-8, and no UTF-8 multi-byte sequence in it: read as Windows-1252 "
+                                             "(cp1252, Latin-1's letters included); re-encode it as UTF-8 if that is "
+                                             "wrong"}
+
+
+@pytest.mark.parametrize("name", ["l.csv", "l.csv.gz", "l.jsonl"])
+def test_a_file_of_single_byte_text_reads_as_cp1252_and_says_so(tmp_path, cfg, name):
+    """Excel on Windows saves "CSV" in cp1252: its Zürich and Genève were Z\ufffdrich and Gen\ufffdve (no place, the
+    user's clock in UTC), jürgen and jörgen rejected. Not UTF-8 and no UTF-8 multi-byte sequence in it: cp1252,
+    said once for the file."""
+    rows = [("2024-01-01T00:00:00Z", "jürgen", "Zürich", "Opera “Neon” €"), ("2024-01-01T00:00:01Z", "jörgen",
+                                                                              "Genève", "curl")]
+    if name.endswith(".jsonl"):
+        text = "".join(json.dumps(dict(zip(("ts", "user_id", "city", "user_agent"), r)), ensure_ascii=False) + "\n"
+                       for r in rows)
+    else:
+        text = "ts,user_id,city,user_agent\n" + "".join(",".join(r) + "\n" for r in rows)
+    body = text.encode("cp1252")
+    p = tmp_path / name
+    p.write_bytes(gzip.compress(body) if name.endswith(".gz") else body)
+    li = read_input("logins", p, cfg)
+    assert li.frame.select("user_id", "city", "user_agent").rows() == [r[1:] for r in rows]
+    assert li.rejected.height == 0 and li.encodings == {str(p): CP1252_NOTE}
+
+
+def test_utf8_files_and_files_with_a_byte_order_mark_say_nothing_of_their_encoding(tmp_path, cfg):
+    """UTF-8 (any script), and a file whose byte-order mark names its encoding (UTF-16; UTF-8 with a Latin-1 byte,
+    read as U+FFFD): never read as cp1252."""
+    text = "ts,user_id,city\n2024-01-01T00:00:00Z,zoé,Genève\n2024-01-01T00:00:01Z,u2,東京\n"
+    p = write(tmp_path / "a.csv", text)
+    q = tmp_path / "b.csv"
+    q.write_bytes(text.replace("-01T", "-02T").encode("utf-16"))  # (other days: no repeated rows)
+    li = read_input("logins", [p, q], cfg)
+    assert li.frame["city"].to_list() == ["Genève", "東京"] * 2 and li.encodings == {}
+    r = tmp_path / "c.csv"
+    r.write_bytes(b"\xef\xbb\xbfts,user_id,city\n2024-01-01T00:00:00Z,u1,K\xf6ln\n")
+    assert read_input("logins", r, cfg).encodings[str(r)]["values_with_replacement_character"] == {"city": 1}
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 1 << 24])
+def test_text_encoding_of_a_file_read_in_pieces(monkeypatch, chunk):
+    """Decided on the whole file, however it is cut: a multi-byte sequence across two pieces is one, a lead byte at
+    the end of the file is none."""
+    import fraud.inputs as inputs
+
+    monkeypatch.setattr(inputs, "ENCODING_CHUNK", chunk)
+    cases = {b"abc": "utf-8", "Genève".encode(): "utf-8", "Genève".encode("cp1252"): "cp1252",
+             "Genève ".encode() + b"\xe9": "utf-8 with invalid bytes", b"\xe9" + "Genève".encode(): "utf-8 with invalid bytes",
+             b"ab\xc3": "cp1252", "€ 5".encode("cp1252"): "cp1252", "東京".encode() + b"\x81": "utf-8 with invalid bytes"}
+    for data, expected in cases.items():
+        assert inputs.text_encoding(data) == expected, data
+        assert inputs.text_encoding([data[:3], data[3:]]) == expected, data
 
 
 def test_ids_holding_control_characters_are_rejected(tmp_path, cfg):

@@ -305,6 +305,23 @@ def test_a_float_user_id_written_as_text_is_the_same_users_slice(tmp_path, monke
     _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=n))
 
 
+def test_files_not_in_utf8_read_and_reported_alike_in_memory_and_in_slices(tmp_path):
+    """A cp1252 logins file (Excel's "CSV") reads as cp1252 and a UTF-8 devices file with Latin-1 bytes pasted in has
+    its U+FFFD values counted, in memory and in slices alike (a sliced scan decides on the whole file, in pieces)."""
+    (tmp_path / "logins.csv").write_bytes("ts,user_id,city,country\n".encode() + "".join(
+        f"2024-03-0{d}T08:00:00Z,jürgen,Zürich,CH\n2024-03-0{d}T09:00:00Z,zoé,Genève,CH\n"
+        for d in range(1, 8)).encode("cp1252"))
+    (tmp_path / "devices.csv").write_bytes("ts,device_id,user_id,model\n2024-03-01T08:00:00Z,d1,zoé,Pixel\n".encode()
+                                           + "2024-03-01T08:00:00Z,d2,u2,Galaxy Ä\n".encode("latin-1"))
+    one = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    assert sorted(one.profiles["user_id"].to_list()) == ["jürgen", "u2", "zoé"]
+    inputs = one.summary["inputs"]
+    assert inputs["logins"]["files_not_utf8"][str(tmp_path / "logins.csv")]["encoding"] == "cp1252"
+    assert inputs["devices"]["files_not_utf8"][str(tmp_path / "devices.csv")][
+        "values_with_replacement_character"] == {"model": 1}
+    _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=3))
+
+
 def test_a_device_seen_only_in_snapshots_is_checked_in_its_slice(tmp_path):
     """A farm phone reported by six accounts and an emulator, both only in device snapshots, sit in device slices
     that hold no logins row: their checks run there as on the whole batch (they were "not evaluated")."""

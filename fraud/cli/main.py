@@ -134,6 +134,16 @@ def _print_summary(summary: dict, out: Path) -> None:
             most = "; ".join(f"{r} ({n:,})" for r, n in list(info["rejection_reasons"].items())[:3])
             out_console.print(f"rejected {kind} rows, most often: {most} (every one in {out / 'rejected.csv'})",
                               highlight=False, markup=False)
+    for kind, info in summary["inputs"].items():  # a file not in UTF-8: said once per file, never silent
+        for f, e in (info.get("files_not_utf8") or {}).items():
+            if e["encoding"] == "cp1252":
+                line = "not UTF-8 (no UTF-8 multi-byte sequence in it): read as Windows-1252 (cp1252)"
+            else:
+                replaced = e.get("values_with_replacement_character") or {}
+                cols = ", ".join(f"{c} {n:,}" for c, n in replaced.items())
+                line = (f"holds bytes that are not UTF-8: read as U+FFFD in {_count(sum(replaced.values()), 'value')}"
+                        + (f" ({cols})" if cols else "") + "; a user_id so is rejected; re-encode the file as UTF-8")
+            out_console.print(f"{kind} file {f}: {line}", highlight=False, markup=False)
     if summary.get("files_skipped"):
         out_console.print("not read (named like an input, not an input format: a backup?): "
                           + ", ".join(summary["files_skipped"]), highlight=False, markup=False)

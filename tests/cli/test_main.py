@@ -622,6 +622,24 @@ def test_a_logins_input_with_one_usable_row_passes_the_gate(tmp_path):
     assert r.stderr == ""
 
 
+def test_scan_says_which_files_are_not_utf8_and_how_they_were_read(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_bytes("ts,user_id,city\n2024-03-01T08:00:00Z,u1,Zürich\n".encode("cp1252"))
+    (d / "locations.csv").write_bytes("ts,user_id,lat,lon\n2024-03-01T08:00:00Z,zoé,46.2,6.1\n".encode()
+                                      + "2024-03-01T09:00:00Z,jörg,46.2,6.1\n".encode("latin-1"))
+    r = run("scan", d, "--out", tmp_path / "out")
+    assert r.exit_code == 0, r.stderr
+    assert (f"logins file {d / 'logins.csv'}: not UTF-8 (no UTF-8 multi-byte sequence in it): read as Windows-1252 "
+            "(cp1252)\n") in r.stdout
+    # the locations' only text column is user_id, whose row is rejected with its reason: 0 other values
+    assert (f"locations file {d / 'locations.csv'}: holds bytes that are not UTF-8: read as U+FFFD in 0 values; a "
+            "user_id so is rejected; re-encode the file as UTF-8\n") in r.stdout
+    (d / "locations.csv").unlink()
+    (d / "logins.csv").write_text("ts,user_id,city\n2024-03-01T08:00:00Z,u1,Zürich\n")
+    assert "UTF-8" not in run("scan", d, "--out", tmp_path / "out").stdout
+
+
 def test_scan_says_how_many_users_only_have_a_score(tmp_path):
     (tmp_path / "logins.csv").write_text(LOGINS)
     (tmp_path / "scores.csv").write_text("user_id,score\nnobody_else,700\nnor_this_one,650\n")
