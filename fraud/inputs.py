@@ -67,6 +67,8 @@ class LoadedInput:
     events: dict[str, int] = field(default_factory=dict)
     # per file that is not plain UTF-8, how it was read (:func:`encoding_note`): never silent
     encodings: dict[str, dict] = field(default_factory=dict)
+    # optional columns some file gives only under a common other name, not read (:func:`unread_alias_columns`)
+    unread_aliases: dict[str, str] = field(default_factory=dict)
 
     @property
     def rows_rejected(self) -> int:
@@ -512,10 +514,12 @@ def _json_array_lines(text: str, path: Path) -> str:
 
 
 def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Config, path: Path,
-                  headers: dict[str, str] | None = None):
+                  headers: dict[str, str] | None = None, unread: dict[str, str] | None = None):
     """Rename mapped and loosely written header names onto the canonical columns (eager or lazy frame);
     a missing required column is an :class:`InputError` naming the file. ``headers``, when given, receives the
-    file's own header (or nested path) of each canonical column it renamed: rejection reasons name those."""
+    file's own header (or nested path) of each canonical column it renamed: rejection reasons name those.
+    ``unread``, when given, receives the optional columns the file gives under another name only
+    (:func:`unread_alias_columns`), which are not read as them."""
     types = df.collect_schema()
     names = types.names()
     given = list(names)  # the file's own header, for the error of a missing column
@@ -604,10 +608,11 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
             wrapped = _wrapped_records(df)
             like = [] if mapped or wrapped else [c for c in given if squashed(c) in COLUMN_ALIASES.get(col, ())]
             if len(like) == 1:
-                # the kind's own table: [columns] would rename that header in every input kind
-                hint = (f" ({ascii(like[0])} looks like it: map it in the config's [columns.{schema.kind}] table, "
-                        f"{col} = {json.dumps(like[0])})")
+                hint = f" ({alias_hint(schema.kind, col, like[0])})"
             raise InputError(f"{path}: missing required column {col!r}{hint}{wrapped or _header_read(given)}")
+    if unread is not None:
+        for canon, header in unread_alias_columns(schema, names, mapping).items():
+            unread.setdefault(canon, header)
     return _scalar_columns(df, schema, path)
 
 
@@ -637,6 +642,46 @@ COLUMN_ALIASES = {
     "lon": ("lng", "long", "longitude"),
     "score": ("creditscore", "riskscore", "points"),
 }
+
+
+# Other names exports give an optional column (beside COLUMN_ALIASES'): like those, never read as it (the contract
+# keeps an unknown column and ignores it; a "status" may be an account's), only named in a warning.
+OPTIONAL_COLUMN_ALIASES = {
+    "ip": ("ipaddress", "clientip", "clientipaddress", "ipaddr", "remoteaddr", "remoteip", "sourceip", "srcip"),
+    "event": ("eventtype", "eventname", "action"),
+    "success": ("status", "result", "outcome"),
+}
+
+
+def alias_hint(kind: str, canon: str, header: str) -> str:
+    """The config line that reads ``header`` as ``canon``, as the hints name it (the kind's own table: ``[columns]``
+    would rename that header in every input kind)."""
+    return (f"{ascii(header)} looks like it: map it in the config's [columns.{kind}] table, "
+            f"{canon} = {json.dumps(header)}")
+
+
+def unread_alias_columns(schema: InputSchema, names: list[str], mapping: dict) -> dict[str, str]:
+    """Per optional canonical column a file's columns ``names`` (after the mapping) lack and the config does not map,
+    the one header that is a common other name for it (:data:`COLUMN_ALIASES`, :data:`OPTIONAL_COLUMN_ALIASES`:
+    ``latitude`` for ``lat``, ``ip_address`` for ``ip``, ``event_type`` for ``event``); none when two are."""
+    aliases = {**COLUMN_ALIASES, **OPTIONAL_COLUMN_ALIASES}
+    out = {}
+    for canon in schema.columns:
+        if canon in schema.required or canon in names or canon in mapping or canon not in aliases:
+            continue
+        like = [c for c in names if c not in schema.columns and c not in INTERNAL and squashed(c) in aliases[canon]]
+        if len(like) == 1:
+            out[canon] = like[0]
+    return out
+
+
+def first_names(per_file) -> dict[str, str]:
+    """Files' :func:`unread_alias_columns` together, in file order: a column's first file names its header."""
+    out: dict[str, str] = {}
+    for unread in per_file:
+        for canon, header in unread.items():
+            out.setdefault(canon, header)
+    return out
 
 
 def _header_read(names: list[str], n: int = 8) -> str:
@@ -739,14 +784,14 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     schema = INPUT_SCHEMAS[kind]
     paths = resolve_specs(spec)
     frames, rejects, extras, given = [], [], set(), set()
-    rows_read, placeholders, events, encodings = 0, Counter(), Counter(), {}
+    rows_read, placeholders, events, encodings, unread = 0, Counter(), Counter(), {}, {}
     for path in paths:
         found: dict[str, str] = {}
         raw = read_raw(path, found)
         if raw.width == 0:  # empty file: nothing to read, no header to check
             continue
         headers: dict[str, str] = {}
-        raw = apply_mapping(raw, schema, cfg, path, headers)
+        raw = apply_mapping(raw, schema, cfg, path, headers, unread)
         note = encoding_note(found.get("encoding", UTF8), replacement_counts(raw, schema)
                              if found.get("encoding") == UTF8_LOSSY else None)
         if note:
@@ -775,7 +820,7 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     return LoadedInput(kind=kind, frame=frame, rejected=rejected, files=[str(p) for p in paths],
                        rows_read=rows_read, extra_columns=sorted(extras), placeholders=dict(placeholders),
                        columns=given_columns(kind, given, events, cfg.reader_events()), events=dict(events),
-                       encodings=encodings)
+                       encodings=encodings, unread_aliases=unread)
 
 
 def given_columns(kind: str, names, events: dict[str, int], event_names: dict[str, str] | None = None) -> list[str]:

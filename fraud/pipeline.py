@@ -318,6 +318,7 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
     inputs = {k: {"files": li.files, "rows_read": li.rows_read, "rows_used": li.rows_used,
                   "rows_rejected": li.rows_rejected, "extra_columns": li.extra_columns, **read_as_missing(li),
                   **({"files_not_utf8": li.encodings} if li.encodings else {}),
+                  **({"optional_columns_under_other_names": li.unread_aliases} if li.unread_aliases else {}),
                   **({"rejection_reasons": reasons[k]} if reasons.get(k) else {})}
               for k, li in loaded.items()}
     if decisions is not None:  # rejected here: unparseable rows and rows with an unknown decision word

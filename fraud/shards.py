@@ -36,7 +36,8 @@ from fraud.exprs import ipv6_net64
 from fraud.fingerprint.account import SPANS_SCHEMA, SPRAY_SPANS, spray_spans
 from fraud.fingerprint.useragent import agent_table
 from fraud.duplicates import split_duplicates
-from fraud.inputs import REJECTED_COLUMNS, UTF8, LoadedInput, absent_columns, encoding_note, file_format, given_columns
+from fraud.inputs import (REJECTED_COLUMNS, UTF8, LoadedInput, absent_columns, encoding_note, file_format, first_names,
+                          given_columns)
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
                             collect_checks, finish_findings, input_files, score_stage, summarize)
 from fraud.parsing import split_rows
@@ -277,8 +278,9 @@ class _Prepared:
                                used=self.used[k], placeholders=dict(self.placeholders[k]),
                                events=dict(self.events[k]),
                                encodings={sf.path: note for sf in self.spooled[k]
-                                          if (note := encoding_note(sf.encoding.get("encoding", UTF8),
-                                                                    sf.encoding.get("replaced")))})
+                                          if (note := encoding_note(sf.notes.get("encoding", UTF8),
+                                                                    sf.notes.get("replaced")))},
+                               unread_aliases=first_names(sf.notes.get("unread", {}) for sf in self.spooled[k]))
                 for k in self.kinds}
 
     def user_slice(self, s: int, cfg: Config, model: Any, agents: pl.DataFrame | None, spans: pl.DataFrame

@@ -154,8 +154,9 @@ class SpooledFile:
     blank_rows: list[int] = field(default_factory=list)  # a CSV file's empty lines: no rows (left out when parsed)
     headers: dict[str, str] = field(default_factory=dict)  # the file's own name of each renamed canonical column
     float_ids: frozenset[str] = frozenset()  # id columns written as 1001.0 throughout (parsing.float_text_ids)
-    # a text file's encoding (inputs.text_encoding) and, when UTF-8 with invalid bytes, the values read with U+FFFD
-    encoding: dict = field(default_factory=dict)
+    # what the summary says of the file: its encoding (inputs.text_encoding, "encoding") and, when UTF-8 with
+    # invalid bytes, the values read with U+FFFD ("replaced"); its optional columns under other names ("unread")
+    notes: dict = field(default_factory=dict)
 
 
 BLANK_WHOLE_BYTES = 1 << 24  # text files up to this size are tested whole, by the in-memory reader's own rule
@@ -253,9 +254,9 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
     schema = INPUT_SCHEMAS[kind]
     if _is_blank(path):
         return SpooledFile(str(path), blank=True)
-    encoding: dict = {}
+    notes: dict = {}
     try:
-        lf, src, sep = _raw_lazy(path, tmp, encoding)
+        lf, src, sep = _raw_lazy(path, tmp, notes)
         names = lf.collect_schema().names()
     except InputError:
         raise
@@ -264,14 +265,14 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
     if not names:
         return SpooledFile(str(path), blank=True)
     try:
-        extras, headers, float_ids = _sink(lf, schema, cfg, path, dest, shards, encoding, mark_empty=src is not None)
+        extras, headers, float_ids = _sink(lf, schema, cfg, path, dest, shards, notes, mark_empty=src is not None)
     except InputError:
         raise
     except Exception:  # noqa: BLE001 - a record the streaming reader refuses: read record by record instead
         shutil.rmtree(dest, ignore_errors=True)
         try:
-            extras, headers, float_ids = _sink(read_raw(path, encoding).lazy(), schema, cfg, path, dest, shards,
-                                               encoding)
+            extras, headers, float_ids = _sink(read_raw(path, notes).lazy(), schema, cfg, path, dest, shards,
+                                               notes)
         except InputError:
             raise
         except Exception as e:  # noqa: BLE001
@@ -282,14 +283,14 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
         # a quoted field over line ends swallowed lines, or a record is short of fields (padded by the reader, its
         # later fields shifted): read record by record, as in memory
         shutil.rmtree(dest, ignore_errors=True)
-        extras, headers, float_ids = _sink(read_raw(path, encoding).lazy(), schema, cfg, path, dest, shards,
-                                           encoding)
+        extras, headers, float_ids = _sink(read_raw(path, notes).lazy(), schema, cfg, path, dest, shards,
+                                           notes)
         rows = _rows_in(dest)
     # the CSV reader reads an empty line as a row of nulls: such rows are looked up in the file's text, and its
     # empty lines left out when the slices are parsed (no row, as in memory)
     blank = _blank_rows(src) if src is not None and _any_marked(dest, EMPTY_ROW) else []
     return SpooledFile(str(path), rows_read=rows - len(blank), extra_columns=extras, blank_rows=blank,
-                       headers=headers, float_ids=float_ids, encoding=encoding)
+                       headers=headers, float_ids=float_ids, notes=notes)
 
 
 def _any_marked(dest: Path, mark: str) -> bool:
@@ -309,22 +310,26 @@ def _rows_in(dest: Path) -> int:
 
 
 def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest: Path, shards: int,
-          encoding: dict | None = None, mark_empty: bool = False) -> tuple[list[str], dict[str, str], frozenset[str]]:
+          notes: dict | None = None, mark_empty: bool = False) -> tuple[list[str], dict[str, str], frozenset[str]]:
     """Write ``lf``'s canonical columns (and the record readers' row numbers and line errors) into the slices,
     with ``mark_empty`` a CSV scan's rows of nulls marked (:data:`fraud.records.EMPTY_ROW`); returns the extra
     column names (the columns given are those with a value, found when the slices are parsed), the file's own
     header of each renamed canonical column and its id columns written as ``1001.0`` throughout
     (:func:`fraud.parsing.float_text_ids`: decided on the whole file, before its rows are split into slices).
-    ``encoding``: the file's (:func:`_raw_lazy`); of UTF-8 with invalid bytes, the values read with U+FFFD are
-    counted into it (``replaced``), in one more streaming pass over such a file."""
+    ``notes``: :attr:`SpooledFile.notes`, its encoding given (:func:`_raw_lazy`); of UTF-8 with invalid bytes, the
+    values read with U+FFFD are counted into it (``replaced``), in one more streaming pass over such a file; the
+    optional columns it gives under another name only go under ``unread``."""
     headers: dict[str, str] = {}
     raw_names = lf.collect_schema().names()
     if mark_empty and len(raw_names) > 1:
         lf = lf.with_columns(pl.col(raw_names[-1]).is_null().alias(LAST_NULL))
-    lf = apply_mapping(lf, schema, cfg, path, headers).lazy()
+    unread: dict[str, str] = {}
+    lf = apply_mapping(lf, schema, cfg, path, headers, unread).lazy()
     float_ids = float_text_ids(lf)
-    if encoding is not None and encoding.get("encoding") == UTF8_LOSSY:
-        encoding["replaced"] = replacement_counts(lf, schema)
+    if notes is not None:
+        notes["unread"] = unread
+        if notes.get("encoding") == UTF8_LOSSY:
+            notes["replaced"] = replacement_counts(lf, schema)
     names = lf.collect_schema().names()
     extras = sorted(c for c in names if c not in schema.columns and c not in INTERNAL)
     keep = [c for c in names if c in schema.columns]

@@ -87,6 +87,32 @@ def test_iso_times_with_a_decimal_comma_read_like_the_dot_form(tmp_path):
         (5, "bad timestamp in column ts: 2024-03-04 10:00,5")]
 
 
+def test_optional_columns_under_a_common_other_name_are_named_not_read(tmp_path, cfg):
+    """latitude/longitude, ip_address, event_type: the logins' positions, addresses and events were silently
+    ignored (extra columns). They are still not read (an unknown column is kept and ignored), but named with the
+    config line that maps them when the column is absent and exactly one header is such a name."""
+    p = write(tmp_path / "a.csv", "ts,user_id,latitude,longitude,ip_address,event_type\n"
+              "2024-01-01T00:00:00Z,u1,31.2,121.5,1.2.3.4,payment\n")
+    li = read_input("logins", p, cfg)
+    assert li.unread_aliases == {"event": "event_type", "ip": "ip_address", "lat": "latitude", "lon": "longitude"}
+    assert li.frame.select("event", "ip", "lat", "lon").row(0) == ("login", None, None, None)
+    # the first file that names one gives its header; a devices file's optional user under "user"
+    q = write(tmp_path / "b.csv", "ts,user_id,Latitude,lng\n2024-01-01T00:00:01Z,u1,1,2\n")
+    assert read_input("logins", [q, p], cfg).unread_aliases == {"event": "event_type", "ip": "ip_address",
+                                                               "lat": "Latitude", "lon": "lng"}
+    d = write(tmp_path / "d.csv", "ts,device_id,user\n2024-01-01T00:00:00Z,d1,u1\n")
+    assert read_input("devices", d, cfg).unread_aliases == {"user_id": "user"}
+
+
+def test_no_hint_when_the_column_is_there_mapped_or_two_headers_could_be_it(tmp_path, cfg):
+    p = write(tmp_path / "a.csv", "ts,user_id,lat,lon,latitude,ip_address,client_ip,event\n"
+              "2024-01-01T00:00:00Z,u1,31.2,121.5,31.2,1.2.3.4,1.2.3.4,login\n")
+    assert read_input("logins", p, cfg).unread_aliases == {}
+    c = write(tmp_path / "c.toml", '[columns.logins]\nlat = "gps_lat"\nlon = "gps_lon"\n')
+    q = write(tmp_path / "b.csv", "ts,user_id,latitude,longitude\n2024-01-01T00:00:00Z,u1,1,2\n")
+    assert read_input("logins", q, load_config(c)).unread_aliases == {}
+
+
 def test_event_names_in_any_case_and_spelling(tmp_path, cfg):
     p = write(tmp_path / "l.csv", "ts,user_id,event\n" + "".join(
         f"2024-01-01T00:00:0{i}Z,u,{w}\n"

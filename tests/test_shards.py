@@ -322,6 +322,15 @@ def test_files_not_in_utf8_read_and_reported_alike_in_memory_and_in_slices(tmp_p
     _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=3))
 
 
+def test_optional_columns_under_other_names_are_named_alike_in_memory_and_in_slices(tmp_path):
+    (tmp_path / "logins.csv").write_text("ts,user_id,latitude,longitude\n" + "".join(
+        f"2024-03-0{d}T08:00:00Z,u{d},31.2,121.5\n" for d in range(1, 8)))
+    one = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    assert one.summary["inputs"]["logins"]["optional_columns_under_other_names"] == {"lat": "latitude",
+                                                                                    "lon": "longitude"}
+    _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=3))
+
+
 def test_a_device_seen_only_in_snapshots_is_checked_in_its_slice(tmp_path):
     """A farm phone reported by six accounts and an emulator, both only in device snapshots, sit in device slices
     that hold no logins row: their checks run there as on the whole batch (they were "not evaluated")."""

@@ -144,6 +144,13 @@ def _print_summary(summary: dict, out: Path) -> None:
                 line = (f"holds bytes that are not UTF-8: read as U+FFFD in {_count(sum(replaced.values()), 'value')}"
                         + (f" ({cols})" if cols else "") + "; a user_id so is rejected; re-encode the file as UTF-8")
             out_console.print(f"{kind} file {f}: {line}", highlight=False, markup=False)
+    from fraud.inputs import alias_hint
+
+    for kind, info in summary["inputs"].items():  # an optional column under another name only: ignored, said so
+        for canon, header in (info.get("optional_columns_under_other_names") or {}).items():
+            hint = alias_hint(kind, canon, header)
+            out_console.print(f"warning: no {canon} column in the {kind}, none read ({hint})", highlight=False,
+                              markup=False)
     if summary.get("files_skipped"):
         out_console.print("not read (named like an input, not an input format: a backup?): "
                           + ", ".join(summary["files_skipped"]), highlight=False, markup=False)

@@ -640,6 +640,20 @@ def test_scan_says_which_files_are_not_utf8_and_how_they_were_read(tmp_path):
     assert "UTF-8" not in run("scan", d, "--out", tmp_path / "out").stdout
 
 
+def test_scan_warns_of_an_optional_column_given_under_another_name(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text("ts,user_id,latitude,lon\n2024-03-01T08:00:00Z,u1,31.2,121.5\n")
+    r = run("scan", d, "--out", tmp_path / "out")
+    assert r.exit_code == 0, r.stderr
+    assert ("warning: no lat column in the logins, none read ('latitude' looks like it: map it in the config's "
+            '[columns.logins] table, lat = "latitude")\n') in r.stdout
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["inputs"]["logins"]["optional_columns_under_other_names"] == {"lat": "latitude"}
+    (d / "logins.csv").write_text("ts,user_id,lat,lon\n2024-03-01T08:00:00Z,u1,31.2,121.5\n")
+    assert "warning" not in run("scan", d, "--out", tmp_path / "out").stdout
+
+
 def test_scan_says_how_many_users_only_have_a_score(tmp_path):
     (tmp_path / "logins.csv").write_text(LOGINS)
     (tmp_path / "scores.csv").write_text("user_id,score\nnobody_else,700\nnor_this_one,650\n")
