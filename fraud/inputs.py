@@ -267,6 +267,7 @@ class BoundedGzip(gzip.GzipFile):
 GZIP_MAGIC = b"\x1f\x8b"
 # Compressed data a text reader must not see as text: Polars' CSV reader decompresses gzip and zstd content on its
 # own, past the decompression-bomb guard (a 400 KB gzip named .csv took 6 GB and aborted the process).
+PARQUET_MAGIC = b"PAR1"
 OTHER_COMPRESSION = {b"\x28\xb5\x2f\xfd": "zstd", b"BZh": "bzip2", b"\xfd7zXZ\x00": "xz", b"PK\x03\x04": "zip"}
 
 
@@ -279,6 +280,9 @@ def is_gzip(path: Path) -> bool:
         head = fh.read(6)
     if head.startswith(GZIP_MAGIC):
         return True
+    if head.startswith(PARQUET_MAGIC):  # a Parquet file saved under a text name: one line, not its bytes escaped
+        raise InputError(f"{path}: Parquet data in a file named {Path(path).suffix or 'without a suffix'}; rename it "
+                         ".parquet")
     for magic, name in OTHER_COMPRESSION.items():
         if head.startswith(magic):
             raise InputError(f"{path}: holds {name}-compressed data; decompress it (or name a gzip file .gz)")

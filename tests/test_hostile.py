@@ -317,6 +317,20 @@ def test_text_encodings(tmp_path, encode):
     assert res.loaded["logins"].rows_used == 2
 
 
+@pytest.mark.parametrize("name", ["logins.csv", "logins.jsonl", "logins.csv.1"])
+def test_parquet_data_under_a_text_name_is_one_short_error(tmp_path, name):
+    """Parquet bytes in logins.csv gave a 2 KB error line of escaped binary (the header read: 'PAR1\\x15...')."""
+    import io
+
+    buf = io.BytesIO()
+    pl.DataFrame({"ts": ["2024-03-01T00:00:00Z"], "user_id": ["u1"]}).write_parquet(buf)
+    suffix = ".1" if name.endswith(".1") else name[name.rindex("."):]
+    with pytest.raises(FraudError) as e:
+        scan_folder(tmp_path, {name: buf.getvalue()})
+    assert str(e.value) == f"{tmp_path / 'in' / name}: Parquet data in a file named {suffix}; rename it .parquet"
+    assert scan_folder(tmp_path, {name: b"", "logins.parquet": buf.getvalue()}).loaded["logins"].rows_used == 1
+
+
 def test_two_canonical_columns_onto_one_source_is_a_config_error(tmp_path):
     from fraud.errors import ConfigError
     cfg = tmp_path / "c.toml"
