@@ -192,6 +192,7 @@ def read_raw(path: Path, encoding: dict | None = None) -> pl.DataFrame:
             data = gunzip(data, path)
         marked = data.startswith(BOM)  # UTF-8 named by its byte-order mark: never cp1252 (UTF-16/32: re-encoded)
         data = text_bytes(data)
+        no_bom_utf16(data, path)
         found = marked_encoding(marked, text_encoding(data))
         if found == CP1252:
             data = cp1252_to_utf8(data)
@@ -399,6 +400,17 @@ def text_bytes(data: bytes) -> bytes:
     if EXCEL_SEP.match(data):
         data = data.split(b"\n", 1)[1] if b"\n" in data else b""
     return data
+
+
+def no_bom_utf16(head: bytes, path: Path) -> None:
+    """An InputError for text whose first line has a NUL byte beside every character (``t\\x00s\\x00``): UTF-16
+    without a byte-order mark (with one it is re-encoded), which read as a header of NUL-laced names."""
+    line = head[:head.find(b"\n") if b"\n" in head[:400] else 400]
+    line = line[:len(line) // 2 * 2]
+    if len(line) >= 4 and (line[1::2].count(0) == len(line) // 2 or line[0::2].count(0) == len(line) // 2) \
+            and line.count(0) == len(line) // 2:
+        raise InputError(f"{path}: looks like UTF-16 text without a byte-order mark (a NUL byte beside every character "
+                         "of the header); re-encode it as UTF-8")
 
 
 def cr_to_lf(data: bytes) -> bytes:

@@ -18,8 +18,8 @@ from fraud.config import Config
 from fraud.errors import InputError
 from fraud.exprs import ACCOUNT_NO_VALUE_WORDS, is_missing
 from fraud.inputs import (BOM, CP1252, ENCODING_CHUNK, UTF8, UTF8_LOSSY, WIDE_BOMS, BoundedGzip, apply_mapping,
-                          cp1252_to_utf8, is_gzip, marked_encoding, read_raw, replacement_counts, sniff_separator,
-                          file_format, text_bytes, text_encoding, unreadable)
+                          cp1252_to_utf8, is_gzip, marked_encoding, no_bom_utf16, read_raw, replacement_counts,
+                          sniff_separator, file_format, text_bytes, text_encoding, unreadable)
 from fraud.parsing import float_id_text, float_text_ids, native_text
 from fraud.duplicates import extra_hash
 from fraud.records import (EMPTY_ROW, INTERNAL, LAST_NULL, blank_csv_rows, last_line_quote_open,
@@ -226,6 +226,7 @@ def _raw_lazy(path: Path, tmp: Path, encoding: dict) -> tuple[pl.LazyFrame | pl.
         src = fixed
         with open(src, "rb") as fh:
             head = fh.read(1 << 20)
+    no_bom_utf16(head.removeprefix(BOM), path)
     sep = sniff_separator(head.removeprefix(BOM))
     lf = pl.scan_csv(src, infer_schema=False, encoding="utf8-lossy", separator=sep)
     return lf.rename(reserved_renames(lf.collect_schema().names())), src, sep

@@ -309,8 +309,8 @@ def test_ndjson_rows_are_line_numbers_across_blank_lines(tmp_path):
                          ids=["double BOM", "UTF-16 LE with BOM", "UTF-16 BE without BOM"])
 def test_text_encodings(tmp_path, encode):
     body = encode(HEAD + GOOD + GOOD.replace("u1", "u2"))
-    if body.startswith(b"\x00"):  # UTF-16 without a byte-order mark is not recognised: one clear error
-        with pytest.raises(FraudError, match="logins.csv"):
+    if body.startswith(b"\x00"):  # UTF-16 without a byte-order mark is not read: one clear error saying so
+        with pytest.raises(FraudError, match=r"logins\.csv: looks like UTF-16 text without a byte-order mark"):
             scan_folder(tmp_path, {"logins.csv": body})
         return
     res = scan_folder(tmp_path, {"logins.csv": body})
@@ -329,6 +329,17 @@ def test_parquet_data_under_a_text_name_is_one_short_error(tmp_path, name):
         scan_folder(tmp_path, {name: buf.getvalue()})
     assert str(e.value) == f"{tmp_path / 'in' / name}: Parquet data in a file named {suffix}; rename it .parquet"
     assert scan_folder(tmp_path, {name: b"", "logins.parquet": buf.getvalue()}).loaded["logins"].rows_used == 1
+
+
+def test_utf16_without_a_byte_order_mark_is_said_to_be_so(tmp_path):
+    """It read as the header 't\\x00s\\x00', 'u\\x00s\\x00...': missing required column 'ts'. A NUL in a UTF-8
+    value is no such file (its row is rejected)."""
+    with pytest.raises(FraudError) as e:
+        scan_folder(tmp_path, {"logins.csv": (HEAD + GOOD).encode("utf-16-le")})
+    assert str(e.value) == (f"{tmp_path / 'in' / 'logins.csv'}: looks like UTF-16 text without a byte-order mark (a NUL "
+                            "byte beside every character of the header); re-encode it as UTF-8")
+    res = scan_folder(tmp_path, {"logins.csv": HEAD + GOOD + GOOD.replace("u1", "u\x001")})
+    assert res.loaded["logins"].rows_used == 1 and res.loaded["logins"].rows_rejected == 1
 
 
 def test_two_canonical_columns_onto_one_source_is_a_config_error(tmp_path):
