@@ -30,6 +30,16 @@ def run(*args):
     return runner.invoke(app, [str(a) for a in args])
 
 
+def input_dir(tmp_path, **files: str | bytes):
+    """``tmp_path / "in"`` holding ``files`` (name with "." for "_": ``logins_csv="..."``), text or bytes."""
+    d = tmp_path / "in"
+    d.mkdir(exist_ok=True)
+    for name, content in files.items():
+        f = d / name.replace("_", ".")
+        f.write_bytes(content) if isinstance(content, bytes) else f.write_text(content)
+    return d
+
+
 def test_scan_writes_every_output(data, tmp_path):
     out = tmp_path / "out"
     r = run("scan", data, "--out", out)
@@ -601,10 +611,8 @@ def test_a_scan_whose_every_logins_row_is_rejected_fails_and_says_why(tmp_path):
 def test_a_scan_of_an_empty_logins_input_fails_like_one_whose_rows_were_all_rejected(tmp_path, name, content):
     """A 0-byte logins file (a failed export job), a header-only one or a JSON {} scanned nothing and exited 0: a
     --fail-on gate passed on it. It is "no logins row could be used" (exit 2), outputs written."""
-    d = tmp_path / "in"
-    d.mkdir()
-    (d / name).write_text(content)
-    (d / "locations.csv").write_text("ts,user_id,lat,lon\n2024-03-01T08:00:00Z,u1,31.23,121.47\n")
+    d = input_dir(tmp_path, **{name.replace(".", "_"): content},
+                  locations_csv="ts,user_id,lat,lon\n2024-03-01T08:00:00Z,u1,31.23,121.47\n")
     out = tmp_path / "out"
     r = run("scan", d, "--out", out, "--fail-on", "critical")
     assert r.exit_code == 2
@@ -614,20 +622,16 @@ def test_a_scan_of_an_empty_logins_input_fails_like_one_whose_rows_were_all_reje
 
 
 def test_a_logins_input_with_one_usable_row_passes_the_gate(tmp_path):
-    d = tmp_path / "in"
-    d.mkdir()
-    (d / "logins.csv").write_text("ts,user_id\n2024-03-01T08:00:00Z,u1\n")
+    d = input_dir(tmp_path, logins_csv="ts,user_id\n2024-03-01T08:00:00Z,u1\n")
     r = run("scan", d, "--out", tmp_path / "out", "--fail-on", "critical")
     assert r.exit_code == 0, r.stderr
     assert r.stderr == ""
 
 
 def test_scan_says_which_files_are_not_utf8_and_how_they_were_read(tmp_path):
-    d = tmp_path / "in"
-    d.mkdir()
-    (d / "logins.csv").write_bytes("ts,user_id,city\n2024-03-01T08:00:00Z,u1,Zürich\n".encode("cp1252"))
-    (d / "locations.csv").write_bytes("ts,user_id,lat,lon\n2024-03-01T08:00:00Z,zoé,46.2,6.1\n".encode()
-                                      + "2024-03-01T09:00:00Z,jörg,46.2,6.1\n".encode("latin-1"))
+    d = input_dir(tmp_path, logins_csv="ts,user_id,city\n2024-03-01T08:00:00Z,u1,Zürich\n".encode("cp1252"),
+                  locations_csv="ts,user_id,lat,lon\n2024-03-01T08:00:00Z,zoé,46.2,6.1\n".encode()
+                  + "2024-03-01T09:00:00Z,jörg,46.2,6.1\n".encode("latin-1"))
     r = run("scan", d, "--out", tmp_path / "out")
     assert r.exit_code == 0, r.stderr
     assert (f"logins file {d / 'logins.csv'}: not UTF-8 (no UTF-8 multi-byte sequence in it): read as Windows-1252 "
@@ -641,9 +645,7 @@ def test_scan_says_which_files_are_not_utf8_and_how_they_were_read(tmp_path):
 
 
 def test_scan_warns_of_an_optional_column_given_under_another_name(tmp_path):
-    d = tmp_path / "in"
-    d.mkdir()
-    (d / "logins.csv").write_text("ts,user_id,latitude,lon\n2024-03-01T08:00:00Z,u1,31.2,121.5\n")
+    d = input_dir(tmp_path, logins_csv="ts,user_id,latitude,lon\n2024-03-01T08:00:00Z,u1,31.2,121.5\n")
     r = run("scan", d, "--out", tmp_path / "out")
     assert r.exit_code == 0, r.stderr
     assert ("warning: no lat column in the logins, none read ('latitude' looks like it: map it in the config's "
@@ -704,12 +706,10 @@ def test_scan_summary_line_counts_in_singular_and_plural(tmp_path):
 def test_scan_says_when_a_bare_http_stack_agent_may_be_the_operators_own_app(tmp_path):
     """okhttp/4.9.2 on 2 of 3 users (a React Native app that never set an agent): flagged, and the command names
     the config key that exempts it; a bare stack on too few users is not named."""
-    d = tmp_path / "in"
-    d.mkdir()
     rows = ["ts,user_id,event,user_agent"] + [f"2024-03-01T0{i}:00:00Z,u{i},login,okhttp/4.9.2" for i in (1, 2)] + [
         '2024-03-01T03:00:00Z,u3,login,"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) '
         'Chrome/126.0.0.0 Safari/537.36"']
-    (d / "logins.csv").write_text("\n".join(rows) + "\n")
+    d = input_dir(tmp_path, logins_csv="\n".join(rows) + "\n")
     r = run("scan", d, "--out", tmp_path / "o")
     assert r.exit_code == 0, r.stderr
     notes = json.loads((tmp_path / "o" / "summary.json").read_text())["checks"]["device.bot_agent"]
