@@ -145,8 +145,10 @@ _COMMA_FRACTION = r"^(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}),(\d+)"
 
 def _iso_text(s: pl.Expr) -> pl.Expr:
     """Timestamp text normalised towards RFC 3339 (``T``, ``Z`` -> ``+00:00``, ``+0800``/``+08`` -> ``+08:00``, a
-    decimal comma after the seconds -> ``.``)."""
+    decimal comma after the seconds -> ``.``, the zone name Java's ``ZonedDateTime`` writes after the offset off:
+    ``2024-03-04T10:00+08:00[Asia/Shanghai]``, whose offset says the instant)."""
     return (s.str.replace(_COMMA_FRACTION, "${1}.${2}")
+           .str.replace(r"([Zz]|[+-]\d{2}(?::?\d{2})?)\[[A-Za-z][A-Za-z0-9_/+\-]*\]$", "${1}")
            .str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]", "${1}T")
            .str.replace(r"\s*(?:[Zz]|UTC|GMT)$", "+00:00")
            .str.replace(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*([+-]\d{2})(\d{2})$", "${1}${2}:${3}")

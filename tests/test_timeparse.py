@@ -40,6 +40,10 @@ U = timezone.utc
     ("2024-01-01T10:05:00,5+08:00", datetime(2024, 1, 1, 2, 5, 0, 500000, tzinfo=U)),
     ("2024-01-01T10:05:00,25Z", datetime(2024, 1, 1, 10, 5, 0, 250000, tzinfo=U)),
     ("2024-01-01 10:05:00,123456789 +0100", datetime(2024, 1, 1, 9, 5, 0, 123456, tzinfo=U)),
+    # Java's ZonedDateTime.toString(): the offset, then the zone's name (the offset says the instant)
+    ("2024-01-01T10:00+08:00[Asia/Shanghai]", datetime(2024, 1, 1, 2, tzinfo=U)),
+    ("2024-01-01T10:00:00.123-05:00[America/New_York]", datetime(2024, 1, 1, 15, 0, 0, 123000, tzinfo=U)),
+    ("2024-01-01T02:00Z[UTC]", datetime(2024, 1, 1, 2, tzinfo=U)),
 ])
 def test_parses_iso_and_epoch(raw, expected):
     out = pl.select(parse_timestamp(pl.lit(raw), "Asia/Shanghai")).item()
@@ -50,7 +54,9 @@ def test_parses_iso_and_epoch(raw, expected):
                                  "99999999999999999999", "03/04/2024 10:00", "31 Feb 2024 10:00:00 +0000",
                                  "01/Foo/2024:10:00:00 +0000", "Jan 1 2024 10:00:00", "Mon, 1 Jan 2024",
                                  # a comma anywhere but before the seconds' fraction is no decimal sign
-                                 "2024-01-01 10:00,5", "2024-01-01,10:00:00", "2024-01-01 10:00:00,", "10:00:00,123"])
+                                 "2024-01-01 10:00,5", "2024-01-01,10:00:00", "2024-01-01 10:00:00,", "10:00:00,123",
+                                 # a zone's name without an offset before it is no instant this parser reads
+                                 "2024-01-01T10:00[Asia/Shanghai]", "2024-01-01T10:00+08:00[]"])
 def test_unparseable_or_implausible_is_null(raw):
     assert pl.select(parse_timestamp(pl.lit(raw), "UTC")).item() is None
 
