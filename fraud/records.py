@@ -168,7 +168,8 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
     opening quote is never closed (it would swallow the rest of the file) or whose quoted field runs over line ends
     holding a record's worth of separators (a stray quote that a later stray quote "closes"):
     the reading resumes on the next line. A quoted field over lines that are no records (a note written over two
-    lines) stays one field. Empty fields are null."""
+    lines) stays one field. Empty fields are null. When every record is one empty field wider than the header (a
+    separator ending each line), that field is no field."""
     lines = text.lstrip("\r\n").split("\n")  # leading empty lines are skipped, as the fast reader does
     if lines and lines[-1] == "":
         lines.pop()
@@ -178,6 +179,8 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
     rows, rownums, errors, texts = [], [], [], []
 
     record = [0]  # records so far, empty lines included: row N is the Nth record, as the fast reader counts
+    whole = [0]  # records of the header's width
+    trailing: list[tuple[int, list]] = []  # records one empty field wider: (row index, the header's fields)
 
     def reject(reason: str, text: str) -> None:
         record[0] += 1
@@ -207,6 +210,13 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
                        "(a stray quote)", lines[first])
                 resume = first + 1
                 break
+            if len(rec) == width + 1 and rec[-1].strip(" \r") == "" and width > 0:
+                # a separator at the end of the line, as some exporters end every record: read as such when every
+                # record of the file ends so (one wide record among whole ones is an unquoted separator)
+                reject(f"{len(rec)} fields where the header has {width} (an unquoted separator or a broken quote)",
+                       separator.join(rec))
+                trailing.append((len(rows) - 1, [v if v != "" else None for v in rec[:-1]]))
+                continue
             if len(rec) > width:
                 reject(f"{len(rec)} fields where the header has {width} (an unquoted separator or a broken quote)",
                        separator.join(rec))
@@ -223,9 +233,13 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
             errors.append(None)
             texts.append(None)
             rownums.append(record[0])
+            whole[0] += 1
         if resume is None:
             break
         at = resume
+    if trailing and not whole[0]:
+        for i, values in trailing:
+            rows[i], errors[i], texts[i] = values, None, None
     return _frame(columns, rows, rownums, errors, texts)
 
 

@@ -107,3 +107,18 @@ def test_typed_true_false_or_infinite_ids_are_rejected_in_memory_and_in_slices(t
             (3, "missing required value user_id")]
         assert res.scores["user_id"].to_list() == ["1002"]
     assert_frame_equal(results[0].rejected, results[1].rejected)
+
+
+def test_a_separator_ending_every_record_is_no_extra_field_in_memory_and_in_slices(tmp_path):
+    """Some exporters end each data line with the separator the header lacks: every row was rejected as "4 fields
+    where the header has 3". An empty last field beyond the header is no field; a value there still is one."""
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text("ts,user_id,device_id\n2024-03-04T10:00:00Z,u1,d1,\n2024-03-04T10:00:00Z,u2,d2, \n"
+                                  "2024-03-04T11:00:00Z,u3,d3,x\n")
+    results = [scan(ScanInputs.from_folder(d), load_config(), shards=n) for n in (1, 3)]
+    for res in results:
+        assert sorted(res.scores["user_id"]) == ["u1", "u2"]
+        assert res.rejected.select("row", "reason").rows() == [
+            (3, "4 fields where the header has 3 (an unquoted separator or a broken quote)")]
+    assert_frame_equal(results[0].rejected, results[1].rejected)
