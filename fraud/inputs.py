@@ -26,7 +26,7 @@ import polars as pl
 from fraud.config import Config
 from fraud.errors import InputError, first_line
 from fraud.duplicates import extra_hash, split_duplicates
-from fraud.parsing import float_text_ids, outcome_rows, split_rows, whole_number
+from fraud.parsing import decimal_comma_columns, float_text_ids, outcome_rows, split_rows, whole_number
 from fraud.records import (EXTRA_HASH, INTERNAL, LINE_ERROR, NESTED, RESERVED, blank_csv_rows, blank_line_rows,
                            csv_records, csv_spans_lines, first_keys, ndjson_records, reserved_renames, short_lines)
 from fraud.schema import INPUT_SCHEMAS, REJECTED_COLUMNS, InputSchema, squashed
@@ -69,6 +69,9 @@ class LoadedInput:
     encodings: dict[str, dict] = field(default_factory=dict)
     # optional columns some file gives only under a common other name, not read (:func:`unread_alias_columns`)
     unread_aliases: dict[str, str] = field(default_factory=dict)
+    # per file, its number columns read with a decimal comma (``1.234,56``, ``12.000`` twelve thousand:
+    # :func:`fraud.parsing.decimal_comma_columns`): never silent
+    decimal_comma: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def rows_rejected(self) -> int:
@@ -800,7 +803,7 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     schema = INPUT_SCHEMAS[kind]
     paths = resolve_specs(spec)
     frames, rejects, extras, given = [], [], set(), set()
-    rows_read, placeholders, events, encodings, unread = 0, Counter(), Counter(), {}, {}
+    rows_read, placeholders, events, encodings, unread, commas = 0, Counter(), Counter(), {}, {}, {}
     for path in paths:
         found: dict[str, str] = {}
         raw = read_raw(path, found)
@@ -817,9 +820,12 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         raw = raw.with_columns(extra_hash(kind, extra, raw.schema))
         raw = raw.select([c for c in raw.columns if c in schema.columns or c in INTERNAL])
         rows_read += raw.height
+        comma = decimal_comma_columns(raw, schema)
+        if comma:
+            commas[str(path)] = sorted(comma)
         good, bad, missing, names, valued = split_rows(raw, schema, cfg.timezone, path, kind,
                                                        file_format(path) == "ndjson", cfg.reader_events(),
-                                                       cfg.timestamp_formats, headers, float_text_ids(raw))
+                                                       cfg.timestamp_formats, headers, float_text_ids(raw), comma)
         given |= valued
         placeholders.update(missing)
         events.update(names)
@@ -836,7 +842,7 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     return LoadedInput(kind=kind, frame=frame, rejected=rejected, files=[str(p) for p in paths],
                        rows_read=rows_read, extra_columns=sorted(extras), placeholders=dict(placeholders),
                        columns=given_columns(kind, given, events, cfg.reader_events()), events=dict(events),
-                       encodings=encodings, unread_aliases=unread)
+                       encodings=encodings, unread_aliases=unread, decimal_comma=commas)
 
 
 def given_columns(kind: str, names, events: dict[str, int], event_names: dict[str, str] | None = None) -> list[str]:

@@ -189,6 +189,53 @@ def float_text_ids(frame: pl.DataFrame | pl.LazyFrame) -> frozenset[str]:
     return frozenset(tally(frame, cols)) if cols else frozenset()
 
 
+# A European-locale export (a ``;`` file from Excel or SAP) writes numbers with a decimal comma and ``.`` between
+# groups of thousands: ``1.234,56``, ``12,5``, and ``12.000`` for twelve thousand, which a plain cast reads as 12.0.
+# A number column held as text (coordinates aside: :func:`_coordinate_text` reads their decimal comma) is read so
+# when some value of it in the file is written with a decimal comma and none with a decimal point that cannot be a
+# group of thousands (``12.5``, ``1234.56``, ``0.25``): :func:`decimal_comma_columns`. Otherwise ``12.000`` stays
+# 12.0 (a file without a comma value cannot tell), and a file mixing both keeps rejecting its comma values.
+THOUSANDS_GROUPED = r"[1-9]\d{0,2}(?:\.\d{3})+"  # 1.234, 12.000, 1.234.567 (not 0.250: no thousands group)
+DECIMAL_COMMA = rf"^[+-]?(?:{THOUSANDS_GROUPED}|\d+),\d+$"  # 1.234,56, 12,5
+DECIMAL_POINT = r"^[+-]?(?:\d+\.\d*|\.\d+)(?:[eE][+-]?\d+)?$"  # 12.5, 0.25, 1.5e3, and 12.000 (told apart below)
+NO_DECIMAL_COMMA_COLUMNS = frozenset({"lat", "lon"})
+
+
+def decimal_comma_number(t: pl.Expr) -> pl.Expr:
+    """Trimmed number text of a decimal-comma column as a plain cast reads it: ``1.234,56`` as ``1234.56``,
+    ``12.000`` as ``12000``, ``12,5`` as ``12.5``; other text unchanged."""
+    return (pl.when(t.str.contains(rf"^[+-]?(?:{THOUSANDS_GROUPED}(?:,\d+)?|\d+,\d+)$"))
+            .then(t.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)).otherwise(t))
+
+
+def decimal_comma_columns(frame: pl.DataFrame | pl.LazyFrame, schema: InputSchema) -> frozenset[str]:
+    """The number columns of ``schema`` (not lat/lon) that one file's raw frame holds as text and writes with a
+    decimal comma (:data:`DECIMAL_COMMA`, at least one value) and never with a decimal point that cannot be a group
+    of thousands (:data:`DECIMAL_POINT` but not :data:`THOUSANDS_GROUPED`). A lazy frame is tested on its first
+    rows first, where one such point decides a column (not one); the others are read whole: the answer is the
+    whole file's."""
+    types = frame.collect_schema()
+    cols = [c for c, k in schema.columns.items() if k in (FLOAT, INT) and c not in NO_DECIMAL_COMMA_COLUMNS
+            and c in types and types[c] == pl.String]
+
+    def tally(f: pl.DataFrame | pl.LazyFrame, cols: list[str], sample: bool = False) -> list[str]:
+        # per column: a value with a decimal point; one with a decimal comma
+        exprs = []
+        for c in cols:
+            t = pl.col(c).str.strip_chars()
+            point = t.str.contains(DECIMAL_POINT) & ~t.str.contains(rf"^[+-]?{THOUSANDS_GROUPED}$")
+            exprs += [point.fill_null(False).any().alias(f"point_{c}"),
+                      t.str.contains(DECIMAL_COMMA).fill_null(False).any().alias(f"comma_{c}")]
+        row = f.select(exprs)
+        row = (row.collect(engine="streaming") if isinstance(row, pl.LazyFrame) else row).row(0, named=True)
+        # a sample without a decimal point leaves the column open: the whole file decides
+        return [c for c in cols if not row[f"point_{c}"] and (sample or row[f"comma_{c}"])]
+
+    if cols and isinstance(frame, pl.LazyFrame):
+        cols = tally(frame.head(FLOAT_TEXT_SAMPLE_ROWS), cols, sample=True)
+    return frozenset(tally(frame, cols)) if cols else frozenset()
+
+
 def _present(df: pl.DataFrame, col: str, nan_is_value: bool = False) -> pl.Expr:
     """Whether a row gives ``col`` a value: non-blank text; a native (Parquet/JSON) value needs no text round
     trip, and NaN in a float column is none (pandas writes every gap of a float column, a 0/1 flag or an epoch
@@ -242,7 +289,8 @@ def column_name(col: str, headers: dict[str, str] | None) -> str:
 
 def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
            ts_formats: tuple[str, ...] = (), headers: dict[str, str] | None = None,
-           event_vocab: frozenset[str] = frozenset(), float_ids: frozenset[str] = frozenset()
+           event_vocab: frozenset[str] = frozenset(), float_ids: frozenset[str] = frozenset(),
+           decimal_comma: frozenset[str] = frozenset()
            ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]],
                       list[str], dict[str, pl.Expr], dict[str, pl.Expr]]:
     """The parsing steps of one raw frame, each a list of expressions evaluated together: the trimmed text of
@@ -253,7 +301,8 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
     null; last, per optional identifier column, which rows had a placeholder value read as missing. ``nested``:
     the frame comes from NDJSON, whose readers mark a nested value's text (:data:`fraud.records.NESTED`).
     ``headers``: the file's own header of each renamed canonical column (:func:`column_name`); ``float_ids``: the
-    id columns whose ``1001.0`` reads as ``1001`` (:func:`float_text_ids`)."""
+    id columns whose ``1001.0`` reads as ``1001`` (:func:`float_text_ids`); ``decimal_comma``: the number columns
+    whose ``1.234,56`` reads as 1234.56 and ``12.000`` as 12000 (:func:`decimal_comma_columns`)."""
     def trimmed(c: str) -> pl.Expr:
         t = (pl.col(c).str.strip_prefix(JSON_LITERAL) if nested else pl.col(c)).str.strip_chars()
         return float_id_text(t) if c in float_ids else t
@@ -302,7 +351,8 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
                 .otherwise(fmt(f"bad timestamp in column {name}: {{}}", shown))))
         elif kind in (FLOAT, INT):
             present = _present(df, col, nan_is_value=True)  # NaN: a "no value" marker, counted below
-            f = raw.cast(pl.Float64, strict=False) if dtype != pl.String else text.cast(pl.Float64, strict=False)
+            number = decimal_comma_number(text) if col in decimal_comma else text
+            f = raw.cast(pl.Float64, strict=False) if dtype != pl.String else number.cast(pl.Float64, strict=False)
             if col in ("lat", "lon") and dtype == pl.String:
                 f = pl.coalesce(f, _coordinate_text(df, col))
             f = once(f, f"__x_{col}_f")
@@ -445,7 +495,8 @@ def _split_too_long(raw: pl.DataFrame, schema: InputSchema, cols: list[str], pat
 
 def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: str, nested: bool,
                event_names: dict[str, str] | None = None, ts_formats: tuple[str, ...] = (),
-               headers: dict[str, str] | None = None, float_ids: frozenset[str] = frozenset()
+               headers: dict[str, str] | None = None, float_ids: frozenset[str] = frozenset(),
+               decimal_comma: frozenset[str] = frozenset()
            ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], dict[str, int], frozenset[str]]:
     """Parse one file's raw frame: (valid typed rows with ``_file``/``_row``, rejected rows with reasons, per
     identifier column the valid rows whose placeholder value was read as missing, rows per event name, and the
@@ -453,7 +504,8 @@ def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind
     missing column does). ``event_names``: the config's ``[events]`` names (:func:`event_outcomes`); ``headers``:
     the file's own header of each canonical column it names otherwise (reasons and ``raw`` use them); ``float_ids``:
     the id columns whose every value the file writes as ``1001.0`` (:func:`float_text_ids`, decided on the whole
-    file: a sliced scan's slice holds part of it).
+    file: a sliced scan's slice holds part of it); ``decimal_comma``: the number columns the file writes with a
+    decimal comma (:func:`decimal_comma_columns`, decided on the whole file too).
 
     Values are parsed once; timestamps in other notations than the common ISO form, and the reason strings,
     are computed only for the rows that need them."""
@@ -468,7 +520,8 @@ def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind
     failed_names, ok_names, kinds = event_outcomes(event_names)
     vocab = frozenset({*EVENT_KINDS, *failed_names, *ok_names, *kinds, *kinds.values()})
     texts, pre, values, masks, checks, slow_ts, placeholders, given = _parse(raw, schema, tz, nested, ts_formats,
-                                                                             headers, vocab, float_ids)
+                                                                             headers, vocab, float_ids,
+                                                                             decimal_comma)
     if LINE_ERROR in raw.columns:  # a record that could not be split into fields: that is its only reason
         checks = [(pl.col(LINE_ERROR).is_not_null(), pl.col(LINE_ERROR))] + [
             (pl.col(LINE_ERROR).is_null() & b, m) for b, m in checks]

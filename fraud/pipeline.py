@@ -319,6 +319,7 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
                   "rows_rejected": li.rows_rejected, "extra_columns": li.extra_columns, **read_as_missing(li),
                   **({"files_not_utf8": li.encodings} if li.encodings else {}),
                   **({"optional_columns_under_other_names": li.unread_aliases} if li.unread_aliases else {}),
+                  **({"decimal_comma_columns": li.decimal_comma} if li.decimal_comma else {}),
                   **({"rejection_reasons": reasons[k]} if reasons.get(k) else {})}
               for k, li in loaded.items()}
     if decisions is not None:  # rejected here: unparseable rows and rows with an unknown decision word

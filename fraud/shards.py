@@ -180,7 +180,8 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                 raw = raw.drop(LAST_NULL, strict=False)
                 good, bad, found, names, has = split_rows(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k,
                                                           file_format(sf.path) == "ndjson", cfg.reader_events(),
-                                                          cfg.timestamp_formats, sf.headers, sf.float_ids)
+                                                          cfg.timestamp_formats, sf.headers, sf.float_ids,
+                                                          sf.decimal_comma)
                 valued[k] |= has
                 placeholders[k].update(found)
                 events[k].update(names)
@@ -280,7 +281,9 @@ class _Prepared:
                                encodings={sf.path: note for sf in self.spooled[k]
                                           if (note := encoding_note(sf.notes.get("encoding", UTF8),
                                                                     sf.notes.get("replaced")))},
-                               unread_aliases=first_names(sf.notes.get("unread", {}) for sf in self.spooled[k]))
+                               unread_aliases=first_names(sf.notes.get("unread", {}) for sf in self.spooled[k]),
+                               decimal_comma={sf.path: sorted(sf.decimal_comma) for sf in self.spooled[k]
+                                              if sf.decimal_comma})
                 for k in self.kinds}
 
     def user_slice(self, s: int, cfg: Config, model: Any, agents: pl.DataFrame | None, spans: pl.DataFrame

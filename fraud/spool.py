@@ -20,7 +20,7 @@ from fraud.exprs import ACCOUNT_NO_VALUE_WORDS, is_missing
 from fraud.inputs import (BOM, CP1252, ENCODING_CHUNK, UTF8, UTF8_LOSSY, WIDE_BOMS, BoundedGzip, apply_mapping,
                           cp1252_to_utf8, is_gzip, marked_encoding, no_bom_utf16, read_raw, replacement_counts,
                           sniff_separator, file_format, text_bytes, text_encoding, unreadable)
-from fraud.parsing import float_id_text, float_text_ids, native_text
+from fraud.parsing import decimal_comma_columns, float_id_text, float_text_ids, native_text
 from fraud.duplicates import extra_hash
 from fraud.records import (EMPTY_ROW, INTERNAL, LAST_NULL, blank_csv_rows, last_line_quote_open,
                            leading_empty_lines, reserved_renames, short_lines)
@@ -154,6 +154,8 @@ class SpooledFile:
     blank_rows: list[int] = field(default_factory=list)  # a CSV file's empty lines: no rows (left out when parsed)
     headers: dict[str, str] = field(default_factory=dict)  # the file's own name of each renamed canonical column
     float_ids: frozenset[str] = frozenset()  # id columns written as 1001.0 throughout (parsing.float_text_ids)
+    # number columns written with a decimal comma, 12.000 twelve thousand (parsing.decimal_comma_columns)
+    decimal_comma: frozenset[str] = frozenset()
     # what the summary says of the file: its encoding (inputs.text_encoding, "encoding") and, when UTF-8 with
     # invalid bytes, the values read with U+FFFD ("replaced"); its optional columns under other names ("unread")
     notes: dict = field(default_factory=dict)
@@ -266,13 +268,14 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
     if not names:
         return SpooledFile(str(path), blank=True)
     try:
-        extras, headers, float_ids = _sink(lf, schema, cfg, path, dest, shards, notes, mark_empty=src is not None)
+        extras, headers, float_ids, comma = _sink(lf, schema, cfg, path, dest, shards, notes,
+                                                  mark_empty=src is not None)
     except InputError:
         raise
     except Exception:  # noqa: BLE001 - a record the streaming reader refuses: read record by record instead
         shutil.rmtree(dest, ignore_errors=True)
         try:
-            extras, headers, float_ids = _sink(read_raw(path, notes).lazy(), schema, cfg, path, dest, shards,
+            extras, headers, float_ids, comma = _sink(read_raw(path, notes).lazy(), schema, cfg, path, dest, shards,
                                                notes)
         except InputError:
             raise
@@ -284,14 +287,14 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
         # a quoted field over line ends swallowed lines, or a record is short of fields (padded by the reader, its
         # later fields shifted): read record by record, as in memory
         shutil.rmtree(dest, ignore_errors=True)
-        extras, headers, float_ids = _sink(read_raw(path, notes).lazy(), schema, cfg, path, dest, shards,
+        extras, headers, float_ids, comma = _sink(read_raw(path, notes).lazy(), schema, cfg, path, dest, shards,
                                            notes)
         rows = _rows_in(dest)
     # the CSV reader reads an empty line as a row of nulls: such rows are looked up in the file's text, and its
     # empty lines left out when the slices are parsed (no row, as in memory)
     blank = _blank_rows(src) if src is not None and _any_marked(dest, EMPTY_ROW) else []
     return SpooledFile(str(path), rows_read=rows - len(blank), extra_columns=extras, blank_rows=blank,
-                       headers=headers, float_ids=float_ids, notes=notes)
+                       headers=headers, float_ids=float_ids, decimal_comma=comma, notes=notes)
 
 
 def _any_marked(dest: Path, mark: str) -> bool:
@@ -311,12 +314,16 @@ def _rows_in(dest: Path) -> int:
 
 
 def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest: Path, shards: int,
-          notes: dict | None = None, mark_empty: bool = False) -> tuple[list[str], dict[str, str], frozenset[str]]:
+          notes: dict | None = None, mark_empty: bool = False
+          ) -> tuple[list[str], dict[str, str], frozenset[str], frozenset[str]]:
     """Write ``lf``'s canonical columns (and the record readers' row numbers and line errors) into the slices,
     with ``mark_empty`` a CSV scan's rows of nulls marked (:data:`fraud.records.EMPTY_ROW`); returns the extra
     column names (the columns given are those with a value, found when the slices are parsed), the file's own
     header of each renamed canonical column and its id columns written as ``1001.0`` throughout
-    (:func:`fraud.parsing.float_text_ids`: decided on the whole file, before its rows are split into slices).
+    (:func:`fraud.parsing.float_text_ids`: decided on the whole file, before its rows are split into slices), and
+    its number columns written with a decimal comma (:func:`fraud.parsing.decimal_comma_columns`: decided on the
+    whole file too, before any slice is parsed; they do not change a row's slice, so the test reads the written
+    slices, one column each, not the source text once more).
     ``notes``: :attr:`SpooledFile.notes`, its encoding given (:func:`_raw_lazy`); of UTF-8 with invalid bytes, the
     values read with U+FFFD are counted into it (``replaced``), in one more streaming pass over such a file; the
     optional columns it gives under another name only go under ``unread``."""
@@ -344,7 +351,9 @@ def _sink(lf: pl.LazyFrame | pl.DataFrame, schema, cfg: Config, path: Path, dest
     lf = lf.with_columns(shard_of(_user_key(lf.collect_schema(), float_ids), shards).alias(SHARD))
     lf.sink_parquet(pl.PartitionBy(dest, key=SHARD, include_key=False), mkdir=True, compression="lz4",
                     statistics=False, engine="streaming")  # working files: read whole, never filtered
-    return extras, headers, float_ids
+    files = sorted(dest.rglob("*.parquet"))
+    comma = decimal_comma_columns(pl.scan_parquet(files), schema) if files else frozenset()
+    return extras, headers, float_ids, comma
 
 
 def read_parts(files: list[Path], schema: dict[str, pl.DataType]) -> pl.DataFrame:

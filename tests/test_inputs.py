@@ -416,6 +416,43 @@ def test_ids_written_with_a_fraction_stay_as_written_when_one_value_is_other_tex
         ("1001.0", "d1.0"), ("v2.0", "2.0"), ("1002.5", "3.0"), ("1001", None), ("7.0.1", None)]
 
 
+def test_a_number_column_written_with_a_decimal_comma_reads_its_dots_as_thousands(tmp_path, cfg):
+    """A European-locale ';' export: 1.234,56 was a bad number and 12.000 (twelve thousand) read as 12.0, in one
+    file. A comma value and no decimal point make the file's column decimal-comma, said in the summary."""
+    p = write(tmp_path / "logins.csv", "ts;user_id;lat;lon;amount\n2024-01-01T00:00:00Z;u1;39,9042;116,4074;1.234,56\n"
+              "2024-01-01T00:00:01Z;u1;;;12.000\n2024-01-01T00:00:02Z;u1;;; 12,5 \n2024-01-01T00:00:03Z;u1;;;-7\n"
+              "2024-01-01T00:00:04Z;u1;;;1.234.567\n2024-01-01T00:00:05Z;u1;;;NULL\n2024-01-01T00:00:06Z;u1;;;12,000\n")
+    li = read_input("logins", p, cfg)
+    assert li.frame["amount"].to_list() == [1234.56, 12000.0, 12.5, -7.0, 1234567.0, None, 12.0]
+    assert li.frame["lat"].to_list()[0] == 39.9042 and li.rows_rejected == 0
+    assert li.decimal_comma == {str(p): ["amount"]}
+    # each file and column decides: the locations' accuracy_m, a second file without a comma value as before
+    q = write(tmp_path / "locations.csv", "ts;user_id;lat;lon;accuracy_m\n2024-01-01T00:00:00Z;u1;1;2;1.500\n"
+              "2024-01-01T00:00:01Z;u1;1;2;7,5\n")
+    r = write(tmp_path / "locations2.csv", "ts;user_id;lat;lon;accuracy_m\n2024-01-01T00:00:02Z;u1;1;2;1.500\n")
+    lo = read_input("locations", [q, r], cfg)
+    assert lo.frame["accuracy_m"].to_list() == [1500.0, 7.5, 1.5] and lo.decimal_comma == {str(q): ["accuracy_m"]}
+    s = write(tmp_path / "scores.csv", "user_id;score;payment\nu1;612,0;80\nu2;700;0,25\nu3;640;\n")
+    sc = read_input("scores", s, cfg)
+    assert sc.frame.select("score", "payment").rows() == [(612, 80.0), (700, 0.25), (640, None)]
+    assert sc.decimal_comma == {str(s): ["payment", "score"]}
+
+
+def test_thousands_like_dots_stay_decimal_points_without_a_decimal_comma_or_beside_a_decimal_point(tmp_path, cfg):
+    """12.000 with no comma value in its column cannot be told from twelve (read 12.0, as before); a column mixing
+    12.5 and 1,5 keeps its points and rejects its comma values, with their reason. Nothing is listed."""
+    a = write(tmp_path / "a.csv", 'ts,user_id,amount\n2024-01-01T00:00:00Z,u1,12.000\n2024-01-01T00:00:01Z,u1,12.5\n')
+    b = write(tmp_path / "b.csv", "ts;user_id;lat;lon;amount\n2024-01-01T00:00:02Z;u1;39,9;116,4;12.000\n")
+    c = write(tmp_path / "c.csv", "ts;user_id;amount\n2024-01-01T00:00:03Z;u1;12.5\n2024-01-01T00:00:04Z;u1;1,5\n"
+              "2024-01-01T00:00:05Z;u1;12.000\n")
+    d = write(tmp_path / "d.csv", 'ts,user_id,amount\n2024-01-01T00:00:06Z,u1,"1,5"\n2024-01-01T00:00:07Z,u1,0.250\n')
+    li = read_input("logins", [a, b, c, d], cfg)
+    assert li.frame["amount"].to_list() == [12.0, 12.5, 12.0, 12.5, 12.0, 0.25]
+    assert li.rejected.select("file", "row", "reason").rows() == [
+        (str(c), 2, "bad number in column amount: 1,5"), (str(d), 1, "bad number in column amount: 1,5")]
+    assert li.decimal_comma == {}
+
+
 def test_float_and_categorical_ids_from_parquet(tmp_path, cfg):
     # pandas writes an integer id column with gaps as float64: 1001.0 is the id 1001 of a CSV scores file
     pl.DataFrame({"ts": ["2024-01-01T00:00:00Z"] * 4, "user_id": [1001.0, 1002.0, float("nan"), 12.5]}).write_parquet(

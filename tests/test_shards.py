@@ -331,6 +331,35 @@ def test_optional_columns_under_other_names_are_named_alike_in_memory_and_in_sli
     _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=3))
 
 
+@pytest.mark.parametrize("late", ["0,5", "0.5"])
+def test_a_decimal_comma_amount_column_is_decided_on_the_whole_file_in_slices_too(tmp_path, monkeypatch, late):
+    """A ';' export writes 12.000 for twelve thousand: five such withdrawals abroad are geo.cross_border_spend (they
+    read as 12.0). The file decides its amount column: the 1.234,56 of another user's slice, and a last value after
+    the first rows (the sample), make it decimal-comma (0,5) or not (0.5: 1.234,56 rejected), in memory and in
+    slices alike. The pings' file decides on its own."""
+    import fraud.parsing
+
+    monkeypatch.setattr(fraud.parsing, "FLOAT_TEXT_SAMPLE_ROWS", 3)
+    rows = [f"2024-03-{d:02d}T02:00:00Z;u1;login;d1;39,9042;116,4074;CN;" for d in range(1, 21)]
+    rows += [f"2024-03-25T{h}:00:00Z;u1;withdraw;d1;-23,5505;-46,6333;BR;12.000" for h in range(12, 17)]
+    rows += ["2024-03-20T03:00:00Z;u2;payment;d2;48,85;2,35;FR;1.234,56",
+             f"2024-03-20T04:00:00Z;u3;payment;d3;;;;{late}"]
+    (tmp_path / "logins.csv").write_text("ts;user_id;event;device_id;lat;lon;country;amount\n" + "\n".join(rows) + "\n")
+    # the pings' file decides for itself (its accuracy_m), whatever the logins file's amounts are
+    (tmp_path / "locations.csv").write_text("ts;user_id;lat;lon;accuracy_m\n2024-03-20T03:10:00Z;u2;48,85;2,35;1.500\n"
+                                            "2024-03-20T03:20:00Z;u2;48,85;2,35;7,5\n")
+    n = _slices_apart(["u1", "u2", "u3"])
+    one = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    comma = late == "0,5"
+    assert ("geo.cross_border_spend" in one.findings["rule"].to_list()) == comma
+    assert one.summary["inputs"]["logins"].get("decimal_comma_columns") == (
+        {str(tmp_path / "logins.csv"): ["amount"]} if comma else None)
+    assert one.summary["inputs"]["locations"]["decimal_comma_columns"] == {str(tmp_path / "locations.csv"):
+                                                                           ["accuracy_m"]}
+    assert one.rejected["reason"].to_list() == ([] if comma else ["bad number in column amount: 1.234,56"])
+    _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=n))
+
+
 def test_a_device_seen_only_in_snapshots_is_checked_in_its_slice(tmp_path):
     """A farm phone reported by six accounts and an emulator, both only in device snapshots, sit in device slices
     that hold no logins row: their checks run there as on the whole batch (they were "not evaluated")."""

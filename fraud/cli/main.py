@@ -144,6 +144,9 @@ def _print_summary(summary: dict, out: Path) -> None:
                 line = (f"holds bytes that are not UTF-8: read as U+FFFD in {_count(sum(replaced.values()), 'value')}"
                         + (f" ({cols})" if cols else "") + "; a user_id so is rejected; re-encode the file as UTF-8")
             out_console.print(f"{kind} file {f}: {line}", highlight=False, markup=False)
+        for f, cols in (info.get("decimal_comma_columns") or {}).items():  # 12.000 read as twelve thousand: said
+            out_console.print(f"{kind} file {f}: {', '.join(cols)} written with a decimal comma: read 1.234,56 as "
+                              "1234.56 and 12.000 as 12000", highlight=False, markup=False)
     from fraud.inputs import alias_hint
 
     for kind, info in summary["inputs"].items():  # an optional column under another name only: ignored, said so
