@@ -156,6 +156,12 @@ FLOAT_TEXT_ID = r"^-?\d+\.0+$"
 FLOAT_TEXT_SAMPLE_ROWS = 10_000
 
 
+def nfc_text(t: pl.Expr) -> pl.Expr:
+    """Text in Unicode's composed form (NFC) when it holds more than ASCII: ``josé`` typed as ``e`` and a combining
+    accent (NFD: macOS file names, some exports) is the id ``josé`` of the other inputs, not a second account."""
+    return pl.when(t.str.contains(r"[^\x00-\x7F]")).then(t.str.normalize("NFC")).otherwise(t)
+
+
 def float_id_text(t: pl.Expr) -> pl.Expr:
     """Trimmed id text ``1001.0`` (:data:`FLOAT_TEXT_ID`) as ``1001``; other text unchanged."""
     return t.str.replace(r"^(-?\d+)\.0+$", "${1}")
@@ -305,6 +311,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
     whose ``1.234,56`` reads as 1234.56 and ``12.000`` as 12000 (:func:`decimal_comma_columns`)."""
     def trimmed(c: str) -> pl.Expr:
         t = (pl.col(c).str.strip_prefix(JSON_LITERAL) if nested else pl.col(c)).str.strip_chars()
+        t = nfc_text(t) if c in FLOAT_TEXT_ID_COLUMNS else t
         return float_id_text(t) if c in float_ids else t
 
     texts = [trimmed(c).alias(f"__t_{c}") for c in schema.columns if c in df.columns and df.schema[c] == pl.String]

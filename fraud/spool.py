@@ -20,7 +20,7 @@ from fraud.exprs import ACCOUNT_NO_VALUE_WORDS, is_missing
 from fraud.inputs import (BOM, CP1252, ENCODING_CHUNK, UTF8, UTF8_LOSSY, WIDE_BOMS, BoundedGzip, apply_mapping,
                           cp1252_to_utf8, is_gzip, marked_encoding, no_bom_utf16, read_raw, replacement_counts,
                           sniff_separator, file_format, text_bytes, text_encoding, unreadable)
-from fraud.parsing import decimal_comma_columns, float_id_text, float_text_ids, native_text
+from fraud.parsing import decimal_comma_columns, float_id_text, float_text_ids, native_text, nfc_text
 from fraud.duplicates import extra_hash
 from fraud.records import (EMPTY_ROW, INTERNAL, LAST_NULL, blank_csv_rows, last_line_quote_open,
                            leading_empty_lines, reserved_renames, short_lines)
@@ -51,7 +51,7 @@ def _user_key(schema: pl.Schema, float_ids: frozenset[str] = frozenset()) -> pl.
     # and two that differ only there are duplicates, found only among the rows of one slice.
     if "user_id" not in schema:
         return pl.lit(None, pl.String)
-    text = native_text(pl.col("user_id"), schema["user_id"])
+    text = nfc_text(native_text(pl.col("user_id"), schema["user_id"]))
     text = float_id_text(text) if "user_id" in float_ids else text
     return pl.when(is_missing(text, ACCOUNT_NO_VALUE_WORDS)).then(None).otherwise(text)
 

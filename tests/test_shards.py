@@ -526,3 +526,16 @@ def test_a_sprays_victims_are_not_penalised_in_memory_nor_in_slices(tmp_path):
     _same(got[0], got[1])
     assert got[0].findings.filter(pl.col("user_id") == "v3")["rule"].to_list() == [
         "behavior.repeated", "behavior.sigma", "behavior.sigma", "behavior.sigma"]
+
+
+def test_an_id_in_its_decomposed_unicode_form_is_the_same_user_in_memory_and_in_slices(tmp_path):
+    """josé typed as e + a combining accent (NFD: macOS, some exports) is the josé (NFC) of the scores file: one
+    user with that score, in memory and so in one slice (it was two accounts, the NFD one from default_score)."""
+    nfc, nfd = "jos\u00e9", "jose\u0301"
+    ts = [f"2024-03-0{i}T08:00:00Z" for i in range(1, 9)]
+    pl.DataFrame({"ts": ts, "user_id": [nfc, nfd] * 4}).write_csv(tmp_path / "logins.csv")
+    pl.DataFrame({"user_id": [nfc], "score": [800]}).write_csv(tmp_path / "scores.csv")
+    n = _slices_apart([nfc, nfd])
+    one = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    assert one.scores.select("user_id", "score_before").rows() == [(nfc, 800)]
+    _same(one, scan(ScanInputs.from_folder(tmp_path), load_config(), shards=n))
