@@ -8,6 +8,7 @@ calls it on each raw slice.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -176,19 +177,30 @@ def float_text_ids(frame: pl.DataFrame | pl.LazyFrame) -> frozenset[str]:
     types = frame.collect_schema()
     cols = [c for c in FLOAT_TEXT_ID_COLUMNS if c in types and types[c] == pl.String]
 
+    def evidence(t: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+        # a value that names something and is no such number; one that is
+        counted, match = ~is_missing(t, ACCOUNT_NO_VALUE_WORDS), t.str.contains(FLOAT_TEXT_ID)
+        return counted & ~match, counted & match
+
+    return _file_columns(frame, cols, evidence)
+
+
+def _file_columns(frame: pl.DataFrame | pl.LazyFrame, cols: list[str],
+                  evidence: Callable[[pl.Expr], tuple[pl.Expr, pl.Expr]]) -> frozenset[str]:
+    """The text columns of ``cols`` of one file's raw frame with no value against a reading and some value for it
+    (``evidence`` of a column's trimmed text: the rows against, the rows for). A lazy frame (a sliced scan's file)
+    is tested on its first :data:`FLOAT_TEXT_SAMPLE_ROWS` rows first, where one value against decides a column; the
+    others are read whole: the answer is the whole file's."""
     def tally(f: pl.DataFrame | pl.LazyFrame, cols: list[str], sample: bool = False) -> list[str]:
-        # per column: a value that names something and is no such number; one that is
         exprs = []
         for c in cols:
-            t = pl.col(c).str.strip_chars()
-            counted = ~is_missing(t, ACCOUNT_NO_VALUE_WORDS)
-            match = t.str.contains(FLOAT_TEXT_ID)
-            exprs += [(counted & ~match).fill_null(False).any().alias(f"other_{c}"),
-                      (counted & match).fill_null(False).any().alias(f"some_{c}")]
+            against, for_ = evidence(pl.col(c).str.strip_chars())
+            exprs += [against.fill_null(False).any().alias(f"against_{c}"),
+                      for_.fill_null(False).any().alias(f"for_{c}")]
         row = f.select(exprs)
         row = (row.collect(engine="streaming") if isinstance(row, pl.LazyFrame) else row).row(0, named=True)
-        # a sample without any value leaves the column open: the whole file decides
-        return [c for c in cols if not row[f"other_{c}"] and (sample or row[f"some_{c}"])]
+        # a sample without a value against leaves the column open: the whole file decides
+        return [c for c in cols if not row[f"against_{c}"] and (sample or row[f"for_{c}"])]
 
     if cols and isinstance(frame, pl.LazyFrame):
         cols = tally(frame.head(FLOAT_TEXT_SAMPLE_ROWS), cols, sample=True)
@@ -224,22 +236,12 @@ def decimal_comma_columns(frame: pl.DataFrame | pl.LazyFrame, schema: InputSchem
     cols = [c for c, k in schema.columns.items() if k in (FLOAT, INT) and c not in NO_DECIMAL_COMMA_COLUMNS
             and c in types and types[c] == pl.String]
 
-    def tally(f: pl.DataFrame | pl.LazyFrame, cols: list[str], sample: bool = False) -> list[str]:
-        # per column: a value with a decimal point; one with a decimal comma
-        exprs = []
-        for c in cols:
-            t = pl.col(c).str.strip_chars()
-            point = t.str.contains(DECIMAL_POINT) & ~t.str.contains(rf"^[+-]?{THOUSANDS_GROUPED}$")
-            exprs += [point.fill_null(False).any().alias(f"point_{c}"),
-                      t.str.contains(DECIMAL_COMMA).fill_null(False).any().alias(f"comma_{c}")]
-        row = f.select(exprs)
-        row = (row.collect(engine="streaming") if isinstance(row, pl.LazyFrame) else row).row(0, named=True)
-        # a sample without a decimal point leaves the column open: the whole file decides
-        return [c for c in cols if not row[f"point_{c}"] and (sample or row[f"comma_{c}"])]
+    def evidence(t: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+        # a value with a decimal point (no group of thousands); one with a decimal comma
+        point = t.str.contains(DECIMAL_POINT) & ~t.str.contains(rf"^[+-]?{THOUSANDS_GROUPED}$")
+        return point, t.str.contains(DECIMAL_COMMA)
 
-    if cols and isinstance(frame, pl.LazyFrame):
-        cols = tally(frame.head(FLOAT_TEXT_SAMPLE_ROWS), cols, sample=True)
-    return frozenset(tally(frame, cols)) if cols else frozenset()
+    return _file_columns(frame, cols, evidence)
 
 
 def _present(df: pl.DataFrame, col: str, nan_is_value: bool = False) -> pl.Expr:
