@@ -210,6 +210,14 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
                        "(a stray quote)", lines[first])
                 resume = first + 1
                 break
+            if last > first and len(rec) != width and width > 1:
+                # a record over several lines that is no whole record: a stray quote's field ran on until some later
+                # quote closed it. Only its first line is rejected and the lines after it are read again (they
+                # vanished into its rejected text, cut at RAW_PREVIEW_CHARS)
+                reject(f"a quote opened on this line runs over the next lines, ending in a record of {len(rec)} "
+                       f"field{'s' * (len(rec) != 1)} where the header has {width} (a stray quote)", lines[first])
+                resume = first + 1
+                break
             if len(rec) == width + 1 and rec[-1].strip(" \r") == "" and width > 0:
                 # a separator at the end of the line, as some exporters end every record: read as such when every
                 # record of the file ends so (one wide record among whole ones is an unquoted separator)

@@ -1,6 +1,7 @@
 """The record-by-record readers (fraud.records) on hostile records: one bad record is rejected, the rest read."""
 from __future__ import annotations
 
+import polars as pl
 from polars.testing import assert_frame_equal
 
 from fraud.config import load_config
@@ -121,4 +122,25 @@ def test_a_separator_ending_every_record_is_no_extra_field_in_memory_and_in_slic
         assert sorted(res.scores["user_id"]) == ["u1", "u2"]
         assert res.rejected.select("row", "reason").rows() == [
             (3, "4 fields where the header has 3 (an unquoted separator or a broken quote)")]
+    assert_frame_equal(results[0].rejected, results[1].rejected)
+
+
+def test_a_stray_quote_before_a_quoted_multiline_field_loses_no_record_in_memory_and_in_slices(tmp_path):
+    """A stray quote (u1) whose field a later, legitimately quoted two-line field (u4) "closed": u2 to u4 vanished
+    into u1's rejected row, its text cut short. Now only u1's line is rejected and the lines after it are read
+    again: u2, u3, u4 (its note over two lines) and u5 are rows, the records numbered as the file has them."""
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text('ts,user_id,user_agent,device_id\n2024-03-04T10:00:00Z,u1,"okhttp/4.9,d1\n'
+                                  "2024-03-04T10:01:00Z,u2,curl,d2\n2024-03-04T10:02:00Z,u3,curl,d3\n"
+                                  '2024-03-04T10:03:00Z,u4,"two\nlines",d4\n2024-03-04T10:04:00Z,u5,curl,d5\n')
+    results = [scan(ScanInputs.from_folder(d), load_config(), shards=n) for n in (1, 3)]
+    for res in results:
+        assert sorted(res.scores["user_id"]) == ["u2", "u3", "u4", "u5"]
+        assert (res.loaded["logins"].rows_read, res.loaded["logins"].rows_rejected) == (5, 1)
+        assert res.rejected.select("row", "reason", "raw").rows() == [
+            (1, "a quote opened on this line runs over the next lines, ending in a record of 3 fields where the "
+                "header has 4 (a stray quote)", '2024-03-04T10:00:00Z,u1,"okhttp/4.9,d1')]
+        ua = res.context.logins.filter(pl.col("user_id") == "u4").collect()["user_agent"].to_list()
+        assert ua == ["two\nlines"]
     assert_frame_equal(results[0].rejected, results[1].rejected)
