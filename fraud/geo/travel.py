@@ -31,7 +31,7 @@ from fraud.context import ScanContext
 from fraud.exprs import fmt, iso, thousands
 from fraud.findings import emit
 from fraud.geo.distance import geodesic_km, haversine_bound_km, haversine_km
-from fraud.geo.gazetteer import place_name
+from fraud.geo.gazetteer import place_cc, place_name
 from fraud.geo.localtime import with_local_time
 from fraud.geo.positions import positions
 from fraud.registry import NotEvaluated, register
@@ -194,6 +194,12 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
         (pl.col("hours") * 60).alias("minutes"),
         pl.when(pl.col("hours") > 0).then(pl.col("gkm") / pl.col("hours")).alias("speed"),
     )
+    # "London 5,893 km from London" says nothing: two places of one name show their countries (London, CA)
+    same = pl.col("from_place").str.to_lowercase() == pl.col("to_place").str.to_lowercase()
+    flagged = flagged.with_columns(
+        *[pl.when(same).then(pl.format("{}, {}", pl.col(side), place_cc(lat, lon))).otherwise(pl.col(side))
+          .fill_null(pl.col(side)).alias(side)
+          for side, lat, lon in (("from_place", "prev_lat", "prev_lon"), ("to_place", "lat", "lon"))])
     # A run of jumps in a row (each pair's end the next one's start: a client flipping between two places, a
     # takeover alternating with the holder) is one finding (one per pair gave a spoofing client's account 185k
     # findings). It is cut where the rule's point windows start, so a month-long run costs what its pairs did. The

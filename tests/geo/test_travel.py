@@ -465,3 +465,16 @@ def test_a_placed_name_is_the_namesake_of_the_users_own_positions_when_its_city_
     assert p.select("user_id", "source", "country", pl.col("lat").round(1), pl.col("lon").round(1)).rows() == [
         ("bj", "city", "GB", 51.5, -0.1), ("on", "city", "CA", 43.0, -81.2), ("uk", "city", "GB", 51.5, -0.1)]
     assert impossible_travel(ctx_of(logins=lg)).collect()["user_id"].to_list() == ["bj"]
+
+
+def test_two_places_of_one_name_show_their_countries_in_the_summary():
+    """"Login in London 5,894 km from London" said nothing: namesakes show their countries; other pairs do not."""
+    lg = logins([{"ts": local(D, 8, 0), "user_id": "u", "lat": 51.50, "lon": -0.12},
+                 {"ts": local(D, 8, 10), "user_id": "u", "lat": 42.9849, "lon": -81.2453},
+                 {"ts": local(D, 9, 0), "user_id": "v", "city": "Beijing", "country": "CN"},
+                 {"ts": local(D, 9, 30), "user_id": "v", "city": "Frankfurt", "country": "DE"}])
+    df = impossible_travel(ctx_of(logins=lg)).collect()
+    assert [s.split(" after")[0] for s in df["summary"]] == ["Login in London, CA 5,894 km from London, GB 10 min",
+                                                             "Login in Frankfurt 7,800 km from Beijing 30 min"]
+    assert [(e["from"], e["to"]) for e in map(json.loads, df["evidence"])] == [("London, GB", "London, CA"),
+                                                                              ("Beijing", "Frankfurt")]
