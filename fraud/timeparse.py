@@ -110,13 +110,24 @@ _NO_SECONDS = r"^(\d{1,2} [A-Za-z]{3,9} \d{4} \d{2}:\d{2})(\s|$)"
 def month_name_timestamp(s: pl.Expr, tz: str) -> pl.Expr:
     """RFC 2822 and Common Log Format timestamps (English month names, abbreviated or whole): with an offset
     or ``GMT``/``UTC`` read as given, without one as local time in ``tz``; null for anything else."""
-    t = (s.str.replace(_CLF, "${1} ${2} ${3} ${4} ${5}").str.replace(_WEEKDAY, "${1}")
-         .str.replace(_ZONE_WORD, " +0000").str.replace(_NO_SECONDS, "${1}:00${2}").str.strip_chars())
+    t = _month_name_text(s)
     parts = [t.str.to_datetime(f"%d {m} %Y %H:%M:%S %z", time_zone="UTC", strict=False, time_unit="us")
              for m in ("%b", "%B")]
-    parts += [_local(t.str.to_datetime(f"%d {m} %Y %H:%M:%S", strict=False, time_unit="us"), tz)
-              for m in ("%b", "%B")]
-    return pl.when(t.str.contains(r"^\d{1,2} [A-Za-z]{3,9} \d{4} ")).then(pl.coalesce(parts))
+    return pl.when(t.str.contains(_MONTH_NAME_DATE)).then(pl.coalesce(*parts, _local(_month_name_naive(t), tz)))
+
+
+_MONTH_NAME_DATE = r"^\d{1,2} [A-Za-z]{3,9} \d{4} "
+
+
+def _month_name_text(s: pl.Expr) -> pl.Expr:
+    """RFC 2822 / CLF text as ``4 Mar 2024 10:00:00[ +0100]`` (no weekday, brackets or zone word)."""
+    return (s.str.replace(_CLF, "${1} ${2} ${3} ${4} ${5}").str.replace(_WEEKDAY, "${1}")
+            .str.replace(_ZONE_WORD, " +0000").str.replace(_NO_SECONDS, "${1}:00${2}").str.strip_chars())
+
+
+def _month_name_naive(t: pl.Expr) -> pl.Expr:
+    """The wall-clock time of :func:`_month_name_text` text without an offset (null with one)."""
+    return pl.coalesce([t.str.to_datetime(f"%d {m} %Y %H:%M:%S", strict=False, time_unit="us") for m in ("%b", "%B")])
 
 
 def _naive(iso: pl.Expr) -> pl.Expr:
@@ -125,13 +136,17 @@ def _naive(iso: pl.Expr) -> pl.Expr:
 
 
 def dst_problem(raw: pl.Expr, tz: str, formats: tuple[str, ...] | list[str] = ()) -> pl.Expr:
-    """For text that is a valid local time without offset (ISO, or one of the config's ``formats`` without an
-    offset): ``"repeated"`` when ``tz`` passes that wall-clock time twice (the hour a daylight-saving change
-    repeats), ``"skipped"`` when it never shows it; else null. Used to word the reason of a rejected timestamp."""
+    """For text that is a valid local time without offset (ISO, RFC 2822 or a web server log's, or one of the
+    config's ``formats`` without an offset): ``"repeated"`` when ``tz`` passes that wall-clock time twice (the
+    hour a daylight-saving change repeats), ``"skipped"`` when it never shows it; else null. Used to word the
+    reason of a rejected timestamp."""
     s = raw.cast(pl.String).str.strip_chars()
     local_formats = [f for f in formats if not _reads_offset(f)]
     naive = pl.coalesce(_naive(_iso_text(s)), *[s.str.to_datetime(f, strict=False, time_unit="us")
-                                                 for f in local_formats])
+                                                 for f in local_formats],
+                        # RFC 2822 and web-server log times without an offset (month_name_timestamp)
+                        pl.when(_month_name_text(s).str.contains(_MONTH_NAME_DATE)).then(
+                            _month_name_naive(_month_name_text(s))))
     early = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
     strict = naive.dt.replace_time_zone(tz, ambiguous="null", non_existent="null")
     return (pl.when(naive.is_not_null() & early.is_null()).then(pl.lit("skipped"))

@@ -71,6 +71,21 @@ def test_local_times_repeated_or_skipped_by_dst_are_rejected_with_the_reason(tmp
         "(give an offset)"]
 
 
+def test_mail_and_web_server_log_times_repeated_or_skipped_by_dst_get_the_same_reason(tmp_path):
+    """RFC 2822 and Common Log Format times without an offset: the hour a daylight-saving change repeats or skips
+    was a bare "bad timestamp", where the ISO form says why."""
+    cfg_file = write(tmp_path / "c.toml", 'timezone = "America/New_York"\n')
+    p = write(tmp_path / "l.csv", 'ts,user_id\n"Sun, 3 Nov 2024 01:30:00",u\n10/Mar/2024:02:30:00,u\n'
+              '"Sun, 3 Nov 2024 01:30:00 -0400",u\n')
+    li = read_input("logins", p, load_config(cfg_file))
+    assert li.frame["ts"].to_list() == [datetime(2024, 11, 3, 5, 30, tzinfo=U)]
+    assert li.rejected["reason"].to_list() == [
+        "local time Sun, 3 Nov 2024 01:30:00 in column ts is repeated by a daylight-saving change in "
+        "America/New_York (give an offset)",
+        "local time 10/Mar/2024:02:30:00 in column ts is skipped by a daylight-saving change in America/New_York "
+        "(give an offset)"]
+
+
 def test_iso_times_with_a_decimal_comma_read_like_the_dot_form(tmp_path):
     """Python logging's asctime and log4j's ISO8601 layout write 2024-03-04 10:00:00,123 (ISO 8601 allows the comma):
     every row was rejected as a bad timestamp. A local one the clock repeats keeps the daylight-saving reason."""
