@@ -538,7 +538,7 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
     a missing required column is an :class:`InputError` naming the file. ``headers``, when given, receives the
     file's own header (or nested path) of each canonical column it renamed: rejection reasons name those.
     ``unread``, when given, receives the optional columns the file gives under another name only
-    (:func:`unread_alias_columns`), which are not read as them."""
+    (:func:`unread_alias_columns`), which are not read as them (several files' together: :func:`first_names`)."""
     types = df.collect_schema()
     names = types.names()
     given = list(names)  # the file's own header, for the error of a missing column
@@ -630,8 +630,7 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
                 hint = f" ({alias_hint(schema.kind, col, like[0])})"
             raise InputError(f"{path}: missing required column {col!r}{hint}{wrapped or _header_read(given)}")
     if unread is not None:
-        for canon, header in unread_alias_columns(schema, names, mapping).items():
-            unread.setdefault(canon, header)
+        unread.update(unread_alias_columns(schema, names, mapping))
     return _scalar_columns(df, schema, path)
 
 
@@ -803,14 +802,15 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     schema = INPUT_SCHEMAS[kind]
     paths = resolve_specs(spec)
     frames, rejects, extras, given = [], [], set(), set()
-    rows_read, placeholders, events, encodings, unread, commas = 0, Counter(), Counter(), {}, {}, {}
+    rows_read, placeholders, events, encodings, unread, commas = 0, Counter(), Counter(), {}, [], {}
     for path in paths:
         found: dict[str, str] = {}
         raw = read_raw(path, found)
         if raw.width == 0:  # empty file: nothing to read, no header to check
             continue
         headers: dict[str, str] = {}
-        raw = apply_mapping(raw, schema, cfg, path, headers, unread)
+        unread.append({})
+        raw = apply_mapping(raw, schema, cfg, path, headers, unread[-1])
         note = encoding_note(found.get("encoding", UTF8), replacement_counts(raw, schema)
                              if found.get("encoding") == UTF8_LOSSY else None)
         if note:
@@ -842,7 +842,7 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
     return LoadedInput(kind=kind, frame=frame, rejected=rejected, files=[str(p) for p in paths],
                        rows_read=rows_read, extra_columns=sorted(extras), placeholders=dict(placeholders),
                        columns=given_columns(kind, given, events, cfg.reader_events()), events=dict(events),
-                       encodings=encodings, unread_aliases=unread, decimal_comma=commas)
+                       encodings=encodings, unread_aliases=first_names(unread), decimal_comma=commas)
 
 
 def given_columns(kind: str, names, events: dict[str, int], event_names: dict[str, str] | None = None) -> list[str]:

@@ -152,7 +152,7 @@ def native_text(c: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 # every value as ``1001.0``: the id 1001 of the other inputs, as a Parquet float 1001.0 already reads. Read so only
 # when every value of the column in the file that names something is written so (:func:`float_text_ids`): a
 # single ``v1.0`` or ``1001.5`` among them keeps the column as written (genuine text ids).
-FLOAT_TEXT_ID_COLUMNS = ("user_id", "device_id")
+TEXT_ID_COLUMNS = ("user_id", "device_id")  # also read in Unicode's composed form (:func:`nfc_text`)
 FLOAT_TEXT_ID = r"^-?\d+\.0+$"
 FLOAT_TEXT_SAMPLE_ROWS = 10_000
 
@@ -169,13 +169,13 @@ def float_id_text(t: pl.Expr) -> pl.Expr:
 
 
 def float_text_ids(frame: pl.DataFrame | pl.LazyFrame) -> frozenset[str]:
-    """The id columns (:data:`FLOAT_TEXT_ID_COLUMNS`) of one file's raw frame held as text in which every value
+    """The id columns (:data:`TEXT_ID_COLUMNS`) of one file's raw frame held as text in which every value
     that is not missing (blank, ``-``, ``NULL`` ...) is a whole number written with a fraction (``1001.0``, as
     pandas writes a float column), and at least one is. A lazy frame (a sliced scan's file) is tested on its first
     rows first, and read whole only when those leave the question open (a column of such ids): the answer is the
     whole file's."""
     types = frame.collect_schema()
-    cols = [c for c in FLOAT_TEXT_ID_COLUMNS if c in types and types[c] == pl.String]
+    cols = [c for c in TEXT_ID_COLUMNS if c in types and types[c] == pl.String]
 
     def evidence(t: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
         # a value that names something and is no such number; one that is
@@ -313,7 +313,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
     whose ``1.234,56`` reads as 1234.56 and ``12.000`` as 12000 (:func:`decimal_comma_columns`)."""
     def trimmed(c: str) -> pl.Expr:
         t = (pl.col(c).str.strip_prefix(JSON_LITERAL) if nested else pl.col(c)).str.strip_chars()
-        t = nfc_text(t) if c in FLOAT_TEXT_ID_COLUMNS else t
+        t = nfc_text(t) if c in TEXT_ID_COLUMNS else t
         return float_id_text(t) if c in float_ids else t
 
     texts = [trimmed(c).alias(f"__t_{c}") for c in schema.columns if c in df.columns and df.schema[c] == pl.String]

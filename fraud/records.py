@@ -210,7 +210,10 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
                        "(a stray quote)", lines[first])
                 resume = first + 1
                 break
-            if last > first and len(rec) != width and width > 1:
+            # a separator ending the line, as some exporters end every record (read as such when every record of
+            # the file ends so; one such record among whole ones is an unquoted separator)
+            ends_in_separator = len(rec) == width + 1 and rec[-1].strip(" \r") == "" and width > 0
+            if last > first and len(rec) != width and width > 1 and not ends_in_separator:
                 # a record over several lines that is no whole record: a stray quote's field ran on until some later
                 # quote closed it. Only its first line is rejected and the lines after it are read again (they
                 # vanished into its rejected text, cut at RAW_PREVIEW_CHARS)
@@ -218,9 +221,7 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
                        f"field{'s' * (len(rec) != 1)} where the header has {width} (a stray quote)", lines[first])
                 resume = first + 1
                 break
-            if len(rec) == width + 1 and rec[-1].strip(" \r") == "" and width > 0:
-                # a separator at the end of the line, as some exporters end every record: read as such when every
-                # record of the file ends so (one wide record among whole ones is an unquoted separator)
+            if ends_in_separator:
                 reject(f"{len(rec)} fields where the header has {width} (an unquoted separator or a broken quote)",
                        separator.join(rec))
                 trailing.append((len(rows) - 1, [v if v != "" else None for v in rec[:-1]]))

@@ -23,8 +23,8 @@ from fraud.findings import emit
 from fraud.exprs import thousands
 from fraud.geo.distance import haversine_km
 from fraud.geo.gazetteer import place_name
-from fraud.geo.places import (home_side, home_work, in_hours, is_work_day, local_positions, night_date, night_places,
-                               place_settings, placed_positions)
+from fraud.geo.places import (home_side, home_work, in_hours, is_work_day, local_positions, night_places,
+                               night_positions, placed_positions)
 from fraud.registry import NotEvaluated, register
 
 
@@ -71,14 +71,11 @@ def _away_night_days(ctx: ScanContext) -> pl.LazyFrame:
     (the evening route leads to it) and ends (the morning route leaves from it). Before a move, at a partner's or
     a second flat in the same city, the route to work starts elsewhere: measured against the scan's one home, the
     drive from the old flat was a deviation on every commute day (120 findings in a year for one move)."""
-    s = place_settings(ctx)
     home = home_work(ctx).lazy().select("user_id", "home_pi", "home_pj")
     at_home = ((pl.col("pi") == pl.col("home_pi")) & (pl.col("pj") == pl.col("home_pj"))).fill_null(False)
-    away = (placed_positions(ctx).lazy().filter(in_hours(pl.col("local_ts").dt.hour(), s["night_hours"]))
-            .join(home, on="user_id", how="inner")
-            .with_columns(night_date(pl.col("local_ts"), int(s["night_hours"][1])).alias("day"))
-            .group_by("user_id", "day").agg(at_home.any().alias("_home")).filter(~pl.col("_home"))
-            .select("user_id", "day"))
+    away = (night_positions(ctx).join(home, on="user_id", how="inner")
+            .group_by("user_id", pl.col("night").alias("day")).agg(at_home.any().alias("_home"))
+            .filter(~pl.col("_home")).select("user_id", "day"))
     return pl.concat([away, away.with_columns(pl.col("day") + pl.duration(days=1))]).unique()
 
 

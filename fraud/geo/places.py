@@ -211,15 +211,18 @@ def _best(support: pl.LazyFrame, min_support: int, prefix: str) -> pl.LazyFrame:
                     pl.col("support").alias(f"{prefix}_support")))
 
 
+def night_positions(ctx: ScanContext) -> pl.LazyFrame:
+    """:func:`placed_positions` in the night hours of the places' settings, with ``night``: the date the night
+    starts (02:00 on Tuesday is Monday's night)."""
+    s = place_settings(ctx)
+    return (placed_positions(ctx).lazy().filter(in_hours(pl.col("local_ts").dt.hour(), s["night_hours"]))
+            .with_columns(night_date(pl.col("local_ts"), int(s["night_hours"][1])).alias("night")))
+
+
 def _night_support(ctx: ScanContext) -> pl.DataFrame:
-    """:func:`_support` of the nights (night hours of the places' settings; a night belongs to the date it
-    starts) at each place, cached: home is the best of them, :func:`night_places` all with enough of them."""
-    def build() -> pl.DataFrame:
-        s = place_settings(ctx)
-        nights = (placed_positions(ctx).lazy().filter(in_hours(pl.col("local_ts").dt.hour(), s["night_hours"]))
-                  .with_columns(night_date(pl.col("local_ts"), int(s["night_hours"][1])).alias("night")))
-        return _support(nights, "night").collect()
-    return ctx.cached("geo.night_support", build)
+    """:func:`_support` of the nights (:func:`night_positions`) at each place, cached: home is the best of them,
+    :func:`night_places` all with enough of them."""
+    return ctx.cached("geo.night_support", lambda: _support(night_positions(ctx), "night").collect())
 
 
 def night_places(ctx: ScanContext) -> pl.LazyFrame:

@@ -23,6 +23,7 @@ from fraud.geo.gazetteer import country_code, geocode_names_and_namesakes, norm_
 
 GPS_ACCURACY_KM = 0.1  # contract section 5: lat/lon without accuracy_m
 PRECISE_SOURCES = ("latlon", "ping")  # positions precise enough to build ~200 m places from
+COUNTRY_ONLY_SOURCES = ("ip_country", "country")  # positions known only to the country (no coordinates)
 # the unrecognised country names a scan (or a slice) notes, most frequent first; summary.json lists the top 5
 MAX_NOTED_NAMES = 1000
 # A city name with a namesake elsewhere (Columbus, US; London without a country) means, for a user with GPS

@@ -33,7 +33,7 @@ from fraud.findings import emit
 from fraud.geo.distance import geodesic_km, haversine_bound_km, haversine_km
 from fraud.geo.gazetteer import place_cc, place_name
 from fraud.geo.localtime import with_local_time
-from fraud.geo.positions import positions
+from fraud.geo.positions import COUNTRY_ONLY_SOURCES, positions
 from fraud.registry import NotEvaluated, register
 from fraud.scoring import window_bucket
 
@@ -83,7 +83,6 @@ def may_be_far(a: dict[str, pl.Expr], b: dict[str, pl.Expr], min_km: float, scal
 
 
 POINT = ("lat", "lon", "acc_km", "ts")
-COUNTRY_ONLY_SOURCES = ("ip_country", "country")  # positions (:func:`positions`' source) known only to the country
 RUN_VALUES_LISTED = 20  # places, devices and IPs of a run of jumps listed in its evidence (n_* counts them all)
 
 
@@ -161,7 +160,7 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
     # event judged" (a takeover login known only by a foreign IP country is one of them).
     notes = ctx.notes.setdefault("geo.impossible_travel", {})
     notes["events_country_only_not_placed"] = int(
-        positions(ctx).select((pl.col("lat").is_null() & pl.col("source").is_in(COUNTRY_ONLY_SOURCES)).sum()).item())
+        positions(ctx).select(pl.col("source").is_in(COUNTRY_ONLY_SOURCES).sum()).item())
     if not positions(ctx)["lat"].is_not_null().any():
         raise NotEvaluated("no event or ping has a position with coordinates")
     p = positions(ctx).lazy().filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null())
