@@ -62,6 +62,17 @@ TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
     ("http library", "CFNetwork (no app token)", r"^CFNetwork/[0-9.]+(?: Darwin/[0-9.]+)?$"),
     ("http library", "Alamofire (no app token)", r"^Alamofire/[0-9.]+$"),
     ("http library", "Dart (no app token)", r"^Dart/[0-9.]+ \(dart:io\)$"),
+    # gRPC's default agents: a mobile app's stack sent bare (an app that set no agent of its own, as okhttp), and
+    # the server-side libraries (scripts and services); "MyBank/5.2 grpc-java-okhttp/1.54.0" is an app's own agent
+    ("http library", "gRPC mobile stack (no app token)",
+     r"^grpc-(?:java-okhttp|java-cronet|objc(?:-cfstream)?|swift(?:-nio)?|kotlin)/[0-9][0-9A-Za-z.-]*"
+     r"(?: grpc-c/[0-9][0-9A-Za-z.-]*)?(?: \([^()]*\))?$"),
+    ("http library", "gRPC library",
+     r"^grpc-(?:go|java-netty|java|python(?:-asyncio)?|node-js|node|dotnet|csharp|ruby|php|c|cpp|rust)/[0-9]"
+     r"|^tonic/[0-9]"),
+    # Windows' own fetchers (certificate revocation lists, background downloads, push): the system, not a person
+    ("http library", "Windows system fetcher",
+     r"^Microsoft-CryptoAPI/|^Microsoft BITS/|^Microsoft-Delivery-Optimization/|^Microsoft-WNS/"),
     ("http library", "Ktor client", r"(?i)^ktor(?:-client| client)"),
     ("http library", "reqwest", r"^reqwest/"),
     ("http library", "other HTTP library",

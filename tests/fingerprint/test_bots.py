@@ -117,6 +117,18 @@ BOTS = {
     "Fuzz Faster U Fool v2.1.0-dev": ("automation", "load or attack tool"),
     "() { :;}; echo; /usr/bin/id": ("automation", "injection payload"),
     "' OR '1'='1": ("automation", "injection payload"),
+    # gRPC's default agents (a mobile stack sent bare is the app platform's, hinted as okhttp is) and Windows'
+    # own fetchers
+    "grpc-java-okhttp/1.54.0": ("http library", "gRPC mobile stack (no app token)"),
+    "grpc-objc-cfstream/1.59.0 grpc-c/36.0.0 (ios; cronet_http)": ("http library",
+                                                                   "gRPC mobile stack (no app token)"),
+    "grpc-go/1.59.0": ("http library", "gRPC library"),
+    "grpc-python/1.60.0 grpc-c/36.0.0 (linux; chttp2)": ("http library", "gRPC library"),
+    "grpc-dotnet/2.59.0 (.NET 8.0.0; CLR 8.0.0; net8.0; linux; x64)": ("http library", "gRPC library"),
+    "grpc-node-js/1.9.12": ("http library", "gRPC library"),
+    "tonic/0.10.2": ("http library", "gRPC library"),
+    "Microsoft-CryptoAPI/10.0": ("http library", "Windows system fetcher"),
+    "Microsoft BITS/7.8": ("http library", "Windows system fetcher"),
     # ua-parser's Spider on a desktop agent is believed when a word of it says bot
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
     "Safari/537.36 SomeBot/1.0": ("crawler", "ua-parser Spider"),
@@ -158,7 +170,8 @@ def test_real_browsers_and_app_agents_are_not_bots(name):
 
 
 @pytest.mark.parametrize("agent", ["支付宝/10.6.0", "Сбербанк Онлайн/15.3.0", "メルカリ/7.42.0", "토스/5.190.0",
-                                   "الراجحي/4.2.1", "okhttp-app/4.12.0 MyBank/5.2", "MyBank/5.2.0 (Linux; Android 13; "
+                                   "الراجحي/4.2.1", "okhttp-app/4.12.0 MyBank/5.2", "MyBank/5.2 grpc-java-okhttp/1.54.0",
+                                   "MyBank/5.2.0 (Linux; Android 13; "
                                    "kukui) okhttp/4.12.0"])
 def test_app_agents_in_any_script_are_not_garbage_or_bare_libraries(agent):
     """An app named in Chinese, Cyrillic, Japanese, Korean or Arabic sends its name as its agent: letters, not
