@@ -288,6 +288,8 @@ def _own_namesakes(ev: pl.DataFrame, namesakes: pl.DataFrame, ctx: ScanContext) 
             .sort(["user_id", *keys, "_km", "g_key", "g_lat", "g_lon"], nulls_last=True)
             .group_by("user_id", *keys, maintain_order=True).first()
             .select("user_id", *keys, *[pl.col(c).alias(f"_{c}") for c in g]))
+    if pick.height == 0:  # no user's name moves: skip the join over every event (~0.1 s per 1.5M events)
+        return ev
     ev = ev.join(pick, on=["user_id", *keys], how="left", nulls_equal=True, maintain_order="left")
     own = pl.col("_g_lat").is_not_null()
     return ev.with_columns(pl.when(own).then(f"_{c}").otherwise(c).alias(c) for c in g).drop(f"_{c}" for c in g)
