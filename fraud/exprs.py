@@ -47,6 +47,26 @@ def round_down(e: pl.Expr, decimals: int = 2) -> pl.Expr:
     return _no_negative_zero(((e * f + 1e-9).floor() / f).round(decimals))
 
 
+def shown_above(e: pl.Expr, limit: float, decimals: int = 2, extra: int = 3) -> pl.Expr:
+    """``e`` (a value that passed ``limit``) rounded to the fewest decimals, from ``decimals`` up to
+    ``decimals + extra``, at which it still reads above ``limit``: a deviation of 0.162 over 0.15 shows as 0.16
+    (rounding up said 0.17), one of 0.1501 as 0.1501, a speed of 900.09 km/h over 900 as 900.1 (not 900); past
+    those decimals, rounded up (:func:`round_up`)."""
+    out = round_up(e, decimals + extra)
+    for d in range(decimals + extra - 1, decimals - 1, -1):
+        out = pl.when(e.round(d) > limit).then(e.round(d)).otherwise(out)
+    return out
+
+
+def thousands_above(e: pl.Expr, limit: float, decimals: int = 0, extra: int = 2) -> pl.Expr:
+    """:func:`thousands` text of ``e`` (a value that passed ``limit``) with the fewest decimals, from ``decimals`` up
+    to ``decimals + extra``, at which it reads above ``limit`` (a speed of 900.09 km/h over 900 is "900.1")."""
+    out = thousands(round_up(e, decimals + extra), decimals + extra)
+    for d in range(decimals + extra - 1, decimals - 1, -1):
+        out = pl.when(e.round(d) > limit).then(thousands(e, d)).otherwise(out)
+    return out
+
+
 def _no_negative_zero(e: pl.Expr) -> pl.Expr:
     return pl.when(e == 0).then(pl.lit(0.0)).otherwise(e)
 

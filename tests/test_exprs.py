@@ -72,3 +72,18 @@ def test_values_shown_beside_a_threshold_round_away_from_it():
     assert out["down"].to_list() == [0.15, 0.15, 0.16, 12.03, -0.01, 3.84, None]
     assert str(out["up"][4]) == "0.0"
     assert pl.select(round_up(pl.lit(0.15004), 3)).item() == 0.151
+
+
+def test_a_value_beside_the_limit_it_passed_shows_the_fewest_decimals_that_read_above_it():
+    """0.162 over 0.15 is "0.16" (rounding up said 0.17), 0.1501 is 0.1501; a speed of 900.09 km/h over 900 is
+    900.1, one of 1,683.4 stays 1,683; past the extra decimals the value is rounded up."""
+    from fraud.exprs import shown_above, thousands_above
+
+    dev = pl.Series([0.162, 0.1501, 0.15004, 0.15000001, 0.2349, None], dtype=pl.Float64)
+    assert pl.select(shown_above(pl.lit(dev), 0.15)).to_series().to_list() == [0.16, 0.1501, 0.15004, 0.15001,
+                                                                               0.23, None]
+    kmh = pl.Series([900.09, 1683.4, 900.004, 900.6, None], dtype=pl.Float64)
+    assert pl.select(shown_above(pl.lit(kmh), 900.0, 0)).to_series().to_list() == [900.1, 1683.0, 900.004, 901.0,
+                                                                                   None]
+    assert pl.select(thousands_above(pl.lit(kmh), 900.0)).to_series().to_list() == ["900.1", "1,683", "900.01",
+                                                                                     "901", None]

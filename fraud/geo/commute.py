@@ -18,9 +18,8 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import fmt, round_up
+from fraud.exprs import fmt, shown_above, thousands
 from fraud.findings import emit
-from fraud.exprs import thousands
 from fraud.geo.distance import haversine_km
 from fraud.geo.gazetteer import place_name
 from fraud.geo.places import (home_side, home_work, in_hours, is_work_day, local_positions, night_places,
@@ -123,7 +122,7 @@ def commute_deviation(ctx: ScanContext) -> pl.LazyFrame:
         day, rule,
         evidence={"day": pl.col("day").dt.to_string("%Y-%m-%d"), "farthest_lat": "lat", "farthest_lon": "lon",
                   "farthest_place": "near", "farthest_time": pl.col("local_ts").dt.strftime("%H:%M"),
-                  "detour_km": pl.col("detour").round(2), "deviation": round_up(pl.col("dev"), 3),
+                  "detour_km": pl.col("detour").round(2), "deviation": shown_above(pl.col("dev"), max_dev, 3),
                   "raw_detour_km": pl.col("detour_raw").round(2), "home_work_km": pl.col("D").round(2),
                   "positions_off_route": "n", "home_city": "home_city", "home_area": "home_area", "home_lat": "h_lat",
                   "home_lon": "h_lon", "work_city": "work_city", "work_area": "work_area", "work_lat": "work_lat",
@@ -132,7 +131,7 @@ def commute_deviation(ctx: ScanContext) -> pl.LazyFrame:
         summary=fmt("On {} at {} the commute between home in {} and work in {} went {} km out of the way "
                           "near {} (deviation {} > {})", pl.col("day").dt.to_string("%a %Y-%m-%d"),
                           pl.col("local_ts").dt.strftime("%H:%M"), "home_area", "work_area",
-                          thousands("detour", 1), "near", round_up(pl.col("dev")), pl.lit(max_dev)),
+                          thousands("detour", 1), "near", shown_above(pl.col("dev"), max_dev), pl.lit(max_dev)),
     )
 
 

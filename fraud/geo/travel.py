@@ -28,7 +28,7 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import fmt, iso, thousands
+from fraud.exprs import fmt, iso, shown_above, thousands, thousands_above
 from fraud.findings import emit
 from fraud.geo.distance import geodesic_km, haversine_bound_km, haversine_km
 from fraud.geo.gazetteer import place_cc, place_name
@@ -219,7 +219,7 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
         *[pl.col(f"_{name}").list.len().alias(f"_n_{name}") for name in seen],
         *[pl.col(f"_{name}").list.head(RUN_VALUES_LISTED) for name in seen])
     speed_txt = pl.when(pl.col("speed").is_null()).then(pl.lit("at the same time")).otherwise(
-        fmt("({} km/h)", thousands("speed")))
+        fmt("({} km/h)", thousands_above(pl.col("speed"), max_kmh)))
     when_txt = pl.when(pl.col("hours") > 0).then(
         fmt("{} after the previous one {}", minutes_text(pl.col("minutes")), speed_txt)).otherwise(
         pl.lit("at the same time as the previous one"))
@@ -234,13 +234,15 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
                   "to_event": event_word(pl.col("kind"), pl.col("event")), "to_source": "source",
                   "from_lat": "prev_lat", "from_lon": "prev_lon", "to_lat": "lat", "to_lon": "lon",
                   "distance_km": pl.col("gkm").round(1), "minutes": pl.col("minutes").round(1),
-                  "speed_kmh": pl.col("speed").round(0),
+                  "speed_kmh": shown_above(pl.col("speed"), max_kmh, 0),
                   "accuracy_km": (pl.col("prev_acc_km") + pl.col("acc_km")).round(3),
                   "net_distance_km": pl.col("gkm_net").round(1),
-                  "net_speed_kmh": pl.when(pl.col("hours") > 0).then((pl.col("gkm_net") / pl.col("hours")).round(0)),
+                  "net_speed_kmh": pl.when(pl.col("hours") > 0).then(
+                      shown_above(pl.col("gkm_net") / pl.col("hours"), max_kmh, 0)),
                   "min_distance_km": min_km, "max_speed_kmh": max_kmh,
                   "legs": "legs", "until": iso("_run_end"), "last_place": "_last_place",
-                  "top_speed_kmh": pl.col("_top_speed").round(0), "places": "_places", "n_places": "_n_places",
+                  "top_speed_kmh": shown_above(pl.col("_top_speed"), max_kmh, 0), "places": "_places",
+                  "n_places": "_n_places",
                   "devices": "_devices", "n_devices": "_n_devices", "ips": "_ips", "n_ips": "_n_ips"},
         summary=fmt("{} in {} {} km from {} {}{}", event_word(pl.col("kind"), pl.col("event")), "to_place",
                     thousands("gkm"), "from_place", when_txt, more_txt),

@@ -32,6 +32,19 @@ def test_fires_shanghai_to_beijing_in_38_minutes():
     assert ev["accuracy_km"] == 0.2 and ev["net_distance_km"] == 1065.6 and ev["net_speed_kmh"] == 1683.0
 
 
+def test_a_speed_just_over_the_limit_is_shown_above_it():
+    """500.0 km in 1,999 s: 900.45 km/h, 900.09 net of the two 100 m radii; both fire and read above the 900 km/h
+    limit ("900 km/h" beside "more than 900" read as a speed at the limit firing)."""
+    lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "lat": 31.2304, "lon": 121.4737},
+                 {"ts": local(D, 8, 0) + timedelta(seconds=1999), "user_id": "u1", "lat": 35.7384241,
+                  "lon": 121.4737}])
+    row = impossible_travel(ctx_of(logins=lg)).collect().row(0, named=True)
+    assert row["summary"] == "Login in Qingdao 500 km from Shanghai 33 min after the previous one (900.5 km/h)"
+    ev = json.loads(row["evidence"])
+    assert (ev["speed_kmh"], ev["net_speed_kmh"], ev["top_speed_kmh"], ev["max_speed_kmh"]) == (900.5, 900.1, 900.5,
+                                                                                              900.0)
+
+
 def test_a_gap_under_a_minute_is_said_in_seconds():
     lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "lat": SH[0], "lon": SH[1]},
                  {"ts": local(D, 8, 0) + timedelta(seconds=3), "user_id": "u1", "lat": BJ[0], "lon": BJ[1]}])
