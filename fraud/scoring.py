@@ -5,7 +5,9 @@
   only the finding with the largest points (by magnitude) counts. Windows of whole days are whole local
   calendar days (the user's time zone, when the scan gives them): ``behavior.sigma``'s 1-day window counts each
   flagged day, however early the next day's first event. A rule with ``count_per_device`` (the
-  device-lock bonus, one finding per device) counts once per user and device per window instead.
+  device-lock bonus, one finding per device) counts once per user and device per window instead, and one with
+  ``calendar_month_windows`` (the monthly rules ``geo.remote_logins`` and ``geo.away_from_home``) once per local
+  calendar month: the window the rule itself counts in.
 * A reviewer's decision overrides a finding: confirmed keeps its points, dismissed counts none. What
   dismissals give back to one user in one scan is capped at ``dismiss_cap_share`` of ``score_before``
   (the rest stays in ``penalty``), and the user is under observation until ``observation_days`` after the
@@ -62,6 +64,8 @@ def with_point_windows(findings: pl.DataFrame, cfg: Config, zones: pl.DataFrame 
     window_us = {rid: int(r.window_days * 86_400e6) for rid, r in cfg.rules.items()}
     whole_days = {rid: int(r.window_days) for rid, r in cfg.rules.items() if r.window_days == int(r.window_days)}
     per_device = [rid for rid, r in cfg.rules.items() if r.params.get("count_per_device")]
+    # the monthly rules' windows are the user's local calendar months (the month a finding is about)
+    monthly = [rid for rid, r in cfg.rules.items() if r.params.get("calendar_month_windows")]
     f = findings.with_row_index("_i").with_columns(
         pl.col("rule").replace_strict(window_us, default=86_400_000_000, return_dtype=pl.Int64).alias("_win"),
         pl.col("rule").replace_strict(whole_days, default=None, return_dtype=pl.Int64).alias("_win_days"),
@@ -71,8 +75,11 @@ def with_point_windows(findings: pl.DataFrame, cfg: Config, zones: pl.DataFrame 
         .alias("_sub"),
     )
     group = ("user_id", "rule", "_sub")
+    day = pl.col("_day").cast(pl.Int32).cast(pl.Date)
+    month = day.dt.year().cast(pl.Int64) * 12 + day.dt.month().cast(pl.Int64)
     scored = f.filter(pl.col("user_id").is_not_null() & (pl.col("points") != 0)).select(
-        "_i", window_bucket(pl.col("_day"), pl.col("first_ts"), pl.col("_win_days"), pl.col("_win"), group)
+        "_i", pl.when(pl.col("rule").is_in(monthly)).then(month)
+        .otherwise(window_bucket(pl.col("_day"), pl.col("first_ts"), pl.col("_win_days"), pl.col("_win"), group))
         .alias("_bucket"))
     return f.drop("_win", "_win_days", "_day").join(scored, on="_i", how="left", maintain_order="left")
 

@@ -196,3 +196,29 @@ def test_day_windows_are_the_users_local_days():
     zones = pl.DataFrame({"user_id": ["a"], "timezone": ["Asia/Shanghai"]})
     s, _ = score_users(shanghai, USERS.head(1), NO_SCORES, cfg, zones=zones)
     assert s["penalty"][0] == -10
+
+
+@pytest.mark.parametrize("rule", ["geo.remote_logins", "geo.away_from_home"])
+def test_monthly_rules_count_once_per_local_calendar_month(rule, tmp_path):
+    """A monthly rule's window is its calendar month: findings for March (first event Mar 24) and April (Apr 6, 13
+    days later) both count, where a 30-day window from the first finding counted one of them; two in one month count
+    once. The month is the user's local one: Mar 31 20:00 UTC is April 1 in Shanghai."""
+    cfg = load_config()
+    pts = cfg.rule(rule).points
+    # at(days=20) is 2024-03-24 08:00 UTC, at(days=33) 2024-04-06, at(days=27.5) 2024-03-31 20:00 UTC
+    s, f2 = score_users(findings([("a", rule, pts, 20), ("a", rule, pts, 33)]), USERS.head(1), NO_SCORES, cfg)
+    assert s["penalty"][0] == 2 * pts and f2["counted"].to_list() == [True, True]
+    s, _ = score_users(findings([("a", rule, pts, 20), ("a", rule, pts, 25)]), USERS.head(1), NO_SCORES, cfg)
+    assert s["penalty"][0] == pts
+    late = findings([("a", rule, pts, 27.5), ("a", rule, pts, 33)])
+    s, _ = score_users(late, USERS.head(1), NO_SCORES, cfg)
+    assert s["penalty"][0] == 2 * pts
+    zones = pl.DataFrame({"user_id": ["a"], "timezone": ["Asia/Shanghai"]})
+    s, _ = score_users(late, USERS.head(1), NO_SCORES, cfg, zones=zones)
+    assert s["penalty"][0] == pts
+    # the setting off: window_days (30) from the first finding, as every other rule
+    p = tmp_path / "c.toml"
+    p.write_text(f'[rules."{rule}"]\ncalendar_month_windows = false\n')
+    s, _ = score_users(findings([("a", rule, pts, 20), ("a", rule, pts, 33)]), USERS.head(1), NO_SCORES,
+                       load_config(p))
+    assert s["penalty"][0] == pts
