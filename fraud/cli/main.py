@@ -327,7 +327,8 @@ def rules(config: Annotated[Path | None, typer.Option(help="TOML config overridi
         t.add_column(c, no_wrap=True)
     t.add_column("thresholds", overflow="fold")  # one per line, folded rather than cut in a narrow terminal or a pipe
     for rid, r in cfg.rules.items():
-        t.add_row(rid, r.family, r.severity, str(r.points), f"{r.window_days:g}", "yes" if r.enabled else "no",
+        window = "month" if r.params.get("calendar_month_windows") else f"{r.window_days:g}"
+        t.add_row(rid, r.family, r.severity, str(r.points), window, "yes" if r.enabled else "no",
                   Text("\n".join(f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in r.params.items())))
     if out_console.is_terminal:
         out_console.print(t)

@@ -221,6 +221,11 @@ def test_rules_lists_every_rule():
     table = run("rules").stdout  # not a terminal: the table is widened, never cut
     assert "device.new_device_sensitive" in table and "…" not in table
     assert 'sensitive_events = ["password_change", "phone_change",' in table
+    # the monthly rules' point window is the calendar month, the others' a number of days
+    row = {ln.split("│")[1].strip(): [c.strip() for c in ln.split("│")[2:7]] for ln in table.splitlines()
+           if ln.startswith("│") and ln.split("│")[1].strip()}
+    assert row["geo.remote_logins"][3] == row["geo.away_from_home"][3] == "month"
+    assert row["geo.impossible_travel"][3] == "30" and row["behavior.sigma"][3] == "1"
 
 
 def test_evaluate_prints_precision_recall(data, tmp_path):
