@@ -67,6 +67,23 @@ def thousands_above(e: pl.Expr, limit: float, decimals: int = 0, extra: int = 2)
     return out
 
 
+def shown_below(e: pl.Expr, limit: float, decimals: int = 2, extra: int = 3) -> pl.Expr:
+    """:func:`shown_above`'s twin for a value that fell below ``limit``: a home share of 0.7996 under 0.8 shows
+    as 0.7996, not 0.8; past the extra decimals, rounded down (:func:`round_down`)."""
+    out = round_down(e, decimals + extra)
+    for d in range(decimals + extra - 1, decimals - 1, -1):
+        out = pl.when(e.round(d) < limit).then(e.round(d)).otherwise(out)
+    return out
+
+
+def thousands_below(e: pl.Expr, limit: float, decimals: int = 0, extra: int = 2) -> pl.Expr:
+    """:func:`thousands_above`'s twin for a value under ``limit`` (79.6% under 80% is "79.6", not "80")."""
+    out = thousands(round_down(e, decimals + extra), decimals + extra)
+    for d in range(decimals + extra - 1, decimals - 1, -1):
+        out = pl.when(e.round(d) < limit).then(thousands(e, d)).otherwise(out)
+    return out
+
+
 def _no_negative_zero(e: pl.Expr) -> pl.Expr:
     return pl.when(e == 0).then(pl.lit(0.0)).otherwise(e)
 

@@ -87,3 +87,12 @@ def test_a_value_beside_the_limit_it_passed_shows_the_fewest_decimals_that_read_
                                                                                    None]
     assert pl.select(thousands_above(pl.lit(kmh), 900.0)).to_series().to_list() == ["900.1", "1,683", "900.01",
                                                                                      "901", None]
+
+
+def test_a_value_under_the_limit_it_fell_below_shows_the_fewest_decimals_that_read_below_it():
+    from fraud.exprs import shown_below, thousands_below
+
+    share = pl.Series([0.7996, 0.737, 0.79999, None], dtype=pl.Float64)
+    assert pl.select(shown_below(pl.lit(share), 0.8, 3)).to_series().to_list() == [0.7996, 0.737, 0.79999, None]
+    pct = pl.Series([79.59, 73.7, 79.996, -1234.5], dtype=pl.Float64)
+    assert pl.select(thousands_below(pl.lit(pct), 80.0)).to_series().to_list() == ["79.6", "74", "79.99", "-1,234"]

@@ -16,9 +16,8 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import fmt
+from fraud.exprs import fmt, shown_below, thousands, thousands_below
 from fraud.findings import emit
-from fraud.exprs import thousands
 from fraud.geo.gazetteer import country_name, place_name
 from fraud.geo.places import home_ref, home_side, local_positions
 from fraud.registry import NotEvaluated, register, rows_meeting
@@ -126,10 +125,11 @@ def away_from_home(ctx: ScanContext) -> pl.LazyFrame:
             .sort(["user_id", "month", "len", "where"], descending=[False, False, True, False])
             .group_by("user_id", "month", maintain_order=True).agg(pl.col("where").head(3).alias("away_places")))
     per = months.join(away, on=["user_id", "month"], how="left").with_columns(month_text())
-    pct = (pl.col("share") * 100).round(0).cast(pl.Int64)
+    pct = thousands_below(pl.col("share") * 100, share_min * 100)  # 79.6% under 80% is not "80%"
     return emit(
         per, rule,
-        evidence={"month": "month", "events": "n", "in_home_city": "n_home", "home_share": pl.col("share").round(3),
+        evidence={"month": "month", "events": "n", "in_home_city": "n_home",
+                  "home_share": shown_below(pl.col("share"), share_min, 3),
                   "home_city": "home_city", "home_country": "home_cc", "away_places": "away_places",
                   "min_home_share": share_min, "min_events": n_min},
         summary=fmt("Only {}% of {} positioned events in {} were in {} (mostly {})", pct, thousands("n"),

@@ -10,7 +10,7 @@ from fraud.geo.places import home_side, local_positions
 from fraud.geo.positions import positions as positions_of
 from fraud.geo.remote import away_from_home, remote_logins
 from fraud.registry import NotEvaluated
-from tests.geo.helpers import BJ, ctx_of, local, logins, pings, routine
+from tests.geo.helpers import BJ, SH, ctx_of, local, logins, pings, routine
 
 START = date(2024, 3, 4)
 
@@ -94,6 +94,17 @@ def test_away_from_home_fires_below_80_percent():
     assert (ev["month"], ev["events"], ev["in_home_city"], ev["home_share"]) == ("2024-03", 38, 28, 0.737)
     assert ev["away_places"] == ["Beijing"]
     assert df["summary"][0] == "Only 74% of 38 positioned events in March 2024 were in Shanghai (mostly Beijing)"
+
+
+def test_a_share_just_under_80_percent_is_not_said_as_80():
+    """39 of 49 positioned events at home: 79.59%, under the 80% limit, read "Only 80%" (rounded to whole %)."""
+    loc = pings("u1", routine("u1", START, 14, work_days=False)  # 28 home pings in March
+                + [(local(date(2024, 3, 20 + i // 4), 12 + i % 4), SH) for i in range(11)]
+                + [(local(date(2024, 3, 25), h), BJ) for h in range(8, 18)])  # 10 in Beijing
+    df = away_from_home(ctx_of(logins=logins([]), locations=loc)).collect()
+    ev = json.loads(df["evidence"][0])
+    assert (ev["events"], ev["in_home_city"], ev["home_share"]) == (49, 39, 0.796)
+    assert df["summary"][0] == "Only 79.6% of 49 positioned events in March 2024 were in Shanghai (mostly Beijing)"
 
 
 def test_away_from_home_quiet_at_80_percent_or_too_few_events():
