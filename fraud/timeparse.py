@@ -67,7 +67,8 @@ def parse_timestamp(raw: pl.Expr, tz: str, formats: tuple[str, ...] | list[str] 
     """
     s = raw.cast(pl.String).str.strip_chars()
     iso = _iso_text(s)
-    has_offset = iso.str.contains(r"T.*[+-]\d{2}:\d{2}$")
+    # an ISO date-time with an offset (anchored on the date: the T of "Tue"/"Thu" in an RFC 2822 date is none)
+    has_offset = iso.str.contains(r"^\d{4}-\d{2}-\d{2}T.*[+-]\d{2}:\d{2}$")
     aware = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", time_zone="UTC", strict=False, time_unit="us")
     # A local time repeated or skipped by a daylight-saving change is null (rejected, see dst_problem): taking
     # either reading silently can put two fixes an hour apart at the same instant.

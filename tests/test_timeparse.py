@@ -32,6 +32,12 @@ U = timezone.utc
     ("Mon, 1 Jan 2024 10:00:00 GMT", datetime(2024, 1, 1, 10, tzinfo=U)),
     ("Monday, 1 January 2024 10:00 UT", datetime(2024, 1, 1, 10, tzinfo=U)),
     ("1 Jan 2024 10:00:00", datetime(2024, 1, 1, 2, tzinfo=U)),  # no zone: local time (Asia/Shanghai)
+    # a weekday with a T (Tue, Thu) is no ISO date-time's T: these read as any other day's (they were rejected)
+    ("Tue, 02 Jan 2024 10:00:00 GMT", datetime(2024, 1, 2, 10, tzinfo=U)),
+    ("Thu, 04 Jan 2024 10:00:00 UTC", datetime(2024, 1, 4, 10, tzinfo=U)),
+    ("Tuesday, 02 Jan 2024 10:00:00 Z", datetime(2024, 1, 2, 10, tzinfo=U)),
+    ("Thu, 04 Jan 2024 18:00:00 +08:00", datetime(2024, 1, 4, 10, tzinfo=U)),
+    ("Thu, 04 Jan 2024 18:00:00 +0800", datetime(2024, 1, 4, 10, tzinfo=U)),
     # the Common Log Format of nginx and Apache, with or without its brackets
     ("[01/Jan/2024:10:00:00 -0500]", datetime(2024, 1, 1, 15, tzinfo=U)),
     ("01/Jan/2024:10:00:00 +0000", datetime(2024, 1, 1, 10, tzinfo=U)),
