@@ -106,11 +106,15 @@ _WEEKDAY = r"^[A-Za-z]{3,9},?\s+(\d)"
 _ZONE_WORD = r"\s+(?:GMT|UTC|UT|Z)$"
 _CLF = r"^\[?(\d{1,2})/([A-Za-z]{3,9})/(\d{4}):(\d{2}:\d{2}:\d{2})(?:\s*([+-]\d{4}))?\]?$"
 _NO_SECONDS = r"^(\d{1,2} [A-Za-z]{3,9} \d{4} \d{2}:\d{2})(\s|$)"
+# C's asctime / ctime (``Tue Jan  2 10:00:00 2024``: Python's time.ctime(), many daemons' logs) and Java's
+# Date.toString() with a zone word that names UTC (``Tue Jan 02 10:00:00 UTC 2024``; CST, EST ... name more than one
+# zone and stay unread)
+_ASCTIME = r"^(?:[A-Za-z]{3,9},?\s+)?([A-Za-z]{3,9})\s+(\d{1,2})\s+(\d{2}:\d{2}:\d{2})\s+(?:(GMT|UTC|UT|Z)\s+)?(\d{4})$"
 
 
 def month_name_timestamp(s: pl.Expr, tz: str) -> pl.Expr:
-    """RFC 2822 and Common Log Format timestamps (English month names, abbreviated or whole): with an offset
-    or ``GMT``/``UTC`` read as given, without one as local time in ``tz``; null for anything else."""
+    """RFC 2822, Common Log Format and asctime timestamps (English month names, abbreviated or whole): with an
+    offset or ``GMT``/``UTC`` read as given, without one as local time in ``tz``; null for anything else."""
     t = _month_name_text(s)
     parts = [t.str.to_datetime(f"%d {m} %Y %H:%M:%S %z", time_zone="UTC", strict=False, time_unit="us")
              for m in ("%b", "%B")]
@@ -122,7 +126,8 @@ _MONTH_NAME_DATE = r"^\d{1,2} [A-Za-z]{3,9} \d{4} "
 
 def _month_name_text(s: pl.Expr) -> pl.Expr:
     """RFC 2822 / CLF text as ``4 Mar 2024 10:00:00[ +0100]`` (no weekday, brackets or zone word)."""
-    return (s.str.replace(_CLF, "${1} ${2} ${3} ${4} ${5}").str.replace(_WEEKDAY, "${1}")
+    return (s.str.replace(_ASCTIME, "${2} ${1} ${5} ${3} ${4}").str.replace(_CLF, "${1} ${2} ${3} ${4} ${5}")
+            .str.replace(_WEEKDAY, "${1}").str.strip_chars()
             .str.replace(_ZONE_WORD, " +0000").str.replace(_NO_SECONDS, "${1}:00${2}").str.strip_chars())
 
 

@@ -38,6 +38,10 @@ U = timezone.utc
     ("Tuesday, 02 Jan 2024 10:00:00 Z", datetime(2024, 1, 2, 10, tzinfo=U)),
     ("Thu, 04 Jan 2024 18:00:00 +08:00", datetime(2024, 1, 4, 10, tzinfo=U)),
     ("Thu, 04 Jan 2024 18:00:00 +0800", datetime(2024, 1, 4, 10, tzinfo=U)),
+    # C's asctime/ctime (local time) and Java's Date.toString() with a zone word that names UTC
+    ("Tue Jan  2 10:00:00 2024", datetime(2024, 1, 2, 2, tzinfo=U)),
+    ("Thu Jan 04 10:00:00 UTC 2024", datetime(2024, 1, 4, 10, tzinfo=U)),
+    ("Sat Feb 10 23:59:59 GMT 2024", datetime(2024, 2, 10, 23, 59, 59, tzinfo=U)),
     # the Common Log Format of nginx and Apache, with or without its brackets
     ("[01/Jan/2024:10:00:00 -0500]", datetime(2024, 1, 1, 15, tzinfo=U)),
     ("01/Jan/2024:10:00:00 +0000", datetime(2024, 1, 1, 10, tzinfo=U)),
@@ -59,6 +63,8 @@ def test_parses_iso_and_epoch(raw, expected):
 @pytest.mark.parametrize("raw", ["junk", "", "2024-13-01T00:00:00Z", "1800-01-01T00:00:00Z", "2200-01-01T00:00:00Z",
                                  "99999999999999999999", "03/04/2024 10:00", "31 Feb 2024 10:00:00 +0000",
                                  "01/Foo/2024:10:00:00 +0000", "Jan 1 2024 10:00:00", "Mon, 1 Jan 2024",
+                                 # a zone abbreviation that names several zones (China's or Central US time)
+                                 "Tue Jan 02 10:00:00 CST 2024", "Tue Foo 02 10:00:00 2024",
                                  # a comma anywhere but before the seconds' fraction is no decimal sign
                                  "2024-01-01 10:00,5", "2024-01-01,10:00:00", "2024-01-01 10:00:00,", "10:00:00,123",
                                  # a zone's name without an offset before it is no instant this parser reads
