@@ -27,6 +27,15 @@ class NotEvaluated(Exception):  # noqa: N818 - a status, not a failure
         self.stage = stage
 
 
+def require_events(logins: pl.LazyFrame, kinds: list[str] | tuple[str, ...], stage: int = 2) -> None:
+    """Raise :class:`NotEvaluated` when ``logins`` hold no event of ``kinds``: an export that logs none of them, or
+    names them otherwise (an Okta file's ``user.session.start`` before ``[events]`` maps it), cannot show the rule's
+    pattern; that is no clean result."""
+    kinds = list(kinds)
+    if not logins.select(pl.col("event").is_in(kinds).any()).collect().item():
+        raise NotEvaluated(f"no {', '.join(kinds)} events in the logins", stage=stage)
+
+
 def rows_meeting(table: pl.DataFrame, enough: pl.Expr, notes: dict, names: tuple[str, str], reason: str
                  ) -> pl.DataFrame:
     """The rows of ``table`` that ``enough`` keeps (user-months with the events a test needs ...), counted in

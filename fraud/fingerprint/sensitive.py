@@ -13,7 +13,7 @@ from fraud.context import ScanContext
 from fraud.findings import emit
 from fraud.fingerprint.common import fmt, index_range, iso, local_date, require_device_ids, sign_ins
 from fraud.geo.localtime import local_logins
-from fraud.registry import NotEvaluated, register
+from fraud.registry import register, require_events
 
 US_PER_HOUR = 3_600_000_000
 
@@ -32,9 +32,7 @@ def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
     si = sign_ins(ctx)
     require_device_ids(si, "sign-ins")
     kinds = list(rule["sensitive_events"])
-    if not ctx.logins.select(pl.col("event").is_in(kinds).any()).collect().item():
-        # an export that logs none of them (or names them otherwise: see [events]) cannot show one after a new device
-        raise NotEvaluated(f"no {', '.join(kinds)} events in the logins", stage=2)
+    require_events(ctx.logins, kinds)  # none after a new device could be shown
     first = local_date(si.group_by("user_id", "device_id").agg(pl.col("ts").min()), ctx, out="first_day")
     days = local_logins(ctx).filter(pl.col("user_id").is_not_null()).select(
         "user_id", pl.col("local_ts").dt.date().alias("day")).unique()

@@ -223,3 +223,16 @@ def test_password_churn_not_evaluated_when_the_logins_hold_no_password_change():
     with pytest.raises(NotEvaluated, match="no password_change events in the logins"):
         run(password_churn, logins=renamed)
     assert run(password_churn, logins=pl.concat([renamed, _changes("u2", [0])], how="diagonal")).height == 0
+
+
+@pytest.mark.parametrize("check", [login_failures, ip_spray])
+def test_failure_rules_not_evaluated_when_the_logins_hold_no_login_event(check):
+    """An Okta export scanned without [events] holds user.session.start, no `login`: five failures then a success,
+    and one IP failing on ten accounts, are no evidence of "no attack" (both said "ok, 0 findings")."""
+    okta = pl.concat([_attempts("carol", [0, 1, 2, 3, 4, 5], [False] * 5 + [True]),
+                      *[_attempts(f"v{i}", [i], [False], ip="45.155.205.233") for i in range(10)]]
+                     ).with_columns(event=pl.lit("user.session.start"))
+    with pytest.raises(NotEvaluated, match="no login events in the logins"):
+        run(check, logins=okta)
+    # the same rows as logins fire
+    assert run(check, logins=okta.with_columns(event=pl.lit("login"))).height == 1
