@@ -503,6 +503,12 @@ def _validate_timestamp_formats(formats: list, where: str) -> tuple[str, ...]:
     for i, f in enumerate(formats):
         if not isinstance(f, str) or not f.strip():
             raise ConfigError(f"{where}: timestamp_formats[{i}] must be a non-empty string, got {f!r}")
+        if "%Z" in f.replace("%%", ""):
+            # chrono matches a zone name and drops it: "9:02 AM PST" read as 09:02 in `timezone`, hours off
+            raise ConfigError(f"{where}: timestamp_formats[{i}] {f!r}: %Z (a zone name such as PST or CET) cannot "
+                              "be read: such names stand for several zones and offsets. Use %z for a numeric offset "
+                              "(+0800), or write a name that never changes as text (\"%I:%M %p UTC\") with the "
+                              "zone in `timezone`")
         try:
             text = pl.select(pl.lit(_FORMAT_PROBE).dt.strftime(f)).item()
             back = pl.select(custom_timestamp(pl.lit(text), f, "UTC")).item()

@@ -268,7 +268,11 @@ def test_timestamp_formats_are_checked_at_load(tmp_path):
                       ('["%m/%d/%Y %H:%M", "%d/%m/%Y"]', "timestamp_formats[1] '%d/%m/%Y' does not read"),
                       ('["%Q %Y"]', "timestamp_formats[0] '%Q %Y' does not read"),
                       ("[3]", "timestamp_formats[0] must be a non-empty string, got 3"),
+                      # a zone name is matched and dropped by the parser: "9:02 AM PST" would read as 09:02 UTC
+                      ('["%m/%d/%Y %I:%M %p %Z"]', "timestamp_formats[0] '%m/%d/%Y %I:%M %p %Z': %Z (a zone name"),
                       ("3", "key 'timestamp_formats' must be of type list")]:
         p.write_text(f"timestamp_formats = {bad}\n")
         with pytest.raises(ConfigError, match=re.escape(says)):
             load_config(p)
+    p.write_text('timestamp_formats = ["%m/%d/%Y %I:%M %p UTC", "%d %%Z %m/%Y %H:%M"]\n')  # text, a literal %Z
+    assert len(load_config(p).timestamp_formats) == 2
