@@ -96,6 +96,8 @@ class Config:
     timestamp_formats: tuple[str, ...] = ()
     # [columns.<kind>]: one input kind's own mapping, over [columns]
     kind_columns: dict[str, dict[str, str | list[str]]] = field(default_factory=dict)
+    # [outcomes]: what the logins' success column's own values mean (Entra's errorCode 0, an HTTP status 200)
+    outcomes: "Outcomes" = field(default_factory=lambda: Outcomes())
 
     def columns_for(self, kind: str) -> dict[str, str | list[str]]:
         """The column mapping of one input kind: ``[columns]`` with ``[columns.<kind>]`` over it."""
@@ -159,12 +161,12 @@ def _same_type(default: Any, value: Any) -> bool:
 def _merge(defaults: dict[str, Any], user: dict[str, Any], where: str) -> dict[str, Any]:
     merged = copy.deepcopy(defaults)
     for key, value in user.items():
-        if key in ("columns", "events"):
+        if key in ("columns", "events", "outcomes"):
             merged[key] = value
             continue
         if key not in defaults:
             raise ConfigError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(defaults))}, columns, "
-                              "events)")
+                              "events, outcomes)")
         if key == "rules":
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: [rules] must be a table")
@@ -343,6 +345,50 @@ EVENT_CAMEL_CASE = r"([a-z])([A-Z])"
 def event_key(name: str) -> str:
     """An event name as the reader compares it (:data:`EVENT_CAMEL_CASE`, :data:`EVENT_NAME_GAPS`)."""
     return re.sub(EVENT_NAME_GAPS, "_", re.sub(EVENT_CAMEL_CASE, r"\1_\2", name.strip()).lower())
+
+
+OUTCOME_OTHER = ("reject", "success", "failure")
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """``[outcomes]``: the values of the logins' ``success`` column that mean a success or a failure besides the
+    built-in words (``true``/``false``, ``1``/``0``, ``yes``/``no``, ``SUCCESS``/``FAILURE`` ...), over them (Entra's
+    ``status.errorCode`` is 0 on success: ``success = ["0"]``), and what every other value means: ``reject`` (the
+    row is rejected, as a bad boolean; the default), ``failure`` (Entra's error codes, an HTTP status 401) or
+    ``success``. Values compare trimmed and in lower case."""
+
+    success: tuple[str, ...] = ()
+    failure: tuple[str, ...] = ()
+    other: str = "reject"
+
+    def __bool__(self) -> bool:
+        return bool(self.success or self.failure or self.other != "reject")
+
+
+def _validate_outcomes(table: Any, where: str) -> Outcomes:
+    """``[outcomes]``: ``success`` and ``failure`` lists of values (text or whole numbers), ``other`` one of
+    :data:`OUTCOME_OTHER`; an unknown key, a value listed under both, or another type is an error naming it."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [outcomes] must be a table (success = [...], failure = [...], other = ...)")
+    unknown = sorted(set(table) - {"success", "failure", "other"})
+    if unknown:
+        raise ConfigError(f"{where}: [outcomes] unknown key {unknown[0]!r} (known: success, failure, other)")
+    lists = {}
+    for key in ("success", "failure"):
+        values = table.get(key, [])
+        if not isinstance(values, list) or not all(
+                (isinstance(v, str) and v.strip()) or (isinstance(v, int) and not isinstance(v, bool)) for v in values):
+            raise ConfigError(f"{where}: [outcomes] {key} must be a list of values (text or whole numbers), "
+                              f"got {values!r}")
+        lists[key] = tuple(dict.fromkeys(str(v).strip().lower() for v in values))
+    both = sorted(set(lists["success"]) & set(lists["failure"]))
+    if both:
+        raise ConfigError(f"{where}: [outcomes] lists {both[0]!r} under both success and failure")
+    other = table.get("other", "reject")
+    if other not in OUTCOME_OTHER:
+        raise ConfigError(f"{where}: [outcomes] other must be one of {', '.join(OUTCOME_OTHER)}, got {other!r}")
+    return Outcomes(success=lists["success"], failure=lists["failure"], other=other)
 
 
 def _validate_events(events: Any, where: str) -> dict[str, str]:
@@ -591,6 +637,7 @@ def _build(raw: dict[str, Any], where: str) -> Config:
                   geoip_db=raw["geoip_db"], composite_weights={k: float(v) for k, v in weights.items()},
                   columns=columns, kind_columns=kind_columns,
                   events=_validate_events(raw.get("events", {}), where),
+                  outcomes=_validate_outcomes(raw.get("outcomes", {}), where),
                   timestamp_formats=_validate_timestamp_formats(raw["timestamp_formats"], where),
                   rules=rules, source=where, ip_city_accuracy_km=float(raw["ip_city_accuracy_km"]),
                   city_name_accuracy_km=float(raw["city_name_accuracy_km"]),

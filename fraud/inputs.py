@@ -825,7 +825,8 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
             commas[str(path)] = sorted(comma)
         good, bad, missing, names, valued = split_rows(raw, schema, cfg.timezone, path, kind,
                                                        file_format(path) == "ndjson", cfg.reader_events(),
-                                                       cfg.timestamp_formats, headers, float_text_ids(raw), comma)
+                                                       cfg.timestamp_formats, headers, float_text_ids(raw), comma,
+                                                       cfg.outcomes)
         given |= valued
         placeholders.update(missing)
         events.update(names)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from fraud.config import EVENT_CAMEL_CASE, EVENT_NAME_GAPS
+from fraud.config import EVENT_CAMEL_CASE, EVENT_NAME_GAPS, Outcomes
 from fraud.exprs import (ACCOUNT_NO_VALUE_WORDS, NO_VALUE_WORDS, fmt, ip_address, is_missing, per_distinct,
                          placeholder_id, thousands, visible)
 from fraud.records import EXTRA_HASH, INTERNAL, JSON_LITERAL, LINE_ERROR, LINE_TEXT, NESTED
@@ -299,7 +299,7 @@ def column_name(col: str, headers: dict[str, str] | None) -> str:
 def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
            ts_formats: tuple[str, ...] = (), headers: dict[str, str] | None = None,
            event_vocab: frozenset[str] = frozenset(), float_ids: frozenset[str] = frozenset(),
-           decimal_comma: frozenset[str] = frozenset()
+           decimal_comma: frozenset[str] = frozenset(), outcomes: Outcomes | None = None
            ) -> tuple[list[pl.Expr], list[pl.Expr], list[pl.Expr], list[pl.Expr], list[tuple[pl.Expr, pl.Expr]],
                       list[str], dict[str, pl.Expr], dict[str, pl.Expr]]:
     """The parsing steps of one raw frame, each a list of expressions evaluated together: the trimmed text of
@@ -398,6 +398,12 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
                 present = present & ~marker
                 v = pl.when(low.is_in(TRUE_WORDS)).then(True).when(low.is_in(FALSE_WORDS)).then(False) \
                     .otherwise(None)
+                if col == "success" and outcomes:
+                    # [outcomes]: the export's own values over the built-in words, and what every other one means
+                    other = {"success": True, "failure": False}.get(outcomes.other)
+                    v = (pl.when(~present).then(None).when(low.is_in(list(outcomes.success))).then(True)
+                         .when(low.is_in(list(outcomes.failure))).then(False)
+                         .otherwise(v.fill_null(pl.lit(other, pl.Boolean))))
                 checks.append((present & vref.is_null(), fmt(f"bad boolean in column {name}: {{}}", shown)))
         elif col in KEYWORD_COLUMNS:  # "Login", "PASSWORD CHANGE", "bind-card" name the contract's event kinds
             # once per distinct value: a handful of event kinds over millions of rows
@@ -506,7 +512,7 @@ def _split_too_long(raw: pl.DataFrame, schema: InputSchema, cols: list[str], pat
 def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: str, nested: bool,
                event_names: dict[str, str] | None = None, ts_formats: tuple[str, ...] = (),
                headers: dict[str, str] | None = None, float_ids: frozenset[str] = frozenset(),
-               decimal_comma: frozenset[str] = frozenset()
+               decimal_comma: frozenset[str] = frozenset(), outcomes: Outcomes | None = None
            ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], dict[str, int], frozenset[str]]:
     """Parse one file's raw frame: (valid typed rows with ``_file``/``_row``, rejected rows with reasons, per
     identifier column the valid rows whose placeholder value was read as missing, rows per event name, and the
@@ -515,7 +521,8 @@ def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind
     the file's own header of each canonical column it names otherwise (reasons and ``raw`` use them); ``float_ids``:
     the id columns whose every value the file writes as ``1001.0`` (:func:`float_text_ids`, decided on the whole
     file: a sliced scan's slice holds part of it); ``decimal_comma``: the number columns the file writes with a
-    decimal comma (:func:`decimal_comma_columns`, decided on the whole file too).
+    decimal comma (:func:`decimal_comma_columns`, decided on the whole file too); ``outcomes``: the config's
+    ``[outcomes]`` (what the success column's own values mean).
 
     Values are parsed once; timestamps in other notations than the common ISO form, and the reason strings,
     are computed only for the rows that need them."""
@@ -531,7 +538,7 @@ def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind
     vocab = frozenset({*EVENT_KINDS, *failed_names, *ok_names, *kinds, *kinds.values()})
     texts, pre, values, masks, checks, slow_ts, placeholders, given = _parse(raw, schema, tz, nested, ts_formats,
                                                                              headers, vocab, float_ids,
-                                                                             decimal_comma)
+                                                                             decimal_comma, outcomes)
     if LINE_ERROR in raw.columns:  # a record that could not be split into fields: that is its only reason
         checks = [(pl.col(LINE_ERROR).is_not_null(), pl.col(LINE_ERROR))] + [
             (pl.col(LINE_ERROR).is_null() & b, m) for b, m in checks]

@@ -181,7 +181,7 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                 good, bad, found, names, has = split_rows(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k,
                                                           file_format(sf.path) == "ndjson", cfg.reader_events(),
                                                           cfg.timestamp_formats, sf.headers, sf.float_ids,
-                                                          sf.decimal_comma)
+                                                          sf.decimal_comma, cfg.outcomes)
                 valued[k] |= has
                 placeholders[k].update(found)
                 events[k].update(names)

@@ -276,3 +276,19 @@ def test_timestamp_formats_are_checked_at_load(tmp_path):
             load_config(p)
     p.write_text('timestamp_formats = ["%m/%d/%Y %I:%M %p UTC", "%d %%Z %m/%Y %H:%M"]\n')  # text, a literal %Z
     assert len(load_config(p).timestamp_formats) == 2
+
+
+def test_outcomes_table_is_checked_at_load(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('[outcomes]\nsuccess = [0, " OK "]\nfailure = ["50126"]\nother = "failure"\n')
+    o = load_config(p).outcomes
+    assert (o.success, o.failure, o.other) == (("0", "ok"), ("50126",), "failure") and o
+    assert not load_config(None).outcomes  # none given: the built-in words only, other values rejected
+    for bad, says in [('success = ["0"]\nfailure = [0]', "[outcomes] lists '0' under both success and failure"),
+                      ('other = "ignore"', "[outcomes] other must be one of reject, success, failure, got 'ignore'"),
+                      ('succes = ["0"]', "[outcomes] unknown key 'succes' (known: success, failure, other)"),
+                      ('success = "0"', "[outcomes] success must be a list of values"),
+                      ('success = [true]', "[outcomes] success must be a list of values")]:
+        p.write_text(f"[outcomes]\n{bad}\n")
+        with pytest.raises(ConfigError, match=re.escape(says)):
+            load_config(p)

@@ -1347,3 +1347,28 @@ def test_an_object_at_a_dotted_mapping_path_is_a_nested_value_not_an_account(tmp
     assert li.rejected.sort("row")["reason"].to_list() == [
         'nested JSON value (object or list) in column actor.alternateId (user_id): {"id":"mallory"}',
         'nested JSON value (object or list) in column actor.alternateId (user_id): ["a","b"]']
+
+
+def test_outcomes_table_maps_an_exports_own_success_values(tmp_path):
+    """Entra's status.errorCode is 0 on success and an error code otherwise: with [outcomes] success = [0] and
+    other = "failure" it reads so (0 read as false and every error code was a rejected row); an HTTP status alike.
+    A "no value" word stays no value; without `other` an unlisted value is still a bad boolean."""
+    from fraud.config import load_config as load
+
+    c = tmp_path / "c.toml"
+    c.write_text('[outcomes]\nsuccess = [0, "200"]\nfailure = ["Interrupted"]\nother = "failure"\n')
+    rows = [("0", True), ("50126", False), ("200", True), ("401", False), ("interrupted", False), ("true", True),
+            ("no", False), ("N/A", True)]  # N/A: no value, the default (true)
+    p = write(tmp_path / "l.csv", "ts,user_id,success\n" + "".join(
+        f"2024-03-01T08:00:00Z,u{i},{v}\n" for i, (v, _) in enumerate(rows)))
+    li = read_input("logins", p, load(c))
+    assert li.frame["success"].to_list() == [r[1] for r in rows] and li.rejected.height == 0
+    # JSON numbers (an Entra export's errorCode) read alike
+    nd = tmp_path / "l.ndjson"
+    nd.write_text("".join(json.dumps({"ts": "2024-03-01T08:00:00Z", "user_id": f"u{i}", "success": code}) + "\n"
+                          for i, code in enumerate([0, 50126, 0])))
+    assert read_input("logins", nd, load(c)).frame["success"].to_list() == [True, False, True]
+    c.write_text('[outcomes]\nsuccess = ["0"]\n')  # other: reject (the default)
+    li = read_input("logins", p, load(c))
+    assert li.frame["success"].to_list() == [True, True, False, True]  # 0, true, no, N/A
+    assert li.rejected.select("row").to_series().to_list() == [2, 3, 4, 5]

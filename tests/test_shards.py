@@ -78,6 +78,19 @@ def test_a_disabled_population_rule_says_so_in_slices_too(tmp_path):
     assert checks[0] == checks[1] and checks[1]["behavior.outlier"] == {"status": "disabled"}
 
 
+def test_outcomes_read_alike_in_slices(tmp_path):
+    """[outcomes] reaches the slices' reader too: Entra-style error codes give the same failures either way."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[outcomes]\nsuccess = [0]\nother = "failure"\n')
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text("ts,user_id,success,ip\n" + "".join(
+        f"2024-03-01T08:0{m}:00Z,u{u},{50126 if m < 5 else 0},10.0.0.{u}\n" for u in range(6) for m in range(6)))
+    got = [scan(ScanInputs.from_folder(d), load_config(cfg), shards=n) for n in (1, 3)]
+    _same(*got)
+    assert got[0].findings.filter(pl.col("rule") == "account.login_failures").height == 6
+
+
 TIMED_NOTES = ("distinct_s", "parse_s", "user_agents_per_s")
 
 
