@@ -504,20 +504,31 @@ def _ndjson_by_record(lines: list[str], path: Path) -> pl.DataFrame:
 
 
 def _one_document(text: str) -> str:
-    """A pretty-printed JSON object over many lines (a ``.json`` export) as one NDJSON line, so it reads as the
-    one record it is (a record list inside it is then named by the missing-column error, see
-    :func:`_wrapped_records`); NDJSON, whose first line is a whole object, is returned as it is."""
-    first = text.lstrip().split("\n", 1)[0]
+    """A JSON document that is one object: the records it holds under one key as NDJSON lines (row N is element N)
+    when that key's list of objects is all it holds besides ``@``-metadata (CloudTrail's ``{"Records": [...]}``,
+    Microsoft Graph's ``{"@odata.context": ..., "value": [...]}``, Takeout's ``{"locations": [...]}``); else,
+    pretty-printed over many lines (a ``.json`` export), one NDJSON line, so it reads as the one record it is (a
+    record list inside another object is named by the missing-column error, see :func:`_wrapped_records`).
+    NDJSON, whose first line is a whole object and not the whole text, is returned as it is."""
+    body = text.strip()
+    first = body.split("\n", 1)[0]
     try:
-        json.loads(first)
-        return text
+        doc = json.loads(first, object_pairs_hook=first_keys)
+        if first != body:
+            return text
     except ValueError:
-        pass
-    try:
-        doc = json.loads(text, object_pairs_hook=first_keys)
-    except (ValueError, RecursionError):
-        return text  # not one document either: read line by line, each bad line rejected
-    return json.dumps(doc, ensure_ascii=False) if isinstance(doc, dict) else text
+        try:
+            doc = json.loads(text, object_pairs_hook=first_keys)
+        except (ValueError, RecursionError):
+            return text  # not one document either: read line by line, each bad line rejected
+    except RecursionError:
+        return text
+    if not isinstance(doc, dict):
+        return text
+    lists = [k for k, v in doc.items() if isinstance(v, list) and v and all(isinstance(o, dict) for o in v)]
+    if len(lists) == 1 and all(k == lists[0] or k.startswith("@") for k in doc):
+        return "\n".join(json.dumps(o, ensure_ascii=False) for o in doc[lists[0]])
+    return json.dumps(doc, ensure_ascii=False)
 
 
 def _json_array_lines(text: str, path: Path) -> str:

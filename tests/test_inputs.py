@@ -893,22 +893,38 @@ def test_rejection_reasons_are_counted_by_kind_without_their_values():
 
 
 
-def test_a_json_object_holding_its_records_in_a_list_is_said_so_in_memory_and_in_slices(tmp_path, cfg):
-    """CloudTrail's {"Records": [...]} saved as .jsonl read as one record without any column: "missing required
-    column 'ts'" pointed the wrong way."""
+def test_a_json_object_holding_its_records_under_one_key_reads_them_in_memory_and_in_slices(tmp_path):
+    """CloudTrail delivers {"Records": [...]} (one line, gzip), Microsoft Graph {"@odata.context": ..., "value":
+    [...]}: the records under the one key are the rows (it was an error asking for jq). A record list beside other
+    fields (GeoJSON's FeatureCollection) is still one object, and the error says where its records are."""
+    from fraud.config import load_config as load
     from fraud.pipeline import ScanInputs, scan
 
-    recs = [{"eventTime": "2024-03-01T08:00:00Z", "userIdentity": {"arn": "a"}, "sourceIPAddress": "1.2.3.4"}] * 3
-    p = tmp_path / "ct.jsonl"
-    p.write_text(json.dumps({"Records": recs}))
+    c = tmp_path / "c.toml"
+    c.write_text('[columns]\nts = "eventTime"\nuser_id = "userIdentity.arn"\nip = "sourceIPAddress"\n')
+    recs = [{"eventTime": f"2024-03-01T08:0{i}:00Z", "userIdentity": {"arn": f"a{i}"}, "sourceIPAddress": "1.2.3.4"}
+            for i in range(3)]
+    for name, doc, dump in [("ct.json.gz", {"Records": recs}, lambda d: gzip.compress(json.dumps(d).encode())),
+                            ("graph.json", {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#auditLogs",
+                                            "value": recs, "@odata.nextLink": "https://graph/next"},
+                             lambda d: json.dumps(d, indent=2).encode())]:
+        p = tmp_path / name
+        p.write_bytes(dump(doc))
+        li = read_input("logins", p, load(c))
+        assert li.frame.select("user_id", "_row").rows() == [("a0", 1), ("a1", 2), ("a2", 3)]
+        for shards in (1, 2):
+            assert scan(ScanInputs(logins=p), load(c), shards=shards).summary["inputs"]["logins"]["rows_used"] == 3
+    p = tmp_path / "fc.jsonl"
+    p.write_text(json.dumps({"type": "FeatureCollection", "features": recs}))
     for shards in (1, 2):
-        with pytest.raises(InputError, match=r"ct\.jsonl: missing required column 'ts'; the file is one JSON object "
-                                             r"whose 'Records' holds 3 records: give one record per line \(e\.g\. "
-                                             r"jq -c '\.Records\[\]' FILE > records\.jsonl\)"):
-            scan(ScanInputs(logins=p), cfg, shards=shards)
+        with pytest.raises(InputError, match=r"fc\.jsonl: missing required column 'ts'.*; the file is one JSON "
+                                             r"object whose 'features' holds 3 records: give one record per line "
+                                             r"\(e\.g\. jq -c '\.features\[\]' FILE > records\.jsonl\)"):
+            scan(ScanInputs(logins=p), load(c), shards=shards)
     p.write_text(json.dumps({"user_id": "u1", "tags": []}))  # one record without ts: the plain error
-    with pytest.raises(InputError, match=r"ct\.jsonl: missing required column 'ts'; the header read: 'user_id', 'tags'$"):
-        read_input("logins", p, cfg)
+    with pytest.raises(InputError, match=r"fc\.jsonl: missing required column 'ts'.*; the header read: 'user_id', "
+                                         r"'tags'$"):
+        read_input("logins", p, load(c))
 
 
 def test_the_configs_events_table_reads_an_exports_event_names_in_memory_and_in_slices(tmp_path):
@@ -1047,9 +1063,7 @@ def test_a_json_export_is_read_as_an_array_ndjson_or_one_pretty_printed_object_i
             res = scan(ScanInputs.from_folder(d), cfg, shards=shards)
             assert res.summary["inputs"]["logins"]["rows_used"] == len(want)
     (tmp_path / "wrap.json").write_text(json.dumps({"Records": rows}, indent=2))  # the pretty-printed wrapper
-    with pytest.raises(InputError, match=r"wrap\.json: missing required column 'ts'; the file is one JSON object "
-                                         r"whose 'Records' holds 3 records"):
-        read_input("logins", tmp_path / "wrap.json", cfg)
+    assert read_input("logins", tmp_path / "wrap.json", cfg).frame.height == 3
 
 
 def test_rows_apart_only_in_an_extra_column_are_no_duplicates_in_memory_and_in_slices(tmp_path, cfg):
