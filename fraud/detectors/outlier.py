@@ -33,10 +33,16 @@ def fit_model(ctx: ScanContext) -> BehaviorModel:
     Raises :class:`~fraud.registry.NotEvaluated` when the history has fewer than ``min_users`` users."""
     rule = ctx.cfg.rule("behavior.outlier")
     frame = user_features(ctx)
-    if frame.height < int(rule["min_users"]):
+    if frame.height < fit_users(rule):
         raise NotEvaluated(f"{frame.height} users with account events; fitting the behaviour ensemble needs at "
-                           f"least {rule['min_users']}")
+                           f"least {fit_users(rule)}")
     return fit_frame(frame, ctx)[0]
+
+
+def fit_users(rule) -> int:
+    """The fewest users the ensemble is fitted on: ``min_users``, and never fewer than 2 (a population of one user
+    has no spread; ``min_users = 1`` crashed the scan)."""
+    return max(int(rule["min_users"]), 2)
 
 
 def score_users(ctx: ScanContext) -> tuple[pl.DataFrame, BehaviorModel, str]:
@@ -48,13 +54,13 @@ def score_users(ctx: ScanContext) -> tuple[pl.DataFrame, BehaviorModel, str]:
         raise NotEvaluated(f"the given model is a {type(model).__name__}, not a behaviour model")
     top_n = int(rule["top_features"])
     if model is None:
-        if frame.height < int(rule["min_users"]):
+        if frame.height < fit_users(rule):
             raise NotEvaluated(f"{frame.height} users with account events; fitting on the batch needs at least "
-                               f"{rule['min_users']} (or give a fitted model with --model)")
+                               f"{fit_users(rule)} (or give a fitted model with --model)")
         model, scored = fit_frame(frame, ctx, top_n)
         return scored, model, "fitted on this batch"
-    if frame.height == 0:
-        return frame.select("user_id"), model, "given model"
+    if frame.height == 0:  # nothing to score is no clean batch
+        raise NotEvaluated("no user with account events to score against the given model")
     return model.score(frame, top_n=top_n, n_jobs=int(rule["n_jobs"])), model, "given model"
 
 

@@ -5,6 +5,7 @@ import polars as pl
 import pytest
 
 from fraud.config import load_config
+from fraud.context import ScanContext
 from fraud.detectors import BehaviorModel, fit_model
 from fraud.detectors.outlier import outlier
 from fraud.registry import NotEvaluated
@@ -75,6 +76,24 @@ def test_too_few_users_without_model_is_not_evaluated():
         outlier(ctx_of(_population(n_users=10)))
     with pytest.raises(NotEvaluated, match="at least 50"):
         fit_model(ctx_of(_population(n_users=10)))
+
+
+def test_a_population_of_one_is_never_fitted_and_nothing_to_score_is_not_clean(tmp_path):
+    """min_users = 1 is a valid setting, but one user has no spread: the fit raised a ValueError (a traceback, no
+    outputs); it needs 2 users whatever the setting. A given model with no user to score said "ok, 0 findings"."""
+    c = tmp_path / "c.toml"
+    c.write_text('[rules."behavior.outlier"]\nmin_users = 1\n')
+    one = _population(n_users=1, planted="none")
+    with pytest.raises(NotEvaluated, match="1 users with account events; fitting on the batch needs at least 2"):
+        outlier(ctx_of(one, config=load_config(c)))
+    with pytest.raises(NotEvaluated, match="needs at least 2"):
+        fit_model(ctx_of(one, config=load_config(c)))
+    assert outlier(ctx_of(_population(n_users=2, planted="none"), config=load_config(c))).collect().height == 0
+    model = fit_model(ctx_of(_population(planted="none")))
+    nobody = ScanContext.from_frames(load_config(), model=model, logins=pl.DataFrame(
+        schema={"ts": pl.Datetime("us", "UTC"), "user_id": pl.String, "event": pl.String}))  # every row rejected
+    with pytest.raises(NotEvaluated, match="no user with account events to score against the given model"):
+        outlier(nobody)
 
 
 def test_wrong_model_type_is_not_evaluated():
