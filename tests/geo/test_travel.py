@@ -98,7 +98,9 @@ def test_accuracy_radii_are_subtracted():
 
 def test_country_only_positions_never_take_part():
     lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "ip": "8.8.8.8"},
-                 {"ts": local(D, 8, 1), "user_id": "u1", "lat": SH[0], "lon": SH[1]}])
+                 {"ts": local(D, 8, 1), "user_id": "u1", "lat": SH[0], "lon": SH[1]},
+                 # a user with a pair of positions: the check has something to judge
+                 *[{"ts": local(D, h, 0), "user_id": "u2", "lat": SH[0], "lon": SH[1]} for h in (9, 10)]])
     ctx = ctx_of(logins=lg)
     assert impossible_travel(ctx).collect().height == 0
     assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 1, "lone_ping_spikes_ignored": 0}
@@ -118,7 +120,9 @@ def test_events_known_only_to_the_country_are_counted_not_called_clean():
                  # a country name alone is no distance either; a failed attempt is no position at all
                  {"ts": local(D, 20, 0), "user_id": "u2", "country": "Japan"},
                  {"ts": local(D, 20, 5), "user_id": "u2", "lat": PARIS[0], "lon": PARIS[1]},
-                 {"ts": local(D, 20, 6), "user_id": "u2", "ip": "105.112.1.1", "success": False}])
+                 {"ts": local(D, 20, 6), "user_id": "u2", "ip": "105.112.1.1", "success": False},
+                 # a user with a pair of positions: the check has something to judge
+                 *[{"ts": local(D, h, 0), "user_id": "u3", "lat": PARIS[0], "lon": PARIS[1]} for h in (9, 10)]])
     ctx = ctx_of(logins=lg)
     assert impossible_travel(ctx).collect().height == 0
     assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 3, "lone_ping_spikes_ignored": 0}
@@ -131,6 +135,16 @@ def test_events_known_only_to_the_country_are_counted_not_called_clean():
     with pytest.raises(NotEvaluated, match="no event or ping has a position with coordinates"):
         impossible_travel(ctx)
     assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 3}
+
+
+def test_not_evaluated_when_no_user_has_two_positions():
+    """Thirty users with one positioned login each hold no pair to judge: "ok, 0 findings" read as "no impossible
+    trip" (a batch cut to each account's last login, say). One user with two positions is a judgement."""
+    one_each = logins([{"ts": local(D, 8, 0), "user_id": f"u{i}", "lat": SH[0], "lon": SH[1]} for i in range(30)])
+    with pytest.raises(NotEvaluated, match="no user has two positions with coordinates"):
+        impossible_travel(ctx_of(logins=one_each))
+    two = pl.concat([one_each, logins([{"ts": local(D, 11, 0), "user_id": "u0", "lat": BJ[0], "lon": BJ[1]}])])
+    assert impossible_travel(ctx_of(logins=two)).collect().height == 0  # Shanghai -> Beijing in 3 h: a flight
 
 
 HZ_FAR = (30.2741, 120.1551)  # Hangzhou, ~165 km from Shanghai
