@@ -13,7 +13,7 @@ from fraud.context import ScanContext
 from fraud.findings import emit
 from fraud.fingerprint.common import fmt, index_range, iso, local_date, require_device_ids, sign_ins
 from fraud.geo.localtime import local_logins
-from fraud.registry import register, require_events
+from fraud.registry import NotEvaluated, register, require_events
 
 US_PER_HOUR = 3_600_000_000
 
@@ -36,6 +36,12 @@ def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
     first = local_date(si.group_by("user_id", "device_id").agg(pl.col("ts").min()), ctx, out="first_day")
     days = local_logins(ctx).filter(pl.col("user_id").is_not_null()).select(
         "user_id", pl.col("local_ts").dt.date().alias("day")).unique()
+    # a batch in which no user's events span min_history_days days cannot hold a device new after that history (a
+    # 3-day export): no clean result
+    span = days.group_by("user_id").agg((pl.col("day").max() - pl.col("day").min()).dt.total_days().alias("d"))
+    if not span.select((pl.col("d") >= min_days).any()).collect().item():
+        raise NotEvaluated(f"no user's events span {min_days} days: a device is new only after {min_days} earlier "
+                           "days of history", stage=2)
     history = (first.join(days, on="user_id", how="inner").filter(pl.col("day") < pl.col("first_day"))
                .group_by("user_id", "device_id").agg(pl.len().alias("history_days")))
     # a device the account already used (a successful event of any kind: a payment from the app) more than

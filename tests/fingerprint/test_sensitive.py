@@ -45,6 +45,18 @@ def test_sensitive_quiet_without_history_or_later_than_24h():
     assert run(new_device_sensitive, logins=pl.concat([short, late, known])).height == 0
 
 
+def test_not_evaluated_when_no_users_events_span_the_history_it_needs():
+    """A 3-day export holds a textbook takeover (a new device, then a password change and a withdrawal 5 min later)
+    that can never fire: no device can have 7 earlier days of history. It said "ok, 0 findings"."""
+    takeover = _events("u1", [(at(days=0), "login", "d1"), (at(days=1), "login", "d1"), (at(days=2), "login", "d2"),
+                              (at(days=2, minutes=5), "password_change", "d2"), (at(days=2, minutes=6), "withdraw",
+                                                                               "d2")])
+    with pytest.raises(NotEvaluated, match="no user's events span 7 days: a device is new only after 7 earlier days"):
+        run(new_device_sensitive, logins=takeover)
+    # one user whose events span 7 days: the rule can look (and finds nothing new here)
+    assert run(new_device_sensitive, logins=pl.concat([takeover, _history("u2", 8)])).height == 0
+
+
 def test_a_device_used_before_its_first_sign_in_is_not_new():
     """Payments from d2 on the history days make d2 known (section 3: "history without it"); failed logins from d2
     before its first successful one (an attacker guessing) do not."""
