@@ -249,6 +249,10 @@ def scan(
                               if n else "no logins row could be used: the logins input holds no rows (an empty or "
                                         "header-only file)"))
     if fail_on is not None:
+        if not any(st.get("status") == "ok" for st in res.summary["checks"].values()):
+            # a gate over no judgement at all must not pass (every optional column blank: 23 checks not evaluated)
+            raise fail(FraudError(f"--fail-on {fail_on}: no rule could look at these inputs (every check is not "
+                                  f"evaluated or disabled: see {out / 'summary.json'})"))
         worst = SEVERITIES.index(fail_on)
         # a finding a reviewer dismissed no longer fails the gate
         hit = res.findings.filter(pl.col("severity").is_in(list(SEVERITIES[worst:]))

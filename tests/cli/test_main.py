@@ -73,6 +73,15 @@ def test_fail_on(data, tmp_path):
     assert run("scan", data, "--out", tmp_path / "o", "--fail-on", "critical").exit_code == 0
 
 
+def test_fail_on_never_passes_a_batch_no_rule_could_look_at(tmp_path):
+    """Only ts and user_id: every check is "not evaluated", and --fail-on info passed (exit 0) over no judgement."""
+    d = input_dir(tmp_path, logins_csv="ts,user_id\n2024-03-01T08:00:00Z,u1\n2024-03-02T08:00:00Z,u2\n")
+    r = run("scan", d, "--out", tmp_path / "o", "--fail-on", "info")
+    assert r.exit_code == 2
+    assert "--fail-on info: no rule could look at these inputs (every check is not evaluated or disabled" in r.stderr
+    assert run("scan", d, "--out", tmp_path / "o").exit_code == 0  # without a gate the scan itself is fine
+
+
 @pytest.mark.parametrize("args, message", [
     (["scan", "--logins", "{tmp}/nope.csv"], "error: {tmp}/nope.csv: file not found"),
     (["scan", "--logins", "{tmp}/logins.xlsx"], "error: {tmp}/logins.xlsx: unknown input format (expected .csv, "
