@@ -18,8 +18,8 @@ from fraud.exprs import (ACCOUNT_NO_VALUE_WORDS, NO_VALUE_WORDS, fmt, ip_address
                          placeholder_id, thousands, visible)
 from fraud.records import EXTRA_HASH, INTERNAL, JSON_LITERAL, LINE_ERROR, LINE_TEXT, NESTED
 from fraud.schema import BOOL, EVENT_KINDS, FLOAT, INT, RAW_PREVIEW_CHARS, TIMESTAMP, InputSchema
-from fraud.timeparse import (dst_problem, naive_timestamp, parse_timestamp, plausible, rfc3339_timestamp,
-                             timestamp_from_native)
+from fraud.timeparse import (EARLIEST, LATEST, dst_problem, naive_timestamp, parse_timestamp, plausible,
+                             rfc3339_timestamp, timestamp_from_native)
 
 # Also a login outcome as exports write it (Okta SUCCESS/FAILURE, Entra Success/Failure, ALLOW/DENY) and a whole
 # number written with a fraction (1.0: a spreadsheet's or pandas' 0/1 flag), as Parquet and JSON 1.0 already read.
@@ -355,9 +355,15 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
             numeric_date = text.str.contains(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}(?:\D|$)").fill_null(False)
             hint = (" (matches none of timestamp_formats)" if ts_formats else
                     ' (day/month order unknown: set timestamp_formats in the config, e.g. ["%m/%d/%Y %H:%M:%S"])')
+            # a time that reads but lies outside [1990, 2100): said so (a 1965 archive read as "bad timestamp")
+            outside = (parse_timestamp(text, tz, ts_formats, bounded=False) if dtype == pl.String else
+                       raw.cast(pl.Datetime("us"), strict=False) if isinstance(dtype, pl.Datetime) else
+                       pl.lit(None, pl.Datetime("us"))).is_not_null()
             checks.append((present & vref.is_null(), pl.when(dst.is_not_null()).then(
                 fmt(f"local time {{}} in column {name} is {{}} by a daylight-saving change in {tz} (give an offset)",
                     shown, dst)).when(numeric_date).then(fmt(f"bad timestamp in column {name}: {{}}{hint}", shown))
+                .when(outside).then(fmt(f"timestamp outside {EARLIEST.year}-{LATEST.year - 1} in column {name}: {{}}",
+                                        shown))
                 .otherwise(fmt(f"bad timestamp in column {name}: {{}}", shown))))
         elif kind in (FLOAT, INT):
             present = _present(df, col, nan_is_value=True)  # NaN: a "no value" marker, counted below

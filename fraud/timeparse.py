@@ -54,7 +54,8 @@ def fast_timestamp(raw: pl.Expr) -> pl.Expr:
     return plausible(rfc3339_timestamp(raw))
 
 
-def parse_timestamp(raw: pl.Expr, tz: str, formats: tuple[str, ...] | list[str] = ()) -> pl.Expr:
+def parse_timestamp(raw: pl.Expr, tz: str, formats: tuple[str, ...] | list[str] = (), bounded: bool = True
+                    ) -> pl.Expr:
     """Parse a string column of timestamps into ``Datetime("us", "UTC")``; unparseable values become null.
 
     Accepts ISO 8601 date-times with ``T`` or a space, optional fractional seconds, an offset (``Z``,
@@ -63,7 +64,7 @@ def parse_timestamp(raw: pl.Expr, tz: str, formats: tuple[str, ...] | list[str] 
     (also in exponent form), and the month-name forms of :func:`month_name_timestamp`. ``formats``: the config's
     ``timestamp_formats`` (chrono/strftime patterns such as ``%m/%d/%Y %H:%M``), tried first, in order, for
     notations no parser can read unaided (a day/month order); one with ``%z`` reads the offset, one without
-    reads local time in ``tz``.
+    reads local time in ``tz``. ``bounded=False`` keeps a time outside [1990, 2100) (:func:`plausible`).
     """
     s = raw.cast(pl.String).str.strip_chars()
     iso = _iso_text(s)
@@ -79,7 +80,7 @@ def parse_timestamp(raw: pl.Expr, tz: str, formats: tuple[str, ...] | list[str] 
            .otherwise(pl.coalesce(local, month_name_timestamp(s, tz))))
     if formats:
         out = pl.coalesce(*[custom_timestamp(s, f, tz) for f in formats], out)
-    return plausible(out)
+    return plausible(out) if bounded else out  # unbounded: to say why a value outside the range is rejected
 
 
 def _local(naive: pl.Expr, tz: str) -> pl.Expr:

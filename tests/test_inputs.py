@@ -1386,3 +1386,19 @@ def test_outcomes_table_maps_an_exports_own_success_values(tmp_path):
     li = read_input("logins", p, load(c))
     assert li.frame["success"].to_list() == [True, True, False, True]  # 0, true, no, N/A
     assert li.rejected.select("row").to_series().to_list() == [2, 3, 4, 5]
+
+
+def test_a_timestamp_outside_the_plausible_range_says_so(tmp_path, cfg):
+    """A 1965 archive's rows were each a "bad timestamp", which reads as a parse failure: the range is named (in
+    text, epoch and native Parquet datetimes alike); text that reads as no time at all stays a bad timestamp."""
+    p = write(tmp_path / "l.csv", "ts,user_id\n1965-03-01T08:00:00Z,u1\n2024-03-01T08:00:00Z,u2\n0,u3\n"
+                                  "2150-01-01 10:00:00,u4\njunk,u5\n")
+    li = read_input("logins", p, cfg)
+    assert li.rejected.select("row", "reason").rows() == [
+        (1, "timestamp outside 1990-2099 in column ts: 1965-03-01T08:00:00Z"),
+        (3, "timestamp outside 1990-2099 in column ts: 0"),
+        (4, "timestamp outside 1990-2099 in column ts: 2150-01-01 10:00:00"), (5, "bad timestamp in column ts: junk")]
+    q = tmp_path / "l.parquet"
+    pl.DataFrame({"ts": [datetime(1965, 3, 1), datetime(2024, 3, 1)], "user_id": ["u1", "u2"]}).write_parquet(q)
+    assert read_input("logins", q, cfg).rejected["reason"].to_list() == [
+        "timestamp outside 1990-2099 in column ts: 1965-03-01 00:00:00.000000"]
