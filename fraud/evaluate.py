@@ -2,6 +2,8 @@
 IP-rule labels without an ``ip`` judge whether the rule fired at all)."""
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 from typing import Any
 
@@ -61,9 +63,22 @@ def load_findings(out: str | Path) -> pl.DataFrame:
     return pl.read_parquet(p)
 
 
-def evaluate(findings: pl.DataFrame, labels: pl.DataFrame) -> dict[str, Any]:
+def load_checks(out: str | Path) -> dict[str, dict[str, Any]]:
+    """The scan's status per rule (``summary.json``'s ``checks``); empty when the folder has no summary."""
+    p = Path(out) / "summary.json"
+    try:
+        return dict(json.loads(p.read_text(encoding="utf-8")).get("checks", {}))
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def evaluate(findings: pl.DataFrame, labels: pl.DataFrame,
+             checks: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Per rule: true/false positives, false negatives, precision and recall (null when undefined); their micro
-    average over the rules with at least one label, and the rules that have none (``rules_without_labels``)."""
+    average over the rules with at least one label, and the rules that have none (``rules_without_labels``).
+    ``checks``: the scan's status per rule (:func:`load_checks`); a labelled rule the scan could not evaluate is
+    marked with its reason (``not_evaluated``), listed in ``rules_not_evaluated`` and left out of the micro average:
+    its labels are not the detector's misses (a recall of 0 said so)."""
     # An IP rule labelled without IPs (a labels file of the contract's two columns) is judged on whether it fired.
     ip = pl.col("ip") if "ip" in labels.columns else pl.lit(None, pl.String)
     any_ip = frozenset(labels.filter(pl.col("rule").is_in(IP_RULES) & (ip.is_null() | (ip == "")))["rule"])
@@ -78,13 +93,17 @@ def evaluate(findings: pl.DataFrame, labels: pl.DataFrame) -> dict[str, Any]:
         out[r] = {"labelled": len(t), "flagged": len(p), "tp": tp, "fp": fp, "fn": fn,
                   "precision": round(tp / (tp + fp), 4) if p else None,
                   "recall": round(tp / (tp + fn), 4) if t else None}
+        st = (checks or {}).get(r, {})
+        if st.get("status") in ("not evaluated", "disabled"):
+            out[r]["not_evaluated"] = st.get("reason") or st["status"]
     # The micro average covers the rules the labels speak of: a labels file of fraud cases says nothing of a rule
     # it never names (the device-lock bonus's 77 "false positives" took an analyst's precision to 0.021).
-    judged = {r: v for r, v in out.items() if v["labelled"]}
+    judged = {r: v for r, v in out.items() if v["labelled"] and "not_evaluated" not in v}
     tp = sum(v["tp"] for v in judged.values())
     fp = sum(v["fp"] for v in judged.values())
     fn = sum(v["fn"] for v in judged.values())
     return {"rules": out, "micro": {"tp": tp, "fp": fp, "fn": fn,
                                     "precision": round(tp / (tp + fp), 4) if tp + fp else None,
                                     "recall": round(tp / (tp + fn), 4) if tp + fn else None},
-            "rules_without_labels": sorted(r for r in out if r not in judged)}
+            "rules_without_labels": sorted(r for r, v in out.items() if not v["labelled"]),
+            "rules_not_evaluated": sorted(r for r, v in out.items() if v["labelled"] and "not_evaluated" in v)}

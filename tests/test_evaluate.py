@@ -65,3 +65,20 @@ def test_the_micro_average_covers_the_rules_the_labels_name(tmp_path):
     # a labelled rule's false positives still count
     res = evaluate(found.vstack(_findings([("u9", "device.bot_agent", None)])), load_labels(p))
     assert (res["micro"]["fp"], res["micro"]["precision"]) == (1, 0.6667)
+
+
+def test_a_rule_the_scan_did_not_evaluate_is_said_so_not_scored_as_missed(tmp_path):
+    """Labels for geo.impossible_travel on a scan that had no positions: recall 0 and a lower micro recall read as
+    the detector missing them. The scan's status marks the rule and keeps its labels out of the average."""
+    p = tmp_path / "labels.csv"
+    p.write_text("user_id,rule\nu1,device.bot_agent\nu2,geo.impossible_travel\n")
+    found = _findings([("u1", "device.bot_agent", None)])
+    checks = {"device.bot_agent": {"status": "ok", "findings": 1},
+              "geo.impossible_travel": {"status": "not evaluated", "reason": "no event or ping has a position"}}
+    res = evaluate(found, load_labels(p), checks)
+    assert res["micro"] == {"tp": 1, "fp": 0, "fn": 0, "precision": 1.0, "recall": 1.0}
+    assert res["rules_not_evaluated"] == ["geo.impossible_travel"]
+    assert res["rules"]["geo.impossible_travel"]["not_evaluated"] == "no event or ping has a position"
+    assert res["rules"]["geo.impossible_travel"]["fn"] == 1  # the count itself stays
+    # without the scan's statuses (an old out folder) every labelled rule counts, as before
+    assert evaluate(found, load_labels(p))["micro"]["recall"] == 0.5

@@ -488,11 +488,11 @@ def evaluate(labels: Annotated[Path, typer.Option(help="labels CSV (user_id, rul
              out: Annotated[Path, typer.Option("--out", help="scan output folder")] = Path("fraud-scan")) -> None:
     """Precision and recall per rule of the scan in --out against a labels file; writes eval.json."""
     from fraud.evaluate import evaluate as run_eval
-    from fraud.evaluate import load_findings, load_labels
+    from fraud.evaluate import load_checks, load_findings, load_labels
     from fraud.outputs import write_json
 
     try:
-        res = run_eval(load_findings(out), load_labels(labels))
+        res = run_eval(load_findings(out), load_labels(labels), load_checks(out))
     except FraudError as e:
         raise fail(e) from None
     write_json(out / "eval.json", res)
@@ -511,6 +511,9 @@ def evaluate(labels: Annotated[Path, typer.Option(help="labels CSV (user_id, rul
     if res["rules_without_labels"]:
         out_console.print(f"not in the micro average (no label names them): {', '.join(res['rules_without_labels'])}",
                           highlight=False)
+    for rule in res["rules_not_evaluated"]:  # its labels are no misses of the rule: the scan could not look
+        out_console.print(f"not in the micro average (the scan did not evaluate it): {rule}: "
+                          f"{res['rules'][rule]['not_evaluated']}", highlight=False)
     out_console.print(f"written: {out / 'eval.json'}", highlight=False)
 
 
