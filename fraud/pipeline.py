@@ -330,7 +330,9 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
                                                                       on="finding_id", how="anti").height
         inputs["decisions"] = {"files": decisions.files, "rows_read": decisions.rows_read,
                                "rows_used": decisions.rows_read - n_bad, "rows_rejected": n_bad,
-                               "findings_not_in_scan": unmatched}
+                               "findings_not_in_scan": unmatched,
+                               # which dismissals did not apply, as the inputs say (it was a bare count)
+                               **({"rejection_reasons": reasons["decisions"]} if reasons.get("decisions") else {})}
     tiers = [t for t, _, _ in cfg.tier_bands()]
     return {
         "tool": "fraud",

@@ -220,6 +220,10 @@ def test_decisions_on_findings_the_scan_did_not_make_are_counted_and_said(data, 
     assert summary["inputs"]["decisions"]["findings_not_in_scan"] == 1  # the "maybe" row is a rejected row
     assert ("decisions not applied: 1 decided finding not among this scan's findings (their evidence changed, or "
             "they come from another scan)") in r.stdout
+    # the rejected decision rows say why, as the inputs' do (it was a bare count)
+    reasons = summary["inputs"]["decisions"]["rejection_reasons"]
+    assert list(reasons.values()) == [1] and "maybe" not in next(iter(reasons))
+    assert f"rejected decisions rows, most often: {next(iter(reasons))} (1)" in " ".join(r.stdout.split())
 
 
 def test_rules_lists_every_rule():
