@@ -26,7 +26,7 @@ from fraud.inputs import (REJECTED_COLUMNS, LoadedInput, absent_columns, find_in
 from fraud.parsing import IDENTIFIER_COLUMNS, NO_VALUE_NAME_COLUMNS, OUTCOME_EVENT_NAMES, outcome_rows
 from fraud.registry import KEYS, PROFILE_PARTS, REGISTRY, NotEvaluated, all_checks
 from fraud.schema import BOOL, EVENT_KINDS, INPUT_SCHEMAS, PROFILES_SCHEMA, SEVERITY_ORDER
-from fraud.scoring import score_users
+from fraud.scoring import conflicting_scores, score_users
 
 INPUT_KINDS = ("logins", "devices", "locations", "scores")
 # Shared tables a family builds before its checks: the parsed user agents (Python work) overlap the geo family's
@@ -430,6 +430,8 @@ def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
     timer.cpu["total"] = round(time.process_time() - c0, 4)
     summary = summarize(loaded, findings, scores, status, timer, cfg, rejected, dec_loaded)
     summary["users_without_events"] = ctx.users_without_events()
+    summary["users_with_conflicting_scores"] = conflicting_scores(
+        loaded["scores"].frame if "scores" in loaded else None)
     summary["shards"] = 1
     return ScanResult(findings=findings, scores=scores, profiles=profiles, rejected=rejected, summary=summary,
                       context=ctx, loaded=loaded)

@@ -30,6 +30,14 @@ def tier_expr(score: pl.Expr, cfg: Config) -> pl.Expr:
     return out
 
 
+def conflicting_scores(scores_in: pl.DataFrame | None) -> int:
+    """Users with several ``scores`` rows of differing scores (two exports, a stale copy): their ``score_before`` is
+    the lowest, and the count says that a choice was made."""
+    if scores_in is None or scores_in.height == 0:
+        return 0
+    return scores_in.group_by("user_id").agg(pl.col("score").n_unique()).filter(pl.col("score") > 1).height
+
+
 def local_days(findings: pl.DataFrame, zones: pl.DataFrame | None, default_zone: str) -> pl.Series:
     """The calendar day of each finding's ``first_ts`` in its user's time zone (``zones``: ``user_id, timezone``;
     the configured zone for other users and when no zones are given), as days since 1970-01-01 (Int64). Converted

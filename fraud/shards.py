@@ -33,6 +33,7 @@ from fraud.context import ScanContext
 from fraud.decisions import load_decisions
 from fraud.errors import FraudError, first_line
 from fraud.exprs import ipv6_net64
+from fraud.scoring import conflicting_scores
 from fraud.fingerprint.account import SPANS_SCHEMA, SPRAY_SPANS, spray_spans
 from fraud.fingerprint.useragent import agent_table
 from fraud.duplicates import split_duplicates
@@ -364,6 +365,7 @@ def scan_partitioned(inputs: ScanInputs, cfg: Config, shards: int, *, model: Any
         timer.cpu["total"] = round(time.process_time() - c0, 4)
         summary = summarize(loaded, findings, scores, status, timer, cfg, rejected, dec_loaded)
         summary["users_without_events"] = scored_only
+        summary["users_with_conflicting_scores"] = conflicting_scores(scores_in)
         summary["shards"] = shards
         ctx = _context(cfg, model, prep.kinds, {k: prep.work.scan_user(k) for k in prep.kinds}, None, prep.absent,
                        prep.used)

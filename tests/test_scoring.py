@@ -48,6 +48,16 @@ def test_several_score_rows_of_a_user_take_the_lowest_in_any_order():
     assert got[0] == got[1] == [("a", 500), ("b", 650), ("c", 600)]
 
 
+def test_users_with_differing_score_rows_are_counted():
+    """The lowest of a user's differing scores rows was taken without a word: the scan counts such users (a row
+    repeated with the same score is no conflict)."""
+    from fraud.scoring import conflicting_scores
+
+    rows = pl.DataFrame({"user_id": ["a", "a", "b", "b", "c"], "score": [800, 350, 650, 650, 600]})
+    assert conflicting_scores(rows) == 1 and conflicting_scores(rows.filter(pl.col("user_id") != "a")) == 0
+    assert conflicting_scores(None) == 0
+
+
 def test_clamped_to_range():
     cfg = load_config()
     f = findings([("a", r, -100, 0) for r in ("device.emulator", "device.rooted", "device.bot_agent",

@@ -91,6 +91,16 @@ def test_outcomes_read_alike_in_slices(tmp_path):
     assert got[0].findings.filter(pl.col("rule") == "account.login_failures").height == 6
 
 
+def test_conflicting_scores_are_counted_in_memory_and_in_slices(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text("ts,user_id\n" + "".join(f"2024-03-0{i}T08:00:00Z,u{i}\n" for i in range(1, 8)))
+    (d / "scores.csv").write_text("user_id,score\nu1,800\nu1,350\nu2,650\nu2,650\n")
+    got = [scan(ScanInputs.from_folder(d), load_config(), shards=n).summary["users_with_conflicting_scores"]
+           for n in (1, 3)]
+    assert got == [1, 1]
+
+
 TIMED_NOTES = ("distinct_s", "parse_s", "user_agents_per_s")
 
 

@@ -157,6 +157,9 @@ def _print_summary(summary: dict, out: Path) -> None:
     if summary.get("files_skipped"):
         out_console.print("not read (named like an input, not an input format: a backup?): "
                           + ", ".join(summary["files_skipped"]), highlight=False, markup=False)
+    if summary.get("users_with_conflicting_scores"):
+        out_console.print(f"{_count(summary['users_with_conflicting_scores'], 'user')} with several scores rows of "
+                          "differing scores: the lowest is their score_before", highlight=False)
     if summary.get("users_without_events"):
         out_console.print(f"{_count(summary['users_without_events'], 'user')} only in the scores input (no logins, "
                           "devices or locations rows): no rule looked at them; their score passes through",
