@@ -95,6 +95,11 @@ class ScanContext:
         (the same rows held in newer buffers, so the old copy can be freed)."""
         self._cache[name] = value
 
+    def event_kinds(self) -> frozenset[str]:
+        """The event kinds the logins hold (counted once; a sliced scan gives each slice the whole batch's)."""
+        return self.cached("logins.event_kinds", lambda: frozenset(
+            self.logins.select(pl.col("event").drop_nulls().unique()).collect().to_series().to_list()))
+
     def users_without_events(self) -> int:
         """Users that appear only in the scores input (no logins, devices or locations row): no rule looks at
         them, and their score passes through unchanged (counted in ``summary.json``, not read as clean)."""

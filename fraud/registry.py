@@ -8,10 +8,14 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from fraud.config import FAMILIES
+
+if TYPE_CHECKING:
+    from fraud.context import ScanContext
 
 FAMILY_PACKAGES = ("fraud.fingerprint", "fraud.geo", "fraud.detectors")
 
@@ -27,12 +31,12 @@ class NotEvaluated(Exception):  # noqa: N818 - a status, not a failure
         self.stage = stage
 
 
-def require_events(logins: pl.LazyFrame, kinds: list[str] | tuple[str, ...], stage: int = 2) -> None:
-    """Raise :class:`NotEvaluated` when ``logins`` hold no event of ``kinds``: an export that logs none of them, or
-    names them otherwise (an Okta file's ``user.session.start`` before ``[events]`` maps it), cannot show the rule's
-    pattern; that is no clean result."""
-    kinds = list(kinds)
-    if not logins.select(pl.col("event").is_in(kinds).any()).collect().item():
+def require_events(ctx: ScanContext, kinds: list[str] | tuple[str, ...], stage: int = 2) -> None:
+    """Raise :class:`NotEvaluated` when the scan's logins hold no event of ``kinds`` (the whole batch's, in a slice
+    too: an IP slice holds failed logins only): an export that logs none of them, or names them otherwise (an Okta
+    file's ``user.session.start`` before ``[events]`` maps it), cannot show the rule's pattern; that is no clean
+    result."""
+    if not set(kinds) & ctx.event_kinds():
         raise NotEvaluated(f"no {', '.join(kinds)} events in the logins", stage=stage)
 
 

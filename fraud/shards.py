@@ -212,7 +212,7 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
 
 def _context(cfg: Config, model: Any, given: list[str], frames: dict[str, pl.DataFrame | pl.LazyFrame],
              agents: pl.DataFrame | None, absent: dict[str, frozenset[str]], rows: dict[str, int], *,
-             pad: bool = True) -> ScanContext:
+             pad: bool = True, event_kinds: frozenset[str] | None = None) -> ScanContext:
     ctx = ScanContext.from_frames(cfg, model=model, pad=pad, **frames)
     ctx.given = set(given)
     ctx.absent = dict(absent)  # what the input files gave, not what a slice's frame holds
@@ -220,6 +220,8 @@ def _context(cfg: Config, model: Any, given: list[str], frames: dict[str, pl.Dat
         # the whole batch's rows, not the slice's: a check runs on a slice that holds none of its input's rows
         # (a device seen only in snapshots, an IP slice without failed logins) as it runs on the whole batch
         ctx.provide(f"rows.{kind}", n)
+    if event_kinds is not None:  # the whole batch's event kinds, likewise
+        ctx.provide("logins.event_kinds", event_kinds)
     if agents is not None:
         ctx.provide("fingerprint.agents", agents)
     return ctx
@@ -265,6 +267,9 @@ class _Prepared:
             self.rejected = pl.concat(rejects).sort("_k", "_fi", "row").drop("_k", "_fi") if rejects else None
             self.absent = {k: absent_columns(k, given_columns(k, valued[k], self.events[k], cfg.reader_events()))
                            for k in self.kinds}
+            self.event_kinds = frozenset(work.scan_user("logins").select(pl.col("event").drop_nulls().unique())
+                                         .collect(engine="streaming").to_series().to_list()) \
+                if "logins" in self.kinds else frozenset()
         except BaseException:
             self.tmp.cleanup()
             raise
@@ -293,7 +298,7 @@ class _Prepared:
         ``_fi``/``_row`` for input order)."""
         frames = {k: pl.read_parquet(self.work.user(k, s)) for k in self.kinds}
         ctx = _context(cfg, model, self.kinds, {k: f.drop("_fi", "_row") for k, f in frames.items()}, agents,
-                       self.absent, self.used)
+                       self.absent, self.used, event_kinds=self.event_kinds)
         ctx.provide(SPRAY_SPANS, spans)
         return ctx, frames.get("scores")
 
@@ -307,7 +312,8 @@ class _Prepared:
             frames = {k: read_parts(list((self.work.root / key / k / f"{part:05d}").glob("*.parquet")),
                                     _stored_schema(k, key)).drop("_fi", "_row")
                       for k in kinds_of_key if k in self.kinds}
-            yield _context(cfg, model, self.kinds, frames, agents, self.absent, self.used, pad=False)
+            yield _context(cfg, model, self.kinds, frames, agents, self.absent, self.used, pad=False,
+                           event_kinds=self.event_kinds)
 
     def spray_spans(self, cfg: Config) -> pl.DataFrame:
         """The whole batch's password-spray spans (:func:`fraud.fingerprint.account.spray_spans`), from the IP
@@ -368,7 +374,7 @@ def scan_partitioned(inputs: ScanInputs, cfg: Config, shards: int, *, model: Any
         summary["users_with_conflicting_scores"] = conflicting_scores(scores_in)
         summary["shards"] = shards
         ctx = _context(cfg, model, prep.kinds, {k: prep.work.scan_user(k) for k in prep.kinds}, None, prep.absent,
-                       prep.used)
+                       prep.used, event_kinds=prep.event_kinds)
         return ScanResult(findings=findings, scores=scores, profiles=profiles, rejected=rejected, summary=summary,
                           context=ctx, loaded=loaded, work=prep.tmp)
     except BaseException:
@@ -431,7 +437,7 @@ def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress
     for ctx in prep.key_slices("device", cfg, model, agents, progress):
         run(ctx, "device")
     if any(c.key == "population" for c in all_checks()):  # a disabled one says so, as in memory
-        ctx = _context(cfg, model, kinds, {}, agents, prep.absent, prep.used)
+        ctx = _context(cfg, model, kinds, {}, agents, prep.absent, prep.used, event_kinds=prep.event_kinds)
         for name, frame in _put_together({n: taken(parts) for n, parts in gathered.items()}).items():
             ctx.provide(name, frame)
         del gathered

@@ -45,7 +45,7 @@ def login_failures(ctx: ScanContext) -> pl.LazyFrame:
     counts, also several in one second (a brute-force tool's): a log line written twice is already a rejected
     duplicate row."""
     rule = ctx.cfg.rule("account.login_failures")
-    require_events(ctx.logins, ["login"])  # an export naming its logins otherwise: not "no failures"
+    require_events(ctx, ["login"])  # an export naming its logins otherwise: not "no failures"
     n_min = int(rule["min_failures"])
     win_us = int(rule["failure_window_minutes"] * US_PER_MINUTE)
     win = f"{reach_us(win_us)}i"
@@ -123,7 +123,7 @@ def password_churn(ctx: ScanContext) -> pl.LazyFrame:
     window_us = int(rule.window_days * US_PER_DAY)
     limit = int(rule["max_changes"])
     ts = pl.col("ts")
-    require_events(ctx.logins, ["password_change"])
+    require_events(ctx, ["password_change"])
     ch = ctx.logins.filter((pl.col("event") == "password_change") & pl.col("success").fill_null(True)
                            & pl.col("user_id").is_not_null()).select("user_id", "ts").unique()
 
@@ -167,7 +167,7 @@ def ip_spray(ctx: ScanContext) -> pl.LazyFrame:
     addresses at will), so the failures of a /64 are counted together too: a network episode is a finding (its
     ``ip`` the network, ``2001:db8:1:2::/64``) unless one of its addresses fired in an overlapping window."""
     rule = ctx.cfg.rule("ip.spray")
-    require_events(ctx.logins, ["login"])
+    require_events(ctx, ["login"])
     window_us = int(rule["window_minutes"] * US_PER_MINUTE)
     limit = int(rule["min_accounts"]) - 1
     failed = ctx.logins.filter(spray_rows()).select("ip", "user_id", "ts")

@@ -32,7 +32,7 @@ def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
     si = sign_ins(ctx)
     require_device_ids(si, "sign-ins")
     kinds = list(rule["sensitive_events"])
-    require_events(ctx.logins, kinds)  # none after a new device could be shown
+    require_events(ctx, kinds)  # none after a new device could be shown
     first = local_date(si.group_by("user_id", "device_id").agg(pl.col("ts").min()), ctx, out="first_day")
     days = local_logins(ctx).filter(pl.col("user_id").is_not_null()).select(
         "user_id", pl.col("local_ts").dt.date().alias("day")).unique()

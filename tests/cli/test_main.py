@@ -640,7 +640,9 @@ def test_a_scan_of_an_empty_logins_input_fails_like_one_whose_rows_were_all_reje
 
 
 def test_a_logins_input_with_one_usable_row_passes_the_gate(tmp_path):
-    d = input_dir(tmp_path, logins_csv="ts,user_id\n2024-03-01T08:00:00Z,u1\n")
+    # (one sign-in with a device: device.many_devices can look at it; a row of ts and user_id alone gives no rule
+    # anything to look at, which no gate passes: test_fail_on_never_passes_a_batch_no_rule_could_look_at)
+    d = input_dir(tmp_path, logins_csv="ts,user_id,event,success,device_id\n2024-03-01T08:00:00Z,u1,login,true,d1\n")
     r = run("scan", d, "--out", tmp_path / "out", "--fail-on", "critical")
     assert r.exit_code == 0, r.stderr
     assert r.stderr == ""
