@@ -570,7 +570,16 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
     for canon, srcs in mapping.items():
         if canon not in schema.columns:
             continue
-        for src in srcs if isinstance(srcs, list) else [srcs]:  # alternatives: the first the file has
+        alts = srcs if isinstance(srcs, list) else [srcs]
+        if len(alts) > 1:
+            texts = _text_alternatives(alts, header, types)
+            if len(texts) > 1:
+                # alternatives the file has side by side, all text: each row takes the first that holds a value
+                # (Keycloak's userId, null for an unknown account, then details.username: a spray on made-up names)
+                nested[canon] = pl.coalesce([pl.when(e.str.strip_chars() != "").then(e) for _, e in texts])
+                paths[canon] = texts[0][0]
+                continue
+        for src in alts:  # alternatives: the first the file has
             found = header(src)
             if found is None and "." in src:  # a path into a JSON object or Parquet struct: "actor.alternateId"
                 value = _nested_value(src, header, types)
@@ -721,6 +730,42 @@ def _header_read(names: list[str], n: int = 8) -> str:
         return ""
     more = f" and {len(given) - n} more" if len(given) > n else ""
     return f"; the header read: {', '.join(ascii(c) for c in given[:n])}{more}"
+
+
+def _text_alternatives(alts: list[str], header, types: pl.Schema) -> list[tuple[str, pl.Expr]]:
+    """The alternatives of a list mapping that the file has, as (the file's name or path, its value), when every
+    one of them is text (a header of strings, a path into JSON text or to a struct's string field); else []: other
+    types keep the first alternative the file has."""
+    out = []
+    for src in alts:
+        found = header(src)
+        if found is not None:
+            if types[found] != pl.String:
+                return []
+            out.append((found, pl.col(found)))
+        elif "." in src:
+            value = _nested_value(src, header, types)
+            if value is not None:
+                if _nested_dtype(src, header, types) != pl.String:
+                    return []
+                out.append((src, value))
+    return out
+
+
+def _nested_dtype(src: str, header, types: pl.Schema) -> pl.DataType | None:
+    """The type of :func:`_nested_value`'s value: a struct field's, else text (JSON)."""
+    parts = src.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        col = header(".".join(parts[:i]))
+        if col is None:
+            continue
+        dtype = types[col]
+        for p in parts[i:]:
+            if not isinstance(dtype, pl.Struct):
+                return pl.String if types[col] == pl.String else None
+            dtype = {f.name: f.dtype for f in dtype.fields}.get(p)
+        return dtype
+    return None
 
 
 def _nested_value(src: str, header, types: pl.Schema) -> pl.Expr | None:

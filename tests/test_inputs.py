@@ -1402,3 +1402,32 @@ def test_a_timestamp_outside_the_plausible_range_says_so(tmp_path, cfg):
     pl.DataFrame({"ts": [datetime(1965, 3, 1), datetime(2024, 3, 1)], "user_id": ["u1", "u2"]}).write_parquet(q)
     assert read_input("logins", q, cfg).rejected["reason"].to_list() == [
         "timestamp outside 1990-2099 in column ts: 1965-03-01 00:00:00.000000"]
+
+
+def test_list_alternatives_the_file_has_side_by_side_are_taken_row_by_row(tmp_path):
+    """Keycloak leaves userId null on a failed login for an account that does not exist and names the typed
+    username in details.username; Auth0 has user_id and user_name alike. user_id = ["userId", "details.username"]
+    read the first alternative for the whole file: every unknown-account failure was rejected, and a password spray
+    over made-up names never reached ip.spray. Each row now takes the first alternative holding a value."""
+    from fraud.config import load_config as load
+    from fraud.pipeline import ScanInputs, scan
+
+    c = tmp_path / "c.toml"
+    c.write_text('[columns]\nts = "time"\nuser_id = ["userId", "details.username"]\nip = "ipAddress"\nevent = "type"\n'
+                 '[events]\nfailed_login = ["LOGIN_ERROR"]\n')
+    rows = [{"time": f"2024-03-01T08:{i:02d}:00Z", "type": "LOGIN_ERROR", "userId": None, "ipAddress": "45.1.2.3",
+             "details": {"username": f"guess{i}"}} for i in range(12)]
+    rows.append({"time": "2024-03-01T09:00:00Z", "type": "LOGIN", "userId": "kc-1", "ipAddress": "10.0.0.1",
+                 "details": {"username": "alice"}})
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    li = read_input("logins", d / "logins.jsonl", load(c))
+    assert li.rejected.height == 0 and li.frame["user_id"].to_list() == [f"guess{i}" for i in range(12)] + ["kc-1"]
+    for shards in (1, 2):
+        res = scan(ScanInputs.from_folder(d), load(c), shards=shards)
+        assert res.findings.filter(pl.col("rule") == "ip.spray")["ip"].to_list() == ["45.1.2.3"]
+    # text columns side by side in a CSV: a blank first alternative gives way to the second
+    p = write(tmp_path / "l.csv", "ts,uid,username\n2024-03-01T08:00:00Z,,bob\n2024-03-01T08:01:00Z,u7,carol\n")
+    c.write_text('[columns]\nuser_id = ["uid", "username"]\n')
+    assert read_input("logins", p, load(c)).frame["user_id"].to_list() == ["bob", "u7"]
