@@ -36,7 +36,9 @@ TOOL_PATTERNS: tuple[tuple[str, str, str], ...] = (
      r"|\bor\s+'?1'?\s*=\s*'?1"),
     ("automation", "health check or uptime probe",
      r"^NewRelicPinger/|^kube-probe/|^ELB-HealthChecker/|^GoogleHC/|^Amazon-Route53-Health-Check-Service"),
-    ("http library", "python-requests", r"(?i)python-requests"),
+    # (and ua-parser's family name for it, which Auth0's logs write in place of the agent: "Python Requests 2.31.0 /
+    # Other 0.0.0")
+    ("http library", "python-requests", r"(?i)python-requests|^Python Requests [0-9]"),
     ("http library", "python-urllib", r"(?i)python-urllib"),
     ("http library", "python-httpx", r"(?i)python-httpx|^httpx/"),
     ("http library", "aiohttp", r"(?i)aiohttp"),

@@ -129,6 +129,8 @@ BOTS = {
     "tonic/0.10.2": ("http library", "gRPC library"),
     "Microsoft-CryptoAPI/10.0": ("http library", "Windows system fetcher"),
     "Microsoft BITS/7.8": ("http library", "Windows system fetcher"),
+    # Auth0's logs write ua-parser's summary in place of the agent
+    "Python Requests 2.31.0 / Other 0.0.0": ("http library", "python-requests"),
     # ua-parser's Spider on a desktop agent is believed when a word of it says bot
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
     "Safari/537.36 SomeBot/1.0": ("crawler", "ua-parser Spider"),
