@@ -36,6 +36,10 @@ def fit_model(ctx: ScanContext) -> BehaviorModel:
     if frame.height < fit_users(rule):
         raise NotEvaluated(f"{frame.height} users with account events; fitting the behaviour ensemble needs at "
                            f"least {fit_users(rule)}")
+    if all(n <= 1 for n in frame.select(pl.col(list(USER_FEATURES)).n_unique()).row(0)):
+        # every score ties: the threshold is that score, and any later user who differs at all is an outlier
+        raise NotEvaluated(f"the {frame.height} users of the history are alike on every feature: no outlier "
+                           "threshold can be learnt from them (fit on a longer or busier period)")
     return fit_frame(frame, ctx)[0]
 
 

@@ -17,7 +17,7 @@ def _population(n_users=80, planted="u013", days=6):
     for u in range(n_users):
         user = f"u{u:03d}"
         for d in range(days):
-            n = 3 + (u + d) % 3 if user != planted else 60
+            n = 3 + (u + d) % 3 + u % 2 if user != planted else 60  # (u % 2: users are not all alike)
             rows += [{"ts": T0 + timedelta(days=d, minutes=7 * i), "user_id": user, "event": "login",
                       "success": user != planted or i % 2 == 0, "ip": f"10.0.{u}.{i % 2 if user == planted else 1}",
                       "device_id": f"dev-{u}"} for i in range(n)]
@@ -88,12 +88,24 @@ def test_a_population_of_one_is_never_fitted_and_nothing_to_score_is_not_clean(t
         outlier(ctx_of(one, config=load_config(c)))
     with pytest.raises(NotEvaluated, match="needs at least 2"):
         fit_model(ctx_of(one, config=load_config(c)))
-    assert outlier(ctx_of(_population(n_users=2, planted="none"), config=load_config(c))).collect().height == 0
+    two = ctx_of(_population(n_users=2, planted="none"), config=load_config(c))
+    outlier(two).collect()
+    assert two.notes["behavior.outlier"]["users_scored"] == 2  # two users: fitted and scored
     model = fit_model(ctx_of(_population(planted="none")))
     nobody = ScanContext.from_frames(load_config(), model=model, logins=pl.DataFrame(
         schema={"ts": pl.Datetime("us", "UTC"), "user_id": pl.String, "event": pl.String}))  # every row rejected
     with pytest.raises(NotEvaluated, match="no user with account events to score against the given model"):
         outlier(nobody)
+
+
+def test_a_history_of_users_all_alike_fits_no_model():
+    """Fifty users with the same 3 logins a day: every fit score tied, threshold 0.0, and every later user who
+    differed at all was flagged (-10 each)."""
+    alike = [{"ts": T0 + timedelta(days=d, hours=h), "user_id": f"u{u:02d}", "event": "login", "success": True,
+              "ip": "10.0.0.1", "device_id": "d"} for u in range(50) for d in range(10) for h in (8, 12, 18)]
+    with pytest.raises(NotEvaluated, match="the 50 users of the history are alike on every feature"):
+        fit_model(ctx_of(alike))
+    assert fit_model(ctx_of(_population(planted="none"))).threshold > 0
 
 
 def test_wrong_model_type_is_not_evaluated():
