@@ -52,35 +52,37 @@ def shown_above(e: pl.Expr, limit: float, decimals: int = 2, extra: int = 3) -> 
     ``decimals + extra``, at which it still reads above ``limit``: a deviation of 0.162 over 0.15 shows as 0.16
     (rounding up said 0.17), one of 0.1501 as 0.1501, a speed of 900.09 km/h over 900 as 900.1 (not 900); past
     those decimals, rounded up (:func:`round_up`)."""
-    out = round_up(e, decimals + extra)
-    for d in range(decimals + extra - 1, decimals - 1, -1):
-        out = pl.when(e.round(d) > limit).then(e.round(d)).otherwise(out)
-    return out
-
-
-def thousands_above(e: pl.Expr, limit: float, decimals: int = 0, extra: int = 2) -> pl.Expr:
-    """:func:`thousands` text of ``e`` (a value that passed ``limit``) with the fewest decimals, from ``decimals`` up
-    to ``decimals + extra``, at which it reads above ``limit`` (a speed of 900.09 km/h over 900 is "900.1")."""
-    out = thousands(round_up(e, decimals + extra), decimals + extra)
-    for d in range(decimals + extra - 1, decimals - 1, -1):
-        out = pl.when(e.round(d) > limit).then(thousands(e, d)).otherwise(out)
-    return out
+    return _fewest_decimals(e, limit, decimals, extra, above=True, show=lambda v, d: v.round(d))
 
 
 def shown_below(e: pl.Expr, limit: float, decimals: int = 2, extra: int = 3) -> pl.Expr:
     """:func:`shown_above`'s twin for a value that fell below ``limit``: a home share of 0.7996 under 0.8 shows
     as 0.7996, not 0.8; past the extra decimals, rounded down (:func:`round_down`)."""
-    out = round_down(e, decimals + extra)
-    for d in range(decimals + extra - 1, decimals - 1, -1):
-        out = pl.when(e.round(d) < limit).then(e.round(d)).otherwise(out)
-    return out
+    return _fewest_decimals(e, limit, decimals, extra, above=False, show=lambda v, d: v.round(d))
+
+
+def thousands_above(e: pl.Expr, limit: float, decimals: int = 0, extra: int = 2) -> pl.Expr:
+    """:func:`thousands` text of ``e`` (a value that passed ``limit``) with the fewest decimals, from ``decimals`` up
+    to ``decimals + extra``, at which it reads above ``limit`` (a speed of 900.09 km/h over 900 is "900.1")."""
+    return _fewest_decimals(e, limit, decimals, extra, above=True, show=thousands)
 
 
 def thousands_below(e: pl.Expr, limit: float, decimals: int = 0, extra: int = 2) -> pl.Expr:
     """:func:`thousands_above`'s twin for a value under ``limit`` (79.6% under 80% is "79.6", not "80")."""
-    out = thousands(round_down(e, decimals + extra), decimals + extra)
-    for d in range(decimals + extra - 1, decimals - 1, -1):
-        out = pl.when(e.round(d) < limit).then(thousands(e, d)).otherwise(out)
+    return _fewest_decimals(e, limit, decimals, extra, above=False, show=thousands)
+
+
+def _fewest_decimals(e: pl.Expr, limit: float, decimals: int, extra: int, above: bool,
+                     show: Callable[[pl.Expr, int], pl.Expr]) -> pl.Expr:
+    """``show(e, d)`` at the fewest ``d`` from ``decimals`` to ``decimals + extra`` at which ``e`` rounded to ``d``
+    still reads past ``limit`` (above it, or below it); else ``e`` rounded away from the limit at the last."""
+    def past(v: pl.Expr) -> pl.Expr:
+        return v > limit if above else v < limit
+
+    last = decimals + extra
+    out = show((round_up if above else round_down)(e, last), last)
+    for d in range(last - 1, decimals - 1, -1):
+        out = pl.when(past(e.round(d))).then(show(e, d)).otherwise(out)
     return out
 
 

@@ -35,7 +35,7 @@ def new_device_sensitive(ctx: ScanContext) -> pl.LazyFrame:
     require_events(ctx, kinds)  # none after a new device could be shown
     first = local_date(si.group_by("user_id", "device_id").agg(pl.col("ts").min()), ctx, out="first_day")
     days = local_logins(ctx).filter(pl.col("user_id").is_not_null()).select(
-        "user_id", pl.col("local_ts").dt.date().alias("day")).unique()
+        "user_id", pl.col("local_ts").dt.date().alias("day")).unique().collect().lazy()  # read twice below
     # a batch in which no user's events span min_history_days days cannot hold a device new after that history (a
     # 3-day export): no clean result
     span = days.group_by("user_id").agg((pl.col("day").max() - pl.col("day").min()).dt.total_days().alias("d"))
