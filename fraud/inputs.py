@@ -694,8 +694,11 @@ OPTIONAL_COLUMN_ALIASES = {
 def alias_hint(kind: str, canon: str, header: str) -> str:
     """The config line that reads ``header`` as ``canon``, as the hints name it (the kind's own table: ``[columns]``
     would rename that header in every input kind)."""
-    return (f"{ascii(header)} looks like it: map it in the config's [columns.{kind}] table, "
+    hint = (f"{ascii(header)} looks like it: map it in the config's [columns.{kind}] table, "
             f"{canon} = {json.dumps(header)}")
+    if canon == "success":  # a status column is often a code: 200/401, Entra's errorCode 0
+        hint += "; a code there (an HTTP status, an error code) also needs [outcomes] to say which values succeed"
+    return hint
 
 
 def unread_alias_columns(schema: InputSchema, names: list[str], mapping: dict) -> dict[str, str]:

@@ -674,6 +674,11 @@ def test_scan_warns_of_an_optional_column_given_under_another_name(tmp_path):
     assert summary["inputs"]["logins"]["optional_columns_under_other_names"] == {"lat": "latitude"}
     (d / "logins.csv").write_text("ts,user_id,lat,lon\n2024-03-01T08:00:00Z,u1,31.2,121.5\n")
     assert "warning" not in run("scan", d, "--out", tmp_path / "out").stdout
+    # a status column may hold codes: the hint names [outcomes] too
+    (d / "logins.csv").write_text("ts,user_id,status\n2024-03-01T08:00:00Z,u1,200\n")
+    assert ('(\'status\' looks like it: map it in the config\'s [columns.logins] table, success = "status"; a code '
+            "there (an HTTP status, an error code) also needs [outcomes] to say which values succeed)") in " ".join(
+        run("scan", d, "--out", tmp_path / "out").stdout.split())
 
 
 def test_scan_says_how_many_users_only_have_a_score(tmp_path):
