@@ -146,8 +146,12 @@ def test_readme_config_example_is_valid(tmp_path):
         cfg = load_config(p)
         if "timezone" in block:
             assert cfg.timezone == "Asia/Shanghai" and not cfg.rule("behavior.outlier").enabled
-        if "[events]" in block:
+        if '"fp"' in block:  # the Auth0 and Keycloak [events] example
             assert cfg.events["fp"] == "failed_login" and cfg.events["update_password"] == "password_change"
+        if "user.session.start" in block and "actor.alternateId" in block:  # the Okta recipe
+            assert cfg.events["user.session.start"] == "login" and cfg.columns["success"] == "outcome.result"
+        if "[outcomes]" in block:
+            assert cfg.outcomes.success == ("0",) and cfg.outcomes.other == "failure"
 
 
 @pytest.mark.parametrize("text, message", [
