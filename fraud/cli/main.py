@@ -290,8 +290,11 @@ def fit(
         info = fit_to(inputs, model, cfg, shards=shards, memory_gb=memory_gb, work_dir=work_dir)
     except FraudError as e:
         raise fail(e) from None
-    out_console.print(f"fitted on {info['users']:,} users x {len(info['features'])} features; threshold "
-                      f"{info['threshold']:.4f}; saved {info['model']}", highlight=False)
+    # the features as the scan's summary counts them, and the missing-value indicators the model adds beside them
+    n_ind = len(info.get("indicators", ()))
+    out_console.print(f"fitted on {info['users']:,} users x {len(info['features']) - n_ind} features"
+                      + (f" (+{n_ind} missing-value indicators)" if n_ind else "")
+                      + f"; threshold {info['threshold']:.4f}; saved {info['model']}", highlight=False)
 
 
 @app.command(cls=_Command)

@@ -265,10 +265,14 @@ def test_fit_then_scan_with_model(tmp_path):
     r = run("fit", data, "--model", model)
     assert r.exit_code == 0, r.stderr
     assert "fitted on 200 users" in r.stdout and model.exists()
-    r = run("scan", data, "--model", model, "--out", tmp_path / "out")
-    assert r.exit_code == 0, r.stderr
+    r2 = run("scan", data, "--model", model, "--out", tmp_path / "out")
+    assert r2.exit_code == 0, r2.stderr
     s = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert s["checks"]["behavior.outlier"]["status"] == "ok"
+    # the fit counts the features as the scan's summary does (it said 22 where the summary says 20: the missing-value
+    # indicators apart)
+    n = s["checks"]["behavior.outlier"]["features"]
+    assert f"fitted on 200 users x {n} features" in r.stdout
     f = pl.read_parquet(tmp_path / "out" / "findings.parquet").filter(pl.col("rule") == "behavior.outlier")
     assert all(json.loads(e)["model"] == "given model" for e in f["evidence"])
 
