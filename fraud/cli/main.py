@@ -253,9 +253,11 @@ def scan(
                                         "header-only file)"))
     if fail_on is not None:
         if not any(st.get("status") == "ok" for st in res.summary["checks"].values()):
-            # a gate over no judgement at all must not pass (every optional column blank: 23 checks not evaluated)
-            raise fail(FraudError(f"--fail-on {fail_on}: no rule could look at these inputs (every check is not "
-                                  f"evaluated or disabled: see {out / 'summary.json'})"))
+            # a gate over no judgement at all (every optional column blank: 23 checks not evaluated) passes as the
+            # contract's exit codes say (valid input, no finding), but never without a word on stderr
+            err_console.print(f"warning: --fail-on {fail_on} passes on no judgement: no rule could look at these "
+                              f"inputs (every check is not evaluated or disabled: see {out / 'summary.json'})",
+                              highlight=False, markup=False)
         worst = SEVERITIES.index(fail_on)
         # a finding a reviewer dismissed no longer fails the gate
         hit = res.findings.filter(pl.col("severity").is_in(list(SEVERITIES[worst:]))

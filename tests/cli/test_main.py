@@ -73,13 +73,16 @@ def test_fail_on(data, tmp_path):
     assert run("scan", data, "--out", tmp_path / "o", "--fail-on", "critical").exit_code == 0
 
 
-def test_fail_on_never_passes_a_batch_no_rule_could_look_at(tmp_path):
-    """Only ts and user_id: every check is "not evaluated", and --fail-on info passed (exit 0) over no judgement."""
+def test_fail_on_never_passes_a_batch_no_rule_could_look_at_without_a_word(tmp_path):
+    """Only ts and user_id (valid input: the contract requires no more): every check is "not evaluated", and
+    --fail-on info passed silently over no judgement. It still exits 0, as the contract's exit codes say, and says so
+    on stderr."""
     d = input_dir(tmp_path, logins_csv="ts,user_id\n2024-03-01T08:00:00Z,u1\n2024-03-02T08:00:00Z,u2\n")
     r = run("scan", d, "--out", tmp_path / "o", "--fail-on", "info")
-    assert r.exit_code == 2
-    assert "--fail-on info: no rule could look at these inputs (every check is not evaluated or disabled" in r.stderr
-    assert run("scan", d, "--out", tmp_path / "o").exit_code == 0  # without a gate the scan itself is fine
+    assert r.exit_code == 0
+    assert ("warning: --fail-on info passes on no judgement: no rule could look at these inputs (every check is not "
+            "evaluated or disabled") in " ".join(r.stderr.split())
+    assert "--fail-on" not in run("scan", d, "--out", tmp_path / "o").stderr  # no gate, no word
 
 
 @pytest.mark.parametrize("args, message", [
@@ -645,7 +648,7 @@ def test_a_scan_of_an_empty_logins_input_fails_like_one_whose_rows_were_all_reje
 
 def test_a_logins_input_with_one_usable_row_passes_the_gate(tmp_path):
     # (one sign-in with a device: device.many_devices can look at it; a row of ts and user_id alone gives no rule
-    # anything to look at, which no gate passes: test_fail_on_never_passes_a_batch_no_rule_could_look_at)
+    # anything to look at, which the gate says: test_fail_on_never_passes_a_batch_no_rule_could_look_at_without_a_word)
     d = input_dir(tmp_path, logins_csv="ts,user_id,event,success,device_id\n2024-03-01T08:00:00Z,u1,login,true,d1\n")
     r = run("scan", d, "--out", tmp_path / "out", "--fail-on", "critical")
     assert r.exit_code == 0, r.stderr
