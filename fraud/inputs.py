@@ -510,19 +510,17 @@ def _one_document(text: str) -> str:
     pretty-printed over many lines (a ``.json`` export), one NDJSON line, so it reads as the one record it is (a
     record list inside another object is named by the missing-column error, see :func:`_wrapped_records`).
     NDJSON, whose first line is a whole object and not the whole text, is returned as it is."""
+    def loads(s: str):
+        try:
+            return json.loads(s, object_pairs_hook=first_keys)
+        except (ValueError, RecursionError):
+            return None  # (JSON null is no object either)
+
     body = text.strip()
     first = body.split("\n", 1)[0]
-    try:
-        doc = json.loads(first, object_pairs_hook=first_keys)
-        if first != body:
-            return text
-    except ValueError:
-        try:
-            doc = json.loads(text, object_pairs_hook=first_keys)
-        except (ValueError, RecursionError):
-            return text  # not one document either: read line by line, each bad line rejected
-    except RecursionError:
+    if first != body and loads(first) is not None:
         return text
+    doc = loads(body)  # not one document either: read line by line, each bad line rejected
     if not isinstance(doc, dict):
         return text
     lists = [k for k, v in doc.items() if isinstance(v, list) and v and all(isinstance(o, dict) for o in v)]
@@ -584,7 +582,7 @@ def apply_mapping(df: pl.DataFrame | pl.LazyFrame, schema: InputSchema, cfg: Con
             if found is None and "." in src:  # a path into a JSON object or Parquet struct: "actor.alternateId"
                 value = _nested_value(src, header, types)
                 if value is not None:
-                    nested[canon] = value
+                    nested[canon] = value[0]
                     paths[canon] = src
                     break
             elif found is not None:
@@ -746,35 +744,18 @@ def _text_alternatives(alts: list[str], header, types: pl.Schema) -> list[tuple[
             if types[found] != pl.String:
                 return []
             out.append((found, pl.col(found)))
-        elif "." in src:
-            value = _nested_value(src, header, types)
-            if value is not None:
-                if _nested_dtype(src, header, types) != pl.String:
-                    return []
-                out.append((src, value))
+        elif "." in src and (value := _nested_value(src, header, types)) is not None:
+            if value[1] != pl.String:
+                return []
+            out.append((src, value[0]))
     return out
 
 
-def _nested_dtype(src: str, header, types: pl.Schema) -> pl.DataType | None:
-    """The type of :func:`_nested_value`'s value: a struct field's, else text (JSON)."""
-    parts = src.split(".")
-    for i in range(len(parts) - 1, 0, -1):
-        col = header(".".join(parts[:i]))
-        if col is None:
-            continue
-        dtype = types[col]
-        for p in parts[i:]:
-            if not isinstance(dtype, pl.Struct):
-                return pl.String if types[col] == pl.String else None
-            dtype = {f.name: f.dtype for f in dtype.fields}.get(p)
-        return dtype
-    return None
-
-
-def _nested_value(src: str, header, types: pl.Schema) -> pl.Expr | None:
+def _nested_value(src: str, header, types: pl.Schema) -> tuple[pl.Expr, pl.DataType] | None:
     """The value at a dotted path (``client.geographicalContext.city``) in a column of JSON objects (NDJSON's nested
-    values, or JSON text in a CSV cell) or of Parquet structs: the longest prefix that is a column, the rest the
-    path inside it. None when no prefix is a column (or a struct lacks the field): the mapping then misses."""
+    values, or JSON text in a CSV cell) or of Parquet structs, and its type (a struct field's; text from JSON): the
+    longest prefix that is a column, the rest the path inside it. None when no prefix is a column (or a struct
+    lacks the field): the mapping then misses."""
     parts = src.split(".")
     for i in range(len(parts) - 1, 0, -1):
         col = header(".".join(parts[:i]))
@@ -788,11 +769,11 @@ def _nested_value(src: str, header, types: pl.Schema) -> pl.Expr | None:
                 if p not in fields:
                     return None
                 e, dtype = e.struct.field(p), fields[p]
-            return e
+            return e, dtype
         if dtype == pl.String:
             path = "$" + "".join("['" + p.replace("\\", "\\\\").replace("'", "\\'") + "']" for p in rest)
             return pl.col(col).str.strip_prefix(NESTED).str.json_path_match(path).map_batches(
-                _mark_containers, return_dtype=pl.String, is_elementwise=True)
+                _mark_containers, return_dtype=pl.String, is_elementwise=True), pl.String
     return None
 
 
@@ -882,10 +863,8 @@ def read_input(kind: str, spec: str | Path | list, cfg: Config) -> LoadedInput:
         comma = decimal_comma_columns(raw, schema)
         if comma:
             commas[str(path)] = sorted(comma)
-        good, bad, missing, names, valued = split_rows(raw, schema, cfg.timezone, path, kind,
-                                                       file_format(path) == "ndjson", cfg.reader_events(),
-                                                       cfg.timestamp_formats, headers, float_text_ids(raw), comma,
-                                                       cfg.outcomes)
+        good, bad, missing, names, valued = split_rows(raw, schema, cfg, path, kind, file_format(path) == "ndjson",
+                                                       headers, float_text_ids(raw), comma)
         given |= valued
         placeholders.update(missing)
         events.update(names)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from fraud.config import EVENT_CAMEL_CASE, EVENT_NAME_GAPS, Outcomes
+from fraud.config import EVENT_CAMEL_CASE, EVENT_NAME_GAPS, Config, Outcomes
 from fraud.exprs import (ACCOUNT_NO_VALUE_WORDS, NO_VALUE_WORDS, fmt, ip_address, is_missing, per_distinct,
                          placeholder_id, thousands, visible)
 from fraud.records import EXTRA_HASH, INTERNAL, JSON_LITERAL, LINE_ERROR, LINE_TEXT, NESTED
@@ -171,9 +171,7 @@ def float_id_text(t: pl.Expr) -> pl.Expr:
 def float_text_ids(frame: pl.DataFrame | pl.LazyFrame) -> frozenset[str]:
     """The id columns (:data:`TEXT_ID_COLUMNS`) of one file's raw frame held as text in which every value
     that is not missing (blank, ``-``, ``NULL`` ...) is a whole number written with a fraction (``1001.0``, as
-    pandas writes a float column), and at least one is. A lazy frame (a sliced scan's file) is tested on its first
-    rows first, and read whole only when those leave the question open (a column of such ids): the answer is the
-    whole file's."""
+    pandas writes a float column), and at least one is; decided on the whole file (:func:`_file_columns`)."""
     types = frame.collect_schema()
     cols = [c for c in TEXT_ID_COLUMNS if c in types and types[c] == pl.String]
 
@@ -230,9 +228,8 @@ def decimal_comma_number(t: pl.Expr) -> pl.Expr:
 def decimal_comma_columns(frame: pl.DataFrame | pl.LazyFrame, schema: InputSchema) -> frozenset[str]:
     """The number columns of ``schema`` (not lat/lon) that one file's raw frame holds as text and writes with a
     decimal comma (:data:`DECIMAL_COMMA`, at least one value) and never with a decimal point that cannot be a group
-    of thousands (:data:`DECIMAL_POINT` but not :data:`THOUSANDS_GROUPED`). A lazy frame is tested on its first
-    rows first, where one such point decides a column (not one); the others are read whole: the answer is the
-    whole file's."""
+    of thousands (:data:`DECIMAL_POINT` but not :data:`THOUSANDS_GROUPED`); decided on the whole file
+    (:func:`_file_columns`)."""
     types = frame.collect_schema()
     cols = [c for c, k in schema.columns.items() if k in (FLOAT, INT) and c not in NO_DECIMAL_COMMA_COLUMNS
             and c in types and types[c] == pl.String]
@@ -515,20 +512,19 @@ def _split_too_long(raw: pl.DataFrame, schema: InputSchema, cols: list[str], pat
     return raw.filter(~mask), bad
 
 
-def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind: str, nested: bool,
-               event_names: dict[str, str] | None = None, ts_formats: tuple[str, ...] = (),
+def split_rows(raw: pl.DataFrame, schema: InputSchema, cfg: Config, path: Path, kind: str, nested: bool,
                headers: dict[str, str] | None = None, float_ids: frozenset[str] = frozenset(),
-               decimal_comma: frozenset[str] = frozenset(), outcomes: Outcomes | None = None
+               decimal_comma: frozenset[str] = frozenset()
            ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], dict[str, int], frozenset[str]]:
     """Parse one file's raw frame: (valid typed rows with ``_file``/``_row``, rejected rows with reasons, per
     identifier column the valid rows whose placeholder value was read as missing, rows per event name, and the
     canonical columns with a value in some valid row: a column whose every cell is blank gives nothing, as a
-    missing column does). ``event_names``: the config's ``[events]`` names (:func:`event_outcomes`); ``headers``:
-    the file's own header of each canonical column it names otherwise (reasons and ``raw`` use them); ``float_ids``:
-    the id columns whose every value the file writes as ``1001.0`` (:func:`float_text_ids`, decided on the whole
-    file: a sliced scan's slice holds part of it); ``decimal_comma``: the number columns the file writes with a
-    decimal comma (:func:`decimal_comma_columns`, decided on the whole file too); ``outcomes``: the config's
-    ``[outcomes]`` (what the success column's own values mean).
+    missing column does). ``cfg`` gives the reading's settings: its ``timezone``, event names
+    (:meth:`Config.reader_events`, :func:`event_outcomes`), ``timestamp_formats`` and ``[outcomes]``. Per file:
+    ``headers``, the file's own header of each canonical column it names otherwise (reasons and ``raw`` use them);
+    ``float_ids``, the id columns whose every value the file writes as ``1001.0`` (:func:`float_text_ids`, decided
+    on the whole file: a sliced scan's slice holds part of it); ``decimal_comma``, the number columns the file
+    writes with a decimal comma (:func:`decimal_comma_columns`, decided on the whole file too).
 
     Values are parsed once; timestamps in other notations than the common ISO form, and the reason strings,
     are computed only for the rows that need them."""
@@ -540,11 +536,12 @@ def split_rows(raw: pl.DataFrame, schema: InputSchema, tz: str, path: Path, kind
     raw = raw if "_row" in raw.columns else raw.with_row_index("_row", offset=1)
     cols = [c for c in raw.columns if c not in INTERNAL]
     raw, too_long = _split_too_long(raw, schema, cols, path, kind, nested, headers)
-    failed_names, ok_names, kinds = event_outcomes(event_names)
+    tz, ts_formats = cfg.timezone, cfg.timestamp_formats
+    failed_names, ok_names, kinds = event_outcomes(cfg.reader_events())
     vocab = frozenset({*EVENT_KINDS, *failed_names, *ok_names, *kinds, *kinds.values()})
     texts, pre, values, masks, checks, slow_ts, placeholders, given = _parse(raw, schema, tz, nested, ts_formats,
                                                                              headers, vocab, float_ids,
-                                                                             decimal_comma, outcomes)
+                                                                             decimal_comma, cfg.outcomes)
     if LINE_ERROR in raw.columns:  # a record that could not be split into fields: that is its only reason
         checks = [(pl.col(LINE_ERROR).is_not_null(), pl.col(LINE_ERROR))] + [
             (pl.col(LINE_ERROR).is_null() & b, m) for b, m in checks]

@@ -179,7 +179,7 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
     rows, rownums, errors, texts = [], [], [], []
 
     record = [0]  # records so far, empty lines included: row N is the Nth record, as the fast reader counts
-    whole = [0]  # records of the header's width
+    whole = 0  # records of the header's width
     trailing: list[tuple[int, list]] = []  # records one empty field wider: (row index, the header's fields)
 
     def reject(reason: str, text: str) -> None:
@@ -242,11 +242,11 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
             errors.append(None)
             texts.append(None)
             rownums.append(record[0])
-            whole[0] += 1
+            whole += 1
         if resume is None:
             break
         at = resume
-    if trailing and not whole[0]:
+    if trailing and not whole:
         for i, values in trailing:
             rows[i], errors[i], texts[i] = values, None, None
     return _frame(columns, rows, rownums, errors, texts)

@@ -178,7 +178,8 @@ def fit_to(inputs: ScanInputs, model_path: str | Path, cfg: Config | None = None
     except OSError as e:
         raise ModelError(f"{path}: cannot write model ({e.strerror})") from None
     return {"model": str(path), "users": int(model.n_fit),
-            "features": model.columns, "indicators": list(model.indicators), "threshold": float(model.threshold),
+            "features": list(model.features), "indicators": list(model.indicators),
+            "threshold": float(model.threshold),
             "rows_read": {k: v.rows_read for k, v in loaded.items()},
             "rows_rejected": {k: v.rows_rejected for k, v in loaded.items()}, "shards": n}
 

@@ -158,11 +158,12 @@ def _keep(frame: pl.DataFrame, rows: pl.Expr | None) -> pl.DataFrame:
 
 def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[SpooledFile]], cfg: Config
                   ) -> tuple[list[pl.DataFrame], dict[str, int], dict[str, Counter], dict[str, Counter],
-                             dict[str, set[str]]]:
+                             dict[str, set[str]], frozenset[str]]:
     """Parse every raw slice; store the typed rows by user, device and IP slice. Returns the rejected rows
     (with ``_k``/``_fi`` for input order), the rows used per kind, the placeholder ids read as missing and the
-    rows per event name, per kind; and per kind the canonical columns with a value in some valid row."""
-    rejects, used = [], dict.fromkeys(kinds, 0)
+    rows per event name, per kind; per kind the canonical columns with a value in some valid row; and the event
+    kinds the logins hold (:meth:`fraud.context.ScanContext.event_kinds`, the whole batch's)."""
+    rejects, used, event_kinds = [], dict.fromkeys(kinds, 0), set()
     valued: dict[str, set[str]] = {k: set() for k in kinds}
     placeholders: dict[str, Counter] = {k: Counter() for k in kinds}
     events: dict[str, Counter] = {k: Counter() for k in kinds}
@@ -179,10 +180,9 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                 if EMPTY_ROW in raw.columns:  # a CSV file's empty lines are no rows
                     raw = (raw.filter(~pl.col("_row").is_in(sf.blank_rows)) if sf.blank_rows else raw).drop(EMPTY_ROW)
                 raw = raw.drop(LAST_NULL, strict=False)
-                good, bad, found, names, has = split_rows(raw, INPUT_SCHEMAS[k], cfg.timezone, Path(sf.path), k,
-                                                          file_format(sf.path) == "ndjson", cfg.reader_events(),
-                                                          cfg.timestamp_formats, sf.headers, sf.float_ids,
-                                                          sf.decimal_comma, cfg.outcomes)
+                good, bad, found, names, has = split_rows(raw, INPUT_SCHEMAS[k], cfg, Path(sf.path), k,
+                                                          file_format(sf.path) == "ndjson", sf.headers, sf.float_ids,
+                                                          sf.decimal_comma)
                 valued[k] |= has
                 placeholders[k].update(found)
                 events[k].update(names)
@@ -198,6 +198,8 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                 rejects.append(dups.with_columns(pl.lit(INPUT_KINDS.index(k)).alias("_k"), pl.col("_src").alias("_fi"))
                                .drop("_src"))
             used[k] += frame.height
+            if k == "logins":
+                event_kinds.update(frame["event"].drop_nulls().unique().to_list())
             work.write(frame, work.user(k, s))
             if k in DEVICE_KINDS:
                 rows = device_rows if k == "logins" else None
@@ -207,7 +209,7 @@ def _parse_slices(work: _Work, kinds: list[str], spooled: dict[str, list[Spooled
                 # an IPv6 address by its /64 network: ip.spray counts a network's failures together too
                 work.split_write(_keep(frame, ip_rows).select(list(_stored_schema(k, "ip"))), "ip",
                                  pl.coalesce(ipv6_net64(pl.col("ip")), pl.col("ip")), k, s)
-    return rejects, used, placeholders, events, valued
+    return rejects, used, placeholders, events, valued, frozenset(event_kinds)
 
 
 def _context(cfg: Config, model: Any, given: list[str], frames: dict[str, pl.DataFrame | pl.LazyFrame],
@@ -262,14 +264,11 @@ class _Prepared:
             if progress:
                 progress("read")
             with timer("read"):
-                rejects, self.used, self.placeholders, self.events, valued = _parse_slices(
+                rejects, self.used, self.placeholders, self.events, valued, self.event_kinds = _parse_slices(
                     work, self.kinds, self.spooled, cfg)
             self.rejected = pl.concat(rejects).sort("_k", "_fi", "row").drop("_k", "_fi") if rejects else None
             self.absent = {k: absent_columns(k, given_columns(k, valued[k], self.events[k], cfg.reader_events()))
                            for k in self.kinds}
-            self.event_kinds = frozenset(work.scan_user("logins").select(pl.col("event").drop_nulls().unique())
-                                         .collect(engine="streaming").to_series().to_list()) \
-                if "logins" in self.kinds else frozenset()
         except BaseException:
             self.tmp.cleanup()
             raise

@@ -149,11 +149,10 @@ def dst_problem(raw: pl.Expr, tz: str, formats: tuple[str, ...] | list[str] = ()
     reason of a rejected timestamp."""
     s = raw.cast(pl.String).str.strip_chars()
     local_formats = [f for f in formats if not _reads_offset(f)]
+    month_named = _month_name_text(s)  # RFC 2822 and web-server log times without an offset (month_name_timestamp)
     naive = pl.coalesce(_naive(_iso_text(s)), *[s.str.to_datetime(f, strict=False, time_unit="us")
                                                  for f in local_formats],
-                        # RFC 2822 and web-server log times without an offset (month_name_timestamp)
-                        pl.when(_month_name_text(s).str.contains(_MONTH_NAME_DATE)).then(
-                            _month_name_naive(_month_name_text(s))))
+                        pl.when(month_named.str.contains(_MONTH_NAME_DATE)).then(_month_name_naive(month_named)))
     early = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
     strict = naive.dt.replace_time_zone(tz, ambiguous="null", non_existent="null")
     return (pl.when(naive.is_not_null() & early.is_null()).then(pl.lit("skipped"))

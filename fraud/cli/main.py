@@ -293,8 +293,8 @@ def fit(
     except FraudError as e:
         raise fail(e) from None
     # the features as the scan's summary counts them, and the missing-value indicators the model adds beside them
-    n_ind = len(info.get("indicators", ()))
-    out_console.print(f"fitted on {info['users']:,} users x {len(info['features']) - n_ind} features"
+    n_ind = len(info["indicators"])
+    out_console.print(f"fitted on {info['users']:,} users x {len(info['features'])} features"
                       + (f" (+{n_ind} missing-value indicators)" if n_ind else "")
                       + f"; threshold {info['threshold']:.4f}; saved {info['model']}", highlight=False)
 

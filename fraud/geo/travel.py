@@ -161,14 +161,15 @@ def impossible_travel(ctx: ScanContext) -> pl.LazyFrame:
     notes = ctx.notes.setdefault("geo.impossible_travel", {})
     notes["events_country_only_not_placed"] = int(
         positions(ctx).select(pl.col("source").is_in(COUNTRY_ONLY_SOURCES).sum()).item())
-    if not positions(ctx)["lat"].is_not_null().any():
-        raise NotEvaluated("no event or ping has a position with coordinates")
+    p = positions(ctx).lazy().filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null())
     # a trip needs two positions of one user: a batch of one positioned event per user shows none (positions are
     # sorted by user and time)
-    placed = positions(ctx).lazy().filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null())
-    if not placed.select((pl.col("user_id") == pl.col("user_id").shift(1)).any()).collect().item():
+    any_position, any_pair = p.select(pl.len() > 0, (pl.col("user_id") == pl.col("user_id").shift(1)).any()
+                                      ).collect().row(0)
+    if not any_position:
+        raise NotEvaluated("no event or ping has a position with coordinates")
+    if not any_pair:
         raise NotEvaluated("no user has two positions with coordinates (a trip needs two)", stage=2)
-    p = placed
     if rule["ignore_lone_ping_spikes"]:
         spike = with_lone_ping_spikes(p.select("user_id", "ts", "kind", "lat", "lon", "acc_km"), min_km,
                                       max_kmh).select("_spike").collect().to_series()
