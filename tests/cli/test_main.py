@@ -1,5 +1,7 @@
 """The CLI: every error path gives one line on stderr and the documented exit code."""
 import json
+import subprocess
+import sys
 
 import polars as pl
 import pytest
@@ -440,6 +442,22 @@ def test_main_passes_exit_codes_through(data, tmp_path, monkeypatch):
         with pytest.raises(SystemExit) as ex:
             main()
         assert ex.value.code == code, argv
+
+
+@pytest.mark.parametrize("argv, code, out, err", [
+    (["--version"], 0, "fraud ", ""),
+    (["scan", "/nonexistent-folder", "--out", "o"], 2, "", "error: /nonexistent-folder: not a folder"),
+    (["scan", "--bogus"], 2, "", "error: No such option: --bogus"),
+])
+def test_the_command_skips_teardown_but_keeps_exit_codes_output_and_exit_handlers(tmp_path, argv, code, out, err):
+    # run() ends the process with os._exit: what it printed is flushed and exit handlers (a temporary folder's
+    # removal) still run first
+    script = ("import atexit, sys; atexit.register(lambda: print('handler ran'))\n"
+              f"sys.argv = ['fraud', *{argv!r}]\nfrom fraud.cli.main import run\nrun()\n"
+              "print('not reached')")
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert p.returncode == code and p.stdout.startswith(out) and p.stderr.startswith(err), p
+    assert p.stdout.rstrip().endswith("handler ran") and "not reached" not in p.stdout, p.stdout
 
 
 def test_review_every_finding_of_a_user_or_rule(data, tmp_path):
