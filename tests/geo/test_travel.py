@@ -171,6 +171,12 @@ def test_a_lone_ping_spike_is_one_bad_fix_not_two_trips():
     ctx = ctx_of(logins=logins([]), locations=_trace("u1", [(0, SH), (5, BJ), (10, SH), (15, SH)]))
     assert impossible_travel(ctx).collect().height == 0
     assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 0, "lone_ping_spikes_ignored": 1}
+    # impossible both ways, its neighbour a login at home: the same bad fix (only a one-leg candidate needs pings
+    # on both sides)
+    lg = logins([{"ts": local(D, 8, 0), "user_id": "u1", "lat": SH[0], "lon": SH[1]}])
+    ctx = ctx_of(logins=lg, locations=_trace("u1", [(5, BJ), (20, SH)]))
+    assert impossible_travel(ctx).collect().height == 0
+    assert ctx.notes["geo.impossible_travel"] == {"events_country_only_not_placed": 0, "lone_ping_spikes_ignored": 1}
 
 
 def test_a_login_spike_two_far_fixes_and_a_trip_that_goes_on_still_fire():
