@@ -23,7 +23,7 @@ import math
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.geo.distance import haversine_km
+from fraud.geo.distance import SPHERE_MARGIN, geodesic_km, haversine_km
 from fraud.geo.gazetteer import country_code, countries_near, name_places, names_apart, norm_name
 from fraud.geo.localtime import with_local_time
 from fraud.geo.positions import PRECISE_SOURCES, positions
@@ -338,10 +338,32 @@ def home_side(ctx: ScanContext, radius_km: float) -> pl.Series:
             {"a_key": "home_key", "a_ref": "home_ref", "b_key": "city_key", "b_ref": "city_ref",
              "apart": "names_apart"})
         near = countries_near_home(lp, radius_km + ctx.cfg.city_name_accuracy_km)
-        return (lp.join(apart.lazy(), on=cols, how="left", nulls_equal=True, maintain_order="left")
-                .join(near.lazy(), on=["user_id", "country"], how="left", maintain_order="left")
-                .select(outside_home(radius_km).alias("outside")).collect().to_series())
+        sided = (lp.join(apart.lazy(), on=cols, how="left", nulls_equal=True, maintain_order="left")
+                 .join(near.lazy(), on=["user_id", "country"], how="left", maintain_order="left"))
+        # a position near the radius's edge is decided on the WGS84 distance
+        sided = sided.with_columns(haversine_km("home_lat", "home_lon", "lat", "lon").alias("_home_km"))
+        sides = sided.select(outside_home(radius_km, pl.col("_home_km")).alias("outside"),
+                             pl.when(_near_edge(radius_km)).then(pl.struct(EDGE_COLUMNS)).alias("_edge")).collect()
+        edge = sides["_edge"].is_not_null().arg_true()
+        if edge.len() == 0:
+            return sides["outside"]
+        exact = sides[edge].unnest("_edge").select(
+            geodesic_km("home_lat", "home_lon", "lat", "lon") - pl.col("acc_km") > radius_km).to_series()
+        return sides["outside"].scatter(edge, exact)
     return ctx.cached(f"geo.home_side.{float(radius_km)!r}", build)
+
+
+EDGE_COLUMNS = ("home_lat", "home_lon", "lat", "lon", "acc_km")
+
+
+def _near_edge(radius_km: float) -> pl.Expr:
+    """A position (with its home place and its sphere distance from it, ``_home_km``) whose distance from home, net
+    of its accuracy radius, lies so near ``radius_km`` on the sphere that the WGS84 distance may fall on the other
+    side (:data:`fraud.geo.distance.SPHERE_MARGIN`): :func:`home_side` decides those few on the WGS84 distance, as
+    ``geo.impossible_travel`` decides and geopy's ``geodesic`` measures (a point 50.05 km from an Accra home on the
+    ellipsoid is 50.33 km on the sphere)."""
+    sphere = pl.col("_home_km")
+    return ((sphere - pl.col("acc_km") - radius_km).abs() <= sphere * SPHERE_MARGIN).fill_null(False)
 
 
 def countries_near_home(lp: pl.LazyFrame, reach_km: float) -> pl.DataFrame:
@@ -358,7 +380,7 @@ def countries_near_home(lp: pl.LazyFrame, reach_km: float) -> pl.DataFrame:
             .select("user_id", pl.col("cc").alias("country"), pl.lit(True).alias("country_near_home")))
 
 
-def outside_home(radius_km: float) -> pl.Expr:
+def outside_home(radius_km: float, home_km: pl.Expr | None = None) -> pl.Expr:
     """True when a position (lat, lon, acc_km, city_key, city_ref, country) lies outside the user's home city
     (columns of :func:`home_ref` joined, and ``names_apart``: :func:`fraud.geo.gazetteer.names_apart` of home_key
     and city_key where they differ): farther than ``radius_km`` from the home place after allowing for the
@@ -370,8 +392,9 @@ def outside_home(radius_km: float) -> pl.Expr:
     and no part of it can lie in the home city: none of its gazetteer cities within reach of home
     (``country_near_home``: :func:`countries_near_home`; a Swiss IP for an Annemasse home, 7 km from Geneva, cannot
     be told; a Japanese one for a Paris home is outside); its distance is never measured (contract section 5).
-    Where only countries are known (no home place), another country. Null when it cannot be told."""
-    dist = haversine_km("home_lat", "home_lon", "lat", "lon") - pl.col("acc_km")
+    Where only countries are known (no home place), another country. Null when it cannot be told. ``home_km``: the
+    sphere distance from the home place when the caller has it already (:func:`home_side`)."""
+    dist = (haversine_km("home_lat", "home_lon", "lat", "lon") if home_km is None else home_km) - pl.col("acc_km")
     by_name = pl.col("home_lat").is_null() & pl.col("home_key").is_not_null() & pl.col("city_key").is_not_null()
     other_country = pl.col("home_cc").is_not_null() & pl.col("country").is_not_null() & (
         pl.col("country") != pl.col("home_cc"))

@@ -30,7 +30,7 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.exprs import fmt, iso, shown_above, thousands, thousands_above
 from fraud.findings import emit
-from fraud.geo.distance import geodesic_km, haversine_bound_km, haversine_km
+from fraud.geo.distance import SPHERE_MARGIN, geodesic_km, haversine_bound_km, haversine_km
 from fraud.geo.gazetteer import place_cc, place_name
 from fraud.geo.localtime import with_local_time
 from fraud.geo.positions import COUNTRY_ONLY_SOURCES, positions
@@ -60,9 +60,6 @@ def minutes_text(minutes: pl.Expr) -> pl.Expr:
             .when(minutes < 10).then(fmt("{} min", thousands(minutes, 1))).otherwise(fmt("{} min", thousands(minutes))))
 
 
-# The haversine (sphere) distance differs from the WGS84 one by at most 0.56%: scaled up by this margin it is
-# never below it, so the sphere pass finds every pair the WGS84 decision can flag.
-SPHERE_MARGIN = 0.01
 
 
 def too_fast(km_net: pl.Expr, hours: pl.Expr, min_km: float, max_kmh: float) -> pl.Expr:

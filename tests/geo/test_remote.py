@@ -1,6 +1,6 @@
 """geo.remote_logins and geo.away_from_home on tiny inline frames."""
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -210,3 +210,22 @@ def test_a_frontaliers_office_logins_known_only_by_the_office_ip_are_no_remote_l
     # away_from_home leaves them out of its shares too, and says how many
     away_from_home(ctx).collect()
     assert ctx.notes["geo.away_from_home"]["positions_side_unknown"] == 3
+
+
+def test_the_home_radius_is_measured_on_the_ellipsoid_near_its_edge():
+    # Audit s22 F2: 50.05 km north of an Accra home on WGS84 (49.95 km net of the 100 m GPS accuracy: inside) is
+    # 50.33 km on the sphere, which called three logins there remote; 50.25 km (50.15 net) is outside either way
+    home = (5.6037, -0.1870)
+    nights = [{"ts": datetime(2026, 2, d, 23, tzinfo=timezone.utc), "user_id": "u1", "lat": home[0], "lon": home[1]}
+              for d in (10, 11, 12, 13)]
+
+    def away(lat: float) -> list[dict]:
+        return [{"ts": datetime(2026, 2, 20, h, tzinfo=timezone.utc), "user_id": "u1", "lat": lat, "lon": home[1]}
+                for h in (10, 12, 14)]
+
+    ctx = ctx_of(logins=logins(nights + away(6.056290)))
+    assert remote_logins(ctx).collect().height == 0
+    assert home_side(ctx, 50.0).to_list() == [False] * 7
+    ctx = ctx_of(logins=logins(nights + away(6.058099)))
+    assert remote_logins(ctx).collect()["summary"].to_list() == [
+        "3 logins in February 2026 from outside Accra: Koforidua"]
