@@ -17,7 +17,8 @@ from fraud.config import EVENT_CAMEL_CASE, EVENT_NAME_GAPS, Config, Outcomes
 from fraud.exprs import (ACCOUNT_NO_VALUE_WORDS, NO_VALUE_WORDS, fmt, ip_address, is_missing, per_distinct,
                          placeholder_id, thousands, visible)
 from fraud.records import EXTRA_HASH, INTERNAL, JSON_LITERAL, LINE_ERROR, LINE_TEXT, NESTED
-from fraud.schema import BOOL, EVENT_KINDS, FLOAT, INT, RAW_PREVIEW_CHARS, TIMESTAMP, InputSchema
+from fraud.schema import (BOOL, EVENT_KINDS, FLOAT, INT, RAW_PREVIEW_CHARS, REJECTED_COLUMNS, TIMESTAMP,
+                          InputSchema)
 from fraud.timeparse import (EARLIEST, LATEST, dst_problem, naive_timestamp, parse_timestamp, plausible,
                              rfc3339_timestamp, timestamp_from_native)
 
@@ -615,8 +616,10 @@ def split_rows(raw: pl.DataFrame, schema: InputSchema, cfg: Config, path: Path, 
     # a message that came out null (a value with no text) still says something: a rejected row never has no reason
     reason = pl.concat_str([pl.when(b.fill_null(False)).then(pl.coalesce(m, pl.lit("bad value"))) for b, m in checks],
                            separator="; ", ignore_nulls=True)
-    bad = bad_rows.select(pl.lit(kind).alias("input"), pl.lit(str(path)).alias("file"), pl.col("_row").alias("row"),
-                          reason.alias("reason"), _preview(raw, cols, nested, headers).alias("raw"))
+    # no rejected row (most files and slices): the reasons' plan is not built (18 ms a call, on no rows)
+    bad = (bad_rows.select(pl.lit(kind).alias("input"), pl.lit(str(path)).alias("file"), pl.col("_row").alias("row"),
+                           reason.alias("reason"), _preview(raw, cols, nested, headers).alias("raw"))
+           if bad_rows.height else pl.DataFrame(schema=REJECTED_COLUMNS))
     if too_long is not None:
         bad = pl.concat([bad, too_long]).sort("row")
     valued = (df.select([(e & ~pl.col("_bad")).any().alias(c) for c, e in given.items()]).row(0, named=True)
