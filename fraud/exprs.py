@@ -98,15 +98,27 @@ def iso(e: str | pl.Expr) -> pl.Expr:
     return (pl.col(e) if isinstance(e, str) else e).dt.to_string(ISO)
 
 
-def per_distinct(e: pl.Expr, fn: Callable[[pl.Expr], pl.Expr], return_dtype: pl.DataType) -> pl.Expr:
+def per_distinct(e: pl.Expr, fn: Callable[[pl.Expr], pl.Expr], return_dtype: pl.DataType,
+                 shortcut: tuple[str, Callable[[pl.Expr], pl.Expr]] | None = None) -> pl.Expr:
     """``fn(e)`` computed once per distinct non-null value of ``e`` and mapped back to every row (nulls stay
     null): for string normalisations of low-cardinality columns (country or city names), where per-row string
     work costs more than a hash lookup (1.5M rows, 16 countries: 0.21 s per row, 0.03 s per distinct value).
-    ``fn`` must be elementwise and map null to null."""
+    ``fn`` must be elementwise and map null to null. ``shortcut`` (a regular expression, a cheaper function): the
+    values it matches are mapped with that function instead, which must give them what ``fn`` gives."""
+    def mapped(f: Callable[[pl.Expr], pl.Expr], values: pl.Series) -> pl.Series:
+        # no values, no plan: planning a large expression costs the same on none (the IMEI reading's 35 ms)
+        return (pl.select(f(pl.lit(values)).cast(return_dtype)).to_series() if len(values)
+                else pl.Series(values.name, [], dtype=return_dtype))
+
     def run(s: pl.Series) -> pl.Series:
         u = s.drop_nulls().unique()
-        mapped = pl.select(fn(pl.lit(u)).cast(return_dtype)).to_series()
-        return s.replace_strict(u, mapped, default=None, return_dtype=return_dtype).alias(s.name)
+        if shortcut is None:
+            return s.replace_strict(u, mapped(fn, u), default=None, return_dtype=return_dtype).alias(s.name)
+        short = u.str.contains(shortcut[0])
+        u = pl.concat([u.filter(short), u.filter(~short)])
+        n = int(short.sum())
+        values = pl.concat([mapped(shortcut[1], u.head(n)), mapped(fn, u.tail(len(u) - n))])
+        return s.replace_strict(u, values, default=None, return_dtype=return_dtype).alias(s.name)
 
     return e.map_batches(run, return_dtype=return_dtype, is_elementwise=True)
 

@@ -463,3 +463,26 @@ def test_id_conflict_reads_an_imei_that_lost_its_leading_zero_in_a_spreadsheet_a
     assert run(id_conflict, devices=devices).height == 0
     devices = devices.with_columns(pl.Series("imei", ["013456789012345", "13456789012345"]))
     assert ev(run(id_conflict, devices=devices))["distinct_values"] == [{"field": "imei", "values": 2}]
+
+
+def test_plain_imeis_and_macs_read_the_short_way_as_the_full_reading_reads_them():
+    import random
+
+    from fraud.fingerprint.consistency import PLAIN_IDS, _normalise, _normalised
+
+    rng = random.Random(7)
+    imeis = ["".join(rng.choice("0123456789") for _ in range(rng.choice((15, 16)))) for _ in range(500)]
+    imeis += ["000000000000000", "000000000000001", "0000000000000000", "100000000000000"]
+    macs = [":".join("".join(rng.choice("0123456789abcdefABCDEF") for _ in range(2)) for _ in range(6))
+            for _ in range(500)]
+    macs += ["02:00:00:00:00:00", "00:15:5D:01:02:03", "00:00:00:00:00:00", "3A:22:FB:11:22:33", "3c:22:fb:11:22:33"]
+    for col, plain in (("imei", imeis), ("mac", macs)):
+        # plain values mixed with others that take the full reading (lists, notations, words, blanks)
+        values = plain + ["  356938035643809 ", "I1,356938035643809", "unknown", "", None, "3c-22-fb-11-22-33",
+                          "0x3C22FB112233", "3c:22:fb:1:2:33"]
+        df = pl.DataFrame({col: values})
+        assert df[col].str.contains(PLAIN_IDS[col]).sum() == len(plain)
+        full = df.select(_normalise(pl.col(col), col)).to_series()
+        assert df.select(_normalised(col)).to_series().to_list() == full.to_list()
+    assert pl.select(_normalise(pl.lit("3C:22:FB:11:22:33"), "mac", plain=True)).item() == "3c22fb112233"
+    assert pl.select(_normalise(pl.lit("3569380356438091"), "imei", plain=True)).item() == "35693803564380"
