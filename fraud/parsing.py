@@ -444,9 +444,7 @@ def _parse(df: pl.DataFrame, schema: InputSchema, tz: str, nested: bool = False,
             v = pl.when(present).then(per_distinct(
                 text, lambda t: squashed_onto(event_keyword(t), event_vocab), pl.String)).otherwise(None)
         elif col in PLACEHOLDER_ID_COLUMNS:  # a placeholder ("unknown", all zeros) names no device: missing
-            # invisible characters are no part of a device id: d1 and d<U+200B>1 are one device (a farm padding its
-            # id with zero-width characters was 6 devices to device.shared)
-            # all of it once per distinct id (a few ids per user over millions of rows): 0.5 s per 1M rows per row
+            # read once per distinct id (a few per user over millions of rows; row by row, 0.5 s per 1M rows)
             parts = once(per_distinct(text, lambda t: _device_id_parts(t, nested), DEVICE_ID_PARTS),
                          f"__x_{col}_p")
             named = parts.struct.field("named").fill_null(False)

@@ -60,8 +60,6 @@ def minutes_text(minutes: pl.Expr) -> pl.Expr:
             .when(minutes < 10).then(fmt("{} min", thousands(minutes, 1))).otherwise(fmt("{} min", thousands(minutes))))
 
 
-
-
 def too_fast(km_net: pl.Expr, hours: pl.Expr, min_km: float, max_kmh: float) -> pl.Expr:
     """A pair of positions ``km_net`` apart (net of both accuracy radii) ``hours`` apart is impossible: farther
     than ``min_km`` at more than ``max_kmh`` (a zero elapsed time is an infinite speed)."""
