@@ -72,16 +72,18 @@ def cap_locked_devices(findings: pl.DataFrame, cfg) -> pl.DataFrame:
 @register("device.lock_enabled", rules="device.lock_enabled", family="fingerprint", needs=("devices",),
           key="device", post=cap_locked_devices)
 def lock_enabled(ctx: ScanContext) -> pl.LazyFrame:
-    """Bonus per device whose latest snapshot with a ``device_lock`` value says the lock is on, for every
-    account that used the device since the lock was first reported on (a seller who sold the phone before its
-    buyer turned the lock on earns nothing); :func:`cap_locked_devices` then keeps at most ``max_per_user``
-    devices per user."""
+    """Bonus per device whose latest snapshot with a ``device_lock`` value says the lock is on (of two at that
+    instant that disagree, off), for every account that used the device since the lock was first reported on (a
+    seller who sold the phone before its buyer turned the lock on earns nothing); :func:`cap_locked_devices` then
+    keeps at most ``max_per_user`` devices per user."""
     rule = ctx.cfg.rule("device.lock_enabled")
     snap = ctx.devices.filter(pl.col("device_lock").is_not_null() & pl.col("device_id").is_not_null())
     if snap.select(pl.len()).collect().item() == 0:
         raise NotEvaluated("no device_lock values in the device snapshots")
     require_linked_snapshots(ctx, snap, "a device_lock value")
-    dev = snap.sort("device_id", "ts", "device_lock").group_by("device_id").agg(
+    # two snapshots of one instant that disagree (on and off): off is the latest, no bonus on evidence that
+    # contradicts itself
+    dev = snap.sort("device_id", "ts", "device_lock", descending=[False, False, True]).group_by("device_id").agg(
         pl.col("device_lock").last().alias("locked"),
         pl.col("ts").filter(pl.col("device_lock")).min().alias("first_ts"), pl.col("ts").max().alias("last_ts"),
         pl.col("device_lock").sum().alias("locked_snapshots"))

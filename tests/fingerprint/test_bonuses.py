@@ -80,6 +80,16 @@ def test_lock_enabled_quiet_when_unlocked_since():
     assert run(lock_enabled, devices=devices).height == 0
 
 
+def test_lock_enabled_quiet_when_the_latest_snapshots_disagree():
+    # on and off reported at the same instant (oracle audit s22 round 2): no bonus on contradicting evidence, in
+    # either row order; one instant earlier the same "on" alone earns it
+    devices = pl.DataFrame({"ts": [at(0), at(5), at(5)], "device_id": ["e", "e", "e"], "user_id": "u1",
+                            "device_lock": [True, True, False]})
+    assert run(lock_enabled, devices=devices).height == 0
+    assert run(lock_enabled, devices=devices.reverse()).height == 0
+    assert run(lock_enabled, devices=devices.head(2))["device_id"].to_list() == ["e"]
+
+
 def test_lock_enabled_rewards_the_accounts_that_used_the_device_since_the_lock():
     """The seller sold the phone (last use day 2) before the buyer turned its lock on (day 5): no bonus for the
     seller; a seller who used it while it was locked keeps it."""
