@@ -3,7 +3,6 @@ IP-rule labels without an ``ip`` judge whether the rule fired at all)."""
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 from typing import Any
 

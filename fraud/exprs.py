@@ -115,10 +115,9 @@ def per_distinct(e: pl.Expr, fn: Callable[[pl.Expr], pl.Expr], return_dtype: pl.
         if shortcut is None:
             return s.replace_strict(u, mapped(fn, u), default=None, return_dtype=return_dtype).alias(s.name)
         short = u.str.contains(shortcut[0])
-        u = pl.concat([u.filter(short), u.filter(~short)])
-        n = int(short.sum())
-        values = pl.concat([mapped(shortcut[1], u.head(n)), mapped(fn, u.tail(len(u) - n))])
-        return s.replace_strict(u, values, default=None, return_dtype=return_dtype).alias(s.name)
+        plain, other = u.filter(short), u.filter(~short)
+        return s.replace_strict(pl.concat([plain, other]), pl.concat([mapped(shortcut[1], plain), mapped(fn, other)]),
+                                default=None, return_dtype=return_dtype).alias(s.name)
 
     return e.map_batches(run, return_dtype=return_dtype, is_elementwise=True)
 
