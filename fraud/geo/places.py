@@ -5,9 +5,10 @@ A place is a cluster of precise positions (lat/lon events and pings whose accura
 size, and each cell joins the busiest cell of its 3x3 neighbourhood, followed up to three hops, so a place
 split by a cell border is one place; cells more than one cell from the busiest cell they lead to are clustered
 again among themselves (fixes on the road into a busy place are not at it). Of such a 3x3 block of cells, the
-place is the positions within ``place_radius_m`` of the mean position of its busiest cell (a block is 3 cells
-across; a place about ``place_radius_m`` around its centre wherever the grid lines fall), and its centre is their
-mean; the block's other positions are at no place.
+place is the positions within ``place_radius_m`` of the mean position of its busiest cell, its seed (a block is 3
+cells across; a place about ``place_radius_m`` around its centre wherever the grid lines fall), allowing for their
+accuracy radius up to twice ``place_radius_m``; a position within that reach of a place bigger than its own (the
+grid may have put it in another block) is at the biggest such place. A place's centre is its positions' mean.
 
 Home is the place with most nights (22:00-06:00 local; a night belongs to the date it starts) and at least
 ``min_home_nights`` of them; work is the place other than home with most weekdays seen 09:00-17:00 local, at
@@ -32,6 +33,7 @@ M_PER_DEG = 6371008.8 * math.pi / 180  # metres per degree of latitude (mean Ear
 PLACE_RULE = "geo.commute_deviation"  # the rule section holding the place-inference settings
 HOPS = 3
 RELINK_PASSES = 3  # rounds of clustering the cells that lie too far from their place among themselves
+REACH_CELLS = 2  # a position farther than this many cells from a place's seed is never at the place
 MIN_LON_SCALE = 0.01  # east-west metres-per-degree factor floor (the cosine of latitude vanishes at the poles)
 # Adding columns to the wide positions table in its row order: the in-memory engine keeps whole columns, the
 # streaming engine (Polars' default) cuts them into morsels and stitches them back (2.5x slower here: a 1.5M-event
@@ -143,14 +145,64 @@ def _cluster(ctx: ScanContext) -> pl.DataFrame:
     # A position whose accuracy disc reaches the place's disc is at the place (contract section 5: distance rules
     # allow for the radius): indoor fixes scattered 100-150 m with honest 100-200 m radii are at the office or
     # flat they report from, while a 20 m outdoor fix 380 m off stays outside.
-    dy = (pl.col("lat") - pl.col("_seed_lat")) * M_PER_DEG
-    dx = (pl.col("_dlon") - pl.col("_seed_dlon")) * M_PER_DEG * scale
-    reach = cell + pl.col("acc_km") * 1000
-    member = dy * dy + dx * dx <= reach * reach
-    # still by (user_id, ts)
-    return p.join(nb.lazy(), on=["user_id", "ci", "cj"], how="left", maintain_order="left").with_columns(
-        pl.when(member).then(pl.col(c)).alias(c) for c in ("pi", "pj")).drop("_seed_lat", "_seed_dlon").collect(
-        engine=WIDE_ENGINE)
+    # Never farther than REACH_CELLS cells from the seed, whatever the accuracy: within a cell block the farthest
+    # positions lay 200-570 m off depending on where the grid lines fell.
+    member = _within_reach("_seed_lat", "_seed_dlon", cell, scale)
+    # still by (user_id, ts); _bi, _bj: the block's place, kept for the positions at no place
+    placed = p.join(nb.lazy(), on=["user_id", "ci", "cj"], how="left", maintain_order="left").with_columns(
+        pl.col("pi").alias("_bi"), pl.col("pj").alias("_bj"), *(pl.when(member).then(pl.col(c)).alias(c)
+                                                               for c in ("pi", "pj"))
+    ).drop("_seed_lat", "_seed_dlon").collect(engine=WIDE_ENGINE)
+    return _join_bigger_in_reach(placed, seeds, cell, scale).drop("_bi", "_bj")
+
+
+def _within_reach(lat: str, dlon: str, cell: float, scale: pl.Expr) -> pl.Expr:
+    """A position (lat, _dlon, acc_km) at the place seeded at (``lat``, ``dlon``): its accuracy disc reaches the
+    place's disc of ``cell`` metres around the seed, and it lies at most :data:`REACH_CELLS` cells from the seed.
+    Distances on the user's east-west ``scale``, as the cells (exact enough at a few hundred metres)."""
+    dy = (pl.col("lat") - pl.col(lat)) * M_PER_DEG
+    dx = (pl.col("_dlon") - pl.col(dlon)) * M_PER_DEG * scale
+    reach = pl.min_horizontal(cell + pl.col("acc_km") * 1000, REACH_CELLS * cell)
+    return dy * dy + dx * dx <= reach * reach
+
+
+def _join_bigger_in_reach(placed: pl.DataFrame, seeds: pl.DataFrame, cell: float, scale: pl.Expr) -> pl.DataFrame:
+    """``placed`` with each position at the biggest place (most positions; ties to the lowest grid position) that
+    it is within reach of (:func:`_within_reach`) and that is bigger than its own (none counts as 0 positions).
+
+    The cell blocks decide most positions; this decides those the grid cut off: an indoor fix 250 m south of an
+    office with a 150 m radius reaches the office's disc as one 250 m north does, but fell two cells from the
+    office's busiest cell (a place of its own, or none) when the office's seed lay near its cell's south edge
+    (an oracle audit's case: four such fixes north kept the stable-commute bonus, south they did not). Sizes are
+    the cell blocks' (one pass: a place is not emptied into a third)."""
+    size = (placed.lazy().filter(pl.col("pi").is_not_null()).group_by("user_id", "pi", "pj")
+            .agg(pl.len().alias("_n")))
+    places = size.join(seeds.lazy(), on=["user_id", "pi", "pj"], how="inner").rename(
+        {"pi": "qi", "pj": "qj", "_n": "_qn", "_seed_lat": "_qlat", "_seed_dlon": "_qdlon"})
+    # A block's positions lie within one cell of its place's seed cell and a reached place's seed within
+    # REACH_CELLS cells of them: only blocks with another place that near can hold a position to move.
+    span = REACH_CELLS + 1
+    off = pl.LazyFrame({"_di": list(range(-span, span + 1))}, schema={"_di": pl.Int64})
+    blocks = placed.lazy().select("user_id", "_bi", "_bj").drop_nulls().unique()
+    pairs = (blocks.join(off, how="cross").with_columns((pl.col("_bi") + pl.col("_di")).alias("qi"))
+             .join(places, on=["user_id", "qi"], how="inner")
+             .filter(((pl.col("qj") - pl.col("_bj")).abs() <= span)
+                     & ((pl.col("qi") != pl.col("_bi")) | (pl.col("qj") != pl.col("_bj"))))
+             .drop("_di").collect(engine=JOIN_ENGINE))
+    if pairs.height == 0:
+        return placed
+    moves = (placed.lazy().with_row_index("_r")
+             .select("_r", "user_id", "_bi", "_bj", "pi", "pj", "lat", "_dlon", "acc_km", "_ref_lat")
+             .join(pairs.lazy(), on=["user_id", "_bi", "_bj"], how="inner")
+             .join(size, on=["user_id", "pi", "pj"], how="left")
+             .filter(_within_reach("_qlat", "_qdlon", cell, scale) & (pl.col("_qn") > pl.col("_n").fill_null(0)))
+             .sort(["_r", "_qn", "qi", "qj"], descending=[False, True, False, False])
+             .unique("_r", keep="first", maintain_order=True)
+             .select("_r", "qi", "qj").collect(engine=WIDE_ENGINE))
+    if moves.height == 0:
+        return placed
+    rows = moves["_r"]
+    return placed.with_columns(placed["pi"].scatter(rows, moves["qi"]), placed["pj"].scatter(rows, moves["qj"]))
 
 
 def _link(cells: pl.DataFrame) -> pl.DataFrame:
@@ -188,10 +240,8 @@ def place_centres(ctx: ScanContext) -> pl.DataFrame:
     """One row per (user_id, pi, pj): lat, lon (centre), n (positions) and acc_km (their median accuracy radius)."""
     def build() -> pl.DataFrame:
         p = placed_positions(ctx).filter(pl.col("pi").is_not_null())
-        near = ~_far_from_place()
         return p.group_by("user_id", "pi", "pj").agg(
-            pl.col("lat").filter(near).mean(),
-            wrap_lon(pl.col("_dlon").filter(near).mean() + pl.col("_ref_lon").first()).alias("lon"),
+            pl.col("lat").mean(), wrap_lon(pl.col("_dlon").mean() + pl.col("_ref_lon").first()).alias("lon"),
             pl.len().alias("n"), pl.col("acc_km").median().alias("acc_km"))
     return ctx.cached("geo.place_centres", build)
 

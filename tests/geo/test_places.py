@@ -70,9 +70,10 @@ def test_a_place_stays_about_one_cell_across():
     assert office.height == 1
     at_office = p.join(office, on=["pi", "pj"], how="semi")
     # the office's cell block holds the spots at 150 and 300 m; only those within 200 m of the office cell's
-    # mean (the office) are the place: the 300 m spot is at no place
+    # mean (the office) are the office: the 300 m spot is at the place 150 m from it, the 450 m spot's
     assert sorted(at_office["east_m"].unique().to_list()) == [0, 150]
-    assert p.filter(pl.col("east_m") == 300)["pi"].null_count() == 160
+    spot = p.filter(pl.col("east_m") == 450).select("pi", "pj").unique()
+    assert p.filter(pl.col("east_m") == 300).join(spot, on=["pi", "pj"], how="semi").height == 160
     assert p.filter(pl.col("east_m") >= 450).join(office, on=["pi", "pj"], how="semi").height == 0
 
 
@@ -113,6 +114,31 @@ def test_cells_too_far_from_a_place_cluster_among_themselves():
     assert spot["ci"].n_unique() == 2 and spot.select("pi", "pj").n_unique() == 1
     busy = p.filter(pl.col("local_ts").dt.hour() == 2).select("pi", "pj").unique()
     assert spot.join(busy, on=["pi", "pj"], how="semi").height == 0
+
+
+@pytest.mark.parametrize("offset_m", [10, 60, 110, 160, 190])
+@pytest.mark.parametrize("sign", [1, -1])
+def test_a_fix_reaching_a_place_is_at_it_wherever_the_grid_lines_fall(offset_m, sign):
+    """An office ``offset_m`` into its 200 m grid cell (100 fixes, 20 m radius), and 4 fixes north (``sign`` 1)
+    or south of it: 250 m off with a 150 m radius they reach the office's 200 m disc and are at the office; with a
+    20 m radius they are not; 450 m off they are not, whatever their radius (400 m at most from a place's
+    centre). The 250 m fixes fell in the office's cell block or two cells away depending on the offset: the
+    oracle audit's four fixes north kept the stable-commute bonus, south they did not."""
+    cell = 200.0
+    k0 = int(SH_WORK[0] * M_PER_DEG // cell)
+    office = ((k0 * cell + offset_m) / M_PER_DEG, SH_WORK[1])
+    frames = []
+    for user, metres, acc in (("reach", 250, 150.0), ("sharp", 250, 20.0), ("far", 450, 400.0)):
+        spot = (office[0] + sign * metres / M_PER_DEG, office[1])
+        at_office = [(local(START + timedelta(days=d), 11, m), office) for d in range(10) for m in range(10)]
+        frames += [pings(user, at_office), pings(user, [(local(START + timedelta(days=d), 8), spot)
+                                                        for d in range(4)], acc=acc)]
+    p = placed_positions(ctx_of(logins=logins([]), locations=pl.concat(frames)))
+    office_place = p.filter(pl.col("lat") == office[0]).select("user_id", "pi", "pj").unique()
+    assert office_place.height == 3  # one office place per user
+    spot_at_office = (p.filter(pl.col("lat") != office[0]).join(office_place, on=["user_id", "pi", "pj"], how="semi")
+                      .group_by("user_id").len())
+    assert dict(spot_at_office.iter_rows()) == {"reach": 4}
 
 
 def _north(point: tuple[float, float], metres: float) -> tuple[float, float]:
