@@ -175,30 +175,35 @@ def _join_bigger_in_reach(placed: pl.DataFrame, seeds: pl.DataFrame, cell: float
     office's busiest cell (a place of its own, or none) when the office's seed lay near its cell's south edge
     (an oracle audit's case: four such fixes north kept the stable-commute bonus, south they did not). Sizes are
     the cell blocks' (one pass: a place is not emptied into a third)."""
-    size = (placed.lazy().filter(pl.col("pi").is_not_null()).group_by("user_id", "pi", "pj")
-            .agg(pl.len().alias("_n")))
-    places = size.join(seeds.lazy(), on=["user_id", "pi", "pj"], how="inner").rename(
-        {"pi": "qi", "pj": "qj", "_n": "_qn", "_seed_lat": "_qlat", "_seed_dlon": "_qdlon"})
+    # Per block (the cells linked to one place): its place's positions, and whether it holds positions at no place.
+    blocks = (placed.lazy().filter(pl.col("_bi").is_not_null()).group_by("user_id", "_bi", "_bj")
+              .agg(pl.col("pi").is_not_null().sum().alias("_n"), pl.col("pi").is_null().any().alias("_loose"))
+              .collect(engine=JOIN_ENGINE))
+    places = (blocks.lazy().filter(pl.col("_n") > 0)
+              .join(seeds.lazy().rename({"pi": "_bi", "pj": "_bj"}), on=["user_id", "_bi", "_bj"], how="inner")
+              .select("user_id", pl.col("_bi").alias("qi"), pl.col("_bj").alias("qj"), pl.col("_n").alias("_qn"),
+                      pl.col("_seed_lat").alias("_qlat"), pl.col("_seed_dlon").alias("_qdlon")))
     # A block's positions lie within one cell of its place's seed cell and a reached place's seed within
-    # REACH_CELLS cells of them: only blocks with another place that near can hold a position to move.
+    # REACH_CELLS cells of them: only another place that near, and bigger than the block's own unless the block
+    # holds positions at no place, can take a position.
     span = REACH_CELLS + 1
     off = pl.LazyFrame({"_di": list(range(-span, span + 1))}, schema={"_di": pl.Int64})
-    blocks = placed.lazy().select("user_id", "_bi", "_bj").drop_nulls().unique()
-    pairs = (blocks.join(off, how="cross").with_columns((pl.col("_bi") + pl.col("_di")).alias("qi"))
+    pairs = (blocks.lazy().join(off, how="cross").with_columns((pl.col("_bi") + pl.col("_di")).alias("qi"))
              .join(places, on=["user_id", "qi"], how="inner")
              .filter(((pl.col("qj") - pl.col("_bj")).abs() <= span)
-                     & ((pl.col("qi") != pl.col("_bi")) | (pl.col("qj") != pl.col("_bj"))))
-             .drop("_di").collect(engine=JOIN_ENGINE))
+                     & ((pl.col("qi") != pl.col("_bi")) | (pl.col("qj") != pl.col("_bj")))
+                     & (pl.col("_loose") | (pl.col("_qn") > pl.col("_n"))))
+             .select("user_id", "_bi", "_bj", "_n", "qi", "qj", "_qn", "_qlat", "_qdlon").collect(engine=JOIN_ENGINE))
     if pairs.height == 0:
         return placed
+    own = pl.when(pl.col("pi").is_null()).then(0).otherwise(pl.col("_n"))  # a position's own place's size
     moves = (placed.lazy().with_row_index("_r")
-             .select("_r", "user_id", "_bi", "_bj", "pi", "pj", "lat", "_dlon", "acc_km", "_ref_lat")
+             .select("_r", "user_id", "_bi", "_bj", "pi", "lat", "_dlon", "acc_km", "_ref_lat")
              .join(pairs.lazy(), on=["user_id", "_bi", "_bj"], how="inner")
-             .join(size, on=["user_id", "pi", "pj"], how="left")
-             .filter(_within_reach("_qlat", "_qdlon", cell, scale) & (pl.col("_qn") > pl.col("_n").fill_null(0)))
-             .sort(["_r", "_qn", "qi", "qj"], descending=[False, True, False, False])
-             .unique("_r", keep="first", maintain_order=True)
-             .select("_r", "qi", "qj").collect(engine=WIDE_ENGINE))
+             .filter((pl.col("_qn") > own) & _within_reach("_qlat", "_qdlon", cell, scale))
+             .group_by("_r").agg(pl.col("qi", "qj").sort_by(["_qn", "qi", "qj"], descending=[True, False, False])
+                                 .first())
+             .collect(engine=JOIN_ENGINE))
     if moves.height == 0:
         return placed
     rows = moves["_r"]
