@@ -22,8 +22,9 @@ from fraud.exprs import fmt, shown_above, thousands
 from fraud.findings import emit
 from fraud.geo.distance import haversine_km
 from fraud.geo.gazetteer import place_name
+from fraud.geo.clusters import REACH_CELLS
 from fraud.geo.places import (home_side, home_work, in_hours, is_work_day, local_positions, night_places,
-                               night_positions, placed_positions)
+                               night_positions, place_settings, placed_positions)
 from fraud.registry import NotEvaluated, register
 
 
@@ -66,15 +67,21 @@ def _trip_days(p: pl.LazyFrame, edge_hours: float) -> pl.LazyFrame:
 
 def _away_night_days(ctx: ScanContext) -> pl.LazyFrame:
     """The (user_id, day) pairs next to a night spent away from home, which are no commute days: a night (night
-    hours of the places' settings) with precise positions and none at the home place, and the days it starts
-    (the evening route leads to it) and ends (the morning route leaves from it). Before a move, at a partner's or
-    a second flat in the same city, the route to work starts elsewhere: measured against the scan's one home, the
-    drive from the old flat was a deviation on every commute day (120 findings in a year for one move)."""
-    home = home_work(ctx).lazy().select("user_id", "home_pi", "home_pj")
+    hours of the places' settings) with precise positions, none at the home place and one that cannot be at home
+    (farther from home's centre than a place reaches, twice ``place_radius_m``, net of its accuracy radius), and the
+    days it starts (the evening route leads to it) and ends (the morning route leaves from it). Before a move, at a
+    partner's or a second flat in the same city, the route to work starts elsewhere: measured against the scan's
+    one home, the drive from the old flat was a deviation on every commute day (120 findings in a year for one
+    move). A night whose only fix is a flat's indoor scatter 250 m off its centre is no night away: it silenced
+    the commute checks of two days."""
+    home = home_work(ctx).lazy().select("user_id", "home_pi", "home_pj", "home_lat", "home_lon")
     at_home = ((pl.col("pi") == pl.col("home_pi")) & (pl.col("pj") == pl.col("home_pj"))).fill_null(False)
+    reach_km = REACH_CELLS * float(place_settings(ctx)["place_radius_m"]) / 1000
+    elsewhere = haversine_km("home_lat", "home_lon", "lat", "lon") - pl.col("acc_km") > reach_km
     away = (night_positions(ctx).join(home, on="user_id", how="inner")
-            .group_by("user_id", pl.col("night").alias("day")).agg(at_home.any().alias("_home"))
-            .filter(~pl.col("_home")).select("user_id", "day"))
+            .group_by("user_id", pl.col("night").alias("day"))
+            .agg(at_home.any().alias("_home"), elsewhere.fill_null(False).any().alias("_elsewhere"))
+            .filter(~pl.col("_home") & pl.col("_elsewhere")).select("user_id", "day"))
     return pl.concat([away, away.with_columns(pl.col("day") + pl.duration(days=1))]).unique()
 
 

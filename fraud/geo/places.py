@@ -1,14 +1,8 @@
 """Places, home and work (contract section 5).
 
 A place is a cluster of precise positions (lat/lon events and pings whose accuracy is at most
-``max_place_accuracy_m``) within about ``place_radius_m`` (200 m): positions fall into a grid of cells of that
-size, and each cell joins the busiest cell of its 3x3 neighbourhood, followed up to three hops, so a place
-split by a cell border is one place; cells more than one cell from the busiest cell they lead to are clustered
-again among themselves (fixes on the road into a busy place are not at it). Of such a 3x3 block of cells, the
-place is the positions within ``place_radius_m`` of the mean position of its busiest cell, its seed (a block is 3
-cells across; a place about ``place_radius_m`` around its centre wherever the grid lines fall), allowing for their
-accuracy radius up to twice ``place_radius_m``; a position within that reach of a place bigger than its own (the
-grid may have put it in another block) is at the biggest such place. A place's centre is its positions' mean.
+``max_place_accuracy_m``) about ``place_radius_m`` (200 m) around its centre, wherever the grid lines fall:
+:func:`fraud.geo.clusters.cluster`.
 
 Home is the place with most nights (22:00-06:00 local; a night belongs to the date it starts) and at least
 ``min_home_nights`` of them; work is the place other than home with most weekdays seen 09:00-17:00 local, at
@@ -19,29 +13,16 @@ The thresholds live in ``[rules."geo.commute_deviation"]``.
 """
 from __future__ import annotations
 
-import math
-
 import polars as pl
 
 from fraud.context import ScanContext
+from fraud.geo.clusters import WIDE_ENGINE, cluster, wrap_lon
 from fraud.geo.distance import SPHERE_MARGIN, geodesic_km, haversine_km
 from fraud.geo.gazetteer import country_code, countries_near, name_places, names_apart, norm_name
 from fraud.geo.localtime import with_local_time
-from fraud.geo.positions import PRECISE_SOURCES, positions
+from fraud.geo.positions import positions
 
-M_PER_DEG = 6371008.8 * math.pi / 180  # metres per degree of latitude (mean Earth radius)
 PLACE_RULE = "geo.commute_deviation"  # the rule section holding the place-inference settings
-HOPS = 3
-RELINK_PASSES = 3  # rounds of clustering the cells that lie too far from their place among themselves
-REACH_CELLS = 2  # a position farther than this many cells from a place's seed is never at the place
-MIN_LON_SCALE = 0.01  # east-west metres-per-degree factor floor (the cosine of latitude vanishes at the poles)
-# Adding columns to the wide positions table in its row order: the in-memory engine keeps whole columns, the
-# streaming engine (Polars' default) cuts them into morsels and stitches them back (2.5x slower here: a 1.5M-event
-# slice's places took 1.8 s, 0.7 s in memory).
-WIDE_ENGINE = "in-memory"
-# Joining and grouping the cell tables is the other way round: the streaming engine links a 10M-event slice's
-# 314k cells in 0.28 s, the in-memory engine (an eager DataFrame's) in 0.43 s.
-JOIN_ENGINE = "streaming"
 
 
 def place_settings(ctx: ScanContext) -> dict:
@@ -77,11 +58,6 @@ def in_hours(hour: pl.Expr, hours: list[int]) -> pl.Expr:
     return (hour >= a) & (hour < b) if a < b else (hour >= a) | (hour < b)
 
 
-def wrap_lon(e: pl.Expr) -> pl.Expr:
-    """A longitude (or longitude difference) in degrees brought into [-180, 180)."""
-    return ((e + 180) % 360 + 360) % 360 - 180
-
-
 def night_date(local_ts: pl.Expr, night_end_hour: int) -> pl.Expr:
     """The date a night starts on: 02:00 on Tuesday belongs to Monday's night."""
     return (local_ts - pl.duration(hours=night_end_hour)).dt.date()
@@ -89,156 +65,12 @@ def night_date(local_ts: pl.Expr, night_end_hour: int) -> pl.Expr:
 
 def placed_positions(ctx: ScanContext) -> pl.DataFrame:
     """Precise positions with their place: columns of :func:`local_positions` plus ``pi``, ``pj`` (place key
-    within the user; null for a position at no place: farther than ``place_radius_m`` from the mean position of
-    its cell block's busiest cell) — cached."""
-    return ctx.cached("geo.placed", lambda: _cluster(ctx))
+    within the user; null for a position at no place: :func:`fraud.geo.clusters.cluster`) — cached."""
+    def build() -> pl.DataFrame:
+        s = place_settings(ctx)
+        return cluster(local_positions(ctx), float(s["place_radius_m"]), float(s["max_place_accuracy_m"]))
 
-
-def _cluster(ctx: ScanContext) -> pl.DataFrame:
-    s = place_settings(ctx)
-    cell = float(s["place_radius_m"])
-    # Lazy, so each step reads only the columns it needs (an eager group_by on the wide frame is ~4x slower).
-    p = local_positions(ctx).lazy().filter(
-        pl.col("source").is_in(PRECISE_SOURCES) & pl.col("lat").is_not_null()
-        & (pl.col("acc_km") * 1000 <= float(s["max_place_accuracy_m"])))
-    # Longitude cells are measured from the user's mean longitude with one east-west scale per user (the
-    # cosine of the median latitude): a per-fix scale jumped where the rounded latitude flips (every x.5 degree
-    # line: Berlin 52.5, Seoul 37.5 split a flat in two), and a plain longitude breaks places across 180 degrees.
-    rad = pl.col("lon") * math.pi / 180  # circular mean of the longitudes: 179.9 and -179.9 average to 180
-    ref = p.group_by("user_id").agg(
-        pl.col("lat").median().alias("_ref_lat"),
-        # rounded: only needs to be central, and must not depend on summation order
-        (pl.arctan2(rad.sin().mean(), rad.cos().mean()) * 180 / math.pi).round(3).alias("_ref_lon"))
-    p = p.join(ref, on="user_id", how="left", maintain_order="left")
-    p = p.with_columns(wrap_lon(pl.col("lon") - pl.col("_ref_lon")).alias("_dlon"))
-    scale = (pl.col("_ref_lat") * math.pi / 180).cos().clip(lower_bound=MIN_LON_SCALE)
-    # materialised once: the cell counts and the final join both read it (lazily it was computed twice)
-    p = p.with_columns(
-        (pl.col("lat") * M_PER_DEG / cell).floor().cast(pl.Int64).alias("ci"),
-        (pl.col("_dlon") * M_PER_DEG * scale / cell).floor().cast(pl.Int64).alias("cj")).collect(
-        engine=WIDE_ENGINE).lazy()
-    # in memory: the streaming engine adds a group's floats in the order its morsels arrive, so the seeds' last
-    # bits (and a position exactly at a place's edge) could differ from run to run
-    cells = p.group_by("user_id", "ci", "cj").agg(
-        pl.len().alias("n"), pl.col("lat").mean().alias("_seed_lat"), pl.col("_dlon").mean().alias("_seed_dlon")
-    ).collect(engine=WIDE_ENGINE)
-    nb = _link(cells.select("user_id", "ci", "cj", "n"))
-    # A place is about place_radius_m across: cells more than one cell from the busiest cell their links lead to
-    # (the approach road to a busy office, chained cell by cell) are not part of that place. They are clustered
-    # again among themselves, pass by pass; a cell still too far after the last pass is a place of its own.
-    for _ in range(RELINK_PASSES):
-        far = nb.filter(_far_from_place())
-        if far.height == 0:
-            break
-        again = _link(cells.join(far.select("user_id", "ci", "cj"), on=["user_id", "ci", "cj"], how="semi"))
-        nb = nb.join(again.rename({"pi": "qi", "pj": "qj"}), on=["user_id", "ci", "cj"], how="left").select(
-            "user_id", "ci", "cj", pl.coalesce("qi", "pi").alias("pi"), pl.coalesce("qj", "pj").alias("pj"))
-    nb = nb.with_columns(pl.when(_far_from_place()).then(pl.col("ci")).otherwise(pl.col("pi")).alias("pi"),
-                         pl.when(_far_from_place()).then(pl.col("cj")).otherwise(pl.col("pj")).alias("pj"))
-    # A cell block is 3 cells across: only its positions within place_radius_m of the mean position of its
-    # busiest cell are the place (a station 380 m from the office was "at work" when the grid put it in the
-    # office's block, one 250 m away was not; two flats 256 m apart in neighbouring cells were one home).
-    # Block positions farther out belong to no place. Distances on the user's east-west scale, as the cells
-    # (exact enough at a few hundred metres).
-    seeds = cells.select("user_id", pl.col("ci").alias("pi"), pl.col("cj").alias("pj"), "_seed_lat", "_seed_dlon")
-    nb = nb.join(seeds, on=["user_id", "pi", "pj"], how="left")
-    # A position whose accuracy disc reaches the place's disc is at the place (contract section 5: distance rules
-    # allow for the radius): indoor fixes scattered 100-150 m with honest 100-200 m radii are at the office or
-    # flat they report from, while a 20 m outdoor fix 380 m off stays outside.
-    # Never farther than REACH_CELLS cells from the seed, whatever the accuracy: within a cell block the farthest
-    # positions lay 200-570 m off depending on where the grid lines fell.
-    member = _within_reach("_seed_lat", "_seed_dlon", cell, scale)
-    # still by (user_id, ts); _bi, _bj: the block's place, kept for the positions at no place
-    placed = p.join(nb.lazy(), on=["user_id", "ci", "cj"], how="left", maintain_order="left").with_columns(
-        pl.col("pi").alias("_bi"), pl.col("pj").alias("_bj"), *(pl.when(member).then(pl.col(c)).alias(c)
-                                                               for c in ("pi", "pj"))
-    ).drop("_seed_lat", "_seed_dlon").collect(engine=WIDE_ENGINE)
-    return _join_bigger_in_reach(placed, seeds, cell, scale).drop("_bi", "_bj")
-
-
-def _within_reach(lat: str, dlon: str, cell: float, scale: pl.Expr) -> pl.Expr:
-    """A position (lat, _dlon, acc_km) at the place seeded at (``lat``, ``dlon``): its accuracy disc reaches the
-    place's disc of ``cell`` metres around the seed, and it lies at most :data:`REACH_CELLS` cells from the seed.
-    Distances on the user's east-west ``scale``, as the cells (exact enough at a few hundred metres)."""
-    dy = (pl.col("lat") - pl.col(lat)) * M_PER_DEG
-    dx = (pl.col("_dlon") - pl.col(dlon)) * M_PER_DEG * scale
-    reach = pl.min_horizontal(cell + pl.col("acc_km") * 1000, REACH_CELLS * cell)
-    return dy * dy + dx * dx <= reach * reach
-
-
-def _join_bigger_in_reach(placed: pl.DataFrame, seeds: pl.DataFrame, cell: float, scale: pl.Expr) -> pl.DataFrame:
-    """``placed`` with each position at the biggest place (most positions; ties to the lowest grid position) that
-    it is within reach of (:func:`_within_reach`) and that is bigger than its own (none counts as 0 positions).
-
-    The cell blocks decide most positions; this decides those the grid cut off: an indoor fix 250 m south of an
-    office with a 150 m radius reaches the office's disc as one 250 m north does, but fell two cells from the
-    office's busiest cell (a place of its own, or none) when the office's seed lay near its cell's south edge
-    (an oracle audit's case: four such fixes north kept the stable-commute bonus, south they did not). Sizes are
-    the cell blocks' (one pass: a place is not emptied into a third)."""
-    # Per block (the cells linked to one place): its place's positions, and whether it holds positions at no place.
-    blocks = (placed.lazy().filter(pl.col("_bi").is_not_null()).group_by("user_id", "_bi", "_bj")
-              .agg(pl.col("pi").is_not_null().sum().alias("_n"), pl.col("pi").is_null().any().alias("_loose"))
-              .collect(engine=JOIN_ENGINE))
-    places = (blocks.lazy().filter(pl.col("_n") > 0)
-              .join(seeds.lazy().rename({"pi": "_bi", "pj": "_bj"}), on=["user_id", "_bi", "_bj"], how="inner")
-              .select("user_id", pl.col("_bi").alias("qi"), pl.col("_bj").alias("qj"), pl.col("_n").alias("_qn"),
-                      pl.col("_seed_lat").alias("_qlat"), pl.col("_seed_dlon").alias("_qdlon")))
-    # A block's positions lie within one cell of its place's seed cell and a reached place's seed within
-    # REACH_CELLS cells of them: only another place that near, and bigger than the block's own unless the block
-    # holds positions at no place, can take a position.
-    span = REACH_CELLS + 1
-    off = pl.LazyFrame({"_di": list(range(-span, span + 1))}, schema={"_di": pl.Int64})
-    pairs = (blocks.lazy().join(off, how="cross").with_columns((pl.col("_bi") + pl.col("_di")).alias("qi"))
-             .join(places, on=["user_id", "qi"], how="inner")
-             .filter(((pl.col("qj") - pl.col("_bj")).abs() <= span)
-                     & ((pl.col("qi") != pl.col("_bi")) | (pl.col("qj") != pl.col("_bj")))
-                     & (pl.col("_loose") | (pl.col("_qn") > pl.col("_n"))))
-             .select("user_id", "_bi", "_bj", "_n", "qi", "qj", "_qn", "_qlat", "_qdlon").collect(engine=JOIN_ENGINE))
-    if pairs.height == 0:
-        return placed
-    own = pl.when(pl.col("pi").is_null()).then(0).otherwise(pl.col("_n"))  # a position's own place's size
-    moves = (placed.lazy().with_row_index("_r")
-             .select("_r", "user_id", "_bi", "_bj", "pi", "lat", "_dlon", "acc_km", "_ref_lat")
-             .join(pairs.lazy(), on=["user_id", "_bi", "_bj"], how="inner")
-             .filter((pl.col("_qn") > own) & _within_reach("_qlat", "_qdlon", cell, scale))
-             .group_by("_r").agg(pl.col("qi", "qj").sort_by(["_qn", "qi", "qj"], descending=[True, False, False])
-                                 .first())
-             .collect(engine=JOIN_ENGINE))
-    if moves.height == 0:
-        return placed
-    rows = moves["_r"]
-    return placed.with_columns(placed["pi"].scatter(rows, moves["qi"]), placed["pj"].scatter(rows, moves["qj"]))
-
-
-def _link(cells: pl.DataFrame) -> pl.DataFrame:
-    """Each cell of ``cells`` (user_id, ci, cj, n) linked to the busiest cell of its 3x3 neighbourhood among
-    ``cells`` (itself included; ties to the lowest grid position), the links followed for :data:`HOPS` rounds of
-    pointer jumping: user_id, ci, cj, pi, pj."""
-    # Neighbour k = 3 * (di + 1) + (dj + 1) orders the 3x3 block by grid position (ni, then nj), so "busiest,
-    # ties to the lowest grid position" is the largest nn * 9 + (8 - k): one integer max per cell, no sort.
-    off = pl.LazyFrame({"k": list(range(9))}, schema={"k": pl.Int64})
-    c = cells.lazy()
-    nb = (c.join(off, how="cross")
-          .with_columns((pl.col("ci") + pl.col("k") // 3 - 1).alias("ni"),
-                        (pl.col("cj") + pl.col("k") % 3 - 1).alias("nj"))
-          .join(c.rename({"ci": "ni", "cj": "nj", "n": "nn"}), on=["user_id", "ni", "nj"], how="inner")
-          .group_by("user_id", "ci", "cj")
-          .agg((pl.col("nn").cast(pl.Int64) * 9 + 8 - pl.col("k")).max().alias("_best"))
-          .with_columns((8 - pl.col("_best") % 9).alias("k"))
-          .select("user_id", "ci", "cj", (pl.col("ci") + pl.col("k") // 3 - 1).alias("pi"),
-                  (pl.col("cj") + pl.col("k") % 3 - 1).alias("pj"))).collect(engine=JOIN_ENGINE)
-    for _ in range(HOPS):  # pointer jumping: follow the busiest-neighbour links to a local maximum
-        nb = nb.lazy().join(nb.lazy().select("user_id", pl.col("ci").alias("pi"), pl.col("cj").alias("pj"),
-                                             pl.col("pi").alias("qi"), pl.col("pj").alias("qj")),
-                            on=["user_id", "pi", "pj"], how="left").select(
-            "user_id", "ci", "cj", pl.coalesce("qi", "pi").alias("pi"), pl.coalesce("qj", "pj").alias("pj")
-        ).collect(engine=JOIN_ENGINE)
-    return nb  # in no particular row order: every use joins it by cell
-
-
-def _far_from_place() -> pl.Expr:
-    """A cell (ci, cj) more than one cell from its place's busiest cell (pi, pj)."""
-    return ((pl.col("ci") - pl.col("pi")).abs() > 1) | ((pl.col("cj") - pl.col("pj")).abs() > 1)
+    return ctx.cached("geo.placed", build)
 
 
 def place_centres(ctx: ScanContext) -> pl.DataFrame:

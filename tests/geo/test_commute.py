@@ -11,7 +11,8 @@ from fraud.config import load_config
 from fraud.context import ScanContext
 
 from fraud.geo.commute import commute_deviation, stable_commute
-from fraud.geo.places import M_PER_DEG, home_work
+from fraud.geo.clusters import M_PER_DEG
+from fraud.geo.places import home_work
 from tests.geo.helpers import BJ, SH, SH_WORK, ctx_of, local, logins, pings, routine
 
 START = date(2024, 3, 4)  # Monday
@@ -260,3 +261,20 @@ def test_the_drive_from_a_flat_left_before_a_move_is_no_deviation():
     after = moved + timedelta(days=2)
     ctx = ctx_of(logins=logins([]), locations=pings("u1", rows + [(local(after, 8, 30), half)]))
     assert _days(commute_deviation(ctx).collect()) == [after.isoformat()]
+
+
+def _north_m(point: tuple[float, float], metres: float) -> tuple[float, float]:
+    return point[0] + metres / M_PER_DEG, point[1]
+
+
+def test_a_lone_night_fix_near_home_is_no_night_away():
+    """Tuesday night's only fix lies 290 m north of the flat (20 m radius: at no place), Wednesday 08:40 the
+    commute leaves the ellipse. The fix is within a place's reach of home (400 m): no night elsewhere, Wednesday is
+    a commute day and its deviation is flagged. The same lone fix 3 km away is a night elsewhere: no commute day
+    (it silenced two days' checks for a flat's indoor scatter)."""
+    tue = START + timedelta(days=1)
+    base = [r for r in routine("u1", START, 14) if r[0] not in (local(tue, 23), local(WED, 3))]
+    for far_m, flagged in ((290, 1), (3000, 0)):
+        rows = base + [(local(tue, 23), _north_m(SH, far_m)), (local(WED, 8, 40), OFF)]
+        df = commute_deviation(ctx_of(logins=logins([]), locations=pings("u1", rows))).collect()
+        assert _days(df) == [WED.isoformat()] * flagged

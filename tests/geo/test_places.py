@@ -6,7 +6,8 @@ import pytest
 
 from fraud.config import load_config
 from fraud.context import ScanContext
-from fraud.geo.places import M_PER_DEG, _link, home_ref, home_work, placed_positions
+from fraud.geo.clusters import M_PER_DEG
+from fraud.geo.places import home_ref, home_work, placed_positions
 from fraud.geo.profile import places_part
 from tests.geo.helpers import SH, SH_WORK, ctx_of, local, logins, pings, routine
 
@@ -35,110 +36,6 @@ def test_a_place_split_by_cell_borders_is_one_place():
     hw = home_work(ctx).row(0, named=True)
     assert hw["home_nights"] == 12
     assert hw["home_lat"] == pytest.approx(p["lat"].mean()) and hw["home_lon"] == pytest.approx(p["lon"].mean())
-
-
-def test_cells_link_to_the_busiest_neighbour_ties_to_the_lowest_grid_position():
-    """Each cell follows the busiest cell of its 3x3 block (itself included) to a local maximum; equal counts go
-    to the lowest grid position (row, then column); users never link across."""
-    cells = pl.DataFrame(
-        [("u", 0, 0, 5), ("u", 0, 1, 5),  # a tie: both to (0, 0)
-         ("u", 10, 10, 2), ("u", 11, 11, 4), ("u", 12, 12, 9),  # a chain up to (12, 12)
-         ("u", 20, 21, 3), ("u", 21, 20, 3), ("u", 21, 21, 1),  # a diagonal tie: the lower row wins
-         ("v", 0, 1, 1)],  # another user's cell next to u's busy ones
-        schema={"user_id": pl.String, "ci": pl.Int64, "cj": pl.Int64, "n": pl.UInt32}, orient="row")
-    got = _link(cells).sort("user_id", "ci", "cj").rows()
-    assert got == [("u", 0, 0, 0, 0), ("u", 0, 1, 0, 0),
-                   ("u", 10, 10, 12, 12), ("u", 11, 11, 12, 12), ("u", 12, 12, 12, 12),
-                   ("u", 20, 21, 20, 21), ("u", 21, 20, 20, 21), ("u", 21, 21, 20, 21),
-                   ("v", 0, 1, 0, 1)]
-
-
-def test_a_place_stays_about_one_cell_across():
-    """A busy office cell and a queue on the road into it, every 150 m out to 900 m east, each spot busier than
-    the one farther out: the links chain cell by cell to the office (they did: the whole road was "at work"),
-    but only cells within one cell (~200 m) of the office cell are the office place."""
-    m_per_deg_lon = 111_195 * 0.8555  # cos(31.24 deg)
-    rows = []
-    for d in (START + timedelta(days=i) for i in range(10)):
-        rows += [(local(d, 10, m), SH_WORK) for m in range(0, 50)] * 2  # 100 fixes at the office
-        for n, metres in ((1, 900), (2, 750), (4, 600), (8, 450), (16, 300), (32, 150)):  # halving outwards
-            rows += [(local(d, 8, j), (SH_WORK[0], SH_WORK[1] + metres / m_per_deg_lon)) for j in range(n)]
-    ctx = ctx_of(logins=logins([]), locations=pings("u1", rows))
-    p = placed_positions(ctx).with_columns(
-        ((pl.col("lon") - SH_WORK[1]) * m_per_deg_lon).round(0).alias("east_m"))
-    office = p.filter(pl.col("east_m") == 0).select("pi", "pj").unique()
-    assert office.height == 1
-    at_office = p.join(office, on=["pi", "pj"], how="semi")
-    # the office's cell block holds the spots at 150 and 300 m; only those within 200 m of the office cell's
-    # mean (the office) are the office: the 300 m spot is at the place 150 m from it, the 450 m spot's
-    assert sorted(at_office["east_m"].unique().to_list()) == [0, 150]
-    spot = p.filter(pl.col("east_m") == 450).select("pi", "pj").unique()
-    assert p.filter(pl.col("east_m") == 300).join(spot, on=["pi", "pj"], how="semi").height == 160
-    assert p.filter(pl.col("east_m") >= 450).join(office, on=["pi", "pj"], how="semi").height == 0
-
-
-def test_a_place_is_its_positions_within_place_radius_of_the_block_centre():
-    """Two flats 256 m apart along a meridian, in neighbouring cells: 30 nights at one, 20 at the other, and a
-    third flat 1 km away with 40 nights. The cell block holds both near flats (50 nights together), but the
-    place is only the positions within 200 m of its busiest cell: the 1 km flat's 40 nights make it home."""
-    cell = 200.0
-    k0 = int(SH[0] * M_PER_DEG // cell)
-    a = ((k0 * cell + 10) / M_PER_DEG, SH[1])
-    b = ((k0 * cell + 10 + 256) / M_PER_DEG, SH[1])
-    c = ((k0 * cell + 10 + 1000) / M_PER_DEG, SH[1])
-    rows = [(local(START + timedelta(days=i), 23), a) for i in range(30)]
-    rows += [(local(START + timedelta(days=30 + i), 23), b) for i in range(20)]
-    rows += [(local(START + timedelta(days=50 + i), 23), c) for i in range(40)]
-    ctx = ctx_of(logins=logins([]), locations=pings("u1", rows))
-    p = placed_positions(ctx)
-    assert p.filter(pl.col("lat") == b[0])["pi"].null_count() == 20  # 256 m from a: at no place
-    hw = home_work(ctx).row(0, named=True)
-    assert hw["home_nights"] == 40 and hw["home_lat"] == pytest.approx(c[0])
-
-
-def test_cells_too_far_from_a_place_cluster_among_themselves():
-    """A busy cell, a road cell next to it, and a spot ~10 m across on the border of the 2nd and 3rd cells out:
-    the spot is not part of the busy place, and it stays one place (it was split into two single cells)."""
-    cell = 200.0
-    k0 = int(31.23 * M_PER_DEG // cell)
-
-    def at(metres: float) -> tuple[float, float]:
-        return ((k0 * cell + metres) / M_PER_DEG, 121.4737)
-
-    rows = []
-    for d in (START + timedelta(days=i) for i in range(10)):
-        rows += [(local(d, 2, m), at(100)) for m in range(10)] + [(local(d, 8, m), at(300)) for m in range(5)]
-        rows += [(local(d, 12, 0), at(595)), (local(d, 12, 1), at(605))]
-    p = placed_positions(ctx_of(logins=logins([]), locations=pings("u1", rows)))
-    spot = p.filter(pl.col("local_ts").dt.hour() == 12)
-    assert spot["ci"].n_unique() == 2 and spot.select("pi", "pj").n_unique() == 1
-    busy = p.filter(pl.col("local_ts").dt.hour() == 2).select("pi", "pj").unique()
-    assert spot.join(busy, on=["pi", "pj"], how="semi").height == 0
-
-
-@pytest.mark.parametrize("offset_m", [10, 60, 110, 160, 190])
-@pytest.mark.parametrize("sign", [1, -1])
-def test_a_fix_reaching_a_place_is_at_it_wherever_the_grid_lines_fall(offset_m, sign):
-    """An office ``offset_m`` into its 200 m grid cell (100 fixes, 20 m radius), and 4 fixes north (``sign`` 1)
-    or south of it: 250 m off with a 150 m radius they reach the office's 200 m disc and are at the office; with a
-    20 m radius they are not; 450 m off they are not, whatever their radius (400 m at most from a place's
-    centre). The 250 m fixes fell in the office's cell block or two cells away depending on the offset: the
-    oracle audit's four fixes north kept the stable-commute bonus, south they did not."""
-    cell = 200.0
-    k0 = int(SH_WORK[0] * M_PER_DEG // cell)
-    office = ((k0 * cell + offset_m) / M_PER_DEG, SH_WORK[1])
-    frames = []
-    for user, metres, acc in (("reach", 250, 150.0), ("sharp", 250, 20.0), ("far", 450, 400.0)):
-        spot = (office[0] + sign * metres / M_PER_DEG, office[1])
-        at_office = [(local(START + timedelta(days=d), 11, m), office) for d in range(10) for m in range(10)]
-        frames += [pings(user, at_office), pings(user, [(local(START + timedelta(days=d), 8), spot)
-                                                        for d in range(4)], acc=acc)]
-    p = placed_positions(ctx_of(logins=logins([]), locations=pl.concat(frames)))
-    office_place = p.filter(pl.col("lat") == office[0]).select("user_id", "pi", "pj").unique()
-    assert office_place.height == 3  # one office place per user
-    spot_at_office = (p.filter(pl.col("lat") != office[0]).join(office_place, on=["user_id", "pi", "pj"], how="semi")
-                      .group_by("user_id").len())
-    assert dict(spot_at_office.iter_rows()) == {"reach": 4}
 
 
 def _north(point: tuple[float, float], metres: float) -> tuple[float, float]:
