@@ -174,10 +174,12 @@ def test_real_browsers_and_app_agents_are_not_bots(name):
 @pytest.mark.parametrize("agent", ["支付宝/10.6.0", "Сбербанк Онлайн/15.3.0", "メルカリ/7.42.0", "토스/5.190.0",
                                    "الراجحي/4.2.1", "okhttp-app/4.12.0 MyBank/5.2", "MyBank/5.2 grpc-java-okhttp/1.54.0",
                                    "MyBank/5.2.0 (Linux; Android 13; "
-                                   "kukui) okhttp/4.12.0"])
+                                   "kukui) okhttp/4.12.0",
+                                   "Dalvik/2.1.0 (Linux; U; Android 13; Pixel 7 Build/TQ3A.230805.001)"])
 def test_app_agents_in_any_script_are_not_garbage_or_bare_libraries(agent):
     """An app named in Chinese, Cyrillic, Japanese, Korean or Arabic sends its name as its agent: letters, not
-    garbage (the letter test read ASCII only); an app token beside okhttp keeps it an app's agent."""
+    garbage (the letter test read ASCII only); an app token beside okhttp keeps it an app's agent, and Android's
+    own agent with its device comment is every app's on Android's HTTP client."""
     row = classify(parse_agents([agent]), 8).row(0, named=True)
     assert (row["bot_kind"], row["bot_pattern"]) == (None, None)
 
