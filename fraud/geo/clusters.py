@@ -90,11 +90,10 @@ def cluster(positions: pl.DataFrame, place_radius_m: float, max_place_accuracy_m
             "user_id", "ci", "cj", pl.coalesce("qi", "pi").alias("pi"), pl.coalesce("qj", "pj").alias("pj"))
     nb = nb.with_columns(pl.when(_far_from_place()).then(pl.col("ci")).otherwise(pl.col("pi")).alias("pi"),
                          pl.when(_far_from_place()).then(pl.col("cj")).otherwise(pl.col("pj")).alias("pj"))
-    # A cell block is 3 cells across: only its positions within place_radius_m of the mean position of its
-    # busiest cell are the place (a station 380 m from the office was "at work" when the grid put it in the
-    # office's block, one 250 m away was not; two flats 256 m apart in neighbouring cells were one home).
-    # Block positions farther out belong to no place. Distances on the user's east-west scale, as the cells
-    # (exact enough at a few hundred metres).
+    # A cell block is 3 cells across: only its positions within place_radius_m of its seed are the place (a
+    # station 380 m from the office was "at work" when the grid put it in the office's block, one 250 m away was
+    # not; two flats 256 m apart in neighbouring cells were one home). Block positions farther out belong to no
+    # place. Distances on the user's east-west scale, as the cells (exact enough at a few hundred metres).
     nb, seeds = _settle_seeds(squares, cells, crowded, nb, cell, scale)
     nb = nb.join(seeds, on=["user_id", "pi", "pj"], how="left")
     # A position whose accuracy disc reaches the place's disc is at the place (contract section 5: distance rules

@@ -140,3 +140,20 @@ def test_a_place_is_centred_on_its_densest_spot_wherever_the_grid_lines_fall(shi
     hw = home_work(ctx_of(logins=logins([]), locations=pl.concat([pings("u1", rows, acc=10.0), lone]))).row(
         0, named=True)
     assert (hw["home_lon"] - middle[1]) * m_per_deg_lon == pytest.approx(75 / 19, abs=0.01)
+
+
+def test_blocks_whose_seeds_settle_on_one_spot_are_one_place():
+    """Ten fixes 150 m into a row of cells, five at 250 m, three at 410 m (two cells from the busiest: a block of
+    their own). Both seeds settle about 40 m apart, on the fixes at 150-250 m: one place (the bigger block's), and
+    the 410 m fixes, 227 m from its seed, are at none (as two places on one spot, they were a place of their own)."""
+    k0 = int(SH[0] * M_PER_DEG // 200)
+    m_per_deg_lon = M_PER_DEG * 0.8555  # cos(31.24 deg)
+    j0 = (SH[1] * m_per_deg_lon) // 200 * 200  # a cell's west edge, near SH
+
+    def east(metres: float) -> tuple[float, float]:
+        return (k0 * 200 + 100) / M_PER_DEG, (j0 + metres) / m_per_deg_lon
+
+    rows = [(local(START + timedelta(days=i), 12), east(m)) for i, m in enumerate([150] * 10 + [250] * 5 + [410] * 3)]
+    p = placed_positions(ctx_of(logins=logins([]), locations=pings("u1", rows)))
+    assert p.filter(pl.col("pi").is_not_null()).select("pi", "pj").n_unique() == 1
+    assert p["pi"].null_count() == 3 and p.filter(pl.col("pi").is_null())["lon"].unique().to_list() == [east(410)[1]]
