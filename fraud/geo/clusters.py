@@ -22,7 +22,7 @@ M_PER_DEG = 6371008.8 * math.pi / 180  # metres per degree of latitude (mean Ear
 HOPS = 3
 RELINK_PASSES = 3  # rounds of clustering the cells that lie too far from their place among themselves
 REACH_CELLS = 2  # a position farther than this many cells from a place's seed is never at the place
-SEED_PASSES = 8  # rounds moving a place's seed to the mean of the positions within place_radius_m of it
+SEED_PASSES = 50  # rounds moving a place's seed to the mean of the positions within place_radius_m of it
 SEED_STILL_M = 0.5  # a seed that moved less than this (metres, either axis) has settled
 SUB_CELL_M = 10  # seeds settle on the positions summed per square of this size (metres)
 COORD_UNITS = 10_000_000  # coordinates summed in whole 1e-7 degrees (~1 cm)
@@ -95,7 +95,8 @@ def cluster(positions: pl.DataFrame, place_radius_m: float, max_place_accuracy_m
     # not; two flats 256 m apart in neighbouring cells were one home). Block positions farther out belong to no
     # place. Distances on the user's east-west scale, as the cells (exact enough at a few hundred metres).
     nb, seeds = _settle_seeds(squares, cells, crowded, nb, cell, scale)
-    nb = nb.join(seeds, on=["user_id", "pi", "pj"], how="left")
+    nb = nb.join(seeds.select("user_id", "pi", "pj", "_seed_lat", "_seed_dlon"), on=["user_id", "pi", "pj"],
+                 how="left")
     # A position whose accuracy disc reaches the place's disc is at the place (contract section 5: distance rules
     # allow for the radius): indoor fixes scattered 100-150 m with honest 100-200 m radii are at the office or
     # flat they report from, while a 20 m outdoor fix 380 m off stays outside.
@@ -141,16 +142,18 @@ def _settle_seeds(squares: pl.DataFrame, cells: pl.DataFrame, crowded: pl.DataFr
     fall. The busiest cell's mean moved with the grid by 89 m (median; up to 221 m) for a flat whose indoor fixes
     scatter over 2-4 cells, and every fix near the flat's edge was at home or not with it (a grid-translation
     audit: commute deviations of 2-7% of users came and went). Places whose seeds settle within half a cell of each
-    other are one place, the bigger block's (the cells' positions; ties to the lowest grid position). A seed alone
-    in its 3x3 cells (``crowded``: the cells with a neighbour) whose cell's squares all lie within ``cell`` metres
-    of it has settled already (most places of sparse data: 0.45 s a pass for 169k places at 1M events).
+    other are one place, the bigger one's (positions within ``cell`` of the seed; ties to the lowest grid
+    position). A seed alone in its 3x3 cells (``crowded``: the cells with a neighbour) whose cell's squares all
+    lie within ``cell`` metres of it has settled already (most places of sparse data: 0.45 s a pass for 169k
+    places at 1M events).
 
     Returns ``nb`` (user_id, ci, cj, pi, pj) with merged places renamed and the seeds (user_id, pi, pj,
-    _seed_lat, _seed_dlon)."""
+    _seed_lat, _seed_dlon, _ref_lat, and ``_dn``: the positions within ``cell`` metres of the seed, a place's
+    size that does not depend on the grid)."""
     keys = ["user_id", "pi", "pj"]
     seeds = (nb.select(keys).unique()
              .join(cells.select("user_id", pl.col("ci").alias("pi"), pl.col("cj").alias("pj"), "_seed_lat",
-                                "_seed_dlon", "_ref_lat"), on=keys, how="left"))
+                                "_seed_dlon", "_ref_lat", pl.col("n").alias("_dn")), on=keys, how="left"))
     q = float(COORD_UNITS)
     lat_m = pl.max_horizontal(pl.col("_max_lat") - pl.col("_seed_lat"), pl.col("_seed_lat") - pl.col("_min_lat"))
     lon_m = pl.max_horizontal(pl.col("_max__dlon") - pl.col("_seed_dlon"), pl.col("_seed_dlon") - pl.col("_min__dlon"))
@@ -175,21 +178,23 @@ def _settle_seeds(squares: pl.DataFrame, cells: pl.DataFrame, crowded: pl.DataFr
             .filter(dy * dy + dx * dx <= cell * cell)
             .group_by(keys).agg(pl.col("_k", "_ylat", "_ydlon").sum())
             .select(*keys, (pl.col("_ylat") / pl.col("_k") / q).alias("_new_lat"),
-                    (pl.col("_ydlon") / pl.col("_k") / q).alias("_new_dlon"))
+                    (pl.col("_ydlon") / pl.col("_k") / q).alias("_new_dlon"), pl.col("_k").alias("_new_dn"))
             .collect(engine=JOIN_ENGINE), on=keys, how="inner")
-        steps.append(step.select(*keys, "_new_lat", "_new_dlon"))
+        steps.append(step.select(*keys, "_new_lat", "_new_dlon", "_new_dn"))
         active = step.filter(((pl.col("_new_lat") - pl.col("_seed_lat")) * M_PER_DEG).abs().gt(SEED_STILL_M)
                              | ((pl.col("_new_dlon") - pl.col("_seed_dlon")) * M_PER_DEG * scale).abs()
                              .gt(SEED_STILL_M)).select(*keys, pl.col("_new_lat").alias("_seed_lat"),
-                                                       pl.col("_new_dlon").alias("_seed_dlon"), "_ref_lat")
+                                                       pl.col("_new_dlon").alias("_seed_dlon"), "_ref_lat",
+                                                       "_dn")
     if steps:  # each seed where its last pass left it
         last = pl.concat(steps).unique(keys, keep="last", maintain_order=True)
         seeds = seeds.join(last, on=keys, how="left", maintain_order="left").with_columns(
             pl.coalesce("_new_lat", "_seed_lat").alias("_seed_lat"),
-            pl.coalesce("_new_dlon", "_seed_dlon").alias("_seed_dlon")).drop("_new_lat", "_new_dlon")
-    # Seeds settled on one spot: one place. Each place goes to the biggest place within half a cell of it
-    # (itself included), those links followed to the end. A seed that never moved lies alone in its 3x3 cells:
-    # only a seed that moved can have come that near it.
+            pl.coalesce("_new_dlon", "_seed_dlon").alias("_seed_dlon"),
+            pl.coalesce("_new_dn", "_dn").alias("_dn")).drop("_new_lat", "_new_dlon", "_new_dn")
+    # Seeds settled on one spot: one place. Each place goes to the biggest place (most positions within one cell
+    # of its seed) within half a cell of it (itself included), those links followed to the end. A seed that never
+    # moved lies alone in its 3x3 cells: only a seed that moved can have come that near it.
     sc = seeds.with_columns(_seed_cell(cell, scale))
     pairs = (sc.lazy().join(moving.lazy(), on=keys, how="semi").join(off, how="cross")
              .with_columns((pl.col("_si") + pl.col("_di")).alias("_qi"), (pl.col("_sj") + pl.col("_dj")).alias("_qj"))
@@ -202,11 +207,9 @@ def _settle_seeds(squares: pl.DataFrame, cells: pl.DataFrame, crowded: pl.DataFr
                         + ((pl.col("_qdlon") - pl.col("_seed_dlon")) * M_PER_DEG * scale) ** 2 < (cell / 2) ** 2))
              .select(*keys, "qi", "qj").collect(engine=JOIN_ENGINE))
     if pairs.height == 0:
-        return nb, seeds.drop("_ref_lat")
-    # the blocks' sizes (their cells' positions), for the places in pairs only
-    size = (nb.lazy().join(pairs.lazy().select(keys), on=keys, how="semi")
-            .join(cells.lazy().select("user_id", "ci", "cj", "n"), on=["user_id", "ci", "cj"], how="left")
-            .group_by(keys).agg(pl.col("n").sum().alias("_bn")).collect())
+        return nb, seeds
+    # sizes: the positions within one cell of each settled seed (grid-free, as the seeds)
+    size = seeds.select(*keys, pl.col("_dn").alias("_bn"))
     qsize = size.rename({"pi": "qi", "pj": "qj", "_bn": "_qn"})
     pairs = (pairs.join(size, on=keys, how="left").join(qsize, on=["user_id", "qi", "qj"], how="left")
              .select(*keys, pl.col("_bn").fill_null(0), "qi", "qj", pl.col("_qn").fill_null(0)))
@@ -219,7 +222,7 @@ def _settle_seeds(squares: pl.DataFrame, cells: pl.DataFrame, crowded: pl.DataFr
                  (pl.col("qi") < pl.col("pi")) | ((pl.col("qi") == pl.col("pi")) & (pl.col("qj") < pl.col("pj"))))))
              .select(*keys, "qi", "qj"))
     if alias.height == 0:
-        return nb, seeds.drop("_ref_lat")
+        return nb, seeds
     for _ in range(HOPS):
         alias = alias.join(alias.select("user_id", pl.col("pi").alias("qi"), pl.col("pj").alias("qj"),
                                         pl.col("qi").alias("_ri"), pl.col("qj").alias("_rj")),
@@ -227,7 +230,7 @@ def _settle_seeds(squares: pl.DataFrame, cells: pl.DataFrame, crowded: pl.DataFr
             *keys, pl.coalesce("_ri", "qi").alias("qi"), pl.coalesce("_rj", "qj").alias("qj"))
     nb = nb.join(alias, on=keys, how="left").select(
         "user_id", "ci", "cj", pl.coalesce("qi", "pi").alias("pi"), pl.coalesce("qj", "pj").alias("pj"))
-    return nb, seeds.join(alias, on=keys, how="anti").drop("_ref_lat")
+    return nb, seeds.join(alias, on=keys, how="anti")
 
 
 def _within_reach(lat: str, dlon: str, cell: float, scale: pl.Expr) -> pl.Expr:
@@ -241,42 +244,61 @@ def _within_reach(lat: str, dlon: str, cell: float, scale: pl.Expr) -> pl.Expr:
 
 
 def _join_bigger_in_reach(placed: pl.DataFrame, seeds: pl.DataFrame, cell: float, scale: pl.Expr) -> pl.DataFrame:
-    """``placed`` with each position at the biggest place (most positions; ties to the lowest grid position) that
-    it is within reach of (:func:`_within_reach`) and that is bigger than its own (none counts as 0 positions).
+    """``placed`` with each position at the biggest place (most positions within a cell of its seed; ties to the
+    nearest seed) that it is within reach of (:func:`_within_reach`), when that is bigger than its own (none counts
+    as 0 positions) or as big with a nearer seed: two flats 380 m apart with as many fixes each shared their
+    200 m-radius fixes by the grid's blocks.
 
     The cell blocks decide most positions; this decides those the grid cut off: an indoor fix 250 m south of an
     office with a 150 m radius reaches the office's disc as one 250 m north does, but fell two cells from the
     office's busiest cell (a place of its own, or none) when the office's seed lay near its cell's south edge
     (an oracle audit's case: four such fixes north kept the stable-commute bonus, south they did not). Sizes are
-    the cell blocks' (one pass: a place is not emptied into a third)."""
-    # Per block (the cells linked to one place): its place's positions, and whether it holds positions at no place.
+    the positions within a cell of the seeds (:func:`_settle_seeds`; one pass: a place is not emptied into a
+    third)."""
+    # Per block (the cells linked to one place): its cells' extent, and whether it holds positions at no place.
     blocks = (placed.lazy().filter(pl.col("_bi").is_not_null()).group_by("user_id", "_bi", "_bj")
-              .agg(pl.col("pi").is_not_null().sum().alias("_n"), pl.col("pi").is_null().any().alias("_loose"))
-              .collect(engine=JOIN_ENGINE))
-    places = (blocks.lazy().filter(pl.col("_n") > 0)
-              .join(seeds.lazy().rename({"pi": "_bi", "pj": "_bj"}), on=["user_id", "_bi", "_bj"], how="inner")
-              .select("user_id", pl.col("_bi").alias("qi"), pl.col("_bj").alias("qj"), pl.col("_n").alias("_qn"),
-                      pl.col("_seed_lat").alias("_qlat"), pl.col("_seed_dlon").alias("_qdlon")))
-    # A block's positions lie within one cell of its place's seed cell and a reached place's seed within
-    # REACH_CELLS cells of them: only another place that near, and bigger than the block's own unless the block
-    # holds positions at no place, can take a position.
+              .agg(pl.col("pi").is_null().any().alias("_loose"), pl.col("ci").min().alias("_i0"),
+                   pl.col("ci").max().alias("_i1"), pl.col("cj").min().alias("_j0"), pl.col("cj").max().alias("_j1"))
+              .join(seeds.lazy().select("user_id", pl.col("pi").alias("_bi"), pl.col("pj").alias("_bj"),
+                                        pl.col("_dn").alias("_n")), on=["user_id", "_bi", "_bj"], how="left")
+              .with_columns(pl.col("_n").fill_null(0)))
+    sc = seeds.with_columns(_seed_cell(cell, scale))
+    places = sc.lazy().select("user_id", pl.col("pi").alias("qi"), pl.col("pj").alias("qj"),
+                              pl.col("_dn").alias("_qn"), pl.col("_seed_lat").alias("_qlat"),
+                              pl.col("_seed_dlon").alias("_qdlon"), "_si", "_sj")
+    # A reached place's seed lies within REACH_CELLS cells of the position, in the block's cells: only another
+    # place whose seed cell is that near the block's cells, and bigger than the block's own unless the block holds
+    # positions at no place, can take a position. Sizes are the positions within a cell of the seeds (as the seeds,
+    # free of the grid: the blocks' sizes followed where the grid cut two flats' fixes).
     span = REACH_CELLS + 1
-    off = pl.LazyFrame({"_di": list(range(-span, span + 1))}, schema={"_di": pl.Int64})
-    pairs = (blocks.lazy().join(off, how="cross").with_columns((pl.col("_bi") + pl.col("_di")).alias("qi"))
-             .join(places, on=["user_id", "qi"], how="inner")
-             .filter(((pl.col("qj") - pl.col("_bj")).abs() <= span)
+    pairs = (blocks.join(places, on="user_id", how="inner")
+             .filter(pl.col("_si").is_between(pl.col("_i0") - span, pl.col("_i1") + span)
+                     & pl.col("_sj").is_between(pl.col("_j0") - span, pl.col("_j1") + span)
                      & ((pl.col("qi") != pl.col("_bi")) | (pl.col("qj") != pl.col("_bj")))
-                     & (pl.col("_loose") | (pl.col("_qn") > pl.col("_n"))))
-             .select("user_id", "_bi", "_bj", "_n", "qi", "qj", "_qn", "_qlat", "_qdlon").collect(engine=JOIN_ENGINE))
+                     & (pl.col("_loose") | (pl.col("_qn") >= pl.col("_n"))))
+             .join(seeds.lazy().select("user_id", pl.col("pi").alias("_bi"), pl.col("pj").alias("_bj"),
+                                       pl.col("_seed_lat").alias("_blat"), pl.col("_seed_dlon").alias("_bdlon")),
+                   on=["user_id", "_bi", "_bj"], how="left")
+             .select("user_id", "_bi", "_bj", "_n", "_blat", "_bdlon", "qi", "qj", "_qn", "_qlat", "_qdlon")
+             .collect(engine=JOIN_ENGINE))
     if pairs.height == 0:
         return placed
-    own = pl.when(pl.col("pi").is_null()).then(0).otherwise(pl.col("_n"))  # a position's own place's size
+
+    def d2(lat: str, dlon: str) -> pl.Expr:
+        return (((pl.col("lat") - pl.col(lat)) * M_PER_DEG) ** 2
+                + ((pl.col("_dlon") - pl.col(dlon)) * M_PER_DEG * scale) ** 2)
+
+    # a position's own place: its size (0 for none) and its seed's squared distance (none: infinitely far)
+    own_n = pl.when(pl.col("pi").is_null()).then(0).otherwise(pl.col("_n"))
+    own_d2 = pl.when(pl.col("pi").is_null()).then(float("inf")).otherwise(d2("_blat", "_bdlon"))
     moves = (placed.lazy().with_row_index("_r")
              .select("_r", "user_id", "_bi", "_bj", "pi", "lat", "_dlon", "acc_km", "_ref_lat")
              .join(pairs.lazy(), on=["user_id", "_bi", "_bj"], how="inner")
-             .filter((pl.col("_qn") > own) & _within_reach("_qlat", "_qdlon", cell, scale))
-             .group_by("_r").agg(pl.col("qi", "qj").sort_by(["_qn", "qi", "qj"], descending=[True, False, False])
-                                 .first())
+             .with_columns(d2("_qlat", "_qdlon").alias("_qd2"))
+             .filter(((pl.col("_qn") > own_n) | ((pl.col("_qn") == own_n) & (pl.col("_qd2") < own_d2)))
+                     & _within_reach("_qlat", "_qdlon", cell, scale))
+             .group_by("_r").agg(pl.col("qi", "qj").sort_by(["_qn", "_qd2", "qi", "qj"],
+                                                            descending=[True, False, False, False]).first())
              .collect(engine=JOIN_ENGINE))
     if moves.height == 0:
         return placed

@@ -144,8 +144,9 @@ def test_a_place_is_centred_on_its_densest_spot_wherever_the_grid_lines_fall(shi
 
 def test_blocks_whose_seeds_settle_on_one_spot_are_one_place():
     """Ten fixes 150 m into a row of cells, five at 250 m, three at 410 m (two cells from the busiest: a block of
-    their own). Both seeds settle about 40 m apart, on the fixes at 150-250 m: one place (the bigger block's), and
-    the 410 m fixes, 227 m from its seed, are at none (as two places on one spot, they were a place of their own)."""
+    their own). Both seeds settle about 40 m apart, on the fixes at 150-250 m: one place, the one whose seed has more
+    positions within 200 m (all 18, the 410 m fixes 189 m off it). As two places on one spot, the 410 m fixes were
+    a place of their own."""
     k0 = int(SH[0] * M_PER_DEG // 200)
     m_per_deg_lon = M_PER_DEG * 0.8555  # cos(31.24 deg)
     j0 = (SH[1] * m_per_deg_lon) // 200 * 200  # a cell's west edge, near SH
@@ -155,5 +156,25 @@ def test_blocks_whose_seeds_settle_on_one_spot_are_one_place():
 
     rows = [(local(START + timedelta(days=i), 12), east(m)) for i, m in enumerate([150] * 10 + [250] * 5 + [410] * 3)]
     p = placed_positions(ctx_of(logins=logins([]), locations=pings("u1", rows)))
-    assert p.filter(pl.col("pi").is_not_null()).select("pi", "pj").n_unique() == 1
-    assert p["pi"].null_count() == 3 and p.filter(pl.col("pi").is_null())["lon"].unique().to_list() == [east(410)[1]]
+    assert p["pi"].null_count() == 0 and p.select("pi", "pj").n_unique() == 1
+
+
+@pytest.mark.parametrize("shift_m", [0, 25, 50, 75, 100, 125, 150, 175])
+def test_a_fix_within_reach_of_two_places_as_big_goes_to_the_nearer(shift_m):
+    """Two flats 380 m apart along a parallel, 21 positions within 200 m of each seed (20 fixes and a 200 m-radius
+    fix 170 m from A towards B at one, 21 fixes at the other), everything shifted ``shift_m`` east. The 200 m fix
+    reaches both places (210 m from B): it is at A, the nearer, wherever the grid lines fall. It went with the cell
+    block the grid put it in (at B for some shifts), as big places kept what their blocks held."""
+    k0 = int(SH[0] * M_PER_DEG // 200)
+    m_per_deg_lon = M_PER_DEG * 0.8555  # cos(31.24 deg)
+    lat = (k0 * 200 + 100) / M_PER_DEG
+
+    def east(metres: float) -> tuple[float, float]:
+        return lat, SH[1] + (shift_m + metres) / m_per_deg_lon
+
+    rows = [(local(START + timedelta(days=i), 23), east(0)) for i in range(20)]
+    rows += [(local(START + timedelta(days=20 + i), 23), east(380)) for i in range(21)]
+    lone = pings("u1", [(local(START + timedelta(days=41), 23), east(170))], acc=200.0)
+    p = placed_positions(ctx_of(logins=logins([]), locations=pl.concat([pings("u1", rows, acc=10.0), lone])))
+    a = p.filter(pl.col("lon") == east(0)[1]).select("pi", "pj").unique()
+    assert a.height == 1 and p.filter(pl.col("lon") == east(170)[1]).select("pi", "pj").rows() == a.rows()
