@@ -230,7 +230,7 @@ def _settle_seeds(squares: pl.DataFrame, cells: pl.DataFrame, crowded: pl.DataFr
             *keys, pl.coalesce("_ri", "qi").alias("qi"), pl.coalesce("_rj", "qj").alias("qj"))
     nb = nb.join(alias, on=keys, how="left").select(
         "user_id", "ci", "cj", pl.coalesce("qi", "pi").alias("pi"), pl.coalesce("qj", "pj").alias("pj"))
-    return nb, seeds.join(alias, on=keys, how="anti")
+    return nb, seeds.join(nb.select(keys).unique(), on=keys, how="semi")  # the places some cell still leads to
 
 
 def _within_reach(lat: str, dlon: str, cell: float, scale: pl.Expr) -> pl.Expr:
