@@ -158,15 +158,13 @@ def _settle_seeds(squares: pl.DataFrame, cells: pl.DataFrame, crowded: pl.DataFr
     lat_m = pl.max_horizontal(pl.col("_max_lat") - pl.col("_seed_lat"), pl.col("_seed_lat") - pl.col("_min_lat"))
     lon_m = pl.max_horizontal(pl.col("_max__dlon") - pl.col("_seed_dlon"), pl.col("_seed_dlon") - pl.col("_min__dlon"))
     spread = (lat_m * M_PER_DEG) ** 2 + (lon_m * M_PER_DEG * scale) ** 2 > cell * cell
-    moving = pl.concat([crowded, cells.filter(spread).select("user_id", "ci", "cj")]).unique().rename(
+    settling = pl.concat([crowded, cells.filter(spread).select("user_id", "ci", "cj")]).unique().rename(
         {"ci": "pi", "cj": "pj"})
     # a position within one cell of a seed lies in the seed's cell or one of its 8 neighbours
     off = pl.LazyFrame({"_di": [d // 3 - 1 for d in range(9)], "_dj": [d % 3 - 1 for d in range(9)]},
                        schema={"_di": pl.Int64, "_dj": pl.Int64})
-    dy = (pl.col("lat") - pl.col("_seed_lat")) * M_PER_DEG
-    dx = (pl.col("_dlon") - pl.col("_seed_dlon")) * M_PER_DEG * scale
-    active = seeds.join(moving, on=keys, how="semi")
-    moving, steps = active.select(keys), []
+    active = seeds.join(settling, on=keys, how="semi")
+    moving, steps = active.select(keys), []  # the seeds that settle: only they can meet another
     for _ in range(SEED_PASSES):
         if active.height == 0:
             break
@@ -175,7 +173,7 @@ def _settle_seeds(squares: pl.DataFrame, cells: pl.DataFrame, crowded: pl.DataFr
             .select(*keys, "_seed_lat", "_seed_dlon", "_ref_lat", (pl.col("_si") + pl.col("_di")).alias("ci"),
                     (pl.col("_sj") + pl.col("_dj")).alias("cj"))
             .join(squares.lazy().drop("_ref_lat"), on=["user_id", "ci", "cj"], how="inner")
-            .filter(dy * dy + dx * dx <= cell * cell)
+            .filter(_sq_m("_seed_lat", "_seed_dlon", scale) <= cell * cell)
             .group_by(keys).agg(pl.col("_k", "_ylat", "_ydlon").sum())
             .select(*keys, (pl.col("_ylat") / pl.col("_k") / q).alias("_new_lat"),
                     (pl.col("_ydlon") / pl.col("_k") / q).alias("_new_dlon"), pl.col("_k").alias("_new_dn"))
@@ -203,8 +201,7 @@ def _settle_seeds(squares: pl.DataFrame, cells: pl.DataFrame, crowded: pl.DataFr
                                     pl.col("_seed_lat").alias("_qlat"), pl.col("_seed_dlon").alias("_qdlon")),
                    on=["user_id", "_qi", "_qj"], how="inner")
              .filter(((pl.col("qi") != pl.col("pi")) | (pl.col("qj") != pl.col("pj")))
-                     & (((pl.col("_qlat") - pl.col("_seed_lat")) * M_PER_DEG) ** 2
-                        + ((pl.col("_qdlon") - pl.col("_seed_dlon")) * M_PER_DEG * scale) ** 2 < (cell / 2) ** 2))
+                     & (_sq_m("_seed_lat", "_seed_dlon", scale, "_qlat", "_qdlon") < (cell / 2) ** 2))
              .select(*keys, "qi", "qj").collect(engine=JOIN_ENGINE))
     if pairs.height == 0:
         return nb, seeds
@@ -233,14 +230,19 @@ def _settle_seeds(squares: pl.DataFrame, cells: pl.DataFrame, crowded: pl.DataFr
     return nb, seeds.join(nb.select(keys).unique(), on=keys, how="semi")  # the places some cell still leads to
 
 
+def _sq_m(lat: str, dlon: str, scale: pl.Expr, lat2: str = "lat", dlon2: str = "_dlon") -> pl.Expr:
+    """Squared metres between (``lat``, ``dlon``) and (``lat2``, ``dlon2``) on the user's east-west ``scale``, as
+    the cells measure (exact enough at a few hundred metres)."""
+    return (((pl.col(lat2) - pl.col(lat)) * M_PER_DEG) ** 2
+            + ((pl.col(dlon2) - pl.col(dlon)) * M_PER_DEG * scale) ** 2)
+
+
 def _within_reach(lat: str, dlon: str, cell: float, scale: pl.Expr) -> pl.Expr:
     """A position (lat, _dlon, acc_km) at the place seeded at (``lat``, ``dlon``): its accuracy disc reaches the
     place's disc of ``cell`` metres around the seed, and it lies at most :data:`REACH_CELLS` cells from the seed.
     Distances on the user's east-west ``scale``, as the cells (exact enough at a few hundred metres)."""
-    dy = (pl.col("lat") - pl.col(lat)) * M_PER_DEG
-    dx = (pl.col("_dlon") - pl.col(dlon)) * M_PER_DEG * scale
     reach = pl.min_horizontal(cell + pl.col("acc_km") * 1000, REACH_CELLS * cell)
-    return dy * dy + dx * dx <= reach * reach
+    return _sq_m(lat, dlon, scale) <= reach * reach
 
 
 def _join_bigger_in_reach(placed: pl.DataFrame, seeds: pl.DataFrame, cell: float, scale: pl.Expr) -> pl.DataFrame:
@@ -260,7 +262,8 @@ def _join_bigger_in_reach(placed: pl.DataFrame, seeds: pl.DataFrame, cell: float
               .agg(pl.col("pi").is_null().any().alias("_loose"), pl.col("ci").min().alias("_i0"),
                    pl.col("ci").max().alias("_i1"), pl.col("cj").min().alias("_j0"), pl.col("cj").max().alias("_j1"))
               .join(seeds.lazy().select("user_id", pl.col("pi").alias("_bi"), pl.col("pj").alias("_bj"),
-                                        pl.col("_dn").alias("_n")), on=["user_id", "_bi", "_bj"], how="left")
+                                        pl.col("_dn").alias("_n"), pl.col("_seed_lat").alias("_blat"),
+                                        pl.col("_seed_dlon").alias("_bdlon")), on=["user_id", "_bi", "_bj"], how="left")
               .with_columns(pl.col("_n").fill_null(0)))
     sc = seeds.with_columns(_seed_cell(cell, scale))
     places = sc.lazy().select("user_id", pl.col("pi").alias("qi"), pl.col("pj").alias("qj"),
@@ -276,25 +279,18 @@ def _join_bigger_in_reach(placed: pl.DataFrame, seeds: pl.DataFrame, cell: float
                      & pl.col("_sj").is_between(pl.col("_j0") - span, pl.col("_j1") + span)
                      & ((pl.col("qi") != pl.col("_bi")) | (pl.col("qj") != pl.col("_bj")))
                      & (pl.col("_loose") | (pl.col("_qn") >= pl.col("_n"))))
-             .join(seeds.lazy().select("user_id", pl.col("pi").alias("_bi"), pl.col("pj").alias("_bj"),
-                                       pl.col("_seed_lat").alias("_blat"), pl.col("_seed_dlon").alias("_bdlon")),
-                   on=["user_id", "_bi", "_bj"], how="left")
              .select("user_id", "_bi", "_bj", "_n", "_blat", "_bdlon", "qi", "qj", "_qn", "_qlat", "_qdlon")
              .collect(engine=JOIN_ENGINE))
     if pairs.height == 0:
         return placed
 
-    def d2(lat: str, dlon: str) -> pl.Expr:
-        return (((pl.col("lat") - pl.col(lat)) * M_PER_DEG) ** 2
-                + ((pl.col("_dlon") - pl.col(dlon)) * M_PER_DEG * scale) ** 2)
-
     # a position's own place: its size (0 for none) and its seed's squared distance (none: infinitely far)
     own_n = pl.when(pl.col("pi").is_null()).then(0).otherwise(pl.col("_n"))
-    own_d2 = pl.when(pl.col("pi").is_null()).then(float("inf")).otherwise(d2("_blat", "_bdlon"))
+    own_d2 = pl.when(pl.col("pi").is_null()).then(float("inf")).otherwise(_sq_m("_blat", "_bdlon", scale))
     moves = (placed.lazy().with_row_index("_r")
              .select("_r", "user_id", "_bi", "_bj", "pi", "lat", "_dlon", "acc_km", "_ref_lat")
              .join(pairs.lazy(), on=["user_id", "_bi", "_bj"], how="inner")
-             .with_columns(d2("_qlat", "_qdlon").alias("_qd2"))
+             .with_columns(_sq_m("_qlat", "_qdlon", scale).alias("_qd2"))
              .filter(((pl.col("_qn") > own_n) | ((pl.col("_qn") == own_n) & (pl.col("_qd2") < own_d2)))
                      & _within_reach("_qlat", "_qdlon", cell, scale))
              .group_by("_r").agg(pl.col("qi", "qj").sort_by(["_qn", "_qd2", "qi", "qj"],

@@ -20,9 +20,9 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.exprs import fmt, shown_above, thousands
 from fraud.findings import emit
+from fraud.geo.clusters import REACH_CELLS
 from fraud.geo.distance import haversine_km
 from fraud.geo.gazetteer import place_name
-from fraud.geo.clusters import REACH_CELLS
 from fraud.geo.places import (home_side, home_work, in_hours, is_work_day, local_positions, night_places,
                                night_positions, place_settings, placed_positions)
 from fraud.registry import NotEvaluated, register
