@@ -9,6 +9,10 @@ spot near it (:func:`_settle_seeds`), so that it does not depend on where the gr
 positions within ``place_radius_m`` of the seed, allowing for their accuracy radius up to twice
 ``place_radius_m``; a position within that reach of a place bigger than its own (the grid may have put it in
 another block) is at the biggest such place.
+
+Every count here is of time, not of fixes: a position weighs the seconds it stands for (:func:`dwell_s`), so
+"busiest", "densest" and "bigger" mean where the user spent the most time, and a commute track logged every few
+seconds does not outweigh the flat it leaves from.
 """
 from __future__ import annotations
 
@@ -26,6 +30,11 @@ SEED_PASSES = 50  # rounds moving a place's seed to the mean of the positions wi
 SEED_STILL_M = 0.5  # a seed that moved less than this (metres, either axis) has settled
 SUB_CELL_M = 10  # seeds settle on the positions summed per square of this size (metres)
 COORD_UNITS = 10_000_000  # coordinates summed in whole 1e-7 degrees (~1 cm)
+# A position stands for the time around it: half the gap to the user's previous and next instants, each half at
+# most MAX_DWELL_S / 2 (seconds). A phone logs a fix every few seconds on the move and one an hour at rest.
+MAX_DWELL_S = 1800
+# weighted coordinate sums: 9e8 units x 1800 s is 1.6e12 a fix, so 64 bits would wrap at ~5.7M fixes in one spot
+SUM_TYPE = pl.Int128
 MIN_LON_SCALE = 0.01  # east-west metres-per-degree factor floor (the cosine of latitude vanishes at the poles)
 # Adding columns to the wide positions table in its row order: the in-memory engine keeps whole columns, the
 # streaming engine (Polars' default) cuts them into morsels and stitches them back (2.5x slower here: a 1.5M-event
@@ -60,7 +69,7 @@ def cluster(positions: pl.DataFrame, place_radius_m: float, max_place_accuracy_m
         # rounded: only needs to be central, and must not depend on summation order
         (pl.arctan2(rad.sin().mean(), rad.cos().mean()) * 180 / math.pi).round(3).alias("_ref_lon"))
     p = p.join(ref, on="user_id", how="left", maintain_order="left")
-    p = p.with_columns(wrap_lon(pl.col("lon") - pl.col("_ref_lon")).alias("_dlon"))
+    p = p.with_columns(wrap_lon(pl.col("lon") - pl.col("_ref_lon")).alias("_dlon"), dwell_s().alias("_w"))
     scale = (pl.col("_ref_lat") * math.pi / 180).cos().clip(lower_bound=MIN_LON_SCALE)
     # materialised once: the cell counts and the final join both read it (lazily it was computed twice)
     p = p.with_columns(
@@ -111,17 +120,41 @@ def cluster(positions: pl.DataFrame, place_radius_m: float, max_place_accuracy_m
     return _join_bigger_in_reach(placed, seeds, cell, scale).drop("_bi", "_bj")
 
 
+def dwell_s() -> pl.Expr:
+    """The seconds a position (user_id, ts; rows in (user_id, ts) order) stands for, as a whole number: half the
+    gap to the user's previous instant plus half the gap to the next, each gap at most :data:`MAX_DWELL_S` (the
+    user's first and last instants count it in full), at least 1. Positions at one instant share it (each
+    counts it: not their row order, which follows their coordinates).
+
+    Places weigh positions by it, not by their number: a phone reports every 5-20 s on the move and once an
+    hour or so at rest, and the fixes of a commute track near the door outnumbered a flat's indoor fixes (a
+    dense-track audit: home centres 118 m up the road, median; work 147 m)."""
+    t = pl.col("ts").dt.epoch("s")
+    u = pl.col("user_id")
+    first, last = (u != u.shift(1)).fill_null(True), (u != u.shift(-1)).fill_null(True)
+    # the previous (next) instant, for every row of an instant alike: set on the instant's first (last) row
+    # and carried over the rest (a user's first row's previous instant lies MAX_DWELL_S before it)
+    prev = (pl.when(first).then(t - MAX_DWELL_S).when(t != t.shift(1)).then(t.shift(1)).otherwise(None)
+            .forward_fill())
+    nxt = (pl.when(last).then(t + MAX_DWELL_S).when(t != t.shift(-1)).then(t.shift(-1)).otherwise(None)
+           .backward_fill())
+    half = ((t - prev).clip(0, MAX_DWELL_S) + (nxt - t).clip(0, MAX_DWELL_S)) // 2
+    return half.clip(lower_bound=1).cast(pl.Int64)
+
+
 def _squares(p: pl.LazyFrame, scale: pl.Expr) -> pl.DataFrame:
-    """The positions of ``p`` (user_id, ci, cj, lat, _dlon, _ref_lat) summed per :data:`SUB_CELL_M` square of their
-    cell: ``_k`` positions, ``_ylat`` and ``_ydlon`` their coordinates' sums in whole 1e-7 degrees
-    (:data:`COORD_UNITS`: integer sums are exact, so a mean does not depend on the order rows come in), ``lat``
-    and ``_dlon`` the square's mean, ``_ref_lat``. A flat's hundreds of fixes are a few dozen squares."""
+    """The positions of ``p`` (user_id, ci, cj, lat, _dlon, _ref_lat, _w: :func:`dwell_s`) summed per
+    :data:`SUB_CELL_M` square of their cell: ``_k`` their seconds, ``_ylat`` and ``_ydlon`` their coordinates in
+    whole 1e-7 degrees times their seconds, summed (:data:`COORD_UNITS`: integer sums are exact, so a mean does not
+    depend on the order rows come in), ``lat`` and ``_dlon`` the square's time-weighted mean, ``_ref_lat``. A
+    flat's hundreds of fixes are a few dozen squares."""
     fine, q = float(SUB_CELL_M), float(COORD_UNITS)
-    return (p.select("user_id", "ci", "cj", "lat", "_dlon", "_ref_lat")
+    w = pl.col("_w").cast(SUM_TYPE)
+    return (p.select("user_id", "ci", "cj", "lat", "_dlon", "_ref_lat", "_w")
             .group_by("user_id", "ci", "cj", (pl.col("lat") * M_PER_DEG / fine).floor().cast(pl.Int64).alias("_fi"),
                       (pl.col("_dlon") * M_PER_DEG * scale / fine).floor().cast(pl.Int64).alias("_fj"))
-            .agg(pl.len().cast(pl.Int64).alias("_k"), (pl.col("lat") * q).round().cast(pl.Int64).sum().alias("_ylat"),
-                 (pl.col("_dlon") * q).round().cast(pl.Int64).sum().alias("_ydlon"), pl.col("_ref_lat").first())
+            .agg(pl.col("_w").sum().alias("_k"), ((pl.col("lat") * q).round().cast(SUM_TYPE) * w).sum().alias("_ylat"),
+                 ((pl.col("_dlon") * q).round().cast(SUM_TYPE) * w).sum().alias("_ydlon"), pl.col("_ref_lat").first())
             .select("user_id", "ci", "cj", "_k", "_ylat", "_ydlon", (pl.col("_ylat") / pl.col("_k") / q).alias("lat"),
                     (pl.col("_ydlon") / pl.col("_k") / q).alias("_dlon"), "_ref_lat")
             .collect(engine=JOIN_ENGINE))
@@ -135,21 +168,20 @@ def _seed_cell(cell: float, scale: pl.Expr) -> list[pl.Expr]:
 
 def _settle_seeds(squares: pl.DataFrame, cells: pl.DataFrame, crowded: pl.DataFrame, nb: pl.DataFrame,
                   cell: float, scale: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Each place's seed (the centre of its ``cell``-metre disc), moved from the mean of the block's busiest cell to
-    the mean of the user's precise positions within ``cell`` metres of it (by :func:`_squares`: a square is within
-    reach when its mean is), pass after pass until it moves less than
-    :data:`SEED_STILL_M` (at most :data:`SEED_PASSES` passes): the densest spot near it, wherever the grid lines
-    fall. The busiest cell's mean moved with the grid by 89 m (median; up to 221 m) for a flat whose indoor fixes
-    scatter over 2-4 cells, and every fix near the flat's edge was at home or not with it (a grid-translation
-    audit: commute deviations of 2-7% of users came and went). Places whose seeds settle within half a cell of each
-    other are one place, the bigger one's (positions within ``cell`` of the seed; ties to the lowest grid
-    position). A seed alone in its 3x3 cells (``crowded``: the cells with a neighbour) whose cell's squares all
-    lie within ``cell`` metres of it has settled already (most places of sparse data: 0.45 s a pass for 169k
-    places at 1M events).
+    """Each place's seed (the centre of its ``cell``-metre disc), moved from the mean of the block's busiest cell to the
+    time-weighted mean of the user's precise positions within ``cell`` metres of it (by :func:`_squares`: a square is
+    within reach when its mean is), pass after pass until it moves less than :data:`SEED_STILL_M` (at most
+    :data:`SEED_PASSES` passes): the densest spot near it, wherever the grid lines fall. The busiest cell's mean moved
+    with the grid by 89 m (median; up to 221 m) for a flat whose indoor fixes scatter over 2-4 cells, and every fix near
+    the flat's edge was at home or not with it (a grid-translation audit: commute deviations of 2-7% of users came and
+    went). Places whose seeds settle within half a cell of each other are one place, the bigger one's (time at positions
+    within ``cell`` of the seed; ties to the lowest grid position). A seed alone in its 3x3 cells (``crowded``: the
+    cells with a neighbour) whose cell's squares all lie within ``cell`` metres of it has settled already (most places
+    of sparse data: 0.45 s a pass for 169k places at 1M events).
 
     Returns ``nb`` (user_id, ci, cj, pi, pj) with merged places renamed and the seeds (user_id, pi, pj,
-    _seed_lat, _seed_dlon, _ref_lat, and ``_dn``: the positions within ``cell`` metres of the seed, a place's
-    size that does not depend on the grid)."""
+    _seed_lat, _seed_dlon, _ref_lat, and ``_dn``: the seconds of the positions within ``cell`` metres of the
+    seed, a place's size that does not depend on the grid)."""
     keys = ["user_id", "pi", "pj"]
     seeds = (nb.select(keys).unique()
              .join(cells.select("user_id", pl.col("ci").alias("pi"), pl.col("cj").alias("pj"), "_seed_lat",
@@ -190,7 +222,7 @@ def _settle_seeds(squares: pl.DataFrame, cells: pl.DataFrame, crowded: pl.DataFr
             pl.coalesce("_new_lat", "_seed_lat").alias("_seed_lat"),
             pl.coalesce("_new_dlon", "_seed_dlon").alias("_seed_dlon"),
             pl.coalesce("_new_dn", "_dn").alias("_dn")).drop("_new_lat", "_new_dlon", "_new_dn")
-    # Seeds settled on one spot: one place. Each place goes to the biggest place (most positions within one cell
+    # Seeds settled on one spot: one place. Each place goes to the biggest place (most time within one cell
     # of its seed) within half a cell of it (itself included), those links followed to the end. A seed that never
     # moved lies alone in its 3x3 cells: only a seed that moved can have come that near it.
     sc = seeds.with_columns(_seed_cell(cell, scale))
@@ -205,7 +237,7 @@ def _settle_seeds(squares: pl.DataFrame, cells: pl.DataFrame, crowded: pl.DataFr
              .select(*keys, "qi", "qj").collect(engine=JOIN_ENGINE))
     if pairs.height == 0:
         return nb, seeds
-    # sizes: the positions within one cell of each settled seed (grid-free, as the seeds)
+    # sizes: the time at positions within one cell of each settled seed (grid-free, as the seeds)
     size = seeds.select(*keys, pl.col("_dn").alias("_bn"))
     qsize = size.rename({"pi": "qi", "pj": "qj", "_bn": "_qn"})
     pairs = (pairs.join(size, on=keys, how="left").join(qsize, on=["user_id", "qi", "qj"], how="left")
@@ -246,7 +278,7 @@ def _within_reach(lat: str, dlon: str, cell: float, scale: pl.Expr) -> pl.Expr:
 
 
 def _join_bigger_in_reach(placed: pl.DataFrame, seeds: pl.DataFrame, cell: float, scale: pl.Expr) -> pl.DataFrame:
-    """``placed`` with each position at the biggest place (most positions within a cell of its seed; ties to the
+    """``placed`` with each position at the biggest place (most time within a cell of its seed; ties to the
     nearest seed) that it is within reach of (:func:`_within_reach`), when that is bigger than its own (none counts
     as 0 positions) or as big with a nearer seed: two flats 380 m apart with as many fixes each shared their
     200 m-radius fixes by the grid's blocks.
@@ -255,7 +287,7 @@ def _join_bigger_in_reach(placed: pl.DataFrame, seeds: pl.DataFrame, cell: float
     office with a 150 m radius reaches the office's disc as one 250 m north does, but fell two cells from the
     office's busiest cell (a place of its own, or none) when the office's seed lay near its cell's south edge
     (an oracle audit's case: four such fixes north kept the stable-commute bonus, south they did not). Sizes are
-    the positions within a cell of the seeds (:func:`_settle_seeds`; one pass: a place is not emptied into a
+    the time at positions within a cell of the seeds (:func:`_settle_seeds`; one pass: a place is not emptied into a
     third)."""
     # Per block (the cells linked to one place): its cells' extent, and whether it holds positions at no place.
     blocks = (placed.lazy().filter(pl.col("_bi").is_not_null()).group_by("user_id", "_bi", "_bj")
@@ -271,8 +303,8 @@ def _join_bigger_in_reach(placed: pl.DataFrame, seeds: pl.DataFrame, cell: float
                               pl.col("_seed_dlon").alias("_qdlon"), "_si", "_sj")
     # A reached place's seed lies within REACH_CELLS cells of the position, in the block's cells: only another
     # place whose seed cell is that near the block's cells, and bigger than the block's own unless the block holds
-    # positions at no place, can take a position. Sizes are the positions within a cell of the seeds (as the seeds,
-    # free of the grid: the blocks' sizes followed where the grid cut two flats' fixes).
+    # positions at no place, can take a position. Sizes are the time at positions within a cell of the seeds (as the
+    # seeds, free of the grid: the blocks' sizes followed where the grid cut two flats' fixes).
     span = REACH_CELLS + 1
     pairs = (blocks.join(places, on="user_id", how="inner")
              .filter(pl.col("_si").is_between(pl.col("_i0") - span, pl.col("_i1") + span)

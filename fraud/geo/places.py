@@ -74,11 +74,14 @@ def placed_positions(ctx: ScanContext) -> pl.DataFrame:
 
 
 def place_centres(ctx: ScanContext) -> pl.DataFrame:
-    """One row per (user_id, pi, pj): lat, lon (centre), n (positions) and acc_km (their median accuracy radius)."""
+    """One row per (user_id, pi, pj): lat, lon (centre: the mean of its positions, each weighted by the time it
+    stands for, :func:`fraud.geo.clusters.dwell_s`), n (positions) and acc_km (their median accuracy radius)."""
     def build() -> pl.DataFrame:
         p = placed_positions(ctx).filter(pl.col("pi").is_not_null())
+        w = pl.col("_w")
         return p.group_by("user_id", "pi", "pj").agg(
-            pl.col("lat").mean(), wrap_lon(pl.col("_dlon").mean() + pl.col("_ref_lon").first()).alias("lon"),
+            ((pl.col("lat") * w).sum() / w.sum()).alias("lat"),
+            wrap_lon((pl.col("_dlon") * w).sum() / w.sum() + pl.col("_ref_lon").first()).alias("lon"),
             pl.len().alias("n"), pl.col("acc_km").median().alias("acc_km"))
     return ctx.cached("geo.place_centres", build)
 

@@ -1,10 +1,10 @@
 """Place clustering: cells, blocks, seeds and who is at which place (fraud.geo.clusters)."""
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import polars as pl
 import pytest
 
-from fraud.geo.clusters import M_PER_DEG, _link
+from fraud.geo.clusters import M_PER_DEG, MAX_DWELL_S, _link, dwell_s
 from fraud.geo.places import home_work, placed_positions
 from tests.geo.helpers import SH, SH_WORK, ctx_of, local, logins, pings
 
@@ -30,13 +30,20 @@ def test_cells_link_to_the_busiest_neighbour_ties_to_the_lowest_grid_position():
 def test_a_place_stays_about_one_cell_across():
     """A busy office cell and a queue on the road into it, every 150 m out to 900 m east, each spot busier than
     the one farther out: the links chain cell by cell to the office (they did: the whole road was "at work"),
-    but only cells within one cell (~200 m) of the office cell are the office place."""
+    but only cells within one cell (~200 m) of the office cell are the office place. A fix a minute from home
+    (07:59) through the queue to the office, so each queue fix stands for a minute (places weigh fixes by time)."""
     m_per_deg_lon = 111_195 * 0.8555  # cos(31.24 deg)
     rows = []
     for d in (START + timedelta(days=i) for i in range(10)):
-        rows += [(local(d, 10, m), SH_WORK) for m in range(0, 50)] * 2  # 100 fixes at the office
+        rows.append((local(d, 7, 59), SH))  # 2.6 km west
+        minute = 8 * 60
         for n, metres in ((1, 900), (2, 750), (4, 600), (8, 450), (16, 300), (32, 150)):  # halving outwards
-            rows += [(local(d, 8, j), (SH_WORK[0], SH_WORK[1] + metres / m_per_deg_lon)) for j in range(n)]
+            for _ in range(n):
+                rows.append((local(d, minute // 60, minute % 60), (SH_WORK[0], SH_WORK[1] + metres / m_per_deg_lon)))
+                minute += 1
+        for _ in range(50):  # 100 fixes at the office, two a minute
+            rows += [(local(d, minute // 60, minute % 60), SH_WORK)] * 2
+            minute += 1
     ctx = ctx_of(logins=logins([]), locations=pings("u1", rows))
     p = placed_positions(ctx).with_columns(
         ((pl.col("lon") - SH_WORK[1]) * m_per_deg_lon).round(0).alias("east_m"))
@@ -178,3 +185,35 @@ def test_a_fix_within_reach_of_two_places_as_big_goes_to_the_nearer(shift_m):
     p = placed_positions(ctx_of(logins=logins([]), locations=pl.concat([pings("u1", rows, acc=10.0), lone])))
     a = p.filter(pl.col("lon") == east(0)[1]).select("pi", "pj").unique()
     assert a.height == 1 and p.filter(pl.col("lon") == east(170)[1]).select("pi", "pj").rows() == a.rows()
+
+
+def test_a_position_stands_for_half_the_gaps_around_its_instant():
+    """Each position weighs half the gap to its user's previous instant and half to the next, each gap at most
+    MAX_DWELL_S (a user's first and last count it in full), at least 1 s; positions at one instant share it."""
+    t0 = datetime(2024, 3, 4, tzinfo=timezone.utc)
+    at = [("a", 0), ("a", 10), ("a", 10), ("a", 70), ("a", 7270), ("b", 5), ("c", 0), ("c", 0)]
+    df = pl.DataFrame({"user_id": [u for u, _ in at], "ts": [t0 + timedelta(seconds=s) for _, s in at]},
+                      schema={"user_id": pl.String, "ts": pl.Datetime("us", "UTC")})
+    got = df.select(dwell_s()).to_series().to_list()
+    assert MAX_DWELL_S == 1800
+    assert got == [(1800 + 10) // 2, (10 + 60) // 2, (10 + 60) // 2, (60 + 1800) // 2, 1800, 1800, 1800, 1800]
+
+
+def test_a_flat_is_centred_where_the_time_is_not_where_the_track_is_dense():
+    """A flat with one indoor fix a night (10 m radius) and a commute track out of its door and back each day, a
+    fix every 10 s at 1.5 m/s east (15 m apart, 10 m radius). Within 200 m of the door the track holds 14 fixes a
+    trip and the flat one a night: counted by fixes, home was the road 191 m east of the door (the seed climbed the
+    track); weighed by the time each fix stands for (10 s on the track, half an hour indoors), home is 8 m east."""
+    m_per_deg_lon = M_PER_DEG * 0.8555  # cos(31.24 deg)
+    rows = []
+    for d in (START + timedelta(days=i) for i in range(20)):
+        rows.append((local(d, 23), SH))
+        for start_h, direction in ((8, 1), (18, -1)):
+            t = local(d, start_h)
+            for k in range(80):
+                metres = 15 * k if direction == 1 else 15 * (79 - k)
+                rows.append((t + timedelta(seconds=10 * k), (SH[0], SH[1] + metres / m_per_deg_lon)))
+    ctx = ctx_of(logins=logins([]), locations=pings("u1", rows, acc=10.0))
+    hw = home_work(ctx).row(0, named=True)
+    assert hw["home_nights"] == 20 and hw["home_lat"] == pytest.approx(SH[0], abs=1e-9)
+    assert 0 < (hw["home_lon"] - SH[1]) * m_per_deg_lon < 10
