@@ -87,13 +87,14 @@ def place_centres(ctx: ScanContext) -> pl.DataFrame:
 
 
 def _support(p: pl.LazyFrame, key: str) -> pl.LazyFrame:
-    """Per (user_id, pi, pj) place: ``support`` (distinct ``key`` values: nights, days) and ``_n`` (positions)."""
+    """Per (user_id, pi, pj) place: ``support`` (distinct ``key`` values: nights, days) and ``_n`` (seconds: the
+    time its positions stand for, :func:`fraud.geo.clusters.dwell_s`)."""
     return (p.filter(pl.col("pi").is_not_null()).group_by("user_id", "pi", "pj")
-            .agg(pl.col(key).n_unique().alias("support"), pl.len().alias("_n")))
+            .agg(pl.col(key).n_unique().alias("support"), pl.col("_w").sum().alias("_n")))
 
 
 def _best(support: pl.LazyFrame, min_support: int, prefix: str) -> pl.LazyFrame:
-    """Per user the place of :func:`_support` with most support (ties: more positions, then grid order)."""
+    """Per user the place of :func:`_support` with most support (ties: more time there, then grid order)."""
     return (support.filter(pl.col("support") >= min_support)
             .sort(["user_id", "support", "_n", "pi", "pj"], descending=[False, True, True, False, False])
             .group_by("user_id", maintain_order=True).first()

@@ -35,7 +35,7 @@ def monthly_homes(ctx: ScanContext, min_nights: int) -> pl.LazyFrame:
         raise NotEvaluated("no precise positions (lat/lon or pings) to infer homes from")
     nights = (p.lazy().filter(in_hours(pl.col("local_ts").dt.hour(), s["night_hours"]))
               .with_columns(night_date(pl.col("local_ts"), int(s["night_hours"][1])).alias("night"))
-              .select("user_id", "ts", "pi", "pj", "night", pl.col("night").dt.truncate("1mo").alias("month"))
+              .select("user_id", "ts", "pi", "pj", "_w", "night", pl.col("night").dt.truncate("1mo").alias("month"))
               .collect().lazy())  # read twice below (the months are counted before the rest of the plan runs)
     all_months = nights.group_by("user_id", "month").agg(
         pl.col("night").n_unique().alias("month_nights"), pl.col("ts").min().alias("m_first"),
@@ -46,7 +46,7 @@ def monthly_homes(ctx: ScanContext, min_nights: int) -> pl.LazyFrame:
                          f"no user has a month with {min_nights} nights of positions (min_nights) to infer a monthly "
                          "home from").lazy()
     home = (nights.filter(pl.col("pi").is_not_null()).group_by("user_id", "month", "pi", "pj")
-            .agg(pl.col("night").n_unique().alias("nights"), pl.len().alias("_n"))
+            .agg(pl.col("night").n_unique().alias("nights"), pl.col("_w").sum().alias("_n"))  # ties: more time there
             .sort(["user_id", "month", "nights", "_n", "pi", "pj"], descending=[False, False, True, True, False, False])
             .group_by("user_id", "month", maintain_order=True).first())
     return (month.join(home, on=["user_id", "month"], how="inner")

@@ -134,3 +134,19 @@ def test_users_whose_home_rules_cannot_use_a_home_place_are_counted():
     assert ctx.notes["geo.home"] == {"users_with_positions_without_home_place": 2,
                                      "users_with_positions_without_any_home": 1,
                                      "users_with_home_place_without_work_place": 1}
+
+
+def test_home_ties_on_nights_go_to_the_place_with_more_time_not_more_fixes():
+    """Two flats 2 km apart, 5 nights each: A with two fixes a night two hours apart (an hour of the night
+    each: 3,600 s a night), B with five fixes within a minute (a burst: ~1,860 s a night, though 2.5x the fixes).
+    Home is A, where the user spends the time; counted by fixes, it was B."""
+    a, b = SH, (SH[0] + 2000 / M_PER_DEG, SH[1])
+    rows = []
+    for i in range(10):
+        d = START + timedelta(days=i)
+        if i % 2 == 0:
+            rows += [(local(d, 23), a), (local(d + timedelta(days=1), 1), a)]
+        else:
+            rows += [(local(d, 23) + timedelta(seconds=15 * k), b) for k in range(5)]
+    hw = home_work(ctx_of(logins=logins([]), locations=pings("u1", rows))).row(0, named=True)
+    assert hw["home_nights"] == 5 and (hw["home_lat"], hw["home_lon"]) == pytest.approx(a)

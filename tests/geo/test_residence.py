@@ -1,11 +1,12 @@
 """geo.residence_change: monthly homes and moves (contract section 5)."""
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from geopy.distance import great_circle
 
-from fraud.geo.residence import residence_change
+from fraud.geo.clusters import M_PER_DEG
+from fraud.geo.residence import monthly_homes, residence_change
 from fraud.registry import NotEvaluated
 from tests.geo.helpers import HZ, NJ, SH, ctx_of, local, logins, pings, routine
 
@@ -85,3 +86,19 @@ def test_moves_whose_months_start_365_days_apart_are_within_365_days():
     assert df.height == 1 and json.loads(df["evidence"][0])["n_moves"] == 2
     feb = months(((2022, 12), SH), ((2023, 1), HZ), ((2023, 2), HZ), ((2024, 2), NJ), ((2024, 3), NJ))
     assert residence_change(ctx_of(logins=logins([]), locations=feb)).collect().height == 0
+
+
+def test_a_month_whose_flats_tie_on_nights_takes_the_one_with_more_time():
+    """March: 6 nights at flat A with two fixes an hour apart and 6 at B (3 km off) with a burst of four fixes
+    within a minute (more fixes, less time). The month's home is A, where the nights were spent."""
+    a, b = SH, (SH[0] + 3000 / M_PER_DEG, SH[1])
+    rows = []
+    for i in range(12):
+        d = date(2024, 3, 1) + timedelta(days=i)
+        if i % 2 == 0:
+            rows += [(local(d, 23), a), (local(d + timedelta(days=1), 0), a)]
+        else:
+            rows += [(local(d, 23) + timedelta(seconds=15 * k), b) for k in range(4)]
+    month = monthly_homes(ctx_of(logins=logins([]), locations=pings("u1", rows)), 10).collect().row(0, named=True)
+    assert month["month_nights"] == 12 and month["nights"] == 6
+    assert (month["lat"], month["lon"]) == pytest.approx(a)
