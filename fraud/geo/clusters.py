@@ -10,7 +10,7 @@ positions within ``place_radius_m`` of the seed, allowing for their accuracy rad
 ``place_radius_m``; a position within that reach of a place bigger than its own (the grid may have put it in
 another block) is at the biggest such place.
 
-Every count here is of time, not of fixes: a position weighs the seconds it stands for (:func:`dwell_s`), so
+Every count here is of time, not of fixes: a position weighs the time it stands for (:func:`dwell_ms`), so
 "busiest", "densest" and "bigger" mean where the user spent the most time, and a commute track logged every few
 seconds does not outweigh the flat it leaves from.
 """
@@ -30,10 +30,10 @@ SEED_PASSES = 50  # rounds moving a place's seed to the mean of the positions wi
 SEED_STILL_M = 0.5  # a seed that moved less than this (metres, either axis) has settled
 SUB_CELL_M = 10  # seeds settle on the positions summed per square of this size (metres)
 COORD_UNITS = 10_000_000  # coordinates summed in whole 1e-7 degrees (~1 cm)
-# A position stands for the time around it: half the gap to the user's previous and next instants, each half at
-# most MAX_DWELL_S / 2 (seconds). A phone logs a fix every few seconds on the move and one an hour at rest.
+# A position stands for the time around it: half the gap to the user's previous and next instants, each gap at
+# most MAX_DWELL_S (seconds). A phone logs a fix every few seconds on the move and one an hour at rest.
 MAX_DWELL_S = 1800
-# weighted coordinate sums: 9e8 units x 1800 s is 1.6e12 a fix, so 64 bits would wrap at ~5.7M fixes in one spot
+# weighted coordinate sums: 9e8 units x 1.8e6 ms is 1.6e15 a fix, so 64 bits would wrap at ~5,700 fixes in a spot
 SUM_TYPE = pl.Int128
 MIN_LON_SCALE = 0.01  # east-west metres-per-degree factor floor (the cosine of latitude vanishes at the poles)
 # Adding columns to the wide positions table in its row order: the in-memory engine keeps whole columns, the
@@ -69,7 +69,7 @@ def cluster(positions: pl.DataFrame, place_radius_m: float, max_place_accuracy_m
         # rounded: only needs to be central, and must not depend on summation order
         (pl.arctan2(rad.sin().mean(), rad.cos().mean()) * 180 / math.pi).round(3).alias("_ref_lon"))
     p = p.join(ref, on="user_id", how="left", maintain_order="left")
-    p = p.with_columns(wrap_lon(pl.col("lon") - pl.col("_ref_lon")).alias("_dlon"), dwell_s().alias("_w"))
+    p = p.with_columns(wrap_lon(pl.col("lon") - pl.col("_ref_lon")).alias("_dlon"), dwell_ms().alias("_w"))
     scale = (pl.col("_ref_lat") * math.pi / 180).cos().clip(lower_bound=MIN_LON_SCALE)
     # materialised once: the cell counts and the final join both read it (lazily it was computed twice)
     p = p.with_columns(
@@ -120,34 +120,35 @@ def cluster(positions: pl.DataFrame, place_radius_m: float, max_place_accuracy_m
     return _join_bigger_in_reach(placed, seeds, cell, scale).drop("_bi", "_bj")
 
 
-def dwell_s() -> pl.Expr:
-    """The seconds a position (user_id, ts; rows in (user_id, ts) order) stands for, as a whole number: half the
-    gap to the user's previous instant plus half the gap to the next, each gap at most :data:`MAX_DWELL_S` (the
-    user's first and last instants count it in full), at least 1. Positions at one instant share it (each
-    counts it: not their row order, which follows their coordinates).
+def dwell_ms() -> pl.Expr:
+    """The milliseconds a position (user_id, ts; rows in (user_id, ts) order) stands for, as a whole number: half
+    the gap to the user's previous instant plus half the gap to the next, each gap at most :data:`MAX_DWELL_S`
+    (the user's first and last instants count it in full), shared evenly by the positions at that instant (a
+    login and a ping in one second, a batch of fixes uploaded with one time stamp: together they stand for the
+    instant's time, whatever their row order), at least 1 ms.
 
     Places weigh positions by it, not by their number: a phone reports every 5-20 s on the move and once an
     hour or so at rest, and the fixes of a commute track near the door outnumbered a flat's indoor fixes (a
     dense-track audit: home centres 118 m up the road, median; work 147 m)."""
-    t = pl.col("ts").dt.epoch("s")
-    u = pl.col("user_id")
+    t = pl.col("ts").dt.epoch("ms")
+    u, row, cap = pl.col("user_id"), pl.int_range(pl.len(), dtype=pl.Int64), MAX_DWELL_S * 1000
     first, last = (u != u.shift(1)).fill_null(True), (u != u.shift(-1)).fill_null(True)
-    # the previous (next) instant, for every row of an instant alike: set on the instant's first (last) row
-    # and carried over the rest (a user's first row's previous instant lies MAX_DWELL_S before it)
-    prev = (pl.when(first).then(t - MAX_DWELL_S).when(t != t.shift(1)).then(t.shift(1)).otherwise(None)
-            .forward_fill())
-    nxt = (pl.when(last).then(t + MAX_DWELL_S).when(t != t.shift(-1)).then(t.shift(-1)).otherwise(None)
-           .backward_fill())
-    half = ((t - prev).clip(0, MAX_DWELL_S) + (nxt - t).clip(0, MAX_DWELL_S)) // 2
-    return half.clip(lower_bound=1).cast(pl.Int64)
+    starts, ends = first | (t != t.shift(1)).fill_null(True), last | (t != t.shift(-1)).fill_null(True)
+    # the previous (next) instant and the instant's first (last) row, for every row of an instant alike: set on
+    # the instant's first (last) row and carried over the rest (a user's first instant's previous lies cap before)
+    prev = pl.when(first).then(t - cap).when(starts).then(t.shift(1)).otherwise(None).forward_fill()
+    nxt = pl.when(last).then(t + cap).when(ends).then(t.shift(-1)).otherwise(None).backward_fill()
+    rows = pl.when(ends).then(row).backward_fill() - pl.when(starts).then(row).forward_fill() + 1
+    time = (t - prev).clip(0, cap) + (nxt - t).clip(0, cap)
+    return (time // (2 * rows)).clip(lower_bound=1).cast(pl.Int64)
 
 
 def _squares(p: pl.LazyFrame, scale: pl.Expr) -> pl.DataFrame:
-    """The positions of ``p`` (user_id, ci, cj, lat, _dlon, _ref_lat, _w: :func:`dwell_s`) summed per
-    :data:`SUB_CELL_M` square of their cell: ``_k`` their seconds, ``_ylat`` and ``_ydlon`` their coordinates in
-    whole 1e-7 degrees times their seconds, summed (:data:`COORD_UNITS`: integer sums are exact, so a mean does not
-    depend on the order rows come in), ``lat`` and ``_dlon`` the square's time-weighted mean, ``_ref_lat``. A
-    flat's hundreds of fixes are a few dozen squares."""
+    """The positions of ``p`` (user_id, ci, cj, lat, _dlon, _ref_lat, _w: :func:`dwell_ms`) summed per
+    :data:`SUB_CELL_M` square of their cell: ``_k`` their milliseconds, ``_ylat`` and ``_ydlon`` their coordinates in
+    whole 1e-7 degrees times their milliseconds, summed (:data:`COORD_UNITS`: integer sums are exact, so a mean does not
+    depend on the order rows come in), ``lat`` and ``_dlon`` the square's time-weighted mean, ``_ref_lat``. A flat's
+    hundreds of fixes are a few dozen squares."""
     fine, q = float(SUB_CELL_M), float(COORD_UNITS)
     w = pl.col("_w").cast(SUM_TYPE)
     return (p.select("user_id", "ci", "cj", "lat", "_dlon", "_ref_lat", "_w")
@@ -180,7 +181,7 @@ def _settle_seeds(squares: pl.DataFrame, cells: pl.DataFrame, crowded: pl.DataFr
     of sparse data: 0.45 s a pass for 169k places at 1M events).
 
     Returns ``nb`` (user_id, ci, cj, pi, pj) with merged places renamed and the seeds (user_id, pi, pj,
-    _seed_lat, _seed_dlon, _ref_lat, and ``_dn``: the seconds of the positions within ``cell`` metres of the
+    _seed_lat, _seed_dlon, _ref_lat, and ``_dn``: the milliseconds of the positions within ``cell`` metres of the
     seed, a place's size that does not depend on the grid)."""
     keys = ["user_id", "pi", "pj"]
     seeds = (nb.select(keys).unique()

@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 import polars as pl
 import pytest
 
-from fraud.geo.clusters import M_PER_DEG, MAX_DWELL_S, _link, dwell_s
+from fraud.geo.clusters import M_PER_DEG, MAX_DWELL_S, _link, dwell_ms
 from fraud.geo.places import home_work, placed_positions
 from tests.geo.helpers import SH, SH_WORK, ctx_of, local, logins, pings
 
@@ -188,15 +188,18 @@ def test_a_fix_within_reach_of_two_places_as_big_goes_to_the_nearer(shift_m):
 
 
 def test_a_position_stands_for_half_the_gaps_around_its_instant():
-    """Each position weighs half the gap to its user's previous instant and half to the next, each gap at most
-    MAX_DWELL_S (a user's first and last count it in full), at least 1 s; positions at one instant share it."""
+    """Each position weighs half the gap to its user's previous instant and half to the next (milliseconds), each
+    gap at most MAX_DWELL_S (a user's first and last count it in full), at least 1 ms; the positions of one
+    instant share its time evenly."""
     t0 = datetime(2024, 3, 4, tzinfo=timezone.utc)
-    at = [("a", 0), ("a", 10), ("a", 10), ("a", 70), ("a", 7270), ("b", 5), ("c", 0), ("c", 0)]
+    at = [("a", 0), ("a", 10), ("a", 10), ("a", 70), ("a", 7270), ("b", 5), ("c", 0), ("c", 0), ("c", 0)]
     df = pl.DataFrame({"user_id": [u for u, _ in at], "ts": [t0 + timedelta(seconds=s) for _, s in at]},
                       schema={"user_id": pl.String, "ts": pl.Datetime("us", "UTC")})
-    got = df.select(dwell_s()).to_series().to_list()
+    got = df.select(dwell_ms()).to_series().to_list()
     assert MAX_DWELL_S == 1800
-    assert got == [(1800 + 10) // 2, (10 + 60) // 2, (10 + 60) // 2, (60 + 1800) // 2, 1800, 1800, 1800, 1800]
+    cap = 1_800_000
+    assert got == [(cap + 10_000) // 2, (10_000 + 60_000) // 4, (10_000 + 60_000) // 4, (60_000 + cap) // 2, cap,
+                   cap, 2 * cap // 6, 2 * cap // 6, 2 * cap // 6]
 
 
 def test_a_flat_is_centred_where_the_time_is_not_where_the_track_is_dense():
