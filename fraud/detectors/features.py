@@ -144,11 +144,16 @@ def event_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
 
 def position_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
     """Per (user_id, day) with at least one precise position (accuracy within the places' ``max_place_accuracy_m``):
-    ``distance_km`` (sum over consecutive same-day positions)
-    and ``top_speed_kmh`` (their highest speed; the elapsed time is floored at ``speed_min_gap_minutes`` so two
-    fixes seconds apart do not make an infinite speed). A lone GPS glitch (``ignore_lone_ping_spikes``:
-    :func:`fraud.geo.travel.with_lone_ping_spikes` by ``geo.impossible_travel``'s thresholds) is no position here."""
+    ``distance_km`` (sum over consecutive same-day positions, one per ``distance_step_minutes`` of local clock time:
+    the first in each such interval) and ``top_speed_kmh`` (the highest speed between consecutive positions; the
+    elapsed time is floored at ``speed_min_gap_minutes`` so two fixes seconds apart do not make an infinite speed).
+    A lone GPS glitch (``ignore_lone_ping_spikes``: :func:`fraud.geo.travel.with_lone_ping_spikes` by
+    ``geo.impossible_travel``'s thresholds) is no position here.
+
+    The step keeps a fix's jitter out of the distance: a phone at rest logging every second with 7 m of scatter
+    made 357 km of an 8-hour day at home (and 12.4 km of a 3 km walk); one fix a minute, 5.9 km and 2.9 km."""
     min_gap_h = float(params["speed_min_gap_minutes"]) / 60
+    step_s = float(params["distance_step_minutes"]) * 60
     # The geo family's positions with local time (materialised once per scan, sorted by user and time, so
     # also by user and local day); only reported coordinates accurate enough to build places from
     # (``max_place_accuracy_m``) count here, not places guessed from an IP or a city name, nor 3 km cell fixes.
@@ -159,14 +164,22 @@ def position_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
         travel = ctx.cfg.rule("geo.impossible_travel")
         pos = with_lone_ping_spikes(pos, float(travel["min_distance_km"]), float(travel["max_speed_kmh"])).filter(
             ~pl.col("_spike"))
-    pos = pos.select("user_id", "ts", "lat", "lon", pl.col("local_ts").dt.date().alias("day"))
+    lt = pl.col("local_ts")
+    step = (lt.dt.epoch("us") // int(step_s * 1e6)) if step_s > 0 else pl.int_range(pl.len(), dtype=pl.Int64)
+    pos = pos.select("user_id", "ts", "lat", "lon", lt.dt.date().alias("day"), step.alias("_step"))
     # the previous position of the same user and day: the previous row when it has the same user and day
-    same = (pl.col("user_id") == pl.col("user_id").shift(1)) & (pl.col("day") == pl.col("day").shift(1))
+    user, day = pl.col("user_id"), pl.col("day")
+    same = (user == user.shift(1)) & (day == day.shift(1))
     prev = [pl.when(same).then(pl.col(c).shift(1)).alias(f"prev_{c}") for c in ("ts", "lat", "lon")]
-    seg = pos.with_columns(prev).with_columns(
-        haversine_km("prev_lat", "prev_lon", "lat", "lon").alias("km"),
+    # distance: from the previous step's first position (carried over the rows between) to this step's first; a
+    # user-day's first row always starts a step, so the previous step of any other step start is the same day's
+    first = (~same | (pl.col("_step") != pl.col("_step").shift(1))).fill_null(True)
+    last_first = [pl.when(first).then(pl.col(c)).shift(1).forward_fill() for c in ("lat", "lon")]
+    step_km = pl.when(first & same).then(haversine_km(*last_first, pl.col("lat"), pl.col("lon")))
+    seg = pos.with_columns(*prev, step_km.alias("km")).with_columns(
         ((pl.col("ts") - pl.col("prev_ts")).dt.total_microseconds() / 3.6e9).alias("hours"),
-    ).with_columns((pl.col("km") / pl.col("hours").clip(lower_bound=min_gap_h)).alias("kmh"))
+    ).with_columns((haversine_km("prev_lat", "prev_lon", "lat", "lon") / pl.col("hours").clip(lower_bound=min_gap_h))
+                   .alias("kmh"))
     return seg.group_by("user_id", "day").agg(
         exact_sum(pl.col("km")).fill_null(0.0).alias("distance_km"),  # one fix: no segment, 0 km
         pl.col("kmh").max().alias("top_speed_kmh"),

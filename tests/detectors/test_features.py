@@ -138,6 +138,26 @@ def test_a_lone_gps_glitch_adds_no_distance_or_speed(tmp_path):
     assert day["distance_km"] > 2100 and day["top_speed_kmh"] > 12_000
 
 
+def test_distance_follows_one_position_a_minute_not_every_jitter(tmp_path):
+    """Four fixes in one minute bouncing 1.11 km and back (a phone's jitter logged every 10-20 s), then one the
+    next minute where they began and one the minute after 111 m east: the day's path is the first fix of each
+    minute, 111.2 m; with distance_step_minutes = 0 every fix counts, 4.56 km. Top speed still reads every fix."""
+    from fraud.config import load_config
+
+    secs, lons = [0, 20, 40, 50, 60, 120], [10.0, 10.01, 10.0, 10.01, 10.0, 10.001]
+    loc = pl.DataFrame({"ts": [T0 + timedelta(seconds=t) for t in secs], "user_id": ["u1"] * 6, "lat": [0.0] * 6,
+                        "lon": lons})
+    ev = [{"ts": T0, "user_id": "u1", "event": "login"}]
+    day = _day(ctx_of(ev, locations=loc))
+    assert day["distance_km"] == 0.1112  # 111.195 m on the 0.1 m grid of exact sums
+    assert day["top_speed_kmh"] == pytest.approx(1.11195 * 12, rel=1e-5)  # 1.11 km in (floored) 5 min
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('[rules."behavior.sigma"]\ndistance_step_minutes = 0\n')
+    every = _day(ctx_of(ev, config=load_config(cfg_file), locations=loc))
+    assert every["distance_km"] == 4.5592  # 4 x 1.1120 km + 0.1112 km, each on the 0.1 m grid
+    assert every["top_speed_kmh"] == day["top_speed_kmh"]
+
+
 def _sprayed(ips):
     """Ten accounts with a 09:00 login each day for 12 days; on the last 3 nights four failed logins on each of them
     at 03:xx, from ``ips(attempt)``."""
