@@ -160,16 +160,89 @@ def short_lines(source: bytes | Path, separator: str, width: int) -> bool:
     return bool(lines.select(short.any()).collect(engine="streaming").item())
 
 
+# Records of a file read for the shapes of its values (the first this many one-line records of the header's width)
+SHAPE_SAMPLE_LINES = 10_000
+
+
+def _shape(value: str) -> str:
+    """A field's shape: each run of digits one ``9``, each run of letters one ``a``, other characters as they are
+    (``2024-03-01T08:00:00Z`` is ``9-9-9a9:9:9a``, ``u17`` is ``a9``, ``Springfield`` is ``a``)."""
+    out: list[str] = []
+    for ch in value:
+        c = "9" if ch.isdigit() else "a" if ch.isalpha() else ch
+        if not out or out[-1] != c or c not in "9a":
+            out.append(c)
+    return "".join(out)
+
+
+def _line_fields(line: str, separator: str) -> list[str]:
+    """One line's fields read alone: as CSV when its quotes pair up, else split at every separator."""
+    if line.count('"') % 2 == 0:
+        return next(csv.reader([line.replace("\r", _CR)], delimiter=separator, strict=False), [])
+    return line.split(separator)
+
+
+def _column_shapes(lines: list[str], separator: str, width: int) -> list[set[str]]:
+    """Per column, the shapes (:func:`_shape`) of its values in the file's records that lie on one line of their own
+    with the header's width (the first :data:`SHAPE_SAMPLE_LINES` of them). A line inside a field quoted over lines
+    (``  "b": [1, 2, 3]`` of a JSON blob) is no sample, nor is one with a stray quote."""
+    shapes: list[set[str]] = [set() for _ in range(width)]
+    seen = 0
+    for first, last, rec in _csv_rows(lines, 1, separator):
+        if first == last and len(rec) == width and lines[first].count('"') % 2 == 0:
+            for i, v in enumerate(rec):
+                shapes[i].add(_shape(v))
+            seen += 1
+            if seen == SHAPE_SAMPLE_LINES:
+                break
+    return shapes
+
+
+def _like_a_record(line: str, separator: str, shapes: list[set[str]], head: bool = False) -> bool:
+    """Whether a line read alone has the header's width and most of its fields shaped as the file's records' (a
+    record a stray quote swallowed, not a line of a note or a JSON blob that a CSV writer quoted over lines). With
+    ``head``, the line is the start of a record (the text before a closing quote): two or more fields, most of them
+    shaped as the file's first columns."""
+    fields = _line_fields(line.rstrip("\r"), separator)
+    if (len(fields) != len(shapes)) if not head else not 2 <= len(fields) <= len(shapes):
+        return False
+    return 2 * sum(_shape(v) in shapes[i] for i, v in enumerate(fields)) > len(fields)
+
+
+def _closing_quote(line: str) -> int:
+    """Where the last line of a field quoted over lines closes it: its first quote that is no doubled ``""``
+    (-1: none)."""
+    at = 0
+    while (at := line.find('"', at)) >= 0:
+        if not line.startswith('""', at):
+            return at
+        at += 2
+    return -1
+
+
+def _swallowed(lines: list[str], separator: str, shapes: list[set[str]]) -> bool:
+    """Whether the lines after the first of a field quoted over lines are records a stray quote swallowed: the
+    quote closing the field is not followed by a separator or the line's end, as a CSV writer's is (a stray quote is
+    "closed" by the next stray one, mostly at the start of a value: ``"okhttp``), or a line between, or the start
+    of the last up to the closing quote, is shaped like the file's records (:func:`_like_a_record`)."""
+    last = lines[-1].rstrip("\r")
+    close = _closing_quote(last)
+    rest = last[close + 1:] if close >= 0 else None
+    if rest is None or (rest != "" and not rest.startswith(separator)):
+        return True
+    return (any(_like_a_record(ln, separator, shapes) for ln in lines[:-1])
+            or _like_a_record(last[:close], separator, shapes, head=True))
+
+
 def csv_records(text: str, separator: str) -> pl.DataFrame:
-    """A CSV file read record by record with Python's lenient ``csv`` reader: a quote inside an unquoted field
-    is a character; a record with fewer fields than the header (a missing separator: its later fields would land
-    in the wrong columns) or more (an unquoted separator or a broken quote: shifted too) is a
-    :data:`LINE_ERROR`, and so is a line whose
-    opening quote is never closed (it would swallow the rest of the file) or whose quoted field runs over line ends
-    holding a record's worth of separators (a stray quote that a later stray quote "closes"):
-    the reading resumes on the next line. A quoted field over lines that are no records (a note written over two
-    lines) stays one field. Empty fields are null. When every record is one empty field wider than the header (a
-    separator ending each line), that field is no field."""
+    """A CSV file read record by record with Python's lenient ``csv`` reader: a quote inside an unquoted field is a
+    character; a record with fewer fields than the header (a missing separator: its later fields would land in the wrong
+    columns) or more (an unquoted separator or a broken quote: shifted too) is a :data:`LINE_ERROR`, and so is a line
+    whose opening quote is never closed (it would swallow the rest of the file) or whose quoted field runs over line
+    ends holding a record's worth of separators and lines shaped as the file's records (a stray quote that a later stray
+    quote "closes": :func:`_like_a_record`): the reading resumes on the next line. A quoted field over lines that are no
+    records (a note or an address written over two lines, a JSON blob) stays one field. Empty fields are null. When
+    every record is one empty field wider than the header (a separator ending each line), that field is no field."""
     lines = text.lstrip("\r\n").split("\n")  # leading empty lines are skipped, as the fast reader does
     if lines and lines[-1] == "":
         lines.pop()
@@ -177,6 +250,7 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
     columns, width = _unique_names(header), len(header)
     columns = [reserved_renames([c]).get(c, c) for c in columns]
     rows, rownums, errors, texts = [], [], [], []
+    shapes = _column_shapes(lines, separator, width)
 
     record = [0]  # records so far, empty lines included: row N is the Nth record, as the fast reader counts
     whole = 0  # records of the header's width
@@ -202,10 +276,13 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
                 break
             # a quoted field over line ends that holds a whole record's separators, in a span whose last line is a
             # whole record too, swallowed records: the tail of one line and the head of the next (a stray quote on
-            # two adjacent lines), or whole lines between. A field a CSV writer quoted over lines (a note, a JSON
-            # blob in an extra column) ends with its closing quote, so its span's last line is no whole record.
+            # two adjacent lines), or whole lines between. A field a CSV writer quoted over lines (a note, an
+            # address, a JSON blob) ends with its closing quote, and its lines are shaped like no record of the file
+            # ("Springfield, IL, 62701" beside "2024-03-04T10:01:00Z,u2,plain"): it was rejected, with a phantom
+            # row (:func:`_swallowed`).
             if (last > first and width > 1 and lines[last].count(separator) >= width - 1
-                    and any("\n" in v and v.count(separator) >= width - 1 for v in rec)):
+                    and any("\n" in v and v.count(separator) >= width - 1 for v in rec)
+                    and _swallowed(lines[first + 1:last + 1], separator, shapes)):
                 reject("a quote opened on this line runs over the next lines, which are records of their own "
                        "(a stray quote)", lines[first])
                 resume = first + 1

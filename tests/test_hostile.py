@@ -467,6 +467,35 @@ def test_a_multiline_json_blob_in_an_extra_column_stays_one_field(tmp_path):
     assert res.rejected.height == 0 and res.scores["user_id"].to_list() == ["u1", "u2"]
 
 
+@pytest.mark.parametrize("shards", [1, 2])
+def test_valid_fields_quoted_over_lines_with_separators_inside_are_kept(tmp_path, shards):
+    """RFC 4180 fields over lines holding a record's worth of separators: an address as the last column (its second
+    line "Springfield, IL, 62701" has the header's width) and a JSON blob as the first (its last line ends the record).
+    Both are one field of a record read whole; they were rejected as stray quotes, with a phantom row each."""
+    (tmp_path / "logins.csv").write_text('ts,user_id,note\n2024-03-04T10:00:00Z,u1,"addr: 1 Main St, Apt 2\n'
+                                         'Springfield, IL, 62701"\n2024-03-04T10:01:00Z,u2,plain\n')
+    res = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=shards)
+    assert res.rejected.height == 0 and res.scores["user_id"].to_list() == ["u1", "u2"]
+    (tmp_path / "logins.csv").write_text('meta,ts,user_id,device_id\n"{\n  ""a"": 1,\n  ""b"": [1, 2, 3]\n}",'
+                                         '2024-03-04T10:00:00Z,u1,d1\n{},2024-03-04T10:01:00Z,u2,d2\n')
+    res = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=shards)
+    assert res.rejected.height == 0 and res.scores["user_id"].to_list() == ["u1", "u2"]
+    assert res.summary["inputs"]["logins"]["rows_read"] == 2
+
+
+def test_a_stray_quote_closed_by_a_quote_ending_a_value_on_the_next_line_swallows_no_record(tmp_path):
+    """A stray quote opening one line's agent and another ending the next line's: read as CSV, one field holding
+    the next record's start ("2024-03-01T08:01:00Z,u1,agent", shaped like the file's records). The first line is
+    rejected and the next read again (its quote ends a value: a character); nothing vanishes into a field."""
+    head = "ts,user_id,user_agent,device_id\n"
+    rows = ['2024-03-01T08:00:00Z,u0,"okhttp/4.9,dev0\n', '2024-03-01T08:01:00Z,u1,agent",dev1\n',
+            "2024-03-01T08:02:00Z,u2,okhttp/4.9,dev2\n", "2024-03-01T08:03:00Z,u3,okhttp/4.9,dev3\n"]
+    (tmp_path / "logins.csv").write_text(head + "".join(rows))
+    res = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    assert res.scores["user_id"].to_list() == ["u1", "u2", "u3"]
+    assert res.rejected["row"].to_list() == [1]
+
+
 def test_a_row_short_of_fields_is_rejected_not_shifted(tmp_path):
     """A row missing a field in the middle was padded at its end by the reader: its event read as 'd2', its device
     as '5.6.7.8'. It is rejected, in memory and in slices; a row whose last field is empty ("...,") is a row."""
