@@ -184,17 +184,20 @@ def _line_fields(line: str, separator: str) -> list[str]:
 
 def _column_shapes(lines: list[str], separator: str, width: int) -> list[set[str]]:
     """Per column, the shapes (:func:`_shape`) of its values in the file's records that lie on one line of their own
-    with the header's width (the first :data:`SHAPE_SAMPLE_LINES` of them). A line inside a field quoted over lines
+    with the header's width (the first :data:`SHAPE_SAMPLE_LINES` of them, among the first ten times as many records:
+    the record reader's second pass over a file whose records are nearly all broken stops there). A line inside a
+    field quoted over lines
     (``  "b": [1, 2, 3]`` of a JSON blob) is no sample, nor is one with a stray quote."""
     shapes: list[set[str]] = [set() for _ in range(width)]
     seen = 0
-    for first, last, rec in _csv_rows(lines, 1, separator):
+    for n, (first, last, rec) in enumerate(_csv_rows(lines, 1, separator)):
         if first == last and len(rec) == width and lines[first].count('"') % 2 == 0:
             for i, v in enumerate(rec):
                 shapes[i].add(_shape(v))
             seen += 1
-            if seen == SHAPE_SAMPLE_LINES:
-                break
+        # enough samples, or a file whose records are nearly all broken: not read twice to the end
+        if seen == SHAPE_SAMPLE_LINES or n == 10 * SHAPE_SAMPLE_LINES:
+            break
     return shapes
 
 
