@@ -186,8 +186,7 @@ def _column_shapes(lines: list[str], separator: str, width: int) -> list[set[str
     """Per column, the shapes (:func:`_shape`) of its values in the file's records that lie on one line of their own
     with the header's width (the first :data:`SHAPE_SAMPLE_LINES` of them, among the first ten times as many records:
     the record reader's second pass over a file whose records are nearly all broken stops there). A line inside a
-    field quoted over lines
-    (``  "b": [1, 2, 3]`` of a JSON blob) is no sample, nor is one with a stray quote."""
+    field quoted over lines (``  "b": [1, 2, 3]`` of a JSON blob) is no sample, nor is one with a stray quote."""
     shapes: list[set[str]] = [set() for _ in range(width)]
     seen = 0
     for n, (first, last, rec) in enumerate(_csv_rows(lines, 1, separator)):
