@@ -200,15 +200,18 @@ def _column_shapes(lines: list[str], separator: str, width: int) -> list[set[str
     return shapes
 
 
-def _like_a_record(line: str, separator: str, shapes: list[set[str]], head: bool = False) -> bool:
+def _like_a_record(line: str, separator: str, shapes: list[set[str]], column: int | None = None) -> bool:
     """Whether a line read alone has the header's width and most of its fields shaped as the file's records' (a
     record a stray quote swallowed, not a line of a note or a JSON blob that a CSV writer quoted over lines). With
-    ``head``, the line is the start of a record (the text before a closing quote): two or more fields, most of them
-    shaped as the file's first columns."""
+    ``column``, the line is part of a record from that column on (0: the text before a closing quote; the quoted
+    field's column: the text after an opening quote), two or more fields, at least half of them shaped as the file's
+    values in those columns (``2024-03-01T08:02:00Z,u2,curl/8.1`` before a stray closing quote)."""
     fields = _line_fields(line.rstrip("\r"), separator)
-    if (len(fields) != len(shapes)) if not head else not 2 <= len(fields) <= len(shapes):
+    if column is None:
+        return len(fields) == len(shapes) and 2 * sum(_shape(v) in s for v, s in zip(fields, shapes)) > len(fields)
+    if not 2 <= len(fields) <= len(shapes) - column:
         return False
-    return 2 * sum(_shape(v) in shapes[i] for i, v in enumerate(fields)) > len(fields)
+    return 2 * sum(_shape(v) in shapes[column + i] for i, v in enumerate(fields)) >= len(fields)
 
 
 def _closing_quote(line: str) -> int:
@@ -222,18 +225,22 @@ def _closing_quote(line: str) -> int:
     return -1
 
 
-def _swallowed(lines: list[str], separator: str, shapes: list[set[str]]) -> bool:
-    """Whether the lines after the first of a field quoted over lines are records a stray quote swallowed: the
-    quote closing the field is not followed by a separator or the line's end, as a CSV writer's is (a stray quote is
-    "closed" by the next stray one, mostly at the start of a value: ``"okhttp``), or a line between, or the start
-    of the last up to the closing quote, is shaped like the file's records (:func:`_like_a_record`)."""
+def _swallowed(lines: list[str], field: str, column: int, separator: str, shapes: list[set[str]]) -> bool:
+    """Whether ``field``, the value of ``column`` that a quote opened on the first of ``lines`` and ran over the
+    others, swallowed records: the quote closing it is not followed by a separator or the line's end, as a CSV
+    writer's is (a stray quote is "closed" by the next stray one, mostly at the start of a value: ``"okhttp``); the
+    file has no one-line record to compare with (:func:`_column_shapes`: no sample, no benefit of the doubt); or a
+    line between, the end of the first after the opening quote or the start of the last before the closing quote
+    is shaped like the file's records (:func:`_like_a_record`)."""
     last = lines[-1].rstrip("\r")
     close = _closing_quote(last)
     rest = last[close + 1:] if close >= 0 else None
-    if rest is None or (rest != "" and not rest.startswith(separator)):
+    if rest is None or (rest != "" and not rest.startswith(separator)) or not all(shapes):
         return True
-    return (any(_like_a_record(ln, separator, shapes) for ln in lines[:-1])
-            or _like_a_record(last[:close], separator, shapes, head=True))
+    parts = field.split("\n")
+    return (any(_like_a_record(ln, separator, shapes) for ln in lines[1:-1])
+            or _like_a_record(parts[0], separator, shapes, column)
+            or _like_a_record(parts[-1], separator, shapes, 0))
 
 
 def csv_records(text: str, separator: str) -> pl.DataFrame:
@@ -276,15 +283,15 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
                 reject("a quote opened on this line is never closed", lines[first])
                 resume = first + 1
                 break
-            # a quoted field over line ends that holds a whole record's separators, in a span whose last line is a
-            # whole record too, swallowed records: the tail of one line and the head of the next (a stray quote on
-            # two adjacent lines), or whole lines between. A field a CSV writer quoted over lines (a note, an
-            # address, a JSON blob) ends with its closing quote, and its lines are shaped like no record of the file
+            # a quoted field over line ends that holds a whole record's separators may have swallowed records: the
+            # tail of one line and the head of the next (a stray quote on two adjacent lines), or whole lines between,
+            # or up to a later field's opening quote. A field a CSV writer quoted over lines (a note, an address, a
+            # JSON blob) ends with its closing quote, and its lines are shaped like no record of the file
             # ("Springfield, IL, 62701" beside "2024-03-04T10:01:00Z,u2,plain"): it was rejected, with a phantom
             # row (:func:`_swallowed`).
-            if (last > first and width > 1 and lines[last].count(separator) >= width - 1
-                    and any("\n" in v and v.count(separator) >= width - 1 for v in rec)
-                    and _swallowed(lines[first + 1:last + 1], separator, shapes)):
+            wide = [(v, i) for i, v in enumerate(rec) if "\n" in v and v.count(separator) >= width - 1]
+            if (last > first and width > 1 and wide
+                    and _swallowed(lines[first:last + 1], *wide[0], separator, shapes)):
                 reject("a quote opened on this line runs over the next lines, which are records of their own "
                        "(a stray quote)", lines[first])
                 resume = first + 1

@@ -496,6 +496,35 @@ def test_a_stray_quote_closed_by_a_quote_ending_a_value_on_the_next_line_swallow
     assert res.rejected["row"].to_list() == [1]
 
 
+@pytest.mark.parametrize("text,users,rejected", [
+    # a stray quote closed by another ending a value in the first column (the text before it is one field)
+    ('user_agent,ts,user_id,event\nMozilla/5.0,2024-03-01T08:00:00Z,u0,login\n"okhttp/4.9,2024-03-01T08:01:00Z,u1,'
+     'login\ncurl/8.1",2024-03-01T08:02:00Z,u2,login\nMozilla/5.0,2024-03-01T08:03:00Z,u3,login\n',
+     ["u0", "u2", "u3"], [2]),
+    # no one-line record to compare with: every valid record has a note over two lines
+    ('ts,user_id,user_agent,note\n2024-03-01T08:00:00Z,u0,Mozilla/5.0,"line one\nline two"\n2024-03-01T08:01:00Z,'
+     'u1,"okhttp/4.9,\n2024-03-01T08:02:00Z,u2,curl/8.1",\n2024-03-01T08:03:00Z,u3,Mozilla/5.0,"line one\nline two"\n',
+     ["u0", "u2", "u3"], [2]),
+    # the closing line's agent has a shape no record has (only half of its fields look like a record's)
+    ('ts,user_agent,user_id,device_id\n2024-03-01T08:00:00Z,Mozilla/5.0,u0,d0\n2024-03-01T08:01:00Z,Mozilla/5.0,u1,'
+     'd1\n2024-03-01T08:02:00Z,"okhttp/4.9,u2,d2\n2024-03-01T08:03:00Z,Dalvik/2.1.0 (Linux; U; Android 11)",u3,d3\n'
+     '2024-03-01T08:04:00Z,Mozilla/5.0,u4,d4\n', ["u0", "u1", "u3", "u4"], [3]),
+    # a stray quote closed by the opening quote of a later note over two lines, on a line short of separators
+    ('ts,user_id,note,user_agent\n2024-03-01T08:00:00Z,u0,ok,Mozilla/5.0\n2024-03-01T08:01:00Z,u1,ok,"okhttp/4.9\n'
+     '2024-03-01T08:02:00Z,u2,ok,Mozilla/5.0\n2024-03-01T08:03:00Z,u3,"first line\nsecond line",Mozilla/5.0\n'
+     '2024-03-01T08:04:00Z,u4,ok,Mozilla/5.0\n', ["u0", "u2", "u3", "u4"], [2]),
+])
+def test_a_stray_quote_never_swallows_a_record_silently(tmp_path, text, users, rejected):
+    """Stray quotes that a later quote "closes" so that the field between holds whole records (an adversarial CSV
+    audit's cases): the first line is rejected and the next ones read again; no user vanishes without a rejected row
+    (the first three lost a user silently while valid fields over lines were being told apart from them, the last
+    one before that)."""
+    (tmp_path / "logins.csv").write_text(text)
+    res = scan(ScanInputs.from_folder(tmp_path), load_config(), shards=1)
+    assert sorted(res.scores["user_id"].to_list()) == users
+    assert res.rejected["row"].to_list() == rejected
+
+
 def test_a_row_short_of_fields_is_rejected_not_shifted(tmp_path):
     """A row missing a field in the middle was padded at its end by the reader: its event read as 'd2', its device
     as '5.6.7.8'. It is rejected, in memory and in slices; a row whose last field is empty ("...,") is a row."""

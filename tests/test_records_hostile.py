@@ -139,8 +139,8 @@ def test_a_stray_quote_before_a_quoted_multiline_field_loses_no_record_in_memory
         assert sorted(res.scores["user_id"]) == ["u2", "u3", "u4", "u5"]
         assert (res.loaded["logins"].rows_read, res.loaded["logins"].rows_rejected) == (5, 1)
         assert res.rejected.select("row", "reason", "raw").rows() == [
-            (1, "a quote opened on this line runs over the next lines, ending in a record of 3 fields where the "
-                "header has 4 (a stray quote)", '2024-03-04T10:00:00Z,u1,"okhttp/4.9,d1')]
+            (1, "a quote opened on this line runs over the next lines, which are records of their own (a stray "
+                "quote)", '2024-03-04T10:00:00Z,u1,"okhttp/4.9,d1')]
         ua = res.context.logins.filter(pl.col("user_id") == "u4").collect()["user_agent"].to_list()
         assert ua == ["two\nlines"]
     assert_frame_equal(results[0].rejected, results[1].rejected)
