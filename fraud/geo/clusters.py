@@ -10,7 +10,7 @@ positions within ``place_radius_m`` of the seed, allowing for their accuracy rad
 ``place_radius_m``; a position within that reach of a place bigger than its own (the grid may have put it in
 another block) is at the biggest such place.
 
-Every count here is of time, not of fixes: a position weighs the time it stands for (:func:`dwell_ms`), so
+Every count here is of time, not of fixes: a position weighs the time it stands for (:func:`with_dwell_ms`), so
 "busiest", "densest" and "bigger" mean where the user spent the most time, and a commute track logged every few
 seconds does not outweigh the flat it leaves from.
 """
@@ -33,6 +33,7 @@ COORD_UNITS = 10_000_000  # coordinates summed in whole 1e-7 degrees (~1 cm)
 # A position stands for the time around it: half the gap to the user's previous and next instants, each gap at
 # most MAX_DWELL_S (seconds). A phone logs a fix every few seconds on the move and one an hour at rest.
 MAX_DWELL_S = 1800
+STAY_EDGE_S = 60  # a longer gap's time goes to the most accurate fix within a minute of it (a stay's edge)
 # weighted coordinate sums: 9e8 units x 1.8e6 ms is 1.6e15 a fix, so 64 bits would wrap at ~5,700 fixes in a spot
 SUM_TYPE = pl.Int128
 MIN_LON_SCALE = 0.01  # east-west metres-per-degree factor floor (the cosine of latitude vanishes at the poles)
@@ -69,7 +70,7 @@ def cluster(positions: pl.DataFrame, place_radius_m: float, max_place_accuracy_m
         # rounded: only needs to be central, and must not depend on summation order
         (pl.arctan2(rad.sin().mean(), rad.cos().mean()) * 180 / math.pi).round(3).alias("_ref_lon"))
     p = p.join(ref, on="user_id", how="left", maintain_order="left")
-    p = p.with_columns(wrap_lon(pl.col("lon") - pl.col("_ref_lon")).alias("_dlon"), dwell_ms().alias("_w"))
+    p = with_dwell_ms(p.with_columns(wrap_lon(pl.col("lon") - pl.col("_ref_lon")).alias("_dlon")))
     scale = (pl.col("_ref_lat") * math.pi / 180).cos().clip(lower_bound=MIN_LON_SCALE)
     # materialised once: the cell counts and the final join both read it (lazily it was computed twice)
     p = p.with_columns(
@@ -120,18 +121,25 @@ def cluster(positions: pl.DataFrame, place_radius_m: float, max_place_accuracy_m
     return _join_bigger_in_reach(placed, seeds, cell, scale).drop("_bi", "_bj")
 
 
-def dwell_ms() -> pl.Expr:
-    """The milliseconds a position (user_id, ts; rows in (user_id, ts) order) stands for, as a whole number: half
-    the gap to the user's previous instant plus half the gap to the next, each gap at most :data:`MAX_DWELL_S`
-    (the user's first and last instants count it in full), shared evenly by the positions at that instant (a
-    login and a ping in one second, a batch of fixes uploaded with one time stamp: together they stand for the
-    instant's time, whatever their row order), at least 1 ms.
+def with_dwell_ms(lf: pl.LazyFrame, name: str = "_w") -> pl.LazyFrame:
+    """``lf`` (user_id, ts, acc_km; rows in (user_id, ts) order) with ``name``: the milliseconds each position stands
+    for, as a whole number: half the gap to the user's previous instant plus half the gap to the next, each gap at
+    most :data:`MAX_DWELL_S` (the user's first and last instants count it in full), shared evenly by the positions
+    at that instant (a login and a ping in one second, a batch of fixes uploaded with one time stamp: together they
+    stand for the instant's time, whatever their row order), at least 1 ms. Half of a gap longer than
+    :data:`STAY_EDGE_S` goes to the most accurate position within :data:`STAY_EDGE_S` of it whose accuracy disc meets
+    the edge position's (ties: the nearest the gap, shared by its instant's positions): a phone's first fix on waking
+    is often a coarse one hundreds of metres off, and the sharp fixes seconds after it say where the stay was (a
+    cold-start fix 300 m off took half of every night: home 149 m off), while a track's sharp fixes a minute up the
+    road from the door are not where the night was (without the disc test, dense-track homes lay 22 m off, median,
+    against 8 m).
 
     Places weigh positions by it, not by their number: a phone reports every 5-20 s on the move and once an
     hour or so at rest, and the fixes of a commute track near the door outnumbered a flat's indoor fixes (a
     dense-track audit: home centres 118 m up the road, median; work 147 m)."""
-    t = pl.col("ts").dt.epoch("ms")
-    u, row, cap = pl.col("user_id"), pl.int_range(pl.len(), dtype=pl.Int64), MAX_DWELL_S * 1000
+    t, acc = pl.col("_t"), pl.col("acc_km")
+    u, row = pl.col("user_id"), pl.int_range(pl.len(), dtype=pl.Int64)
+    cap, edge = MAX_DWELL_S * 1000, STAY_EDGE_S * 1000
     first, last = (u != u.shift(1)).fill_null(True), (u != u.shift(-1)).fill_null(True)
     starts, ends = first | (t != t.shift(1)).fill_null(True), last | (t != t.shift(-1)).fill_null(True)
     # the previous (next) instant and the instant's first (last) row, for every row of an instant alike: set on
@@ -139,12 +147,52 @@ def dwell_ms() -> pl.Expr:
     prev = pl.when(first).then(t - cap).when(starts).then(t.shift(1)).otherwise(None).forward_fill()
     nxt = pl.when(last).then(t + cap).when(ends).then(t.shift(-1)).otherwise(None).backward_fill()
     rows = pl.when(ends).then(row).backward_fill() - pl.when(starts).then(row).forward_fill() + 1
-    time = (t - prev).clip(0, cap) + (nxt - t).clip(0, cap)
-    return (time // (2 * rows)).clip(lower_bound=1).cast(pl.Int64)
+    before, after = (t - prev).clip(0, cap), (nxt - t).clip(0, cap)
+    short = pl.when(before <= edge).then(before).otherwise(0) + pl.when(after <= edge).then(after).otherwise(0)
+    # each long gap's edge instant (_a*), length (_g*) and window (_w*: the rows up to the next long gap's edge,
+    # or from the last one's; a user's last and first instants are such edges, so no window spans two users)
+    at_tail, at_head = ends & (after > edge), starts & (before > edge)
+    lf = lf.with_columns(pl.col("ts").dt.epoch("ms").alias("_t")).with_columns(
+        ((before + after) // (2 * rows)).alias("_alone"), (short // (2 * rows)).alias("_short"),
+        ((before <= edge) | (after <= edge)).alias("_crowd"), row.alias("_r"),
+        *[pl.when(at_tail).then(x).backward_fill().alias(f"_{n}t") for n, x in _edge_columns(t, after)],
+        at_tail.cast(pl.Int64).cum_sum(reverse=True).alias("_wt"),
+        *[pl.when(at_head).then(x).forward_fill().alias(f"_{n}h") for n, x in _edge_columns(t, before)],
+        at_head.cast(pl.Int64).cum_sum().alias("_wh"))
+    # An instant with long gaps on both sides is alone in both its windows: it takes both halves (most instants of
+    # sparse logs). Elsewhere, of the rows within `edge` of a long gap's edge, the most accurate nearest it takes the
+    # gap's half: the least (accuracy in decimetres, milliseconds from the edge), one integer per row.
+    edge_cols = [f"_{n}{side}" for side in "th" for n, _ in _edge_columns(t, t)]
+    crowd = lf.filter(pl.col("_crowd")).select("_r", "_t", "lat", "lon", "acc_km", "_short", "_wt", "_wh", *edge_cols)
+    parts = []
+    for side, win in (("t", "_wt"), ("h", "_wh")):
+        at, gap, lat, lon, eacc = (pl.col(f"_{n}{side}") for n in ("a", "g", "lat", "lon", "acc"))
+        off = (at - t).abs()
+        # a fix whose accuracy disc meets the edge fix's: where the edge fix may have been (not a track's fix a
+        # minute up the road from the door)
+        dy = (pl.col("lat") - lat) * M_PER_DEG
+        dx = wrap_lon(pl.col("lon") - lon) * M_PER_DEG * (lat * math.pi / 180).cos()
+        meets = dy * dy + dx * dx <= ((acc + eacc) * 1000) ** 2
+        rank = pl.when((off <= edge) & meets).then((acc * 10_000).round().cast(pl.Int64) * (edge + 1) + off)
+        crowd = crowd.with_columns(rank.alias("_rank")).with_columns(
+            (pl.col("_rank") == pl.col("_rank").min().over(win)).fill_null(False).alias("_won"))
+        crowd = crowd.with_columns(pl.when(pl.col("_won")).then(gap // (2 * pl.col("_won").sum().over(win)))
+                                   .otherwise(0).alias(f"_p{side}"))
+        parts.append(f"_p{side}")
+    crowd = crowd.select("_r", (pl.col("_short") + pl.col(parts[0]) + pl.col(parts[1])).alias("_in_crowd"))
+    return (lf.join(crowd, on="_r", how="left", maintain_order="left")
+            .with_columns(pl.coalesce("_in_crowd", "_alone").clip(lower_bound=1).cast(pl.Int64).alias(name))
+            .drop("_t", "_alone", "_short", "_crowd", "_r", "_wt", "_wh", *edge_cols, "_in_crowd"))
+
+
+def _edge_columns(t: pl.Expr, gap: pl.Expr) -> list[tuple[str, pl.Expr]]:
+    """What :func:`with_dwell_ms` carries from a long gap's edge fix to the fixes near it: its time, the gap's
+    length, its position and accuracy."""
+    return [("a", t), ("g", gap), ("lat", pl.col("lat")), ("lon", pl.col("lon")), ("acc", pl.col("acc_km"))]
 
 
 def _squares(p: pl.LazyFrame, scale: pl.Expr) -> pl.DataFrame:
-    """The positions of ``p`` (user_id, ci, cj, lat, _dlon, _ref_lat, _w: :func:`dwell_ms`) summed per
+    """The positions of ``p`` (user_id, ci, cj, lat, _dlon, _ref_lat, _w: :func:`with_dwell_ms`) summed per
     :data:`SUB_CELL_M` square of their cell: ``_k`` their milliseconds, ``_ylat`` and ``_ydlon`` their coordinates in
     whole 1e-7 degrees times their milliseconds, summed (:data:`COORD_UNITS`: integer sums are exact, so a mean does not
     depend on the order rows come in), ``lat`` and ``_dlon`` the square's time-weighted mean, ``_ref_lat``. A flat's

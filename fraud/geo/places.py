@@ -75,7 +75,7 @@ def placed_positions(ctx: ScanContext) -> pl.DataFrame:
 
 def place_centres(ctx: ScanContext) -> pl.DataFrame:
     """One row per (user_id, pi, pj): lat, lon (centre: the mean of its positions, each weighted by the time it
-    stands for, :func:`fraud.geo.clusters.dwell_ms`), n (positions) and acc_km (their median accuracy radius)."""
+    stands for, :func:`fraud.geo.clusters.with_dwell_ms`), n (positions) and acc_km (their median accuracy radius)."""
     def build() -> pl.DataFrame:
         p = placed_positions(ctx).filter(pl.col("pi").is_not_null())
         w = pl.col("_w")
@@ -88,7 +88,7 @@ def place_centres(ctx: ScanContext) -> pl.DataFrame:
 
 def _support(p: pl.LazyFrame, key: str) -> pl.LazyFrame:
     """Per (user_id, pi, pj) place: ``support`` (distinct ``key`` values: nights, days) and ``_n`` (milliseconds: the
-    time its positions stand for, :func:`fraud.geo.clusters.dwell_ms`)."""
+    time its positions stand for, :func:`fraud.geo.clusters.with_dwell_ms`)."""
     return (p.filter(pl.col("pi").is_not_null()).group_by("user_id", "pi", "pj")
             .agg(pl.col(key).n_unique().alias("support"), pl.col("_w").sum().alias("_n")))
 

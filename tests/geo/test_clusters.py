@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 import polars as pl
 import pytest
 
-from fraud.geo.clusters import M_PER_DEG, MAX_DWELL_S, _link, dwell_ms
+from fraud.geo.clusters import M_PER_DEG, MAX_DWELL_S, STAY_EDGE_S, _link, with_dwell_ms
 from fraud.geo.places import home_work, placed_positions
 from tests.geo.helpers import SH, SH_WORK, ctx_of, local, logins, pings
 
@@ -190,16 +190,40 @@ def test_a_fix_within_reach_of_two_places_as_big_goes_to_the_nearer(shift_m):
 def test_a_position_stands_for_half_the_gaps_around_its_instant():
     """Each position weighs half the gap to its user's previous instant and half to the next (milliseconds), each
     gap at most MAX_DWELL_S (a user's first and last count it in full), at least 1 ms; the positions of one
-    instant share its time evenly."""
+    instant share its time evenly. Half of a gap over STAY_EDGE_S (60 s) goes to the most accurate position within
+    a minute of it whose accuracy disc meets the edge position's (all here lie at one spot), ties to the nearest the
+    gap. User a: fixes at 0 (300 m radius), 10 (20 m and 50 m), 70 (20 m)
+    and 7270 s: the 15 minutes before 0 go to the 20 m fix at 10 s, those after 70 s to the fix at 70 s (as
+    accurate as the one at 10 s, nearer the gap). Every user's weights add up to the time they stand for."""
     t0 = datetime(2024, 3, 4, tzinfo=timezone.utc)
-    at = [("a", 0), ("a", 10), ("a", 10), ("a", 70), ("a", 7270), ("b", 5), ("c", 0), ("c", 0), ("c", 0)]
-    df = pl.DataFrame({"user_id": [u for u, _ in at], "ts": [t0 + timedelta(seconds=s) for _, s in at]},
-                      schema={"user_id": pl.String, "ts": pl.Datetime("us", "UTC")})
-    got = df.select(dwell_ms()).to_series().to_list()
-    assert MAX_DWELL_S == 1800
-    cap = 1_800_000
-    assert got == [(cap + 10_000) // 2, (10_000 + 60_000) // 4, (10_000 + 60_000) // 4, (60_000 + cap) // 2, cap,
-                   cap, 2 * cap // 6, 2 * cap // 6, 2 * cap // 6]
+    at = [("a", 0, 0.3), ("a", 10, 0.02), ("a", 10, 0.05), ("a", 70, 0.02), ("a", 7270, 0.1), ("b", 5, 0.1),
+          ("c", 0, 0.02), ("c", 0, 0.02), ("c", 0, 0.02)]
+    df = pl.DataFrame({"user_id": [u for u, _, _ in at], "ts": [t0 + timedelta(seconds=s) for _, s, _ in at],
+                       "lat": [SH[0]] * len(at), "lon": [SH[1]] * len(at), "acc_km": [a for _, _, a in at]},
+                      schema={"user_id": pl.String, "ts": pl.Datetime("us", "UTC"), "lat": pl.Float64,
+                              "lon": pl.Float64, "acc_km": pl.Float64})
+    got = with_dwell_ms(df.lazy()).collect()["_w"].to_list()
+    assert (MAX_DWELL_S, STAY_EDGE_S) == (1800, 60)
+    cap, half = 1_800_000, 900_000
+    assert got == [10_000 // 2, 70_000 // 4 + half, 70_000 // 4, 60_000 // 2 + half, cap, cap,
+                   cap // 3, cap // 3, cap // 3]
+    assert sum(got[:5]) == (900 + 10 + 60 + 1800 + 900) * 1000
+
+
+def test_a_coarse_first_fix_of_a_burst_does_not_take_the_nights_time():
+    """Each night a burst of ten fixes two seconds apart, the first (as a phone's fix on waking often is) 300 m
+    north with a 300 m radius, the others 20 m. The half hour before the burst goes to its sharpest fix nearest the
+    gap (the second): home lies at the flat (0.17 m off); with the gap's half on the edge fix, the coarse fix weighed
+    half of every night and home lay 149 m north (counting fixes: 30 m)."""
+    bad = (SH[0] + 300 / M_PER_DEG, SH[1])
+    frames = []
+    for i in range(10):
+        t = local(START + timedelta(days=i), 23)
+        frames += [pings("u1", [(t, bad)], acc=300.0),
+                   pings("u1", [(t + timedelta(seconds=2 * k), SH) for k in range(1, 10)], acc=20.0)]
+    hw = home_work(ctx_of(logins=logins([]), locations=pl.concat(frames))).row(0, named=True)
+    assert hw["home_nights"] == 10 and hw["home_lon"] == pytest.approx(SH[1], abs=1e-12)
+    assert (hw["home_lat"] - SH[0]) * M_PER_DEG == pytest.approx(0.165, abs=0.001)
 
 
 def test_a_flat_is_centred_where_the_time_is_not_where_the_track_is_dense():
