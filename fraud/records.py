@@ -200,16 +200,18 @@ def _column_shapes(lines: list[str], separator: str, width: int) -> list[set[str
     return shapes
 
 
-def _like_a_record(line: str, separator: str, shapes: list[set[str]], column: int | None = None) -> bool:
+def _like_a_record(line: str, separator: str, shapes: list[set[str]], column: int | None = None,
+                   whole: bool = False) -> bool:
     """Whether a line read alone has the header's width and most of its fields shaped as the file's records' (a
     record a stray quote swallowed, not a line of a note or a JSON blob that a CSV writer quoted over lines). With
     ``column``, the line is part of a record from that column on (0: the text before a closing quote; the quoted
     field's column: the text after an opening quote), two or more fields, at least half of them shaped as the file's
-    values in those columns (``2024-03-01T08:02:00Z,u2,curl/8.1`` before a stray closing quote)."""
+    values in those columns (``2024-03-01T08:02:00Z,u2,curl/8.1`` before a stray closing quote); with ``whole``, as
+    many fields as columns from there on (the rest of a record after a stray opening quote)."""
     fields = _line_fields(line.rstrip("\r"), separator)
     if column is None:
         return len(fields) == len(shapes) and 2 * sum(_shape(v) in s for v, s in zip(fields, shapes)) > len(fields)
-    if not 2 <= len(fields) <= len(shapes) - column:
+    if not 2 <= len(fields) <= len(shapes) - column or (whole and len(fields) != len(shapes) - column):
         return False
     return 2 * sum(_shape(v) in shapes[column + i] for i, v in enumerate(fields)) >= len(fields)
 
@@ -230,8 +232,9 @@ def _swallowed(lines: list[str], field: str, column: int, separator: str, shapes
     others, swallowed records: the quote closing it is not followed by a separator or the line's end, as a CSV
     writer's is (a stray quote is "closed" by the next stray one, mostly at the start of a value: ``"okhttp``); the
     file has no one-line record to compare with (:func:`_column_shapes`: no sample, no benefit of the doubt); or a
-    line between, the end of the first after the opening quote or the start of the last before the closing quote
-    is shaped like the file's records (:func:`_like_a_record`)."""
+    line between, the end of the first after the opening quote (the rest of a record: as many fields as columns
+    left) or the start of the last before the closing quote is shaped like the file's records
+    (:func:`_like_a_record`)."""
     last = lines[-1].rstrip("\r")
     close = _closing_quote(last)
     rest = last[close + 1:] if close >= 0 else None
@@ -239,7 +242,7 @@ def _swallowed(lines: list[str], field: str, column: int, separator: str, shapes
         return True
     parts = field.split("\n")
     return (any(_like_a_record(ln, separator, shapes) for ln in lines[1:-1])
-            or _like_a_record(parts[0], separator, shapes, column)
+            or _like_a_record(parts[0], separator, shapes, column, whole=True)
             or _like_a_record(parts[-1], separator, shapes, 0))
 
 
