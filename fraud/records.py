@@ -165,13 +165,21 @@ SHAPE_SAMPLE_LINES = 10_000
 
 
 def _shape(value: str) -> str:
-    """A field's shape: each run of digits one ``9``, each run of letters one ``a``, other characters as they are
-    (``2024-03-01T08:00:00Z`` is ``9-9-9a9:9:9a``, ``u17`` is ``a9``, ``Springfield`` is ``a``)."""
+    """A field's shape: each run of digits ``9`` and each run of letters ``a``, with the run's length as 1 (one), 2
+    (two or three) or 3 (four or more); other characters as they are (``2024-03-01T08:00:00Z`` is
+    ``93-92-92a192:92:92a1``, ``u17`` is ``a192``, ``Springfield`` is ``a3``, a note's ``b`` is ``a1``)."""
     out: list[str] = []
-    for ch in value:
+    kind, run = "", 0
+    for ch in value + "\0":
         c = "9" if ch.isdigit() else "a" if ch.isalpha() else ch
-        if not out or out[-1] != c or c not in "9a":
-            out.append(c)
+        if c == kind and c in "9a":
+            run += 1
+            continue
+        if kind in ("9", "a"):
+            out.append(kind + ("1" if run == 1 else "2" if run <= 3 else "3"))
+        elif kind:
+            out.append(kind)
+        kind, run = c, 1
     return "".join(out)
 
 
