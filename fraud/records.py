@@ -260,7 +260,7 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
     columns) or more (an unquoted separator or a broken quote: shifted too) is a :data:`LINE_ERROR`, and so is a line
     whose opening quote is never closed (it would swallow the rest of the file) or whose quoted field runs over line
     ends holding a record's worth of separators and lines shaped as the file's records (a stray quote that a later stray
-    quote "closes": :func:`_like_a_record`): the reading resumes on the next line. A quoted field over lines that are no
+    quote "closes": :func:`_swallowed`): the reading resumes on the next line. A quoted field over lines that are no
     records (a note or an address written over two lines, a JSON blob) stays one field. Empty fields are null. When
     every record is one empty field wider than the header (a separator ending each line), that field is no field."""
     lines = text.lstrip("\r\n").split("\n")  # leading empty lines are skipped, as the fast reader does
@@ -270,7 +270,7 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
     columns, width = _unique_names(header), len(header)
     columns = [reserved_renames([c]).get(c, c) for c in columns]
     rows, rownums, errors, texts = [], [], [], []
-    shapes = _column_shapes(lines, separator, width)
+    shapes: list[list[set[str]]] = []  # the records' shapes, read once the first field over lines needs them
 
     record = [0]  # records so far, empty lines included: row N is the Nth record, as the fast reader counts
     whole = 0  # records of the header's width
@@ -301,8 +301,10 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
             # ("Springfield, IL, 62701" beside "2024-03-04T10:01:00Z,u2,plain"): it was rejected, with a phantom
             # row (:func:`_swallowed`).
             wide = [(v, i) for i, v in enumerate(rec) if "\n" in v and v.count(separator) >= width - 1]
+            if last > first and width > 1 and wide and not shapes:
+                shapes.append(_column_shapes(lines, separator, width))
             if (last > first and width > 1 and wide
-                    and _swallowed(lines[first:last + 1], *wide[0], separator, shapes)):
+                    and _swallowed(lines[first:last + 1], *wide[0], separator, shapes[0])):
                 reject("a quote opened on this line runs over the next lines, which are records of their own "
                        "(a stray quote)", lines[first])
                 resume = first + 1
