@@ -270,7 +270,7 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
     columns, width = _unique_names(header), len(header)
     columns = [reserved_renames([c]).get(c, c) for c in columns]
     rows, rownums, errors, texts = [], [], [], []
-    shapes: list[list[set[str]]] = []  # the records' shapes, read once the first field over lines needs them
+    shapes: list[set[str]] | None = None  # the records' shapes, read once the first field over lines needs them
 
     record = [0]  # records so far, empty lines included: row N is the Nth record, as the fast reader counts
     whole = 0  # records of the header's width
@@ -301,10 +301,10 @@ def csv_records(text: str, separator: str) -> pl.DataFrame:
             # ("Springfield, IL, 62701" beside "2024-03-04T10:01:00Z,u2,plain"): it was rejected, with a phantom
             # row (:func:`_swallowed`).
             wide = [(v, i) for i, v in enumerate(rec) if "\n" in v and v.count(separator) >= width - 1]
-            if last > first and width > 1 and wide and not shapes:
-                shapes.append(_column_shapes(lines, separator, width))
+            if last > first and width > 1 and wide and shapes is None:
+                shapes = _column_shapes(lines, separator, width)
             if (last > first and width > 1 and wide
-                    and _swallowed(lines[first:last + 1], *wide[0], separator, shapes[0])):
+                    and _swallowed(lines[first:last + 1], *wide[0], separator, shapes)):
                 reject("a quote opened on this line runs over the next lines, which are records of their own "
                        "(a stray quote)", lines[first])
                 resume = first + 1

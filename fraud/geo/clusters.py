@@ -20,6 +20,7 @@ import math
 
 import polars as pl
 
+from fraud.geo.distance import haversine_km
 from fraud.geo.positions import PRECISE_SOURCES
 
 M_PER_DEG = 6371008.8 * math.pi / 180  # metres per degree of latitude (mean Earth radius)
@@ -152,17 +153,21 @@ def with_dwell_ms(lf: pl.LazyFrame, name: str = "_w") -> pl.LazyFrame:
     # each long gap's edge instant (_a*), length (_g*) and window (_w*: the rows up to the next long gap's edge,
     # or from the last one's; a user's last and first instants are such edges, so no window spans two users)
     at_tail, at_head = ends & (after > edge), starts & (before > edge)
+
+    def carried(at_edge: pl.Expr, gap: pl.Expr, fill: str, side: str) -> list[pl.Expr]:
+        # the edge fix's time, the gap's length, the edge fix's position and accuracy, on the rows of its window
+        return [getattr(pl.when(at_edge).then(x), fill)().alias(f"_{n}{side}")
+                for n, x in (("a", t), ("g", gap), ("lat", pl.col("lat")), ("lon", pl.col("lon")), ("acc", acc))]
+
     lf = lf.with_columns(pl.col("ts").dt.epoch("ms").alias("_t")).with_columns(
         ((before + after) // (2 * rows)).alias("_alone"), (short // (2 * rows)).alias("_short"),
         ((before <= edge) | (after <= edge)).alias("_crowd"), row.alias("_r"),
-        *[pl.when(at_tail).then(x).backward_fill().alias(f"_{n}t") for n, x in _edge_columns(t, after)],
-        at_tail.cast(pl.Int64).cum_sum(reverse=True).alias("_wt"),
-        *[pl.when(at_head).then(x).forward_fill().alias(f"_{n}h") for n, x in _edge_columns(t, before)],
-        at_head.cast(pl.Int64).cum_sum().alias("_wh"))
+        *carried(at_tail, after, "backward_fill", "t"), at_tail.cast(pl.Int64).cum_sum(reverse=True).alias("_wt"),
+        *carried(at_head, before, "forward_fill", "h"), at_head.cast(pl.Int64).cum_sum().alias("_wh"))
     # An instant with long gaps on both sides is alone in both its windows: it takes both halves (most instants of
     # sparse logs). Elsewhere, of the rows within `edge` of a long gap's edge, the most accurate nearest it takes the
     # gap's half: the least (accuracy in decimetres, milliseconds from the edge), one integer per row.
-    edge_cols = [f"_{n}{side}" for side in "th" for n, _ in _edge_columns(t, t)]
+    edge_cols = [f"_{n}{side}" for side in "th" for n in ("a", "g", "lat", "lon", "acc")]
     crowd = lf.filter(pl.col("_crowd")).select("_r", "_t", "lat", "lon", "acc_km", "_short", "_wt", "_wh", *edge_cols)
     parts = []
     for side, win in (("t", "_wt"), ("h", "_wh")):
@@ -170,9 +175,7 @@ def with_dwell_ms(lf: pl.LazyFrame, name: str = "_w") -> pl.LazyFrame:
         off = (at - t).abs()
         # a fix whose accuracy disc meets the edge fix's: where the edge fix may have been (not a track's fix a
         # minute up the road from the door)
-        dy = (pl.col("lat") - lat) * M_PER_DEG
-        dx = wrap_lon(pl.col("lon") - lon) * M_PER_DEG * (lat * math.pi / 180).cos()
-        meets = dy * dy + dx * dx <= ((acc + eacc) * 1000) ** 2
+        meets = haversine_km(lat, lon, "lat", "lon") <= acc + eacc
         rank = pl.when((off <= edge) & meets).then((acc * 10_000).round().cast(pl.Int64) * (edge + 1) + off)
         crowd = crowd.with_columns(rank.alias("_rank")).with_columns(
             (pl.col("_rank") == pl.col("_rank").min().over(win)).fill_null(False).alias("_won"))
@@ -184,11 +187,6 @@ def with_dwell_ms(lf: pl.LazyFrame, name: str = "_w") -> pl.LazyFrame:
             .with_columns(pl.coalesce("_in_crowd", "_alone").clip(lower_bound=1).cast(pl.Int64).alias(name))
             .drop("_t", "_alone", "_short", "_crowd", "_r", "_wt", "_wh", *edge_cols, "_in_crowd"))
 
-
-def _edge_columns(t: pl.Expr, gap: pl.Expr) -> list[tuple[str, pl.Expr]]:
-    """What :func:`with_dwell_ms` carries from a long gap's edge fix to the fixes near it: its time, the gap's
-    length, its position and accuracy."""
-    return [("a", t), ("g", gap), ("lat", pl.col("lat")), ("lon", pl.col("lon")), ("acc", pl.col("acc_km"))]
 
 
 def _squares(p: pl.LazyFrame, scale: pl.Expr) -> pl.DataFrame:
@@ -329,7 +327,7 @@ def _within_reach(lat: str, dlon: str, cell: float, scale: pl.Expr) -> pl.Expr:
 def _join_bigger_in_reach(placed: pl.DataFrame, seeds: pl.DataFrame, cell: float, scale: pl.Expr) -> pl.DataFrame:
     """``placed`` with each position at the biggest place (most time within a cell of its seed; ties to the
     nearest seed) that it is within reach of (:func:`_within_reach`), when that is bigger than its own (none counts
-    as 0 positions) or as big with a nearer seed: two flats 380 m apart with as many fixes each shared their
+    as 0) or as big with a nearer seed: two flats 380 m apart with as many fixes each shared their
     200 m-radius fixes by the grid's blocks.
 
     The cell blocks decide most positions; this decides those the grid cut off: an indoor fix 250 m south of an
