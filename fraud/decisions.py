@@ -15,7 +15,8 @@ from fraud.exprs import fmt
 
 from fraud.config import Config, rule_ids
 from fraud.errors import DecisionError
-from fraud.inputs import FORMATS, LoadedInput, sniff_separator, read_input
+from fraud.encoding import sniff_separator
+from fraud.inputs import FORMATS, LoadedInput, read_input
 from fraud.outputs import csv_text
 
 DECISIONS_HEADER = ("finding_id", "decision", "decided_at", "reviewer", "note")

@@ -37,8 +37,9 @@ from fraud.scoring import conflicting_scores
 from fraud.fingerprint.account import SPANS_SCHEMA, SPRAY_SPANS, spray_spans
 from fraud.fingerprint.useragent import agent_table
 from fraud.duplicates import split_duplicates
-from fraud.inputs import (REJECTED_COLUMNS, UTF8, LoadedInput, absent_columns, encoding_note, file_format, first_names,
-                          given_columns)
+from fraud.columns import first_names
+from fraud.encoding import UTF8, encoding_note
+from fraud.inputs import REJECTED_COLUMNS, LoadedInput, absent_columns, file_format, given_columns
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
                             collect_checks, finish_findings, input_files, score_stage, summarize)
 from fraud.parsing import split_rows

@@ -17,9 +17,11 @@ from fraud.allocator import allocator_retains
 from fraud.config import Config
 from fraud.errors import InputError
 from fraud.exprs import ACCOUNT_NO_VALUE_WORDS, is_missing
-from fraud.inputs import (BOM, CP1252, ENCODING_CHUNK, UTF8, UTF8_LOSSY, WIDE_BOMS, BoundedGzip, apply_mapping,
-                          cp1252_to_utf8, is_gzip, marked_encoding, no_bom_utf16, read_raw, replacement_counts,
-                          sniff_separator, file_format, text_bytes, text_encoding, unreadable)
+from fraud.columns import apply_mapping
+from fraud.encoding import (BOM, CP1252, ENCODING_CHUNK, UTF8, UTF8_LOSSY, WIDE_BOMS, BoundedGzip, cp1252_to_utf8,
+                            is_gzip, marked_encoding, no_bom_utf16, replacement_counts, sniff_separator, text_bytes,
+                            text_encoding)
+from fraud.inputs import file_format, read_raw, unreadable
 from fraud.parsing import decimal_comma_columns, float_id_text, float_text_ids, native_text, nfc_text
 from fraud.duplicates import extra_hash
 from fraud.records import (EMPTY_ROW, INTERNAL, LAST_NULL, blank_csv_rows, last_line_quote_open,
@@ -69,7 +71,7 @@ def _gzipped(path: Path) -> bool:
 
 
 def _open_bytes(path: Path):
-    """The file's (decompressed, within :func:`fraud.inputs.expansion_limit`) bytes as a binary stream."""
+    """The file's (decompressed, within :func:`fraud.encoding.expansion_limit`) bytes as a binary stream."""
     return BoundedGzip(path) if _gzipped(path) else open(path, "rb")
 
 
@@ -166,7 +168,7 @@ BLANK_WHOLE_BYTES = 1 << 24  # text files up to this size are tested whole, by t
 
 def _is_blank(path: Path) -> bool:
     """A text file with no content, as :func:`fraud.inputs.read_raw` decides it (an in-memory scan and a sliced
-    one end the same way): nothing but whitespace once :func:`fraud.inputs.text_bytes` has decoded it (byte-order
+    one end the same way): nothing but whitespace once :func:`fraud.encoding.text_bytes` has decoded it (byte-order
     marks, UTF-16 or UTF-32, an Excel ``sep=;`` line alone). A file of NUL bytes is content (no header), not blank.
     Larger files are read in chunks, NULs counting as blank only in a UTF-16/32 file (its blank lines)."""
     try:
@@ -190,7 +192,7 @@ def _is_blank(path: Path) -> bool:
 def _raw_lazy(path: Path, tmp: Path, encoding: dict) -> tuple[pl.LazyFrame | pl.DataFrame, Path | None, str]:
     """The file's raw rows as a lazy scan with the reading rules of :func:`fraud.inputs.read_raw` (NDJSON: the
     frame read whole), the plain CSV file it scans (None for other formats) and its separator. ``encoding``
-    receives the text file's encoding (:func:`fraud.inputs.text_encoding`, the whole file read in pieces): a
+    receives the text file's encoding (:func:`fraud.encoding.text_encoding`, the whole file read in pieces): a
     cp1252 file is scanned through a UTF-8 copy."""
     fmt = file_format(path)
     if fmt == "parquet":

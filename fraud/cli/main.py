@@ -149,7 +149,7 @@ def _print_summary(summary: dict, out: Path) -> None:
         for f, cols in (info.get("decimal_comma_columns") or {}).items():  # 12.000 read as twelve thousand: said
             out_console.print(f"{kind} file {f}: {', '.join(cols)} written with a decimal comma: read 1.234,56 as "
                               "1234.56 and 12.000 as 12000", highlight=False, markup=False)
-    from fraud.inputs import alias_hint
+    from fraud.columns import alias_hint
 
     for kind, info in summary["inputs"].items():  # an optional column under another name only: ignored, said so
         for canon, header in (info.get("optional_columns_under_other_names") or {}).items():
