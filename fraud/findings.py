@@ -2,7 +2,8 @@
 
 A check builds its findings with :func:`emit`, which fills the contract's columns from expressions over the
 check's own frame. The pipeline then adds ``family`` and a stable ``finding_id`` (:func:`finalize`): a hash
-of rule, subject (user, device, ip) and evidence window, so the same evidence scanned again gives the same id,
+of rule, subject (user, device, ip) and evidence window (or, for a rule whose window is a subject's first to latest
+sighting, of what the check names as the finding's identity), so the same evidence scanned again gives the same id,
 whatever the clock or the row order.
 """
 from __future__ import annotations
@@ -76,30 +77,61 @@ def empty_findings() -> pl.LazyFrame:
 
 
 ID_CHARS = 20
-# the shape of every finding id (:func:`_stable_id`, and the "-1" suffix of a second finding of one key)
-FINDING_ID = re.compile(f"[0-9a-f]{{{ID_CHARS}}}(?:-[0-9]+)?")
+DIGEST_CHARS = 8
+# the shape of every finding id (:func:`_stable_id`; findings sharing a key add their content's digest, and rows
+# identical in every column a "-1", "-2" ... after it)
+FINDING_ID = re.compile(f"[0-9a-f]{{{ID_CHARS}}}(?:-[0-9a-f]{{{DIGEST_CHARS}}})?(?:-[0-9]+)?")
 
 
 def _stable_id(key: str) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:ID_CHARS]
 
 
-def finalize(findings: pl.DataFrame, cfg: Config) -> pl.DataFrame:
-    """Add ``family`` and ``finding_id``, enforce the contract's column order and types, sort stably."""
+def _hashed(e: pl.Expr, chars: int) -> pl.Expr:
+    return e.map_batches(lambda s: pl.Series([hashlib.sha1(k.encode("utf-8")).hexdigest()[:chars]
+                                              for k in s.to_list()], dtype=pl.String), return_dtype=pl.String)
+
+
+def id_key(identities: Mapping[str, tuple[str, ...]]) -> pl.Expr:
+    """The text a finding's id hashes: rule, subject (user, device, ip) and evidence window (first and last
+    timestamp, microseconds); for a rule in ``identities`` (:func:`fraud.registry.identities`: rule id -> finding
+    columns or evidence fields), the rule and those values instead, so that the id of an emulator, a bot user agent
+    or a month so far stays as tomorrow's logs extend its window."""
+    def text(name: str) -> pl.Expr:
+        e = pl.col(name) if name in CHECK_COLUMNS else pl.col("evidence").str.json_path_match(f"$.{name}")
+        return (e.dt.epoch("us") if name in ("first_ts", "last_ts") else e).cast(pl.String).fill_null("")
+
+    window = pl.concat_str([pl.col("rule"), *map(text, ("user_id", "device_id", "ip", "first_ts", "last_ts"))],
+                           separator="|")
+    key = None
+    for rule, names in identities.items():
+        is_rule, value = pl.col("rule") == rule, pl.concat_str([pl.col("rule"), pl.lit("@"), *map(text, names)],
+                                                               separator="|")
+        key = pl.when(is_rule).then(value) if key is None else key.when(is_rule).then(value)
+    return window if key is None else key.otherwise(window)
+
+
+def finalize(findings: pl.DataFrame, cfg: Config, identities: Mapping[str, tuple[str, ...]] | None = None
+             ) -> pl.DataFrame:
+    """Add ``family`` and ``finding_id``, enforce the contract's column order and types, sort stably.
+
+    ``finding_id`` hashes :func:`id_key`. Findings that share a key (two of one rule, subject and window) add a
+    digest of their content (window, points, severity, evidence, summary): each keeps its own id whatever the other
+    findings are, so a reviewer's decision never passes to another finding (a position among them did: when one of
+    a user's two bot agents was seen again, the other took its id and its dismissal). Rows equal in every column
+    are told apart by their order."""
     fam = {rid: r.family for rid, r in cfg.rules.items()}
     df = findings.select([pl.col(c).cast(t) for c, t in CHECK_COLUMNS.items()])
-    key = pl.concat_str(
-        [pl.col("rule"), pl.col("user_id").fill_null(""), pl.col("device_id").fill_null(""),
-         pl.col("ip").fill_null(""), pl.col("first_ts").dt.epoch("us").cast(pl.String).fill_null(""),
-         pl.col("last_ts").dt.epoch("us").cast(pl.String).fill_null("")],
-        separator="|",
-    )
+    content = pl.concat_str([pl.col(c).dt.epoch("us").cast(pl.String).fill_null("") for c in ("first_ts", "last_ts")]
+                            + [pl.col(c).cast(pl.String).fill_null("") for c in ("device_id", "ip", "points",
+                                                                                  "severity", "evidence", "summary")],
+                            separator="|")
     df = df.with_columns(
         pl.col("rule").replace_strict(fam, default=None, return_dtype=pl.String).alias("family"),
-        key.map_batches(lambda s: pl.Series([_stable_id(k) for k in s.to_list()], dtype=pl.String),
-                        return_dtype=pl.String).alias("finding_id"),
-    )
-    # Two findings with identical subject and window but different evidence get a distinguishing suffix.
+        _hashed(id_key(identities or {}), ID_CHARS).alias("finding_id"),
+    ).with_columns(pl.when(pl.len().over("finding_id") > 1)
+                   .then(pl.col("finding_id") + "-" + _hashed(content, DIGEST_CHARS))
+                   .otherwise(pl.col("finding_id")).alias("finding_id"))
     df = df.sort(["finding_id", "evidence"]).with_columns(
         pl.when(pl.int_range(pl.len()).over("finding_id") > 0)
         .then(fmt("{}-{}", "finding_id", pl.int_range(pl.len()).over("finding_id")))

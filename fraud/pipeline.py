@@ -24,7 +24,7 @@ from fraud.geo import gazetteer
 from fraud.inputs import (REJECTED_COLUMNS, LoadedInput, absent_columns, find_inputs, in_file_order, read_input,
                           resolve_specs)
 from fraud.parsing import IDENTIFIER_COLUMNS, NO_VALUE_NAME_COLUMNS, OUTCOME_EVENT_NAMES, outcome_rows
-from fraud.registry import KEYS, PROFILE_PARTS, REGISTRY, NotEvaluated, all_checks
+from fraud.registry import KEYS, PROFILE_PARTS, REGISTRY, NotEvaluated, all_checks, identities
 from fraud.schema import BOOL, EVENT_KINDS, INPUT_SCHEMAS, PROFILES_SCHEMA, SEVERITY_ORDER
 from fraud.scoring import conflicting_scores, score_users
 
@@ -208,7 +208,7 @@ def finish_findings(raw: dict[str, pl.DataFrame], cfg: Config, status: dict[str,
                 df = post(df, cfg)
                 status[name]["findings"] = df.height
             parts.append(df)
-        return finalize(pl.concat(parts, how="vertical_relaxed"), cfg)
+        return finalize(pl.concat(parts, how="vertical_relaxed"), cfg, identities())
 
 
 def run_checks(ctx: ScanContext, timer: Timer | None = None,
@@ -252,6 +252,7 @@ def read_inputs(inputs: ScanInputs, cfg: Config, timer: Timer) -> dict[str, Load
 
 MAX_LISTED_EVENT_KINDS = 20
 MAX_LISTED_REASONS = 5
+MAX_LISTED_DECISIONS = 20  # decisions on findings a scan did not make, listed in summary.json (latest first)
 # A repeated row's reason names the file and row of its first copy: one kind in the summary, whichever file that is
 DUPLICATE_KIND = "duplicate of an earlier row (every column equal)"
 
@@ -326,11 +327,18 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
         n_bad = int(rejected.filter(pl.col("input") == "decisions").height)
         # decided findings this scan did not make (their evidence changed, or another scan's): not applied
         decided = decisions.frame.filter(pl.col("decision").str.to_lowercase().is_in(list(VALID_DECISIONS)))
-        unmatched = decided.select(pl.col("finding_id").unique()).join(findings.select("finding_id"),
-                                                                      on="finding_id", how="anti").height
+        latest = (decided.sort("finding_id", "decided_at", "_file", "_row").group_by("finding_id").last()
+                  .join(findings.select("finding_id"), on="finding_id", how="anti")
+                  .sort("decided_at", "finding_id", descending=[True, False], nulls_last=True))
         inputs["decisions"] = {"files": decisions.files, "rows_read": decisions.rows_read,
                                "rows_used": decisions.rows_read - n_bad, "rows_rejected": n_bad,
-                               "findings_not_in_scan": unmatched,
+                               "findings_not_in_scan": latest.height,
+                               **({"not_in_scan": [
+                                   {"finding_id": r["finding_id"], "decision": r["decision"].lower(),
+                                    "decided_at": r["decided_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
+                                    if r["decided_at"] is not None else None}
+                                   for r in latest.head(MAX_LISTED_DECISIONS).iter_rows(named=True)]}
+                                  if latest.height else {}),
                                # which dismissals did not apply, as the inputs say (it was a bare count)
                                **({"rejection_reasons": reasons["decisions"]} if reasons.get("decisions") else {})}
     tiers = [t for t, _, _ in cfg.tier_bands()]

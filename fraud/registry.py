@@ -67,7 +67,13 @@ class Check:
     store only the rows some check of that key reads, every row as soon as one check names none.
     ``columns`` are the logins columns without which the check cannot tell anything (``success`` to see a
     failure, ``event`` a password change): when no logins file gives one, the check is "not evaluated" instead
-    of reading the reader's default (every event a successful login) as clean."""
+    of reading the reader's default (every event a successful login) as clean.
+    ``identity`` names what tells the check's findings apart when their evidence window is the subject's first to
+    latest sighting (an emulator, a bot user agent, a month so far): finding columns (``user_id``, ``device_id``) or
+    evidence fields (``user_agent``, ``month``). Their ``finding_id`` is then a hash of the rule and those values,
+    so it does not change when tomorrow's logs extend the window or a trailing window cuts its start, and a
+    reviewer's decision holds; empty (episodes: a trip, a burst, a day): the rule, subject and evidence window
+    (:func:`fraud.findings.finalize`)."""
 
     name: str
     rules: tuple[str, ...]
@@ -79,6 +85,7 @@ class Check:
     gather: Callable[..., dict[str, pl.DataFrame]] | None = None
     rows: Callable[[], pl.Expr] | None = None
     columns: tuple[str, ...] = ()
+    identity: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, Check] = {}
@@ -92,7 +99,7 @@ KEYS = ("user", "device", "ip", "population")
 def register(name: str, *, rules: tuple[str, ...] | str, family: str, needs: tuple[str, ...] = ("logins",),
              key: str = "user", post: Callable[..., pl.DataFrame] | None = None,
              gather: Callable[..., dict[str, pl.DataFrame]] | None = None, rows: Callable[[], pl.Expr] | None = None,
-             columns: tuple[str, ...] = ()):
+             columns: tuple[str, ...] = (), identity: tuple[str, ...] = ()):
     """Decorator: add ``fn(ctx) -> LazyFrame`` of findings to the registry under ``name``.
 
     ``post(findings, cfg) -> findings`` runs on the check's collected findings (all slices together)."""
@@ -104,10 +111,16 @@ def register(name: str, *, rules: tuple[str, ...] | str, family: str, needs: tup
 
     def deco(fn):
         REGISTRY[name] = Check(name=name, rules=rule_ids, family=family, needs=tuple(needs), fn=fn, key=key,
-                               post=post, gather=gather, rows=rows, columns=tuple(columns))
+                               post=post, gather=gather, rows=rows, columns=tuple(columns),
+                               identity=tuple(identity))
         return fn
 
     return deco
+
+
+def identities() -> dict[str, tuple[str, ...]]:
+    """Per rule id whose check names an ``identity`` (:class:`Check`), those names."""
+    return {rule: c.identity for c in all_checks() if c.identity for rule in c.rules}
 
 
 def profile_part(name: str):

@@ -138,3 +138,50 @@ def test_a_decision_that_a_later_dated_one_would_override_is_refused(tmp_path, c
     assert [r["finding_id"] for r in rows] == ["f2", "f3"]  # an id given twice is one decision
     good, _, _ = load_decisions(path, cfg)
     assert good.select("finding_id", "decision").rows() == [("f1", "confirm"), ("f2", "dismiss"), ("f3", "dismiss")]
+
+
+def _cut(src, dst, before):
+    """The synthetic data set in ``src`` with the rows dated before ``before`` (UTC), into ``dst``."""
+    dst.mkdir()
+    for name in ("logins", "devices", "locations"):
+        f = pl.read_csv(src / f"{name}.csv", infer_schema_length=0)
+        ts = pl.col("ts").str.to_datetime(time_zone="UTC", strict=False)
+        f.filter((ts < before) | ts.is_null()).write_csv(dst / f"{name}.csv")  # the planted bad rows every night
+    (dst / "scores.csv").write_bytes((src / "scores.csv").read_bytes())
+
+
+def test_decisions_on_findings_whose_window_grows_hold_on_the_next_nights_scan(tmp_path):
+    """A nightly scan of logs that grew by a day: a dismissed emulator, bot agent, rooted device, outlier, month so
+    far ... (the rules whose window is a subject's first to latest sighting, ``identity`` in the registry) keeps its
+    id, so the decision still applies; every identity field is in its findings."""
+    from fraud.findings import id_key
+    from fraud.pipeline import ScanInputs, scan
+    from fraud.registry import identities
+    from fraud.schema import CHECK_COLUMNS
+    from fraud.synth import generate
+
+    src = tmp_path / "all"
+    generate(src, users=200, seed=11, days=60)
+    cfg = load_config()
+    _cut(src, tmp_path / "n1", datetime(2024, 4, 28, tzinfo=timezone.utc))
+    _cut(src, tmp_path / "n2", datetime(2024, 4, 29, tzinfo=timezone.utc))
+    first = scan(ScanInputs.from_folder(tmp_path / "n1"), cfg).findings
+    ident = identities()
+    held = first.filter(pl.col("rule").is_in(list(ident)))
+    assert held["rule"].n_unique() >= 6  # emulator, bot agent, rooted, lock, id conflict, ua mismatch, months ...
+    for rule, names in ident.items():
+        evidence = held.filter(pl.col("rule") == rule)["evidence"]
+        for n in (n for n in names if n not in CHECK_COLUMNS):
+            assert evidence.str.json_path_match(f"$.{n}").null_count() == 0, (rule, n)
+    decisions = tmp_path / "decisions.csv"
+    for fid in held["finding_id"]:
+        append_decision(decisions, fid, "dismiss", now=datetime(2024, 5, 1, tzinfo=timezone.utc))
+    second = scan(ScanInputs.from_folder(tmp_path / "n2", decisions=decisions), cfg).findings
+    again = second.filter(pl.col("finding_id").is_in(held["finding_id"].to_list()))
+    # every held finding whose subject is still flagged tomorrow is the same finding, dismissed
+    still = second.filter(pl.col("rule").is_in(list(ident))).with_columns(id_key(ident).alias("_k")).join(
+        held.with_columns(id_key(ident).alias("_k")).select("_k"), on="_k", how="semi")
+    assert again.height == still.height >= held.height - 3
+    assert set(again["decision"]) == {"dismiss"} and not again["counted"].any()
+    grown = again.join(held.select("finding_id", pl.col("last_ts").alias("_was")), on="finding_id")
+    assert (grown["last_ts"] > grown["_was"]).any()  # windows did grow overnight

@@ -180,10 +180,13 @@ def _print_summary(summary: dict, out: Path) -> None:
         shown = ", ".join(f"{k} ({n:,})" for k, n in list(unread.items())[:5])
         out_console.print(f"events no rule reads: {shown}{' ...' if len(unread) > 5 else ''} (see the README on "
                           "event names)", highlight=False, markup=False)
-    missing = summary["inputs"].get("decisions", {}).get("findings_not_in_scan")
-    if missing:
-        out_console.print(f"decisions not applied: {_count(missing, 'decided finding')} not among this scan's "
-                          "findings (their evidence changed, or they come from another scan)", highlight=False)
+    dec = summary["inputs"].get("decisions", {})
+    if dec.get("findings_not_in_scan"):
+        listed = [d["finding_id"] for d in dec.get("not_in_scan", [])[:3]]
+        more = " ..." if dec["findings_not_in_scan"] > len(listed) else ""
+        out_console.print(f"decisions not applied: {_count(dec['findings_not_in_scan'], 'decided finding')} not "
+                          f"among this scan's findings ({', '.join(listed)}{more}; their evidence changed or left the "
+                          "scan's period, or they come from another scan; listed in summary.json)", highlight=False)
     review = summary.get("review", {})
     if review.get("decisions_unread"):
         out_console.print(f"decisions not applied: {review['decisions']} holds reviews this scan did not read "

@@ -74,7 +74,7 @@ def gather_features(ctx: ScanContext) -> dict[str, pl.DataFrame]:
 
 
 @register("behavior.outlier", rules="behavior.outlier", family="behavior", needs=("logins",), key="population",
-          gather=gather_features)
+          gather=gather_features, identity=("user_id",))
 def outlier(ctx: ScanContext) -> pl.LazyFrame:
     """Flags users whose combined ensemble score exceeds the model's fit-time threshold; evidence gives the
     score, the threshold, each detector's standardised score and the top features (value vs fit median)."""

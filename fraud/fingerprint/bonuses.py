@@ -42,7 +42,7 @@ def main_device_part(ctx: ScanContext) -> pl.LazyFrame:
     return main_devices(ctx).select("user_id", "main_device_id", "main_device_days")
 
 
-@register("device.stable_main", rules="device.stable_main", family="fingerprint")
+@register("device.stable_main", rules="device.stable_main", family="fingerprint", identity=("user_id", "device_id"))
 def stable_main(ctx: ScanContext) -> pl.LazyFrame:
     """Bonus when the main device's tenure reaches ``min_days`` days (``points``) or ``long_days`` days
     (``long_points``, replacing the shorter bonus): one finding per user with the applicable points."""
@@ -70,7 +70,7 @@ def cap_locked_devices(findings: pl.DataFrame, cfg) -> pl.DataFrame:
 
 
 @register("device.lock_enabled", rules="device.lock_enabled", family="fingerprint", needs=("devices",),
-          key="device", post=cap_locked_devices)
+          key="device", post=cap_locked_devices, identity=("user_id", "device_id"))
 def lock_enabled(ctx: ScanContext) -> pl.LazyFrame:
     """Bonus per device whose latest snapshot with a ``device_lock`` value says the lock is on (of two at that
     instant that disagree, off), for every account that used the device since the lock was first reported on (a

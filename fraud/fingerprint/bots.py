@@ -68,7 +68,7 @@ def bot_events(ctx: ScanContext) -> pl.LazyFrame:
     return hits
 
 
-@register("device.bot_agent", rules="device.bot_agent", family="fingerprint")
+@register("device.bot_agent", rules="device.bot_agent", family="fingerprint", identity=("user_id", "user_agent"))
 def bot_agent(ctx: ScanContext) -> pl.LazyFrame:
     """One finding per user and bot user agent: the span and number of events it was seen on."""
     rule = ctx.cfg.rule("device.bot_agent")

@@ -112,7 +112,8 @@ def _kind(family: pl.Expr) -> pl.Expr:
             .when(family.is_in(PC_FAMILIES)).then(pl.lit("pc")).otherwise(pl.lit(None, pl.String)))
 
 
-@register("device.id_conflict", rules="device.id_conflict", family="fingerprint", needs=("devices",), key="device")
+@register("device.id_conflict", rules="device.id_conflict", family="fingerprint", needs=("devices",), key="device",
+          identity=("user_id", "device_id"))
 def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
     """One finding per user and device whose snapshots carry more than one distinct imei (two of one model, a
     dual-SIM phone's slots, are one phone's), mac or hw_uuid, or
@@ -183,7 +184,7 @@ def id_conflict(ctx: ScanContext) -> pl.LazyFrame:
 
 
 @register("device.ua_mismatch", rules="device.ua_mismatch", family="fingerprint", needs=("logins", "devices"),
-          key="device", columns=("user_agent", "device_id"))
+          key="device", columns=("user_agent", "device_id"), identity=("user_id", "device_id"))
 def ua_mismatch(ctx: ScanContext) -> pl.LazyFrame:
     """One finding per user and device whose events carry user agents with an OS family or device type (mobile
     vs pc) that none of the device's snapshots reports. A browser's desktop mode is not a contradiction: an iOS,

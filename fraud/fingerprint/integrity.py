@@ -71,7 +71,8 @@ def emulator_signals(ctx: ScanContext) -> pl.LazyFrame:
     return pl.concat([flag, model, ua])
 
 
-@register("device.emulator", rules="device.emulator", family="fingerprint", key="device")
+@register("device.emulator", rules="device.emulator", family="fingerprint", key="device",
+          identity=("user_id", "device_id"))
 def emulator(ctx: ScanContext) -> pl.LazyFrame:
     """One finding per user and device with an emulator signal. Points scale by strength inside the rule's
     ``points_min``..``points_max`` band: reported flag *and* a signature -> ``points_max``, one kind of
@@ -106,7 +107,8 @@ def emulator(ctx: ScanContext) -> pl.LazyFrame:
     )
 
 
-@register("device.rooted", rules="device.rooted", family="fingerprint", needs=("devices",), key="device")
+@register("device.rooted", rules="device.rooted", family="fingerprint", needs=("devices",), key="device",
+          identity=("user_id", "device_id"))
 def rooted(ctx: ScanContext) -> pl.LazyFrame:
     """One finding per user and device whose snapshots report root/jailbreak (``is_rooted``) or a hook
     framework (``has_hook``)."""

@@ -142,7 +142,7 @@ def commute_deviation(ctx: ScanContext) -> pl.LazyFrame:
     )
 
 
-@register("geo.stable_commute", rules="geo.stable_commute", family="geo", needs=())
+@register("geo.stable_commute", rules="geo.stable_commute", family="geo", needs=(), identity=("user_id",))
 def stable_commute(ctx: ScanContext) -> pl.LazyFrame:
     """Bonus: at the work place in ``arrival_hours`` on ``min_share``+ of the weekdays with precise positions,
     the at-work days spanning ``min_span_days``+ days; one finding per user."""

@@ -62,7 +62,7 @@ def month_text() -> pl.Expr:
     return pl.col("month").dt.strftime("%Y-%m").alias("month")
 
 
-@register("geo.remote_logins", rules="geo.remote_logins", family="geo", needs=())
+@register("geo.remote_logins", rules="geo.remote_logins", family="geo", needs=(), identity=("user_id", "month"))
 def remote_logins(ctx: ScanContext) -> pl.LazyFrame:
     """Flags a user-month (local calendar) with ``min_logins``+ successful ``event`` (login) events outside the
     home city; one finding per user-month."""
@@ -98,7 +98,7 @@ def remote_logins(ctx: ScanContext) -> pl.LazyFrame:
     )
 
 
-@register("geo.away_from_home", rules="geo.away_from_home", family="geo", needs=())
+@register("geo.away_from_home", rules="geo.away_from_home", family="geo", needs=(), identity=("user_id", "month"))
 def away_from_home(ctx: ScanContext) -> pl.LazyFrame:
     """Flags a user-month (local calendar) with ``min_events``+ positioned events of which less than
     ``min_home_share`` lie in the home city; one finding per user-month."""

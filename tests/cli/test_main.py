@@ -218,13 +218,20 @@ def test_decisions_on_findings_the_scan_did_not_make_are_counted_and_said(data, 
     (data / "decisions.csv").write_text("finding_id,decision,decided_at,reviewer,note\n"
                                         "0123456789abcdef0123,dismiss,2024-03-02T00:00:00Z,r,\n"
                                         "0123456789abcdef0123,confirm,2024-03-03T00:00:00Z,r,\n"
-                                        "fedcba9876543210fedc,maybe,2024-03-02T00:00:00Z,r,\n")
+                                        "fedcba9876543210fedc,maybe,2024-03-02T00:00:00Z,r,\n"
+                                        "00000000000000000000,dismiss,2024-03-05T00:00:00Z,r,\n")
     r = run("scan", data, "--out", tmp_path / "out")
     assert r.exit_code == 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["inputs"]["decisions"]["findings_not_in_scan"] == 1  # the "maybe" row is a rejected row
-    assert ("decisions not applied: 1 decided finding not among this scan's findings (their evidence changed, or "
-            "they come from another scan)") in r.stdout
+    assert summary["inputs"]["decisions"]["findings_not_in_scan"] == 2  # the "maybe" row is a rejected row
+    # which ones, with their latest decision, the latest decided first: a count alone gave nothing to look up
+    assert summary["inputs"]["decisions"]["not_in_scan"] == [
+        {"finding_id": "00000000000000000000", "decision": "dismiss", "decided_at": "2024-03-05T00:00:00Z"},
+        {"finding_id": "0123456789abcdef0123", "decision": "confirm", "decided_at": "2024-03-03T00:00:00Z"}]
+    assert ("decisions not applied: 2 decided findings not among this scan's findings (00000000000000000000, "
+            "0123456789abcdef0123; their "
+            "evidence changed or left the scan's period, or they come from another scan; listed in summary.json)"
+            ) in " ".join(r.stdout.split())
     # the rejected decision rows say why, as the inputs' do (it was a bare count)
     reasons = summary["inputs"]["decisions"]["rejection_reasons"]
     assert list(reasons.values()) == [1] and "maybe" not in next(iter(reasons))
