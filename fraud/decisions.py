@@ -17,6 +17,7 @@ from fraud.config import Config, rule_ids
 from fraud.errors import DecisionError
 from fraud.encoding import sniff_separator
 from fraud.inputs import FORMATS, LoadedInput, read_input
+from fraud.schema import INPUT_SCHEMAS, REJECTED_COLUMNS
 from fraud.outputs import csv_text
 
 DECISIONS_HEADER = ("finding_id", "decision", "decided_at", "reviewer", "note")
@@ -39,7 +40,24 @@ def latest_decisions(loaded: LoadedInput) -> tuple[pl.DataFrame, pl.DataFrame]:
     return good.select("finding_id", "decision", "decided_at", "reviewer", "note"), bad
 
 
+def not_written_yet(path: str | Path | list) -> bool:
+    """Whether ``path`` names a decisions file that no review has written yet: a plain path (no glob, no dangling
+    link) in an existing folder. A nightly scan given ``--decisions F`` from its first night on reads it as no
+    decisions (and says so); a path in a folder that does not exist stays an error (a typo)."""
+    if not isinstance(path, (str, Path)) or any(ch in str(path) for ch in "*?["):
+        return False
+    p = Path(path)
+    return not p.exists() and not p.is_symlink() and p.parent.is_dir()
+
+
 def load_decisions(path: str | Path, cfg: Config) -> tuple[pl.DataFrame, pl.DataFrame, LoadedInput]:
+    """The latest valid decision per finding in ``path``, its rejected rows and the read input; a file not written
+    yet (:func:`not_written_yet`) holds none."""
+    if not_written_yet(path):
+        schema = {**INPUT_SCHEMAS["decisions"].polars_schema(), "_file": pl.String, "_row": pl.Int64}
+        loaded = LoadedInput(kind="decisions", frame=pl.DataFrame(schema=schema),
+                             rejected=pl.DataFrame(schema=REJECTED_COLUMNS), not_written_yet=str(path))
+        return latest_decisions(loaded)[0], pl.DataFrame(schema=REJECTED_COLUMNS), loaded
     loaded = read_input("decisions", path, cfg)
     good, bad = latest_decisions(loaded)
     return good, bad, loaded

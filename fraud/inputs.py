@@ -74,6 +74,8 @@ class LoadedInput:
     # per file, its number columns read with a decimal comma (``1.234,56``, ``12.000`` twelve thousand:
     # :func:`fraud.parsing.decimal_comma_columns`): never silent
     decimal_comma: dict[str, list[str]] = field(default_factory=dict)
+    # a decisions file given by path that no review has written yet (:func:`fraud.decisions.not_written_yet`)
+    not_written_yet: str | None = None
 
     @property
     def rows_rejected(self) -> int:

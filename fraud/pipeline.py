@@ -330,7 +330,9 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
         latest = (decided.sort("finding_id", "decided_at", "_file", "_row").group_by("finding_id").last()
                   .join(findings.select("finding_id"), on="finding_id", how="anti")
                   .sort("decided_at", "finding_id", descending=[True, False], nulls_last=True))
-        inputs["decisions"] = {"files": decisions.files, "rows_read": decisions.rows_read,
+        inputs["decisions"] = {"files": decisions.files, **({"file_not_written_yet": decisions.not_written_yet}
+                                                            if decisions.not_written_yet else {}),
+                               "rows_read": decisions.rows_read,
                                "rows_used": decisions.rows_read - n_bad, "rows_rejected": n_bad,
                                "findings_not_in_scan": latest.height,
                                **({"not_in_scan": [

@@ -181,6 +181,9 @@ def _print_summary(summary: dict, out: Path) -> None:
         out_console.print(f"events no rule reads: {shown}{' ...' if len(unread) > 5 else ''} (see the README on "
                           "event names)", highlight=False, markup=False)
     dec = summary["inputs"].get("decisions", {})
+    if dec.get("file_not_written_yet"):
+        out_console.print(f"decisions: {dec['file_not_written_yet']} does not exist yet: no decisions applied "
+                          "(fraud review writes it)", highlight=False, markup=False)
     if dec.get("findings_not_in_scan"):
         listed = [d["finding_id"] for d in dec.get("not_in_scan", [])[:3]]
         more = " ..." if dec["findings_not_in_scan"] > len(listed) else ""

@@ -199,6 +199,28 @@ def test_review_into_a_folder_or_a_file_that_is_no_decisions_file_is_one_error_l
     assert (data / "logins.csv").read_text() == LOGINS
 
 
+def test_a_decisions_file_no_review_has_written_yet_is_no_decisions_and_said(data, tmp_path):
+    """A nightly job passes --decisions F from its first night on, before anyone has reviewed anything: F not
+    existing yet is no decisions (said), not an error; the next night reads what `fraud review` wrote there. A path
+    in a folder that does not exist is a typo: an error, as before."""
+    dec = tmp_path / "decisions.csv"
+    r = run("scan", "--logins", data / "logins.csv", "--decisions", dec, "--out", tmp_path / "o1")
+    assert r.exit_code == 0, r.stdout
+    assert f"decisions: {dec} does not exist yet: no decisions applied (fraud review writes it)" in " ".join(
+        r.stdout.split())
+    summary = json.loads((tmp_path / "o1" / "summary.json").read_text())
+    assert summary["inputs"]["decisions"]["file_not_written_yet"] == str(dec)
+    assert summary["inputs"]["decisions"]["rows_read"] == 0 and not dec.exists()
+    fid = pl.read_csv(tmp_path / "o1" / "findings.csv")["finding_id"][0]
+    assert run("review", fid, "--dismiss", "--out", tmp_path / "o1", "--decisions", dec).exit_code == 0
+    r = run("scan", "--logins", data / "logins.csv", "--decisions", dec, "--out", tmp_path / "o2")
+    assert r.exit_code == 0 and "does not exist yet" not in r.stdout
+    assert pl.read_csv(tmp_path / "o2" / "findings.csv").filter(pl.col("finding_id") == fid)["decision"][0] == "dismiss"
+    r = run("scan", "--logins", data / "logins.csv", "--decisions", tmp_path / "nowhere" / "d.csv", "--out",
+            tmp_path / "o3")
+    assert r.exit_code == 2 and "d.csv: file not found" in r.stderr
+
+
 def test_review_without_out_refuses_what_is_no_finding_id(tmp_path):
     """`fraud review ID --dismiss true` read "true" as a second finding id and recorded it: without --out nothing
     checks the ids, so one must at least have a finding id's shape (or --force)."""
