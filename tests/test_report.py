@@ -358,3 +358,16 @@ def test_a_cases_devices_do_not_depend_on_the_rows_order():
     assert (d1["model"], d1["user_agent"]) == ("Pixel 8", "A")  # ties: the last in text order
     five = _devices(ScanContext.from_frames(load_config(), logins=logins.reverse()), users, profiles, 5)["u1"]
     assert [(d["device_id"], d["user_agent"]) for d in five][-1] == ("d5", "MyApp/1.0")  # the latest agent
+
+
+def test_a_decision_trail_says_when_the_evidence_was_seen_again_after_the_decision():
+    """A dismissed emulator keeps its id as tomorrow's logs extend its window (the rule's identity): the trail says
+    the decision predates evidence seen since, so the reviewer can look again."""
+    from fraud.report.cases import decision_trail
+
+    f = {"decision": "dismiss", "reviewer": "ana", "decided_at": "2024-05-02T09:30:00Z", "note": "test rig",
+         "last_ts": "2024-05-09T08:00:00Z"}
+    assert decision_trail(f) == "dismissed by ana on 2024-05-02: test rig; seen again since, last 2024-05-09"
+    assert decision_trail({**f, "last_ts": "2024-05-02T09:29:59Z"}) == "dismissed by ana on 2024-05-02: test rig"
+    assert decision_trail({**f, "decided_at": None}) == "dismissed by ana: test rig"
+    assert decision_trail({**f, "decision": None}) == ""

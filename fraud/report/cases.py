@@ -100,9 +100,17 @@ def device_and_ip(finding: dict[str, Any], sep: str = "  ", show=str) -> str:
     return sep.join(f"{k.removesuffix('_id')} {show(finding[k])}" for k in ("device_id", "ip") if finding.get(k))
 
 
+def seen_since_decision(finding: dict[str, Any]) -> bool:
+    """Whether a decided finding's evidence runs past its decision (``last_ts`` after ``decided_at``, both ISO text
+    in a case record): the emulator a reviewer dismissed was seen again, its finding (the same id: the rule's
+    identity, :func:`fraud.findings.id_key`) still decided."""
+    last, decided = finding.get("last_ts"), finding.get("decided_at")
+    return bool(finding.get("decision") and last and decided and str(last) > str(decided))
+
+
 def decision_trail(finding: dict[str, Any]) -> str:
-    """Who decided a finding, when and why (``dismissed by ana on 2024-03-11: known traveller``); '' when
-    undecided."""
+    """Who decided a finding, when and why (``dismissed by ana on 2024-03-11: known traveller``), and whether its
+    evidence was seen again since (``; seen again since, last 2024-05-09``); '' when undecided."""
     if not finding.get("decision"):
         return ""
     out = f"{finding['decision']}ed"
@@ -110,7 +118,8 @@ def decision_trail(finding: dict[str, Any]) -> str:
         out += f" by {finding['reviewer']}"
     if finding.get("decided_at"):
         out += f" on {str(finding['decided_at'])[:10]}"
-    return out + (f": {finding['note']}" if finding.get("note") else "")
+    out += f": {finding['note']}" if finding.get("note") else ""
+    return out + (f"; seen again since, last {str(finding['last_ts'])[:10]}" if seen_since_decision(finding) else "")
 
 
 def cap_kept(case: dict[str, Any]) -> int:

@@ -331,7 +331,8 @@ function findingCard(f) {
     (f.device_id || f.ip) ? el("div", {class: "small muted"}, f.device_id ? "device " : "", f.device_id ? el("span", {class: "mono"}, f.device_id) : "",
       f.ip ? "  ip " : "", f.ip ? el("span", {class: "mono"}, f.ip) : "") : "",
     f.decision ? el("div", {class: "small trail"}, f.decision + "ed" + (f.reviewer ? " by " + f.reviewer : "") +
-      (f.decided_at ? " on " + f.decided_at.slice(0, 10) : "") + (f.note ? ": " + f.note : "")) : "",
+      (f.decided_at ? " on " + f.decided_at.slice(0, 10) : "") + (f.note ? ": " + f.note : "") +
+      (f.decided_at && f.last_ts && f.last_ts > f.decided_at ? "; seen again since, last " + f.last_ts.slice(0, 10) : "")) : "",
     evidenceTable(f.evidence),
     ...["dismiss", "confirm"].map(d => el("div", {class: "cmd"}, el("span", {class: "lbl"}, d),
       el("code", {class: "review-cmd"}, f.review[d]), copyButton(f.review[d]))));

@@ -222,3 +222,18 @@ def test_a_decided_finding_shows_who_decided_it_when_and_why(page, tmp_path):
     card = page.locator("#case .finding[data-finding='f-travel-1']")
     assert card.locator(".trail").inner_text() == f"dismissed by {XSS_DEVICE} on 2024-05-02: known traveller <b>"
     assert page.evaluate("window.__xss") is None and page.problems == []
+
+
+def test_a_decision_before_the_findings_last_evidence_says_it_was_seen_again(page, tmp_path):
+    from datetime import datetime, timezone
+
+    dec = pl.DataFrame({"finding_id": ["f-travel-1"], "decision": ["confirm"],
+                        "decided_at": [datetime(2024, 3, 11, 10, 20, tzinfo=timezone.utc)], "reviewer": ["ana"],
+                        "note": [None]}, schema_overrides={"note": pl.String})
+    path = tmp_path / "report.html"
+    path.write_text(render_report(make_result(decisions=dec), load_config(), "decisions.csv"), encoding="utf-8")
+    page.goto(path.as_uri() + "#case=u_travel")
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    card = page.locator("#case .finding[data-finding='f-travel-1']")
+    assert card.locator(".trail").inner_text() == "confirmed by ana on 2024-03-11; seen again since, last 2024-03-14"
+    assert page.problems == []
