@@ -5,7 +5,7 @@ validates the user file against the defaults: an unknown top-level key, rule id 
 wrong type or an unknown time zone is a :class:`~fraud.errors.ConfigError` that names it. Every number (also
 inside lists and inline tables) must be finite; points (``points``, ``points_*``, ``*_points``) and scores are
 whole numbers, points within +-1000; durations (scalar keys ending in ``_days``, ``_hours``, ``_minutes``) lie
-in 0..36,500 days; shares (keys ending in ``_share``, ``contamination``) in 0..1.
+in 0..36,500 days; shares (keys ending in ``_share``, ``contamination``) in 0..1; factors (``_ratio``) at least 1.
 """
 from __future__ import annotations
 
@@ -265,6 +265,8 @@ def _check_number(key: str, value: Any, owner: str, where: str) -> None:
         raise ConfigError(f"{bad} a speed between 0 and {MAX_SPEED_KMH:,} km/h, got {value!r}")
     if (key.endswith("_share") or key == "contamination") and not 0 <= value <= 1:
         raise ConfigError(f"{bad} a share between 0 and 1, got {value!r}")
+    if key.endswith("_ratio") and value < 1:
+        raise ConfigError(f"{bad} a factor of at least 1, got {value!r}")
     if key in MIN_COUNT_KEYS | MAX_COUNT_KEYS:
         least = 1 if key in MIN_COUNT_KEYS else 0
         if value != int(value) or value < least:

@@ -154,7 +154,7 @@ def fit_to(inputs: ScanInputs, model_path: str | Path, cfg: Config | None = None
     from fraud.errors import ModelError
     from fraud.pipeline import context_from, read_inputs, resolve_shards
     from fraud.registry import NotEvaluated
-    from fraud.detectors.outlier import gather_features
+    from fraud.detectors.outlier import fit_window, gather_features, span_range
     from fraud.shards import gather_partitioned
 
     cfg = cfg or load_config()
@@ -177,16 +177,20 @@ def fit_to(inputs: ScanInputs, model_path: str | Path, cfg: Config | None = None
         model.save(path)
     except OSError as e:
         raise ModelError(f"{path}: cannot write model ({e.strerror})") from None
+    ratio = float(cfg.rule("behavior.outlier")["max_span_ratio"])
     return {"model": str(path), "users": int(model.n_fit),
             "features": list(model.features), "indicators": list(model.indicators),
-            "threshold": float(model.threshold),
+            "unobserved": list(model.unobserved), "threshold": float(model.threshold),
+            "fitted_on": fit_window(model),
+            "batch_days": span_range(model.fit_span_days, ratio) if model.fit_span_days else None,
             "rows_read": {k: v.rows_read for k, v in loaded.items()},
             "rows_rejected": {k: v.rows_rejected for k, v in loaded.items()}, "shards": n}
 
 
-def load_model(path: str | Path | None) -> Any:
-    """The behaviour model saved by :func:`fit_to` (None when no path). Loading unpickles: trust the file."""
-    if path is None:
+def load_model(path: str | Path | None, cfg: Config | None = None) -> Any:
+    """The behaviour model saved by :func:`fit_to` (None when no path, or when ``cfg`` disables
+    ``behavior.outlier``: the file is then not read at all). Loading unpickles: trust the file."""
+    if path is None or (cfg is not None and not cfg.rule("behavior.outlier").enabled):
         return None
     from fraud.detectors import BehaviorModel
     from fraud.detectors.features import USER_FEATURES

@@ -169,6 +169,7 @@ def _print_summary(summary: dict, out: Path) -> None:
     skipped = {k: v for k, v in summary["checks"].items() if v.get("status") == "not evaluated"}
     for k, v in skipped.items():
         out_console.print(f"not evaluated: {k} ({v.get('reason', '')})", highlight=False)
+    _print_model_notes(summary["checks"].get("behavior.outlier", {}))
     bots = summary["checks"].get("device.bot_agent", {})
     for agent, n in sorted(bots.get("bare_app_stack_users", {}).items(), key=lambda kv: (-kv[1], kv[0])):
         if n >= OWN_APP_HINT_SHARE * bots.get("users_with_successful_events", 0):
@@ -243,7 +244,10 @@ def scan(
                                decisions=decisions)
         cfg = load_config(config)
         inputs = ScanInputs.from_folder(folder, **given) if folder is not None else ScanInputs(**given)
-        behaviour_model = load_model(model)
+        behaviour_model = load_model(model, cfg)
+        if model is not None and behaviour_model is None:
+            out_console.print(f"behavior.outlier is disabled in the config: {model} not read", highlight=False,
+                              markup=False)
         prog, cb = _progress(progress)
         with prog:
             res = scan_to(inputs, out, cfg, model=behaviour_model, progress=cb, pseudonymize=pseudonymize,
@@ -305,6 +309,19 @@ def fit(
     out_console.print(f"fitted on {info['users']:,} users x {len(info['features'])} features"
                       + (f" (+{n_ind} missing-value indicators)" if n_ind else "")
                       + f"; threshold {info['threshold']:.4f}; saved {info['model']}", highlight=False)
+    if info["fitted_on"]:
+        out_console.print(f"history: {info['fitted_on']}; later batches are scored when their users span "
+                          f"{info['batch_days'][0]}-{info['batch_days'][1]} days (median; max_span_ratio)",
+                          highlight=False)
+    if info["unobserved"]:
+        out_console.print("left out (no value in the history): " + ", ".join(info["unobserved"]), highlight=False)
+    for kind, n in info["rows_rejected"].items():
+        if n:  # never dropped silently: a scan of the same inputs writes them to rejected.csv
+            out_console.print(f"{kind}: {n:,} of {info['rows_read'][kind]:,} rows rejected, not fitted on (`fraud "
+                              "scan` of the same inputs lists them in rejected.csv)", highlight=False)
+    if not cfg.rule("behavior.outlier").enabled:
+        out_console.print("note: behavior.outlier is disabled in this config: scans with it do not read the model",
+                          highlight=False)
 
 
 @app.command(cls=_Command)
@@ -416,6 +433,25 @@ def review(
     elif read_by_scan and not next_scan_reads(out):
         err_console.print(f"note: the scan in {out} was given its input files one by one: run it again with "
                           f"--decisions {decisions} for this decision to count", highlight=False, markup=False)
+
+
+def _print_model_notes(notes: dict) -> None:
+    """What a scan against a fitted model says of its batch (:func:`fraud.detectors.outlier.comparable`)."""
+    def say(text: str) -> None:
+        out_console.print(f"behavior.outlier: {text}", highlight=False, markup=False)
+
+    if notes.get("model_fitted_on"):
+        say(f"scored against the model fitted on {notes['model_fitted_on']}, {notes['model_fit_users']:,} users")
+    if notes.get("model_features_without_values_in_batch"):
+        say("the model's features " + ", ".join(notes["model_features_without_values_in_batch"]) + " have no value in "
+            "this batch: every user was given the fit median")
+    if notes.get("batch_features_not_in_model"):
+        say("features the model was fitted without (no value in its history), not scored: "
+            + ", ".join(notes["batch_features_not_in_model"]))
+    for key, v in notes.get("feature_settings_differ_from_model", {}).items():
+        say(f"{key} is {v['scan']!r} in this scan, {v['model']!r} in the model's fit: the features differ")
+    for key, v in notes.get("settings_taken_from_model", {}).items():
+        say(f"{key} {v['model']!r} is the model's (fitted with it); this config's {v['scan']!r} applies to fits")
 
 
 def _print_finding(f: dict) -> None:

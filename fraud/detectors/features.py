@@ -10,6 +10,8 @@ when the day has payments but none carries an amount. See :data:`DAY_FEATURES` f
 """
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 from fraud.config import Rule
@@ -184,6 +186,24 @@ def position_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
         exact_sum(pl.col("km")).fill_null(0.0).alias("distance_km"),  # one fix: no segment, 0 km
         pl.col("kmh").max().alias("top_speed_kmh"),
     )
+
+
+# the [rules."behavior.sigma"] keys that shape the features (the others are the 3-sigma test's own)
+FEATURE_KEYS = ("night_start_hour", "night_end_hour", "payment_events", "speed_min_gap_minutes",
+                "distance_step_minutes", "ignore_lone_ping_spikes")
+
+
+def feature_settings(ctx: ScanContext) -> dict[str, Any]:
+    """The settings the user-day and user-level features are computed with (``[rules."behavior.sigma"]``'s feature
+    keys, the places' precision limit, the lone-spike thresholds of ``geo.impossible_travel``): a fitted model keeps
+    them, and a scan against it says which differ (its features would not mean what the model learnt)."""
+    sigma, travel = ctx.cfg.rule("behavior.sigma"), ctx.cfg.rule("geo.impossible_travel")
+    out = {f"behavior.sigma.{k}": sigma[k] for k in FEATURE_KEYS}
+    out["places.max_place_accuracy_m"] = place_settings(ctx)["max_place_accuracy_m"]
+    if sigma["ignore_lone_ping_spikes"]:
+        out.update({f"geo.impossible_travel.{k}": travel[k] for k in ("min_distance_km", "max_speed_kmh")})
+    return out
+
 
 
 def build_user_days(ctx: ScanContext) -> pl.LazyFrame:

@@ -2,9 +2,12 @@
 
 Preparation of the user-level matrix (all learned at fit time and kept in the model):
 
-* missing values: each feature's missing entries are imputed with that feature's fit-time median (0 if it was
-  never observed), and every feature that had a missing value at fit time gets a 0/1 ``<name>_missing``
-  indicator column, so "unknown" is visible to the detectors and never silently turned into zero;
+* features: only those the history gives a value for (a history without IP addresses, devices or positions
+  fits without their features, listed in :attr:`BehaviorModel.unobserved`: a feature fitted as a constant
+  "missing" made every user of a later batch that has it an outlier);
+* missing values: each feature's missing entries are imputed with that feature's fit-time median, and every
+  feature that had a missing value at fit time gets a 0/1 ``<name>_missing`` indicator column, so "unknown" is
+  visible to the detectors and never silently turned into zero;
 * scale: features are transformed with a signed ``log1p`` (counts and amounts are heavy-tailed), then
   standardised with the fit-time mean and sd (sd 0 -> 1).
 
@@ -21,7 +24,9 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -29,7 +34,7 @@ import polars as pl
 from fraud import warmup
 from fraud.errors import ModelError
 
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2  # 2: the fit window, the unobserved features and the feature settings kept
 
 
 def _libraries():
@@ -43,6 +48,17 @@ def _libraries():
     from fraud.detectors import ensemble
 
     return ensemble, joblib
+
+
+def batch_window(frame: pl.DataFrame) -> tuple[datetime | None, datetime | None, float | None]:
+    """A user-level frame's first and last event and its users' median span (calendar days, UTC, from a user's
+    first to last event, both counted: a day's batch is 1, a week's 7 for users active all week); Nones without
+    ``first_ts``/``last_ts``. The median, not the first to last event of the batch: one account's event from years
+    back (a history export's oldest sign-in) would stretch a batch's window, not its users'."""
+    if frame.height == 0 or "first_ts" not in frame.columns or "last_ts" not in frame.columns:
+        return None, None, None
+    span = (pl.col("last_ts").dt.date() - pl.col("first_ts").dt.date()).dt.total_days() + 1
+    return frame["first_ts"].min(), frame["last_ts"].max(), frame.select(span.median()).item()
 
 
 def _each(fn: Callable, items: list, n_jobs: int) -> list:
@@ -74,6 +90,13 @@ class BehaviorModel:
     score_sd: np.ndarray = field(default_factory=lambda: np.ones(0))
     threshold: float = float("inf")
     n_fit: int = 0
+    # the fit history's first and last event (UTC; None when the frame had no first_ts/last_ts): scans compare
+    # their batch's window with it (users' day counts, daily maxima and new devices grow with the window)
+    fit_from: datetime | None = None
+    fit_until: datetime | None = None
+    fit_span_days: float | None = None  # the history users' median span (:func:`batch_window`)
+    unobserved: list[str] = field(default_factory=list)  # requested features without any value in the history
+    settings: dict[str, Any] = field(default_factory=dict)  # the settings the features were computed with
     format: int = MODEL_FORMAT
 
     @property
@@ -83,26 +106,35 @@ class BehaviorModel:
 
     @classmethod
     def fit(cls, frame: pl.DataFrame, features: list[str], *, detectors: list[str], contamination: float,
-            seed: int, n_jobs: int = 1) -> "BehaviorModel":
+            seed: int, n_jobs: int = 1, settings: dict[str, Any] | None = None) -> "BehaviorModel":
         """Fit the ensemble on ``frame`` (one row per user, rows in a stable order). Deterministic for a seed."""
         return cls.fit_score(frame, features, detectors=detectors, contamination=contamination, seed=seed,
-                             n_jobs=n_jobs, top_n=None)[0]
+                             n_jobs=n_jobs, top_n=None, settings=settings)[0]
 
     @classmethod
     def fit_score(cls, frame: pl.DataFrame, features: list[str], *, detectors: list[str], contamination: float,
-                  seed: int, n_jobs: int = 1, top_n: int | None = 3) -> tuple["BehaviorModel", pl.DataFrame | None]:
+                  seed: int, n_jobs: int = 1, top_n: int | None = 3, settings: dict[str, Any] | None = None
+                  ) -> tuple["BehaviorModel", pl.DataFrame | None]:
         """Fit on ``frame`` and return the model with the fit data's scores (as :meth:`score` gives them, from
-        the detectors' fit-time scores, so the batch is not scored twice); ``top_n=None`` skips scoring."""
+        the detectors' fit-time scores, so the batch is not scored twice); ``top_n=None`` skips scoring.
+        ``settings``: what the features were computed with, kept in the model for later scans to compare."""
         if frame.height < 2:
             raise ValueError("the behaviour ensemble needs at least 2 rows to fit")
+        raw = frame.select([pl.col(f).cast(pl.Float64) for f in features])
+        unobserved = [f for f in features if raw[f].null_count() == raw.height]
+        features = [f for f in features if f not in unobserved]
+        if not features:
+            raise ValueError("the behaviour ensemble needs a feature with a value to fit")
         ensemble, _ = _libraries()
         ensemble.quiet_constant_columns()  # before the detectors' threads start
-        raw = frame.select([pl.col(f).cast(pl.Float64) for f in features])
-        medians = {f: float(raw[f].median()) if raw[f].null_count() < raw.height else 0.0 for f in features}
+        raw = raw.select(features)
+        medians = {f: float(raw[f].median()) for f in features}
         indicators = [f for f in features if raw[f].null_count() > 0]
+        span = batch_window(frame)
         model = cls(features=list(features), detector_names=list(detectors), contamination=float(contamination),
                     seed=int(seed), medians=medians, indicators=indicators, center=np.zeros(0),
-                    scale=np.ones(0), detectors=[], n_fit=frame.height)
+                    scale=np.ones(0), detectors=[], n_fit=frame.height, fit_from=span[0], fit_until=span[1],
+                    fit_span_days=span[2], unobserved=unobserved, settings=dict(settings or {}))
         X = model._transform(raw)
         model.center = X.mean(axis=0)
         sd = X.std(axis=0)
@@ -220,21 +252,28 @@ class BehaviorModel:
     def load(cls, path: str | Path) -> "BehaviorModel":
         """Read a model written by :meth:`save`. This unpickles: load only files you trust."""
         p = Path(path)
+        if p.is_dir():
+            raise ModelError(f"{p}: is a folder, not a model file")
         if not p.is_file():
             raise ModelError(f"{p}: model file not found")
+        if p.stat().st_size == 0:
+            raise ModelError(f"{p}: empty file, not a model file")
         try:
             obj = _libraries()[1].load(p)
         except Exception as e:  # noqa: BLE001 - any unpickling failure means "not a model file"
-            raise ModelError(f"{p}: not a behaviour model file ({e.__class__.__name__})") from None
+            said = str(e).strip().splitlines()[0][:120] if str(e).strip() else ""
+            raise ModelError(f"{p}: not a behaviour model file: truncated, corrupt or another kind of file "
+                             f"({e.__class__.__name__}{': ' + said if said else ''})") from None
         if not isinstance(obj, cls):
             raise ModelError(f"{p}: not a behaviour model (got {type(obj).__name__})")
+        if vars(obj).get("format") != MODEL_FORMAT:
+            raise ModelError(f"{p}: behaviour model format {vars(obj).get('format')}, this version reads "
+                             f"{MODEL_FORMAT} (fit the model again with `fraud fit`)")
         # a pickle restores the saved fields only: a field missing from the file would read as the class default
         # (an older model without ``format`` as this version's, without ``threshold`` as infinity)
         missing = [f.name for f in fields(cls) if f.name not in vars(obj)]
         if missing:
             raise ModelError(f"{p}: behaviour model without {', '.join(missing)} (written by another version?)")
-        if obj.format != MODEL_FORMAT:
-            raise ModelError(f"{p}: behaviour model format {obj.format}, this version reads {MODEL_FORMAT}")
         problem = obj.inconsistency()
         if problem:
             raise ModelError(f"{p}: inconsistent behaviour model ({problem})")

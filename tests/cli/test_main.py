@@ -309,6 +309,22 @@ def test_fit_then_scan_with_model(tmp_path):
     assert f"fitted on 200 users x {n} features" in r.stdout
     f = pl.read_parquet(tmp_path / "out" / "findings.parquet").filter(pl.col("rule") == "behavior.outlier")
     assert all(json.loads(e)["model"] == "given model" for e in f["evidence"])
+    # what the fit read, rejected and learnt the window of; what the scan scored against
+    # (the data set's history goes back to 2021 for a few accounts: the users' median span is the window)
+    assert ("history: 2021-09-29..2024-06-01 (users over 89 days); later batches are scored when their users span "
+            "45-178 days (median; max_span_ratio)") in r.stdout
+    rejected = json.loads((tmp_path / "out" / "summary.json").read_text())["inputs"]["logins"]["rows_rejected"]
+    assert f"logins: {rejected:,} of " in r.stdout and "rows rejected, not fitted on" in r.stdout
+    assert ("behavior.outlier: scored against the model fitted on 2021-09-29..2024-06-01 (users over 89 days), 200 "
+            "users") in " ".join(r2.stdout.split())
+    # the rule disabled: the model file is not read (a pickle runs code as it loads), and the scan says so
+    off = tmp_path / "off.toml"
+    off.write_text('[rules."behavior.outlier"]\nenabled = false\n')
+    junk = tmp_path / "junk.joblib"
+    junk.write_text("not a model")
+    r3 = run("scan", data, "--model", junk, "--config", off, "--out", tmp_path / "out3")
+    assert r3.exit_code == 0 and f"behavior.outlier is disabled in the config: {junk} not read" in " ".join(
+        r3.stdout.split())
 
 
 @pytest.mark.parametrize("args, message", [

@@ -135,7 +135,9 @@ def test_each_keeps_item_order_and_uses_threads_only_when_asked():
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda d: d.pop("format"), "behaviour model without format"),
+    (lambda d: d.pop("format"), "behaviour model format None, this version reads 2 (fit the model again"),
+    (lambda d: d.update(format=1), "behaviour model format 1, this version reads 2 (fit the model again"),
+    (lambda d: d.pop("unobserved"), "behaviour model without unobserved"),
     (lambda d: d.pop("threshold"), "behaviour model without threshold"),
     (lambda d: d.update(threshold=float("inf")), "inconsistent behaviour model (threshold inf)"),
     (lambda d: d.update(detector_names=["ECOD", "IForest"]), "3 detectors, 2 names"),

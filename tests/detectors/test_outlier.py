@@ -155,3 +155,79 @@ def test_a_given_model_scores_with_the_rules_threads(monkeypatch):
     monkeypatch.setattr(m, "_each", lambda fn, items, n_jobs: asked.append(n_jobs) or real(fn, items, n_jobs))
     assert outlier(batch).collect()["user_id"].to_list() == ["u002"]
     assert asked == [1]
+
+
+def test_a_batch_over_a_window_far_from_the_models_is_not_evaluated():
+    """Users' day counts, daily maxima and new devices grow with the window: a day's batch against a 69-day model
+    made 91% of its users outliers. A batch whose window is more than ``max_span_ratio`` (2) times shorter or longer
+    than the model's fit window is not evaluated, naming both; one within it is scored and the notes say against
+    what."""
+    model = fit_model(ctx_of(_population(planted="none", days=6)))
+    assert model.fit_span_days == 6
+    with pytest.raises(NotEvaluated, match=r"the batch's users span 1 day\(s\) \(median\), the model was fitted on "
+                                           r"2024-03-01\.\.2024-03-06 \(users over 6 days\): .* \(scan batches whose "
+                                           r"users span 3-12 days, or fit a model on 1-day windows: max_span_ratio\)"):
+        outlier(ctx_of(_population(n_users=5, days=1), model=model))
+    with pytest.raises(NotEvaluated, match=r"the batch's users span 13 day\(s\)"):
+        outlier(ctx_of(_population(n_users=5, days=13), model=model))
+    # one account's event from years back stretches the batch's first to last event, not its users' median span
+    old = [dict(r, ts=r["ts"] - timedelta(days=900)) if r["user_id"] == "u000" and r["ts"] == T0 else r
+           for r in _population(n_users=5, planted="u002", days=6)]
+    assert "u002" in outlier(ctx_of(old, model=model)).collect()["user_id"].to_list()  # scored, not refused
+    batch = ctx_of(_population(n_users=5, planted="u002", days=6), model=model)
+    out = outlier(batch).collect()
+    assert out["user_id"].to_list() == ["u002"]
+    notes = batch.notes["behavior.outlier"]
+    assert (notes["model_fitted_on"], notes["model_fit_users"]) == ("2024-03-01..2024-03-06 (users over 6 days)", 80)
+    ev = json.loads(out["evidence"][0])
+    assert (ev["model_fitted_on"], ev["model_fit_users"]) == ("2024-03-01..2024-03-06 (users over 6 days)", 80)
+    assert out["summary"][0].startswith("Behaviour outlier against a model of 80 users (score ")
+    wide = load_config_text('[rules."behavior.outlier"]\nmax_span_ratio = 10\n')
+    day = ctx_of(_population(n_users=5, days=1), model=model, config=wide)
+    outlier(day).collect()  # scored, however far off its users' day counts are
+    assert day.notes["behavior.outlier"]["users_scored"] == 5
+
+
+def load_config_text(text):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "c.toml").write_text(text)
+        return load_config(Path(d) / "c.toml")
+
+
+def test_features_without_any_value_in_the_history_are_left_out_of_the_model():
+    """A history without IP addresses fitted ``mean_distinct_ips`` as a constant "missing": every user of a later
+    batch with addresses was an outlier (79 of 79). The feature is left out of the model, and the scan says the batch
+    has it; the reverse (the model's feature without a value in the batch) is said too."""
+    history = [dict(r, ip=None) for r in _population(planted="none")]
+    model = fit_model(ctx_of(history))
+    assert "mean_distinct_ips" in model.unobserved and "mean_distinct_ips" not in model.features
+    batch = ctx_of(_population(n_users=20, planted="none"), model=model)
+    assert outlier(batch).collect().height == 0
+    assert "mean_distinct_ips" in batch.notes["behavior.outlier"]["batch_features_not_in_model"]
+    full = fit_model(ctx_of(_population(planted="none")))
+    assert "mean_distinct_ips" in full.features
+    bare = ctx_of([dict(r, ip=None) for r in _population(n_users=20, planted="none")], model=full)
+    outlier(bare).collect()
+    assert bare.notes["behavior.outlier"]["model_features_without_values_in_batch"] == ["mean_distinct_ips"]
+    assert "batch_features_not_in_model" not in bare.notes["behavior.outlier"]
+
+
+def test_settings_that_differ_from_the_models_are_said():
+    """The features a model learnt were computed with its night hours, payment events ...; a scan with others
+    scores other features, and its contamination and detectors are the model's: both said."""
+    model = fit_model(ctx_of(_population(planted="none")))
+    assert model.settings["behavior.sigma.night_start_hour"] == 22
+    same = ctx_of(_population(n_users=20, planted="none"), model=model)
+    outlier(same).collect()
+    assert not {"feature_settings_differ_from_model", "settings_taken_from_model"} & set(same.notes["behavior.outlier"])
+    other = load_config_text('[rules."behavior.sigma"]\nnight_start_hour = 23\n'
+                             '[rules."behavior.outlier"]\ncontamination = 0.2\n')
+    batch = ctx_of(_population(n_users=20, planted="none"), model=model, config=other)
+    outlier(batch).collect()
+    notes = batch.notes["behavior.outlier"]
+    assert notes["feature_settings_differ_from_model"] == {
+        "behavior.sigma.night_start_hour": {"model": 22, "scan": 23}}
+    assert notes["settings_taken_from_model"] == {"contamination": {"model": 0.01, "scan": 0.2}}
