@@ -35,16 +35,22 @@ MAX_DURATION_DAYS = 36_500
 MAX_DISTANCE_KM = 40_075  # the equator: no distance setting can mean more
 MAX_SPEED_KMH = 1_079_252_849  # the speed of light
 DURATION_UNITS = {"_days": ("days", 1), "_hours": ("hours", 24), "_minutes": ("minutes", 24 * 60)}
-# Durations that are rolling windows: 0 would be an empty window (Polars refuses it mid-scan)
-WINDOW_KEYS = frozenset({"window_days", "baseline_days", "window_minutes", "failure_window_minutes"})
+# Durations that are windows: 0 would be an empty window (Polars refuses a rolling one mid-scan; the others switched
+# their rule off while it reported "ok")
+WINDOW_KEYS = frozenset({"window_days", "baseline_days", "window_minutes", "failure_window_minutes", "within_days",
+                         "within_hours", "window_hours", "success_within_minutes"})
+# Settings that mean nothing at 0 or below: a 0 sd floor made z = 0/0 = NaN on a flat baseline, which fired on every
+# user-day; a z threshold of 0 fires on every day; a 0 m place radius divides by zero; a speed limit of 0 makes
+# every move impossible. (min_sd_by_feature's values too.)
+POSITIVE_KEYS = frozenset({"min_sd", "z_threshold", "place_radius_m", "max_speed_kmh"})
+HOUR_KEYS = frozenset({"night_start_hour", "night_end_hour"})  # clock hours 0..24
 SCORE_KEYS = ("min_score", "default_score", "max_score")
 # Counts: whole numbers, at least 1 for a "how many make a finding" minimum (min_accounts = 0 would flag every IP
 # with one failure), at least 0 for a maximum ("more than max_devices").
 MIN_COUNT_KEYS = frozenset({"min_accounts", "min_events", "min_failures", "min_home_nights", "min_logins",
                             "min_nights", "min_users", "min_work_days", "min_baseline_days", "min_history_days",
-                            "consecutive_days", "max_exclusion_passes", "top_features"})
-MAX_COUNT_KEYS = frozenset({"max_accounts", "max_changes", "max_devices", "max_moves", "max_per_user",
-                            "min_length", "report_top_n"})
+                            "consecutive_days", "max_exclusion_passes", "top_features", "max_per_user"})
+MAX_COUNT_KEYS = frozenset({"max_accounts", "max_changes", "max_devices", "max_moves", "min_length", "report_top_n"})
 
 
 @dataclass(frozen=True)
@@ -267,6 +273,14 @@ def _check_number(key: str, value: Any, owner: str, where: str) -> None:
         raise ConfigError(f"{bad} a share between 0 and 1, got {value!r}")
     if key.endswith("_ratio") and value < 1:
         raise ConfigError(f"{bad} a factor of at least 1, got {value!r}")
+    if key in POSITIVE_KEYS and value <= 0:
+        raise ConfigError(f"{bad} above 0, got {value!r}")
+    if key in HOUR_KEYS and not 0 <= value <= 24:
+        raise ConfigError(f"{bad} a clock hour between 0 and 24, got {value!r}")
+    if key == "seed" and (value != int(value) or value < 0):
+        raise ConfigError(f"{bad} a whole number of at least 0 (a random seed), got {value!r}")
+    if key == "n_jobs" and (value != int(value) or not (value == -1 or value >= 1)):
+        raise ConfigError(f"{bad} -1 (every core) or a whole number of at least 1 (threads), got {value!r}")
     if key in MIN_COUNT_KEYS | MAX_COUNT_KEYS:
         least = 1 if key in MIN_COUNT_KEYS else 0
         if value != int(value) or value < least:
@@ -286,6 +300,15 @@ def _validate_numbers(raw: dict[str, Any], where: str) -> None:
         for key, value in table.items():
             _check_finite(value, key, owner, where)
             _check_number(key, value, owner, where)
+            if key == "min_sd_by_feature" and isinstance(value, dict):  # each a floor of an sd, as min_sd
+                for name, floor in value.items():
+                    if _is_number(floor) and floor <= 0:
+                        raise ConfigError(f"{where}: {owner}key {key!r} must hold floors above 0, got {name} = "
+                                          f"{floor!r}")
+            if key == "contamination" and rid == "behavior.outlier" and _is_number(value) and not 0 < value <= 0.5:
+                # PyOD's range: a share of 0 or above a half is refused mid-scan (a traceback, no outputs)
+                raise ConfigError(f"{where}: {owner}key {key!r} must be above 0 and at most 0.5 (the share of "
+                                  f"outliers), got {value!r}")
 
 
 def _validate_columns(columns: Any, where: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:

@@ -187,7 +187,9 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
         for check, enabled in plan[family]:
             got = results[check.name]
             if isinstance(got, NotEvaluated):  # the stage orders a check's reasons (a sliced scan keeps the furthest)
-                say(check, {"status": "not evaluated", "reason": str(got), "stage": got.stage})
+                for r in check.rules:
+                    status[r] = ({"status": "not evaluated", "reason": str(got), "stage": got.stage} if r in enabled
+                                 else {"status": "disabled"})
                 continue
             by_rule = dict(got.group_by("rule").len().iter_rows()) if len(check.rules) > 1 else {check.name: got.height}
             for r in check.rules:

@@ -296,3 +296,38 @@ def test_outcomes_table_is_checked_at_load(tmp_path):
         p.write_text(f"[outcomes]\n{bad}\n")
         with pytest.raises(ConfigError, match=re.escape(says)):
             load_config(p)
+
+
+@pytest.mark.parametrize("rule, text, says", [
+    ("behavior.sigma", "min_sd = 0", "key 'min_sd' must be above 0, got 0"),
+    ("behavior.sigma", "min_sd = -1", "key 'min_sd' must be above 0, got -1"),
+    ("behavior.sigma", "min_sd_by_feature = { amount = 0 }", "key 'min_sd_by_feature' must hold floors above 0, "
+                                                              "got amount = 0"),
+    ("behavior.sigma", "z_threshold = 0", "key 'z_threshold' must be above 0, got 0"),
+    ("behavior.sigma", "night_start_hour = 30", "key 'night_start_hour' must be a clock hour between 0 and 24"),
+    ("behavior.outlier", "contamination = 0.6", "key 'contamination' must be above 0 and at most 0.5"),
+    ("behavior.outlier", "contamination = 0", "key 'contamination' must be above 0 and at most 0.5"),
+    ("behavior.outlier", "n_jobs = 0", "key 'n_jobs' must be -1 (every core) or a whole number of at least 1"),
+    ("behavior.outlier", "seed = -1", "key 'seed' must be a whole number of at least 0"),
+    ("behavior.outlier", "seed = 1.5", "key 'seed' must be a whole number of at least 0"),
+    ("behavior.outlier", "max_span_ratio = 0.5", "key 'max_span_ratio' must be a factor of at least 1"),
+    ("places", "place_radius_m = 0", "key 'place_radius_m' must be above 0, got 0"),
+    ("geo.impossible_travel", "max_speed_kmh = 0", "key 'max_speed_kmh' must be above 0, got 0"),
+    ("geo.residence_change", "within_days = 0", "key 'within_days' must be above 0 days (a rolling window)"),
+    ("geo.cross_border_spend", "window_hours = 0", "key 'window_hours' must be above 0 hours"),
+    ("account.login_failures", "success_within_minutes = 0", "key 'success_within_minutes' must be above 0 minutes"),
+    ("device.new_device_sensitive", "within_hours = 0", "key 'within_hours' must be above 0 hours"),
+    ("device.lock_enabled", "max_per_user = 0", "key 'max_per_user' must be a whole number of at least 1"),
+])
+def test_settings_that_mean_nothing_or_crash_the_scan_are_refused_at_load(tmp_path, rule, text, says):
+    """Each was accepted (a threshold-semantics audit): a 0 sd floor or z threshold flagged every user-day, a
+    contamination over 0.5, n_jobs 0 or a negative seed crashed the scan with a traceback, a 0 m place radius divided
+    by zero, 0-hour windows switched their rule off while it said "ok"."""
+    from fraud.geo.places import PLACE_RULE
+
+    c = tmp_path / "c.toml"
+    c.write_text(f'[rules."{PLACE_RULE if rule == "places" else rule}"]\n{text}\n')
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        load_config(c)
+    (tmp_path / "ok.toml").write_text(f'[rules."{PLACE_RULE if rule == "places" else rule}"]\n')
+    load_config(tmp_path / "ok.toml")

@@ -60,3 +60,19 @@ def test_each_rule_of_the_sigma_check_has_its_own_status(tmp_path):
     assert status["behavior.sigma"]["status"] == "disabled"
     assert status["behavior.repeated"] == {"status": "ok", "findings": 1}
     assert findings.filter(pl.col("rule").str.starts_with("behavior."))["rule"].to_list() == ["behavior.repeated"]
+
+
+def test_a_disabled_rule_of_a_check_that_cannot_evaluate_says_disabled(tmp_path):
+    """The sigma check runs for behavior.repeated alone when behavior.sigma is disabled; when it cannot evaluate
+    (no user-day has a baseline yet), repeated is "not evaluated" and sigma stays "disabled" (it read "not
+    evaluated" too)."""
+    from fraud.config import load_config
+    from fraud.pipeline import run_checks
+    from tests.detectors.helpers import ctx_of, daily_logins
+
+    cfg_file = tmp_path / "c.toml"
+    cfg_file.write_text('[rules."behavior.sigma"]\nenabled = false\n')
+    _, status = run_checks(ctx_of(daily_logins([2, 3]), load_config(cfg_file)))
+    assert status["behavior.sigma"] == {"status": "disabled"}
+    assert status["behavior.repeated"]["status"] == "not evaluated"
+    assert "baseline days" in status["behavior.repeated"]["reason"]
