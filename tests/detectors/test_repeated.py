@@ -73,6 +73,6 @@ def test_a_disabled_rule_of_a_check_that_cannot_evaluate_says_disabled(tmp_path)
     cfg_file = tmp_path / "c.toml"
     cfg_file.write_text('[rules."behavior.sigma"]\nenabled = false\n')
     _, status = run_checks(ctx_of(daily_logins([2, 3]), load_config(cfg_file)))
-    assert status["behavior.sigma"] == {"status": "disabled"}
+    assert status["behavior.sigma"]["status"] == "disabled"
     assert status["behavior.repeated"]["status"] == "not evaluated"
     assert "baseline days" in status["behavior.repeated"]["reason"]
