@@ -214,15 +214,17 @@ class BehaviorModel:
             contrib = ecod[0].tail_scores(X[idx])
         else:
             contrib = np.abs(X[idx])
-        return out.with_columns(self._explain(frame, idx, contrib, len(flagged), top_n))
+        return out.with_columns(self._explain(frame, idx, contrib, np.abs(X[idx]), len(flagged), top_n))
 
-    def _explain(self, frame: pl.DataFrame, idx: np.ndarray, contrib: np.ndarray, n_rows: int,
+    def _explain(self, frame: pl.DataFrame, idx: np.ndarray, contrib: np.ndarray, far: np.ndarray, n_rows: int,
                  top_n: int) -> pl.Series:
         """Per row: list of {feature, value, fit_median, contribution} for the flagged rows ``idx`` (whose
         per-column contributions are ``contrib``), null for the others. ``value`` is the raw feature value
-        (null if missing) or, for a ``_missing`` indicator, 1.0."""
+        (null if missing) or, for a ``_missing`` indicator, 1.0. Contributions that tie (ECOD's tail score saturates
+        past the fit range: two features at ln(n+1)) are ordered by how far the value lies from the fit population
+        (``far``: its standardised distance), not by column order."""
         k = min(top_n, contrib.shape[1])
-        top = np.argsort(-contrib, axis=1, kind="stable")[:, :k]
+        top = np.lexsort((-far, -np.round(contrib, 4)), axis=1)[:, :k]
         nf = len(self.features)
         base = np.array([j if j < nf else self.features.index(self.indicators[j - nf])
                          for j in range(len(self.columns))], dtype=np.int64)
