@@ -24,7 +24,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,77 @@ def batch_window(frame: pl.DataFrame) -> tuple[datetime | None, datetime | None,
     if frame.height == 0 or "first_ts" not in frame.columns or "last_ts" not in frame.columns:
         return None, None, None
     span = (pl.col("last_ts").dt.date() - pl.col("first_ts").dt.date()).dt.total_days() + 1
-    return frame["first_ts"].min(), frame["last_ts"].max(), frame.select(span.median()).item()
+    first, last = frame["first_ts"].min(), frame["last_ts"].max()
+    # in datetime.timezone.utc (a ZoneInfo pickles through builtins.getattr, which a model file may not name)
+    utc = [t.astimezone(timezone.utc) if t is not None else None for t in (first, last)]
+    return utc[0], utc[1], frame.select(span.median()).item()
+
+
+# What a behaviour model's pickle names, besides the estimators' own classes (:func:`_allowed`): unpickling calls
+# what a file names, so a crafted "model" could run any function (os.system) as it loads; these are refused
+# before they are called. (Its fit window is kept with datetime.timezone.utc, not a ZoneInfo: that pickles through
+# builtins.getattr.)
+MODEL_GLOBALS = frozenset({
+    ("fraud.detectors.model", "BehaviorModel"), ("fraud.detectors.ensemble", "FrozenECOD"),
+    ("joblib.numpy_pickle", "NumpyArrayWrapper"), ("numpy", "dtype"), ("numpy", "ndarray"),
+    ("numpy._core.multiarray", "scalar"), ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy.random._pickle", "__randomstate_ctor"), ("numpy.random._pickle", "__bit_generator_ctor"),
+    ("numpy.random._pickle", "__generator_ctor"), ("numpy.random.mtrand", "RandomState"),
+    ("numpy.random._generator", "Generator"), ("numpy.random._mt19937", "MT19937"), ("numpy.random._pcg64", "PCG64"),
+    ("numpy.random._pcg64", "PCG64DXSM"), ("numpy.random._philox", "Philox"), ("numpy.random._sfc64", "SFC64"),
+    ("copyreg", "_reconstructor"),
+    ("datetime", "datetime"), ("datetime", "timezone"), ("datetime", "timedelta"),
+    *(("builtins", n) for n in ("object", "set", "frozenset", "slice", "complex", "bytearray", "range")),
+})
+# The compiled modules whose classes the detectors hold (fitted trees, neighbour indexes and their distance
+# metrics): data built by the estimators; their newObj(cls) is cls.__new__(cls), how such a class unpickles
+ESTIMATOR_PART_MODULES = frozenset({"sklearn.tree._tree", "sklearn.neighbors._ball_tree", "sklearn.neighbors._kd_tree",
+                                    "sklearn.metrics._dist_metrics"})
+
+
+def _allowed(module: str, name: str, obj: Any) -> bool:
+    """Whether a behaviour model's pickle may name ``module.name`` (resolved to ``obj``): :data:`MODEL_GLOBALS`, a
+    class (or ``newObj``) of :data:`ESTIMATOR_PART_MODULES`, or an estimator class (a PyOD detector, a scikit-learn
+    estimator: constructing one only keeps its parameters)."""
+    if (module, name) in MODEL_GLOBALS:
+        return True
+    if module in ESTIMATOR_PART_MODULES:
+        return isinstance(obj, type) or name == "newObj"
+    if not isinstance(obj, type) or not module.startswith(("pyod.", "sklearn.")):
+        return False
+    from pyod.models.base import BaseDetector
+    from sklearn.base import BaseEstimator
+
+    return issubclass(obj, (BaseDetector, BaseEstimator))
+
+
+def _guarded_load(path: Path) -> Any:
+    """``joblib.load(path)``, refusing (:class:`ModelError`) any global the pickle names that no behaviour model holds
+    (:func:`_allowed`) before it is called: a pickle is a program, and a file given as a model is not trusted to be
+    one's own. (joblib's unpickler is the standard library's; its ``find_class`` is the hook every global passes.)"""
+    _, joblib = _libraries()
+    from joblib import numpy_pickle
+
+    plain = numpy_pickle.NumpyUnpickler.find_class
+
+    def find_class(self, module: str, name: str) -> Any:
+        import importlib
+
+        try:
+            obj = getattr(importlib.import_module(module), name) if "." not in name else None
+        except (ImportError, AttributeError):
+            obj = None
+        if not _allowed(module, name, obj):
+            raise ModelError(f"{path}: refused: the file calls {module}.{name}, which no behaviour model holds (a "
+                             "model file is a pickle, a program run as it loads: load only files you made or trust)")
+        return plain(self, module, name)
+
+    numpy_pickle.NumpyUnpickler.find_class = find_class
+    try:
+        return joblib.load(path)
+    finally:
+        numpy_pickle.NumpyUnpickler.find_class = plain
 
 
 def _each(fn: Callable, items: list, n_jobs: int) -> list:
@@ -245,9 +315,17 @@ class BehaviorModel:
         return rows.join(per, on="row", how="left").sort("row")["top_features"]
 
     def save(self, path: str | Path) -> Path:
-        """Write the model (joblib pickle, compressed). Returns the path."""
+        """Write the model (joblib pickle, compressed) and read it back as a scan will (:meth:`load`): a detector
+        holding what a model file may not name (LMDD's compiled numba functions) is refused now, not at the first
+        scan. Returns the path."""
         p = Path(path)
         _libraries()[1].dump(self, p, compress=3)
+        try:
+            type(self).load(p)
+        except ModelError as e:
+            p.unlink(missing_ok=True)
+            raise ModelError(f"{p}: not saved: a scan could not load it ({str(e).split(': ', 1)[-1]}); use other "
+                             f"detectors than {', '.join(self.detector_names)}") from None
         return p
 
     @classmethod
@@ -261,7 +339,9 @@ class BehaviorModel:
         if p.stat().st_size == 0:
             raise ModelError(f"{p}: empty file, not a model file")
         try:
-            obj = _libraries()[1].load(p)
+            obj = _guarded_load(p)
+        except ModelError:
+            raise
         except Exception as e:  # noqa: BLE001 - any unpickling failure means "not a model file"
             said = str(e).strip().splitlines()[0][:120] if str(e).strip() else ""
             raise ModelError(f"{p}: not a behaviour model file: truncated, corrupt or another kind of file "

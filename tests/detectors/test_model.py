@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import polars as pl
 import pytest
@@ -169,3 +171,36 @@ def test_a_model_of_features_this_version_does_not_compute_is_refused_before_the
                       **DEFAULT).save(tmp_path / "other")
     with pytest.raises(ModelError, match="does not compute: mean_events_v0"):
         load_model(tmp_path / "other")
+
+
+class _Runs:
+    """A pickle that calls ``fn(*args)`` as it loads (what a crafted "model" file does)."""
+
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return self.fn, self.args
+
+
+def test_a_model_file_naming_anything_a_model_does_not_hold_is_refused_before_it_runs(tmp_path):
+    """A model file is a pickle: a crafted one ran its payload (os.system) and only then said "not a behaviour
+    model", even with the rule disabled. Every global the file names is checked first: a model's own classes, the
+    detectors' estimators and numpy's arrays load; os.system, eval or getattr are refused and never called."""
+    import builtins
+    import os
+
+    import joblib
+
+    marker = tmp_path / "ran"
+    for fn, args, named in ((os.system, (f"touch {marker}",), os.system.__module__ + ".system"),
+                            (builtins.eval, (f"open({str(marker)!r}, 'w')",), "builtins.eval"),
+                            (builtins.getattr, (BehaviorModel, "save"), "builtins.getattr")):
+        joblib.dump(_Runs(fn, *args), tmp_path / "evil.joblib", compress=3)
+        with pytest.raises(ModelError, match=re.escape(f"refused: the file calls {named}, which no behaviour model")):
+            BehaviorModel.load(tmp_path / "evil.joblib")
+        assert not marker.exists()
+    # other PyOD detectors (neighbour indexes, copulas) load, as the default ensemble does
+    model = BehaviorModel.fit(_matrix(), FEATS, **{**DEFAULT, "detectors": ["KNN", "LOF", "COPOD", "ECOD"]})
+    loaded = BehaviorModel.load(model.save(tmp_path / "knn.joblib"))
+    assert loaded.score(_matrix())["score"].equals(model.score(_matrix())["score"])
