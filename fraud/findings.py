@@ -9,6 +9,7 @@ whatever the clock or the row order.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from collections.abc import Mapping
 
@@ -87,9 +88,15 @@ def _stable_id(key: str) -> str:
     return hashlib.sha1(key.encode("utf-8")).hexdigest()[:ID_CHARS]
 
 
-def _hashed(e: pl.Expr, chars: int) -> pl.Expr:
-    return e.map_batches(lambda s: pl.Series([hashlib.sha1(k.encode("utf-8")).hexdigest()[:chars]
-                                              for k in s.to_list()], dtype=pl.String), return_dtype=pl.String)
+def _hashed(e: pl.Expr, chars: int, secret: str | None = None) -> pl.Expr:
+    """Hex digests of ``e``'s texts: SHA-1, or HMAC-SHA256 keyed with ``secret``."""
+    if secret:
+        key = secret.encode("utf-8")
+        digest = lambda k: hmac.new(key, k.encode("utf-8"), hashlib.sha256).hexdigest()[:chars]  # noqa: E731
+    else:
+        digest = lambda k: hashlib.sha1(k.encode("utf-8")).hexdigest()[:chars]  # noqa: E731
+    return e.map_batches(lambda s: pl.Series([digest(k) for k in s.to_list()], dtype=pl.String),
+                         return_dtype=pl.String)
 
 
 def id_key(identities: Mapping[str, tuple[str, ...]]) -> pl.Expr:
@@ -111,15 +118,17 @@ def id_key(identities: Mapping[str, tuple[str, ...]]) -> pl.Expr:
     return window if key is None else key.otherwise(window)
 
 
-def finalize(findings: pl.DataFrame, cfg: Config, identities: Mapping[str, tuple[str, ...]] | None = None
-             ) -> pl.DataFrame:
+def finalize(findings: pl.DataFrame, cfg: Config, identities: Mapping[str, tuple[str, ...]] | None = None,
+             secret: str | None = None) -> pl.DataFrame:
     """Add ``family`` and ``finding_id``, enforce the contract's column order and types, sort stably.
 
     ``finding_id`` hashes :func:`id_key`. Findings that share a key (two of one rule, subject and window) add a
-    digest of their content (window, points, severity, evidence, summary): each keeps its own id whatever the other
-    findings are, so a reviewer's decision never passes to another finding (a position among them did: when one of
-    a user's two bot agents was seen again, the other took its id and its dismissal). Rows equal in every column
-    are told apart by their order."""
+    digest of their content (window, device, ip, points, severity, evidence, summary): each keeps its own id
+    whatever the other findings are, so a reviewer's decision never passes to another finding (a position among
+    them did: when one of a user's two bot agents was seen again, the other took its id and its dismissal). Rows
+    equal in every column are told apart by their order. With ``secret`` (``--pseudonymize``'s key) the hashes are
+    keyed: an id hashed from clear user, device and IP values beside its own timestamps could be brute-forced back
+    to them (an IPv4 address in about an hour), and would join pseudonymised outputs of different keys row by row."""
     fam = {rid: r.family for rid, r in cfg.rules.items()}
     df = findings.select([pl.col(c).cast(t) for c, t in CHECK_COLUMNS.items()])
     content = pl.concat_str([pl.col(c).dt.epoch("us").cast(pl.String).fill_null("") for c in ("first_ts", "last_ts")]
@@ -128,9 +137,9 @@ def finalize(findings: pl.DataFrame, cfg: Config, identities: Mapping[str, tuple
                             separator="|")
     df = df.with_columns(
         pl.col("rule").replace_strict(fam, default=None, return_dtype=pl.String).alias("family"),
-        _hashed(id_key(identities or {}), ID_CHARS).alias("finding_id"),
+        _hashed(id_key(identities or {}), ID_CHARS, secret).alias("finding_id"),
     ).with_columns(pl.when(pl.len().over("finding_id") > 1)
-                   .then(pl.col("finding_id") + "-" + _hashed(content, DIGEST_CHARS))
+                   .then(pl.col("finding_id") + "-" + _hashed(content, DIGEST_CHARS, secret))
                    .otherwise(pl.col("finding_id")).alias("finding_id"))
     df = df.sort(["finding_id", "evidence"]).with_columns(
         pl.when(pl.int_range(pl.len()).over("finding_id") > 0)

@@ -199,8 +199,9 @@ def collect_checks(ctx: ScanContext, keys: tuple[str, ...] = KEYS, timer: Timer 
 
 
 def finish_findings(raw: dict[str, pl.DataFrame], cfg: Config, status: dict[str, dict[str, Any]],
-                    timer: Timer | None = None) -> pl.DataFrame:
-    """Apply each check's post-step to its raw findings, then finalise all of them (ids, order, family)."""
+                    timer: Timer | None = None, id_secret: str | None = None) -> pl.DataFrame:
+    """Apply each check's post-step to its raw findings, then finalise all of them (ids, order, family; ids keyed
+    with ``id_secret``: :func:`fraud.findings.finalize`)."""
     timer = timer or Timer()
     with timer("findings"):
         parts = [empty_findings().collect()]
@@ -210,14 +211,14 @@ def finish_findings(raw: dict[str, pl.DataFrame], cfg: Config, status: dict[str,
                 df = post(df, cfg)
                 status[name]["findings"] = df.height
             parts.append(df)
-        return finalize(pl.concat(parts, how="vertical_relaxed"), cfg, identities())
+        return finalize(pl.concat(parts, how="vertical_relaxed"), cfg, identities(), id_secret)
 
 
-def run_checks(ctx: ScanContext, timer: Timer | None = None,
-               progress: Progress | None = None) -> tuple[pl.DataFrame, dict[str, dict[str, Any]]]:
+def run_checks(ctx: ScanContext, timer: Timer | None = None, progress: Progress | None = None,
+               id_secret: str | None = None) -> tuple[pl.DataFrame, dict[str, dict[str, Any]]]:
     """Run every enabled registered check on the context; findings (finalised) and a status per check."""
     raw, status = collect_checks(ctx, KEYS, timer, progress)
-    findings = finish_findings(raw, ctx.cfg, status, timer)
+    findings = finish_findings(raw, ctx.cfg, status, timer, id_secret)
     for name, extra in ctx.notes.items():
         status.setdefault(name, {}).update(extra)
     return findings, status
@@ -404,13 +405,15 @@ def all_rejected(parts: list[pl.DataFrame], dec_loaded: LoadedInput | None,
 
 def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
          progress: Progress | None = None, composite: bool = False, shards: int | str = "auto",
-         memory_gb: float | None = None, work_dir: str | Path | None = None) -> ScanResult:
+         memory_gb: float | None = None, work_dir: str | Path | None = None,
+         id_secret: str | None = None) -> ScanResult:
     """Read the inputs, run every check, score the users and build profiles and the summary (no writing).
 
     ``composite``: recompute scores from the six dimension sub-scores where the scores input carries them
     (see :mod:`fraud.composite`). ``shards``: ``auto`` scans in memory when the inputs fit ``memory_gb``
     (default :func:`fraud.spool.default_memory_gb`) and in slices otherwise (:mod:`fraud.shards`, working
-    files under ``work_dir``); a number forces that many slices (1 = in memory)."""
+    files under ``work_dir``); a number forces that many slices (1 = in memory). ``id_secret``: finding ids are
+    keyed hashes (``--pseudonymize``: a plain hash of the clear ids could be brute-forced back to them)."""
     cfg = cfg or load_config()
     warmup.start(tasks=(gazetteer.prepare, useragent.prepare))
     n = resolve_shards(inputs, shards, memory_gb)
@@ -418,7 +421,7 @@ def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
         from fraud.shards import scan_partitioned
 
         return scan_partitioned(inputs, cfg, n, model=model, progress=progress, composite=composite,
-                                work_dir=work_dir)
+                                work_dir=work_dir, id_secret=id_secret)
     timer = Timer()
     t0, c0 = time.perf_counter(), time.process_time()
     if progress:
@@ -429,7 +432,7 @@ def scan(inputs: ScanInputs, cfg: Config | None = None, *, model: Any = None,
         with timer("read"):
             dec, dec_bad, dec_loaded = load_decisions(inputs.decisions, cfg)
     ctx = context_from(loaded, cfg, model)
-    findings, status = run_checks(ctx, timer, progress)
+    findings, status = run_checks(ctx, timer, progress, id_secret)
     if progress:
         progress("score")
     users = ctx.users().collect()

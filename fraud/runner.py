@@ -7,10 +7,10 @@ from typing import Any
 
 
 from fraud.config import Config, load_config
-from fraud.errors import InputError
+from fraud.errors import FraudError, InputError
 from fraud.inputs import resolve_specs, skipped_files
 from fraud.outputs import prepare_out, staged_output, write_csv, write_json, write_table, write_text
-from fraud.privacy import ID_COLUMNS, Pseudonymizer
+from fraud.privacy import ID_COLUMNS, NOTE_WITHHELD, Pseudonymizer
 from fraud.pipeline import INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, scan
 from fraud.report import render_markdown, render_report, report_data
 
@@ -72,8 +72,10 @@ def scan_to(inputs: ScanInputs, out: str | Path, cfg: Config | None = None, *, m
     files are removed once the outputs are written)."""
     check_out_not_input(inputs, out)
     cfg = cfg or load_config()
+    if pseudonymize is not None and not pseudonymize:
+        raise FraudError("--pseudonymize needs a non-empty key (an empty FRAUD_PSEUDO_KEY would publish clear ids)")
     res = scan(inputs, cfg, model=model, progress=progress, composite=composite, shards=shards,
-               memory_gb=memory_gb, work_dir=work_dir)
+               memory_gb=memory_gb, work_dir=work_dir, id_secret=pseudonymize)
     if inputs.folder is not None:
         res.summary["files_skipped"] = skipped_files(inputs.folder)
     try:
@@ -107,12 +109,33 @@ def _decisions_path(inputs: ScanInputs) -> str:
 def pseudonymize_result(res: ScanResult, key: str, cfg: Config | None = None) -> None:
     """Replace identifiers in the result's tables and in the parsed inputs the report reads (in place); ``cfg``'s
     ``[columns]`` names the files' own id columns in rejected rows."""
-    p = Pseudonymizer(key, res.context.frames, res.rejected, cfg.sources_of(ID_COLUMNS) if cfg is not None else set())
+    # the findings' and profiles' identifiers too: a check may write one no input holds (ip.spray groups an IPv6
+    # address by its /64 network, written in clear when only the inputs' values were looked up)
+    frames = {**res.context.frames, "_findings": res.findings.lazy(), "_profiles": res.profiles.lazy()}
+    p = Pseudonymizer(key, frames, res.rejected, cfg.sources_of(ID_COLUMNS) if cfg is not None else set())
     res.findings, res.scores, res.profiles, res.rejected = (p.apply(df) for df in (res.findings, res.scores,
                                                                                    res.profiles, res.rejected))
     res.context.frames = {k: p.apply(lf) for k, lf in res.context.frames.items()}
     res.context._cache.clear()
+    withhold_cell_values(res.summary)
     res.summary["pseudonymized"] = True
+
+
+# summary.json's lists of values read from data cells (a country column holding an account's e-mail address, an
+# event column holding a user name): their counts stay, the values are withheld under --pseudonymize
+CELL_VALUE_LISTS = (("notes", "geo.positions", "countries_not_recognised"),
+                    ("checks", "geo.positions", "countries_not_recognised"),
+                    ("inputs", "logins", "event_kinds_no_rule_reads"))
+
+
+def withhold_cell_values(summary: dict) -> None:
+    """Replace each of :data:`CELL_VALUE_LISTS` in ``summary`` by one entry holding its total (in place)."""
+    for *path, key in CELL_VALUE_LISTS:
+        node = summary
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(key), dict) and node[key]:
+            node[key] = {NOTE_WITHHELD: sum(v for v in node[key].values() if isinstance(v, int))}
 
 
 def _write_all(res: ScanResult, out_dir: Path, inputs: ScanInputs, cfg: Config, t: Timer, scan_dir: Path) -> None:

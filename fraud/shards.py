@@ -349,7 +349,7 @@ def gather_partitioned(inputs: ScanInputs, cfg: Config, shards: int,
 
 def scan_partitioned(inputs: ScanInputs, cfg: Config, shards: int, *, model: Any = None,
                      progress: Progress | None = None, composite: bool = False,
-                     work_dir: str | Path | None = None) -> ScanResult:
+                     work_dir: str | Path | None = None, id_secret: str | None = None) -> ScanResult:
     """:func:`fraud.pipeline.scan` in ``shards`` slices (see the module doc); same outputs, bounded memory.
     The result's context reads the working files, which ``result.close()`` removes."""
     timer, t0, c0 = Timer(), time.perf_counter(), time.process_time()
@@ -359,7 +359,7 @@ def scan_partitioned(inputs: ScanInputs, cfg: Config, shards: int, *, model: Any
             dec, dec_bad, dec_loaded = (load_decisions(inputs.decisions, cfg) if inputs.decisions is not None
                                         else (None, None, None))
         findings, status, notes, users, profiles, scores_in, scored_only = _run_slices(prep, cfg, model, timer,
-                                                                                      progress)
+                                                                                      progress, id_secret)
         if progress:
             progress("score")
         scores, findings = score_stage(findings, users, scores_in, cfg, dec, composite, timer, profiles)
@@ -382,7 +382,8 @@ def scan_partitioned(inputs: ScanInputs, cfg: Config, shards: int, *, model: Any
         raise
 
 
-def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress: Progress | None):
+def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress: Progress | None,
+                id_secret: str | None = None):
     """Run every check on its slices; (findings, status, notes, users, profiles, scores input, users without
     events: a user's rows of every kind are in one user slice)."""
     work, kinds = prep.work, prep.kinds
@@ -443,7 +444,7 @@ def _run_slices(prep: _Prepared, cfg: Config, model: Any, timer: Timer, progress
         del gathered
         run(ctx, "population")
     findings = finish_findings({n: pl.concat(taken(p), how="vertical_relaxed") for n, p in raw.items()}, cfg,
-                               status, timer)
+                               status, timer, id_secret)
     with timer("profiles"):
         all_users = pl.concat(taken(users)).unique().sort("user_id")
         all_profiles = pl.concat(taken(profiles)).sort("user_id")

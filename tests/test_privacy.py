@@ -221,3 +221,51 @@ def test_a_rejected_line_that_could_not_be_split_is_withheld(tmp_path):
     res = scan_to(ScanInputs.from_folder(tmp_path / "in"), tmp_path / "out", load_config(), pseudonymize="k")
     assert res.rejected["raw"].to_list() == [RAW_WITHHELD]
     assert "eve_secret" not in (tmp_path / "out" / "rejected.csv").read_text()
+
+
+def test_pseudonymized_scans_key_their_finding_ids_and_tokenise_what_the_checks_derive(tmp_path):
+    """A privacy audit: ip.spray's IPv6 /64 network (a value no input holds) was written in clear, and finding ids
+    were plain SHA-1 of the clear user, device and IP beside their own timestamps (a spray IP brute-forced back in
+    0.1 s; the same ids under every key). Ids are now keyed: the same under one key (decisions carry over), others
+    under another key or none; the network is a token; values read from data cells are withheld in summary.json."""
+    from fraud.decisions import append_decision
+    from fraud.runner import scan_to
+
+    rows = [f"2024-03-26T08:{m:02d}:00Z,V6VICTIM_{m},login,false,2400:cb00:7777:4321::a{m:02d},XX" for m in range(12)]
+    rows.append("2024-03-26T09:00:00Z,bob,login,true,198.51.100.7,ALICE_RAW_7731")
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "logins.csv").write_text("ts,user_id,event,success,ip,country\n" + "\n".join(rows) + "\n")
+
+    def run(name, key=None, decisions=None):
+        scan_to(ScanInputs(logins=d / "logins.csv", decisions=decisions), tmp_path / name, load_config(),
+                pseudonymize=key)
+        return pl.read_parquet(tmp_path / name / "findings.parquet")
+
+    k1, k1b, k2, clear = run("k1", "k1"), run("k1b", "k1"), run("k2", "k2"), run("clear")
+    assert k1["finding_id"].to_list() == k1b["finding_id"].to_list() and k1.height == clear.height >= 1
+    assert set(k1["finding_id"]).isdisjoint(k2["finding_id"]) and set(k1["finding_id"]).isdisjoint(
+        clear["finding_id"])
+    spray = k1.filter(pl.col("rule") == "ip.spray").row(0, named=True)
+    assert spray["ip"] == token("2400:cb00:7777:4321::/64", b"k1")
+    assert "2400:cb00" not in json.dumps(k1.to_dicts(), default=str)
+    assert "2400:cb00" not in (tmp_path / "k1" / "report.md").read_text()
+    summary = (tmp_path / "k1" / "summary.json").read_text()
+    assert "ALICE_RAW_7731" not in summary and "(withheld: --pseudonymize)" in summary
+    assert "ALICE_RAW_7731" in (tmp_path / "clear" / "summary.json").read_text()
+    # a decision on a pseudonymised scan's finding holds on the next scan with that key
+    dec = tmp_path / "decisions.csv"
+    append_decision(dec, spray["finding_id"], "dismiss")
+    again = run("k1c", "k1", dec)
+    assert again.filter(pl.col("finding_id") == spray["finding_id"])["decision"].to_list() == ["dismiss"]
+
+
+def test_an_empty_key_in_the_environment_is_an_error_not_clear_outputs(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from fraud.cli.main import app
+
+    (tmp_path / "logins.csv").write_text("ts,user_id\n2024-03-01T09:00:00Z,u1\n")
+    monkeypatch.setenv("FRAUD_PSEUDO_KEY", "")
+    r = CliRunner().invoke(app, ["scan", "--logins", str(tmp_path / "logins.csv"), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "FRAUD_PSEUDO_KEY is set but empty" in r.stderr and not (tmp_path / "o").exists()

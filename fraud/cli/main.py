@@ -242,6 +242,9 @@ def scan(
             raise FraudError(f"--fail-on must be one of {', '.join(SEVERITIES)}, got {fail_on!r}")
         given = _input_options(logins=logins, devices=devices, locations=locations, scores=scores,
                                decisions=decisions)
+        if pseudonymize is None and os.environ.get("FRAUD_PSEUDO_KEY") == "":
+            # the option reads an empty variable as not given: a job whose secret did not arrive would write clear ids
+            raise FraudError("FRAUD_PSEUDO_KEY is set but empty: give the key, or unset it to write clear ids")
         cfg = load_config(config)
         inputs = ScanInputs.from_folder(folder, **given) if folder is not None else ScanInputs(**given)
         behaviour_model = load_model(model, cfg)
