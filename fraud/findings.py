@@ -79,13 +79,9 @@ def empty_findings() -> pl.LazyFrame:
 
 ID_CHARS = 20
 DIGEST_CHARS = 8
-# the shape of every finding id (:func:`_stable_id`; findings sharing a key add their content's digest, and rows
+# the shape of every finding id (:func:`finalize`; findings sharing a key add their content's digest, and rows
 # identical in every column a "-1", "-2" ... after it)
 FINDING_ID = re.compile(f"[0-9a-f]{{{ID_CHARS}}}(?:-[0-9a-f]{{{DIGEST_CHARS}}})?(?:-[0-9]+)?")
-
-
-def _stable_id(key: str) -> str:
-    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:ID_CHARS]
 
 
 def _hashed(e: pl.Expr, chars: int, secret: str | None = None) -> pl.Expr:

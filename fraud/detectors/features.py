@@ -205,7 +205,6 @@ def feature_settings(ctx: ScanContext) -> dict[str, Any]:
     return out
 
 
-
 def build_user_days(ctx: ScanContext) -> pl.LazyFrame:
     """The user-day table: ``user_id, day, first_ts, last_ts`` and every :data:`DAY_FEATURES` column (Float64),
     sorted by user and day. Feature parameters come from ``[rules."behavior.sigma"]``."""

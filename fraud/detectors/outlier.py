@@ -89,8 +89,8 @@ def comparable(model: BehaviorModel, frame: pl.DataFrame, ctx: ScanContext) -> d
     """What a scan against a fitted ``model`` must say about its batch (``frame``, user-level features): raises
     :class:`NotEvaluated` when the batch's users' median span (first to last event, calendar days:
     :func:`fraud.detectors.model.batch_window`) is more than ``max_span_ratio`` times shorter or longer than the
-    history's: users' day counts, daily maxima and
-    new devices grow with the window, and a day's batch against a 69-day model made 91% of its users outliers.
+    history's: users' day counts, daily maxima and new devices grow with the window, and a day's batch against a
+    69-day model made 91% of its users outliers.
     Returns the notes: the model's fit window and users, the model's features without any value in the batch
     (every user given the fit median: a batch without amounts cannot show a spender), the batch's features the
     model was fitted without, the feature settings that differ from the model's, and this scan's ensemble settings
