@@ -63,12 +63,19 @@ def load_findings(out: str | Path) -> pl.DataFrame:
 
 
 def load_checks(out: str | Path) -> dict[str, dict[str, Any]]:
-    """The scan's status per rule (``summary.json``'s ``checks``); empty when the folder has no summary."""
+    """The scan's status per rule (``summary.json``'s ``checks``); empty when the folder has no summary. A scan
+    written with ``--pseudonymize`` is refused: its findings name keyed tokens, the labels clear ids, and every rule
+    read 0 precision and 0 recall."""
     p = Path(out) / "summary.json"
     try:
-        return dict(json.loads(p.read_text(encoding="utf-8")).get("checks", {}))
+        summary = json.loads(p.read_text(encoding="utf-8"))
+        checks = dict(summary.get("checks", {}))
     except (OSError, ValueError, AttributeError):
         return {}
+    if summary.get("pseudonymized"):
+        raise InputError(f"{out}: the scan was written with --pseudonymize: its findings name keyed tokens, the "
+                         "labels clear ids (evaluate a scan of the same inputs without --pseudonymize)")
+    return checks
 
 
 def evaluate(findings: pl.DataFrame, labels: pl.DataFrame,

@@ -269,3 +269,25 @@ def test_an_empty_key_in_the_environment_is_an_error_not_clear_outputs(tmp_path,
     monkeypatch.setenv("FRAUD_PSEUDO_KEY", "")
     r = CliRunner().invoke(app, ["scan", "--logins", str(tmp_path / "logins.csv"), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "FRAUD_PSEUDO_KEY is set but empty" in r.stderr and not (tmp_path / "o").exists()
+
+
+def test_a_pseudonymised_scan_says_so_and_is_not_evaluated_against_clear_labels(tmp_path):
+    """Its findings name tokens, the labels clear ids: every rule read 0 precision and 0 recall, with no word."""
+    from typer.testing import CliRunner
+
+    from fraud.cli.main import app
+
+    (tmp_path / "logins.csv").write_text("ts,user_id,user_agent\n2024-03-01T09:00:00Z,u1,curl/8.0\n")
+    (tmp_path / "labels.csv").write_text("user_id,rule\nu1,device.bot_agent\n")
+    runner = CliRunner()
+    r = runner.invoke(app, ["scan", "--logins", str(tmp_path / "logins.csv"), "--pseudonymize", "k", "--out",
+                            str(tmp_path / "o")])
+    assert r.exit_code == 0 and "ids pseudonymised: user, device and network ids and finding ids are keyed" in \
+        " ".join(r.stdout.split())
+    e = runner.invoke(app, ["evaluate", "--labels", str(tmp_path / "labels.csv"), "--out", str(tmp_path / "o")])
+    assert e.exit_code == 2 and "the scan was written with --pseudonymize" in e.stderr
+    assert not (tmp_path / "o" / "eval.json").exists()
+    r = runner.invoke(app, ["scan", "--logins", str(tmp_path / "logins.csv"), "--out", str(tmp_path / "c")])
+    assert "ids pseudonymised" not in r.stdout
+    e = runner.invoke(app, ["evaluate", "--labels", str(tmp_path / "labels.csv"), "--out", str(tmp_path / "c")])
+    assert e.exit_code == 0 and "device.bot_agent" in e.stdout

@@ -131,6 +131,9 @@ def _print_summary(summary: dict, out: Path) -> None:
                       f"{summary['timings_s'].get('total', 0):.1f}s"
                       + (f" ({summary['shards']} slices)" if summary.get("shards", 1) > 1 else ""),
                       highlight=False)
+    if summary.get("pseudonymized"):  # said: a key typed wrong gives other tokens, which nothing else shows
+        out_console.print("ids pseudonymised: user, device and network ids and finding ids are keyed tokens (the same "
+                          "key gives the same tokens)", highlight=False)
     for kind, info in summary["inputs"].items():
         if info.get("rejection_reasons"):
             most = "; ".join(f"{r} ({n:,})" for r, n in list(info["rejection_reasons"].items())[:3])
