@@ -620,8 +620,30 @@ def load_config(path: str | Path | None = None) -> Config:
     return _build(raw, where)
 
 
+def _validate_signs(raw: dict[str, Any], where: str) -> None:
+    """A rule's points keep the sign of the shipped ones: a penalty (an emulator's -80) set to +10 was a bonus for
+    an emulator, a bonus (a stable main device's +20) set below 0 a penalty for one (0 stays: an alert without
+    points). And ``device.stable_main``'s ``min_days`` is at most its ``long_days`` (beyond, the tenure between them
+    lost the longer tenure's bonus)."""
+    defaults = _default_raw()["rules"]
+    for rid, table in raw["rules"].items():
+        for key, value in table.items():
+            shipped = defaults.get(rid, {}).get(key)
+            if not (_is_points_key(key) and _is_number(value) and _is_number(shipped)):
+                continue
+            if shipped < 0 < value or shipped > 0 > value:
+                kind, side = ("a penalty", "0 or below") if shipped < 0 else ("a bonus", "0 or above")
+                raise ConfigError(f"{where}: rule {rid!r} key {key!r} is {kind} ({shipped:+g} shipped): must be "
+                                  f"{side}, got {value!r}")
+    main = raw["rules"].get("device.stable_main", {})
+    if _is_number(main.get("min_days")) and _is_number(main.get("long_days")) and main["min_days"] > main["long_days"]:
+        raise ConfigError(f"{where}: rule 'device.stable_main' key 'min_days' ({main['min_days']:g}) must be at most "
+                          f"'long_days' ({main['long_days']:g})")
+
+
 def _build(raw: dict[str, Any], where: str) -> Config:
     _validate_numbers(raw, where)
+    _validate_signs(raw, where)
     try:
         ZoneInfo(raw["timezone"])
     except (ZoneInfoNotFoundError, ValueError):

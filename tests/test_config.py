@@ -331,3 +331,25 @@ def test_settings_that_mean_nothing_or_crash_the_scan_are_refused_at_load(tmp_pa
         load_config(c)
     (tmp_path / "ok.toml").write_text(f'[rules."{PLACE_RULE if rule == "places" else rule}"]\n')
     load_config(tmp_path / "ok.toml")
+
+
+@pytest.mark.parametrize("text, says", [
+    ('[rules."device.emulator"]\npoints_min = 10', "rule 'device.emulator' key 'points_min' is a penalty (-80 "
+                                                   "shipped): must be 0 or below, got 10"),
+    ('[rules."geo.impossible_travel"]\npoints = 5', "rule 'geo.impossible_travel' key 'points' is a penalty"),
+    ('[rules."device.stable_main"]\npoints = -5', "rule 'device.stable_main' key 'points' is a bonus (+20 shipped): "
+                                                  "must be 0 or above, got -5"),
+    ('[rules."device.stable_main"]\nmin_days = 800', "rule 'device.stable_main' key 'min_days' (800) must be at most "
+                                                     "'long_days' (730)"),
+])
+def test_points_keep_their_sign_and_the_main_device_tenures_their_order(tmp_path, text, says):
+    """A threshold-semantics audit: an emulator could be given a bonus, a stable main device a penalty, and a
+    min_days above long_days lost the 2-year bonus; 0 stays allowed (an alert without points)."""
+    c = tmp_path / "c.toml"
+    c.write_text(text + "\n")
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        load_config(c)
+    c.write_text('[rules."device.emulator"]\npoints = 0\npoints_min = 0\n[rules."device.stable_main"]\npoints = 0\n'
+                 'min_days = 730\n')
+    cfg = load_config(c)
+    assert cfg.rule("device.emulator").points == 0 and cfg.rule("device.stable_main").points == 0
