@@ -18,7 +18,7 @@ from fraud.config import Rule
 from fraud.context import ScanContext
 from fraud.fingerprint.account import spray_spans, without_spray_attempts
 from fraud.geo.distance import haversine_km
-from fraud.geo.localtime import local_logins
+from fraud.geo.localtime import local_logins, other_clock_days
 from fraud.geo.places import local_positions, place_settings
 from fraud.geo.travel import with_lone_ping_spikes
 from fraud.schema import DAY_FEATURES  # noqa: F401  (the documented user-day features, re-exported)
@@ -123,7 +123,9 @@ def event_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
         pl.col("_pay").sum().alias("payments"),
         pl.col("_pay_fixed").count().alias("_amounts"),
         pl.col("_pay_fixed").sum().alias("_amount_fixed"),
-    ).join(first_days, on=["user_id", "day"], how="left")
+    ).join(first_days, on=["user_id", "day"], how="left").join(
+        other_clock_days(ctx).lazy().with_columns(pl.lit(True).alias("_other_clock")), on=["user_id", "day"],
+        how="left")
     # hour_spread_h: population sd of the events' local clock time from exact integer sums of seconds of the day;
     # null for a single event (a spread of 0 there would read as an extreme day against any active baseline).
     n, s1, s2 = pl.col("events").cast(pl.Float64), pl.col("_s1").cast(pl.Float64), pl.col("_s2").cast(pl.Float64)
@@ -135,8 +137,9 @@ def event_day_features(ctx: ScanContext, params: Rule) -> pl.LazyFrame:
         "user_id", "day", "first_ts", "last_ts",
         *[pl.col(f).cast(pl.Float64) for f in ("events", "logins", "failures")],
         *[e.cast(pl.Float64).alias(f) for f, e in known.items()],
-        "night_share",
-        pl.when(pl.col("events") >= 2).then(sd).alias("hour_spread_h"),
+        # a day in another time zone read on the home clock: its clock features say nothing (unknown, not 0)
+        pl.when(pl.col("_other_clock").is_null()).then(pl.col("night_share")).alias("night_share"),
+        pl.when((pl.col("events") >= 2) & pl.col("_other_clock").is_null()).then(sd).alias("hour_spread_h"),
         pl.col("payments").cast(pl.Float64),
         pl.when(pl.col("payments") == 0).then(pl.lit(0.0))
         .when(pl.col("_amounts") > 0).then(pl.col("_amount_fixed") / FIXED)

@@ -20,9 +20,9 @@ def all_positions(ctx: ScanContext) -> pl.LazyFrame:
     return positions(ctx).lazy().filter(pl.col("lat").is_not_null()).select("user_id", "ts", "lat", "lon")
 
 
-def _cell() -> list[pl.Expr]:
-    """``ci``, ``cj``: a position's ~1 km grid cell (:data:`CELL_DEG`)."""
-    return [(pl.col(c) / CELL_DEG).round(0).cast(pl.Int32).alias(k) for c, k in (("lat", "ci"), ("lon", "cj"))]
+def _cell(deg: float = CELL_DEG) -> list[pl.Expr]:
+    """``ci``, ``cj``: a position's grid cell of ``deg`` degrees (~1 km: :data:`CELL_DEG`)."""
+    return [(pl.col(c) / deg).round(0).cast(pl.Int32).alias(k) for c, k in (("lat", "ci"), ("lon", "cj"))]
 
 
 def user_timezones(ctx: ScanContext) -> pl.DataFrame:
@@ -102,3 +102,41 @@ def local_logins(ctx: ScanContext) -> pl.LazyFrame:
         return with_local_time(ctx.logins.select("user_id", "ts"), ctx).select("local_ts").collect().to_series()
 
     return ctx.logins.with_columns(pl.lit(ctx.cached("logins.local_ts", build)))
+
+
+CLOCK_CELL_DEG = 0.1  # ~10 km cells whose time zone is looked up once (a border cell: none, see below)
+
+
+def other_clock_days(ctx: ScanContext) -> pl.DataFrame:
+    """``user_id, day``: the user's local days (on their own clock, :func:`user_timezones`) with a position in a
+    place whose clock reads otherwise at that instant: a trip to another time zone. The days' events are read on the
+    home clock, so their clock features (night share, hour spread) say nothing there: a Londoner's week in Tokyo had
+    every daytime login at night, 5 three-sigma days and a repeated run (-45 points). A place's zone is the zone of
+    its ~10 km cell (:data:`CLOCK_CELL_DEG`); a cell a zone border crosses tells nothing (a user living beside a
+    border keeps their clock features). Counted in the notes (``geo.other_clock``); cached."""
+    from fraud.geo.places import local_positions
+
+    def build() -> pl.DataFrame:
+        empty = pl.DataFrame(schema={"user_id": pl.String, "day": pl.Date})
+        lp = local_positions(ctx).lazy().filter(pl.col("lat").is_not_null() & pl.col("local_ts").is_not_null())
+        cell = _cell(CLOCK_CELL_DEG)
+        cells = lp.select(*cell).unique().sort("ci", "cj").collect()
+        zones = [zone_of(i * CLOCK_CELL_DEG, j * CLOCK_CELL_DEG) for i, j in cells.iter_rows()]
+        crossed = [border_cell(i, j, CLOCK_CELL_DEG, z) for (i, j), z in zip(cells.iter_rows(), zones)]
+        cells = cells.with_columns(pl.Series("_zone", zones, dtype=pl.String),
+                                   pl.Series("_crossed", crossed, dtype=pl.Boolean)).filter(
+            pl.col("_zone").is_not_null() & ~pl.col("_crossed")).drop("_crossed")
+        rows = (lp.with_columns(*cell).join(cells.lazy(), on=["ci", "cj"], how="inner")
+                .join(user_timezones(ctx).lazy(), on="user_id", how="left")
+                .filter(pl.col("_zone") != pl.col("timezone").fill_null(ctx.cfg.timezone))
+                .select("user_id", "ts", "local_ts", pl.col("_zone").alias("_tz")).collect())
+        if rows.height == 0:
+            ctx.notes["geo.other_clock"] = {"user_days_on_another_clock": 0}
+            return empty
+        there = pl.struct("ts", "_tz").map_batches(_to_local, return_dtype=pl.Datetime("us")).over("_tz")
+        days = (rows.with_columns(there.alias("_there")).filter(pl.col("_there") != pl.col("local_ts"))
+                .select("user_id", pl.col("local_ts").dt.date().alias("day")).unique().sort("user_id", "day"))
+        ctx.notes["geo.other_clock"] = {"user_days_on_another_clock": days.height}
+        return days
+
+    return ctx.cached("geo.other_clock_days", build)

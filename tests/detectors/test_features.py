@@ -187,3 +187,22 @@ def test_an_ipv6_networks_spray_is_left_out_too():
     """The attacker takes a fresh address of its /64 for every try: the network's spray is left out as well."""
     sprayed = _day(ctx_of(_sprayed(lambda i: f"2001:db8:1:2::{i + 1:x}")), day=date(2024, 3, 11), user="v3")
     assert (sprayed["events"], sprayed["failures"]) == (1.0, 0.0)
+
+
+def test_clock_features_are_unknown_on_a_day_in_another_time_zone():
+    """A Londoner's daytime logins in Tokyo read as night on the home clock (a week abroad made 5 three-sigma days and
+    a repeated run): on a day with a position in another time zone, night share and hour spread are unknown; the
+    same hours logged in London are night, as before."""
+    london, tokyo = (51.5074, -0.1278), (35.6762, 139.6503)
+
+    def ev(day, place):  # 01:00 and 03:00 UTC: 10:00 and 12:00 in Tokyo, night in London (winter: UTC+0)
+        return [{"ts": datetime(2024, 1, day, h, tzinfo=UTC), "user_id": "u1", "event": "login", "success": True,
+                 "lat": place[0], "lon": place[1]} for h in (1, 3)]
+
+    home = [r for d in range(1, 6) for r in ev(d, london)]
+    trip = home + ev(6, tokyo)
+    away = _day(ctx_of(trip), day=date(2024, 1, 6))
+    assert (away["night_share"], away["hour_spread_h"], away["events"]) == (None, None, 2.0)
+    assert _day(ctx_of(trip), day=date(2024, 1, 5))["night_share"] == 1.0  # at home, the same hours are night
+    stay = _day(ctx_of(home + ev(6, london)), day=date(2024, 1, 6))
+    assert (stay["night_share"], stay["hour_spread_h"]) == (1.0, 1.0)

@@ -102,3 +102,26 @@ def test_a_clock_beside_a_zone_border_is_the_zone_of_the_users_own_point():
     ctx = ScanContext.from_frames(load_config(), logins=logins([{"ts": local(START, 12), "user_id": "hap"}]),
                                   locations=loc)
     assert user_timezones(ctx).rows() == [("hap", "Europe/Stockholm"), ("tor", "Europe/Helsinki")]
+
+
+TOKYO = (35.6762, 139.6503)
+
+
+def test_days_in_another_time_zone_are_found_on_the_users_own_clock():
+    """A Shanghai user's two days in New York (another clock): those local days, nothing else; the same hours spent
+    in Beijing (the same clock, 1,000 km off) are no such day."""
+    from fraud.geo.localtime import other_clock_days
+
+    home = routine("u1", START, 20)
+    trip = [(local(START + timedelta(days=21), h), NY) for h in (10, 20)] + [
+        (local(START + timedelta(days=22), 9), NY)]
+    ctx = ScanContext.from_frames(load_config(), logins=logins([{"ts": local(START, 12), "user_id": "u1"}]),
+                                  locations=pings("u1", home + trip))
+    days = other_clock_days(ctx)
+    # on Shanghai's clock: 10:00 and 20:00 of the 21st day, 09:00 of the 22nd (local() writes Shanghai time)
+    assert days.rows() == [("u1", START + timedelta(days=21)), ("u1", START + timedelta(days=22))]
+    assert ctx.notes["geo.other_clock"] == {"user_days_on_another_clock": 2}
+    same_clock = [(t, BJ) for t, _ in trip]
+    ctx = ScanContext.from_frames(load_config(), logins=logins([{"ts": local(START, 12), "user_id": "u1"}]),
+                                  locations=pings("u1", home + same_clock))
+    assert other_clock_days(ctx).height == 0
