@@ -5,7 +5,8 @@ validates the user file against the defaults: an unknown top-level key, rule id 
 wrong type or an unknown time zone is a :class:`~fraud.errors.ConfigError` that names it. Every number (also
 inside lists and inline tables) must be finite; points (``points``, ``points_*``, ``*_points``) and scores are
 whole numbers, points within +-1000; durations (scalar keys ending in ``_days``, ``_hours``, ``_minutes``) lie
-in 0..36,500 days; shares (keys ending in ``_share``, ``contamination``) in 0..1; factors (``_ratio``) at least 1.
+in 0..36,500 days; shares (keys ending in ``_share``) in 0..1, ``contamination`` in (0, 0.5]; factors (``_ratio``)
+at least 1.
 """
 from __future__ import annotations
 
@@ -269,8 +270,11 @@ def _check_number(key: str, value: Any, owner: str, where: str) -> None:
         raise ConfigError(f"{bad} a distance between 0 and {MAX_DISTANCE_KM * 1000:,} m, got {value!r}")
     if key.endswith("_kmh") and not 0 <= value <= MAX_SPEED_KMH:
         raise ConfigError(f"{bad} a speed between 0 and {MAX_SPEED_KMH:,} km/h, got {value!r}")
-    if (key.endswith("_share") or key == "contamination") and not 0 <= value <= 1:
+    if key.endswith("_share") and not 0 <= value <= 1:
         raise ConfigError(f"{bad} a share between 0 and 1, got {value!r}")
+    if key == "contamination" and not 0 < value <= 0.5:
+        # PyOD's range: a share of 0 or above a half is refused mid-scan (a traceback, no outputs)
+        raise ConfigError(f"{bad} above 0 and at most 0.5 (the share of outliers), got {value!r}")
     if key.endswith("_ratio") and value < 1:
         raise ConfigError(f"{bad} a factor of at least 1, got {value!r}")
     if key in POSITIVE_KEYS and value <= 0:
@@ -305,10 +309,6 @@ def _validate_numbers(raw: dict[str, Any], where: str) -> None:
                     if _is_number(floor) and floor <= 0:
                         raise ConfigError(f"{where}: {owner}key {key!r} must hold floors above 0, got {name} = "
                                           f"{floor!r}")
-            if key == "contamination" and rid == "behavior.outlier" and _is_number(value) and not 0 < value <= 0.5:
-                # PyOD's range: a share of 0 or above a half is refused mid-scan (a traceback, no outputs)
-                raise ConfigError(f"{where}: {owner}key {key!r} must be above 0 and at most 0.5 (the share of "
-                                  f"outliers), got {value!r}")
 
 
 def _validate_columns(columns: Any, where: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -620,16 +620,23 @@ def load_config(path: str | Path | None = None) -> Config:
     return _build(raw, where)
 
 
+@lru_cache(maxsize=1)
+def _shipped_points() -> dict[tuple[str, str], float]:
+    """(rule id, points key) -> the shipped value (the rules table read once, not at every load)."""
+    return {(rid, k): v for rid, table in _default_raw()["rules"].items() for k, v in table.items()
+            if _is_points_key(k) and _is_number(v)}
+
+
 def _validate_signs(raw: dict[str, Any], where: str) -> None:
     """A rule's points keep the sign of the shipped ones: a penalty (an emulator's -80) set to +10 was a bonus for
     an emulator, a bonus (a stable main device's +20) set below 0 a penalty for one (0 stays: an alert without
     points). And ``device.stable_main``'s ``min_days`` is at most its ``long_days`` (beyond, the tenure between them
     lost the longer tenure's bonus)."""
-    defaults = _default_raw()["rules"]
+    shipped_points = _shipped_points()
     for rid, table in raw["rules"].items():
         for key, value in table.items():
-            shipped = defaults.get(rid, {}).get(key)
-            if not (_is_points_key(key) and _is_number(value) and _is_number(shipped)):
+            shipped = shipped_points.get((rid, key))
+            if shipped is None or not _is_number(value):
                 continue
             if shipped < 0 < value or shipped > 0 > value:
                 kind, side = ("a penalty", "0 or below") if shipped < 0 else ("a bonus", "0 or above")

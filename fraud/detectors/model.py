@@ -87,20 +87,27 @@ ESTIMATOR_PART_MODULES = frozenset({"sklearn.tree._tree", "sklearn.neighbors._ba
                                     "sklearn.metrics._dist_metrics"})
 
 
-def _allowed(module: str, name: str, obj: Any) -> bool:
-    """Whether a behaviour model's pickle may name ``module.name`` (resolved to ``obj``): :data:`MODEL_GLOBALS`, a
-    class (or ``newObj``) of :data:`ESTIMATOR_PART_MODULES`, or an estimator class (a PyOD detector, a scikit-learn
-    estimator: constructing one only keeps its parameters)."""
+def _allowed(module: str, name: str) -> bool:
+    """Whether a behaviour model's pickle may name ``module.name``: :data:`MODEL_GLOBALS`, a class (or ``newObj``)
+    of :data:`ESTIMATOR_PART_MODULES`, or an estimator class (a PyOD detector, a scikit-learn estimator:
+    constructing one only keeps its parameters). Decided on the names before anything is imported: importing a
+    module named by the file runs that module's code."""
     if (module, name) in MODEL_GLOBALS:
         return True
+    if not module.startswith(("pyod.", "sklearn.")) or "." in name:
+        return False
+    import importlib
+
+    try:
+        obj = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return False
     if module in ESTIMATOR_PART_MODULES:
         return isinstance(obj, type) or name == "newObj"
-    if not isinstance(obj, type) or not module.startswith(("pyod.", "sklearn.")):
-        return False
     from pyod.models.base import BaseDetector
     from sklearn.base import BaseEstimator
 
-    return issubclass(obj, (BaseDetector, BaseEstimator))
+    return isinstance(obj, type) and issubclass(obj, (BaseDetector, BaseEstimator))
 
 
 def _guarded_load(path: Path) -> Any:
@@ -113,13 +120,7 @@ def _guarded_load(path: Path) -> Any:
     plain = numpy_pickle.NumpyUnpickler.find_class
 
     def find_class(self, module: str, name: str) -> Any:
-        import importlib
-
-        try:
-            obj = getattr(importlib.import_module(module), name) if "." not in name else None
-        except (ImportError, AttributeError):
-            obj = None
-        if not _allowed(module, name, obj):
+        if not _allowed(module, name):
             raise ModelError(f"{path}: refused: the file calls {module}.{name}, which no behaviour model holds (a "
                              "model file is a pickle, a program run as it loads: load only files you made or trust)")
         return plain(self, module, name)

@@ -204,3 +204,14 @@ def test_a_model_file_naming_anything_a_model_does_not_hold_is_refused_before_it
     model = BehaviorModel.fit(_matrix(), FEATS, **{**DEFAULT, "detectors": ["KNN", "LOF", "COPOD", "ECOD"]})
     loaded = BehaviorModel.load(model.save(tmp_path / "knn.joblib"))
     assert loaded.score(_matrix())["score"].equals(model.score(_matrix())["score"])
+
+
+def test_a_module_a_model_file_names_is_not_imported_unless_a_model_may_hold_it(tmp_path, monkeypatch):
+    """Importing a module runs its code: the names are checked before anything is imported."""
+    marker = tmp_path / "imported"
+    (tmp_path / "sideeffect_mod.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass X: pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "m.joblib").write_bytes(b"csideeffect_mod\nX\n)\x81.")
+    with pytest.raises(ModelError, match=re.escape("refused: the file calls sideeffect_mod.X")):
+        BehaviorModel.load(tmp_path / "m.joblib")
+    assert not marker.exists()
