@@ -16,7 +16,7 @@ from fraud import warmup
 from fraud.composite import DIMENSIONS, composite_scores
 from fraud.config import FAMILIES, Config, load_config
 from fraud.context import ScanContext
-from fraud.decisions import VALID as VALID_DECISIONS, load_decisions
+from fraud.decisions import latest_decisions, load_decisions
 from fraud.errors import InputError
 from fraud.findings import empty_findings, finalize
 from fraud.fingerprint import useragent
@@ -329,9 +329,7 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
     if decisions is not None:  # rejected here: unparseable rows and rows with an unknown decision word
         n_bad = int(rejected.filter(pl.col("input") == "decisions").height)
         # decided findings this scan did not make (their evidence changed, or another scan's): not applied
-        decided = decisions.frame.filter(pl.col("decision").str.to_lowercase().is_in(list(VALID_DECISIONS)))
-        latest = (decided.sort("finding_id", "decided_at", "_file", "_row").group_by("finding_id").last()
-                  .join(findings.select("finding_id"), on="finding_id", how="anti")
+        latest = (latest_decisions(decisions)[0].join(findings.select("finding_id"), on="finding_id", how="anti")
                   .sort("decided_at", "finding_id", descending=[True, False], nulls_last=True))
         inputs["decisions"] = {"files": decisions.files, **({"file_not_written_yet": decisions.not_written_yet}
                                                             if decisions.not_written_yet else {}),
@@ -339,7 +337,7 @@ def summarize(loaded: dict[str, LoadedInput], findings: pl.DataFrame, scores: pl
                                "rows_used": decisions.rows_read - n_bad, "rows_rejected": n_bad,
                                "findings_not_in_scan": latest.height,
                                **({"not_in_scan": [
-                                   {"finding_id": r["finding_id"], "decision": r["decision"].lower(),
+                                   {"finding_id": r["finding_id"], "decision": r["decision"],
                                     "decided_at": r["decided_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
                                     if r["decided_at"] is not None else None}
                                    for r in latest.head(MAX_LISTED_DECISIONS).iter_rows(named=True)]}
