@@ -18,7 +18,7 @@ import polars as pl
 from fraud.context import ScanContext
 from fraud.geo.clusters import WIDE_ENGINE, cluster, wrap_lon
 from fraud.geo.distance import SPHERE_MARGIN, geodesic_km, haversine_km
-from fraud.geo.gazetteer import country_code, countries_near, name_places, names_apart, norm_name
+from fraud.geo.gazetteer import cities, country_code, countries_near, name_places, names_apart, norm_name
 from fraud.geo.localtime import with_local_time
 from fraud.geo.positions import positions
 
@@ -168,25 +168,34 @@ def home_ref(ctx: ScanContext) -> pl.DataFrame:
     """Every user's home for "in the home city" tests: home_lat/lon (home place, else null), home_city (display
     name), home_key (name to compare events by, for users without a home place: their most frequent ``city``,
     else ``registered_city``), home_ref (the city the most frequent ``city`` means: positions' ``city_ref``; null
-    when the gazetteer cannot place it) and home_cc (country: of the home place, else the most frequent event country,
-    else ``registered_country``). Cached."""
+    when the gazetteer cannot place it), hc_lat/hc_lon (that city's gazetteer point) and home_cc (the home's country:
+    of the home place; else of the home city, the most frequent country of the events naming it, or
+    ``registered_country`` with a registered city; else the most frequent event country, else
+    ``registered_country``). "Most frequent" counts days (UTC dates) first, then events: a day's spending spree
+    or trip abroad does not outweigh the days the user is seen at home. Cached."""
     def build() -> pl.DataFrame:
         full = home_work(ctx)
         hw = full.select("user_id", "home_lat", "home_lon", "home_city", "home_cc")
         pos = positions(ctx).lazy()
+        day, most = pl.col("ts").dt.date().n_unique().alias("_days"), pl.len().alias("_n")
         top_city = (pos.filter(pl.col("city_key").is_not_null()).group_by("user_id", "city_key")
-                    .agg(pl.len().alias("n"), pl.col("city").drop_nulls().mode().sort().first().alias("city"),
-                         pl.col("city_ref").drop_nulls().mode().sort().first().alias("city_ref"))
-                    .sort(["user_id", "n", "city_key"], descending=[False, True, False])
+                    .agg(day, most, pl.col("city").drop_nulls().mode().sort().first().alias("city"),
+                         pl.col("city_ref").drop_nulls().mode().sort().first().alias("city_ref"),
+                         pl.col("country").drop_nulls().mode().sort().first().alias("city_cc"))
+                    .sort(["user_id", "_days", "_n", "city_key"], descending=[False, True, True, False])
                     .group_by("user_id", maintain_order=True).first().select("user_id", "city_key", "city",
-                                                                             "city_ref"))
-        top_cc = (pos.filter(pl.col("country").is_not_null()).group_by("user_id", "country").len()
-                  .sort(["user_id", "len", "country"], descending=[False, True, False])
+                                                                             "city_ref", "city_cc"))
+        top_cc = (pos.filter(pl.col("country").is_not_null()).group_by("user_id", "country").agg(day, most)
+                  .sort(["user_id", "_days", "_n", "country"], descending=[False, True, True, False])
                   .group_by("user_id", maintain_order=True).first().select("user_id", pl.col("country").alias("ev_cc")))
         reg = (ctx.scores.select("user_id", pl.col("registered_city").str.strip_chars().alias("reg_city"),
                                  country_code(pl.col("registered_country")).alias("reg_cc"))
                .group_by("user_id").agg(pl.col("reg_city", "reg_cc").drop_nulls().min()).collect())  # order-free
         top_city, top_cc = pl.collect_all([top_city, top_cc])
+        # the gazetteer's name and point of the city the name means (NYC and New York show as New York)
+        named = cities().select(pl.col("gid").alias("city_ref"), pl.col("name").alias("ref_name"),
+                                pl.col("lat").alias("ref_lat"), pl.col("lon").alias("ref_lon"))
+        top_city = top_city.join(named, on="city_ref", how="left")
         u = (ctx.users().collect().join(hw, on="user_id", how="left").join(top_city, on="user_id", how="left")
              .join(top_cc, on="user_id", how="left").join(reg, on="user_id", how="left"))
         placed = pl.col("home_lat").is_not_null()
@@ -200,14 +209,20 @@ def home_ref(ctx: ScanContext) -> pl.DataFrame:
         ctx.notes["geo.home"] = {"users_with_positions_without_home_place": unplaced.height,
                                  "users_with_positions_without_any_home": unplaced.filter(no_ref).height,
                                  "users_with_home_place_without_work_place": homeless_work}
+        by_name = ~placed & pl.col("city_key").is_not_null()
         return u.select(
             "user_id", "home_lat", "home_lon",
-            pl.when(placed).then("home_city").otherwise(pl.coalesce("city", "reg_city")).alias("home_city"),
+            pl.when(placed).then("home_city").otherwise(pl.coalesce("ref_name", "city", "reg_city")).alias("home_city"),
             pl.when(placed).then(None).otherwise(pl.coalesce("city_key", norm_name(pl.col("reg_city"))))
             .alias("home_key"),
             # (a registered city is the home key only when no event names a city: none to compare with it)
-            pl.when(placed).then(None).otherwise(pl.col("city_ref")).alias("home_ref"),
-            pl.coalesce("home_cc", "ev_cc", "reg_cc").alias("home_cc"))
+            pl.when(by_name).then(pl.col("city_ref")).alias("home_ref"),
+            pl.when(by_name).then(pl.col("ref_lat")).alias("hc_lat"),
+            pl.when(by_name).then(pl.col("ref_lon")).alias("hc_lon"),
+            pl.when(placed).then(pl.coalesce("home_cc", "ev_cc", "reg_cc"))
+            .when(pl.col("city_key").is_not_null()).then(pl.coalesce("city_cc", "ev_cc", "reg_cc"))
+            .when(pl.col("reg_city").is_not_null()).then(pl.coalesce("reg_cc", "ev_cc"))
+            .otherwise(pl.coalesce("ev_cc", "reg_cc")).alias("home_cc"))
     return ctx.cached("geo.home_ref", build)
 
 
@@ -233,7 +248,8 @@ def home_side(ctx: ScanContext, radius_km: float) -> pl.Series:
                  .join(near.lazy(), on=["user_id", "country"], how="left", maintain_order="left"))
         # a position near the radius's edge is decided on the WGS84 distance
         sided = sided.with_columns(haversine_km("home_lat", "home_lon", "lat", "lon").alias("_home_km"))
-        sides = sided.select(outside_home(radius_km, pl.col("_home_km")).alias("outside"),
+        outside = outside_home(radius_km, pl.col("_home_km"), ctx.cfg.city_name_accuracy_km)
+        sides = sided.select(outside.alias("outside"),
                              pl.when(_near_edge(radius_km)).then(pl.struct(EDGE_COLUMNS)).alias("_edge")).collect()
         edge = sides["_edge"].is_not_null().arg_true()
         if edge.len() == 0:
@@ -271,7 +287,7 @@ def countries_near_home(lp: pl.LazyFrame, reach_km: float) -> pl.DataFrame:
             .select("user_id", pl.col("cc").alias("country"), pl.lit(True).alias("country_near_home")))
 
 
-def outside_home(radius_km: float, home_km: pl.Expr | None = None) -> pl.Expr:
+def outside_home(radius_km: float, home_km: pl.Expr | None = None, city_acc_km: float | None = None) -> pl.Expr:
     """True when a position (lat, lon, acc_km, city_key, city_ref, country) lies outside the user's home city
     (columns of :func:`home_ref` joined, and ``names_apart``: :func:`fraud.geo.gazetteer.names_apart` of home_key
     and city_key where they differ): farther than ``radius_km`` from the home place after allowing for the
@@ -283,9 +299,14 @@ def outside_home(radius_km: float, home_km: pl.Expr | None = None) -> pl.Expr:
     and no part of it can lie in the home city: none of its gazetteer cities within reach of home
     (``country_near_home``: :func:`countries_near_home`; a Swiss IP for an Annemasse home, 7 km from Geneva, cannot
     be told; a Japanese one for a Paris home is outside); its distance is never measured (contract section 5).
-    Where only countries are known (no home place), another country. Null when it cannot be told. ``home_km``: the
-    sphere distance from the home place when the caller has it already (:func:`home_side`)."""
+    A position with coordinates but no city name (a GPS fix) against a home city known by name (``hc_lat``,
+    ``hc_lon``: the gazetteer point of the city) is outside when farther than ``radius_km`` from that point after
+    allowing for its accuracy and the city's own extent (``city_acc_km``, the city-name accuracy; not tested when
+    None), and inside when within ``radius_km`` with both added. Where only countries are known (no home place),
+    another country. Null when it cannot be told. ``home_km``: the sphere distance from the home place when the
+    caller has it already (:func:`home_side`)."""
     dist = (haversine_km("home_lat", "home_lon", "lat", "lon") if home_km is None else home_km) - pl.col("acc_km")
+    city_km = haversine_km("hc_lat", "hc_lon", "lat", "lon")
     by_name = pl.col("home_lat").is_null() & pl.col("home_key").is_not_null() & pl.col("city_key").is_not_null()
     other_country = pl.col("home_cc").is_not_null() & pl.col("country").is_not_null() & (
         pl.col("country") != pl.col("home_cc"))
@@ -294,6 +315,10 @@ def outside_home(radius_km: float, home_km: pl.Expr | None = None) -> pl.Expr:
             .when(by_name & pl.col("city_ref").is_not_null() & pl.col("home_ref").is_not_null())
             .then(pl.col("city_ref") != pl.col("home_ref"))
             .when(by_name).then(pl.when(pl.col("names_apart").fill_null(False) | other_country).then(True))
+            .when(pl.lit(city_acc_km is not None) & pl.col("home_lat").is_null() & pl.col("hc_lat").is_not_null()
+                  & pl.col("lat").is_not_null() & pl.col("city_key").is_null())
+            .then(pl.when(city_km - pl.col("acc_km") - (city_acc_km or 0.0) > radius_km).then(True)
+                  .when(city_km + pl.col("acc_km") + (city_acc_km or 0.0) <= radius_km).then(False))
             .when(pl.col("home_lat").is_not_null())
             .then(pl.when(other_country & ~pl.col("country_near_home").fill_null(False)).then(True))
             .when(pl.col("home_cc").is_not_null() & pl.col("country").is_not_null())

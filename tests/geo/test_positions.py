@@ -18,19 +18,24 @@ D = date(2024, 3, 1)
 def test_source_order_and_accuracy():
     lg = logins([
         {"ts": local(D, 8), "user_id": "u1", "lat": SH[0], "lon": SH[1], "ip": "8.8.8.8", "city": "Beijing"},
-        {"ts": local(D, 9), "user_id": "u1", "ip": "8.8.8.8", "city": "Shanghai"},
+        {"ts": local(D, 9), "user_id": "u1", "ip": "114.114.114.114", "city": "Shanghai"},
         {"ts": local(D, 10), "user_id": "u1", "city": "Hangzhou", "country": "China"},
         {"ts": local(D, 11), "user_id": "u1", "country": "Japan"},
         {"ts": local(D, 12), "user_id": "u1"},
+        {"ts": local(D, 12, 30), "user_id": "u1", "ip": "8.8.8.8", "city": "Shanghai"},
     ])
     loc = pl.DataFrame({"ts": [local(D, 13), local(D, 14)], "user_id": ["u1", "u1"], "lat": [1.0, 2.0],
                         "lon": [3.0, 4.0], "accuracy_m": [30.0, None]})
-    p = positions(ctx_of(logins=lg, locations=loc))
-    assert p["source"].to_list() == ["latlon", "city", "city", "country", "ping", "ping"]
-    assert p["acc_km"].to_list() == [0.1, 25.0, 25.0, None, 0.03, 0.1]
-    # the IP's country comes before the names (contract order); the city name still gives coordinates
-    assert p["country"].to_list()[:4] == [None, "US", "CN", "JP"]
-    assert p["lat"].round(2).to_list()[:4] == [31.23, 31.22, 30.29, None]
+    ctx = ctx_of(logins=lg, locations=loc)
+    p = positions(ctx)
+    assert p["source"].to_list() == ["latlon", "city", "city", "country", "ip_country", "ping", "ping"]
+    assert p["acc_km"].to_list() == [0.1, 25.0, 25.0, None, None, 0.03, 0.1]
+    # the IP's country comes before the names (contract order); a city name of that country still gives
+    # coordinates, one of another country (a US IP's "Shanghai") is not used: the IP's country is the position
+    assert p["country"].to_list()[:5] == [None, "CN", "CN", "JP", "US"]
+    assert p["lat"].round(2).to_list()[:5] == [31.23, 31.22, 30.29, None, None]
+    assert p["city_key"].to_list()[:5] == ["beijing", "shanghai", "hangzhou", None, None]
+    assert ctx.notes["geo.positions"]["events_with_names_of_another_country_than_their_ip"] == 1
     lg2 = logins([{"ts": local(D, 8), "user_id": "u1", "ip": "8.8.8.8"}])
     p2 = positions(ctx_of(logins=lg2))
     assert p2.select("source", "lat", "acc_km", "country").row(0) == ("ip_country", None, None, "US")
@@ -48,6 +53,7 @@ def test_zero_zero_is_an_unknown_position_not_a_place():
         ("city", 30.29, 120.16), ("latlon", 0.0, 5.0), ("ping", 39.9, 116.41), ("ping", 39.9, 116.41)]
     assert ctx.notes["geo.positions"] == {"positions_0_0_ignored": 2, "failed_logins_not_placed": 0,
                                         "events_with_a_city_name_not_placed": 0,
+                                        "events_with_names_of_another_country_than_their_ip": 0,
                                         "events_with_a_country_not_recognised": 0, "countries_not_recognised": {},
                                         "pings_with_accuracy_0_read_as_unknown": 0}
     assert impossible_travel(ctx_of(locations=loc)).collect().height == 0

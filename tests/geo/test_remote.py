@@ -144,7 +144,7 @@ def test_a_district_of_the_home_city_is_home_and_an_unplaced_name_cannot_be_told
     ctx = ctx_of(logins=logins(rows))
     df = remote_logins(ctx).collect().sort("user_id")
     assert df.select("user_id", "summary").rows() == [
-        ("cc", "3 logins in March 2024 from outside New York: Xyzzyville")]
+        ("cc", "3 logins in March 2024 from outside New York City: Xyzzyville")]
     from fraud.geo.places import home_side, local_positions
     side = local_positions(ctx).select("user_id", "city").with_columns(home_side(ctx, 50.0).alias("out"))
     got = {u: side.filter(pl.col("user_id") == u)["out"].to_list()[4:] for u in ("ny", "ffm", "far", "cc", "same")}
@@ -229,3 +229,55 @@ def test_the_home_radius_is_measured_on_the_ellipsoid_near_its_edge():
     ctx = ctx_of(logins=logins(nights + away(6.058099)))
     assert remote_logins(ctx).collect()["summary"].to_list() == [
         "3 logins in February 2026 from outside Accra: Koforidua"]
+
+
+def test_the_home_country_is_the_home_citys_not_the_most_frequent_event_country():
+    """A Paris home by name (4 days) with 3 France-only and 8 Germany-only logins: the home country is France, so
+    the German logins are outside and the French ones are not (before: home country DE from the most events, and
+    "3 logins from outside Paris: France"). A registered Paris, FR with only German IP logins: outside France
+    (before: the home country came from the German logins, and nothing fired). Audit D2."""
+    rows = (_names("paris", ["Paris"] * 4, "FR") + [
+        {"ts": local(START + timedelta(days=5 + i), 9), "user_id": "paris", "country": "France"} for i in range(3)]
+        + [{"ts": local(START + timedelta(days=9 + i), 9), "user_id": "paris", "country": "Germany"}
+           for i in range(8)]
+        + [{"ts": local(START + timedelta(days=i), 9), "user_id": "reg", "ip": "5.9.0.1"} for i in range(4)])
+    scores = pl.DataFrame({"user_id": ["reg"], "score": [650], "registered_city": ["Paris"],
+                           "registered_country": ["FR"]})
+    df = remote_logins(ctx_of(logins=logins(rows), scores=scores)).collect().sort("user_id")
+    assert df.select("user_id", "summary").rows() == [
+        ("paris", "8 logins in March 2024 from outside Paris: Germany"),
+        ("reg", "4 logins in March 2024 from outside Paris: Germany")]
+    assert [json.loads(e)["home_country"] for e in df["evidence"]] == ["FR", "FR"]
+
+
+def test_a_name_of_another_country_than_the_ip_is_not_used():
+    """A Paris GPS home; logins from a Japanese IP that carry "Paris, FR" are where the IP says (Japan: outside),
+    not at home by their name; a French IP's "Lyon" still places a login in Lyon (audit D3)."""
+    loc = pings("u1", routine("u1", START, 14))
+    jp = [{"ts": local(START + timedelta(days=i), 12), "user_id": "u1", "ip": "133.242.0.1", "city": "Shanghai",
+           "country": "CN"} for i in range(3)]
+    ctx = ctx_of(logins=logins(jp), locations=loc)
+    df = remote_logins(ctx).collect()
+    assert df["summary"].to_list() == ["3 logins in March 2024 from outside Shanghai: Japan"]
+    p = positions_of(ctx).filter(pl.col("kind") == "event")
+    assert p.select("source", "country", "city_key", "lat").unique().rows() == [("ip_country", "JP", None, None)]
+    cn = [{**r, "ip": "114.114.114.114"} for r in jp]
+    assert remote_logins(ctx_of(logins=logins(cn), locations=loc)).collect().height == 0
+
+
+def test_gps_fixes_against_a_home_city_known_by_name():
+    """Home Paris by name (10 days), no home place: three GPS logins in Tokyo are outside (over 50 km from the
+    city's point after allowing 25 km for the city's extent and the fix's accuracy); three in central Paris are
+    home; 60 km out cannot be told (before: all were "side unknown", audit D5). The profile shows the gazetteer's
+    name of the city the names mean (NYC and New York are New York City)."""
+    paris = _names("u1", ["Paris"] * 10, "FR")
+    gps = [{"ts": local(START + timedelta(days=12 + i), 19), "user_id": "u1", "lat": lat, "lon": lon}  # no night
+           for i, (lat, lon) in enumerate([(35.68, 139.69)] * 3 + [(48.86, 2.35)] * 3 + [(49.40, 2.35)] * 3)]
+    ctx = ctx_of(logins=logins(paris + gps))
+    assert remote_logins(ctx).collect()["summary"].to_list() == [
+        "3 logins in March 2024 from outside Paris: Tokyo"]
+    sides = home_side(ctx, 50.0).to_list()
+    assert sides[-9:] == [True] * 3 + [False] * 3 + [None] * 3
+    nyc = logins(_names("u2", ["NYC"] * 3 + ["New York"] * 3))
+    from fraud.geo.places import home_ref
+    assert home_ref(ctx_of(logins=nyc))["home_city"].to_list() == ["New York City"]

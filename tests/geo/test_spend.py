@@ -191,3 +191,20 @@ def test_a_hanoi_home_is_in_vietnam_and_bangkok_in_thailand():
         assert df.height == fired
         if fired:
             assert json.loads(df["evidence"][0])["home_country"] == "TH"
+
+
+def test_a_spree_abroad_does_not_make_the_home_country():
+    """Without a home place, the home country is the home city's (4 days in Berlin, DE) or, with countries only,
+    the country of the most days: six payments in France on one day outnumber the four home logins by events, not
+    by days. Before, the spree's country became the home country and the spree was not abroad (audit D1)."""
+    by_name = [{"ts": local(START + timedelta(days=i), 9), "user_id": "names", "city": "Berlin", "country": "DE"}
+               for i in range(4)]
+    by_ip = [{"ts": local(START + timedelta(days=i), 9), "user_id": "ips", "ip": "5.9.0.1"} for i in range(4)]
+    spree = [{"ts": local(D, 9 + i), "user_id": u, "event": "payment", "amount": 12_000.0, **where}
+             for u, where in (("names", {"country": "France"}), ("ips", {"ip": "62.210.0.1"})) for i in range(6)]
+    df = cross_border_spend(ctx_of(logins=logins(by_name + by_ip + spree))).collect().sort("user_id")
+    assert df["user_id"].to_list() == ["ips", "names"]
+    assert [json.loads(e)["home_country"] for e in df["evidence"]] == ["DE", "DE"]
+    # a single day at home against the spree's day: a tie on days goes to more events (France, no finding)
+    one_day = [r for r in by_ip if r["ts"] == local(START, 9)]
+    assert cross_border_spend(ctx_of(logins=logins(one_day + spree[6:]))).collect().height == 0
