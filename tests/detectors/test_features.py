@@ -14,13 +14,13 @@ def _day(ctx, day=date(2024, 3, 1), user="u1"):
 
 
 def test_event_features_exact():
-    # The city names place the user in Asia/Shanghai (UTC+8): local times 20:00, 21:00, 23:00, 23:30.
+    # The city names (and the Chinese IPs, which agree with them) place the user in Asia/Shanghai (UTC+8): local times 20:00, 21:00, 23:00, 23:30.
     ev = [
-        {"ts": T0, "user_id": "u1", "event": "login", "success": True, "ip": "1.1.1.1", "device_id": "a",
+        {"ts": T0, "user_id": "u1", "event": "login", "success": True, "ip": "114.114.114.114", "device_id": "a",
          "country": "CN", "city": "Shanghai"},
-        {"ts": T0 + timedelta(hours=1), "user_id": "u1", "event": "login", "success": False, "ip": "2.2.2.2",
+        {"ts": T0 + timedelta(hours=1), "user_id": "u1", "event": "login", "success": False, "ip": "1.2.4.8",
          "device_id": "a", "country": "CN", "city": "Beijing"},
-        {"ts": T0 + timedelta(hours=3), "user_id": "u1", "event": "payment", "ip": "1.1.1.1", "device_id": "b",
+        {"ts": T0 + timedelta(hours=3), "user_id": "u1", "event": "payment", "ip": "114.114.114.114", "device_id": "b",
          "amount": 120.5},
         {"ts": T0 + timedelta(hours=3, minutes=30), "user_id": "u1", "event": "withdraw", "amount": 79.5},
     ]
