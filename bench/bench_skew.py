@@ -54,6 +54,11 @@ SHAPES: dict[str, tuple[str, dict[str, dict[str, pl.Expr]]]] = {
                     {"logins": {"ts": pl.lit(INSTANT)}}),
     "no_gps": ("the picked events have no lat/lon (positions from IPs and city names only)",
                {"logins": {"lat": pl.lit(None, pl.Float64), "lon": pl.lit(None, pl.Float64)}}),
+    "scattered_pings": ("one account holds the picked location pings, scattered over the globe (a spoofing "
+                        "app, a broken GPS)",
+                        {"locations": {"user_id": pl.lit(HOT_USER),
+                                       "lat": (pl.int_range(pl.len()).hash(11) % 1_600_000) / 10_000 - 80.0,
+                                       "lon": (pl.int_range(pl.len()).hash(12) % 3_600_000) / 10_000 - 180.0}}),
 }
 
 

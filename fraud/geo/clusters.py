@@ -27,6 +27,7 @@ M_PER_DEG = 6371008.8 * math.pi / 180  # metres per degree of latitude (mean Ear
 HOPS = 3
 RELINK_PASSES = 3  # rounds of clustering the cells that lie too far from their place among themselves
 REACH_CELLS = 2  # a position farther than this many cells from a place's seed is never at the place
+REACH_SQUARE_CELLS = 8  # blocks find the places within their reach among those of the squares this many cells across
 SEED_PASSES = 50  # rounds moving a place's seed to the mean of the positions within place_radius_m of it
 SEED_STILL_M = 0.5  # a seed that moved less than this (metres, either axis) has settled
 SUB_CELL_M = 10  # seeds settle on the positions summed per square of this size (metres)
@@ -353,7 +354,16 @@ def _join_bigger_in_reach(placed: pl.DataFrame, seeds: pl.DataFrame, cell: float
     # positions at no place, can take a position. Sizes are the time at positions within a cell of the seeds (as the
     # seeds, free of the grid: the blocks' sizes followed where the grid cut two flats' fixes).
     span = REACH_CELLS + 1
-    pairs = (blocks.join(places, on="user_id", how="inner")
+    # Blocks meet places in squares of REACH_SQUARE_CELLS cells: each block is listed in the squares its reach
+    # overlaps, each place in the one its seed lies in (joining every block of a user with every place of the user
+    # was quadratic: 80k pings scattered over the globe, 72 s, and 950k never finished).
+    k = REACH_SQUARE_CELLS
+    blocks = blocks.with_columns(
+        pl.int_ranges((pl.col("_i0") - span) // k, (pl.col("_i1") + span) // k + 1).alias("_gi"),
+        pl.int_ranges((pl.col("_j0") - span) // k, (pl.col("_j1") + span) // k + 1).alias("_gj"),
+    ).explode("_gi").explode("_gj")
+    places = places.with_columns((pl.col("_si") // k).alias("_gi"), (pl.col("_sj") // k).alias("_gj"))
+    pairs = (blocks.join(places, on=["user_id", "_gi", "_gj"], how="inner")
              .filter(pl.col("_si").is_between(pl.col("_i0") - span, pl.col("_i1") + span)
                      & pl.col("_sj").is_between(pl.col("_j0") - span, pl.col("_j1") + span)
                      & ((pl.col("qi") != pl.col("_bi")) | (pl.col("qj") != pl.col("_bj")))

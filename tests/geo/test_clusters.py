@@ -123,6 +123,28 @@ def test_a_fix_reaching_a_place_is_at_it_wherever_the_grid_lines_fall(offset_m, 
     assert dict(spot_at_office.iter_rows()) == {"reach": 4}
 
 
+@pytest.mark.parametrize("sign", [1, -1])
+def test_blocks_find_places_in_reach_across_the_squares_they_are_matched_in(sign):
+    """Blocks meet the places in their reach square by square (``REACH_SQUARE_CELLS``): the office and its 250 m
+    fixes (150 m radius, at the office) moved cell by cell through a whole square, so that the square's edge falls
+    between them at every position. Every user's four fixes stay at the office."""
+    from fraud.geo.clusters import REACH_SQUARE_CELLS
+    cell = 200.0
+    k0 = int(SH_WORK[0] * M_PER_DEG // cell)
+    frames = []
+    for shift in range(REACH_SQUARE_CELLS + 1):
+        office = ((k0 * cell + 190 + shift * cell) / M_PER_DEG, SH_WORK[1])
+        spot = (office[0] + sign * 250 / M_PER_DEG, office[1])
+        at_office = [(local(START + timedelta(days=d), 11, m), office) for d in range(10) for m in range(10)]
+        frames += [pings(f"u{shift}", at_office), pings(f"u{shift}", [(local(START + timedelta(days=d), 8), spot)
+                                                                      for d in range(4)], acc=150.0)]
+    p = placed_positions(ctx_of(logins=logins([]), locations=pl.concat(frames)))
+    per_user = p.group_by("user_id").agg(pl.struct("pi", "pj").n_unique().alias("places"),
+                                         pl.col("pi").null_count().alias("nowhere"))
+    assert per_user["places"].to_list() == [1] * (REACH_SQUARE_CELLS + 1)
+    assert per_user["nowhere"].to_list() == [0] * (REACH_SQUARE_CELLS + 1)
+
+
 @pytest.mark.parametrize("shift_m", [0, 25, 50, 75, 100, 125, 150, 175])
 def test_a_place_is_centred_on_its_densest_spot_wherever_the_grid_lines_fall(shift_m):
     """A flat whose indoor fixes fall in two clumps 150 m apart (9 nights west, 10 east, 10 m radius), and one
