@@ -300,3 +300,19 @@ def later_only(found: pl.LazyFrame, later: pl.LazyFrame, whole: pl.LazyFrame, gr
     ``group`` column back, less those the whole-history sweep (``whole``) has at the same ``keys``."""
     return (found.join(later.select(POINT_GROUP, group).unique(), on=POINT_GROUP)
             .join(whole.select(keys), on=keys, how="anti"))
+
+
+# Float sums are taken over fixed-point integers (exact, so independent of the order the engine adds rows in, which
+# differs between an in-memory and a sliced scan): the same input in any row order gives bit-identical sums.
+FIXED = 10_000  # 1e-4 of the unit (a hundredth of a cent; 0.1 m of distance)
+
+
+def exact_sum(e: pl.Expr, wide: bool = False) -> pl.Expr:
+    """Sum of ``e`` rounded to 1/FIXED of its unit, computed in integers (Int128 when ``wide``: money up to 1e15;
+    null when all values are null)."""
+    return pl.when(e.count() > 0).then((e * FIXED).round(0).cast(pl.Int128 if wide else pl.Int64).sum() / FIXED)
+
+
+def exact_mean(e: pl.Expr, wide: bool = False) -> pl.Expr:
+    """Mean of the non-null values of ``e`` on the same fixed-point grid (null when none)."""
+    return exact_sum(e, wide) / e.count()

@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 
 from fraud.errors import FraudError
+from fraud.leftovers import owned_prefix, remove_abandoned
 
 FORMULA_RE = r"^[=+\-@\t\r]"
 # A plain number (``+8613800000001``, ``-1001``, ``-2.5e3``) is no formula: a spreadsheet reads it as a number.
@@ -98,6 +99,9 @@ def prepare_out(out: str | Path) -> Path:
     return p
 
 
+STAGE_PREFIX = ".staging-"
+
+
 class staged_output:  # noqa: N801 - used as a context manager
     """Write a scan's files into a hidden staging folder inside ``out`` and move them into place only when
     all were written: an interrupted scan leaves the previous outputs as they were.
@@ -110,7 +114,8 @@ class staged_output:  # noqa: N801 - used as a context manager
         self.out = out
 
     def __enter__(self) -> Path:
-        self.stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.out))
+        remove_abandoned(self.out, STAGE_PREFIX)  # a scan killed while writing its outputs left it
+        self.stage = Path(tempfile.mkdtemp(prefix=owned_prefix(STAGE_PREFIX), dir=self.out))
         return self.stage
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -39,6 +39,7 @@ from fraud.fingerprint.useragent import agent_table
 from fraud.duplicates import split_duplicates
 from fraud.columns import first_names
 from fraud.encoding import UTF8, encoding_note
+from fraud.leftovers import owned_prefix, remove_abandoned
 from fraud.inputs import REJECTED_COLUMNS, LoadedInput, absent_columns, file_format, given_columns
 from fraud.pipeline import (INPUT_KINDS, Progress, ScanInputs, ScanResult, Timer, all_rejected, build_profiles,
                             collect_checks, finish_findings, input_files, score_stage, summarize)
@@ -240,6 +241,9 @@ def _agents(work: _Work, cfg: Config, notes: dict[str, Any]) -> pl.DataFrame:
     return table
 
 
+WORK_PREFIX = "fraud-scan-"
+
+
 class _Prepared:
     """Spooled and parsed inputs of a partitioned scan or fit (working files in a temporary folder)."""
 
@@ -248,7 +252,8 @@ class _Prepared:
         try:
             if work_dir is not None:
                 Path(work_dir).mkdir(parents=True, exist_ok=True)
-            self.tmp = tempfile.TemporaryDirectory(prefix="fraud-scan-", dir=work_dir)
+            remove_abandoned(work_dir, WORK_PREFIX)  # working folders that scans killed on this host left
+            self.tmp = tempfile.TemporaryDirectory(prefix=owned_prefix(WORK_PREFIX), dir=work_dir)
         except OSError as e:
             raise FraudError(f"{work_dir or tempfile.gettempdir()}: cannot create the sliced scan's working folder "
                              f"({e.strerror or e})") from None

@@ -3,6 +3,7 @@ and streaming each input file once into Parquet slices by ``hash(user_id) % shar
 """
 from __future__ import annotations
 
+import errno
 import gzip
 import math
 import os
@@ -15,7 +16,7 @@ import polars as pl
 
 from fraud.allocator import allocator_retains
 from fraud.config import Config
-from fraud.errors import InputError
+from fraud.errors import FraudError, InputError
 from fraud.exprs import ACCOUNT_NO_VALUE_WORDS, is_missing
 from fraud.columns import apply_mapping
 from fraud.encoding import (BOM, CP1252, ENCODING_CHUNK, UTF8, UTF8_LOSSY, WIDE_BOMS, BoundedGzip, cp1252_to_utf8,
@@ -254,6 +255,14 @@ def _blank_rows(src: Path) -> list[int]:
         return blank_csv_rows(fh)
 
 
+def _raise_if_disk_full(e: BaseException, work: Path, path: Path) -> None:
+    """A write into the working folder that failed for want of space is the folder's problem, not the input's
+    (it read as "cannot parse as csv (... No space left on device)")."""
+    if (isinstance(e, OSError) and e.errno == errno.ENOSPC) or "No space left on device" in str(e):
+        raise FraudError(f"{work}: no space left on the device of the sliced scan's working folder while spooling "
+                         f"{path} (free some, or give --work-dir a folder on a larger disk)") from None
+
+
 def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards: int) -> SpooledFile:
     """Stream one input file into ``dest/_shard=k/*.parquet`` (raw canonical columns plus ``_row``)."""
     schema = INPUT_SCHEMAS[kind]
@@ -274,14 +283,16 @@ def spool_file(kind: str, path: Path, cfg: Config, dest: Path, tmp: Path, shards
                                                   mark_empty=src is not None)
     except InputError:
         raise
-    except Exception:  # noqa: BLE001 - a record the streaming reader refuses: read record by record instead
+    except Exception as e:  # noqa: BLE001 - a record the streaming reader refuses: read record by record instead
         shutil.rmtree(dest, ignore_errors=True)
+        _raise_if_disk_full(e, tmp.parent, path)
         try:
             extras, headers, float_ids, comma = _sink(read_raw(path, notes).lazy(), schema, cfg, path, dest, shards,
                                                notes)
         except InputError:
             raise
         except Exception as e:  # noqa: BLE001
+            _raise_if_disk_full(e, tmp.parent, path)
             raise unreadable(path, e) from None
     rows = _rows_in(dest)
     if src is not None and (_spans_lines(src, rows)

@@ -11,7 +11,7 @@ import pytest
 
 from fraud.allocator import ALLOCATOR_CONF, ALLOCATOR_ENV, POLARS_ALLOCATOR_CONF, allocator_retains
 from fraud.config import load_config
-from fraud.errors import InputError
+from fraud.errors import FraudError, InputError
 from fraud.pipeline import ScanInputs, resolve_shards
 from fraud.spool import (BYTES_PER_ROW, SHARD, choose_shards, default_memory_gb, device_key,
                          estimate_rows, shard_of, spool_file, working_gb)
@@ -120,6 +120,23 @@ def test_spool_blank_and_broken_files(tmp_path):
     (tmp_path / "bad.csv.gz").write_bytes(b"\x1f\x8b not gzip at all")
     with pytest.raises(InputError, match=r"bad\.csv\.gz: cannot read file"):
         spool_file("logins", tmp_path / "bad.csv.gz", load_config(), tmp_path / "r3", tmp_path, 2)
+
+
+def test_a_full_working_disk_is_said_as_such_not_as_an_unparsable_input(tmp_path, monkeypatch):
+    """A slice write that fails for want of space named the input file ("cannot parse as csv (... No space left on
+    device)"): now the working folder and the way out (an operations audit)."""
+    import fraud.spool as spool
+
+    def full(*a, **k):
+        raise pl.exceptions.ComputeError("parquet: underlying IO error: No space left on device (os error 28)")
+
+    monkeypatch.setattr(spool, "_sink", full)
+    (tmp_path / "logins.csv").write_text("ts,user_id\n2024-03-01T00:00:00Z,u1\n")
+    work = tmp_path / "fraud-scan-x"
+    (work / "tmp").mkdir(parents=True)
+    with pytest.raises(FraudError, match=r"fraud-scan-x: no space left on the device of the sliced scan's working "
+                                         r"folder while spooling .*logins\.csv \(free some, or give --work-dir"):
+        spool_file("logins", tmp_path / "logins.csv", load_config(), work / "raw", work / "tmp", 2)
 
 
 @pytest.mark.parametrize("data", [b"\xff\xfe", b"\xff\xfe\r\x00\n\x00", b"\xfe\xff\x00\n"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -593,12 +594,20 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run() -> None:
     """The installed ``fraud`` command and ``python -m fraud``: :func:`main`, then the process ends without the
     interpreter's teardown. Outputs are written and closed by then; what is left is freeing every table the scan
     held, object by object (about 1 s after a 1M-event scan, as long as writing all its outputs). Exit handlers
     still run (a sliced scan's working folder is removed on its own before that), and standard output and error
-    are flushed; a flush that fails (``fraud show | head``) takes the interpreter's usual way out."""
+    are flushed; a flush that fails (``fraud show | head``) takes the interpreter's usual way out.
+
+    SIGTERM (what ``timeout``, systemd and Kubernetes send) ends the command as Ctrl-C does, through its cleanup:
+    working folders and staged outputs are removed, the previous outputs stay; exit status 143."""
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         main()
         code = 0

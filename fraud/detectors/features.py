@@ -16,6 +16,7 @@ import polars as pl
 
 from fraud.config import Rule
 from fraud.context import ScanContext
+from fraud.exprs import FIXED, exact_mean, exact_sum
 from fraud.fingerprint.account import spray_spans, without_spray_attempts
 from fraud.geo.distance import haversine_km
 from fraud.geo.localtime import local_logins, other_clock_days
@@ -39,25 +40,10 @@ def _local_hour(col: str = "local_ts") -> pl.Expr:
     return c.dt.hour() + c.dt.minute() / 60 + c.dt.second() / 3600
 
 
-# Float sums are taken over fixed-point integers (exact, so independent of the order the engine adds rows in):
-# the same input in any row order gives bit-identical features.
-FIXED = 10_000  # 1e-4 of the unit (a hundredth of a cent; 0.1 m of distance)
-
-
-# Money is summed in 128-bit integers: an amount may be up to 1e15 (the reader's range), 1e19 on the fixed-point
-# grid, past Int64; the other features (counts, shares, hours, km) stay far inside Int64, which sums 1.7x faster.
+# Money is summed in 128-bit integers (:func:`fraud.exprs.exact_sum`): an amount may be up to 1e15 (the reader's
+# range), 1e19 on the fixed-point grid, past Int64; the other features (counts, shares, hours, km) stay far inside
+# Int64, which sums 1.7x faster.
 WIDE_FEATURES = frozenset({"amount"})
-
-
-def exact_sum(e: pl.Expr, wide: bool = False) -> pl.Expr:
-    """Sum of ``e`` rounded to 1/FIXED of its unit, computed in integers (Int128 when ``wide``; null when all
-    values are null)."""
-    return pl.when(e.count() > 0).then((e * FIXED).round(0).cast(pl.Int128 if wide else pl.Int64).sum() / FIXED)
-
-
-def exact_mean(e: pl.Expr, wide: bool = False) -> pl.Expr:
-    """Mean of the non-null values of ``e`` on the same fixed-point grid (null when none)."""
-    return exact_sum(e, wide) / e.count()
 
 
 def _distinct_known(col: str) -> pl.Expr:

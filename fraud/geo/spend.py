@@ -12,7 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from fraud.context import ScanContext
-from fraud.exprs import POINT_GROUP as G, fmt, iso, later_windows, reach_us, thousands
+from fraud.exprs import POINT_GROUP as G, exact_sum, fmt, iso, later_windows, reach_us, thousands
 from fraud.findings import emit
 from fraud.geo.gazetteer import country_name, place_cc
 from fraud.geo.places import home_ref
@@ -80,13 +80,14 @@ def cross_border_spend(ctx: ScanContext) -> pl.LazyFrame:
         # the whole burst (payments chained less than the window apart) beside its first qualifying 24 h: a spree
         # of 18 payments is shown as such, not as the 5 that reached the limit
         whole = cand.group_by(group, "burst").agg(pl.len().alias("burst_n"),
-                                                  pl.col("amount").sum().alias("burst_total"),
+                                                  exact_sum(pl.col("amount"), wide=True).alias("burst_total"),
                                                   pl.col("ts").max().alias("burst_last"))
         return (cand.join(best, on=[group, "burst"], how="inner", maintain_order="left")
                 .filter((pl.col("ts") >= pl.col("first_ts")) & (pl.col("ts") <= pl.col("last_ts")))
                 .group_by(group, "burst").agg(
                     *([] if group == "user_id" else [pl.col("user_id").first()]),
-                    pl.len().alias("n"), pl.col("amount").sum().alias("total"), pl.col("first_ts").first(),
+                    pl.len().alias("n"), exact_sum(pl.col("amount"), wide=True).alias("total"),
+                    pl.col("first_ts").first(),
                     pl.col("last_ts").first(), pl.col("home_cc").first(),
                     pl.col("ev_cc").unique(maintain_order=True).alias("countries"),
                     pl.col("device_id").drop_nulls().last().alias("device_id"),
