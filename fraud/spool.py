@@ -38,6 +38,10 @@ BYTES_PER_ROW = {"logins": 2000, "devices": 2000, "locations": 450, "scores": 50
 # :mod:`fraud.allocator`): fitted to the peaks of the same two shapes with a 30 s hold (1.3-1.4x higher), so
 # conservative for the command's 10 s (10M events: 7 slices, 5.4 GiB).
 RETAINING_BYTES_PER_ROW = {"logins": 2800, "devices": 2800, "locations": 900, "scores": 700}
+# Peak working memory per byte of input data: the id and text columns are copied into every table a scan derives
+# (positions, places, user-days ...). Fitted to a skewed-data audit's sets of 0.25-4 kB user ids (5.9 GiB for
+# 0.79 GB of data, 200k rows of 4 kB ids); the usual shapes' ~300 MB per 1.6M rows stay sized by their rows.
+BYTES_PER_DATA_BYTE = 8
 FIXED_GB = 1.0  # interpreter, libraries and per-scan tables that do not shrink with the slices
 
 
@@ -76,30 +80,63 @@ def _open_bytes(path: Path):
     return BoundedGzip(path) if _gzipped(path) else open(path, "rb")
 
 
+def _text_size(p: Path) -> tuple[int, bytes] | None:
+    """A text file's (uncompressed) size and its first MiB; None when it cannot be read."""
+    size = p.stat().st_size
+    try:
+        with _open_bytes(p) as fh:
+            head = fh.read(1 << 20)
+        if _gzipped(p):
+            with open(p, "rb") as fh:  # ISIZE: the uncompressed size modulo 2**32
+                fh.seek(-4, os.SEEK_END)
+                isize = int.from_bytes(fh.read(4), "little")
+            size = max(isize, size * 4)
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error):
+        return None
+    return size, head
+
+
+def _parquet_rows(p: Path) -> int:
+    try:
+        return pl.scan_parquet(p).select(pl.len()).collect().item()
+    except Exception:  # noqa: BLE001 - unreadable files are reported by the scan itself
+        return 0
+
+
 def estimate_rows(paths: list[Path]) -> int:
     """Rows in the input files: exact for Parquet (metadata), estimated for text files from the line length of
     their first MiB and their (uncompressed) size."""
     total = 0
     for p in paths:
         if file_format(p) == "parquet":
+            total += _parquet_rows(p)
+            continue
+        text = _text_size(p)
+        if text is not None:
+            size, head = text
+            total += int(size * max(head.count(b"\n"), 1) / max(len(head), 1))
+    return total
+
+
+SAMPLE_ROWS = 20_000
+
+
+def estimate_bytes(paths: list[Path]) -> int:
+    """The input's size as data: a text file's (uncompressed) bytes; a Parquet file's rows times the in-memory
+    size of its first :data:`SAMPLE_ROWS` rows per row (compression hides long repeated strings: a 25 MB file of
+    10 kB user agents holds 11 GB of text)."""
+    total = 0
+    for p in paths:
+        if file_format(p) == "parquet":
+            n = _parquet_rows(p)
             try:
-                total += pl.scan_parquet(p).select(pl.len()).collect().item()
-            except Exception:  # noqa: BLE001 - unreadable files are reported by the scan itself
-                pass
+                head = pl.scan_parquet(p).head(SAMPLE_ROWS).collect()
+            except Exception:  # noqa: BLE001
+                continue
+            total += int(n * head.estimated_size() / max(head.height, 1))
             continue
-        size = p.stat().st_size
-        try:
-            with _open_bytes(p) as fh:
-                head = fh.read(1 << 20)
-            if _gzipped(p):
-                with open(p, "rb") as fh:  # ISIZE: the uncompressed size modulo 2**32
-                    fh.seek(-4, os.SEEK_END)
-                    isize = int.from_bytes(fh.read(4), "little")
-                size = max(isize, size * 4)
-        except (OSError, EOFError, gzip.BadGzipFile, zlib.error):
-            continue
-        lines = max(head.count(b"\n"), 1)
-        total += int(size * lines / max(len(head), 1))
+        text = _text_size(p)
+        total += text[0] if text is not None else 0
     return total
 
 
@@ -128,10 +165,13 @@ def default_memory_gb() -> float:
     return max(1.5, round(min(6.0, 0.4 * machine_memory_gb()), 1))
 
 
-def working_gb(rows: dict[str, int]) -> float:
-    """The working memory (GiB) an in-memory scan needs for ``rows`` input rows per kind."""
+def working_gb(rows: dict[str, int], data_bytes: int = 0) -> float:
+    """The working memory (GiB) an in-memory scan needs for ``rows`` input rows per kind, and at least
+    :data:`BYTES_PER_DATA_BYTE` times the input's ``data_bytes`` (:func:`estimate_bytes`): rows of long strings
+    weigh more than their count says (1 kB user ids: 3x the memory of the same rows with short ones)."""
     per_row = RETAINING_BYTES_PER_ROW if allocator_retains() else BYTES_PER_ROW
-    return sum(n * per_row.get(kind, per_row["logins"]) for kind, n in rows.items()) / 2**30
+    by_rows = sum(n * per_row.get(kind, per_row["logins"]) for kind, n in rows.items())
+    return max(by_rows, data_bytes * BYTES_PER_DATA_BYTE) / 2**30
 
 
 def choose_shards(need_gb: float, memory_gb: float | None = None) -> int:

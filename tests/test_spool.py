@@ -205,3 +205,24 @@ def test_empty_lines_are_found_alike_in_a_file_read_in_chunks_and_whole(tmp_path
         chunked = spool._blank_rows(p)
         monkeypatch.undo()
         assert whole == chunked == blank_csv_rows(data) == nulls, data
+
+
+def test_wide_rows_are_sized_by_their_data_not_only_their_count(tmp_path, monkeypatch):
+    """Long strings: 1,000 logins with 4,000-character user ids hold 4 MB of data; compression hides it in
+    Parquet (a skewed-data audit's 25 MB file of 10 kB agents held 11 GB), so the file's first rows are measured.
+    Their working memory is 8 bytes per byte of data; short rows keep their per-row size."""
+    import fraud.spool as spool
+
+    monkeypatch.setattr(spool, "allocator_retains", lambda: False)
+    n = 1000
+    wide = pl.DataFrame({"ts": ["2024-03-01T08:00:00Z"] * n, "user_id": [f"{i:04d}" + "x" * 3996 for i in range(n)]})
+    wide.write_parquet(tmp_path / "wide.parquet")
+    wide.write_csv(tmp_path / "wide.csv")
+    nbytes = spool.estimate_bytes([tmp_path / "wide.parquet"])
+    assert 4_000_000 <= nbytes <= 4_200_000
+    assert 4_000_000 <= spool.estimate_bytes([tmp_path / "wide.csv"]) <= 4_030_000  # the file's own size
+    assert working_gb({"logins": n}, nbytes) == nbytes * spool.BYTES_PER_DATA_BYTE / 2**30
+    narrow = _logins(n)
+    narrow.write_parquet(tmp_path / "narrow.parquet")
+    small = spool.estimate_bytes([tmp_path / "narrow.parquet"])
+    assert working_gb({"logins": n}, small) == n * BYTES_PER_ROW["logins"] / 2**30
