@@ -169,9 +169,9 @@ def home_ref(ctx: ScanContext) -> pl.DataFrame:
     name), home_key (name to compare events by, for users without a home place: their most frequent ``city``,
     else ``registered_city``), home_ref (the city the most frequent ``city`` means: positions' ``city_ref``; null
     when the gazetteer cannot place it), hc_lat/hc_lon (that city's gazetteer point) and home_cc (the home's country:
-    of the home place; else of the home city, the most frequent country of the events naming it, or
-    ``registered_country`` with a registered city; else the most frequent event country, else
-    ``registered_country``). "Most frequent" counts days (UTC dates) first, then events: a day's spending spree
+    of the home place; else of the home city: the gazetteer's country of the city its name means, else the most
+    frequent country of the events naming it, or ``registered_country`` with a registered city; else the most
+    frequent event country, else ``registered_country``). "Most frequent" counts days (UTC dates) first, then events: a day's spending spree
     or trip abroad does not outweigh the days the user is seen at home. Cached."""
     def build() -> pl.DataFrame:
         full = home_work(ctx)
@@ -194,7 +194,8 @@ def home_ref(ctx: ScanContext) -> pl.DataFrame:
         top_city, top_cc = pl.collect_all([top_city, top_cc])
         # the gazetteer's name and point of the city the name means (NYC and New York show as New York)
         named = cities().select(pl.col("gid").alias("city_ref"), pl.col("name").alias("ref_name"),
-                                pl.col("lat").alias("ref_lat"), pl.col("lon").alias("ref_lon"))
+                                pl.col("lat").alias("ref_lat"), pl.col("lon").alias("ref_lon"),
+                                pl.col("cc").alias("ref_cc"))
         top_city = top_city.join(named, on="city_ref", how="left")
         u = (ctx.users().collect().join(hw, on="user_id", how="left").join(top_city, on="user_id", how="left")
              .join(top_cc, on="user_id", how="left").join(reg, on="user_id", how="left"))
@@ -220,7 +221,7 @@ def home_ref(ctx: ScanContext) -> pl.DataFrame:
             pl.when(by_name).then(pl.col("ref_lat")).alias("hc_lat"),
             pl.when(by_name).then(pl.col("ref_lon")).alias("hc_lon"),
             pl.when(placed).then(pl.coalesce("home_cc", "ev_cc", "reg_cc"))
-            .when(pl.col("city_key").is_not_null()).then(pl.coalesce("city_cc", "ev_cc", "reg_cc"))
+            .when(pl.col("city_key").is_not_null()).then(pl.coalesce("ref_cc", "city_cc", "ev_cc", "reg_cc"))
             .when(pl.col("reg_city").is_not_null()).then(pl.coalesce("reg_cc", "ev_cc"))
             .otherwise(pl.coalesce("ev_cc", "reg_cc")).alias("home_cc"))
     return ctx.cached("geo.home_ref", build)

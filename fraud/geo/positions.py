@@ -5,8 +5,8 @@ lookup of its ``ip`` (city, coordinates and the database's accuracy radius, else
 database is configured as ``geoip_db``; the country always, from the embedded ``iptocc`` table), or from its
 ``city``/``country`` names (a known city name is placed at the most populous gazetteer city of that name,
 accuracy 25 km). Each attribute takes the first source that has it: an IP known only to its country gives
-the event's country, and its city name (when given, and of that country) still gives coordinates; a name of another
-country than the IP's is not used. An event with its own lat/lon
+the event's country, and its city name (when given) still gives coordinates (a name of another country than the IP's
+too: counted). An event with its own lat/lon
 takes nothing from its IP (its city and country come from its own columns). Location pings
 carry their own ``accuracy_m`` (else 100 m). A position known only to the country has no coordinates: it takes
 part in country rules, never in distance rules. Each distinct IP is looked up once.
@@ -211,18 +211,14 @@ def _build(ctx: ScanContext) -> pl.DataFrame:
         ev = _own_namesakes(ev, namesakes, ctx)
     # A resolved name compares by the city's canonical key (Beijing / Beijing Shi / 北京 are one city).
     ev = ev.with_columns(pl.coalesce("g_key", "city_key").alias("city_key"))
-    # The IP outranks the names (contract section 5's order): a name of another country than the IP's (a city
-    # the client or profile reports, a VPN exit's lookup) neither places the event nor names its city; the IP's
-    # country does. A name in the IP's country still gives the city an IP without a city database cannot.
+    # A name of another country than the IP's still places the event (the IP gives the country, contract order):
+    # the IP's country is the registry's (iptocc), coarse (a cloud or mobile block registered in one country is
+    # used in another; generated logs pair random addresses with their user's city), and the name is what the
+    # client or the export's own GeoIP lookup said. Counted, so a scan says how often the two disagree.
     named_cc = pl.coalesce("g_cc", "country")
-    against_ip = (pl.col("ip_cc").is_not_null() & pl.col("ip_lat").is_null() & pl.col("city_key").is_not_null()
-                  & named_cc.is_not_null() & (named_cc != pl.col("ip_cc")))
-    ev = ev.with_columns(against_ip.alias("_against_ip"))
-    n_against_ip = int(ev["_against_ip"].sum())
-    if n_against_ip:
-        ev = ev.with_columns(pl.when(~pl.col("_against_ip")).then(pl.col(c)).alias(c)
-                             for c in ("city", "city_key", "g_lat", "g_lon", "g_cc", "g_ref"))
-    ev = ev.drop("_against_ip")
+    n_against_ip = ev.select((pl.col("ip_cc").is_not_null() & pl.col("ip_lat").is_null()
+                              & pl.col("city_key").is_not_null() & named_cc.is_not_null()
+                              & (named_cc != pl.col("ip_cc"))).sum()).item()
     has_ll = pl.col("lat").is_not_null() & pl.col("lon").is_not_null()
     has_ipc = pl.col("ip_lat").is_not_null() & pl.col("ip_lon").is_not_null()
     has_name = pl.col("g_lat").is_not_null()

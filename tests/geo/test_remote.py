@@ -250,19 +250,21 @@ def test_the_home_country_is_the_home_citys_not_the_most_frequent_event_country(
     assert [json.loads(e)["home_country"] for e in df["evidence"]] == ["FR", "FR"]
 
 
-def test_a_name_of_another_country_than_the_ip_is_not_used():
-    """A Paris GPS home; logins from a Japanese IP that carry "Paris, FR" are where the IP says (Japan: outside),
-    not at home by their name; a French IP's "Lyon" still places a login in Lyon (audit D3)."""
+def test_a_name_of_another_country_than_the_ip_still_places_the_event():
+    """A Shanghai GPS home; logins whose IP the registry gives to Japan but whose export says "Shanghai, CN" are
+    placed by the name (an address block registered in one country is used in another, and generated logs pair
+    random addresses with their user's city: as a country-only Japanese position they were remote logins,
+    1,312 on the 1M bench set against 257); the disagreement is counted. Without the name the IP places them:
+    outside."""
     loc = pings("u1", routine("u1", START, 14))
     jp = [{"ts": local(START + timedelta(days=i), 12), "user_id": "u1", "ip": "133.242.0.1", "city": "Shanghai",
            "country": "CN"} for i in range(3)]
     ctx = ctx_of(logins=logins(jp), locations=loc)
-    df = remote_logins(ctx).collect()
-    assert df["summary"].to_list() == ["3 logins in March 2024 from outside Shanghai: Japan"]
-    p = positions_of(ctx).filter(pl.col("kind") == "event")
-    assert p.select("source", "country", "city_key", "lat").unique().rows() == [("ip_country", "JP", None, None)]
-    cn = [{**r, "ip": "114.114.114.114"} for r in jp]
-    assert remote_logins(ctx_of(logins=logins(cn), locations=loc)).collect().height == 0
+    assert remote_logins(ctx).collect().height == 0
+    assert ctx.notes["geo.positions"]["events_with_names_of_another_country_than_their_ip"] == 3
+    bare = [{k: v for k, v in r.items() if k not in ("city", "country")} for r in jp]
+    assert remote_logins(ctx_of(logins=logins(bare), locations=loc)).collect()["summary"].to_list() == [
+        "3 logins in March 2024 from outside Shanghai: Japan"]
 
 
 def test_gps_fixes_against_a_home_city_known_by_name():
