@@ -31,9 +31,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's running process
-        return True
-    except OSError:
+    except OSError:  # another user's running process (PermissionError), or it cannot be told
         return True
     return True
 
@@ -44,21 +42,14 @@ def remove_abandoned(folder: str | Path | None, prefix: str) -> list[str]:
     folder that cannot be removed stays, as it would have."""
     root = Path(folder) if folder is not None else Path(tempfile.gettempdir())
     mine = f"{prefix}{_host()}-"
-    removed = []
     try:
-        entries = list(root.iterdir())
+        entries = sorted(p for p in root.iterdir() if p.name.startswith(mine) and p.is_dir() and not p.is_symlink())
     except OSError:
-        return removed
+        return []
+    removed = []
     for p in entries:
-        if not p.name.startswith(mine):
-            continue
         pid = p.name[len(mine):].split("-", 1)[0]
-        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
-            continue
-        try:
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p, ignore_errors=True)
-                removed.append(p.name)
-        except OSError:
-            pass
-    return sorted(removed)
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p.name)
+    return removed

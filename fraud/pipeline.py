@@ -460,13 +460,12 @@ def input_files(inputs: ScanInputs) -> dict[str, list[Path]]:
 def resolve_shards(inputs: ScanInputs, shards: int | str, memory_gb: float | None) -> int:
     """The number of slices: ``auto`` sizes them from the input rows (and the width of their data) and the memory
     budget."""
-    from fraud.spool import choose_shards, estimate_bytes, estimate_rows, working_gb
+    from fraud.spool import choose_shards, estimate_input, working_gb
 
     if shards == "auto":
-        files = input_files(inputs)
-        rows = {kind: estimate_rows(paths) for kind, paths in files.items()}
-        data_bytes = sum(estimate_bytes(paths) for paths in files.values())
-        return choose_shards(working_gb(rows, data_bytes), memory_gb)
+        sizes = {kind: estimate_input(paths) for kind, paths in input_files(inputs).items()}
+        rows = {kind: n for kind, (n, _) in sizes.items()}
+        return choose_shards(working_gb(rows, sum(b for _, b in sizes.values())), memory_gb)
     try:
         n = int(shards)
     except (TypeError, ValueError):

@@ -96,48 +96,41 @@ def _text_size(p: Path) -> tuple[int, bytes] | None:
     return size, head
 
 
-def _parquet_rows(p: Path) -> int:
-    try:
-        return pl.scan_parquet(p).select(pl.len()).collect().item()
-    except Exception:  # noqa: BLE001 - unreadable files are reported by the scan itself
-        return 0
+SAMPLE_ROWS = 20_000
 
 
-def estimate_rows(paths: list[Path]) -> int:
-    """Rows in the input files: exact for Parquet (metadata), estimated for text files from the line length of
-    their first MiB and their (uncompressed) size."""
-    total = 0
+def estimate_input(paths: list[Path]) -> tuple[int, int]:
+    """(rows, data bytes) of the input files, each file opened once. Rows: exact for Parquet (metadata), for text
+    files from the line length of their first MiB and their (uncompressed) size. Data bytes: a text file's
+    (uncompressed) size; a Parquet file's rows times the in-memory size of its first :data:`SAMPLE_ROWS` rows per
+    row (compression hides long repeated strings: a 25 MB file of 10 kB user agents holds 11 GB of text)."""
+    rows = data = 0
     for p in paths:
         if file_format(p) == "parquet":
-            total += _parquet_rows(p)
+            try:
+                n = pl.scan_parquet(p).select(pl.len()).collect().item()
+                head = pl.scan_parquet(p).head(SAMPLE_ROWS).collect()
+            except Exception:  # noqa: BLE001 - unreadable files are reported by the scan itself
+                continue
+            rows += n
+            data += int(n * head.estimated_size() / max(head.height, 1))
             continue
         text = _text_size(p)
         if text is not None:
             size, head = text
-            total += int(size * max(head.count(b"\n"), 1) / max(len(head), 1))
-    return total
+            rows += int(size * max(head.count(b"\n"), 1) / max(len(head), 1))
+            data += size
+    return rows, data
 
 
-SAMPLE_ROWS = 20_000
+def estimate_rows(paths: list[Path]) -> int:
+    """The rows of :func:`estimate_input`."""
+    return estimate_input(paths)[0]
 
 
 def estimate_bytes(paths: list[Path]) -> int:
-    """The input's size as data: a text file's (uncompressed) bytes; a Parquet file's rows times the in-memory
-    size of its first :data:`SAMPLE_ROWS` rows per row (compression hides long repeated strings: a 25 MB file of
-    10 kB user agents holds 11 GB of text)."""
-    total = 0
-    for p in paths:
-        if file_format(p) == "parquet":
-            n = _parquet_rows(p)
-            try:
-                head = pl.scan_parquet(p).head(SAMPLE_ROWS).collect()
-            except Exception:  # noqa: BLE001
-                continue
-            total += int(n * head.estimated_size() / max(head.height, 1))
-            continue
-        text = _text_size(p)
-        total += text[0] if text is not None else 0
-    return total
+    """The data bytes of :func:`estimate_input`."""
+    return estimate_input(paths)[1]
 
 
 CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")

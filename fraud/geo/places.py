@@ -171,8 +171,8 @@ def home_ref(ctx: ScanContext) -> pl.DataFrame:
     when the gazetteer cannot place it), hc_lat/hc_lon (that city's gazetteer point) and home_cc (the home's country:
     of the home place; else of the home city: the gazetteer's country of the city its name means, else the most
     frequent country of the events naming it, or ``registered_country`` with a registered city; else the most
-    frequent event country, else ``registered_country``). "Most frequent" counts days (UTC dates) first, then events: a day's spending spree
-    or trip abroad does not outweigh the days the user is seen at home. Cached."""
+    frequent event country, else ``registered_country``). "Most frequent" counts days (UTC dates) first, then
+    events: a day's spending spree or trip abroad does not outweigh the days the user is seen at home. Cached."""
     def build() -> pl.DataFrame:
         full = home_work(ctx)
         hw = full.select("user_id", "home_lat", "home_lon", "home_city", "home_cc")
@@ -308,6 +308,8 @@ def outside_home(radius_km: float, home_km: pl.Expr | None = None, city_acc_km: 
     caller has it already (:func:`home_side`)."""
     dist = (haversine_km("home_lat", "home_lon", "lat", "lon") if home_km is None else home_km) - pl.col("acc_km")
     city_km = haversine_km("hc_lat", "hc_lon", "lat", "lon")
+    gps_vs_city = (pl.col("home_lat").is_null() & pl.col("hc_lat").is_not_null() & pl.col("lat").is_not_null()
+                   & pl.col("city_key").is_null()) if city_acc_km is not None else pl.lit(False)
     by_name = pl.col("home_lat").is_null() & pl.col("home_key").is_not_null() & pl.col("city_key").is_not_null()
     other_country = pl.col("home_cc").is_not_null() & pl.col("country").is_not_null() & (
         pl.col("country") != pl.col("home_cc"))
@@ -316,8 +318,7 @@ def outside_home(radius_km: float, home_km: pl.Expr | None = None, city_acc_km: 
             .when(by_name & pl.col("city_ref").is_not_null() & pl.col("home_ref").is_not_null())
             .then(pl.col("city_ref") != pl.col("home_ref"))
             .when(by_name).then(pl.when(pl.col("names_apart").fill_null(False) | other_country).then(True))
-            .when(pl.lit(city_acc_km is not None) & pl.col("home_lat").is_null() & pl.col("hc_lat").is_not_null()
-                  & pl.col("lat").is_not_null() & pl.col("city_key").is_null())
+            .when(gps_vs_city)
             .then(pl.when(city_km - pl.col("acc_km") - (city_acc_km or 0.0) > radius_km).then(True)
                   .when(city_km + pl.col("acc_km") + (city_acc_km or 0.0) <= radius_km).then(False))
             .when(pl.col("home_lat").is_not_null())
